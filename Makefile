@@ -1,0 +1,28 @@
+# The two commands of the README: `make book` and `make test`.
+# Both create .venv on first use and install the pinned dependencies into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+PROFILE ?= cpu
+
+.PHONY: book test venv clean benchmarks
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[test]"
+	touch $@
+
+book: venv
+	$(BIN)/eels-id book --profile $(PROFILE)
+
+test: venv
+	$(BIN)/python -m pytest
+
+benchmarks: venv
+	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+
+clean:
+	rm -rf _build book/executed
