@@ -1,0 +1,259 @@
+"""Trained-model files: one ``.pt`` holding everything needed to rebuild a network.
+
+A checkpoint is a dictionary saved with ``torch.save`` and read back with
+``torch.load(weights_only=True)`` (no pickled code is executed):
+
+==================  ============================================================
+``format``          ``"eels_helpers.checkpoint"``; ``format_version``: 1
+``architecture``    name for ``eels_helpers.models.create_model`` (e.g. ``"unet"``),
+                    or ``"ensemble"``
+``options``         keyword options passed to ``create_model`` (plain JSON types)
+``state_dict``      the network's weights (a single model)
+``members``         for ``"ensemble"``: a list of ``{architecture, options,
+                    state_dict}``; the ensemble averages the members' sigmoid
+                    probabilities (paper: 2 ViT + 3 U-Net)
+``threshold``       decision threshold on the probabilities (or None)
+``elements``        the 80 output symbols in order (checked on load)
+``metadata``        training metadata: data, steps, metrics, profile, ... (JSON types)
+``created``         UTC time stamp; ``eels_helpers_version``
+==================  ============================================================
+
+``load_model(name_or_path)`` accepts a path to such a file or the name of a model shipped
+in ``eels_helpers/data/models/<name>.pt`` (``"default"``, ``"ensemble"``, ...).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FORMAT = "eels_helpers.checkpoint"
+FORMAT_VERSION = 1
+#: where shipped models live
+MODELS_DIR = Path(__file__).resolve().parent / "data" / "models"
+
+
+class ModelNotFoundError(FileNotFoundError):
+    """A model name or path that does not resolve to a checkpoint file."""
+
+
+@dataclass(eq=False)
+class LoadedModel:
+    """A network ready for inference plus what its checkpoint says about it.
+
+    model: a torch.nn.Module in eval mode mapping (batch, 3072) float32 spectra to
+        (batch, 80) outputs; ``outputs`` says whether they are ``"logits"`` (single
+        networks) or ``"probabilities"`` (ensembles average sigmoid outputs).
+    """
+
+    model: Any
+    architecture: str
+    options: dict = field(default_factory=dict)
+    threshold: float | None = None
+    metadata: dict = field(default_factory=dict)
+    outputs: str = "logits"
+    source: str | None = None
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).stem if self.source else self.architecture
+
+
+def _mean_probability_ensemble(members):
+    """nn.Module averaging the sigmoid outputs of member networks (paper's ensemble)."""
+    import torch
+
+    class MeanProbabilityEnsemble(torch.nn.Module):
+        def __init__(self, nets):
+            super().__init__()
+            self.members = torch.nn.ModuleList(nets)
+
+        def forward(self, x):
+            return torch.stack([torch.sigmoid(m(x).float()) for m in self.members]).mean(0)
+
+    return MeanProbabilityEnsemble(members)
+
+
+def _check_json(value: Any, what: str) -> None:
+    try:
+        json.dumps(value)
+    except TypeError as err:
+        raise TypeError(f"{what} must hold plain JSON types (str, int, float, bool, None, list, dict): {err}") from err
+
+
+def _check_threshold(threshold: float | None) -> float | None:
+    if threshold is None:
+        return None
+    threshold = float(threshold)
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
+    return threshold
+
+
+def _base(threshold, metadata) -> dict:
+    from . import __version__
+    from .elements import ELEMENTS
+
+    metadata = dict(metadata or {})
+    _check_json(metadata, "metadata")
+    return {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "threshold": _check_threshold(threshold),
+        "elements": list(ELEMENTS),
+        "metadata": metadata,
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        "eels_helpers_version": __version__,
+    }
+
+
+def save_model(
+    path: str | Path,
+    model: Any,
+    *,
+    architecture: str,
+    options: dict | None = None,
+    threshold: float | None = None,
+    metadata: dict | None = None,
+) -> Path:
+    """Save a single network built by ``create_model(architecture, **options)``.
+
+    The weights are stored as float32 on the CPU. Returns the path written.
+    """
+    options = dict(options or {})
+    _check_json(options, "options")
+    state = {k: v.detach().to("cpu").clone() for k, v in model.state_dict().items()}
+    payload = _base(threshold, metadata) | {
+        "architecture": str(architecture),
+        "options": options,
+        "state_dict": state,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    import torch
+
+    torch.save(payload, path)
+    return path
+
+
+def save_ensemble(
+    path: str | Path,
+    members: list,
+    *,
+    threshold: float | None = None,
+    metadata: dict | None = None,
+) -> Path:
+    """Save an ensemble whose members are checkpoint paths or :class:`LoadedModel` objects.
+
+    Members must be single networks; their weights are copied into one file.
+    """
+    import torch
+
+    if not members:
+        raise ValueError("an ensemble needs at least one member")
+    entries = []
+    for member in members:
+        loaded = member if isinstance(member, LoadedModel) else load_model(member)
+        if loaded.architecture == "ensemble":
+            raise ValueError("ensemble members must be single networks, not ensembles")
+        entries.append(
+            {
+                "architecture": loaded.architecture,
+                "options": dict(loaded.options),
+                "state_dict": {k: v.detach().to("cpu").clone() for k, v in loaded.model.state_dict().items()},
+            }
+        )
+    payload = _base(threshold, metadata) | {
+        "architecture": "ensemble",
+        "options": {"members": [e["architecture"] for e in entries]},
+        "members": entries,
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(payload, path)
+    return path
+
+
+def shipped_models() -> list[str]:
+    """Names of the models that ship with the package (files in data/models/)."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
+
+
+def resolve_model_path(name_or_path: str | Path) -> Path:
+    """A checkpoint path for a path or a shipped model name; ModelNotFoundError otherwise."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".pt" or candidate.exists() or len(candidate.parts) > 1:
+        if candidate.is_file():
+            return candidate
+        raise ModelNotFoundError(f"model file {candidate} does not exist")
+    shipped = MODELS_DIR / f"{name_or_path}.pt"
+    if shipped.is_file():
+        return shipped
+    available = shipped_models()
+    listing = ", ".join(available) if available else "none ships with this version yet"
+    raise ModelNotFoundError(
+        f"no trained model named {str(name_or_path)!r} (shipped models: {listing}). Train one with "
+        "`eels-id train` (see `eels-id train --help`) and pass the .pt file it writes, e.g. "
+        "`eels-id predict FILE --model path/to/model.pt`"
+    )
+
+
+def _build(architecture: str, options: dict, state_dict: dict):
+    from .models import create_model
+
+    model = create_model(architecture, **options)
+    model.load_state_dict(state_dict)
+    return model.eval()
+
+
+def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
+    """Load a checkpoint by path or shipped name and rebuild its network (eval mode)."""
+    import torch
+
+    path = resolve_model_path(name_or_path)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as err:
+        raise ValueError(f"{path}: not a readable eels_helpers checkpoint ({err})") from err
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise ValueError(f"{path}: not an eels_helpers checkpoint (missing format={FORMAT!r})")
+    if payload.get("format_version", 0) > FORMAT_VERSION:
+        raise ValueError(
+            f"{path}: checkpoint format {payload['format_version']} is newer than this "
+            f"eels_helpers understands ({FORMAT_VERSION}); upgrade eels_helpers"
+        )
+    from .elements import ELEMENTS
+
+    if list(payload.get("elements", ELEMENTS)) != list(ELEMENTS):
+        raise ValueError(f"{path}: the checkpoint's 80 output elements differ from eels_helpers.elements.ELEMENTS")
+    architecture = payload["architecture"]
+    if architecture == "ensemble":
+        nets = [_build(m["architecture"], m["options"], m["state_dict"]) for m in payload["members"]]
+        model, outputs = _mean_probability_ensemble(nets).eval(), "probabilities"
+    else:
+        model, outputs = _build(architecture, payload["options"], payload["state_dict"]), "logits"
+    return LoadedModel(
+        model=model.to(device),
+        architecture=architecture,
+        options=dict(payload.get("options", {})),
+        threshold=payload.get("threshold"),
+        metadata=dict(payload.get("metadata", {})),
+        outputs=outputs,
+        source=str(path),
+    )
+
+
+__all__ = [
+    "FORMAT",
+    "LoadedModel",
+    "ModelNotFoundError",
+    "MODELS_DIR",
+    "load_model",
+    "resolve_model_path",
+    "save_ensemble",
+    "save_model",
+    "shipped_models",
+]

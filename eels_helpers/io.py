@@ -1,0 +1,441 @@
+"""Reading real EELS spectra and spectrum images from files.
+
+``read_spectrum(path)`` returns a :class:`Spectrum` whose data have the energy axis LAST,
+``(*navigation_shape, n_channels)``, and whose energy axis (eV, increasing) comes from the
+file's own calibration. Formats:
+
+- Gatan ``.dm3`` / ``.dm4``, EMSA ``.msa`` (``.ems``, ``.emsa``), HyperSpy ``.hspy``,
+  Velox / NCEM / Berkeley ``.emd``: read with rosettasciio. The energy axis is identified
+  by its units (eV or keV) and, if several axes qualify, by a name containing "energy" or
+  "loss" -- never by its position (Gatan spectrum images come as (energy, y, x) in some
+  files and (y, x, energy) in others).
+- Text ``.txt`` / ``.csv`` / ``.dat`` / ``.tsv`` (and ``.msa`` files without an EMSA
+  header): columns of numbers separated by commas, tabs, semicolons or spaces, optionally
+  preceded by header or ``#`` comment lines. The energy column is the one whose header
+  names an energy ("energy", "loss", "eV"), otherwise the first column; the intensity is
+  the next column (or ``column=`` to choose). Units are read from the header ("Energy
+  (keV)", "# eV, counts", EMSA "#XUNITS"); when the header names none, eV is assumed and
+  ``metadata["energy_units_assumed"]`` is True. Text files that are EMSA files under
+  another extension are read as EMSA.
+
+Singleton navigation axes are dropped (a 1 x N "image" is an N-spectrum line). Data are
+returned as float32. Errors (``SpectrumFileError``, a ``ValueError``) name the file and
+say what is wrong: missing file, unsupported extension, no energy axis, non-eV units,
+NaN/inf values (how many and where), or an energy range with no overlap with the
+75-3071 eV window of the networks.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+#: the networks' input window: channel i = i eV, channels below 75 eV are zeroed
+WINDOW_EV = (75.0, 3071.0)
+
+RSCIIO_FORMATS = {
+    ".dm3": "digitalmicrograph",
+    ".dm4": "digitalmicrograph",
+    ".msa": "msa",
+    ".ems": "msa",
+    ".emsa": "msa",
+    ".hspy": "hspy",
+    ".emd": "emd",
+}
+TEXT_EXTENSIONS = {".txt", ".csv", ".dat", ".tsv"}
+SUPPORTED_EXTENSIONS = tuple(sorted(set(RSCIIO_FORMATS) | TEXT_EXTENSIONS))
+
+_UNIT_SCALE_TO_EV = {"ev": 1.0, "kev": 1000.0}
+_ENERGY_NAME = re.compile(r"energy|loss|\bev\b|\bkev\b", re.IGNORECASE)
+
+
+class SpectrumFileError(ValueError):
+    """A spectrum file that cannot be used; the message names the file and the problem."""
+
+
+@dataclass(frozen=True, eq=False)
+class Spectrum:
+    """An EELS spectrum or spectrum image with its calibrated energy axis.
+
+    data: float32 array (*navigation_shape, n_channels), energy axis last.
+    energy_eV: float64 array (n_channels,), strictly increasing, in eV (the file's
+        calibration; no offset correction applied).
+    metadata: beam_energy_keV, convergence_angle_mrad, collection_angle_mrad when the file
+        has them; title; energy_axis (name, original units, offset, scale); navigation_axes;
+        reader; energy_units_assumed (text files without units).
+    source: the path it was read from (None for in-memory spectra).
+    """
+
+    data: np.ndarray
+    energy_eV: np.ndarray
+    metadata: dict[str, Any] = field(default_factory=dict)
+    source: str | None = None
+
+    def __post_init__(self) -> None:
+        data = np.asarray(self.data)
+        energy = np.asarray(self.energy_eV, dtype=np.float64)
+        if energy.ndim != 1:
+            raise ValueError(f"energy_eV must be 1-D, got shape {energy.shape}")
+        if data.ndim < 1 or data.shape[-1] != energy.size:
+            raise ValueError(
+                f"data shape {data.shape} does not end with the {energy.size} channels of energy_eV"
+            )
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "energy_eV", energy)
+
+    @property
+    def navigation_shape(self) -> tuple[int, ...]:
+        """Shape of the navigation (pixel) axes; () for a single spectrum."""
+        return tuple(self.data.shape[:-1])
+
+    @property
+    def n_channels(self) -> int:
+        return int(self.energy_eV.size)
+
+    @property
+    def is_spectrum_image(self) -> bool:
+        return len(self.navigation_shape) > 0
+
+    @property
+    def dispersion_eV(self) -> float:
+        """Median channel width (eV)."""
+        return float(np.median(np.diff(self.energy_eV))) if self.n_channels > 1 else float("nan")
+
+    @property
+    def name(self) -> str:
+        return Path(self.source).name if self.source else self.metadata.get("title", "spectrum")
+
+    def summed(self) -> "Spectrum":
+        """The sum over all navigation positions (a spectrum image's total spectrum)."""
+        if not self.is_spectrum_image:
+            return self
+        axes = tuple(range(len(self.navigation_shape)))
+        total = self.data.sum(axis=axes, dtype=np.float64).astype(np.float32)
+        meta = dict(self.metadata, summed_over=self.navigation_shape)
+        return Spectrum(total, self.energy_eV, meta, self.source)
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def read_spectrum(
+    path: str | Path,
+    *,
+    signal_index: int | None = None,
+    column: int | None = None,
+    check_window: bool = True,
+) -> Spectrum:
+    """Read one spectrum or spectrum image; see the module docstring for formats and rules.
+
+    signal_index: which signal of a multi-signal file (.emd, .dm*) to take; by default the
+        first one with an energy axis (EELS signal type preferred).
+    column: for text files, the 0-based column holding the intensity (default: the column
+        after the energy column).
+    check_window: raise if the energy range has no overlap with 75-3071 eV (turn off to
+        read low-loss spectra).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise SpectrumFileError(f"{path}: no such file")
+    if path.is_dir():
+        raise SpectrumFileError(f"{path}: is a directory, expected a spectrum file")
+    ext = path.suffix.lower()
+    if ext not in RSCIIO_FORMATS and ext not in TEXT_EXTENSIONS:
+        raise SpectrumFileError(
+            f"{path}: unsupported extension {ext or '(none)'!r}; supported: "
+            + ", ".join(SUPPORTED_EXTENSIONS)
+        )
+    if ext in TEXT_EXTENSIONS or (RSCIIO_FORMATS.get(ext) == "msa" and not _has_emsa_header(path)):
+        if ext in TEXT_EXTENSIONS and _has_emsa_header(path):
+            spectrum = _read_rsciio(path, "msa", signal_index)
+        else:
+            spectrum = _read_columns(path, column)
+    else:
+        spectrum = _read_rsciio(path, RSCIIO_FORMATS[ext], signal_index)
+    _check_finite(spectrum.data, spectrum.energy_eV, path)
+    if check_window:
+        check_overlap(spectrum.energy_eV, path)
+    return spectrum
+
+
+def check_overlap(energy_eV: np.ndarray, where: Any = "spectrum", offset_eV: float = 0.0) -> None:
+    """Raise SpectrumFileError if [min, max] of energy_eV - offset_eV misses 75-3071 eV."""
+    e = np.asarray(energy_eV, dtype=np.float64) - offset_eV
+    lo, hi = float(np.min(e)), float(np.max(e))
+    if hi < WINDOW_EV[0] or lo > WINDOW_EV[1]:
+        shift = f" after the {offset_eV:+g} eV offset correction" if offset_eV else ""
+        raise SpectrumFileError(
+            f"{where}: energy range {lo:.1f}-{hi:.1f} eV{shift} has no overlap with the "
+            f"{WINDOW_EV[0]:.0f}-{WINDOW_EV[1]:.0f} eV window the networks see"
+        )
+
+
+def nan_report(data: np.ndarray, energy_eV: np.ndarray) -> str | None:
+    """A sentence saying how many non-finite values data hold and where, or None."""
+    bad = ~np.isfinite(data)
+    n_bad = int(bad.sum())
+    if n_bad == 0:
+        return None
+    channels = np.flatnonzero(bad.reshape(-1, bad.shape[-1]).any(axis=0))
+    energies = np.asarray(energy_eV)[channels]
+    where = f"at {channels.size} channel(s), {energies.min():.2f}-{energies.max():.2f} eV"
+    if bad.ndim > 1:
+        per_pixel = bad.reshape(-1, bad.shape[-1]).any(axis=1)
+        first = np.unravel_index(int(np.flatnonzero(per_pixel)[0]), bad.shape[:-1])
+        where += (
+            f", in {int(per_pixel.sum())} of {per_pixel.size} spectra "
+            f"(first at pixel {tuple(int(i) for i in first)})"
+        )
+    return f"{n_bad} NaN/inf value(s) of {data.size} {where}"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _check_finite(data: np.ndarray, energy: np.ndarray, path: Path) -> None:
+    if not np.all(np.isfinite(energy)):
+        raise SpectrumFileError(f"{path}: the energy axis holds NaN/inf values")
+    report = nan_report(data, energy)
+    if report:
+        raise SpectrumFileError(
+            f"{path}: {report}; remove or interpolate them (or crop the energy range) first"
+        )
+
+
+def _has_emsa_header(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        head = fh.read(512).decode("latin-1", errors="replace")
+    return bool(re.search(r"^\s*#FORMAT\s*:.*EMSA", head, re.IGNORECASE | re.MULTILINE))
+
+
+def _unit_factor(units: str) -> float | None:
+    return _UNIT_SCALE_TO_EV.get(str(units).strip().replace(" ", "").lower())
+
+
+def _axis_values(axis: dict) -> np.ndarray:
+    if axis.get("axis") is not None:  # non-uniform axis
+        return np.asarray(axis["axis"], dtype=np.float64)
+    size = int(axis["size"])
+    return float(axis.get("offset", 0.0)) + float(axis.get("scale", 1.0)) * np.arange(size)
+
+
+def _describe_axes(axes: list[dict]) -> str:
+    return ", ".join(
+        f"{a.get('name') or '?'!s} (size {a.get('size')}, units {a.get('units') or 'none'!r})"
+        for a in axes
+    )
+
+
+def _find_energy_axis(axes: list[dict], path: Path) -> int:
+    """Index (into axes) of the energy axis, by units then by name; raise if none."""
+    in_ev = [i for i, a in enumerate(axes) if _unit_factor(a.get("units", "")) is not None]
+    if len(in_ev) == 1:
+        return in_ev[0]
+    if len(in_ev) > 1:
+        named = [i for i in in_ev if _ENERGY_NAME.search(str(axes[i].get("name", "")))]
+        if len(named) == 1:
+            return named[0]
+        raise SpectrumFileError(
+            f"{path}: several axes are in eV and none is uniquely named as the energy axis: "
+            + _describe_axes(axes)
+        )
+    named = [i for i, a in enumerate(axes) if _ENERGY_NAME.search(str(a.get("name", "")))]
+    if named:
+        a = axes[named[0]]
+        raise SpectrumFileError(
+            f"{path}: the energy axis {a.get('name')!r} has units {a.get('units') or 'none'!r}; "
+            "only eV and keV are supported (recalibrate the file in eV)"
+        )
+    raise SpectrumFileError(
+        f"{path}: no energy axis (no axis in eV or keV, none named 'energy'); axes: "
+        + _describe_axes(axes)
+    )
+
+
+def _pick(d: dict, *keys: str) -> Any:
+    for k in keys:
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
+    import importlib
+
+    reader = importlib.import_module(f"rsciio.{fmt}").file_reader
+    try:
+        signals = reader(str(path))
+    except Exception as err:  # rosettasciio raises many types for corrupt files
+        raise SpectrumFileError(f"{path}: rosettasciio could not read it as {fmt}: {err}") from err
+    if isinstance(signals, dict):
+        signals = [signals]
+    if not signals:
+        raise SpectrumFileError(f"{path}: the file holds no signal")
+    if signal_index is not None:
+        if not 0 <= signal_index < len(signals):
+            raise SpectrumFileError(
+                f"{path}: signal_index={signal_index} out of range (file holds {len(signals)})"
+            )
+        index, chosen = signal_index, signals[signal_index]
+        energy_index = _find_energy_axis(chosen["axes"], path)
+    else:
+        candidates = []
+        first_error = None
+        for i, sig in enumerate(signals):
+            try:
+                candidates.append((i, sig, _find_energy_axis(sig["axes"], path)))
+            except SpectrumFileError as err:
+                first_error = first_error or err
+        if not candidates:
+            raise first_error  # type: ignore[misc]
+        eels = [c for c in candidates if "EELS" in str(_pick(c[1], "metadata", "Signal", "signal_type"))]
+        index, chosen, energy_index = (eels or candidates)[0]
+
+    axes = chosen["axes"]
+    data = np.asarray(chosen["data"])
+    if data.size == 0:
+        raise SpectrumFileError(f"{path}: the {fmt} reader found no data in the file")
+    energy_axis = axes[energy_index]
+    array_index = [int(a.get("index_in_array", i)) for i, a in enumerate(axes)]
+    energy = _axis_values(energy_axis) * _unit_factor(energy_axis.get("units", ""))
+    data = np.moveaxis(data, array_index[energy_index], -1)
+    nav = [a for i, a in sorted(zip(array_index, axes), key=lambda t: t[0]) if a is not energy_axis]
+    keep = tuple(i for i, a in enumerate(nav) if int(a["size"]) != 1)
+    data = data.reshape(tuple(int(nav[i]["size"]) for i in keep) + (data.shape[-1],))
+    if energy.size > 1 and energy[-1] < energy[0]:
+        energy, data = energy[::-1], data[..., ::-1]
+    md = chosen.get("metadata", {}) or {}
+    metadata = {
+        "reader": f"rosettasciio.{fmt}",
+        "signal_index": index,
+        "n_signals_in_file": len(signals),
+        "title": _pick(md, "General", "title") or "",
+        "signal_type": _pick(md, "Signal", "signal_type") or "",
+        "energy_axis": {
+            "name": energy_axis.get("name", ""),
+            "units": energy_axis.get("units", ""),
+            "offset": float(energy_axis.get("offset", np.nan)) if "axis" not in energy_axis else None,
+            "scale": float(energy_axis.get("scale", np.nan)) if "axis" not in energy_axis else None,
+        },
+        "navigation_axes": [
+            {k: (v.item() if isinstance(v, np.generic) else v) for k, v in nav[i].items()
+             if k in ("name", "size", "units", "scale", "offset")}
+            for i in keep
+        ],
+    }
+    for key, keys in {
+        "beam_energy_keV": ("Acquisition_instrument", "TEM", "beam_energy"),
+        "convergence_angle_mrad": ("Acquisition_instrument", "TEM", "convergence_angle"),
+        "collection_angle_mrad": ("Acquisition_instrument", "TEM", "Detector", "EELS", "collection_angle"),
+    }.items():
+        value = _pick(md, *keys)
+        if value is not None:
+            metadata[key] = float(value)
+    elements = _pick(md, "Sample", "elements")
+    if elements is not None:
+        metadata["sample_elements"] = [str(e) for e in np.atleast_1d(elements)]
+    return Spectrum(np.ascontiguousarray(data, dtype=np.float32), energy, metadata, str(path))
+
+
+_NUMBER_LINE = re.compile(r"^\s*[-+]?(\d|\.\d)")
+_SPLIT = re.compile(r"[,;\t ]+")
+
+
+def _unit_from_label(label: str) -> str | None:
+    m = re.search(r"[(\[]\s*([^)\]]+?)\s*[)\]]", label)
+    if m:
+        return m.group(1)
+    m = re.search(r"(?:^|[\s/])(k?eV)\b", label.strip(), re.IGNORECASE)
+    return m.group(1) if m else None
+
+
+def _read_columns(path: Path, column: int | None) -> Spectrum:
+    header: list[str] = []
+    rows: list[list[float]] = []
+    with open(path, encoding="utf-8", errors="replace") as fh:
+        for lineno, line in enumerate(fh, 1):
+            text = line.strip()
+            if not text:
+                continue
+            if text.startswith(("#", "%", "//")) or not _NUMBER_LINE.match(text):
+                if rows:  # trailing text after the data
+                    if text.startswith(("#", "%", "//")):
+                        continue
+                    raise SpectrumFileError(f"{path}: line {lineno} is not numeric: {text[:60]!r}")
+                header.append(text)
+                continue
+            fields = [f for f in _SPLIT.split(text) if f]
+            try:
+                rows.append([float(f) for f in fields])
+            except ValueError:
+                raise SpectrumFileError(f"{path}: line {lineno} is not numeric: {text[:60]!r}") from None
+    if not rows:
+        raise SpectrumFileError(f"{path}: no numeric data found")
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise SpectrumFileError(f"{path}: rows have different numbers of columns {sorted(widths)}")
+    table = np.asarray(rows, dtype=np.float64)
+    n_col = table.shape[1]
+    if n_col < 2:
+        raise SpectrumFileError(
+            f"{path}: no energy axis (a single column of numbers; expected energy and intensity "
+            "columns, or an EMSA header with OFFSET and XPERCHAN)"
+        )
+    # column names from the last header line with n_col fields, units from EMSA #XUNITS
+    names: list[str] = []
+    for line in reversed(header):
+        parts = [p.strip() for p in re.split(r"[,;\t]+|\s{2,}", line.lstrip("#%/ ").strip()) if p.strip()]
+        if len(parts) == n_col:
+            names = parts
+            break
+    xunits = next(
+        (m.group(1).strip() for h in header if (m := re.match(r"#\s*XUNITS\s*:\s*(.*)", h, re.I))),
+        None,
+    )
+    energy_col = 0
+    if names:
+        named = [i for i, n in enumerate(names) if _ENERGY_NAME.search(n)]
+        energy_col = named[0] if named else 0
+    if column is None:
+        column = 1 if energy_col == 0 else 0
+    if not 0 <= column < n_col or column == energy_col:
+        raise SpectrumFileError(
+            f"{path}: column={column} is not a valid intensity column (file has {n_col} "
+            f"columns, energy in column {energy_col})"
+        )
+    units = xunits or (_unit_from_label(names[energy_col]) if names else None)
+    if units is None and header:
+        units = _unit_from_label(" ".join(header))
+    assumed = units is None
+    factor = 1.0 if assumed else _unit_factor(units)
+    if factor is None:
+        raise SpectrumFileError(
+            f"{path}: the energy column is in {units!r}; only eV and keV are supported"
+        )
+    energy = table[:, energy_col] * factor
+    data = table[:, column]
+    if not np.all(np.isfinite(energy)):
+        raise SpectrumFileError(f"{path}: the energy column holds NaN/inf values")
+    step = np.diff(energy)
+    if np.all(step < 0):
+        energy, data = energy[::-1], data[::-1]
+    elif not np.all(step > 0):
+        raise SpectrumFileError(
+            f"{path}: the energy column (column {energy_col}) is not strictly monotonic"
+        )
+    metadata = {
+        "reader": "columns",
+        "title": path.stem,
+        "columns": names or None,
+        "energy_column": energy_col,
+        "intensity_column": column,
+        "energy_axis": {"name": names[energy_col] if names else "", "units": units or "eV"},
+        "energy_units_assumed": assumed,
+        "navigation_axes": [],
+    }
+    return Spectrum(data.astype(np.float32), energy, metadata, str(path))
