@@ -29,7 +29,7 @@ def main(argv=None) -> int:
     p.add_argument("--alpha", type=float, default=10.0, help="convergence semi-angle (mrad)")
     p.add_argument("--beta", type=float, default=30.0, help="collection semi-angle (mrad)")
     p.add_argument("--shape-table", action="store_true",
-                   help="also time building one EdgeShapeTable (32 beta* values)")
+                   help="also time building one EdgeShapeTable (40 beta* values)")
     args = p.parse_args(argv)
 
     gos = args.gos or ("builtin" if gos_mod.builtin_available() else "hydrogenic")
@@ -61,7 +61,7 @@ def main(argv=None) -> int:
     if args.shape_table:
         t0 = time.perf_counter()
         tab = EdgeShapeTable(args.E0, EDGE_FAMILIES, gos)
-        print(f"EdgeShapeTable E0={args.E0:g} keV (32 beta*, 107 families): "
+        print(f"EdgeShapeTable E0={args.E0:g} keV (40 beta*, 107 families): "
               f"{time.perf_counter() - t0:.2f} s, {tab.log_shapes.nbytes / 1e6:.0f} MB")
         t0 = time.perf_counter()
         idx = np.random.default_rng(0).integers(0, len(EDGE_FAMILIES), size=(256, 3))

@@ -164,14 +164,16 @@ class GosTable:
                             f"(n_q, n_E) = {expected}")
         if self.q_inv_m.size < 2 or np.any(np.diff(self.q_inv_m) <= 0) or self.q_inv_m[0] <= 0:
             raise GoshError(f"{where}: q (1/m) must be positive and strictly increasing")
-        if self.free_energies_eV.size < 2 or np.any(np.diff(self.free_energies_eV) <= 0):
-            raise GoshError(f"{where}: free_energies (eV) must be strictly increasing")
+        cont = self.free_energies_eV[self.free_energies_eV >= 0]
+        if cont.size < 2 or np.any(np.diff(cont) <= 0):
+            raise GoshError(f"{where}: free_energies (eV) >= 0 must be strictly increasing "
+                            "(at least 2 values)")
         if not np.all(np.isfinite(self.dfde_per_eV)):
             raise GoshError(f"{where}: data holds non-finite values")
 
     @property
     def has_bound(self) -> bool:
-        return bool(self.free_energies_eV[0] < 0)
+        return bool(np.any(self.free_energies_eV < 0))
 
     def continuum(self) -> GosTable:
         """The table restricted to free energies >= 0 (the continuum)."""
@@ -354,8 +356,8 @@ class GoshFile:
                 if ds not in g:
                     raise GoshError(f"{self.path}: dataset /{stem}/{ds} is missing")
             data = g["data"][()]
-            q = g["q"][()]
-            fe = g["free_energies"][()]
+            q = np.ravel(g["q"][()])
+            fe = np.ravel(g["free_energies"][()])
             md = dict(g["metadata"].attrs) if "metadata" in g else {}
         if data.ndim == 3:
             data = data[:, :, 0]

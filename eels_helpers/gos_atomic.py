@@ -78,7 +78,8 @@ class GosGrid:
         check("free_energy_max_eV", self.free_energy_min_eV < self.free_energy_max_eV <= 5e4,
               "(free_energy_min_eV, 5e4] eV")
         check("n_energies", 2 <= int(self.n_energies) <= 2000, "2..2000")
-        check("q_min_inv_angstrom", 1e-4 <= self.q_min_inv_angstrom <= 10, "1e-4..10 1/Angstrom")
+        check("q_min_inv_angstrom", 1e-4 <= self.q_min_inv_angstrom <= 100,
+              "1e-4..100 1/Angstrom")
         check("q_max_inv_angstrom", self.q_min_inv_angstrom < self.q_max_inv_angstrom <= 500,
               "(q_min_inv_angstrom, 500] 1/Angstrom")
         check("n_q", 2 <= int(self.n_q) <= 2000, "2..2000")

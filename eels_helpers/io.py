@@ -149,13 +149,20 @@ def read_spectrum(
             f"{path}: unsupported extension {ext or '(none)'!r}; supported: "
             + ", ".join(SUPPORTED_EXTENSIONS)
         )
-    if ext in TEXT_EXTENSIONS or (RSCIIO_FORMATS.get(ext) == "msa" and not _has_emsa_header(path)):
-        if ext in TEXT_EXTENSIONS and _has_emsa_header(path):
-            spectrum = _read_rsciio(path, "msa", signal_index)
-        else:
+    fmt = RSCIIO_FORMATS.get(ext)
+    if fmt == "msa" or (ext in TEXT_EXTENSIONS and _has_emsa_header(path)):
+        # EMSA via rosettasciio; files it cannot parse (no header, unusual keyword layout)
+        # go to the column reader, which also understands the EMSA keywords.
+        try:
+            spectrum = _read_rsciio(path, "msa", signal_index) if _has_emsa_header(path) else None
+        except SpectrumFileError:
+            spectrum = None
+        if spectrum is None:
             spectrum = _read_columns(path, column)
+    elif ext in TEXT_EXTENSIONS:
+        spectrum = _read_columns(path, column)
     else:
-        spectrum = _read_rsciio(path, RSCIIO_FORMATS[ext], signal_index)
+        spectrum = _read_rsciio(path, fmt, signal_index)
     _check_finite(spectrum.data, spectrum.energy_eV, path)
     if check_window:
         check_overlap(spectrum.energy_eV, path)
@@ -381,6 +388,18 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         raise SpectrumFileError(f"{path}: rows have different numbers of columns {sorted(widths)}")
     table = np.asarray(rows, dtype=np.float64)
     n_col = table.shape[1]
+    emsa = {
+        m.group(1).upper(): m.group(2).strip()
+        for h in header
+        if (m := re.match(r"#\s*([A-Za-z-]+)\s*:\s*(.*)", h))
+    }
+    if n_col == 1 and "XPERCHAN" in emsa and "OFFSET" in emsa:  # EMSA DATATYPE Y
+        try:
+            axis = float(emsa["OFFSET"]) + float(emsa["XPERCHAN"]) * np.arange(table.shape[0])
+        except ValueError:
+            raise SpectrumFileError(f"{path}: unreadable EMSA OFFSET/XPERCHAN") from None
+        table = np.column_stack([axis, table[:, 0]])
+        n_col = 2
     if n_col < 2:
         raise SpectrumFileError(
             f"{path}: no energy axis (a single column of numbers; expected energy and intensity "
@@ -393,10 +412,7 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         if len(parts) == n_col:
             names = parts
             break
-    xunits = next(
-        (m.group(1).strip() for h in header if (m := re.match(r"#\s*XUNITS\s*:\s*(.*)", h, re.I))),
-        None,
-    )
+    xunits = emsa.get("XUNITS") or None
     energy_col = 0
     if names:
         named = [i for i, n in enumerate(names) if _ENERGY_NAME.search(n)]

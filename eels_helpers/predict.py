@@ -31,7 +31,7 @@ import json
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -289,7 +289,8 @@ def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8
         for k, symbol in enumerate(pred.detected):
             colour = colours[k % len(colours)]
             for fam in families_of(symbol):
-                for sub, onset in zip(fam.subshells, fam.onsets_eV):
+                for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
+                    onset = fam.onset_of(sub)
                     if lo - pad <= onset <= hi + pad:
                         ax.axvline(onset, color=colour, lw=0.9, ls="--")
                         ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
@@ -297,7 +298,8 @@ def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8
         title = Path(pred.source).name if pred.source else "spectrum"
         if pred.is_spectrum_image:
             title += " (mean over pixels)"
-        ax.set_title(f"{title}: {', '.join(pred.detected) or 'nothing detected'}", fontsize=9, pad=28)
+        shown = ", ".join(pred.detected[:10]) + (f" (+{len(pred.detected) - 10} more)" if len(pred.detected) > 10 else "")
+        ax.set_title(f"{title}: {shown or 'nothing detected'}", fontsize=9, pad=28)
         ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))
         ax.set_ylabel("normalised intensity")
         score = pred.probabilities.reshape(-1, 80)

@@ -1,0 +1,117 @@
+"""The paper's six architectures, built by name (timm-style registry).
+
+>>> from eels_helpers.models import create_model
+>>> model = create_model("vit")                    # paper size (Table 2: 2M parameters)
+>>> model = create_model("vit", config="cpu")      # the reduced CPU configuration below
+>>> model = create_model("unet", width=0.5)        # any constructor keyword, e.g. a width scale
+
+Every model maps spectra (B, 3072) float32 to LOGITS (B, 80) for Be..Bi; use
+:func:`predict_proba` (sigmoid, batched, eval mode) for probabilities. Defaults are the paper's
+sizes (``../shared/notes/reference-implementation.md``). Scaling options:
+
+* ``width`` (mlp, cnn, resnet, unet): multiplies hidden sizes / convolution channels;
+* ``heads``, ``dim_head``, ``patch_stride``, ``attn_dropout`` (vit, cct): token and head layout.
+
+``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile, chosen from
+``benchmarks/bench_models.py`` on the project's 2-core machine (AMD EPYC, AVX2, no fast
+bfloat16: there fp32 is the fast path) so that each architecture trains ~10 minutes at that
+profile; see docs of each entry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from .cct import CCT
+from .cnn import CNN
+from .ensemble import Ensemble
+from .mlp import MLP
+from .resnet import ResNet
+from .unet import UNet
+from .vit import ViT
+
+#: name -> constructor
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "unet": UNet, "resnet": ResNet, "vit": ViT, "cct": CCT}
+MODEL_NAMES = tuple(MODELS)
+
+#: paper Table 2 parameter counts (millions)
+PAPER_PARAMETERS_M = {"mlp": 56, "cnn": 45, "unet": 20, "resnet": 41, "vit": 2, "cct": 5}
+
+#: reduced configurations for CPU training (the ``cpu`` profile); measured throughputs in
+#: benchmarks/README or the bench_models.py output quoted in the docstring of each choice.
+CPU_CONFIGS: dict[str, dict[str, Any]] = {
+    "mlp": dict(width=0.25),
+    "cnn": dict(width=0.25),
+    "unet": dict(width=0.5),
+    "resnet": dict(width=0.25),
+    "vit": dict(heads=4, dim_head=64, patch_stride=16, attn_dropout=0.0),
+    "cct": dict(heads=4, dim_head=64, attn_dropout=0.0),
+}
+
+CONFIGS = {"paper": {name: {} for name in MODELS}, "cpu": CPU_CONFIGS}
+
+
+def list_models() -> list[str]:
+    """The registered architecture names, in the paper's Table 2 order."""
+    return list(MODEL_NAMES)
+
+
+def model_options(name: str, config: str = "paper", **options: Any) -> dict[str, Any]:
+    """The constructor keywords of ``name`` at ``config`` ('paper' or 'cpu'), updated by ``options``."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    if config not in CONFIGS:
+        raise ValueError(f"unknown model config {config!r}; choose one of {', '.join(CONFIGS)}")
+    return {**CONFIGS[config][name], **options}
+
+
+def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
+    """Build architecture ``name`` at configuration ``config`` with keyword overrides ``options``."""
+    return MODELS[name](**model_options(name, config, **options))
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+
+
+@torch.no_grad()
+def predict_proba(model: nn.Module, spectra, batch_size: int = 256, device: str | torch.device | None = None) -> np.ndarray:
+    """Probabilities sigmoid(model(x)) of shape (N, 80) for spectra (N, 3072), in eval mode, batched."""
+    x = torch.as_tensor(np.asarray(spectra, dtype=np.float32))
+    if x.ndim == 1:
+        x = x[None]
+    device = torch.device(device) if device is not None else next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        out = [torch.sigmoid(model(chunk.to(device)).float()).cpu() for chunk in x.split(batch_size)]
+    finally:
+        model.train(was_training)
+    return torch.cat(out).numpy()
+
+
+def save_model(path: str | Path, model: nn.Module, name: str, options: dict[str, Any] | None = None,
+               **metadata: Any) -> None:
+    """Save weights with what is needed to rebuild them (``name``, constructor ``options``, metadata)."""
+    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
+    torch.save({"model": name, "options": dict(options or {}), "state_dict": model.state_dict(),
+                "metadata": metadata}, Path(path))
+
+
+def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
+    """Rebuild a model saved by :func:`save_model` (or a training checkpoint), in eval mode."""
+    blob = torch.load(Path(path), map_location=map_location, weights_only=False)
+    model = MODELS[blob["model"]](**blob["options"])
+    model.load_state_dict(blob["state_dict"] if "state_dict" in blob else blob["model_state"])
+    return model.eval()
+
+
+__all__ = ["CPU_CONFIGS", "MODEL_NAMES", "MODELS", "PAPER_PARAMETERS_M", "CCT", "CNN", "Ensemble", "MLP", "ResNet",
+           "UNet", "ViT", "count_parameters", "create_model", "list_models", "load_model", "model_options",
+           "predict_proba", "save_model"]

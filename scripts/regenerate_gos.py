@@ -1,0 +1,211 @@
+#!/usr/bin/env python
+"""Regenerate the shipped GOS table (eels_helpers/data/gos/eels_helpers_gos.gosh) from scratch.
+
+Every nl shell holding a subshell of the 107 edge families (``eels_helpers.elements``) with an
+onset in 50..3100 eV is computed with :mod:`eels_helpers.gos_atomic` (GPAW LDA all-electron atom,
+Latter tail, Numerov continuum, l' <= 25) on a geometric grid of free energies (0.1..4000 eV
+above threshold) and momentum transfers (0.04..60 1/Angstrom), then written through
+:func:`eels_helpers.gos.write_gosh`.
+
+Resumable: each element is checkpointed as ``<work>/<El>.npz`` (with its grid parameters); a
+re-run skips elements whose checkpoint matches the grid. Not run in CI.
+
+Install the optional engine first (GPAW 26.7.0 built offline from its sdist, needs only g++;
+the siteconfig turns off MPI, FFTW, ScaLAPACK, libxc and BLAS)::
+
+    GPAW_CONFIG=scripts/gpaw_siteconfig.py .venv/bin/pip install --no-binary gpaw ".[gos]"
+
+Usage::
+
+    .venv/bin/python scripts/regenerate_gos.py --workers 2            # everything (~20 min here)
+    .venv/bin/python scripts/regenerate_gos.py --elements C O --n-energies 24 --n-q 16 \
+        --output /tmp/co.gosh --work /tmp/co_work                     # a quick subset
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")   # one BLAS thread per worker process
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from concurrent.futures import ProcessPoolExecutor, as_completed  # noqa: E402
+from dataclasses import asdict  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_WORK = REPO / "runs" / "gos_work"
+ONSET_RANGE_EV = (50.0, 3100.0)
+
+
+def tables_needed(elements=None, onset_range=ONSET_RANGE_EV) -> dict[str, list[str]]:
+    """{element: sorted nl tables} for every edge-family subshell with onset in onset_range."""
+    from eels_helpers.elements import EDGE_FAMILIES
+    from eels_helpers.gos import nl_table_name
+
+    lo, hi = onset_range
+    need: dict[str, set] = {}
+    for fam in EDGE_FAMILIES:
+        if elements is not None and fam.element not in elements:
+            continue
+        for sub, onset in zip(fam.subshells, fam.onsets_eV):
+            if lo <= onset <= hi:
+                need.setdefault(fam.element, set()).add(nl_table_name(sub))
+    order = {"K1": 0, "L1": 1, "L23": 2, "M1": 3, "M23": 4, "M45": 5, "N1": 6, "N23": 7,
+             "N45": 8, "N67": 9}
+    return {el: sorted(t, key=lambda s: order.get(s, 99)) for el, t in need.items()}
+
+
+def _grid_key(grid) -> str:
+    return repr(sorted(asdict(grid).items()))
+
+
+def compute_element(element: str, tables: list[str], grid, work: Path) -> tuple[str, float, str]:
+    """Compute and checkpoint one element; returns (element, seconds, status)."""
+    from eels_helpers.gos_atomic import compute_gos_table, lda_atom
+
+    ckpt = work / f"{element}.npz"
+    t0 = time.perf_counter()
+    atom = lda_atom(element)
+    arrays = {"grid": np.array(_grid_key(grid)), "tables": np.array(tables)}
+    for tab in tables:
+        t = compute_gos_table(element, tab, grid, atom=atom)
+        arrays[f"{tab}__dfde"] = t.dfde_per_eV.astype(np.float32)
+        arrays[f"{tab}__E"] = t.free_energies_eV
+        arrays[f"{tab}__q"] = t.q_inv_m
+        arrays[f"{tab}__meta"] = np.array([t.ionization_energy_eV, t.n, t.l,
+                                           t.attrs["occupation"]])
+    tmp = work / f".{element}.tmp.npz"
+    np.savez(tmp, **arrays)
+    os.replace(tmp, ckpt)
+    return element, time.perf_counter() - t0, "computed"
+
+
+def load_checkpoint(element: str, work: Path, grid):
+    """The GosTables of one checkpoint, or None when absent or made with another grid."""
+    from eels_helpers.gos import GosTable
+
+    ckpt = work / f"{element}.npz"
+    if not ckpt.exists():
+        return None
+    with np.load(ckpt) as z:
+        if str(z["grid"]) != _grid_key(grid):
+            return None
+        out = []
+        for tab in [str(s) for s in z["tables"]]:
+            I, n, l, occ = z[f"{tab}__meta"]
+            out.append(GosTable(element=element, table=tab, q_inv_m=z[f"{tab}__q"],
+                                free_energies_eV=z[f"{tab}__E"], dfde_per_eV=z[f"{tab}__dfde"],
+                                ionization_energy_eV=float(I), n=int(n), l=int(l),
+                                attrs={"occupation": float(occ)}))
+        return out
+
+
+def regenerate(elements=None, *, output=None, work=DEFAULT_WORK, workers=1, grid=None,
+               write=True, log=None) -> dict:
+    """Compute (resumably) and write the GOSH file; returns a summary dict."""
+    from eels_helpers import gos
+    from eels_helpers.gos_atomic import GosGrid
+
+    grid = grid or GosGrid()
+    log = log or (lambda *args: print(*args, flush=True))
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    need = tables_needed(elements)
+    if elements is not None:
+        missing = sorted(set(elements) - set(need))
+        if missing:
+            raise SystemExit(f"no edge subshell with onset in {ONSET_RANGE_EV} eV for: {missing}")
+    todo = [el for el in need if load_checkpoint(el, work, grid) is None
+            or sorted(t.table for t in load_checkpoint(el, work, grid)) != sorted(need[el])]
+    n_tab = sum(len(v) for v in need.values())
+    log(f"{len(need)} elements, {n_tab} tables; {len(need) - len(todo)} elements already done,"
+        f" {len(todo)} to compute with {workers} worker(s); work folder {work}")
+    t0 = time.perf_counter()
+    done = 0
+    failures = {}
+    if todo and int(workers) <= 1:          # in-process (no pickling; used by the tests)
+        for el in todo:
+            done += 1
+            try:
+                _, sec, _ = compute_element(el, need[el], grid, work)
+                el_msg = f"{el} ({len(need[el])} tables) {sec:.1f} s"
+            except Exception as exc:  # keep going; report at the end
+                failures[el] = repr(exc)
+                el_msg = f"{el} FAILED: {exc!r}"
+            wall = time.perf_counter() - t0
+            log(f"[{done}/{len(todo)}] {el_msg}; elapsed {wall / 60:.1f} min, "
+                f"ETA {wall / done * (len(todo) - done) / 60:.1f} min")
+    elif todo:
+        with ProcessPoolExecutor(max_workers=max(1, int(workers))) as pool:
+            futs = {pool.submit(compute_element, el, need[el], grid, work): el for el in todo}
+            for fut in as_completed(futs):
+                el = futs[fut]
+                done += 1
+                try:
+                    _, sec, _ = fut.result()
+                    el_msg = f"{el} ({len(need[el])} tables) {sec:.1f} s"
+                except Exception as exc:  # keep going; report at the end
+                    failures[el] = repr(exc)
+                    el_msg = f"{el} FAILED: {exc!r}"
+                wall = time.perf_counter() - t0
+                eta = wall / done * (len(todo) - done)
+                log(f"[{done}/{len(todo)}] {el_msg}; elapsed {wall / 60:.1f} min, "
+                    f"ETA {eta / 60:.1f} min")
+    wall = time.perf_counter() - t0
+    summary = {"elements": len(need), "tables": n_tab, "computed": len(todo) - len(failures),
+               "failures": failures, "wall_s": wall, "output": None}
+    if write:
+        if failures:
+            log(f"not writing the GOSH file: {len(failures)} element(s) failed: {failures}")
+            return summary
+        tables = []
+        for el in need:
+            tables.extend(load_checkpoint(el, work, grid))
+        output = Path(output) if output else gos.BUILTIN_GOS_PATH
+        meta = {
+            "name": "eels_helpers in-house GOS (LDA all-electron atom, nl-resolved)",
+            "authors": "eels_helpers contributors",
+            "license": "CC-BY-4.0",
+            "message": ("df/dE per eV for whole nl shells; j-subshell = table x occupancy ratio. "
+                        "GPAW scalar-relativistic LDA atom + Latter tail, Numerov continuum, "
+                        f"l' <= {grid.l_max}; free energies above the LDA threshold; no "
+                        "bound-bound transitions. Regenerate with scripts/regenerate_gos.py."),
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "grid": _grid_key(grid),
+        }
+        gos.write_gosh(output, tables, None, meta)
+        summary["output"] = str(output)
+        log(f"wrote {output} ({output.stat().st_size / 1e6:.2f} MB, {len(tables)} tables)")
+    return summary
+
+
+def main(argv=None) -> int:
+    from eels_helpers.gos_atomic import GosGrid
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--elements", nargs="+", help="subset of element symbols (default: all)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--work", type=Path, default=DEFAULT_WORK, help="checkpoint folder")
+    p.add_argument("--output", type=Path, default=None, help="GOSH file (default: the builtin)")
+    p.add_argument("--n-energies", type=int, default=GosGrid.n_energies)
+    p.add_argument("--n-q", type=int, default=GosGrid.n_q)
+    p.add_argument("--l-max", type=int, default=GosGrid.l_max)
+    p.add_argument("--no-write", action="store_true", help="only compute checkpoints")
+    a = p.parse_args(argv)
+    grid = GosGrid(n_energies=a.n_energies, n_q=a.n_q, l_max=a.l_max)
+    s = regenerate(a.elements, output=a.output, work=a.work, workers=a.workers, grid=grid,
+                   write=not a.no_write)
+    print(f"regeneration_wall_s={s['wall_s']:.1f} computed_elements={s['computed']} "
+          f"failures={len(s['failures'])}")
+    return 1 if s["failures"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""Shared fixtures. Keep this file small (see CONTRIBUTING.md, "Tests").
+
+* ``repo_root``: the project folder (Path).
+* ``book_assets``: the npm assets (MathJax, RequireJS, widget manager) installed in the
+  project's ``node_modules``; skips when npm is missing and they are not installed.
+* ``make_book_root``: factory ``make_book_root(name) -> Path`` of a fresh, minimal book folder
+  (``_config.yml``, ``book/intro.md``, ``package.json``, ``node_modules`` link) in a temporary
+  directory; the caller adds ``notebooks/`` and ``_toc.yml``.
+* ``smoke_book``: the real chapters executed with ``--profile smoke`` and built once per
+  session in a temporary copy of the project; a :class:`SmokeBook` (root, html, result).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_root() -> Path:
+    return REPO_ROOT
+
+
+@pytest.fixture(scope="session")
+def book_assets(repo_root: Path) -> Path:
+    from eels_helpers.book import _ASSETS, BookError, ensure_assets
+
+    have = all((repo_root / "node_modules" / src).exists() for src in _ASSETS.values())
+    if not have and shutil.which("npm") is None:
+        pytest.skip("npm is not installed and node_modules is missing: cannot fetch MathJax "
+                    "for the offline book (install Node.js/npm)")
+    try:
+        return ensure_assets(repo_root)
+    except BookError as err:  # e.g. no registry access
+        pytest.skip(f"book assets unavailable: {err}")
+
+
+@pytest.fixture(scope="session")
+def make_book_root(tmp_path_factory, repo_root: Path, book_assets: Path):
+    def make(name: str = "book") -> Path:
+        root = tmp_path_factory.mktemp(name)
+        for f in ("_config.yml", "package.json", "package-lock.json"):
+            shutil.copy2(repo_root / f, root / f)
+        shutil.copytree(repo_root / "book", root / "book",
+                        ignore=shutil.ignore_patterns("executed", "vendor"))
+        (root / "node_modules").symlink_to(repo_root / "node_modules", target_is_directory=True)
+        (root / "notebooks").mkdir()
+        return root
+
+    return make
+
+
+@dataclass
+class SmokeBook:
+    root: Path  # temporary project copy; executed notebooks in root/book/executed
+    html: Path  # the built site (index.html)
+    exit_code: int
+
+
+@pytest.fixture(scope="session")
+def smoke_book(make_book_root, repo_root: Path) -> SmokeBook:
+    """``eels-id book --profile smoke`` on a temporary copy of the real chapters."""
+    from eels_helpers.cli import main
+
+    root = make_book_root("smoke_book")
+    shutil.copy2(repo_root / "_toc.yml", root / "_toc.yml")
+    shutil.rmtree(root / "notebooks")
+    shutil.copytree(repo_root / "notebooks", root / "notebooks",
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    code = main(["book", "--profile", "smoke", "--root", str(root),
+                 "--output", str(root / "out"), "--no-progress"])
+    return SmokeBook(root=root, html=root / "out" / "_build" / "html", exit_code=code)
