@@ -27,6 +27,7 @@ import datetime as _dt
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -111,6 +112,15 @@ def parse_param(text: str) -> ParamOverride:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):
         value = raw
+    if isinstance(value, tuple):
+        value = list(value)
+    try:  # the value must survive the notebook's JSON metadata
+        _profiles._check_value("--param", "command line", key, value)
+    except (TypeError, ValueError):
+        raise BookError(
+            f"--param {text!r}: the value must be a finite int or float, a str, bool, None, "
+            "or a list/dict of those"
+        ) from None
     return ParamOverride(key=key, value=value, notebook=notebook or None)
 
 
@@ -198,7 +208,7 @@ def package_versions() -> dict[str, str]:
 
 
 def _fmt_value(value: Any) -> str:
-    text = repr(value)
+    text = repr(value).replace("`", "'")
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -355,12 +365,15 @@ def execute_chapter(
         index = _source_cell_index(src_nb, err.source, err.exec_count)
         where = f"cell {index}" if index else f"cell {err.cell_index} of the executed copy"
         code = "\n".join("    " + line for line in err.source.splitlines()[:8])
+        trace = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(err.traceback or [])).strip().splitlines()
+        trace_tail = "\n".join("    " + line for line in trace[-15:])
         raise BookError(
             f"notebook {chapter.name} failed at {where} of {source} (In [{err.exec_count}]):\n"
             f"{code}\n{err.ename}: {err.evalue}\n"
+            f"Traceback (last lines):\n{trace_tail}\n"
             f"The partly executed notebook is {failed}."
         ) from err
-    except Exception:
+    except BaseException:
         running.unlink(missing_ok=True)
         raise
     duration = time.perf_counter() - t0

@@ -10,8 +10,8 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
 ``options``         keyword options passed to ``create_model`` (plain JSON types)
 ``state_dict``      the network's weights (a single model)
 ``members``         for ``"ensemble"``: a list of ``{architecture, options,
-                    state_dict}``; the ensemble averages the members' sigmoid
-                    probabilities (paper: 2 ViT + 3 U-Net)
+                    state_dict}``; rebuilt as ``models.Ensemble``, the mean of the
+                    members' sigmoid probabilities (paper: 2 ViT + 3 U-Net)
 ``threshold``       decision threshold on the probabilities (or None)
 ``elements``        the 80 output symbols in order (checked on load)
 ``metadata``        training metadata: data, steps, metrics, profile, ... (JSON types)
@@ -19,7 +19,9 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
 ==================  ============================================================
 
 ``load_model(name_or_path)`` accepts a path to such a file or the name of a model shipped
-in ``eels_helpers/data/models/<name>.pt`` (``"default"``, ``"ensemble"``, ...).
+in ``eels_helpers/data/models/<name>.pt`` (``"default"``, ``"ensemble"``, ...). Files
+written by ``eels_helpers.models.save_model`` (keys model, options, state_dict, metadata)
+are read too.
 """
 
 from __future__ import annotations
@@ -45,8 +47,9 @@ class LoadedModel:
     """A network ready for inference plus what its checkpoint says about it.
 
     model: a torch.nn.Module in eval mode mapping (batch, 3072) float32 spectra to
-        (batch, 80) outputs; ``outputs`` says whether they are ``"logits"`` (single
-        networks) or ``"probabilities"`` (ensembles average sigmoid outputs).
+        (batch, 80) logits (an ensemble's logits are those of its mean member probability,
+        :class:`eels_helpers.models.Ensemble`); ``outputs`` is ``"logits"``, or
+        ``"probabilities"`` for a wrapped module that already applies the sigmoid.
     """
 
     model: Any
@@ -60,21 +63,6 @@ class LoadedModel:
     @property
     def name(self) -> str:
         return Path(self.source).stem if self.source else self.architecture
-
-
-def _mean_probability_ensemble(members):
-    """nn.Module averaging the sigmoid outputs of member networks (paper's ensemble)."""
-    import torch
-
-    class MeanProbabilityEnsemble(torch.nn.Module):
-        def __init__(self, nets):
-            super().__init__()
-            self.members = torch.nn.ModuleList(nets)
-
-        def forward(self, x):
-            return torch.stack([torch.sigmoid(m(x).float()) for m in self.members]).mean(0)
-
-    return MeanProbabilityEnsemble(members)
 
 
 def _check_json(value: Any, what: str) -> None:
@@ -209,6 +197,18 @@ def _build(architecture: str, options: dict, state_dict: dict):
     return model.eval()
 
 
+def _from_models_save(blob: dict) -> dict:
+    """Translate ``eels_helpers.models.save_model`` files ({model, options, state_dict or
+    model_state, metadata}) into this format; a threshold in their metadata is used."""
+    metadata = dict(blob.get("metadata") or {})
+    state = blob.get("state_dict", blob.get("model_state"))
+    if state is None:
+        return blob
+    return {"format": FORMAT, "format_version": 1, "architecture": blob["model"],
+            "options": dict(blob.get("options") or {}), "state_dict": state,
+            "threshold": _check_threshold(metadata.get("threshold")), "metadata": metadata}
+
+
 def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
     """Load a checkpoint by path or shipped name and rebuild its network (eval mode)."""
     import torch
@@ -218,6 +218,8 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:
         raise ValueError(f"{path}: not a readable eels_helpers checkpoint ({err})") from err
+    if isinstance(payload, dict) and "format" not in payload and isinstance(payload.get("model"), str):
+        payload = _from_models_save(payload)  # a file written by eels_helpers.models.save_model
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not an eels_helpers checkpoint (missing format={FORMAT!r})")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -231,17 +233,18 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
         raise ValueError(f"{path}: the checkpoint's 80 output elements differ from eels_helpers.elements.ELEMENTS")
     architecture = payload["architecture"]
     if architecture == "ensemble":
+        from .models import Ensemble
+
         nets = [_build(m["architecture"], m["options"], m["state_dict"]) for m in payload["members"]]
-        model, outputs = _mean_probability_ensemble(nets).eval(), "probabilities"
+        model = Ensemble(nets).eval()  # logits of the mean member probability
     else:
-        model, outputs = _build(architecture, payload["options"], payload["state_dict"]), "logits"
+        model = _build(architecture, payload["options"], payload["state_dict"])
     return LoadedModel(
         model=model.to(device),
         architecture=architecture,
         options=dict(payload.get("options", {})),
         threshold=payload.get("threshold"),
         metadata=dict(payload.get("metadata", {})),
-        outputs=outputs,
         source=str(path),
     )
 

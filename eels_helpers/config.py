@@ -89,7 +89,9 @@ class SimulationConfig:
         default=(1e3, 1e4, 1e5, 1e6, 1e7),
         metadata=_row("Background amplitude", "counts", "choice", (1.0, 1e12)))
     fs_width_eV: tuple[int, int] = field(
-        default=(50, 100), metadata=_row("Fine structure width", "eV", "N", (1, 400)))
+        default=(50, 100), metadata=_row("Fine structure width", "eV", "N", (1, 100),
+                                         "fine structure lives on 0..127 eV above the onset, "
+                                         "with a 25 eV taper after the width"))
     fs_degree: tuple[int, int] = field(
         default=(10, 25), metadata=_row("Fine structure degree", "", "N", (0, 100)))
     fs_max_scale: float = field(

@@ -240,19 +240,17 @@ class Evaluation:
 
 
 def compute_metrics(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
-    """Weighted P/R/F1, EMR and RMSE (eels_helpers.metrics) with carbon left out."""
+    """Weighted P/R/F1, EMR and RMSE (:func:`eels_helpers.metrics.evaluate`), carbon left out."""
     from . import metrics
 
-    mask = metric_mask()
-    return dict(metrics.classification_metrics(labels[:, mask], probabilities[:, mask], threshold))
+    return metrics.evaluate(labels, probabilities, threshold, exclude_carbon=True).as_dict()
 
 
 def choose_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
-    """The paper's rule (eels_helpers.metrics), carbon left out."""
+    """The paper's rule (0.05..0.95 where precision and recall are closest), carbon left out."""
     from . import metrics
 
-    mask = metric_mask()
-    return float(metrics.select_threshold(labels[:, mask], probabilities[:, mask]))
+    return float(metrics.select_threshold(labels, probabilities, exclude_carbon=True))
 
 
 def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, **predict_options) -> np.ndarray:

@@ -335,6 +335,7 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
             for i in keep
         ],
     }
+    md = _with_mapping(md, chosen.get("original_metadata") or {}, chosen.get("mapping") or {})
     for key, keys in {
         "beam_energy_keV": ("Acquisition_instrument", "TEM", "beam_energy"),
         "convergence_angle_mrad": ("Acquisition_instrument", "TEM", "convergence_angle"),
@@ -343,10 +344,57 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         value = _pick(md, *keys)
         if value is not None:
             metadata[key] = float(value)
+    if fmt == "digitalmicrograph":  # Gatan EELS Atlas files keep them in 'ELP Fields'
+        # placeholders (0, or 1 keV) are common there: keep only plausible TEM values
+        for key, tag, low, high in (("beam_energy_keV", "Beam Energy (keV)", 20.0, 1000.0),
+                                    ("collection_angle_mrad", "Collection semi-angle (mrad)", 0.1, 500.0),
+                                    ("convergence_angle_mrad", "Convergence semi-angle (mrad)", 0.1, 500.0)):
+            value = _find_tag(chosen.get("original_metadata") or {}, tag)
+            if key not in metadata and value is not None and low <= value <= high:
+                metadata[key] = value
     elements = _pick(md, "Sample", "elements")
     if elements is not None:
         metadata["sample_elements"] = [str(e) for e in np.atleast_1d(elements)]
     return Spectrum(np.ascontiguousarray(data, dtype=np.float32), energy, metadata, str(path))
+
+
+def _with_mapping(metadata: dict, original: dict, mapping: dict) -> dict:
+    """Apply a rosettasciio ``mapping`` (original-metadata path -> (metadata path, function))
+    for the beam energy and angles, as HyperSpy does when it loads a file."""
+    wanted = ("beam_energy", "convergence_angle", "collection_angle")
+    result = {k: (dict(v) if isinstance(v, dict) else v) for k, v in metadata.items()}
+    for source, (target, function) in mapping.items():
+        if not target.endswith(wanted):
+            continue
+        value = _pick(original, *source.split("."))
+        if value is None:
+            continue
+        try:
+            value = function(value) if function is not None else value
+            value = float(value)
+        except (TypeError, ValueError):
+            continue
+        node = result
+        *parents, leaf = target.split(".")
+        for name in parents:
+            node = node.setdefault(name, {}) if isinstance(node.get(name, {}), dict) else {}
+        node.setdefault(leaf, value)
+    return result
+
+
+def _find_tag(tree: Any, tag: str) -> float | None:
+    """First numeric value of a tag named ``tag`` anywhere in a nested dict."""
+    if isinstance(tree, dict):
+        if tag in tree:
+            try:
+                return float(tree[tag])
+            except (TypeError, ValueError):
+                pass
+        for value in tree.values():
+            found = _find_tag(value, tag)
+            if found is not None:
+                return found
+    return None
 
 
 _NUMBER_LINE = re.compile(r"^\s*[-+]?(\d|\.\d)")

@@ -232,6 +232,17 @@ _CHAPTERS: list[Chapter] = [
                "optical_points": 60},
         budget_minutes={"smoke": 0.5, "cpu": 1.0, "paper": 1.0},
     ),
+    Chapter(
+        name="03_simulated_dataset",
+        title="The simulated dataset",
+        smoke={"formula": "CeO2", "fallback_formula": "TiO2", "n_gallery": 3,
+               "occurrence_scale": 0.002, "n_profile": 64},
+        cpu={"formula": "CeO2", "fallback_formula": "TiO2", "n_gallery": 9,
+             "occurrence_scale": 0.01, "n_profile": 512},
+        paper={"formula": "CeO2", "fallback_formula": "TiO2", "n_gallery": 12,
+               "occurrence_scale": 0.1, "n_profile": 2048},
+        budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
+    ),
 ]
 
 #: notebook name -> Chapter, in chapter order.

@@ -60,11 +60,13 @@ from eels_helpers.config import SimulationConfig
 from eels_helpers.elements import ALL_SYMBOLS, ELEMENTS, element_index, families_of
 
 __all__ = ["Specimen", "SimulatedBatch", "simulate_batch", "MAX_EDGE_SLOTS", "N_FFT",
+           "PARAM_DOC", "can_simulate", "instrumental_shift", "profile_steps",
            "edge_tables", "select_edges", "core_loss_edges", "jump_ratio_scale",
            "add_fine_structure", "place_edges", "family_arrays"]
 
-#: per-edge parameters are stored in this many slots (families inside the window)
-MAX_EDGE_SLOTS = 24
+#: per-edge parameters are stored in this many slots (families inside the window); the
+#: Materials Project specimens have at most 10 edge families in all
+MAX_EDGE_SLOTS = 12
 #: cross sections below this (barn/eV) are exact zeros (below the onset)
 _ZERO_BARN = 1e-20
 #: length of the true-energy grid (channels of 1 eV) on which edges are built and convolved
@@ -158,7 +160,8 @@ PARAM_DOC = {
     "fs_width_eV": "(B, S) fine-structure width, eV",
     "fs_degree": "(B, S) number of Gaussian peaks",
     "fs_peak_eV": "(B, S, D) peak energies above the onset, eV (0 when unused)",
-    "fs_weight": "(B, S, D) peak heights in [-1, 1) before scaling (0 when unused)",
+    "fs_weight": "(B, S, D) peak heights in [-1, 1] before scaling (0 when unused; drawn at "
+                 "float16 precision, so the stored values are the ones used)",
     "fs_ratio": "(B, S) most positive / most negative value of the fine structure (uncapped)",
     "zlp_fwhm_eV": "(B,) FWHM of the Lorentzian zero-loss peak, eV",
     "n_plasmons": "(B,) number of plasmon peaks",
@@ -207,18 +210,86 @@ def _resolve_gos(gos: str) -> str:
     return gos
 
 
+#: effective-collection-angle nodes of the shape tables: linear interpolation between nodes
+#: 8 % apart in beta* errs by <= 1.0 % (99th percentile 0.3 %) against a direct calculation
+#: (hydrogenic, 200 kV, all K/L families, at the worst points: half-way between nodes; measured
+#: and checked in tests/test_simulate.py)
+SHAPE_N_BETA = 64
+
+
+@dataclass(frozen=True)
+class ShapeTable:
+    """dsigma/dE (barn/eV per atom) of all 107 families for one beam energy on a 1 eV grid of
+    offsets from each family's first onset, at ``n_beta`` effective collection angles beta*
+    (geometric grid): built from :class:`eels_helpers.cross_section.EdgeShapeTable` and kept in
+    linear form, so an edge for any (alpha, beta) is two row copies and a weighted sum
+    (linear interpolation in ln beta*; beta* from Egerton's formula at the family's first
+    onset)."""
+
+    E0_keV: float
+    onsets_eV: np.ndarray        # (107,) first onsets (eV)
+    onset_channel: np.ndarray    # (107,) first onsets rounded to 1 eV (channel of offset 0)
+    first_offset: int            # offset (eV) of column 0 (negative: room for bound lines)
+    beta_eff_mrad: np.ndarray    # (n_beta,) geometric grid
+    shapes: np.ndarray           # (n_beta, 107, n_offsets) float32, exact zeros below onset
+
+    @classmethod
+    def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> "ShapeTable":
+        from eels_helpers.cross_section import EdgeShapeTable
+        t = EdgeShapeTable(float(E0_keV), None, gos, n_beta=n_beta)
+        shapes = np.exp(t.log_shapes)
+        shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
+        return cls(float(E0_keV), np.asarray(t.onsets_eV, dtype=np.float64),
+                   np.asarray(t.onset_channel, dtype=np.int64), int(t.offsets_eV[0]),
+                   np.asarray(t.beta_eff_mrad, dtype=np.float64), shapes)
+
+    def rows(self, family, alpha_mrad, beta_mrad) -> np.ndarray:
+        """Edges (M, n_offsets) float32 of families ``family`` (M,) at (alpha, beta) (M,)."""
+        from eels_helpers.cross_section import effective_collection_angle
+        f = np.asarray(family, dtype=np.int64)
+        be = effective_collection_angle(self.onsets_eV[f], self.E0_keV, alpha_mrad, beta_mrad)
+        grid = self.beta_eff_mrad
+        u = np.log(be / grid[0]) / np.log(grid[1] / grid[0])
+        n = grid.size
+        if np.any(u < -1e-6) or np.any(u > n - 1 + 1e-6):
+            raise ValueError(
+                f"effective collection angle outside the tabulated range [{grid[0]:.4g}, "
+                f"{grid[-1]:.4g}] mrad (the shape tables cover alpha in [1, 20] and beta in "
+                "[1, 100] mrad)")
+        i0 = np.clip(np.floor(u).astype(np.int64), 0, n - 2)
+        w = np.clip(u - i0, 0.0, 1.0).astype(np.float32)[:, None]
+        out = self.shapes[i0, f]
+        out *= np.float32(1) - w
+        hi = self.shapes[i0 + 1, f]
+        hi *= w
+        out += hi
+        return out
+
+
+@lru_cache(maxsize=16)
+def _shape_table(E0_keV: float, gos: str) -> ShapeTable:
+    return ShapeTable.build(E0_keV, gos)
+
+
 @lru_cache(maxsize=4)
 def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto"):
-    """``({E0: EdgeShapeTable}, available)``: the cached shape tables of all 107 families for
-    each beam energy, and a (107,) bool mask of the families the GOS source can compute."""
-    from eels_helpers.cross_section import edge_shape_table
+    """``({E0: ShapeTable}, available)``: the cached shape tables of all 107 families for each
+    beam energy, and a (107,) bool mask of the families the GOS source can compute."""
     src = _resolve_gos(gos)
-    tabs = {float(e): edge_shape_table(float(e), src) for e in E0_keV}
-    floor = math.log(1e-30) + 5.0
+    tabs = {float(e): _shape_table(float(e), src) for e in E0_keV}
     avail = np.ones(len(family_arrays().onset), dtype=bool)
     for t in tabs.values():
-        avail &= t.log_shapes.max(axis=(0, 2)) > floor
+        avail &= t.shapes.max(axis=(0, 2)) > 0
     return tabs, avail
+
+
+def can_simulate(element: str, config: SimulationConfig | None = None) -> bool:
+    """Whether the configured GOS source can compute at least one edge family of ``element``
+    (so it can be a query element). With the hydrogenic source: elements with a K or L family."""
+    config = SimulationConfig() if config is None else config
+    _, avail = edge_tables(tuple(config.E0_keV), config.gos)
+    fa = family_arrays()
+    return bool(avail[fa.element == element_index(element)].any())
 
 
 # ----------------------------------------------------------------------------- step 0: window
@@ -315,26 +386,23 @@ def select_edges(specimens: Sequence[Specimen], config: SimulationConfig,
 # ----------------------------------------------------------------------------- step 1: edges
 def core_loss_edges(tables: dict, family, E0_keV, alpha_mrad, beta_mrad) -> np.ndarray:
     """dsigma/dE (barn/eV per atom) of edge families ``family`` (M,) for beams (M,) -> (M, n_off)
-    float32 on each table's offsets from the family's first onset (rounded to 1 eV;
-    ``EdgeShapeTable.offsets_eV``). The convergence correction (Egerton's beta*) is taken at the
-    family's first onset (see :mod:`eels_helpers.cross_section`)."""
-    from eels_helpers.cross_section import effective_collection_angle
+    float32 on the tables' offsets from each family's first onset (rounded to 1 eV), by
+    :meth:`ShapeTable.rows` (Egerton's beta* at the family's first onset, see
+    :mod:`eels_helpers.cross_section`)."""
     family = np.asarray(family)
     E0 = np.asarray(E0_keV, dtype=np.float64)
+    missing = set(np.unique(E0).tolist()) - set(tables)
+    if missing:
+        raise ValueError(f"E0_keV values {sorted(missing)} have no shape table")
     any_tab = next(iter(tables.values()))
-    out = np.empty((family.size, any_tab.offsets_eV.size), dtype=np.float32)
+    if len(tables) == 1:
+        return any_tab.rows(family, alpha_mrad, beta_mrad)
+    out = np.empty((family.size, any_tab.shapes.shape[2]), dtype=np.float32)
     for e, tab in tables.items():
         sel = np.flatnonzero(E0 == e)
-        if not sel.size:
-            continue
-        f = family[sel]
-        be = effective_collection_angle(tab.onsets_eV[f], e, np.asarray(alpha_mrad)[sel],
-                                        np.asarray(beta_mrad)[sel])
-        out[sel] = tab.shapes_at(be[:, None], f[:, None])[:, 0]
-    out[out < _ZERO_BARN] = 0.0   # float32 residue (~1e-35) of the table's log(0) floor
-    if np.isin(E0, list(tables)).sum() != E0.size:
-        raise ValueError(f"E0_keV values {sorted(set(E0.tolist()) - set(tables))} have no shape "
-                         "table")
+        if sel.size:
+            out[sel] = tab.rows(family[sel], np.asarray(alpha_mrad)[sel],
+                                np.asarray(beta_mrad)[sel])
     return out
 
 
@@ -396,9 +464,46 @@ def instrumental_shift(true_axis, shift, n_channels: int, s_max: int) -> np.ndar
 
 
 # ----------------------------------------------------------------------------- the pipeline
+class _Clock:
+    """Adds the CPU time (s) of this process since the previous call to ``timings[name]``
+    (no-op without a dict). CPU time, not wall time, so that other jobs on the machine do not
+    inflate the figures (numpy and scipy.fft run single-threaded here)."""
+
+    def __init__(self, timings):
+        import time
+        self.timings, self._now = timings, time.process_time
+        self.t = self._now()
+
+    def __call__(self, name):
+        if self.timings is not None:
+            t = self._now()
+            self.timings[name] = self.timings.get(name, 0.0) + t - self.t
+            self.t = t
+
+
+def profile_steps(specimens: Sequence[Specimen], config: SimulationConfig | None = None,
+                  *, repeats: int = 5, seed: int = 0):
+    """CPU microseconds per spectrum of each step of :func:`simulate_batch` (median over
+    ``repeats`` calls on the batch ``specimens``, after a warm-up call that builds the shape
+    tables), as a pandas Series with a ``total`` entry."""
+    import pandas as pd
+    config = SimulationConfig() if config is None else config
+    simulate_batch(specimens[:2], config, np.random.default_rng(seed))
+    runs = []
+    for r in range(repeats):
+        t: dict = {}
+        simulate_batch(specimens, config, np.random.default_rng(seed + r), timings=t)
+        runs.append(t)
+    df = pd.DataFrame(runs) * 1e6 / len(specimens)
+    out = df.median()
+    out["total"] = df.sum(axis=1).median()
+    return out.rename("us_per_spectrum")
+
+
+
 def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | None = None,
                    rng: np.random.Generator | None = None, *,
-                   return_steps: bool = False) -> SimulatedBatch:
+                   return_steps: bool = False, timings: dict | None = None) -> SimulatedBatch:
     """Simulate one spectrum per specimen (paper Fig. 2; rules in the module docstring).
 
     With ``return_steps=True`` ``SimulatedBatch.steps`` holds (B, 3072) float32 arrays:
@@ -408,7 +513,12 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     (d: edges with fine structure convolved with the low-loss), ``background`` (e: A (E/E_start)
     ^-r on the recorded axis), ``expected`` (e: convolved edges + background, shifted and
     windowed: the noise-free spectrum in counts), ``noisy`` (f: Poisson counts).
+
+    ``timings``: a dict to which the CPU time (s) of each step is added (keys ``window``,
+    ``draws``, ``edges``, ``fine_structure``, ``lowloss``, ``convolution``, ``background``,
+    ``noise``, ``normalise_labels``): see :func:`profile_steps`.
     """
+    clock = _Clock(timings)
     config = SimulationConfig() if config is None else config
     rng = np.random.default_rng() if rng is None else rng
     specimens = list(specimens)
@@ -435,6 +545,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     M = bm.size
     slot = np.cumsum(inc, axis=1)[bm, km] - 1     # storage slot of each included family
 
+    clock("window")
     # ---- remaining random draws (fixed order => determinism by seed)
     jump_ratio = rng.uniform(*config.jump_ratio, size=B)
     jm_u = rng.random(M)
@@ -455,6 +566,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     shift = rng.integers(config.instrumental_shift_eV[0], config.instrumental_shift_eV[1] + 1,
                          size=B)
 
+    clock("draws")
     # ---- step 1: edges (barn/eV x fraction), jump ratio on one random included edge per spectrum
     rows = core_loss_edges(tables, fm, sel["E0_keV"][bm], sel["alpha_mrad"][bm],
                            sel["beta_mrad"][bm])
@@ -464,7 +576,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     order = np.argsort(bm + jm_u * 0.5, kind="stable")
     jm = order[np.r_[np.flatnonzero(np.diff(bm[order])), M - 1]]   # (B,) index into the pairs
     chem_m = sel["chemical_shift_eV"][bm, km]
-    first_ch = any_tab.onset_channel[fm] + chem_m + int(any_tab.offsets_eV[0])
+    first_ch = any_tab.onset_channel[fm] + chem_m + any_tab.first_offset
     major_off = fa.onset[fm] - fa.first[fm]        # major onset above the first onset (eV)
     onset_m = any_tab.onset_channel[fm] + chem_m + major_off
     scale = jump_ratio_scale(peak[jm], jump_ratio, bg_A, bg_r, sel["start_eV"], onset_m[jm])
@@ -475,23 +587,27 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         steps["edges"] = place_edges(rows, bm, first_ch, B)[:, :n_ch].copy()
         steps["jump_edge"] = place_edges(rows[jm], np.arange(B), first_ch[jm], B)[:, :n_ch].copy()
 
+    clock("edges")
     # ---- step 2: fine structure, from the major onset
     fwhm = _fs.lifetime_width_eV(fsp["peak_eV"], a_pm[bm, None] * 1e-3)
     prof = _fs.fine_structure_profile(fsp["peak_eV"], fsp["weight"], fwhm, fsp["width_eV"])
     factor, fs_ratio, _ = _fs.modulation(prof, config.fs_max_scale)
-    fs_start = np.rint(major_off).astype(np.int64) - int(any_tab.offsets_eV[0])
+    fs_start = np.rint(major_off).astype(np.int64) - any_tab.first_offset
     add_fine_structure(rows, fs_start, factor)
     edges = place_edges(rows, bm, first_ch, B)
     if return_steps:
         steps["edges_fs"] = edges[:, :n_ch].copy()
 
+    clock("fine_structure")
     # ---- step 3: low-loss and convolution
     kernel = _lowloss.lowloss_kernel(zlp, pl_E, pl_W, n_pl, t_l)
+    clock("lowloss")
     conv = _lowloss.convolve(edges, kernel)
     if return_steps:
         steps["lowloss"] = kernel[:, :n_ch].copy()
         steps["convolved"] = conv[:, :n_ch].copy()
 
+    clock("convolution")
     # ---- step 4: background (true axis, from -s_max to n_ch + s_max eV)
     s_max = int(max(abs(v) for v in config.instrumental_shift_eV))
     start, end = sel["start_eV"], sel["end_eV"]
@@ -501,6 +617,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         total[:, :s_max] += conv[:, N_FFT - s_max:]
     total[:, s_max:] += conv[:, :n_ch + s_max]
 
+    clock("background")
     # ---- step 5: instrumental shift, detector window, noise, normalisation, zero padding
     shifted = instrumental_shift(total, shift, n_ch, s_max)
     ch = np.arange(n_ch)
@@ -512,6 +629,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     counts = _noise.poisson_noise(expected, rng) if config.noise else expected
     if return_steps:
         steps["noisy"] = counts
+    clock("noise")
     mx = counts.max(axis=1, keepdims=True)
     spectra = counts / np.where(mx > 0, mx, np.float32(1))
 
@@ -550,17 +668,18 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         "bg_amplitude": bg_A.astype(np.float32),
         "bg_exponent": bg_r.astype(np.float32),
         "atomic_diameter_pm": a_pm.astype(np.float32),
-        "fs_width_eV": per_slot(fsp["width_eV"], 0, np.int16),
-        "fs_degree": per_slot(fsp["degree"], 0, np.int16),
+        "fs_width_eV": per_slot(fsp["width_eV"], 0, np.uint8),
+        "fs_degree": per_slot(fsp["degree"], 0, np.uint8),
         "fs_peak_eV": per_slot(np.where(np.arange(D)[None, :] < fsp["degree"][:, None],
-                                        fsp["peak_eV"], 0), 0, np.int16, (D,)),
-        "fs_weight": per_slot(fsp["weight"], 0, np.float32, (D,)),
+                                        fsp["peak_eV"], 0), 0, np.uint8, (D,)),
+        "fs_weight": per_slot(fsp["weight"], 0, np.float16, (D,)),
         "fs_ratio": per_slot(fs_ratio, 0, np.float32),
         "zlp_fwhm_eV": zlp.astype(np.float32),
-        "n_plasmons": n_pl.astype(np.int16),
-        "plasmon_energy_eV": pl_E.astype(np.int16),
-        "plasmon_width_eV": pl_W.astype(np.int16),
+        "n_plasmons": n_pl.astype(np.uint8),
+        "plasmon_energy_eV": pl_E.astype(np.uint8),
+        "plasmon_width_eV": pl_W.astype(np.uint8),
         "t_over_lambda": t_l.astype(np.float32),
         "instrumental_shift_eV": shift.astype(np.int8),
     }
+    clock("normalise_labels")
     return SimulatedBatch(spectra, ident, quant, params, steps)

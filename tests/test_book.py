@@ -91,13 +91,15 @@ def stream_text(nb) -> str:
         ("name='a b'", ParamOverride("name", "a b")),
         ("path=/tmp/x=y", ParamOverride("path", "/tmp/x=y")),
         ("03_sim.n_spectra=64", ParamOverride("n_spectra", 64, "03_sim")),
+        ("shape=(2, 3)", ParamOverride("shape", [2, 3])),
+        ("x=nan", ParamOverride("x", "nan")),  # not a literal: a string
     ],
 )
 def test_parse_param(text, expected):
     assert parse_param(text) == expected
 
 
-@pytest.mark.parametrize("text", ["n", "1n=3", "a.b-c=1"])
+@pytest.mark.parametrize("text", ["n", "1n=3", "a.b-c=1", "s={1, 2}", "z=1j", "x=1e999"])
 def test_parse_param_rejects_malformed(text):
     with pytest.raises(BookError, match="--param"):
         parse_param(text)
@@ -221,6 +223,7 @@ def test_build_renders_executed_pages_without_injected_cell(tiny_root):
 
 
 # ----------------------------------------------------------------------------- real chapters
+@pytest.mark.slow  # grows with the number of chapters (each at most seconds at smoke)
 def test_smoke_book_of_the_real_chapters(smoke_book, repo_root):
     assert smoke_book.exit_code == 0
     assert (smoke_book.html / "index.html").is_file()
@@ -268,3 +271,15 @@ def test_foreign_kernel_is_refused(tmp_path, monkeypatch):
     with pytest.raises(BookError, match=r"runs /opt/other/bin/python, not this environment's"):
         ensure_kernel()
     assert installed and installed[0]["prefix"]  # it tried to install into sys.prefix first
+
+
+def test_missing_npm_is_a_clear_error(tmp_path, repo_root, monkeypatch):
+    import shutil
+
+    from eels_helpers import book
+
+    (tmp_path / "package.json").write_text((repo_root / "package.json").read_text())
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    with pytest.raises(BookError, match=r"npm \(Node.js\) is needed.*apt-get install npm"):
+        book.ensure_assets(tmp_path)
+    assert not (tmp_path / "book" / "_static" / "vendor").exists()

@@ -421,3 +421,19 @@ def test_real_streaming_and_quick_look_cli(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "query Fe" in out and out.count("spectrum ") == 3
     assert png.stat().st_size > 10_000
+
+
+def test_cli_writes_a_dataset_and_resumes_nothing_twice(tmp_path, capsys):
+    from eels_helpers.cli import main
+
+    out = tmp_path / "cli.h5"
+    args = ["simulate", "--profile", "smoke", "--out", str(out), "--query-elements", "C,Fe",
+            "--splits", "test,single", "--seed", "2", "--no-progress"]
+    assert main(args) == 0
+    assert "wrote" in capsys.readouterr().err
+    d = ds.open_dataset(out)
+    assert d.splits == ("test", "single") and len(d["test"]) == 2 * ds.DatasetConfig.from_profile("smoke").samples_per_element("test") * 5
+    assert main(args) == 0
+    assert "already complete" in capsys.readouterr().err
+    assert main(args[:-3] + ["--seed", "3", "--no-progress"]) == 2   # same file, other seed
+    assert "different settings" in capsys.readouterr().err

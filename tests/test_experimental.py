@@ -109,3 +109,98 @@ def test_real_manifest_loads_when_present():
     assert len(df) >= 90 and df["spectrum_image"].sum() >= 1
     val, test = ex.evaluation_split(df, seed=0)
     assert not set(val["compound_group"]) & set(test["compound_group"])
+
+
+# ----------------------------------------------------------------------------- evaluate()
+
+
+def _step_detector():
+    import torch
+
+    fe = ELEMENTS.index("Fe")
+
+    class StepDetector(torch.nn.Module):
+        """Fe logit = 200 * (mean 712-730 eV - mean 690-704 eV); all others -10."""
+
+        def forward(self, x):
+            logits = torch.full((x.shape[0], 80), -10.0)
+            logits[:, fe] = 200.0 * (x[:, 712:730].mean(1) - x[:, 690:704].mean(1))
+            return logits
+
+    return StepDetector()
+
+
+def _fe_csv(path, shift=0.0, jump=0.3):
+    e = np.arange(600.0, 900.0, 0.5)
+    bg = (e / 600.0) ** -3
+    y = 1e4 * bg * (1 + jump / (1 + np.exp(-(e - 708.0 - shift))))
+    path.write_text("".join(f"{a},{b:.3f}\n" for a, b in zip(e, y)))
+
+
+def test_evaluate_scores_a_known_detector_with_carbon_left_out_and_offsets(tmp_path):
+    _fe_csv(tmp_path / "fe.csv")
+    _fe_csv(tmp_path / "fe_c.csv")  # labelled Fe;C: carbon never predicted, left out
+    _fe_csv(tmp_path / "fe_shift.csv", shift=20.0)  # axis 20 eV high, offset in the manifest
+    _fe_csv(tmp_path / "none.csv", jump=0.0)
+    (tmp_path / "manifest.csv").write_text(
+        "file,elements,energy_offset_eV,compound_group\n"
+        "fe.csv,Fe,0,a\nfe_c.csv,Fe;C,,b\nfe_shift.csv,Fe,20,c\nnone.csv,O,0,d\n")
+    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
+    table = result.table.set_index("file")
+    assert list(table["detected"]) == ["Fe", "Fe", "Fe", ""]
+    assert table.loc["fe_c.csv", "exact_match"] and not table.loc["none.csv", "exact_match"]
+    m = result.metrics
+    # 3 true Fe found, 1 O missed: weighted recall 3/4, precision (Fe 1.0 x 3 + O 0 x 1)/4
+    assert m["recall"] == pytest.approx(0.75) and m["precision"] == pytest.approx(0.75)
+    assert m["emr"] == pytest.approx(0.75) and m["threshold"] == 0.5
+    no_offsets = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, use_offsets=False, device="cpu")
+    assert no_offsets.table.set_index("file").loc["fe_shift.csv", "detected"] == ""
+
+
+def test_evaluate_with_threshold_chosen_on_validation(tmp_path):
+    for i in range(6):
+        _fe_csv(tmp_path / f"fe{i}.csv", jump=0.1 + 0.05 * i)
+    (tmp_path / "manifest.csv").write_text(
+        "file,elements,compound_group\n" + "".join(f"fe{i}.csv,Fe,g{i}\n" for i in range(6)))
+    result = ex.evaluate(_step_detector(), tmp_path, threshold="validation", seed=1, device="cpu")
+    assert 0.05 <= result.threshold <= 0.95
+    assert set(result.table["split"]) == {"validation", "test"} and result.validation_metrics
+    assert result.probabilities.shape == (6, 80) and result.labels.shape == (6, 80)
+
+
+def test_evaluate_spectrum_image_uses_summed_spectrum(tmp_path):
+    from rsciio.hspy import file_writer
+
+    e = np.arange(600.0, 900.0, 0.5)
+    cube = np.tile(1e3 * (e / 600.0) ** -3, (4, 5, 1)).astype(np.float32)
+    cube[0, 0] *= 1 + 3.0 / (1 + np.exp(-(e - 708.0)))  # one bright Fe pixel dominates the sum
+    axes = [{"name": n, "size": k, "scale": 1.0, "offset": 0.0, "units": "nm", "navigate": True} for n, k in (("y", 4), ("x", 5))]
+    axes.append({"name": "Energy loss", "size": e.size, "scale": 0.5, "offset": 600.0, "units": "eV", "navigate": False})
+    file_writer(str(tmp_path / "si.hspy"), {
+        "data": cube, "axes": axes, "metadata": {"General": {"title": "si"}, "Signal": {"signal_type": "EELS"}},
+        "original_metadata": {}, "tmp_parameters": {}, "attributes": {"_lazy": False}, "learning_results": {},
+        "models": {}, "package_info": {"name": "hyperspy", "version": "2.5.0"}}, show_progressbar=False)
+    (tmp_path / "manifest.csv").write_text("file,elements,spectrum_image\nsi.hspy,Fe,yes\n")
+    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
+    assert result.table["detected"][0] == "Fe" and result.probabilities.shape == (1, 80)
+
+
+def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
+    """The fallback path end to end, through a real model file (tiny, untrained)."""
+    import torch
+
+    from eels_helpers import checkpoints
+    from eels_helpers.models import create_model
+
+    if ex.package_spectra().empty:
+        pytest.skip("exspy is not installed")
+    monkeypatch.setattr(ex, "DEFAULT_DIRECTORY", tmp_path / "absent")
+    monkeypatch.delenv(ex.ENV_DIRECTORY, raising=False)
+    torch.manual_seed(0)
+    path = checkpoints.save_model(tmp_path / "m.pt", create_model("mlp", hidden=[8]), architecture="mlp",
+                                  options={"hidden": [8]}, threshold=0.5)
+    with pytest.warns(UserWarning, match="ship with installed packages"):
+        result = ex.evaluate(str(path), device="cpu")
+    assert len(result.table) == len(ex.package_spectra())
+    assert set(result.metrics) == {"f1", "precision", "recall", "emr", "rmse", "threshold"}
+    assert "installed packages" in result.description

@@ -75,3 +75,18 @@ def test_modulation_scaling_rule():
                                                         p["width_eV"]), 10.0)
     assert (fac >= 0).all() and (fac - 1 <= 10 + 1e-4).all()
     assert np.isclose(fac.min(axis=1), 0, atol=1e-5).mean() > 0.5  # most reach the zero dip
+
+
+def test_fast_profile_equals_exact_evaluation():
+    rng = np.random.default_rng(7)
+    p = fs.sample_fine_structure(rng, 300)
+    a = rng.uniform(0.025, 0.25, 300)
+    g = fs.lifetime_width_eV(p["peak_eV"], a[:, None])
+    fast = fs.fine_structure_profile(p["peak_eV"], p["weight"], g, p["width_eV"])
+    exact = fs.fine_structure_profile(p["peak_eV"], p["weight"], g, p["width_eV"], exact=True)
+    scale = np.abs(exact).max(axis=1, keepdims=True)
+    assert np.abs(fast - exact).max() / scale.min() < 5e-3
+    # a row with no peaks (degree 0) is flat zero
+    z = fs.fine_structure_profile(np.zeros((2, 3), int), np.array([[0, 0, 0], [1, 0, 0]], np.float32),
+                                  np.ones((2, 3)), np.array([50, 50]))
+    assert (z[0] == 0).all() and z[1, 0] == pytest.approx(1.0)

@@ -248,3 +248,14 @@ def test_experimental_gatan_spectrum_image_axes():
     assert s.n_channels == raw["axes"][energy_pos]["size"]
     np.testing.assert_array_equal(s.data[5, 7], np.moveaxis(raw["data"], energy_pos, -1)[5, 7])
     assert s.energy_eV[0] == pytest.approx(raw["axes"][energy_pos]["offset"])
+
+
+def test_experimental_microscope_metadata_is_extracted():
+    """Beam energy and angles from Gatan tags (values read in DigitalMicrograph's tag tree)."""
+    _manifest()
+    si = read_spectrum(EXPERIMENTAL / "lensmind_FeOx_SI.dm3").metadata
+    assert si["beam_energy_keV"] == pytest.approx(200.0)
+    assert si["convergence_angle_mrad"] == pytest.approx(35.0)
+    assert si["collection_angle_mrad"] == pytest.approx(27.78, abs=1e-3)
+    atlas = read_spectrum(EXPERIMENTAL / "atlas_Au_0_3870eV.dm3").metadata
+    assert atlas["beam_energy_keV"] == pytest.approx(200.0)

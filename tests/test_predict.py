@@ -76,11 +76,11 @@ def test_ensemble_file_averages_member_probabilities(tiny, tmp_path):
     p2 = checkpoints.save_model(tmp_path / "b.pt", other, architecture="mlp", options={"hidden": [16]})
     ens_path = checkpoints.save_ensemble(tmp_path / "ens.pt", [path, p2], threshold=0.75)
     ens = checkpoints.load_model(ens_path)
-    assert ens.architecture == "ensemble" and ens.outputs == "probabilities" and ens.threshold == 0.75
+    assert ens.architecture == "ensemble" and ens.outputs == "logits" and ens.threshold == 0.75
     x = torch.rand(3, 3072)
     with torch.no_grad():
         expected = (torch.sigmoid(model(x)) + torch.sigmoid(other(x))) / 2
-        torch.testing.assert_close(ens.model(x), expected)
+        torch.testing.assert_close(torch.sigmoid(ens.model(x)), expected)
 
 
 def test_missing_models_explain_how_to_get_one(tmp_path, monkeypatch):
@@ -214,3 +214,15 @@ def test_cli_on_real_spectrum_image(tiny, capsys):
     assert result["navigation_shape"] == [17, 19]
     assert np.asarray(result["probabilities"]["Fe"]).shape == (17, 19)
     assert set(result["pixel_fraction"]) == set(ELEMENTS)
+
+
+def test_files_from_models_save_model_are_read(tiny, tmp_path):
+    from eels_helpers import models
+
+    model, _ = tiny
+    models.save_model(tmp_path / "m.pt", model, "mlp", {"hidden": [16]}, threshold=0.45, epochs=1)
+    loaded = checkpoints.load_model(tmp_path / "m.pt")
+    assert loaded.architecture == "mlp" and loaded.threshold == 0.45 and loaded.metadata["epochs"] == 1
+    x = torch.rand(2, 3072)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), model(x))

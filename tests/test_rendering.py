@@ -76,6 +76,7 @@ def is_remote(url: str) -> bool:
     return "://" in url or url.startswith("//")
 
 
+@pytest.mark.slow  # uses the session's smoke build of the real chapters
 def test_no_page_loads_remote_scripts_or_styles(smoke_book):
     pages = sorted(smoke_book.html.rglob("*.html"))
     assert len(pages) >= 3
@@ -89,6 +90,7 @@ def test_no_page_loads_remote_scripts_or_styles(smoke_book):
     assert (smoke_book.html / "_static" / "vendor" / "mathjax" / "output" / "chtml" / "fonts").is_dir()
 
 
+@pytest.mark.slow  # uses the session's smoke build of the real chapters
 def test_intro_page_figure_and_math_offline(smoke_book, chromium, tmp_path):
     page = smoke_book.html / "book" / "executed" / "01_introduction.html"
     shot = tmp_path / "intro.png"

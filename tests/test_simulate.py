@@ -152,7 +152,7 @@ def test_steps_compose(steps_batch):
     assert ((ratio > 0.85) & (ratio < 1.0 + 1e-3)).all()
     # (e)-(f) recorded channel i holds true energy i - s: expected = shifted(conv + bg) in window
     ch = np.arange(3072)
-    for i in range(0, len(ch) and len(p["start_eV"]), 7):
+    for i in range(0, len(p["start_eV"]), 7):
         s = int(p["instrumental_shift_eV"][i])
         lo, hi = int(p["start_eV"][i]), min(int(p["end_eV"][i]), 3071)
         true_E = ch[lo:hi + 1] - s
@@ -239,3 +239,64 @@ def test_query_without_computable_edge_is_a_clear_error():
 def test_empty_batch_error():
     with pytest.raises(ValueError, match="at least one specimen"):
         simulate_batch([], CFG, np.random.default_rng(0))
+
+
+def test_shape_table_interpolation_against_direct_cross_section():
+    """Edges from the interpolated shape tables vs eels_helpers.cross_section.dsigma_dE computed
+    directly, at beta* half-way (geometrically) between table nodes: the worst case."""
+    from eels_helpers.cross_section import dsigma_dE
+    from eels_helpers.simulate import _resolve_gos, _shape_table
+
+    gos = _resolve_gos("auto")
+    tab = _shape_table(200.0, gos)
+    names = [f.name for f in EDGE_FAMILIES]
+    fams = [names.index(n) for n in ("C K", "O K", "Ti L", "Fe L", "Sr L")]
+    grid = tab.beta_eff_mrad
+    betas = np.sqrt(grid[:-1] * grid[1:])[::9]        # a spread of mid-points
+    worst = 0.0
+    for f in fams:
+        rows = tab.rows(np.full(betas.size, f), np.zeros(betas.size), betas)   # alpha 0: beta*=beta
+        E = tab.onset_channel[f] + tab.first_offset + np.arange(rows.shape[1])
+        ref = dsigma_dE(EDGE_FAMILIES[f], E.astype(float), 200.0, 0.0, betas, gos=gos)[:, 0]
+        ref[:, E < tab.onset_channel[f]] = 0
+        sel = ref > 1e-3 * ref.max(axis=1, keepdims=True)
+        worst = max(worst, float(np.abs(rows[sel] / ref[sel] - 1).max()))
+    assert worst < 0.012, worst
+
+
+def test_figures_and_interactive_simulator():
+    import matplotlib
+    matplotlib.use("Agg")
+    import dataclasses
+
+    import ipywidgets as W
+    import matplotlib.pyplot as plt
+
+    from eels_helpers.widgets import (interactive_simulator, plot_gallery, plot_steps,
+                                      specimen_from_formula)
+
+    spec = specimen_from_formula("TiO2")
+    assert spec.elements == ("Ti", "O") and spec.fractions == pytest.approx((1 / 3, 2 / 3))
+    with pytest.raises(ValueError, match="formula"):
+        specimen_from_formula("tio2")
+    b = simulate_batch([spec, SPECIMENS[0]], CFG, np.random.default_rng(0), return_steps=True)
+    fig = plot_steps(b, 0)
+    assert len(fig.axes) == 6
+    assert len(plot_gallery(b, ncols=2).axes) == 2
+    plt.close("all")
+    ui = interactive_simulator(CFG, "TiO2")
+    assert isinstance(ui, W.VBox)
+
+    def walk(w):
+        yield w
+        for c in getattr(w, "children", ()):
+            yield from walk(c)
+
+    descriptions = {getattr(w, "description", "") for w in walk(ui)}
+    # one control per Table 1 row that a user can change (dispersion and 0-3071 eV are fixed)
+    for f in dataclasses.fields(SimulationConfig):
+        if f.name in ("dispersion_eV", "n_channels"):
+            continue
+        label = f.metadata["label"]
+        assert any(d.startswith(label) for d in descriptions), label
+    plt.close("all")

@@ -72,7 +72,8 @@ def model_options(name: str, config: str = "paper", **options: Any) -> dict[str,
 
 def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
     """Build architecture ``name`` at configuration ``config`` with keyword overrides ``options``."""
-    return MODELS[name](**model_options(name, config, **options))
+    options = model_options(name, config, **options)
+    return MODELS[name](**options)
 
 
 def count_parameters(model: nn.Module) -> int:
