@@ -47,11 +47,13 @@ class SimulationConfig:
 
     E0_keV: tuple[float, ...] = field(
         default=(60.0, 100.0, 200.0, 300.0),
-        metadata=_row("Acceleration voltage", "kV", "choice", (1.0, 1000.0)))
+        metadata=_row("Acceleration voltage", "kV", "choice", (10.0, 1000.0)))
+    # alpha and beta: the simulator's cross-section shape tables cover exactly these ranges
+    # (eels_helpers.cross_section.ALPHA_SIM_RANGE_MRAD / BETA_SIM_RANGE_MRAD)
     alpha_mrad: tuple[float, float] = field(
-        default=(1.0, 20.0), metadata=_row("Convergence angle", "mrad", "R", (0.01, 200.0)))
+        default=(1.0, 20.0), metadata=_row("Convergence angle", "mrad", "R", (1.0, 20.0)))
     beta_mrad: tuple[float, float] = field(
-        default=(1.0, 100.0), metadata=_row("Collection angle", "mrad", "R", (0.01, 500.0)))
+        default=(1.0, 100.0), metadata=_row("Collection angle", "mrad", "R", (1.0, 100.0)))
     dispersion_eV: float = field(
         default=1.0, metadata=_row("Energy dispersion", "eV", "fixed", (1.0, 1.0),
                                    "the network's input grid; only 1 eV is supported"))
@@ -69,7 +71,7 @@ class SimulationConfig:
         default=3272, metadata=_row("Spectrum end", "eV", "int", (1, 20000),
                                     "highest end; channels beyond n_channels - 1 are cut"))
     n_channels: int = field(
-        default=3072, metadata=_row("Spectrum range (zero padding)", "eV", "fixed", (256, 16384),
+        default=3072, metadata=_row("Spectrum range (zero padding)", "eV", "fixed", (256, 3072),
                                     "channels 0 .. n_channels - 1 at 1 eV"))
     zlp_fwhm_eV: tuple[float, float] = field(
         default=(1.0, 3.0), metadata=_row("FWHM of zero-loss peak", "eV", "R", (0.05, 50.0)))

@@ -37,15 +37,18 @@ Root attributes: ``format``, ``version``, ``seed``, ``dataset_config`` and ``sim
 
 Datasets are chunked (16 spectra per chunk: about 200 kB, good for random access while training),
 uncompressed (lzf/gzip cost 30-40 % of the generation rate, cpu-costs note) and allocated at
-creation (sparse on disk), so writing a unit changes raw data only, never the file's metadata: a run
-killed at any moment leaves a readable file. A unit's rows are written and flushed before its
-``done`` flag is; a rerun with the same arguments computes only the units not done. The file is
-written as ``OUT.partial`` and renamed to ``OUT`` (atomic ``os.replace``) once every unit is done
-(a file is complete when all its ``done`` flags are set: nothing else is written at the end).
+creation (sparse on disk), so every row has a fixed place in the file: the worker that simulated a
+unit writes its rows there itself (``os.pwrite`` at the byte offsets HDF5 allocated; no transfer
+of arrays to the main process, no HDF5 call, no metadata change) and the main process then sets
+the unit's ``done`` flag (at most one HDF5 flush per second). A run killed at any moment leaves a
+readable file; a rerun with the same arguments computes only the units not done (a unit half
+written when killed is simply written again). The file is written as ``OUT.partial`` and renamed
+to ``OUT`` (atomic ``os.replace``) once every unit is done (a file is complete when all its
+``done`` flags are set: nothing else is written at the end).
 
-Size: about 17 kB per spectrum with float32 spectra (12.3 kB spectrum, ~4.8 kB labels and
-parameters), 12.6 GB for the paper set; float16 spectra (``--dtype float16``) save 6.1 kB per
-spectrum. Measured on 600 simulated spectra (2026-11-24): float16 rounding keeps zeros, its largest
+Size: about 13.9 kB per spectrum with float32 spectra (12.3 kB spectrum, 1.6 kB labels and
+parameters with the simulator of 2026-11-24), 10.2 GB for the paper set; float16 spectra
+(``--dtype float16``) save 6.1 kB per spectrum. Measured on 600 simulated spectra (2026-11-24): float16 rounding keeps zeros, its largest
 error is 2.4e-4 of the maximum and its median is 0.6 % of the Poisson standard deviation of the
 channel; at the highest count level (A = 1e7) the median is 8 % and 0.6 % of the channels exceed
 one standard deviation. float32 is the default (exact); float16 is a documented option.
@@ -266,11 +269,6 @@ def simulate_unit(unit: Unit, config: DatasetConfig, seed: int,
     return out
 
 
-def _simulate_unit_star(args):
-    unit, config, seed, simulate_fn = args
-    return unit, simulate_unit(unit, config, seed, simulate_fn)
-
-
 # --------------------------------------------------------------------------------------------
 # disk space
 
@@ -402,28 +400,110 @@ def _init_file(path: Path, config: DatasetConfig, seed: int, shard: tuple[int, i
                     _create_dataset(grp, name, (n,) + value.shape[1:], value.dtype, rows)
 
 
-class _RowWriter:
-    """Writes a unit's rows into the datasets of one split with HDF5's low-level API (the
-    high-level ``dset[a:b] = x`` costs about a millisecond per call, 36 calls per unit)."""
+@dataclass(frozen=True)
+class _FieldLayout:
+    rows_per_chunk: int
+    chunk_offsets: np.ndarray   # byte offset in the file of chunk c (rows c*rows_per_chunk ...)
+    row_nbytes: int
+    dtype: str
+    row_shape: tuple
 
-    def __init__(self, group):
-        import h5py
 
-        self._h5s = h5py.h5s
-        self.dsets = {name: group[name] for name in _walk(group)}
-        self.spaces = {name: d.id.get_space() for name, d in self.dsets.items()}
+def _file_layout(path: Path, splits: Sequence[str]) -> dict[str, dict[str, _FieldLayout]]:
+    """Where HDF5 allocated every chunk of every field (byte offsets in the file)."""
+    import h5py
 
-    def write(self, start: int, rows: dict[str, np.ndarray], where) -> None:
+    layout = {}
+    with h5py.File(path, "r", locking=False) as f:
+        for split in splits:
+            fields = {}
+            for name in _walk(f[split]):
+                d = f[split][name]
+                if d.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
+                    raise ValueError(f"{path}: {split}/{name} is not stored in native byte order")
+                rows = d.chunks[0]
+                offsets = {}
+                try:
+                    d.id.chunk_iter(lambda info, o=offsets: o.__setitem__(info.chunk_offset[0], info.byte_offset))
+                except (AttributeError, NotImplementedError):  # older HDF5
+                    for c in range(0, d.shape[0], rows):
+                        offsets[c] = d.id.get_chunk_info_by_coord((c,) + (0,) * (d.ndim - 1)).byte_offset
+                n_chunks = -(-d.shape[0] // rows)
+                fields[name] = _FieldLayout(rows, np.array([offsets[c * rows] for c in range(n_chunks)], np.int64),
+                                            int(np.prod(d.shape[1:], dtype=np.int64)) * d.dtype.itemsize,
+                                            d.dtype.str, tuple(d.shape[1:]))
+            layout[split] = fields
+    return layout
+
+
+class _DirectWriter:
+    """Writes a unit's rows straight into the file regions HDF5 allocated for them (pwrite).
+
+    The datasets are allocated at creation, uncompressed, so a row's bytes have a fixed place in
+    the file: workers write there themselves (no transfer of the arrays to the main process, no
+    HDF5 call, no metadata change), and the main process only sets the ``done`` flags.
+    """
+
+    def __init__(self, path: Path, layout: dict[str, dict[str, _FieldLayout]]):
+        self.path, self.layout = str(path), layout
+        self._fd, self._pid = None, None
+
+    def _file(self) -> int:
+        if self._pid != os.getpid():
+            self._fd, self._pid = os.open(self.path, os.O_WRONLY | getattr(os, "O_BINARY", 0)), os.getpid()
+        return self._fd
+
+    def write(self, split: str, start: int, rows: dict[str, np.ndarray]) -> None:
+        fd = self._file()
+        fields = self.layout[split]
         for name, value in rows.items():
-            d = self.dsets.get(name)
-            if d is None:
-                raise KeyError(f"simulate_batch returned field {name!r} that is not in {where}")
-            value = np.ascontiguousarray(value, dtype=d.dtype)
-            if value.shape[1:] != d.shape[1:]:
-                raise ValueError(f"field {name!r}: rows of shape {value.shape[1:]}, {where} holds {d.shape[1:]}")
-            fspace = self.spaces[name]
-            fspace.select_hyperslab((start,) + (0,) * (value.ndim - 1), value.shape)
-            d.id.write(self._h5s.create_simple(value.shape), fspace, value)
+            lay = fields.get(name)
+            if lay is None:
+                raise KeyError(f"simulate_batch returned field {name!r} that is not in {self.path}")
+            v = np.ascontiguousarray(value, dtype=np.dtype(lay.dtype))
+            if v.shape[1:] != lay.row_shape:
+                raise ValueError(f"field {name!r}: rows of shape {v.shape[1:]}, {self.path} holds {lay.row_shape}")
+            buf = memoryview(v.reshape(-1).view(np.uint8))
+            i, n, r = 0, v.shape[0], start
+            while i < n:
+                c, within = divmod(r, lay.rows_per_chunk)
+                k = min(lay.rows_per_chunk - within, n - i)
+                _pwrite_all(fd, buf[i * lay.row_nbytes:(i + k) * lay.row_nbytes],
+                            int(lay.chunk_offsets[c]) + within * lay.row_nbytes)
+                i, r = i + k, r + k
+
+
+def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
+    while len(data):
+        if hasattr(os, "pwrite"):
+            n = os.pwrite(fd, data, offset)
+        else:  # Windows
+            os.lseek(fd, offset, os.SEEK_SET)
+            n = os.write(fd, data)
+        data, offset = data[n:], offset + n
+
+
+_WORKER_WRITER: _DirectWriter | None = None
+
+
+def _init_worker(writer: _DirectWriter, in_pool: bool = False) -> None:
+    global _WORKER_WRITER
+    _WORKER_WRITER = writer
+    if in_pool and sys.platform.startswith("linux"):
+        # die with the main process (e.g. killed): no orphan finishing a unit after the run ended
+        import ctypes
+        import signal
+
+        try:
+            ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+
+
+def _simulate_and_write(args) -> int:
+    unit, config, seed, simulate_fn, row_start = args
+    _WORKER_WRITER.write(SPLITS[unit.split], row_start, simulate_unit(unit, config, seed, simulate_fn))
+    return unit.id
 
 
 def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, workers: int = 1,
@@ -481,50 +561,50 @@ def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, work
 
     from tqdm.auto import tqdm
 
+    with h5py.File(partial, "r") as f:
+        starts = f["units/row_start"][:]
+    writer = _DirectWriter(partial, _file_layout(partial, config.splits))
     with contextlib.ExitStack() as stack:
         pool = None
         if workers > 1 and len(todo) > 1:
             # fork (Linux) lets the workers inherit the GOS tables the probe has loaded; the pool
             # is started before any other thread (progress bar) exists
             method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
-            pool = stack.enter_context(mp.get_context(method).Pool(processes=min(workers, len(todo))))
+            pool = stack.enter_context(mp.get_context(method).Pool(
+                processes=min(workers, len(todo)), initializer=_init_worker, initargs=(writer, True)))
         bar = stack.enter_context(tqdm(
             total=summary["spectra"], initial=sum(units[i].n_rows for i in np.flatnonzero(done)),
             unit="spectra", unit_scale=True, disable=not progress, desc=out.name, smoothing=0.1))
         f = stack.enter_context(h5py.File(partial, "r+"))
-        starts = f["units/row_start"][:]
         done_ds = f["units/done"]
-        writers = {s: _RowWriter(f[s]) for s in config.splits}
         pending: list[int] = []
         last_flush = [time.perf_counter()]
 
         def commit():
-            # the rows reach the file before their units are marked done (one flush per second
-            # at most: HDF5 flushes cost milliseconds)
-            f.flush()
+            # units are marked done after their rows were written (pwrite returned); at most
+            # one HDF5 flush per second
             for pos in pending:
                 done_ds[pos] = 1
             f.flush()
             pending.clear()
             last_flush[0] = time.perf_counter()
 
-        def store(pos: int, rows: dict[str, np.ndarray]):
-            u = units[pos]
-            writers[SPLITS[u.split]].write(int(starts[pos]), rows, partial)
+        def finished(pos: int):
             pending.append(pos)
             summary["units_computed"] += 1
-            bar.update(u.n_rows)
+            bar.update(units[pos].n_rows)
             if time.perf_counter() - last_flush[0] > 1.0:
                 commit()
 
         position = {u.id: i for i, u in enumerate(units)}
         if pool is None:
+            _init_worker(writer)
             for pos in todo:
-                store(pos, simulate_unit(units[pos], config, seed, simulate_fn))
+                finished(position[_simulate_and_write((units[pos], config, seed, simulate_fn, int(starts[pos])))])
         else:
-            jobs = ((units[pos], config, seed, simulate_fn) for pos in todo)
-            for unit, rows in pool.imap_unordered(_simulate_unit_star, jobs):
-                store(position[unit.id], rows)
+            jobs = ((units[pos], config, seed, simulate_fn, int(starts[pos])) for pos in todo)
+            for uid in pool.imap_unordered(_simulate_and_write, jobs):
+                finished(position[uid])
         commit()
         if not done_ds[:].all():
             raise RuntimeError(f"{partial}: some units were not written")

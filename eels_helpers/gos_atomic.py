@@ -147,8 +147,20 @@ def lda_atom(symbol: str) -> AtomModel:
                           "'.[gos]'") from exc
     from scipy.interpolate import CubicSpline
 
-    ae = AllElectron(symbol, xcname="LDA", scalarrel=True, txt=None)
-    ae.run()
+    class _CompactGuess(AllElectron):
+        # GPAW's own initial guess for Hf..Au (Slater exponent sqrt(-4e) instead of sqrt(-2e));
+        # needed for Tb..Lu, where the default guess stops with "Bad initial electron density"
+        def initialize_wave_functions(self):
+            for l, e, u in zip(self.l_j, self.e_j, self.u_j):
+                u[:] = self.r ** (1 + l) * np.exp(-math.sqrt(-4.0 * e) * self.r)
+                u *= 1.0 / math.sqrt(float(np.dot(u ** 2, self.dr)))
+
+    try:
+        ae = AllElectron(symbol, xcname="LDA", scalarrel=True, txt=None)
+        ae.run()
+    except Exception:  # gpaw.atom.all_electron.ConvergenceError
+        ae = _CompactGuess(symbol, xcname="LDA", scalarrel=True, txt=None)
+        ae.run()
     r = np.asarray(ae.r, dtype=float)
     vr_lda = np.asarray(ae.vr, dtype=float)
     spline_v = CubicSpline(r, vr_lda)

@@ -312,8 +312,8 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
     energy = _axis_values(energy_axis) * _unit_factor(energy_axis.get("units", ""))
     data = np.moveaxis(data, array_index[energy_index], -1)
     nav = [a for i, a in sorted(zip(array_index, axes), key=lambda t: t[0]) if a is not energy_axis]
-    keep = tuple(i for i, a in enumerate(nav) if int(a["size"]) != 1)
-    data = data.reshape(tuple(int(nav[i]["size"]) for i in keep) + (data.shape[-1],))
+    keep = tuple(i for i, n in enumerate(data.shape[:-1]) if n != 1)
+    data = data.reshape(tuple(data.shape[i] for i in keep) + (data.shape[-1],))
     if energy.size > 1 and energy[-1] < energy[0]:
         energy, data = energy[::-1], data[..., ::-1]
     md = chosen.get("metadata", {}) or {}
@@ -401,11 +401,25 @@ _NUMBER_LINE = re.compile(r"^\s*[-+]?(\d|\.\d)")
 _SPLIT = re.compile(r"[,;\t ]+")
 
 
-def _unit_from_label(label: str) -> str | None:
-    m = re.search(r"[(\[]\s*([^)\]]+?)\s*[)\]]", label)
-    if m:
+def _split_fields(text: str) -> list[str]:
+    """Fields of a data line. ';' or tab separated lines whose fields use ',' and no '.'
+    are read with a decimal comma (``"400,5;1234,5"``); otherwise ',', ';', tab and spaces
+    all separate fields."""
+    for sep in (";", "\t"):
+        if sep in text:
+            parts = [p.strip() for p in text.split(sep) if p.strip()]
+            if any("," in p for p in parts) and not any("." in p for p in parts):
+                return [p.replace(",", ".") for p in parts]
+    return [f for f in _SPLIT.split(text) if f]
+
+
+def _unit_from_label(label: str, bracketed: bool = True) -> str | None:
+    """Units named in a column label: "Energy (keV)", "E [eV]", "# eV, counts". With
+    ``bracketed=False`` (free header text) only the words eV / keV count."""
+    m = re.search(r"[(\[]\s*([^)\]]+?)\s*[)\]]", label) if bracketed else None
+    if m and re.fullmatch(r"[^\s,;]{1,6}", m.group(1)):  # unit-like: "eV", "keV", "nm", "a.u."
         return m.group(1)
-    m = re.search(r"(?:^|[\s/])(k?eV)\b", label.strip(), re.IGNORECASE)
+    m = re.search(r"(?:^|[\s/#,;(\[])(k?eV)\b", label.strip(), re.IGNORECASE)
     return m.group(1) if m else None
 
 
@@ -424,7 +438,7 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
                     raise SpectrumFileError(f"{path}: line {lineno} is not numeric: {text[:60]!r}")
                 header.append(text)
                 continue
-            fields = [f for f in _SPLIT.split(text) if f]
+            fields = _split_fields(text)
             try:
                 rows.append([float(f) for f in fields])
             except ValueError:
@@ -474,7 +488,7 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         )
     units = xunits or (_unit_from_label(names[energy_col]) if names else None)
     if units is None and header:
-        units = _unit_from_label(" ".join(header))
+        units = _unit_from_label(" ".join(header), bracketed=False)
     assumed = units is None
     factor = 1.0 if assumed else _unit_factor(units)
     if factor is None:

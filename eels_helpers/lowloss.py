@@ -22,8 +22,9 @@ functions hold < 1 % of a peak's area for the Table 1 ranges (ZLP FWHM 3 eV: 0.4
 E_p = Gamma = 20 eV: 0.3 %).
 
 The convolution of the summed edges with the kernel is a circular FFT convolution of length
-``N_FFT`` = 4096 (> 3072 + support, so no wrap-around reaches the 0..3071 eV window except
-the far Lorentzian tail), computed with ``scipy.fft`` in float32.
+``N_FFT`` = 4096, computed with ``scipy.fft`` in float32. The simulator keeps the edges only up
+to 3071 + 5 + ``SUPPORT_EV`` eV (last recorded channel, largest instrumental shift, kernel
+support), so nothing wraps around into the 0..3071 eV window.
 """
 
 from __future__ import annotations

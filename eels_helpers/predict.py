@@ -15,7 +15,7 @@ CLI::
 
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
-                    [--bf16] [--device auto|cpu|cuda]
+                    [--precision auto|fp32|bf16] [--device auto|cpu|cuda]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
@@ -124,8 +124,9 @@ def run_model(
 ) -> np.ndarray:
     """Probabilities (..., 80) for pre-processed inputs (..., 3072), in batches.
 
-    bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)`` (5-7x faster for the
-    convolutional networks on recent CPUs, probabilities differ by ~1e-2).
+    bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
+    convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
+    SLOWER on CPUs without them (see :func:`fast_bfloat16`); probabilities differ by ~1e-2.
     """
     import torch
 
@@ -144,6 +145,17 @@ def run_model(
                 y = torch.sigmoid(y)
             out[start : start + batch_size] = y.cpu().numpy()
     return out.reshape(inputs.shape[:-1] + (80,))
+
+
+def fast_bfloat16(device: str = "cpu") -> bool:
+    """True where bfloat16 autocast pays off: CUDA, or a CPU with AMX or AVX512-BF16."""
+    if str(device).startswith("cuda"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("amx_bf16", "avx512_bf16"))
 
 
 def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: float):
@@ -185,7 +197,7 @@ def predict(
     *,
     energy_eV: np.ndarray | None = None,
     batch_size: int = 256,
-    bfloat16: bool = False,
+    bfloat16: bool | str = False,
     device: str = "auto",
     presence_fraction: float = PRESENCE_FRACTION,
     clip_negative: bool = False,
@@ -199,6 +211,7 @@ def predict(
     threshold: probability threshold in (0, 1); default: the model file's, else 0.5.
     offset_eV: energy-axis calibration error (file minus true, eV), one per input or one
         for all.
+    bfloat16: True, False or "auto" (only where :func:`fast_bfloat16` says it is faster).
     presence_fraction: spectrum images report elements found in more than this fraction
         of pixels (paper: 1 %).
     Returns one :class:`Prediction` per input, in order.
@@ -212,6 +225,7 @@ def predict(
     if not 0.0 <= presence_fraction < 1.0:
         raise ValueError(f"presence_fraction must be in [0, 1), got {presence_fraction}")
     device = _resolve_device(device)
+    use_bf16 = fast_bfloat16(device) if bfloat16 == "auto" else bool(bfloat16)
     loaded = _as_loaded(model, device)
     if threshold is None:
         threshold = loaded.threshold if loaded.threshold is not None else DEFAULT_THRESHOLD
@@ -223,7 +237,7 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
-        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device)
+        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device)
         detected, fractions = _detect(probs, threshold, presence_fraction)
         results.append(
             Prediction(
@@ -337,7 +351,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="save the spectra with the detected elements' edge onsets marked")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast (faster on CPU)")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+                        help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
+                             "slower elsewhere; auto picks it only there [auto]")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
 
 
@@ -357,7 +373,8 @@ def main(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
-                              bfloat16=args.bf16, device=device)
+                              bfloat16={"auto": "auto", "fp32": False, "bf16": True}[args.precision],
+                              device=device)
         except (SpectrumFileError, ValueError, OSError) as err:
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1

@@ -10,11 +10,14 @@ spectra, one step of Fig. 2 at a time, each vectorised over the batch:
    element of the specimen, the query's included) is simulated and labelled only when its
    (chemically shifted) onset lies >= 10 eV after the start and >= 25 eV before the end;
 1. **core-loss edges** (Fig. 2a, :func:`core_loss_edges`): dsigma/dE of each included family
-   from :class:`eels_helpers.cross_section.EdgeShapeTable` (tabulated once per E0 on a 1 eV grid
-   and a grid of effective collection angles: an interpolation and an integer slice per edge),
-   times the element's atomic fraction; then one random included edge gets a jump ratio J drawn
-   from [0.2, 1.5], which scales all edges of the spectrum together (:func:`jump_ratio_scale`);
-2. **fine structure** (Fig. 2b, :mod:`eels_helpers.finestructure`);
+   from a :class:`ShapeTable` (built once per E0 from
+   :class:`eels_helpers.cross_section.EdgeShapeTable`: a 1 eV grid of offsets from the onset
+   and 64 effective collection angles; per edge, a linear interpolation in ln beta* between two
+   rows and an integer slice), times the element's atomic fraction; then one random included
+   edge gets a jump ratio J drawn from [0.2, 1.5], which scales all edges of the spectrum
+   together (:func:`jump_ratio_scale`). Cross sections are never recomputed per spectrum;
+2. **fine structure** (Fig. 2b, :mod:`eels_helpers.finestructure`), from each family's major
+   onset;
 3. **low-loss** (Fig. 2c, :mod:`eels_helpers.lowloss`) and the FFT convolution of the summed
    edges with it (Fig. 2d);
 4. **background** (Fig. 2e, :mod:`eels_helpers.background`);
@@ -32,7 +35,7 @@ Definitions fixed here:
   holds true energy i - s. Channels outside [start, min(end, 3071)] are zero (zero padding;
   the end may exceed 3071 eV, Table 1).
 * **Edge position**: each family is placed by integer slicing at its first onset rounded to 1 eV
-  (``EdgeShapeTable.onset_channel``) plus its integer chemical shift.
+  (``ShapeTable.onset_channel``) plus its integer chemical shift.
 * **GOS**: ``config.gos="auto"`` uses the builtin table when it is shipped and otherwise the
   hydrogenic K and L2,3 GOS; families the source cannot compute (M and N with "hydrogenic") are
   treated as absent: they are never simulated or labelled, and a specimen whose query element
@@ -302,20 +305,22 @@ class _Slots:
 
 def _specimen_slots(specimens: Sequence[Specimen]) -> _Slots:
     rows = [_one_specimen(s) for s in specimens]
-    K = max(len(r[0]) for r in rows)
-    B = len(rows)
+    lens = np.fromiter((r[0].size for r in rows), dtype=np.int64, count=len(rows))
+    B, K = len(rows), int(lens.max())
+    b = np.repeat(np.arange(B), lens)
+    k = np.arange(b.size) - np.repeat(np.cumsum(lens) - lens, lens)
     fam = np.full((B, K), -1, dtype=np.int64)
     frac = np.zeros((B, K))
     qm = np.zeros((B, K), dtype=bool)
-    for b, (f, x, q) in enumerate(rows):
-        fam[b, :len(f)] = f
-        frac[b, :len(f)] = x
-        qm[b, :len(f)] = q
+    fam[b, k] = np.concatenate([r[0] for r in rows])
+    frac[b, k] = np.concatenate([r[1] for r in rows])
+    qm[b, k] = np.concatenate([r[2] for r in rows])
     return _Slots(fam, frac, qm)
 
 
 @lru_cache(maxsize=4096)
 def _one_specimen(spec: Specimen):
+    """(family indices, fractions, is-a-query-family) of every edge family of a specimen."""
     index = _family_index()
     f, x, q = [], [], []
     for el, fr in zip(spec.elements, spec.fractions):
@@ -323,7 +328,7 @@ def _one_specimen(spec: Specimen):
             f.append(index[fam.name])
             x.append(fr)
             q.append(el == spec.query)
-    return f, x, q
+    return np.array(f, dtype=np.int64), np.array(x), np.array(q, dtype=bool)
 
 
 def select_edges(specimens: Sequence[Specimen], config: SimulationConfig,
@@ -502,9 +507,12 @@ def profile_steps(specimens: Sequence[Specimen], config: SimulationConfig | None
 
 
 def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | None = None,
-                   rng: np.random.Generator | None = None, *,
+                   rng: np.random.Generator | int | None = None, *,
                    return_steps: bool = False, timings: dict | None = None) -> SimulatedBatch:
     """Simulate one spectrum per specimen (paper Fig. 2; rules in the module docstring).
+
+    ``config`` defaults to ``SimulationConfig()`` (Table 1); ``rng`` is a numpy Generator or an
+    integer seed: the same generator state and specimens give the same batch, bit for bit.
 
     With ``return_steps=True`` ``SimulatedBatch.steps`` holds (B, 3072) float32 arrays:
     ``edges`` (a: summed scaled edges, counts, true axis), ``jump_edge`` (the edge carrying the
@@ -520,15 +528,18 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     """
     clock = _Clock(timings)
     config = SimulationConfig() if config is None else config
-    rng = np.random.default_rng() if rng is None else rng
+    if not isinstance(rng, np.random.Generator):
+        rng = np.random.default_rng(rng)   # None (fresh entropy) or an integer seed
     specimens = list(specimens)
     if not specimens:
         raise ValueError("simulate_batch needs at least one specimen")
-    if config.n_channels + max(abs(v) for v in config.instrumental_shift_eV) > N_FFT - 512:
+    if (config.n_channels + max(abs(v) for v in config.instrumental_shift_eV)
+            + 2 * _lowloss.SUPPORT_EV > N_FFT):
         raise ValueError(f"SimulationConfig.n_channels = {config.n_channels} is too large for "
                          f"the {N_FFT}-channel convolution grid")
     B = len(specimens)
     n_ch = config.n_channels
+    s_max = int(max(abs(v) for v in config.instrumental_shift_eV))
     tables, available = edge_tables(tuple(config.E0_keV), config.gos)
     any_tab = next(iter(tables.values()))
     fa = family_arrays()
@@ -595,6 +606,9 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     fs_start = np.rint(major_off).astype(np.int64) - any_tab.first_offset
     add_fine_structure(rows, fs_start, factor)
     edges = place_edges(rows, bm, first_ch, B)
+    # no wrap-around of the circular convolution into the window: keep the edges up to the
+    # last recorded channel plus the kernel's support, zero beyond
+    edges[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
     if return_steps:
         steps["edges_fs"] = edges[:, :n_ch].copy()
 
@@ -609,7 +623,6 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     clock("convolution")
     # ---- step 4: background (true axis, from -s_max to n_ch + s_max eV)
-    s_max = int(max(abs(v) for v in config.instrumental_shift_eV))
     start, end = sel["start_eV"], sel["end_eV"]
     bg = _background.power_law(np.arange(-s_max, n_ch + s_max), bg_A, bg_r, start)
     total = bg.copy() if return_steps else bg

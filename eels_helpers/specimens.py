@@ -15,8 +15,9 @@ Which compounds are used, and what the labels mean
   The relative-quantification label is defined over the elements visible in the window anyway.
 * He and the elements heavier than Bi (Po..Pu...) do have edges in a real spectrum (e.g. U O4,5
   near 100 eV, N4,5 near 740 eV) that the simulator cannot draw and the labels cannot name, so a
-  compound containing any of them is DROPPED (1,330 of 47,737 entries).
-* Polymorphs share a reduced formula; sampling is uniform over distinct formulas (33,425), so an
+  compound containing any of them is DROPPED (1,330 of 47,737 entries; 14 more, such as LiH or Li
+  itself, have no visible element at all).
+* Polymorphs share a reduced formula; sampling is uniform over distinct formulas (33,422), so an
   element's specimens are not weighted by how many structures were computed for a formula.
 * An element contained in no kept compound falls back to the pure element; :func:`coverage_report`
   lists the number of formulas per element and which elements fell back.
@@ -44,7 +45,7 @@ _DATA_FILE = "mp_compositions.csv.gz"
 
 def _symbols() -> tuple[str, ...]:
     """Symbols of the 80 network elements in output order (Be..Bi)."""
-    return tuple(getattr(e, "symbol", e) for e in ELEMENTS)
+    return ELEMENTS
 
 
 @dataclass(frozen=True, eq=False)

@@ -82,7 +82,7 @@ class SuperlatticeConfig:
     alpha_mrad: float = 20.0
     beta_mrad: float = 50.0
     counts_at_start: float = 1.0e4
-    jump_ratio_O: float = 0.6
+    jump_ratio_O: float = 1.0
     dose_gradient: float = 0.2
     fine_structure: bool = True
     fine_structure_max_scale: float = 3.0

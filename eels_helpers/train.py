@@ -43,7 +43,7 @@ LOG_CSV, LOG_JSON = "log.csv", "log.json"
 #: schedule of each profile: model configuration (see eels_helpers.models.CONFIGS) and pseudo-epochs
 PROFILES: dict[str, dict[str, Any]] = {
     "smoke": dict(model_config="cpu", steps_per_epoch=5, max_epochs=2),
-    "cpu": dict(model_config="cpu", steps_per_epoch=200, max_epochs=10),
+    "cpu": dict(model_config="cpu", steps_per_epoch=100, max_epochs=10),    # 32,000 spectra, ~10 min
     "paper": dict(model_config="paper", steps_per_epoch=1000, max_epochs=35),
 }
 
@@ -147,8 +147,15 @@ def soft_f1_cost(probs, targets):
 
 
 def bce_soft_f1_loss_from_probabilities(probs, targets, eps: float = 1e-7):
-    """Reference (Keras) form on probabilities: -mean(y log p' + (1-y) log(1-p')), p' = clip(p, eps, 1-eps), + soft-F1 cost."""
-    p, y = probs.float(), targets.float()
+    """Reference (Keras) form on probabilities: -mean(y log p' + (1-y) log(1-p')), p' = clip(p, eps, 1-eps), + soft-F1 cost.
+
+    Computed in the input's precision (at least float32); in float32, 1 - 1e-7 rounds to
+    1 - 1.19e-7, so Keras' float32 bound on -log(1 - p) is 15.94 instead of -log(1e-7) = 16.12.
+    """
+    import torch
+
+    dtype = torch.promote_types(probs.dtype, torch.float32)
+    p, y = probs.to(dtype), targets.to(dtype)
     pc = p.clamp(eps, 1 - eps)
     bce = -(y * pc.log() + (1 - y) * (1 - pc).log()).mean()
     return bce + soft_f1_cost(p, y)
@@ -280,13 +287,54 @@ class PermutationSampler:
             data_epoch, offset = data_epoch + 1, 0
 
 
+def _xy(batch):
+    """(spectra, labels) from a tuple/list batch or a dict batch (eels_helpers.dataset fields)."""
+    if isinstance(batch, dict):
+        return batch["spectra"], batch["labels_identification"]
+    return batch[0], batch[1]
+
+
+def _stream_from(stream, start: int):
+    """IterableDataset over batches k = start, start+1, ... of a StreamingSpectra (its batch
+    ``rank + world_size * k``), split over DataLoader workers; the same sequence for any number of
+    workers, so a resumed run continues the stream exactly."""
+    import torch
+
+    class StreamFrom(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            info = torch.utils.data.get_worker_info()
+            w, nw = (0, 1) if info is None else (info.id, info.num_workers)
+            k = start + w
+            while stream.n_batches is None or stream.rank + stream.world_size * k < stream.n_batches:
+                yield stream.batch(stream.rank + stream.world_size * k)
+                k += nw
+
+    return StreamFrom()
+
+
+def _is_batch_stream(dataset) -> bool:
+    return all(hasattr(dataset, a) for a in ("batch", "batch_size", "rank", "world_size", "n_batches"))
+
+
 def _batches(dataset, config: TrainConfig, start_batches: int, rank: int, world: int) -> Iterator:
     """Endless iterator of (x, y) batches, positioned after ``start_batches`` already-used steps."""
     import torch
     from torch.utils.data import DataLoader, IterableDataset
 
     generator = torch.Generator().manual_seed(config.seed)  # keeps the global RNG untouched
-    if isinstance(dataset, IterableDataset):
+    if _is_batch_stream(dataset):        # eels_helpers.dataset.StreamingSpectra: yields whole batches
+        if dataset.batch_size != config.batch_size:
+            raise ValueError(f"the stream's batch_size {dataset.batch_size} differs from batch_size {config.batch_size}")
+        if (dataset.rank, dataset.world_size) != (rank, world):
+            raise ValueError(f"the stream is for rank {dataset.rank} of {dataset.world_size}, this process is "
+                             f"rank {rank} of {world}")
+        loader = DataLoader(_stream_from(dataset, start_batches), batch_size=None, num_workers=config.num_workers,
+                            generator=generator, persistent_workers=config.num_workers > 0)
+        while True:
+            yield from map(_xy, loader)
+            if dataset.n_batches is not None:
+                raise RuntimeError("the stream ended; use n_batches=None (endless) for training")
+    elif isinstance(dataset, IterableDataset):
         loader = DataLoader(dataset, batch_size=config.batch_size, num_workers=config.num_workers,
                             generator=generator, drop_last=True)
         skip = start_batches
@@ -295,12 +343,13 @@ def _batches(dataset, config: TrainConfig, start_batches: int, rank: int, world:
                 if skip:
                     skip -= 1
                     continue
-                yield batch
+                yield _xy(batch)
     else:
         sampler = PermutationSampler(len(dataset), config.seed, start_batches * config.batch_size * world, rank, world)
         loader = DataLoader(dataset, batch_size=config.batch_size, sampler=sampler,
-                            num_workers=config.num_workers, generator=generator)
-        yield from loader
+                            num_workers=config.num_workers, generator=generator,
+                            persistent_workers=config.num_workers > 0)
+        yield from map(_xy, loader)
 
 
 # --------------------------------------------------------------------------------------------
@@ -412,7 +461,7 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     import torch.distributed as dist
 
     from .metrics import precision_recall_f1, weighted_scores_from_counts
-    from .models import count_parameters, create_model, model_options, save_model
+    from .models import count_parameters, create_model, model_options
 
     out = Path(out_dir)
     rank, world, local_rank = _dist_env()
@@ -441,9 +490,9 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     checkpoint = out / CHECKPOINT
     if resume and checkpoint.exists():
         blob = torch.load(checkpoint, map_location=device, weights_only=False)
-        saved = TrainConfig(**{**blob["config"], "progress": config.progress})
-        if replace(saved, num_threads=None, num_workers=0, device="auto") != replace(
-                config, num_threads=None, num_workers=0, device="auto"):
+        saved = TrainConfig(**blob["config"])
+        free = dict(num_threads=None, num_workers=0, device="auto", progress=True, max_epochs=1)  # may change
+        if replace(saved, **free) != replace(config, **free):
             raise ValueError(f"{checkpoint} was written with a different configuration: {saved} (now {config})")
         model.load_state_dict(blob["model_state"])
         optimizer.load_state_dict(blob["optimizer_state"])
@@ -519,8 +568,10 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
                           "scheduler_state": scheduler.state_dict(), "scaler_state": scaler.state_dict(),
                           "rng_state": rng, "world_size": world, "epoch": state["epoch"], "step": state["step"],
                           "history": history}, checkpoint)
-            save_model(out / MODEL_FILE, model, config.model, options, epoch=state["epoch"],
-                       parameters=n_params, precision=precision, world_size=world)
+            _save_model_file(out / MODEL_FILE, model, config, options,
+                             dict(epoch=state["epoch"], step=state["step"], spectra=row["spectra"], train_f1=f1,
+                                  parameters=n_params, precision=precision, world_size=world,
+                                  model_config=config.model_config, seed=config.seed))
             _write_log(out, history)
             if config.progress:
                 print(f"[{config.model}] epoch {row['epoch']}: loss {row['loss']:.4f} F1@{config.monitor_threshold} "
@@ -528,6 +579,17 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
         if distributed:
             dist.barrier()
     return history
+
+
+def _save_model_file(path: Path, model, config: TrainConfig, options: dict, metadata: dict) -> None:
+    """The trained network in the project's model-file format (``eels-id predict --model PATH``)."""
+    try:
+        from .checkpoints import save_model
+    except ImportError:
+        from .models import save_model as _save
+
+        return _save(path, model, config.model, options, **metadata)
+    save_model(path, model, architecture=config.model, options=json.loads(json.dumps(options)), metadata=metadata)
 
 
 def _validate(model, val_data, device, amp_dtype, threshold: float, precision_recall_f1) -> dict:
@@ -538,7 +600,8 @@ def _validate(model, val_data, device, amp_dtype, threshold: float, precision_re
     model.eval()
     probs, labels, loss_sum, n = [], [], 0.0, 0
     with torch.no_grad():
-        for x, y in DataLoader(val_data, batch_size=256):
+        for batch in DataLoader(val_data, batch_size=256):
+            x, y = _xy(batch)
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 logits = model(x.to(device, torch.float32)).float()
             y = y.to(device, torch.float32)
@@ -569,10 +632,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model constructor option, e.g. --option width=0.5 (repeatable; JSON values)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="training HDF5 file (spectra, labels_identification)")
+    source.add_argument("--data", type=Path, help="dataset of 'eels-id simulate' (file, shards or glob): its 'train' split")
     source.add_argument("--stream", action="store_true", help="train on the streaming simulator")
     source.add_argument("--synthetic", type=int, metavar="N", help="toy Gaussian-peak dataset of N spectra (smoke tests)")
-    parser.add_argument("--val", type=Path, help="validation HDF5 file, evaluated after each pseudo-epoch")
+    parser.add_argument("--val", type=Path, help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, model.pt, log)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     parser.add_argument("--steps-per-epoch", type=int)
@@ -607,27 +670,56 @@ def open_training_data(args: argparse.Namespace, config: TrainConfig):
     if args.synthetic is not None:
         return SyntheticPeaks(args.synthetic, seed=config.seed)
     if args.stream:
-        return _streaming_dataset(config)
-    return open_hdf5(args.data)
+        return streaming_dataset(config)
+    return open_hdf5(args.data, "train")
 
 
-def open_hdf5(path):
-    """The project's HDF5 reader (eels_helpers.dataset) when available, else :class:`HDF5Spectra`."""
-    return HDF5Spectra(path)
+def open_hdf5(path, split: str = "train"):
+    """Split ``split`` of a dataset written by ``eels-id simulate`` (one file, shards or a glob), as
+    a torch Dataset of (spectra, labels_identification); a plain HDF5 file with ``spectra`` and
+    ``labels_identification`` datasets at its root is read by :class:`HDF5Spectra`."""
+    import h5py
+
+    from . import dataset
+
+    first = dataset._expand(str(path))[0]
+    with h5py.File(first, "r") as f:
+        ours = f.attrs.get("format") == dataset.FORMAT
+    if not ours:
+        return HDF5Spectra(first)
+    return dataset.open_dataset(str(path))[split].torch(("spectra", "labels_identification"))
 
 
-def _streaming_dataset(config: TrainConfig):
-    try:
-        from .dataset import StreamingSpectra
-    except ImportError as err:
-        raise RuntimeError("--stream needs eels_helpers.dataset.StreamingSpectra, which is not available") from err
-    return StreamingSpectra(seed=config.seed)
+def streaming_dataset(config: TrainConfig):
+    """The streaming simulator for this process (rank/world from the torchrun environment), drawing
+    query elements among those the simulator can produce with its default configuration."""
+    from .dataset import StreamingSpectra, simulatable_elements
+
+    rank, world, _ = _dist_env()
+    elements, failures = simulatable_elements()
+    if failures and rank == 0:
+        print(f"streaming simulator: {len(failures)} of 80 elements cannot be simulated with the current GOS "
+              f"source and are never drawn as query elements: {', '.join(failures)}", file=sys.stderr)
+    return StreamingSpectra(elements=elements, seed=config.seed, batch_size=config.batch_size, rank=rank,
+                            world_size=world)
+
+
+def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) from the
+    streaming simulator with ``seed`` (use a seed other than the training seed for test data)."""
+    from .dataset import StreamingSpectra, simulatable_elements
+
+    stream = StreamingSpectra(elements=simulatable_elements()[0], seed=seed, batch_size=batch_size,
+                              n_batches=-(-n_spectra // batch_size))
+    batches = [stream.batch(b) for b in range(stream.n_batches)]
+    return (np.concatenate([b["spectra"].numpy() for b in batches]),
+            np.concatenate([b["labels_identification"].numpy() for b in batches]))
 
 
 def main(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     history = train(config, open_training_data(args, config), args.out,
-                    val_data=open_hdf5(args.val) if args.val else None, resume=args.resume)
+                    val_data=open_hdf5(args.val, "validation") if args.val else None, resume=args.resume)
     if _dist_env()[0] == 0 and history:
         last = history[-1]
         print(f"{config.model}: {last['epoch']} pseudo-epochs, loss {last['loss']:.4f}, F1 {last['f1']:.3f}; "

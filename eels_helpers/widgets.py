@@ -174,17 +174,18 @@ def _make_control(f, value):
     lo, hi = _UI_BOUNDS.get(f.name, meta["limits"])
     if kind in ("N", "Z"):
         return W.IntRangeSlider(value=tuple(value), min=lo, max=hi, description=desc,
-                                style=style, layout=layout)
+                                style=style, layout=layout, continuous_update=False)
     if kind == "R":
         step = 0.01 if hi <= 5 else 0.1
         return W.FloatRangeSlider(value=tuple(value), min=lo, max=hi, step=step,
-                                  description=desc, style=style, layout=layout)
+                                  description=desc, style=style, layout=layout,
+                                  continuous_update=False)
     if kind == "int":
         return W.IntSlider(value=value, min=lo, max=hi, description=desc, style=style,
-                           layout=layout)
+                           layout=layout, continuous_update=False)
     if f.name == "fs_max_scale":
         return W.FloatSlider(value=value, min=lo, max=hi, step=0.5, description=desc,
-                             style=style, layout=layout)
+                             style=style, layout=layout, continuous_update=False)
     return None  # dispersion_eV, n_channels: fixed by the network input, not editable
 
 

@@ -32,18 +32,20 @@ def test_frozen():
 
 @pytest.mark.parametrize("changes, words", [
     ({"alpha_mrad": (5.0, 2.0)}, ["alpha_mrad", "mrad", "min must not exceed max"]),
-    ({"beta_mrad": (0.0, 10.0)}, ["beta_mrad", "mrad", "[0.01, 500]"]),
+    ({"beta_mrad": (0.0, 10.0)}, ["beta_mrad", "mrad", "[1, 100]"]),
+    ({"alpha_mrad": (1.0, 30.0)}, ["alpha_mrad", "mrad", "[1, 20]"]),
     ({"beta_mrad": (1.0,)}, ["beta_mrad", "(min, max) pair"]),
     ({"beta_mrad": "1-100"}, ["beta_mrad", "(min, max) pair"]),
     ({"E0_keV": ()}, ["E0_keV", "kV", "non-empty"]),
-    ({"E0_keV": (200.0, -1.0)}, ["E0_keV", "kV", "[1, 1000]"]),
+    ({"E0_keV": (200.0, -1.0)}, ["E0_keV", "kV", "[10, 1000]"]),
     ({"fs_degree": (1.5, 3)}, ["fs_degree", "integers"]),
     ({"chemical_shift_eV": (-200, 5)}, ["chemical_shift_eV", "eV", "[-100, 100]"]),
     ({"t_over_lambda": (0.1, float("nan"))}, ["t_over_lambda", "finite"]),
     ({"jump_ratio": (0.0, 1.5)}, ["jump_ratio", "[0.0001, 10000]"]),
     ({"bg_amplitude": (1e3, 0.0)}, ["bg_amplitude", "counts"]),
     ({"dispersion_eV": 0.5}, ["dispersion_eV", "eV", "only 1 eV"]),
-    ({"n_channels": 3072.5}, ["n_channels", "integer"]),
+    ({"n_channels": 2048.5}, ["n_channels", "integer"]),
+    ({"n_channels": 4096}, ["n_channels", "[256, 3072]"]),
     ({"start_min_eV": 4000}, ["start_min_eV", "eV"]),
     ({"end_max_eV": 100}, ["end_max_eV", "eV", "110"]),
     ({"noise": 1}, ["noise", "True or False"]),
@@ -77,7 +79,17 @@ def test_table1_rendered_from_config():
     assert rows["Background amplitude"] == "∈ {10^3, 10^4, 10^5, 10^6, 10^7}"
     assert rows["Spectrum range (zero padding)"] == "0 to 3071"
     # a changed configuration changes the rendered table
-    df2 = SimulationConfig(beta_mrad=(5.0, 50.0)).table1()
+    df2 = SimulationConfig(beta_mrad=(5.0, 50.0)).table1()  # a narrower range
     assert dict(zip(df2.parameter, df2.value))["Collection angle"] == "∈ ℝ; ∈ [5, 50]"
     md = SimulationConfig().table1_markdown()
-    assert md.startswith("| Parameter | Value | Unit |") and "| Jump-ratio | ∈ ℝ; ∈ [0.2, 1.5] |" in md
+    assert md.startswith("| Parameter | Value | Unit |")
+    assert "| Jump-ratio | ∈ ℝ; ∈ [0.2, 1.5] |" in md
+
+
+def test_angle_limits_match_the_cross_section_shape_tables():
+    from dataclasses import fields
+
+    from eels_helpers.cross_section import ALPHA_SIM_RANGE_MRAD, BETA_SIM_RANGE_MRAD
+    lim = {f.name: f.metadata["limits"] for f in fields(SimulationConfig)}
+    assert lim["alpha_mrad"] == ALPHA_SIM_RANGE_MRAD
+    assert lim["beta_mrad"] == BETA_SIM_RANGE_MRAD

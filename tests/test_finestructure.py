@@ -21,7 +21,8 @@ def test_lifetime_width_follows_seah_dench():
         np.testing.assert_allclose(fs.lifetime_width_eV(eps, a_pm / 1000),
                                    _gamma_reference(eps, a_pm), rtol=1e-6)
     # a worked number: a = 250 pm, eps = 20 eV -> lambda = 0.565 nm, Gamma ~ 3.1 eV
-    assert fs.seah_dench_imfp_nm(20.0, 0.25) == pytest.approx(538 * .25 / 400 + .41 * .25**1.5 * 20**.5)
+    lam = 538 * .25 / 400 + .41 * .25**1.5 * 20**.5
+    assert fs.seah_dench_imfp_nm(20.0, 0.25) == pytest.approx(lam)
     assert fs.lifetime_width_eV(20.0, 0.25) == pytest.approx(3.09, abs=0.01)
     assert fs.lifetime_width_eV(0.0, 0.1) == 0.0
 
@@ -87,6 +88,6 @@ def test_fast_profile_equals_exact_evaluation():
     scale = np.abs(exact).max(axis=1, keepdims=True)
     assert np.abs(fast - exact).max() / scale.min() < 5e-3
     # a row with no peaks (degree 0) is flat zero
-    z = fs.fine_structure_profile(np.zeros((2, 3), int), np.array([[0, 0, 0], [1, 0, 0]], np.float32),
-                                  np.ones((2, 3)), np.array([50, 50]))
+    w = np.array([[0, 0, 0], [1, 0, 0]], np.float32)
+    z = fs.fine_structure_profile(np.zeros((2, 3), int), w, np.ones((2, 3)), np.array([50, 50]))
     assert (z[0] == 0).all() and z[1, 0] == pytest.approx(1.0)

@@ -259,3 +259,19 @@ def test_experimental_microscope_metadata_is_extracted():
     assert si["collection_angle_mrad"] == pytest.approx(27.78, abs=1e-3)
     atlas = read_spectrum(EXPERIMENTAL / "atlas_Au_0_3870eV.dm3").metadata
     assert atlas["beam_energy_keV"] == pytest.approx(200.0)
+
+
+def test_text_with_decimal_commas(tmp_path):
+    (tmp_path / "eu.csv").write_text("Energie (eV);Intensität\n" + "".join(f"{400 + i},5;{1000 + i},25\n" for i in range(8)))
+    s = read_spectrum(tmp_path / "eu.csv")
+    np.testing.assert_allclose(s.energy_eV, 400.5 + np.arange(8))
+    np.testing.assert_allclose(s.data, 1000.25 + np.arange(8))
+
+
+def test_free_header_text_does_not_invent_units(tmp_path):
+    body = "".join(f"{500 + i} {10 + i}\n" for i in range(8))
+    (tmp_path / "a.txt").write_text("Spectrum of FeO (sample A), 200 kV\n" + body)
+    s = read_spectrum(tmp_path / "a.txt")
+    assert s.metadata["energy_units_assumed"] is True and s.energy_eV[0] == 500
+    (tmp_path / "b.txt").write_text("# FeO\n# energy loss in keV\n" + "".join(f"{0.5 + i / 1000} 1\n" for i in range(8)))
+    assert read_spectrum(tmp_path / "b.txt").energy_eV[0] == pytest.approx(500.0)

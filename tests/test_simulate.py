@@ -299,4 +299,53 @@ def test_figures_and_interactive_simulator():
             continue
         label = f.metadata["label"]
         assert any(d.startswith(label) for d in descriptions), label
+    # live redraw: a bad formula is reported, a good one clears the message
+    widgets = list(walk(ui))
+    status = next(w for w in widgets if isinstance(w, W.HTML))
+    formula = next(w for w in widgets if getattr(w, "description", "") == "Specimen formula")
+    jump = next(w for w in widgets if getattr(w, "description", "").startswith("Jump-ratio"))
+    formula.value = "Qq2"
+    assert "Qq" in status.value
+    formula.value = "SiC"
+    jump.value = (1.0, 1.0)
+    assert status.value == ""
     plt.close("all")
+
+
+def test_m_and_n_edges_from_a_gosh_file(tmp_path):
+    """M and N families work as soon as a GOS source has them: a synthetic GOSH file whose Ce
+    M45 / N45 tables borrow the shape of the hydrogenic O K GOS."""
+    from eels_helpers.gos import GosTable, write_gosh
+    from eels_helpers.hydrogenic import HydrogenicSource
+
+    ok, _ = HydrogenicSource().table("O", "K1")
+    tables = [GosTable("O", "K1", ok.q_inv_m, ok.free_energies_eV, ok.dfde_per_eV, 532.0, 1, 0)]
+    for name, n in (("M45", 3), ("N45", 4)):
+        tables.append(GosTable("Ce", name, ok.q_inv_m, ok.free_energies_eV, ok.dfde_per_eV,
+                               float("nan"), n, 2))
+    path = tmp_path / "ce_o.gosh"
+    write_gosh(path, tables)
+    cfg = CFG.replace(gos=str(path))
+    specs = [Specimen(("Ce", "O"), (1 / 3, 2 / 3), "Ce")] * 12
+    b = simulate_batch(specs, cfg, np.random.default_rng(3), return_steps=True)
+    ce = ELEMENTS.index("Ce")
+    assert (b.labels_identification[:, ce] == 1).all()
+    names = {EDGE_FAMILIES[f].name for f in b.params["edge_family"].ravel() if f >= 0}
+    assert names & {"Ce M", "Ce N"} and names <= {"Ce M", "Ce N", "O K"}
+    np.testing.assert_allclose(b.spectra.max(axis=1), 1.0)
+    # the query's major set (M4,5 or N4,5) fixes the window
+    q = {EDGE_FAMILIES[f].name for f in b.params["query_family"]}
+    assert q <= {"Ce M", "Ce N"}
+
+
+def test_integer_seed_and_too_many_edges(monkeypatch):
+    a = simulate_batch(SPECIMENS[:2], CFG, 7)
+    b = simulate_batch(SPECIMENS[:2], CFG, np.random.default_rng(7))
+    assert np.array_equal(a.spectra, b.spectra)
+    # more families in the window than storage slots: a clear error (the Materials Project
+    # specimens have at most 10 families, MAX_EDGE_SLOTS = 12)
+    import eels_helpers.simulate as simulate_module
+    monkeypatch.setattr(simulate_module, "MAX_EDGE_SLOTS", 1)
+    spec = Specimen(("B", "C", "N", "O"), (0.25,) * 4, "B")
+    with pytest.raises(ValueError, match="MAX_EDGE_SLOTS = 1"):
+        simulate_batch([spec] * 20, CFG, 0)

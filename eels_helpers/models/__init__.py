@@ -13,9 +13,9 @@ sizes (``../shared/notes/reference-implementation.md``). Scaling options:
 * ``heads``, ``dim_head``, ``patch_stride``, ``attn_dropout`` (vit, cct): token and head layout.
 
 ``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile, chosen from
-``benchmarks/bench_models.py`` on the project's 2-core machine (AMD EPYC, AVX2, no fast
-bfloat16: there fp32 is the fast path) so that each architecture trains ~10 minutes at that
-profile; see docs of each entry.
+measurements on the project's 2-core machine (AMD EPYC, AVX2, no fast bfloat16: there fp32 is
+the fast path) so that each architecture trains in about ten minutes at that profile; the table
+above ``CPU_CONFIGS`` gives the numbers.
 """
 
 from __future__ import annotations
@@ -42,15 +42,35 @@ MODEL_NAMES = tuple(MODELS)
 #: paper Table 2 parameter counts (millions)
 PAPER_PARAMETERS_M = {"mlp": 56, "cnn": 45, "unet": 20, "resnet": 41, "vit": 2, "cct": 5}
 
-#: reduced configurations for CPU training (the ``cpu`` profile); measured throughputs in
-#: benchmarks/README or the bench_models.py output quoted in the docstring of each choice.
+#: Reduced configurations of the ``cpu`` profile (same code, smaller numbers). Chosen from
+#: ``benchmarks/bench_models.py``-style measurements on the project's machine (AMD EPYC, AVX2, 2 cores,
+#: no native bfloat16 so fp32 is the fast path; shared with other jobs, load average ~9, so we
+#: quote training spectra per CPU-second of one thread, batch 32, fp32):
+#:
+#: ======  =========================================  ======  ======================================
+#: model   configuration                              params  train spectra / CPU-s (1 thread)
+#: ======  =========================================  ======  ======================================
+#: mlp     width 0.5                                  18.7M   154 (width 0.25: 387)
+#: cnn     width 0.125 (channels 8..64)                2.2M   35 (width 0.0625: 110)
+#: unet    width 0.25 (conv channels 4..64)           15.9M   30 (width 0.5: 12.5; the dense head
+#:                                                            3072-3072-... holds most parameters)
+#: resnet  width 0.125 (stages 2..64)                  0.65M  37 (width 0.25: 15)
+#: vit     4 heads x 64, patch stride 16 (192         1.1M   37 (depth 8: 19; paper layout with
+#:         tokens), depth 4, no attention dropout             attention dropout: ~1)
+#: cct     tokenizer 16/32/64, 4 heads x 16,          0.24M  31 (4 heads x 32, kernel 16: 15;
+#:         MLP 128-64, depth 4, no attention dropout          paper 8 x 128: ~4)
+#: ======  =========================================  ======  ======================================
+#:
+#: The cpu profile trains 100 steps x 10 pseudo-epochs of 32 spectra = 32,000 spectra, i.e. about
+#: 10 minutes per model at ~55 spectra/s on 2 unshared threads (the MLP in ~2 minutes). Attention
+#: dropout is off on CPU because it forces PyTorch's slow (non-fused) attention path.
 CPU_CONFIGS: dict[str, dict[str, Any]] = {
-    "mlp": dict(width=0.25),
-    "cnn": dict(width=0.25),
-    "unet": dict(width=0.5),
-    "resnet": dict(width=0.25),
-    "vit": dict(heads=4, dim_head=64, patch_stride=16, attn_dropout=0.0),
-    "cct": dict(heads=4, dim_head=64, attn_dropout=0.0),
+    "mlp": dict(width=0.5),
+    "cnn": dict(width=0.125),
+    "unet": dict(width=0.25),
+    "resnet": dict(width=0.125),
+    "vit": dict(heads=4, dim_head=64, patch_stride=16, depth=4, attn_dropout=0.0),
+    "cct": dict(conv_filters=(16, 32, 64), heads=4, dim_head=16, mlp_dims=(128, 64), depth=4, attn_dropout=0.0),
 }
 
 CONFIGS = {"paper": {name: {} for name in MODELS}, "cpu": CPU_CONFIGS}
