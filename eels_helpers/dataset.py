@@ -46,6 +46,12 @@ written when killed is simply written again). The file is written as ``OUT.parti
 to ``OUT`` (atomic ``os.replace``) once every unit is done (a file is complete when all its
 ``done`` flags are set: nothing else is written at the end).
 
+Reading: ``open_dataset(paths or glob)[split]`` gives ``len``, ``read(field, rows)`` and
+``torch()`` (a torch Dataset); contiguous rows are read through h5py, scattered rows (shuffled
+training batches) directly at their byte offsets: 8,300 spectra/s in random batches of 32 here,
+against 1,040/s through h5py fancy indexing (measured under a load average of 10 on 2 cores).
+Any HDF5 tool reads the files as ordinary datasets.
+
 Size: about 13.9 kB per spectrum with float32 spectra (12.3 kB spectrum, 1.6 kB labels and
 parameters with the simulator of 2026-11-24), 10.2 GB for the paper set; float16 spectra
 (``--dtype float16``) save 6.1 kB per spectrum. Measured on 600 simulated spectra (2026-11-24): float16 rounding keeps zeros, its largest
@@ -182,6 +188,8 @@ def _config_json(obj) -> str:
 
 @dataclass(frozen=True)
 class Unit:
+    """One work unit: ``n_samples`` samples (from ``sample_start``) of one split and query element."""
+
     id: int          # global unit number
     split: int       # index into SPLITS
     element: int     # 0..79
@@ -409,8 +417,11 @@ class _FieldLayout:
     row_shape: tuple
 
 
-def _file_layout(path: Path, splits: Sequence[str]) -> dict[str, dict[str, _FieldLayout]]:
-    """Where HDF5 allocated every chunk of every field (byte offsets in the file)."""
+def _file_layout(path: Path, splits: Sequence[str], strict: bool = True) -> dict[str, dict[str, _FieldLayout]]:
+    """Where HDF5 allocated every chunk of every field (byte offsets in the file).
+
+    A field whose bytes are not stored as is (compressed, other byte order, not chunked) raises
+    ValueError, or with ``strict=False`` is left out (read through h5py instead)."""
     import h5py
 
     layout = {}
@@ -419,8 +430,12 @@ def _file_layout(path: Path, splits: Sequence[str]) -> dict[str, dict[str, _Fiel
             fields = {}
             for name in _walk(f[split]):
                 d = f[split][name]
-                if d.dtype.byteorder not in ("=", "|", "<" if sys.byteorder == "little" else ">"):
-                    raise ValueError(f"{path}: {split}/{name} is not stored in native byte order")
+                raw = (d.chunks is not None and d.id.get_create_plist().get_nfilters() == 0
+                       and d.dtype.byteorder in ("=", "|", "<" if sys.byteorder == "little" else ">"))
+                if not raw:
+                    if strict:
+                        raise ValueError(f"{path}: {split}/{name} is not stored as raw native chunks")
+                    continue
                 rows = d.chunks[0]
                 offsets = {}
                 try:
@@ -481,6 +496,19 @@ def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
             os.lseek(fd, offset, os.SEEK_SET)
             n = os.write(fd, data)
         data, offset = data[n:], offset + n
+
+
+def _pread_into(fd: int, out: memoryview, offset: int) -> None:
+    n = out.nbytes
+    if hasattr(os, "preadv"):
+        got = os.preadv(fd, [out], offset)
+    else:  # Windows
+        os.lseek(fd, offset, os.SEEK_SET)
+        data = os.read(fd, n)
+        out[:len(data)] = data
+        got = len(data)
+    if got != n:
+        raise OSError(f"short read at byte {offset}: {got} of {n} bytes (truncated dataset file?)")
 
 
 _WORKER_WRITER: _DirectWriter | None = None
@@ -708,25 +736,45 @@ class SpectraDataset:
         self.splits = tuple(s for s in SPLITS if (self._units["split"] == SPLITS.index(s)).any()
                             or s in self.fields)
         self._handles: dict = {}
+        self._fds: dict = {}
+        self._layouts: dict = {}
         self._pid = None
+
+    def _check_pid(self):
+        if self._pid != os.getpid():  # a forked DataLoader worker: own handles
+            self._handles, self._fds, self._pid = {}, {}, os.getpid()
 
     def _file(self, i: int):
         import h5py
 
-        if self._pid != os.getpid():
-            self._handles, self._pid = {}, os.getpid()
+        self._check_pid()
         if i not in self._handles:
             self._handles[i] = h5py.File(self.paths[i], "r", locking=False)
         return self._handles[i]
 
+    def _raw(self, i: int, split: str, name: str):
+        """(file descriptor, _FieldLayout) for direct row reads, or None (filtered data)."""
+        self._check_pid()
+        key = (i, split)
+        if key not in self._layouts:
+            self._layouts[key] = _file_layout(Path(self.paths[i]), [split], strict=False)[split]
+        lay = self._layouts[key].get(name)
+        if lay is None:
+            return None
+        if i not in self._fds:
+            self._fds[i] = os.open(self.paths[i], os.O_RDONLY | getattr(os, "O_BINARY", 0))
+        return self._fds[i], lay
+
     def close(self):
         for h in self._handles.values():
             h.close()
-        self._handles = {}
+        for fd in self._fds.values():
+            os.close(fd)
+        self._handles, self._fds = {}, {}
 
     def __getstate__(self):
         state = dict(self.__dict__)
-        state["_handles"], state["_pid"] = {}, None
+        state["_handles"], state["_fds"], state["_pid"] = {}, {}, None
         return state
 
     def __getitem__(self, split: str) -> "SplitView":
@@ -794,6 +842,17 @@ class SplitView:
         for fi in np.unique(files):
             m = files == fi
             rows = local[m]
+            raw = self.ds._raw(int(fi), self.split, name)
+            if raw is not None:  # rows have fixed byte offsets: read them directly (random access)
+                fd, lay = raw
+                c, within = np.divmod(rows, lay.rows_per_chunk)
+                offsets = lay.chunk_offsets[c] + within * lay.row_nbytes
+                part = np.empty((rows.size,) + lay.row_shape, np.dtype(lay.dtype))
+                flat = part.reshape(rows.size, -1).view(np.uint8)
+                for j, off in enumerate(offsets.tolist()):
+                    _pread_into(fd, memoryview(flat[j]), off)
+                out[m] = part
+                continue
             uniq, inv = np.unique(rows, return_inverse=True)
             dset = self.ds._file(int(fi))[self.split][name]
             out[m] = dset[uniq][inv] if uniq.size > 1 else dset[uniq[0]:uniq[0] + 1][inv]

@@ -34,7 +34,7 @@ import scipy.fft
 from scipy.special import gammaln
 
 __all__ = ["N_FFT", "SUPPORT_EV", "poisson_weights", "zero_loss_peak", "drude_loss_function",
-           "lowloss_components", "lowloss_kernel", "kernel_rfft", "convolve"]
+           "lowloss_components", "lowloss_kernel", "lowloss_spectrum", "kernel_rfft", "convolve"]
 
 #: FFT length of the convolution (channels of 1 eV)
 N_FFT = 4096

@@ -94,12 +94,18 @@ def rmse(y_true, y_prob, exclude_carbon: bool = False) -> float:
 
 
 def select_threshold(y_true, y_prob, thresholds=THRESHOLDS, exclude_carbon: bool = False) -> float:
-    """The threshold of ``thresholds`` where weighted precision and recall are closest (first on ties)."""
+    """The threshold of ``thresholds`` where weighted precision and recall are closest (first on ties).
+
+    Thresholds at which precision and recall are both 0 (nothing correct is predicted) are skipped
+    unless all are: there |P - R| = 0 would be a degenerate "match".
+    """
     t, s = _prepare(y_true, y_prob, exclude_carbon)
     gaps = []
     for th in thresholds:
         p, r, _ = weighted_scores_from_counts(*_counts(t, binarize(s, th)))
-        gaps.append(abs(p - r))
+        gaps.append(abs(p - r) if p + r > 0 else np.inf)
+    if np.all(np.isinf(gaps)):
+        gaps = np.zeros(len(gaps))
     return float(np.asarray(thresholds)[int(np.argmin(gaps))])
 
 

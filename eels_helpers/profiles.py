@@ -243,6 +243,17 @@ _CHAPTERS: list[Chapter] = [
                "occurrence_scale": 0.1, "n_profile": 2048},
         budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
     ),
+    Chapter(
+        name="04_train_architecture",
+        title="Train an architecture",
+        smoke={"architecture": "vit", "steps_per_epoch": 3, "max_epochs": 1, "n_validation": 64,
+               "n_test": 64, "out_dir": "../_build/train"},
+        cpu={"architecture": "vit", "steps_per_epoch": 100, "max_epochs": 10, "n_validation": 512,
+             "n_test": 1024, "out_dir": "../_build/train"},
+        paper={"architecture": "vit", "steps_per_epoch": 1000, "max_epochs": 35, "n_validation": 4096,
+               "n_test": 8192, "out_dir": "../_build/train"},
+        budget_minutes={"smoke": 1.5, "cpu": 12.0, "paper": 240.0},
+    ),
 ]
 
 #: notebook name -> Chapter, in chapter order.

@@ -50,9 +50,17 @@ def test_select_threshold_is_argmin_of_precision_recall_gap(data):
     for th in M.THRESHOLDS:
         pr, rc, _, _ = skm.precision_recall_fscore_support(y.astype(int), (p >= th).astype(int), average="weighted",
                                                            zero_division=0)
-        gaps.append(abs(pr - rc))
+        gaps.append(abs(pr - rc) if pr + rc > 0 else np.inf)
     assert len(M.THRESHOLDS) == 19 and M.THRESHOLDS[0] == 0.05 and M.THRESHOLDS[-1] == 0.95
     assert M.select_threshold(y, p) == pytest.approx(M.THRESHOLDS[int(np.argmin(gaps))])
+
+
+def test_select_threshold_skips_thresholds_with_nothing_correct():
+    y = np.zeros((2, 80))
+    y[0, 5] = 1
+    p = np.full((2, 80), 0.02)
+    p[:, 5] = 0.3                      # up to 0.30: P = 0.5, R = 1; above: P = R = 0 (a degenerate tie)
+    assert M.select_threshold(y, p) == pytest.approx(0.05)
 
 
 def test_perfect_prediction_and_empty_support():

@@ -349,3 +349,14 @@ def test_integer_seed_and_too_many_edges(monkeypatch):
     spec = Specimen(("B", "C", "N", "O"), (0.25,) * 4, "B")
     with pytest.raises(ValueError, match="MAX_EDGE_SLOTS = 1"):
         simulate_batch([spec] * 20, CFG, 0)
+
+
+def test_profile_steps_reports_every_step():
+    from eels_helpers.simulate import profile_steps
+
+    t = profile_steps(SPECIMENS * 2, CFG, repeats=2)
+    steps = ["window", "draws", "edges", "fine_structure", "lowloss", "convolution",
+             "background", "noise", "normalise_labels"]
+    assert list(t.index) == steps + ["total"]
+    assert (t[steps] >= 0).all() and t["total"] > 0
+    assert t["total"] == pytest.approx(t[steps].sum(), rel=0.5)   # medians of sums vs sums
