@@ -54,6 +54,7 @@ __all__ = [
     "build_book",
     "run_book",
     "package_versions",
+    "list_chapters",
     "configure_parser",
     "main",
 ]
@@ -510,24 +511,36 @@ def ensure_assets(root: Path) -> Path:
     stamp = vendor / ".stamp"
     if stamp.is_file() and stamp.read_text() == stamp_text:
         return vendor
-    if vendor.exists():
-        shutil.rmtree(vendor)
-    vendor.mkdir(parents=True)
+    # copy into a private folder, then swap it in (safe when two runs start at once)
+    staging = vendor.with_name(f".vendor-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
     for dest, src in _ASSETS.items():
         source = modules / src
         if source.is_dir():
             shutil.copytree(
-                source, vendor / dest,
+                source, staging / dest,
                 ignore=lambda d, names: [n for n in names if n in _MATHJAX_SKIP or n.endswith(".map")],
             )
         else:
-            shutil.copy2(source, vendor / dest)
+            shutil.copy2(source, staging / dest)
     # the widget manager's icon fonts sit next to its bundle
     dist = modules / "@jupyter-widgets/html-manager/dist"
     for font in dist.iterdir():
         if font.suffix in {".woff", ".woff2", ".ttf", ".eot", ".svg"}:
-            shutil.copy2(font, vendor / font.name)
-    stamp.write_text(stamp_text)
+            shutil.copy2(font, staging / font.name)
+    (staging / ".stamp").write_text(stamp_text)
+    old = vendor.with_name(f".vendor-old-{os.getpid()}")
+    if vendor.exists():
+        try:
+            vendor.rename(old)
+        except OSError:
+            pass
+    try:
+        staging.rename(vendor)
+    except OSError:  # another run put its (identical) copy in place first
+        shutil.rmtree(staging, ignore_errors=True)
+    shutil.rmtree(old, ignore_errors=True)
     return vendor
 
 
@@ -682,11 +695,34 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--root", type=Path, default=None, metavar="DIR",
                         help="project folder with _toc.yml and notebooks/ (default: found)")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--list", action="store_true",
+                        help="list the chapters with their parameters at --profile, run nothing")
     return parser
+
+
+def list_chapters(profile: str, registry: Mapping[str, _profiles.Chapter] | None = None) -> str:
+    """One line per registered chapter: name, budget and parameters at ``profile``."""
+    _profiles.validate_profile(profile)
+    registry = _profiles.REGISTRY if registry is None else registry
+    shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
+    lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
+             f"shared parameters (where declared): {shared}", "chapters [budget]:"]
+    for name, ch in registry.items():
+        budget = ch.budget_minutes.get(profile)
+        params = ", ".join(f"{k}={v!r}" for k, v in ch.params(profile).items()) or "-"
+        lines.append(f"  {name}  [{'?' if budget is None else budget} min]  {params}")
+    return "\n".join(lines)
 
 
 def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
+    if getattr(args, "list", False):
+        try:
+            print(list_chapters(args.profile))
+        except ValueError as err:
+            print(f"eels-id book: error: {err}", file=sys.stderr)
+            return 1
+        return 0
     try:
         result = run_book(
             args.profile, only=args.only, params=args.param, build=not args.no_build,

@@ -354,8 +354,8 @@ def _probe(config: DatasetConfig, seed: int, simulate_fn) -> dict[str, np.ndarra
     if failures:
         first = next(iter(failures.values()))
         raise ValueError(f"cannot simulate query element(s) {', '.join(failures)} with this "
-                         f"simulation configuration (leave them out with --query-elements or "
-                         f"DatasetConfig(elements=...)); e.g.: {first}")
+                         f"simulation configuration (leave them out with --query-elements simulatable, "
+                         f"or DatasetConfig(elements=...)); e.g.: {first}")
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_STREAM_KEY, 999_983)))
     batch = (simulate_fn or _default_simulate())(sp.pure_specimens(config.elements[0], 2),
                                                  config.simulation_config(), rng)
@@ -1170,7 +1170,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--splits", default=",".join(SPLITS), help=f"comma-separated subset of {','.join(SPLITS)}")
     g.add_argument("--dtype", default="float32", choices=("float32", "float16"), help="spectra storage dtype")
     g.add_argument("--scale", type=float, help="override the profile's dataset scale (1 = paper)")
-    g.add_argument("--query-elements", help="comma-separated query elements (default: all 80)")
+    g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
+                   "'simulatable': those the configured GOS source can draw")
     g.add_argument("--no-progress", action="store_true", help="no progress bar")
     q = parser.add_argument_group("quick look")
     q.add_argument("--elements", help="comma-separated specimen elements, first = query, e.g. Ce,O")
@@ -1202,7 +1203,12 @@ def main(args: argparse.Namespace) -> int:
                      "dtype": args.dtype}
         if args.scale is not None:
             overrides["scale"] = args.scale
-        if args.query_elements:
+        if args.query_elements == "simulatable":
+            overrides["elements"], left_out = simulatable_elements()
+            if left_out:
+                print(f"leaving out {len(left_out)} query elements the GOS source cannot draw: "
+                      f"{', '.join(left_out)}", file=sys.stderr)
+        elif args.query_elements:
             overrides["elements"] = tuple(e.strip() for e in args.query_elements.split(",") if e.strip())
         config = DatasetConfig.from_profile(args.profile, **overrides)
         shard = parse_shard(args.shard)

@@ -31,13 +31,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -114,7 +113,7 @@ class QuantMap:
 
 # --------------------------------------------------------------------------- inputs
 def _as_spectrum(data: Any, energy_eV=None):
-    from eels_helpers.io import Spectrum, read_spectrum
+    from eels_helpers.io import Spectrum
 
     if isinstance(data, Spectrum):
         return data
@@ -202,11 +201,14 @@ def quantify_map(data: Any, elements: Sequence[str] | MappingResult,
     """Model-based quantification of every pixel for ``elements`` (or a MappingResult's kept
     elements). E0 (keV), alpha, beta (mrad) default to the file's metadata
     (beam_energy_keV, convergence_angle_mrad, collection_angle_mrad). ``lowloss``: an io.Spectrum
-    (or (intensities, energies)) for the convolution. ``offset_eV`` is subtracted from the energy
+    (or (intensities, energies)) for the convolution (a SyntheticSI's own by default).
+    ``offset_eV`` is subtracted from the energy
     axis. ``options`` go to :class:`eels_helpers.quantify.QuantificationConfig` (fit_range_eV,
     background_exponents, weighting, gos, ...)."""
     from eels_helpers.quantify import QuantificationConfig, quantify
 
+    if lowloss is None and hasattr(data, "lowloss") and hasattr(data, "spectrum"):
+        lowloss = data.lowloss                    # a SyntheticSI brings its low-loss
     spectrum = _as_spectrum(data, energy_eV)
     if isinstance(elements, MappingResult):
         elements = elements.detected
@@ -287,8 +289,10 @@ def score_quantification(quant: QuantMap, truth_fractions: np.ndarray) -> dict:
         ok = np.isfinite(est) & np.isfinite(tru)
         r = float(np.corrcoef(est[ok], tru[ok])[0, 1]) if ok.sum() > 2 and est[ok].std() > 0 \
             and tru[ok].std() > 0 else float("nan")
-        out[el] = {"pearson_r": r, "mae": float(np.mean(np.abs(est[ok] - tru[ok]))),
-                   "bias": float(np.mean(est[ok] - tru[ok]))}
+        d = est[ok] - tru[ok]
+        out[el] = {"pearson_r": r,
+                   "mae": float(np.mean(np.abs(d))) if d.size else float("nan"),
+                   "bias": float(np.mean(d)) if d.size else float("nan")}
     return out
 
 
@@ -539,8 +543,12 @@ def main(args: argparse.Namespace) -> int:
         try:
             quant = quantify_map(spectrum, mapping, args.E0, args.alpha, args.beta,
                                  lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
-            print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s"
-                  + (f"; skipped {quant.result.skipped}" if quant.result.skipped else ""))
+            print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
+            by_reason: dict[str, list[str]] = {}
+            for el, why in quant.result.skipped.items():
+                by_reason.setdefault(why.split(" with its onset")[0], []).append(el)
+            for why, els in by_reason.items():
+                print(f"  not quantified ({why}): {', '.join(els)}")
         except ValueError as err:
             print(f"{prog}: quantification skipped: {err}", file=sys.stderr)
             status = 1

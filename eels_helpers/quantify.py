@@ -63,6 +63,9 @@ class QuantificationConfig:
     background_exponents: exponents r_k of the background power laws, each in (0, 10].
     weighting: "mean" (Poisson weights from the batch's mean spectrum) or "none".
     margin_after_eV: a family is modelled when its first onset is >= lo and <= hi - this (eV).
+    exclude_near_edge_eV: leave the channels from each modelled major onset (e.g. L3, L2) up to
+        this many eV above it out of the fit (the near-edge fine structure, which atomic cross
+        sections lack); 0 = fit every channel.
     gos: GOS source: "auto" (builtin when shipped, else hydrogenic), "builtin", "hydrogenic" or a
         GOSH path.
     """
@@ -74,6 +77,7 @@ class QuantificationConfig:
     background_exponents: tuple[float, ...] = DEFAULT_EXPONENTS
     weighting: str = "mean"
     margin_after_eV: float = 10.0
+    exclude_near_edge_eV: float = 0.0
     gos: str = "auto"
 
     def __post_init__(self):
@@ -88,6 +92,7 @@ class QuantificationConfig:
         check("alpha_mrad", self.alpha_mrad, 0.0, 200.0, "mrad")
         check("beta_mrad", self.beta_mrad, 0.01, 500.0, "mrad")
         check("margin_after_eV", self.margin_after_eV, 0.0, 1000.0, "eV")
+        check("exclude_near_edge_eV", self.exclude_near_edge_eV, 0.0, 500.0, "eV")
         if self.fit_range_eV is not None:
             fr = tuple(float(v) for v in self.fit_range_eV)
             if len(fr) != 2 or not (0 < fr[0] < fr[1]) or not all(map(math.isfinite, fr)):
@@ -274,7 +279,20 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     for r in config.background_exponents:
         cols.append((Ef / lo) ** (-r))
         names.append(f"bg r={r:g}")
-    return DesignMatrix(np.stack(cols, axis=1), names, names[:n_el], used, Ef, channels)
+    matrix = np.stack(cols, axis=1)
+    if config.exclude_near_edge_eV > 0:
+        keep = np.ones(Ef.size, dtype=bool)
+        for el in names[:n_el]:
+            for f in fams:
+                if f.element == el:
+                    for sub in f.major:
+                        e = f.onset_of(sub)
+                        keep &= ~((Ef >= e) & (Ef < e + config.exclude_near_edge_eV))
+        if keep.sum() < len(cols) + 2:
+            raise ValueError(f"exclude_near_edge_eV = {config.exclude_near_edge_eV:g} eV leaves "
+                             f"{int(keep.sum())} channels to fit {len(cols)} components")
+        matrix, Ef, channels = matrix[keep], Ef[keep], channels[keep]
+    return DesignMatrix(matrix, names, names[:n_el], used, Ef, channels)
 
 
 def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -625,7 +625,8 @@ def _parse_value(text: str) -> Any:
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="architecture: mlp, cnn, unet, resnet, vit, cct")
+    parser.add_argument("--model", required=True, choices=("mlp", "cnn", "unet", "resnet", "vit", "cct"),
+                        help="architecture")
     parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES),
                         help="schedule and model configuration (smoke, cpu = reduced models, paper = paper sizes)")
     parser.add_argument("--model-config", choices=["paper", "cpu"], help="override the profile's model configuration")

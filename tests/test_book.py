@@ -283,3 +283,29 @@ def test_missing_npm_is_a_clear_error(tmp_path, repo_root, monkeypatch):
     with pytest.raises(BookError, match=r"npm \(Node.js\) is needed.*apt-get install npm"):
         book.ensure_assets(tmp_path)
     assert not (tmp_path / "book" / "_static" / "vendor").exists()
+
+
+def test_assets_copied_once_per_lockfile(make_book_root):
+    from eels_helpers.book import ensure_assets
+
+    root = make_book_root("assets")
+    vendor = ensure_assets(root)
+    assert vendor == root / "book" / "_static" / "vendor"
+    for f in ("require.js", "embed-amd.js", "mathjax/tex-chtml.js",
+              "mathjax/output/chtml/fonts/woff-v2/MathJax_Main-Regular.woff"):
+        assert (vendor / f).is_file(), f
+    assert not (vendor / "mathjax" / "tex-svg-full.js").exists()  # unused bundles skipped
+    stamp = (vendor / ".stamp").stat().st_mtime_ns
+    assert ensure_assets(root) == vendor and (vendor / ".stamp").stat().st_mtime_ns == stamp
+    assert not list(vendor.parent.glob(".vendor-*"))  # no staging folder left
+
+
+def test_list_chapters(capsys):
+    from eels_helpers.book import list_chapters
+    from eels_helpers.cli import main
+
+    text = list_chapters("paper", registry=REGISTRY)
+    assert "device='cuda'" in text
+    assert "01_tiny  [? min]  n=4, scale=4.0" in text
+    assert main(["book", "--list", "--profile", "smoke"]) == 0
+    assert "01_introduction" in capsys.readouterr().out

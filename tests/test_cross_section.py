@@ -176,6 +176,17 @@ def test_builtin_k_edges_agree_with_exspy_hydrogenic_within_20_percent(name, ele
     assert np.all(np.abs(ratio - 1) < 0.20), ratio
 
 
+@pytest.mark.skipif(not gos.builtin_available(),
+                    reason=f"shipped GOS table {gos.BUILTIN_GOS_PATH} not generated yet")
+def test_builtin_shape_table_interpolation_error():
+    """The error documented in EdgeShapeTable for the shipped table, at the worst beam energy."""
+    tab = EdgeShapeTable(300.0, None, "builtin")
+    assert len(tab.names) == 107 and not tab.missing
+    worst, _ = tab.interpolation_error(1e-2)
+    _, p99 = tab.interpolation_error(1e-3)
+    assert worst < 0.002 and p99 < 0.001, (worst, p99)
+
+
 @pytest.mark.slow
 def test_chapter_renders_in_the_smoke_book(smoke_book):
     """The chapter "Core-loss cross sections" executes at the smoke profile and renders with

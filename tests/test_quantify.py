@@ -177,3 +177,13 @@ def test_thousands_of_pixels_take_seconds():
     t = time.perf_counter()
     quantify(y, E, ELEMENTS, config())
     assert time.perf_counter() - t < 10.0
+
+
+def test_exclude_near_edge_channels():
+    dm = design_matrix(E, ELEMENTS, config(exclude_near_edge_eV=20.0))
+    # O K (532), Ti L3/L2 (456, 462), Mn L3/L2 (640, 651): 456-481, 532-551, 640-670 removed
+    assert dm.energy_eV.size == E.size - (482 - 456) - 20 - (671 - 640)
+    assert not np.any((dm.energy_eV >= 532) & (dm.energy_eV < 552))
+    fr = _truth(np.random.default_rng(9), 20)
+    res = quantify(_spectra(fr), E, ELEMENTS, config(exclude_near_edge_eV=20.0))
+    assert np.max(np.abs(res.fractions - fr)) < 1e-6

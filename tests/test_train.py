@@ -177,3 +177,15 @@ def test_distributed_data_parallel_gloo_two_processes(tmp_path):
     assert [r["spectra"] for r in history] == [5 * 4 * 2, 10 * 4 * 2]   # both processes' batches count
     blob = torch.load(tmp_path / "checkpoint.pt", weights_only=False)
     assert blob["world_size"] == 2 and len(blob["rng_state"]) == 2
+
+
+def test_trains_from_a_dataset_written_by_eels_id_simulate(tmp_path):
+    ds = pytest.importorskip("eels_helpers.dataset")
+    cfg = ds.DatasetConfig(scale=0.0003, splits=("train", "validation"), elements=("B", "C", "N", "O"),
+                           chunk_samples=4)
+    ds.write_dataset(tmp_path / "d.h5", cfg, seed=0, workers=1)
+    train_split, val_split = open_hdf5(tmp_path / "d.h5", "train"), open_hdf5(tmp_path / "d.h5", "validation")
+    assert len(train_split) == cfg.n_spectra("train") and len(val_split) == cfg.n_spectra("validation")
+    history = train(TrainConfig(**{**TINY, "batch_size": 4, "max_epochs": 1}), train_split, tmp_path / "run",
+                    val_data=val_split)
+    assert history[0]["spectra"] == 12 and "val_f1" in history[0]

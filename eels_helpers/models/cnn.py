@@ -12,10 +12,17 @@ autocast it crashed torch 2.13 on CPU with a floating-point exception.
 
 from __future__ import annotations
 
+import contextlib
+
 import torch
 from torch import nn
 
 from ._common import N_CHANNELS, N_ELEMENTS, SameConv1d, check_positive, check_probability, init_he_normal, scaled
+
+def no_autocast(device_type: str):
+    """Autocast disabled on this device (a no-op context for devices without autocast, e.g. meta)."""
+    return torch.autocast(device_type, enabled=False) if device_type in ("cpu", "cuda") else contextlib.nullcontext()
+
 
 VGG11 = (64, "P", 128, "P", 256, 256, "P", 512, 512, "P", 512, 512, "P")
 
@@ -45,7 +52,7 @@ class CNN(nn.Module):
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
         x = self.features(spectra.unsqueeze(1))                  # (B, C, 96)
         x = self.drop1(x.transpose(1, 2).flatten(1))               # Keras flattens channels-last
-        with torch.autocast(x.device.type, enabled=False):         # bf16 crash, see module docstring
+        with no_autocast(x.device.type):                           # bf16 crash, see module docstring
             x = self.fc1(x.float())
         return self.head(x)
 

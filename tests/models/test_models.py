@@ -16,8 +16,9 @@ from eels_helpers.models._common import SameConv1d, he_normal_
 
 @pytest.fixture(scope="module")
 def paper_models():
-    torch.manual_seed(0)
-    return {name: create_model(name) for name in MODEL_NAMES}
+    """Paper-size models on the meta device: exact shapes and parameter counts, no memory or init cost."""
+    with torch.device("meta"):
+        return {name: create_model(name) for name in MODEL_NAMES}
 
 
 def test_registry():
@@ -43,15 +44,23 @@ def test_parameter_count_within_5_percent_of_table_2(paper_models, name):
 
 @pytest.mark.parametrize("name", MODEL_NAMES)
 def test_forward_shapes_paper_and_cpu(paper_models, name):
-    x = torch.rand(2, 3072)
     model = paper_models[name].eval()
+    with torch.device("meta"):
+        assert model(torch.rand(2, 3072)).shape == (2, 80)
+    torch.manual_seed(0)
+    small = create_model(name, config="cpu").eval()            # real weights and numbers
     with torch.no_grad():
-        out = model(x)
+        out = small(torch.rand(2, 3072))
     assert out.shape == (2, 80) and out.dtype == torch.float32 and torch.isfinite(out).all()
-    small = create_model(name, config="cpu").eval()
-    with torch.no_grad():
-        assert small(x).shape == (2, 80)
     assert count_parameters(small) < count_parameters(model) * 1.01
+
+
+def test_one_paper_size_model_runs_on_real_weights():
+    torch.manual_seed(0)
+    model = create_model("resnet").eval()          # 41M parameters, real init and arithmetic
+    with torch.no_grad():
+        out = model(torch.rand(1, 3072))
+    assert out.shape == (1, 80) and torch.isfinite(out).all()
 
 
 def test_cpu_configs_are_cheaper_layouts_of_the_same_code():
@@ -60,7 +69,7 @@ def test_cpu_configs_are_cheaper_layouts_of_the_same_code():
     assert all(m.dropout == 0.0 for m in vit.modules() if m.__class__.__name__ == "Attention")
 
 
-def test_batch_independence_in_eval(paper_models):
+def test_batch_independence_in_eval():
     """Eval-mode outputs of a spectrum do not depend on the rest of the batch (BN uses running stats)."""
     torch.manual_seed(1)
     x = torch.rand(3, 3072)
