@@ -67,6 +67,7 @@ import dataclasses
 import glob as _glob
 import json
 import os
+import re
 import shutil
 import sys
 import time
@@ -577,7 +578,9 @@ def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, work
         needed = _row_bytes(template) * summary["spectra"] + 1_000_000
         if check_space:
             check_disk_space(out.parent, needed)
-        _init_file(partial, config, seed, shard, units, template)
+        creating = partial.with_name(partial.name + ".init")  # a kill during creation leaves no .partial
+        _init_file(creating, config, seed, shard, units, template)
+        os.replace(creating, partial)
         done = np.zeros(len(units), bool)
     todo = [i for i, d in enumerate(done) if not d]
     if check_space and todo and done.any():
@@ -1072,8 +1075,8 @@ def quick_look(elements: Sequence[str], n: int = 5, *, seed: int = 0, fractions=
 
     Returns (specimen, SimulatedBatch, Materials Project formula or None).
 
-    Fractions: given, else those of the first Materials Project formula made of exactly these
-    elements, else equal.
+    Fractions: given, else those of the Materials Project formula made of exactly these elements
+    with the most entries (polymorphs), else equal.
     """
     from eels_helpers import specimens as sp
     from eels_helpers.simulate import Specimen
@@ -1095,9 +1098,12 @@ def quick_look(elements: Sequence[str], n: int = 5, *, seed: int = 0, fractions=
         mask = np.zeros(N_ELEMENTS, bool)
         mask[idx] = True
         rows = np.flatnonzero(((table.fractions > 0) == mask).all(axis=1))
-        if rows.size:
-            fr = table.fractions[rows[0], idx].astype(float)
-            formula = table.formula[rows[0]]
+        pure = [r for r in rows if set(re.findall(r"[A-Z][a-z]?", table.formula[r])) == set(order)]
+        rows = np.asarray(pure if pure else rows, np.int64)  # prefer formulas without H or Li
+        if rows.size:  # the formula with the most Materials Project entries (e.g. SrTiO3 for Sr,Ti,O)
+            best = rows[np.argmax(table.n_entries[rows])]
+            fr = table.fractions[best, idx].astype(float)
+            formula = table.formula[best]
         else:
             fr = np.ones(len(order))
     else:

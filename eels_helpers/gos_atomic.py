@@ -222,8 +222,10 @@ def continuum_on_grid(atom: AtomModel, eps_Ha: np.ndarray, l_values: np.ndarray,
     Normalisation at the far end of the grid from the WKB envelope in x:
     C^2 = kappa (y^2 + (y'/kappa)^2) -> 2/pi, kappa = sqrt(F) (the Langer-corrected local wave
     number in x; y' from the central difference corrected by kappa h / sin(kappa h)).
-    Returns (r, w, P) for r <= r_inner: radii (bohr), quadrature weights (bohr) and
-    P with shape (n_r, n_eps, n_l) in 1/sqrt(Hartree) (energy normalised per Hartree).
+    Returns (r, w, P, n_barrier) for r <= r_inner: radii (bohr), quadrature weights (bohr),
+    P with shape (n_r, n_eps, n_l) in 1/sqrt(Hartree) (energy normalised per Hartree), and the
+    number of (eps, l') pairs still under the centrifugal barrier at the far radius (set to 0:
+    negligible there by construction of the far radius).
     """
     eps_Ha = np.asarray(eps_Ha, dtype=float)
     l_values = np.asarray(l_values, dtype=int)

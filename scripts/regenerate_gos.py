@@ -240,7 +240,8 @@ def main(argv=None) -> int:
     grid = GosGrid(n_energies=a.n_energies, n_q=a.n_q, l_max=a.l_max)
     s = regenerate(a.elements, output=a.output, work=a.work, workers=a.workers, grid=grid,
                    write=not a.no_write)
-    print(f"regeneration_wall_s={s['wall_s']:.1f} cpu_s={s['cpu_s']:.1f} computed_elements={s['computed']} "
+    print(f"regeneration_wall_s={s['wall_s']:.1f} cpu_s={s['cpu_s']:.1f} "
+          f"computed_elements={s['computed']} "
           f"failures={len(s['failures'])}")
     return 1 if s["failures"] else 0
 

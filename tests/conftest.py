@@ -6,8 +6,9 @@
 * ``make_book_root``: factory ``make_book_root(name) -> Path`` of a fresh, minimal book folder
   (``_config.yml``, ``book/intro.md``, ``package.json``, ``node_modules`` link) in a temporary
   directory; the caller adds ``notebooks/`` and ``_toc.yml``.
-* ``smoke_book``: the real chapters executed with ``--profile smoke`` and built once per
-  session in a temporary copy of the project; a :class:`SmokeBook` (root, html, result).
+* ``smoke_book``: ``eels-id book --profile smoke`` on a temporary copy of all the real
+  chapters, once per session; a :class:`SmokeBook` (root, html, exit_code). Slow.
+* ``intro_book``: the same with ``--only 01_introduction`` (fast; used by the rendering tests).
 """
 
 from __future__ import annotations
@@ -62,16 +63,30 @@ class SmokeBook:
     exit_code: int
 
 
-@pytest.fixture(scope="session")
-def smoke_book(make_book_root, repo_root: Path) -> SmokeBook:
-    """``eels-id book --profile smoke`` on a temporary copy of the real chapters."""
+def _smoke_build(make_book_root, repo_root: Path, name: str, only=()) -> SmokeBook:
+    """``eels-id book --profile smoke [--only ...]`` on a temporary copy of the real chapters."""
     from eels_helpers.cli import main
 
-    root = make_book_root("smoke_book")
+    root = make_book_root(name)
     shutil.copy2(repo_root / "_toc.yml", root / "_toc.yml")
     shutil.rmtree(root / "notebooks")
     shutil.copytree(repo_root / "notebooks", root / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    code = main(["book", "--profile", "smoke", "--root", str(root),
-                 "--output", str(root / "out"), "--no-progress"])
+    argv = ["book", "--profile", "smoke", "--root", str(root), "--output", str(root / "out"),
+            "--no-progress"]
+    if only:
+        argv += ["--only", *only]
+    code = main(argv)
     return SmokeBook(root=root, html=root / "out" / "_build" / "html", exit_code=code)
+
+
+@pytest.fixture(scope="session")
+def smoke_book(make_book_root, repo_root: Path) -> SmokeBook:
+    """Every real chapter executed at ``smoke`` and built (slow: grows with the book)."""
+    return _smoke_build(make_book_root, repo_root, "smoke_book")
+
+
+@pytest.fixture(scope="session")
+def intro_book(make_book_root, repo_root: Path) -> SmokeBook:
+    """Only ``01_introduction`` executed at ``smoke`` and built with the landing page (fast)."""
+    return _smoke_build(make_book_root, repo_root, "intro_book", only=["01_introduction"])

@@ -486,3 +486,14 @@ def test_cli_writes_a_dataset_and_resumes_nothing_twice(tmp_path, capsys):
     assert "already complete" in capsys.readouterr().err
     assert main(args[:-3] + ["--seed", "3", "--no-progress"]) == 2   # same file, other seed
     assert "different settings" in capsys.readouterr().err
+
+
+def test_quick_look_uses_a_materials_project_formula():
+    spec, batch, formula = ds.quick_look(["Sr", "Ti", "O"], 3, simulate_fn=fake_simulate)
+    assert formula == "SrTiO3" and spec.query == "Sr" and spec.elements == ("O", "Ti", "Sr")
+    np.testing.assert_allclose(spec.fractions, [0.6, 0.2, 0.2], atol=1e-6)
+    assert batch.spectra.shape == (3, 3072)
+    spec, _, formula = ds.quick_look(["Fe", "O"], 1, simulate_fn=fake_simulate, fractions=[1, 3])
+    assert formula is None and spec.fractions == pytest.approx((0.75, 0.25))   # O, Fe in Z order
+    with pytest.raises(ValueError, match="2 positive numbers"):
+        ds.quick_look(["Fe", "O"], 1, simulate_fn=fake_simulate, fractions=[1])
