@@ -332,26 +332,33 @@ def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="
     return fig
 
 
-def plot_fig7(data: Any, mapping: MappingResult, quant: QuantMap | None = None, *,
+def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None = None, *,
               probes: dict | None = None, truth_fractions: np.ndarray | None = None,
               elements: Sequence[str] | None = None, max_elements: int = 8):
     """Fig. 7: (a) summed intensity with the probe positions, (b) the spectra at the probes
     with the expected onsets of the elements, (c) per element rows of maps: network probability,
     thresholded, model-based relative fraction and (when given) the true relative fraction.
     ``elements`` default to the kept ones (at most ``max_elements``, the most frequent first).
+    Without a network (``mapping=None``) only the quantification columns are drawn.
     Returns the figure."""
     from eels_helpers.elements import families_of
 
     plt = _plt()
     spectrum = _as_spectrum(data)
-    elements = list(elements) if elements is not None else list(mapping.detected)
+    if mapping is None and quant is None:
+        raise ValueError("plot_fig7 needs a MappingResult or a QuantMap")
+    if elements is None:
+        elements = mapping.detected if mapping is not None else quant.elements
+    elements = list(elements)
+    nav = mapping.navigation_shape if mapping is not None else quant.result.fractions.shape[:-1]
+    offset = mapping.offset_eV if mapping is not None else quant.offset_eV
     elements = elements[:max_elements]
     img = spectrum.data.sum(axis=-1)
     probes = dict(probes or {})
     if not probes:
         ny, nx = img.shape[:2] if img.ndim == 2 else (1, img.size)
         probes = {f"{k + 1}": (ny // 2, int(x)) for k, x in enumerate(np.linspace(0, nx - 1, 4))}
-    cols = ["probability", f"p >= {mapping.threshold:g}"]
+    cols = [] if mapping is None else ["probability", f"p >= {mapping.threshold:g}"]
     if quant is not None:
         cols.append("model-based")
     if truth_fractions is not None and quant is not None:
@@ -366,7 +373,7 @@ def plot_fig7(data: Any, mapping: MappingResult, quant: QuantMap | None = None, 
         ax_a.text(c + 1, r - 1, name.split()[0], color="tab:red", fontsize=8)
     ax_a.set_title("(a) summed intensity", fontsize=9)
     ax_b = fig.add_subplot(gs[0, 2:])
-    E = spectrum.energy_eV - mapping.offset_eV
+    E = spectrum.energy_eV - offset
     data2 = spectrum.data.reshape(img.shape + (E.size,)) if img.ndim == 2 else spectrum.data
     for k, (name, (r, c)) in enumerate(probes.items()):
         s = data2[r, c] if img.ndim == 2 else data2[c]
@@ -391,19 +398,22 @@ def plot_fig7(data: Any, mapping: MappingResult, quant: QuantMap | None = None, 
         sub = np.asarray(truth_fractions)[..., idx]
         truth_rel = sub / np.maximum(sub.sum(axis=-1, keepdims=True), 1e-12)
     for i, el in enumerate(elements):
-        panels = [mapping.probability_map(el), mapping.thresholded_map(el)]
+        panels = [] if mapping is None else [mapping.probability_map(el),
+                                             mapping.thresholded_map(el)]
+        n_net = len(panels)
         if quant is not None:
             panels.append(quant.fraction_map(el) if el in quant.elements
-                          else np.full(mapping.navigation_shape, np.nan))
+                          else np.full(nav, np.nan))
         if truth_rel is not None:
             panels.append(truth_rel[..., quant.elements.index(el)] if el in quant.elements
-                          else np.full(mapping.navigation_shape, np.nan))
-        vmax_q = max([float(np.nanmax(p)) for p in panels[2:] if np.isfinite(p).any()] or [1.0])
+                          else np.full(nav, np.nan))
+        vmax_q = max([float(np.nanmax(p)) for p in panels[n_net:] if np.isfinite(p).any()]
+                     or [1.0])
         for j, pan in enumerate(panels):
             ax = fig.add_subplot(gs[i + 1, j])
-            vmax = 1.0 if j < 2 else vmax_q
+            vmax = 1.0 if j < n_net else vmax_q
             im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect="auto",
-                           interpolation="nearest", cmap="viridis" if j < 2 else "magma")
+                           interpolation="nearest", cmap="viridis" if j < n_net else "magma")
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(cols[j], fontsize=9)
@@ -411,7 +421,8 @@ def plot_fig7(data: Any, mapping: MappingResult, quant: QuantMap | None = None, 
                 ax.set_ylabel(el, fontsize=10)
             if j == len(panels) - 1:
                 fig.colorbar(im, ax=ax, shrink=0.8)
-    fig.suptitle(f"(c) mapping: {mapping.model_name}, kept {', '.join(mapping.detected) or '-'}",
+    fig.suptitle(f"(c) mapping: {mapping.model_name}, kept {', '.join(mapping.detected) or '-'}"
+                 if mapping is not None else "(c) model-based quantification (no network)",
                  fontsize=10)
     fig.tight_layout()
     return fig

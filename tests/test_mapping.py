@@ -233,3 +233,15 @@ def test_quantify_map_on_the_superlattice():
         assert scores[el]["pearson_r"] > 0.95, (el, scores[el])
     bto = si.occupancy[..., si.materials.index("BaTiO3")] > 0.999
     assert np.nanmean(q.fraction_map("Ba")[bto]) > 0.1
+
+
+def test_plot_fig7_without_a_network():
+    import matplotlib.pyplot as plt
+
+    si, truth = _oxide_si(3, 8)
+    q = quantify_map(si, ["Ti", "Mn"], gos="hydrogenic")
+    fig = plot_fig7(si, None, q, truth_fractions=truth)
+    assert len(fig.axes) >= 2 + 2 * 2
+    plt.close(fig)
+    with pytest.raises(ValueError, match="needs"):
+        plot_fig7(si, None, None)
