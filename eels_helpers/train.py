@@ -74,7 +74,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"                 # auto | cpu | cuda
     precision: str = "auto"              # auto | fp32 | bf16 | fp16 (autocast)
-    num_threads: int | None = None       # CPU threads per process (None: cores / processes)
+    num_threads: int | None = None       # CPU threads per process (None: cores / processes; 1 on a busy machine)
     num_workers: int = 0                 # DataLoader worker processes
     progress: bool = True                # tqdm progress bar (rank 0)
 

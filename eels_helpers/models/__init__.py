@@ -61,9 +61,13 @@ PAPER_PARAMETERS_M = {"mlp": 56, "cnn": 45, "unet": 20, "resnet": 41, "vit": 2, 
 #:         MLP 128-64, depth 4, no attention dropout          paper 8 x 128: ~4)
 #: ======  =========================================  ======  ======================================
 #:
-#: The cpu profile trains 100 steps x 10 pseudo-epochs of 32 spectra = 32,000 spectra, i.e. about
-#: 10 minutes per model at ~55 spectra/s on 2 unshared threads (the MLP in ~2 minutes). Attention
-#: dropout is off on CPU because it forces PyTorch's slow (non-fused) attention path.
+#: The cpu profile trains 100 steps x 10 pseudo-epochs of 32 spectra = 32,000 spectra: 14-18
+#: CPU-minutes of one thread per model at the rates above (the MLP ~4), i.e. about ten minutes on two
+#: unshared cores. Measured end to end: ``eels-id train --model vit --profile cpu --stream
+#: --threads 1`` took 25 min wall at nice 10 while the machine's load average was 3-9. On a shared
+#: machine use ``--threads 1``: two OpenMP threads that get preempted wait for each other (we measured
+#: 2-7x lower throughput with 2 threads than with 1 at load average ~3). Attention dropout is off on
+#: CPU because it forces PyTorch's slow (non-fused) attention path.
 CPU_CONFIGS: dict[str, dict[str, Any]] = {
     "mlp": dict(width=0.5),
     "cnn": dict(width=0.125),
