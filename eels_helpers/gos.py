@@ -57,11 +57,15 @@ GOSH_FORMAT_VERSION = "1.0"
 #: Dirac GOS (Zhang, Jannis, Verbeeck et al.), the table used by the paper. CC-BY 4.0.
 DIRAC_ZENODO_RECORD = "11199911"
 DIRAC_URL = f"https://zenodo.org/records/{DIRAC_ZENODO_RECORD}/files/Dirac_GOS.gosh"
-#: The checksum of record 11199911 could not be obtained here (no network). ``download_dirac``
-#: therefore verifies the file STRUCTURE (GOSH layout, C/K1 and Fe/L3 tables) unless a checksum
-#: is passed or this constant is filled in. For reference, exspy pins "md5:02fb22ab55e39e51eb0
-#: 3c08dbf699545" for the same file name in Zenodo record 12752410 (a later upload).
+#: No checksum of record 11199911 is published with the file; ``download_dirac`` verifies the
+#: GOSH STRUCTURE of that file (C/K1 and Fe/L3 tables) unless a checksum is passed.
 DIRAC_MD5: str | None = None
+#: The compact Dirac GOS (same tables, smaller grids) that exspy 0.3.2 downloads for
+#: ``gos="dirac"``, with the checksum exspy verifies (exspy/_misc/eels/gosh_gos.py).
+DIRAC_COMPACT_ZENODO_RECORD = "12800856"
+DIRAC_COMPACT_URL = (f"https://zenodo.org/records/{DIRAC_COMPACT_ZENODO_RECORD}"
+                     "/files/Dirac_GOS_compact.gosh")
+DIRAC_COMPACT_MD5 = "01a855d3750d2c063955248358dbee8d"
 
 _SUBSHELL_ALIASES = {"K": "K1"}
 
@@ -487,7 +491,8 @@ def verify_dirac_structure(path) -> None:
             raise GoshError(f"{path}: table {el}/{sub} is empty")
 
 
-def download_dirac(dest, *, timeout: float = 10.0, md5: str | None = None) -> Path:
+def download_dirac(dest, *, timeout: float = 10.0, md5: str | None = None,
+                   compact: bool = False) -> Path:
     """Download the Dirac GOS of Zhang et al. (``Dirac_GOS.gosh``, ~GB-scale HDF5, CC-BY 4.0)
     from Zenodo record 11199911 (``DIRAC_URL``) to ``dest`` (a file or a directory).
 
@@ -496,30 +501,35 @@ def download_dirac(dest, *, timeout: float = 10.0, md5: str | None = None) -> Pa
     could not be obtained when this code was written, so by default the GOSH STRUCTURE is
     verified instead (C/K1 and Fe/L3 readable). Without network it fails within ``timeout``
     seconds with a message saying how to fetch the file by hand.
+
+    ``compact=True`` fetches ``Dirac_GOS_compact.gosh`` (Zenodo record 12800856, the file
+    exspy uses) instead, checked against its known md5 (``DIRAC_COMPACT_MD5``).
     """
+    url = DIRAC_COMPACT_URL if compact else DIRAC_URL
+    record = DIRAC_COMPACT_ZENODO_RECORD if compact else DIRAC_ZENODO_RECORD
     dest = Path(dest)
     if dest.is_dir() or str(dest).endswith(os.sep):
-        dest = dest / "Dirac_GOS.gosh"
+        dest = dest / url.rsplit("/", 1)[-1]
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_suffix(dest.suffix + ".part")
     digest = hashlib.md5()
     try:
-        with urllib.request.urlopen(DIRAC_URL, timeout=timeout) as r, open(tmp, "wb") as out:
+        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as out:
             while chunk := r.read(1 << 20):
                 digest.update(chunk)
                 out.write(chunk)
     except (urllib.error.URLError, socket.timeout, OSError) as err:
         tmp.unlink(missing_ok=True)
         raise ConnectionError(
-            f"could not download the Dirac GOS from {DIRAC_URL} ({err}). Download it by hand "
-            f"from https://zenodo.org/records/{DIRAC_ZENODO_RECORD} and pass gos=<path to "
-            f"Dirac_GOS.gosh>.") from err
-    expected = md5 or DIRAC_MD5
+            f"could not download the Dirac GOS from {url} ({err}). Download it by hand "
+            f"from https://zenodo.org/records/{record} and pass gos=<path to "
+            f"{dest.name}>.") from err
+    expected = md5 or (DIRAC_COMPACT_MD5 if compact else DIRAC_MD5)
     if expected:
         expected = expected.removeprefix("md5:")
         if digest.hexdigest() != expected:
             tmp.unlink(missing_ok=True)
-            raise GoshError(f"checksum mismatch for {DIRAC_URL}: md5 {digest.hexdigest()}, "
+            raise GoshError(f"checksum mismatch for {url}: md5 {digest.hexdigest()}, "
                             f"expected {expected}")
     tmp.replace(dest)
     verify_dirac_structure(dest)
@@ -528,6 +538,7 @@ def download_dirac(dest, *, timeout: float = 10.0, md5: str | None = None) -> Pa
 
 __all__ = [
     "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "DIRAC_URL", "DIRAC_ZENODO_RECORD", "DIRAC_MD5",
+    "DIRAC_COMPACT_URL", "DIRAC_COMPACT_ZENODO_RECORD", "DIRAC_COMPACT_MD5",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
     "write_gosh", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",
