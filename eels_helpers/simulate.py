@@ -151,6 +151,10 @@ PARAM_DOC = {
     "n_edges": "(B,) number of edge families inside the window",
     "edge_family": "(B, S) index in EDGE_FAMILIES of each included family, -1 = empty slot",
     "chemical_shift_eV": "(B, S) chemical shift of each included family, eV",
+    "candidate_family": "(B, S) index in EDGE_FAMILIES of every family of the specimen that was "
+                        "considered for the window (included or not), -1 = empty slot",
+    "candidate_chemical_shift_eV": "(B, S) chemical shift drawn for each candidate family "
+                                   "(it decides whether the family falls inside the window), eV",
     "edge_onset_eV": "(B, S) major onset + chemical shift (true axis), eV",
     "edge_weight": "(B, S) atomic fraction x jump-ratio scale: counts per (barn/eV)",
     "jump_ratio": "(B,) jump ratio J of the chosen edge",
@@ -656,6 +660,14 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     # ---- parameters (fixed shapes)
     S, D = MAX_EDGE_SLOTS, config.fs_degree[1]
+    fam_all = sel["family"]
+    if fam_all.shape[1] > S:
+        raise ValueError(f"a specimen has {fam_all.shape[1]} edge families; at most "
+                         f"MAX_EDGE_SLOTS = {S} can be stored")
+    cand_family = np.full((B, S), -1, dtype=np.int16)
+    cand_shift = np.zeros((B, S), dtype=np.int8)
+    cand_family[:, :fam_all.shape[1]] = fam_all
+    cand_shift[:, :fam_all.shape[1]] = np.where(fam_all >= 0, sel["chemical_shift_eV"], 0)
 
     def per_slot(values, fill, dtype, tail=()):
         out = np.full((B, S) + tail, fill, dtype=dtype)
@@ -672,6 +684,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         "n_edges": n_edges.astype(np.int16),
         "edge_family": per_slot(fm, -1, np.int16),
         "chemical_shift_eV": per_slot(chem_m, 0, np.int8),
+        "candidate_family": cand_family,
+        "candidate_chemical_shift_eV": cand_shift,
         "edge_onset_eV": per_slot(onset_m, 0, np.float32),
         "edge_weight": per_slot(weight_m, 0, np.float32),
         "jump_ratio": jump_ratio.astype(np.float32),

@@ -110,13 +110,17 @@ def test_labels_follow_the_window(steps_batch):
             assert b.labels_quantification[i, ELEMENTS.index(e)] == pytest.approx(fr[e] / tot,
                                                                                   rel=1e-5)
         assert b.labels_quantification[i].sum() == pytest.approx(1.0, rel=1e-5)
-        # a family of the specimen that is left out cannot lie inside the margins for every
-        # chemical shift in [-5, 5] eV (its drawn shift is not stored)
-        for e in spec.elements:
-            for fam in families_of(e):
-                if EDGE_FAMILIES.index(fam) not in fams[:n]:
-                    lo, hi = fam.onset_eV - 5, fam.onset_eV + 5
-                    assert not (start + 10 <= lo and hi <= end - 25), (fam.name, start, end)
+        # every family of the specimen is stored as a candidate with its drawn chemical shift;
+        # the included ones carry the same shift, and a left-out one lies outside the margins
+        cand = {int(f): int(s) for f, s in zip(p["candidate_family"][i],
+                                                 p["candidate_chemical_shift_eV"][i]) if f >= 0}
+        assert set(cand) == {EDGE_FAMILIES.index(fam) for e in spec.elements
+                             for fam in families_of(e)}
+        for f, s in zip(fams[:n], p["chemical_shift_eV"][i, :n]):
+            assert cand[int(f)] == s
+        for f, s in cand.items():
+            if f not in fams[:n] and f != p["query_family"][i]:
+                assert not (start + 10 <= _onset(f, s) <= end - 25), (EDGE_FAMILIES[f].name,)
 
 
 def test_measured_jump_ratio(steps_batch):
