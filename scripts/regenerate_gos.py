@@ -141,6 +141,25 @@ def compress_gosh(path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _computed(todo, need, grid, work, workers):
+    """Yield (element, compute_element result or the exception it raised), in process when
+    ``workers`` <= 1 (no pickling; used by the tests), else from a process pool as finished."""
+    if int(workers) <= 1:
+        for el in todo:
+            try:
+                yield el, compute_element(el, need[el], grid, work)
+            except Exception as exc:
+                yield el, exc
+        return
+    with ProcessPoolExecutor(max_workers=int(workers)) as pool:
+        futs = {pool.submit(compute_element, el, need[el], grid, work): el for el in todo}
+        for fut in as_completed(futs):
+            try:
+                yield futs[fut], fut.result()
+            except Exception as exc:
+                yield futs[fut], exc
+
+
 def regenerate(elements=None, *, output=None, work=DEFAULT_WORK, workers=1, grid=None,
                write=True, log=None) -> dict:
     """Compute (resumably) and write the GOSH file; returns a summary dict."""
@@ -165,36 +184,18 @@ def regenerate(elements=None, *, output=None, work=DEFAULT_WORK, workers=1, grid
     done = 0
     cpu_total = 0.0
     failures = {}
-    if todo and int(workers) <= 1:          # in-process (no pickling; used by the tests)
-        for el in todo:
-            done += 1
-            try:
-                _, sec, cpu = compute_element(el, need[el], grid, work)
-                cpu_total += cpu
-                el_msg = f"{el} ({len(need[el])} tables) {sec:.1f} s wall, {cpu:.1f} s CPU"
-            except Exception as exc:  # keep going; report at the end
-                failures[el] = repr(exc)
-                el_msg = f"{el} FAILED: {exc!r}"
-            wall = time.perf_counter() - t0
-            log(f"[{done}/{len(todo)}] {el_msg}; elapsed {wall / 60:.1f} min, "
-                f"ETA {wall / done * (len(todo) - done) / 60:.1f} min")
-    elif todo:
-        with ProcessPoolExecutor(max_workers=max(1, int(workers))) as pool:
-            futs = {pool.submit(compute_element, el, need[el], grid, work): el for el in todo}
-            for fut in as_completed(futs):
-                el = futs[fut]
-                done += 1
-                try:
-                    _, sec, cpu = fut.result()
-                    cpu_total += cpu
-                    el_msg = f"{el} ({len(need[el])} tables) {sec:.1f} s wall, {cpu:.1f} s CPU"
-                except Exception as exc:  # keep going; report at the end
-                    failures[el] = repr(exc)
-                    el_msg = f"{el} FAILED: {exc!r}"
-                wall = time.perf_counter() - t0
-                eta = wall / done * (len(todo) - done)
-                log(f"[{done}/{len(todo)}] {el_msg}; elapsed {wall / 60:.1f} min, "
-                    f"ETA {eta / 60:.1f} min")
+    for el, outcome in _computed(todo, need, grid, work, workers):
+        done += 1
+        if isinstance(outcome, Exception):  # keep going; report at the end
+            failures[el] = repr(outcome)
+            el_msg = f"{el} FAILED: {outcome!r}"
+        else:
+            _, sec, cpu = outcome
+            cpu_total += cpu
+            el_msg = f"{el} ({len(need[el])} tables) {sec:.1f} s wall, {cpu:.1f} s CPU"
+        wall = time.perf_counter() - t0
+        log(f"[{done}/{len(todo)}] {el_msg}; elapsed {wall / 60:.1f} min, "
+            f"ETA {wall / done * (len(todo) - done) / 60:.1f} min")
     wall = time.perf_counter() - t0
     summary = {"elements": len(need), "tables": n_tab, "computed": len(todo) - len(failures),
                "failures": failures, "wall_s": wall, "cpu_s": cpu_total, "output": None}
