@@ -6,7 +6,9 @@
 1. for every chapter of the registry (:mod:`eels_helpers.profiles`), in ``_toc.yml`` order,
    inject the profile's parameters into ``notebooks/<name>.ipynb`` and execute it with
    papermill (kernel ``python3``, i.e. this interpreter) into ``book/executed/<name>.ipynb``;
-   parameters that the notebook's ``parameters`` cell does not declare are refused;
+   parameters that the notebook's ``parameters`` cell does not declare are refused; a
+   chapter with ``instances`` runs its notebook once per instance, into
+   ``book/executed/<name>_<suffix>.ipynb``, titled by the instance;
 2. record profile, parameters, duration and package versions in the executed notebook's
    metadata (``metadata.eels_book``) and in a visible note on the page; hide papermill's
    ``injected-parameters`` cell;
@@ -164,7 +166,7 @@ def resolve_parameters(
     params = chapter.parameters(profile, declared=set(declared))
     applied: dict[str, Any] = {}
     for ov in overrides:
-        if ov.notebook is not None and ov.notebook != chapter.name:
+        if ov.notebook is not None and ov.notebook not in (chapter.name, chapter.notebook):
             continue
         if ov.key not in declared:
             if ov.notebook is None:
@@ -276,6 +278,23 @@ def _annotate(nb, info: dict[str, Any], declared: Mapping[str, Any]) -> None:
     nb.cells.append(nbformat.v4.new_markdown_cell(footer, metadata=dict(meta)))
 
 
+def _retitle(nb, title: str) -> None:
+    """Replace the first level-1 Markdown heading (the page title) by ``title``, or add one:
+    the pages of a chapter's instances share a notebook but not a title."""
+    import nbformat
+
+    for cell in nb.cells:
+        if cell.cell_type != "markdown":
+            continue
+        lines = cell.source.splitlines()
+        for i, line in enumerate(lines):
+            if line.startswith("# "):
+                lines[i] = f"# {title}"
+                cell.source = "\n".join(lines)
+                return
+    nb.cells.insert(0, nbformat.v4.new_markdown_cell(f"# {title}"))
+
+
 def ensure_kernel() -> Path:
     """Make sure the ``python3`` Jupyter kernel runs this interpreter (the venv's Python).
 
@@ -330,7 +349,7 @@ def execute_chapter(
     import papermill
     from papermill.exceptions import PapermillExecutionError
 
-    source = root / NOTEBOOK_DIR / f"{chapter.name}.ipynb"
+    source = root / NOTEBOOK_DIR / f"{chapter.notebook}.ipynb"
     if not source.is_file():
         raise BookError(f"chapter {chapter.name}: notebook {source} does not exist")
     declared = notebook_parameters(source)
@@ -380,6 +399,8 @@ def execute_chapter(
     duration = time.perf_counter() - t0
 
     nb = nbformat.read(str(running), as_version=4)
+    if chapter.source is not None:
+        _retitle(nb, chapter.title)
     info = {
         "profile": profile,
         "parameters": params,
@@ -597,7 +618,7 @@ def run_book(
     except ValueError as err:
         raise BookError(str(err)) from None
     root = Path(root).resolve() if root is not None else project_root()
-    registry = _profiles.REGISTRY if registry is None else registry
+    registry = _profiles.expand_chapters(_profiles.REGISTRY if registry is None else registry)
     overrides = [p if isinstance(p, ParamOverride) else parse_param(p) for p in params]
 
     in_toc = toc_chapters(root)
@@ -613,16 +634,20 @@ def run_book(
             f"registered chapters {not_in_toc} are missing from _toc.yml; add "
             f"`- file: {EXECUTED_DIR.as_posix()}/<name>` lines (see CONTRIBUTING.md)"
         )
-    strays = sorted(p.stem for p in (root / NOTEBOOK_DIR).glob("*.ipynb") if p.stem not in registry)
+    sources = {ch.notebook for ch in registry.values()}
+    strays = sorted(p.stem for p in (root / NOTEBOOK_DIR).glob("*.ipynb") if p.stem not in sources)
     if strays and progress:
         print(f"note: not in the book yet (no registry entry and _toc.yml line, see "
               f"CONTRIBUTING.md): {', '.join(strays)}", file=sys.stderr)
-    unknown = [n for n in only if n not in registry]
+    # --only NAME: a page, or a notebook with instances (all its pages)
+    unknown = [n for n in only if n not in registry and n not in sources]
     if unknown:
-        raise BookError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(in_toc)}")
-    selected = [n for n in in_toc if not only or n in only]
+        raise BookError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(in_toc)}"
+                        + "".join(f"; {s} (all its pages)" for s in sorted(sources - set(registry))))
+    selected = [n for n in in_toc if not only or n in only or registry[n].notebook in only]
+    selected_names = set(selected) | {registry[n].notebook for n in selected}
     for ov in overrides:
-        if ov.notebook is not None and ov.notebook not in selected:
+        if ov.notebook is not None and ov.notebook not in selected_names:
             raise BookError(
                 f"--param {ov.notebook}.{ov.key}: chapter {ov.notebook!r} is not selected "
                 f"(selected: {', '.join(selected)})"
@@ -633,7 +658,7 @@ def run_book(
     # check every parameter before running anything (a typo must not cost an hour)
     declared = {}
     for name in selected:
-        src = root / NOTEBOOK_DIR / f"{name}.ipynb"
+        src = root / NOTEBOOK_DIR / f"{registry[name].notebook}.ipynb"
         if not src.is_file():
             raise BookError(f"chapter {name}: notebook {src} does not exist")
         declared[name] = notebook_parameters(src)
@@ -680,12 +705,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     parser.add_argument(
         "--only", nargs="+", default=[], metavar="NAME",
-        help="execute only these chapters (notebook names, e.g. 01_introduction)",
+        help="execute only these chapters (page names, e.g. 01_introduction or "
+        "04_train_architecture_vit; a notebook run several times, e.g. 04_train_architecture, "
+        "selects all its pages)",
     )
     parser.add_argument(
         "--param", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
         help="override a parameter (VALUE is a Python literal, else a string); "
-        "KEY=VALUE applies to every selected notebook that declares KEY; repeatable",
+        "KEY=VALUE applies to every selected notebook that declares KEY; NOTEBOOK may be a "
+        "page (04_train_architecture_vit) or a notebook (all its pages); repeatable",
     )
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks only")
     parser.add_argument(
@@ -703,7 +731,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 def list_chapters(profile: str, registry: Mapping[str, _profiles.Chapter] | None = None) -> str:
     """One line per registered chapter: name, budget and parameters at ``profile``."""
     _profiles.validate_profile(profile)
-    registry = _profiles.REGISTRY if registry is None else registry
+    registry = _profiles.expand_chapters(_profiles.REGISTRY if registry is None else registry)
     shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
     lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
              f"shared parameters (where declared): {shared}", "chapters [budget]:"]

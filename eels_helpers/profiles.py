@@ -25,7 +25,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 __all__ = [
     "PROFILES",
@@ -38,6 +38,7 @@ __all__ = [
     "validate_profile",
     "get_chapter",
     "chapter_parameters",
+    "expand_chapters",
     "shared_parameters",
 ]
 
@@ -115,6 +116,8 @@ def shared_parameters(profile: str) -> dict[str, Any]:
 
 
 _NAME_RE = re.compile(r"^[0-9]{2}_[a-z0-9_]+$")
+_SUFFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+_INSTANCE_KEYS = {"title", "params", "smoke", "cpu", "paper", "budget_minutes"}
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
 
@@ -155,6 +158,13 @@ class Chapter:
     cpu: Mapping[str, Any] = field(default_factory=dict)
     paper: Mapping[str, Any] = field(default_factory=dict)
     budget_minutes: Mapping[str, float] = field(default_factory=dict)
+    #: ``{suffix: overrides}``: run the notebook once per entry, into page ``<name>_<suffix>``.
+    #: ``overrides`` may hold ``title`` (str), ``params`` (values for every profile), the
+    #: profile names (values for that profile) and ``budget_minutes``; only names the chapter
+    #: itself sets may be overridden. See :meth:`expand`.
+    instances: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    #: the notebook ``notebooks/<source>.ipynb`` (default: ``name``); set by :meth:`expand`.
+    source: str | None = None
 
     def __post_init__(self) -> None:
         if not _NAME_RE.match(self.name):
@@ -162,6 +172,28 @@ class Chapter:
                 f"Chapter.name must look like '03_simulation' (two digits, underscore, "
                 f"lower-case words: the notebook file name without .ipynb), got {self.name!r}"
             )
+        if self.source is not None and not _NAME_RE.match(self.source):
+            raise ValueError(f"chapter {self.name!r}: source must be a notebook name like "
+                             f"'04_train', got {self.source!r}")
+        if self.source is not None and self.instances:
+            raise ValueError(f"chapter {self.name!r}: an instance cannot have instances")
+        for suffix, over in self.instances.items():
+            if not (isinstance(suffix, str) and _SUFFIX_RE.match(suffix)):
+                raise ValueError(f"chapter {self.name!r}: instance suffix {suffix!r} must be "
+                                 "lower-case letters, digits and underscores (e.g. 'vit')")
+            if not isinstance(over, Mapping):
+                raise ValueError(f"chapter {self.name!r}: instance {suffix!r} must be a dict")
+            bad = sorted(set(over) - _INSTANCE_KEYS)
+            if bad:
+                raise ValueError(f"chapter {self.name!r}: instance {suffix!r} has unknown keys "
+                                 f"{bad}; allowed: {', '.join(sorted(_INSTANCE_KEYS))}")
+            own = set(self.smoke) | set(self.cpu) | set(self.paper)
+            for key in ["params", *PROFILES]:
+                extra = sorted(set(over.get(key, {})) - own)
+                if extra:
+                    raise ValueError(
+                        f"chapter {self.name!r}: instance {suffix!r} sets {extra} ({key}), which "
+                        f"the chapter does not set; overridable: {sorted(own)}")
         keys = {p: set(self.params(p)) for p in PROFILES}
         all_keys = set().union(*keys.values())
         for profile, names in keys.items():
@@ -190,6 +222,32 @@ class Chapter:
         # freeze the dictionaries
         for attr in ("smoke", "cpu", "paper", "budget_minutes"):
             object.__setattr__(self, attr, MappingProxyType(dict(getattr(self, attr))))
+        object.__setattr__(self, "instances", MappingProxyType(
+            {k: MappingProxyType(dict(v)) for k, v in self.instances.items()}))
+
+    @property
+    def notebook(self) -> str:
+        """The source notebook's name (``notebooks/<notebook>.ipynb``)."""
+        return self.source or self.name
+
+    def expand(self) -> list["Chapter"]:
+        """The pages this chapter produces: itself, or one Chapter per instance, named
+        ``<name>_<suffix>``, with ``source=<name>`` and the instance's overrides applied
+        (``params`` to every profile, then the profile's own entry)."""
+        if not self.instances:
+            return [self]
+        pages = []
+        for suffix, over in self.instances.items():
+            common = dict(over.get("params", {}))
+            values = {p: {**getattr(self, p), **common, **over.get(p, {})} for p in PROFILES}
+            pages.append(Chapter(
+                name=f"{self.name}_{suffix}",
+                title=over.get("title", f"{self.title}: {suffix}"),
+                budget_minutes={**self.budget_minutes, **over.get("budget_minutes", {})},
+                source=self.name,
+                **values,
+            ))
+        return pages
 
     def params(self, profile: str) -> Mapping[str, Any]:
         """This chapter's own parameters at ``profile`` (without the shared ones)."""
@@ -243,17 +301,49 @@ _CHAPTERS: list[Chapter] = [
                "occurrence_scale": 0.1, "n_profile": 2048},
         budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
     ),
+    # One notebook, six pages (Table 2's architectures). cpu schedule per architecture: the
+    # reduced models of eels_helpers.models.CPU_CONFIGS train at 28-154 spectra per CPU-second
+    # (one thread, batch 32; benchmarks/bench_models.py); the earlier vit cpu run of 32,000
+    # spectra took 25-28 min on the shared, loaded machine. So: 10 pseudo-epochs of 60 steps
+    # (19,200 spectra, ~9 min at 35/s) for cnn, resnet and vit, of 50 steps (16,000 spectra,
+    # ~9 min at 30/s) for the slower unet and cct, and of 100 steps (32,000 spectra, ~3.5 min
+    # at 154/s) for the mlp: ~50 min of training + ~1 min of evaluation each, ~55 min in all
+    # (budgets below add up to 55 min; a loaded machine overruns them, and the runner says so).
+    # smoke: 2 steps, 1 pseudo-epoch, 32+32 evaluation spectra (rounded up to 64+64); measured
+    # 16-20 s per instance (110 s for all six), of which ~10 s is the simulator's start-up
+    # (cross-section tables of the 80 elements, built once per kernel) and ~5 s kernel start.
+    # num_threads=1 on the 2-core machine: it is shared (a niced background job), and two
+    # preempted OpenMP threads wait for each other: one forward+backward of the cpu resnet took
+    # 15 s with 2 threads and 0.9 s with 1 (measured 2026-11-24, load average 2.6).
     Chapter(
         name="04_train_architecture",
         title="Train an architecture",
-        smoke={"architecture": "vit", "steps_per_epoch": 3, "max_epochs": 1, "n_validation": 64,
-               "n_test": 64, "out_dir": "../_build/train"},
-        cpu={"architecture": "vit", "steps_per_epoch": 100, "max_epochs": 10, "n_validation": 512,
-             "n_test": 1024, "out_dir": "../_build/train"},
+        smoke={"architecture": "vit", "steps_per_epoch": 2, "max_epochs": 1, "n_validation": 32,
+               "n_test": 32, "out_dir": "../_build/train", "num_threads": 1},
+        cpu={"architecture": "vit", "steps_per_epoch": 60, "max_epochs": 10, "n_validation": 512,
+             "n_test": 1024, "out_dir": "../_build/train", "num_threads": 1},
         paper={"architecture": "vit", "steps_per_epoch": 1000, "max_epochs": 35, "n_validation": 4096,
-               "n_test": 8192, "out_dir": "../_build/train"},
-        # measured 27.7 min at cpu on the shared 2-core machine (2026-11-24)
-        budget_minutes={"smoke": 2.0, "cpu": 30.0, "paper": 240.0},
+               "n_test": 8192, "out_dir": "../_build/train", "num_threads": None},
+        budget_minutes={"smoke": 0.5, "cpu": 10.0, "paper": 240.0},
+        instances={
+            "mlp": {"title": "Train an architecture: MLP", "params": {"architecture": "mlp"},
+                    "cpu": {"steps_per_epoch": 100}, "budget_minutes": {"cpu": 5.0}},
+            "cnn": {"title": "Train an architecture: CNN", "params": {"architecture": "cnn"}},
+            "resnet": {"title": "Train an architecture: ResNet", "params": {"architecture": "resnet"}},
+            "unet": {"title": "Train an architecture: U-Net", "params": {"architecture": "unet"},
+                     "cpu": {"steps_per_epoch": 50}},
+            "vit": {"title": "Train an architecture: ViT", "params": {"architecture": "vit"}},
+            "cct": {"title": "Train an architecture: CCT", "params": {"architecture": "cct"},
+                    "cpu": {"steps_per_epoch": 50}},
+        },
+    ),
+    Chapter(
+        name="05_table2_simulated",
+        title="Table 2: the six architectures on simulated spectra",
+        smoke={"out_dir": "../_build/train"},
+        cpu={"out_dir": "../_build/train"},
+        paper={"out_dir": "../_build/train"},
+        budget_minutes={"smoke": 0.5, "cpu": 0.5, "paper": 0.5},
     ),
     Chapter(
         name="06_spectrum_image_mapping",
@@ -265,10 +355,24 @@ _CHAPTERS: list[Chapter] = [
     ),
 ]
 
-#: notebook name -> Chapter, in chapter order.
-REGISTRY: Mapping[str, Chapter] = MappingProxyType({c.name: c for c in _CHAPTERS})
-if len(REGISTRY) != len(_CHAPTERS):  # pragma: no cover - guards against copy-paste slips
-    raise ValueError("profiles._CHAPTERS lists a chapter name twice")
+
+
+def expand_chapters(chapters: "Iterable[Chapter] | Mapping[str, Chapter]") -> dict[str, Chapter]:
+    """``{page name: Chapter}`` with every chapter's instances expanded (see
+    :meth:`Chapter.expand`), in order; ValueError when a page name occurs twice."""
+    if isinstance(chapters, Mapping):
+        chapters = chapters.values()
+    pages: dict[str, Chapter] = {}
+    for chapter in chapters:
+        for page in chapter.expand():
+            if page.name in pages:
+                raise ValueError(f"chapter page name {page.name!r} occurs twice")
+            pages[page.name] = page
+    return pages
+
+
+#: page name -> Chapter, in chapter order (instances expanded: one entry per executed page).
+REGISTRY: Mapping[str, Chapter] = MappingProxyType(expand_chapters(_CHAPTERS))
 
 
 def get_chapter(name: str, registry: Mapping[str, Chapter] | None = None) -> Chapter:

@@ -736,3 +736,105 @@ if __name__ == "__main__":   # torchrun --nproc_per_node 2 -m eels_helpers.train
     _parser = argparse.ArgumentParser(prog="python -m eels_helpers.train", description=__doc__.splitlines()[0])
     configure_parser(_parser)
     sys.exit(main(_parser.parse_args()))
+
+
+# --------------------------------------------------------------------------------------------
+# results of a trained architecture (Table 2's simulated columns), saved beside the checkpoint
+
+RESULTS_JSON = "results.json"
+
+
+@dataclass(frozen=True)
+class TrainResults:
+    """Simulated-test results of one trained architecture (one row of Table 2).
+
+    Scores are support-weighted over the 80 elements at ``threshold`` (chosen on validation
+    spectra, precision and recall closest): ``f1``, ``precision``, ``recall`` and ``emr``
+    (exact match ratio) are fractions in [0, 1], ``rmse`` is in probability units;
+    ``inference_ms_per_spectrum`` is the wall time of a forward pass per spectrum (batch 32,
+    milliseconds), ``train_minutes`` the wall time of all training pseudo-epochs (minutes,
+    summed over resumed runs).
+    """
+
+    architecture: str
+    profile: str
+    parameters: int
+    f1: float
+    precision: float
+    recall: float
+    emr: float
+    rmse: float
+    threshold: float
+    inference_ms_per_spectrum: float
+    train_minutes: float
+    spectra: int = 0                        # training spectra seen
+    epochs: int = 0                         # pseudo-epochs trained
+    n_test: int = 0                         # simulated test spectra
+    model_config: str = ""                  # 'cpu' (reduced) or 'paper' sizes
+    options: dict = field(default_factory=dict)   # the model's constructor keywords
+
+    def __post_init__(self):
+        from .models import MODEL_NAMES
+
+        if self.architecture not in MODEL_NAMES:
+            raise ValueError(f"architecture must be one of {', '.join(MODEL_NAMES)}, got {self.architecture!r}")
+        import numbers
+
+        for name in ("parameters", "spectra", "epochs", "n_test"):   # numpy ints -> int
+            value = getattr(self, name)
+            if isinstance(value, numbers.Integral) and not isinstance(value, bool):
+                object.__setattr__(self, name, int(value))
+        for name in ("f1", "precision", "recall", "emr", "rmse", "threshold",
+                     "inference_ms_per_spectrum", "train_minutes"):   # numpy floats -> float
+            value = getattr(self, name)
+            if isinstance(value, numbers.Real) and not isinstance(value, bool):
+                object.__setattr__(self, name, float(value))
+        object.__setattr__(self, "options", dict(self.options))
+        if not isinstance(self.parameters, int) or self.parameters < 1:
+            raise ValueError(f"parameters must be a positive int (trainable weights), got {self.parameters!r}")
+        for name in ("f1", "precision", "recall", "emr", "rmse", "threshold"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+        for name in ("inference_ms_per_spectrum", "train_minutes"):
+            value = getattr(self, name)
+            if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
+                raise ValueError(f"{name} must be a finite time >= 0, got {value!r}")
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_directory(out_dir: str | Path, architecture: str, profile: str, seed: int, steps_per_epoch: int) -> Path:
+    """``<out_dir>/<architecture>-<profile>-seed<seed>-steps<steps_per_epoch>``: the folder of one
+    training run (checkpoint, log, results). The step count is in the name because a checkpoint
+    resumes only with the same pseudo-epoch length."""
+    return Path(out_dir) / f"{architecture}-{profile}-seed{seed}-steps{steps_per_epoch}"
+
+
+def save_results(results: TrainResults, run_dir: str | Path) -> Path:
+    """Write ``results`` to ``<run_dir>/results.json`` (atomically) and return the path."""
+    path = Path(run_dir) / RESULTS_JSON
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(results.as_dict(), indent=1))
+    os.replace(tmp, path)
+    return path
+
+
+def load_results(path: str | Path) -> TrainResults:
+    """Read a ``results.json`` written by :func:`save_results` (a run folder or the file)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / RESULTS_JSON
+    data = json.loads(path.read_text())
+    known = {f for f in TrainResults.__dataclass_fields__}
+    return TrainResults(**{k: v for k, v in data.items() if k in known})
+
+
+def find_results(out_dir: str | Path, architecture: str, profile: str, seed: int = 0) -> TrainResults | None:
+    """The newest results of ``architecture`` at ``profile`` and ``seed`` under ``out_dir``
+    (any pseudo-epoch length), or None when that architecture has not been trained there."""
+    paths = sorted(Path(out_dir).glob(f"{architecture}-{profile}-seed{seed}-steps*/{RESULTS_JSON}"),
+                   key=lambda p: p.stat().st_mtime)
+    return load_results(paths[-1]) if paths else None

@@ -77,13 +77,13 @@ def test_get_chapter_unknown_lists_registered():
 # ----------------------------------------------------------------------------- the registry
 def test_registry_agrees_with_toc_and_notebooks(repo_root):
     assert toc_chapters(repo_root) == list(REGISTRY), "_toc.yml and profiles._CHAPTERS differ"
-    for name in REGISTRY:
-        assert (repo_root / "notebooks" / f"{name}.ipynb").is_file(), name
+    for name, ch in REGISTRY.items():
+        assert (repo_root / "notebooks" / f"{ch.notebook}.ipynb").is_file(), name
 
 
 @pytest.mark.parametrize("name", list(REGISTRY))
 def test_registered_parameters_are_declared(repo_root, name):
-    declared = notebook_parameters(repo_root / "notebooks" / f"{name}.ipynb")
+    declared = notebook_parameters(repo_root / "notebooks" / f"{REGISTRY[name].notebook}.ipynb")
     assert "profile" in declared, f"{name}: declare `profile` in the parameters cell"
     for profile in PROFILES:
         params, _ = resolve_parameters(REGISTRY[name], profile, declared)  # raises on typos
