@@ -1,7 +1,7 @@
 """Evaluation on real (experimental) spectra: the manifest, a grouped split, metrics.
 
 Manifest format (``manifest.csv`` in the spectra directory, comma-separated, one row per
-file; the format of ``../shared/experimental/manifest.csv``):
+file; the format of the project's validation set of real spectra):
 
 ====================  ========  ====================================================
 column                required  meaning
@@ -43,8 +43,6 @@ REQUIRED_COLUMNS = ("file", "elements")
 OPTIONAL_COLUMNS = ("energy_offset_eV", "compound_group", "spectrum_image")
 #: environment variable naming the directory of real spectra
 ENV_DIRECTORY = "EELS_ID_EXPERIMENTAL_DIR"
-#: the project's default location (next to the repository, read-only, never copied in)
-DEFAULT_DIRECTORY = Path(__file__).resolve().parents[1].parent / "shared" / "experimental"
 #: carbon is left out of every experimental metric
 EXCLUDED_FROM_METRICS = ("C",)
 
@@ -150,15 +148,15 @@ def package_spectra():
 
 
 def experimental_directory(directory: str | Path | None = None) -> Path | None:
-    """The directory of real spectra to use: the argument, else $EELS_ID_EXPERIMENTAL_DIR,
-    else ../shared/experimental next to the repository; None if none has a manifest."""
+    """The directory of real spectra to use: the argument, else $EELS_ID_EXPERIMENTAL_DIR;
+    None if neither is given (the package itself knows no data location)."""
     if directory is not None:
         if (Path(directory) / "manifest.csv").is_file():
             return Path(directory)
         raise ManifestError(f"{directory}: no manifest.csv there")
-    for candidate in (os.environ.get(ENV_DIRECTORY), DEFAULT_DIRECTORY):
-        if candidate and (Path(candidate) / "manifest.csv").is_file():
-            return Path(candidate)
+    candidate = os.environ.get(ENV_DIRECTORY)
+    if candidate and (Path(candidate) / "manifest.csv").is_file():
+        return Path(candidate)
     return None
 
 
@@ -170,8 +168,8 @@ def evaluation_set(directory: str | Path | None = None):
         return df, f"{len(df)} real spectra from {found} (manifest.csv)"
     df = package_spectra()
     message = (
-        "no directory of real spectra is configured (pass one, set $EELS_ID_EXPERIMENTAL_DIR or "
-        f"provide {DEFAULT_DIRECTORY}); using the {len(df)} real spectra that ship with installed "
+        "no directory of real spectra is configured (pass one or set $EELS_ID_EXPERIMENTAL_DIR "
+        "to a folder with a manifest.csv); using the {len(df)} real spectra that ship with installed "
         "packages instead: " + ", ".join(f"{r.file} ({r.elements})" for r in df.itertuples())
     )
     warnings.warn(message)

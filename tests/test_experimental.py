@@ -90,7 +90,6 @@ def test_package_spectra_are_real_files_with_known_elements():
 
 
 def test_evaluation_set_falls_back_and_says_so(monkeypatch, tmp_path):
-    monkeypatch.setattr(ex, "DEFAULT_DIRECTORY", tmp_path / "absent")
     monkeypatch.delenv(ex.ENV_DIRECTORY, raising=False)
     assert ex.experimental_directory() is None
     with pytest.warns(UserWarning, match="no directory of real spectra is configured"):
@@ -194,7 +193,6 @@ def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
 
     if ex.package_spectra().empty:
         pytest.skip("exspy is not installed")
-    monkeypatch.setattr(ex, "DEFAULT_DIRECTORY", tmp_path / "absent")
     monkeypatch.delenv(ex.ENV_DIRECTORY, raising=False)
     torch.manual_seed(0)
     path = checkpoints.save_model(tmp_path / "m.pt", create_model("mlp", hidden=[8]), architecture="mlp",

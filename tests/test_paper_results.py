@@ -21,7 +21,7 @@ from eels_helpers.train import (
     save_results,
 )
 
-PAPER = Path("/work/shared/paper/annys-2023-deep-learning-core-loss-eels.md")
+PAPER = Path(__file__).resolve().parents[2] / "shared" / "paper" / "annys-2023-deep-learning-core-loss-eels.md"
 
 
 def make_results(arch="vit", profile="cpu", **kw) -> TrainResults:

@@ -7,7 +7,7 @@
 
 Every model maps spectra (B, 3072) float32 to LOGITS (B, 80) for Be..Bi; use
 :func:`predict_proba` (sigmoid, batched, eval mode) for probabilities. Defaults are the paper's
-sizes (``../shared/notes/reference-implementation.md``). Scaling options:
+sizes (the authors' public code, arnoannys/EELS_ID on GitHub). Scaling options:
 
 * ``width`` (mlp, cnn, resnet, unet): multiplies hidden sizes / convolution channels;
 * ``heads``, ``dim_head``, ``patch_stride``, ``attn_dropout`` (vit, cct): token and head layout.

@@ -1,6 +1,6 @@
 """Building blocks shared by the model files: Keras-matching layers and initialisation.
 
-The authors trained in TensorFlow/Keras (``../shared/notes/reference-implementation.md``); to
+The authors trained in TensorFlow/Keras (the authors' public code, arnoannys/EELS_ID on GitHub); to
 reproduce their networks we match the Keras defaults that change training dynamics:
 
 * He-normal (truncated) initialisation, ``std = sqrt(2 / fan_in) / 0.8796`` truncated at two

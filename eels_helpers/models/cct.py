@@ -4,7 +4,7 @@ Tokenizer: three Conv1d (32, 64, 128 filters, kernel 32, stride 1, no padding, n
 each followed by max-pool 2 -> 356 tokens of width 128; learned position embedding; 8 pre-LN
 blocks with 8 heads of size 128 (inner width 1024), MLP 256 -> 128 (GELU), dropout 0.1; final
 LayerNorm; sequence pooling (Linear(1) -> softmax over tokens -> weighted sum) -> Linear 80.
-Authors' Keras code (``../shared/notes/reference-implementation.md``), after Hassani et al. 2021.
+Authors' Keras code (arnoannys/EELS_ID on GitHub), after Hassani et al. 2021.
 Outputs logits.
 """
 

@@ -3,7 +3,7 @@
 Kernel 32, 'same' padding, ReLU, no BatchNorm; channels 64, P, 128, P, 256, 256, P, 512, 512,
 P, 512, 512, P (P = max-pool 2), so 3072 channels become 96 positions x 512 features; flatten
 -> dropout 0.5 -> 256 -> dropout 0.5 -> 256 -> 80 (authors' Keras code, see
-``../shared/notes/reference-implementation.md``; Simonyan & Zisserman 2015, configuration A).
+the authors' public code, arnoannys/EELS_ID on GitHub; Simonyan & Zisserman 2015, configuration A).
 Outputs logits.
 
 The first dense layer (49,152 inputs at full size) always runs in float32: in bfloat16

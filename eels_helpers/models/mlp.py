@@ -2,7 +2,7 @@
 
 3072 -> 6144 -> 3072 -> 3072 -> 1536 -> 1536 -> 768 -> 384 -> 80; every hidden layer is
 Linear-BatchNorm-ReLU with dropout 0.3 between hidden layers (authors' Keras code, see
-``../shared/notes/reference-implementation.md``). Outputs logits.
+the authors' public code, arnoannys/EELS_ID on GitHub). Outputs logits.
 """
 
 from __future__ import annotations

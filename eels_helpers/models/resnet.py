@@ -4,7 +4,7 @@ Stem: conv 16 - BN - ReLU. Sixteen basic blocks (conv-BN-ReLU-conv-BN, add, ReLU
 16 x2, 32 x3, 64 x4, 128 x3, 256 x2, 512 x2; the first block of each new width has stride 2 and a
 parameter-free shortcut (subsample by 2, zero-pad the channels: He et al. 2016, option A), so the
 3072 channels become 96 positions. Head: 1x1 conv to one channel (ReLU) -> 96-vector -> Linear 80.
-Kernel 32 throughout (authors' Keras code, ``../shared/notes/reference-implementation.md``).
+Kernel 32 throughout (authors' Keras code, arnoannys/EELS_ID on GitHub).
 Outputs logits.
 """
 

@@ -1,7 +1,7 @@
 """1-D U-Net with a dense classification head (paper Table 2: 20M parameters; paper Fig. 5a).
 
 Every convolution is conv-BN-ReLU with kernel 32 (authors' Keras code,
-``../shared/notes/reference-implementation.md``; Ronneberger et al. 2015):
+the authors' public code, arnoannys/EELS_ID on GitHub; Ronneberger et al. 2015):
 
 * encoder: 16 channels at 3072 -> pool -> 32 at 1536 -> pool -> 64 at 768 -> pool -> 128 at 384
   -> pool -> bottleneck 256 at 192;

@@ -4,7 +4,7 @@ Patches of 16 channels with stride 8 (383 tokens) -> Linear 16 -> 128 + learned 
 embedding -> 8 pre-LayerNorm blocks (multi-head attention, 16 heads of size 16, attention
 dropout 0.1; MLP 256 -> 128 with GELU and dropout 0.1) -> LayerNorm -> learned weighted sum over
 the 128 features of each token (1x1 conv) -> 383-vector -> dropout 0.1 -> MLP head 512 -> 256 ->
-128 (GELU, dropout 0.1) -> 80. Authors' Keras code (``../shared/notes/reference-implementation.md``),
+128 (GELU, dropout 0.1) -> 80. Authors' Keras code (arnoannys/EELS_ID on GitHub),
 after Dosovitskiy et al. 2021. Outputs logits.
 
 On CPU the attention dropout forces PyTorch's slow attention path and 16 heads of 16 over 383
