@@ -1,0 +1,40 @@
+"""Checkpoint storage: float16 weights halve the file and load back as float32 networks."""
+
+import numpy as np
+import pytest
+import torch
+
+from eels_helpers import checkpoints
+from eels_helpers.models import create_model, predict_proba
+
+
+def _net():
+    torch.manual_seed(0)
+    return create_model("mlp", hidden=[64], dropout=0.0).eval()
+
+
+def test_float16_weights_halve_the_file_and_keep_the_probabilities(tmp_path):
+    net = _net()
+    full = checkpoints.save_model(tmp_path / "full.pt", net, architecture="mlp",
+                                  options={"hidden": [64], "dropout": 0.0})
+    half = checkpoints.save_model(tmp_path / "half.pt", net, architecture="mlp",
+                                  options={"hidden": [64], "dropout": 0.0}, weights="float16")
+    assert half.stat().st_size < 0.6 * full.stat().st_size
+    loaded = checkpoints.load_model(half)
+    assert all(p.dtype == torch.float32 for p in loaded.model.parameters())
+    x = np.random.default_rng(1).random((16, 3072), dtype=np.float32)
+    np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(net, x), atol=1e-3)
+
+
+def test_float16_ensemble_members(tmp_path):
+    a = checkpoints.save_model(tmp_path / "a.pt", _net(), architecture="mlp", options={"hidden": [64], "dropout": 0.0})
+    ens = checkpoints.save_ensemble(tmp_path / "e.pt", [a, a], weights="float16", threshold=0.6)
+    loaded = checkpoints.load_model(ens)
+    assert loaded.architecture == "ensemble" and loaded.threshold == 0.6
+    assert len(loaded.model.members) == 2
+
+
+def test_unknown_weight_type_is_named(tmp_path):
+    with pytest.raises(ValueError, match="weights must be one of"):
+        checkpoints.save_model(tmp_path / "x.pt", _net(), architecture="mlp", weights="int8")
+    assert not (tmp_path / "x.pt").exists()
