@@ -14,10 +14,13 @@ Spectra: the synthetic superlattice (``eels_helpers.superlattice``, 400-1000 eV)
 7,826 spectra when a GOS with M edges is installed, otherwise Poisson-noised power laws on the
 same axis (the content does not change the cost).
 
-Last line: ``mapping_s=<seconds> spectra_per_s=<rate>``.
+Variants, timed side by side in one run: float32, int8 (dynamically quantised Linear layers,
+``--int8`` of ``eels-id map``) and with ``--bf16`` bfloat16 autocast; each one's F1 / EMR on
+simulated validation spectra shows what the speed costs. Last line: the fastest variant whose
+F1 is within ``--max-f1-drop`` of float32's, ``mapping_s=<seconds> spectra_per_s=<rate>``.
 
 Usage: ``nice python benchmarks/bench_mapping.py [--n 7826] [--bf16] [--config cpu|paper]
-[--model NAME|PATH] [--batch-size 256]``
+[--model NAME|PATH] [--batch-size 256] [--n-validation 512]``
 """
 
 from __future__ import annotations
@@ -69,13 +72,34 @@ def model(name: str, config: str):
                      f"no shipped {name!r})")
 
 
+def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
+    """Simulated validation spectra (seed 10_001, as in shipping): F1 / EMR of each variant."""
+    from eels_helpers.metrics import evaluate
+    from eels_helpers.predict import run_model
+    from eels_helpers.train import simulated_arrays
+
+    x, y = simulated_arrays(n, seed=10_001)
+    loaded = net if hasattr(net, "outputs") else _wrap(net)
+    probs = {name: run_model(loaded, x, **kw) for name, kw in variants.items()}
+    return {name: (evaluate(y, p, threshold), float(np.abs(p - probs["fp32"]).max())) for name, p in probs.items()}
+
+
+def _wrap(net):
+    from eels_helpers.checkpoints import LoadedModel
+    return LoadedModel(model=net, architecture="ensemble")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=7826)
     ap.add_argument("--model", default="ensemble")
     ap.add_argument("--config", default="cpu", choices=["cpu", "paper"])
-    ap.add_argument("--bf16", action="store_true")
+    ap.add_argument("--bf16", action="store_true", help="also time bfloat16 autocast")
     ap.add_argument("--batch-size", type=int, default=256)
+    ap.add_argument("--n-validation", type=int, default=512,
+                    help="simulated validation spectra for the accuracy of each variant (0: skip)")
+    ap.add_argument("--max-f1-drop", type=float, default=0.01,
+                    help="a faster variant counts only if its F1 is within this of fp32's")
     args = ap.parse_args()
 
     import torch
@@ -86,29 +110,41 @@ def main() -> None:
     net, desc = model(args.model, args.config)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"model: {desc}; bf16={args.bf16}; batch {args.batch_size}")
+    print(f"model: {desc}; batch {args.batch_size}")
     print(f"spectra: {args.n} x {data.n_channels} channels, {what}")
-    map_elements(data.data[:8], net, 0.75, energy_eV=data.energy_eV, bfloat16=args.bf16,
-                 batch_size=args.batch_size)                      # warm-up
-    t0 = time.perf_counter()
-    cpu0 = os.times()
-    res = map_elements(data, net, 0.75, batch_size=args.batch_size, bfloat16=args.bf16)
-    wall = time.perf_counter() - t0
-    cpu1 = os.times()
-    cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-    print(f"map_elements: {wall:.1f} s wall, {cpu:.1f} s CPU; kept {len(res.detected)} elements")
+    variants = {"fp32": {}, "int8": {"int8": True}}
+    if args.bf16:
+        variants["bf16"] = {"bfloat16": True}
+    threshold = getattr(net, "threshold", None) or 0.75
+    rows = {}
+    for name, kw in variants.items():
+        map_elements(data.data[:8], net, threshold, energy_eV=data.energy_eV, batch_size=args.batch_size, **kw)
+        t0, cpu0 = time.perf_counter(), os.times()
+        res = map_elements(data, net, threshold, batch_size=args.batch_size, **kw)
+        wall, cpu1 = time.perf_counter() - t0, os.times()
+        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
+        rows[name] = (wall, cpu, res.detected)
+    acc = accuracy(net, variants, args.n_validation, threshold) if args.n_validation else {}
+    print(f"\n{'variant':8s} {'mapping s':>10s} {'CPU s':>7s} {'spectra/s':>10s} {'sim F1':>7s} {'sim EMR':>8s} "
+          f"{'max|dp|':>8s}  kept")
+    for name, (wall, cpu, kept) in rows.items():
+        f1, emr, dp = ((acc[name][0].f1, acc[name][0].emr, acc[name][1]) if name in acc else (np.nan,) * 3)
+        print(f"{name:8s} {wall:10.1f} {cpu:7.1f} {args.n / wall:10.1f} {f1:7.3f} {emr:8.3f} {dp:8.4f}  "
+              f"{', '.join(kept[:6])}")
+    if acc:
+        print(f"(accuracy: {args.n_validation} simulated validation spectra at threshold {threshold:.2f})")
+    ok = [n for n in rows if not acc or acc[n][0].f1 >= acc["fp32"][0].f1 - args.max_f1_drop]
+    best = min(ok, key=lambda n: rows[n][0])
     members = getattr(getattr(net, "model", net), "members", None)
     if members is not None:              # where the time goes: each member on 256 spectra
         x = torch.from_numpy(np.random.default_rng(1).random((256, 3072), dtype=np.float32))
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16,
-                                                    enabled=args.bf16):
+        with torch.inference_mode():
             for m in members:
                 t = time.perf_counter()
-                for i in range(0, 256, args.batch_size):
-                    m.eval()(x[i:i + args.batch_size])
-                dt = time.perf_counter() - t
-                print(f"  member {type(m).__name__}: {256 / dt:.1f} spectra/s alone")
-    print(f"mapping_s={wall:.1f} spectra_per_s={args.n / wall:.1f}")
+                m.eval()(x)
+                print(f"  member {type(m).__name__}: {256 / (time.perf_counter() - t):.1f} spectra/s alone (fp32)")
+    print(f"fastest variant within {args.max_f1_drop} F1 of fp32: {best}")
+    print(f"mapping_s={rows[best][0]:.1f} spectra_per_s={args.n / rows[best][0]:.1f}")
 
 
 if __name__ == "__main__":

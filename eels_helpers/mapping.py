@@ -155,7 +155,7 @@ def _read_any(path):
 def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = None,
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
-                 device: str = "cpu") -> MappingResult:
+                 device: str = "cpu", int8: bool = False) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the kept elements.
 
     data: io.Spectrum (data (*nav, C) with its energy axis), a SyntheticSI, a path, or an array
@@ -164,6 +164,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     threshold: in (0, 1); default the model file's, else 0.75 (the paper's SI demo).
     presence: keep elements above threshold in more than this fraction of pixels, in [0, 1).
     offset_eV: energy calibration error (file minus true, eV) removed before pre-processing.
+    int8: CPU inference with dynamically quantised transformer Linear layers (``predict.run_model``).
     """
     from eels_helpers.elements import ELEMENTS
     from eels_helpers.predict import _as_loaded, _resolve_device, run_model
@@ -182,7 +183,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     x = preprocess(spectrum, offset_eV=float(offset_eV))
-    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device)
+    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8)
     seconds = time.perf_counter() - t0
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)
@@ -512,6 +513,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="keep elements detected in more than this pixel fraction [0.01]")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--int8", action="store_true",
+                        help="CPU: int8 dynamic quantisation of the transformer Linear layers "
+                             "(ViT/CCT members; benchmarks/bench_mapping.py shows speed and scores)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification")
@@ -541,7 +545,7 @@ def main(args: argparse.Namespace) -> int:
             lowloss = read_spectrum(args.lowloss)
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
                                args.batch_size, args.offset, bfloat16=args.bf16,
-                               device=args.device)
+                               device=args.device, int8=args.int8)
     except (ModelNotFoundError, SpectrumFileError, ValueError, OSError) as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

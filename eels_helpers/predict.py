@@ -15,7 +15,7 @@ CLI::
 
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
-                    [--precision auto|fp32|bf16] [--device auto|cpu|cuda]
+                    [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
@@ -121,8 +121,13 @@ def run_model(
     batch_size: int = 256,
     bfloat16: bool = False,
     device: str = "cpu",
+    int8: bool = False,
 ) -> np.ndarray:
     """Probabilities (..., 80) for pre-processed inputs (..., 3072), in batches.
+
+    int8: on the CPU, run a copy of the network whose transformer Linear layers use dynamically
+    quantised int8 weights and activations (:func:`int8_linear_copy`; networks without a
+    transformer run unchanged); benchmarks/bench_mapping.py measures speed and scores.
 
     bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
     convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
@@ -136,6 +141,10 @@ def run_model(
     out = np.empty((flat.shape[0], 80), dtype=np.float32)
     model = loaded.model
     model.eval()
+    if int8:
+        if str(device).startswith("cuda"):
+            raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
+        model = int8_linear_copy(model)
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
         for start in range(0, flat.shape[0], batch_size):
@@ -145,6 +154,30 @@ def run_model(
                 y = torch.sigmoid(y)
             out[start : start + batch_size] = y.cpu().numpy()
     return out.reshape(inputs.shape[:-1] + (80,))
+
+
+def int8_linear_copy(model):
+    """A copy of ``model`` whose transformer Linear layers run with dynamic int8 quantisation (CPU).
+
+    torch.ao.quantization.quantize_dynamic on the nn.Linear layers inside modules named
+    ``transformer`` (attention and MLP blocks of the ViT and CCT, also as ensemble members):
+    weights quantised once, activations per batch. The patch embedding, the token reduction,
+    the classification heads and every convolution stay float32: quantising those too moved
+    probabilities of the shipped ViT by up to 0.6 (0.07 with this rule, on 64 simulated
+    spectra). (PyTorch marks this eager API as deprecated in favour of torchao, which this
+    project does not install.)
+    """
+    import warnings
+
+    import torch
+
+    spec = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and "transformer" in name.split(".")}
+    if not spec:
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
 
 
 def fast_bfloat16(device: str = "cpu") -> bool:
@@ -201,6 +234,7 @@ def predict(
     device: str = "auto",
     presence_fraction: float = PRESENCE_FRACTION,
     clip_negative: bool = False,
+    int8: bool = False,
 ) -> list[Prediction]:
     """Identify the elements in spectra.
 
@@ -212,6 +246,7 @@ def predict(
     offset_eV: energy-axis calibration error (file minus true, eV), one per input or one
         for all.
     bfloat16: True, False or "auto" (only where :func:`fast_bfloat16` says it is faster).
+    int8: CPU inference with dynamically quantised Linear layers (:func:`run_model`).
     presence_fraction: spectrum images report elements found in more than this fraction
         of pixels (paper: 1 %).
     Returns one :class:`Prediction` per input, in order.
@@ -237,7 +272,7 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
-        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device)
+        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device, int8=int8)
         detected, fractions = _detect(probs, threshold, presence_fraction)
         results.append(
             Prediction(
@@ -276,54 +311,78 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     return line + (f"   [next: {others}]" if others else "")
 
 
+def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str] | None = None,
+                    title: str | None = None) -> None:
+    """Draw one prediction on two matplotlib axes: ``ax`` the pre-processed spectrum (mean
+    over an SI) with the onsets of the detected elements' major edges marked, ``bar`` the
+    ``top`` probabilities with the threshold as a dotted line.
+
+    truth: the true elements, when known: bars are then green (detected, true), red
+    (detected, not true), orange (true, missed) or grey; otherwise green (detected) or grey.
+    title: replaces the default title (file name and detected elements).
+    """
+    from .elements import ELEMENTS, families_of
+
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive", "tab:cyan"]
+    x = pred.inputs.reshape(-1, pred.inputs.shape[-1])
+    spectrum = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+    spectrum = spectrum / max(float(spectrum.max()), 1e-12)
+    nz = np.flatnonzero(spectrum)
+    lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)
+    pad = max(5, (hi - lo) // 20)
+    energy = np.arange(spectrum.size)
+    ax.plot(energy, spectrum, lw=0.8, color="k")
+    ax.set_xlim(max(lo - pad, 0), min(hi + pad, 3071))
+    for k, symbol in enumerate(pred.detected):
+        colour = colours[k % len(colours)]
+        for fam in families_of(symbol):
+            for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
+                onset = fam.onset_of(sub)
+                if lo - pad <= onset <= hi + pad:
+                    ax.axvline(onset, color=colour, lw=0.9, ls="--")
+                    ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
+                            fontsize=7, ha="right", va="bottom", transform=ax.get_xaxis_transform())
+    if title is None:
+        title = Path(pred.source).name if pred.source else "spectrum"
+        if pred.is_spectrum_image:
+            title += " (mean over pixels)"
+        shown = ", ".join(pred.detected[:10]) + (f" (+{len(pred.detected) - 10} more)" if len(pred.detected) > 10 else "")
+        title = f"{title}: {shown or 'nothing detected'}"
+    ax.set_title(title, fontsize=9, pad=28)
+    ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))
+    ax.set_ylabel("normalised intensity")
+    score = pred.probabilities.reshape(-1, 80)
+    score = score.mean(axis=0) if pred.is_spectrum_image else score[0]
+    order = np.argsort(-score, kind="stable")[:top][::-1]
+    truth = None if truth is None else set(truth)
+
+    def colour_of(symbol: str) -> str:
+        found = symbol in pred.detected
+        if truth is None:
+            return "tab:green" if found else "tab:gray"
+        if found:
+            return "tab:green" if symbol in truth else "tab:red"
+        return "tab:orange" if symbol in truth else "tab:gray"
+
+    bar.barh([ELEMENTS[i] for i in order], score[order], color=[colour_of(ELEMENTS[i]) for i in order])
+    bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
+    bar.set_xlim(0, 1)
+    bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")
+
+
 def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8) -> Path:
     """Save a figure: per input, the pre-processed spectrum (summed over an SI) with the
-    onsets of the detected elements' edges marked, and the top probabilities."""
+    onsets of the detected elements marked, and the top probabilities."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
 
-    from .elements import ELEMENTS, families_of
-
     n = len(preds)
     fig, axes = plt.subplots(n, 2, figsize=(11, 3.2 * n), squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
-    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     for row, pred in enumerate(preds):
-        ax, bar = axes[row]
-        x = pred.inputs.reshape(-1, pred.inputs.shape[-1])
-        spectrum = x.mean(axis=0) if x.shape[0] > 1 else x[0]
-        spectrum = spectrum / max(float(spectrum.max()), 1e-12)
-        nz = np.flatnonzero(spectrum)
-        lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)
-        pad = max(5, (hi - lo) // 20)
-        energy = np.arange(spectrum.size)
-        ax.plot(energy, spectrum, lw=0.8, color="k")
-        ax.set_xlim(max(lo - pad, 0), min(hi + pad, 3071))
-        for k, symbol in enumerate(pred.detected):
-            colour = colours[k % len(colours)]
-            for fam in families_of(symbol):
-                for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
-                    onset = fam.onset_of(sub)
-                    if lo - pad <= onset <= hi + pad:
-                        ax.axvline(onset, color=colour, lw=0.9, ls="--")
-                        ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
-                                fontsize=7, ha="right", va="bottom", transform=ax.get_xaxis_transform())
-        title = Path(pred.source).name if pred.source else "spectrum"
-        if pred.is_spectrum_image:
-            title += " (mean over pixels)"
-        shown = ", ".join(pred.detected[:10]) + (f" (+{len(pred.detected) - 10} more)" if len(pred.detected) > 10 else "")
-        ax.set_title(f"{title}: {shown or 'nothing detected'}", fontsize=9, pad=28)
-        ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))
-        ax.set_ylabel("normalised intensity")
-        score = pred.probabilities.reshape(-1, 80)
-        score = score.mean(axis=0) if pred.is_spectrum_image else score[0]
-        order = np.argsort(-score, kind="stable")[:top][::-1]
-        bar.barh([ELEMENTS[i] for i in order], score[order],
-                 color=["tab:green" if ELEMENTS[i] in pred.detected else "tab:gray" for i in order])
-        bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
-        bar.set_xlim(0, 1)
-        bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")
+        draw_prediction(axes[row][0], axes[row][1], pred, top)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -351,9 +410,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="save the spectra with the detected elements' edge onsets marked")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16"), default="auto",
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
                         help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
-                             "slower elsewhere; auto picks it only there [auto]")
+                             "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
+                             "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
 
 
@@ -373,7 +433,8 @@ def main(args: argparse.Namespace) -> int:
     for path in args.files:
         try:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
-                              bfloat16={"auto": "auto", "fp32": False, "bf16": True}[args.precision],
+                              bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
+                              int8=args.precision == "int8",
                               device=device)
         except (SpectrumFileError, ValueError, OSError) as err:
             print(f"eels-id predict: error: {err}", file=sys.stderr)

@@ -226,3 +226,22 @@ def test_files_from_models_save_model_are_read(tiny, tmp_path):
     x = torch.rand(2, 3072)
     with torch.no_grad():
         torch.testing.assert_close(loaded.model(x), model(x))
+
+
+def test_int8_quantises_only_transformer_linear_layers():
+    from eels_helpers.checkpoints import LoadedModel
+    from eels_helpers.models import Ensemble, create_model
+    from eels_helpers.predict import int8_linear_copy, run_model
+
+    torch.manual_seed(0)
+    vit = create_model("vit", config="cpu", depth=1).eval()
+    ens = Ensemble([vit, create_model("mlp", hidden=[16]).eval()]).eval()
+    q = int8_linear_copy(ens)
+    quantised = [name for name, m in q.named_modules() if "quantized" in type(m).__module__]
+    assert quantised and all(".transformer." in name for name in quantised)
+    assert not any("quantized" in type(m).__module__ for m in ens.modules())      # the original is untouched
+    x = np.random.default_rng(3).random((24, 3072), dtype=np.float32)
+    loaded = LoadedModel(model=ens, architecture="ensemble")
+    assert np.abs(run_model(loaded, x, int8=True) - run_model(loaded, x)).max() < 0.05
+    with pytest.raises(ValueError, match="int8 inference is for the CPU"):
+        run_model(loaded, x, int8=True, device="cuda")
