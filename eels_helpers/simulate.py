@@ -273,9 +273,80 @@ class ShapeTable:
         return out
 
 
+#: environment variable naming the folder of cached shape tables ("off": no disk cache);
+#: default ``~/.cache/eels_helpers``
+CACHE_ENV = "EELS_ID_CACHE"
+#: modules whose source defines a shape table: any change to them invalidates the cache
+_TABLE_MODULES = ("cross_section", "gos", "hydrogenic", "simulate", "elements")
+
+
+def shape_cache_dir():
+    """Folder of cached shape tables (None when ``$EELS_ID_CACHE`` is ``off``)."""
+    import os
+    from pathlib import Path
+
+    value = os.environ.get(CACHE_ENV, "")
+    if value.lower() == "off":
+        return None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
+
+
+def _table_key(E0_keV: float, gos: str, n_beta: int) -> str:
+    """Hash of everything a shape table depends on: beam energy, grid, the GOS file (path,
+    size, mtime) and the source code of the modules that compute it."""
+    import hashlib
+    import importlib
+    from pathlib import Path
+
+    from eels_helpers.gos import BUILTIN_GOS_PATH
+
+    h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}".encode())
+    gos_file = BUILTIN_GOS_PATH if gos == "builtin" else Path(gos)
+    if gos_file.is_file():
+        st = gos_file.stat()
+        h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    for name in _TABLE_MODULES:
+        h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> ShapeTable:
+    """A shape table from the disk cache (memory-mapped, read-only) or built and cached.
+
+    Building the four beam energies takes ~10 s per process; a cached table loads in
+    milliseconds and its pages are shared between processes (85 MB per beam energy). The
+    cache is written atomically; an unwritable cache folder only costs the rebuild."""
+    folder = shape_cache_dir()
+    if folder is None:
+        return ShapeTable.build(E0_keV, gos, n_beta)
+    key = _table_key(E0_keV, gos, n_beta)
+    shapes_path, meta_path = folder / f"shapes_{key}.npy", folder / f"shapes_{key}.npz"
+    if shapes_path.is_file() and meta_path.is_file():
+        try:
+            with np.load(meta_path) as meta:
+                return ShapeTable(float(meta["E0_keV"]), meta["onsets_eV"], meta["onset_channel"],
+                                  int(meta["first_offset"]), meta["beta_eff_mrad"],
+                                  np.load(shapes_path, mmap_mode="r"))
+        except (OSError, ValueError, KeyError):
+            pass                                            # damaged: rebuild below
+    table = ShapeTable.build(E0_keV, gos, n_beta)
+    try:
+        import os
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}"
+        np.save(f"{tmp}.npy", table.shapes)
+        np.savez(f"{tmp}.npz", E0_keV=table.E0_keV, onsets_eV=table.onsets_eV, onset_channel=table.onset_channel,
+                 first_offset=table.first_offset, beta_eff_mrad=table.beta_eff_mrad)
+        os.replace(f"{tmp}.npy", shapes_path)               # the .npy first: readers need both
+        os.replace(f"{tmp}.npz", meta_path)
+    except OSError:
+        pass
+    return table
+
+
 @lru_cache(maxsize=16)
 def _shape_table(E0_keV: float, gos: str) -> ShapeTable:
-    return ShapeTable.build(E0_keV, gos)
+    return _load_or_build(E0_keV, gos)
 
 
 @lru_cache(maxsize=4)

@@ -364,3 +364,34 @@ def test_profile_steps_reports_every_step():
     assert list(t.index) == steps + ["total"]
     assert (t[steps] >= 0).all() and t["total"] > 0
     assert t["total"] == pytest.approx(t[steps].sum(), rel=0.5)   # medians of sums vs sums
+
+
+def test_shape_table_disk_cache_round_trip(tmp_path, monkeypatch):
+    from eels_helpers import simulate as sim
+
+    monkeypatch.setenv(sim.CACHE_ENV, str(tmp_path))
+    built = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    files = sorted(p.suffix for p in tmp_path.iterdir())
+    assert files == [".npy", ".npz"]
+    cached = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    assert isinstance(cached.shapes, np.memmap)
+    np.testing.assert_array_equal(cached.shapes, built.shapes)
+    np.testing.assert_array_equal(cached.beta_eff_mrad, built.beta_eff_mrad)
+    assert cached.first_offset == built.first_offset and cached.E0_keV == 200.0
+    # a different beam energy or grid is a different entry
+    assert sim._table_key(100.0, "hydrogenic", 4) != sim._table_key(200.0, "hydrogenic", 4)
+    assert sim._table_key(200.0, "hydrogenic", 5) != sim._table_key(200.0, "hydrogenic", 4)
+    # a damaged file is rebuilt, not trusted
+    next(tmp_path.glob("*.npz")).write_bytes(b"not a table")
+    again = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    np.testing.assert_array_equal(again.shapes, built.shapes)
+
+
+def test_shape_table_cache_can_be_switched_off(tmp_path, monkeypatch):
+    from eels_helpers import simulate as sim
+
+    monkeypatch.setenv(sim.CACHE_ENV, "off")
+    assert sim.shape_cache_dir() is None
+    monkeypatch.setenv("HOME", str(tmp_path))
+    table = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    assert not isinstance(table.shapes, np.memmap) and not any(tmp_path.rglob("*.npy"))
