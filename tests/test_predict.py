@@ -245,3 +245,26 @@ def test_int8_quantises_only_transformer_linear_layers():
     assert np.abs(run_model(loaded, x, int8=True) - run_model(loaded, x)).max() < 0.05
     with pytest.raises(ValueError, match="int8 inference is for the CPU"):
         run_model(loaded, x, int8=True, device="cuda")
+
+
+def test_shipped_models_predict_out_of_the_box(capsys):
+    """`eels-id predict` works after installation: default and ensemble ship with the package,
+    with their card, on the real Mn/O core-loss spectrum that ships with exspy."""
+    from eels_helpers.experimental import package_spectra
+
+    assert {"default", "ensemble"} <= set(checkpoints.shipped_models())
+    assert (checkpoints.MODELS_DIR / "MODELS.md").is_file()
+    for name in ("default", "ensemble"):
+        path = checkpoints.resolve_model_path(name)
+        assert path.stat().st_size <= 10e6, f"{name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB"
+        loaded = checkpoints.load_model(name)
+        assert 0 < loaded.threshold < 1 and loaded.metadata["runs"]
+    files = package_spectra()
+    if files.empty:
+        pytest.skip("exspy's real spectra are not installed")
+    assert cli_main(["predict", str(files["path"].iloc[0]), "--model", "ensemble", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"].endswith("ensemble.pt")
+    probabilities = out["results"][0]["probabilities"]
+    assert set(probabilities) == set(ELEMENTS)
+    assert all(0.0 <= p <= 1.0 for p in probabilities.values())
