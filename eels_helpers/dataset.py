@@ -939,6 +939,21 @@ def element_occurrence(dataset: SpectraDataset, split: str = "train", block: int
     return total
 
 
+def stream_occurrence(n_spectra: int, seed: int = 0, batch_size: int = 64, config=None,
+                      simulate_fn: Callable | None = None) -> np.ndarray:
+    """(80,) number of spectra labelled with each element among ``n_spectra`` freshly simulated
+    ones (:class:`StreamingSpectra`, rounded up to whole batches of ``batch_size``): Fig. 4a
+    without a file. ``simulate_fn``: a stand-in for the simulator (tests)."""
+    if not (isinstance(n_spectra, int) and n_spectra >= 1):
+        raise ValueError(f"n_spectra must be an integer >= 1 (spectra to simulate), got {n_spectra!r}")
+    stream = __getattr__("StreamingSpectra")(config=config, seed=seed, batch_size=batch_size,
+                                            n_batches=-(-n_spectra // batch_size), simulate_fn=simulate_fn)
+    total = np.zeros(N_ELEMENTS, np.int64)
+    for batch in stream:
+        total += batch["labels_identification"].numpy().sum(axis=0).astype(np.int64)
+    return total
+
+
 def occurrence_table(dataset: SpectraDataset):
     """pandas DataFrame, one row per element: labelled occurrences and query spectra per split."""
     import pandas as pd
@@ -1063,6 +1078,42 @@ def __getattr__(name: str):
         globals()["StreamingSpectra"] = cls
         return cls
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+_SINGLE_KEY = 7927  # spawn-key prefix of single_element_arrays
+
+
+def single_element_arrays(n_per_element: int, seed: int, elements: Sequence[str] | None = None, config=None,
+                          simulate_fn: Callable | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The single-element set in memory: ``n_per_element`` spectra of each pure element.
+
+    Returns spectra (N, 3072) float32 and labels (N, 80) float32, element by element in Z order
+    (N = n_per_element x len(elements); default elements: all those the simulator can draw,
+    :func:`simulatable_elements`). Element e uses ``SeedSequence(seed, spawn_key=(7927, e))``, so
+    its spectra do not depend on which other elements are asked for. The paper uses this set "to
+    determine what pairs of elements are often confused" (:func:`eels_helpers.metrics.confusion_matrix`).
+    """
+    from eels_helpers import specimens as sp
+
+    if not (isinstance(n_per_element, (int, np.integer)) and n_per_element >= 1):
+        raise ValueError(f"n_per_element (spectra per element) must be an integer >= 1, got {n_per_element!r}")
+    if elements is None:
+        elements = simulatable_elements(config, simulate_fn=simulate_fn)[0]
+    bad = [e for e in elements if e not in ELEMENTS]
+    if bad or not len(elements):
+        raise ValueError(f"elements must be symbols among the 80 network elements, unknown: {bad}")
+    if config is None:
+        from eels_helpers.config import SimulationConfig
+
+        config = SimulationConfig()
+    simulate_fn = simulate_fn or _default_simulate()
+    spectra, labels = [], []
+    for el in sorted(elements, key=ELEMENTS.index):
+        rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(_SINGLE_KEY, ELEMENTS.index(el))))
+        batch = simulate_fn(sp.pure_specimens(el, int(n_per_element)), config, rng)
+        spectra.append(np.asarray(batch.spectra, np.float32))
+        labels.append(np.asarray(batch.labels_identification, np.float32))
+    return np.concatenate(spectra), np.concatenate(labels)
 
 
 # --------------------------------------------------------------------------------------------

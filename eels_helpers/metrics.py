@@ -109,9 +109,23 @@ def select_threshold(y_true, y_prob, thresholds=THRESHOLDS, exclude_carbon: bool
     return float(np.asarray(thresholds)[int(np.argmin(gaps))])
 
 
+def threshold_curve(y_true, y_prob, thresholds=THRESHOLDS, exclude_carbon: bool = False) -> dict[str, np.ndarray]:
+    """Weighted precision, recall, F1 and EMR at each threshold: {"threshold", "precision",
+    "recall", "f1", "emr"}, arrays of len(thresholds) (what :func:`select_threshold` scans)."""
+    t, s = _prepare(y_true, y_prob, exclude_carbon)
+    thresholds = np.asarray(thresholds, dtype=np.float64)
+    if thresholds.ndim != 1 or thresholds.size == 0:
+        raise ValueError(f"thresholds must be a non-empty 1-D sequence of probabilities, got shape {thresholds.shape}")
+    scores = np.array([weighted_scores_from_counts(*_counts(t, binarize(s, th))) for th in thresholds])
+    emr = np.array([np.mean(np.all(t == binarize(s, th), axis=1)) for th in thresholds])
+    return {"threshold": thresholds, "precision": scores[:, 0], "recall": scores[:, 1], "f1": scores[:, 2],
+            "emr": emr}
+
+
 @dataclass(frozen=True)
 class Scores:
-    """The paper's Table 2/3 columns."""
+    """The paper's Table 2/3 columns: support-weighted F1, precision and recall, exact match
+    ratio (fractions in [0, 1]), RMSE (probability units) and the threshold they were taken at."""
 
     f1: float
     precision: float
@@ -119,6 +133,15 @@ class Scores:
     emr: float
     rmse: float
     threshold: float
+
+    def __post_init__(self):
+        import numbers
+
+        for name in ("f1", "precision", "recall", "emr", "rmse", "threshold"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
+            object.__setattr__(self, name, float(value))      # numpy floats -> float (JSON)
 
     def as_dict(self) -> dict[str, float]:
         return dict(f1=self.f1, precision=self.precision, recall=self.recall, emr=self.emr, rmse=self.rmse,

@@ -317,8 +317,9 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
     over an SI) with the onsets of the detected elements' major edges marked, ``bar`` the
     ``top`` probabilities with the threshold as a dotted line.
 
-    truth: the true elements, when known: bars are then green (detected, true), red
-    (detected, not true), orange (true, missed) or grey; otherwise green (detected) or grey.
+    truth: the true elements, when known: they get a bar even outside the top ones, and bars
+    are green (detected, true), red (detected, not true), orange (true, missed) or grey;
+    without truth, green (detected) or grey.
     title: replaces the default title (file name and detected elements).
     """
     from .elements import ELEMENTS, families_of
@@ -354,8 +355,11 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
     ax.set_ylabel("normalised intensity")
     score = pred.probabilities.reshape(-1, 80)
     score = score.mean(axis=0) if pred.is_spectrum_image else score[0]
-    order = np.argsort(-score, kind="stable")[:top][::-1]
     truth = None if truth is None else set(truth)
+    order = np.argsort(-score, kind="stable")
+    shown = order[:top] if truth is None else order[np.isin(order, order[:top]) | np.isin(
+        np.array(ELEMENTS)[order], sorted(truth))]          # the top ones, and every true element
+    order = shown[::-1]
 
     def colour_of(symbol: str) -> str:
         found = symbol in pred.detected

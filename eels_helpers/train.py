@@ -36,6 +36,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .metrics import Scores
+
 CHECKPOINT = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 LOG_CSV, LOG_JSON = "log.csv", "log.json"
@@ -748,9 +750,8 @@ RESULTS_JSON = "results.json"
 class TrainResults:
     """Simulated-test results of one trained architecture (one row of Table 2).
 
-    Scores are support-weighted over the 80 elements at ``threshold`` (chosen on validation
-    spectra, precision and recall closest): ``f1``, ``precision``, ``recall`` and ``emr``
-    (exact match ratio) are fractions in [0, 1], ``rmse`` is in probability units;
+    ``scores``: :class:`eels_helpers.metrics.Scores` on the simulated test spectra at the
+    threshold chosen on validation spectra (precision and recall closest);
     ``inference_ms_per_spectrum`` is the wall time of a forward pass per spectrum (batch 32,
     milliseconds), ``train_minutes`` the wall time of all training pseudo-epochs (minutes,
     summed over resumed runs).
@@ -759,12 +760,7 @@ class TrainResults:
     architecture: str
     profile: str
     parameters: int
-    f1: float
-    precision: float
-    recall: float
-    emr: float
-    rmse: float
-    threshold: float
+    scores: Scores
     inference_ms_per_spectrum: float
     train_minutes: float
     spectra: int = 0                        # training spectra seen
@@ -778,24 +774,21 @@ class TrainResults:
 
         if self.architecture not in MODEL_NAMES:
             raise ValueError(f"architecture must be one of {', '.join(MODEL_NAMES)}, got {self.architecture!r}")
+        if not isinstance(self.scores, Scores):
+            raise TypeError(f"scores must be an eels_helpers.metrics.Scores, got {type(self.scores).__name__}")
         import numbers
 
         for name in ("parameters", "spectra", "epochs", "n_test"):   # numpy ints -> int
             value = getattr(self, name)
             if isinstance(value, numbers.Integral) and not isinstance(value, bool):
                 object.__setattr__(self, name, int(value))
-        for name in ("f1", "precision", "recall", "emr", "rmse", "threshold",
-                     "inference_ms_per_spectrum", "train_minutes"):   # numpy floats -> float
+        for name in ("inference_ms_per_spectrum", "train_minutes"):   # numpy floats -> float
             value = getattr(self, name)
             if isinstance(value, numbers.Real) and not isinstance(value, bool):
                 object.__setattr__(self, name, float(value))
         object.__setattr__(self, "options", dict(self.options))
         if not isinstance(self.parameters, int) or self.parameters < 1:
             raise ValueError(f"parameters must be a positive int (trainable weights), got {self.parameters!r}")
-        for name in ("f1", "precision", "recall", "emr", "rmse", "threshold"):
-            value = getattr(self, name)
-            if not (isinstance(value, (int, float)) and 0 <= value <= 1):
-                raise ValueError(f"{name} must be a fraction in [0, 1], got {value!r}")
         for name in ("inference_ms_per_spectrum", "train_minutes"):
             value = getattr(self, name)
             if not (isinstance(value, (int, float)) and math.isfinite(value) and value >= 0):
@@ -803,6 +796,16 @@ class TrainResults:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "TrainResults":
+        """From :meth:`as_dict` (``scores`` nested); also reads the flat layout of results
+        files written before 2026-11-24 15:00 (f1, precision, ... beside the other fields)."""
+        data = dict(data)
+        score_fields = tuple(Scores.__dataclass_fields__)
+        scores = data.pop("scores", None) or {k: data[k] for k in score_fields if k in data}
+        known = set(cls.__dataclass_fields__) - {"scores"}
+        return cls(scores=Scores(**scores), **{k: v for k, v in data.items() if k in known})
 
 
 def run_directory(out_dir: str | Path, architecture: str, profile: str, seed: int, steps_per_epoch: int) -> Path:
@@ -827,14 +830,19 @@ def load_results(path: str | Path) -> TrainResults:
     path = Path(path)
     if path.is_dir():
         path = path / RESULTS_JSON
-    data = json.loads(path.read_text())
-    known = {f for f in TrainResults.__dataclass_fields__}
-    return TrainResults(**{k: v for k, v in data.items() if k in known})
+    return TrainResults.from_dict(json.loads(path.read_text()))
+
+
+def find_run(out_dir: str | Path, architecture: str, profile: str, seed: int = 0) -> Path | None:
+    """The folder of the newest finished run (one with ``results.json``) of ``architecture`` at
+    ``profile`` and ``seed`` under ``out_dir`` (any pseudo-epoch length), or None."""
+    paths = sorted(Path(out_dir).glob(f"{architecture}-{profile}-seed{seed}-steps*/{RESULTS_JSON}"),
+                   key=lambda p: p.stat().st_mtime)
+    return paths[-1].parent if paths else None
 
 
 def find_results(out_dir: str | Path, architecture: str, profile: str, seed: int = 0) -> TrainResults | None:
     """The newest results of ``architecture`` at ``profile`` and ``seed`` under ``out_dir``
     (any pseudo-epoch length), or None when that architecture has not been trained there."""
-    paths = sorted(Path(out_dir).glob(f"{architecture}-{profile}-seed{seed}-steps*/{RESULTS_JSON}"),
-                   key=lambda p: p.stat().st_mtime)
-    return load_results(paths[-1]) if paths else None
+    run = find_run(out_dir, architecture, profile, seed)
+    return load_results(run) if run is not None else None

@@ -347,6 +347,17 @@ def test_disk_space_check(tmp_path, monkeypatch):
 # streaming
 
 
+def test_stream_occurrence_counts_the_labels_of_whole_batches():
+    occ = ds.stream_occurrence(10, seed=2, batch_size=4, simulate_fn=fake_simulate)   # 3 batches
+    stream = ds.StreamingSpectra(seed=2, batch_size=4, n_batches=3, simulate_fn=fake_simulate)
+    expected = sum(stream.batch(b)["labels_identification"].numpy().sum(axis=0) for b in range(3))
+    assert occ.shape == (80,) and occ.dtype == np.int64
+    np.testing.assert_array_equal(occ, expected)
+    assert occ.sum() >= 12                   # every spectrum holds at least its query element
+    with pytest.raises(ValueError, match="n_spectra must be an integer >= 1"):
+        ds.stream_occurrence(0)
+
+
 def test_streaming_shapes_determinism_and_workers():
     import torch
 
@@ -372,6 +383,21 @@ def test_streaming_shapes_determinism_and_workers():
         ds.StreamingSpectra(batch_size=0)
     with pytest.raises(ValueError, match="unknown"):
         ds.StreamingSpectra(elements=("H",))
+
+
+def test_single_element_arrays_are_pure_ordered_and_seeded_per_element():
+    x, y = ds.single_element_arrays(3, seed=4, elements=("Ce", "O"), simulate_fn=fake_simulate)
+    assert x.shape == (6, 3072) and y.shape == (6, 80) and x.dtype == y.dtype == np.float32
+    np.testing.assert_array_equal(y.argmax(axis=1), [ELEMENTS.index("O")] * 3 + [ELEMENTS.index("Ce")] * 3)
+    assert (y.sum(axis=1) == 1).all()                              # pure elements (Z order: O before Ce)
+    x_ce, _ = ds.single_element_arrays(3, seed=4, elements=("Ce",), simulate_fn=fake_simulate)
+    np.testing.assert_array_equal(x[3:], x_ce)                      # independent of the other elements
+    assert not np.array_equal(x_ce, ds.single_element_arrays(3, seed=5, elements=("Ce",),
+                                                             simulate_fn=fake_simulate)[0])
+    with pytest.raises(ValueError, match="n_per_element"):
+        ds.single_element_arrays(0, seed=0, elements=("Ce",), simulate_fn=fake_simulate)
+    with pytest.raises(ValueError, match="unknown"):
+        ds.single_element_arrays(1, seed=0, elements=("Xy",), simulate_fn=fake_simulate)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -202,3 +202,224 @@ def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
     assert len(result.table) == len(ex.package_spectra())
     assert set(result.metrics) == {"f1", "precision", "recall", "emr", "rmse", "threshold"}
     assert "installed packages" in result.description
+
+
+# ----------------------------------------------------------------------------- the book chapter
+
+
+def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path):
+    _fe_csv(tmp_path / "fe.csv")
+    _fe_csv(tmp_path / "fe_shift.csv", shift=20.0)
+    (tmp_path / "manifest.csv").write_text("file,elements,energy_offset_eV\nfe.csv,Fe,0\nfe_shift.csv,Fe,20\n")
+    df = ex.load_manifest(tmp_path)
+    inputs = ex.manifest_inputs(df)
+    assert inputs.shape == (2, 3072) and inputs.dtype == np.float32
+    np.testing.assert_allclose(inputs.max(axis=1), 1.0)
+    direct = ex.predict_manifest(_step_detector(), df, device="cpu")
+    cached = ex.predict_manifest(_step_detector(), df, inputs=inputs, device="cpu")
+    np.testing.assert_allclose(cached, direct, atol=1e-6)
+    with pytest.raises(ValueError, match=r"inputs must have shape \(2, 3072\)"):
+        ex.predict_manifest(_step_detector(), df, inputs=inputs[:1], device="cpu")
+    result = ex.evaluate(_step_detector(), manifest=df, threshold=0.5, device="cpu")
+    np.testing.assert_array_equal(result.inputs, inputs)
+    assert len(result.select("test").table) == 2 and result.select("test").inputs.shape == (2, 3072)
+
+
+def test_element_occurrence_counts_labelled_files():
+    import pandas as pd
+
+    df = pd.DataFrame({"labels": [("O", "Fe"), ("C", "O"), ("Ce",), ()]})
+    occ = ex.element_occurrence(df)
+    assert occ.dtype == np.int64 and occ.sum() == 5
+    assert occ[ELEMENTS.index("O")] == 2 and occ[ELEMENTS.index("C")] == 1 and occ[ELEMENTS.index("Ce")] == 1
+
+
+def test_plot_occurrence_marks_carbon_and_checks_shapes():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    occ = np.zeros(80)
+    occ[ELEMENTS.index("C")] = 3
+    ax = ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=40)
+    carbon = ax.containers[1][ELEMENTS.index("C")]       # the experimental series
+    assert carbon.get_hatch() == "///" and carbon.get_height() == pytest.approx(0.3)
+    assert ax.containers[0][0].get_height() == pytest.approx(1 / 40)
+    assert any("ambiguous" in t.get_text() for t in ax.get_legend().get_texts())
+    plt.close("all")
+    with pytest.raises(ValueError, match=r"experimental must be \(80,\) counts"):
+        ex.plot_occurrence(np.zeros(79), 10)
+    with pytest.raises(ValueError, match=r"simulated must be \(80,\) counts"):
+        ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=0)
+
+
+def _mistake_matrix():
+    """Seven hand-built spectra at threshold 0.5 (see test_common_mistakes_on_a_known_case)."""
+    cases = [  # (true elements, {element: probability})
+        (("Ce",), {"Ce": 0.9, "Pr": 0.7}),             # 0: neighbouring lanthanide, also threshold only
+        (("Nd",), {"Nd": 0.3, "Pm": 0.8}),             # 1: Nd missed, neighbour Pm instead (a swap)
+        (("W",), {"W": 0.95, "Re": 0.6}),              # 2: the paper's W/Re case: threshold only
+        (("O", "Fe"), {"Fe": 0.9, "O": 0.8, "Ba": 0.6}),  # 3: threshold only, not a neighbour
+        (("Fe", "C"), {"Fe": 0.9, "C": 0.99}),         # 4: correct (carbon left out)
+        (("C",), {}),                                  # 5: carbon only: nothing scored
+        (("Ti",), {"Ti": 0.6, "V": 0.7}),              # 6: neighbour, ranked above the true element
+    ]
+    p = np.zeros((len(cases), 80))
+    for i, (_, probs) in enumerate(cases):
+        for symbol, value in probs.items():
+            p[i, ELEMENTS.index(symbol)] = value
+    return p, ex.label_matrix([c[0] for c in cases])
+
+
+def test_common_mistakes_on_a_known_case():
+    p, y = _mistake_matrix()
+    m = ex.common_mistakes(p, y, 0.5, files=[f"f{i}" for i in range(7)])
+    assert m.counts == {
+        "spectra": 7, "exact_matches": 2, "false_positives": 5, "false_negatives": 1,
+        "neighbour_fp": 4, "lanthanide_fp": 2, "lanthanide_neighbour_fp": 2, "neighbour_swaps": 1,
+        "threshold_only_fp": 3, "threshold_only_spectra": 3, "other_fp": 0,
+    }
+    fp = m.false_positives.set_index("element")
+    assert list(fp.index) == ["Pr", "Pm", "Re", "Ba", "V"]
+    assert fp.loc["Pr", "present neighbours"] == "Ce" and fp.loc["Pr", "lanthanide neighbour"]
+    assert fp.loc["Pr", "threshold only"] and not fp.loc["Pm", "threshold only"]
+    assert fp.loc["Re", "present neighbours"] == "W" and not fp.loc["Re", "lanthanide neighbour"]
+    assert fp.loc["Ba", "present neighbours"] == "" and fp.loc["Ba", "file"] == "f3"
+    # the counts agree with the metrics' exact match ratio (carbon left out)
+    from eels_helpers.metrics import exact_match_ratio
+
+    assert exact_match_ratio(y, p, 0.5, exclude_carbon=True) == pytest.approx(2 / 7)
+    other = np.zeros((1, 80))
+    other[0, [ELEMENTS.index("Fe"), ELEMENTS.index("Au")]] = 0.3, 0.9     # Fe missed, Au instead
+    counts = ex.common_mistakes(other, ex.label_matrix([("Fe",)]), 0.5).counts
+    assert (counts["other_fp"], counts["neighbour_fp"], counts["threshold_only_fp"], counts["false_negatives"]) == (1, 0, 0, 1)
+    none = ex.common_mistakes(y.astype(float), y, 0.5)
+    assert none.counts["false_positives"] == 0 and none.false_positives.empty
+    with pytest.raises(ValueError, match=r"must both be \(n, 80\)"):
+        ex.common_mistakes(p[:, :79], y[:, :79], 0.5)
+    with pytest.raises(ValueError, match="2 file names for 7 spectra"):
+        ex.common_mistakes(p, y, 0.5, files=["a", "b"])
+
+
+def test_choose_examples_is_deterministic_and_mixes_the_kinds():
+    p, y = _mistake_matrix()
+    chosen = ex.choose_examples(p, y, 0.5)
+    # one exact match only (row 5 is carbon only): the five other places go to mistakes, taken in
+    # turn: lanthanides by false probability (Pm 0.8, Pr 0.7), threshold-only by margin (W-Re 0.35
+    # first), then the rest
+    assert chosen == [(4, "correct"), (1, "neighbouring lanthanide"), (2, "threshold only"),
+                      (6, "other mistake"), (0, "neighbouring lanthanide"), (3, "threshold only")]
+    assert ex.choose_examples(p, y, 0.5) == chosen
+    assert ex.choose_examples(p, y, 0.5, n_correct=1, n_mistakes=1) == [(4, "correct"), (1, "neighbouring lanthanide")]
+    # many exact matches: spread over Z (lightest, middle, heaviest)
+    symbols = ["B", "N", "O", "Fe", "Ce", "Au", "Bi"]
+    y2 = ex.label_matrix([(s,) for s in symbols])
+    rows = [r for r, kind in ex.choose_examples(y2.astype(float), y2, 0.5, n_mistakes=0)]
+    assert [symbols[r] for r in rows] == ["B", "Fe", "Bi"]
+
+
+def _tiny_models(tmp_path):
+    import torch
+
+    from eels_helpers import checkpoints
+    from eels_helpers.models import create_model
+    from eels_helpers.metrics import Scores
+    from eels_helpers.train import TrainResults, run_directory, save_results
+
+    torch.manual_seed(0)
+    vit = checkpoints.save_model(tmp_path / "v.pt", create_model("mlp", hidden=[8]), architecture="mlp",
+                                 options={"hidden": [8]})
+    ens = checkpoints.save_ensemble(tmp_path / "ensemble.pt", [vit, vit])
+    run = run_directory(tmp_path / "train", "cnn", "smoke", 0, 2)
+    run.mkdir(parents=True)
+    checkpoints.save_model(run / "model.pt", create_model("mlp", hidden=[4]), architecture="mlp", options={"hidden": [4]})
+    save_results(TrainResults("cnn", "smoke", 10, Scores(0.5, 0.5, 0.5, 0.1, 0.1, 0.5), 1.0, 1.0), run)
+    return vit, ens
+
+
+def test_collect_models_lists_ensemble_members_runs_and_missing_ones(tmp_path):
+    vit, ens = _tiny_models(tmp_path)
+    entries = ex.collect_models(["absent_model", str(ens)], tmp_path / "train", "smoke", 0)
+    labels = [e.label for e in entries]
+    assert labels[:4] == ["absent_model", f"{tmp_path.name}/ensemble.pt", f"{tmp_path.name}/ensemble.pt member 1 (MLP)",
+                          f"{tmp_path.name}/ensemble.pt member 2 (MLP)"]
+    assert labels[4:] == [f"chapter 04 {n}" for n in ("MLP", "CNN", "ResNet", "U-Net", "ViT", "CCT")]
+    by = {e.label: e for e in entries}
+    assert by["absent_model"].model is None and "no trained model named 'absent_model'" in by["absent_model"].source
+    assert by[labels[1]].architecture == "ensemble" and by[labels[1]].members == ("mlp", "mlp")
+    assert by[labels[2]].architecture == "mlp" and by[labels[2]].model is not None
+    assert by["chapter 04 CNN"].model is not None and by["chapter 04 CNN"].source.endswith("model.pt")
+    assert by["chapter 04 MLP"].model is None and "no finished mlp run at profile 'smoke'" in by["chapter 04 MLP"].source
+    assert ex.composition(("vit", "unet", "vit", "unet", "unet")) == "2\u00d7ViT+3\u00d7U-Net"
+    with pytest.raises(ValueError, match="models given twice"):
+        ex.collect_models([str(vit), str(vit)])
+
+
+def test_evaluate_models_and_the_two_tables(tmp_path):
+    from eels_helpers.checkpoints import LoadedModel
+    from eels_helpers.paper_results import MISSING
+
+    for i in range(6):
+        _fe_csv(tmp_path / f"fe{i}.csv", jump=0.1 + 0.05 * i)
+    (tmp_path / "manifest.csv").write_text(
+        "file,elements,compound_group\n" + "".join(f"fe{i}.csv,Fe,g{i}\n" for i in range(6)))
+    df = ex.load_manifest(tmp_path)
+    detector = LoadedModel(model=_step_detector(), architecture="vit")
+    entries = [ex.ModelEntry("missing", "unknown", None, "not shipped"),
+               ex.ModelEntry("ours", "vit", detector, "step detector"),
+               ex.ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
+    evaluations = ex.evaluate_models(entries, df, seed=1)
+    assert list(evaluations) == ["ours", "both"]
+    alone = ex.evaluate(_step_detector(), manifest=df, threshold="validation", seed=1, device="cpu")
+    assert evaluations["ours"].metrics == alone.metrics and evaluations["ours"].threshold == alone.threshold
+    t2 = ex.table2_columns(entries, evaluations)
+    assert list(t2.index) == ["ours", "both"]
+    assert t2.loc["ours", ("F1", "paper")] == 0.84 and t2.loc["ours", ("F1", "ours")] == round(alone.metrics["f1"], 2)
+    assert t2.loc["both", ("F1", "paper")] == "-"
+    t3 = ex.table3_columns(entries, evaluations)
+    assert t3.loc["ViT", ("our model", "")] == "ours"
+    assert t3.loc["2\u00d7ViT+3\u00d7U-Net", ("our model", "")] == "both (1\u00d7ViT+1\u00d7U-Net)"
+    assert t3.loc["U-Net", ("F1", "ours")] == MISSING
+    assert ex.table3_models(entries, evaluations) == {"vit": "ours", "ensemble": "both"}
+
+
+def test_plot_examples_draws_each_example(tmp_path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    _fe_csv(tmp_path / "fe.csv")
+    _fe_csv(tmp_path / "none.csv", jump=0.0)
+    (tmp_path / "manifest.csv").write_text("file,elements\nfe.csv,Fe\nnone.csv,O\n")
+    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
+    fig = ex.plot_examples(result, [(0, "correct"), (1, "other mistake")], ncols=2)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert "fe.csv [correct]\ntrue: Fe; detected: Fe" in titles
+    assert any(t.startswith("none.csv [other mistake]") and "detected: nothing" in t for t in titles)
+    bars = fig.axes[1].patches
+    assert bars[-1].get_width() > 0.5 and bars[-1].get_facecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("tab:green"))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no examples"):
+        ex.plot_examples(result, [])
+
+
+def test_example_row_prefers_the_named_file(tmp_path):
+    import pandas as pd
+
+    df = pd.DataFrame({"file": ["si.dm3", "a.msa", "b.msa"], "spectrum_image": [True, False, False]})
+    assert ex.example_row(df, "b.msa")["file"] == "b.msa"
+    assert ex.example_row(df, "absent.msa")["file"] == "a.msa"     # first single spectrum
+    assert ex.example_row(df)["file"] == "a.msa"
+
+
+def test_real_spectra_occurrence_and_inputs_when_present():
+    if not (EXPERIMENTAL / "manifest.csv").is_file():
+        pytest.skip("../shared/experimental is not present")
+    df = ex.load_manifest(EXPERIMENTAL)
+    occ = ex.element_occurrence(df)
+    assert occ.sum() == sum(len(t) for t in df["labels"]) and occ[ELEMENTS.index("O")] >= 10
+    inputs = ex.manifest_inputs(df.iloc[:5])
+    assert inputs.shape == (5, 3072) and np.all(inputs[:, :75] == 0)
+    np.testing.assert_allclose(inputs.max(axis=1), 1.0)

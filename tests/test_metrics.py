@@ -89,3 +89,17 @@ def test_torch_input_and_shape_errors():
         M.rmse(np.zeros((2, 80)), np.zeros((3, 80)))
     with pytest.raises(ValueError, match="threshold"):
         M.precision_recall_f1(y, y, 1.5)
+
+
+def test_threshold_curve_matches_the_single_threshold_metrics(data):
+    y, p = data
+    curve = M.threshold_curve(y, p, [0.2, 0.5, 0.8])
+    for k, th in enumerate([0.2, 0.5, 0.8]):
+        np.testing.assert_allclose([curve["precision"][k], curve["recall"][k], curve["f1"][k]],
+                                   M.precision_recall_f1(y, p, th), rtol=1e-12)
+        assert curve["emr"][k] == M.exact_match_ratio(y, p, th)
+    full = M.threshold_curve(y, p)
+    gap = np.abs(full["precision"] - full["recall"])
+    assert M.select_threshold(y, p) == full["threshold"][int(np.argmin(gap))]
+    with pytest.raises(ValueError, match="thresholds must be a non-empty"):
+        M.threshold_curve(y, p, [])

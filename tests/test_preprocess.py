@@ -10,7 +10,8 @@ import pytest
 from scipy.interpolate import splev, splrep
 
 from eels_helpers.io import Spectrum, read_spectrum
-from eels_helpers.preprocess import N_CHANNELS, energy_grid, preprocess, rebin_to_1eV
+from eels_helpers.preprocess import (N_CHANNELS, energy_grid, pad_and_normalise, plot_preprocessing_steps,
+                                     preprocess, preprocessing_steps, rebin_to_1eV, resample_to_grid)
 
 EXPERIMENTAL = Path(__file__).resolve().parents[2] / "shared" / "experimental"
 
@@ -150,6 +151,42 @@ def test_errors(data, energy, offset, match):
 def test_energy_grid():
     g = energy_grid()
     assert g[0] == 0 and g[-1] == 3071 and g.size == N_CHANNELS
+
+
+def test_the_two_stages_compose_to_preprocess():
+    energy = 250.0 + 0.25 * np.arange(2000)   # 0.25 eV/channel: rebinned by 4
+    counts = _edge(energy)
+    grid, values = resample_to_grid(counts, energy, offset_eV=3.0)
+    assert grid[0] == 248 and grid[-1] == 746 and np.all(np.diff(grid) == 1) and values.shape == (grid.size,)
+    out = pad_and_normalise(grid, values)
+    np.testing.assert_array_equal(out, preprocess(counts, energy, offset_eV=3.0))
+    assert out[grid[0] - 1] == 0 and out[grid[-1] + 1] == 0 and out.max() == 1
+    with pytest.raises(ValueError, match="grid must be consecutive integer energies"):
+        pad_and_normalise(np.array([5, 7]), np.ones(2))
+    with pytest.raises(ValueError, match="does not match the last axis"):
+        pad_and_normalise(np.arange(100, 103), np.ones(2))
+
+
+def test_preprocessing_steps_of_fig3():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    energy = 400.0 + np.arange(300.0)       # 1 eV/channel on integers: the spline passes through the points
+    cube = np.stack([_edge(energy), 2 * _edge(energy)])      # a 2-pixel "spectrum image"
+    s = Spectrum(cube.astype(np.float32), energy, {"title": "toy"}, "toy.msa")
+    steps = preprocessing_steps(s, offset_eV=2.0)
+    assert steps.raw.shape == (300,) and steps.raw_energy_eV[0] == 400.0
+    np.testing.assert_allclose(steps.raw, 3 * _edge(energy), rtol=1e-6)          # summed
+    np.testing.assert_array_equal(steps.grid_eV, np.arange(398, 698))
+    np.testing.assert_allclose(steps.resampled, steps.raw, rtol=1e-5)            # offset moves the axis only
+    np.testing.assert_array_equal(steps.inputs, preprocess(s.summed(), offset_eV=2.0))
+    fig = plot_preprocessing_steps(steps)
+    assert len(fig.axes) == 3 and fig.axes[0].get_title().startswith("(a) toy.msa")
+    plt.close(fig)
+    with pytest.raises(TypeError, match="must be an eels_helpers.io.Spectrum"):
+        preprocessing_steps(cube[0])
 
 
 def _experimental(name):
