@@ -331,6 +331,25 @@ def ensure_kernel() -> Path:
     return Path(spec.resource_dir)
 
 
+#: a cell may run this many times its chapter's budget (``budget_minutes`` of the profile) ...
+CELL_TIMEOUT_FACTOR = 3.0
+#: ... but at least this long (s), and not at all when a chapter states no budget
+CELL_TIMEOUT_MIN_S = 300
+#: attempts of a chapter whose cell times out. Seen on 2026-11-24 on the loaded 2-core machine
+#: (papermill 2.7, nbclient, ipykernel 7.4): two of four smoke runs of chapter 03 stopped at its
+#: widget cell with the kernel idle and papermill still waiting for the reply; a fresh kernel ran
+#: the cell in a second. The timeout turns such a stall into a retry instead of a hung build.
+CELL_TIMEOUT_ATTEMPTS = 2
+
+
+def cell_timeout_s(chapter: _profiles.Chapter, profile: str) -> float | None:
+    """Seconds a single cell of ``chapter`` may run at ``profile`` (None: no limit)."""
+    budget = chapter.budget_minutes.get(profile)
+    if budget is None:
+        return None
+    return max(CELL_TIMEOUT_MIN_S, CELL_TIMEOUT_FACTOR * 60.0 * float(budget))
+
+
 def execute_chapter(
     chapter: _profiles.Chapter,
     profile: str,
@@ -363,21 +382,37 @@ def execute_chapter(
     failed.unlink(missing_ok=True)
 
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")  # quiet ipykernel debugger
+    timeout_s = cell_timeout_s(chapter, profile)
     started = _dt.datetime.now(_dt.timezone.utc)
     t0 = time.perf_counter()
     try:
-        papermill.execute_notebook(
-            str(source),
-            str(running),
-            parameters=params,
-            kernel_name=KERNEL_NAME,
-            language="python",
-            cwd=str(source.parent),
-            progress_bar={"desc": f"  {chapter.name}", "leave": False} if progress else False,
-            log_output=False,
-            # the kernel's own log (e.g. ipykernel's TCP notice) only down to errors
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-        )
+        for attempt in range(1, CELL_TIMEOUT_ATTEMPTS + 1):
+            try:
+                papermill.execute_notebook(
+                    str(source),
+                    str(running),
+                    parameters=params,
+                    kernel_name=KERNEL_NAME,
+                    language="python",
+                    cwd=str(source.parent),
+                    progress_bar={"desc": f"  {chapter.name}", "leave": False} if progress else False,
+                    log_output=False,
+                    execution_timeout=timeout_s,
+                    # the kernel's own log (e.g. ipykernel's TCP notice) only down to errors
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )
+                break
+            except TimeoutError as err:
+                if attempt == CELL_TIMEOUT_ATTEMPTS:
+                    running.unlink(missing_ok=True)
+                    raise BookError(
+                        f"notebook {chapter.name}: a cell did not finish within {timeout_s:.0f} s "
+                        f"({CELL_TIMEOUT_FACTOR:g} x the chapter's {profile} budget, at least "
+                        f"{CELL_TIMEOUT_MIN_S} s), {attempt} attempts; a loaded machine may need more "
+                        f"time, or the kernel stopped answering ({err})"
+                    ) from err
+                print(f"warning: notebook {chapter.name}: a cell gave no answer within {timeout_s:.0f} s; "
+                      "executing the notebook again in a fresh kernel", file=sys.stderr)
     except PapermillExecutionError as err:
         if running.exists():
             running.replace(failed)

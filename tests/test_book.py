@@ -309,3 +309,39 @@ def test_list_chapters(capsys):
     assert "01_tiny  [? min]  n=4, scale=4.0" in text
     assert main(["book", "--list", "--profile", "smoke"]) == 0
     assert "01_introduction" in capsys.readouterr().out
+
+
+def _slow_root(make_book_root, marker: Path, always: bool) -> tuple[Path, dict]:
+    root = make_book_root("slow")
+    stall = "True" if always else f"not Path({str(marker)!r}).exists()"
+    write_notebook(root / "notebooks" / "01_slow.ipynb", [
+        new_markdown_cell("# Slow chapter"),
+        new_code_cell('profile = "cpu"', metadata={"tags": ["parameters"]}),
+        new_code_cell(f"import time\nfrom pathlib import Path\nif {stall}:\n"
+                      f"    Path({str(marker)!r}).touch()\n    time.sleep(60)\nprint('done')"),
+    ])
+    (root / "_toc.yml").write_text("format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/01_slow\n")
+    chapter = Chapter(name="01_slow", title="slow", smoke={}, cpu={}, paper={},
+                      budget_minutes={"smoke": 0.01, "cpu": 0.01, "paper": 0.01})
+    return root, {chapter.name: chapter}
+
+
+def test_a_stalled_cell_is_retried_in_a_fresh_kernel(make_book_root, tmp_path, monkeypatch, capsys):
+    import eels_helpers.book as book
+
+    monkeypatch.setattr(book, "CELL_TIMEOUT_MIN_S", 4)
+    root, registry = _slow_root(make_book_root, tmp_path / "stalled-once", always=False)
+    run_book("smoke", build=False, root=root, registry=registry, progress=False)
+    assert "done" in stream_text(executed(root, "01_slow"))
+    assert "gave no answer within 4 s" in capsys.readouterr().err
+
+
+def test_a_cell_that_always_stalls_is_named(make_book_root, tmp_path, monkeypatch):
+    import eels_helpers.book as book
+
+    monkeypatch.setattr(book, "CELL_TIMEOUT_MIN_S", 4)
+    root, registry = _slow_root(make_book_root, tmp_path / "stalls", always=True)
+    with pytest.raises(BookError, match=r"01_slow: a cell did not finish within 4 s") as info:
+        run_book("smoke", build=False, root=root, registry=registry, progress=False)
+    assert "time.sleep(60)" in str(info.value)            # nbclient's preview of the cell
+    assert not (root / "book" / "executed" / "01_slow.ipynb").exists()
