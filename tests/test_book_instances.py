@@ -199,7 +199,7 @@ def test_smoke_book_training_pages_and_table2(smoke_book):
         assert f"Train an architecture: {label}" in page          # titled by its architecture
         res = find_results(smoke_book.root / "_build" / "train", arch, "smoke")
         assert res is not None and res.architecture == arch and res.profile == "smoke"
-        assert 0 <= res.f1 <= 1 and res.parameters > 0
+        assert 0 <= res.scores.f1 <= 1 and res.parameters > 0
     table = (executed / "05_table2_simulated.html").read_text()
     # all six results were found (the code cell shows the other branch's text, not its output)
     assert "All six architectures were trained at the" in table
