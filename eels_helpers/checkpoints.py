@@ -273,12 +273,39 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
     )
 
 
+def recalibrate_model_file(path: str | Path, spectra, *, batch_size: int = 64) -> LoadedModel:
+    """Re-estimate the BatchNorm statistics of the single network in ``path`` on ``spectra``
+    (N, 3072) with dropout off (:func:`eels_helpers.models.recalibrate_batchnorm`) and write the
+    file back in place (atomically), recording ``batchnorm_recalibration`` = {"spectra": N} in
+    its metadata. Returns the recalibrated model. Use it on a training run's ``model.pt`` before
+    evaluating it: the statistics accumulated during training do not match inference."""
+    import os
+
+    import numpy as np
+
+    from .models import recalibrate_batchnorm
+
+    path = Path(path)
+    loaded = load_model(path)
+    if loaded.architecture == "ensemble":
+        raise ValueError(f"{path}: an ensemble; recalibrate its members' files before save_ensemble")
+    spectra = np.asarray(spectra, dtype=np.float32)
+    recalibrate_batchnorm(loaded.model, spectra, batch_size=batch_size)
+    loaded.metadata["batchnorm_recalibration"] = {"spectra": int(spectra.shape[0])}
+    tmp = path.with_name(path.name + ".tmp")
+    save_model(tmp, loaded.model, architecture=loaded.architecture, options=loaded.options,
+               threshold=loaded.threshold, metadata=loaded.metadata)
+    os.replace(tmp, path)
+    return loaded
+
+
 __all__ = [
     "FORMAT",
     "LoadedModel",
     "ModelNotFoundError",
     "MODELS_DIR",
     "load_model",
+    "recalibrate_model_file",
     "resolve_model_path",
     "save_ensemble",
     "save_model",

@@ -6,6 +6,9 @@ and ``log.json``) into the package's shipped models ``default`` (one network) an
 weights in ``eels_helpers/data/models/``, and writes ``MODELS.md`` beside them from what was
 measured:
 
+* every network's BatchNorm statistics are first re-estimated with dropout off on 4,096
+  simulated spectra (seed 30_003; :func:`eels_helpers.models.recalibrate_batchnorm`): the
+  statistics accumulated during training do not match inference (dropout before BatchNorm);
 * simulated validation spectra (``train.simulated_arrays``, seed 10_001) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
   spectra (seed 20_002) are scored at it;
@@ -30,6 +33,9 @@ import numpy as np
 
 #: seeds of the simulated validation and test spectra (as in the training chapter)
 VALIDATION_SEED, TEST_SEED = 10_001, 20_002
+#: simulated spectra (and their seed) on which each network's BatchNorm statistics are
+#: re-estimated before scoring and shipping (``models.recalibrate_batchnorm``)
+RECALIBRATION_SPECTRA, RECALIBRATION_SEED = 4096, 30_003
 
 
 @dataclass
@@ -132,21 +138,31 @@ def ship_models(default: str | Path, ensemble: Sequence[str | Path], out_dir: st
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     cards: dict[str, tuple[list[RunSummary], ModelScores]] = {}
+    from .models import recalibrate_batchnorm
+
+    x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
+
+    def recalibrated(run: RunSummary):
+        loaded = load_model(Path(run.run_dir) / "model.pt")
+        recalibrate_batchnorm(loaded.model, x_cal)
+        return loaded
+
     try:
-        vit = load_model(Path(default) / "model.pt")
-        scores = score_model(vit, simulated, experimental_dir)
-        tmp = save_model(out_dir / "default.pt.tmp", vit.model, architecture=vit.architecture, options=vit.options,
+        default_net = recalibrated(runs["default"][0])
+        scores = score_model(default_net, simulated, experimental_dir)
+        tmp = save_model(out_dir / "default.pt.tmp", default_net.model, architecture=default_net.architecture,
+                         options=default_net.options,
                          threshold=scores.threshold, weights="float16",
                          metadata=_metadata(runs["default"], scores, command))
         written["default"] = tmp
         cards["default"] = (runs["default"], scores)
 
-        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", [Path(r.run_dir) / "model.pt" for r in runs["ensemble"]],
-                            weights="float16")
+        members = [recalibrated(r) for r in runs["ensemble"]]
+        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", members, weights="float16")
         ens = load_model(tmp)  # score the float16 weights that ship
         scores = score_model(ens, simulated, experimental_dir)
         tmp.unlink()
-        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", [Path(r.run_dir) / "model.pt" for r in runs["ensemble"]],
+        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", members,
                             weights="float16", threshold=scores.threshold,
                             metadata=_metadata(runs["ensemble"], scores, command))
         written["ensemble"] = tmp
@@ -165,6 +181,8 @@ def ship_models(default: str | Path, ensemble: Sequence[str | Path], out_dir: st
 
 def _metadata(runs: list[RunSummary], scores: ModelScores, command: str) -> dict:
     return json.loads(json.dumps({"runs": [asdict(r) for r in runs], "scores": asdict(scores),
+                                  "batchnorm_recalibration": {"spectra": RECALIBRATION_SPECTRA,
+                                                              "seed": RECALIBRATION_SEED},
                                   "ship_command": command,
                                   "shipped": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}))
 
@@ -178,7 +196,9 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
     lines = ["# Shipped models", "",
              "Written by `eels_helpers.shipping.ship_models` (do not edit by hand). Scores: F1 / precision /",
              "recall / exact match / RMSE (weighted, the paper's definitions), each at the threshold chosen",
-             "on the matching validation data (paper's rule).", ""]
+             "on the matching validation data (paper's rule). Before scoring, every network's BatchNorm",
+             f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
+             "(`eels_helpers.models.recalibrate_batchnorm`).", ""]
     for name, (runs, s) in cards.items():
         lines += [f"## `{name}`", "", "| member | architecture | options | training spectra | pseudo-epochs | "
                   "training hours (1 thread) | last training F1 |", "|---|---|---|---|---|---|---|"]

@@ -38,3 +38,19 @@ def test_unknown_weight_type_is_named(tmp_path):
     with pytest.raises(ValueError, match="weights must be one of"):
         checkpoints.save_model(tmp_path / "x.pt", _net(), architecture="mlp", weights="int8")
     assert not (tmp_path / "x.pt").exists()
+
+
+def test_recalibrate_model_file_rewrites_the_statistics_in_place(tmp_path):
+    torch.manual_seed(0)
+    net = create_model("mlp", hidden=[32], dropout=0.5)
+    path = checkpoints.save_model(tmp_path / "m.pt", net, architecture="mlp",
+                                  options={"hidden": [32], "dropout": 0.5}, threshold=0.4, metadata={"seed": 1})
+    x = np.random.default_rng(0).random((64, 3072), dtype=np.float32)
+    before = checkpoints.load_model(path)
+    out = checkpoints.recalibrate_model_file(path, x)
+    after = checkpoints.load_model(path)
+    assert after.metadata == {"seed": 1, "batchnorm_recalibration": {"spectra": 64}} and after.threshold == 0.4
+    bn = lambda m: [b.running_mean for b in m.modules() if isinstance(b, torch.nn.BatchNorm1d)]  # noqa: E731
+    assert not torch.allclose(bn(before.model)[0], bn(after.model)[0])
+    torch.testing.assert_close(bn(out.model)[0], bn(after.model)[0])
+    assert not list(tmp_path.glob("*.tmp"))

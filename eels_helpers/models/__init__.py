@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ._common import recalibrate_batchnorm
 from .cct import CCT
 from .cnn import CNN
 from .ensemble import Ensemble
@@ -139,4 +140,4 @@ def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn
 
 __all__ = ["CPU_CONFIGS", "MODEL_NAMES", "MODELS", "PAPER_PARAMETERS_M", "CCT", "CNN", "Ensemble", "MLP", "ResNet",
            "UNet", "ViT", "count_parameters", "create_model", "list_models", "load_model", "model_options",
-           "predict_proba", "save_model"]
+           "predict_proba", "recalibrate_batchnorm", "save_model"]

@@ -109,3 +109,43 @@ def check_positive(name: str, value: float, unit: str = "") -> None:
 def check_probability(name: str, value: float) -> None:
     if not 0.0 <= value < 1.0:
         raise ValueError(f"{name} is a dropout probability and must be in [0, 1), got {value!r}")
+
+
+@torch.no_grad()
+def recalibrate_batchnorm(model: nn.Module, spectra, batch_size: int = 64) -> nn.Module:
+    """Re-estimate every BatchNorm's running mean and variance on ``spectra`` (N, 3072) with
+    dropout off, as the network runs at inference ("precise BN", Wu & Johnson 2021,
+    arXiv:2105.07576).
+
+    Why: during training BatchNorm layers that follow a dropout layer (the dense heads here)
+    see activations scaled by dropout, so the running variance they accumulate does not match
+    the dropout-free activations of inference (the variance shift of Li et al., CVPR 2019), and
+    the running averages also lag the weights. Measured on a cpu U-Net after 128,000 training
+    spectra: simulated F1 0.29 in eval mode with the training-time statistics, 0.81 after
+    recalibration on 4,096 simulated spectra. The statistics are cumulative averages over all
+    batches (momentum None); the layers' momentum is restored. Returns ``model`` in eval mode.
+    """
+    import numpy as np
+
+    x = torch.as_tensor(np.asarray(spectra, dtype=np.float32))
+    if x.ndim != 2 or x.shape[0] < 2:
+        raise ValueError(f"spectra must be (N >= 2, channels), got shape {tuple(x.shape)}")
+    norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return model.eval()
+    device = next(model.parameters()).device
+    momenta = [m.momentum for m in norms]
+    model.eval()
+    try:
+        for m in norms:
+            m.reset_running_stats()
+            m.momentum = None          # cumulative moving average
+            m.train()
+        for chunk in x.split(batch_size):
+            if len(chunk) > 1:         # BatchNorm needs two or more spectra per batch
+                model(chunk.to(device))
+    finally:
+        for m, momentum in zip(norms, momenta):
+            m.momentum = momentum
+        model.eval()
+    return model

@@ -162,3 +162,24 @@ def test_cnn_dense_layer_stays_fp32_under_bf16_autocast():
     with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
         out = model(torch.rand(2, 3072))
     assert seen == [(torch.float32, torch.float32)] and out.shape == (2, 80)
+
+
+def test_recalibrate_batchnorm_uses_dropout_free_statistics():
+    """After recalibration a BatchNorm behind dropout holds the mean and (unbiased) variance of
+    the dropout-free activations; the layer's momentum is restored and the model is in eval mode."""
+    from eels_helpers.models import recalibrate_batchnorm
+
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Linear(16, 8), nn.Dropout(0.5), nn.BatchNorm1d(8, momentum=0.01))
+    x = torch.randn(256, 16) * 3 + 1
+    net.train()
+    for _ in range(20):
+        net(x)                                          # running stats of dropped-out activations
+    hidden = net[0](x).detach()
+    assert not torch.allclose(net[2].running_var, hidden.var(0), rtol=0.1)
+    recalibrate_batchnorm(net, x.numpy(), batch_size=256)
+    torch.testing.assert_close(net[2].running_mean, hidden.mean(0), rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(net[2].running_var, hidden.var(0, unbiased=True), rtol=1e-5, atol=1e-5)
+    assert net[2].momentum == 0.01 and not net.training
+    with pytest.raises(ValueError, match="spectra must be"):
+        recalibrate_batchnorm(net, np.zeros((1, 16), dtype=np.float32))
