@@ -23,6 +23,8 @@ Datasets: any map-style ``torch.utils.data.Dataset`` or ``IterableDataset`` yiel
 from __future__ import annotations
 
 import argparse
+import collections
+import copy
 import csv
 import json
 import math
@@ -79,6 +81,9 @@ class TrainConfig:
     num_threads: int | None = None       # CPU threads per process (None: cores / processes; 1 on a busy machine)
     num_workers: int = 0                 # DataLoader worker processes
     progress: bool = True                # tqdm progress bar (rank 0)
+    #: model.pt gets BatchNorm statistics re-estimated (dropout off) on the last this-many
+    #: training batches (models.recalibrate_batchnorm); the training state is untouched; 0: off
+    recalibration_batches: int = 64
 
     def __post_init__(self):
         from .models import CONFIGS, MODEL_NAMES
@@ -109,6 +114,9 @@ class TrainConfig:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.num_threads is not None and (not isinstance(self.num_threads, int) or self.num_threads < 1):
             raise ValueError(f"num_threads must be None or an integer >= 1, got {self.num_threads!r}")
+        if not isinstance(self.recalibration_batches, int) or self.recalibration_batches < 0:
+            raise ValueError(f"recalibration_batches must be an int >= 0 (training batches), "
+                             f"got {self.recalibration_batches!r}")
         if not isinstance(self.num_workers, int) or self.num_workers < 0:
             raise ValueError(f"num_workers must be an integer >= 0, got {self.num_workers!r}")
 
@@ -493,7 +501,8 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     if resume and checkpoint.exists():
         blob = torch.load(checkpoint, map_location=device, weights_only=False)
         saved = TrainConfig(**blob["config"])
-        free = dict(num_threads=None, num_workers=0, device="auto", progress=True, max_epochs=1)  # may change
+        free = dict(num_threads=None, num_workers=0, device="auto", progress=True, max_epochs=1,
+                    recalibration_batches=0)  # may change
         if replace(saved, **free) != replace(config, **free):
             raise ValueError(f"{checkpoint} was written with a different configuration: {saved} (now {config})")
         model.load_state_dict(blob["model_state"])
@@ -509,6 +518,7 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
 
     batches = _batches(train_data, config, state["step"], rank, world)
     n_params = count_parameters(model)
+    recent = collections.deque(maxlen=config.recalibration_batches)   # for model.pt's BatchNorm statistics
     history: list[dict] = state["history"]
 
     def stop() -> bool:
@@ -526,6 +536,8 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
         for _ in range(config.steps_per_epoch):
             x, y = next(batches)
             x, y = x.to(device, torch.float32, non_blocking=True), y.to(device, torch.float32, non_blocking=True)
+            if rank == 0 and config.recalibration_batches:
+                recent.append(x.detach())
             with torch.autocast(device.type, dtype=amp_dtype or torch.float32, enabled=amp_dtype is not None):
                 logits = ddp_model(x)
             loss = bce_soft_f1_loss(logits.float(), y)
@@ -570,10 +582,17 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
                           "scheduler_state": scheduler.state_dict(), "scaler_state": scaler.state_dict(),
                           "rng_state": rng, "world_size": world, "epoch": state["epoch"], "step": state["step"],
                           "history": history}, checkpoint)
-            _save_model_file(out / MODEL_FILE, model, config, options,
-                             dict(epoch=state["epoch"], step=state["step"], spectra=row["spectra"], train_f1=f1,
-                                  parameters=n_params, precision=precision, world_size=world,
-                                  model_config=config.model_config, seed=config.seed))
+            metadata = dict(epoch=state["epoch"], step=state["step"], spectra=row["spectra"], train_f1=f1,
+                            parameters=n_params, precision=precision, world_size=world,
+                            model_config=config.model_config, seed=config.seed)
+            net = model
+            if recent:
+                from .models import recalibrate_batchnorm
+
+                net = recalibrate_batchnorm(copy.deepcopy(model), torch.cat(list(recent)))
+                metadata["batchnorm_recalibration"] = {"spectra": sum(len(b) for b in recent),
+                                                       "source": "the last training batches"}
+            _save_model_file(out / MODEL_FILE, net, config, options, metadata)
             _write_log(out, history)
             if config.progress:
                 print(f"[{config.model}] epoch {row['epoch']}: loss {row['loss']:.4f} F1@{config.monitor_threshold} "

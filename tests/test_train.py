@@ -188,3 +188,20 @@ def test_trains_from_a_dataset_written_by_eels_id_simulate(tmp_path):
     history = train(TrainConfig(**{**TINY, "batch_size": 4, "max_epochs": 1}), train_split, tmp_path / "run",
                     val_data=val_split)
     assert history[0]["spectra"] == 12 and "val_f1" in history[0]
+
+
+def test_model_file_gets_recalibrated_batchnorm_and_the_training_state_does_not(tmp_path):
+    from eels_helpers.checkpoints import load_model
+
+    data = SyntheticPeaks(256, seed=0)
+    train(TrainConfig(**{**TINY, "recalibration_batches": 2}), data, tmp_path / "on")
+    loaded = load_model(tmp_path / "on" / "model.pt")
+    assert loaded.metadata["batchnorm_recalibration"]["spectra"] == 2 * TINY["batch_size"]
+    state = torch.load(tmp_path / "on" / "checkpoint.pt", weights_only=False)["model_state"]
+    key = next(k for k in state if k.endswith("running_var"))
+    shipped = loaded.model.state_dict()[key]
+    assert not torch.allclose(state[key].cpu(), shipped)          # the checkpoint keeps the training statistics
+    train(TrainConfig(**{**TINY, "recalibration_batches": 0}), data, tmp_path / "off")
+    assert "batchnorm_recalibration" not in load_model(tmp_path / "off" / "model.pt").metadata
+    with pytest.raises(ValueError, match="recalibration_batches must be"):
+        TrainConfig(recalibration_batches=-1)

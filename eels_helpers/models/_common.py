@@ -113,7 +113,8 @@ def check_probability(name: str, value: float) -> None:
 
 @torch.no_grad()
 def recalibrate_batchnorm(model: nn.Module, spectra, batch_size: int = 64) -> nn.Module:
-    """Re-estimate every BatchNorm's running mean and variance on ``spectra`` (N, 3072) with
+    """Re-estimate every BatchNorm's running mean and variance on ``spectra`` (N, 3072; array or
+    tensor) with
     dropout off, as the network runs at inference ("precise BN", Wu & Johnson 2021,
     arXiv:2105.07576).
 
@@ -127,7 +128,7 @@ def recalibrate_batchnorm(model: nn.Module, spectra, batch_size: int = 64) -> nn
     """
     import numpy as np
 
-    x = torch.as_tensor(np.asarray(spectra, dtype=np.float32))
+    x = spectra.float() if isinstance(spectra, torch.Tensor) else torch.as_tensor(np.asarray(spectra, dtype=np.float32))
     if x.ndim != 2 or x.shape[0] < 2:
         raise ValueError(f"spectra must be (N >= 2, channels), got shape {tuple(x.shape)}")
     norms = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
