@@ -75,18 +75,13 @@ def model(name: str, config: str):
 def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
     """Simulated validation spectra (seed 10_001, as in shipping): F1 / EMR of each variant."""
     from eels_helpers.metrics import evaluate
-    from eels_helpers.predict import run_model
+    from eels_helpers.predict import _as_loaded, run_model
     from eels_helpers.train import simulated_arrays
 
     x, y = simulated_arrays(n, seed=10_001)
-    loaded = net if hasattr(net, "outputs") else _wrap(net)
+    loaded = _as_loaded(net, "cpu")
     probs = {name: run_model(loaded, x, **kw) for name, kw in variants.items()}
     return {name: (evaluate(y, p, threshold), float(np.abs(p - probs["fp32"]).max())) for name, p in probs.items()}
-
-
-def _wrap(net):
-    from eels_helpers.checkpoints import LoadedModel
-    return LoadedModel(model=net, architecture="ensemble")
 
 
 def main() -> None:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -261,18 +261,22 @@ def predict(
         raise ValueError(f"presence_fraction must be in [0, 1), got {presence_fraction}")
     device = _resolve_device(device)
     use_bf16 = fast_bfloat16(device) if bfloat16 == "auto" else bool(bfloat16)
+    if int8 and device.startswith("cuda"):
+        raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
     loaded = _as_loaded(model, device)
     if threshold is None:
         threshold = loaded.threshold if loaded.threshold is not None else DEFAULT_THRESHOLD
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
     threshold = float(threshold)
+    if int8:        # quantise once for all inputs, not once per file
+        loaded = replace(loaded, model=int8_linear_copy(loaded.model))
 
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
-        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device, int8=int8)
+        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device)
         detected, fractions = _detect(probs, threshold, presence_fraction)
         results.append(
             Prediction(

@@ -269,3 +269,17 @@ def test_shipped_models_predict_out_of_the_box(capsys):
     probabilities = out["results"][0]["probabilities"]
     assert set(probabilities) == set(ELEMENTS)
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
+
+
+def test_predict_int8_quantises_once_for_all_files(tiny, monkeypatch):
+    import eels_helpers.predict as pr
+
+    _, path = tiny
+    calls = []
+    real = pr.int8_linear_copy
+    monkeypatch.setattr(pr, "int8_linear_copy", lambda m: calls.append(1) or real(m))
+    x = np.random.default_rng(0).random((3, 3072), dtype=np.float32)
+    preds = predict([x[0], x[1], x[2]], path, int8=True, device="cpu")
+    assert len(preds) == 3 and len(calls) == 1
+    with pytest.raises(ValueError, match="int8 inference is for the CPU"):
+        predict(x[0], path, int8=True, device="cuda")
