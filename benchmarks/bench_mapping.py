@@ -16,11 +16,13 @@ same axis (the content does not change the cost).
 
 Variants, timed side by side in one run: float32, int8 (dynamically quantised Linear layers,
 ``--int8`` of ``eels-id map``) and with ``--bf16`` bfloat16 autocast; each one's F1 / EMR on
-simulated validation spectra shows what the speed costs. Last line: the fastest variant whose
-F1 is within ``--max-f1-drop`` of float32's, ``mapping_s=<seconds> spectra_per_s=<rate>``.
+simulated validation spectra shows what the speed costs. ``--compare`` models (default: the
+shipped ``ensemble-paper``, the paper's 2 ViT + 3 U-Net, when it ships) are timed in the same
+run, each at its own threshold. Last line, for ``--model``: the fastest variant whose F1 is
+within ``--max-f1-drop`` of float32's, ``mapping_s=<seconds> spectra_per_s=<rate>``.
 
 Usage: ``nice python benchmarks/bench_mapping.py [--n 7826] [--bf16] [--config cpu|paper]
-[--model NAME|PATH] [--batch-size 256] [--n-validation 512]``
+[--model NAME|PATH] [--compare NAME|PATH ...] [--batch-size 256] [--n-validation 512]``
 """
 
 from __future__ import annotations
@@ -84,10 +86,38 @@ def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
     return {name: (evaluate(y, p, threshold), float(np.abs(p - probs["fp32"]).max())) for name, p in probs.items()}
 
 
+def time_variants(net, data, variants: dict, threshold: float, batch_size: int) -> dict:
+    """{variant: (wall s, CPU s, elements kept)} of mapping ``data`` with each variant."""
+    from eels_helpers.mapping import map_elements
+
+    rows = {}
+    for name, kw in variants.items():
+        map_elements(data.data[:8], net, threshold, energy_eV=data.energy_eV, batch_size=batch_size, **kw)
+        t0, cpu0 = time.perf_counter(), os.times()
+        res = map_elements(data, net, threshold, batch_size=batch_size, **kw)
+        wall, cpu1 = time.perf_counter() - t0, os.times()
+        rows[name] = (wall, (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), res.detected)
+    return rows
+
+
+def member_rates(net) -> None:
+    """Where the time goes: each member of an ensemble on 256 spectra, printed."""
+    import torch
+
+    for m in getattr(getattr(net, "model", net), "members", None) or []:
+        x = torch.from_numpy(np.random.default_rng(1).random((256, 3072), dtype=np.float32))
+        with torch.inference_mode():
+            t = time.perf_counter()
+            m.eval()(x)
+            print(f"  member {type(m).__name__}: {256 / (time.perf_counter() - t):.1f} spectra/s alone (fp32)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=7826)
     ap.add_argument("--model", default="ensemble")
+    ap.add_argument("--compare", nargs="*", default=None,
+                    help="more models timed in the same run (default: ensemble-paper when it ships)")
     ap.add_argument("--config", default="cpu", choices=["cpu", "paper"])
     ap.add_argument("--bf16", action="store_true", help="also time bfloat16 autocast")
     ap.add_argument("--batch-size", type=int, default=256)
@@ -99,46 +129,41 @@ def main() -> None:
 
     import torch
 
-    from eels_helpers.mapping import map_elements
+    from eels_helpers.checkpoints import shipped_models
 
+    compare = args.compare if args.compare is not None else [m for m in ["ensemble-paper"] if m in shipped_models()]
     data, what = spectra(args.n)
-    net, desc = model(args.model, args.config)
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
-    print(f"model: {desc}; batch {args.batch_size}")
-    print(f"spectra: {args.n} x {data.n_channels} channels, {what}")
+    print(f"spectra: {args.n} x {data.n_channels} channels, {what}; batch {args.batch_size}")
     variants = {"fp32": {}, "int8": {"int8": True}}
     if args.bf16:
         variants["bf16"] = {"bfloat16": True}
-    threshold = getattr(net, "threshold", None) or 0.75
-    rows = {}
-    for name, kw in variants.items():
-        map_elements(data.data[:8], net, threshold, energy_eV=data.energy_eV, batch_size=args.batch_size, **kw)
-        t0, cpu0 = time.perf_counter(), os.times()
-        res = map_elements(data, net, threshold, batch_size=args.batch_size, **kw)
-        wall, cpu1 = time.perf_counter() - t0, os.times()
-        cpu = (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system)
-        rows[name] = (wall, cpu, res.detected)
-    acc = accuracy(net, variants, args.n_validation, threshold) if args.n_validation else {}
-    print(f"\n{'variant':8s} {'mapping s':>10s} {'CPU s':>7s} {'spectra/s':>10s} {'sim F1':>7s} {'sim EMR':>8s} "
-          f"{'max|dp|':>8s}  kept")
-    for name, (wall, cpu, kept) in rows.items():
-        f1, emr, dp = ((acc[name][0].f1, acc[name][0].emr, acc[name][1]) if name in acc else (np.nan,) * 3)
-        print(f"{name:8s} {wall:10.1f} {cpu:7.1f} {args.n / wall:10.1f} {f1:7.3f} {emr:8.3f} {dp:8.4f}  "
-              f"{', '.join(kept[:6])}")
-    if acc:
-        print(f"(accuracy: {args.n_validation} simulated validation spectra at threshold {threshold:.2f})")
+    results = {}
+    for name in [args.model, *compare]:
+        net, desc = model(name, args.config)
+        print(f"model {name}: {desc}")
+        threshold = getattr(net, "threshold", None) or 0.75
+        rows = time_variants(net, data, variants, threshold, args.batch_size)
+        acc = accuracy(net, variants, args.n_validation, threshold) if args.n_validation else {}
+        member_rates(net)
+        results[name] = (rows, acc, threshold)
+
+    print(f"\n{'model':16s} {'variant':8s} {'mapping s':>10s} {'CPU s':>7s} {'spectra/s':>10s} {'sim F1':>7s} "
+          f"{'sim EMR':>8s} {'max|dp|':>8s}  kept")
+    for name, (rows, acc, threshold) in results.items():
+        for variant, (wall, cpu, kept) in rows.items():
+            f1, emr, dp = ((acc[variant][0].f1, acc[variant][0].emr, acc[variant][1]) if variant in acc
+                           else (np.nan,) * 3)
+            print(f"{name:16s} {variant:8s} {wall:10.1f} {cpu:7.1f} {args.n / wall:10.1f} {f1:7.3f} {emr:8.3f} "
+                  f"{dp:8.4f}  {', '.join(kept[:6])}")
+    if args.n_validation:
+        print(f"(accuracy: {args.n_validation} simulated validation spectra, each model at its own threshold: "
+              + ", ".join(f"{n} {t:.2f}" for n, (_, _, t) in results.items()) + ")")
+    rows, acc, _ = results[args.model]
     ok = [n for n in rows if not acc or acc[n][0].f1 >= acc["fp32"][0].f1 - args.max_f1_drop]
     best = min(ok, key=lambda n: rows[n][0])
-    members = getattr(getattr(net, "model", net), "members", None)
-    if members is not None:              # where the time goes: each member on 256 spectra
-        x = torch.from_numpy(np.random.default_rng(1).random((256, 3072), dtype=np.float32))
-        with torch.inference_mode():
-            for m in members:
-                t = time.perf_counter()
-                m.eval()(x)
-                print(f"  member {type(m).__name__}: {256 / (time.perf_counter() - t):.1f} spectra/s alone (fp32)")
-    print(f"fastest variant within {args.max_f1_drop} F1 of fp32: {best}")
+    print(f"{args.model}: fastest variant within {args.max_f1_drop} F1 of fp32: {best}")
     print(f"mapping_s={rows[best][0]:.1f} spectra_per_s={args.n / rows[best][0]:.1f}")
 
 

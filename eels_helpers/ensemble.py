@@ -80,14 +80,14 @@ def scores_table(y_val, val_probabilities: Mapping[str, np.ndarray], y_test,
     precision closest to recall) and F1, precision, recall, EMR and RMSE on test at it."""
     import pandas as pd
 
-    from .metrics import evaluate, select_threshold
+    from .metrics import evaluate_at_validation_threshold
 
     if set(val_probabilities) != set(test_probabilities):
         raise ValueError(f"validation models {sorted(val_probabilities)} and test models "
                          f"{sorted(test_probabilities)} differ")
     rows = {}
     for label, p_val in val_probabilities.items():
-        scores = evaluate(y_test, test_probabilities[label], select_threshold(y_val, p_val)).as_dict()
+        scores = evaluate_at_validation_threshold(y_val, p_val, y_test, test_probabilities[label]).as_dict()
         rows[label] = {k: scores[k] for k in ("threshold", "f1", "precision", "recall", "emr", "rmse")}
     return pd.DataFrame.from_dict(rows, orient="index").rename_axis("model")
 

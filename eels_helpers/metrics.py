@@ -155,6 +155,12 @@ def evaluate(y_true, y_prob, threshold: float = 0.5, exclude_carbon: bool = Fals
                   rmse=rmse(y_true, y_prob, exclude_carbon), threshold=float(threshold))
 
 
+def evaluate_at_validation_threshold(y_val, p_val, y_test, p_test, exclude_carbon: bool = False) -> Scores:
+    """Test metrics at the threshold chosen on validation data by the paper's rule (precision
+    closest to recall; :func:`select_threshold`)."""
+    return evaluate(y_test, p_test, select_threshold(y_val, p_val, exclude_carbon=exclude_carbon), exclude_carbon)
+
+
 def confusion_matrix(y_true, y_prob, n_classes: int = N_ELEMENTS) -> np.ndarray:
     """Counts C[i, j] of spectra whose label argmax is i and prediction argmax is j (single-element set)."""
     t, s = _as_array(y_true, "y_true"), _as_array(y_prob, "y_prob")

@@ -1,24 +1,27 @@
 """Shipping trained networks with the package: evaluate, choose thresholds, write a model card.
 
 ``ship_models`` turns training runs (directories written by ``eels-id train``: ``model.pt``
-and ``log.json``) into the package's shipped models ``default`` (one network) and
-``ensemble`` (the mean member probability, paper: 2 ViT + 3 U-Net), stored with float16
-weights in ``eels_helpers/data/models/``, and writes ``MODELS.md`` beside them from what was
-measured:
+and ``log.json``) into the package's shipped models, stored with float16 weights in
+``eels_helpers/data/models/<name>.pt``: one run gives a single network (``default``),
+several runs an ensemble, the mean member probability (``ensemble``: the measured best
+composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It writes
+``MODELS.md`` beside them from what was measured, for every model file in the directory:
 
 * every network's BatchNorm statistics are first re-estimated with dropout off on 4,096
   simulated spectra (seed 30_003; :func:`eels_helpers.models.recalibrate_batchnorm`): the
   statistics accumulated during training do not match inference (dropout before BatchNorm);
+  a run shared by several models is recalibrated and evaluated once;
 * simulated validation spectra (``train.simulated_arrays``, seed 10_001) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
-  spectra (seed 20_002) are scored at it;
-* with a directory of real spectra (manifest format of :mod:`eels_helpers.experimental`),
-  the experimental threshold is chosen on its grouped validation split and the test split
-  is scored at it, carbon left out (the paper's procedure). The shipped model's
+  spectra (seed 20_002) are scored at it, with the float16 weights that ship;
+* with a directory of real spectra (manifest format of :mod:`eels_helpers.experimental`,
+  read once), the experimental threshold is chosen on its grouped validation split and the
+  test split is scored at it, carbon left out (the paper's procedure). The shipped model's
   ``threshold`` (what ``eels-id predict`` uses) is the experimental one when available,
   else the simulated one: real spectra need a higher threshold than simulated ones.
 
-Maintainer use: ``python scripts/ship_models.py --default RUN --ensemble RUN RUN ...``.
+Maintainer use: ``python scripts/ship_models.py --default RUN --ensemble RUN RUN ...
+--model ensemble-paper RUN RUN RUN RUN RUN``.
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ import datetime as _dt
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
+import re
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -85,98 +89,123 @@ class ModelScores:
         return self.experimental_threshold if self.experimental_threshold is not None else self.simulated_threshold
 
 
-def simulated_scores(probabilities_val: np.ndarray, y_val: np.ndarray, probabilities_test: np.ndarray,
-                     y_test: np.ndarray) -> tuple[float, dict]:
-    """(threshold chosen on validation, test metrics at it), the paper's rule."""
-    from .metrics import evaluate, select_threshold
-
-    threshold = float(select_threshold(y_val, probabilities_val))
-    return threshold, evaluate(y_test, probabilities_test, threshold).as_dict()
+#: what a shipped model may be called (a file name in data/models without the .pt)
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
-def experimental_scores(model: Any, directory: str | Path, seed: int = 0) -> tuple[float, dict, str]:
-    """(threshold chosen on the grouped validation split, test-split metrics, description)."""
+def _float16_rounded(loaded):
+    """``loaded`` with its weights rounded through float16, as they ship (in place)."""
+    import torch
+
+    with torch.no_grad():
+        for tensor in loaded.model.state_dict().values():
+            if tensor.is_floating_point():
+                tensor.copy_(tensor.half().float())
+    return loaded
+
+
+def _experimental_scores(model: Any, experimental: tuple) -> tuple[float, dict]:
+    """(threshold chosen on the grouped validation split, test-split metrics) on real spectra
+    already read: ``experimental`` = (manifest, network inputs, description)."""
     from .experimental import evaluate
 
-    result = evaluate(model, directory, threshold="validation", seed=seed)
-    return result.threshold, result.metrics, result.description
+    manifest, inputs, _ = experimental
+    result = evaluate(model, manifest=manifest, inputs=inputs, threshold="validation")
+    return result.threshold, result.metrics
 
 
-def score_model(model: Any, simulated: tuple, experimental_dir: str | Path | None = None) -> ModelScores:
-    """Scores of ``model`` (a LoadedModel) on simulated (x_val, y_val, x_test, y_test) arrays
-    and, when given, a directory of real spectra."""
-    from .models import predict_proba
+def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path, *, n_validation: int = 1024,
+                n_test: int = 2048, experimental_dir: str | Path | None = None, command: str = "") -> dict[str, Path]:
+    """Write ``<name>.pt`` (float16 weights) for each ``{name: [run directories]}`` into
+    ``out_dir`` and rewrite ``MODELS.md`` there from the metadata of every model file in it.
 
-    x_val, y_val, x_test, y_test = simulated
-    t_sim, sim = simulated_scores(predict_proba(model.model, x_val), y_val, predict_proba(model.model, x_test), y_test)
-    scores = ModelScores(t_sim, sim, (len(x_val), len(x_test)))
-    if experimental_dir is not None:
-        scores.experimental_threshold, scores.experimental_test, scores.experimental_description = (
-            experimental_scores(model, experimental_dir))
-    return scores
-
-
-def ship_models(default: str | Path, ensemble: Sequence[str | Path], out_dir: str | Path, *,
-                n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None,
-                command: str = "") -> dict[str, Path]:
-    """Write ``default.pt``, ``ensemble.pt`` (float16 weights) and ``MODELS.md`` into ``out_dir``.
-
-    default: a training run directory; ensemble: run directories of the members. Nothing is
+    One run makes a single network, several an ensemble (mean member probability). Nothing is
     written unless every run reads and evaluates: files go to temporary names first.
     """
-    from .checkpoints import load_model, save_ensemble, save_model
+    from .checkpoints import LoadedModel, load_model, save_ensemble, save_model
+    from .experimental import evaluation_set, manifest_inputs
+    from .metrics import evaluate_at_validation_threshold
+    from .models import Ensemble, predict_proba, recalibrate_batchnorm
     from .train import simulated_arrays
 
-    if not ensemble:
-        raise ValueError("ensemble needs at least one member run directory")
-    runs = {"default": [RunSummary.read(default)], "ensemble": [RunSummary.read(r) for r in ensemble]}
+    if not models:
+        raise ValueError("nothing to ship: give at least one {name: [run directories]}")
+    for name, run_dirs in models.items():
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"model name {name!r}: use lower-case letters, digits, '-' and '_' (it becomes {name}.pt)")
+        if isinstance(run_dirs, (str, Path)) or not run_dirs:
+            raise ValueError(f"model {name!r} needs a list of one or more training run directories")
+    runs = {name: [RunSummary.read(r) for r in run_dirs] for name, run_dirs in models.items()}
+
+    x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
     x_val, y_val = simulated_arrays(n_validation, seed=VALIDATION_SEED)
     x_test, y_test = simulated_arrays(n_test, seed=TEST_SEED)
-    simulated = (x_val, y_val, x_test, y_test)
+    experimental = None
+    if experimental_dir is not None:
+        manifest, description = evaluation_set(experimental_dir)
+        experimental = (manifest, manifest_inputs(manifest), description)
+
+    networks: dict[str, tuple[LoadedModel, np.ndarray, np.ndarray]] = {}   # run -> (net, p_val, p_test)
+
+    def network(run: RunSummary):
+        key = str(Path(run.run_dir).resolve())
+        if key not in networks:
+            loaded = load_model(Path(run.run_dir) / "model.pt")
+            recalibrate_batchnorm(loaded.model, x_cal)
+            _float16_rounded(loaded)
+            networks[key] = (loaded, predict_proba(loaded.model, x_val), predict_proba(loaded.model, x_test))
+        return networks[key]
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
-    cards: dict[str, tuple[list[RunSummary], ModelScores]] = {}
-    from .models import recalibrate_batchnorm
-
-    x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
-
-    def recalibrated(run: RunSummary):
-        loaded = load_model(Path(run.run_dir) / "model.pt")
-        recalibrate_batchnorm(loaded.model, x_cal)
-        return loaded
-
     try:
-        default_net = recalibrated(runs["default"][0])
-        scores = score_model(default_net, simulated, experimental_dir)
-        tmp = save_model(out_dir / "default.pt.tmp", default_net.model, architecture=default_net.architecture,
-                         options=default_net.options,
-                         threshold=scores.threshold, weights="float16",
-                         metadata=_metadata(runs["default"], scores, command))
-        written["default"] = tmp
-        cards["default"] = (runs["default"], scores)
-
-        members = [recalibrated(r) for r in runs["ensemble"]]
-        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", members, weights="float16")
-        ens = load_model(tmp)  # score the float16 weights that ship
-        scores = score_model(ens, simulated, experimental_dir)
-        tmp.unlink()
-        tmp = save_ensemble(out_dir / "ensemble.pt.tmp", members,
-                            weights="float16", threshold=scores.threshold,
-                            metadata=_metadata(runs["ensemble"], scores, command))
-        written["ensemble"] = tmp
-        cards["ensemble"] = (runs["ensemble"], scores)
+        for name, members in runs.items():
+            nets = [network(r) for r in members]
+            sim = evaluate_at_validation_threshold(y_val, np.mean([n[1] for n in nets], axis=0),
+                                                   y_test, np.mean([n[2] for n in nets], axis=0))
+            scores = ModelScores(sim.threshold, sim.as_dict(), (n_validation, n_test))
+            if len(nets) == 1:
+                model = nets[0][0]
+            else:
+                model = LoadedModel(Ensemble([n[0].model for n in nets]).eval(), "ensemble",
+                                    {"members": [n[0].architecture for n in nets]})
+            if experimental is not None:
+                scores.experimental_threshold, scores.experimental_test = _experimental_scores(model, experimental)
+                scores.experimental_description = experimental[2]
+            tmp = out_dir / f"{name}.pt.tmp"
+            metadata = _metadata(members, scores, command)
+            if len(nets) == 1:
+                save_model(tmp, model.model, architecture=model.architecture, options=model.options,
+                           threshold=scores.threshold, weights="float16", metadata=metadata)
+            else:
+                save_ensemble(tmp, [n[0] for n in nets], threshold=scores.threshold, weights="float16",
+                              metadata=metadata)
+            written[name] = tmp
     except BaseException:
         for tmp in written.values():
             tmp.unlink(missing_ok=True)
         raise
-    final = {}
-    for name, tmp in written.items():
-        final[name] = tmp.replace(out_dir / f"{name}.pt")
+    final = {name: tmp.replace(out_dir / f"{name}.pt") for name, tmp in written.items()}
     final["card"] = out_dir / "MODELS.md"
-    final["card"].write_text(model_card(cards))
+    final["card"].write_text(model_card(shipped_cards(out_dir)))
     return final
+
+
+def shipped_cards(directory: str | Path) -> dict[str, tuple[list[RunSummary], ModelScores]]:
+    """{name: (runs, scores)} read from the metadata of every ``*.pt`` in ``directory`` that was
+    written by :func:`ship_models` (order: ``default``, ``ensemble``, then by name)."""
+    import torch
+
+    cards = {}
+    paths = sorted(Path(directory).glob("*.pt"), key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
+    for path in paths:
+        meta = torch.load(path, map_location="cpu", weights_only=True).get("metadata") or {}
+        if "runs" in meta and "scores" in meta:
+            scores = dict(meta["scores"])
+            scores["n_simulated"] = tuple(scores["n_simulated"])
+            cards[path.stem] = ([RunSummary(**r) for r in meta["runs"]], ModelScores(**scores))
+    return cards
 
 
 def _metadata(runs: list[RunSummary], scores: ModelScores, command: str) -> dict:
@@ -200,7 +229,9 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
              "(`eels_helpers.models.recalibrate_batchnorm`).", ""]
     for name, (runs, s) in cards.items():
-        lines += [f"## `{name}`", "", "| member | architecture | options | training spectra | pseudo-epochs | "
+        from .experimental import composition
+
+        lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
                   "training hours (1 thread) | last training F1 |", "|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
@@ -216,5 +247,4 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ModelScores", "RunSummary", "experimental_scores", "model_card", "score_model", "ship_models",
-           "simulated_scores"]
+__all__ = ["ModelScores", "RunSummary", "model_card", "ship_models", "shipped_cards"]

@@ -8,7 +8,7 @@ import pytest
 
 from eels_helpers import shipping
 from eels_helpers.checkpoints import load_model
-from eels_helpers.metrics import select_threshold
+from eels_helpers.metrics import evaluate, evaluate_at_validation_threshold, select_threshold
 from eels_helpers.train import SyntheticPeaks, TrainConfig, train
 
 TINY = dict(model="mlp", model_options={"width": 0.02}, batch_size=8, steps_per_epoch=2, max_epochs=1,
@@ -36,35 +36,92 @@ def test_not_a_run_directory_is_named(tmp_path):
         shipping.RunSummary.read(tmp_path)
 
 
-def test_simulated_threshold_is_the_paper_rule():
+def test_validation_threshold_is_the_paper_rule():
     rng = np.random.default_rng(0)
     y = (rng.random((200, 80)) < 0.05).astype(np.float32)
     p = np.clip(y * 0.6 + rng.random((200, 80)) * 0.5, 0, 1)
-    threshold, scores = shipping.simulated_scores(p, y, p, y)
-    assert threshold == pytest.approx(select_threshold(y, p))
-    assert set(scores) >= {"f1", "precision", "recall", "emr", "rmse"}
+    scores = evaluate_at_validation_threshold(y, p, y, p)
+    assert scores.threshold == pytest.approx(select_threshold(y, p))
+    assert scores == evaluate(y, p, select_threshold(y, p))
 
 
-def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, monkeypatch):
-    rng = np.random.default_rng(1)
+def random_arrays(n, seed, batch_size=64):
+    """Random stand-ins for simulated arrays, a function of (n, seed) like the real ones."""
+    rng = np.random.default_rng(seed)
+    x = rng.random((n, 3072), dtype=np.float32)
+    return x, (rng.random((n, 80)) < 0.05).astype(np.float32)
 
-    def fake_arrays(n, seed, batch_size=64):   # the simulator is tested elsewhere; keep this fast
-        x = rng.random((n, 3072), dtype=np.float32)
-        return x, (rng.random((n, 80)) < 0.05).astype(np.float32)
 
-    monkeypatch.setattr("eels_helpers.train.simulated_arrays", fake_arrays)
-    paths = shipping.ship_models(runs[0], list(runs), tmp_path, n_validation=32, n_test=32, command="test")
+@pytest.fixture
+def fake_arrays(monkeypatch):
+    """The simulator is tested elsewhere; random arrays keep these tests fast."""
+    monkeypatch.setattr("eels_helpers.train.simulated_arrays", random_arrays)
+
+
+def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays, monkeypatch):
+    import eels_helpers.models as models
+    from eels_helpers.models import predict_proba
+
+    calibrated, original = [], models.recalibrate_batchnorm
+    monkeypatch.setattr(models, "recalibrate_batchnorm", lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
+    paths = shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path,
+                                 n_validation=32, n_test=32, command="test")
+    assert len(calibrated) == 2   # run0 is in both models: recalibrated and evaluated once
     default, ensemble = load_model(paths["default"]), load_model(paths["ensemble"])
     assert default.architecture == "mlp" and ensemble.architecture == "ensemble"
     assert len(ensemble.model.members) == 2
     assert 0 < default.threshold < 1
     assert default.metadata["scores"]["simulated_threshold"] == default.threshold   # no real spectra given
+    # the scores in the file are those of the float16 weights that ship, at the stored threshold
+    x_val, y_val = random_arrays(32, shipping.VALIDATION_SEED)
+    x_test, y_test = random_arrays(32, shipping.TEST_SEED)
+    expected = evaluate_at_validation_threshold(y_val, predict_proba(ensemble.model, x_val), y_test,
+                                                predict_proba(ensemble.model, x_test))
+    assert ensemble.metadata["scores"]["simulated_test"]["f1"] == pytest.approx(expected.f1, abs=1e-6)
+    assert ensemble.threshold == pytest.approx(expected.threshold)
     card = paths["card"].read_text()
-    assert "## `default`" in card and "## `ensemble`" in card and f"{default.threshold:.2f}" in card
+    assert "## `default`: 1\u00d7MLP" in card and "## `ensemble`: 2\u00d7MLP" in card
+    assert f"{default.threshold:.2f}" in card
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_the_card_describes_every_shipped_file(runs, tmp_path, fake_arrays):
+    shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path, n_validation=16, n_test=16)
+    paths = shipping.ship_models({"ensemble-paper": [runs[1], runs[0], runs[1]]}, tmp_path,
+                                 n_validation=16, n_test=16)
+    card = paths["card"].read_text()
+    headings = [line for line in card.splitlines() if line.startswith("## ")]
+    assert [h.split("`")[1] for h in headings] == ["default", "ensemble", "ensemble-paper"]
+    assert "3\u00d7MLP" in headings[2]
+    assert len(load_model(tmp_path / "ensemble-paper.pt").model.members) == 3
+
+
+@pytest.mark.parametrize("models, match", [
+    ({}, "nothing to ship"),
+    ({"Bad Name": ["x"]}, "lower-case"),
+    ({"default": "run0"}, "list of one or more"),
+    ({"default": []}, "list of one or more"),
+])
+def test_bad_requests_are_named(models, match, tmp_path):
+    with pytest.raises(ValueError, match=match):
+        shipping.ship_models(models, tmp_path)
 
 
 def test_ship_models_leaves_nothing_behind_on_a_bad_member(runs, tmp_path):
     with pytest.raises(FileNotFoundError):
-        shipping.ship_models(runs[0], [runs[0], tmp_path / "missing"], tmp_path / "out", n_validation=8, n_test=8)
+        shipping.ship_models({"default": [runs[0]], "ensemble": [runs[0], tmp_path / "missing"]}, tmp_path / "out",
+                             n_validation=8, n_test=8)
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+
+
+def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ship_script", Path(__file__).parents[1] / "scripts" / "ship_models.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main(["--default", str(runs[0]), "--model", "pair", str(runs[0]), str(runs[1]),
+                        "--out", str(tmp_path), "--n-validation", "16", "--n-test", "16"]) == 0
+    assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["default.pt", "pair.pt"]
+    with pytest.raises(SystemExit):
+        script.main(["--model", "lonely", "--out", str(tmp_path)])
