@@ -502,8 +502,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    from .checkpoints import shipped_models
+
     parser.add_argument("--model", default="ensemble",
-                        help="shipped model name or a .pt checkpoint [ensemble]")
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "checkpoint [ensemble]")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
                              f"{MAPPING_THRESHOLD}]")

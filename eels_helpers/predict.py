@@ -405,8 +405,11 @@ def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
+    from .checkpoints import shipped_models
+
     parser.add_argument("--model", default="default",
-                        help="shipped model name (default, ensemble) or a .pt file from `eels-id train` [default]")
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "file from `eels-id train` [default]")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's, else 0.5]")
     parser.add_argument("--offset", type=float, default=0.0, metavar="EV",

@@ -283,3 +283,11 @@ def test_predict_int8_quantises_once_for_all_files(tiny, monkeypatch):
     assert len(preds) == 3 and len(calls) == 1
     with pytest.raises(ValueError, match="int8 inference is for the CPU"):
         predict(x[0], path, int8=True, device="cuda")
+
+
+def test_model_option_help_lists_the_installed_models(monkeypatch, capsys):
+    monkeypatch.setattr(checkpoints, "shipped_models", lambda: ["default", "ensemble", "ensemble-paper"])
+    for command in ("predict", "map"):
+        with pytest.raises(SystemExit):
+            cli_main([command, "--help"])
+        assert "(default, ensemble, ensemble-paper)" in " ".join(capsys.readouterr().out.split())
