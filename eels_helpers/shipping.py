@@ -28,9 +28,9 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-import re
 from typing import Any, Mapping, Sequence
 
 import numpy as np
