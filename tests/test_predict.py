@@ -248,13 +248,15 @@ def test_int8_quantises_only_transformer_linear_layers():
 
 
 def test_shipped_models_predict_out_of_the_box(capsys):
-    """`eels-id predict` works after installation: default and ensemble ship with the package,
+    """`eels-id predict` works after installation: default and the ensembles ship with the package,
     with their card, on the real Mn/O core-loss spectrum that ships with exspy."""
     from eels_helpers.experimental import package_spectra
 
-    assert {"default", "ensemble"} <= set(checkpoints.shipped_models())
+    assert {"default", "ensemble", "ensemble-paper"} <= set(checkpoints.shipped_models())
     assert (checkpoints.MODELS_DIR / "MODELS.md").is_file()
-    for name in ("default", "ensemble"):
+    # the paper's ensemble layout ships too: 2 ViT + 3 U-Net
+    assert sorted(checkpoints.load_model("ensemble-paper").options["members"]) == ["unet"] * 3 + ["vit"] * 2
+    for name in ("default", "ensemble", "ensemble-paper"):
         path = checkpoints.resolve_model_path(name)
         loaded = checkpoints.load_model(name)
         members = len(getattr(loaded.model, "members", [loaded.model]))
