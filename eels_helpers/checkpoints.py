@@ -10,7 +10,8 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
 ``options``         keyword options passed to ``create_model`` (plain JSON types)
 ``state_dict``      the network's weights (a single model)
 ``members``         for ``"ensemble"``: a list of ``{architecture, options,
-                    state_dict}``; rebuilt as ``models.Ensemble``, the mean of the
+                    state_dict}`` (or ``file`` instead of ``state_dict``: a
+                    single-network checkpoint beside the ensemble's file); rebuilt as ``models.Ensemble``, the mean of the
                     members' sigmoid probabilities (paper: 2 ViT + 3 U-Net)
 ``threshold``       decision threshold on the probabilities (or None)
 ``weights``         storage type of the floating-point weights: ``"float32"`` or
@@ -155,35 +156,45 @@ def save_ensemble(
     threshold: float | None = None,
     metadata: dict | None = None,
     weights: str = "float32",
+    member_files: list[str] | None = None,
 ) -> Path:
     """Save an ensemble whose members are checkpoint paths or :class:`LoadedModel` objects.
 
-    Members must be single networks; their weights are copied into one file, stored as
-    ``weights`` ("float32" or "float16").
+    Members must be single networks, stored as ``weights`` ("float32" or "float16"): copied
+    into the one file, or with ``member_files`` (one name per member, relative to the
+    ensemble's folder) each saved as its own single-network file that the ensemble refers
+    to, so ensembles sharing a network store it once and no file holds every member.
     """
+    import os
+
     import torch
 
     if not members:
         raise ValueError("an ensemble needs at least one member")
+    if member_files is not None and len(member_files) != len(members):
+        raise ValueError(f"member_files names {len(member_files)} files for {len(members)} members")
+    path = Path(path)
     entries = []
-    for member in members:
+    for i, member in enumerate(members):
         loaded = member if isinstance(member, LoadedModel) else load_model(member)
         if loaded.architecture == "ensemble":
             raise ValueError("ensemble members must be single networks, not ensembles")
-        entries.append(
-            {
-                "architecture": loaded.architecture,
-                "options": dict(loaded.options),
-                "state_dict": _stored_state(loaded.model, weights),
-            }
-        )
+        entry = {"architecture": loaded.architecture, "options": dict(loaded.options)}
+        if member_files is None:
+            entry["state_dict"] = _stored_state(loaded.model, weights)
+        else:
+            target = path.parent / member_files[i]
+            tmp = save_model(target.with_name(target.name + ".tmp"), loaded.model, architecture=loaded.architecture,
+                             options=loaded.options, weights=weights)
+            os.replace(tmp, target)
+            entry["file"] = str(member_files[i])
+        entries.append(entry)
     payload = _base(threshold, metadata) | {
         "weights": weights,
         "architecture": "ensemble",
         "options": {"members": [e["architecture"] for e in entries]},
         "members": entries,
     }
-    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
     return path
@@ -219,6 +230,20 @@ def _build(architecture: str, options: dict, state_dict: dict):
     model = create_model(architecture, **options)
     model.load_state_dict(state_dict)
     return model.eval()
+
+
+def _member(path: Path, entry: dict):
+    """An ensemble member: its weights in the entry, or in the file it names (beside ``path``)."""
+    if "file" not in entry:
+        return _build(entry["architecture"], entry["options"], entry["state_dict"])
+    member_path = path.parent / entry["file"]
+    if not member_path.is_file():
+        raise ModelNotFoundError(f"{path}: its member file {member_path} does not exist")
+    loaded = load_model(member_path)
+    if loaded.architecture != entry["architecture"]:
+        raise ValueError(f"{path}: member file {member_path} holds a {loaded.architecture}, "
+                         f"the ensemble expects a {entry['architecture']}")
+    return loaded.model
 
 
 def _from_models_save(blob: dict) -> dict:
@@ -259,7 +284,7 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
     if architecture == "ensemble":
         from .models import Ensemble
 
-        nets = [_build(m["architecture"], m["options"], m["state_dict"]) for m in payload["members"]]
+        nets = [_member(path, m) for m in payload["members"]]
         model = Ensemble(nets).eval()  # logits of the mean member probability
     else:
         model = _build(architecture, payload["options"], payload["state_dict"])

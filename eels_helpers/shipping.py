@@ -14,6 +14,8 @@ composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It write
 * simulated validation spectra (``train.simulated_arrays``, seed 10_001) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
   spectra (seed 20_002) are scored at it, with the float16 weights that ship;
+* an ensemble stores each member as its own file in ``networks/`` (one per training run,
+  shared by the ensembles that use it) and refers to it;
 * with a directory of real spectra (manifest format of :mod:`eels_helpers.experimental`,
   read once), the experimental threshold is chosen on its grouped validation split and the
   test split is scored at it, carbon left out (the paper's procedure). The shipped model's
@@ -104,6 +106,12 @@ def _float16_rounded(loaded):
     return loaded
 
 
+def _network_file(run: RunSummary) -> str:
+    """Where an ensemble member is stored, relative to the shipped models: one file per
+    training run, shared by every ensemble that uses it (``networks/unet-seed2-192000.pt``)."""
+    return f"networks/{run.architecture}-seed{run.seed}-{run.spectra}.pt"
+
+
 def _experimental_scores(model: Any, experimental: tuple) -> tuple[float, dict]:
     """(threshold chosen on the grouped validation split, test-split metrics) on real spectra
     already read: ``experimental`` = (manifest, network inputs, description)."""
@@ -180,7 +188,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
                            threshold=scores.threshold, weights="float16", metadata=metadata)
             else:
                 save_ensemble(tmp, [n[0] for n in nets], threshold=scores.threshold, weights="float16",
-                              metadata=metadata)
+                              metadata=metadata, member_files=[_network_file(r) for r in members])
             written[name] = tmp
     except BaseException:
         for tmp in written.values():

@@ -34,6 +34,22 @@ def test_float16_ensemble_members(tmp_path):
     assert len(loaded.model.members) == 2
 
 
+def test_ensemble_members_in_their_own_files(tmp_path):
+    a = checkpoints.save_model(tmp_path / "a.pt", _net(), architecture="mlp", options={"hidden": [64], "dropout": 0.0})
+    inline = checkpoints.load_model(checkpoints.save_ensemble(tmp_path / "inline.pt", [a, a]))
+    ens = checkpoints.save_ensemble(tmp_path / "e.pt", [a, a], member_files=["nets/a.pt", "nets/a.pt"])
+    assert (tmp_path / "nets" / "a.pt").is_file() and not list(tmp_path.glob("nets/*.tmp"))
+    assert ens.stat().st_size < 0.1 * a.stat().st_size          # the weights are not in the ensemble's file
+    loaded = checkpoints.load_model(ens)
+    x = np.random.default_rng(2).random((8, 3072), dtype=np.float32)
+    np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(inline.model, x), atol=1e-6)
+    (tmp_path / "nets" / "a.pt").unlink()
+    with pytest.raises(checkpoints.ModelNotFoundError, match="member file .*a.pt does not exist"):
+        checkpoints.load_model(ens)
+    with pytest.raises(ValueError, match="names 1 files for 2 members"):
+        checkpoints.save_ensemble(tmp_path / "f.pt", [a, a], member_files=["x.pt"])
+
+
 def test_unknown_weight_type_is_named(tmp_path):
     with pytest.raises(ValueError, match="weights must be one of"):
         checkpoints.save_model(tmp_path / "x.pt", _net(), architecture="mlp", weights="int8")

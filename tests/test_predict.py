@@ -261,6 +261,8 @@ def test_shipped_models_predict_out_of_the_box(capsys):
         loaded = checkpoints.load_model(name)
         members = len(getattr(loaded.model, "members", [loaded.model]))
         assert path.stat().st_size <= 10e6 * members, f"{name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
+    for path in (checkpoints.MODELS_DIR / "networks").glob("*.pt"):     # ensemble members, one file each
+        assert path.stat().st_size <= 10e6, f"{path.name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
         assert 0 < loaded.threshold < 1 and loaded.metadata["runs"]
     files = package_spectra()
     if files.empty:

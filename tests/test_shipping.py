@@ -82,7 +82,9 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
     card = paths["card"].read_text()
     assert "## `default`: 1\u00d7MLP" in card and "## `ensemble`: 2\u00d7MLP" in card
     assert f"{default.threshold:.2f}" in card
-    assert not list(tmp_path.glob("*.tmp"))
+    assert not list(tmp_path.glob("**/*.tmp"))
+    # each network is stored once, in its own file, and the ensembles refer to it
+    assert sorted(p.name for p in (tmp_path / "networks").iterdir()) == ["mlp-seed0-16.pt", "mlp-seed1-16.pt"]
 
 
 def test_the_card_describes_every_shipped_file(runs, tmp_path, fake_arrays):
