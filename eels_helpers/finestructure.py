@@ -159,7 +159,8 @@ def fine_structure_profile(peak_eV, weight, fwhm_eV, width_eV, n_points: int = N
 def modulation(profile, max_scale: float = 10.0):
     """The multiplicative factor 1 + c f of the edge (see module docstring) for profiles f
     (M, n) -> (factor (M, n) float32, ratio R = max f / |min f| (M,), scale c (M,)).
-    c = min(1/|min f|, max_scale / max f); R is inf when f has no negative part."""
+    c = min(1/|min f|, max_scale / max f); R is inf when f has no negative part (or one so
+    small that R exceeds the float32 range)."""
     f = np.asarray(profile, dtype=np.float32)
     neg = np.maximum(-f.min(axis=1), 0).astype(np.float64)
     pos = np.maximum(f.max(axis=1), 0).astype(np.float64)
@@ -168,5 +169,10 @@ def modulation(profile, max_scale: float = 10.0):
         c = np.minimum(np.where(neg > 0, 1.0 / np.where(neg > 0, neg, 1.0), np.inf),
                        np.where(pos > 0, max_scale / np.where(pos > 0, pos, 1.0), np.inf))
     c = np.where(np.isfinite(c), c, 0.0)
+    # R and c are used in float32: a ratio beyond its range means no negative part, and a
+    # scale beyond it multiplies a profile so small that clipping c changes nothing visible
+    big = np.finfo(np.float32).max
+    ratio = np.where(ratio > big, np.inf, ratio)
+    c = np.minimum(c, big)
     factor = np.float32(1) + c.astype(np.float32)[:, None] * f
     return np.maximum(factor, np.float32(0)), ratio, c

@@ -1,5 +1,7 @@
 """Generic fine structure: Seah-Dench lifetime widths, profiles, scaling by the +/- ratio."""
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import constants
@@ -76,6 +78,21 @@ def test_modulation_scaling_rule():
                                                         p["width_eV"]), 10.0)
     assert (fac >= 0).all() and (fac - 1 <= 10 + 1e-4).all()
     assert np.isclose(fac.min(axis=1), 0, atol=1e-5).mean() > 0.5  # most reach the zero dip
+
+
+def test_modulation_of_vanishing_profiles_stays_in_float32_range():
+    """A negative (or whole) profile below float32 resolution must not overflow the float32
+    ratio and scale that the simulator stores (seen as RuntimeWarnings in streaming training)."""
+    tiny = np.float32(1e-44)                          # subnormal float32
+    f = np.array([[-tiny, 1.0, 0.0],                  # ratio 1e44 > float32 max
+                  [-tiny, tiny, 0.0]], dtype=np.float32)   # scale 1/1e-44 > float32 max
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        factor, ratio, c = fs.modulation(f, 10.0)
+        ratio32, c32 = ratio.astype(np.float32), c.astype(np.float32)
+    assert np.isinf(ratio32[0]) and np.isfinite(c32).all()
+    np.testing.assert_allclose(factor[0], [1.0, 11.0, 1.0], rtol=1e-5)   # as with no dip
+    assert np.isfinite(factor).all() and np.abs(factor[1] - 1).max() < 1e-4   # invisible
 
 
 def test_fast_profile_equals_exact_evaluation():
