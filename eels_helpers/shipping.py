@@ -128,7 +128,8 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     ``out_dir`` and rewrite ``MODELS.md`` there from the metadata of every model file in it.
 
     One run makes a single network, several an ensemble (mean member probability). Nothing is
-    written unless every run reads and evaluates: files go to temporary names first.
+    written unless every run reads and evaluates: files go to temporary names first. Member
+    files in ``out_dir/networks/`` that no ensemble refers to afterwards are deleted.
     """
     from .checkpoints import LoadedModel, load_model, save_ensemble, save_model
     from .experimental import evaluation_set, manifest_inputs
@@ -193,11 +194,30 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     except BaseException:
         for tmp in written.values():
             tmp.unlink(missing_ok=True)
+        prune_networks(out_dir)          # member files this call wrote for ensembles it never finished
         raise
     final = {name: tmp.replace(out_dir / f"{name}.pt") for name, tmp in written.items()}
+    prune_networks(out_dir)              # networks of replaced ensembles that nothing uses any more
     final["card"] = out_dir / "MODELS.md"
     final["card"].write_text(model_card(shipped_cards(out_dir)))
     return final
+
+
+def prune_networks(directory: str | Path) -> list[Path]:
+    """Delete the member files in ``directory/networks/`` that no ensemble file in ``directory``
+    refers to (left by a failed ship, or by re-shipping an ensemble with newer runs); returns them."""
+    import torch
+
+    directory = Path(directory)
+    used = set()
+    for path in directory.glob("*.pt"):
+        for entry in torch.load(path, map_location="cpu", weights_only=True).get("members") or []:
+            if "file" in entry:
+                used.add((directory / entry["file"]).resolve())
+    unused = [p for p in sorted((directory / "networks").glob("*.pt")) if p.resolve() not in used]
+    for path in unused:
+        path.unlink()
+    return unused
 
 
 def shipped_cards(directory: str | Path) -> dict[str, tuple[list[RunSummary], ModelScores]]:

@@ -116,6 +116,31 @@ def test_ship_models_leaves_nothing_behind_on_a_bad_member(runs, tmp_path):
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
 
 
+def test_networks_no_ensemble_uses_are_removed(runs, tmp_path, fake_arrays, monkeypatch):
+    shipping.ship_models({"ensemble": list(runs)}, tmp_path, n_validation=8, n_test=8)
+    # re-shipping the ensemble with other runs leaves no stale member file
+    shipping.ship_models({"ensemble": [runs[0], runs[0]]}, tmp_path, n_validation=8, n_test=8)
+    assert [p.name for p in (tmp_path / "networks").iterdir()] == ["mlp-seed0-16.pt"]
+    assert len(load_model(tmp_path / "ensemble.pt").model.members) == 2
+    # a ship that fails after writing a new member file removes it and keeps what was shipped
+    import eels_helpers.metrics as metrics
+
+    calls, original = [], metrics.evaluate_at_validation_threshold
+
+    def fail_second(*args):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("late")
+        return original(*args)
+
+    monkeypatch.setattr(metrics, "evaluate_at_validation_threshold", fail_second)
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    with pytest.raises(RuntimeError, match="late"):
+        shipping.ship_models({"pair": [runs[1], runs[0]], "other": [runs[1], runs[1]]}, tmp_path,
+                             n_validation=8, n_test=8)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
     import importlib.util
 
