@@ -8,7 +8,8 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
 ``architecture``    name for ``eels_helpers.models.create_model`` (e.g. ``"unet"``),
                     or ``"ensemble"``
 ``options``         keyword options passed to ``create_model`` (plain JSON types)
-``state_dict``      the network's weights (a single model)
+``state_dict``      the network's weights (a single model), or ``file``: the name of a
+                    single-network checkpoint beside this one that holds them
 ``members``         for ``"ensemble"``: a list of ``{architecture, options,
                     state_dict}`` (or ``file`` instead of ``state_dict``: a
                     single-network checkpoint beside the ensemble's file); rebuilt as ``models.Ensemble``, the mean of the
@@ -126,27 +127,43 @@ def save_model(
     threshold: float | None = None,
     metadata: dict | None = None,
     weights: str = "float32",
+    weights_file: str | None = None,
 ) -> Path:
     """Save a single network built by ``create_model(architecture, **options)``.
 
-    The weights are stored on the CPU as ``weights`` ("float32" or "float16"). Returns the
-    path written.
+    The weights are stored on the CPU as ``weights`` ("float32" or "float16"), in this file or,
+    with ``weights_file`` (a name relative to this file's folder), in their own single-network
+    file that this one refers to, so a shipped model and the ensembles using the same network
+    store it once. Returns the path written.
     """
     options = dict(options or {})
     _check_json(options, "options")
-    state = _stored_state(model, weights)
+    path = Path(path)
     payload = _base(threshold, metadata) | {
         "weights": weights,
         "architecture": str(architecture),
         "options": options,
-        "state_dict": state,
-    }
-    path = Path(path)
+    } | _network_weights(path, model, str(architecture), options, weights, weights_file)
     path.parent.mkdir(parents=True, exist_ok=True)
     import torch
 
     torch.save(payload, path)
     return path
+
+
+def _network_weights(path: Path, model, architecture: str, options: dict, weights: str,
+                     weights_file: str | None) -> dict:
+    """The weights entry of a network saved in ``path``: ``{"state_dict": ...}`` inline, or
+    ``{"file": weights_file}`` after writing them (atomically) to that file beside ``path``."""
+    import os
+
+    if weights_file is None:
+        return {"state_dict": _stored_state(model, weights)}
+    target = path.parent / weights_file
+    tmp = save_model(target.with_name(target.name + ".tmp"), model, architecture=architecture,
+                     options=options, weights=weights)
+    os.replace(tmp, target)
+    return {"file": str(weights_file)}
 
 
 def save_ensemble(
@@ -165,8 +182,6 @@ def save_ensemble(
     ensemble's folder) each saved as its own single-network file that the ensemble refers
     to, so ensembles sharing a network store it once and no file holds every member.
     """
-    import os
-
     import torch
 
     if not members:
@@ -179,16 +194,9 @@ def save_ensemble(
         loaded = member if isinstance(member, LoadedModel) else load_model(member)
         if loaded.architecture == "ensemble":
             raise ValueError("ensemble members must be single networks, not ensembles")
-        entry = {"architecture": loaded.architecture, "options": dict(loaded.options)}
-        if member_files is None:
-            entry["state_dict"] = _stored_state(loaded.model, weights)
-        else:
-            target = path.parent / member_files[i]
-            tmp = save_model(target.with_name(target.name + ".tmp"), loaded.model, architecture=loaded.architecture,
-                             options=loaded.options, weights=weights)
-            os.replace(tmp, target)
-            entry["file"] = str(member_files[i])
-        entries.append(entry)
+        entries.append({"architecture": loaded.architecture, "options": dict(loaded.options)}
+                       | _network_weights(path, loaded.model, loaded.architecture, dict(loaded.options), weights,
+                                          None if member_files is None else member_files[i]))
     payload = _base(threshold, metadata) | {
         "weights": weights,
         "architecture": "ensemble",
@@ -198,6 +206,20 @@ def save_ensemble(
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(payload, path)
     return path
+
+
+def model_files(name_or_path: str | Path) -> list[Path]:
+    """The files a model needs: its own file, then the network files it refers to (copy them
+    all, keeping their relative places, to move a model elsewhere)."""
+    import torch
+
+    path = resolve_model_path(name_or_path)
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    files = [path]
+    for entry in payload.get("members") or [payload]:
+        if "file" in entry and (path.parent / entry["file"]) not in files:
+            files.append(path.parent / entry["file"])
+    return files
 
 
 def shipped_models() -> list[str]:
@@ -232,17 +254,18 @@ def _build(architecture: str, options: dict, state_dict: dict):
     return model.eval()
 
 
-def _member(path: Path, entry: dict):
-    """An ensemble member: its weights in the entry, or in the file it names (beside ``path``)."""
+def _network(path: Path, entry: dict):
+    """A single network (the file's payload or an ensemble member): its weights in the entry,
+    or in the single-network file it names (beside ``path``)."""
     if "file" not in entry:
         return _build(entry["architecture"], entry["options"], entry["state_dict"])
     member_path = path.parent / entry["file"]
     if not member_path.is_file():
-        raise ModelNotFoundError(f"{path}: its member file {member_path} does not exist")
+        raise ModelNotFoundError(f"{path}: the network file it refers to, {member_path}, does not exist")
     loaded = load_model(member_path)
     if loaded.architecture != entry["architecture"]:
-        raise ValueError(f"{path}: member file {member_path} holds a {loaded.architecture}, "
-                         f"the ensemble expects a {entry['architecture']}")
+        raise ValueError(f"{path}: network file {member_path} holds a {loaded.architecture}, "
+                         f"{path.name} expects a {entry['architecture']}")
     return loaded.model
 
 
@@ -284,10 +307,10 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
     if architecture == "ensemble":
         from .models import Ensemble
 
-        nets = [_member(path, m) for m in payload["members"]]
+        nets = [_network(path, m) for m in payload["members"]]
         model = Ensemble(nets).eval()  # logits of the mean member probability
     else:
-        model = _build(architecture, payload["options"], payload["state_dict"])
+        model = _network(path, payload)
     return LoadedModel(
         model=model.to(device),
         architecture=architecture,
@@ -328,6 +351,7 @@ __all__ = [
     "FORMAT",
     "LoadedModel",
     "ModelNotFoundError",
+    "model_files",
     "MODELS_DIR",
     "load_model",
     "recalibrate_model_file",

@@ -14,8 +14,8 @@ composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It write
 * simulated validation spectra (``train.simulated_arrays``, seed 10_001) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
   spectra (seed 20_002) are scored at it, with the float16 weights that ship;
-* an ensemble stores each member as its own file in ``networks/`` (one per training run,
-  shared by the ensembles that use it) and refers to it;
+* every network is stored once, as its own file in ``networks/`` (one per training run,
+  shared by the models that use it); ``<name>.pt`` holds the card and refers to it;
 * with a directory of real spectra (manifest format of :mod:`eels_helpers.experimental`,
   read once), the experimental threshold is chosen on its grouped validation split and the
   test split is scored at it, carbon left out (the paper's procedure). The shipped model's
@@ -107,8 +107,8 @@ def _float16_rounded(loaded):
 
 
 def _network_file(run: RunSummary) -> str:
-    """Where an ensemble member is stored, relative to the shipped models: one file per
-    training run, shared by every ensemble that uses it (``networks/unet-seed2-192000.pt``)."""
+    """Where a shipped network is stored, relative to the shipped models: one file per
+    training run, shared by every model that uses it (``networks/unet-seed2-192000.pt``)."""
     return f"networks/{run.architecture}-seed{run.seed}-{run.spectra}.pt"
 
 
@@ -128,8 +128,9 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     ``out_dir`` and rewrite ``MODELS.md`` there from the metadata of every model file in it.
 
     One run makes a single network, several an ensemble (mean member probability). Nothing is
-    written unless every run reads and evaluates: files go to temporary names first. Member
-    files in ``out_dir/networks/`` that no ensemble refers to afterwards are deleted.
+    written unless every run reads and evaluates: files go to temporary names first. Each
+    network is stored once, in ``out_dir/networks/`` (one file per training run), and the model
+    files refer to it; network files that no model refers to afterwards are deleted.
     """
     from .checkpoints import LoadedModel, load_model, save_ensemble, save_model
     from .experimental import evaluation_set, manifest_inputs
@@ -186,7 +187,8 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
             metadata = _metadata(members, scores, command)
             if len(nets) == 1:
                 save_model(tmp, model.model, architecture=model.architecture, options=model.options,
-                           threshold=scores.threshold, weights="float16", metadata=metadata)
+                           threshold=scores.threshold, weights="float16", metadata=metadata,
+                           weights_file=_network_file(members[0]))
             else:
                 save_ensemble(tmp, [n[0] for n in nets], threshold=scores.threshold, weights="float16",
                               metadata=metadata, member_files=[_network_file(r) for r in members])
@@ -204,16 +206,12 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
 
 
 def prune_networks(directory: str | Path) -> list[Path]:
-    """Delete the member files in ``directory/networks/`` that no ensemble file in ``directory``
-    refers to (left by a failed ship, or by re-shipping an ensemble with newer runs); returns them."""
-    import torch
+    """Delete the network files in ``directory/networks/`` that no model file in ``directory``
+    refers to (left by a failed ship, or by re-shipping a model with newer runs); returns them."""
+    from .checkpoints import model_files
 
     directory = Path(directory)
-    used = set()
-    for path in directory.glob("*.pt"):
-        for entry in torch.load(path, map_location="cpu", weights_only=True).get("members") or []:
-            if "file" in entry:
-                used.add((directory / entry["file"]).resolve())
+    used = {f.resolve() for path in directory.glob("*.pt") for f in model_files(path)}
     unused = [p for p in sorted((directory / "networks").glob("*.pt")) if p.resolve() not in used]
     for path in unused:
         path.unlink()

@@ -44,10 +44,30 @@ def test_ensemble_members_in_their_own_files(tmp_path):
     x = np.random.default_rng(2).random((8, 3072), dtype=np.float32)
     np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(inline.model, x), atol=1e-6)
     (tmp_path / "nets" / "a.pt").unlink()
-    with pytest.raises(checkpoints.ModelNotFoundError, match="member file .*a.pt does not exist"):
+    with pytest.raises(checkpoints.ModelNotFoundError, match="network file it refers to, .*a.pt, does not exist"):
         checkpoints.load_model(ens)
     with pytest.raises(ValueError, match="names 1 files for 2 members"):
         checkpoints.save_ensemble(tmp_path / "f.pt", [a, a], member_files=["x.pt"])
+
+
+def test_a_single_network_can_refer_to_its_weights_file(tmp_path):
+    net, options = _net(), {"hidden": [64], "dropout": 0.0}
+    inline = checkpoints.save_model(tmp_path / "inline.pt", net, architecture="mlp", options=options)
+    ref = checkpoints.save_model(tmp_path / "default.pt", net, architecture="mlp", options=options, threshold=0.3,
+                                 metadata={"card": 1}, weights_file="networks/mlp.pt")
+    assert ref.stat().st_size < 0.1 * inline.stat().st_size and (tmp_path / "networks" / "mlp.pt").is_file()
+    loaded = checkpoints.load_model(ref)
+    assert (loaded.architecture, loaded.threshold, loaded.metadata) == ("mlp", 0.3, {"card": 1})
+    x = np.random.default_rng(3).random((8, 3072), dtype=np.float32)
+    np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(net, x), atol=1e-6)
+    # an ensemble can share the same file
+    ens = checkpoints.save_ensemble(tmp_path / "e.pt", [loaded, loaded], member_files=["networks/mlp.pt"] * 2)
+    assert len(checkpoints.load_model(ens).model.members) == 2
+    # a file that holds another architecture than the reference says is named
+    checkpoints.save_model(tmp_path / "networks" / "mlp.pt", create_model("cnn", width=0.05), architecture="cnn",
+                           options={"width": 0.05})
+    with pytest.raises(ValueError, match="holds a cnn, default.pt expects a mlp"):
+        checkpoints.load_model(ref)
 
 
 def test_unknown_weight_type_is_named(tmp_path):

@@ -257,13 +257,15 @@ def test_shipped_models_predict_out_of_the_box(capsys):
     # the paper's ensemble layout ships too: 2 ViT + 3 U-Net
     assert sorted(checkpoints.load_model("ensemble-paper").options["members"]) == ["unet"] * 3 + ["vit"] * 2
     for name in ("default", "ensemble", "ensemble-paper"):
-        path = checkpoints.resolve_model_path(name)
         loaded = checkpoints.load_model(name)
         members = len(getattr(loaded.model, "members", [loaded.model]))
-        assert path.stat().st_size <= 10e6 * members, f"{name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
-    for path in (checkpoints.MODELS_DIR / "networks").glob("*.pt"):     # ensemble members, one file each
-        assert path.stat().st_size <= 10e6, f"{path.name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
+        files = checkpoints.model_files(name)          # the model's file and the network files it uses
+        assert len(files) == 1 + len(set(files[1:])) and all(f.is_file() for f in files)
+        size = sum(f.stat().st_size for f in files)
+        assert size <= 10e6 * members, f"{name}: {size / 1e6:.1f} MB > 10 MB per network"
         assert 0 < loaded.threshold < 1 and loaded.metadata["runs"]
+    for path in (checkpoints.MODELS_DIR / "networks").glob("*.pt"):     # one file per network
+        assert path.stat().st_size <= 10e6, f"{path.name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
     files = package_spectra()
     if files.empty:
         pytest.skip("exspy's real spectra are not installed")

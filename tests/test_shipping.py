@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from eels_helpers import shipping
-from eels_helpers.checkpoints import load_model
+from eels_helpers.checkpoints import load_model, model_files
 from eels_helpers.metrics import evaluate, evaluate_at_validation_threshold, select_threshold
 from eels_helpers.train import SyntheticPeaks, TrainConfig, train
 
@@ -83,8 +83,11 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
     assert "## `default`: 1\u00d7MLP" in card and "## `ensemble`: 2\u00d7MLP" in card
     assert f"{default.threshold:.2f}" in card
     assert not list(tmp_path.glob("**/*.tmp"))
-    # each network is stored once, in its own file, and the ensembles refer to it
+    # each network is stored once, in its own file, and the models refer to it
     assert sorted(p.name for p in (tmp_path / "networks").iterdir()) == ["mlp-seed0-16.pt", "mlp-seed1-16.pt"]
+    assert load_model(tmp_path / "networks" / "mlp-seed0-16.pt").metadata == {}   # the card is in default.pt
+    assert [f.name for f in model_files(paths["default"])] == ["default.pt", "mlp-seed0-16.pt"]
+    assert paths["default"].stat().st_size < 0.2 * (tmp_path / "networks" / "mlp-seed0-16.pt").stat().st_size
 
 
 def test_the_card_describes_every_shipped_file(runs, tmp_path, fake_arrays):
