@@ -208,13 +208,19 @@ def save_ensemble(
     return path
 
 
+def read_info(name_or_path: str | Path) -> dict:
+    """A checkpoint's description without building its network: ``architecture``, ``options``,
+    ``threshold`` and ``metadata`` (the weights are memory-mapped, not read)."""
+    payload = _read_payload(resolve_model_path(name_or_path), mmap=True)
+    return {"architecture": payload["architecture"], "options": dict(payload.get("options", {})),
+            "threshold": payload.get("threshold"), "metadata": dict(payload.get("metadata", {}))}
+
+
 def model_files(name_or_path: str | Path) -> list[Path]:
     """The files a model needs: its own file, then the network files it refers to (copy them
     all, keeping their relative places, to move a model elsewhere)."""
-    import torch
-
     path = resolve_model_path(name_or_path)
-    payload = torch.load(path, map_location="cpu", weights_only=True)
+    payload = _read_payload(path, mmap=True)
     files = [path]
     for entry in payload.get("members") or [payload]:
         if "file" in entry and (path.parent / entry["file"]) not in files:
@@ -281,13 +287,12 @@ def _from_models_save(blob: dict) -> dict:
             "threshold": _check_threshold(metadata.get("threshold")), "metadata": metadata}
 
 
-def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
-    """Load a checkpoint by path or shipped name and rebuild its network (eval mode)."""
+def _read_payload(path: Path, *, mmap: bool = False) -> dict:
+    """A checkpoint file's dictionary, checked (format, version, output elements)."""
     import torch
 
-    path = resolve_model_path(name_or_path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
         raise ValueError(f"{path}: not a readable eels_helpers checkpoint ({err})") from err
     if isinstance(payload, dict) and "format" not in payload and isinstance(payload.get("model"), str):
@@ -303,6 +308,13 @@ def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
 
     if list(payload.get("elements", ELEMENTS)) != list(ELEMENTS):
         raise ValueError(f"{path}: the checkpoint's 80 output elements differ from eels_helpers.elements.ELEMENTS")
+    return payload
+
+
+def load_model(name_or_path: str | Path, *, device: str = "cpu") -> LoadedModel:
+    """Load a checkpoint by path or shipped name and rebuild its network (eval mode)."""
+    path = resolve_model_path(name_or_path)
+    payload = _read_payload(path)
     architecture = payload["architecture"]
     if architecture == "ensemble":
         from .models import Ensemble
@@ -352,6 +364,7 @@ __all__ = [
     "LoadedModel",
     "ModelNotFoundError",
     "model_files",
+    "read_info",
     "MODELS_DIR",
     "load_model",
     "recalibrate_model_file",

@@ -59,7 +59,7 @@ class RunSummary:
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
-        from .checkpoints import load_model
+        from .checkpoints import read_info
 
         run_dir = Path(run_dir)
         log_path = run_dir / "log.json"
@@ -68,10 +68,10 @@ class RunSummary:
         log = json.loads(log_path.read_text())
         if not log:
             raise ValueError(f"{log_path}: the training log is empty (no finished pseudo-epoch)")
-        loaded = load_model(run_dir / "model.pt")
-        return cls(str(run_dir), loaded.architecture, dict(loaded.options), int(log[-1]["spectra"]),
+        info = read_info(run_dir / "model.pt")
+        return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
-                   float(log[-1]["f1"]), loaded.metadata.get("seed"))
+                   float(log[-1]["f1"]), info["metadata"].get("seed"))
 
 
 @dataclass

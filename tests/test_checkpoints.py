@@ -90,3 +90,15 @@ def test_recalibrate_model_file_rewrites_the_statistics_in_place(tmp_path):
     assert not torch.allclose(bn(before.model)[0], bn(after.model)[0])
     torch.testing.assert_close(bn(out.model)[0], bn(after.model)[0])
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_read_info_describes_a_file_without_building_it(tmp_path, monkeypatch):
+    path = checkpoints.save_model(tmp_path / "m.pt", _net(), architecture="mlp", options={"hidden": [64], "dropout": 0.0},
+                                  threshold=0.4, metadata={"seed": 3})
+    loaded = checkpoints.load_model(path)
+    monkeypatch.setattr(checkpoints, "_build", lambda *a: pytest.fail("read_info built the network"))
+    assert checkpoints.read_info(path) == {"architecture": "mlp", "options": loaded.options, "threshold": 0.4,
+                                           "metadata": {"seed": 3}}
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="junk.pt: not a readable eels_helpers checkpoint"):
+        checkpoints.read_info(tmp_path / "junk.pt")
