@@ -56,6 +56,7 @@ class RunSummary:
     train_hours: float
     last_train_f1: float
     seed: int | None
+    threads: str = ""      # CPU threads per process over the run, e.g. "1 -> 2" ("?" where not logged)
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -71,7 +72,13 @@ class RunSummary:
         info = read_info(run_dir / "model.pt")
         return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
-                   float(log[-1]["f1"]), info["metadata"].get("seed"))
+                   float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log))
+
+
+def _thread_history(log: list[dict]) -> str:
+    """The CPU threads per process of each pseudo-epoch, consecutive repeats merged: "1 -> 2"."""
+    values = [str(r.get("threads", "?")) for r in log]
+    return " -> ".join(v for i, v in enumerate(values) if i == 0 or v != values[i - 1])
 
 
 @dataclass
@@ -253,16 +260,17 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "recall / exact match / RMSE (weighted, the paper's definitions), each at the threshold chosen",
              "on the matching validation data (paper's rule). Before scoring, every network's BatchNorm",
              f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
-             "(`eels_helpers.models.recalibrate_batchnorm`).", ""]
+             "(`eels_helpers.models.recalibrate_batchnorm`). Training hours: wall time of the run's",
+             "pseudo-epochs; threads: CPU threads per training process over the run.", ""]
     for name, (runs, s) in cards.items():
         from .experimental import composition
 
         lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
-                  "training hours (1 thread) | last training F1 |", "|---|---|---|---|---|---|---|"]
+                  "training hours | threads | last training F1 |", "|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
             lines.append(f"| {i} | {r.architecture} | {opts} | {r.spectra:,} | {r.epochs} | {r.train_hours:.2f} | "
-                         f"{r.last_train_f1:.2f} |")
+                         f"{r.threads or '?'} | {r.last_train_f1:.2f} |")
         lines += ["", f"- simulated test ({s.n_simulated[1]} spectra; threshold {s.simulated_threshold:.2f} "
                       f"from {s.n_simulated[0]} validation spectra): {_fmt(s.simulated_test)}"]
         if s.experimental_threshold is not None:

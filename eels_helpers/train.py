@@ -463,7 +463,8 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     """Train ``config.model`` on ``train_data``; write checkpoint, model and log to ``out_dir``.
 
     Returns the training log: one dict per pseudo-epoch (epoch, step, spectra, loss, f1, precision,
-    recall at ``monitor_threshold`` on the training batches, lr used, seconds, spectra_per_s, and
+    recall at ``monitor_threshold`` on the training batches, lr used, seconds, spectra_per_s, the
+    CPU threads per process and the device, and
     val_loss/val_f1/... when ``val_data`` is given). ``resume=True`` continues from
     ``out_dir/checkpoint.pt`` if present, reproducing the uninterrupted run.
     """
@@ -567,7 +568,8 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
                "spectra": state["step"] * config.batch_size * world,
                "loss": float(counts[3, 0] / counts[3, 1]), "f1": f1, "precision": precision_, "recall": recall,
                "lr": lr, "seconds": round(seconds, 3),
-               "spectra_per_s": round(config.steps_per_epoch * config.batch_size * world / seconds, 2)}
+               "spectra_per_s": round(config.steps_per_epoch * config.batch_size * world / seconds, 2),
+               "threads": torch.get_num_threads(), "device": device.type}
         if val_data is not None and rank == 0:
             row.update(_validate(model, val_data, device, amp_dtype, config.monitor_threshold, precision_recall_f1))
         scheduler.step(f1)

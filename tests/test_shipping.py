@@ -29,6 +29,8 @@ def test_run_summary_reads_the_log(runs):
     log = json.loads((runs[0] / "log.json").read_text())
     assert summary.architecture == "mlp" and summary.spectra == log[-1]["spectra"] == 16
     assert summary.train_hours == pytest.approx(sum(r["seconds"] for r in log) / 3600)
+    assert summary.threads == "1" and log[-1]["threads"] == 1 and log[-1]["device"] == "cpu"
+    assert shipping._thread_history([{}, {}, {"threads": 2}, {"threads": 2}]) == "? -> 2"
 
 
 def test_not_a_run_directory_is_named(tmp_path):
