@@ -18,6 +18,7 @@ COMMANDS = {
     "train": ("eels_helpers.train", "train an architecture on simulated spectra"),
     "predict": ("eels_helpers.predict", "identify the elements in spectrum files"),
     "map": ("eels_helpers.mapping", "map elements in a spectrum image"),
+    "models": ("eels_helpers.shipping", "list the shipped models with their measured scores"),
 }
 
 

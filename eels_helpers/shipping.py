@@ -225,15 +225,19 @@ def prune_networks(directory: str | Path) -> list[Path]:
     return unused
 
 
+def _model_paths(directory: str | Path) -> list[Path]:
+    """The model files in ``directory``: ``default``, ``ensemble``, then by name."""
+    return sorted(Path(directory).glob("*.pt"), key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
+
+
 def shipped_cards(directory: str | Path) -> dict[str, tuple[list[RunSummary], ModelScores]]:
     """{name: (runs, scores)} read from the metadata of every ``*.pt`` in ``directory`` that was
     written by :func:`ship_models` (order: ``default``, ``ensemble``, then by name)."""
-    import torch
+    from .checkpoints import read_info
 
     cards = {}
-    paths = sorted(Path(directory).glob("*.pt"), key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
-    for path in paths:
-        meta = torch.load(path, map_location="cpu", weights_only=True).get("metadata") or {}
+    for path in _model_paths(directory):
+        meta = read_info(path)["metadata"]
         if "runs" in meta and "scores" in meta:
             scores = dict(meta["scores"])
             scores["n_simulated"] = tuple(scores["n_simulated"])
@@ -281,4 +285,52 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["ModelScores", "RunSummary", "model_card", "ship_models", "shipped_cards"]
+def models_table(directory: str | Path | None = None) -> str:
+    """A plain-text table of the models in ``directory`` (default: the shipped ones): networks,
+    size on disk with the network files they use, threshold, and the scores measured at shipping."""
+    from .checkpoints import MODELS_DIR, model_files
+    from .experimental import composition
+
+    directory = Path(directory) if directory is not None else MODELS_DIR
+    paths = _model_paths(directory)
+    if not paths:
+        return f"no model files (*.pt) in {directory}"
+    cards = shipped_cards(directory)
+    pair = lambda d: f"{d['f1']:.2f} / {d['emr']:.2f}" if d else "-"  # noqa: E731
+    rows = [("model", "networks", "size", "threshold", "simulated F1 / EMR", "real F1 / EMR")]
+    for path in paths:
+        size = f"{sum(f.stat().st_size for f in model_files(path)) / 1e6:.1f} MB"
+        if path.stem in cards:
+            runs, sc = cards[path.stem]
+            rows.append((path.stem, composition([r.architecture for r in runs]), size, f"{sc.threshold:.2f}",
+                         pair(sc.simulated_test), pair(sc.experimental_test)))
+        else:
+            rows.append((path.stem, "(not written by ship_models)", size, "-", "-", "-"))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    return "\n".join(lines + ["", f"in {directory}; details: MODELS.md there, or `eels-id models --card`"])
+
+
+def configure_parser(parser) -> None:
+    parser.add_argument("--dir", type=Path, default=None,
+                        help="a folder of model files (default: the models shipped with the package)")
+    parser.add_argument("--card", action="store_true", help="print the full model card (MODELS.md) instead")
+
+
+def main(args) -> int:
+    import sys
+
+    directory = args.dir
+    if directory is not None and not directory.is_dir():
+        print(f"eels-id models: error: --dir {directory} is not a folder", file=sys.stderr)
+        return 2
+    if args.card:
+        from .checkpoints import MODELS_DIR
+
+        print(model_card(shipped_cards(directory if directory is not None else MODELS_DIR)))
+    else:
+        print(models_table(directory))
+    return 0
+
+
+__all__ = ["ModelScores", "RunSummary", "model_card", "models_table", "ship_models", "shipped_cards"]

@@ -157,3 +157,22 @@ def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
     assert sorted(p.name for p in tmp_path.glob("*.pt")) == ["default.pt", "pair.pt"]
     with pytest.raises(SystemExit):
         script.main(["--model", "lonely", "--out", str(tmp_path)])
+
+
+def test_the_models_command_lists_what_was_measured(runs, tmp_path, fake_arrays, capsys):
+    from eels_helpers.cli import main as cli_main
+
+    shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path, n_validation=16, n_test=16)
+    assert cli_main(["models", "--dir", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split()[:2] == ["model", "networks"]
+    default = load_model(tmp_path / "default.pt")
+    sim = default.metadata["scores"]["simulated_test"]
+    assert lines[1].split()[:2] == ["default", "1\u00d7MLP"] and f"{sim['f1']:.2f} / {sim['emr']:.2f}" in lines[1]
+    assert lines[2].split()[:2] == ["ensemble", "2\u00d7MLP"]
+    assert cli_main(["models", "--dir", str(tmp_path), "--card"]) == 0
+    assert capsys.readouterr().out.startswith("# Shipped models")
+    assert cli_main(["models", "--dir", str(tmp_path / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+    (tmp_path / "empty").mkdir()
+    assert "no model files" in shipping.models_table(tmp_path / "empty")
