@@ -129,6 +129,95 @@ def _experimental_scores(model: Any, experimental: tuple) -> tuple[float, dict]:
     return result.threshold, result.metrics
 
 
+class Scorer:
+    """Scores training runs alone or as ensembles, on the same data as shipping: each run's
+    network is BatchNorm-recalibrated, rounded through float16 and predicted once (cached), on
+    simulated validation/test spectra and, with ``experimental_dir``, on real spectra (read once)."""
+
+    def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None):
+        from .experimental import evaluation_set, manifest_inputs
+        from .train import simulated_arrays
+
+        self.n_validation, self.n_test = n_validation, n_test
+        self.x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
+        self.x_val, self.y_val = simulated_arrays(n_validation, seed=VALIDATION_SEED)
+        self.x_test, self.y_test = simulated_arrays(n_test, seed=TEST_SEED)
+        self.experimental = None
+        if experimental_dir is not None:
+            manifest, description = evaluation_set(experimental_dir)
+            self.experimental = (manifest, manifest_inputs(manifest), description)
+        self._networks: dict[str, tuple] = {}     # run directory -> (network, p_val, p_test)
+
+    def network(self, run: RunSummary):
+        """(float16-rounded recalibrated network, validation probabilities, test probabilities)."""
+        from .checkpoints import load_model
+        from .models import predict_proba, recalibrate_batchnorm
+
+        key = str(Path(run.run_dir).resolve())
+        if key not in self._networks:
+            loaded = load_model(Path(run.run_dir) / "model.pt")
+            recalibrate_batchnorm(loaded.model, self.x_cal)
+            _float16_rounded(loaded)
+            self._networks[key] = (loaded, predict_proba(loaded.model, self.x_val),
+                                   predict_proba(loaded.model, self.x_test))
+        return self._networks[key]
+
+    def score(self, runs: Sequence[RunSummary]):
+        """(the model: one network or the ensemble of the runs, its :class:`ModelScores`)."""
+        from .checkpoints import LoadedModel
+        from .metrics import evaluate_at_validation_threshold
+        from .models import Ensemble
+
+        nets = [self.network(r) for r in runs]
+        sim = evaluate_at_validation_threshold(self.y_val, np.mean([n[1] for n in nets], axis=0),
+                                               self.y_test, np.mean([n[2] for n in nets], axis=0))
+        scores = ModelScores(sim.threshold, sim.as_dict(), (self.n_validation, self.n_test))
+        if len(nets) == 1:
+            model = nets[0][0]
+        else:
+            model = LoadedModel(Ensemble([n[0].model for n in nets]).eval(), "ensemble",
+                                {"members": [n[0].architecture for n in nets]})
+        if self.experimental is not None:
+            scores.experimental_threshold, scores.experimental_test = _experimental_scores(model, self.experimental)
+            scores.experimental_description = self.experimental[2]
+        return model, scores
+
+
+def score_runs(run_dirs: Sequence[str | Path], *, n_validation: int = 1024, n_test: int = 2048,
+               experimental_dir: str | Path | None = None) -> list[dict]:
+    """One row per run (e.g. snapshots of one training run at several pseudo-epochs): spectra,
+    pseudo-epochs, hours, last training F1, and the simulated and real test scores measured as
+    :func:`ship_models` measures them (a learning curve on held-out and real spectra)."""
+    scorer = Scorer(n_validation, n_test, experimental_dir)
+    rows = []
+    for run_dir in run_dirs:
+        run = RunSummary.read(run_dir)
+        _, sc = scorer.score([run])
+        row = {"run": str(run_dir), "architecture": run.architecture, "seed": run.seed, "spectra": run.spectra,
+               "epochs": run.epochs, "train_hours": run.train_hours, "train_f1": run.last_train_f1,
+               "simulated_threshold": sc.simulated_threshold,
+               **{f"simulated_{k}": sc.simulated_test[k] for k in ("f1", "emr")}}
+        if sc.experimental_threshold is not None:
+            row |= {"real_threshold": sc.experimental_threshold,
+                    **{f"real_{k}": sc.experimental_test[k] for k in ("f1", "emr")}}
+        rows.append(row)
+    return rows
+
+
+def runs_table(rows: list[dict]) -> str:
+    """Markdown table of :func:`score_runs` rows (real-spectra columns when measured)."""
+    real = all("real_f1" in r for r in rows)
+    head = ["run", "spectra", "pseudo-epochs", "hours", "training F1", "simulated F1 / EMR"]
+    head += ["real F1 / EMR (test split)"] if real else []
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        cells = [f"`{Path(r['run']).name}`", f"{r['spectra']:,}", str(r["epochs"]), f"{r['train_hours']:.2f}",
+                 f"{r['train_f1']:.3f}", f"{r['simulated_f1']:.3f} / {r['simulated_emr']:.3f}"]
+        cells += [f"{r['real_f1']:.3f} / {r['real_emr']:.3f}"] if real else []
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path, *, n_validation: int = 1024,
                 n_test: int = 2048, experimental_dir: str | Path | None = None, command: str = "") -> dict[str, Path]:
     """Write ``<name>.pt`` (float16 weights) for each ``{name: [run directories]}`` into
@@ -139,11 +228,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     network is stored once, in ``out_dir/networks/`` (one file per training run), and the model
     files refer to it; network files that no model refers to afterwards are deleted.
     """
-    from .checkpoints import LoadedModel, load_model, save_ensemble, save_model
-    from .experimental import evaluation_set, manifest_inputs
-    from .metrics import evaluate_at_validation_threshold
-    from .models import Ensemble, predict_proba, recalibrate_batchnorm
-    from .train import simulated_arrays
+    from .checkpoints import save_ensemble, save_model
 
     if not models:
         raise ValueError("nothing to ship: give at least one {name: [run directories]}")
@@ -153,52 +238,24 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
         if isinstance(run_dirs, (str, Path)) or not run_dirs:
             raise ValueError(f"model {name!r} needs a list of one or more training run directories")
     runs = {name: [RunSummary.read(r) for r in run_dirs] for name, run_dirs in models.items()}
-
-    x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
-    x_val, y_val = simulated_arrays(n_validation, seed=VALIDATION_SEED)
-    x_test, y_test = simulated_arrays(n_test, seed=TEST_SEED)
-    experimental = None
-    if experimental_dir is not None:
-        manifest, description = evaluation_set(experimental_dir)
-        experimental = (manifest, manifest_inputs(manifest), description)
-
-    networks: dict[str, tuple[LoadedModel, np.ndarray, np.ndarray]] = {}   # run -> (net, p_val, p_test)
-
-    def network(run: RunSummary):
-        key = str(Path(run.run_dir).resolve())
-        if key not in networks:
-            loaded = load_model(Path(run.run_dir) / "model.pt")
-            recalibrate_batchnorm(loaded.model, x_cal)
-            _float16_rounded(loaded)
-            networks[key] = (loaded, predict_proba(loaded.model, x_val), predict_proba(loaded.model, x_test))
-        return networks[key]
+    scorer = Scorer(n_validation, n_test, experimental_dir)
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     try:
         for name, members in runs.items():
-            nets = [network(r) for r in members]
-            sim = evaluate_at_validation_threshold(y_val, np.mean([n[1] for n in nets], axis=0),
-                                                   y_test, np.mean([n[2] for n in nets], axis=0))
-            scores = ModelScores(sim.threshold, sim.as_dict(), (n_validation, n_test))
-            if len(nets) == 1:
-                model = nets[0][0]
-            else:
-                model = LoadedModel(Ensemble([n[0].model for n in nets]).eval(), "ensemble",
-                                    {"members": [n[0].architecture for n in nets]})
-            if experimental is not None:
-                scores.experimental_threshold, scores.experimental_test = _experimental_scores(model, experimental)
-                scores.experimental_description = experimental[2]
+            model, scores = scorer.score(members)
             tmp = out_dir / f"{name}.pt.tmp"
             metadata = _metadata(members, scores, command)
-            if len(nets) == 1:
+            if len(members) == 1:
                 save_model(tmp, model.model, architecture=model.architecture, options=model.options,
                            threshold=scores.threshold, weights="float16", metadata=metadata,
                            weights_file=_network_file(members[0]))
             else:
-                save_ensemble(tmp, [n[0] for n in nets], threshold=scores.threshold, weights="float16",
-                              metadata=metadata, member_files=[_network_file(r) for r in members])
+                save_ensemble(tmp, [scorer.network(r)[0] for r in members], threshold=scores.threshold,
+                              weights="float16", metadata=metadata,
+                              member_files=[_network_file(r) for r in members])
             written[name] = tmp
     except BaseException:
         for tmp in written.values():
@@ -206,7 +263,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
         prune_networks(out_dir)          # member files this call wrote for ensembles it never finished
         raise
     final = {name: tmp.replace(out_dir / f"{name}.pt") for name, tmp in written.items()}
-    prune_networks(out_dir)              # networks of replaced ensembles that nothing uses any more
+    prune_networks(out_dir)              # networks of replaced models that nothing uses any more
     final["card"] = out_dir / "MODELS.md"
     final["card"].write_text(model_card(shipped_cards(out_dir)))
     return final
@@ -333,4 +390,5 @@ def main(args) -> int:
     return 0
 
 
-__all__ = ["ModelScores", "RunSummary", "model_card", "models_table", "ship_models", "shipped_cards"]
+__all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs", "ship_models",
+           "shipped_cards"]

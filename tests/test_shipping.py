@@ -176,3 +176,20 @@ def test_the_models_command_lists_what_was_measured(runs, tmp_path, fake_arrays,
     assert "is not a folder" in capsys.readouterr().err
     (tmp_path / "empty").mkdir()
     assert "no model files" in shipping.models_table(tmp_path / "empty")
+
+
+def test_score_runs_measures_each_run_as_shipping_does(runs, tmp_path, fake_arrays):
+    import importlib.util
+
+    rows = shipping.score_runs(list(runs), n_validation=16, n_test=16)
+    paths = shipping.ship_models({"one": [runs[1]]}, tmp_path, n_validation=16, n_test=16)
+    shipped = load_model(paths["one"]).metadata["scores"]["simulated_test"]
+    assert [r["seed"] for r in rows] == [0, 1] and rows[1]["simulated_f1"] == pytest.approx(shipped["f1"])
+    assert rows[0]["spectra"] == 16 and "real_f1" not in rows[0]
+    table = shipping.runs_table(rows).splitlines()
+    assert len(table) == 4 and "`run1`" in table[3] and "real" not in table[0]
+    spec = importlib.util.spec_from_file_location("score_script", Path(__file__).parents[1] / "scripts" / "score_runs.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    assert script.main([str(runs[0]), "--n-validation", "16", "--n-test", "16", "--json", str(tmp_path / "r.json")]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())[0]["simulated_f1"] == pytest.approx(rows[0]["simulated_f1"])
