@@ -154,16 +154,36 @@ def save_model(
 def _network_weights(path: Path, model, architecture: str, options: dict, weights: str,
                      weights_file: str | None) -> dict:
     """The weights entry of a network saved in ``path``: ``{"state_dict": ...}`` inline, or
-    ``{"file": weights_file}`` after writing them (atomically) to that file beside ``path``."""
+    ``{"file": weights_file}`` after writing them (atomically) to that file beside ``path``; a
+    file there that already holds exactly these weights is kept as it is (re-shipping the same
+    network rewrites nothing)."""
     import os
 
     if weights_file is None:
         return {"state_dict": _stored_state(model, weights)}
     target = path.parent / weights_file
+    if _holds(target, architecture, options, weights, _stored_state(model, weights)):
+        return {"file": str(weights_file)}
     tmp = save_model(target.with_name(target.name + ".tmp"), model, architecture=architecture,
                      options=options, weights=weights)
     os.replace(tmp, target)
     return {"file": str(weights_file)}
+
+
+def _holds(path: Path, architecture: str, options: dict, weights: str, state: dict) -> bool:
+    """True if ``path`` is a single-network file with exactly this architecture, options and weights."""
+    import torch
+
+    if not path.is_file():
+        return False
+    try:
+        payload = _read_payload(path)
+    except ValueError:
+        return False
+    stored = payload.get("state_dict")
+    return (payload.get("architecture") == architecture and payload.get("options") == options
+            and payload.get("weights") == weights and isinstance(stored, dict) and stored.keys() == state.keys()
+            and all(torch.equal(stored[k], state[k]) for k in state))
 
 
 def save_ensemble(

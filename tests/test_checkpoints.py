@@ -102,3 +102,18 @@ def test_read_info_describes_a_file_without_building_it(tmp_path, monkeypatch):
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match="junk.pt: not a readable eels_helpers checkpoint"):
         checkpoints.read_info(tmp_path / "junk.pt")
+
+
+def test_an_identical_network_file_is_kept_not_rewritten(tmp_path):
+    net, options = _net(), {"hidden": [64], "dropout": 0.0}
+    checkpoints.save_model(tmp_path / "a.pt", net, architecture="mlp", options=options, weights_file="nets/n.pt")
+    first = (tmp_path / "nets" / "n.pt").read_bytes()
+    checkpoints.save_model(tmp_path / "b.pt", net, architecture="mlp", options=options, weights_file="nets/n.pt")
+    assert (tmp_path / "nets" / "n.pt").read_bytes() == first          # same weights: the file is untouched
+    with torch.no_grad():
+        next(net.parameters()).add_(1.0)
+    checkpoints.save_model(tmp_path / "c.pt", net, architecture="mlp", options=options, weights_file="nets/n.pt")
+    assert (tmp_path / "nets" / "n.pt").read_bytes() != first          # other weights: rewritten
+    x = np.random.default_rng(4).random((4, 3072), dtype=np.float32)
+    np.testing.assert_allclose(predict_proba(checkpoints.load_model(tmp_path / "c.pt").model, x),
+                               predict_proba(net, x), atol=1e-6)
