@@ -275,7 +275,10 @@ def prune_networks(directory: str | Path) -> list[Path]:
     from .checkpoints import model_files
 
     directory = Path(directory)
-    used = {f.resolve() for path in directory.glob("*.pt") for f in model_files(path)}
+    try:
+        used = {f.resolve() for path in directory.glob("*.pt") for f in model_files(path)}
+    except ValueError:          # an unreadable model file: its references are unknown, delete nothing
+        return []
     unused = [p for p in sorted((directory / "networks").glob("*.pt")) if p.resolve() not in used]
     for path in unused:
         path.unlink()

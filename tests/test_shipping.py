@@ -144,6 +144,10 @@ def test_networks_no_ensemble_uses_are_removed(runs, tmp_path, fake_arrays, monk
         shipping.ship_models({"pair": [runs[1], runs[0]], "other": [runs[1], runs[1]]}, tmp_path,
                              n_validation=8, n_test=8)
     assert sorted(p.name for p in tmp_path.rglob("*")) == before
+    # a model file that cannot be read may refer to anything: nothing is deleted
+    (tmp_path / "networks" / "spare.pt").write_bytes((tmp_path / "networks" / "mlp-seed0-16.pt").read_bytes())
+    (tmp_path / "broken.pt").write_bytes(b"junk")
+    assert shipping.prune_networks(tmp_path) == [] and (tmp_path / "networks" / "spare.pt").is_file()
 
 
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
