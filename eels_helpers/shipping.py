@@ -57,6 +57,7 @@ class RunSummary:
     last_train_f1: float
     seed: int | None
     threads: str = ""      # CPU threads per process over the run, e.g. "1 -> 2" ("?" where not logged)
+    last_lr: float | None = None   # learning rate of the last pseudo-epoch
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -72,7 +73,8 @@ class RunSummary:
         info = read_info(run_dir / "model.pt")
         return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
-                   float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log))
+                   float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
+                   float(log[-1]["lr"]) if "lr" in log[-1] else None)
 
 
 def _thread_history(log: list[dict]) -> str:
@@ -194,7 +196,7 @@ def score_runs(run_dirs: Sequence[str | Path], *, n_validation: int = 1024, n_te
         run = RunSummary.read(run_dir)
         _, sc = scorer.score([run])
         row = {"run": str(run_dir), "architecture": run.architecture, "seed": run.seed, "spectra": run.spectra,
-               "epochs": run.epochs, "train_hours": run.train_hours, "train_f1": run.last_train_f1,
+               "epochs": run.epochs, "train_hours": run.train_hours, "lr": run.last_lr, "train_f1": run.last_train_f1,
                "simulated_threshold": sc.simulated_threshold,
                **{f"simulated_{k}": sc.simulated_test[k] for k in ("f1", "emr")}}
         if sc.experimental_threshold is not None:
@@ -207,13 +209,14 @@ def score_runs(run_dirs: Sequence[str | Path], *, n_validation: int = 1024, n_te
 def runs_table(rows: list[dict]) -> str:
     """Markdown table of :func:`score_runs` rows (real-spectra columns when measured)."""
     real = all("real_f1" in r for r in rows)
-    head = ["run", "spectra", "pseudo-epochs", "hours", "training F1", "simulated F1 / EMR"]
-    head += ["real F1 / EMR (test split)"] if real else []
+    head = ["run", "spectra", "pseudo-epochs", "hours", "learning rate", "training F1", "simulated F1 / EMR"]
+    head += ["real F1 / EMR (threshold), test split"] if real else []
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [f"`{Path(r['run']).name}`", f"{r['spectra']:,}", str(r["epochs"]), f"{r['train_hours']:.2f}",
-                 f"{r['train_f1']:.3f}", f"{r['simulated_f1']:.3f} / {r['simulated_emr']:.3f}"]
-        cells += [f"{r['real_f1']:.3f} / {r['real_emr']:.3f}"] if real else []
+                 "-" if r["lr"] is None else f"{r['lr']:.2g}", f"{r['train_f1']:.3f}",
+                 f"{r['simulated_f1']:.3f} / {r['simulated_emr']:.3f}"]
+        cells += [f"{r['real_f1']:.3f} / {r['real_emr']:.3f} ({r['real_threshold']:.2f})"] if real else []
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
