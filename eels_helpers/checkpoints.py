@@ -24,9 +24,9 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
 ==================  ============================================================
 
 ``load_model(name_or_path)`` accepts a path to such a file or the name of a model shipped
-in ``eels_helpers/data/models/<name>.pt`` (``"default"``, ``"ensemble"``, ...). Files
-written by ``eels_helpers.models.save_model`` (keys model, options, state_dict, metadata)
-are read too.
+in ``eels_helpers/data/models/<name>.pt`` (``"default"``, ``"ensemble"``, ...). Files of the older
+plain layout (keys model, options, state_dict, metadata) are read too. A training run's
+``checkpoint.pt`` is not a model file (it holds the training state): load its ``model.pt``.
 """
 
 from __future__ import annotations
@@ -101,6 +101,24 @@ def _stored_state(model: Any, weights: str) -> dict:
             for k, v in model.state_dict().items()}
 
 
+def atomic_save(obj: Any, path: str | Path) -> Path:
+    """``torch.save(obj, path)`` through a temporary file renamed into place: a reader never
+    sees a half-written file, and a failed write leaves none behind. Returns the path."""
+    import os
+
+    import torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
 def _base(threshold, metadata) -> dict:
     from . import __version__
     from .elements import ELEMENTS
@@ -144,11 +162,7 @@ def save_model(
         "architecture": str(architecture),
         "options": options,
     } | _network_weights(path, model, str(architecture), options, weights, weights_file)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    import torch
-
-    torch.save(payload, path)
-    return path
+    return atomic_save(payload, path)
 
 
 def _network_weights(path: Path, model, architecture: str, options: dict, weights: str,
@@ -157,16 +171,13 @@ def _network_weights(path: Path, model, architecture: str, options: dict, weight
     ``{"file": weights_file}`` after writing them (atomically) to that file beside ``path``; a
     file there that already holds exactly these weights is kept as it is (re-shipping the same
     network rewrites nothing)."""
-    import os
-
+    state = _stored_state(model, weights)
     if weights_file is None:
-        return {"state_dict": _stored_state(model, weights)}
+        return {"state_dict": state}
     target = path.parent / weights_file
-    if _holds(target, architecture, options, weights, _stored_state(model, weights)):
-        return {"file": str(weights_file)}
-    tmp = save_model(target.with_name(target.name + ".tmp"), model, architecture=architecture,
-                     options=options, weights=weights)
-    os.replace(tmp, target)
+    if not _holds(target, architecture, options, weights, state):
+        atomic_save(_base(None, None) | {"weights": weights, "architecture": architecture,
+                                         "options": options, "state_dict": state}, target)
     return {"file": str(weights_file)}
 
 
@@ -202,8 +213,6 @@ def save_ensemble(
     ensemble's folder) each saved as its own single-network file that the ensemble refers
     to, so ensembles sharing a network store it once and no file holds every member.
     """
-    import torch
-
     if not members:
         raise ValueError("an ensemble needs at least one member")
     if member_files is not None and len(member_files) != len(members):
@@ -223,17 +232,17 @@ def save_ensemble(
         "options": {"members": [e["architecture"] for e in entries]},
         "members": entries,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(payload, path)
-    return path
+    return atomic_save(payload, path)
 
 
 def read_info(name_or_path: str | Path) -> dict:
     """A checkpoint's description without building its network: ``architecture``, ``options``,
-    ``threshold`` and ``metadata`` (the weights are memory-mapped, not read)."""
+    ``threshold``, ``metadata`` and ``weights`` (their storage type; the weights are
+    memory-mapped, not read)."""
     payload = _read_payload(resolve_model_path(name_or_path), mmap=True)
     return {"architecture": payload["architecture"], "options": dict(payload.get("options", {})),
-            "threshold": payload.get("threshold"), "metadata": dict(payload.get("metadata", {}))}
+            "threshold": payload.get("threshold"), "metadata": dict(payload.get("metadata", {})),
+            "weights": payload.get("weights", "float32")}
 
 
 def model_files(name_or_path: str | Path) -> list[Path]:
@@ -296,8 +305,8 @@ def _network(path: Path, entry: dict):
 
 
 def _from_models_save(blob: dict) -> dict:
-    """Translate ``eels_helpers.models.save_model`` files ({model, options, state_dict or
-    model_state, metadata}) into this format; a threshold in their metadata is used."""
+    """Translate a plain-layout file ({model, options, state_dict or model_state, metadata})
+    into this format; a threshold in their metadata is used."""
     metadata = dict(blob.get("metadata") or {})
     state = blob.get("state_dict", blob.get("model_state"))
     if state is None:
@@ -314,9 +323,15 @@ def _read_payload(path: Path, *, mmap: bool = False) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
-        raise ValueError(f"{path}: not a readable eels_helpers checkpoint ({err})") from err
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        if "Weights only load failed" in reason:
+            reason = "it holds Python objects besides tensors, which are not loaded (they could run code)"
+        sibling = path.with_name("model.pt")
+        hint = (f"; a training run's {path.name} holds its training state, load {sibling} instead"
+                if path.name != sibling.name and sibling.is_file() else "")
+        raise ValueError(f"{path}: not a readable eels_helpers model file: {reason}{hint}") from err
     if isinstance(payload, dict) and "format" not in payload and isinstance(payload.get("model"), str):
-        payload = _from_models_save(payload)  # a file written by eels_helpers.models.save_model
+        payload = _from_models_save(payload)  # a plain-layout file
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise ValueError(f"{path}: not an eels_helpers checkpoint (missing format={FORMAT!r})")
     if payload.get("format_version", 0) > FORMAT_VERSION:
@@ -357,10 +372,9 @@ def recalibrate_model_file(path: str | Path, spectra, *, batch_size: int = 64) -
     """Re-estimate the BatchNorm statistics of the single network in ``path`` on ``spectra``
     (N, 3072) with dropout off (:func:`eels_helpers.models.recalibrate_batchnorm`) and write the
     file back in place (atomically), recording ``batchnorm_recalibration`` = {"spectra": N} in
-    its metadata. Returns the recalibrated model. Use it on a training run's ``model.pt`` before
-    evaluating it: the statistics accumulated during training do not match inference."""
-    import os
-
+    its metadata; the weights keep their storage type. Returns the recalibrated model. Use it on
+    a training run's ``model.pt`` before evaluating it: the statistics accumulated during
+    training do not match inference."""
     import numpy as np
 
     from .models import recalibrate_batchnorm
@@ -372,10 +386,8 @@ def recalibrate_model_file(path: str | Path, spectra, *, batch_size: int = 64) -
     spectra = np.asarray(spectra, dtype=np.float32)
     recalibrate_batchnorm(loaded.model, spectra, batch_size=batch_size)
     loaded.metadata["batchnorm_recalibration"] = {"spectra": int(spectra.shape[0])}
-    tmp = path.with_name(path.name + ".tmp")
-    save_model(tmp, loaded.model, architecture=loaded.architecture, options=loaded.options,
-               threshold=loaded.threshold, metadata=loaded.metadata)
-    os.replace(tmp, path)
+    save_model(path, loaded.model, architecture=loaded.architecture, options=loaded.options,
+               threshold=loaded.threshold, metadata=loaded.metadata, weights=read_info(path)["weights"])
     return loaded
 
 
@@ -383,6 +395,7 @@ __all__ = [
     "FORMAT",
     "LoadedModel",
     "ModelNotFoundError",
+    "atomic_save",
     "model_files",
     "read_info",
     "MODELS_DIR",

@@ -38,6 +38,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from .checkpoints import atomic_save
 from .metrics import Scores
 
 CHECKPOINT = "checkpoint.pt"
@@ -437,14 +438,6 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _atomic_save(obj, path: Path) -> None:
-    import torch
-
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-
-
 def _write_log(out: Path, history: list[dict]) -> None:
     (out / LOG_JSON).write_text(json.dumps(history, indent=1))
     if history:
@@ -579,11 +572,11 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
             rng = [None] * world
             dist.all_gather_object(rng, _rng_state())
         if rank == 0:
-            _atomic_save({"config": asdict(config), "model": config.model, "options": options,
-                          "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
-                          "scheduler_state": scheduler.state_dict(), "scaler_state": scaler.state_dict(),
-                          "rng_state": rng, "world_size": world, "epoch": state["epoch"], "step": state["step"],
-                          "history": history}, checkpoint)
+            atomic_save({"config": asdict(config), "model": config.model, "options": options,
+                         "model_state": model.state_dict(), "optimizer_state": optimizer.state_dict(),
+                         "scheduler_state": scheduler.state_dict(), "scaler_state": scaler.state_dict(),
+                         "rng_state": rng, "world_size": world, "epoch": state["epoch"], "step": state["step"],
+                         "history": history}, checkpoint)
             metadata = dict(epoch=state["epoch"], step=state["step"], spectra=row["spectra"], train_f1=f1,
                             parameters=n_params, precision=precision, world_size=world,
                             model_config=config.model_config, seed=config.seed)
@@ -606,12 +599,8 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
 
 def _save_model_file(path: Path, model, config: TrainConfig, options: dict, metadata: dict) -> None:
     """The trained network in the project's model-file format (``eels-id predict --model PATH``)."""
-    try:
-        from .checkpoints import save_model
-    except ImportError:
-        from .models import save_model as _save
+    from .checkpoints import save_model
 
-        return _save(path, model, config.model, options, **metadata)
     save_model(path, model, architecture=config.model, options=json.loads(json.dumps(options)), metadata=metadata)
 
 

@@ -90,6 +90,21 @@ def test_recalibrate_model_file_rewrites_the_statistics_in_place(tmp_path):
     assert not torch.allclose(bn(before.model)[0], bn(after.model)[0])
     torch.testing.assert_close(bn(out.model)[0], bn(after.model)[0])
     assert not list(tmp_path.glob("*.tmp"))
+    half = checkpoints.save_model(tmp_path / "h.pt", net, architecture="mlp", options={"hidden": [32], "dropout": 0.5},
+                                  weights="float16")
+    checkpoints.recalibrate_model_file(half, x)
+    assert checkpoints.read_info(half)["weights"] == "float16"          # the storage type is kept
+
+
+def test_a_failed_save_leaves_no_file_and_keeps_the_old_one(tmp_path):
+    path = checkpoints.save_model(tmp_path / "m.pt", _net(), architecture="mlp", options={"hidden": [64], "dropout": 0.0})
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        checkpoints.atomic_save({"not storable": lambda: None}, path)
+    assert path.read_bytes() == before and sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
+    with pytest.raises(Exception):
+        checkpoints.atomic_save({"not storable": lambda: None}, tmp_path / "new.pt")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.pt"]
 
 
 def test_read_info_describes_a_file_without_building_it(tmp_path, monkeypatch):
@@ -98,9 +113,9 @@ def test_read_info_describes_a_file_without_building_it(tmp_path, monkeypatch):
     loaded = checkpoints.load_model(path)
     monkeypatch.setattr(checkpoints, "_build", lambda *a: pytest.fail("read_info built the network"))
     assert checkpoints.read_info(path) == {"architecture": "mlp", "options": loaded.options, "threshold": 0.4,
-                                           "metadata": {"seed": 3}}
+                                           "metadata": {"seed": 3}, "weights": "float32"}
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pt: not a readable eels_helpers checkpoint"):
+    with pytest.raises(ValueError, match="junk.pt: not a readable eels_helpers model file"):
         checkpoints.read_info(tmp_path / "junk.pt")
 
 

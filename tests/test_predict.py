@@ -90,7 +90,7 @@ def test_missing_models_explain_how_to_get_one(tmp_path, monkeypatch):
     with pytest.raises(checkpoints.ModelNotFoundError, match="does not exist"):
         checkpoints.load_model(tmp_path / "absent.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable eels_helpers checkpoint"):
+    with pytest.raises(ValueError, match="not a readable eels_helpers model file"):
         checkpoints.load_model(tmp_path / "junk.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an eels_helpers checkpoint"):
@@ -216,11 +216,10 @@ def test_cli_on_real_spectrum_image(tiny, capsys):
     assert set(result["pixel_fraction"]) == set(ELEMENTS)
 
 
-def test_files_from_models_save_model_are_read(tiny, tmp_path):
-    from eels_helpers import models
-
+def test_plain_layout_files_are_read(tiny, tmp_path):
     model, _ = tiny
-    models.save_model(tmp_path / "m.pt", model, "mlp", {"hidden": [16]}, threshold=0.45, epochs=1)
+    torch.save({"model": "mlp", "options": {"hidden": [16]}, "state_dict": model.state_dict(),
+                "metadata": {"threshold": 0.45, "epochs": 1}}, tmp_path / "m.pt")
     loaded = checkpoints.load_model(tmp_path / "m.pt")
     assert loaded.architecture == "mlp" and loaded.threshold == 0.45 and loaded.metadata["epochs"] == 1
     x = torch.rand(2, 3072)

@@ -20,7 +20,6 @@ above ``CPU_CONFIGS`` gives the numbers.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -122,22 +121,6 @@ def predict_proba(model: nn.Module, spectra, batch_size: int = 256, device: str 
     return torch.cat(out).numpy()
 
 
-def save_model(path: str | Path, model: nn.Module, name: str, options: dict[str, Any] | None = None,
-               **metadata: Any) -> None:
-    """Save weights with what is needed to rebuild them (``name``, constructor ``options``, metadata)."""
-    model = getattr(model, "module", model)  # unwrap DistributedDataParallel
-    torch.save({"model": name, "options": dict(options or {}), "state_dict": model.state_dict(),
-                "metadata": metadata}, Path(path))
-
-
-def load_model(path: str | Path, map_location: str | torch.device = "cpu") -> nn.Module:
-    """Rebuild a model saved by :func:`save_model` (or a training checkpoint), in eval mode."""
-    blob = torch.load(Path(path), map_location=map_location, weights_only=False)
-    model = MODELS[blob["model"]](**blob["options"])
-    model.load_state_dict(blob["state_dict"] if "state_dict" in blob else blob["model_state"])
-    return model.eval()
-
-
 __all__ = ["CPU_CONFIGS", "MODEL_NAMES", "MODELS", "PAPER_PARAMETERS_M", "CCT", "CNN", "Ensemble", "MLP", "ResNet",
-           "UNet", "ViT", "count_parameters", "create_model", "list_models", "load_model", "model_options",
-           "predict_proba", "recalibrate_batchnorm", "save_model"]
+           "UNet", "ViT", "count_parameters", "create_model", "list_models", "model_options",
+           "predict_proba", "recalibrate_batchnorm"]

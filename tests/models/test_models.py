@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from eels_helpers.models import (CPU_CONFIGS, MODEL_NAMES, PAPER_PARAMETERS_M, Ensemble, count_parameters,
-                                 create_model, list_models, load_model, predict_proba, save_model)
+                                 create_model, list_models, predict_proba)
 from eels_helpers.models._common import SameConv1d, he_normal_
 
 
@@ -149,9 +149,12 @@ def test_predict_proba_and_save_load(tmp_path):
     x = np.random.default_rng(0).random((5, 3072), dtype=np.float32)
     p = predict_proba(model, x, batch_size=2)
     assert p.shape == (5, 80) and ((0 <= p) & (p <= 1)).all() and model.training
-    save_model(tmp_path / "m.pt", model, "mlp", {"width": 0.05}, note="test")
+    from eels_helpers.checkpoints import load_model, save_model
+
+    save_model(tmp_path / "m.pt", model, architecture="mlp", options={"width": 0.05}, metadata={"note": "test"})
     again = load_model(tmp_path / "m.pt")
-    np.testing.assert_allclose(predict_proba(again, x), p, rtol=1e-5, atol=1e-6)
+    assert again.metadata == {"note": "test"}
+    np.testing.assert_allclose(predict_proba(again.model, x), p, rtol=1e-5, atol=1e-6)
 
 
 def test_cnn_dense_layer_stays_fp32_under_bf16_autocast():
