@@ -327,7 +327,7 @@ def _read_payload(path: Path, *, mmap: bool = False) -> dict:
         if "Weights only load failed" in reason:
             reason = "it holds Python objects besides tensors, which are not loaded (they could run code)"
         sibling = path.with_name("model.pt")
-        hint = (f"; a training run's {path.name} holds its training state, load {sibling} instead"
+        hint = (f"; a training run's {path.name} holds its training state, use {sibling} instead"
                 if path.name != sibling.name and sibling.is_file() else "")
         raise ValueError(f"{path}: not a readable eels_helpers model file: {reason}{hint}") from err
     if isinstance(payload, dict) and "format" not in payload and isinstance(payload.get("model"), str):

@@ -201,7 +201,7 @@ def test_model_file_gets_recalibrated_batchnorm_and_the_training_state_does_not(
     key = next(k for k in state if k.endswith("running_var"))
     shipped = loaded.model.state_dict()[key]
     assert not torch.allclose(state[key].cpu(), shipped)          # the checkpoint keeps the training statistics
-    with pytest.raises(ValueError, match=r"checkpoint.pt holds its training state, load .*model.pt instead"):
+    with pytest.raises(ValueError, match=r"checkpoint.pt holds its training state, use .*model.pt instead"):
         load_model(tmp_path / "on" / "checkpoint.pt")
     train(TrainConfig(**{**TINY, "recalibration_batches": 0}), data, tmp_path / "off")
     assert "batchnorm_recalibration" not in load_model(tmp_path / "off" / "model.pt").metadata
