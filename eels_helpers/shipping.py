@@ -58,6 +58,7 @@ class RunSummary:
     seed: int | None
     threads: str = ""      # CPU threads per process over the run, e.g. "1 -> 2" ("?" where not logged)
     last_lr: float | None = None   # learning rate of the last pseudo-epoch
+    lr_history: str = ""   # the learning rate and the pseudo-epoch from which it held, e.g. "0.001; 0.0005 from 9"
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -74,13 +75,23 @@ class RunSummary:
         return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
                    float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
-                   float(log[-1]["lr"]) if "lr" in log[-1] else None)
+                   float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log))
 
 
 def _thread_history(log: list[dict]) -> str:
     """The CPU threads per process of each pseudo-epoch, consecutive repeats merged: "1 -> 2"."""
     values = [str(r.get("threads", "?")) for r in log]
     return " -> ".join(v for i, v in enumerate(values) if i == 0 or v != values[i - 1])
+
+
+def _lr_history(log: list[dict]) -> str:
+    """The learning rate over the run, each change with the pseudo-epoch it took effect:
+    "0.001; 0.0005 from 9; 0.00025 from 13" (the plateau halvings); "" when not logged."""
+    if not all("lr" in r for r in log):
+        return ""
+    parts = [f"{log[0]['lr']:.3g}"]
+    parts += [f"{r['lr']:.3g} from {r['epoch']}" for prev, r in zip(log, log[1:]) if r["lr"] != prev["lr"]]
+    return "; ".join(parts)
 
 
 @dataclass
@@ -328,16 +339,18 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "on the matching validation data (paper's rule). Before scoring, every network's BatchNorm",
              f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
              "(`eels_helpers.models.recalibrate_batchnorm`). Training hours: wall time of the run's",
-             "pseudo-epochs; threads: CPU threads per training process over the run.", ""]
+             "pseudo-epochs; threads: CPU threads per training process over the run; learning rate:",
+             "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
+             "pseudo-epoch given.", ""]
     for name, (runs, s) in cards.items():
         from .experimental import composition
 
         lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
-                  "training hours | threads | last training F1 |", "|---|---|---|---|---|---|---|---|"]
+                  "training hours | threads | learning rate | last training F1 |", "|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
             lines.append(f"| {i} | {r.architecture} | {opts} | {r.spectra:,} | {r.epochs} | {r.train_hours:.2f} | "
-                         f"{r.threads or '?'} | {r.last_train_f1:.2f} |")
+                         f"{r.threads or '?'} | {r.lr_history or '?'} | {r.last_train_f1:.2f} |")
         lines += ["", f"- simulated test ({s.n_simulated[1]} spectra; threshold {s.simulated_threshold:.2f} "
                       f"from {s.n_simulated[0]} validation spectra): {_fmt(s.simulated_test)}"]
         if s.experimental_threshold is not None:
