@@ -225,7 +225,7 @@ def runs_table(rows: list[dict]) -> str:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [f"`{Path(r['run']).name}`", f"{r['spectra']:,}", str(r["epochs"]), f"{r['train_hours']:.2f}",
-                 "-" if r["lr"] is None else f"{r['lr']:.2g}", f"{r['train_f1']:.3f}",
+                 "-" if r["lr"] is None else f"{r['lr']:.3g}", f"{r['train_f1']:.3f}",
                  f"{r['simulated_f1']:.3f} / {r['simulated_emr']:.3f}"]
         cells += [f"{r['real_f1']:.3f} / {r['real_emr']:.3f} ({r['real_threshold']:.2f})"] if real else []
         lines.append("| " + " | ".join(cells) + " |")

@@ -197,7 +197,7 @@ def test_score_runs_measures_each_run_as_shipping_does(runs, tmp_path, fake_arra
     assert rows[0]["lr"] == json.loads((runs[0] / "log.json").read_text())[-1]["lr"]
     table = shipping.runs_table(rows).splitlines()
     assert len(table) == 4 and "`run1`" in table[3] and "real" not in table[0]
-    assert "learning rate" in table[0] and f"| {rows[1]['lr']:.2g} |" in table[3]
+    assert "learning rate" in table[0] and f"| {rows[1]['lr']:.3g} |" in table[3]
     real = shipping.runs_table([dict(rows[0], real_f1=0.5, real_emr=0.25, real_threshold=0.3)]).splitlines()
     assert "real F1 / EMR (threshold)" in real[0] and real[2].endswith("| 0.500 / 0.250 (0.30) |")
     spec = importlib.util.spec_from_file_location("score_script", Path(__file__).parents[1] / "scripts" / "score_runs.py")
