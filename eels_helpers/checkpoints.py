@@ -372,9 +372,10 @@ def recalibrate_model_file(path: str | Path, spectra, *, batch_size: int = 64) -
     """Re-estimate the BatchNorm statistics of the single network in ``path`` on ``spectra``
     (N, 3072) with dropout off (:func:`eels_helpers.models.recalibrate_batchnorm`) and write the
     file back in place (atomically), recording ``batchnorm_recalibration`` = {"spectra": N} in
-    its metadata; the weights keep their storage type. Returns the recalibrated model. Use it on
-    a training run's ``model.pt`` before evaluating it: the statistics accumulated during
-    training do not match inference."""
+    its metadata; the weights keep their storage type (a file referring to a network file in
+    ``networks/`` gets them inline: that file, which other models may share, is left as it is).
+    Returns the recalibrated model. Use it on a training run's ``model.pt`` before evaluating
+    it: the statistics accumulated during training do not match inference."""
     import numpy as np
 
     from .models import recalibrate_batchnorm

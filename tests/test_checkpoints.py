@@ -94,6 +94,12 @@ def test_recalibrate_model_file_rewrites_the_statistics_in_place(tmp_path):
                                   weights="float16")
     checkpoints.recalibrate_model_file(half, x)
     assert checkpoints.read_info(half)["weights"] == "float16"          # the storage type is kept
+    shared = checkpoints.save_model(tmp_path / "s.pt", net, architecture="mlp", options={"hidden": [32], "dropout": 0.5},
+                                    weights_file="networks/n.pt")
+    before = (tmp_path / "networks" / "n.pt").read_bytes()
+    checkpoints.recalibrate_model_file(shared, x)
+    assert (tmp_path / "networks" / "n.pt").read_bytes() == before     # a shared network file is not touched
+    assert checkpoints.model_files(shared) == [shared]                   # the recalibrated weights are inline
 
 
 def test_a_failed_save_leaves_no_file_and_keeps_the_old_one(tmp_path):
