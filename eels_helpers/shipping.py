@@ -59,6 +59,7 @@ class RunSummary:
     threads: str = ""      # CPU threads per process over the run, e.g. "1 -> 2" ("?" where not logged)
     last_lr: float | None = None   # learning rate of the last pseudo-epoch
     lr_history: str = ""   # the learning rate and the pseudo-epoch from which it held, e.g. "0.001; 0.0005 from 9"
+    stopped: str = ""      # why the run stopped (train.stop_reason), "not yet" if it can resume, "?" if unknown
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -75,7 +76,16 @@ class RunSummary:
         return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
                    float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
-                   float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log))
+                   float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log), _stopped(run_dir))
+
+
+def _stopped(run_dir: Path) -> str:
+    """Why the run stopped, from its checkpoint: "?" without one (a copied snapshot)."""
+    from .train import CHECKPOINT, stop_reason
+
+    if not (run_dir / CHECKPOINT).is_file():
+        return "?"
+    return stop_reason(run_dir) or "not yet (resumable)"
 
 
 def _thread_history(log: list[dict]) -> str:
@@ -341,16 +351,17 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "(`eels_helpers.models.recalibrate_batchnorm`). Training hours: wall time of the run's",
              "pseudo-epochs; threads: CPU threads per training process over the run; learning rate:",
              "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
-             "pseudo-epoch given.", ""]
+             "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
+             "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume.", ""]
     for name, (runs, s) in cards.items():
         from .experimental import composition
 
         lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
-                  "training hours | threads | learning rate | last training F1 |", "|---|---|---|---|---|---|---|---|---|"]
+                  "training hours | threads | learning rate | last training F1 | stopped |", "|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
             lines.append(f"| {i} | {r.architecture} | {opts} | {r.spectra:,} | {r.epochs} | {r.train_hours:.2f} | "
-                         f"{r.threads or '?'} | {r.lr_history or '?'} | {r.last_train_f1:.2f} |")
+                         f"{r.threads or '?'} | {r.lr_history or '?'} | {r.last_train_f1:.2f} | {r.stopped or '?'} |")
         lines += ["", f"- simulated test ({s.n_simulated[1]} spectra; threshold {s.simulated_threshold:.2f} "
                       f"from {s.n_simulated[0]} validation spectra): {_fmt(s.simulated_test)}"]
         if s.experimental_threshold is not None:

@@ -515,10 +515,7 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     recent = collections.deque(maxlen=config.recalibration_batches)   # for model.pt's BatchNorm statistics
     history: list[dict] = state["history"]
 
-    def stop() -> bool:
-        return state["epoch"] >= config.max_epochs or scheduler.lr < config.min_lr
-
-    while not stop():
+    while _stop_reason(state["epoch"], scheduler.lr, config) is None:
         ddp_model.train()
         counts = torch.zeros(4, 80, dtype=torch.float64, device=device)     # tp, fp, fn, (loss sum, n) in row 3
         bar = None
@@ -595,6 +592,29 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
         if distributed:
             dist.barrier()
     return history
+
+
+def _stop_reason(epoch: int, lr: float, config: TrainConfig) -> str | None:
+    """Why training stops after ``epoch`` pseudo-epochs at learning rate ``lr``, or None."""
+    if lr < config.min_lr:
+        return f"learning rate {lr:.3g} below min_lr {config.min_lr:.3g} after pseudo-epoch {epoch} (the paper's rule)"
+    if epoch >= config.max_epochs:
+        return f"max_epochs {config.max_epochs} reached"
+    return None
+
+
+def stop_reason(run_dir: str | Path) -> str | None:
+    """Why the run in ``run_dir`` stopped, read from its ``checkpoint.pt`` (the configuration
+    of its last invocation): the learning rate fell below ``min_lr`` (the paper's stopping
+    rule) or ``max_epochs`` was reached; None when ``--resume`` would train further."""
+    import torch
+
+    path = Path(run_dir) / CHECKPOINT
+    if not path.is_file():
+        raise FileNotFoundError(f"{run_dir}: no {CHECKPOINT} (not a directory written by `eels-id train`)")
+    blob = torch.load(path, map_location="cpu", weights_only=False, mmap=True)
+    config = TrainConfig(**blob["config"])
+    return _stop_reason(int(blob["epoch"]), float(blob["optimizer_state"]["param_groups"][0]["lr"]), config)
 
 
 def _save_model_file(path: Path, model, config: TrainConfig, options: dict, metadata: dict) -> None:
@@ -735,8 +755,9 @@ def main(args: argparse.Namespace) -> int:
                     val_data=open_hdf5(args.val, "validation") if args.val else None, resume=args.resume)
     if _dist_env()[0] == 0 and history:
         last = history[-1]
+        reason = stop_reason(args.out)
         print(f"{config.model}: {last['epoch']} pseudo-epochs, loss {last['loss']:.4f}, F1 {last['f1']:.3f}; "
-              f"wrote {Path(args.out) / MODEL_FILE}")
+              f"wrote {Path(args.out) / MODEL_FILE}; stopped: {reason or 'unknown'}")
     import torch.distributed as dist
 
     if dist.is_initialized():

@@ -35,6 +35,15 @@ def test_run_summary_reads_the_log(runs):
     halved = [{"epoch": e, "lr": lr} for e, lr in ((1, 1e-3), (2, 1e-3), (3, 5e-4), (4, 5e-4), (5, 1.25e-4))]
     assert shipping._lr_history(halved) == "0.001; 0.0005 from 3; 0.000125 from 5"
     assert shipping._lr_history([{"epoch": 1}]) == ""
+    assert summary.stopped == "max_epochs 1 reached"
+
+
+def test_a_copied_snapshot_does_not_know_why_its_run_stopped(runs, tmp_path):
+    import shutil
+
+    for name in ("model.pt", "log.json"):
+        shutil.copy(runs[0] / name, tmp_path / name)
+    assert shipping.RunSummary.read(tmp_path).stopped == "?"
 
 
 def test_not_a_run_directory_is_named(tmp_path):

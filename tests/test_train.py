@@ -4,13 +4,14 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import asdict
 
 import numpy as np
 import pytest
 import torch
 
 from eels_helpers.train import (PlateauHalving, SyntheticPeaks, TrainConfig, _batches, bce_soft_f1_loss,
-                                bce_soft_f1_loss_from_probabilities, open_hdf5, train)
+                                bce_soft_f1_loss_from_probabilities, open_hdf5, stop_reason, train)
 
 TINY = dict(model="mlp", model_options={"width": 0.02}, batch_size=8, steps_per_epoch=3, max_epochs=2,
             progress=False, num_threads=1)
@@ -106,9 +107,19 @@ def test_stops_when_learning_rate_falls_below_min_lr(tmp_path):
                          "min_lr": 6e-4})
     history = train(cfg, SyntheticPeaks(32), tmp_path)
     assert [r["lr"] for r in history] == [1e-3, 1e-3]       # halved to 5e-4 < 6e-4 after epoch 2: stop
+    assert stop_reason(tmp_path) == "learning rate 0.0005 below min_lr 0.0006 after pseudo-epoch 2 (the paper's rule)"
+    train(TrainConfig(**{**TINY, "max_epochs": 1}), SyntheticPeaks(32), tmp_path / "short")
+    assert stop_reason(tmp_path / "short") == "max_epochs 1 reached"
+    cfg = TrainConfig(**{**TINY, "max_epochs": 3})
+    with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
+        stop_reason(tmp_path / "nowhere")
+    blob = torch.load(tmp_path / "short" / "checkpoint.pt", weights_only=False)   # as if cut short:
+    blob["config"] = asdict(cfg)                                                  # --resume trains on
+    torch.save(blob, tmp_path / "short" / "checkpoint.pt")
+    assert stop_reason(tmp_path / "short") is None
 
 
-def test_cli_and_plain_hdf5(tmp_path):
+def test_cli_and_plain_hdf5(tmp_path, capsys):
     import h5py
 
     from eels_helpers.cli import main
@@ -123,6 +134,7 @@ def test_cli_and_plain_hdf5(tmp_path):
                  "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
                  "--threads", "1"])
     assert code == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
+    assert "stopped: max_epochs 2 reached" in capsys.readouterr().out
 
 
 class FakeStream:
