@@ -157,12 +157,14 @@ def save_model(
     options = dict(options or {})
     _check_json(options, "options")
     path = Path(path)
-    payload = _base(threshold, metadata) | {
-        "weights": weights,
-        "architecture": str(architecture),
-        "options": options,
-    } | _network_weights(path, model, str(architecture), options, weights, weights_file)
-    return atomic_save(payload, path)
+    entry = _network_weights(path, model, str(architecture), options, weights, weights_file)
+    return atomic_save(_single_payload(str(architecture), options, weights, entry, threshold, metadata), path)
+
+
+def _single_payload(architecture: str, options: dict, weights: str, entry: dict, threshold=None,
+                    metadata=None) -> dict:
+    """The dictionary of a single-network file; ``entry`` is ``{"state_dict": ...}`` or ``{"file": ...}``."""
+    return _base(threshold, metadata) | {"weights": weights, "architecture": architecture, "options": options} | entry
 
 
 def _network_weights(path: Path, model, architecture: str, options: dict, weights: str,
@@ -176,8 +178,7 @@ def _network_weights(path: Path, model, architecture: str, options: dict, weight
         return {"state_dict": state}
     target = path.parent / weights_file
     if not _holds(target, architecture, options, weights, state):
-        atomic_save(_base(None, None) | {"weights": weights, "architecture": architecture,
-                                         "options": options, "state_dict": state}, target)
+        atomic_save(_single_payload(architecture, options, weights, {"state_dict": state}), target)
     return {"file": str(weights_file)}
 
 

@@ -88,10 +88,15 @@ def _stopped(run_dir: Path) -> str:
     return stop_reason(run_dir) or "not yet (resumable)"
 
 
+def _changes(log: list[dict], key: str) -> list[tuple[Any, Any]]:
+    """(pseudo-epoch, value) of each log row where ``key`` takes a new value ("?" where not logged)."""
+    values = [r.get(key, "?") for r in log]
+    return [(r.get("epoch"), v) for i, (r, v) in enumerate(zip(log, values)) if i == 0 or v != values[i - 1]]
+
+
 def _thread_history(log: list[dict]) -> str:
     """The CPU threads per process of each pseudo-epoch, consecutive repeats merged: "1 -> 2"."""
-    values = [str(r.get("threads", "?")) for r in log]
-    return " -> ".join(v for i, v in enumerate(values) if i == 0 or v != values[i - 1])
+    return " -> ".join(str(v) for _, v in _changes(log, "threads"))
 
 
 def _lr_history(log: list[dict]) -> str:
@@ -99,9 +104,8 @@ def _lr_history(log: list[dict]) -> str:
     "0.001; 0.0005 from 9; 0.00025 from 13" (the plateau halvings); "" when not logged."""
     if not all("lr" in r for r in log):
         return ""
-    parts = [f"{log[0]['lr']:.3g}"]
-    parts += [f"{r['lr']:.3g} from {r['epoch']}" for prev, r in zip(log, log[1:]) if r["lr"] != prev["lr"]]
-    return "; ".join(parts)
+    return "; ".join(f"{lr:.3g}" if i == 0 else f"{lr:.3g} from {epoch}"
+                     for i, (epoch, lr) in enumerate(_changes(log, "lr")))
 
 
 @dataclass
