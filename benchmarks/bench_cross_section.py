@@ -17,9 +17,9 @@ import numpy as np
 
 
 def main(argv=None) -> int:
-    from eels_helpers import gos as gos_mod
-    from eels_helpers.cross_section import CrossSectionCalculator, EdgeShapeTable
-    from eels_helpers.elements import EDGE_FAMILIES
+    from eels_helpers.physics import gos_tables as gos_mod
+    from eels_helpers.physics.cross_section import CrossSectionCalculator, EdgeShapeTable
+    from eels_helpers.physics.elements import EDGE_FAMILIES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--gos", default=None, help="GOS source (default: builtin if present, "

@@ -10,7 +10,7 @@ ensemble ships yet), the benchmark builds the paper's ensemble layout, 2 ViT + 3
 with untrained weights: the time of a forward pass does not depend on the weight values, only
 the probabilities are meaningless. The output says which model was timed.
 
-Spectra: the synthetic superlattice (``eels_helpers.superlattice``, 400-1000 eV) reshaped to
+Spectra: the synthetic superlattice (``eels_helpers.simulation.superlattice``, 400-1000 eV) reshaped to
 7,826 spectra when a GOS with M edges is installed, otherwise Poisson-noised power laws on the
 same axis (the content does not change the cost).
 
@@ -36,13 +36,13 @@ import numpy as np
 
 
 def spectra(n: int):
-    from eels_helpers.io import Spectrum
+    from eels_helpers.inference.spectrum_files import Spectrum
 
     try:
-        from eels_helpers.gos import builtin_available
+        from eels_helpers.physics.gos_tables import builtin_available
         if not builtin_available():
             raise ValueError("no builtin GOS")
-        from eels_helpers.superlattice import SuperlatticeConfig, superlattice_si
+        from eels_helpers.simulation.superlattice import SuperlatticeConfig, superlattice_si
         ny = int(np.ceil(n / 130))
         si = superlattice_si(SuperlatticeConfig(shape=(ny, 130)))
         data = si.spectrum.data.reshape(-1, si.spectrum.n_channels)[:n]
@@ -56,7 +56,7 @@ def spectra(n: int):
 
 
 def model(name: str, config: str):
-    from eels_helpers.checkpoints import ModelNotFoundError, load_model
+    from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
     try:
         loaded = load_model(name)
@@ -76,9 +76,9 @@ def model(name: str, config: str):
 
 def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
     """Simulated validation spectra (seed 10_001, as in shipping): F1 / EMR of each variant."""
-    from eels_helpers.metrics import evaluate
-    from eels_helpers.predict import _as_loaded, run_model
-    from eels_helpers.train import simulated_arrays
+    from eels_helpers.evaluation.metrics import evaluate
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.training.loop import simulated_arrays
 
     x, y = simulated_arrays(n, seed=10_001)
     loaded = _as_loaded(net, "cpu")
@@ -88,7 +88,7 @@ def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
 
 def time_variants(net, data, variants: dict, threshold: float, batch_size: int) -> dict:
     """{variant: (wall s, CPU s, elements kept)} of mapping ``data`` with each variant."""
-    from eels_helpers.mapping import map_elements
+    from eels_helpers.inference.mapping import map_elements
 
     rows = {}
     for name, kw in variants.items():
@@ -129,7 +129,7 @@ def main() -> None:
 
     import torch
 
-    from eels_helpers.checkpoints import shipped_models
+    from eels_helpers.models.model_files import shipped_models
 
     compare = args.compare if args.compare is not None else [m for m in ["ensemble-paper"] if m in shipped_models()]
     data, what = spectra(args.n)

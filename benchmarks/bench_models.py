@@ -24,7 +24,7 @@ import time
 import torch
 
 from eels_helpers.models import MODEL_NAMES, count_parameters, create_model
-from eels_helpers.train import bce_soft_f1_loss, cpu_has_fast_bf16
+from eels_helpers.training.loop import bce_soft_f1_loss, cpu_has_fast_bf16
 
 
 def load() -> str:

@@ -69,7 +69,7 @@ class Clock:
 
 
 def ours_in_memory(n: int, elements, batch: int = 500) -> tuple[float, float]:
-    from eels_helpers import dataset as ds
+    from eels_helpers.datasets import hdf5 as ds
 
     config = ds.DatasetConfig(scale=1.0, splits=("train",), chunk_samples=batch // 5, elements=elements)
     units = ds.plan_units(config)
@@ -84,7 +84,7 @@ def ours_in_memory(n: int, elements, batch: int = 500) -> tuple[float, float]:
 
 def ours_hdf5(n: int, workers: int, folder: Path, elements) -> tuple[float, float, int, int]:
     """(spectra/s wall clock, spectra per CPU-second, spectra written, bytes on disk)."""
-    from eels_helpers import dataset as ds
+    from eels_helpers.datasets import hdf5 as ds
 
     scale = n / ds.DatasetConfig(scale=1.0, elements=elements).n_spectra()
     config = ds.DatasetConfig(scale=scale, elements=elements)
@@ -100,7 +100,7 @@ def ours_streaming(n: int, workers: int, elements, batch_size: int = 256) -> tup
     """Spectra/s through a DataLoader (fork workers: they inherit the loaded GOS tables)."""
     import torch
 
-    from eels_helpers.dataset import StreamingSpectra
+    from eels_helpers.datasets.hdf5 import StreamingSpectra
 
     n_batches = max(workers * 2, n // batch_size)
     stream = StreamingSpectra(seed=2, batch_size=batch_size, n_batches=n_batches, elements=elements)
@@ -165,8 +165,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n = 4_000 if args.quick else args.spectra
     print(f"machine: {os.cpu_count()} logical CPUs; {uptime()}")
-    from eels_helpers.config import SimulationConfig
-    from eels_helpers.dataset import simulatable_elements
+    from eels_helpers.simulation.config import SimulationConfig
+    from eels_helpers.datasets.hdf5 import simulatable_elements
 
     t = time.perf_counter()
     elements, missing = simulatable_elements()

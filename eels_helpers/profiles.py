@@ -12,7 +12,7 @@ Every chapter notebook runs at one of three scales:
 
 A chapter is registered by adding one :class:`Chapter` entry to ``_CHAPTERS`` below (see
 CONTRIBUTING.md): the notebook's name, and one parameters dictionary per profile. The
-runner (:mod:`eels_helpers.book`) injects these values into the notebook's ``parameters``
+runner (:mod:`eels_helpers.book.runner`) injects these values into the notebook's ``parameters``
 cell with papermill, and refuses any name that the cell does not declare.
 
 This module is imported by ``eels-id --help``: keep it free of heavy imports.

@@ -19,7 +19,7 @@ It writes ``eels_helpers/data/mp_compositions.csv.gz``: ``#``-prefixed provenanc
 then CSV columns ``mp_id, formula, elements, fractions`` where ``elements`` is a space-separated
 list of symbols in order of first appearance in the formula and ``fractions`` the atomic
 fractions (6 decimals, summing to 1). All rows are kept; filtering to the 80 elements of the
-network happens at run time in :mod:`eels_helpers.specimens`. The output is byte-reproducible
+network happens at run time in :mod:`eels_helpers.simulation.specimens`. The output is byte-reproducible
 for a given input (gzip mtime 0, fixed ``created`` date unless ``--date`` is given).
 
 Usage::

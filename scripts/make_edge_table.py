@@ -7,7 +7,7 @@ Usage::
     .venv/bin/python scripts/make_edge_table.py --check    # exit 1 if the shipped CSV is stale
 
 Which families exist is fixed by the paper's Fig. 1 (80 elements Be..Bi, 107 edge families; the
-list is ``eels_helpers.elements.FAMILY_SHELLS``). A family of shell X contains every subshell of X
+list is ``eels_helpers.physics.elements.FAMILY_SHELLS``). A family of shell X contains every subshell of X
 whose onset lies in [50, 3100] eV (the simulated energy range is 0..3071 eV).
 
 Where each onset comes from, per subshell, in order of preference:
@@ -67,7 +67,7 @@ def _xraylib_onset(z: int, subshell: str) -> float | None:
 
 def collect_rows() -> list[dict]:
     sys.path.insert(0, str(REPO))
-    from eels_helpers.elements import ATOMIC_NUMBER, FAMILY_SHELLS, SUBSHELLS
+    from eels_helpers.physics.elements import ATOMIC_NUMBER, FAMILY_SHELLS, SUBSHELLS
 
     db = _exspy_db()
     rows = []

@@ -1,11 +1,11 @@
 #!/usr/bin/env python
 """Regenerate the shipped GOS table (eels_helpers/data/gos/eels_helpers_gos.gosh) from scratch.
 
-Every nl shell holding a subshell of the 107 edge families (``eels_helpers.elements``) with an
-onset in 50..3100 eV is computed with :mod:`eels_helpers.gos_atomic` (GPAW LDA all-electron atom,
+Every nl shell holding a subshell of the 107 edge families (``eels_helpers.physics.elements``) with an
+onset in 50..3100 eV is computed with :mod:`eels_helpers.physics.atomic_gos` (GPAW LDA all-electron atom,
 Latter tail, Numerov continuum, l' <= 25) on a geometric grid of free energies (0.1..4000 eV
 above threshold) and momentum transfers (0.04..60 1/Angstrom), then written through
-:func:`eels_helpers.gos.write_gosh`.
+:func:`eels_helpers.physics.gos_tables.write_gosh`.
 
 Resumable: each element is checkpointed as ``<work>/<El>.npz`` (with its grid parameters); a
 re-run skips elements whose checkpoint matches the grid. Not run in CI.
@@ -51,8 +51,8 @@ ONSET_RANGE_EV = (50.0, 3100.0)
 
 def tables_needed(elements=None, onset_range=ONSET_RANGE_EV) -> dict[str, list[str]]:
     """{element: sorted nl tables} for every edge-family subshell with onset in onset_range."""
-    from eels_helpers.elements import EDGE_FAMILIES
-    from eels_helpers.gos import nl_table_name
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    from eels_helpers.physics.gos_tables import nl_table_name
 
     lo, hi = onset_range
     need: dict[str, set] = {}
@@ -73,7 +73,7 @@ def _grid_key(grid) -> str:
 
 def compute_element(element: str, tables: list[str], grid, work: Path) -> tuple[str, float, str]:
     """Compute and checkpoint one element; returns (element, wall seconds, CPU seconds)."""
-    from eels_helpers.gos_atomic import compute_gos_table, lda_atom
+    from eels_helpers.physics.atomic_gos import compute_gos_table, lda_atom
 
     ckpt = work / f"{element}.npz"
     t0 = time.perf_counter()
@@ -97,7 +97,7 @@ def compute_element(element: str, tables: list[str], grid, work: Path) -> tuple[
 
 def load_checkpoint(element: str, work: Path, grid):
     """The GosTables of one checkpoint, or None when absent or made with another grid."""
-    from eels_helpers.gos import GosTable
+    from eels_helpers.physics.gos_tables import GosTable
 
     ckpt = work / f"{element}.npz"
     if not ckpt.exists():
@@ -163,8 +163,8 @@ def _computed(todo, need, grid, work, workers):
 def regenerate(elements=None, *, output=None, work=DEFAULT_WORK, workers=1, grid=None,
                write=True, log=None) -> dict:
     """Compute (resumably) and write the GOSH file; returns a summary dict."""
-    from eels_helpers import gos
-    from eels_helpers.gos_atomic import GosGrid
+    from eels_helpers.physics import gos_tables as gos
+    from eels_helpers.physics.atomic_gos import GosGrid
 
     grid = grid or GosGrid()
     log = log or (lambda *args: print(*args, flush=True))
@@ -226,7 +226,7 @@ def regenerate(elements=None, *, output=None, work=DEFAULT_WORK, workers=1, grid
 
 
 def main(argv=None) -> int:
-    from eels_helpers.gos_atomic import GosGrid
+    from eels_helpers.physics.atomic_gos import GosGrid
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--elements", nargs="+", help="subset of element symbols (default: all)")

@@ -6,7 +6,7 @@
 RUN_DIR: a directory written by `eels-id train` (model.pt, log.json), e.g. copies of one run's
 model.pt and log.json taken at several pseudo-epochs. Each network is BatchNorm-recalibrated and
 rounded through float16, then scored on the simulated validation/test spectra of shipping and,
-with --experimental, on the real test split (eels_helpers.shipping.score_runs). Prints a
+with --experimental, on the real test split (eels_helpers.training.release.score_runs). Prints a
 Markdown table; --json also writes the rows.
 """
 
@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from eels_helpers.shipping import runs_table, score_runs
+from eels_helpers.training.release import runs_table, score_runs
 
 
 def main(argv=None) -> int:

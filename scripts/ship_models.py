@@ -6,7 +6,7 @@
 
 RUN_DIR: a directory written by `eels-id train` (model.pt, log.json). One run ships a single
 network, several an ensemble (mean member probability). Writes NAME.pt (float16 weights) and
-rewrites MODELS.md with the measured scores of every model in --out (eels_helpers.shipping).
+rewrites MODELS.md with the measured scores of every model in --out (eels_helpers.training.release).
 """
 
 import argparse
@@ -14,8 +14,8 @@ import shlex
 import sys
 from pathlib import Path
 
-from eels_helpers.checkpoints import MODELS_DIR
-from eels_helpers.shipping import ship_models
+from eels_helpers.models.model_files import MODELS_DIR
+from eels_helpers.training.release import ship_models
 
 
 def main(argv=None) -> int:

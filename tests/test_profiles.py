@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from eels_helpers import profiles
-from eels_helpers.book import notebook_parameters, resolve_parameters, toc_chapters
+from eels_helpers.book.runner import notebook_parameters, resolve_parameters, toc_chapters
 from eels_helpers.profiles import (
     CPU_BOOK_BUDGET_MINUTES,
     DEFAULT_PROFILE,
@@ -104,7 +104,7 @@ def test_profiles_module_is_light():
     import subprocess
     import sys
 
-    code = ("import sys, eels_helpers.book, eels_helpers.profiles; "
+    code = ("import sys, eels_helpers.book.runner, eels_helpers.profiles; "
             "heavy = [m for m in ('torch', 'matplotlib', 'papermill', 'nbformat', 'numpy') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

@@ -149,7 +149,7 @@ def test_predict_proba_and_save_load(tmp_path):
     x = np.random.default_rng(0).random((5, 3072), dtype=np.float32)
     p = predict_proba(model, x, batch_size=2)
     assert p.shape == (5, 80) and ((0 <= p) & (p <= 1)).all() and model.training
-    from eels_helpers.checkpoints import load_model, save_model
+    from eels_helpers.models.model_files import load_model, save_model
 
     save_model(tmp_path / "m.pt", model, architecture="mlp", options={"width": 0.05}, metadata={"note": "test"})
     again = load_model(tmp_path / "m.pt")

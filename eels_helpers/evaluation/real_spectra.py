@@ -1,0 +1,740 @@
+"""Evaluation on real (experimental) spectra: the manifest, a grouped split, metrics.
+
+Manifest format (``manifest.csv`` in the spectra directory, comma-separated, one row per
+file; the format of the project's validation set of real spectra):
+
+====================  ========  ====================================================
+column                required  meaning
+====================  ========  ====================================================
+``file``              yes       file name relative to the directory (any format
+                                :func:`eels_helpers.inference.spectrum_files.read_spectrum` reads)
+``elements``          yes       symbols whose edges are visible in the file's window,
+                                separated by ``;`` (e.g. ``Fe;O``); symbols outside
+                                Be..Bi are dropped with a warning
+``energy_offset_eV``  no        calibration error of the energy axis, file minus true
+                                (eV); corrected before prediction; empty -> 0
+``compound_group``    no        files of one compound share a group; a split keeps
+                                each group on one side (default: the file name)
+``spectrum_image``    no        yes/no; informative (the shape comes from the file)
+``label_trust``,      no        kept as they are
+``source``, ...
+====================  ========  ====================================================
+
+Spectrum images are reduced to their summed spectrum (sum over all pixels) before
+prediction, so each file counts once in the metrics: this is the spectrum a user would
+look at to ask "which elements are in this area", and it has the best signal to noise.
+Carbon is left out of every metric (it is often contamination), as in the paper.
+
+When no directory is available, :func:`evaluation_set` falls back to the real core-loss
+spectra that ship with installed packages (exspy's test spectra) and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+REQUIRED_COLUMNS = ("file", "elements")
+OPTIONAL_COLUMNS = ("energy_offset_eV", "compound_group", "spectrum_image")
+#: environment variable naming the directory of real spectra
+ENV_DIRECTORY = "EELS_ID_EXPERIMENTAL_DIR"
+#: carbon is left out of every experimental metric
+EXCLUDED_FROM_METRICS = ("C",)
+
+#: real spectra shipped inside installed packages: (package, relative path, elements,
+#: energy offset eV, note). Elements and offset as measured for the project's manifest
+#: (the exspy core-loss spectrum is the file exspy_coreloss_MnO.msa there).
+PACKAGE_SPECTRA = (
+    ("exspy", "tests/components/coreloss_spectrum.msa", "Mn;O", 5.0,
+     "exspy test core-loss spectrum (Mn L2,3 and O K; axis ~5 eV high)"),
+    ("exspy", "tests/drawing/data/Cr_L_cl.hspy", "Cr", 0.0,
+     "exspy plotting-test spectrum, Cr L2,3 (metadata Sample.elements = ['Cr'])"),
+)
+
+
+class ManifestError(ValueError):
+    """A manifest that cannot be used; the message names the file, row and column."""
+
+
+def _parse_bool(value: Any) -> bool:
+    text = str(value).strip().lower()
+    if text in ("yes", "y", "true", "1"):
+        return True
+    if text in ("no", "n", "false", "0", "", "nan", "none"):
+        return False
+    raise ValueError(f"not a yes/no value: {value!r}")
+
+
+def load_manifest(directory: str | Path, filename: str = "manifest.csv"):
+    """Read and validate ``directory/filename``; returns a pandas DataFrame.
+
+    Adds columns: ``path`` (absolute), ``labels`` (tuple of symbols in Be..Bi),
+    ``ignored_elements``; fills ``energy_offset_eV`` (float, empty -> 0),
+    ``compound_group`` (default: file) and ``spectrum_image`` (bool).
+    Raises ManifestError for missing columns, rows or files.
+    """
+    import pandas as pd
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    directory = Path(directory)
+    manifest_path = directory / filename
+    if not manifest_path.is_file():
+        raise ManifestError(f"{manifest_path}: no manifest (required columns: {', '.join(REQUIRED_COLUMNS)})")
+    df = pd.read_csv(manifest_path, dtype=str, keep_default_na=False)
+    missing = [c for c in REQUIRED_COLUMNS if c not in df.columns]
+    if missing:
+        raise ManifestError(f"{manifest_path}: missing required column(s) {missing}; found {list(df.columns)}")
+    if df.empty:
+        raise ManifestError(f"{manifest_path}: no rows")
+    known = set(ELEMENTS)
+    labels, ignored, offsets, groups, images, paths = [], [], [], [], [], []
+    for row, rec in enumerate(df.to_dict("records"), start=2):  # line 1 is the header
+        name = rec["file"].strip()
+        if not name:
+            raise ManifestError(f"{manifest_path}: line {row}: empty 'file'")
+        symbols = [s.strip() for s in rec["elements"].replace(",", ";").split(";") if s.strip()]
+        bad = [s for s in symbols if s not in known]
+        if bad:
+            warnings.warn(f"{manifest_path}: line {row} ({name}): elements {bad} are outside Be..Bi and are ignored")
+        labels.append(tuple(s for s in ELEMENTS if s in symbols))
+        ignored.append(tuple(bad))
+        text = rec.get("energy_offset_eV", "").strip()
+        try:
+            offsets.append(float(text) if text else 0.0)
+        except ValueError:
+            raise ManifestError(f"{manifest_path}: line {row}: energy_offset_eV={text!r} is not a number (eV)") from None
+        groups.append(rec.get("compound_group", "").strip() or name)
+        try:
+            images.append(_parse_bool(rec.get("spectrum_image", "")))
+        except ValueError as err:
+            raise ManifestError(f"{manifest_path}: line {row}: spectrum_image: {err}") from None
+        paths.append(str((directory / name).resolve()))
+    df = df.assign(path=paths, labels=labels, ignored_elements=ignored, energy_offset_eV=offsets,
+                   compound_group=groups, spectrum_image=images)
+    absent = [p for p in paths if not Path(p).is_file()]
+    if absent:
+        raise ManifestError(f"{manifest_path}: {len(absent)} listed file(s) are missing, e.g. {absent[:3]}")
+    if df["file"].duplicated().any():
+        raise ManifestError(f"{manifest_path}: duplicated files {df['file'][df['file'].duplicated()].tolist()}")
+    return df.reset_index(drop=True)
+
+
+def package_spectra():
+    """A manifest DataFrame for the real spectra shipped in installed packages (may be empty)."""
+    import importlib.util
+
+    import pandas as pd
+
+    rows = []
+    for package, rel, elements, offset, note in PACKAGE_SPECTRA:
+        spec = importlib.util.find_spec(package)
+        if spec is None or not spec.submodule_search_locations:
+            continue
+        path = Path(list(spec.submodule_search_locations)[0]) / rel
+        if path.is_file():
+            rows.append({"file": path.name, "elements": elements, "energy_offset_eV": offset,
+                         "compound_group": f"{package}:{path.name}", "spectrum_image": False,
+                         "source": f"{package} {rel}", "notes": note, "path": str(path),
+                         "labels": tuple(s for s in elements.split(";")), "ignored_elements": ()})
+    columns = ["file", "elements", "energy_offset_eV", "compound_group", "spectrum_image", "source",
+               "notes", "path", "labels", "ignored_elements"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def experimental_directory(directory: str | Path | None = None) -> Path | None:
+    """The directory of real spectra to use: the argument, else $EELS_ID_EXPERIMENTAL_DIR;
+    None if neither is given (the package itself knows no data location)."""
+    if directory is not None:
+        if (Path(directory) / "manifest.csv").is_file():
+            return Path(directory)
+        raise ManifestError(f"{directory}: no manifest.csv there")
+    candidate = os.environ.get(ENV_DIRECTORY)
+    if candidate and (Path(candidate) / "manifest.csv").is_file():
+        return Path(candidate)
+    return None
+
+
+def evaluation_set(directory: str | Path | None = None):
+    """(manifest DataFrame, description). Falls back to package spectra, saying so."""
+    found = experimental_directory(directory)
+    if found is not None:
+        df = load_manifest(found)
+        return df, f"{len(df)} real spectra from {found} (manifest.csv)"
+    df = package_spectra()
+    message = (
+        "no directory of real spectra is configured (pass one or set $EELS_ID_EXPERIMENTAL_DIR "
+        f"to a folder with a manifest.csv); using the {len(df)} real spectra that ship with installed "
+        "packages instead: " + ", ".join(f"{r.file} ({r.elements})" for r in df.itertuples())
+    )
+    warnings.warn(message)
+    return df, message
+
+
+def evaluation_split(manifest, seed: int = 0, validation_fraction: float = 0.5):
+    """Split a manifest into (validation, test) DataFrames keeping each compound_group on
+    one side. Groups are shuffled with ``seed`` and taken into validation until it holds at
+    least ``validation_fraction`` of the files."""
+    if not 0.0 < validation_fraction < 1.0:
+        raise ValueError(f"validation_fraction must be in (0, 1), got {validation_fraction}")
+    groups = manifest["compound_group"].to_numpy()
+    unique = np.array(sorted(set(groups)))
+    if unique.size < 2:
+        raise ValueError("a split needs at least two compound groups")
+    rng = np.random.default_rng(seed)
+    rng.shuffle(unique)
+    sizes = {g: int((groups == g).sum()) for g in unique}
+    chosen, count, target = set(), 0, validation_fraction * len(groups)
+    for g in unique[:-1]:  # leave at least one group for the test side
+        if count >= target:
+            break
+        chosen.add(g)
+        count += sizes[g]
+    mask = np.isin(groups, list(chosen))
+    return manifest[mask].reset_index(drop=True), manifest[~mask].reset_index(drop=True)
+
+
+def label_matrix(labels) -> np.ndarray:
+    """(n, 80) 0/1 float32 labels from tuples of symbols."""
+    from eels_helpers.physics.elements import ELEMENTS
+
+    index = {s: i for i, s in enumerate(ELEMENTS)}
+    y = np.zeros((len(labels), len(ELEMENTS)), dtype=np.float32)
+    for row, symbols in enumerate(labels):
+        for s in symbols:
+            y[row, index[s]] = 1.0
+    return y
+
+
+def metric_mask() -> np.ndarray:
+    """Boolean (80,) mask of the elements that count in experimental metrics (not carbon)."""
+    from eels_helpers.physics.elements import ELEMENTS
+
+    return np.array([s not in EXCLUDED_FROM_METRICS for s in ELEMENTS])
+
+
+@dataclass(eq=False)
+class Evaluation:
+    """Per-file predictions and metrics on real spectra.
+
+    table: one row per file (file, labels, detected, correct, offset, probabilities of the
+        true elements); probabilities: (n, 80); labels: (n, 80); threshold used;
+    metrics: on ``test`` rows (all rows without a split), carbon left out;
+    validation_metrics: when the threshold was chosen on a validation split;
+    inputs: (n, 3072) what the network saw (None if not kept).
+    """
+
+    table: Any
+    probabilities: np.ndarray
+    labels: np.ndarray
+    threshold: float
+    metrics: dict
+    validation_metrics: dict = field(default_factory=dict)
+    description: str = ""
+    inputs: np.ndarray | None = None
+
+    def select(self, split: str) -> "Evaluation":
+        """The rows of one split (``"test"`` or ``"validation"``), same threshold and metrics."""
+        if split not in ("test", "validation"):
+            raise ValueError(f"split must be 'test' or 'validation', got {split!r}")
+        rows = (self.table["split"] == split).to_numpy()
+        return Evaluation(self.table[rows].reset_index(drop=True), self.probabilities[rows], self.labels[rows],
+                          self.threshold, self.metrics, self.validation_metrics, self.description,
+                          None if self.inputs is None else self.inputs[rows])
+
+
+def compute_metrics(probabilities: np.ndarray, labels: np.ndarray, threshold: float) -> dict:
+    """Weighted P/R/F1, EMR and RMSE (:func:`eels_helpers.evaluation.metrics.evaluate`), carbon left out."""
+    from eels_helpers.evaluation import metrics
+
+    return metrics.evaluate(labels, probabilities, threshold, exclude_carbon=True).as_dict()
+
+
+def choose_threshold(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """The paper's rule (0.05..0.95 where precision and recall are closest), carbon left out."""
+    from eels_helpers.evaluation import metrics
+
+    return float(metrics.select_threshold(labels, probabilities, exclude_carbon=True))
+
+
+def manifest_inputs(manifest, *, use_offsets: bool = True, clip_negative: bool = False) -> np.ndarray:
+    """(n, 3072) float32 network inputs of the manifest rows (spectrum images: summed spectrum;
+    ``energy_offset_eV`` corrected when ``use_offsets``), pre-processed as in the paper."""
+    from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.inference.preprocess import preprocess
+
+    offsets = manifest["energy_offset_eV"] if use_offsets else [0.0] * len(manifest)
+    return np.stack([preprocess(read_spectrum(p).summed(), offset_eV=float(o), clip_negative=clip_negative)
+                     for p, o in zip(manifest["path"], offsets)]).astype(np.float32)
+
+
+def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: np.ndarray | None = None,
+                     **predict_options) -> np.ndarray:
+    """(n, 80) probabilities for each manifest row (spectrum images: summed spectrum).
+
+    inputs: the rows' network inputs from :func:`manifest_inputs` (saves reading the files
+    again when several models are evaluated); ``use_offsets`` is then already applied.
+    """
+    from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.inference.predict import _as_loaded, _resolve_device, fast_bfloat16, predict, run_model
+
+    if inputs is not None:
+        if inputs.shape != (len(manifest), 3072):
+            raise ValueError(f"inputs must have shape ({len(manifest)}, 3072) (one row per manifest file), "
+                             f"got {inputs.shape}")
+        unknown = sorted(set(predict_options) - {"device", "batch_size", "bfloat16"})
+        if unknown:
+            raise ValueError(f"with inputs, only device, batch_size and bfloat16 apply; got {unknown}")
+        device = _resolve_device(predict_options.get("device", "auto"))
+        bf16 = predict_options.get("bfloat16", False)
+        return run_model(_as_loaded(model, device), inputs, device=device,
+                         batch_size=predict_options.get("batch_size", 256),
+                         bfloat16=fast_bfloat16(device) if bf16 == "auto" else bool(bf16))
+    spectra = [read_spectrum(p).summed() for p in manifest["path"]]
+    offsets = [float(o) for o in manifest["energy_offset_eV"]] if use_offsets else [0.0] * len(spectra)
+    preds = predict(spectra, model, 0.5, offsets, **predict_options)
+    return np.stack([p.probabilities for p in preds])
+
+
+def evaluate(
+    model: Any,
+    directory: str | Path | None = None,
+    *,
+    threshold: float | str | None = None,
+    seed: int = 0,
+    validation_fraction: float = 0.5,
+    use_offsets: bool = True,
+    manifest=None,
+    inputs: np.ndarray | None = None,
+    **predict_options,
+) -> Evaluation:
+    """Predict every file of a directory of real spectra and score the predictions.
+
+    threshold: a number; None -> the model file's threshold (else 0.5), scored on all
+        files; "validation" -> chosen on a grouped validation split (``seed``,
+        ``validation_fraction``) by the paper's rule, metrics reported on the test side.
+    use_offsets: correct each file's energy_offset_eV from the manifest.
+    manifest: an already loaded manifest (overrides ``directory``).
+    inputs: the manifest's network inputs (:func:`manifest_inputs`), to read the files once.
+    """
+    import pandas as pd
+
+    from eels_helpers.models.model_files import LoadedModel, load_model
+    from eels_helpers.physics.elements import ELEMENTS
+
+    if manifest is None:
+        manifest, description = evaluation_set(directory)
+    else:
+        description = f"{len(manifest)} spectra from a given manifest"
+    if len(manifest) == 0:
+        raise ManifestError("no real spectra to evaluate on")
+    loaded = model if isinstance(model, LoadedModel) or not isinstance(model, (str, Path)) else load_model(model)
+    if inputs is None:
+        inputs = manifest_inputs(manifest, use_offsets=use_offsets,
+                                 clip_negative=predict_options.pop("clip_negative", False))
+    probs = predict_manifest(loaded, manifest, use_offsets=use_offsets, inputs=inputs, **predict_options)
+    labels = label_matrix(manifest["labels"])
+
+    is_test = np.ones(len(manifest), dtype=bool)
+    validation_metrics: dict = {}
+    if threshold == "validation":
+        val, _ = evaluation_split(manifest, seed, validation_fraction)
+        is_val = manifest["file"].isin(val["file"]).to_numpy()
+        threshold = choose_threshold(probs[is_val], labels[is_val])
+        validation_metrics = compute_metrics(probs[is_val], labels[is_val], threshold)
+        is_test = ~is_val
+    elif threshold is None:
+        stored = getattr(loaded, "threshold", None)
+        threshold = stored if stored is not None else 0.5
+    threshold = float(threshold)
+    metrics = compute_metrics(probs[is_test], labels[is_test], threshold)
+
+    mask = metric_mask()
+    rows = []
+    for i, rec in enumerate(manifest.itertuples()):
+        detected = tuple(s for j, s in enumerate(ELEMENTS) if probs[i, j] >= threshold)
+        scored = lambda t: tuple(s for s in t if s not in EXCLUDED_FROM_METRICS)  # noqa: E731
+        rows.append({
+            "file": rec.file,
+            "split": "test" if is_test[i] else "validation",
+            "labels": ";".join(rec.labels),
+            "detected": ";".join(detected),
+            "exact_match": set(scored(detected)) == set(scored(rec.labels)),
+            "offset_eV": float(rec.energy_offset_eV) if use_offsets else 0.0,
+            "p_true": ";".join(f"{s}:{probs[i, ELEMENTS.index(s)]:.2f}" for s in rec.labels),
+            "top3": ";".join(f"{ELEMENTS[j]}:{probs[i, j]:.2f}"
+                             for j in np.argsort(-np.where(mask, probs[i], -1))[:3]),
+        })
+    return Evaluation(pd.DataFrame(rows), probs, labels, threshold, metrics, validation_metrics, description,
+                      inputs)
+
+
+# ----------------------------------------------------------------------------- the book's chapter
+# Fig. 4b, the models of Tables 2 and 3, the common mistakes and the examples of Fig. 6.
+
+#: atomic numbers of the lanthanides (La..Lu)
+LANTHANIDES_Z = (57, 71)
+
+
+def element_occurrence(manifest) -> np.ndarray:
+    """(80,) int64: the number of manifest files labelled with each element (Fig. 4b; carbon
+    included, although its labels are ambiguous)."""
+    return label_matrix(manifest["labels"]).sum(axis=0).astype(np.int64)
+
+
+def plot_occurrence(experimental: np.ndarray, n_experimental: int, simulated: np.ndarray | None = None,
+                    n_simulated: int = 0, ax=None):
+    """Fig. 4: the fraction of spectra labelled with each element, experimental (counts
+    ``experimental`` (80,) over ``n_experimental`` files) beside simulated (optional, over
+    ``n_simulated`` spectra); carbon's experimental bar is hatched (ambiguous). Returns the axes."""
+    import matplotlib.pyplot as plt
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    experimental = np.asarray(experimental)
+    if experimental.shape != (len(ELEMENTS),) or n_experimental < 1:
+        raise ValueError(f"experimental must be (80,) counts over n_experimental >= 1 files, got shape "
+                         f"{experimental.shape} and n_experimental={n_experimental}")
+    if simulated is not None and (np.shape(simulated) != (len(ELEMENTS),) or n_simulated < 1):
+        raise ValueError(f"simulated must be (80,) counts over n_simulated >= 1 spectra, got shape "
+                         f"{np.shape(simulated)} and n_simulated={n_simulated}")
+    if ax is None:
+        _, ax = plt.subplots(figsize=(12, 3.2))
+    x = np.arange(len(ELEMENTS))
+    series = [("experimental", experimental / n_experimental, "tab:orange")]
+    if simulated is not None:
+        series.insert(0, ("simulated", np.asarray(simulated) / n_simulated, "tab:blue"))
+    width = 0.8 / len(series)
+    carbon = None
+    for k, (name, frac, colour) in enumerate(series):
+        n = n_experimental if name == "experimental" else n_simulated
+        bars = ax.bar(x + (k - (len(series) - 1) / 2) * width, frac, width, color=colour,
+                      label=f"{name} ({n} spectra)")
+        if name == "experimental":
+            carbon = bars[ELEMENTS.index("C")]
+            carbon.set(hatch="///", facecolor="white", edgecolor=colour)
+    ax.set_xticks(x, ELEMENTS, fontsize=6, rotation=90)
+    ax.set_ylabel("fraction of spectra")
+    ax.set_xlim(-1, len(ELEMENTS))
+    handles, names = ax.get_legend_handles_labels()
+    ax.legend(handles + [carbon], names + ["C, experimental: ambiguous (often contamination)"], fontsize=8)
+    return ax
+
+
+def example_row(manifest, preferred: str | None = None):
+    """The manifest row (a pandas Series) of file ``preferred``, else the first single spectrum
+    (not a spectrum image), else the first row."""
+    if preferred is not None and (manifest["file"] == preferred).any():
+        return manifest[manifest["file"] == preferred].iloc[0]
+    single = manifest[~manifest["spectrum_image"].astype(bool)]
+    return (single if len(single) else manifest).iloc[0]
+
+
+@dataclass(eq=False)
+class ModelEntry:
+    """One model to evaluate: row label, architecture (an ``eels_helpers.models`` name or
+    ``"ensemble"``), the loaded network (a checkpoints.LoadedModel, or None when it is
+    missing) and ``source``: where it came from, or why it is missing."""
+
+    label: str
+    architecture: str
+    model: Any
+    source: str
+    members: tuple = ()     # an ensemble's member architectures
+
+
+def _label_of(name: str | Path) -> str:
+    path = Path(name)
+    return f"{path.parent.name}/{path.name}" if path.suffix == ".pt" or len(path.parts) > 1 else str(name)
+
+
+def collect_models(names, train_out_dir: str | Path | None = None, profile: str = "cpu", seed: int = 0,
+                   *, device: str = "cpu") -> list[ModelEntry]:
+    """The models of Tables 2 and 3, in this order: each of ``names`` (shipped model names or
+    checkpoint paths; an ensemble is followed by its members, labelled "<name> member i
+    (<architecture>)"), then the newest chapter-04 run of every Table 2 architecture at
+    ``profile`` and ``seed`` under ``train_out_dir`` (labelled "chapter 04 <architecture>").
+    A model that cannot be found is an entry with ``model=None`` whose ``source`` says why.
+    """
+    from eels_helpers.models.model_files import LoadedModel, ModelNotFoundError, load_model
+    from eels_helpers.evaluation.paper_numbers import DISPLAY_NAMES, TABLE2
+    from eels_helpers.training.loop import MODEL_FILE, find_run
+
+    entries: list[ModelEntry] = []
+    for name in names:
+        label = _label_of(name)
+        try:
+            loaded = load_model(name, device=device)
+        except ModelNotFoundError as err:
+            entries.append(ModelEntry(label, "unknown", None, str(err)))
+            continue
+        archs = list(loaded.options.get("members", [])) if loaded.architecture == "ensemble" else []
+        entries.append(ModelEntry(label, loaded.architecture, loaded, loaded.source or str(name), tuple(archs)))
+        if loaded.architecture == "ensemble":
+            for i, member in enumerate(loaded.model.members):
+                arch = archs[i] if i < len(archs) else "unknown"
+                entries.append(ModelEntry(
+                    f"{label} member {i + 1} ({DISPLAY_NAMES.get(arch, arch)})", arch,
+                    LoadedModel(model=member.eval(), architecture=arch, source=loaded.source),
+                    f"member {i + 1} of {loaded.source}"))
+    if train_out_dir is not None:
+        for arch in TABLE2:
+            label = f"chapter 04 {DISPLAY_NAMES[arch]}"
+            run = find_run(train_out_dir, arch, profile, seed)
+            if run is None or not (run / MODEL_FILE).is_file():
+                entries.append(ModelEntry(label, arch, None, f"no finished {arch} run at profile {profile!r}, "
+                                          f"seed {seed} under {train_out_dir}"))
+                continue
+            loaded = load_model(run / MODEL_FILE, device=device)
+            entries.append(ModelEntry(label, arch, loaded, str(run / MODEL_FILE)))
+    labels = [e.label for e in entries]
+    duplicated = sorted({x for x in labels if labels.count(x) > 1})
+    if duplicated:
+        raise ValueError(f"models given twice: {duplicated}")
+    return entries
+
+
+def evaluate_models(entries, manifest, *, inputs: np.ndarray | None = None, seed: int = 0,
+                    validation_fraction: float = 0.5, device: str = "cpu") -> dict[str, Evaluation]:
+    """``{label: Evaluation}`` of every entry that has a model, each with its own threshold
+    chosen on the grouped validation split (the paper's rule) and scored on the test split."""
+    if inputs is None:
+        inputs = manifest_inputs(manifest)
+    return {e.label: evaluate(e.model, manifest=manifest, inputs=inputs, threshold="validation", seed=seed,
+                              validation_fraction=validation_fraction, device=device)
+            for e in entries if e.model is not None}
+
+
+def table2_columns(entries, evaluations: dict[str, Evaluation]):
+    """Table 2's experimental columns (paper beside ours) for the evaluated entries, in order
+    (:func:`eels_helpers.evaluation.paper_numbers.table2_experimental`)."""
+    from eels_helpers.evaluation.paper_numbers import table2_experimental
+
+    return table2_experimental({e.label: (e.architecture, evaluations[e.label].metrics)
+                                for e in entries if e.label in evaluations})
+
+
+def table3_models(entries, evaluations: dict[str, Evaluation]) -> dict[str, str]:
+    """``{"vit" | "unet" | "ensemble": label}``: for each row of Table 3 the first evaluated
+    entry of that architecture (entries in :func:`collect_models` order)."""
+    chosen: dict[str, str] = {}
+    for e in entries:
+        if e.label in evaluations and e.architecture in ("vit", "unet", "ensemble"):
+            chosen.setdefault(e.architecture, e.label)
+    return chosen
+
+
+def table3_columns(entries, evaluations: dict[str, Evaluation]):
+    """Table 3 (precision, recall, F1, EMR, threshold on the test split), paper beside ours, for
+    the models chosen by :func:`table3_models` (:func:`eels_helpers.evaluation.paper_numbers.table3`)."""
+    from eels_helpers.evaluation.paper_numbers import table3
+
+    chosen = table3_models(entries, evaluations)
+    members = {e.label: e.members for e in entries}
+    sources = {key: label + (f" ({composition(members[label])})" if members[label] else "")
+               for key, label in chosen.items()}
+    return table3({key: evaluations[label].metrics for key, label in chosen.items()}, sources=sources)
+
+
+def composition(members) -> str:
+    """An ensemble's make-up as the paper writes it, e.g. ``2×ViT+3×U-Net`` (first-seen order)."""
+    from eels_helpers.evaluation.paper_numbers import DISPLAY_NAMES
+
+    counts: dict[str, int] = {}
+    for arch in members:
+        counts[arch] = counts.get(arch, 0) + 1
+    return "+".join(f"{n}\u00d7{DISPLAY_NAMES.get(a, a)}" for a, n in counts.items())
+
+
+# ----------------------------------------------------------------------------- common mistakes
+
+
+@dataclass(eq=False)
+class Mistakes:
+    """The paper's two typical mistakes, counted on a set of predictions (carbon left out).
+
+    counts: ``spectra``, ``exact_matches``, ``false_positives``, ``false_negatives``,
+    ``neighbour_fp`` (false positives of an element Z whose neighbour Z-1 or Z+1 is present),
+    ``lanthanide_fp`` (false positives that are lanthanides), ``lanthanide_neighbour_fp``
+    (neighbour false positives where both elements are lanthanides, Z 57-71),
+    ``neighbour_swaps`` (present elements missed while a neighbour was detected),
+    ``threshold_only_fp`` (false positives in spectra whose true elements are exactly the
+    top-ranked ones: a higher threshold would have removed them without losing a true
+    element), ``threshold_only_spectra`` (spectra whose only errors are such) and ``other_fp``
+    (false positives that are neither a neighbour nor threshold-only).
+    false_positives: one row per false positive (spectrum index, file, element, probability,
+    true elements, present neighbours, flags).
+    """
+
+    counts: dict
+    false_positives: Any
+
+
+def _neighbour_matrix(z: np.ndarray, lo: int = 0, hi: int = 10_000) -> np.ndarray:
+    """(80, 80) bool: |Z_j - Z_k| == 1 with both atomic numbers in [lo, hi]."""
+    inside = (z >= lo) & (z <= hi)
+    return (np.abs(z[:, None] - z[None, :]) == 1) & inside[:, None] & inside[None, :]
+
+
+def common_mistakes(probabilities: np.ndarray, labels: np.ndarray, threshold: float, files=None) -> Mistakes:
+    """Count the paper's typical mistakes (neighbouring elements, thresholding) in predictions
+    ``probabilities`` (n, 80) against ``labels`` (n, 80) at ``threshold``; see :class:`Mistakes`."""
+    import pandas as pd
+
+    from eels_helpers.physics.elements import ELEMENTS, atomic_number
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels) > 0.5
+    if p.ndim != 2 or p.shape != y.shape or p.shape[1] != len(ELEMENTS):
+        raise ValueError(f"probabilities {p.shape} and labels {y.shape} must both be (n, 80)")
+    if not 0.0 < threshold < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
+    files = [f"spectrum {i}" for i in range(len(p))] if files is None else list(files)
+    if len(files) != len(p):
+        raise ValueError(f"got {len(files)} file names for {len(p)} spectra")
+    scored = metric_mask()
+    y = y & scored
+    detected = (p >= threshold) & scored
+    fp, fn = detected & ~y, y & ~detected
+    z = np.array([atomic_number(s) for s in ELEMENTS])
+    near = _neighbour_matrix(z)
+    near_lan = _neighbour_matrix(z, *LANTHANIDES_Z)
+    has_true_neighbour = (y.astype(np.int64) @ near.astype(np.int64)) > 0
+    has_true_lan_neighbour = (y.astype(np.int64) @ near_lan.astype(np.int64)) > 0
+    has_fp_neighbour = (fp.astype(np.int64) @ near.astype(np.int64)) > 0
+    n_true = y.sum(axis=1)
+    lowest_true = np.where(y, p, np.inf).min(axis=1)
+    highest_other = np.where(scored & ~y, p, -np.inf).max(axis=1)
+    ranked_right = (n_true > 0) & (lowest_true > highest_other)
+    threshold_only = fp & ranked_right[:, None]
+    lanthanide = (z >= LANTHANIDES_Z[0]) & (z <= LANTHANIDES_Z[1])
+    exact = np.all(detected == y, axis=1)
+    counts = {
+        "spectra": int(len(p)),
+        "exact_matches": int(exact.sum()),
+        "false_positives": int(fp.sum()),
+        "false_negatives": int(fn.sum()),
+        "neighbour_fp": int((fp & has_true_neighbour).sum()),
+        "lanthanide_fp": int((fp & lanthanide).sum()),
+        "lanthanide_neighbour_fp": int((fp & has_true_lan_neighbour).sum()),
+        "neighbour_swaps": int((fn & has_fp_neighbour).sum()),
+        "threshold_only_fp": int(threshold_only.sum()),
+        "threshold_only_spectra": int((threshold_only.any(axis=1)).sum()),
+        "other_fp": int((fp & ~has_true_neighbour & ~threshold_only).sum()),
+    }
+    rows = []
+    for i, j in zip(*np.nonzero(fp)):
+        present = [ELEMENTS[k] for k in np.flatnonzero(y[i])]
+        rows.append({
+            "spectrum": int(i), "file": files[i], "element": ELEMENTS[j], "probability": round(float(p[i, j]), 3),
+            "true elements": ";".join(present),
+            "present neighbours": ";".join(ELEMENTS[k] for k in np.flatnonzero(near[j] & y[i])),
+            "lanthanide neighbour": bool(has_true_lan_neighbour[i, j]),
+            "threshold only": bool(threshold_only[i, j]),
+        })
+    columns = ["spectrum", "file", "element", "probability", "true elements", "present neighbours",
+               "lanthanide neighbour", "threshold only"]
+    table = pd.DataFrame(rows, columns=columns).astype(
+        {"spectrum": np.int64, "probability": np.float64, "lanthanide neighbour": bool, "threshold only": bool})
+    return Mistakes(counts, table)
+
+
+# ----------------------------------------------------------------------------- Fig. 6
+
+
+def choose_examples(probabilities: np.ndarray, labels: np.ndarray, threshold: float, *, n_correct: int = 3,
+                    n_mistakes: int = 3) -> list[tuple[int, str]]:
+    """Fig. 6's examples, deterministically: ``[(row, kind), ...]``, first up to ``n_correct``
+    exact matches spread over the periodic table (evenly spaced in their heaviest true
+    element), then mistakes taken in turn from three kinds: "neighbouring lanthanide"
+    (highest false probability first), "threshold only" (largest margin between the true
+    elements and the false positive first) and "other mistake" (neither; in row order): ``n_mistakes``
+    of them plus as many as correct examples were lacking. Carbon is left out as in the
+    metrics; spectra labelled with carbon only are skipped."""
+    from eels_helpers.physics.elements import ELEMENTS, atomic_number
+
+    p = np.asarray(probabilities, dtype=np.float64)
+    y = np.asarray(labels) > 0.5
+    if p.shape != y.shape or p.ndim != 2:
+        raise ValueError(f"probabilities {p.shape} and labels {y.shape} must both be (n, 80)")
+    if n_correct < 0 or n_mistakes < 0:
+        raise ValueError(f"n_correct and n_mistakes must be >= 0, got {n_correct}, {n_mistakes}")
+    mistakes = common_mistakes(p, y, threshold).false_positives
+    scored = metric_mask()
+    y = y & scored
+    detected = (p >= threshold) & scored
+    has_true = y.any(axis=1)
+    exact = np.all(detected == y, axis=1) & has_true
+    z = np.array([atomic_number(s) for s in ELEMENTS])
+    heaviest = np.where(y, z, 0).max(axis=1)
+
+    correct = np.flatnonzero(exact)
+    correct = correct[np.argsort(heaviest[correct], kind="stable")]
+    if correct.size and n_correct:
+        picks = np.unique(np.round(np.linspace(0, correct.size - 1, min(n_correct, correct.size))).astype(int))
+        correct = correct[picks]
+    chosen = [(int(i), "correct") for i in correct[:n_correct]]
+    n_mistakes += n_correct - len(chosen)
+
+    lan = mistakes[mistakes["lanthanide neighbour"]].sort_values("probability", ascending=False, kind="stable")
+    margin = np.where(y, p, np.inf).min(axis=1)
+    thr = mistakes[mistakes["threshold only"]].assign(margin=lambda d: margin[d["spectrum"]] - d["probability"])
+    thr = thr.sort_values("margin", ascending=False, kind="stable")
+    lan_rows = [int(i) for i in dict.fromkeys(lan["spectrum"])]
+    thr_rows = [int(i) for i in dict.fromkeys(thr["spectrum"])]
+    wrong = np.flatnonzero(~np.all(detected == y, axis=1) & has_true)
+    queues = [("neighbouring lanthanide", lan_rows), ("threshold only", thr_rows),
+              ("other mistake", [int(i) for i in wrong if i not in set(lan_rows) | set(thr_rows)])]
+    taken: set[int] = set()
+    picked: list[tuple[int, str]] = []
+    while len(picked) < n_mistakes and any(q for _, q in queues):
+        for kind, queue in queues:
+            while queue and queue[0] in taken:
+                queue.pop(0)
+            if queue and len(picked) < n_mistakes:
+                row = int(queue.pop(0))
+                taken.add(row)
+                picked.append((row, kind))
+    return chosen + picked
+
+
+def plot_examples(evaluation: Evaluation, examples, *, ncols: int = 2, top: int = 6):
+    """Fig. 6: for each ``(row, kind)`` of ``examples`` (rows of ``evaluation``, which must hold
+    its inputs), the network input with the onsets of the detected elements and the ``top``
+    probabilities with the threshold (green: detected and present, red: detected, not present,
+    orange: present, missed). Returns the matplotlib Figure."""
+    import matplotlib.pyplot as plt
+
+    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.inference.predict import Prediction, draw_prediction
+
+    if evaluation.inputs is None:
+        raise ValueError("the evaluation holds no inputs (evaluate() keeps them; select() keeps them too)")
+    if not examples:
+        raise ValueError("no examples to plot")
+    n = len(examples)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, 2 * ncols, figsize=(7.2 * ncols, 3.3 * nrows), squeeze=False,
+                             gridspec_kw={"width_ratios": [3, 1] * ncols})
+    for k, (row, kind) in enumerate(examples):
+        ax, bar = axes[k // ncols][2 * (k % ncols)], axes[k // ncols][2 * (k % ncols) + 1]
+        probs = evaluation.probabilities[row]
+        order = np.argsort(-probs, kind="stable")
+        detected = tuple(ELEMENTS[j] for j in order if probs[j] >= evaluation.threshold)
+        truth = [s for s in evaluation.table["labels"][row].split(";") if s]
+        rec = evaluation.table.iloc[row]
+        pred = Prediction(source=rec["file"], probabilities=probs, threshold=evaluation.threshold,
+                          detected=detected, offset_eV=float(rec["offset_eV"]), inputs=evaluation.inputs[row])
+        title = (f"{rec['file'][:38]} [{kind}]\ntrue: {', '.join(truth) or '-'}; "
+                 f"detected: {', '.join(detected) or 'nothing'}")
+        draw_prediction(ax, bar, pred, top=top, truth=truth, title=title)
+    for k in range(n, nrows * ncols):
+        axes[k // ncols][2 * (k % ncols)].axis("off")
+        axes[k // ncols][2 * (k % ncols) + 1].axis("off")
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,586 @@
+"""Spectrum-image mapping (paper "Elemental mapping" and Fig. 7) and ``eels-id map``.
+
+Two kinds of map, as in the paper:
+
+1. the network's per-pixel probabilities (before and after a threshold; the paper's SI demo uses
+   the ensemble at 0.75), with the paper's presence criterion: an element is kept only when it
+   is above threshold in MORE than ``presence`` = 1 % of the pixels (:func:`map_elements`);
+2. a model-based quantification fed with the kept elements (:mod:`eels_helpers.inference.quantify`:
+   cross sections convolved with the low-loss, a linearised power-law background, non-negative
+   least squares), giving relative atomic-fraction maps (:func:`quantify_map`).
+
+Both can be scored against a known truth (:func:`score_identification`,
+:func:`score_quantification`), e.g. the synthetic superlattice of
+:mod:`eels_helpers.simulation.superlattice`, and drawn like Fig. 7 (:func:`plot_fig7`).
+
+CLI::
+
+    eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
+                [--presence F] [--batch-size N] [--bf16] [--no-quantify]
+                [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
+
+FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
+written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
+synthetic default). DIR receives ``mapping.h5`` (probabilities, thresholded maps, kept
+elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
+``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
+temporary directory first and moved into DIR only when complete.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "MappingResult", "QuantMap", "map_elements",
+           "quantify_map", "score_identification", "score_quantification", "plot_fig7",
+           "plot_element_maps", "write_results", "configure_parser", "main"]
+
+#: the paper's threshold for the ensemble in the SI demo (reference implementation)
+MAPPING_THRESHOLD = 0.75
+#: keep an element only if it is detected in more than this fraction of the pixels (paper: 1 %)
+PRESENCE_FRACTION = 0.01
+#: at most this many elements per PNG of maps (the HDF5 file holds all 80)
+MAX_PLOTTED = 16
+
+
+# --------------------------------------------------------------------------- results
+@dataclass(eq=False)
+class MappingResult:
+    """Network maps of a spectrum image.
+
+    probabilities: float32 (*nav, 80) in ``elements.ELEMENTS`` order; threshold; presence;
+    detected: kept elements (above threshold in > presence of pixels), by decreasing pixel
+    fraction; pixel_fraction: (80,) fraction of pixels above threshold; seconds: wall time of
+    pre-processing + network.
+    """
+
+    probabilities: np.ndarray
+    threshold: float
+    presence: float
+    detected: tuple[str, ...]
+    pixel_fraction: np.ndarray
+    model_name: str = ""
+    offset_eV: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def navigation_shape(self) -> tuple[int, ...]:
+        return tuple(self.probabilities.shape[:-1])
+
+    @property
+    def thresholded(self) -> np.ndarray:
+        """bool (*nav, 80): probability >= threshold."""
+        return self.probabilities >= self.threshold
+
+    def probability_map(self, element: str) -> np.ndarray:
+        from eels_helpers.physics.elements import element_index
+        return self.probabilities[..., element_index(element)]
+
+    def thresholded_map(self, element: str) -> np.ndarray:
+        return self.probability_map(element) >= self.threshold
+
+
+@dataclass(eq=False)
+class QuantMap:
+    """Model-based quantification of a spectrum image: ``result`` (a quantify.QuantResult with
+    arrays of shape (*nav, ...)) plus the energy offset applied."""
+
+    result: Any
+    offset_eV: float = 0.0
+    seconds: float = 0.0
+
+    @property
+    def elements(self) -> list[str]:
+        return list(self.result.elements)
+
+    def fraction_map(self, element: str) -> np.ndarray:
+        return self.result.fraction(element)
+
+    def amount_map(self, element: str) -> np.ndarray:
+        return self.result.amounts[..., self.result.elements.index(element)]
+
+
+# --------------------------------------------------------------------------- inputs
+def _as_spectrum(data: Any, energy_eV=None):
+    from eels_helpers.inference.spectrum_files import Spectrum
+
+    if isinstance(data, Spectrum):
+        return data
+    if hasattr(data, "spectrum") and isinstance(getattr(data, "spectrum"), Spectrum):
+        return data.spectrum                      # a superlattice.SyntheticSI
+    if isinstance(data, (str, os.PathLike)):
+        return _read_any(data)[0]
+    arr = np.asarray(data)
+    if energy_eV is None:
+        from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
+        if arr.shape[-1] != N_CHANNELS:
+            raise ValueError(f"an array needs energy_eV unless it has {N_CHANNELS} channels "
+                             "(0..3071 eV)")
+        energy_eV = energy_grid()
+    return Spectrum(arr, np.asarray(energy_eV, dtype=np.float64), {"title": "array"}, None)
+
+
+def _read_any(path):
+    """(Spectrum, low-loss Spectrum or None, SyntheticSI or None) for a file or 'superlattice'."""
+    from eels_helpers.inference.spectrum_files import read_spectrum
+
+    p = Path(path)
+    if str(path) == "superlattice" and not p.exists():
+        from eels_helpers.simulation.superlattice import superlattice_si
+        si = superlattice_si()
+        return si.spectrum, si.lowloss, si
+    if p.suffix.lower() in (".h5", ".hdf5") and p.is_file():
+        import h5py
+        with h5py.File(p, "r") as f:
+            fmt = f.attrs.get("format")
+        from eels_helpers.simulation.superlattice import FORMAT, load_si
+        if fmt == FORMAT:
+            si = load_si(p)
+            return si.spectrum, si.lowloss, si
+    return read_spectrum(p), None, None
+
+
+# --------------------------------------------------------------------------- network maps
+def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = None,
+                 presence: float = PRESENCE_FRACTION, batch_size: int = 256,
+                 offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
+                 device: str = "cpu", int8: bool = False) -> MappingResult:
+    """Per-pixel element probabilities of a spectrum image and the kept elements.
+
+    data: io.Spectrum (data (*nav, C) with its energy axis), a SyntheticSI, a path, or an array
+        (*nav, C) with ``energy_eV`` (C,) eV.
+    model: shipped name, checkpoint path, checkpoints.LoadedModel or a torch module (logits).
+    threshold: in (0, 1); default the model file's, else 0.75 (the paper's SI demo).
+    presence: keep elements above threshold in more than this fraction of pixels, in [0, 1).
+    offset_eV: energy calibration error (file minus true, eV) removed before pre-processing.
+    int8: CPU inference with dynamically quantised transformer Linear layers (``predict.run_model``).
+    """
+    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.inference.predict import _as_loaded, _resolve_device, run_model
+    from eels_helpers.inference.preprocess import preprocess
+
+    if not 0.0 <= presence < 1.0:
+        raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
+    spectrum = _as_spectrum(data, energy_eV)
+    device = _resolve_device(device)
+    loaded = _as_loaded(model, device)
+    if threshold is None:
+        threshold = loaded.threshold if loaded.threshold is not None else MAPPING_THRESHOLD
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
+    t0 = time.perf_counter()
+    x = preprocess(spectrum, offset_eV=float(offset_eV))
+    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8)
+    seconds = time.perf_counter() - t0
+    above = (probs >= threshold).reshape(-1, len(ELEMENTS))
+    frac = above.mean(axis=0)
+    order = np.argsort(-frac, kind="stable")
+    detected = tuple(ELEMENTS[i] for i in order if frac[i] > presence)
+    name = getattr(loaded, "name", "") or str(model)
+    return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
+                         detected, frac.astype(np.float64), name, float(offset_eV), seconds)
+
+
+# --------------------------------------------------------------------------- quantification
+def quantify_map(data: Any, elements: Sequence[str] | MappingResult,
+                 E0_keV: float | None = None, alpha_mrad: float | None = None,
+                 beta_mrad: float | None = None, *, lowloss: Any = None, offset_eV: float = 0.0,
+                 energy_eV=None, **options) -> QuantMap:
+    """Model-based quantification of every pixel for ``elements`` (or a MappingResult's kept
+    elements). E0 (keV), alpha, beta (mrad) default to the file's metadata
+    (beam_energy_keV, convergence_angle_mrad, collection_angle_mrad). ``lowloss``: an io.Spectrum
+    (or (intensities, energies)) for the convolution (a SyntheticSI's own by default).
+    ``offset_eV`` is subtracted from the energy
+    axis. ``options`` go to :class:`eels_helpers.inference.quantify.QuantificationConfig` (fit_range_eV,
+    background_exponents, weighting, gos, ...)."""
+    from eels_helpers.inference.quantify import QuantificationConfig, quantify
+
+    if lowloss is None and hasattr(data, "lowloss") and hasattr(data, "spectrum"):
+        lowloss = data.lowloss                    # a SyntheticSI brings its low-loss
+    spectrum = _as_spectrum(data, energy_eV)
+    if isinstance(elements, MappingResult):
+        elements = elements.detected
+    elements = list(elements)
+    if not elements:
+        raise ValueError("no element to quantify (the network kept none)")
+    meta = spectrum.metadata or {}
+    vals = {"E0_keV": (E0_keV, "beam_energy_keV", "--E0"),
+            "alpha_mrad": (alpha_mrad, "convergence_angle_mrad", "--alpha"),
+            "beta_mrad": (beta_mrad, "collection_angle_mrad", "--beta")}
+    params = {}
+    for name, (given, key, flag) in vals.items():
+        v = given if given is not None else meta.get(key)
+        if v is None:
+            raise ValueError(f"{name} is needed for the quantification and the file has no "
+                             f"{key}; pass it ({flag} on the command line)")
+        params[name] = float(v)
+    config = QuantificationConfig(**params, **options)
+    ll, llE = None, None
+    if lowloss is not None:
+        if hasattr(lowloss, "energy_eV"):
+            ll, llE = np.asarray(lowloss.data, dtype=np.float64), lowloss.energy_eV
+            if ll.ndim > 1:  # a low-loss SI: use its sum (one kernel for the whole SI)
+                ll = ll.reshape(-1, ll.shape[-1]).sum(axis=0)
+        else:
+            ll, llE = lowloss
+    t0 = time.perf_counter()
+    res = quantify(spectrum.data, spectrum.energy_eV - float(offset_eV), elements, config,
+                   lowloss=ll, lowloss_energy_eV=llE)
+    return QuantMap(res, float(offset_eV), time.perf_counter() - t0)
+
+
+# --------------------------------------------------------------------------- scores
+def score_identification(result: MappingResult, truth_labels: np.ndarray) -> dict:
+    """Per element (kept or truly present in > presence of the pixels) the pixel accuracy,
+    precision and recall of the thresholded map against ``truth_labels`` (bool (*nav, 80)),
+    plus ``"kept_equals_truth"``: whether the kept set equals the set of elements present in
+    more than ``presence`` of the pixels."""
+    from eels_helpers.physics.elements import ELEMENTS, element_index
+
+    truth = np.asarray(truth_labels, dtype=bool)
+    if truth.shape != result.probabilities.shape:
+        raise ValueError(f"truth_labels shape {truth.shape} != probabilities shape "
+                         f"{result.probabilities.shape}")
+    t = truth.reshape(-1, len(ELEMENTS))
+    p = result.thresholded.reshape(-1, len(ELEMENTS))
+    true_set = {ELEMENTS[i] for i in np.flatnonzero(t.mean(axis=0) > result.presence)}
+    out: dict[str, Any] = {"kept": list(result.detected), "true": sorted(true_set, key=element_index),
+                           "kept_equals_truth": set(result.detected) == true_set, "elements": {}}
+    for el in sorted(true_set | set(result.detected), key=element_index):
+        i = element_index(el)
+        tp = int(np.sum(p[:, i] & t[:, i]))
+        fp = int(np.sum(p[:, i] & ~t[:, i]))
+        fn = int(np.sum(~p[:, i] & t[:, i]))
+        out["elements"][el] = {
+            "accuracy": float(np.mean(p[:, i] == t[:, i])),
+            "precision": tp / (tp + fp) if tp + fp else float("nan"),
+            "recall": tp / (tp + fn) if tp + fn else float("nan"),
+            "predicted_fraction": float(p[:, i].mean()), "true_fraction": float(t[:, i].mean())}
+    return out
+
+
+def score_quantification(quant: QuantMap, truth_fractions: np.ndarray) -> dict:
+    """Per fitted element: Pearson correlation of the relative map with the truth, mean absolute
+    error and mean bias (atomic fraction). ``truth_fractions``: (*nav, 80) atomic fractions,
+    renormalised here over the fitted elements (what the fit can measure)."""
+    from eels_helpers.physics.elements import element_index
+
+    tf = np.asarray(truth_fractions, dtype=np.float64)
+    idx = [element_index(e) for e in quant.elements]
+    sub = tf[..., idx]
+    tot = sub.sum(axis=-1, keepdims=True)
+    sub = np.divide(sub, tot, out=np.full_like(sub, np.nan), where=tot > 0)
+    out = {}
+    for k, el in enumerate(quant.elements):
+        est = np.asarray(quant.result.fractions[..., k], dtype=np.float64).ravel()
+        tru = sub[..., k].ravel()
+        ok = np.isfinite(est) & np.isfinite(tru)
+        r = float(np.corrcoef(est[ok], tru[ok])[0, 1]) if ok.sum() > 2 and est[ok].std() > 0 \
+            and tru[ok].std() > 0 else float("nan")
+        d = est[ok] - tru[ok]
+        out[el] = {"pearson_r": r,
+                   "mae": float(np.mean(np.abs(d))) if d.size else float("nan"),
+                   "bias": float(np.mean(d)) if d.size else float("nan")}
+    return out
+
+
+# --------------------------------------------------------------------------- plots
+def _plt():
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg",) and "inline" not in matplotlib.get_backend():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _as_image(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a[None, :] if a.ndim == 1 else a.reshape(a.shape[0], -1) if a.ndim > 2 else a
+
+
+def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="viridis",
+                      axes=None):
+    """One image per element: ``maps`` {symbol: (ny, nx) array}. Returns the figure."""
+    plt = _plt()
+    n = max(len(maps), 1)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), squeeze=False)
+        axes = axes[0]
+    else:
+        fig = axes[0].figure
+    for ax, (el, m) in zip(axes, maps.items()):
+        im = ax.imshow(_as_image(m).astype(float), vmin=vmin, vmax=vmax, cmap=cmap,
+                       interpolation="nearest", aspect="auto")
+        ax.set_title(el, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    if maps:
+        fig.colorbar(im, ax=list(axes), shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None = None, *,
+              probes: dict | None = None, truth_fractions: np.ndarray | None = None,
+              elements: Sequence[str] | None = None, max_elements: int = 8):
+    """Fig. 7: (a) summed intensity with the probe positions, (b) the spectra at the probes
+    with the expected onsets of the elements, (c) per element rows of maps: network probability,
+    thresholded, model-based relative fraction and (when given) the true relative fraction.
+    ``elements`` default to the kept ones (at most ``max_elements``, the most frequent first).
+    Without a network (``mapping=None``) only the quantification columns are drawn.
+    Returns the figure."""
+    from eels_helpers.physics.elements import families_of
+
+    plt = _plt()
+    spectrum = _as_spectrum(data)
+    if mapping is None and quant is None:
+        raise ValueError("plot_fig7 needs a MappingResult or a QuantMap")
+    if elements is None:
+        elements = mapping.detected if mapping is not None else quant.elements
+    elements = list(elements)
+    nav = mapping.navigation_shape if mapping is not None else quant.result.fractions.shape[:-1]
+    offset = mapping.offset_eV if mapping is not None else quant.offset_eV
+    elements = elements[:max_elements]
+    img = spectrum.data.sum(axis=-1)
+    probes = dict(probes or {})
+    if not probes:
+        ny, nx = img.shape[:2] if img.ndim == 2 else (1, img.size)
+        probes = {f"{k + 1}": (ny // 2, int(x)) for k, x in enumerate(np.linspace(0, nx - 1, 4))}
+    cols = [] if mapping is None else ["probability", f"p >= {mapping.threshold:g}"]
+    if quant is not None:
+        cols.append("model-based")
+    if truth_fractions is not None and quant is not None:
+        cols.append("truth")
+    n_rows = max(len(elements), 1)
+    fig = plt.figure(figsize=(3.0 * len(cols) + 6.5, 1.9 * n_rows + 2.5))
+    gs = fig.add_gridspec(n_rows + 1, len(cols) + 2, height_ratios=[1.6] + [1] * n_rows)
+    ax_a = fig.add_subplot(gs[0, :2])
+    ax_a.imshow(_as_image(img), cmap="gray", aspect="auto", interpolation="nearest")
+    for name, (r, c) in probes.items():
+        ax_a.plot(c, r, "o", ms=6, mfc="none", mec="tab:red")
+        ax_a.text(c + 1, r - 1, name.split()[0], color="tab:red", fontsize=8)
+    ax_a.set_title("(a) summed intensity", fontsize=9)
+    ax_b = fig.add_subplot(gs[0, 2:])
+    E = spectrum.energy_eV - offset
+    data2 = spectrum.data.reshape(img.shape + (E.size,)) if img.ndim == 2 else spectrum.data
+    for k, (name, (r, c)) in enumerate(probes.items()):
+        s = data2[r, c] if img.ndim == 2 else data2[c]
+        s = s / max(float(np.max(s)), 1e-12)
+        ax_b.plot(E, s + 0.6 * k, lw=0.7, label=name)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, el in enumerate(elements):
+        for fam in families_of(el):
+            for sub in fam.major:
+                e = fam.onset_of(sub)
+                if E[0] <= e <= E[-1]:
+                    ax_b.axvline(e, ls="--", lw=0.7, color=colours[(j + 4) % len(colours)])
+                    ax_b.text(e, 1.0, f"{el} {sub}", rotation=90, fontsize=6, va="bottom",
+                              transform=ax_b.get_xaxis_transform())
+    ax_b.set_xlabel("energy loss (eV)"), ax_b.set_yticks([])
+    ax_b.legend(fontsize=7, loc="upper right")
+    ax_b.set_title("(b) spectra at the probe positions", fontsize=9, pad=22)
+    truth_rel = None
+    if truth_fractions is not None and quant is not None:
+        from eels_helpers.physics.elements import element_index
+        idx = [element_index(e) for e in quant.elements]
+        sub = np.asarray(truth_fractions)[..., idx]
+        truth_rel = sub / np.maximum(sub.sum(axis=-1, keepdims=True), 1e-12)
+    for i, el in enumerate(elements):
+        panels = [] if mapping is None else [mapping.probability_map(el),
+                                             mapping.thresholded_map(el)]
+        n_net = len(panels)
+        if quant is not None:
+            panels.append(quant.fraction_map(el) if el in quant.elements
+                          else np.full(nav, np.nan))
+        if truth_rel is not None:
+            panels.append(truth_rel[..., quant.elements.index(el)] if el in quant.elements
+                          else np.full(nav, np.nan))
+        vmax_q = max([float(np.nanmax(p)) for p in panels[n_net:] if np.isfinite(p).any()]
+                     or [1.0])
+        for j, pan in enumerate(panels):
+            ax = fig.add_subplot(gs[i + 1, j])
+            vmax = 1.0 if j < n_net else vmax_q
+            im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect="auto",
+                           interpolation="nearest", cmap="viridis" if j < n_net else "magma")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(cols[j], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(el, fontsize=10)
+            if j == len(panels) - 1:
+                fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"(c) mapping: {mapping.model_name}, kept {', '.join(mapping.detected) or '-'}"
+                 if mapping is not None else "(c) model-based quantification (no network)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- writing
+def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingResult,
+                  quant: QuantMap | None = None, *, probes=None, truth=None,
+                  scores: dict | None = None) -> list[Path]:
+    """Write ``mapping.h5`` and the PNGs into ``out_dir`` atomically (temporary directory, then
+    each file renamed into place). ``truth``: optional SyntheticSI for the truth panels.
+    Returns the paths written."""
+    import h5py
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".map-tmp-", dir=out))
+    try:
+        with h5py.File(tmp / "mapping.h5", "w") as f:
+            f.attrs["format"] = "eels_helpers.mapping"
+            f.attrs["elements"] = json.dumps(list(ELEMENTS))
+            f.attrs["threshold"] = mapping.threshold
+            f.attrs["presence"] = mapping.presence
+            f.attrs["offset_eV"] = mapping.offset_eV
+            f.attrs["model"] = mapping.model_name
+            f.attrs["kept"] = json.dumps(list(mapping.detected))
+            f.attrs["source"] = str(getattr(spectrum, "source", "") or "")
+            f.create_dataset("probabilities", data=mapping.probabilities, compression="gzip",
+                             compression_opts=1)
+            f.create_dataset("thresholded", data=mapping.thresholded, compression="gzip",
+                             compression_opts=1)
+            f.create_dataset("pixel_fraction", data=mapping.pixel_fraction)
+            if quant is not None:
+                g = f.create_group("quantification")
+                r = quant.result
+                g.attrs["elements"] = json.dumps(list(r.elements))
+                g.attrs["skipped"] = json.dumps(r.skipped)
+                g.attrs["config"] = json.dumps({k: getattr(r.config, k) for k in
+                                                r.config.__dataclass_fields__})
+                g.create_dataset("amounts", data=r.amounts.astype(np.float32))
+                g.create_dataset("fractions", data=r.fractions.astype(np.float32))
+                g.create_dataset("background", data=r.background.astype(np.float32))
+                g.create_dataset("chi2_reduced", data=r.chi2_reduced.astype(np.float32))
+            if scores:
+                f.attrs["scores"] = json.dumps(scores)
+        kept = list(mapping.detected)[:MAX_PLOTTED]
+        figs = {"probabilities.png": plot_element_maps(
+                    {e: mapping.probability_map(e) for e in kept}, "network probability"),
+                "thresholded.png": plot_element_maps(
+                    {e: mapping.thresholded_map(e) for e in kept},
+                    f"probability >= {mapping.threshold:g}")}
+        if quant is not None:
+            figs["quantification.png"] = plot_element_maps(
+                {e: quant.fraction_map(e) for e in quant.elements[:MAX_PLOTTED]},
+                "model-based relative atomic fraction", vmax=None, cmap="magma")
+        figs["fig7.png"] = plot_fig7(spectrum, mapping, quant, probes=probes,
+                                     truth_fractions=None if truth is None else truth.fractions)
+        for name, fig in figs.items():
+            fig.savefig(tmp / name, dpi=110)
+            plt.close(fig)
+        written = []
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, out / p.name)
+            written.append(out / p.name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------- CLI
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE",
+                        help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
+                             "'superlattice' for the synthetic default")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    from eels_helpers.models.model_files import shipped_models
+
+    parser.add_argument("--model", default="ensemble",
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "checkpoint [ensemble]")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help=f"probability threshold in (0, 1) [the model file's, else "
+                             f"{MAPPING_THRESHOLD}]")
+    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+                        help="energy calibration error, file minus true (eV) [0]")
+    parser.add_argument("--presence", type=float, default=PRESENCE_FRACTION, metavar="F",
+                        help="keep elements detected in more than this pixel fraction [0.01]")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--int8", action="store_true",
+                        help="CPU: int8 dynamic quantisation of the transformer Linear layers "
+                             "(ViT/CCT members; benchmarks/bench_mapping.py shows speed and scores)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
+    parser.add_argument("--no-quantify", action="store_true",
+                        help="skip the model-based quantification")
+    parser.add_argument("--E0", type=float, default=None, metavar="KEV",
+                        help="beam energy (keV) [from the file]")
+    parser.add_argument("--alpha", type=float, default=None, metavar="MRAD",
+                        help="convergence semi-angle (mrad) [from the file]")
+    parser.add_argument("--beta", type=float, default=None, metavar="MRAD",
+                        help="collection semi-angle (mrad) [from the file]")
+    parser.add_argument("--lowloss", default=None, metavar="FILE",
+                        help="low-loss spectrum (or SI, summed) for the convolution")
+    parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "
+                                                      "GOSH path [auto]")
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.models.model_files import ModelNotFoundError
+    from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
+
+    prog = "eels-id map"
+    try:
+        spectrum, lowloss, si = _read_any(args.file)
+        if not spectrum.is_spectrum_image:
+            raise ValueError(f"{args.file}: a single spectrum, not a spectrum image; use "
+                             "`eels-id predict`")
+        if args.lowloss:
+            lowloss = read_spectrum(args.lowloss)
+        mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
+                               args.batch_size, args.offset, bfloat16=args.bf16,
+                               device=args.device, int8=args.int8)
+    except (ModelNotFoundError, SpectrumFileError, ValueError, OSError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    n = int(np.prod(mapping.navigation_shape))
+    print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
+          f"(> {100 * mapping.presence:g} % of pixels at p >= {mapping.threshold:g}): "
+          f"{', '.join(mapping.detected) or 'none'}")
+    quant, status = None, 0
+    if not args.no_quantify and mapping.detected:
+        try:
+            quant = quantify_map(spectrum, mapping, args.E0, args.alpha, args.beta,
+                                 lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
+            print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
+            by_reason: dict[str, list[str]] = {}
+            for el, why in quant.result.skipped.items():
+                by_reason.setdefault(why.split(" with its onset")[0], []).append(el)
+            for why, els in by_reason.items():
+                print(f"  not quantified ({why}): {', '.join(els)}")
+        except ValueError as err:
+            print(f"{prog}: quantification skipped: {err}", file=sys.stderr)
+            status = 1
+    scores = None
+    if si is not None:
+        scores = {"identification": score_identification(mapping, si.labels)}
+        if quant is not None:
+            scores["quantification"] = score_quantification(quant, si.fractions)
+    try:
+        written = write_results(args.out, spectrum, mapping, quant,
+                                probes=si.probe_positions if si is not None else None,
+                                truth=si, scores=scores)
+    except OSError as err:
+        print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(str(p) for p in written))
+    return status

@@ -1,0 +1,464 @@
+"""Element identification in real spectra: ``predict()`` and ``eels-id predict``.
+
+Pipeline per input: read the file (:func:`eels_helpers.inference.spectrum_files.read_spectrum`), pre-process it
+as in the paper (:func:`eels_helpers.inference.preprocess.preprocess`, with an optional energy
+offset), run the network in batches, and apply a threshold to the sigmoid probabilities.
+
+- Single spectrum: the detected elements are those with probability >= threshold.
+- Spectrum image: every pixel is classified; an element is reported when it is detected
+  in more than ``presence_fraction`` (1 %, the paper's criterion) of the pixels.
+
+The threshold defaults to the one stored in the model file (chosen on validation data
+when the model was trained), else 0.5.
+
+CLI::
+
+    eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
+                    [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
+                    [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
+
+``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
+"detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
+probabilities keyed by symbol (nested lists over pixels for a spectrum image, plus
+``"pixel_fraction"``). ``--plot`` saves each spectrum as the network saw it with the edge
+onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+#: an element is reported for a spectrum image if detected in more than this pixel fraction
+PRESENCE_FRACTION = 0.01
+DEFAULT_THRESHOLD = 0.5
+
+
+@dataclass(eq=False)
+class Prediction:
+    """The network's answer for one input.
+
+    probabilities: float32 (*navigation_shape, 80), order ``elements.ELEMENTS``.
+    detected: symbols reported present (sorted by decreasing probability, or by decreasing
+        pixel fraction for a spectrum image).
+    pixel_fraction: for a spectrum image, fraction of pixels where each element is
+        above threshold (all 80 symbols); empty for a single spectrum.
+    spectrum: what was read (io.Spectrum) and ``inputs`` what the network saw
+        (float32 (*navigation_shape, 3072)).
+    """
+
+    source: str
+    probabilities: np.ndarray
+    threshold: float
+    detected: tuple[str, ...]
+    offset_eV: float = 0.0
+    pixel_fraction: dict[str, float] = field(default_factory=dict)
+    spectrum: Any = None
+    inputs: np.ndarray | None = None
+
+    @property
+    def navigation_shape(self) -> tuple[int, ...]:
+        return tuple(self.probabilities.shape[:-1])
+
+    @property
+    def is_spectrum_image(self) -> bool:
+        return len(self.navigation_shape) > 0
+
+    def to_dict(self) -> dict:
+        """JSON-ready: all 80 probabilities keyed by symbol (per pixel for an SI)."""
+        from eels_helpers.physics.elements import ELEMENTS
+
+        probs = np.round(self.probabilities.astype(np.float64), 5)
+        out = {
+            "file": self.source,
+            "navigation_shape": list(self.navigation_shape),
+            "threshold": self.threshold,
+            "offset_eV": self.offset_eV,
+            "detected": list(self.detected),
+            "probabilities": {s: probs[..., i].tolist() for i, s in enumerate(ELEMENTS)},
+        }
+        if self.is_spectrum_image:
+            out["pixel_fraction"] = {s: round(f, 5) for s, f in self.pixel_fraction.items()}
+            out["presence_fraction"] = PRESENCE_FRACTION
+        return out
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+    return device
+
+
+def _as_loaded(model: Any, device: str):
+    from eels_helpers.models.model_files import LoadedModel, load_model
+
+    if isinstance(model, LoadedModel):
+        model.model.to(device)
+        return model
+    if isinstance(model, (str, Path)):
+        return load_model(model, device=device)
+    import torch
+
+    if isinstance(model, torch.nn.Module):  # a bare network outputs logits
+        return LoadedModel(model=model.to(device).eval(), architecture=type(model).__name__)
+    raise TypeError(f"model must be a name, a path, a LoadedModel or a torch.nn.Module, got {type(model)}")
+
+
+def run_model(
+    loaded: Any,
+    inputs: np.ndarray,
+    *,
+    batch_size: int = 256,
+    bfloat16: bool = False,
+    device: str = "cpu",
+    int8: bool = False,
+) -> np.ndarray:
+    """Probabilities (..., 80) for pre-processed inputs (..., 3072), in batches.
+
+    int8: on the CPU, run a copy of the network whose transformer Linear layers use dynamically
+    quantised int8 weights and activations (:func:`int8_linear_copy`; networks without a
+    transformer run unchanged); benchmarks/bench_mapping.py measures speed and scores.
+
+    bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
+    convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
+    SLOWER on CPUs without them (see :func:`fast_bfloat16`); probabilities differ by ~1e-2.
+    """
+    import torch
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1 spectra, got {batch_size}")
+    flat = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, inputs.shape[-1])
+    out = np.empty((flat.shape[0], 80), dtype=np.float32)
+    model = loaded.model
+    model.eval()
+    if int8:
+        if str(device).startswith("cuda"):
+            raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
+        model = int8_linear_copy(model)
+    device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
+        for start in range(0, flat.shape[0], batch_size):
+            x = torch.from_numpy(flat[start : start + batch_size]).to(device)
+            y = model(x).float()
+            if loaded.outputs == "logits":
+                y = torch.sigmoid(y)
+            out[start : start + batch_size] = y.cpu().numpy()
+    return out.reshape(inputs.shape[:-1] + (80,))
+
+
+def int8_linear_copy(model):
+    """A copy of ``model`` whose transformer Linear layers run with dynamic int8 quantisation (CPU).
+
+    torch.ao.quantization.quantize_dynamic on the nn.Linear layers inside modules named
+    ``transformer`` (attention and MLP blocks of the ViT and CCT, also as ensemble members):
+    weights quantised once, activations per batch. The patch embedding, the token reduction,
+    the classification heads and every convolution stay float32: quantising those too moved
+    probabilities of the shipped ViT by up to 0.6 (0.07 with this rule, on 64 simulated
+    spectra). (PyTorch marks this eager API as deprecated in favour of torchao, which this
+    project does not install.)
+    """
+    import warnings
+
+    import torch
+
+    spec = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
+            if isinstance(module, torch.nn.Linear) and "transformer" in name.split(".")}
+    if not spec:
+        return model
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
+
+
+def fast_bfloat16(device: str = "cpu") -> bool:
+    """True where bfloat16 autocast pays off: CUDA, or a CPU with AMX or AVX512-BF16."""
+    if str(device).startswith("cuda"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("amx_bf16", "avx512_bf16"))
+
+
+def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: float):
+    from eels_helpers.physics.elements import ELEMENTS
+
+    above = probabilities >= threshold
+    if probabilities.ndim == 1:
+        order = np.argsort(-probabilities, kind="stable")
+        return tuple(ELEMENTS[i] for i in order if above[i]), {}
+    frac = above.reshape(-1, 80).mean(axis=0)
+    order = np.argsort(-frac, kind="stable")
+    detected = tuple(ELEMENTS[i] for i in order if frac[i] > presence_fraction)
+    return detected, {s: float(frac[i]) for i, s in enumerate(ELEMENTS)}
+
+
+def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
+    from eels_helpers.inference.spectrum_files import Spectrum, read_spectrum
+    from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
+
+    if isinstance(item, Spectrum):
+        return item
+    if isinstance(item, (str, Path)):
+        return read_spectrum(item)
+    data = np.asarray(item)
+    if energy_eV is None:
+        if data.shape[-1] != N_CHANNELS:
+            raise ValueError(
+                f"input {index}: an array without energy_eV must have {N_CHANNELS} channels (0..3071 eV)"
+            )
+        energy_eV = energy_grid()
+    return Spectrum(data, energy_eV, {"title": f"array {index}"}, None)
+
+
+def predict(
+    inputs: Any,
+    model: Any = "default",
+    threshold: float | None = None,
+    offset_eV: float | Sequence[float] = 0.0,
+    *,
+    energy_eV: np.ndarray | None = None,
+    batch_size: int = 256,
+    bfloat16: bool | str = False,
+    device: str = "auto",
+    presence_fraction: float = PRESENCE_FRACTION,
+    clip_negative: bool = False,
+    int8: bool = False,
+) -> list[Prediction]:
+    """Identify the elements in spectra.
+
+    inputs: a path, an io.Spectrum, an array (..., n) or a list of them. Arrays need
+        ``energy_eV`` (n,) in eV unless they already have 3072 channels at 0..3071 eV.
+    model: a shipped name (``"default"``, ``"ensemble"``), a checkpoint path, a
+        checkpoints.LoadedModel or a torch module returning logits.
+    threshold: probability threshold in (0, 1); default: the model file's, else 0.5.
+    offset_eV: energy-axis calibration error (file minus true, eV), one per input or one
+        for all.
+    bfloat16: True, False or "auto" (only where :func:`fast_bfloat16` says it is faster).
+    int8: CPU inference with dynamically quantised Linear layers (:func:`run_model`).
+    presence_fraction: spectrum images report elements found in more than this fraction
+        of pixels (paper: 1 %).
+    Returns one :class:`Prediction` per input, in order.
+    """
+    from eels_helpers.inference.preprocess import preprocess
+
+    items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
+    offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
+    if len(offsets) != len(items):
+        raise ValueError(f"got {len(offsets)} offsets for {len(items)} inputs")
+    if not 0.0 <= presence_fraction < 1.0:
+        raise ValueError(f"presence_fraction must be in [0, 1), got {presence_fraction}")
+    device = _resolve_device(device)
+    use_bf16 = fast_bfloat16(device) if bfloat16 == "auto" else bool(bfloat16)
+    if int8 and device.startswith("cuda"):
+        raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
+    loaded = _as_loaded(model, device)
+    if threshold is None:
+        threshold = loaded.threshold if loaded.threshold is not None else DEFAULT_THRESHOLD
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
+    threshold = float(threshold)
+    if int8:        # quantise once for all inputs, not once per file
+        loaded = replace(loaded, model=int8_linear_copy(loaded.model))
+
+    results = []
+    for index, (item, offset) in enumerate(zip(items, offsets)):
+        spectrum = _as_spectrum(item, energy_eV, index)
+        x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
+        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device)
+        detected, fractions = _detect(probs, threshold, presence_fraction)
+        results.append(
+            Prediction(
+                source=spectrum.source or spectrum.metadata.get("title", f"array {index}"),
+                probabilities=probs,
+                threshold=threshold,
+                detected=detected,
+                offset_eV=float(offset),
+                pixel_fraction=fractions,
+                spectrum=spectrum,
+                inputs=x,
+            )
+        )
+    return results
+
+
+# --------------------------------------------------------------------------- output
+
+
+def format_prediction(pred: Prediction, top: int = 5) -> str:
+    """Human-readable lines for one prediction."""
+    from eels_helpers.physics.elements import ELEMENTS
+
+    name = Path(pred.source).name if pred.source else "spectrum"
+    if pred.is_spectrum_image:
+        shape = " x ".join(str(n) for n in pred.navigation_shape)
+        n = int(np.prod(pred.navigation_shape))
+        head = f"{name} (spectrum image {shape} = {n} spectra): "
+        found = ", ".join(f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in pred.detected)
+        return head + (found or f"no element above threshold in more than {100 * PRESENCE_FRACTION:g} % of pixels")
+    probs = pred.probabilities
+    order = np.argsort(-probs, kind="stable")[:top]
+    found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
+    others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
+    line = f"{name}: {found or 'no element above threshold'}"
+    return line + (f"   [next: {others}]" if others else "")
+
+
+def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str] | None = None,
+                    title: str | None = None) -> None:
+    """Draw one prediction on two matplotlib axes: ``ax`` the pre-processed spectrum (mean
+    over an SI) with the onsets of the detected elements' major edges marked, ``bar`` the
+    ``top`` probabilities with the threshold as a dotted line.
+
+    truth: the true elements, when known: they get a bar even outside the top ones, and bars
+    are green (detected, true), red (detected, not true), orange (true, missed) or grey;
+    without truth, green (detected) or grey.
+    title: replaces the default title (file name and detected elements).
+    """
+    from eels_helpers.physics.elements import ELEMENTS, families_of
+
+    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
+               "tab:pink", "tab:olive", "tab:cyan"]
+    x = pred.inputs.reshape(-1, pred.inputs.shape[-1])
+    spectrum = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+    spectrum = spectrum / max(float(spectrum.max()), 1e-12)
+    nz = np.flatnonzero(spectrum)
+    lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)
+    pad = max(5, (hi - lo) // 20)
+    energy = np.arange(spectrum.size)
+    ax.plot(energy, spectrum, lw=0.8, color="k")
+    ax.set_xlim(max(lo - pad, 0), min(hi + pad, 3071))
+    for k, symbol in enumerate(pred.detected):
+        colour = colours[k % len(colours)]
+        for fam in families_of(symbol):
+            for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
+                onset = fam.onset_of(sub)
+                if lo - pad <= onset <= hi + pad:
+                    ax.axvline(onset, color=colour, lw=0.9, ls="--")
+                    ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
+                            fontsize=7, ha="right", va="bottom", transform=ax.get_xaxis_transform())
+    if title is None:
+        title = Path(pred.source).name if pred.source else "spectrum"
+        if pred.is_spectrum_image:
+            title += " (mean over pixels)"
+        shown = ", ".join(pred.detected[:10]) + (f" (+{len(pred.detected) - 10} more)" if len(pred.detected) > 10 else "")
+        title = f"{title}: {shown or 'nothing detected'}"
+    ax.set_title(title, fontsize=9, pad=28)
+    ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))
+    ax.set_ylabel("normalised intensity")
+    score = pred.probabilities.reshape(-1, 80)
+    score = score.mean(axis=0) if pred.is_spectrum_image else score[0]
+    truth = None if truth is None else set(truth)
+    order = np.argsort(-score, kind="stable")
+    shown = order[:top] if truth is None else order[np.isin(order, order[:top]) | np.isin(
+        np.array(ELEMENTS)[order], sorted(truth))]          # the top ones, and every true element
+    order = shown[::-1]
+
+    def colour_of(symbol: str) -> str:
+        found = symbol in pred.detected
+        if truth is None:
+            return "tab:green" if found else "tab:gray"
+        if found:
+            return "tab:green" if symbol in truth else "tab:red"
+        return "tab:orange" if symbol in truth else "tab:gray"
+
+    bar.barh([ELEMENTS[i] for i in order], score[order], color=[colour_of(ELEMENTS[i]) for i in order])
+    bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
+    bar.set_xlim(0, 1)
+    bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")
+
+
+def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8) -> Path:
+    """Save a figure: per input, the pre-processed spectrum (summed over an SI) with the
+    onsets of the detected elements marked, and the top probabilities."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    n = len(preds)
+    fig, axes = plt.subplots(n, 2, figsize=(11, 3.2 * n), squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
+    for row, pred in enumerate(preds):
+        draw_prediction(axes[row][0], axes[row][1], pred, top)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
+    from eels_helpers.models.model_files import shipped_models
+
+    parser.add_argument("--model", default="default",
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "file from `eels-id train` [default]")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="probability threshold in (0, 1) [the model file's, else 0.5]")
+    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+                        help="energy calibration error of the files, file minus true, in eV: "
+                             "the axis used is E - EV [0]")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON with all 80 element probabilities keyed by symbol")
+    parser.add_argument("--plot", metavar="OUT.png", default=None,
+                        help="save the spectra with the detected elements' edge onsets marked")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N",
+                        help="spectra per network call (spectrum images) [256]")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                        help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
+                             "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
+                             "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.models.model_files import ModelNotFoundError, load_model
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+
+    try:
+        device = _resolve_device(args.device)
+        loaded = load_model(args.model, device=device)
+        if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+            raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
+    except (ModelNotFoundError, ValueError) as err:
+        print(f"eels-id predict: error: {err}", file=sys.stderr)
+        return 2
+    results, status = [], 0
+    for path in args.files:
+        try:
+            (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
+                              bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
+                              int8=args.precision == "int8",
+                              device=device)
+        except (SpectrumFileError, ValueError, OSError) as err:
+            print(f"eels-id predict: error: {err}", file=sys.stderr)
+            status = 1
+            continue
+        results.append(pred)
+        if not args.json:
+            print(format_prediction(pred))
+    if args.json:
+        threshold = results[0].threshold if results else args.threshold
+        print(json.dumps({"model": loaded.source or args.model, "threshold": threshold,
+                          "results": [r.to_dict() for r in results]}))
+    if args.plot and results:
+        out = plot_predictions(results, args.plot)
+        print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
+    return status

@@ -1,0 +1,298 @@
+"""Model files (checkpoints), predict() and `eels-id predict`.
+
+No trained model ships yet: tests build a tiny network with create_model, save it with
+checkpoints.save_model into tmp_path and load it through the real path. Detection logic
+is checked with a hand-made "step detector" network whose answer is known.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from eels_helpers.models import model_files as checkpoints
+from eels_helpers.cli import main as cli_main
+from eels_helpers.physics.elements import ELEMENTS, families_of
+from eels_helpers.inference.spectrum_files import Spectrum
+from eels_helpers.inference.predict import Prediction, format_prediction, predict
+
+EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"
+FE = ELEMENTS.index("Fe")
+FE_L3 = families_of("Fe")[0].onset_of("L3")
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    from eels_helpers.models import create_model
+
+    torch.manual_seed(0)
+    options = {"hidden": [16]}
+    model = create_model("mlp", **options).eval()
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    checkpoints.save_model(path, model, architecture="mlp", options=options, threshold=0.3,
+                           metadata={"trained_on": "nothing (test)", "steps": 0})
+    return model, path
+
+
+class StepDetector(torch.nn.Module):
+    """Logit for Fe = 200 * (mean over 712-730 eV - mean over 690-704 eV); others -10."""
+
+    def forward(self, x):
+        logits = torch.full((x.shape[0], 80), -10.0)
+        logits[:, FE] = 200.0 * (x[:, 712:730].mean(1) - x[:, 690:704].mean(1))
+        return logits
+
+
+def _fe_spectrum(energy, jump=0.3):
+    bg = (energy / 600.0) ** -3
+    return bg * (1 + jump / (1 + np.exp(-(energy - FE_L3) / 1.0)))
+
+
+# ----------------------------------------------------------------------------- checkpoints
+
+
+def test_checkpoint_round_trip_gives_identical_outputs(tiny):
+    model, path = tiny
+    loaded = checkpoints.load_model(path)
+    assert loaded.architecture == "mlp" and loaded.threshold == 0.3 and loaded.outputs == "logits"
+    assert loaded.metadata["steps"] == 0 and not loaded.model.training
+    x = torch.rand(4, 3072)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), model(x))
+    raw = torch.load(path, weights_only=True)
+    assert raw["elements"] == list(ELEMENTS) and raw["format"] == checkpoints.FORMAT
+
+
+def test_ensemble_file_averages_member_probabilities(tiny, tmp_path):
+    from eels_helpers.models import create_model
+
+    model, path = tiny
+    torch.manual_seed(1)
+    other = create_model("mlp", hidden=[16]).eval()
+    p2 = checkpoints.save_model(tmp_path / "b.pt", other, architecture="mlp", options={"hidden": [16]})
+    ens_path = checkpoints.save_ensemble(tmp_path / "ens.pt", [path, p2], threshold=0.75)
+    ens = checkpoints.load_model(ens_path)
+    assert ens.architecture == "ensemble" and ens.outputs == "logits" and ens.threshold == 0.75
+    x = torch.rand(3, 3072)
+    with torch.no_grad():
+        expected = (torch.sigmoid(model(x)) + torch.sigmoid(other(x))) / 2
+        torch.testing.assert_close(torch.sigmoid(ens.model(x)), expected)
+
+
+def test_missing_models_explain_how_to_get_one(tmp_path, monkeypatch):
+    monkeypatch.setattr(checkpoints, "MODELS_DIR", tmp_path / "none")
+    with pytest.raises(checkpoints.ModelNotFoundError, match=r"'default'.*none ships.*eels-id train"):
+        checkpoints.load_model("default")
+    with pytest.raises(checkpoints.ModelNotFoundError, match="does not exist"):
+        checkpoints.load_model(tmp_path / "absent.pt")
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a readable eels_helpers model file"):
+        checkpoints.load_model(tmp_path / "junk.pt")
+    torch.save({"state_dict": {}}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not an eels_helpers checkpoint"):
+        checkpoints.load_model(tmp_path / "other.pt")
+
+
+def test_shipped_name_resolves_from_models_dir(tiny, tmp_path, monkeypatch):
+    _, path = tiny
+    (tmp_path / "default.pt").write_bytes(path.read_bytes())
+    monkeypatch.setattr(checkpoints, "MODELS_DIR", tmp_path)
+    assert checkpoints.shipped_models() == ["default"]
+    assert checkpoints.load_model("default").architecture == "mlp"
+
+
+def test_save_rejects_bad_threshold_and_metadata(tiny, tmp_path):
+    model, _ = tiny
+    with pytest.raises(ValueError, match=r"threshold.*\(0, 1\)"):
+        checkpoints.save_model(tmp_path / "x.pt", model, architecture="mlp", threshold=1.5)
+    with pytest.raises(TypeError, match="metadata must hold plain JSON"):
+        checkpoints.save_model(tmp_path / "x.pt", model, architecture="mlp", metadata={"a": object()})
+
+
+# ----------------------------------------------------------------------------- predict()
+
+
+def test_predict_detects_a_known_step_in_a_spectrum():
+    energy = 600.0 + 0.25 * np.arange(1200)
+    with_fe = _fe_spectrum(energy)
+    without = _fe_spectrum(energy, jump=0.0)
+    res = predict([with_fe, without], StepDetector(), threshold=0.5, energy_eV=energy, device="cpu")
+    assert res[0].detected == ("Fe",) and res[1].detected == ()
+    assert res[0].probabilities.shape == (80,) and res[0].probabilities[FE] > 0.99
+    # an energy offset of 30 eV moves the step out of the detector's window
+    shifted = predict(with_fe, StepDetector(), threshold=0.5, energy_eV=energy, offset_eV=-30.0, device="cpu")
+    assert shifted[0].detected == ()
+
+
+@pytest.mark.parametrize("n_fe, expected", [(5, ("Fe",)), (1, ())])
+def test_spectrum_image_uses_the_one_percent_presence_rule(n_fe, expected):
+    energy = 600.0 + 0.5 * np.arange(600)
+    cube = np.tile(_fe_spectrum(energy, jump=0.0), (10, 20, 1))  # 200 pixels
+    cube.reshape(-1, energy.size)[:n_fe] = _fe_spectrum(energy)  # 2.5 % or 0.5 % of pixels
+    (res,) = predict(Spectrum(cube, energy), StepDetector(), threshold=0.5, batch_size=7, device="cpu")
+    assert res.probabilities.shape == (10, 20, 80) and res.is_spectrum_image
+    assert res.detected == expected
+    assert res.pixel_fraction["Fe"] == pytest.approx(n_fe / 200)
+    d = res.to_dict()
+    assert np.asarray(d["probabilities"]["Fe"]).shape == (10, 20)
+
+
+def test_predict_batches_and_bfloat16_agree(tiny):
+    _, path = tiny
+    x = np.random.default_rng(0).random((2, 3, 3072)).astype(np.float32)
+    (a,) = predict(x, path, device="cpu", batch_size=6)
+    (b,) = predict(x, path, device="cpu", batch_size=1)
+    (c,) = predict(x, path, device="cpu", bfloat16=True)
+    np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
+    np.testing.assert_allclose(a.probabilities, c.probabilities, atol=0.05)
+    assert a.threshold == 0.3  # the model file's threshold by default
+
+
+def test_predict_argument_errors(tiny):
+    _, path = tiny
+    with pytest.raises(ValueError, match="threshold"):
+        predict(np.ones(3072), path, threshold=1.0, device="cpu")
+    with pytest.raises(ValueError, match="3072 channels"):
+        predict(np.ones(100), path, device="cpu")
+    with pytest.raises(ValueError, match="2 offsets for 1 inputs"):
+        predict(np.ones(3072), path, offset_eV=[0, 1], device="cpu")
+
+
+def test_format_prediction():
+    probs = np.zeros(80, np.float32)
+    probs[FE], probs[ELEMENTS.index("O")] = 0.9, 0.6
+    text = format_prediction(Prediction("a/b.msa", probs, 0.5, ("Fe", "O")))
+    assert text.startswith("b.msa: Fe (0.90), O (0.60)")
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def _write_msa(path, energy, counts):
+    from rsciio.msa import file_writer
+
+    axes = [{"name": "Energy loss", "size": energy.size, "scale": float(energy[1] - energy[0]),
+             "offset": float(energy[0]), "units": "eV", "navigate": False}]
+    file_writer(str(path), {"data": counts.astype(np.float32), "axes": axes,
+                            "metadata": {"General": {"title": "t"}, "Signal": {"signal_type": "EELS"}},
+                            "original_metadata": {}})
+
+
+def test_cli_json_plot_and_errors(tiny, tmp_path, capsys):
+    _, path = tiny
+    energy = 600.0 + 0.25 * np.arange(1200)
+    _write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
+    rc = cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--json",
+                   "--plot", str(tmp_path / "out.png"), "--offset", "2"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    (result,) = out["results"]
+    assert list(result["probabilities"]) == list(ELEMENTS)
+    assert result["offset_eV"] == 2.0 and out["threshold"] == 0.3
+    assert (tmp_path / "out.png").stat().st_size > 10_000
+
+    rc = cli_main(["predict", str(tmp_path / "fe.msa"), str(tmp_path / "absent.msa"), "--model", str(path),
+                   "--threshold", "0.9"])
+    captured = capsys.readouterr()
+    assert rc == 1 and "fe.msa:" in captured.out and "absent.msa: no such file" in captured.err
+
+    rc = cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(tmp_path / "nope.pt")])
+    assert rc == 2 and "does not exist" in capsys.readouterr().err
+
+
+def test_cli_on_real_spectrum_image(tiny, capsys):
+    path = EXPERIMENTAL / "lensmind_FeOx_SI.dm3"
+    if not path.is_file():
+        pytest.skip("../shared/experimental is not present")
+    rc = cli_main(["predict", str(path), "--model", str(tiny[1]), "--json", "--offset", "-8"])
+    assert rc == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["navigation_shape"] == [17, 19]
+    assert np.asarray(result["probabilities"]["Fe"]).shape == (17, 19)
+    assert set(result["pixel_fraction"]) == set(ELEMENTS)
+
+
+def test_plain_layout_files_are_read(tiny, tmp_path):
+    model, _ = tiny
+    torch.save({"model": "mlp", "options": {"hidden": [16]}, "state_dict": model.state_dict(),
+                "metadata": {"threshold": 0.45, "epochs": 1}}, tmp_path / "m.pt")
+    loaded = checkpoints.load_model(tmp_path / "m.pt")
+    assert loaded.architecture == "mlp" and loaded.threshold == 0.45 and loaded.metadata["epochs"] == 1
+    x = torch.rand(2, 3072)
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.model(x), model(x))
+
+
+def test_int8_quantises_only_transformer_linear_layers():
+    from eels_helpers.models.model_files import LoadedModel
+    from eels_helpers.models import Ensemble, create_model
+    from eels_helpers.inference.predict import int8_linear_copy, run_model
+
+    torch.manual_seed(0)
+    vit = create_model("vit", config="cpu", depth=1).eval()
+    ens = Ensemble([vit, create_model("mlp", hidden=[16]).eval()]).eval()
+    q = int8_linear_copy(ens)
+    quantised = [name for name, m in q.named_modules() if "quantized" in type(m).__module__]
+    assert quantised and all(".transformer." in name for name in quantised)
+    assert not any("quantized" in type(m).__module__ for m in ens.modules())      # the original is untouched
+    x = np.random.default_rng(3).random((24, 3072), dtype=np.float32)
+    loaded = LoadedModel(model=ens, architecture="ensemble")
+    assert np.abs(run_model(loaded, x, int8=True) - run_model(loaded, x)).max() < 0.05
+    with pytest.raises(ValueError, match="int8 inference is for the CPU"):
+        run_model(loaded, x, int8=True, device="cuda")
+
+
+def test_shipped_models_predict_out_of_the_box(capsys):
+    """`eels-id predict` works after installation: default and the ensembles ship with the package,
+    with their card, on the real Mn/O core-loss spectrum that ships with exspy."""
+    from eels_helpers.evaluation.real_spectra import package_spectra
+
+    assert {"default", "ensemble", "ensemble-paper"} <= set(checkpoints.shipped_models())
+    assert (checkpoints.MODELS_DIR / "MODELS.md").is_file()
+    # the paper's ensemble layout ships too: 2 ViT + 3 U-Net
+    assert sorted(checkpoints.load_model("ensemble-paper").options["members"]) == ["unet"] * 3 + ["vit"] * 2
+    for name in ("default", "ensemble", "ensemble-paper"):
+        loaded = checkpoints.load_model(name)
+        members = len(getattr(loaded.model, "members", [loaded.model]))
+        files = checkpoints.model_files(name)          # the model's file and the network files it uses
+        assert len(files) == 1 + len(set(files[1:])) and all(f.is_file() for f in files)
+        size = sum(f.stat().st_size for f in files)
+        assert size <= 10e6 * members, f"{name}: {size / 1e6:.1f} MB > 10 MB per network"
+        assert 0 < loaded.threshold < 1 and loaded.metadata["runs"]
+    for path in (checkpoints.MODELS_DIR / "networks").glob("*.pt"):     # one file per network
+        assert path.stat().st_size <= 10e6, f"{path.name}: {path.stat().st_size / 1e6:.1f} MB > 10 MB per network"
+    files = package_spectra()
+    if files.empty:
+        pytest.skip("exspy's real spectra are not installed")
+    assert cli_main(["predict", str(files["path"].iloc[0]), "--model", "ensemble", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["model"].endswith("ensemble.pt")
+    probabilities = out["results"][0]["probabilities"]
+    assert set(probabilities) == set(ELEMENTS)
+    assert all(0.0 <= p <= 1.0 for p in probabilities.values())
+
+
+def test_predict_int8_quantises_once_for_all_files(tiny, monkeypatch):
+    import eels_helpers.inference.predict as pr
+
+    _, path = tiny
+    calls = []
+    real = pr.int8_linear_copy
+    monkeypatch.setattr(pr, "int8_linear_copy", lambda m: calls.append(1) or real(m))
+    x = np.random.default_rng(0).random((3, 3072), dtype=np.float32)
+    preds = predict([x[0], x[1], x[2]], path, int8=True, device="cpu")
+    assert len(preds) == 3 and len(calls) == 1
+    with pytest.raises(ValueError, match="int8 inference is for the CPU"):
+        predict(x[0], path, int8=True, device="cuda")
+
+
+def test_model_option_help_lists_the_installed_models(monkeypatch, capsys):
+    monkeypatch.setattr(checkpoints, "shipped_models", lambda: ["default", "ensemble", "ensemble-paper"])
+    for command in ("predict", "map"):
+        with pytest.raises(SystemExit):
+            cli_main([command, "--help"])
+        assert "(default, ensemble, ensemble-paper)" in " ".join(capsys.readouterr().out.split())

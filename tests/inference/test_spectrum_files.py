@@ -1,0 +1,277 @@
+"""Reading spectra: files written here with rosettasciio or by hand, and the real files in
+../shared/experimental when present (skipped otherwise)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from eels_helpers.inference.spectrum_files import Spectrum, SpectrumFileError, read_spectrum
+
+EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"
+
+
+def _signal(data, axes, signal_type="EELS", **md):
+    metadata = {"General": {"title": "test"}, "Signal": {"signal_type": signal_type}}
+    metadata.update(md)
+    return {"data": data, "axes": axes, "metadata": metadata, "original_metadata": {}, "tmp_parameters": {},
+            "attributes": {"_lazy": False}, "learning_results": {}, "models": {},
+            "package_info": {"name": "hyperspy", "version": "2.5.0"}}
+
+
+def _axis(name, size, scale=1.0, offset=0.0, units="", navigate=False):
+    return {"name": name, "size": size, "scale": scale, "offset": offset, "units": units, "navigate": navigate}
+
+
+# ----------------------------------------------------------------------------- EMSA
+
+
+def test_msa_written_by_rosettasciio_round_trips(tmp_path):
+    from rsciio.msa import file_writer
+
+    rng = np.random.default_rng(1)
+    counts = rng.poisson(1000, 400).astype(np.float32)
+    beam = {"Acquisition_instrument": {"TEM": {"beam_energy": 300.0}}}
+    file_writer(str(tmp_path / "a.msa"), _signal(counts, [_axis("Energy loss", 400, 0.25, 512.0, "eV")], **beam))
+    s = read_spectrum(tmp_path / "a.msa")
+    assert s.navigation_shape == () and not s.is_spectrum_image
+    np.testing.assert_allclose(s.energy_eV, 512.0 + 0.25 * np.arange(400), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(s.data, counts)
+    assert s.data.dtype == np.float32
+    assert s.metadata["beam_energy_keV"] == pytest.approx(300.0)
+    assert s.source == str(tmp_path / "a.msa")
+
+
+def test_msa_by_hand_in_keV_is_converted_to_eV(tmp_path):
+    lines = ["#FORMAT      : EMSA/MAS Spectral Data File", "#VERSION     : 1.0", "#TITLE      : kev",
+             "#NPOINTS     : 10", "#NCOLUMNS    : 1", "#XUNITS      : keV", "#YUNITS      : Counts",
+             "#DATATYPE    : Y", "#XPERCHAN    : 0.002", "#OFFSET      : 0.5", "#SIGNALTYPE  : ELS",
+             "#SPECTRUM    :"] + [str(100 + i) for i in range(10)] + ["#ENDOFDATA   :"]
+    (tmp_path / "k.msa").write_text("\n".join(lines) + "\n")
+    s = read_spectrum(tmp_path / "k.msa")
+    np.testing.assert_allclose(s.energy_eV, 500.0 + 2.0 * np.arange(10), atol=1e-6)
+    np.testing.assert_allclose(s.data, 100 + np.arange(10))
+
+
+def test_msa_without_header_is_read_as_columns(tmp_path):
+    e = np.arange(150, 160)
+    (tmp_path / "bare.msa").write_text("".join(f"{x}\t{x * 2.5}\n" for x in e))
+    s = read_spectrum(tmp_path / "bare.msa")
+    np.testing.assert_allclose(s.energy_eV, e)
+    np.testing.assert_allclose(s.data, 2.5 * e)
+    assert s.metadata["energy_units_assumed"] is True
+
+
+# ----------------------------------------------------------------------------- HyperSpy / EMD
+
+
+def test_hspy_spectrum_image_with_energy_first_is_reordered(tmp_path):
+    """(energy, y, x) on disk; the energy axis is found by its units, not its position."""
+    from rsciio.hspy import file_writer
+
+    rng = np.random.default_rng(2)
+    cube = rng.random((200, 3, 4)).astype(np.float32)  # energy first, like some Gatan SIs
+    axes = [_axis("Energy loss", 200, 0.5, 400.0, "eV"), _axis("y", 3, 2.0, 0, "nm", True),
+            _axis("x", 4, 2.0, 0, "nm", True)]
+    file_writer(str(tmp_path / "si.hspy"), _signal(cube, axes), show_progressbar=False)
+    s = read_spectrum(tmp_path / "si.hspy")
+    assert s.navigation_shape == (3, 4) and s.is_spectrum_image
+    np.testing.assert_allclose(s.energy_eV, 400.0 + 0.5 * np.arange(200))
+    np.testing.assert_array_equal(s.data[2, 1], cube[:, 2, 1])
+    np.testing.assert_allclose(s.summed().data, cube.sum(axis=(1, 2)), rtol=1e-5)
+    assert [a["name"] for a in s.metadata["navigation_axes"]] == ["y", "x"]
+
+
+def test_hspy_keV_axis_and_decreasing_scale(tmp_path):
+    from rsciio.hspy import file_writer
+
+    data = np.arange(50, dtype=np.float32)
+    file_writer(str(tmp_path / "k.hspy"), _signal(data, [_axis("E", 50, -0.01, 1.0, "keV")]),
+                show_progressbar=False)
+    s = read_spectrum(tmp_path / "k.hspy")
+    assert np.all(np.diff(s.energy_eV) > 0)
+    np.testing.assert_allclose(s.energy_eV, 1000.0 - 10.0 * np.arange(50)[::-1], atol=1e-6)
+    np.testing.assert_array_equal(s.data, data[::-1])
+
+
+def test_emd_written_by_rosettasciio(tmp_path):
+    from rsciio.emd import file_writer
+
+    cube = np.random.default_rng(3).random((2, 5, 120)).astype(np.float32)
+    axes = [_axis("y", 2, 1, 0, "nm", True), _axis("x", 5, 1, 0, "nm", True), _axis("Energy loss", 120, 1.0, 300.0, "eV")]
+    file_writer(str(tmp_path / "a.emd"), _signal(cube, axes))
+    s = read_spectrum(tmp_path / "a.emd")
+    assert s.navigation_shape == (2, 5)
+    np.testing.assert_array_equal(s.data, cube)
+    assert s.energy_eV[0] == 300.0
+
+
+def test_singleton_navigation_axes_are_dropped(tmp_path):
+    from rsciio.hspy import file_writer
+
+    data = np.ones((1, 64), dtype=np.float32)
+    file_writer(str(tmp_path / "one.hspy"), _signal(data, [_axis("x", 1, 1, 0, "", True), _axis("Energy", 64, 1, 100, "eV")]),
+                show_progressbar=False)
+    assert read_spectrum(tmp_path / "one.hspy").navigation_shape == ()
+
+
+def test_axis_named_energy_in_other_units_is_rejected(tmp_path):
+    from rsciio.hspy import file_writer
+
+    file_writer(str(tmp_path / "nm.hspy"), _signal(np.ones(64, np.float32), [_axis("Energy loss", 64, 1, 300, "nm")]),
+                show_progressbar=False)
+    with pytest.raises(SpectrumFileError, match=r"nm\.hspy.*'nm'.*eV"):
+        read_spectrum(tmp_path / "nm.hspy")
+
+
+def test_file_without_energy_axis_is_rejected(tmp_path):
+    from rsciio.hspy import file_writer
+
+    file_writer(str(tmp_path / "img.hspy"), _signal(np.ones((4, 5), np.float32), [_axis("y", 4, 1, 0, "nm"), _axis("x", 5, 1, 0, "nm")], signal_type=""),
+                show_progressbar=False)
+    with pytest.raises(SpectrumFileError, match="no energy axis"):
+        read_spectrum(tmp_path / "img.hspy")
+
+
+def test_nan_values_are_reported_with_count_and_place(tmp_path):
+    from rsciio.hspy import file_writer
+
+    cube = np.ones((2, 3, 100), np.float32)
+    cube[1, 2, 10:12] = np.nan
+    axes = [_axis("y", 2, 1, 0, "nm", True), _axis("x", 3, 1, 0, "nm", True), _axis("Energy", 100, 1.0, 500.0, "eV")]
+    file_writer(str(tmp_path / "nan.hspy"), _signal(cube, axes), show_progressbar=False)
+    with pytest.raises(SpectrumFileError, match=r"2 NaN/inf.*510\.00-511\.00 eV.*1 of 6 spectra.*\(1, 2\)"):
+        read_spectrum(tmp_path / "nan.hspy")
+
+
+# ----------------------------------------------------------------------------- text
+
+
+def test_csv_with_header_and_units(tmp_path):
+    e = np.linspace(400.0, 700.0, 301)
+    body = "".join(f"{x:.3f},{np.exp(-x / 300):.6e},{0.0}\n" for x in e)
+    (tmp_path / "s.csv").write_text("Energy loss (eV),Counts,Background\n" + body)
+    s = read_spectrum(tmp_path / "s.csv")
+    np.testing.assert_allclose(s.energy_eV, e, atol=1e-3)
+    np.testing.assert_allclose(s.data, np.exp(-e / 300), rtol=1e-5)
+    assert s.metadata["energy_units_assumed"] is False and s.metadata["intensity_column"] == 1
+
+
+def test_text_choice_of_column_and_energy_column_by_name(tmp_path):
+    e = np.arange(600, 620)
+    (tmp_path / "s.txt").write_text("counts\tbackground\tenergy [keV]\n" + "".join(f"{i}\t{2 * i}\t{x / 1000}\n" for i, x in enumerate(e)))
+    s = read_spectrum(tmp_path / "s.txt", column=1)
+    np.testing.assert_allclose(s.energy_eV, e, atol=1e-9)
+    np.testing.assert_allclose(s.data, 2 * np.arange(20))
+
+
+def test_text_comment_units_and_descending_axis(tmp_path):
+    e = np.arange(900, 800, -1.0)
+    (tmp_path / "d.txt").write_text("# eV, counts\n" + "".join(f"{x} {x * 3}\n" for x in e))
+    s = read_spectrum(tmp_path / "d.txt")
+    assert np.all(np.diff(s.energy_eV) > 0)
+    np.testing.assert_allclose(s.data, 3 * s.energy_eV)
+
+
+def test_text_errors(tmp_path):
+    (tmp_path / "one.txt").write_text("\n".join(str(i) for i in range(10)))
+    with pytest.raises(SpectrumFileError, match="no energy axis"):
+        read_spectrum(tmp_path / "one.txt")
+    (tmp_path / "nm.csv").write_text("Wavelength (nm),I\n" + "".join(f"{i},{i}\n" for i in range(10)))
+    with pytest.raises(SpectrumFileError, match="'nm'"):
+        read_spectrum(tmp_path / "nm.csv")
+    (tmp_path / "nan.csv").write_text("".join(f"{400 + i},{'nan' if i == 3 else 1}\n" for i in range(10)))
+    with pytest.raises(SpectrumFileError, match=r"1 NaN/inf.*403\.00-403\.00 eV"):
+        read_spectrum(tmp_path / "nan.csv")
+    (tmp_path / "far.csv").write_text("".join(f"{4000 + i},1\n" for i in range(10)))
+    with pytest.raises(SpectrumFileError, match="no overlap with the 75-3071 eV"):
+        read_spectrum(tmp_path / "far.csv")
+    (tmp_path / "low.csv").write_text("".join(f"{i},1\n" for i in range(50)))
+    with pytest.raises(SpectrumFileError, match="0.0-49.0 eV"):
+        read_spectrum(tmp_path / "low.csv")
+    assert read_spectrum(tmp_path / "low.csv", check_window=False).n_channels == 50
+
+
+def test_missing_file_and_unsupported_extension(tmp_path):
+    with pytest.raises(SpectrumFileError, match="no such file"):
+        read_spectrum(tmp_path / "absent.dm3")
+    (tmp_path / "x.png").write_bytes(b"\x89PNG")
+    with pytest.raises(SpectrumFileError, match=r"unsupported extension '\.png'.*\.dm3"):
+        read_spectrum(tmp_path / "x.png")
+
+
+def test_spectrum_validates_shapes():
+    with pytest.raises(ValueError, match="does not end with"):
+        Spectrum(np.zeros((3, 10)), np.arange(11.0))
+
+
+# ----------------------------------------------------------------------------- real files
+
+
+def _manifest():
+    import pandas as pd
+
+    if not (EXPERIMENTAL / "manifest.csv").is_file():
+        pytest.skip("../shared/experimental is not present")
+    return pd.read_csv(EXPERIMENTAL / "manifest.csv")
+
+
+def test_every_experimental_file_loads():
+    manifest = _manifest()
+    failures = {}
+    for rec in manifest.itertuples():
+        try:
+            s = read_spectrum(EXPERIMENTAL / rec.file)
+        except Exception as err:  # collect all failures for one clear report
+            failures[rec.file] = str(err)
+            continue
+        assert np.all(np.diff(s.energy_eV) > 0), rec.file
+        assert np.isfinite(s.data).all(), rec.file
+        assert s.is_spectrum_image == (rec.spectrum_image == "yes"), rec.file
+    assert not failures, failures
+
+
+def test_experimental_gatan_spectrum_image_axes():
+    """The FeOx SI is stored (energy, y, x); we must return (y, x, energy) by units."""
+    _manifest()
+    from rsciio.digitalmicrograph import file_reader
+
+    path = EXPERIMENTAL / "lensmind_FeOx_SI.dm3"
+    raw = file_reader(str(path))[0]
+    names = [a["name"] for a in raw["axes"]]
+    s = read_spectrum(path)
+    energy_pos = names.index("Energy loss")
+    nav = tuple(a["size"] for a in raw["axes"] if a["name"] != "Energy loss")
+    assert s.navigation_shape == nav == (17, 19)
+    assert s.n_channels == raw["axes"][energy_pos]["size"]
+    np.testing.assert_array_equal(s.data[5, 7], np.moveaxis(raw["data"], energy_pos, -1)[5, 7])
+    assert s.energy_eV[0] == pytest.approx(raw["axes"][energy_pos]["offset"])
+
+
+def test_experimental_microscope_metadata_is_extracted():
+    """Beam energy and angles from Gatan tags (values read in DigitalMicrograph's tag tree)."""
+    _manifest()
+    si = read_spectrum(EXPERIMENTAL / "lensmind_FeOx_SI.dm3").metadata
+    assert si["beam_energy_keV"] == pytest.approx(200.0)
+    assert si["convergence_angle_mrad"] == pytest.approx(35.0)
+    assert si["collection_angle_mrad"] == pytest.approx(27.78, abs=1e-3)
+    atlas = read_spectrum(EXPERIMENTAL / "atlas_Au_0_3870eV.dm3").metadata
+    assert atlas["beam_energy_keV"] == pytest.approx(200.0)
+
+
+def test_text_with_decimal_commas(tmp_path):
+    (tmp_path / "eu.csv").write_text("Energie (eV);Intensität\n" + "".join(f"{400 + i},5;{1000 + i},25\n" for i in range(8)))
+    s = read_spectrum(tmp_path / "eu.csv")
+    np.testing.assert_allclose(s.energy_eV, 400.5 + np.arange(8))
+    np.testing.assert_allclose(s.data, 1000.25 + np.arange(8))
+
+
+def test_free_header_text_does_not_invent_units(tmp_path):
+    body = "".join(f"{500 + i} {10 + i}\n" for i in range(8))
+    (tmp_path / "a.txt").write_text("Spectrum of FeO (sample A), 200 kV\n" + body)
+    s = read_spectrum(tmp_path / "a.txt")
+    assert s.metadata["energy_units_assumed"] is True and s.energy_eV[0] == 500
+    (tmp_path / "b.txt").write_text("# FeO\n# energy loss in keV\n" + "".join(f"{0.5 + i / 1000} 1\n" for i in range(8)))
+    assert read_spectrum(tmp_path / "b.txt").energy_eV[0] == pytest.approx(500.0)
