@@ -1,23 +1,10 @@
-"""Tests of eels_helpers.profiles: the three profiles, Chapter validation, and the agreement
-of the registry with notebooks/ and _toc.yml."""
+"""Tests of eels_helpers.profiles: the one definition of the three run scales."""
 
 from __future__ import annotations
 
 import pytest
 
-from eels_helpers import profiles
-from eels_helpers.book.runner import notebook_parameters, resolve_parameters, toc_chapters
-from eels_helpers.profiles import (
-    CPU_BOOK_BUDGET_MINUTES,
-    DEFAULT_PROFILE,
-    PROFILES,
-    REGISTRY,
-    Chapter,
-    chapter_parameters,
-    get_chapter,
-    get_profile,
-    validate_profile,
-)
+from eels_helpers.profiles import DEFAULT_PROFILE, PROFILES, Profile, get_profile, validate_profile
 
 
 def test_the_three_profiles():
@@ -36,77 +23,32 @@ def test_unknown_profile_lists_valid_ones(bad):
         validate_profile(bad)
 
 
-def test_chapter_parameters_merge_shared_and_own():
-    ch = Chapter("05_x", "x", smoke={"n": 1}, cpu={"n": 2}, paper={"n": 3})
-    assert ch.parameters("cpu") == {"profile": "cpu", "seed": 0, "device": "cpu", "n": 2}
-    # only the shared parameters the notebook declares
-    assert ch.parameters("paper", declared={"n", "device"}) == {"device": "cuda", "n": 3}
-    with pytest.raises(TypeError):
-        ch.cpu["n"] = 5  # frozen
-    with pytest.raises(ValueError, match="unknown profile"):
-        ch.params("gpu")
 
 
-@pytest.mark.parametrize(
-    "kwargs, pattern",
-    [
-        (dict(name="simulation"), "two digits"),
-        (dict(name="03_Simulation"), "two digits"),
-        (dict(smoke={"n": 1}, cpu={}, paper={"n": 3}), r"profile 'cpu' does not set \['n'\]"),
-        (dict(smoke={"seed": 1}, cpu={"seed": 1}, paper={"seed": 1}), "shared parameter"),
-        (dict(smoke={"1n": 1}, cpu={"1n": 1}, paper={"1n": 1}), "not a valid parameter name"),
-        (dict(smoke={"n": float("nan")}, cpu={"n": 1.0}, paper={"n": 1.0}), "nan"),
-        (dict(smoke={"n": object()}, cpu={"n": 1}, paper={"n": 1}), "has type object"),
-        (dict(budget_minutes={"gpu": 1}), "unknown profile"),
-        (dict(budget_minutes={"cpu": 0}), r"budget_minutes\['cpu'\] must be in"),
-    ],
-)
-def test_chapter_validation(kwargs, pattern):
-    args = dict(name="03_simulation", title="t")
-    args.update(kwargs)
-    with pytest.raises((ValueError, TypeError), match=pattern):
-        Chapter(**args)
+@pytest.mark.parametrize("bad, pattern", [
+    (dict(device="tpu"), "device"),
+    (dict(dataset_scale=0.0), "dataset_scale"),
+    (dict(model_config="huge"), "model_config"),
+    (dict(steps_per_epoch=0), "steps_per_epoch must be an integer >= 1"),
+    (dict(steps_per_epoch_by_model={"vit": 0}), r"steps_per_epoch_by_model\['vit'\]"),
+    (dict(num_threads=0), "num_threads"),
+])
+def test_profile_validation_names_the_field(bad, pattern):
+    args = dict(name="x", description="x", device="cpu", dataset_scale=0.1, model_config="cpu",
+                steps_per_epoch=10, max_epochs=2)
+    with pytest.raises(ValueError, match=pattern):
+        Profile(**{**args, **bad})
 
 
-def test_get_chapter_unknown_lists_registered():
-    with pytest.raises(ValueError, match="registered chapters: 01_introduction"):
-        get_chapter("99_nope")
-    assert chapter_parameters("01_introduction", "smoke")["profile"] == "smoke"
+def test_every_stage_reads_the_profile():
+    """The dataset scale, model configuration, schedule and device come from one Profile."""
+    from eels_helpers.datasets.hdf5 import DatasetConfig
+    from eels_helpers.training.loop import TrainConfig
 
-
-# ----------------------------------------------------------------------------- the registry
-def test_registry_agrees_with_toc_and_notebooks(repo_root):
-    assert toc_chapters(repo_root) == list(REGISTRY), "_toc.yml and profiles._CHAPTERS differ"
-    for name, ch in REGISTRY.items():
-        assert (repo_root / "notebooks" / f"{ch.notebook}.ipynb").is_file(), name
-
-
-@pytest.mark.parametrize("name", list(REGISTRY))
-def test_registered_parameters_are_declared(repo_root, name):
-    declared = notebook_parameters(repo_root / "notebooks" / f"{REGISTRY[name].notebook}.ipynb")
-    assert "profile" in declared, f"{name}: declare `profile` in the parameters cell"
-    for profile in PROFILES:
-        params, _ = resolve_parameters(REGISTRY[name], profile, declared)  # raises on typos
-        assert params["profile"] == profile
-
-
-def test_budgets():
-    """Every chapter states its smoke and cpu budgets; the cpu book fits in 90 minutes."""
-    for name, ch in REGISTRY.items():
-        assert {"smoke", "cpu"} <= set(ch.budget_minutes), f"{name}: set budget_minutes"
-        assert ch.budget_minutes["smoke"] <= 2.0, f"{name}: smoke must take seconds"
-    total = sum(ch.budget_minutes["cpu"] for ch in REGISTRY.values())
-    assert total <= CPU_BOOK_BUDGET_MINUTES, f"cpu budgets add up to {total} min > 90 min"
-
-
-def test_profiles_module_is_light():
-    """`eels-id --help` imports the book module: no heavy imports at module level."""
-    import subprocess
-    import sys
-
-    code = ("import sys, eels_helpers.book.runner, eels_helpers.profiles; "
-            "heavy = [m for m in ('torch', 'matplotlib', 'papermill', 'nbformat', 'numpy') "
-            "if m in sys.modules]; print(heavy)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "[]"
-    assert profiles.__doc__ and "smoke" in profiles.__doc__
+    for name, p in PROFILES.items():
+        assert DatasetConfig.from_profile(name).scale == p.dataset_scale
+        for arch in ("mlp", "unet", "vit"):
+            cfg = TrainConfig.from_profile(name, model=arch)
+            assert (cfg.model_config, cfg.steps_per_epoch, cfg.max_epochs, cfg.num_threads) == (
+                p.model_config, p.steps_for(arch), p.max_epochs, p.num_threads)
+    assert get_profile("cpu").steps_for("unet") < get_profile("cpu").steps_for("vit") < get_profile("cpu").steps_for("mlp")

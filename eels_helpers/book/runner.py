@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
+from eels_helpers.book import chapters as _chapters
 
 __all__ = [
     "BookError",
@@ -118,7 +119,7 @@ def parse_param(text: str) -> ParamOverride:
     if isinstance(value, tuple):
         value = list(value)
     try:  # the value must survive the notebook's JSON metadata
-        _profiles._check_value("--param", "command line", key, value)
+        _chapters._check_value("--param", "command line", key, value)
     except (TypeError, ValueError):
         raise BookError(
             f"--param {text!r}: the value must be a finite int or float, a str, bool, None, "
@@ -143,7 +144,7 @@ def notebook_parameters(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def resolve_parameters(
-    chapter: _profiles.Chapter,
+    chapter: _chapters.Chapter,
     profile: str,
     declared: Mapping[str, Any],
     overrides: Sequence[ParamOverride] = (),
@@ -342,7 +343,7 @@ CELL_TIMEOUT_MIN_S = 300
 CELL_TIMEOUT_ATTEMPTS = 2
 
 
-def cell_timeout_s(chapter: _profiles.Chapter, profile: str) -> float | None:
+def cell_timeout_s(chapter: _chapters.Chapter, profile: str) -> float | None:
     """Seconds a single cell of ``chapter`` may run at ``profile`` (None: no limit)."""
     budget = chapter.budget_minutes.get(profile)
     if budget is None:
@@ -351,7 +352,7 @@ def cell_timeout_s(chapter: _profiles.Chapter, profile: str) -> float | None:
 
 
 def execute_chapter(
-    chapter: _profiles.Chapter,
+    chapter: _chapters.Chapter,
     profile: str,
     *,
     root: Path,
@@ -642,7 +643,7 @@ def run_book(
     build: bool = True,
     output: Path | None = None,
     root: Path | None = None,
-    registry: Mapping[str, _profiles.Chapter] | None = None,
+    registry: Mapping[str, _chapters.Chapter] | None = None,
     progress: bool = True,
 ) -> BookResult:
     """Execute the chapters (all, or ``only``) at ``profile``, then build the book."""
@@ -653,7 +654,7 @@ def run_book(
     except ValueError as err:
         raise BookError(str(err)) from None
     root = Path(root).resolve() if root is not None else project_root()
-    registry = _profiles.expand_chapters(_profiles.REGISTRY if registry is None else registry)
+    registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
     overrides = [p if isinstance(p, ParamOverride) else parse_param(p) for p in params]
 
     in_toc = toc_chapters(root)
@@ -763,10 +764,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
-def list_chapters(profile: str, registry: Mapping[str, _profiles.Chapter] | None = None) -> str:
+def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None) -> str:
     """One line per registered chapter: name, budget and parameters at ``profile``."""
     _profiles.validate_profile(profile)
-    registry = _profiles.expand_chapters(_profiles.REGISTRY if registry is None else registry)
+    registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
     shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
     lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
              f"shared parameters (where declared): {shared}", "chapters [budget]:"]

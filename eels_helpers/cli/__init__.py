@@ -1,8 +1,8 @@
 """The ``eels-id`` command line.
 
-Each sub-command lives in the module that does its work; that module exposes
-``configure_parser(parser)`` and ``main(args) -> int``. Modules are imported lazily so
-that ``eels-id --help`` stays fast.
+One module per sub-command (``eels_helpers.cli.<command>``), each exposing
+``configure_parser(parser)`` and ``main(args) -> int``; the library modules hold no argparse.
+Command modules are imported lazily so that ``eels-id --help`` stays fast.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ import sys
 
 #: sub-command -> (module, one-line help)
 COMMANDS = {
-    "book": ("eels_helpers.book.runner", "execute the notebooks with papermill and build the book"),
-    "simulate": ("eels_helpers.datasets.hdf5", "simulate spectra: a dataset to HDF5 or a quick plot"),
-    "train": ("eels_helpers.training.loop", "train an architecture on simulated spectra"),
-    "predict": ("eels_helpers.inference.predict", "identify the elements in spectrum files"),
-    "map": ("eels_helpers.inference.mapping", "map elements in a spectrum image"),
-    "models": ("eels_helpers.training.release", "list the shipped models with their measured scores"),
+    "book": ("eels_helpers.cli.book", "execute the notebooks with papermill and build the book"),
+    "simulate": ("eels_helpers.cli.simulate", "simulate spectra: a dataset to HDF5 or a quick plot"),
+    "train": ("eels_helpers.cli.train", "train an architecture on simulated spectra"),
+    "predict": ("eels_helpers.cli.predict", "identify the elements in spectrum files"),
+    "map": ("eels_helpers.cli.map", "map elements in a spectrum image"),
+    "models": ("eels_helpers.cli.models", "list the shipped models with their measured scores"),
 }
 
 

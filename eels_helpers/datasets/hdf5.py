@@ -88,7 +88,6 @@ SPLITS = ("train", "validation", "test", "single")
 PAPER_SPLITS = {"train": (1400, 5), "validation": (300, 2), "test": (300, 5), "single": (100, 1)}
 #: Fraction of the paper's samples per element at each profile of eels_helpers.profiles:
 #: smoke 4,000 spectra (CI), cpu 73,600, paper 736,000 (the paper's set).
-PROFILE_SCALES = {"smoke": 0.005, "cpu": 0.1, "paper": 1.0}
 _SPECTRA_CHUNK_ROWS = 16
 _STREAM_KEY = 7919  # spawn-key prefix separating the streaming generator from the file units
 
@@ -146,11 +145,12 @@ class DatasetConfig:
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> "DatasetConfig":
-        """The dataset of a profile (``smoke``, ``cpu``, ``paper``: ``PROFILE_SCALES``); keyword
-        arguments override fields (e.g. ``scale``, ``splits``, ``dtype``)."""
-        if profile not in PROFILE_SCALES:
-            raise ValueError(f"unknown profile {profile!r}; valid profiles: {', '.join(PROFILE_SCALES)}")
-        return cls(**{"scale": PROFILE_SCALES[profile], **overrides})
+        """The dataset of a profile (``smoke``, ``cpu``, ``paper``: its
+        :attr:`eels_helpers.profiles.Profile.dataset_scale`); keyword arguments override fields
+        (e.g. ``scale``, ``splits``, ``dtype``)."""
+        from eels_helpers.profiles import get_profile
+
+        return cls(**{"scale": get_profile(profile).dataset_scale, **overrides})
 
     def samples_per_element(self, split: str) -> int:
         return max(1, int(round(PAPER_SPLITS[split][0] * self.scale)))

@@ -38,19 +38,13 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from eels_helpers import profiles as _profiles
 from eels_helpers.models.model_files import atomic_save
 from eels_helpers.evaluation.metrics import Scores
 
 CHECKPOINT = "checkpoint.pt"
 MODEL_FILE = "model.pt"
 LOG_CSV, LOG_JSON = "log.csv", "log.json"
-
-#: schedule of each profile: model configuration (see eels_helpers.models.CONFIGS) and pseudo-epochs
-PROFILES: dict[str, dict[str, Any]] = {
-    "smoke": dict(model_config="cpu", steps_per_epoch=5, max_epochs=2),
-    "cpu": dict(model_config="cpu", steps_per_epoch=100, max_epochs=10),    # 32,000 spectra, ~10 min
-    "paper": dict(model_config="paper", steps_per_epoch=1000, max_epochs=35),
-}
 
 PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 DEVICES = ("auto", "cpu", "cuda")
@@ -123,9 +117,17 @@ class TrainConfig:
 
     @classmethod
     def from_profile(cls, profile: str, **overrides: Any) -> "TrainConfig":
-        if profile not in PROFILES:
-            raise ValueError(f"profile must be one of {', '.join(PROFILES)}, got {profile!r}")
-        return cls(**{**PROFILES[profile], **overrides})
+        """The schedule of ``profile`` (:class:`eels_helpers.profiles.Profile`: model
+        configuration, steps per pseudo-epoch of the architecture ``overrides['model']``,
+        maximum pseudo-epochs, threads); keyword arguments override fields. The device stays
+        ``auto`` unless given (the book passes the profile's device)."""
+        from eels_helpers.profiles import get_profile
+
+        p = get_profile(profile)
+        model = overrides.get("model", cls.model)
+        schedule = dict(model_config=p.model_config, steps_per_epoch=p.steps_for(model),
+                        max_epochs=p.max_epochs, num_threads=p.num_threads)
+        return cls(**{**schedule, **overrides})
 
 
 # --------------------------------------------------------------------------------------------
@@ -659,7 +661,7 @@ def _parse_value(text: str) -> Any:
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, choices=("mlp", "cnn", "unet", "resnet", "vit", "cct"),
                         help="architecture")
-    parser.add_argument("--profile", default="cpu", choices=sorted(PROFILES),
+    parser.add_argument("--profile", default="cpu", choices=sorted(_profiles.PROFILES),
                         help="schedule and model configuration (smoke, cpu = reduced models, paper = paper sizes)")
     parser.add_argument("--model-config", choices=["paper", "cpu"], help="override the profile's model configuration")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",

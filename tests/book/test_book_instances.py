@@ -1,5 +1,5 @@
 """Chapter instances: one notebook executed several times with different parameters into
-different pages (eels_helpers.profiles.Chapter.instances and the runner's handling of them)."""
+different pages (eels_helpers.book.chapters.Chapter.instances and the runner's handling of them)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from eels_helpers import profiles
+from eels_helpers.book import chapters
 from eels_helpers.book.runner import BookError, list_chapters, run_book, toc_chapters
-from eels_helpers.profiles import REGISTRY as REAL_REGISTRY
-from eels_helpers.profiles import Chapter, expand_chapters
+from eels_helpers.book.chapters import REGISTRY as REAL_REGISTRY
+from eels_helpers.book.chapters import Chapter, expand_chapters
 
 MULTI = Chapter(
     name="01_multi",
@@ -49,7 +50,7 @@ def multi_root(make_book_root, monkeypatch) -> Path:
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/01_multi_x\n"
         "  - file: book/executed/01_multi_y\n  - file: book/executed/02_plain\n")
-    monkeypatch.setattr(profiles, "REGISTRY", expand_chapters(REGISTRY))  # for the CLI path
+    monkeypatch.setattr(chapters, "REGISTRY", expand_chapters(REGISTRY))  # for the CLI path
     return root
 
 

@@ -120,9 +120,10 @@ def test_intro_page_figure_and_math_offline(intro_book, chromium, tmp_path):
 def test_saved_widget_state_renders_offline(make_book_root, chromium, tmp_path, monkeypatch):
     """A notebook that displays an ipywidgets slider: the page loads RequireJS and the embed
     manager from _static, and the browser draws the slider from the saved state."""
-    from eels_helpers import profiles
+    from eels_helpers.book import chapters
+from eels_helpers.book import chapters
     from eels_helpers.book.runner import run_book
-    from eels_helpers.profiles import Chapter
+    from eels_helpers.book.chapters import Chapter
 
     root = make_book_root("widgets")
     nb = new_notebook(cells=[
@@ -135,7 +136,7 @@ def test_saved_widget_state_renders_offline(make_book_root, chromium, tmp_path, 
     (root / "_toc.yml").write_text(
         "format: jb-book\nroot: book/intro\nchapters:\n  - file: book/executed/01_widgets\n")
     registry = {"01_widgets": Chapter(name="01_widgets", title="widgets")}
-    monkeypatch.setattr(profiles, "REGISTRY", registry)
+    monkeypatch.setattr(chapters, "REGISTRY", registry)
     result = run_book("smoke", root=root, output=root / "out", registry=registry, progress=False)
 
     executed = nbformat.read(str(root / "book" / "executed" / "01_widgets.ipynb"), as_version=4)

@@ -12,6 +12,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from eels_helpers import profiles
+from eels_helpers.book import chapters
 from eels_helpers.book.runner import (
     BookError,
     ParamOverride,
@@ -20,7 +21,7 @@ from eels_helpers.book.runner import (
     run_book,
     toc_chapters,
 )
-from eels_helpers.profiles import Chapter
+from eels_helpers.book.chapters import Chapter
 
 TINY = Chapter(
     name="01_tiny",
@@ -67,7 +68,7 @@ def tiny_root(make_book_root, monkeypatch) -> Path:
         "format: jb-book\nroot: book/intro\nchapters:\n"
         "  - file: book/executed/01_tiny\n  - file: book/executed/02_fail\n"
     )
-    monkeypatch.setattr(profiles, "REGISTRY", REGISTRY)  # for the CLI path
+    monkeypatch.setattr(chapters, "REGISTRY", REGISTRY)  # for the CLI path
     return root
 
 

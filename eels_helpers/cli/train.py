@@ -1,0 +1,3 @@
+"""``eels-id train`` (TEMPORARY re-export while the relayout lands)."""
+
+from eels_helpers.training.loop import configure_parser, main  # noqa: F401
