@@ -120,7 +120,7 @@ def atomic_save(obj: Any, path: str | Path) -> Path:
 
 
 def _base(threshold, metadata) -> dict:
-    from . import __version__
+    from eels_helpers import __version__
     from eels_helpers.physics.elements import ELEMENTS
 
     metadata = dict(metadata or {})

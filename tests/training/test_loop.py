@@ -180,7 +180,7 @@ def test_map_dataset_position_and_sharding():
 def test_distributed_data_parallel_gloo_two_processes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
-           "-m", "eels_helpers.training.loop", "--model", "mlp", "--option", "width=0.02", "--profile", "smoke",
+           "-m", "eels_helpers.cli", "train", "--model", "mlp", "--option", "width=0.02", "--profile", "smoke",
            "--synthetic", "64", "--batch-size", "4", "--out", str(tmp_path), "--no-progress", "--threads", "1"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
