@@ -3,6 +3,8 @@ notebooks/ and _toc.yml, and of every notebook's parameter defaults with the cpu
 
 from __future__ import annotations
 
+import ast
+
 import pytest
 
 from eels_helpers.book import chapters
@@ -101,5 +103,5 @@ def test_notebook_defaults_equal_the_cpu_profile(repo_root, name):
     chapter = REGISTRY[name]
     declared = notebook_parameters(repo_root / "notebooks" / f"{chapter.notebook}.ipynb")
     expected = chapter.parameters("cpu", declared=set(declared))
-    defaults = {k: v["default"] for k, v in declared.items() if k in expected}
+    defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items() if k in expected}
     assert defaults == expected, f"notebooks/{chapter.notebook}.ipynb defaults differ from the cpu profile"

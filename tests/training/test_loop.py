@@ -132,7 +132,7 @@ def test_cli_and_plain_hdf5(tmp_path, capsys):
     assert len(ds) == 24 and np.array_equal(ds[5][0], data[5][0])
     code = main(["train", "--model", "mlp", "--profile", "smoke", "--data", str(tmp_path / "d.h5"),
                  "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
-                 "--threads", "1"])
+                 "--threads", "1", "--steps-per-epoch", "5", "--max-epochs", "2"])
     assert code == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
     assert "stopped: max_epochs 2 reached" in capsys.readouterr().out
 
@@ -181,7 +181,8 @@ def test_distributed_data_parallel_gloo_two_processes(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", "29533",
            "-m", "eels_helpers.cli", "train", "--model", "mlp", "--option", "width=0.02", "--profile", "smoke",
-           "--synthetic", "64", "--batch-size", "4", "--out", str(tmp_path), "--no-progress", "--threads", "1"]
+           "--synthetic", "64", "--batch-size", "4", "--out", str(tmp_path), "--no-progress", "--threads", "1",
+           "--steps-per-epoch", "5", "--max-epochs", "2"]
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=170)
     assert done.returncode == 0, done.stderr[-3000:]
     history = json.loads((tmp_path / "log.json").read_text())
