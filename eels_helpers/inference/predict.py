@@ -249,7 +249,7 @@ def predict(
     inputs : str, pathlib.Path, eels_helpers.spectrum.Spectrum, numpy.ndarray or list of them
         Spectrum files (any format :func:`eels_helpers.inference.spectrum_files.read_spectrum`
         reads), spectra already read, or arrays of shape ``(..., n)`` (counts; the leading
-        axes are navigation axes of a spectrum image). A list gives one result per element.
+        axes are navigation axes of a spectrum image). A list gives one result per item.
     model : str, pathlib.Path, eels_helpers.models.model_files.LoadedModel or torch.nn.Module
         A shipped model name (``"default"``, ``"ensemble"``), a model-file path, a loaded
         model file, or a torch module mapping ``(batch, 3072)`` float32 to ``(batch, 80)``
