@@ -1,4 +1,8 @@
-"""The paper's six architectures, built by name (timm-style registry).
+"""The networks: the paper's six architectures built by name (timm-style registry), the
+ensemble, and the model files that store a trained network with its threshold.
+
+This stage may import physics (the element list) and the foundations only: a network knows
+nothing of how its spectra were simulated or read.
 
 >>> from eels_helpers.models import create_model
 >>> model = create_model("vit")                    # paper size (Table 2: 2M parameters)
@@ -12,10 +16,10 @@ sizes (the authors' public code, arnoannys/EELS_ID on GitHub). Scaling options:
 * ``width`` (mlp, cnn, resnet, unet): multiplies hidden sizes / convolution channels;
 * ``heads``, ``dim_head``, ``patch_stride``, ``attn_dropout`` (vit, cct): token and head layout.
 
-``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile, chosen from
-measurements on the project's 2-core machine (AMD EPYC, AVX2, no fast bfloat16: there fp32 is
-the fast path) so that each architecture trains in about ten minutes at that profile; the table
-above ``CPU_CONFIGS`` gives the numbers.
+``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile (``Profile.model_config``),
+chosen so that each architecture trains in about ten minutes on a 2-core CPU (fp32, the fast path
+where the CPU has no native bfloat16); ``benchmarks/bench_models.py`` prints the training and
+inference rates of both configurations side by side.
 """
 
 from __future__ import annotations
