@@ -69,28 +69,29 @@ class Clock:
 
 
 def ours_in_memory(n: int, elements, batch: int = 500) -> tuple[float, float]:
-    from eels_helpers.datasets import hdf5 as ds
+    from eels_helpers.datasets.config import DatasetConfig, plan_units, simulate_unit
 
-    config = ds.DatasetConfig(scale=1.0, splits=("train",), chunk_samples=batch // 5, elements=elements)
-    units = ds.plan_units(config)
+    config = DatasetConfig(scale=1.0, splits=("train",), chunk_samples=batch // 5, elements=elements)
+    units = plan_units(config)
     picks = np.random.default_rng(0).choice(len(units), size=max(1, n // batch), replace=False)
-    ds.simulate_unit(units[0], config, 0)  # warm-up (GOS tables, caches)
+    simulate_unit(units[0], config, 0)  # warm-up (GOS tables, caches)
     done = 0
     with Clock() as c:
         for p in picks:
-            done += ds.simulate_unit(units[p], config, 0)["spectra"].shape[0]
+            done += simulate_unit(units[p], config, 0)["spectra"].shape[0]
     return done / c.wall, done / c.cpu
 
 
 def ours_hdf5(n: int, workers: int, folder: Path, elements) -> tuple[float, float, int, int]:
     """(spectra/s wall clock, spectra per CPU-second, spectra written, bytes on disk)."""
-    from eels_helpers.datasets import hdf5 as ds
+    from eels_helpers.datasets.config import DatasetConfig
+    from eels_helpers.datasets.hdf5_writer import write_dataset
 
-    scale = n / ds.DatasetConfig(scale=1.0, elements=elements).n_spectra()
-    config = ds.DatasetConfig(scale=scale, elements=elements)
+    scale = n / DatasetConfig(scale=1.0, elements=elements).n_spectra()
+    config = DatasetConfig(scale=scale, elements=elements)
     out = folder / "bench.h5"
     with Clock() as c:
-        summary = ds.write_dataset(out, config, seed=1, workers=workers, progress=False)
+        summary = write_dataset(out, config, seed=1, workers=workers, progress=False)
     size = out.stat().st_blocks * 512
     out.unlink()
     return summary["spectra"] / c.wall, summary["spectra"] / c.cpu, summary["spectra"], size
@@ -100,7 +101,7 @@ def ours_streaming(n: int, workers: int, elements, batch_size: int = 256) -> tup
     """Spectra/s through a DataLoader (fork workers: they inherit the loaded GOS tables)."""
     import torch
 
-    from eels_helpers.datasets.hdf5 import StreamingSpectra
+    from eels_helpers.datasets.streaming import StreamingSpectra
 
     n_batches = max(workers * 2, n // batch_size)
     stream = StreamingSpectra(seed=2, batch_size=batch_size, n_batches=n_batches, elements=elements)
@@ -165,8 +166,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     n = 4_000 if args.quick else args.spectra
     print(f"machine: {os.cpu_count()} logical CPUs; {uptime()}")
+    from eels_helpers.datasets.config import simulatable_elements
     from eels_helpers.simulation.config import SimulationConfig
-    from eels_helpers.datasets.hdf5 import simulatable_elements
 
     t = time.perf_counter()
     elements, missing = simulatable_elements()

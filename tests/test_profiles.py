@@ -42,7 +42,7 @@ def test_profile_validation_names_the_field(bad, pattern):
 
 def test_every_stage_reads_the_profile():
     """The dataset scale, model configuration, schedule and device come from one Profile."""
-    from eels_helpers.datasets.hdf5 import DatasetConfig
+    from eels_helpers.datasets.config import DatasetConfig
     from eels_helpers.training.loop import TrainConfig
 
     for name, p in PROFILES.items():

@@ -4,7 +4,7 @@ The paper simulates "an additional dataset ... [where] each spectrum contains on
 corresponding to a single element" to "determine what pairs of elements are often confused"
 (Annys et al. 2023, Methods; the matrix is in its Supplementary). ``C[i, j]`` counts spectra of
 element i whose highest probability is element j (:func:`eels_helpers.evaluation.metrics.confusion_matrix`
-on :func:`eels_helpers.datasets.hdf5.single_element_arrays`). The paper names two typical mistakes:
+on :func:`eels_helpers.datasets.streaming.single_element_arrays`). The paper names two typical mistakes:
 neighbouring lanthanides, whose N edges lie closer than the chemical and instrumental shifts,
 and plausible alternatives above the threshold. Many confusions are between elements whose edges nearly coincide (e.g. Sb
 M4,5 at 528 eV and O K at 532 eV), which :func:`edge_distances` measures. Element order Be..Bi

@@ -381,12 +381,6 @@ def evaluate(
 LANTHANIDES_Z = (57, 71)
 
 
-def element_occurrence(manifest) -> np.ndarray:
-    """(80,) int64: the number of manifest files labelled with each element (Fig. 4b; carbon
-    included, although its labels are ambiguous)."""
-    return label_matrix(manifest["labels"]).sum(axis=0).astype(np.int64)
-
-
 def plot_occurrence(experimental: np.ndarray, n_experimental: int, simulated: np.ndarray | None = None,
                     n_simulated: int = 0, ax=None):
     """Fig. 4: the fraction of spectra labelled with each element, experimental (counts

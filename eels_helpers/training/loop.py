@@ -301,7 +301,7 @@ class PermutationSampler:
 
 
 def _xy(batch):
-    """(spectra, labels) from a tuple/list batch or a dict batch (eels_helpers.datasets.hdf5 fields)."""
+    """(spectra, labels) from a tuple/list batch or a dict batch (eels_helpers.datasets.streaming fields)."""
     if isinstance(batch, dict):
         return batch["spectra"], batch["labels_identification"]
     return batch[0], batch[1]
@@ -335,7 +335,7 @@ def _batches(dataset, config: TrainConfig, start_batches: int, rank: int, world:
     from torch.utils.data import DataLoader, IterableDataset
 
     generator = torch.Generator().manual_seed(config.seed)  # keeps the global RNG untouched
-    if _is_batch_stream(dataset):        # eels_helpers.datasets.hdf5.StreamingSpectra: yields whole batches
+    if _is_batch_stream(dataset):        # eels_helpers.datasets.streaming.StreamingSpectra: yields whole batches
         if dataset.batch_size != config.batch_size:
             raise ValueError(f"the stream's batch_size {dataset.batch_size} differs from batch_size {config.batch_size}")
         if (dataset.rank, dataset.world_size) != (rank, world):
@@ -715,7 +715,7 @@ def open_hdf5(path, split: str = "train"):
     ``labels_identification`` datasets at its root is read by :class:`HDF5Spectra`."""
     import h5py
 
-    from eels_helpers.datasets import hdf5 as dataset
+    from eels_helpers.datasets import hdf5_reader as dataset
 
     first = dataset._expand(str(path))[0]
     with h5py.File(first, "r") as f:
@@ -728,7 +728,8 @@ def open_hdf5(path, split: str = "train"):
 def streaming_dataset(config: TrainConfig):
     """The streaming simulator for this process (rank/world from the torchrun environment), drawing
     query elements among those the simulator can produce with its default configuration."""
-    from eels_helpers.datasets.hdf5 import StreamingSpectra, simulatable_elements
+    from eels_helpers.datasets.config import simulatable_elements
+    from eels_helpers.datasets.streaming import StreamingSpectra
 
     rank, world, _ = _dist_env()
     elements, failures = simulatable_elements()
@@ -742,7 +743,8 @@ def streaming_dataset(config: TrainConfig):
 def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
     """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) from the
     streaming simulator with ``seed`` (use a seed other than the training seed for test data)."""
-    from eels_helpers.datasets.hdf5 import StreamingSpectra, simulatable_elements
+    from eels_helpers.datasets.config import simulatable_elements
+    from eels_helpers.datasets.streaming import StreamingSpectra
 
     stream = StreamingSpectra(elements=simulatable_elements()[0], seed=seed, batch_size=batch_size,
                               n_batches=-(-n_spectra // batch_size))

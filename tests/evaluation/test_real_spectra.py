@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eels_helpers.datasets.occurrence import element_occurrence
 from eels_helpers.evaluation import real_spectra as ex
 from eels_helpers.physics.elements import ELEMENTS
 
@@ -229,7 +230,7 @@ def test_element_occurrence_counts_labelled_files():
     import pandas as pd
 
     df = pd.DataFrame({"labels": [("O", "Fe"), ("C", "O"), ("Ce",), ()]})
-    occ = ex.element_occurrence(df)
+    occ = element_occurrence(ex.label_matrix(df["labels"]))
     assert occ.dtype == np.int64 and occ.sum() == 5
     assert occ[ELEMENTS.index("O")] == 2 and occ[ELEMENTS.index("C")] == 1 and occ[ELEMENTS.index("Ce")] == 1
 
@@ -418,7 +419,7 @@ def test_real_spectra_occurrence_and_inputs_when_present():
     if not (EXPERIMENTAL / "manifest.csv").is_file():
         pytest.skip("../shared/experimental is not present")
     df = ex.load_manifest(EXPERIMENTAL)
-    occ = ex.element_occurrence(df)
+    occ = element_occurrence(ex.label_matrix(df["labels"]))
     assert occ.sum() == sum(len(t) for t in df["labels"]) and occ[ELEMENTS.index("O")] >= 10
     inputs = ex.manifest_inputs(df.iloc[:5])
     assert inputs.shape == (5, 3072) and np.all(inputs[:, :75] == 0)

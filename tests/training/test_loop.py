@@ -138,7 +138,7 @@ def test_cli_and_plain_hdf5(tmp_path, capsys):
 
 
 class FakeStream:
-    """Duck-typed like eels_helpers.datasets.hdf5.StreamingSpectra: batch(b) is a function of b only."""
+    """Duck-typed like eels_helpers.datasets.streaming.StreamingSpectra: batch(b) is a function of b only."""
 
     def __init__(self, batch_size=4, rank=0, world_size=1):
         self.batch_size, self.rank, self.world_size, self.n_batches = batch_size, rank, world_size, None
@@ -192,10 +192,12 @@ def test_distributed_data_parallel_gloo_two_processes(tmp_path):
 
 
 def test_trains_from_a_dataset_written_by_eels_id_simulate(tmp_path):
-    ds = pytest.importorskip("eels_helpers.datasets.hdf5")
-    cfg = ds.DatasetConfig(scale=0.0003, splits=("train", "validation"), elements=("B", "C", "N", "O"),
-                           chunk_samples=4)
-    ds.write_dataset(tmp_path / "d.h5", cfg, seed=0, workers=1)
+    from eels_helpers.datasets.config import DatasetConfig
+    from eels_helpers.datasets.hdf5_writer import write_dataset
+
+    cfg = DatasetConfig(scale=0.0003, splits=("train", "validation"), elements=("B", "C", "N", "O"),
+                        chunk_samples=4)
+    write_dataset(tmp_path / "d.h5", cfg, seed=0, workers=1)
     train_split, val_split = open_hdf5(tmp_path / "d.h5", "train"), open_hdf5(tmp_path / "d.h5", "validation")
     assert len(train_split) == cfg.n_spectra("train") and len(val_split) == cfg.n_spectra("validation")
     history = train(TrainConfig(**{**TINY, "batch_size": 4, "max_epochs": 1}), train_split, tmp_path / "run",

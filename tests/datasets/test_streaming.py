@@ -1,0 +1,71 @@
+"""The streaming dataset, the in-memory single-element set and the occurrence of streamed spectra."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from dataset_fakes import fake_simulate
+
+from eels_helpers.datasets.streaming import StreamingSpectra, single_element_arrays, stream_occurrence
+from eels_helpers.physics.elements import ELEMENTS
+
+
+def test_stream_occurrence_counts_the_labels_of_whole_batches():
+    occ = stream_occurrence(10, seed=2, batch_size=4, simulate_fn=fake_simulate)   # 3 batches
+    stream = StreamingSpectra(seed=2, batch_size=4, n_batches=3, simulate_fn=fake_simulate)
+    expected = sum(stream.batch(b)["labels_identification"].numpy().sum(axis=0) for b in range(3))
+    assert occ.shape == (80,) and occ.dtype == np.int64
+    np.testing.assert_array_equal(occ, expected)
+    assert occ.sum() >= 12                   # every spectrum holds at least its query element
+    with pytest.raises(ValueError, match="n_spectra must be an integer >= 1"):
+        stream_occurrence(0)
+
+
+def test_streaming_shapes_determinism_and_workers():
+    assert issubclass(StreamingSpectra, torch.utils.data.IterableDataset)   # a plain class, seen by tools
+    assert StreamingSpectra.__module__ == "eels_helpers.datasets.streaming"
+    stream = StreamingSpectra(elements=("O", "Fe", "Ce"), seed=5, batch_size=8, n_batches=6,
+                              simulate_fn=fake_simulate)
+    assert len(stream) == 6
+    single = list(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=0))
+    multi = list(torch.utils.data.DataLoader(stream, batch_size=None, num_workers=2))
+    assert [b["batch_index"] for b in single] == list(range(6)) == [int(b["batch_index"]) for b in multi]
+    for a, b in zip(single, multi):
+        assert a["spectra"].shape == (8, 3072) and a["labels_identification"].shape == (8, 80)
+        assert a["spectra"].dtype == torch.float32
+        assert set(a["query"].tolist()) <= {ELEMENTS.index(e) for e in ("O", "Fe", "Ce")}
+        assert (a["labels_identification"][torch.arange(8), a["query"]] == 1).all()
+        torch.testing.assert_close(a["spectra"], b["spectra"])
+    # consecutive batches (served by different workers) differ
+    assert not torch.equal(multi[0]["spectra"], multi[1]["spectra"])
+    # ranks split the stream without overlap
+    r = [StreamingSpectra(seed=5, batch_size=4, n_batches=5, rank=k, world_size=2, simulate_fn=fake_simulate)
+         for k in range(2)]
+    assert [b["batch_index"] for b in r[0]] == [0, 2, 4] and [b["batch_index"] for b in r[1]] == [1, 3]
+    with pytest.raises(ValueError, match="batch_size"):
+        StreamingSpectra(batch_size=0)
+    with pytest.raises(ValueError, match="unknown"):
+        StreamingSpectra(elements=("H",))
+
+
+def test_single_element_arrays_are_pure_ordered_and_seeded_per_element():
+    x, y = single_element_arrays(3, seed=4, elements=("Ce", "O"), simulate_fn=fake_simulate)
+    assert x.shape == (6, 3072) and y.shape == (6, 80) and x.dtype == y.dtype == np.float32
+    np.testing.assert_array_equal(y.argmax(axis=1), [ELEMENTS.index("O")] * 3 + [ELEMENTS.index("Ce")] * 3)
+    assert (y.sum(axis=1) == 1).all()                              # pure elements (Z order: O before Ce)
+    x_ce, _ = single_element_arrays(3, seed=4, elements=("Ce",), simulate_fn=fake_simulate)
+    np.testing.assert_array_equal(x[3:], x_ce)                      # independent of the other elements
+    assert not np.array_equal(x_ce, single_element_arrays(3, seed=5, elements=("Ce",),
+                                                          simulate_fn=fake_simulate)[0])
+    with pytest.raises(ValueError, match="n_per_element"):
+        single_element_arrays(0, seed=0, elements=("Ce",), simulate_fn=fake_simulate)
+    with pytest.raises(ValueError, match="unknown"):
+        single_element_arrays(1, seed=0, elements=("Xy",), simulate_fn=fake_simulate)
+
+
+def test_real_streaming():
+    stream = StreamingSpectra(elements=("C", "Fe"), seed=1, batch_size=6, n_batches=2)
+    batches = list(stream)
+    assert [b["spectra"].shape for b in batches] == [(6, 3072)] * 2
+    assert not np.array_equal(batches[0]["spectra"].numpy(), batches[1]["spectra"].numpy())
