@@ -36,7 +36,7 @@ import numpy as np
 
 
 def spectra(n: int):
-    from eels_helpers.inference.spectrum_files import Spectrum
+    from eels_helpers.spectrum import Spectrum
 
     try:
         from eels_helpers.physics.gos_tables import builtin_available

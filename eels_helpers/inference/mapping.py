@@ -113,7 +113,7 @@ class QuantMap:
 
 # --------------------------------------------------------------------------- inputs
 def _as_spectrum(data: Any, energy_eV=None):
-    from eels_helpers.inference.spectrum_files import Spectrum
+    from eels_helpers.spectrum import Spectrum
 
     if isinstance(data, Spectrum):
         return data

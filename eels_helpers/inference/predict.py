@@ -49,7 +49,7 @@ class Prediction:
         pixel fraction for a spectrum image).
     pixel_fraction: for a spectrum image, fraction of pixels where each element is
         above threshold (all 80 symbols); empty for a single spectrum.
-    spectrum: what was read (io.Spectrum) and ``inputs`` what the network saw
+    spectrum: what was read (:class:`~eels_helpers.spectrum.Spectrum`) and ``inputs`` what the network saw
         (float32 (*navigation_shape, 3072)).
     """
 
@@ -205,7 +205,8 @@ def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: floa
 
 
 def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
-    from eels_helpers.inference.spectrum_files import Spectrum, read_spectrum
+    from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.spectrum import Spectrum
     from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
 
     if isinstance(item, Spectrum):
