@@ -37,8 +37,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-#: seeds of the simulated validation and test spectra (as in the training chapter)
-VALIDATION_SEED, TEST_SEED = 10_001, 20_002
+from eels_helpers.evaluation.held_out import TEST_SEED, VALIDATION_SEED
+
 #: simulated spectra (and their seed) on which each network's BatchNorm statistics are
 #: re-estimated before scoring and shipping (``models.recalibrate_batchnorm``)
 RECALIBRATION_SPECTRA, RECALIBRATION_SEED = 4096, 30_003
