@@ -11,7 +11,6 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from eels_helpers import profiles
 from eels_helpers.book import chapters
 from eels_helpers.book.build import BookError, toc_chapters
 from eels_helpers.book.runner import (

@@ -173,7 +173,7 @@ def test_cli_map(tmp_path, tiny_ckpt, monkeypatch):
 
     si, _ = _oxide_si(4, 10)
     t = _threshold_keeping_three(si, tiny_ckpt)
-    monkeypatch.setattr(mapping, "_read_any", lambda path: (si, None, None))
+    monkeypatch.setattr(mapping, "read_map_input", lambda path: (si, None, None))
     out = tmp_path / "maps"
     rc = main(["map", "whatever.dm4", "--out", str(out), "--model", str(tiny_ckpt),
                "--threshold", str(t), "--gos", "hydrogenic"])
