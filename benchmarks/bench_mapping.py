@@ -36,7 +36,7 @@ import numpy as np
 
 
 def spectra(n: int):
-    from eels_helpers.inference.spectrum_files import Spectrum
+    from eels_helpers.spectrum import Spectrum
 
     try:
         from eels_helpers.physics.gos_tables import builtin_available
@@ -75,12 +75,13 @@ def model(name: str, config: str):
 
 
 def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
-    """Simulated validation spectra (seed 10_001, as in shipping): F1 / EMR of each variant."""
+    """Simulated validation spectra (VALIDATION_SEED, as in shipping): F1 / EMR of each variant."""
+    from eels_helpers.evaluation.held_out import VALIDATION_SEED
     from eels_helpers.evaluation.metrics import evaluate
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.training.loop import simulated_arrays
 
-    x, y = simulated_arrays(n, seed=10_001)
+    x, y = simulated_arrays(n, seed=VALIDATION_SEED)
     loaded = _as_loaded(net, "cpu")
     probs = {name: run_model(loaded, x, **kw) for name, kw in variants.items()}
     return {name: (evaluate(y, p, threshold), float(np.abs(p - probs["fp32"]).max())) for name, p in probs.items()}

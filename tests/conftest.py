@@ -29,7 +29,7 @@ def repo_root() -> Path:
 
 @pytest.fixture(scope="session")
 def book_assets(repo_root: Path) -> Path:
-    from eels_helpers.book.runner import _ASSETS, BookError, ensure_assets
+    from eels_helpers.book.build import _ASSETS, BookError, ensure_assets
 
     have = all((repo_root / "node_modules" / src).exists() for src in _ASSETS.values())
     if not have and shutil.which("npm") is None:

@@ -1,71 +1,57 @@
-"""Execute the chapter notebooks with papermill and build the book with jupyter-book.
+"""Execute the chapter notebooks with papermill, then build the book (``eels-id book``).
 
-``eels-id book --profile smoke|cpu|paper [--only NAME ...] [--param KEY=VALUE ...]``
-(or ``python -m eels_helpers.book.runner ...``):
+:func:`run_book` (``eels-id book --profile smoke|cpu|paper [--only NAME ...] [--param KEY=VALUE ...]``,
+the command line is :mod:`eels_helpers.cli.book`):
 
-1. for every chapter of the registry (:mod:`eels_helpers.profiles`), in ``_toc.yml`` order,
+1. for every chapter of the registry (:mod:`eels_helpers.book.chapters`), in ``_toc.yml`` order,
    inject the profile's parameters into ``notebooks/<name>.ipynb`` and execute it with
-   papermill (kernel ``python3``, i.e. this interpreter) into ``book/executed/<name>.ipynb``;
-   parameters that the notebook's ``parameters`` cell does not declare are refused; a
-   chapter with ``instances`` runs its notebook once per instance, into
-   ``book/executed/<name>_<suffix>.ipynb``, titled by the instance;
+   papermill (kernel ``python3``, i.e. this interpreter) into ``book/executed/<name>.ipynb``
+   (:func:`execute_chapter`); parameters that the notebook's ``parameters`` cell does not
+   declare are refused (:func:`resolve_parameters`); a chapter with ``instances`` runs its
+   notebook once per instance, into ``book/executed/<name>_<suffix>.ipynb``, titled by the instance;
 2. record profile, parameters, duration and package versions in the executed notebook's
    metadata (``metadata.eels_book``) and in a visible note on the page; hide papermill's
    ``injected-parameters`` cell;
-3. fetch MathJax, RequireJS and the ipywidgets embed manager with ``npm ci`` when
-   ``node_modules`` is missing and copy them into ``book/_static/vendor`` so that the pages
-   load no script from a CDN;
-4. build with jupyter-book (execution off, warnings are errors) into
-   ``<output>/_build/html``.
+3. fetch the offline browser assets and build with jupyter-book (:mod:`eels_helpers.book.build`).
 
-A failing notebook stops the run with the notebook and cell named, and exit status 1.
+A failing notebook stops the run with the notebook and cell named (a :class:`BookError`).
+Notices (stalled cells retried, chapters left out of a build) go to the ``logging`` logger
+``eels_helpers.book.runner``.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import datetime as _dt
-import hashlib
+import logging
 import os
 import platform
 import re
-import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.book import chapters as _chapters
+from eels_helpers.book.build import EXECUTED_DIR, BookError, filtered_toc, build_book, project_root, toc_chapters
 
 __all__ = [
-    "BookError",
     "ParamOverride",
     "ExecutedChapter",
     "BookResult",
     "parse_param",
-    "project_root",
     "notebook_parameters",
     "resolve_parameters",
     "execute_chapter",
     "ensure_kernel",
-    "toc_chapters",
-    "ensure_assets",
-    "build_book",
     "run_book",
     "package_versions",
-    "list_chapters",
-    "configure_parser",
-    "main",
 ]
 
-#: Where executed notebooks land, relative to the project root (rendered by the book).
-EXECUTED_DIR = Path("book") / "executed"
-#: Where the npm assets are copied, relative to the project root (an html_static_path).
-VENDOR_DIR = Path("book") / "_static" / "vendor"
+logger = logging.getLogger(__name__)
+
 NOTEBOOK_DIR = Path("notebooks")
 KERNEL_NAME = "python3"
 METADATA_KEY = "eels_book"
@@ -85,10 +71,6 @@ VERSIONED_PACKAGES = (
     "jupyter-book",
     "myst-nb",
 )
-
-
-class BookError(RuntimeError):
-    """A user-facing failure of the book runner (bad parameter, failing notebook, build error)."""
 
 
 # ----------------------------------------------------------------------------- parameters
@@ -336,10 +318,9 @@ def ensure_kernel() -> Path:
 CELL_TIMEOUT_FACTOR = 3.0
 #: ... but at least this long (s), and not at all when a chapter states no budget
 CELL_TIMEOUT_MIN_S = 300
-#: attempts of a chapter whose cell times out. Seen on 2026-11-24 on the loaded 2-core machine
-#: (papermill 2.7, nbclient, ipykernel 7.4): two of four smoke runs of chapter 03 stopped at its
-#: widget cell with the kernel idle and papermill still waiting for the reply; a fresh kernel ran
-#: the cell in a second. The timeout turns such a stall into a retry instead of a hung build.
+#: attempts of a chapter whose cell times out: on a loaded machine papermill can stall at a
+#: widget cell with the kernel idle and papermill still waiting for its reply, where a fresh
+#: kernel runs the cell at once; the timeout turns such a stall into a retry, not a hung build.
 CELL_TIMEOUT_ATTEMPTS = 2
 
 
@@ -412,8 +393,8 @@ def execute_chapter(
                         f"{CELL_TIMEOUT_MIN_S} s), {attempt} attempts; a loaded machine may need more "
                         f"time, or the kernel stopped answering ({err})"
                     ) from err
-                print(f"warning: notebook {chapter.name}: a cell gave no answer within {timeout_s:.0f} s; "
-                      "executing the notebook again in a fresh kernel", file=sys.stderr)
+                logger.warning("warning: notebook %s: a cell gave no answer within %.0f s; executing the "
+                               "notebook again in a fresh kernel", chapter.name, timeout_s)
     except PapermillExecutionError as err:
         if running.exists():
             running.replace(failed)
@@ -451,188 +432,6 @@ def execute_chapter(
     nbformat.write(nb, str(running))
     running.replace(final)
     return ExecutedChapter(chapter.name, final, params, duration)
-
-
-# ----------------------------------------------------------------------------- toc
-def _walk_toc(node: Any) -> Iterable[dict]:
-    if isinstance(node, dict):
-        if "file" in node:
-            yield node
-        for value in node.values():
-            yield from _walk_toc(value)
-    elif isinstance(node, list):
-        for item in node:
-            yield from _walk_toc(item)
-
-
-def toc_chapters(root: Path) -> list[str]:
-    """Chapter names listed in ``_toc.yml`` (entries ``book/executed/<name>``), in order."""
-    import yaml
-
-    toc_path = root / "_toc.yml"
-    if not toc_path.is_file():
-        raise BookError(f"no _toc.yml in {root}")
-    toc = yaml.safe_load(toc_path.read_text())
-    prefix = EXECUTED_DIR.as_posix() + "/"
-    names = []
-    for entry in _walk_toc(toc):
-        path = str(entry["file"]).removesuffix(".ipynb")
-        if path.startswith(prefix):
-            names.append(path[len(prefix):])
-    if "root" in toc and str(toc["root"]).startswith(prefix):
-        names.insert(0, str(toc["root"])[len(prefix):].removesuffix(".ipynb"))
-    return names
-
-
-def _filtered_toc(root: Path, dest: Path) -> tuple[Path, list[str]]:
-    """Write a copy of ``_toc.yml`` without executed chapters that do not exist yet."""
-    import yaml
-
-    toc = yaml.safe_load((root / "_toc.yml").read_text())
-    prefix = EXECUTED_DIR.as_posix() + "/"
-    dropped: list[str] = []
-
-    def keep(entry: Any) -> bool:
-        if isinstance(entry, dict) and "file" in entry:
-            path = str(entry["file"]).removesuffix(".ipynb")
-            if path.startswith(prefix) and not (root / f"{path}.ipynb").is_file():
-                dropped.append(path[len(prefix):])
-                return False
-        return True
-
-    def prune(node: Any) -> Any:
-        if isinstance(node, list):
-            return [prune(x) for x in node if keep(x)]
-        if isinstance(node, dict):
-            out = {k: prune(v) for k, v in node.items()}
-            for key in ("chapters", "sections", "parts"):
-                if key in out and out[key] == []:
-                    del out[key]
-            return out
-        return node
-
-    pruned = prune(toc)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    dest.write_text(yaml.safe_dump(pruned, sort_keys=False))
-    return dest, dropped
-
-
-# ----------------------------------------------------------------------------- assets
-#: destination under book/_static/vendor -> source under node_modules
-_ASSETS = {
-    "require.js": "requirejs/require.js",
-    "embed-amd.js": "@jupyter-widgets/html-manager/dist/embed-amd.js",
-    "mathjax": "mathjax/es5",
-}
-#: MathJax combined components not used by the book (tex-chtml.js is); not copied.
-_MATHJAX_SKIP = {
-    "tex-chtml-full.js", "tex-chtml-full-speech.js", "tex-mml-chtml.js", "tex-mml-svg.js",
-    "tex-svg.js", "tex-svg-full.js", "mml-chtml.js", "mml-svg.js", "node-main.js",
-}
-
-
-def _npm_install(root: Path) -> None:
-    npm = shutil.which("npm")
-    if npm is None:
-        raise BookError(
-            "npm (Node.js) is needed once to fetch MathJax, RequireJS and the ipywidgets embed "
-            "manager for offline rendering (package.json), but it is not on PATH. Install "
-            "Node.js >= 18 (Debian/Ubuntu: `apt-get install npm`; conda: `conda install nodejs`) "
-            "and run again, or build without the book: `eels-id book --no-build`."
-        )
-    cmd = [npm, "ci" if (root / "package-lock.json").is_file() else "install",
-           "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"]
-    print(f"fetching the book's browser assets: {' '.join(cmd[1:])}", file=sys.stderr)
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BookError(f"`npm {cmd[1]}` failed in {root}:\n{proc.stderr[-3000:]}")
-
-
-def ensure_assets(root: Path) -> Path:
-    """Install the npm assets when missing and copy them into ``book/_static/vendor``.
-
-    The copy is refreshed only when ``package-lock.json`` changes (stamp file).
-    """
-    root = Path(root)
-    if not (root / "package.json").is_file():
-        raise BookError(f"no package.json in {root}: cannot fetch MathJax for offline rendering")
-    modules = root / "node_modules"
-    if not all((modules / src).exists() for src in _ASSETS.values()):
-        _npm_install(root)
-        missing = [src for src in _ASSETS.values() if not (modules / src).exists()]
-        if missing:
-            raise BookError(f"npm did not provide {missing}; check package.json")
-    lock = root / "package-lock.json"
-    stamp_text = hashlib.sha256((lock if lock.is_file() else root / "package.json").read_bytes()).hexdigest()
-    vendor = root / VENDOR_DIR
-    stamp = vendor / ".stamp"
-    if stamp.is_file() and stamp.read_text() == stamp_text:
-        return vendor
-    # copy into a private folder, then swap it in (safe when two runs start at once)
-    staging = vendor.with_name(f".vendor-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
-    for dest, src in _ASSETS.items():
-        source = modules / src
-        if source.is_dir():
-            shutil.copytree(
-                source, staging / dest,
-                ignore=lambda d, names: [n for n in names if n in _MATHJAX_SKIP or n.endswith(".map")],
-            )
-        else:
-            shutil.copy2(source, staging / dest)
-    # the widget manager's icon fonts sit next to its bundle
-    dist = modules / "@jupyter-widgets/html-manager/dist"
-    for font in dist.iterdir():
-        if font.suffix in {".woff", ".woff2", ".ttf", ".eot", ".svg"}:
-            shutil.copy2(font, staging / font.name)
-    (staging / ".stamp").write_text(stamp_text)
-    old = vendor.with_name(f".vendor-old-{os.getpid()}")
-    if vendor.exists():
-        try:
-            vendor.rename(old)
-        except OSError:
-            pass
-    try:
-        staging.rename(vendor)
-    except OSError:  # another run put its (identical) copy in place first
-        shutil.rmtree(staging, ignore_errors=True)
-    shutil.rmtree(old, ignore_errors=True)
-    return vendor
-
-
-# ----------------------------------------------------------------------------- build
-def build_book(root: Path, output: Path | None = None, *, toc: Path | None = None) -> Path:
-    """Build the book with jupyter-book (``-W --keep-going``, execution off per _config.yml)
-    into ``<output>/_build/html`` and return that folder."""
-    root = Path(root).resolve()
-    output = Path(output).resolve() if output is not None else root
-    ensure_assets(root)
-    cmd = [
-        sys.executable, "-c", "from jupyter_book.cli.main import main; main()",
-        "build", str(root), "--path-output", str(output), "-W", "--keep-going", "-q",
-    ]
-    if toc is not None:
-        cmd += ["--toc", str(toc)]
-    proc = subprocess.run(cmd, cwd=root, capture_output=True, text=True)
-    html = output / "_build" / "html"
-    if proc.returncode != 0 or not (html / "index.html").is_file():
-        log = (proc.stdout + proc.stderr).strip()
-        raise BookError(f"jupyter-book build failed (warnings are errors):\n{log[-6000:]}")
-    return html
-
-
-# ----------------------------------------------------------------------------- driver
-def project_root() -> Path:
-    """The project folder: the current directory when it holds ``_toc.yml``, else the
-    folder above the installed package (an editable install)."""
-    cwd = Path.cwd()
-    if (cwd / "_toc.yml").is_file():
-        return cwd
-    candidate = Path(__file__).resolve().parents[2]
-    if (candidate / "_toc.yml").is_file():
-        return candidate
-    raise BookError("cannot find the project root (a folder with _toc.yml); use --root")
 
 
 def run_book(
@@ -673,8 +472,8 @@ def run_book(
     sources = {ch.notebook for ch in registry.values()}
     strays = sorted(p.stem for p in (root / NOTEBOOK_DIR).glob("*.ipynb") if p.stem not in sources)
     if strays and progress:
-        print(f"note: not in the book yet (no registry entry and _toc.yml line, see "
-              f"CONTRIBUTING.md): {', '.join(strays)}", file=sys.stderr)
+        logger.info("note: not in the book yet (no registry entry and _toc.yml line, see "
+                    "CONTRIBUTING.md): %s", ", ".join(strays))
     # --only NAME: a page, or a notebook with instances (all its pages)
     unknown = [n for n in only if n not in registry and n not in sources]
     if unknown:
@@ -723,87 +522,10 @@ def run_book(
 
     if build:
         out = Path(output).resolve() if output is not None else root
-        toc, dropped = _filtered_toc(root, out / "_build" / "_toc.generated.yml")
+        toc, dropped = filtered_toc(root, out / "_build" / "_toc.generated.yml")
         if dropped:
-            print(f"not in this build (never executed; run them with --only): {', '.join(dropped)}",
-                  file=sys.stderr)
+            logger.info("not in this build (never executed; run them with --only): %s", ", ".join(dropped))
         t0 = time.perf_counter()
         result.html_dir = build_book(root, out, toc=toc)
         result.build_duration_s = time.perf_counter() - t0
     return result
-
-
-def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    profiles_help = "; ".join(f"{p.name}: {p.description}" for p in _profiles.PROFILES.values())
-    parser.add_argument(
-        "--profile", default=_profiles.DEFAULT_PROFILE, metavar="|".join(_profiles.PROFILES),
-        help=f"run scale (default {_profiles.DEFAULT_PROFILE}). {profiles_help}",
-    )
-    parser.add_argument(
-        "--only", nargs="+", default=[], metavar="NAME",
-        help="execute only these chapters (page names, e.g. 01_introduction or "
-        "04_train_architecture_vit; a notebook run several times, e.g. 04_train_architecture, "
-        "selects all its pages)",
-    )
-    parser.add_argument(
-        "--param", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
-        help="override a parameter (VALUE is a Python literal, else a string); "
-        "KEY=VALUE applies to every selected notebook that declares KEY; NOTEBOOK may be a "
-        "page (04_train_architecture_vit) or a notebook (all its pages); repeatable",
-    )
-    parser.add_argument("--no-build", action="store_true", help="execute the notebooks only")
-    parser.add_argument(
-        "--output", type=Path, default=None, metavar="DIR",
-        help="build folder root: HTML goes to DIR/_build/html (default: the project root)",
-    )
-    parser.add_argument("--root", type=Path, default=None, metavar="DIR",
-                        help="project folder with _toc.yml and notebooks/ (default: found)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--list", action="store_true",
-                        help="list the chapters with their parameters at --profile, run nothing")
-    return parser
-
-
-def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None) -> str:
-    """One line per registered chapter: name, budget and parameters at ``profile``."""
-    _profiles.validate_profile(profile)
-    registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
-    shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
-    lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
-             f"shared parameters (where declared): {shared}", "chapters [budget]:"]
-    for name, ch in registry.items():
-        budget = ch.budget_minutes.get(profile)
-        params = ", ".join(f"{k}={v!r}" for k, v in ch.params(profile).items()) or "-"
-        lines.append(f"  {name}  [{'?' if budget is None else budget} min]  {params}")
-    return "\n".join(lines)
-
-
-def main(args: argparse.Namespace) -> int:
-    t0 = time.perf_counter()
-    if getattr(args, "list", False):
-        try:
-            print(list_chapters(args.profile))
-        except ValueError as err:
-            print(f"eels-id book: error: {err}", file=sys.stderr)
-            return 1
-        return 0
-    try:
-        result = run_book(
-            args.profile, only=args.only, params=args.param, build=not args.no_build,
-            output=args.output, root=args.root, progress=not args.no_progress,
-        )
-    except BookError as err:
-        print(f"eels-id book: error: {err}", file=sys.stderr)
-        return 1
-    total = time.perf_counter() - t0
-    summary = f"executed {len(result.chapters)} notebook(s) with profile {result.profile}"
-    if result.html_dir is not None:
-        summary += f"; book built in {result.build_duration_s:.1f} s: {result.html_dir / 'index.html'}"
-    print(f"{summary} (total {total:.1f} s)")
-    return 0
-
-
-if __name__ == "__main__":
-    _parser = configure_parser(argparse.ArgumentParser(prog="python -m eels_helpers.book.runner",
-                                                       description=__doc__.splitlines()[0]))
-    sys.exit(main(_parser.parse_args()))

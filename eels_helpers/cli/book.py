@@ -1,3 +1,93 @@
-"""``eels-id book`` (TEMPORARY re-export while the relayout lands)."""
+"""``eels-id book``: execute the chapter notebooks at a profile and build the book.
 
-from eels_helpers.book.runner import configure_parser, main  # noqa: F401
+The work is done by :func:`eels_helpers.book.runner.run_book` (execution) and
+:mod:`eels_helpers.book.build` (``_toc.yml``, offline assets, jupyter-book); this module holds the
+command line and ``--list``. Only the light chapter registry and profiles are imported at module
+level, so that ``eels-id --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+from pathlib import Path
+from typing import Mapping
+
+from eels_helpers import profiles as _profiles
+from eels_helpers.book import chapters as _chapters
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    profiles_help = "; ".join(f"{p.name}: {p.description}" for p in _profiles.PROFILES.values())
+    parser.add_argument(
+        "--profile", default=_profiles.DEFAULT_PROFILE, metavar="|".join(_profiles.PROFILES),
+        help=f"run scale (default {_profiles.DEFAULT_PROFILE}). {profiles_help}",
+    )
+    parser.add_argument(
+        "--only", nargs="+", default=[], metavar="NAME",
+        help="execute only these chapters (page names, e.g. 01_introduction or "
+        "04_train_architecture_vit; a notebook run several times, e.g. 04_train_architecture, "
+        "selects all its pages)",
+    )
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="[NOTEBOOK.]KEY=VALUE",
+        help="override a parameter (VALUE is a Python literal, else a string); "
+        "KEY=VALUE applies to every selected notebook that declares KEY; NOTEBOOK may be a "
+        "page (04_train_architecture_vit) or a notebook (all its pages); repeatable",
+    )
+    parser.add_argument("--no-build", action="store_true", help="execute the notebooks only")
+    parser.add_argument(
+        "--output", type=Path, default=None, metavar="DIR",
+        help="build folder root: HTML goes to DIR/_build/html (default: the project root)",
+    )
+    parser.add_argument("--root", type=Path, default=None, metavar="DIR",
+                        help="project folder with _toc.yml and notebooks/ (default: found)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--list", action="store_true",
+                        help="list the chapters with their parameters at --profile, run nothing")
+    return parser
+
+
+def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None) -> str:
+    """One line per registered chapter: name, budget and parameters at ``profile``."""
+    _profiles.validate_profile(profile)
+    registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
+    shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
+    lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
+             f"shared parameters (where declared): {shared}", "chapters [budget]:"]
+    for name, ch in registry.items():
+        budget = ch.budget_minutes.get(profile)
+        params = ", ".join(f"{k}={v!r}" for k, v in ch.params(profile).items()) or "-"
+        lines.append(f"  {name}  [{'?' if budget is None else budget} min]  {params}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.book.build import BookError
+    from eels_helpers.book.runner import run_book
+
+    logging.basicConfig(level=logging.INFO, format="%(message)s")   # the runner's notices, on stderr
+    t0 = time.perf_counter()
+    if getattr(args, "list", False):
+        try:
+            print(list_chapters(args.profile))
+        except ValueError as err:
+            print(f"eels-id book: error: {err}", file=sys.stderr)
+            return 1
+        return 0
+    try:
+        result = run_book(
+            args.profile, only=args.only, params=args.param, build=not args.no_build,
+            output=args.output, root=args.root, progress=not args.no_progress,
+        )
+    except BookError as err:
+        print(f"eels-id book: error: {err}", file=sys.stderr)
+        return 1
+    total = time.perf_counter() - t0
+    summary = f"executed {len(result.chapters)} notebook(s) with profile {result.profile}"
+    if result.html_dir is not None:
+        summary += f"; book built in {result.build_duration_s:.1f} s: {result.html_dir / 'index.html'}"
+    print(f"{summary} (total {total:.1f} s)")
+    return 0

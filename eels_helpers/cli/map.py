@@ -1,3 +1,117 @@
-"""``eels-id map`` (TEMPORARY re-export while the relayout lands)."""
+"""``eels-id map``: element maps of a spectrum image (:mod:`eels_helpers.inference.mapping`).
 
-from eels_helpers.inference.mapping import configure_parser, main  # noqa: F401
+::
+
+    eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
+                [--presence F] [--batch-size N] [--bf16] [--no-quantify]
+                [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
+
+FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
+written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
+synthetic default). DIR receives ``mapping.h5`` (probabilities, thresholded maps, kept
+elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
+``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
+temporary directory first and moved into DIR only when complete.
+
+Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import numpy as np
+
+from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", metavar="FILE",
+                        help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
+                             "'superlattice' for the synthetic default")
+    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    from eels_helpers.models.model_files import shipped_models
+
+    parser.add_argument("--model", default="ensemble",
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "checkpoint [ensemble]")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help=f"probability threshold in (0, 1) [the model file's, else "
+                             f"{MAPPING_THRESHOLD}]")
+    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+                        help="energy calibration error, file minus true (eV) [0]")
+    parser.add_argument("--presence", type=float, default=PRESENCE_FRACTION, metavar="F",
+                        help="keep elements detected in more than this pixel fraction [0.01]")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
+    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
+    parser.add_argument("--int8", action="store_true",
+                        help="CPU: int8 dynamic quantisation of the transformer Linear layers "
+                             "(ViT/CCT members; benchmarks/bench_mapping.py shows speed and scores)")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
+    parser.add_argument("--no-quantify", action="store_true",
+                        help="skip the model-based quantification")
+    parser.add_argument("--E0", type=float, default=None, metavar="KEV",
+                        help="beam energy (keV) [from the file]")
+    parser.add_argument("--alpha", type=float, default=None, metavar="MRAD",
+                        help="convergence semi-angle (mrad) [from the file]")
+    parser.add_argument("--beta", type=float, default=None, metavar="MRAD",
+                        help="collection semi-angle (mrad) [from the file]")
+    parser.add_argument("--lowloss", default=None, metavar="FILE",
+                        help="low-loss spectrum (or SI, summed) for the convolution")
+    parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "
+                                                      "GOSH path [auto]")
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.inference.mapping import (map_elements, quantify_map, read_map_input, score_identification,
+                                                score_quantification, write_results)
+    from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
+    from eels_helpers.models.model_files import ModelNotFoundError
+
+    prog = "eels-id map"
+    try:
+        spectrum, lowloss, si = read_map_input(args.file)
+        if not spectrum.is_spectrum_image:
+            raise ValueError(f"{args.file}: a single spectrum, not a spectrum image; use "
+                             "`eels-id predict`")
+        if args.lowloss:
+            lowloss = read_spectrum(args.lowloss)
+        mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
+                               args.batch_size, args.offset, bfloat16=args.bf16,
+                               device=args.device, int8=args.int8)
+    except (ModelNotFoundError, SpectrumFileError, ValueError, OSError) as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    n = int(np.prod(mapping.navigation_shape))
+    print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
+          f"(> {100 * mapping.presence:g} % of pixels at p >= {mapping.threshold:g}): "
+          f"{', '.join(mapping.detected) or 'none'}")
+    quant, status = None, 0
+    if not args.no_quantify and mapping.detected:
+        try:
+            quant = quantify_map(spectrum, mapping, args.E0, args.alpha, args.beta,
+                                 lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
+            print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
+            by_reason: dict[str, list[str]] = {}
+            for el, why in quant.result.skipped.items():
+                by_reason.setdefault(why.split(" with its onset")[0], []).append(el)
+            for why, els in by_reason.items():
+                print(f"  not quantified ({why}): {', '.join(els)}")
+        except ValueError as err:
+            print(f"{prog}: quantification skipped: {err}", file=sys.stderr)
+            status = 1
+    scores = None
+    if si is not None:
+        scores = {"identification": score_identification(mapping, si.labels)}
+        if quant is not None:
+            scores["quantification"] = score_quantification(quant, si.fractions)
+    try:
+        written = write_results(args.out, spectrum, mapping, quant,
+                                probes=si.probe_positions if si is not None else None,
+                                truth=si, scores=scores)
+    except OSError as err:
+        print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
+        return 2
+    print("wrote " + ", ".join(str(p) for p in written))
+    return status

@@ -1,3 +1,84 @@
-"""``eels-id predict`` (TEMPORARY re-export while the relayout lands)."""
+"""``eels-id predict``: identify the elements in spectrum files (:func:`eels_helpers.inference.predict.predict`).
 
-from eels_helpers.inference.predict import configure_parser, main  # noqa: F401
+::
+
+    eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
+                    [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
+                    [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
+
+``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
+"detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
+probabilities keyed by symbol (nested lists over pixels for a spectrum image, plus
+``"pixel_fraction"``). ``--plot`` saves each spectrum as the network saw it with the edge
+onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
+Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE",
+                        help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
+    from eels_helpers.models.model_files import shipped_models
+
+    parser.add_argument("--model", default="default",
+                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                             "file from `eels-id train` [default]")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="probability threshold in (0, 1) [the model file's, else 0.5]")
+    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+                        help="energy calibration error of the files, file minus true, in eV: "
+                             "the axis used is E - EV [0]")
+    parser.add_argument("--json", action="store_true",
+                        help="print JSON with all 80 element probabilities keyed by symbol")
+    parser.add_argument("--plot", metavar="OUT.png", default=None,
+                        help="save the spectra with the detected elements' edge onsets marked")
+    parser.add_argument("--batch-size", type=int, default=256, metavar="N",
+                        help="spectra per network call (spectrum images) [256]")
+    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
+                        help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
+                             "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
+                             "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
+    parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.inference.predict import _resolve_device, format_prediction, plot_predictions, predict
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.models.model_files import ModelNotFoundError, load_model
+
+    try:
+        device = _resolve_device(args.device)
+        loaded = load_model(args.model, device=device)
+        if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+            raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
+    except (ModelNotFoundError, ValueError) as err:
+        print(f"eels-id predict: error: {err}", file=sys.stderr)
+        return 2
+    results, status = [], 0
+    for path in args.files:
+        try:
+            (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
+                              bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
+                              int8=args.precision == "int8",
+                              device=device)
+        except (SpectrumFileError, ValueError, OSError) as err:
+            print(f"eels-id predict: error: {err}", file=sys.stderr)
+            status = 1
+            continue
+        results.append(pred)
+        if not args.json:
+            print(format_prediction(pred))
+    if args.json:
+        threshold = results[0].threshold if results else args.threshold
+        print(json.dumps({"model": loaded.source or args.model, "threshold": threshold,
+                          "results": [r.to_dict() for r in results]}))
+    if args.plot and results:
+        out = plot_predictions(results, args.plot)
+        print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
+    return status

@@ -1,0 +1,16 @@
+"""Evaluation: the paper's metrics and what it reports about its networks.
+
+- ``metrics``: the one metrics API, ``evaluate(y_true, y_prob, threshold, exclude_carbon)``
+  (support-weighted precision, recall, F1, exact match ratio, RMSE) and ``select_threshold``
+  (the paper's rule: precision closest to recall);
+- ``held_out``: the seeds of the simulated validation and test spectra;
+- ``confusion``: reading the single-element confusion matrix;
+- ``real_spectra``: labelled real spectra (manifest, split by compound) and a model's scores on them;
+- ``mistakes``: the paper's two typical mistakes and the examples of Fig. 6;
+- ``ensemble_members``: an ensemble and its members side by side;
+- ``paper_numbers``: the paper's Tables 2 and 3, and ours beside them.
+
+Stage rule: evaluation may import physics, simulation, datasets, models, inference and the
+foundation modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``);
+never training, book or cli (training uses evaluation, not the reverse).
+"""

@@ -10,6 +10,10 @@ does not say for how many spectra or on which device).
 test set": F1, precision, recall (support-weighted), EMR and the threshold chosen on the
 experimental validation set, for the ViT, the U-Net and the 2 ViT + 3 U-Net ensemble.
 
+:func:`table2_columns`, :func:`table3_models` and :func:`table3_columns` fill those tables
+from models evaluated on real spectra (:mod:`eels_helpers.evaluation.real_spectra`);
+:func:`composition` writes an ensemble's make-up as the paper does (``2×ViT+3×U-Net``).
+
 This module is light (pandas is imported only by the table functions).
 """
 
@@ -17,10 +21,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
+
+if TYPE_CHECKING:
+    from eels_helpers.evaluation.real_spectra import Evaluation
 
 __all__ = ["PaperRow", "TABLE2", "DISPLAY_NAMES", "table2_simulated", "MISSING", "Table3Row", "TABLE3",
-           "TABLE3_NAMES", "NOT_REPORTED", "table2_experimental", "table3"]
+           "TABLE3_NAMES", "NOT_REPORTED", "table2_experimental", "table3", "table2_columns", "table3_models",
+           "table3_columns", "composition"]
 
 
 @dataclass(frozen=True)
@@ -178,3 +186,45 @@ def table3(results: Mapping[str, Mapping[str, float] | None], sources: Mapping[s
         rows.append(row + [sources.get(name, "") if scores is not None else MISSING])
     return pd.DataFrame(rows, index=pd.Index([TABLE3_NAMES[n] for n in TABLE3], name="model"),
                         columns=columns, dtype=object)
+
+
+# ----------------------------------------------------------------------------- our models' rows
+# ``entries`` are the models of the experimental chapter in table order, each with ``label``,
+# ``architecture`` and ``members`` (an ensemble's member architectures), e.g. the entries of
+# ``collect_models``; ``evaluations`` maps labels to
+# :class:`eels_helpers.evaluation.real_spectra.Evaluation` (entries without one are left out).
+
+
+def table2_columns(entries, evaluations: dict[str, Evaluation]):
+    """Table 2's experimental columns (paper beside ours) for the evaluated entries, in order
+    (:func:`table2_experimental`)."""
+    return table2_experimental({e.label: (e.architecture, evaluations[e.label].metrics)
+                                for e in entries if e.label in evaluations})
+
+
+def table3_models(entries, evaluations: dict[str, Evaluation]) -> dict[str, str]:
+    """``{"vit" | "unet" | "ensemble": label}``: for each row of Table 3 the first evaluated
+    entry of that architecture (in the order of ``entries``)."""
+    chosen: dict[str, str] = {}
+    for e in entries:
+        if e.label in evaluations and e.architecture in ("vit", "unet", "ensemble"):
+            chosen.setdefault(e.architecture, e.label)
+    return chosen
+
+
+def table3_columns(entries, evaluations: dict[str, Evaluation]):
+    """Table 3 (precision, recall, F1, EMR, threshold on the test split), paper beside ours, for
+    the models chosen by :func:`table3_models` (:func:`table3`)."""
+    chosen = table3_models(entries, evaluations)
+    members = {e.label: e.members for e in entries}
+    sources = {key: label + (f" ({composition(members[label])})" if members[label] else "")
+               for key, label in chosen.items()}
+    return table3({key: evaluations[label].metrics for key, label in chosen.items()}, sources=sources)
+
+
+def composition(members) -> str:
+    """An ensemble's make-up as the paper writes it, e.g. ``2×ViT+3×U-Net`` (first-seen order)."""
+    counts: dict[str, int] = {}
+    for arch in members:
+        counts[arch] = counts.get(arch, 0) + 1
+    return "+".join(f"{n}\u00d7{DISPLAY_NAMES.get(a, a)}" for a, n in counts.items())

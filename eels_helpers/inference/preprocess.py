@@ -32,7 +32,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from eels_helpers.inference.spectrum_files import Spectrum, SpectrumFileError, check_overlap, nan_report
+from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap, nan_report
+from eels_helpers.spectrum import Spectrum
 
 #: network input length: channel i = i eV
 N_CHANNELS = 3072
@@ -171,7 +172,7 @@ def preprocess(
 ) -> np.ndarray:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
 
-    spectrum_or_array: a :class:`~eels_helpers.inference.spectrum_files.Spectrum`, or an array (..., n) of
+    spectrum_or_array: a :class:`~eels_helpers.spectrum.Spectrum`, or an array (..., n) of
         intensities (any units) with ``energy_eV`` (n,) in eV. Without ``energy_eV`` an
         array must already have 3072 channels on the 0..3071 eV grid.
     offset_eV: calibration error of the energy axis (file minus true, eV), subtracted.
@@ -226,7 +227,7 @@ class PreprocessingSteps:
 def preprocessing_steps(spectrum: Spectrum, offset_eV: float = 0.0, *, clip_negative: bool = False) -> PreprocessingSteps:
     """Every stage of :func:`preprocess` for one spectrum (spectrum images are summed first)."""
     if not isinstance(spectrum, Spectrum):
-        raise TypeError(f"spectrum must be an eels_helpers.inference.spectrum_files.Spectrum, got {type(spectrum).__name__}")
+        raise TypeError(f"spectrum must be an eels_helpers.spectrum.Spectrum, got {type(spectrum).__name__}")
     if spectrum.is_spectrum_image:
         spectrum = spectrum.summed()
     grid, values = resample_to_grid(spectrum, offset_eV=offset_eV)

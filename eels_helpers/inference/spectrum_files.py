@@ -1,6 +1,6 @@
 """Reading real EELS spectra and spectrum images from files.
 
-``read_spectrum(path)`` returns a :class:`Spectrum` whose data have the energy axis LAST,
+``read_spectrum(path)`` returns a :class:`eels_helpers.spectrum.Spectrum` whose data have the energy axis LAST,
 ``(*navigation_shape, n_channels)``, and whose energy axis (eV, increasing) comes from the
 file's own calibration. Formats:
 
@@ -28,11 +28,12 @@ NaN/inf values (how many and where), or an energy range with no overlap with the
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from eels_helpers.spectrum import Spectrum
 
 #: the networks' input window: channel i = i eV, channels below 75 eV are zeroed
 WINDOW_EV = (75.0, 3071.0)
@@ -55,68 +56,6 @@ _ENERGY_NAME = re.compile(r"energy|loss|\bev\b|\bkev\b", re.IGNORECASE)
 
 class SpectrumFileError(ValueError):
     """A spectrum file that cannot be used; the message names the file and the problem."""
-
-
-@dataclass(frozen=True, eq=False)
-class Spectrum:
-    """An EELS spectrum or spectrum image with its calibrated energy axis.
-
-    data: float32 array (*navigation_shape, n_channels), energy axis last.
-    energy_eV: float64 array (n_channels,), strictly increasing, in eV (the file's
-        calibration; no offset correction applied).
-    metadata: beam_energy_keV, convergence_angle_mrad, collection_angle_mrad when the file
-        has them; title; energy_axis (name, original units, offset, scale); navigation_axes;
-        reader; energy_units_assumed (text files without units).
-    source: the path it was read from (None for in-memory spectra).
-    """
-
-    data: np.ndarray
-    energy_eV: np.ndarray
-    metadata: dict[str, Any] = field(default_factory=dict)
-    source: str | None = None
-
-    def __post_init__(self) -> None:
-        data = np.asarray(self.data)
-        energy = np.asarray(self.energy_eV, dtype=np.float64)
-        if energy.ndim != 1:
-            raise ValueError(f"energy_eV must be 1-D, got shape {energy.shape}")
-        if data.ndim < 1 or data.shape[-1] != energy.size:
-            raise ValueError(
-                f"data shape {data.shape} does not end with the {energy.size} channels of energy_eV"
-            )
-        object.__setattr__(self, "data", data)
-        object.__setattr__(self, "energy_eV", energy)
-
-    @property
-    def navigation_shape(self) -> tuple[int, ...]:
-        """Shape of the navigation (pixel) axes; () for a single spectrum."""
-        return tuple(self.data.shape[:-1])
-
-    @property
-    def n_channels(self) -> int:
-        return int(self.energy_eV.size)
-
-    @property
-    def is_spectrum_image(self) -> bool:
-        return len(self.navigation_shape) > 0
-
-    @property
-    def dispersion_eV(self) -> float:
-        """Median channel width (eV)."""
-        return float(np.median(np.diff(self.energy_eV))) if self.n_channels > 1 else float("nan")
-
-    @property
-    def name(self) -> str:
-        return Path(self.source).name if self.source else self.metadata.get("title", "spectrum")
-
-    def summed(self) -> "Spectrum":
-        """The sum over all navigation positions (a spectrum image's total spectrum)."""
-        if not self.is_spectrum_image:
-            return self
-        axes = tuple(range(len(self.navigation_shape)))
-        total = self.data.sum(axis=axes, dtype=np.float64).astype(np.float32)
-        meta = dict(self.metadata, summed_over=self.navigation_shape)
-        return Spectrum(total, self.energy_eV, meta, self.source)
 
 
 # --------------------------------------------------------------------------- public API

@@ -240,7 +240,7 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
     from eels_helpers.simulation import noise as _noise
     from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
-    from eels_helpers.inference.spectrum_files import Spectrum
+    from eels_helpers.spectrum import Spectrum
 
     rng = np.random.default_rng(config.seed)
     ny, nx = config.shape
@@ -397,7 +397,7 @@ def load_si(path: str | os.PathLike) -> SyntheticSI:
     import h5py
 
     from eels_helpers.physics.elements import element_index
-    from eels_helpers.inference.spectrum_files import Spectrum
+    from eels_helpers.spectrum import Spectrum
 
     with h5py.File(path, "r") as f:
         if f.attrs.get("format") != FORMAT:

@@ -37,8 +37,8 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-#: seeds of the simulated validation and test spectra (as in the training chapter)
-VALIDATION_SEED, TEST_SEED = 10_001, 20_002
+from eels_helpers.evaluation.held_out import TEST_SEED, VALIDATION_SEED
+
 #: simulated spectra (and their seed) on which each network's BatchNorm statistics are
 #: re-estimated before scoring and shipping (``models.recalibrate_batchnorm``)
 RECALIBRATION_SPECTRA, RECALIBRATION_SEED = 4096, 30_003
@@ -149,10 +149,10 @@ def _network_file(run: RunSummary) -> str:
 def _experimental_scores(model: Any, experimental: tuple) -> tuple[float, dict]:
     """(threshold chosen on the grouped validation split, test-split metrics) on real spectra
     already read: ``experimental`` = (manifest, network inputs, description)."""
-    from eels_helpers.evaluation.real_spectra import evaluate
+    from eels_helpers.evaluation.real_spectra import evaluate_model
 
     manifest, inputs, _ = experimental
-    result = evaluate(model, manifest=manifest, inputs=inputs, threshold="validation")
+    result = evaluate_model(model, manifest=manifest, inputs=inputs, threshold="validation")
     return result.threshold, result.metrics
 
 
@@ -358,7 +358,7 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
              "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume.", ""]
     for name, (runs, s) in cards.items():
-        from eels_helpers.evaluation.real_spectra import composition
+        from eels_helpers.evaluation.paper_numbers import composition
 
         lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
                   "training hours | threads | learning rate | last training F1 | stopped |", "|---|---|---|---|---|---|---|---|---|---|"]
@@ -380,7 +380,7 @@ def models_table(directory: str | Path | None = None) -> str:
     """A plain-text table of the models in ``directory`` (default: the shipped ones): networks,
     size on disk with the network files they use, threshold, and the scores measured at shipping."""
     from eels_helpers.models.model_files import MODELS_DIR, model_files
-    from eels_helpers.evaluation.real_spectra import composition
+    from eels_helpers.evaluation.paper_numbers import composition
 
     directory = Path(directory) if directory is not None else MODELS_DIR
     paths = _model_paths(directory)

@@ -15,7 +15,8 @@ from eels_helpers.book.chapters import (
     chapter_parameters,
     get_chapter,
 )
-from eels_helpers.book.runner import notebook_parameters, resolve_parameters, toc_chapters
+from eels_helpers.book.build import toc_chapters
+from eels_helpers.book.runner import notebook_parameters, resolve_parameters
 from eels_helpers.profiles import PROFILES
 
 
@@ -83,11 +84,11 @@ def test_budgets():
 
 
 def test_chapters_module_is_light():
-    """`eels-id --help` imports the book module: no heavy imports at module level."""
+    """`eels-id --help` imports the book command: no heavy imports at module level."""
     import subprocess
     import sys
 
-    code = ("import sys, eels_helpers.book.runner, eels_helpers.book.chapters, eels_helpers.profiles; "
+    code = ("import sys, eels_helpers.cli.book, eels_helpers.book.runner, eels_helpers.book.build; "
             "heavy = [m for m in ('torch', 'matplotlib', 'papermill', 'nbformat', 'numpy') "
             "if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

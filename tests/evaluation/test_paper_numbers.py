@@ -184,3 +184,11 @@ def test_table3_renderer_with_missing_rows():
     assert table.loc["U-Net", ("threshold", "paper")] == 0.95
     with pytest.raises(ValueError, match=r"unknown model\(s\) \['cct'\]"):
         table3({"cct": SCORES})
+
+
+def test_composition_writes_an_ensemble_as_the_paper_does():
+    from eels_helpers.evaluation.paper_numbers import composition
+
+    assert composition(("vit", "unet", "vit", "unet", "unet")) == "2\u00d7ViT+3\u00d7U-Net"
+    assert composition(("unet", "vit")) == "1\u00d7U-Net+1\u00d7ViT"          # first-seen order
+    assert composition(("mystery",)) == "1\u00d7mystery"                        # unknown names kept

@@ -1,4 +1,5 @@
-"""Manifest reading, the grouped split, the package-spectra fallback and evaluate()."""
+"""Manifest reading, the grouped split, the package-spectra fallback, evaluate_model() and the
+models of Tables 2 and 3 (tables: eels_helpers.evaluation.paper_numbers)."""
 
 from __future__ import annotations
 
@@ -111,7 +112,7 @@ def test_real_manifest_loads_when_present():
     assert not set(val["compound_group"]) & set(test["compound_group"])
 
 
-# ----------------------------------------------------------------------------- evaluate()
+# ----------------------------------------------------------------------------- evaluate_model()
 
 
 def _step_detector():
@@ -145,7 +146,7 @@ def test_evaluate_scores_a_known_detector_with_carbon_left_out_and_offsets(tmp_p
     (tmp_path / "manifest.csv").write_text(
         "file,elements,energy_offset_eV,compound_group\n"
         "fe.csv,Fe,0,a\nfe_c.csv,Fe;C,,b\nfe_shift.csv,Fe,20,c\nnone.csv,O,0,d\n")
-    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
+    result = ex.evaluate_model(_step_detector(), tmp_path, threshold=0.5, device="cpu")
     table = result.table.set_index("file")
     assert list(table["detected"]) == ["Fe", "Fe", "Fe", ""]
     assert table.loc["fe_c.csv", "exact_match"] and not table.loc["none.csv", "exact_match"]
@@ -153,7 +154,7 @@ def test_evaluate_scores_a_known_detector_with_carbon_left_out_and_offsets(tmp_p
     # 3 true Fe found, 1 O missed: weighted recall 3/4, precision (Fe 1.0 x 3 + O 0 x 1)/4
     assert m["recall"] == pytest.approx(0.75) and m["precision"] == pytest.approx(0.75)
     assert m["emr"] == pytest.approx(0.75) and m["threshold"] == 0.5
-    no_offsets = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, use_offsets=False, device="cpu")
+    no_offsets = ex.evaluate_model(_step_detector(), tmp_path, threshold=0.5, use_offsets=False, device="cpu")
     assert no_offsets.table.set_index("file").loc["fe_shift.csv", "detected"] == ""
 
 
@@ -162,7 +163,7 @@ def test_evaluate_with_threshold_chosen_on_validation(tmp_path):
         _fe_csv(tmp_path / f"fe{i}.csv", jump=0.1 + 0.05 * i)
     (tmp_path / "manifest.csv").write_text(
         "file,elements,compound_group\n" + "".join(f"fe{i}.csv,Fe,g{i}\n" for i in range(6)))
-    result = ex.evaluate(_step_detector(), tmp_path, threshold="validation", seed=1, device="cpu")
+    result = ex.evaluate_model(_step_detector(), tmp_path, threshold="validation", seed=1, device="cpu")
     assert 0.05 <= result.threshold <= 0.95
     assert set(result.table["split"]) == {"validation", "test"} and result.validation_metrics
     assert result.probabilities.shape == (6, 80) and result.labels.shape == (6, 80)
@@ -181,7 +182,7 @@ def test_evaluate_spectrum_image_uses_summed_spectrum(tmp_path):
         "original_metadata": {}, "tmp_parameters": {}, "attributes": {"_lazy": False}, "learning_results": {},
         "models": {}, "package_info": {"name": "hyperspy", "version": "2.5.0"}}, show_progressbar=False)
     (tmp_path / "manifest.csv").write_text("file,elements,spectrum_image\nsi.hspy,Fe,yes\n")
-    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
+    result = ex.evaluate_model(_step_detector(), tmp_path, threshold=0.5, device="cpu")
     assert result.table["detected"][0] == "Fe" and result.probabilities.shape == (1, 80)
 
 
@@ -199,7 +200,7 @@ def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
     path = checkpoints.save_model(tmp_path / "m.pt", create_model("mlp", hidden=[8]), architecture="mlp",
                                   options={"hidden": [8]}, threshold=0.5)
     with pytest.warns(UserWarning, match="ship with installed packages"):
-        result = ex.evaluate(str(path), device="cpu")
+        result = ex.evaluate_model(str(path), device="cpu")
     assert len(result.table) == len(ex.package_spectra())
     assert set(result.metrics) == {"f1", "precision", "recall", "emr", "rmse", "threshold"}
     assert "installed packages" in result.description
@@ -221,7 +222,7 @@ def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path
     np.testing.assert_allclose(cached, direct, atol=1e-6)
     with pytest.raises(ValueError, match=r"inputs must have shape \(2, 3072\)"):
         ex.predict_manifest(_step_detector(), df, inputs=inputs[:1], device="cpu")
-    result = ex.evaluate(_step_detector(), manifest=df, threshold=0.5, device="cpu")
+    result = ex.evaluate_model(_step_detector(), manifest=df, threshold=0.5, device="cpu")
     np.testing.assert_array_equal(result.inputs, inputs)
     assert len(result.select("test").table) == 2 and result.select("test").inputs.shape == (2, 3072)
 
@@ -253,71 +254,6 @@ def test_plot_occurrence_marks_carbon_and_checks_shapes():
         ex.plot_occurrence(np.zeros(79), 10)
     with pytest.raises(ValueError, match=r"simulated must be \(80,\) counts"):
         ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=0)
-
-
-def _mistake_matrix():
-    """Seven hand-built spectra at threshold 0.5 (see test_common_mistakes_on_a_known_case)."""
-    cases = [  # (true elements, {element: probability})
-        (("Ce",), {"Ce": 0.9, "Pr": 0.7}),             # 0: neighbouring lanthanide, also threshold only
-        (("Nd",), {"Nd": 0.3, "Pm": 0.8}),             # 1: Nd missed, neighbour Pm instead (a swap)
-        (("W",), {"W": 0.95, "Re": 0.6}),              # 2: the paper's W/Re case: threshold only
-        (("O", "Fe"), {"Fe": 0.9, "O": 0.8, "Ba": 0.6}),  # 3: threshold only, not a neighbour
-        (("Fe", "C"), {"Fe": 0.9, "C": 0.99}),         # 4: correct (carbon left out)
-        (("C",), {}),                                  # 5: carbon only: nothing scored
-        (("Ti",), {"Ti": 0.6, "V": 0.7}),              # 6: neighbour, ranked above the true element
-    ]
-    p = np.zeros((len(cases), 80))
-    for i, (_, probs) in enumerate(cases):
-        for symbol, value in probs.items():
-            p[i, ELEMENTS.index(symbol)] = value
-    return p, ex.label_matrix([c[0] for c in cases])
-
-
-def test_common_mistakes_on_a_known_case():
-    p, y = _mistake_matrix()
-    m = ex.common_mistakes(p, y, 0.5, files=[f"f{i}" for i in range(7)])
-    assert m.counts == {
-        "spectra": 7, "exact_matches": 2, "false_positives": 5, "false_negatives": 1,
-        "neighbour_fp": 4, "lanthanide_fp": 2, "lanthanide_neighbour_fp": 2, "neighbour_swaps": 1,
-        "threshold_only_fp": 3, "threshold_only_spectra": 3, "other_fp": 0,
-    }
-    fp = m.false_positives.set_index("element")
-    assert list(fp.index) == ["Pr", "Pm", "Re", "Ba", "V"]
-    assert fp.loc["Pr", "present neighbours"] == "Ce" and fp.loc["Pr", "lanthanide neighbour"]
-    assert fp.loc["Pr", "threshold only"] and not fp.loc["Pm", "threshold only"]
-    assert fp.loc["Re", "present neighbours"] == "W" and not fp.loc["Re", "lanthanide neighbour"]
-    assert fp.loc["Ba", "present neighbours"] == "" and fp.loc["Ba", "file"] == "f3"
-    # the counts agree with the metrics' exact match ratio (carbon left out)
-    from eels_helpers.evaluation.metrics import exact_match_ratio
-
-    assert exact_match_ratio(y, p, 0.5, exclude_carbon=True) == pytest.approx(2 / 7)
-    other = np.zeros((1, 80))
-    other[0, [ELEMENTS.index("Fe"), ELEMENTS.index("Au")]] = 0.3, 0.9     # Fe missed, Au instead
-    counts = ex.common_mistakes(other, ex.label_matrix([("Fe",)]), 0.5).counts
-    assert (counts["other_fp"], counts["neighbour_fp"], counts["threshold_only_fp"], counts["false_negatives"]) == (1, 0, 0, 1)
-    none = ex.common_mistakes(y.astype(float), y, 0.5)
-    assert none.counts["false_positives"] == 0 and none.false_positives.empty
-    with pytest.raises(ValueError, match=r"must both be \(n, 80\)"):
-        ex.common_mistakes(p[:, :79], y[:, :79], 0.5)
-    with pytest.raises(ValueError, match="2 file names for 7 spectra"):
-        ex.common_mistakes(p, y, 0.5, files=["a", "b"])
-
-
-def test_choose_examples_is_deterministic_and_mixes_the_kinds():
-    p, y = _mistake_matrix()
-    chosen = ex.choose_examples(p, y, 0.5)
-    # one exact match only (row 5 is carbon only): the five other places go to mistakes, taken in
-    # turn: lanthanides by false probability (Pm 0.8, Pr 0.7), threshold-only by margin (W-Re 0.35
-    # first), then the rest
-    assert chosen == [(4, "correct"), (1, "neighbouring lanthanide"), (2, "threshold only"),
-                      (6, "other mistake"), (0, "neighbouring lanthanide"), (3, "threshold only")]
-    assert ex.choose_examples(p, y, 0.5) == chosen
-    assert ex.choose_examples(p, y, 0.5, n_correct=1, n_mistakes=1) == [(4, "correct"), (1, "neighbouring lanthanide")]
-    # many exact matches: spread over Z (lightest, middle, heaviest)
-    symbols = ["B", "N", "O", "Fe", "Ce", "Au", "Bi"]
-    y2 = ex.label_matrix([(s,) for s in symbols])
-    rows = [r for r, kind in ex.choose_examples(y2.astype(float), y2, 0.5, n_mistakes=0)]
-    assert [symbols[r] for r in rows] == ["B", "Fe", "Bi"]
 
 
 def _tiny_models(tmp_path):
@@ -352,14 +288,13 @@ def test_collect_models_lists_ensemble_members_runs_and_missing_ones(tmp_path):
     assert by[labels[2]].architecture == "mlp" and by[labels[2]].model is not None
     assert by["chapter 04 CNN"].model is not None and by["chapter 04 CNN"].source.endswith("model.pt")
     assert by["chapter 04 MLP"].model is None and "no finished mlp run at profile 'smoke'" in by["chapter 04 MLP"].source
-    assert ex.composition(("vit", "unet", "vit", "unet", "unet")) == "2\u00d7ViT+3\u00d7U-Net"
     with pytest.raises(ValueError, match="models given twice"):
         ex.collect_models([str(vit), str(vit)])
 
 
 def test_evaluate_models_and_the_two_tables(tmp_path):
     from eels_helpers.models.model_files import LoadedModel
-    from eels_helpers.evaluation.paper_numbers import MISSING
+    from eels_helpers.evaluation.paper_numbers import MISSING, table2_columns, table3_columns, table3_models
 
     for i in range(6):
         _fe_csv(tmp_path / f"fe{i}.csv", jump=0.1 + 0.05 * i)
@@ -372,38 +307,17 @@ def test_evaluate_models_and_the_two_tables(tmp_path):
                ex.ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
     evaluations = ex.evaluate_models(entries, df, seed=1)
     assert list(evaluations) == ["ours", "both"]
-    alone = ex.evaluate(_step_detector(), manifest=df, threshold="validation", seed=1, device="cpu")
+    alone = ex.evaluate_model(_step_detector(), manifest=df, threshold="validation", seed=1, device="cpu")
     assert evaluations["ours"].metrics == alone.metrics and evaluations["ours"].threshold == alone.threshold
-    t2 = ex.table2_columns(entries, evaluations)
+    t2 = table2_columns(entries, evaluations)
     assert list(t2.index) == ["ours", "both"]
     assert t2.loc["ours", ("F1", "paper")] == 0.84 and t2.loc["ours", ("F1", "ours")] == round(alone.metrics["f1"], 2)
     assert t2.loc["both", ("F1", "paper")] == "-"
-    t3 = ex.table3_columns(entries, evaluations)
+    t3 = table3_columns(entries, evaluations)
     assert t3.loc["ViT", ("our model", "")] == "ours"
     assert t3.loc["2\u00d7ViT+3\u00d7U-Net", ("our model", "")] == "both (1\u00d7ViT+1\u00d7U-Net)"
     assert t3.loc["U-Net", ("F1", "ours")] == MISSING
-    assert ex.table3_models(entries, evaluations) == {"vit": "ours", "ensemble": "both"}
-
-
-def test_plot_examples_draws_each_example(tmp_path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    _fe_csv(tmp_path / "fe.csv")
-    _fe_csv(tmp_path / "none.csv", jump=0.0)
-    (tmp_path / "manifest.csv").write_text("file,elements\nfe.csv,Fe\nnone.csv,O\n")
-    result = ex.evaluate(_step_detector(), tmp_path, threshold=0.5, device="cpu")
-    fig = ex.plot_examples(result, [(0, "correct"), (1, "other mistake")], ncols=2)
-    titles = [ax.get_title() for ax in fig.axes]
-    assert "fe.csv [correct]\ntrue: Fe; detected: Fe" in titles
-    assert any(t.startswith("none.csv [other mistake]") and "detected: nothing" in t for t in titles)
-    bars = fig.axes[1].patches
-    assert bars[-1].get_width() > 0.5 and bars[-1].get_facecolor()[:3] == pytest.approx(matplotlib.colors.to_rgb("tab:green"))
-    plt.close(fig)
-    with pytest.raises(ValueError, match="no examples"):
-        ex.plot_examples(result, [])
+    assert table3_models(entries, evaluations) == {"vit": "ours", "ensemble": "both"}
 
 
 def test_example_row_prefers_the_named_file(tmp_path):

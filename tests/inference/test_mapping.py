@@ -14,7 +14,7 @@ from eels_helpers.inference import mapping
 from eels_helpers.models.model_files import save_model
 from eels_helpers.physics.cross_section import dsigma_dE
 from eels_helpers.physics.elements import ELEMENTS, element_index
-from eels_helpers.inference.spectrum_files import Spectrum
+from eels_helpers.spectrum import Spectrum
 from eels_helpers.inference.mapping import (MappingResult, map_elements, plot_fig7, quantify_map,
                                   score_identification, score_quantification, write_results)
 from eels_helpers.models import create_model
@@ -173,7 +173,7 @@ def test_cli_map(tmp_path, tiny_ckpt, monkeypatch):
 
     si, _ = _oxide_si(4, 10)
     t = _threshold_keeping_three(si, tiny_ckpt)
-    monkeypatch.setattr(mapping, "_read_any", lambda path: (si, None, None))
+    monkeypatch.setattr(mapping, "read_map_input", lambda path: (si, None, None))
     out = tmp_path / "maps"
     rc = main(["map", "whatever.dm4", "--out", str(out), "--model", str(tiny_ckpt),
                "--threshold", str(t), "--gos", "hydrogenic"])

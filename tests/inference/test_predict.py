@@ -17,7 +17,7 @@ import torch
 from eels_helpers.models import model_files as checkpoints
 from eels_helpers.cli import main as cli_main
 from eels_helpers.physics.elements import ELEMENTS, families_of
-from eels_helpers.inference.spectrum_files import Spectrum
+from eels_helpers.spectrum import Spectrum
 from eels_helpers.inference.predict import Prediction, format_prediction, predict
 
 EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from scipy.interpolate import splev, splrep
 
-from eels_helpers.inference.spectrum_files import Spectrum, read_spectrum
+from eels_helpers.inference.spectrum_files import read_spectrum
+from eels_helpers.spectrum import Spectrum
 from eels_helpers.inference.preprocess import (N_CHANNELS, energy_grid, pad_and_normalise, plot_preprocessing_steps,
                                      preprocess, preprocessing_steps, rebin_to_1eV, resample_to_grid)
 
@@ -185,7 +186,7 @@ def test_preprocessing_steps_of_fig3():
     fig = plot_preprocessing_steps(steps)
     assert len(fig.axes) == 3 and fig.axes[0].get_title().startswith("(a) toy.msa")
     plt.close(fig)
-    with pytest.raises(TypeError, match="must be an eels_helpers.inference.spectrum_files.Spectrum"):
+    with pytest.raises(TypeError, match="must be an eels_helpers.spectrum.Spectrum"):
         preprocessing_steps(cube[0])
 
 

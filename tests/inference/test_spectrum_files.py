@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eels_helpers.inference.spectrum_files import Spectrum, SpectrumFileError, read_spectrum
+from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
 
 EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"
 
@@ -200,11 +200,6 @@ def test_missing_file_and_unsupported_extension(tmp_path):
     (tmp_path / "x.png").write_bytes(b"\x89PNG")
     with pytest.raises(SpectrumFileError, match=r"unsupported extension '\.png'.*\.dm3"):
         read_spectrum(tmp_path / "x.png")
-
-
-def test_spectrum_validates_shapes():
-    with pytest.raises(ValueError, match="does not end with"):
-        Spectrum(np.zeros((3, 10)), np.arange(11.0))
 
 
 # ----------------------------------------------------------------------------- real files
