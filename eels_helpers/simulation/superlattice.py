@@ -208,13 +208,6 @@ def layer_occupancy(config: SuperlatticeConfig) -> tuple[np.ndarray, list]:
     return c / c.sum(axis=1, keepdims=True), bounds
 
 
-def _resolve_gos(gos):
-    if gos == "auto":
-        from eels_helpers.physics.gos_tables import builtin_available
-        return "builtin" if builtin_available() else "hydrogenic"
-    return gos
-
-
 def superlattice_si(config: SuperlatticeConfig | None = None, *,
                     cache: str | os.PathLike | None = None) -> SyntheticSI:
     """Build (or load from ``cache``, an .h5 path, when it holds the same configuration) the
@@ -240,6 +233,7 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
     from eels_helpers.simulation import noise as _noise
     from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
+    from eels_helpers.physics.gos_tables import resolve_gos
     from eels_helpers.inference.spectrum_files import Spectrum
 
     rng = np.random.default_rng(config.seed)
@@ -266,7 +260,7 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
             if start + 10 <= f.onset_eV <= end - 25]
     if not fams:
         raise ValueError(f"no edge family of {specimen_elements} in {start}-{end} eV")
-    gos = _resolve_gos(config.gos)
+    gos = resolve_gos(config.gos)
     E = np.maximum(np.arange(n_fft, dtype=np.float64), 1.0)
     calc = CrossSectionCalculator(fams, E, gos)
     sigma = calc(config.E0_keV, config.alpha_mrad, config.beta_mrad)[0]   # (n_fam, n_fft)

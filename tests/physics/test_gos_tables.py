@@ -214,3 +214,19 @@ def test_download_dirac_fails_fast_offline(tmp_path, monkeypatch):
         gos.download_dirac(tmp_path, timeout=2.0)
     assert time.perf_counter() - t0 < 10
     assert not any(tmp_path.iterdir())
+
+
+def test_resolve_gos_auto_follows_the_builtin_table(monkeypatch, tmp_path):
+    """"auto" is the builtin table when shipped, else hydrogenic; everything else passes through
+    unchanged (names, paths as str or Path, source objects), for get_source to interpret."""
+    expected = "builtin" if gos.builtin_available() else "hydrogenic"
+    assert gos.resolve_gos("auto") == expected
+    monkeypatch.setattr(gos, "BUILTIN_GOS_PATH", tmp_path / "absent.gosh")
+    assert gos.resolve_gos("auto") == "hydrogenic"
+    shipped = tmp_path / "shipped.gosh"
+    shipped.write_bytes(b"")
+    monkeypatch.setattr(gos, "BUILTIN_GOS_PATH", shipped)
+    assert gos.resolve_gos("auto") == "builtin"
+    src = gos.get_source("hydrogenic")
+    for value in ("builtin", "hydrogenic", "/some/file.gosh", tmp_path / "x.gosh", src):
+        assert gos.resolve_gos(value) is value
