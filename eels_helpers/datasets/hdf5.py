@@ -1130,7 +1130,7 @@ def quick_look(elements: Sequence[str], n: int = 5, *, seed: int = 0, fractions=
     with the most entries (polymorphs), else equal.
     """
     from eels_helpers.simulation import specimens as sp
-    from eels_helpers.simulation.pipeline import Specimen
+    from eels_helpers.simulation.specimens import Specimen
 
     elements = tuple(elements)
     bad = [e for e in elements if e not in ELEMENTS]

@@ -32,7 +32,6 @@ validation aids (Bethe sum, optical limit against Kissel) in :mod:`eels_helpers.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
@@ -442,7 +441,8 @@ def dsigma_dE(edges, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos="builtin",
     Equation (Egerton, *EELS in the Electron Microscope*, 3rd ed. 2011, sections 3.6 and 4.5,
     written in ln Q; the same formula as exspy's ``TabulatedGOS.integrateq``)::
 
-        dsigma/dE(E) = 4 pi a0^2 (R^2 / (E T)) * ratio * integral_{ln Qmin}^{ln Qmax(beta*)} df/dE(Q, E) dln Q
+        dsigma/dE(E) = 4 pi a0^2 (R^2 / (E T)) * ratio
+                       * integral_{ln Qmin}^{ln Qmax(beta*)} df/dE(Q, E) dln Q
 
     with Q = (q a0)^2, R = 13.6057 eV (Rydberg energy), T = m0 v^2 / 2 (eV) the beam's
     relativistic kinetic-energy equivalent, ``ratio`` the subshell occupancy ratio, df/dE the

@@ -2,8 +2,8 @@
 1 eV grid of offsets from each family's onset and a geometric grid of effective collection angles,
 so that a simulator gets an edge for any (alpha, beta) by interpolation and integer slicing.
 
-The cross sections themselves come from :class:`eels_helpers.physics.cross_section.CrossSectionCalculator`
-(Egerton 2011, sections 3.6 and 4.5); the effective collection angle beta* is Egerton's (2011,
+The cross sections themselves come from
+:class:`eels_helpers.physics.cross_section.CrossSectionCalculator` (Egerton 2011, sections 3.6 and 4.5); the effective collection angle beta* is Egerton's (2011,
 eq. 4.73), :func:`eels_helpers.physics.cross_section.effective_collection_angle`.
 """
 
@@ -57,7 +57,8 @@ class EdgeShapeTable:
         if n_beta < 4:
             raise ValueError(f"n_beta = {n_beta} must be >= 4")
         self.E0_keV = float(E0_keV)
-        specs = [resolve_edge(e) for e in (list(elements.EDGE_FAMILIES) if edges is None else edges)]
+        specs = [resolve_edge(e)
+                 for e in (list(elements.EDGE_FAMILIES) if edges is None else edges)]
         self.names = [s.name for s in specs]
         self.onsets_eV = np.array([s.onset_eV for s in specs])
         self.onset_channel = np.round(self.onsets_eV).astype(np.int64)

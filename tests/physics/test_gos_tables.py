@@ -135,7 +135,7 @@ def _bound_strength_reference(E_b, strength_of_Q, E0_keV, beta_mrad):
 def test_dirac_layout_reproduces_its_table(tmp_path):
     """A file in the Dirac layout (j-resolved Fe L3 and L2 tables, ratio 1, negative free
     energies = bound lines) reproduces the cross sections of the tables written into it."""
-    Z, src = 26, HydrogenicSource(onsets={"Fe": FE_ONSETS})
+    src = HydrogenicSource(onsets={"Fe": FE_ONSETS})
     whole, _ = src.table("Fe", "L3")                       # Egerton's whole-L-shell GOS
     fe_b = np.array([-6.0, -2.5])                          # two bound transitions below onset
     q = whole.q_inv_m

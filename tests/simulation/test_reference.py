@@ -50,7 +50,7 @@ def write_reference(path) -> dict:
 
 
 def reference_specimens():
-    from eels_helpers.simulation.pipeline import Specimen
+    from eels_helpers.simulation.specimens import Specimen
 
     return [
         Specimen.pure("C"),
