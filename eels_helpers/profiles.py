@@ -37,7 +37,10 @@ class Profile:
 
     Attributes
     ----------
-    name, description : str
+    name : str
+        ``smoke``, ``cpu`` or ``paper``.
+    description : str
+        one line for ``eels-id book --help`` and the book's introduction.
     device : {'cpu', 'cuda'}
         where networks train and run.
     dataset_scale : float

@@ -3,6 +3,9 @@
 One module per sub-command (``eels_helpers.cli.<command>``), each exposing
 ``configure_parser(parser)`` and ``main(args) -> int``; the library modules hold no argparse.
 Command modules are imported lazily so that ``eels-id --help`` stays fast.
+
+This stage is the top of the package: it may import every stage below it (physics through book)
+and the foundations; nothing imports it.
 """
 
 from __future__ import annotations

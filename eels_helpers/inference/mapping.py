@@ -156,15 +156,63 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False) -> MappingResult:
-    """Per-pixel element probabilities of a spectrum image and the kept elements.
+    """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
-    data: io.Spectrum (data (*nav, C) with its energy axis), a SyntheticSI, a path, or an array
-        (*nav, C) with ``energy_eV`` (C,) eV.
-    model: shipped name, checkpoint path, checkpoints.LoadedModel or a torch module (logits).
-    threshold: in (0, 1); default the model file's, else 0.75 (the paper's SI demo).
-    presence: keep elements above threshold in more than this fraction of pixels, in [0, 1).
-    offset_eV: energy calibration error (file minus true, eV) removed before pre-processing.
-    int8: CPU inference with dynamically quantised transformer Linear layers (``predict.run_model``).
+    Every pixel is pre-processed as in the paper and classified; an element is kept when its
+    probability is at or above ``threshold`` in more than ``presence`` of the pixels (the
+    paper's 1 % criterion, "Elemental mapping", Fig. 7).
+
+    Parameters
+    ----------
+    data : eels_helpers.spectrum.Spectrum, SyntheticSI, str, pathlib.Path or numpy.ndarray
+        The spectrum image: a spectrum with ``data`` of shape ``(*nav, C)`` (counts) and its
+        energy axis, a :class:`eels_helpers.simulation.superlattice.SyntheticSI`, a file path
+        (or the word ``"superlattice"`` for the synthetic default), or an array
+        ``(*nav, C)`` with ``energy_eV``.
+    model : str, pathlib.Path, eels_helpers.models.model_files.LoadedModel or torch.nn.Module, default "ensemble"
+        A shipped model name, a model-file path, a loaded model file, or a torch module
+        mapping ``(batch, 3072)`` float32 to ``(batch, 80)`` logits.
+    threshold : float, optional
+        Probability threshold in (0, 1). Default: the model file's threshold, else 0.75 (the
+        paper's spectrum-image demonstration, :data:`MAPPING_THRESHOLD`).
+    presence : float, default 0.01
+        Keep an element when it is above threshold in more than this fraction of the
+        pixels; in [0, 1).
+    batch_size : int, default 256
+        Spectra per forward pass; at least 1.
+    offset_eV : float, default 0.0
+        Energy calibration error in eV (file axis minus true axis), removed before
+        pre-processing.
+    energy_eV : numpy.ndarray, optional
+        Energy axis in eV, shape ``(C,)``, of an array ``data``; may be omitted when the
+        array already has 3072 channels at 0..3071 eV.
+    bfloat16 : bool, default False
+        Run the network under bfloat16 autocast.
+    device : str, default "cpu"
+        ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
+    int8 : bool, default False
+        CPU inference with dynamically quantised int8 Linear layers in the transformer
+        blocks (:func:`eels_helpers.inference.predict.run_model`).
+
+    Returns
+    -------
+    MappingResult
+        ``probabilities`` float32 ``(*nav, 80)`` in the order of
+        :data:`eels_helpers.physics.elements.ELEMENTS`, the ``threshold`` and ``presence``
+        used, the kept elements ``detected`` (by decreasing pixel fraction), the
+        ``pixel_fraction`` ``(80,)`` above threshold, and ``seconds`` of pre-processing
+        plus network time.
+
+    Raises
+    ------
+    ValueError
+        If ``presence`` is not in [0, 1), ``batch_size`` < 1, ``threshold`` is not in
+        (0, 1), or an array without ``energy_eV`` does not have 3072 channels.
+
+    See Also
+    --------
+    quantify_map : model-based quantification of the kept elements.
+    eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.inference.predict import _as_loaded, _resolve_device, run_model
@@ -199,13 +247,50 @@ def quantify_map(data: Any, elements: Sequence[str] | MappingResult,
                  E0_keV: float | None = None, alpha_mrad: float | None = None,
                  beta_mrad: float | None = None, *, lowloss: Any = None, offset_eV: float = 0.0,
                  energy_eV=None, **options) -> QuantMap:
-    """Model-based quantification of every pixel for ``elements`` (or a MappingResult's kept
-    elements). E0 (keV), alpha, beta (mrad) default to the file's metadata
-    (beam_energy_keV, convergence_angle_mrad, collection_angle_mrad). ``lowloss``: an io.Spectrum
-    (or (intensities, energies)) for the convolution (a SyntheticSI's own by default).
-    ``offset_eV`` is subtracted from the energy
-    axis. ``options`` go to :class:`eels_helpers.inference.quantify.QuantificationConfig` (fit_range_eV,
-    background_exponents, weighting, gos, ...)."""
+    """Model-based quantification of every pixel of a spectrum image.
+
+    Fits every pixel with the cross sections of ``elements`` (convolved with the low-loss
+    spectrum when one is given) plus a linearised power-law background, by non-negative
+    least squares (:func:`eels_helpers.inference.quantify.quantify`).
+
+    Parameters
+    ----------
+    data : eels_helpers.spectrum.Spectrum, SyntheticSI, str, pathlib.Path or numpy.ndarray
+        The spectrum image, as for :func:`map_elements`: data ``(*nav, C)`` in counts.
+    elements : sequence of str or MappingResult
+        Element symbols to fit, or a :class:`MappingResult` whose kept elements are used.
+    E0_keV : float, optional
+        Beam energy in keV. Default: the file's ``beam_energy_keV`` metadata.
+    alpha_mrad : float, optional
+        Convergence semi-angle in mrad. Default: the file's ``convergence_angle_mrad``.
+    beta_mrad : float, optional
+        Collection semi-angle in mrad. Default: the file's ``collection_angle_mrad``.
+    lowloss : eels_helpers.spectrum.Spectrum or tuple of numpy.ndarray, optional
+        Low-loss spectrum for the convolution: a spectrum (a low-loss spectrum image is
+        summed into one kernel) or ``(intensities (C_ll,), energies (C_ll,) eV)``. Default: a
+        SyntheticSI's own low-loss, else no convolution.
+    offset_eV : float, default 0.0
+        Energy calibration error in eV (file axis minus true axis), subtracted from the
+        energy axis.
+    energy_eV : numpy.ndarray, optional
+        Energy axis in eV, shape ``(C,)``, of an array ``data``.
+    **options
+        Further fields of :class:`eels_helpers.inference.quantify.QuantificationConfig`
+        (``fit_range_eV``, ``background_exponents``, ``weighting``, ``gos``, ...).
+
+    Returns
+    -------
+    QuantMap
+        ``result`` (a :class:`eels_helpers.inference.quantify.QuantResult` whose arrays
+        have the navigation shape first: ``amounts`` and ``fractions`` ``(*nav, n_elements)``),
+        the ``offset_eV`` applied and the fit time in ``seconds``.
+
+    Raises
+    ------
+    ValueError
+        If there is no element to fit, or E0, alpha or beta is neither given nor in the
+        file's metadata, or the configuration is out of range.
+    """
     from eels_helpers.inference.quantify import QuantificationConfig, quantify
 
     if lowloss is None and hasattr(data, "lowloss") and hasattr(data, "spectrum"):

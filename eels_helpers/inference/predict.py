@@ -236,20 +236,73 @@ def predict(
     clip_negative: bool = False,
     int8: bool = False,
 ) -> list[Prediction]:
-    """Identify the elements in spectra.
+    """Identify the elements present in core-loss EELS spectra.
 
-    inputs: a path, an io.Spectrum, an array (..., n) or a list of them. Arrays need
-        ``energy_eV`` (n,) in eV unless they already have 3072 channels at 0..3071 eV.
-    model: a shipped name (``"default"``, ``"ensemble"``), a checkpoint path, a
-        checkpoints.LoadedModel or a torch module returning logits.
-    threshold: probability threshold in (0, 1); default: the model file's, else 0.5.
-    offset_eV: energy-axis calibration error (file minus true, eV), one per input or one
-        for all.
-    bfloat16: True, False or "auto" (only where :func:`fast_bfloat16` says it is faster).
-    int8: CPU inference with dynamically quantised Linear layers (:func:`run_model`).
-    presence_fraction: spectrum images report elements found in more than this fraction
-        of pixels (paper: 1 %).
-    Returns one :class:`Prediction` per input, in order.
+    Each input is read, pre-processed as in the paper
+    (:func:`eels_helpers.inference.preprocess.preprocess`: spline-interpolated onto the
+    3072-channel grid 0..3071 eV at 1 eV per channel, zero below 75 eV, scaled so its
+    maximum is 1), classified by the network in batches, and the sigmoid probabilities are
+    compared with ``threshold``.
+
+    Parameters
+    ----------
+    inputs : str, pathlib.Path, eels_helpers.spectrum.Spectrum, numpy.ndarray or list of them
+        Spectrum files (any format :func:`eels_helpers.inference.spectrum_files.read_spectrum`
+        reads), spectra already read, or arrays of shape ``(..., n)`` (counts; the leading
+        axes are navigation axes of a spectrum image). A list gives one result per item.
+    model : str, pathlib.Path, eels_helpers.models.model_files.LoadedModel or torch.nn.Module
+        A shipped model name (``"default"``, ``"ensemble"``), a model-file path, a loaded
+        model file, or a torch module mapping ``(batch, 3072)`` float32 to ``(batch, 80)``
+        logits.
+    threshold : float, optional
+        Probability threshold in (0, 1). Default: the threshold stored in the model file
+        (chosen on validation data when it was trained), else 0.5.
+    offset_eV : float or sequence of float, default 0.0
+        Energy-axis calibration error in eV (file axis minus true axis): one value for all
+        inputs or one per input.
+    energy_eV : numpy.ndarray, optional
+        Energy axis in eV, shape ``(n,)``, of array inputs. May be omitted for arrays that
+        already have 3072 channels at 0..3071 eV.
+    batch_size : int, default 256
+        Spectra per forward pass.
+    bfloat16 : bool or "auto", default False
+        Run under bfloat16 autocast. ``"auto"`` uses it only where it is faster (CUDA, or a
+        CPU with AMX / AVX512-BF16); probabilities then differ by about 1e-2.
+    device : str, default "auto"
+        ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"`` or
+        ``"cuda:N"``.
+    presence_fraction : float, default 0.01
+        For a spectrum image, an element is reported when it is detected in more than this
+        fraction of the pixels (the paper's 1 %). Must be in [0, 1).
+    clip_negative : bool, default False
+        Set negative counts to zero before pre-processing.
+    int8 : bool, default False
+        CPU inference with dynamically quantised int8 Linear layers in the transformer
+        blocks (:func:`run_model`).
+
+    Returns
+    -------
+    list of Prediction
+        One :class:`Prediction` per input, in input order: ``probabilities`` float32 of
+        shape ``(*navigation_shape, 80)`` in the order of
+        :data:`eels_helpers.physics.elements.ELEMENTS`, the ``detected`` symbols, the
+        ``threshold`` used and, for a spectrum image, the ``pixel_fraction`` per element.
+
+    Raises
+    ------
+    ValueError
+        If the number of offsets differs from the number of inputs, ``threshold`` is not in
+        (0, 1), ``presence_fraction`` is not in [0, 1), ``int8`` is asked for on CUDA, or an
+        array without ``energy_eV`` does not have 3072 channels.
+    TypeError
+        If ``model`` is none of the accepted kinds.
+
+    Examples
+    --------
+    >>> from eels_helpers.inference.predict import predict
+    >>> [result] = predict("spectrum.msa", model="default")  # doctest: +SKIP
+    >>> result.detected  # doctest: +SKIP
+    ('O', 'Fe')
     """
     from eels_helpers.inference.preprocess import preprocess
 

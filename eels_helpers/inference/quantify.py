@@ -319,12 +319,53 @@ def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def quantify(spectra, energy_eV, elements: Sequence[str], config: QuantificationConfig, *,
              lowloss=None, lowloss_energy_eV=None) -> QuantResult:
-    """Model-based quantification of ``spectra`` (..., C) counts on ``energy_eV`` (C,) eV for the
-    given ``elements`` (e.g. the network's detected ones); see the module docstring.
+    """Model-based quantification of core-loss spectra for the given elements.
 
-    lowloss: optional low-loss spectrum (n,) on ``lowloss_energy_eV`` (n,) eV (may include
-    negative energies) for the convolution of the cross sections.
-    Returns a :class:`QuantResult` whose arrays have the batch shape of ``spectra``.
+    Fits every spectrum with ``sum_e x_e d (L * sigma_e)(E) + sum_k b_k (E / E_lo)^(-r_k)``
+    by weighted non-negative least squares (Verbeeck & Van Aert, Ultramicroscopy 101, 207
+    (2004); linear background after Cueva et al., Microsc. Microanal. 18, 667 (2012)); the
+    module docstring states the model and its limits.
+
+    Parameters
+    ----------
+    spectra : array_like
+        Counts per channel, shape ``(..., C)``: one spectrum, a batch or a spectrum image.
+        Must be finite.
+    energy_eV : array_like
+        Energy-loss axis in eV, shape ``(C,)``, uniformly spaced.
+    elements : sequence of str
+        Element symbols to fit (e.g. the network's detected ones), among the 80 symbols
+        :data:`eels_helpers.physics.elements.ELEMENTS`. An element with no edge family in the
+        fit range, or whose cross section the GOS source cannot compute, is left out and named
+        in ``QuantResult.skipped``.
+    config : QuantificationConfig
+        Beam energy ``E0_keV`` (keV), convergence and collection semi-angles
+        ``alpha_mrad``/``beta_mrad`` (mrad), fit range (eV), background exponents, weighting
+        and GOS source.
+    lowloss : array_like, optional
+        Low-loss spectrum, shape ``(n,)`` (counts), convolved with the cross sections to model
+        multiple scattering (normalised to unit sum here). Default: single scattering.
+    lowloss_energy_eV : array_like, optional
+        Energy axis of ``lowloss`` in eV, shape ``(n,)`` (may include negative energies);
+        required with ``lowloss``.
+
+    Returns
+    -------
+    QuantResult
+        Arrays with the batch shape ``...`` of ``spectra`` first: ``amounts``
+        ``(..., n_elements)`` in counts per barn (incident electrons x atoms per barn of
+        projected area), ``fractions`` ``(..., n_elements)`` relative atomic fractions (sum 1
+        over the fitted elements, NaN where every amount is 0), ``background``
+        ``(..., n_exponents)`` amplitudes in counts at the start of the fit range and
+        ``chi2_reduced`` ``(...)``.
+
+    Raises
+    ------
+    ValueError
+        If ``spectra`` does not end with the C channels of ``energy_eV`` or holds NaN/inf, no
+        element is given, an element is not one of the 80 symbols, the fit range holds too
+        few channels, no element has an edge in the fit range, or ``lowloss`` comes without
+        ``lowloss_energy_eV``.
     """
     data = np.asarray(spectra, dtype=np.float64)
     E = np.asarray(energy_eV, dtype=np.float64)

@@ -1,4 +1,8 @@
-"""The paper's six architectures, built by name (timm-style registry).
+"""The networks: the paper's six architectures built by name (timm-style registry), the
+ensemble, and the model files that store a trained network with its threshold.
+
+This stage may import physics (the element list) and the foundations only: a network knows
+nothing of how its spectra were simulated or read.
 
 >>> from eels_helpers.models import create_model
 >>> model = create_model("vit")                    # paper size (Table 2: 2M parameters)
@@ -12,10 +16,10 @@ sizes (the authors' public code, arnoannys/EELS_ID on GitHub). Scaling options:
 * ``width`` (mlp, cnn, resnet, unet): multiplies hidden sizes / convolution channels;
 * ``heads``, ``dim_head``, ``patch_stride``, ``attn_dropout`` (vit, cct): token and head layout.
 
-``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile, chosen from
-measurements on the project's 2-core machine (AMD EPYC, AVX2, no fast bfloat16: there fp32 is
-the fast path) so that each architecture trains in about ten minutes at that profile; the table
-above ``CPU_CONFIGS`` gives the numbers.
+``CPU_CONFIGS`` holds the reduced configurations of the ``cpu`` profile (``Profile.model_config``),
+chosen so that each architecture trains in about ten minutes on a 2-core CPU (fp32, the fast path
+where the CPU has no native bfloat16); ``benchmarks/bench_models.py`` prints the training and
+inference rates of both configurations side by side.
 """
 
 from __future__ import annotations
@@ -95,7 +99,44 @@ def model_options(name: str, config: str = "paper", **options: Any) -> dict[str,
 
 
 def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
-    """Build architecture ``name`` at configuration ``config`` with keyword overrides ``options``."""
+    """Build one of the paper's six architectures, untrained.
+
+    Parameters
+    ----------
+    name : {"mlp", "cnn", "unet", "resnet", "vit", "cct"}
+        The architecture (:data:`MODELS`; paper Table 2).
+    config : {"paper", "cpu"}, default "paper"
+        The paper's sizes, or the reduced configuration of the ``cpu`` profile
+        (:data:`CPU_CONFIGS`); a :class:`eels_helpers.profiles.Profile` names it in
+        ``model_config``.
+    **options
+        Constructor keywords that override the configuration's, e.g. ``width`` (mlp, cnn,
+        resnet, unet: hidden sizes and channels are multiplied by it) or ``heads``,
+        ``dim_head``, ``patch_stride``, ``depth``, ``attn_dropout`` (vit, cct).
+
+    Returns
+    -------
+    torch.nn.Module
+        A network in training mode mapping float32 spectra of shape ``(batch, 3072)``
+        (channel i = i eV energy loss, each spectrum scaled to maximum 1) to LOGITS of
+        shape ``(batch, 80)``, one per element Be..Bi in the order of
+        :data:`eels_helpers.physics.elements.ELEMENTS`; :func:`predict_proba` turns them into
+        probabilities.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` or ``config`` is unknown.
+    TypeError
+        If an option is not a keyword of the architecture's constructor.
+
+    Examples
+    --------
+    >>> from eels_helpers.models import create_model, count_parameters
+    >>> model = create_model("vit", config="cpu")
+    >>> count_parameters(model) < 2_000_000
+    True
+    """
     options = model_options(name, config, **options)
     return MODELS[name](**options)
 
@@ -107,7 +148,28 @@ def count_parameters(model: nn.Module) -> int:
 
 @torch.no_grad()
 def predict_proba(model: nn.Module, spectra, batch_size: int = 256, device: str | torch.device | None = None) -> np.ndarray:
-    """Probabilities sigmoid(model(x)) of shape (N, 80) for spectra (N, 3072), in eval mode, batched."""
+    """Element probabilities ``sigmoid(model(x))`` of pre-processed spectra, in batches.
+
+    The model is put in evaluation mode for the call and restored to its previous mode after.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A network returning logits ``(batch, 80)`` (:func:`create_model`).
+    spectra : array_like
+        Pre-processed spectra, shape ``(N, 3072)`` or ``(3072,)`` (channel i = i eV, scaled
+        to maximum 1); converted to float32.
+    batch_size : int, default 256
+        Spectra per forward pass.
+    device : str or torch.device, optional
+        Where to run; default: the device of the model's parameters.
+
+    Returns
+    -------
+    numpy.ndarray
+        float32 probabilities in [0, 1], shape ``(N, 80)`` (``(1, 80)`` for one spectrum), in
+        the order of :data:`eels_helpers.physics.elements.ELEMENTS`.
+    """
     x = torch.as_tensor(np.asarray(spectra, dtype=np.float32))
     if x.ndim == 1:
         x = x[None]

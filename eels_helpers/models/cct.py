@@ -54,8 +54,3 @@ class CCT(nn.Module):
         x = self.transformer(x)
         weights = self.attention_pool(x).softmax(dim=1)                                  # (B, 356, 1)
         return self.head((weights * x).sum(dim=1))                                      # sequence pooling
-
-
-if __name__ == "__main__":
-    model = CCT()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))

@@ -55,8 +55,3 @@ class CNN(nn.Module):
         with no_autocast(x.device.type):                           # bf16 crash, see module docstring
             x = self.fc1(x.float())
         return self.head(x)
-
-
-if __name__ == "__main__":
-    model = CNN()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))

@@ -32,8 +32,3 @@ class MLP(nn.Module):
 
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
         return self.head(self.hidden(spectra))
-
-
-if __name__ == "__main__":
-    model = MLP()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))

@@ -56,8 +56,3 @@ class ResNet(nn.Module):
     def forward(self, spectra: torch.Tensor) -> torch.Tensor:
         x = self.blocks(self.stem(spectra.unsqueeze(1)))   # (B, 512, 96)
         return self.head(self.reduce(x).squeeze(1))        # (B, 96) -> (B, 80)
-
-
-if __name__ == "__main__":
-    model = ResNet()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))

@@ -64,8 +64,3 @@ class UNet(nn.Module):
         for up, skip in zip(self.up, reversed(skips[:-1])):
             x = up(x, skip)
         return self.head(self.dense(self.reduce(x).squeeze(1)))   # (B, 32, 3072) -> (B, 3072) -> (B, 80)
-
-
-if __name__ == "__main__":
-    model = UNet()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))

@@ -102,8 +102,3 @@ class ViT(nn.Module):
         x = self.to_patch_embedding(patches) + self.pos_embedding                # (B, N, dim)
         x = self.reduce(self.transformer(x)).squeeze(-1)                         # (B, N)
         return self.head(x)
-
-
-if __name__ == "__main__":
-    model = ViT()
-    print(model(torch.randn(2, N_CHANNELS)).shape, sum(p.numel() for p in model.parameters()))
