@@ -20,7 +20,7 @@ edge_shapes
 gos_checks
     Validation aids: GOS surface, Bethe sum rule, optical limit against Kissel (xraylib).
 
-Imports: the foundations only (``eels_helpers.profiles``, ``eels_helpers.device``,
-``eels_helpers.spectrum``) and modules of this subpackage; physics is the lowest stage.
-Physics functions state their equation, its source and their units in their docstrings.
+Physics is the lowest stage: its modules may import the foundations only (``eels_helpers.profiles``,
+``eels_helpers.device``, ``eels_helpers.spectrum``), besides each other. Physics functions state
+their equation, its source and their units in their docstrings.
 """

@@ -308,8 +308,9 @@ class CrossSectionCalculator:
                         bnd_g.append(gv)
                     n_nodes += nb
 
-        cat = (lambda xs, dt=np.float64: np.concatenate(xs).astype(dt) if xs
-               else np.zeros(0, dt))
+        def cat(xs, dt=np.float64):
+            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+
         self.node_E = cat(node_E)
         self.node_item = cat(node_item, np.int64)
         self.node_ratio = cat(node_ratio)

@@ -3,8 +3,9 @@
 so that a simulator gets an edge for any (alpha, beta) by interpolation and integer slicing.
 
 The cross sections themselves come from
-:class:`eels_helpers.physics.cross_section.CrossSectionCalculator` (Egerton 2011, sections 3.6 and 4.5); the effective collection angle beta* is Egerton's (2011,
-eq. 4.73), :func:`eels_helpers.physics.cross_section.effective_collection_angle`.
+:class:`eels_helpers.physics.cross_section.CrossSectionCalculator` (Egerton 2011, sections 3.6
+and 4.5); the effective collection angle beta* is Egerton's (2011, eq. 4.73),
+:func:`eels_helpers.physics.cross_section.effective_collection_angle`.
 """
 
 from __future__ import annotations
@@ -13,10 +14,14 @@ from functools import lru_cache
 
 import numpy as np
 
-from eels_helpers.physics.cross_section import (E0_RANGE_KEV, CrossSectionCalculator,
-                                                effective_collection_angle, resolve_edge,
-                                                validate_microscope)
 from eels_helpers.physics import elements
+from eels_helpers.physics.cross_section import (
+    E0_RANGE_KEV,
+    CrossSectionCalculator,
+    effective_collection_angle,
+    resolve_edge,
+    validate_microscope,
+)
 
 __all__ = ["E0_GRID_KEV", "ALPHA_SIM_RANGE_MRAD", "BETA_SIM_RANGE_MRAD", "SHAPE_OFFSETS_EV",
            "EdgeShapeTable", "edge_shape_table"]

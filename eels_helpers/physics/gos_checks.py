@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from eels_helpers.physics.cross_section import A0_M, resolve_edge
 from eels_helpers.physics import elements
+from eels_helpers.physics.cross_section import A0_M, resolve_edge
 from eels_helpers.physics.gos_tables import canonical_subshell, get_source
 
 __all__ = ["gos_surface", "bethe_sum", "kissel_dfde", "optical_limit_comparison"]
@@ -88,6 +88,7 @@ def optical_limit_comparison(gos="builtin", edges=None, *, start_above_eV: float
     """
     import pandas as pd
     import xraylib
+
     from eels_helpers.physics.gos_tables import nl_table_name
 
     src = get_source(gos)

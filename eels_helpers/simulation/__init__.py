@@ -25,7 +25,7 @@ superlattice
 figures, interactive, preview
     Fig. 2 panels and galleries; the ipywidgets simulator; a quick look at a few spectra.
 
-Imports: :mod:`eels_helpers.physics` and the foundations (``eels_helpers.profiles``,
-``eels_helpers.device``, ``eels_helpers.spectrum``) only; nothing from datasets, models or
-later stages.
+Its modules may import physics (the stage below) and the foundations (``eels_helpers.profiles``,
+``eels_helpers.device``, ``eels_helpers.spectrum``) only, besides each other; nothing from
+datasets, models or later stages.
 """

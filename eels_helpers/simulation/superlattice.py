@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eels_helpers.physics.gos_tables import resolve_gos
+
 __all__ = ["MATERIALS", "SuperlatticeConfig", "SyntheticSI", "superlattice_si", "save_si",
            "load_si", "layer_occupancy"]
 
@@ -233,7 +235,6 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
     from eels_helpers.simulation import noise as _noise
     from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
-    from eels_helpers.physics.gos_tables import resolve_gos
     from eels_helpers.inference.spectrum_files import Spectrum
 
     rng = np.random.default_rng(config.seed)

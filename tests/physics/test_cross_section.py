@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from eels_helpers.physics import gos_tables as gos
-from eels_helpers.physics.cross_section import (A0_M, CrossSectionCalculator, EdgeSpec, dsigma_dE,
-                                                ln_q_limits, resolve_edge)
+from eels_helpers.physics.cross_section import (
+    A0_M,
+    CrossSectionCalculator,
+    EdgeSpec,
+    dsigma_dE,
+    ln_q_limits,
+    resolve_edge,
+)
 from eels_helpers.physics.gos_tables import GosTable, write_gosh
 from eels_helpers.physics.hydrogenic import HydrogenicSource
 

@@ -12,9 +12,15 @@ import pytest
 from scipy import integrate
 
 from eels_helpers.physics import gos_tables as gos
-from eels_helpers.physics.cross_section import (A0_M, FOUR_PI_A0SQ_BARN, R_EV, CrossSectionCalculator,
-                                        kinematics, ln_q_limits)
-from eels_helpers.physics.gos_tables import GosTable, GoshError, default_edges_info, read_gosh, write_gosh
+from eels_helpers.physics.cross_section import (
+    A0_M,
+    FOUR_PI_A0SQ_BARN,
+    R_EV,
+    CrossSectionCalculator,
+    kinematics,
+    ln_q_limits,
+)
+from eels_helpers.physics.gos_tables import GoshError, GosTable, default_edges_info, read_gosh, write_gosh
 from eels_helpers.physics.hydrogenic import HydrogenicSource, gos_K, gos_L
 
 FE_ONSETS = {"L3": 708.0, "L2": 721.0, "L1": 846.0}

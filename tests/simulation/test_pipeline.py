@@ -7,9 +7,9 @@ tabulated onsets (eels_helpers.physics.elements), never copied from earlier outp
 import numpy as np
 import pytest
 
-from eels_helpers.simulation.config import SimulationConfig
 from eels_helpers.physics.elements import EDGE_FAMILIES, ELEMENTS, families_of
 from eels_helpers.physics.gos_tables import builtin_available
+from eels_helpers.simulation.config import SimulationConfig
 from eels_helpers.simulation.pipeline import MAX_EDGE_SLOTS, SimulatedBatch, simulate_batch
 from eels_helpers.simulation.specimens import Specimen
 

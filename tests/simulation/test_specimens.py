@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from eels_helpers.physics.elements import ELEMENTS
 from eels_helpers.simulation import specimens as sp
 from eels_helpers.simulation.specimens import Specimen
-from eels_helpers.physics.elements import ELEMENTS
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "eels_helpers" / "data" / "mp_compositions.csv.gz"
