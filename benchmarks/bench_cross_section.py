@@ -18,7 +18,8 @@ import numpy as np
 
 def main(argv=None) -> int:
     from eels_helpers.physics import gos_tables as gos_mod
-    from eels_helpers.physics.cross_section import CrossSectionCalculator, EdgeShapeTable
+    from eels_helpers.physics.cross_section import CrossSectionCalculator
+    from eels_helpers.physics.edge_shapes import EdgeShapeTable
     from eels_helpers.physics.elements import EDGE_FAMILIES
 
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

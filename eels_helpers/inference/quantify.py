@@ -46,13 +46,6 @@ __all__ = ["QuantificationConfig", "DesignMatrix", "QuantResult", "design_matrix
 DEFAULT_EXPONENTS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 
 
-def _resolve_gos(gos):
-    if isinstance(gos, str) and gos == "auto":
-        from eels_helpers.physics.gos_tables import builtin_available
-        return "builtin" if builtin_available() else "hydrogenic"
-    return gos
-
-
 @dataclass(frozen=True)
 class QuantificationConfig:
     """Microscope and fit settings of a model-based quantification.
@@ -210,6 +203,7 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     """
     from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.physics.gos_tables import resolve_gos
 
     E = np.asarray(energy_eV, dtype=np.float64)
     d = _uniform_step(E)
@@ -249,7 +243,7 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     n_lo = max(k1, 0)
     n_hi = max(-k0, 0)
     grid = Ef[0] + d * np.arange(-n_lo, Ef.size + n_hi)
-    gos = _resolve_gos(config.gos)
+    gos = resolve_gos(config.gos)
     calc = CrossSectionCalculator(fams, np.maximum(grid, d), gos)
     sig = calc(config.E0_keV, config.alpha_mrad, config.beta_mrad)[0]  # (n_fam, n_grid) barn/eV
     missing = {name for name, *_ in calc.missing}

@@ -24,16 +24,23 @@ axis; beyond the last tabulated energy it follows a power law A E^-r fitted thro
 node and the node nearest E_last/1.5. Bound transitions of Dirac tables (negative free
 energies) are added as Gaussians of standard deviation ``bound_sigma_eV`` (default 1 eV),
 normalised so that each line holds its tabulated strength x 1 eV (see :mod:`eels_helpers.physics.gos_tables`).
+
+The simulator's tabulated edge shapes are in :mod:`eels_helpers.physics.edge_shapes`; the
+validation aids (Bethe sum, optical limit against Kissel) in :mod:`eels_helpers.physics.gos_checks`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from eels_helpers.physics.gos_tables import BOUND_SIGMA_EV, canonical_subshell, get_source
+
+__all__ = ["R_EV", "A0_M", "FOUR_PI_A0SQ_BARN", "MC2_EV", "E0_RANGE_KEV", "ALPHA_RANGE_MRAD",
+           "BETA_RANGE_MRAD", "kinematics", "ln_q_limits", "effective_collection_angle",
+           "validate_microscope", "EdgeSpec", "resolve_edge", "CrossSectionCalculator",
+           "dsigma_dE"]
 
 R_EV = 13.605693122990  # Rydberg energy, eV (CODATA 2022)
 A0_M = 5.29177210544e-11  # Bohr radius, m (CODATA 2022)
@@ -99,7 +106,10 @@ def effective_collection_angle(E_eV, E0_keV, alpha_mrad, beta_mrad):
     return np.where(alpha <= 0, beta * np.ones_like(bstar), bstar)
 
 
-def _validate(E0_keV, alpha_mrad, beta_mrad):
+def validate_microscope(E0_keV, alpha_mrad, beta_mrad):
+    """(E0, alpha, beta) as 1-D float64 arrays broadcast against each other; ValueError naming
+    the parameter and its unit when one lies outside ``E0_RANGE_KEV`` (keV),
+    ``ALPHA_RANGE_MRAD`` or ``BETA_RANGE_MRAD`` (mrad) or is not a scalar or 1-D batch."""
     E0 = np.atleast_1d(np.asarray(E0_keV, dtype=np.float64))
     alpha = np.atleast_1d(np.asarray(alpha_mrad, dtype=np.float64))
     beta = np.atleast_1d(np.asarray(beta_mrad, dtype=np.float64))
@@ -298,8 +308,9 @@ class CrossSectionCalculator:
                         bnd_g.append(gv)
                     n_nodes += nb
 
-        cat = (lambda xs, dt=np.float64: np.concatenate(xs).astype(dt) if xs
-               else np.zeros(0, dt))
+        def cat(xs, dt=np.float64):
+            return np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt)
+
         self.node_E = cat(node_E)
         self.node_item = cat(node_item, np.int64)
         self.node_ratio = cat(node_ratio)
@@ -398,14 +409,14 @@ class CrossSectionCalculator:
 
     def effective_angles(self, E0_keV, alpha_mrad, beta_mrad) -> np.ndarray:
         """beta* (mrad) at each edge's onset: (batch, n_edges)."""
-        E0, alpha, beta = _validate(E0_keV, alpha_mrad, beta_mrad)
+        E0, alpha, beta = validate_microscope(E0_keV, alpha_mrad, beta_mrad)
         return effective_collection_angle(self.onsets_eV[None, :], E0[:, None], alpha[:, None],
                                           beta[:, None])
 
     def __call__(self, E0_keV, alpha_mrad, beta_mrad, dtype=np.float64) -> np.ndarray:
         """dsigma/dE in barn/eV per atom: (batch, n_edges, n_E). Scalars or 1-D batches of
         E0 (keV), alpha (mrad), beta (mrad) broadcast against each other."""
-        E0, alpha, beta = _validate(E0_keV, alpha_mrad, beta_mrad)
+        E0, alpha, beta = validate_microscope(E0_keV, alpha_mrad, beta_mrad)
         theta = self.effective_angles(E0, alpha, beta)
         return self.from_theta(E0, theta, dtype=dtype)
 
@@ -425,12 +436,57 @@ def _append_bound_rows(rows, table, nc):
 
 def dsigma_dE(edges, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos="builtin",
               dtype=np.float64) -> np.ndarray:
-    """dsigma/dE (barn/eV per atom) -> array (batch, n_edges, n_E).
+    """Differential cross section dsigma/dE of core-loss edges, integrated over the collected
+    momentum transfers.
 
-    ``edges``: a list of edge families / subshells (or a single one) as accepted by
-    :func:`resolve_edge`; ``energy_eV``: energy-loss axis (eV); E0 (keV), alpha and beta (mrad)
-    scalars or 1-D batches. See the module docstring for the physics. For repeated calls build
-    a :class:`CrossSectionCalculator` once.
+    Equation (Egerton, *EELS in the Electron Microscope*, 3rd ed. 2011, sections 3.6 and 4.5,
+    written in ln Q; the same formula as exspy's ``TabulatedGOS.integrateq``)::
+
+        dsigma/dE(E) = 4 pi a0^2 (R^2 / (E T)) * ratio
+                       * integral_{ln Qmin}^{ln Qmax(beta*)} df/dE(Q, E) dln Q
+
+    with Q = (q a0)^2, R = 13.6057 eV (Rydberg energy), T = m0 v^2 / 2 (eV) the beam's
+    relativistic kinetic-energy equivalent, ``ratio`` the subshell occupancy ratio, df/dE the
+    generalised oscillator strength of the GOS source, and beta* Egerton's effective collection
+    angle (2011, eq. 4.73) at the edge's onset. The limits Qmin, Qmax and the numerics are in the
+    module docstring.
+
+    Parameters
+    ----------
+    edges : edge family, subshell or sequence of them
+        Anything :func:`resolve_edge` accepts (``"Fe L"``, ``"Fe L3"``, ``("Fe", "L3")``,
+        ``("Fe", "L3", 708.0)``, an :class:`EdgeSpec` or an ``EdgeFamily``); a single one is
+        treated as a list of one. ``n_edges`` = their number.
+    energy_eV : array_like, shape (n_E,)
+        Energy-loss axis, eV (> 0).
+    E0_keV : float or array_like, shape (batch,)
+        Beam energy, keV, in ``E0_RANGE_KEV`` = [10, 1000].
+    alpha_mrad : float or array_like, shape (batch,)
+        Convergence semi-angle, mrad, in ``ALPHA_RANGE_MRAD`` = [0, 200] (0: parallel beam).
+    beta_mrad : float or array_like, shape (batch,)
+        Collection semi-angle, mrad, in ``BETA_RANGE_MRAD`` = [0.01, 500].
+        E0, alpha and beta broadcast against each other to one batch.
+    gos : str, path or GosSource, default "builtin"
+        GOS source (:func:`eels_helpers.physics.gos_tables.get_source`): ``"builtin"``,
+        ``"hydrogenic"``, a GOSH file path or a source object.
+    dtype : numpy dtype, default float64
+        Dtype of the result.
+
+    Returns
+    -------
+    numpy.ndarray, shape (batch, n_edges, n_E)
+        dsigma/dE in barn/eV per atom; 0 below each edge's onset (bound lines of Dirac tables
+        excepted).
+
+    Raises
+    ------
+    ValueError
+        A microscope parameter outside its range, or an edge that cannot be resolved.
+
+    Notes
+    -----
+    Builds a :class:`CrossSectionCalculator` each call; for repeated calls on the same edges and
+    energy axis build one and call it.
     """
     single = (isinstance(edges, (str, EdgeSpec)) or hasattr(edges, "subshells")
               or (isinstance(edges, tuple) and len(edges) in (2, 3)
@@ -439,292 +495,3 @@ def dsigma_dE(edges, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos="builtin",
         edges = [edges]
     return CrossSectionCalculator(edges, energy_eV, gos)(E0_keV, alpha_mrad, beta_mrad,
                                                          dtype=dtype)
-
-
-# ----------------------------------------------------------------------------- shape tables
-#: beam energies the simulator uses (keV)
-E0_GRID_KEV = (60.0, 100.0, 200.0, 300.0)
-#: the simulator's ranges of convergence and collection semi-angles (mrad)
-ALPHA_SIM_RANGE_MRAD = (1.0, 20.0)
-BETA_SIM_RANGE_MRAD = (1.0, 100.0)
-#: offsets (eV) of the tabulated edge shapes from each family's first onset (rounded to 1 eV)
-SHAPE_OFFSETS_EV = np.arange(-16, 3101, dtype=np.float64)
-_TINY = 1e-30
-
-
-def _all_families():
-    return list(_families())
-
-
-class EdgeShapeTable:
-    """dsigma/dE (barn/eV) of edge families tabulated for ONE beam energy on a 1 eV grid of
-    offsets from each family's first onset (``SHAPE_OFFSETS_EV``: -16..3100 eV, so that bound
-    lines of Dirac tables below the onset fit) and on a geometric grid of ``n_beta`` effective
-    collection angles beta* covering alpha in [1, 20] mrad and beta in [1, 100] mrad at every
-    onset (plus one grid step on each side).
-
-    A simulator gets any (alpha, beta) by :meth:`shapes` (beta* of each family at its onset,
-    then 4-point Lagrange interpolation of ln(dsigma/dE) in ln(beta*)) and places an edge in a
-    1 eV spectrum by integer slicing (:meth:`place`): channel = ``onset_channel`` + offset.
-
-    Interpolation error (:meth:`interpolation_error`, at the mid-points of the beta* grid, all
-    107 families, n_beta = 40, measured 2026-11-24 with the shipped table): on channels above
-    1 % of a family's peak the worst relative error is 0.06 / 0.11 / 0.17 / 0.17 % at 60 / 100 /
-    200 / 300 kV (99th percentile <= 0.02 %); down to 0.1 % of the peak it stays below 0.65 %.
-    (Hydrogenic source: worst 0.07 %; a synthetic table with sharper Bethe ridges: 0.62 %.)
-    Re-measure for any other table with ``interpolation_error()``. Memory: 56 MB
-    per beam energy (float32).
-    """
-
-    def __init__(self, E0_keV: float, edges=None, gos="builtin", *, n_beta: int = 40,
-                 offsets_eV=SHAPE_OFFSETS_EV, skip_missing=True):
-        if not (E0_RANGE_KEV[0] <= E0_keV <= E0_RANGE_KEV[1]):
-            raise ValueError(f"E0_keV = {E0_keV} keV is outside [{E0_RANGE_KEV[0]}, "
-                             f"{E0_RANGE_KEV[1]}] keV")
-        if n_beta < 4:
-            raise ValueError(f"n_beta = {n_beta} must be >= 4")
-        self.E0_keV = float(E0_keV)
-        specs = [resolve_edge(e) for e in (_all_families() if edges is None else edges)]
-        self.names = [s.name for s in specs]
-        self.onsets_eV = np.array([s.onset_eV for s in specs])
-        self.onset_channel = np.round(self.onsets_eV).astype(np.int64)
-        self.offsets_eV = np.asarray(offsets_eV, dtype=np.float64)
-        if np.any(np.diff(self.offsets_eV) != 1.0):
-            raise ValueError("offsets_eV must be consecutive integers (1 eV steps)")
-        lo, hi = self.beta_eff_range(self.onsets_eV, self.E0_keV)
-        #: the range of beta* the simulator's (alpha, beta) produce, mrad
-        self.beta_eff_used_mrad = (lo, hi)
-        # n_beta values spanning [lo, hi] plus one more on each side, so that every used
-        # beta* has a centred 4-point stencil
-        self._dln_b = np.log(hi / lo) / (n_beta - 1)
-        self._ln_b0 = np.log(lo) - self._dln_b
-        self.beta_eff_mrad = np.exp(self._ln_b0 + self._dln_b * np.arange(n_beta + 2))
-        axis = self.onset_channel[:, None] + self.offsets_eV[None, :]
-        self.calculator = CrossSectionCalculator(specs, np.maximum(axis, 1.0), gos,
-                                                 skip_missing=skip_missing)
-        self.missing = self.calculator.missing
-        theta = np.repeat(self.beta_eff_mrad[:, None], len(specs), axis=1)
-        tab = self.calculator.from_theta(np.full(theta.shape[0], self.E0_keV), theta)
-        tab[:, axis < 1.0] = 0.0
-        #: (n_beta + 2, n_edges, n_offsets) float32 ln(dsigma/dE + 1e-30)
-        self.log_shapes = np.log(tab + _TINY).astype(np.float32)
-
-    @staticmethod
-    def beta_eff_range(onsets_eV, E0_keV):
-        """(min, max) of beta* (mrad) over alpha in [1, 20], beta in [1, 100] mrad and the given
-        onsets, widened by 1 %."""
-        a = np.geomspace(*ALPHA_SIM_RANGE_MRAD, 25)
-        b = np.geomspace(*BETA_SIM_RANGE_MRAD, 25)
-        E = np.asarray(onsets_eV, dtype=np.float64)
-        be = effective_collection_angle(E[:, None, None], E0_keV, a[None, :, None],
-                                        b[None, None, :])
-        return float(be.min()) / 1.01, float(be.max()) * 1.01
-
-    def effective_angles(self, alpha_mrad, beta_mrad) -> np.ndarray:
-        """beta* (mrad) of every family at its onset: (batch, n_edges)."""
-        _, alpha, beta = _validate(self.E0_keV, alpha_mrad, beta_mrad)
-        return effective_collection_angle(self.onsets_eV[None, :], self.E0_keV,
-                                          alpha[:, None], beta[:, None])
-
-    def shapes_at(self, beta_eff_mrad, edge_index) -> np.ndarray:
-        """dsigma/dE (barn/eV) at effective angles (batch, k) for families ``edge_index``
-        (batch, k) -> (batch, k, n_offsets); ln(dsigma/dE) is interpolated with 4-point
-        Lagrange polynomials in ln(beta*)."""
-        be = np.asarray(beta_eff_mrad, dtype=np.float64)
-        idx = np.asarray(edge_index, dtype=np.int64)
-        u = (np.log(be) - self._ln_b0) / self._dln_b
-        n = self.beta_eff_mrad.size
-        if np.any(u < -1e-6) or np.any(u > n - 1 + 1e-6):
-            raise ValueError(f"effective collection angle outside the tabulated range "
-                             f"[{self.beta_eff_mrad[0]:.4g}, {self.beta_eff_mrad[-1]:.4g}] mrad")
-        # 4-point Lagrange interpolation of ln(dsigma/dE) in ln(beta*)
-        s = np.clip(np.floor(u).astype(np.int64) - 1, 0, n - 4)
-        x = (u - s)[..., None].astype(np.float32)
-        w = (-(x - 1) * (x - 2) * (x - 3) / 6, x * (x - 2) * (x - 3) / 2,
-             -x * (x - 1) * (x - 3) / 2, x * (x - 1) * (x - 2) / 6)
-        acc = w[0] * self.log_shapes[s, idx]
-        for k in (1, 2, 3):
-            acc += w[k] * self.log_shapes[s + k, idx]
-        return np.maximum(np.exp(acc) - np.float32(_TINY), np.float32(0))
-
-    def shapes(self, alpha_mrad, beta_mrad, edge_index=None) -> np.ndarray:
-        """dsigma/dE (barn/eV) for a batch of (alpha, beta) (mrad) -> (batch, k, n_offsets);
-        ``edge_index`` (batch, k) selects families (default: all)."""
-        be = self.effective_angles(alpha_mrad, beta_mrad)
-        B = be.shape[0]
-        if edge_index is None:
-            edge_index = np.broadcast_to(np.arange(len(self.names)), (B, len(self.names)))
-        edge_index = np.asarray(edge_index, dtype=np.int64)
-        return self.shapes_at(np.take_along_axis(be, edge_index, axis=1), edge_index)
-
-    def place(self, shapes, edge_index, n_channels: int = 3072, shift_eV=None) -> np.ndarray:
-        """Put shapes (batch, k, n_offsets) of families ``edge_index`` (batch, k) into 1 eV
-        spectra (batch, k, n_channels), channel i = i eV; ``shift_eV`` (batch, k) integer onset
-        shifts. Integer slicing, no interpolation."""
-        shapes = np.asarray(shapes)
-        B, k, n_off = shapes.shape
-        start = self.onset_channel[np.asarray(edge_index)] + int(self.offsets_eV[0])
-        if shift_eV is not None:
-            start = start + np.asarray(shift_eV, dtype=np.int64)
-        # write every shape into a row padded by n_off on both sides, then cut the window
-        start = np.clip(start, -n_off, n_channels).reshape(-1)
-        width = n_channels + 2 * n_off
-        buf = np.zeros((B * k, width), dtype=shapes.dtype)
-        flat = (np.arange(B * k) * width + start + n_off)[:, None] + np.arange(n_off)[None, :]
-        buf.reshape(-1)[flat.reshape(-1)] = shapes.reshape(-1)
-        return buf[:, n_off:n_off + n_channels].reshape(B, k, n_channels)
-
-    def interpolation_error(self, rel_floor: float = 1e-2):
-        """Worst relative error of :meth:`shapes_at` against a direct calculation, at the
-        geometric mid-points of the beta* grid (where interpolation errs most), over
-        channels where dsigma/dE exceeds ``rel_floor`` x that family's maximum.
-        Returns (max error, 99th percentile)."""
-        mid = np.sqrt(self.beta_eff_mrad[2:-1] * self.beta_eff_mrad[1:-2])  # the used range
-        n_e = len(self.names)
-        theta = np.repeat(mid[:, None], n_e, axis=1)
-        direct = self.calculator.from_theta(np.full(mid.size, self.E0_keV), theta)
-        axis = self.onset_channel[:, None] + self.offsets_eV[None, :]
-        direct[:, axis < 1.0] = 0.0
-        interp = self.shapes_at(theta, np.broadcast_to(np.arange(n_e), theta.shape))
-        peak = direct.max(axis=2, keepdims=True)
-        sel = direct > rel_floor * peak
-        err = np.abs(interp[sel] / direct[sel] - 1.0)
-        return float(err.max()), float(np.percentile(err, 99))
-
-
-@lru_cache(maxsize=8)
-def edge_shape_table(E0_keV: float, gos="builtin", n_beta: int = 40) -> EdgeShapeTable:
-    """The (cached) :class:`EdgeShapeTable` of all 107 families for one beam energy."""
-    return EdgeShapeTable(float(E0_keV), None, gos, n_beta=n_beta)
-
-
-# ----------------------------------------------------------------------------- validation aids
-def gos_surface(element: str, subshell: str, gos="builtin"):
-    """(q in 1/Angstrom, free energies in eV, df/dE (n_q, n_E) per eV with the occupancy ratio
-    applied) of the continuum table of a subshell: for surface plots."""
-    src = get_source(gos)
-    table, ratio = src.table(element, canonical_subshell(subshell))
-    cont = table.continuum()
-    return cont.q_inv_m * 1e-10, cont.free_energies_eV, ratio * cont.dfde_per_eV
-
-
-def bethe_sum(element: str, subshell: str, q_au: float, gos="builtin") -> float:
-    """Bethe sum  S(q) = integral_0^inf df/dE(q, E) dE  of a subshell at momentum transfer q
-    (atomic units, 1/a0), occupancy ratio applied. Bethe (1930): S -> N, the number of
-    electrons, once q is large enough that the Bethe ridge lies inside the table (sum over ALL
-    final states; a one-subshell continuum table misses transitions into occupied or bound
-    states, so S stays slightly below N). The table is integrated by the trapezoid rule on a
-    fine log grid; beyond its last energy, the power law through the last two energies is
-    integrated analytically."""
-    src = get_source(gos)
-    table, ratio = src.table(element, canonical_subshell(subshell))
-    cont = table.continuum()
-    q = np.array([q_au / A0_M])
-    fe = cont.free_energies_eV
-    grid = np.unique(np.concatenate([fe, np.geomspace(max(fe[1], 1e-3), fe[-1], 4000)]))
-    g = cont.interpolate(grid, q)[0]
-    s = float(np.sum(0.5 * (g[1:] + g[:-1]) * np.diff(grid)))
-    e0 = cont.ionization_energy_eV if np.isfinite(cont.ionization_energy_eV) else 0.0
-    e1, e2 = grid[-2] + e0, grid[-1] + e0
-    if g[-1] > 0 and g[-2] > g[-1]:
-        r = np.log(g[-2] / g[-1]) / np.log(e2 / e1)
-        if r > 1:
-            s += g[-1] * e2 / (r - 1)
-    return ratio * s
-
-
-def kissel_dfde(element: str, subshells, E_eV) -> np.ndarray:
-    """Optical df/dE (1/eV per atom) from xraylib's Kissel subshell photo-ionisation cross
-    sections (``CS_Photo_Partial``, cm^2/g): sigma_atom = CS A / N_A, df/dE = sigma_atom /
-    (1.0976e-16 cm^2 eV)  (Egerton 2011 eq. 3.12 with the Thomas-Reiche-Kuhn constant 2 pi^2
-    e^2 hbar/(m c) = 1.0976e-16 cm^2 eV). Summed over ``subshells``; NaN where xraylib has no
-    value (below the X-ray edge)."""
-    import xraylib
-
-    Z = int(xraylib.SymbolToAtomicNumber(element))
-    A = xraylib.AtomicWeight(Z)
-    shells = [getattr(xraylib, f"{canonical_subshell(s)}_SHELL" if s not in ("K", "K1")
-                      else "K_SHELL") for s in subshells]
-    E = np.atleast_1d(np.asarray(E_eV, dtype=np.float64))
-    out = np.zeros(E.size)
-    for sh in shells:
-        for i, e in enumerate(E):
-            try:
-                out[i] += xraylib.CS_Photo_Partial(Z, sh, e / 1000.0)
-            except ValueError:
-                out[i] = np.nan
-    return out * A / 6.02214076e23 / 1.0976e-16
-
-
-#: tolerance of the project's optical-limit validation per nl group (others: reported only)
-_GROUP_TOL = {"K1": 0.10, "L23": 0.10, "M45": 0.10, "N1": 0.25, "N23": 0.25, "N45": 0.25,
-              "N67": 0.25}
-
-
-def optical_limit_comparison(gos="builtin", edges=None, *, start_above_eV: float = 30.0,
-                             stop_eV: float = 3000.0, n_points: int = 25):
-    """Optical limit (q -> 0) of the GOS against Kissel photo-ionisation (xraylib) for every
-    nl group of every edge family: ratio ours/Kissel on a log grid from ``start_above_eV``
-    above the group's highest onset (ours or xraylib's) to ``stop_eV``.
-
-    Returns a pandas DataFrame with one row per (family, group): ratio min / median / max, the
-    tolerance of the project's validation (10 % for K, L2,3 and M4,5; 25 % for N groups; NaN
-    for the other groups, which are reported only), ``ok`` (None when not validated), and
-    ``note`` giving the reason when a group is not checked.
-    """
-    import pandas as pd
-    import xraylib
-    from eels_helpers.physics.gos_tables import nl_table_name
-
-    src = get_source(gos)
-    rows = []
-    for spec in (_all_families() if edges is None else edges):
-        spec = resolve_edge(spec)
-        groups: dict[str, list] = {}
-        for sub, on in zip(spec.subshells, spec.onsets_eV):
-            groups.setdefault(nl_table_name(sub), []).append((sub, on))
-        avail = set(src.available(spec.element))
-        Z = int(xraylib.SymbolToAtomicNumber(spec.element))
-        for grp, members in groups.items():
-            subs = [m[0] for m in members]
-            row = {"edge": spec.name, "group": grp, "subshells": ",".join(subs),
-                   "tolerance": _GROUP_TOL.get(grp, np.nan)}
-            missing = [s for s in subs if s not in avail]
-            if missing:
-                rows.append({**row, "ok": None,
-                             "note": f"GOS source has no {','.join(missing)}"})
-                continue
-            xedge = []
-            for s in subs:
-                try:
-                    xedge.append(1000 * xraylib.EdgeEnergy(
-                        Z, getattr(xraylib, "K_SHELL" if s == "K1" else f"{s}_SHELL")))
-                except ValueError:
-                    xedge.append(np.nan)
-            e_lo = max(max(m[1] for m in members), np.nanmax(xedge)) + start_above_eV
-            if not np.isfinite(e_lo) or e_lo >= stop_eV:
-                rows.append({**row, "ok": None,
-                             "note": f"onset + {start_above_eV:g} eV is above {stop_eV:g} eV"})
-                continue
-            E = np.geomspace(e_lo, stop_eV, n_points)
-            ours = np.zeros(E.size)
-            for s, on in members:
-                table, _ = src.table(spec.element, s)
-                q0 = np.array([table.continuum().q_inv_m[0] * 0.5])  # held at the dipole limit
-                ours += src.dfde(spec.element, s, E - on, q0)[0]
-            ref = kissel_dfde(spec.element, subs, E)
-            good = np.isfinite(ref) & (ref > 0)
-            if not good.any():
-                rows.append({**row, "ok": None, "note": "no Kissel data (xraylib)"})
-                continue
-            ratio = ours[good] / ref[good]
-            validated = np.isfinite(row["tolerance"])
-            ok = bool(np.all(np.abs(ratio - 1) <= row["tolerance"])) if validated else None
-            rows.append({**row, "E_from_eV": float(E[good][0]), "E_to_eV": float(E[good][-1]),
-                         "n_points": int(good.sum()), "ratio_min": float(ratio.min()),
-                         "ratio_median": float(np.median(ratio)),
-                         "ratio_max": float(ratio.max()), "ok": ok,
-                         "note": "" if validated else "outside the validated groups: reported"})
-    cols = ["edge", "group", "subshells", "E_from_eV", "E_to_eV", "n_points", "ratio_min",
-            "ratio_median", "ratio_max", "tolerance", "ok", "note"]
-    return pd.DataFrame(rows).reindex(columns=cols)

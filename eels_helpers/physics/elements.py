@@ -181,8 +181,12 @@ def _major(shell: str, subshells: tuple[str, ...]) -> tuple[str, ...]:
     return subshells[:1]
 
 
+def _edges_csv():
+    return resources.files("eels_helpers").joinpath("data", "edges.csv")
+
+
 def _read_table() -> list[dict]:
-    text = resources.files("eels_helpers").joinpath("data", "edges.csv").read_text()
+    text = _edges_csv().read_text()
     lines = [ln for ln in text.splitlines() if ln and not ln.startswith("#")]
     return list(csv.DictReader(lines))
 
@@ -211,12 +215,9 @@ def _load_families() -> tuple[EdgeFamily, ...]:
     return tuple(families)
 
 
-def __getattr__(name: str):
-    # EDGE_FAMILIES is loaded lazily so that scripts/make_edge_table.py can import this module
-    # before the CSV exists.
-    if name == "EDGE_FAMILIES":
-        return _load_families()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+#: The 107 edge families in Z order, then K, L, M, N (read from ``data/edges.csv``). Empty only
+#: while that file does not exist (scripts/make_edge_table.py imports this module to write it).
+EDGE_FAMILIES: tuple[EdgeFamily, ...] = _load_families() if _edges_csv().is_file() else ()
 
 
 def families_of(symbol: str) -> tuple[EdgeFamily, ...]:

@@ -478,7 +478,19 @@ def clear_source_cache() -> None:
 
 
 def builtin_available() -> bool:
+    """Whether the builtin GOS table (``BUILTIN_GOS_PATH``) is shipped."""
     return BUILTIN_GOS_PATH.is_file()
+
+
+def resolve_gos(gos):
+    """The GOS source a ``gos`` setting stands for: ``"auto"`` becomes ``"builtin"`` when the
+    builtin table is shipped and ``"hydrogenic"`` otherwise; any other value (a name, a GOSH
+    file path as str or ``os.PathLike``, or a :class:`GosSource` object) is returned unchanged,
+    for :func:`get_source` to interpret. Used by the simulator, the superlattice and the
+    quantification so that "auto" means the same everywhere."""
+    if isinstance(gos, str) and gos == "auto":
+        return "builtin" if builtin_available() else "hydrogenic"
+    return gos
 
 
 # ----------------------------------------------------------------------------------- download
@@ -541,6 +553,7 @@ __all__ = [
     "DIRAC_COMPACT_URL", "DIRAC_COMPACT_ZENODO_RECORD", "DIRAC_COMPACT_MD5",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
     "write_gosh", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
+    "resolve_gos",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",
     "download_dirac", "verify_dirac_structure",
 ]

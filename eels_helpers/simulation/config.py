@@ -49,7 +49,7 @@ class SimulationConfig:
         default=(60.0, 100.0, 200.0, 300.0),
         metadata=_row("Acceleration voltage", "kV", "choice", (10.0, 1000.0)))
     # alpha and beta: the simulator's cross-section shape tables cover exactly these ranges
-    # (eels_helpers.physics.cross_section.ALPHA_SIM_RANGE_MRAD / BETA_SIM_RANGE_MRAD)
+    # (eels_helpers.physics.edge_shapes.ALPHA_SIM_RANGE_MRAD / BETA_SIM_RANGE_MRAD)
     alpha_mrad: tuple[float, float] = field(
         default=(1.0, 20.0), metadata=_row("Convergence angle", "mrad", "R", (1.0, 20.0)))
     beta_mrad: tuple[float, float] = field(

@@ -127,7 +127,6 @@ def fine_structure_profile(peak_eV, weight, fwhm_eV, width_eV, n_points: int = N
     peak = np.asarray(peak_eV)
     w8 = np.asarray(weight, dtype=np.float32)
     g = np.asarray(fwhm_eV, dtype=np.float64)
-    M = peak.shape[0]
     if exact:
         eps = np.arange(n_points, dtype=np.float32)[None, None, :]
         gg = np.maximum(g, 1e-3).astype(np.float32)[..., None]

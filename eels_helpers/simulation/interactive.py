@@ -1,13 +1,13 @@
-"""Figures of the simulator (paper Fig. 2, a gallery) and the interactive simulator.
+"""The interactive simulator: ipywidgets for every parameter of Table 1 and the specimen.
 
-* :func:`plot_steps`: one panel per step of Fig. 2 (a-f) for one spectrum of a batch simulated
-  with ``return_steps=True``;
-* :func:`plot_gallery`: random spectra with their labels and edge markers;
-* :func:`interactive_simulator`: ipywidgets for every parameter of Table 1 and the specimen,
-  redrawing the spectrum live in JupyterLab (a range slider pinned to one value fixes that
-  parameter; the simulator draws uniformly inside each range, as for the dataset).
+* :func:`interactive_simulator`: one control per Table 1 parameter, the specimen formula, the
+  query element and the seed, redrawing the spectrum (or Fig. 2) live in JupyterLab (a range
+  slider pinned to one value fixes that parameter; the simulator draws uniformly inside each
+  range, as for the dataset);
+* :func:`specimen_from_formula`: a Specimen from a chemical formula.
 
-matplotlib and ipywidgets are imported inside the functions.
+The figures are :mod:`eels_helpers.simulation.figures`. matplotlib and ipywidgets are imported
+inside the functions.
 """
 
 from __future__ import annotations
@@ -18,10 +18,12 @@ from dataclasses import fields
 import numpy as np
 
 from eels_helpers.simulation.config import ConfigError, SimulationConfig
-from eels_helpers.simulation.pipeline import Specimen, can_simulate, simulate_batch
+from eels_helpers.simulation.figures import plot_spectrum, plot_steps
+from eels_helpers.simulation.pipeline import simulate_batch
+from eels_helpers.simulation.shape_tables import can_simulate
+from eels_helpers.simulation.specimens import Specimen
 
-__all__ = ["specimen_from_formula", "plot_steps", "plot_spectrum", "plot_gallery",
-           "interactive_simulator"]
+__all__ = ["specimen_from_formula", "interactive_simulator"]
 
 _TOKEN = re.compile(r"([A-Z][a-z]?)(\d*\.?\d*)")
 
@@ -41,105 +43,6 @@ def specimen_from_formula(formula: str, query: str | None = None) -> Specimen:
     return Specimen(els, tuple(counts[e] / total for e in els), query or els[0])
 
 
-def _edge_markers(ax, params, i, shifted=True, y=1.0):
-    from eels_helpers.physics.elements import EDGE_FAMILIES
-    shift = int(params["instrumental_shift_eV"][i]) if shifted else 0
-    for f, on in zip(params["edge_family"][i], params["edge_onset_eV"][i]):
-        if f < 0:
-            continue
-        x = float(on) + shift
-        ax.axvline(x, color="0.5", lw=0.7, ls="--")
-        ax.text(x, y, " " + EDGE_FAMILIES[f].name, rotation=90, va="top", ha="left",
-                fontsize=7, color="0.3", transform=ax.get_xaxis_transform())
-
-
-def _xlim(params, i, pad=30):
-    lo = max(int(params["start_eV"][i]) - pad, 0)
-    hi = min(int(params["end_eV"][i]) + pad, 3071)
-    return lo, hi
-
-
-def plot_steps(batch, index: int = 0, *, title: str | None = None, fig=None):
-    """Fig. 2 of the paper for spectrum ``index`` of a batch simulated with
-    ``return_steps=True``: (a) core-loss edges, (b) with fine structure, (c) low-loss,
-    (d) convolved, (e) with background, (f) noisy, normalised and zero padded."""
-    import matplotlib.pyplot as plt
-    if not batch.steps:
-        raise ValueError("plot_steps needs a batch simulated with return_steps=True")
-    st, p, i = batch.steps, batch.params, index
-    E = np.arange(batch.spectra.shape[1])
-    lo, hi = _xlim(p, i)
-    fig = fig or plt.figure(figsize=(11, 7), constrained_layout=True)
-    axes = fig.subplots(3, 2).ravel()
-    panels = [
-        ("a", "core-loss edges (GOS cross sections)", st["edges"], "counts", False),
-        ("b", "with generic fine structure", st["edges_fs"], "counts", False),
-        ("c", "generic low-loss region", st["lowloss"], "fraction / eV", False),
-        ("d", "edges convolved with the low-loss", st["convolved"], "counts", False),
-        ("e", "power-law background added", st["expected"], "counts", True),
-        ("f", "Poisson noise, normalised, zero padded", batch.spectra, "a.u.", True),
-    ]
-    for ax, (tag, text, arr, unit, shifted) in zip(axes, panels):
-        if tag == "c":
-            ax.plot(E[:120], arr[i, :120], lw=1)
-            ax.set_yscale("log")
-            ax.set_ylim(max(arr[i, :120].max() * 1e-5, 1e-12), arr[i, :120].max() * 2)
-            ax.set_xlim(0, 120)
-        elif tag == "f":
-            ax.plot(E, arr[i], lw=0.8)
-            ax.set_xlim(0, E[-1])
-        else:
-            ax.plot(E, arr[i], lw=1)
-            ax.set_xlim(lo, hi)
-            _edge_markers(ax, p, i, shifted=shifted)
-        ax.set_title(f"({tag}) {text}", loc="left", fontsize=10)
-        ax.set_ylabel(unit)
-    for ax in axes[-2:]:
-        ax.set_xlabel("energy loss (eV)")
-    if title:
-        fig.suptitle(title)
-    return fig
-
-
-def _labels_text(batch, i):
-    from eels_helpers.physics.elements import ELEMENTS
-    idx = np.flatnonzero(batch.labels_identification[i])
-    return ", ".join(f"{ELEMENTS[j]} {batch.labels_quantification[i, j]:.2f}" for j in idx)
-
-
-def plot_spectrum(batch, index: int = 0, ax=None, *, title: str | None = None):
-    """One simulated spectrum with its edge markers and its labels in the title."""
-    import matplotlib.pyplot as plt
-    if ax is None:
-        _, ax = plt.subplots(figsize=(9, 3.2), constrained_layout=True)
-    p = batch.params
-    lo, hi = _xlim(p, index)
-    ax.plot(np.arange(batch.spectra.shape[1]), batch.spectra[index], lw=0.8)
-    ax.set_xlim(lo, hi)
-    _edge_markers(ax, p, index)
-    ax.set_title(title or _labels_text(batch, index), fontsize=9)
-    ax.set_xlabel("energy loss (eV)")
-    return ax
-
-
-def plot_gallery(batch, n: int | None = None, ncols: int = 3, fig=None):
-    """A grid of spectra of a batch, each titled with its labels (element, fraction) and marked
-    at the (shifted) onsets of the edge families inside its window."""
-    import matplotlib.pyplot as plt
-    n = len(batch) if n is None else min(n, len(batch))
-    nrows = -(-n // ncols)
-    fig = fig or plt.figure(figsize=(4 * ncols, 2.6 * nrows), constrained_layout=True)
-    axes = np.atleast_1d(fig.subplots(nrows, ncols)).ravel()
-    for i in range(n):
-        plot_spectrum(batch, i, axes[i])
-        axes[i].set_xlabel("eV", fontsize=8)
-        axes[i].tick_params(labelsize=7)
-    for ax in axes[n:]:
-        ax.set_visible(False)
-    return fig
-
-
-# ----------------------------------------------------------------------------- interactive
 #: slider bounds of the interactive simulator (wider than Table 1, inside the validation limits;
 #: alpha and beta are limited to the range covered by the cross-section shape tables)
 _UI_BOUNDS = {

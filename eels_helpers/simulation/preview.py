@@ -18,7 +18,8 @@ import numpy as np
 from eels_helpers.physics.elements import ELEMENTS, families_of
 from eels_helpers.simulation import specimens as sp
 from eels_helpers.simulation.config import SimulationConfig
-from eels_helpers.simulation.pipeline import Specimen, simulate_batch
+from eels_helpers.simulation.pipeline import simulate_batch
+from eels_helpers.simulation.specimens import Specimen
 
 
 def quick_look(elements: Sequence[str], n: int = 5, *, seed: int = 0, fractions=None, config=None,

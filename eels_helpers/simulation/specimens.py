@@ -21,6 +21,9 @@ Which compounds are used, and what the labels mean
   element's specimens are not weighted by how many structures were computed for a formula.
 * An element contained in no kept compound falls back to the pure element; :func:`coverage_report`
   lists the number of formulas per element and which elements fell back.
+
+A specimen is a :class:`Specimen`: its elements, their atomic fractions and the query element it
+was drawn for.
 """
 
 from __future__ import annotations
@@ -30,17 +33,56 @@ import functools
 import gzip
 import io
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from eels_helpers.physics.elements import ELEMENTS
+from eels_helpers.physics.elements import ALL_SYMBOLS, ELEMENTS
 
 #: Elements without a core-loss edge: allowed in a compound, invisible in the spectrum.
 INVISIBLE = ("H", "Li")
 _DATA_FILE = "mp_compositions.csv.gz"
+
+
+@dataclass(frozen=True)
+class Specimen:
+    """A specimen: its elements (any of the 80 ``ELEMENTS``), their atomic fractions (sum 1)
+    and the query element it was drawn for (which keeps a major edge set in the window)."""
+
+    elements: tuple[str, ...]
+    fractions: tuple[float, ...]
+    query: str
+
+    def __post_init__(self):
+        els = tuple(self.elements)
+        fr = tuple(float(x) for x in self.fractions)
+        if not els or len(els) != len(fr):
+            raise ValueError(f"Specimen: elements {els} and fractions {fr} must be non-empty and "
+                             "of the same length")
+        if len(set(els)) != len(els):
+            raise ValueError(f"Specimen: elements {els} contain duplicates")
+        for e in els:
+            if e not in ELEMENTS:
+                what = "has no edge in range" if e in ALL_SYMBOLS else "is not an element symbol"
+                raise ValueError(f"Specimen: {e!r} {what}; elements must be among the 80 "
+                                 "Be..Bi (eels_helpers.physics.elements.ELEMENTS)")
+        if any(not (x > 0) or not math.isfinite(x) for x in fr):
+            raise ValueError(f"Specimen: fractions {fr} must be positive and finite")
+        if abs(sum(fr) - 1.0) > 1e-4:
+            raise ValueError(f"Specimen: fractions {fr} must sum to 1 (atomic fractions); "
+                             f"they sum to {sum(fr):.6g}")
+        if self.query not in els:
+            raise ValueError(f"Specimen: query {self.query!r} is not among elements {els}")
+        object.__setattr__(self, "elements", els)
+        object.__setattr__(self, "fractions", fr)
+
+    @classmethod
+    def pure(cls, element: str) -> "Specimen":
+        """The pure element."""
+        return cls((element,), (1.0,), element)
 
 
 def _symbols() -> tuple[str, ...]:
@@ -171,10 +213,8 @@ def sample_indices(query: str | int, n: int, rng: np.random.Generator,
 
 
 def specimens_from_indices(query: str | int, indices: np.ndarray,
-                           table: CompositionTable | None = None) -> list:
+                           table: CompositionTable | None = None) -> list[Specimen]:
     """Specimen objects (elements in Z order, fractions summing to 1) for sampled row indices."""
-    from eels_helpers.simulation.pipeline import Specimen
-
     table = load_compositions() if table is None else table
     symbols = _symbols()
     q = symbols[_element_index(query)]
@@ -192,13 +232,13 @@ def specimens_from_indices(query: str | int, indices: np.ndarray,
     return out
 
 
-def pure_specimens(query: str | int, n: int) -> list:
+def pure_specimens(query: str | int, n: int) -> list[Specimen]:
     """``n`` single-element specimens of ``query`` (the paper's single-element set)."""
     return specimens_from_indices(query, np.full(n, -1), None)
 
 
 def sample_specimens(query: str | int, n: int, rng: np.random.Generator,
-                     table: CompositionTable | None = None) -> list:
+                     table: CompositionTable | None = None) -> list[Specimen]:
     """Draw ``n`` specimens that contain ``query`` from The Materials Project list.
 
     Uniform over distinct formulas containing the element, with replacement; the pure element

@@ -51,6 +51,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eels_helpers.physics.gos_tables import resolve_gos
+
 __all__ = ["MATERIALS", "SuperlatticeConfig", "SyntheticSI", "superlattice_si", "save_si",
            "load_si", "layer_occupancy"]
 
@@ -208,13 +210,6 @@ def layer_occupancy(config: SuperlatticeConfig) -> tuple[np.ndarray, list]:
     return c / c.sum(axis=1, keepdims=True), bounds
 
 
-def _resolve_gos(gos):
-    if gos == "auto":
-        from eels_helpers.physics.gos_tables import builtin_available
-        return "builtin" if builtin_available() else "hydrogenic"
-    return gos
-
-
 def superlattice_si(config: SuperlatticeConfig | None = None, *,
                     cache: str | os.PathLike | None = None) -> SyntheticSI:
     """Build (or load from ``cache``, an .h5 path, when it holds the same configuration) the
@@ -266,7 +261,7 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
             if start + 10 <= f.onset_eV <= end - 25]
     if not fams:
         raise ValueError(f"no edge family of {specimen_elements} in {start}-{end} eV")
-    gos = _resolve_gos(config.gos)
+    gos = resolve_gos(config.gos)
     E = np.maximum(np.arange(n_fft, dtype=np.float64), 1.0)
     calc = CrossSectionCalculator(fams, E, gos)
     sigma = calc(config.E0_keV, config.alpha_mrad, config.beta_mrad)[0]   # (n_fam, n_fft)

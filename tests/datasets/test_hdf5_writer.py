@@ -195,7 +195,7 @@ def test_disk_space_check(tmp_path, monkeypatch):
 def test_real_simulator_labels_consistent_with_params_and_specimens(real_dataset):
     from eels_helpers.physics.elements import EDGE_FAMILIES, families_of
     from eels_helpers.simulation import specimens as sp
-    from eels_helpers.simulation.pipeline import edge_tables
+    from eels_helpers.simulation.shape_tables import edge_tables
 
     table = sp.load_compositions()
     cfg = DatasetConfig(**REAL).simulation_config()

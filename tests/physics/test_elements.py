@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 
 from eels_helpers.physics import elements as E
-from eels_helpers.physics.elements import (ATOMIC_NUMBER, EDGE_FAMILIES, ELEMENTS, EdgeFamily,
-                                   element_index, families_of)
+from eels_helpers.physics.elements import ATOMIC_NUMBER, EDGE_FAMILIES, ELEMENTS, EdgeFamily, element_index, families_of
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -12,9 +12,15 @@ import pytest
 from scipy import integrate
 
 from eels_helpers.physics import gos_tables as gos
-from eels_helpers.physics.cross_section import (A0_M, FOUR_PI_A0SQ_BARN, R_EV, CrossSectionCalculator,
-                                        kinematics, ln_q_limits)
-from eels_helpers.physics.gos_tables import GosTable, GoshError, default_edges_info, read_gosh, write_gosh
+from eels_helpers.physics.cross_section import (
+    A0_M,
+    FOUR_PI_A0SQ_BARN,
+    R_EV,
+    CrossSectionCalculator,
+    kinematics,
+    ln_q_limits,
+)
+from eels_helpers.physics.gos_tables import GoshError, GosTable, default_edges_info, read_gosh, write_gosh
 from eels_helpers.physics.hydrogenic import HydrogenicSource, gos_K, gos_L
 
 FE_ONSETS = {"L3": 708.0, "L2": 721.0, "L1": 846.0}
@@ -135,7 +141,7 @@ def _bound_strength_reference(E_b, strength_of_Q, E0_keV, beta_mrad):
 def test_dirac_layout_reproduces_its_table(tmp_path):
     """A file in the Dirac layout (j-resolved Fe L3 and L2 tables, ratio 1, negative free
     energies = bound lines) reproduces the cross sections of the tables written into it."""
-    Z, src = 26, HydrogenicSource(onsets={"Fe": FE_ONSETS})
+    src = HydrogenicSource(onsets={"Fe": FE_ONSETS})
     whole, _ = src.table("Fe", "L3")                       # Egerton's whole-L-shell GOS
     fe_b = np.array([-6.0, -2.5])                          # two bound transitions below onset
     q = whole.q_inv_m
@@ -214,3 +220,19 @@ def test_download_dirac_fails_fast_offline(tmp_path, monkeypatch):
         gos.download_dirac(tmp_path, timeout=2.0)
     assert time.perf_counter() - t0 < 10
     assert not any(tmp_path.iterdir())
+
+
+def test_resolve_gos_auto_follows_the_builtin_table(monkeypatch, tmp_path):
+    """"auto" is the builtin table when shipped, else hydrogenic; everything else passes through
+    unchanged (names, paths as str or Path, source objects), for get_source to interpret."""
+    expected = "builtin" if gos.builtin_available() else "hydrogenic"
+    assert gos.resolve_gos("auto") == expected
+    monkeypatch.setattr(gos, "BUILTIN_GOS_PATH", tmp_path / "absent.gosh")
+    assert gos.resolve_gos("auto") == "hydrogenic"
+    shipped = tmp_path / "shipped.gosh"
+    shipped.write_bytes(b"")
+    monkeypatch.setattr(gos, "BUILTIN_GOS_PATH", shipped)
+    assert gos.resolve_gos("auto") == "builtin"
+    src = gos.get_source("hydrogenic")
+    for value in ("builtin", "hydrogenic", "/some/file.gosh", tmp_path / "x.gosh", src):
+        assert gos.resolve_gos(value) is value

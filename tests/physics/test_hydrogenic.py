@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 import pytest
 
-from eels_helpers.physics.cross_section import (CrossSectionCalculator, bethe_sum,
-                                        effective_collection_angle, optical_limit_comparison)
+from eels_helpers.physics.cross_section import CrossSectionCalculator, effective_collection_angle
+from eels_helpers.physics.gos_checks import bethe_sum, optical_limit_comparison
 from eels_helpers.physics.hydrogenic import HydrogenicSource, gos_K, gos_L
 
 pytest.importorskip("exspy")

@@ -89,7 +89,7 @@ def test_table1_rendered_from_config():
 def test_angle_limits_match_the_cross_section_shape_tables():
     from dataclasses import fields
 
-    from eels_helpers.physics.cross_section import ALPHA_SIM_RANGE_MRAD, BETA_SIM_RANGE_MRAD
+    from eels_helpers.physics.edge_shapes import ALPHA_SIM_RANGE_MRAD, BETA_SIM_RANGE_MRAD
     lim = {f.name: f.metadata["limits"] for f in fields(SimulationConfig)}
     assert lim["alpha_mrad"] == ALPHA_SIM_RANGE_MRAD
     assert lim["beta_mrad"] == BETA_SIM_RANGE_MRAD

@@ -11,8 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eels_helpers.simulation import specimens as sp
 from eels_helpers.physics.elements import ELEMENTS
+from eels_helpers.simulation import specimens as sp
+from eels_helpers.simulation.specimens import Specimen
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA = ROOT / "eels_helpers" / "data" / "mp_compositions.csv.gz"
@@ -143,3 +144,17 @@ def test_unknown_element_error_names_the_range():
         sp.sample_indices("Li", 3, np.random.default_rng(0))
     with pytest.raises(ValueError, match="0..79"):
         sp.sample_indices(80, 3, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(elements=("Fe", "O"), fractions=(0.5,), query="Fe"), "same length"),
+    (dict(elements=("Fe", "O"), fractions=(0.5, 0.6), query="Fe"), "sum to 1"),
+    (dict(elements=("Fe", "O"), fractions=(0.5, 0.5), query="C"), "query"),
+    (dict(elements=("H", "O"), fractions=(0.5, 0.5), query="O"), "no edge in range"),
+    (dict(elements=("Xx",), fractions=(1.0,), query="Xx"), "not an element symbol"),
+    (dict(elements=("O", "O"), fractions=(0.5, 0.5), query="O"), "duplicates"),
+    (dict(elements=("O",), fractions=(-1.0,), query="O"), "positive"),
+])
+def test_specimen_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        Specimen(**kwargs)

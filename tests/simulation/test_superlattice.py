@@ -6,8 +6,7 @@ import numpy as np
 import pytest
 
 from eels_helpers.physics.elements import element_index
-from eels_helpers.simulation.superlattice import (SuperlatticeConfig, layer_occupancy, load_si, save_si,
-                                       superlattice_si)
+from eels_helpers.simulation.superlattice import SuperlatticeConfig, layer_occupancy, load_si, save_si, superlattice_si
 
 SMALL = dict(shape=(4, 43))   # one period: SrTiO3 14 | BaTiO3 14 | LaMnO3 15 px
 

@@ -1,0 +1,207 @@
+"""Cross-section shape tables of the simulator and their disk cache (paper Fig. 2a).
+
+For each beam energy, :class:`ShapeTable` holds dsigma/dE (barn/eV per atom) of all 107 edge
+families on a 1 eV grid of offsets from each family's first onset, at ``SHAPE_N_BETA`` effective
+collection angles beta* (built from :class:`eels_helpers.physics.edge_shapes.EdgeShapeTable`).
+An edge for any (alpha, beta) is then two row copies and a weighted sum: cross sections are never
+recomputed per spectrum. Tables are cached on disk (``$EELS_ID_CACHE``, default
+``~/.cache/eels_helpers``) under a key that hashes the beam energy, the grid, the GOS file and
+the source of the modules that compute a table (``_TABLE_MODULES``).
+
+Also here: the per-family constants the simulator needs (:func:`family_arrays`) and
+:func:`can_simulate` (whether the GOS source computes an edge of an element).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from eels_helpers.physics.elements import element_index
+from eels_helpers.physics.gos_tables import resolve_gos
+from eels_helpers.simulation.config import SimulationConfig
+
+__all__ = ["FamilyArrays", "family_arrays", "SHAPE_N_BETA", "ShapeTable", "CACHE_ENV",
+           "shape_cache_dir", "edge_tables", "can_simulate"]
+
+#: cross sections below this (barn/eV) are exact zeros (below the onset)
+_ZERO_BARN = 1e-20
+
+
+@dataclass(frozen=True)
+class FamilyArrays:
+    """Per-family constants (index = position in EDGE_FAMILIES)."""
+
+    onset: np.ndarray        # major onset (eV)
+    first: np.ndarray        # lowest onset (eV)
+    major_lo: np.ndarray     # lowest major onset (eV)
+    major_hi: np.ndarray     # highest major onset (eV)
+    element: np.ndarray      # index in ELEMENTS
+
+
+@lru_cache(maxsize=1)
+def family_arrays() -> FamilyArrays:
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    fams = EDGE_FAMILIES
+    maj = [[f.onset_of(s) for s in f.major] for f in fams]
+    return FamilyArrays(
+        onset=np.array([f.onset_eV for f in fams]),
+        first=np.array([f.first_onset_eV for f in fams]),
+        major_lo=np.array([min(m) for m in maj]),
+        major_hi=np.array([max(m) for m in maj]),
+        element=np.array([element_index(f.element) for f in fams]))
+
+
+#: effective-collection-angle nodes of the shape tables: linear interpolation between nodes
+#: 8 % apart in beta*; its error against a direct calculation, at the worst points (half-way
+#: between nodes), is bounded in tests/simulation/test_shape_tables.py
+SHAPE_N_BETA = 64
+
+
+@dataclass(frozen=True)
+class ShapeTable:
+    """dsigma/dE (barn/eV per atom) of all 107 families for one beam energy on a 1 eV grid of
+    offsets from each family's first onset, at ``n_beta`` effective collection angles beta*
+    (geometric grid): built from :class:`eels_helpers.physics.edge_shapes.EdgeShapeTable` and kept in
+    linear form, so an edge for any (alpha, beta) is two row copies and a weighted sum
+    (linear interpolation in ln beta*; beta* from Egerton's formula at the family's first
+    onset)."""
+
+    E0_keV: float
+    onsets_eV: np.ndarray        # (107,) first onsets (eV)
+    onset_channel: np.ndarray    # (107,) first onsets rounded to 1 eV (channel of offset 0)
+    first_offset: int            # offset (eV) of column 0 (negative: room for bound lines)
+    beta_eff_mrad: np.ndarray    # (n_beta,) geometric grid
+    shapes: np.ndarray           # (n_beta, 107, n_offsets) float32, exact zeros below onset
+
+    @classmethod
+    def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> "ShapeTable":
+        from eels_helpers.physics.edge_shapes import EdgeShapeTable
+        t = EdgeShapeTable(float(E0_keV), None, gos, n_beta=n_beta)
+        shapes = np.exp(t.log_shapes)
+        shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
+        return cls(float(E0_keV), np.asarray(t.onsets_eV, dtype=np.float64),
+                   np.asarray(t.onset_channel, dtype=np.int64), int(t.offsets_eV[0]),
+                   np.asarray(t.beta_eff_mrad, dtype=np.float64), shapes)
+
+    def rows(self, family, alpha_mrad, beta_mrad) -> np.ndarray:
+        """Edges (M, n_offsets) float32 of families ``family`` (M,) at (alpha, beta) (M,)."""
+        from eels_helpers.physics.cross_section import effective_collection_angle
+        f = np.asarray(family, dtype=np.int64)
+        be = effective_collection_angle(self.onsets_eV[f], self.E0_keV, alpha_mrad, beta_mrad)
+        grid = self.beta_eff_mrad
+        u = np.log(be / grid[0]) / np.log(grid[1] / grid[0])
+        n = grid.size
+        if np.any(u < -1e-6) or np.any(u > n - 1 + 1e-6):
+            raise ValueError(
+                f"effective collection angle outside the tabulated range [{grid[0]:.4g}, "
+                f"{grid[-1]:.4g}] mrad (the shape tables cover alpha in [1, 20] and beta in "
+                "[1, 100] mrad)")
+        i0 = np.clip(np.floor(u).astype(np.int64), 0, n - 2)
+        w = np.clip(u - i0, 0.0, 1.0).astype(np.float32)[:, None]
+        out = self.shapes[i0, f]
+        out *= np.float32(1) - w
+        hi = self.shapes[i0 + 1, f]
+        hi *= w
+        out += hi
+        return out
+
+
+#: environment variable naming the folder of cached shape tables ("off": no disk cache);
+#: default ``~/.cache/eels_helpers``
+CACHE_ENV = "EELS_ID_CACHE"
+#: modules whose source defines a shape table: any change to them invalidates the cache
+_TABLE_MODULES = ("physics.cross_section", "physics.edge_shapes", "physics.gos_tables",
+                  "physics.hydrogenic", "physics.elements", "simulation.shape_tables")
+
+
+def shape_cache_dir():
+    """Folder of cached shape tables (None when ``$EELS_ID_CACHE`` is ``off``)."""
+    import os
+    from pathlib import Path
+
+    value = os.environ.get(CACHE_ENV, "")
+    if value.lower() == "off":
+        return None
+    return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
+
+
+def _table_key(E0_keV: float, gos: str, n_beta: int) -> str:
+    """Hash of everything a shape table depends on: beam energy, grid, the GOS file (path,
+    size, mtime) and the source code of the modules that compute it."""
+    import hashlib
+    import importlib
+    from pathlib import Path
+
+    from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH
+
+    h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}".encode())
+    gos_file = BUILTIN_GOS_PATH if gos == "builtin" else Path(gos)
+    if gos_file.is_file():
+        st = gos_file.stat()
+        h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
+    for name in _TABLE_MODULES:
+        h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
+    return h.hexdigest()[:20]
+
+
+def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> ShapeTable:
+    """A shape table from the disk cache (memory-mapped, read-only) or built and cached.
+
+    Building a table takes seconds per beam energy and process; a cached table loads in
+    milliseconds and its pages are shared between processes (85 MB per beam energy). The
+    cache is written atomically; an unwritable cache folder only costs the rebuild."""
+    folder = shape_cache_dir()
+    if folder is None:
+        return ShapeTable.build(E0_keV, gos, n_beta)
+    key = _table_key(E0_keV, gos, n_beta)
+    shapes_path, meta_path = folder / f"shapes_{key}.npy", folder / f"shapes_{key}.npz"
+    if shapes_path.is_file() and meta_path.is_file():
+        try:
+            with np.load(meta_path) as meta:
+                return ShapeTable(float(meta["E0_keV"]), meta["onsets_eV"], meta["onset_channel"],
+                                  int(meta["first_offset"]), meta["beta_eff_mrad"],
+                                  np.load(shapes_path, mmap_mode="r"))
+        except (OSError, ValueError, KeyError):
+            pass                                            # damaged: rebuild below
+    table = ShapeTable.build(E0_keV, gos, n_beta)
+    try:
+        import os
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / f".{key}.{os.getpid()}"
+        np.save(f"{tmp}.npy", table.shapes)
+        np.savez(f"{tmp}.npz", E0_keV=table.E0_keV, onsets_eV=table.onsets_eV, onset_channel=table.onset_channel,
+                 first_offset=table.first_offset, beta_eff_mrad=table.beta_eff_mrad)
+        os.replace(f"{tmp}.npy", shapes_path)               # the .npy first: readers need both
+        os.replace(f"{tmp}.npz", meta_path)
+    except OSError:
+        pass
+    return table
+
+
+@lru_cache(maxsize=16)
+def _shape_table(E0_keV: float, gos: str) -> ShapeTable:
+    return _load_or_build(E0_keV, gos)
+
+
+@lru_cache(maxsize=4)
+def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto"):
+    """``({E0: ShapeTable}, available)``: the cached shape tables of all 107 families for each
+    beam energy, and a (107,) bool mask of the families the GOS source can compute."""
+    src = resolve_gos(gos)
+    tabs = {float(e): _shape_table(float(e), src) for e in E0_keV}
+    avail = np.ones(len(family_arrays().onset), dtype=bool)
+    for t in tabs.values():
+        avail &= t.shapes.max(axis=(0, 2)) > 0
+    return tabs, avail
+
+
+def can_simulate(element: str, config: SimulationConfig | None = None) -> bool:
+    """Whether the configured GOS source can compute at least one edge family of ``element``
+    (so it can be a query element). With the hydrogenic source: elements with a K or L family."""
+    config = SimulationConfig() if config is None else config
+    _, avail = edge_tables(tuple(config.E0_keV), config.gos)
+    fa = family_arrays()
+    return bool(avail[fa.element == element_index(element)].any())

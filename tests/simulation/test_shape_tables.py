@@ -1,0 +1,95 @@
+"""The simulator's cross-section shape tables (eels_helpers.simulation.shape_tables): accuracy of
+the interpolation in beta*, the disk cache, and which families a GOS source can compute."""
+
+import numpy as np
+
+from eels_helpers.physics.elements import EDGE_FAMILIES, ELEMENTS
+from eels_helpers.physics.gos_tables import builtin_available, resolve_gos
+from eels_helpers.simulation.config import SimulationConfig
+from eels_helpers.simulation.shape_tables import can_simulate, edge_tables, family_arrays
+
+
+def test_shape_table_interpolation_against_direct_cross_section():
+    """Edges from the interpolated shape tables vs eels_helpers.physics.cross_section.dsigma_dE computed
+    directly, at beta* half-way (geometrically) between table nodes: the worst case."""
+    from eels_helpers.physics.cross_section import dsigma_dE
+    from eels_helpers.simulation.shape_tables import _shape_table
+
+    gos = resolve_gos("auto")
+    tab = _shape_table(200.0, gos)
+    names = [f.name for f in EDGE_FAMILIES]
+    fams = [names.index(n) for n in ("C K", "O K", "Ti L", "Fe L", "Sr L")]
+    grid = tab.beta_eff_mrad
+    betas = np.sqrt(grid[:-1] * grid[1:])[::9]        # a spread of mid-points
+    worst = 0.0
+    for f in fams:
+        rows = tab.rows(np.full(betas.size, f), np.zeros(betas.size), betas)   # alpha 0: beta*=beta
+        E = tab.onset_channel[f] + tab.first_offset + np.arange(rows.shape[1])
+        ref = dsigma_dE(EDGE_FAMILIES[f], E.astype(float), 200.0, 0.0, betas, gos=gos)[:, 0]
+        ref[:, E < tab.onset_channel[f]] = 0
+        sel = ref > 1e-3 * ref.max(axis=1, keepdims=True)
+        worst = max(worst, float(np.abs(rows[sel] / ref[sel] - 1).max()))
+    assert worst < 0.012, worst
+
+
+def test_shape_table_disk_cache_round_trip(tmp_path, monkeypatch):
+    from eels_helpers.simulation import shape_tables as sim
+
+    monkeypatch.setenv(sim.CACHE_ENV, str(tmp_path))
+    built = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    files = sorted(p.suffix for p in tmp_path.iterdir())
+    assert files == [".npy", ".npz"]
+    cached = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    assert isinstance(cached.shapes, np.memmap)
+    np.testing.assert_array_equal(cached.shapes, built.shapes)
+    np.testing.assert_array_equal(cached.beta_eff_mrad, built.beta_eff_mrad)
+    assert cached.first_offset == built.first_offset and cached.E0_keV == 200.0
+    # a different beam energy or grid is a different entry
+    assert sim._table_key(100.0, "hydrogenic", 4) != sim._table_key(200.0, "hydrogenic", 4)
+    assert sim._table_key(200.0, "hydrogenic", 5) != sim._table_key(200.0, "hydrogenic", 4)
+    # a damaged file is rebuilt, not trusted
+    next(tmp_path.glob("*.npz")).write_bytes(b"not a table")
+    again = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    np.testing.assert_array_equal(again.shapes, built.shapes)
+
+
+def test_shape_table_cache_can_be_switched_off(tmp_path, monkeypatch):
+    from eels_helpers.simulation import shape_tables as sim
+
+    monkeypatch.setenv(sim.CACHE_ENV, "off")
+    assert sim.shape_cache_dir() is None
+    monkeypatch.setenv("HOME", str(tmp_path))
+    table = sim._load_or_build(200.0, "hydrogenic", n_beta=4)
+    assert not isinstance(table.shapes, np.memmap) and not any(tmp_path.rglob("*.npy"))
+
+
+def test_family_arrays_match_the_edge_table():
+    fa = family_arrays()
+    assert fa.onset.shape == (len(EDGE_FAMILIES),)
+    for i, f in enumerate(EDGE_FAMILIES):
+        assert fa.onset[i] == f.onset_eV and fa.first[i] == f.first_onset_eV
+        majors = [f.onset_of(s) for s in f.major]
+        assert fa.major_lo[i] == min(majors) and fa.major_hi[i] == max(majors)
+        assert ELEMENTS[fa.element[i]] == f.element
+
+
+def test_available_families_and_can_simulate():
+    cfg = SimulationConfig(E0_keV=(200.0,), gos="hydrogenic")
+    tables, avail = edge_tables((200.0,), "hydrogenic")
+    assert set(tables) == {200.0}
+    shells = {EDGE_FAMILIES[i].name.split()[-1] for i in np.flatnonzero(avail)}
+    assert shells <= {"K", "L"} and avail.sum() > 20
+    assert can_simulate("C", cfg) and can_simulate("Fe", cfg)
+    assert not can_simulate("Ce", cfg)          # M and N edges only: not hydrogenic
+    if builtin_available():
+        assert can_simulate("Ce", cfg.replace(gos="builtin"))
+
+
+def test_cache_key_lists_modules_that_exist():
+    import importlib
+
+    from eels_helpers.simulation import shape_tables as sim
+    for name in sim._TABLE_MODULES:
+        importlib.import_module(f"eels_helpers.{name}")
+    assert "simulation.shape_tables" in sim._TABLE_MODULES
+    assert "physics.edge_shapes" in sim._TABLE_MODULES
