@@ -43,7 +43,7 @@ def test_profile_validation_names_the_field(bad, pattern):
 def test_every_stage_reads_the_profile():
     """The dataset scale, model configuration, schedule and device come from one Profile."""
     from eels_helpers.datasets.config import DatasetConfig
-    from eels_helpers.training.loop import TrainConfig
+    from eels_helpers.training.config import TrainConfig
 
     for name, p in PROFILES.items():
         assert DatasetConfig.from_profile(name).scale == p.dataset_scale

@@ -48,12 +48,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.inference.predict import _resolve_device, format_prediction, plot_predictions, predict
+    from eels_helpers.device import resolve_device
+    from eels_helpers.inference.predict import format_prediction, plot_predictions, predict
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
     try:
-        device = _resolve_device(args.device)
+        device = resolve_device(args.device)
         loaded = load_model(args.model, device=device)
         if args.threshold is not None and not 0.0 < args.threshold < 1.0:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")

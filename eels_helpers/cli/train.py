@@ -1,3 +1,108 @@
-"""``eels-id train`` (TEMPORARY re-export while the relayout lands)."""
+"""``eels-id train``: train an architecture on simulated spectra (:func:`eels_helpers.training.loop.train`).
 
-from eels_helpers.training.loop import configure_parser, main  # noqa: F401
+Several processes (DistributedDataParallel; gloo on CPU, NCCL on CUDA)::
+
+    torchrun --nproc_per_node 2 -m eels_helpers.cli train --model vit --stream --out runs/vit_ddp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from eels_helpers import profiles as _profiles
+from eels_helpers.device import DEVICES, PRECISIONS
+from eels_helpers.training.config import TrainConfig
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, choices=("mlp", "cnn", "unet", "resnet", "vit", "cct"),
+                        help="architecture")
+    parser.add_argument("--profile", default="cpu", choices=sorted(_profiles.PROFILES),
+                        help="schedule and model configuration (smoke, cpu = reduced models, paper = paper sizes)")
+    parser.add_argument("--model-config", choices=["paper", "cpu"], help="override the profile's model configuration")
+    parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="model constructor option, e.g. --option width=0.5 (repeatable; JSON values)")
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--data", type=Path, help="dataset of 'eels-id simulate' (file, shards or glob): its 'train' split")
+    source.add_argument("--stream", action="store_true", help="train on the streaming simulator")
+    source.add_argument("--synthetic", type=int, metavar="N", help="toy Gaussian-peak dataset of N spectra (smoke tests)")
+    parser.add_argument("--val", type=Path, help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
+    parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, model.pt, log)")
+    parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
+    parser.add_argument("--steps-per-epoch", type=int)
+    parser.add_argument("--max-epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float, dest="learning_rate")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", choices=DEVICES)
+    parser.add_argument("--precision", choices=PRECISIONS)
+    parser.add_argument("--threads", type=int, dest="num_threads", help="CPU threads per process")
+    parser.add_argument("--workers", type=int, dest="num_workers", help="DataLoader worker processes")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    options = {}
+    for item in args.option:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
+        options[key.strip()] = _parse_value(value)
+    overrides = {k: getattr(args, k) for k in ("steps_per_epoch", "max_epochs", "batch_size", "learning_rate", "seed",
+                                               "device", "precision", "num_threads", "num_workers")
+                 if getattr(args, k) is not None}
+    if args.model_config:
+        overrides["model_config"] = args.model_config
+    return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
+                                    progress=not args.no_progress, **overrides)
+
+
+def open_training_data(args: argparse.Namespace, config: TrainConfig):
+    from eels_helpers.datasets.hdf5_reader import open_training_split
+    from eels_helpers.training.data import SyntheticPeaks, streaming_dataset
+
+    if args.synthetic is not None:
+        return SyntheticPeaks(args.synthetic, seed=config.seed)
+    if args.stream:
+        return streaming_dataset(config)
+    return open_training_split(args.data, "train")
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.datasets.hdf5_reader import open_training_split
+    from eels_helpers.training.data import dist_env
+    from eels_helpers.training.loop import train
+    from eels_helpers.training.runs import MODEL_FILE
+    from eels_helpers.training.schedule import stop_reason
+
+    _show_progress_log()
+    config = config_from_args(args)
+    history = train(config, open_training_data(args, config), args.out,
+                    val_data=open_training_split(args.val, "validation") if args.val else None, resume=args.resume)
+    if dist_env()[0] == 0 and history:
+        last = history[-1]
+        reason = stop_reason(args.out)
+        print(f"{config.model}: {last['epoch']} pseudo-epochs, loss {last['loss']:.4f}, F1 {last['f1']:.3f}; "
+              f"wrote {Path(args.out) / MODEL_FILE}; stopped: {reason or 'unknown'}")
+    import torch.distributed as dist
+
+    if dist.is_initialized():
+        dist.destroy_process_group()
+    return 0
+
+
+def _show_progress_log() -> None:
+    """Show the library's log (one line per pseudo-epoch, warnings) on stderr, message only."""
+    logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    logging.getLogger("eels_helpers").setLevel(logging.INFO)

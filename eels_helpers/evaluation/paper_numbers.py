@@ -90,7 +90,7 @@ TABLE3_NAMES: Mapping[str, str] = MappingProxyType(
 def table2_simulated(results: Mapping[str, Any]):
     """Table 2's simulated columns, the paper's values beside ours, as a pandas DataFrame.
 
-    ``results`` maps architecture names to :class:`eels_helpers.training.loop.TrainResults` (or None
+    ``results`` maps architecture names to :class:`eels_helpers.training.runs.TrainResults` (or None
     when that architecture was not trained: its cells read ``"not run"``). Rows follow the
     paper's order; architectures absent from ``results`` are listed as not run too. Columns
     come in pairs ``(quantity, "paper")`` / ``(quantity, "ours")``: parameters (millions), F1,

@@ -275,7 +275,8 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
     again when several models are evaluated); ``use_offsets`` is then already applied.
     """
     from eels_helpers.inference.spectrum_files import read_spectrum
-    from eels_helpers.inference.predict import _as_loaded, _resolve_device, fast_bfloat16, predict, run_model
+    from eels_helpers.device import fast_bfloat16, resolve_device
+    from eels_helpers.inference.predict import _as_loaded, predict, run_model
 
     if inputs is not None:
         if inputs.shape != (len(manifest), 3072):
@@ -284,7 +285,7 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
         unknown = sorted(set(predict_options) - {"device", "batch_size", "bfloat16"})
         if unknown:
             raise ValueError(f"with inputs, only device, batch_size and bfloat16 apply; got {unknown}")
-        device = _resolve_device(predict_options.get("device", "auto"))
+        device = resolve_device(predict_options.get("device", "auto"))
         bf16 = predict_options.get("bfloat16", False)
         return run_model(_as_loaded(model, device), inputs, device=device,
                          batch_size=predict_options.get("batch_size", 256),
@@ -421,70 +422,6 @@ def example_row(manifest, preferred: str | None = None):
         return manifest[manifest["file"] == preferred].iloc[0]
     single = manifest[~manifest["spectrum_image"].astype(bool)]
     return (single if len(single) else manifest).iloc[0]
-
-
-@dataclass(eq=False)
-class ModelEntry:
-    """One model to evaluate: row label, architecture (an ``eels_helpers.models`` name or
-    ``"ensemble"``), the loaded network (a checkpoints.LoadedModel, or None when it is
-    missing) and ``source``: where it came from, or why it is missing."""
-
-    label: str
-    architecture: str
-    model: Any
-    source: str
-    members: tuple = ()     # an ensemble's member architectures
-
-
-def _label_of(name: str | Path) -> str:
-    path = Path(name)
-    return f"{path.parent.name}/{path.name}" if path.suffix == ".pt" or len(path.parts) > 1 else str(name)
-
-
-def collect_models(names, train_out_dir: str | Path | None = None, profile: str = "cpu", seed: int = 0,
-                   *, device: str = "cpu") -> list[ModelEntry]:
-    """The models of Tables 2 and 3, in this order: each of ``names`` (shipped model names or
-    checkpoint paths; an ensemble is followed by its members, labelled "<name> member i
-    (<architecture>)"), then the newest chapter-04 run of every Table 2 architecture at
-    ``profile`` and ``seed`` under ``train_out_dir`` (labelled "chapter 04 <architecture>").
-    A model that cannot be found is an entry with ``model=None`` whose ``source`` says why.
-    """
-    from eels_helpers.models.model_files import LoadedModel, ModelNotFoundError, load_model
-    from eels_helpers.evaluation.paper_numbers import DISPLAY_NAMES, TABLE2
-    from eels_helpers.training.loop import MODEL_FILE, find_run
-
-    entries: list[ModelEntry] = []
-    for name in names:
-        label = _label_of(name)
-        try:
-            loaded = load_model(name, device=device)
-        except ModelNotFoundError as err:
-            entries.append(ModelEntry(label, "unknown", None, str(err)))
-            continue
-        archs = list(loaded.options.get("members", [])) if loaded.architecture == "ensemble" else []
-        entries.append(ModelEntry(label, loaded.architecture, loaded, loaded.source or str(name), tuple(archs)))
-        if loaded.architecture == "ensemble":
-            for i, member in enumerate(loaded.model.members):
-                arch = archs[i] if i < len(archs) else "unknown"
-                entries.append(ModelEntry(
-                    f"{label} member {i + 1} ({DISPLAY_NAMES.get(arch, arch)})", arch,
-                    LoadedModel(model=member.eval(), architecture=arch, source=loaded.source),
-                    f"member {i + 1} of {loaded.source}"))
-    if train_out_dir is not None:
-        for arch in TABLE2:
-            label = f"chapter 04 {DISPLAY_NAMES[arch]}"
-            run = find_run(train_out_dir, arch, profile, seed)
-            if run is None or not (run / MODEL_FILE).is_file():
-                entries.append(ModelEntry(label, arch, None, f"no finished {arch} run at profile {profile!r}, "
-                                          f"seed {seed} under {train_out_dir}"))
-                continue
-            loaded = load_model(run / MODEL_FILE, device=device)
-            entries.append(ModelEntry(label, arch, loaded, str(run / MODEL_FILE)))
-    labels = [e.label for e in entries]
-    duplicated = sorted({x for x in labels if labels.count(x) > 1})
-    if duplicated:
-        raise ValueError(f"models given twice: {duplicated}")
-    return entries
 
 
 def evaluate_models(entries, manifest, *, inputs: np.ndarray | None = None, seed: int = 0,

@@ -204,7 +204,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.physics.elements import ELEMENTS
-    from eels_helpers.inference.predict import _as_loaded, _resolve_device, run_model
+    from eels_helpers.device import resolve_device
+    from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess
 
     if not 0.0 <= presence < 1.0:
@@ -212,7 +213,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
     spectrum = _as_spectrum(data, energy_eV)
-    device = _resolve_device(device)
+    device = resolve_device(device)
     loaded = _as_loaded(model, device)
     if threshold is None:
         threshold = loaded.threshold if loaded.threshold is not None else MAPPING_THRESHOLD

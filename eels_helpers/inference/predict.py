@@ -22,6 +22,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from eels_helpers.device import fast_bfloat16, resolve_device
+
 #: an element is reported for a spectrum image if detected in more than this pixel fraction
 PRESENCE_FRACTION = 0.01
 DEFAULT_THRESHOLD = 0.5
@@ -76,16 +78,6 @@ class Prediction:
         return out
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
-    return device
-
-
 def _as_loaded(model: Any, device: str):
     from eels_helpers.models.model_files import LoadedModel, load_model
 
@@ -118,7 +110,7 @@ def run_model(
 
     bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
     convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
-    SLOWER on CPUs without them (see :func:`fast_bfloat16`); probabilities differ by ~1e-2.
+    SLOWER on CPUs without them (see :func:`eels_helpers.device.fast_bfloat16`); probabilities differ by ~1e-2.
     """
     import torch
 
@@ -165,17 +157,6 @@ def int8_linear_copy(model):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
-
-
-def fast_bfloat16(device: str = "cpu") -> bool:
-    """True where bfloat16 autocast pays off: CUDA, or a CPU with AMX or AVX512-BF16."""
-    if str(device).startswith("cuda"):
-        return True
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return any(flag in flags for flag in ("amx_bf16", "avx512_bf16"))
 
 
 def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: float):
@@ -254,8 +235,9 @@ def predict(
     batch_size : int, default 256
         Spectra per forward pass.
     bfloat16 : bool or "auto", default False
-        Run under bfloat16 autocast. ``"auto"`` uses it only where it is faster (CUDA, or a
-        CPU with AMX / AVX512-BF16); probabilities then differ by about 1e-2.
+        Run under bfloat16 autocast. ``"auto"`` uses it only where it is faster
+        (:func:`eels_helpers.device.fast_bfloat16`: CUDA from compute capability 8.0, or a CPU
+        with AMX / AVX512-BF16); probabilities then differ by about 1e-2.
     device : str, default "auto"
         ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
@@ -280,8 +262,9 @@ def predict(
     ------
     ValueError
         If the number of offsets differs from the number of inputs, ``threshold`` is not in
-        (0, 1), ``presence_fraction`` is not in [0, 1), ``int8`` is asked for on CUDA, or an
-        array without ``energy_eV`` does not have 3072 channels.
+        (0, 1), ``presence_fraction`` is not in [0, 1), ``int8`` is asked for on CUDA, CUDA is
+        asked for where none is available, or an array without ``energy_eV`` does not have
+        3072 channels.
     TypeError
         If ``model`` is none of the accepted kinds.
 
@@ -300,9 +283,11 @@ def predict(
         raise ValueError(f"got {len(offsets)} offsets for {len(items)} inputs")
     if not 0.0 <= presence_fraction < 1.0:
         raise ValueError(f"presence_fraction must be in [0, 1), got {presence_fraction}")
-    device = _resolve_device(device)
+    if int8 and str(device).startswith("cuda"):      # refused before asking for the GPU
+        raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
+    device = resolve_device(device)
     use_bf16 = fast_bfloat16(device) if bfloat16 == "auto" else bool(bfloat16)
-    if int8 and device.startswith("cuda"):
+    if int8 and device.type == "cuda":
         raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
     loaded = _as_loaded(model, device)
     if threshold is None:

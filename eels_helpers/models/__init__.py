@@ -46,32 +46,10 @@ MODEL_NAMES = tuple(MODELS)
 #: paper Table 2 parameter counts (millions)
 PAPER_PARAMETERS_M = {"mlp": 56, "cnn": 45, "unet": 20, "resnet": 41, "vit": 2, "cct": 5}
 
-#: Reduced configurations of the ``cpu`` profile (same code, smaller numbers). Chosen from
-#: ``benchmarks/bench_models.py``-style measurements on the project's machine (AMD EPYC, AVX2, 2 cores,
-#: no native bfloat16 so fp32 is the fast path; shared with other jobs, load average ~9, so we
-#: quote training spectra per CPU-second of one thread, batch 32, fp32):
-#:
-#: ======  =========================================  ======  ======================================
-#: model   configuration                              params  train spectra / CPU-s (1 thread)
-#: ======  =========================================  ======  ======================================
-#: mlp     width 0.5                                  18.7M   154 (width 0.25: 387)
-#: cnn     width 0.125 (channels 8..64)                2.2M   35 (width 0.0625: 110)
-#: unet    width 0.25 (conv channels 4..64)           15.9M   30 (width 0.5: 12.5; the dense head
-#:                                                            3072-3072-... holds most parameters)
-#: resnet  width 0.125 (stages 2..64)                  0.65M  37 (width 0.25: 15)
-#: vit     4 heads x 64, patch stride 16 (192         1.1M   37 (depth 8: 19; paper layout with
-#:         tokens), depth 4, no attention dropout             attention dropout: ~1)
-#: cct     tokenizer 16/32/64, 4 heads x 16,          0.24M  31 (4 heads x 32, kernel 16: 15;
-#:         MLP 128-64, depth 4, no attention dropout          paper 8 x 128: ~4)
-#: ======  =========================================  ======  ======================================
-#:
-#: The cpu profile trains 100 steps x 10 pseudo-epochs of 32 spectra = 32,000 spectra: 14-18
-#: CPU-minutes of one thread per model at the rates above (the MLP ~4), i.e. about ten minutes on two
-#: unshared cores. Measured end to end: ``eels-id train --model vit --profile cpu --stream
-#: --threads 1`` took 25 min wall at nice 10 while the machine's load average was 3-9. On a shared
-#: machine use ``--threads 1``: two OpenMP threads that get preempted wait for each other (we measured
-#: 2-7x lower throughput with 2 threads than with 1 at load average ~3). Attention dropout is off on
-#: CPU because it forces PyTorch's slow (non-fused) attention path.
+#: Reduced configurations of the ``cpu`` profile (same code, smaller numbers): narrower
+#: convolutional and dense networks (``width``); the ViT with patch stride 16 (192 tokens);
+#: both transformers with depth 4, fewer or smaller heads and no attention dropout (attention
+#: dropout forces PyTorch's slow, non-fused attention path on the CPU).
 CPU_CONFIGS: dict[str, dict[str, Any]] = {
     "mlp": dict(width=0.5),
     "cnn": dict(width=0.125),

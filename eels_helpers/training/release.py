@@ -11,7 +11,7 @@ composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It write
   simulated spectra (seed 30_003; :func:`eels_helpers.models.recalibrate_batchnorm`): the
   statistics accumulated during training do not match inference (dropout before BatchNorm);
   a run shared by several models is recalibrated and evaluated once;
-* simulated validation spectra (``train.simulated_arrays``, seed 10_001) choose the
+* simulated validation spectra (:func:`eels_helpers.training.data.simulated_arrays`, seed 10_001) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
   spectra (seed 20_002) are scored at it, with the float16 weights that ship;
 * every network is stored once, as its own file in ``networks/`` (one per training run,
@@ -81,7 +81,8 @@ class RunSummary:
 
 def _stopped(run_dir: Path) -> str:
     """Why the run stopped, from its checkpoint: "?" without one (a copied snapshot)."""
-    from eels_helpers.training.loop import CHECKPOINT, stop_reason
+    from eels_helpers.training.runs import CHECKPOINT
+    from eels_helpers.training.schedule import stop_reason
 
     if not (run_dir / CHECKPOINT).is_file():
         return "?"
@@ -163,7 +164,7 @@ class Scorer:
 
     def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None):
         from eels_helpers.evaluation.real_spectra import evaluation_set, manifest_inputs
-        from eels_helpers.training.loop import simulated_arrays
+        from eels_helpers.training.data import simulated_arrays
 
         self.n_validation, self.n_test = n_validation, n_test
         self.x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
@@ -177,8 +178,8 @@ class Scorer:
 
     def network(self, run: RunSummary):
         """(float16-rounded recalibrated network, validation probabilities, test probabilities)."""
-        from eels_helpers.models.model_files import load_model
         from eels_helpers.models import predict_proba, recalibrate_batchnorm
+        from eels_helpers.models.model_files import load_model
 
         key = str(Path(run.run_dir).resolve())
         if key not in self._networks:
@@ -191,9 +192,9 @@ class Scorer:
 
     def score(self, runs: Sequence[RunSummary]):
         """(the model: one network or the ensemble of the runs, its :class:`ModelScores`)."""
-        from eels_helpers.models.model_files import LoadedModel
         from eels_helpers.evaluation.metrics import evaluate_at_validation_threshold
         from eels_helpers.models import Ensemble
+        from eels_helpers.models.model_files import LoadedModel
 
         nets = [self.network(r) for r in runs]
         sim = evaluate_at_validation_threshold(self.y_val, np.mean([n[1] for n in nets], axis=0),
@@ -379,8 +380,8 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
 def models_table(directory: str | Path | None = None) -> str:
     """A plain-text table of the models in ``directory`` (default: the shipped ones): networks,
     size on disk with the network files they use, threshold, and the scores measured at shipping."""
-    from eels_helpers.models.model_files import MODELS_DIR, model_files
     from eels_helpers.evaluation.paper_numbers import composition
+    from eels_helpers.models.model_files import MODELS_DIR, model_files
 
     directory = Path(directory) if directory is not None else MODELS_DIR
     paths = _model_paths(directory)
@@ -400,28 +401,6 @@ def models_table(directory: str | Path | None = None) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     return "\n".join(lines + ["", f"in {directory}; details: MODELS.md there, or `eels-id models --card`"])
-
-
-def configure_parser(parser) -> None:
-    parser.add_argument("--dir", type=Path, default=None,
-                        help="a folder of model files (default: the models shipped with the package)")
-    parser.add_argument("--card", action="store_true", help="print the full model card (MODELS.md) instead")
-
-
-def main(args) -> int:
-    import sys
-
-    directory = args.dir
-    if directory is not None and not directory.is_dir():
-        print(f"eels-id models: error: --dir {directory} is not a folder", file=sys.stderr)
-        return 2
-    if args.card:
-        from eels_helpers.models.model_files import MODELS_DIR
-
-        print(model_card(shipped_cards(directory if directory is not None else MODELS_DIR)))
-    else:
-        print(models_table(directory))
-    return 0
 
 
 __all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs", "ship_models",

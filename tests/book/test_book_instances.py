@@ -193,7 +193,7 @@ def test_training_chapter_runs_once_per_architecture(repo_root):
 @pytest.mark.slow  # uses the session's smoke book (all real chapters at the smoke profile)
 def test_smoke_book_training_pages_and_table2(smoke_book):
     from eels_helpers.evaluation.paper_numbers import DISPLAY_NAMES
-    from eels_helpers.training.loop import find_results
+    from eels_helpers.training.runs import find_results
 
     assert smoke_book.exit_code == 0
     executed = smoke_book.html / "book" / "executed"

@@ -1,4 +1,4 @@
-"""The paper's Table 2 numbers, the training results JSON (eels_helpers.training.loop.save_results /
+"""The paper's Table 2 numbers, the training results JSON (eels_helpers.training.runs.save_results /
 load_results / find_results) and the Table 2 renderer with missing entries."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import pytest
 from eels_helpers.evaluation.paper_numbers import (DISPLAY_NAMES, MISSING, NOT_REPORTED, TABLE2, TABLE3, TABLE3_NAMES,
                                         table2_experimental, table2_simulated, table3)
 from eels_helpers.evaluation.metrics import Scores
-from eels_helpers.training.loop import (
+from eels_helpers.training.runs import (
     RESULTS_JSON,
     TrainResults,
     find_results,

@@ -256,43 +256,8 @@ def test_plot_occurrence_marks_carbon_and_checks_shapes():
         ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=0)
 
 
-def _tiny_models(tmp_path):
-    import torch
-
-    from eels_helpers.models import model_files as checkpoints
-    from eels_helpers.models import create_model
-    from eels_helpers.evaluation.metrics import Scores
-    from eels_helpers.training.loop import TrainResults, run_directory, save_results
-
-    torch.manual_seed(0)
-    vit = checkpoints.save_model(tmp_path / "v.pt", create_model("mlp", hidden=[8]), architecture="mlp",
-                                 options={"hidden": [8]})
-    ens = checkpoints.save_ensemble(tmp_path / "ensemble.pt", [vit, vit])
-    run = run_directory(tmp_path / "train", "cnn", "smoke", 0, 2)
-    run.mkdir(parents=True)
-    checkpoints.save_model(run / "model.pt", create_model("mlp", hidden=[4]), architecture="mlp", options={"hidden": [4]})
-    save_results(TrainResults("cnn", "smoke", 10, Scores(0.5, 0.5, 0.5, 0.1, 0.1, 0.5), 1.0, 1.0), run)
-    return vit, ens
-
-
-def test_collect_models_lists_ensemble_members_runs_and_missing_ones(tmp_path):
-    vit, ens = _tiny_models(tmp_path)
-    entries = ex.collect_models(["absent_model", str(ens)], tmp_path / "train", "smoke", 0)
-    labels = [e.label for e in entries]
-    assert labels[:4] == ["absent_model", f"{tmp_path.name}/ensemble.pt", f"{tmp_path.name}/ensemble.pt member 1 (MLP)",
-                          f"{tmp_path.name}/ensemble.pt member 2 (MLP)"]
-    assert labels[4:] == [f"chapter 04 {n}" for n in ("MLP", "CNN", "ResNet", "U-Net", "ViT", "CCT")]
-    by = {e.label: e for e in entries}
-    assert by["absent_model"].model is None and "no trained model named 'absent_model'" in by["absent_model"].source
-    assert by[labels[1]].architecture == "ensemble" and by[labels[1]].members == ("mlp", "mlp")
-    assert by[labels[2]].architecture == "mlp" and by[labels[2]].model is not None
-    assert by["chapter 04 CNN"].model is not None and by["chapter 04 CNN"].source.endswith("model.pt")
-    assert by["chapter 04 MLP"].model is None and "no finished mlp run at profile 'smoke'" in by["chapter 04 MLP"].source
-    with pytest.raises(ValueError, match="models given twice"):
-        ex.collect_models([str(vit), str(vit)])
-
-
 def test_evaluate_models_and_the_two_tables(tmp_path):
+    from eels_helpers.training.runs import ModelEntry   # what the chapter passes (collect_models)
     from eels_helpers.models.model_files import LoadedModel
     from eels_helpers.evaluation.paper_numbers import MISSING, table2_columns, table3_columns, table3_models
 
@@ -302,9 +267,9 @@ def test_evaluate_models_and_the_two_tables(tmp_path):
         "file,elements,compound_group\n" + "".join(f"fe{i}.csv,Fe,g{i}\n" for i in range(6)))
     df = ex.load_manifest(tmp_path)
     detector = LoadedModel(model=_step_detector(), architecture="vit")
-    entries = [ex.ModelEntry("missing", "unknown", None, "not shipped"),
-               ex.ModelEntry("ours", "vit", detector, "step detector"),
-               ex.ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
+    entries = [ModelEntry("missing", "unknown", None, "not shipped"),
+               ModelEntry("ours", "vit", detector, "step detector"),
+               ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
     evaluations = ex.evaluate_models(entries, df, seed=1)
     assert list(evaluations) == ["ours", "both"]
     alone = ex.evaluate_model(_step_detector(), manifest=df, threshold="validation", seed=1, device="cpu")

@@ -1,71 +1,20 @@
-"""Training loop: the paper's loss and schedule, exact resume, logs, CLI, data adapters, DDP."""
+"""train(): exact resume, logs and model file, BatchNorm recalibration, DDP, simulated datasets."""
 
 import json
 import os
 import subprocess
 import sys
-from dataclasses import asdict
 
-import numpy as np
 import pytest
 import torch
 
-from eels_helpers.training.loop import (PlateauHalving, SyntheticPeaks, TrainConfig, _batches, bce_soft_f1_loss,
-                                bce_soft_f1_loss_from_probabilities, open_hdf5, stop_reason, train)
+from eels_helpers.datasets.hdf5_reader import open_training_split
+from eels_helpers.training.config import TrainConfig
+from eels_helpers.training.data import SyntheticPeaks
+from eels_helpers.training.loop import train
 
 TINY = dict(model="mlp", model_options={"width": 0.02}, batch_size=8, steps_per_epoch=3, max_epochs=2,
             progress=False, num_threads=1)
-
-
-def test_loss_from_logits_equals_keras_probability_form():
-    torch.manual_seed(0)
-    z = torch.randn(32, 80) * 6
-    z[0, :10] = torch.tensor([40.0, -40.0, 17.0, -17.0, 16.0, -16.0, 100.0, -100.0, 0.0, 1e-3])
-    y = (torch.rand(32, 80) < 0.1).float()
-    y[0, :10] = torch.tensor([1, 1, 0, 0, 1, 0, 0, 1, 1, 0.0])
-    a = bce_soft_f1_loss(z, y)
-    b = bce_soft_f1_loss_from_probabilities(torch.sigmoid(z.double()), y.double())
-    assert a.item() == pytest.approx(b.item(), rel=1e-5)
-    z.requires_grad_(True)
-    bce_soft_f1_loss(z, y).backward()
-    assert torch.isfinite(z.grad).all()
-
-
-def test_soft_f1_cost_by_hand():
-    """Two classes, batch of two: p = [[.9, .2], [.4, .0]], y = [[1, 0], [0, 0]].
-    Class 0: tp = .9, fp = .4, fn = .1 -> F1 = 1.8 / 2.3; class 1: tp = 0 -> F1 = 0."""
-    p = torch.tensor([[0.9, 0.2], [0.4, 0.0]], dtype=torch.float64)
-    y = torch.tensor([[1.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
-    bce = -(np.log(0.9) + np.log(0.8) + np.log(0.6) + np.log(1 - 1e-7)) / 4
-    expected = bce + ((1 - 1.8 / 2.3) + 1.0) / 2
-    assert bce_soft_f1_loss_from_probabilities(p, y).item() == pytest.approx(expected, rel=1e-9)
-
-
-def test_plateau_halving_follows_keras_reduce_lr_on_plateau():
-    opt = torch.optim.Adam([torch.zeros(1, requires_grad=True)], lr=1e-3)
-    sched = PlateauHalving(opt, factor=0.5, patience=3, min_delta=0.025)
-    scores = [0.1, 0.2, 0.21, 0.22, 0.23, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3, 0.3]
-    reduced = [sched.step(s) for s in scores]
-    # 0.23 > 0.2 + 0.025 resets the wait; 0.3 is the best from index 5; three flat epochs -> halve
-    assert reduced == [False] * 8 + [True] + [False, False, True]
-    assert sched.lr == pytest.approx(2.5e-4)
-    again = PlateauHalving(opt)
-    again.load_state_dict(sched.state_dict())
-    assert again.state_dict() == sched.state_dict()
-
-
-def test_config_validation_names_the_parameter():
-    with pytest.raises(ValueError, match="model must be one of"):
-        TrainConfig(model="lstm")
-    with pytest.raises(ValueError, match="learning_rate"):
-        TrainConfig(learning_rate=0)
-    with pytest.raises(ValueError, match="steps_per_epoch"):
-        TrainConfig(steps_per_epoch=0)
-    with pytest.raises(ValueError, match="precision"):
-        TrainConfig(precision="int8")
-    with pytest.raises(ValueError, match="profile"):
-        TrainConfig.from_profile("laptop")
-    assert TrainConfig.from_profile("paper").steps_per_epoch == 1000
 
 
 def _weights(path):
@@ -102,79 +51,6 @@ def test_training_learns_and_writes_logs(tmp_path):
     assert loaded.model(x).shape == (1, 80)
 
 
-def test_stops_when_learning_rate_falls_below_min_lr(tmp_path):
-    cfg = TrainConfig(**{**TINY, "max_epochs": 10, "steps_per_epoch": 1, "patience": 1, "min_delta": 0.99,
-                         "min_lr": 6e-4})
-    history = train(cfg, SyntheticPeaks(32), tmp_path)
-    assert [r["lr"] for r in history] == [1e-3, 1e-3]       # halved to 5e-4 < 6e-4 after epoch 2: stop
-    assert stop_reason(tmp_path) == "learning rate 0.0005 below min_lr 0.0006 after pseudo-epoch 2 (the paper's rule)"
-    train(TrainConfig(**{**TINY, "max_epochs": 1}), SyntheticPeaks(32), tmp_path / "short")
-    assert stop_reason(tmp_path / "short") == "max_epochs 1 reached"
-    cfg = TrainConfig(**{**TINY, "max_epochs": 3})
-    with pytest.raises(FileNotFoundError, match="no checkpoint.pt"):
-        stop_reason(tmp_path / "nowhere")
-    blob = torch.load(tmp_path / "short" / "checkpoint.pt", weights_only=False)   # as if cut short:
-    blob["config"] = asdict(cfg)                                                  # --resume trains on
-    torch.save(blob, tmp_path / "short" / "checkpoint.pt")
-    assert stop_reason(tmp_path / "short") is None
-
-
-def test_cli_and_plain_hdf5(tmp_path, capsys):
-    import h5py
-
-    from eels_helpers.cli import main
-
-    data = SyntheticPeaks(24)
-    with h5py.File(tmp_path / "d.h5", "w") as f:
-        f["spectra"] = np.stack([data[i][0] for i in range(24)])
-        f["labels_identification"] = np.stack([data[i][1] for i in range(24)])
-    ds = open_hdf5(tmp_path / "d.h5")
-    assert len(ds) == 24 and np.array_equal(ds[5][0], data[5][0])
-    code = main(["train", "--model", "mlp", "--profile", "smoke", "--data", str(tmp_path / "d.h5"),
-                 "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
-                 "--threads", "1", "--steps-per-epoch", "5", "--max-epochs", "2"])
-    assert code == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
-    assert "stopped: max_epochs 2 reached" in capsys.readouterr().out
-
-
-class FakeStream:
-    """Duck-typed like eels_helpers.datasets.streaming.StreamingSpectra: batch(b) is a function of b only."""
-
-    def __init__(self, batch_size=4, rank=0, world_size=1):
-        self.batch_size, self.rank, self.world_size, self.n_batches = batch_size, rank, world_size, None
-
-    def batch(self, b):
-        x = torch.full((self.batch_size, 3072), float(b))
-        return {"spectra": x, "labels_identification": torch.zeros(self.batch_size, 80), "batch_index": b}
-
-
-@pytest.mark.parametrize("workers", [0, 2])
-def test_stream_adapter_resumes_at_the_right_batch(workers):
-    cfg = TrainConfig(**{**TINY, "batch_size": 4, "num_workers": workers})
-    it = _batches(FakeStream(rank=1, world_size=2), cfg, start_batches=5, rank=1, world=2)
-    seen = [int(next(it)[0][0, 0]) for _ in range(4)]
-    assert seen == [1 + 2 * k for k in range(5, 9)]
-
-
-def test_map_dataset_position_and_sharding():
-    cfg = TrainConfig(**{**TINY, "batch_size": 2})
-
-    class Index(torch.utils.data.Dataset):
-        def __len__(self):
-            return 10
-
-        def __getitem__(self, i):
-            return torch.tensor([float(i)]), torch.zeros(80)
-
-    it = _batches(Index(), cfg, 0, 0, 1)
-    whole = [int(v) for _ in range(10) for v in next(it)[0].ravel()]     # two passes of 10
-    assert sorted(whole[:10]) == list(range(10)) and sorted(whole[10:]) == list(range(10))
-    later = _batches(Index(), cfg, 3, 0, 1)
-    assert [int(v) for v in next(later)[0].ravel()] == whole[6:8]
-    r0, r1 = _batches(Index(), cfg, 0, 0, 2), _batches(Index(), cfg, 0, 1, 2)
-    shards = [int(v) for v in next(r0)[0].ravel()] + [int(v) for v in next(r1)[0].ravel()]
-    assert sorted(shards) == sorted(whole[:4])
-
 
 @pytest.mark.slow
 def test_distributed_data_parallel_gloo_two_processes(tmp_path):
@@ -198,7 +74,8 @@ def test_trains_from_a_dataset_written_by_eels_id_simulate(tmp_path):
     cfg = DatasetConfig(scale=0.0003, splits=("train", "validation"), elements=("B", "C", "N", "O"),
                         chunk_samples=4)
     write_dataset(tmp_path / "d.h5", cfg, seed=0, workers=1)
-    train_split, val_split = open_hdf5(tmp_path / "d.h5", "train"), open_hdf5(tmp_path / "d.h5", "validation")
+    train_split = open_training_split(tmp_path / "d.h5", "train")
+    val_split = open_training_split(tmp_path / "d.h5", "validation")
     assert len(train_split) == cfg.n_spectra("train") and len(val_split) == cfg.n_spectra("validation")
     history = train(TrainConfig(**{**TINY, "batch_size": 4, "max_epochs": 1}), train_split, tmp_path / "run",
                     val_data=val_split)
@@ -220,5 +97,11 @@ def test_model_file_gets_recalibrated_batchnorm_and_the_training_state_does_not(
         load_model(tmp_path / "on" / "checkpoint.pt")
     train(TrainConfig(**{**TINY, "recalibration_batches": 0}), data, tmp_path / "off")
     assert "batchnorm_recalibration" not in load_model(tmp_path / "off" / "model.pt").metadata
-    with pytest.raises(ValueError, match="recalibration_batches must be"):
-        TrainConfig(recalibration_batches=-1)
+
+
+def test_progress_goes_to_the_log_not_stdout(tmp_path, caplog, capsys):
+    with caplog.at_level("INFO", logger="eels_helpers.training"):
+        train(TrainConfig(**{**TINY, "max_epochs": 1, "progress": True}), SyntheticPeaks(32), tmp_path)
+    assert any(r.name == "eels_helpers.training.loop" and r.getMessage().startswith("[mlp] epoch 1: loss ")
+               for r in caplog.records)
+    assert capsys.readouterr().out == ""

@@ -6,10 +6,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eels_helpers.training import release as shipping
-from eels_helpers.models.model_files import load_model, model_files
 from eels_helpers.evaluation.metrics import evaluate, evaluate_at_validation_threshold, select_threshold
-from eels_helpers.training.loop import SyntheticPeaks, TrainConfig, train
+from eels_helpers.models.model_files import load_model, model_files
+from eels_helpers.training import release as shipping
+from eels_helpers.training.config import TrainConfig
+from eels_helpers.training.data import SyntheticPeaks
+from eels_helpers.training.loop import train
 
 TINY = dict(model="mlp", model_options={"width": 0.02}, batch_size=8, steps_per_epoch=2, max_epochs=1,
             progress=False, num_threads=1)
@@ -70,7 +72,7 @@ def random_arrays(n, seed, batch_size=64):
 @pytest.fixture
 def fake_arrays(monkeypatch):
     """The simulator is tested elsewhere; random arrays keep these tests fast."""
-    monkeypatch.setattr("eels_helpers.training.loop.simulated_arrays", random_arrays)
+    monkeypatch.setattr("eels_helpers.training.data.simulated_arrays", random_arrays)
 
 
 def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays, monkeypatch):

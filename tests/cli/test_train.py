@@ -1,0 +1,38 @@
+"""``eels-id train``: a run from a plain HDF5 file, the summary line, the same flags as before."""
+
+import json
+
+import numpy as np
+
+from eels_helpers.training.data import SyntheticPeaks
+
+
+def test_cli_trains_from_a_plain_hdf5_file(tmp_path, capsys):
+    import h5py
+
+    from eels_helpers.cli import main
+
+    data = SyntheticPeaks(24)
+    with h5py.File(tmp_path / "d.h5", "w") as f:
+        f["spectra"] = np.stack([data[i][0] for i in range(24)])
+        f["labels_identification"] = np.stack([data[i][1] for i in range(24)])
+    code = main(["train", "--model", "mlp", "--profile", "smoke", "--data", str(tmp_path / "d.h5"),
+                 "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
+                 "--threads", "1", "--steps-per-epoch", "5", "--max-epochs", "2"])
+    assert code == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
+    assert "stopped: max_epochs 2 reached" in capsys.readouterr().out
+
+
+def test_config_from_args_reads_the_profile_and_the_overrides():
+    import argparse
+
+    from eels_helpers.cli.train import config_from_args, configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(["--model", "vit", "--profile", "paper", "--synthetic", "8", "--out", "x",
+                              "--option", "depth=2", "--option", "name=abc", "--lr", "3e-4", "--no-progress"])
+    config = config_from_args(args)
+    assert (config.model, config.model_config, config.steps_per_epoch, config.learning_rate) == (
+        "vit", "paper", 1000, 3e-4)
+    assert config.model_options == {"depth": 2, "name": "abc"} and config.progress is False

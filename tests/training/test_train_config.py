@@ -1,0 +1,25 @@
+"""TrainConfig: validation at construction and the schedule of a profile."""
+
+import pytest
+
+from eels_helpers.training.config import TrainConfig
+
+
+def test_config_validation_names_the_parameter():
+    with pytest.raises(ValueError, match="model must be one of"):
+        TrainConfig(model="lstm")
+    with pytest.raises(ValueError, match="learning_rate"):
+        TrainConfig(learning_rate=0)
+    with pytest.raises(ValueError, match="steps_per_epoch"):
+        TrainConfig(steps_per_epoch=0)
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="int8")
+    with pytest.raises(ValueError, match="profile"):
+        TrainConfig.from_profile("laptop")
+    assert TrainConfig.from_profile("paper").steps_per_epoch == 1000
+
+
+
+def test_recalibration_batches_must_be_a_count():
+    with pytest.raises(ValueError, match="recalibration_batches must be"):
+        TrainConfig(recalibration_batches=-1)
