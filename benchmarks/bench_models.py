@@ -23,8 +23,8 @@ import time
 
 import torch
 
-from eels_helpers.models import MODEL_NAMES, count_parameters, create_model
 from eels_helpers.device import cpu_has_native_bf16
+from eels_helpers.models import MODEL_NAMES, count_parameters, create_model
 from eels_helpers.training.loss import bce_soft_f1_loss
 
 

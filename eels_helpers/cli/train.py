@@ -34,10 +34,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="model constructor option, e.g. --option width=0.5 (repeatable; JSON values)")
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--data", type=Path, help="dataset of 'eels-id simulate' (file, shards or glob): its 'train' split")
+    source.add_argument("--data", type=Path,
+                        help="dataset of 'eels-id simulate' (file, shards or glob): its 'train' split")
     source.add_argument("--stream", action="store_true", help="train on the streaming simulator")
-    source.add_argument("--synthetic", type=int, metavar="N", help="toy Gaussian-peak dataset of N spectra (smoke tests)")
-    parser.add_argument("--val", type=Path, help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
+    source.add_argument("--synthetic", type=int, metavar="N",
+                        help="toy Gaussian-peak dataset of N spectra (smoke tests)")
+    parser.add_argument("--val", type=Path,
+                        help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, model.pt, log)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
     parser.add_argument("--steps-per-epoch", type=int)

@@ -140,7 +140,8 @@ def iterate_batches(dataset, config: TrainConfig, start_batches: int, rank: int,
     generator = torch.Generator().manual_seed(config.seed)  # keeps the global RNG untouched
     if _is_batch_stream(dataset):        # eels_helpers.datasets.streaming.StreamingSpectra: yields whole batches
         if dataset.batch_size != config.batch_size:
-            raise ValueError(f"the stream's batch_size {dataset.batch_size} differs from batch_size {config.batch_size}")
+            raise ValueError(f"the stream's batch_size {dataset.batch_size} differs from batch_size "
+                             f"{config.batch_size}")
         if (dataset.rank, dataset.world_size) != (rank, world):
             raise ValueError(f"the stream is for rank {dataset.rank} of {dataset.world_size}, this process is "
                              f"rank {rank} of {world}")

@@ -60,7 +60,10 @@ def soft_f1_cost(probs, targets):
 
 
 def bce_soft_f1_loss_from_probabilities(probs, targets, eps: float = 1e-7):
-    """Reference (Keras) form on probabilities: -mean(y log p' + (1-y) log(1-p')), p' = clip(p, eps, 1-eps), + soft-F1 cost.
+    """Reference (Keras) form on probabilities: BCE + soft-F1 cost.
+
+    BCE = -mean(y log p' + (1-y) log(1-p')), p' = clip(p, eps, 1-eps); ``probs``, ``targets``:
+    tensors (B, C) in [0, 1]; returns a scalar tensor.
 
     Computed in the input's precision (at least float32); in float32, 1 - 1e-7 rounds to
     1 - 1.19e-7, so Keras' float32 bound on -log(1 - p) is 15.94 instead of -log(1e-7) = 16.12.

@@ -361,8 +361,10 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
     for name, (runs, s) in cards.items():
         from eels_helpers.evaluation.paper_numbers import composition
 
-        lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "", "| member | architecture | options | training spectra | pseudo-epochs | "
-                  "training hours | threads | learning rate | last training F1 | stopped |", "|---|---|---|---|---|---|---|---|---|---|"]
+        lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "",
+                  "| member | architecture | options | training spectra | pseudo-epochs | "
+                  "training hours | threads | learning rate | last training F1 | stopped |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
             lines.append(f"| {i} | {r.architecture} | {opts} | {r.spectra:,} | {r.epochs} | {r.train_hours:.2f} | "
@@ -403,5 +405,5 @@ def models_table(directory: str | Path | None = None) -> str:
     return "\n".join(lines + ["", f"in {directory}; details: MODELS.md there, or `eels-id models --card`"])
 
 
-__all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs", "ship_models",
-           "shipped_cards"]
+__all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs",
+           "ship_models", "shipped_cards"]

@@ -62,7 +62,8 @@ class TrainResults:
         if self.architecture not in MODEL_NAMES:
             raise ValueError(f"architecture must be one of {', '.join(MODEL_NAMES)}, got {self.architecture!r}")
         if not isinstance(self.scores, Scores):
-            raise TypeError(f"scores must be an eels_helpers.evaluation.metrics.Scores, got {type(self.scores).__name__}")
+            raise TypeError(f"scores must be an eels_helpers.evaluation.metrics.Scores, "
+                            f"got {type(self.scores).__name__}")
         import numbers
 
         for name in ("parameters", "spectra", "epochs", "n_test"):   # numpy ints -> int

@@ -80,7 +80,8 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
     from eels_helpers.models import predict_proba
 
     calibrated, original = [], models.recalibrate_batchnorm
-    monkeypatch.setattr(models, "recalibrate_batchnorm", lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
+    monkeypatch.setattr(models, "recalibrate_batchnorm",
+                        lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
     paths = shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path,
                                  n_validation=32, n_test=32, command="test")
     assert len(calibrated) == 2   # run0 is in both models: recalibrated and evaluated once
@@ -168,7 +169,8 @@ def test_networks_no_ensemble_uses_are_removed(runs, tmp_path, fake_arrays, monk
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("ship_script", Path(__file__).parents[2] / "scripts" / "ship_models.py")
+    script_path = Path(__file__).parents[2] / "scripts" / "ship_models.py"
+    spec = importlib.util.spec_from_file_location("ship_script", script_path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
     assert script.main(["--default", str(runs[0]), "--model", "pair", str(runs[0]), str(runs[1]),
@@ -211,8 +213,10 @@ def test_score_runs_measures_each_run_as_shipping_does(runs, tmp_path, fake_arra
     assert "learning rate" in table[0] and f"| {rows[1]['lr']:.3g} |" in table[3]
     real = shipping.runs_table([dict(rows[0], real_f1=0.5, real_emr=0.25, real_threshold=0.3)]).splitlines()
     assert "real F1 / EMR (threshold)" in real[0] and real[2].endswith("| 0.500 / 0.250 (0.30) |")
-    spec = importlib.util.spec_from_file_location("score_script", Path(__file__).parents[2] / "scripts" / "score_runs.py")
+    script_path = Path(__file__).parents[2] / "scripts" / "score_runs.py"
+    spec = importlib.util.spec_from_file_location("score_script", script_path)
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    assert script.main([str(runs[0]), "--n-validation", "16", "--n-test", "16", "--json", str(tmp_path / "r.json")]) == 0
+    args = [str(runs[0]), "--n-validation", "16", "--n-test", "16", "--json", str(tmp_path / "r.json")]
+    assert script.main(args) == 0
     assert json.loads((tmp_path / "r.json").read_text())[0]["simulated_f1"] == pytest.approx(rows[0]["simulated_f1"])

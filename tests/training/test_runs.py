@@ -18,7 +18,8 @@ def _tiny_models(tmp_path):
     ens = checkpoints.save_ensemble(tmp_path / "ensemble.pt", [vit, vit])
     run = run_directory(tmp_path / "train", "cnn", "smoke", 0, 2)
     run.mkdir(parents=True)
-    checkpoints.save_model(run / "model.pt", create_model("mlp", hidden=[4]), architecture="mlp", options={"hidden": [4]})
+    checkpoints.save_model(run / "model.pt", create_model("mlp", hidden=[4]), architecture="mlp",
+                           options={"hidden": [4]})
     save_results(TrainResults("cnn", "smoke", 10, Scores(0.5, 0.5, 0.5, 0.1, 0.1, 0.5), 1.0, 1.0), run)
     return vit, ens
 
@@ -35,6 +36,7 @@ def test_collect_models_lists_ensemble_members_runs_and_missing_ones(tmp_path):
     assert by[labels[1]].architecture == "ensemble" and by[labels[1]].members == ("mlp", "mlp")
     assert by[labels[2]].architecture == "mlp" and by[labels[2]].model is not None
     assert by["chapter 04 CNN"].model is not None and by["chapter 04 CNN"].source.endswith("model.pt")
-    assert by["chapter 04 MLP"].model is None and "no finished mlp run at profile 'smoke'" in by["chapter 04 MLP"].source
+    mlp = by["chapter 04 MLP"]
+    assert mlp.model is None and "no finished mlp run at profile 'smoke'" in mlp.source
     with pytest.raises(ValueError, match="models given twice"):
         collect_models([str(vit), str(vit)])
