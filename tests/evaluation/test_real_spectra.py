@@ -257,9 +257,9 @@ def test_plot_occurrence_marks_carbon_and_checks_shapes():
 
 
 def test_evaluate_models_and_the_two_tables(tmp_path):
-    from eels_helpers.training.runs import ModelEntry   # what the chapter passes (collect_models)
-    from eels_helpers.models.model_files import LoadedModel
     from eels_helpers.evaluation.paper_numbers import MISSING, table2_columns, table3_columns, table3_models
+    from eels_helpers.models.model_files import LoadedModel
+    from eels_helpers.training.runs import ModelEntry  # what the chapter passes (collect_models)
 
     for i in range(6):
         _fe_csv(tmp_path / f"fe{i}.csv", jump=0.1 + 0.05 * i)
