@@ -35,7 +35,7 @@ from typing import Any, Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.book import chapters as _chapters
-from eels_helpers.book.build import EXECUTED_DIR, BookError, filtered_toc, build_book, project_root, toc_chapters
+from eels_helpers.book.build import EXECUTED_DIR, BookError, build_book, filtered_toc, project_root, toc_chapters
 
 __all__ = [
     "ParamOverride",

@@ -64,8 +64,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.inference.mapping import (map_elements, quantify_map, read_map_input, score_identification,
-                                                score_quantification, write_results)
+    from eels_helpers.inference.mapping import (
+        map_elements,
+        quantify_map,
+        read_map_input,
+        score_identification,
+        score_quantification,
+        write_results,
+    )
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
     from eels_helpers.models.model_files import ModelNotFoundError
 

@@ -6,8 +6,8 @@ corresponding to a single element" to "determine what pairs of elements are ofte
 element i whose highest probability is element j (:func:`eels_helpers.evaluation.metrics.confusion_matrix`
 on :func:`eels_helpers.datasets.streaming.single_element_arrays`). The paper names two typical mistakes:
 neighbouring lanthanides, whose N edges lie closer than the chemical and instrumental shifts,
-and plausible alternatives above the threshold. Many confusions are between elements whose edges nearly coincide (e.g. Sb
-M4,5 at 528 eV and O K at 532 eV), which :func:`edge_distances` measures. Element order Be..Bi
+and plausible alternatives above the threshold. Many confusions are between elements whose edges
+nearly coincide (e.g. Sb M4,5 at 528 eV and O K at 532 eV), which :func:`edge_distances` measures. Element order Be..Bi
 (Z = 4..83).
 """
 

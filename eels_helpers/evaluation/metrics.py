@@ -75,8 +75,10 @@ def weighted_scores_from_counts(tp, fp, fn) -> tuple[float, float, float]:
     return float(w @ precision), float(w @ recall), float(w @ f1)
 
 
-def precision_recall_f1(y_true, y_prob, threshold: float = 0.5, exclude_carbon: bool = False) -> tuple[float, float, float]:
-    """Weighted precision, recall and F1 of ``y_prob >= threshold`` (pass 0/1 predictions with any threshold in (0, 1])."""
+def precision_recall_f1(y_true, y_prob, threshold: float = 0.5,
+                        exclude_carbon: bool = False) -> tuple[float, float, float]:
+    """Weighted precision, recall and F1 of ``y_prob >= threshold`` (pass 0/1 predictions with any
+    threshold in (0, 1])."""
     t, s = _prepare(y_true, y_prob, exclude_carbon)
     return weighted_scores_from_counts(*_counts(t, binarize(s, threshold)))
 

@@ -178,8 +178,8 @@ def plot_examples(evaluation: Evaluation, examples, *, ncols: int = 2, top: int 
     orange: present, missed). Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
-    from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.inference.predict import Prediction, draw_prediction
+    from eels_helpers.physics.elements import ELEMENTS
 
     if evaluation.inputs is None:
         raise ValueError("the evaluation holds no inputs (evaluate() keeps them; select() keeps them too)")

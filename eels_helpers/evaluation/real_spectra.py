@@ -116,7 +116,8 @@ def load_manifest(directory: str | Path, filename: str = "manifest.csv"):
         try:
             offsets.append(float(text) if text else 0.0)
         except ValueError:
-            raise ManifestError(f"{manifest_path}: line {row}: energy_offset_eV={text!r} is not a number (eV)") from None
+            raise ManifestError(f"{manifest_path}: line {row}: energy_offset_eV={text!r} is not a number "
+                                "(eV)") from None
         groups.append(rec.get("compound_group", "").strip() or name)
         try:
             images.append(_parse_bool(rec.get("spectrum_image", "")))
@@ -259,8 +260,8 @@ class Evaluation:
 def manifest_inputs(manifest, *, use_offsets: bool = True, clip_negative: bool = False) -> np.ndarray:
     """(n, 3072) float32 network inputs of the manifest rows (spectrum images: summed spectrum;
     ``energy_offset_eV`` corrected when ``use_offsets``), pre-processed as in the paper."""
-    from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.spectrum_files import read_spectrum
 
     offsets = manifest["energy_offset_eV"] if use_offsets else [0.0] * len(manifest)
     return np.stack([preprocess(read_spectrum(p).summed(), offset_eV=float(o), clip_negative=clip_negative)
@@ -274,9 +275,9 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
     inputs: the rows' network inputs from :func:`manifest_inputs` (saves reading the files
     again when several models are evaluated); ``use_offsets`` is then already applied.
     """
-    from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.device import fast_bfloat16, resolve_device
     from eels_helpers.inference.predict import _as_loaded, predict, run_model
+    from eels_helpers.inference.spectrum_files import read_spectrum
 
     if inputs is not None:
         if inputs.shape != (len(manifest), 3072):

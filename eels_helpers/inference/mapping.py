@@ -203,10 +203,10 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     quantify_map : model-based quantification of the kept elements.
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
-    from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.physics.elements import ELEMENTS
 
     if not 0.0 <= presence < 1.0:
         raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")

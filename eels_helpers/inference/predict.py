@@ -173,9 +173,9 @@ def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: floa
 
 
 def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
+    from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.spectrum import Spectrum
-    from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
 
     if isinstance(item, Spectrum):
         return item
@@ -378,7 +378,8 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
         title = Path(pred.source).name if pred.source else "spectrum"
         if pred.is_spectrum_image:
             title += " (mean over pixels)"
-        shown = ", ".join(pred.detected[:10]) + (f" (+{len(pred.detected) - 10} more)" if len(pred.detected) > 10 else "")
+        more = len(pred.detected) - 10
+        shown = ", ".join(pred.detected[:10]) + (f" (+{more} more)" if more > 0 else "")
         title = f"{title}: {shown or 'nothing detected'}"
     ax.set_title(title, fontsize=9, pad=28)
     ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))

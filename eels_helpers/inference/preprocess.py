@@ -224,7 +224,8 @@ class PreprocessingSteps:
     inputs: np.ndarray
 
 
-def preprocessing_steps(spectrum: Spectrum, offset_eV: float = 0.0, *, clip_negative: bool = False) -> PreprocessingSteps:
+def preprocessing_steps(spectrum: Spectrum, offset_eV: float = 0.0, *,
+                        clip_negative: bool = False) -> PreprocessingSteps:
     """Every stage of :func:`preprocess` for one spectrum (spectrum images are summed first)."""
     if not isinstance(spectrum, Spectrum):
         raise TypeError(f"spectrum must be an eels_helpers.spectrum.Spectrum, got {type(spectrum).__name__}")

@@ -40,7 +40,8 @@ from .unet import UNet
 from .vit import ViT
 
 #: name -> constructor
-MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "unet": UNet, "resnet": ResNet, "vit": ViT, "cct": CCT}
+MODELS: dict[str, Callable[..., nn.Module]] = {"mlp": MLP, "cnn": CNN, "unet": UNet, "resnet": ResNet, "vit": ViT,
+                                               "cct": CCT}
 MODEL_NAMES = tuple(MODELS)
 
 #: paper Table 2 parameter counts (millions)
@@ -125,7 +126,8 @@ def count_parameters(model: nn.Module) -> int:
 
 
 @torch.no_grad()
-def predict_proba(model: nn.Module, spectra, batch_size: int = 256, device: str | torch.device | None = None) -> np.ndarray:
+def predict_proba(model: nn.Module, spectra, batch_size: int = 256,
+                  device: str | torch.device | None = None) -> np.ndarray:
     """Element probabilities ``sigmoid(model(x))`` of pre-processed spectra, in batches.
 
     The model is put in evaluation mode for the call and restored to its previous mode after.

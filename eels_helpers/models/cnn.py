@@ -19,6 +19,7 @@ from torch import nn
 
 from ._common import N_CHANNELS, N_ELEMENTS, SameConv1d, check_positive, check_probability, init_he_normal, scaled
 
+
 def no_autocast(device_type: str):
     """Autocast disabled on this device (a no-op context for devices without autocast, e.g. meta)."""
     return torch.autocast(device_type, enabled=False) if device_type in ("cpu", "cuda") else contextlib.nullcontext()

@@ -12,8 +12,9 @@ A checkpoint is a dictionary saved with ``torch.save`` and read back with
                     single-network checkpoint beside this one that holds them
 ``members``         for ``"ensemble"``: a list of ``{architecture, options,
                     state_dict}`` (or ``file`` instead of ``state_dict``: a
-                    single-network checkpoint beside the ensemble's file); rebuilt as ``models.Ensemble``, the mean of the
-                    members' sigmoid probabilities (paper: 2 ViT + 3 U-Net)
+                    single-network checkpoint beside the ensemble's file); rebuilt as
+                    ``models.Ensemble``, the mean of the members' sigmoid
+                    probabilities (paper: 2 ViT + 3 U-Net)
 ``threshold``       decision threshold on the probabilities (or None)
 ``weights``         storage type of the floating-point weights: ``"float32"`` or
                     ``"float16"`` (half the size; shipped models use it; rebuilt in
@@ -343,7 +344,8 @@ def _read_payload(path: Path, *, mmap: bool = False) -> dict:
     from eels_helpers.physics.elements import ELEMENTS
 
     if list(payload.get("elements", ELEMENTS)) != list(ELEMENTS):
-        raise ValueError(f"{path}: the checkpoint's 80 output elements differ from eels_helpers.physics.elements.ELEMENTS")
+        raise ValueError(f"{path}: the checkpoint's 80 output elements differ from "
+                         "eels_helpers.physics.elements.ELEMENTS")
     return payload
 
 

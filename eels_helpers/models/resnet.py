@@ -14,8 +14,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ._common import (BN_EPS, BN_MOMENTUM, N_CHANNELS, N_ELEMENTS, SameConv1d, check_positive, conv_bn_relu,
-                      init_he_normal, scaled)
+from ._common import (
+    BN_EPS,
+    BN_MOMENTUM,
+    N_CHANNELS,
+    N_ELEMENTS,
+    SameConv1d,
+    check_positive,
+    conv_bn_relu,
+    init_he_normal,
+    scaled,
+)
 
 STAGES = ((16, 2), (32, 3), (64, 4), (128, 3), (256, 2), (512, 2))  # (width, blocks): 16 blocks
 

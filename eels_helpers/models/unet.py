@@ -18,8 +18,16 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ._common import (N_CHANNELS, N_ELEMENTS, check_positive, check_probability, conv_bn_relu, dense_bn_relu,
-                      init_he_normal, scaled)
+from ._common import (
+    N_CHANNELS,
+    N_ELEMENTS,
+    check_positive,
+    check_probability,
+    conv_bn_relu,
+    dense_bn_relu,
+    init_he_normal,
+    scaled,
+)
 
 FILTERS = (16, 32, 64, 128, 256)
 HEAD = (3072, 1536, 768, 384)

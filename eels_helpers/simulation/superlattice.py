@@ -229,12 +229,12 @@ def superlattice_si(config: SuperlatticeConfig | None = None, *,
 
 
 def _build(config: SuperlatticeConfig) -> SyntheticSI:
+    from eels_helpers.physics.cross_section import CrossSectionCalculator
+    from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
     from eels_helpers.simulation import background as _bg
     from eels_helpers.simulation import fine_structure as _fs
     from eels_helpers.simulation import lowloss as _ll
     from eels_helpers.simulation import noise as _noise
-    from eels_helpers.physics.cross_section import CrossSectionCalculator
-    from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
     from eels_helpers.spectrum import Spectrum
 
     rng = np.random.default_rng(config.seed)

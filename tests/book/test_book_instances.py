@@ -12,10 +12,10 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 from eels_helpers import profiles
 from eels_helpers.book import chapters
 from eels_helpers.book.build import BookError, toc_chapters
-from eels_helpers.book.runner import run_book
-from eels_helpers.cli.book import list_chapters
 from eels_helpers.book.chapters import REGISTRY as REAL_REGISTRY
 from eels_helpers.book.chapters import Chapter, expand_chapters
+from eels_helpers.book.runner import run_book
+from eels_helpers.cli.book import list_chapters
 
 MULTI = Chapter(
     name="01_multi",

@@ -8,6 +8,7 @@ import ast
 import pytest
 
 from eels_helpers.book import chapters
+from eels_helpers.book.build import toc_chapters
 from eels_helpers.book.chapters import (
     CPU_BOOK_BUDGET_MINUTES,
     REGISTRY,
@@ -15,7 +16,6 @@ from eels_helpers.book.chapters import (
     chapter_parameters,
     get_chapter,
 )
-from eels_helpers.book.build import toc_chapters
 from eels_helpers.book.runner import notebook_parameters, resolve_parameters
 from eels_helpers.profiles import PROFILES
 

@@ -121,8 +121,8 @@ def test_saved_widget_state_renders_offline(make_book_root, chromium, tmp_path, 
     """A notebook that displays an ipywidgets slider: the page loads RequireJS and the embed
     manager from _static, and the browser draws the slider from the saved state."""
     from eels_helpers.book import chapters
-    from eels_helpers.book.runner import run_book
     from eels_helpers.book.chapters import Chapter
+    from eels_helpers.book.runner import run_book
 
     root = make_book_root("widgets")
     nb = new_notebook(cells=[

@@ -13,13 +13,13 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from eels_helpers.book import chapters
 from eels_helpers.book.build import BookError, toc_chapters
+from eels_helpers.book.chapters import Chapter
 from eels_helpers.book.runner import (
     ParamOverride,
     notebook_parameters,
     parse_param,
     run_book,
 )
-from eels_helpers.book.chapters import Chapter
 
 TINY = Chapter(
     name="01_tiny",

@@ -8,10 +8,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
-from eels_helpers.evaluation.confusion import (confusion_shares, edge_distances, frequent_confusions, plot_confusion_matrix,
-                                    single_element_outcomes)
-from eels_helpers.physics.elements import ELEMENTS
+from eels_helpers.evaluation.confusion import (
+    confusion_shares,
+    edge_distances,
+    frequent_confusions,
+    plot_confusion_matrix,
+    single_element_outcomes,
+)
 from eels_helpers.evaluation.metrics import confusion_matrix
+from eels_helpers.physics.elements import ELEMENTS
 
 I = {e: i for i, e in enumerate(ELEMENTS)}
 
@@ -56,8 +61,10 @@ def test_edge_distances_from_the_onset_table():
 
 
 def test_matrix_from_single_element_predictions():
-    y = np.zeros((3, 80)); y[[0, 1, 2], [I["Nd"], I["Nd"], I["Ti"]]] = 1
-    p = np.zeros((3, 80)); p[[0, 1, 2], [I["Nd"], I["Pm"], I["Ti"]]] = 0.9
+    y = np.zeros((3, 80))
+    y[[0, 1, 2], [I["Nd"], I["Nd"], I["Ti"]]] = 1
+    p = np.zeros((3, 80))
+    p[[0, 1, 2], [I["Nd"], I["Pm"], I["Ti"]]] = 0.9
     s = confusion_shares(confusion_matrix(y, p))
     assert s["confused"] == 1 and s["lanthanide_neighbour_share"] == 1
 
@@ -82,7 +89,8 @@ def test_plot_full_and_lanthanide_block(matrix):
 
 
 def test_single_element_outcomes_are_disjoint_and_known():
-    y = np.zeros((4, 80)); y[:, I["Ce"]] = 1
+    y = np.zeros((4, 80))
+    y[:, I["Ce"]] = 1
     p = np.zeros((4, 80))
     p[0, I["Ce"]] = 0.9                                  # exact
     p[1, [I["Ce"], I["La"]]] = 0.9, 0.6                  # Ce right, La also above 0.5: extra

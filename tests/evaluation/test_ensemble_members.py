@@ -4,10 +4,16 @@ import numpy as np
 import pytest
 import torch
 
-from eels_helpers.models.model_files import load_model, save_ensemble, save_model
-from eels_helpers.evaluation.ensemble_members import ENSEMBLE, member_labels, member_probabilities, members_table, scores_table
+from eels_helpers.evaluation.ensemble_members import (
+    ENSEMBLE,
+    member_labels,
+    member_probabilities,
+    members_table,
+    scores_table,
+)
 from eels_helpers.evaluation.metrics import evaluate, select_threshold
 from eels_helpers.models import create_model, model_options, predict_proba
+from eels_helpers.models.model_files import load_model, save_ensemble, save_model
 
 SMALL = {"vit": dict(depth=1, heads=2, dim_head=8, patch_stride=64, head_dims=(16,)),
          "unet": dict(width=0.125, head=(32,))}

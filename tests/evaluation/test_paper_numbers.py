@@ -11,9 +11,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from eels_helpers.evaluation.paper_numbers import (DISPLAY_NAMES, MISSING, NOT_REPORTED, TABLE2, TABLE3, TABLE3_NAMES,
-                                        table2_experimental, table2_simulated, table3)
 from eels_helpers.evaluation.metrics import Scores
+from eels_helpers.evaluation.paper_numbers import (
+    DISPLAY_NAMES,
+    MISSING,
+    NOT_REPORTED,
+    TABLE2,
+    TABLE3,
+    TABLE3_NAMES,
+    table2_experimental,
+    table2_simulated,
+    table3,
+)
 from eels_helpers.training.runs import (
     RESULTS_JSON,
     TrainResults,

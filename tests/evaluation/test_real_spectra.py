@@ -76,8 +76,8 @@ def test_package_spectra_are_real_files_with_known_elements():
     df = ex.package_spectra()
     if df.empty:
         pytest.skip("exspy is not installed")
-    from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.spectrum_files import read_spectrum
 
     for rec in df.itertuples():
         s = read_spectrum(rec.path)
@@ -190,8 +190,8 @@ def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
     """The fallback path end to end, through a real model file (tiny, untrained)."""
     import torch
 
-    from eels_helpers.models import model_files as checkpoints
     from eels_helpers.models import create_model
+    from eels_helpers.models import model_files as checkpoints
 
     if ex.package_spectra().empty:
         pytest.skip("exspy is not installed")

@@ -11,13 +11,20 @@ import pytest
 import torch
 
 from eels_helpers.inference import mapping
+from eels_helpers.inference.mapping import (
+    MappingResult,
+    map_elements,
+    plot_fig7,
+    quantify_map,
+    score_identification,
+    score_quantification,
+    write_results,
+)
+from eels_helpers.models import create_model
 from eels_helpers.models.model_files import save_model
 from eels_helpers.physics.cross_section import dsigma_dE
 from eels_helpers.physics.elements import ELEMENTS, element_index
 from eels_helpers.spectrum import Spectrum
-from eels_helpers.inference.mapping import (MappingResult, map_elements, plot_fig7, quantify_map,
-                                  score_identification, score_quantification, write_results)
-from eels_helpers.models import create_model
 
 E = np.arange(400.0, 1001.0)
 FE = element_index("Fe")

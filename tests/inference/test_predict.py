@@ -14,11 +14,11 @@ import numpy as np
 import pytest
 import torch
 
-from eels_helpers.models import model_files as checkpoints
 from eels_helpers.cli import main as cli_main
+from eels_helpers.inference.predict import Prediction, format_prediction, predict
+from eels_helpers.models import model_files as checkpoints
 from eels_helpers.physics.elements import ELEMENTS, families_of
 from eels_helpers.spectrum import Spectrum
-from eels_helpers.inference.predict import Prediction, format_prediction, predict
 
 EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"
 FE = ELEMENTS.index("Fe")
@@ -228,9 +228,9 @@ def test_plain_layout_files_are_read(tiny, tmp_path):
 
 
 def test_int8_quantises_only_transformer_linear_layers():
-    from eels_helpers.models.model_files import LoadedModel
-    from eels_helpers.models import Ensemble, create_model
     from eels_helpers.inference.predict import int8_linear_copy, run_model
+    from eels_helpers.models import Ensemble, create_model
+    from eels_helpers.models.model_files import LoadedModel
 
     torch.manual_seed(0)
     vit = create_model("vit", config="cpu", depth=1).eval()

@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 from scipy.interpolate import splev, splrep
 
+from eels_helpers.inference.preprocess import (
+    N_CHANNELS,
+    energy_grid,
+    pad_and_normalise,
+    plot_preprocessing_steps,
+    preprocess,
+    preprocessing_steps,
+    rebin_to_1eV,
+    resample_to_grid,
+)
 from eels_helpers.inference.spectrum_files import read_spectrum
 from eels_helpers.spectrum import Spectrum
-from eels_helpers.inference.preprocess import (N_CHANNELS, energy_grid, pad_and_normalise, plot_preprocessing_steps,
-                                     preprocess, preprocessing_steps, rebin_to_1eV, resample_to_grid)
 
 EXPERIMENTAL = Path(__file__).resolve().parents[3] / "shared" / "experimental"
 

@@ -7,9 +7,8 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
+from eels_helpers.inference.quantify import QuantificationConfig, design_matrix, nnls_batch, quantify, resample_lowloss
 from eels_helpers.physics.cross_section import dsigma_dE
-from eels_helpers.inference.quantify import (QuantificationConfig, design_matrix, nnls_batch, quantify,
-                                   resample_lowloss)
 
 E = np.arange(400.0, 1000.0)          # 1 eV channels
 ELEMENTS = ["O", "Ti", "Mn"]

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from eels_helpers.models import model_files as checkpoints
 from eels_helpers.models import create_model, predict_proba
+from eels_helpers.models import model_files as checkpoints
 
 
 def _net():

@@ -9,8 +9,16 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from eels_helpers.models import (CPU_CONFIGS, MODEL_NAMES, PAPER_PARAMETERS_M, Ensemble, count_parameters,
-                                 create_model, list_models, predict_proba)
+from eels_helpers.models import (
+    CPU_CONFIGS,
+    MODEL_NAMES,
+    PAPER_PARAMETERS_M,
+    Ensemble,
+    count_parameters,
+    create_model,
+    list_models,
+    predict_proba,
+)
 from eels_helpers.models._common import SameConv1d, he_normal_
 
 
