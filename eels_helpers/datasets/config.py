@@ -52,13 +52,21 @@ STREAM_KEY = 7919
 class DatasetConfig:
     """Which spectra a dataset holds.
 
-    scale: fraction of the paper's samples per element (1 = 736,000 spectra), in (0, 10];
-        every split keeps at least one sample per element.
-    splits: subset of ``SPLITS`` to generate.
-    elements: query elements (symbols among the 80); default all 80.
-    chunk_samples: samples per work unit, 1..100,000 (part of the content's definition).
-    dtype: storage dtype of the spectra, "float32" or "float16".
-    simulation: an ``eels_helpers.simulation.config.SimulationConfig``; None = its defaults (Table 1).
+    Attributes
+    ----------
+    scale : float
+        fraction of the paper's samples per element (1 = 736,000 spectra), in (0, 10]; every
+        split keeps at least one sample per element.
+    splits : tuple of str
+        subset of ``SPLITS`` to generate.
+    elements : tuple of str
+        query elements (symbols among the 80); default all 80.
+    chunk_samples : int
+        samples per work unit, 1..100,000 (part of the content's definition).
+    dtype : {'float32', 'float16'}
+        storage dtype of the spectra.
+    simulation : SimulationConfig or None
+        an ``eels_helpers.simulation.config.SimulationConfig``; None = its defaults (Table 1).
     """
 
     scale: float = 1.0

@@ -1,8 +1,8 @@
 """The networks: the paper's six architectures built by name (timm-style registry), the
 ensemble, and the model files that store a trained network with its threshold.
 
-This stage may import physics (the element list) and the foundations only: a network knows
-nothing of how its spectra were simulated or read.
+This stage may import the stages below it and the foundations; in practice it imports only
+physics (the element list): a network knows nothing of how its spectra were simulated or read.
 
 >>> from eels_helpers.models import create_model
 >>> model = create_model("vit")                    # paper size (Table 2: 2M parameters)
