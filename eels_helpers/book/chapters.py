@@ -279,10 +279,10 @@ _CHAPTERS: list[Chapter] = [
                "validation_fraction": 0.5, "n_simulated": 20_000, "fig3_file": "exspy_coreloss_MnO.msa"},
         budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
     ),
-    # Ensemble and members on simulated spectra + the single-element confusion matrix. Cost: ~15 s
-    # simulator start-up, then inference of (n_validation + n_test + 80 n_single_per_element) spectra
-    # by every member (one thread: cpu ViT ~90 spectra/s, cpu U-Net ~170/s); paper: the paper's
-    # single-element set (100 per element) and 4k/8k simulated spectra, a GPU node.
+    # Ensemble and members on simulated spectra + the single-element confusion matrix. Cost: the
+    # simulator's start-up, then inference of (n_validation + n_test + 80 n_single_per_element)
+    # spectra by every member; paper: the paper's single-element set (100 per element) and 4k/8k
+    # simulated spectra, a GPU node.
     Chapter(
         name="08_ensemble_confusion",
         title="The ensemble on simulated spectra: scores and the confusion matrix",
