@@ -10,7 +10,7 @@ chapters "Train an architecture" and "Ensemble and confusion" the offsets.
 
 from __future__ import annotations
 
-__all__ = ["VALIDATION_SEED", "TEST_SEED", "SINGLE_ELEMENT_SEED"]
+__all__ = ["VALIDATION_SEED", "TEST_SEED", "SINGLE_ELEMENT_SEED", "RECALIBRATION_SEED"]
 
 #: seed (offset to a run's seed) of the simulated validation spectra (threshold choice)
 VALIDATION_SEED = 10_001
@@ -18,3 +18,7 @@ VALIDATION_SEED = 10_001
 TEST_SEED = 20_002
 #: seed (offset to a run's seed) of the single-element spectra of the confusion matrix
 SINGLE_ELEMENT_SEED = 30_003
+#: seed of the simulated spectra on which a released network's BatchNorm statistics are
+#: re-estimated (mixed spectra of the streaming simulator: a different stream from the
+#: single-element set, which draws with its own key)
+RECALIBRATION_SEED = 30_003

@@ -8,12 +8,13 @@ composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It write
 ``MODELS.md`` beside them from what was measured, for every model file in the directory:
 
 * every network's BatchNorm statistics are first re-estimated with dropout off on 4,096
-  simulated spectra (seed 30_003; :func:`eels_helpers.models.recalibrate_batchnorm`): the
+  simulated spectra (``held_out.RECALIBRATION_SEED``; :func:`eels_helpers.models.recalibrate_batchnorm`): the
   statistics accumulated during training do not match inference (dropout before BatchNorm);
   a run shared by several models is recalibrated and evaluated once;
-* simulated validation spectra (:func:`eels_helpers.training.data.simulated_arrays`, seed 10_001) choose the
+* simulated validation spectra (:func:`eels_helpers.training.data.simulated_arrays`,
+  ``held_out.VALIDATION_SEED``) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
-  spectra (seed 20_002) are scored at it, with the float16 weights that ship;
+  spectra (``held_out.TEST_SEED``) are scored at it, with the float16 weights that ship;
 * every network is stored once, as its own file in ``networks/`` (one per training run,
   shared by the models that use it); ``<name>.pt`` holds the card and refers to it;
 * with a directory of real spectra (manifest format of :mod:`eels_helpers.evaluation.real_spectra`,
@@ -37,11 +38,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from eels_helpers.evaluation.held_out import TEST_SEED, VALIDATION_SEED
+from eels_helpers.evaluation.held_out import RECALIBRATION_SEED, TEST_SEED, VALIDATION_SEED
 
 #: simulated spectra (and their seed) on which each network's BatchNorm statistics are
 #: re-estimated before scoring and shipping (``models.recalibrate_batchnorm``)
-RECALIBRATION_SPECTRA, RECALIBRATION_SEED = 4096, 30_003
+RECALIBRATION_SPECTRA = 4096
 
 
 @dataclass
