@@ -3,6 +3,42 @@
 An executable reproduction of Annys, Jannis & Verbeeck, "Deep learning for automated
 materials characterisation in core-loss electron energy loss spectroscopy",
 Sci. Rep. 13:13724 (2023), and a command-line tool (``eels-id``) for microscopists.
+
+The package is split into stages (``physics`` -> ``simulation`` -> ``datasets`` -> ``models``
+-> ``inference`` -> ``evaluation`` -> ``training`` -> ``book`` -> ``cli``) on three foundation
+modules (``profiles``, ``device``, ``spectrum``); docs/ARCHITECTURE.md describes them. Library
+code reports through :mod:`logging` (logger ``eels_helpers``); :func:`show_logs` shows those
+messages, as ``eels-id`` does.
 """
 
+import logging
+import sys
+
 __version__ = "0.1.0"
+
+
+class _StderrHandler(logging.StreamHandler):
+    """A handler that writes to the *current* ``sys.stderr`` (pytest and Jupyter replace it)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value):
+        pass
+
+
+def show_logs(level: int | str = logging.INFO) -> None:
+    """Show the package's log messages at ``level`` and above on stderr, message only.
+
+    ``eels-id`` calls it for every command; call it in a notebook or a script to see training
+    progress (one line per pseudo-epoch) and the book runner's notices. Calling it again only
+    changes the level.
+    """
+    logger = logging.getLogger("eels_helpers")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)

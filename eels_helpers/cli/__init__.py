@@ -45,6 +45,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from eels_helpers import show_logs
+
+    show_logs()   # the library's progress lines and notices, on stderr
     module = importlib.import_module(COMMANDS[args.command][0])
     return int(module.main(args) or 0)
 

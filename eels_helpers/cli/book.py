@@ -9,7 +9,6 @@ level, so that ``eels-id --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 import time
 from pathlib import Path
@@ -68,7 +67,6 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.book.build import BookError
     from eels_helpers.book.runner import run_book
 
-    logging.basicConfig(level=logging.INFO, format="%(message)s")   # the runner's notices, on stderr
     t0 = time.perf_counter()
     if getattr(args, "list", False):
         try:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 from pathlib import Path
 from typing import Any
 
@@ -89,7 +88,6 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.training.runs import MODEL_FILE
     from eels_helpers.training.schedule import stop_reason
 
-    _show_progress_log()
     config = config_from_args(args)
     history = train(config, open_training_data(args, config), args.out,
                     val_data=open_training_split(args.val, "validation") if args.val else None, resume=args.resume)
@@ -103,9 +101,3 @@ def main(args: argparse.Namespace) -> int:
     if dist.is_initialized():
         dist.destroy_process_group()
     return 0
-
-
-def _show_progress_log() -> None:
-    """Show the library's log (one line per pseudo-epoch, warnings) on stderr, message only."""
-    logging.basicConfig(level=logging.WARNING, format="%(message)s")
-    logging.getLogger("eels_helpers").setLevel(logging.INFO)

@@ -1,0 +1,20 @@
+"""eels_helpers.show_logs: the library's log messages on the current stderr, once."""
+
+import logging
+
+from eels_helpers import show_logs
+
+
+def test_show_logs_prints_library_messages_once_on_the_current_stderr(capsys):
+    logger = logging.getLogger("eels_helpers.training.loop")
+    show_logs()
+    show_logs()                       # a second call adds no second handler
+    logger.info("[vit] epoch 1: loss 0.5")
+    err = capsys.readouterr().err
+    assert err.count("[vit] epoch 1: loss 0.5") == 1
+    show_logs(logging.WARNING)        # only the level changes
+    logger.info("hidden")
+    logger.warning("shown")
+    err = capsys.readouterr().err
+    assert "hidden" not in err and "shown" in err
+    show_logs()
