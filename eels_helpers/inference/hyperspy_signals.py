@@ -302,8 +302,8 @@ def exspy_gos_file() -> Path:
     """A GOSH file exspy reads offline: the package's shipped GOS table, exspy's names added.
 
     exspy's ``create_model(GOS="dft")`` downloads its table from Zenodo unless
-    ``gos_file_path`` is given. The shipped table (:data:`eels_helpers.physics.gos_tables.
-    BUILTIN_GOS_PATH`) is a GOSH file; exspy names a few paired subshells together
+    ``gos_file_path`` is given. The shipped table (``BUILTIN_GOS_PATH`` of
+    :mod:`eels_helpers.physics.gos_tables`) is a GOSH file; exspy names a few paired subshells together
     (``"L2,3"`` of Al, P, S, Cl, Ar), which this small overlay file adds to
     ``/metadata/edges_info`` (HDF5 external links to the shipped tables, a few kB). It is
     written once into the cache folder (``$EELS_ID_CACHE``, default ``~/.cache/eels_helpers``;
