@@ -291,6 +291,20 @@ _CHAPTERS: list[Chapter] = [
         paper={"model": "ensemble", "n_validation": 4096, "n_test": 8192, "n_single_per_element": 100},
         budget_minutes={"smoke": 1.0, "cpu": 4.0, "paper": 15.0},
     ),
+    # HyperSpy/exspy in and out: exspy's core-loss test spectrum identified, handed back and
+    # fitted; the synthetic superlattice as a lazy Signal1D mapped, its maps as Signal2D, and
+    # fit_pixels pixels fitted with m.multifit(). Offline (the shipped GOS table).
+    Chapter(
+        name="09_hyperspy_workflow",
+        title="HyperSpy and exspy: from a signal to a fitted model",
+        smoke={"model": "default", "offset_eV": 5.0, "fine_structure": False, "si_shape": [6, 43],
+               "si_threshold": 0.75, "fit_step": 4},
+        cpu={"model": "default", "offset_eV": 5.0, "fine_structure": True, "si_shape": [30, 43],
+             "si_threshold": 0.75, "fit_step": 2},
+        paper={"model": "default", "offset_eV": 5.0, "fine_structure": True, "si_shape": [60, 130],
+               "si_threshold": 0.75, "fit_step": 1},
+        budget_minutes={"smoke": 1.5, "cpu": 2.5, "paper": 5.0},
+    ),
 ]
 
 

@@ -79,6 +79,12 @@ class MappingResult:
     def thresholded_map(self, element: str) -> np.ndarray:
         return self.probability_map(element) >= self.threshold
 
+    def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
+        """Set the kept elements as ``signal.metadata.Sample.elements`` (see
+        :func:`eels_helpers.inference.hyperspy_signals.to_signal_elements`)."""
+        from eels_helpers.inference.hyperspy_signals import to_signal_elements
+        return to_signal_elements(signal, self, exclude=exclude, replace=replace)
+
 
 @dataclass(eq=False)
 class QuantMap:
@@ -110,6 +116,11 @@ def _as_spectrum(data: Any, energy_eV=None):
         return data.spectrum                      # a superlattice.SyntheticSI
     if isinstance(data, (str, os.PathLike)):
         return read_map_input(data)[0]
+    from eels_helpers.inference.hyperspy_signals import is_signal, signal_to_spectrum
+    if is_signal(data):                           # a HyperSpy Signal1D / exspy EELSSpectrum
+        if energy_eV is not None:
+            raise ValueError("energy_eV is for arrays; a HyperSpy signal has its own energy axis")
+        return signal_to_spectrum(data)
     arr = np.asarray(data)
     if energy_eV is None:
         from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
@@ -153,11 +164,15 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
 
     Parameters
     ----------
-    data : eels_helpers.spectrum.Spectrum, SyntheticSI, str, pathlib.Path or numpy.ndarray
+    data : eels_helpers.spectrum.Spectrum, SyntheticSI, hyperspy signal, str, pathlib.Path or numpy.ndarray
         The spectrum image: a spectrum with ``data`` of shape ``(*nav, C)`` (counts) and its
-        energy axis, a :class:`eels_helpers.simulation.superlattice.SyntheticSI`, a file path
+        energy axis, a :class:`eels_helpers.simulation.superlattice.SyntheticSI`, a HyperSpy
+        ``Signal1D`` / exspy ``EELSSpectrum`` (lazy or not;
+        :func:`eels_helpers.inference.hyperspy_signals.signal_to_spectrum`), a file path
         (or the word ``"superlattice"`` for the synthetic default), or an array
-        ``(*nav, C)`` with ``energy_eV``.
+        ``(*nav, C)`` with ``energy_eV``. Hand the kept elements back to a signal with
+        :meth:`MappingResult.to_signal_elements`, the maps with
+        :func:`eels_helpers.inference.hyperspy_signals.probability_maps`.
     model : str, pathlib.Path, eels_helpers.models.model_files.LoadedModel or torch.nn.Module, default "ensemble"
         A shipped model name, a model-file path, a loaded model file, or a torch module
         mapping ``(batch, 3072)`` float32 to ``(batch, 80)`` logits.

@@ -77,6 +77,14 @@ class Prediction:
             out["presence_fraction"] = PRESENCE_FRACTION
         return out
 
+    def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
+        """Set the detected elements as ``signal.metadata.Sample.elements`` (sorted; carbon
+        kept unless in ``exclude``) so that exspy's ``create_model`` adds their edges: see
+        :func:`eels_helpers.inference.hyperspy_signals.to_signal_elements`."""
+        from eels_helpers.inference.hyperspy_signals import to_signal_elements
+
+        return to_signal_elements(signal, self, exclude=exclude, replace=replace)
+
 
 def _as_loaded(model: Any, device: str):
     from eels_helpers.models.model_files import LoadedModel, load_model
@@ -173,6 +181,7 @@ def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: floa
 
 
 def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
+    from eels_helpers.inference.hyperspy_signals import is_signal, signal_to_spectrum
     from eels_helpers.inference.preprocess import N_CHANNELS, energy_grid
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.spectrum import Spectrum
@@ -181,6 +190,10 @@ def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
         return item
     if isinstance(item, (str, Path)):
         return read_spectrum(item)
+    if is_signal(item):  # a HyperSpy Signal1D / exspy EELSSpectrum carries its own energy axis
+        if energy_eV is not None:
+            raise ValueError(f"input {index}: energy_eV is for arrays; a HyperSpy signal has its own axis")
+        return signal_to_spectrum(item)
     data = np.asarray(item)
     if energy_eV is None:
         if data.shape[-1] != N_CHANNELS:
@@ -215,10 +228,14 @@ def predict(
 
     Parameters
     ----------
-    inputs : str, pathlib.Path, eels_helpers.spectrum.Spectrum, numpy.ndarray or list of them
+    inputs : str, pathlib.Path, eels_helpers.spectrum.Spectrum, hyperspy signal, numpy.ndarray or list of them
         Spectrum files (any format :func:`eels_helpers.inference.spectrum_files.read_spectrum`
-        reads), spectra already read, or arrays of shape ``(..., n)`` (counts; the leading
-        axes are navigation axes of a spectrum image). A list gives one result per item.
+        reads), spectra already read, HyperSpy ``Signal1D`` / exspy ``EELSSpectrum`` signals
+        (lazy or not, any navigation shape; energy axis from their axes manager, see
+        :func:`eels_helpers.inference.hyperspy_signals.signal_to_spectrum`), or arrays of
+        shape ``(..., n)`` (counts; the leading axes are navigation axes of a spectrum
+        image). A list gives one result per item. Hand the detected elements back to a
+        signal with :meth:`Prediction.to_signal_elements`.
     model : str, pathlib.Path, eels_helpers.models.model_files.LoadedModel or torch.nn.Module
         A shipped model name (``"default"``, ``"ensemble"``), a model-file path, a loaded
         model file, or a torch module mapping ``(batch, 3072)`` float32 to ``(batch, 80)``
@@ -264,7 +281,10 @@ def predict(
         If the number of offsets differs from the number of inputs, ``threshold`` is not in
         (0, 1), ``presence_fraction`` is not in [0, 1), ``int8`` is asked for on CUDA, CUDA is
         asked for where none is available, or an array without ``energy_eV`` does not have
-        3072 channels.
+        3072 channels, or ``energy_eV`` is given with a HyperSpy signal.
+    eels_helpers.inference.spectrum_files.SpectrumFileError
+        (a ValueError) If a file or signal cannot be used: the message names it and the
+        problem (e.g. an energy axis not in eV or keV).
     TypeError
         If ``model`` is none of the accepted kinds.
 

@@ -242,31 +242,72 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         eels = [c for c in candidates if "EELS" in str(_pick(c[1], "metadata", "Signal", "signal_type"))]
         index, chosen, energy_index = (eels or candidates)[0]
 
-    axes = chosen["axes"]
-    data = np.asarray(chosen["data"])
+    return spectrum_from_signal_dict(
+        chosen, path, reader=f"rosettasciio.{fmt}", energy_index=energy_index, source=str(path),
+        extra={"signal_index": index, "n_signals_in_file": len(signals)},
+        gatan_tags=fmt == "digitalmicrograph")
+
+
+def spectrum_from_signal_dict(
+    signal: dict,
+    where: Any,
+    *,
+    reader: str,
+    energy_index: int | None = None,
+    source: str | None = None,
+    extra: dict | None = None,
+    gatan_tags: bool = False,
+    assume_eV: bool = False,
+) -> Spectrum:
+    """The one conversion of a signal dictionary into a :class:`~eels_helpers.spectrum.Spectrum`.
+
+    ``signal`` has the layout rosettasciio readers return and HyperSpy signals hold: ``data``,
+    ``axes`` (dicts with ``name``, ``units``, ``size``, ``offset``/``scale`` or ``axis`` for a
+    non-uniform axis, ``index_in_array``), ``metadata`` and optionally ``original_metadata`` and
+    ``mapping``. The energy axis is ``axes[energy_index]`` (default: found by units, then name);
+    it is converted to eV (keV axes are scaled), put last and made increasing; singleton
+    navigation axes are dropped. ``where`` names the input in error messages (a path, or a
+    signal's description). ``assume_eV``: an energy axis without units (empty or HyperSpy's
+    ``<undefined>``) is taken as eV and ``metadata["energy_units_assumed"]`` is True. Raises
+    :class:`SpectrumFileError` for empty data, an energy axis in other units and NaN/inf values
+    (the window check is the caller's).
+    """
+    axes = signal["axes"]
+    if energy_index is None:
+        energy_index = _find_energy_axis(axes, where)
+    data = signal["data"]
+    data = np.asarray(data) if not hasattr(data, "compute") else data
     if data.size == 0:
-        raise SpectrumFileError(f"{path}: the {fmt} reader found no data in the file")
+        raise SpectrumFileError(f"{where}: no data (the {reader} signal is empty)")
     energy_axis = axes[energy_index]
+    units = str(energy_axis.get("units") or "").strip()
+    assumed = assume_eV and units.lower() in ("", "<undefined>")
+    factor = 1.0 if assumed else _unit_factor(units)
+    if factor is None:
+        raise SpectrumFileError(
+            f"{where}: the energy axis {energy_axis.get('name') or '(unnamed)'!s} has units "
+            f"{units or 'none'!r}; only eV and keV are supported (recalibrate it in eV)"
+        )
     array_index = [int(a.get("index_in_array", i)) for i, a in enumerate(axes)]
-    energy = _axis_values(energy_axis) * _unit_factor(energy_axis.get("units", ""))
+    energy = _axis_values(energy_axis) * factor
     data = np.moveaxis(data, array_index[energy_index], -1)
     nav = [a for i, a in sorted(zip(array_index, axes), key=lambda t: t[0]) if a is not energy_axis]
     keep = tuple(i for i, n in enumerate(data.shape[:-1]) if n != 1)
     data = data.reshape(tuple(data.shape[i] for i in keep) + (data.shape[-1],))
     if energy.size > 1 and energy[-1] < energy[0]:
         energy, data = energy[::-1], data[..., ::-1]
-    md = chosen.get("metadata", {}) or {}
+    md = signal.get("metadata", {}) or {}
+    uniform = energy_axis.get("axis") is None
     metadata = {
-        "reader": f"rosettasciio.{fmt}",
-        "signal_index": index,
-        "n_signals_in_file": len(signals),
+        "reader": reader,
+        **(extra or {}),
         "title": _pick(md, "General", "title") or "",
         "signal_type": _pick(md, "Signal", "signal_type") or "",
         "energy_axis": {
             "name": energy_axis.get("name", ""),
-            "units": energy_axis.get("units", ""),
-            "offset": float(energy_axis.get("offset", np.nan)) if "axis" not in energy_axis else None,
-            "scale": float(energy_axis.get("scale", np.nan)) if "axis" not in energy_axis else None,
+            "units": units if not assumed else "eV",
+            "offset": float(energy_axis.get("offset", 0.0)) if uniform else None,
+            "scale": float(energy_axis.get("scale", 1.0)) if uniform else None,
         },
         "navigation_axes": [
             {k: (v.item() if isinstance(v, np.generic) else v) for k, v in nav[i].items()
@@ -274,7 +315,9 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
             for i in keep
         ],
     }
-    md = _with_mapping(md, chosen.get("original_metadata") or {}, chosen.get("mapping") or {})
+    if assume_eV:
+        metadata["energy_units_assumed"] = assumed
+    md = _with_mapping(md, signal.get("original_metadata") or {}, signal.get("mapping") or {})
     for key, keys in {
         "beam_energy_keV": ("Acquisition_instrument", "TEM", "beam_energy"),
         "convergence_angle_mrad": ("Acquisition_instrument", "TEM", "convergence_angle"),
@@ -283,18 +326,28 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         value = _pick(md, *keys)
         if value is not None:
             metadata[key] = float(value)
-    if fmt == "digitalmicrograph":  # Gatan EELS Atlas files keep them in 'ELP Fields'
+    if gatan_tags:  # Gatan EELS Atlas files keep them in 'ELP Fields'
         # placeholders (0, or 1 keV) are common there: keep only plausible TEM values
         for key, tag, low, high in (("beam_energy_keV", "Beam Energy (keV)", 20.0, 1000.0),
                                     ("collection_angle_mrad", "Collection semi-angle (mrad)", 0.1, 500.0),
                                     ("convergence_angle_mrad", "Convergence semi-angle (mrad)", 0.1, 500.0)):
-            value = _find_tag(chosen.get("original_metadata") or {}, tag)
+            value = _find_tag(signal.get("original_metadata") or {}, tag)
             if key not in metadata and value is not None and low <= value <= high:
                 metadata[key] = value
     elements = _pick(md, "Sample", "elements")
     if elements is not None:
         metadata["sample_elements"] = [str(e) for e in np.atleast_1d(elements)]
-    return Spectrum(np.ascontiguousarray(data, dtype=np.float32), energy, metadata, str(path))
+    if hasattr(data, "compute"):  # a dask array (lazy HyperSpy signal): computed as float32
+        data = data.astype(np.float32).compute()
+    data = np.ascontiguousarray(data, dtype=np.float32)
+    if not np.all(np.isfinite(energy)):
+        raise SpectrumFileError(f"{where}: the energy axis holds NaN/inf values")
+    report = nan_report(data, energy)
+    if report:
+        raise SpectrumFileError(
+            f"{where}: {report}; remove or interpolate them (or crop the energy range) first"
+        )
+    return Spectrum(data, energy, metadata, source)
 
 
 def _with_mapping(metadata: dict, original: dict, mapping: dict) -> dict:
