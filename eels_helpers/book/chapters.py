@@ -305,6 +305,16 @@ _CHAPTERS: list[Chapter] = [
                "si_threshold": 0.75, "fit_step": 1},
         budget_minutes={"smoke": 1.5, "cpu": 2.5, "paper": 5.0},
     ),
+    # Failure analysis (issue 15): the shipped models on the real spectra, every mistake grouped by
+    # cause, figures over simulated spectra, and the open-world suite's invention rates.
+    Chapter(
+        name="10_failure_analysis",
+        title="Where the networks fail on real spectra",
+        smoke={"models": ["default", "ensemble"], "n_figure_spectra": 1, "n_simulated": 1, "n_open_world": 3},
+        cpu={"models": ["default", "ensemble"], "n_figure_spectra": 2, "n_simulated": 3, "n_open_world": 25},
+        paper={"models": ["default", "ensemble"], "n_figure_spectra": 3, "n_simulated": 5, "n_open_world": 100},
+        budget_minutes={"smoke": 1.5, "cpu": 2.0, "paper": 5.0},
+    ),
 ]
 
 

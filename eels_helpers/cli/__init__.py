@@ -22,6 +22,7 @@ COMMANDS = {
     "predict": ("eels_helpers.cli.predict", "identify the elements in spectrum files"),
     "map": ("eels_helpers.cli.map", "map elements in a spectrum image"),
     "models": ("eels_helpers.cli.models", "list the shipped models with their measured scores"),
+    "failures": ("eels_helpers.cli.failures", "run a model on labelled real spectra and group its mistakes by cause"),
 }
 
 

@@ -7,6 +7,8 @@
 - ``confusion``: reading the single-element confusion matrix;
 - ``real_spectra``: labelled real spectra (manifest, split by compound) and a model's scores on them;
 - ``mistakes``: the paper's two typical mistakes and the examples of Fig. 6;
+- ``failure_analysis``, ``failure_artefacts``, ``failure_figures``: every mistake on real spectra
+  grouped by cause, the artefacts of real spectra, and the figures over simulated spectra;
 - ``ensemble_members``: an ensemble and its members side by side;
 - ``paper_numbers``: the paper's Tables 2 and 3, and ours beside them.
 

@@ -1,0 +1,98 @@
+"""``eels-id failures``: run a model on labelled real spectra and group every mistake by cause
+(:func:`eels_helpers.evaluation.failure_analysis.analyse_failures`).
+
+::
+
+    eels-id failures [--model NAME|PATH] [--experimental-dir DIR] [--threshold T]
+                     [--out DIR] [--json] [--device auto|cpu|cuda]
+
+The spectra: ``--experimental-dir`` (a folder with ``manifest.csv``), else
+``$EELS_ID_EXPERIMENTAL_DIR``, else the real spectra that ship with installed packages (said on
+stderr). The threshold: the model file's own unless ``--threshold``. The table lists each cause
+(rules in :mod:`eels_helpers.evaluation.failure_analysis`, applied in order, first match wins)
+with its false positives, false negatives and files; ``--json`` prints the groups and every
+mistake as JSON; ``--out DIR`` writes one figure per non-empty group (the network input over
+simulated spectra of the same composition and window) and ``mistakes.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def configure_parser(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", default="default",
+                        help="shipped model name (default, ensemble, ...) or a .pt file from `eels-id train` [default]")
+    parser.add_argument("--experimental-dir", type=Path, default=None, metavar="DIR",
+                        help="folder of real spectra with a manifest.csv (columns file, elements, optional "
+                             "energy_offset_eV, notes) [$EELS_ID_EXPERIMENTAL_DIR, else the spectra shipped with "
+                             "installed packages]")
+    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+                        help="probability threshold in (0, 1) [the model file's own]")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR",
+                        help="write one PNG per group (the network input over simulated spectra of the same "
+                             "composition and window) and mistakes.csv into DIR")
+    parser.add_argument("--json", action="store_true", help="print the groups and every mistake as JSON")
+    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
+
+
+def format_table(analysis) -> str:
+    """The text table: one line per cause (counts), then the files of each non-empty group."""
+    table = analysis.table
+    n_fp, n_fn = int(table["false positives"].sum()), int(table["false negatives"].sum())
+    lines = [f"model {analysis.model}, threshold {analysis.threshold:.2f}, {len(analysis.manifest)} spectra: "
+             f"{n_fp} false positives, {n_fn} false negatives (carbon left out)",
+             f"{'cause':<45} {'FP':>4} {'FN':>4} {'spectra':>8}"]
+    for rec in table.to_dict("records"):
+        lines.append(f"{rec['title']:<45} {rec['false positives']:>4} {rec['false negatives']:>4} {rec['spectra']:>8}")
+    for rec in table.to_dict("records"):
+        if rec["files"]:
+            lines.append(f"\n{rec['title']}:")
+            for m in (m for m in analysis.mistakes if m.cause == rec["cause"]):
+                lines.append(f"  {m.file}: {m.kind} {m.element} (p={m.probability:.2f}) {m.reason}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from eels_helpers.device import resolve_device
+    from eels_helpers.evaluation.failure_analysis import analyse_failures
+    from eels_helpers.evaluation.real_spectra import ManifestError
+    from eels_helpers.models.model_files import ModelNotFoundError
+
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        print(f"eels-id failures: error: --threshold must be in (0, 1), got {args.threshold}", file=sys.stderr)
+        return 2
+    if args.out is not None and args.out.exists() and not args.out.is_dir():
+        print(f"eels-id failures: error: --out {args.out} exists and is not a folder", file=sys.stderr)
+        return 2
+    if args.experimental_dir is not None and not (args.experimental_dir / "manifest.csv").is_file():
+        print(f"eels-id failures: error: --experimental-dir {args.experimental_dir}: no manifest.csv there",
+              file=sys.stderr)
+        return 2
+    try:
+        analysis = analyse_failures(args.model, args.experimental_dir, threshold=args.threshold,
+                                    device=resolve_device(args.device))
+    except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
+        print(f"eels-id failures: error: {err}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(analysis.to_dict()))
+    else:
+        print(format_table(analysis))
+    if args.out is not None:
+        import pandas as pd
+
+        from eels_helpers.evaluation.failure_figures import save_failure_figures
+
+        paths = save_failure_figures(analysis, args.out)
+        csv = args.out / f"{analysis.model}_mistakes.csv"
+        tmp = csv.with_suffix(".tmp")
+        columns = ["row", "file", "kind", "element", "probability", "cause", "reason"]
+        pd.DataFrame([m.__dict__ for m in analysis.mistakes], columns=columns).to_csv(tmp, index=False)
+        tmp.replace(csv)
+        print(f"{len(paths)} figures and {csv.name} written to {args.out}",
+              file=sys.stderr if args.json else sys.stdout)
+    return 0
