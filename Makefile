@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PROFILE ?= cpu
 
-.PHONY: book test lint venv clean benchmarks
+.PHONY: book test lint venv clean benchmarks lab
 
 venv: $(VENV)/.installed
 
@@ -24,6 +24,19 @@ book: venv
 test: venv
 	$(BIN)/ruff check
 	$(BIN)/python -m pytest
+
+# JupyterLab on the notebooks (LAB_ROOT) with this venv's `python3` kernel, which ensure_kernel()
+# installs into the venv when missing; offline (no update check, no news feed). JupyterLab opens
+# your default browser when there is one and always prints the URL with its token. More options
+# with LAB_FLAGS, e.g. on a remote node: make lab LAB_FLAGS="--no-browser --port=8890"
+# (--allow-root is added when run as root, as in a container).
+LAB_ROOT ?= notebooks
+LAB_FLAGS ?=
+lab: venv
+	$(BIN)/python -c "from eels_helpers.book.runner import ensure_kernel; print('Jupyter kernel python3:', ensure_kernel())"
+	$(BIN)/jupyter-lab --ServerApp.root_dir="$(LAB_ROOT)" \
+		--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate --LabApp.news_url=None \
+		$(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_FLAGS)
 
 lint: venv
 	$(BIN)/ruff check
