@@ -5,7 +5,9 @@
   (the paper's rule: precision closest to recall);
 - ``held_out``: the seeds of the simulated validation and test spectra;
 - ``confusion``: reading the single-element confusion matrix;
-- ``real_spectra``: labelled real spectra (manifest, split by compound) and a model's scores on them;
+- ``real_spectra``: labelled real spectra (manifest, the shipped set, split by compound) and a
+  model's scores on them;
+- ``intervals``: 95 % intervals of scores on few spectra (Wilson, bootstrap) and of the threshold;
 - ``mistakes``: the paper's two typical mistakes and the examples of Fig. 6;
 - ``ensemble_members``: an ensemble and its members side by side;
 - ``paper_numbers``: the paper's Tables 2 and 3, and ours beside them.
