@@ -5,7 +5,9 @@
   (the paper's rule: precision closest to recall);
 - ``held_out``: the seeds of the simulated validation and test spectra;
 - ``confusion``: reading the single-element confusion matrix;
-- ``real_spectra``: labelled real spectra (manifest, split by compound) and a model's scores on them;
+- ``real_spectra``: labelled real spectra (manifest, the shipped set, split by compound) and a
+  model's scores on them;
+- ``intervals``: 95 % intervals of scores on few spectra (Wilson, bootstrap) and of the threshold;
 - ``mistakes``: the paper's two typical mistakes and the examples of Fig. 6;
 - ``failure_analysis``, ``failure_artefacts``, ``failure_figures``: every mistake on real spectra
   grouped by cause, the artefacts of real spectra, and the figures over simulated spectra;

@@ -11,7 +11,8 @@ test set": F1, precision, recall (support-weighted), EMR and the threshold chose
 experimental validation set, for the ViT, the U-Net and the 2 ViT + 3 U-Net ensemble.
 
 :func:`table2_columns`, :func:`table3_models` and :func:`table3_columns` fill those tables
-from models evaluated on real spectra (:mod:`eels_helpers.evaluation.real_spectra`);
+from models evaluated on real spectra (:mod:`eels_helpers.evaluation.real_spectra`), flagging
+small samples with their size and 95 % intervals (:func:`small_sample_note` explains the flags);
 :func:`composition` writes an ensemble's make-up as the paper does (``2×ViT+3×U-Net``).
 
 This module is light (pandas is imported only by the table functions).
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PaperRow", "TABLE2", "DISPLAY_NAMES", "table2_simulated", "MISSING", "Table3Row", "TABLE3",
            "TABLE3_NAMES", "NOT_REPORTED", "table2_experimental", "table3", "table2_columns", "table3_models",
-           "table3_columns", "composition"]
+           "table3_columns", "composition", "small_sample_note"]
 
 
 @dataclass(frozen=True)
@@ -125,8 +126,45 @@ def table2_simulated(results: Mapping[str, Any]):
                         columns=columns, dtype=object)
 
 
-def _ours(scores: Mapping[str, float] | None, key: str):
-    return MISSING if scores is None else round(float(scores[key]), 2)
+def _ours(scores: Mapping[str, Any] | None, key: str):
+    """Our cell: the score rounded to 2 digits; on a small sample (``scores["n"]`` below
+    :data:`~eels_helpers.evaluation.intervals.SMALL_SAMPLE`, with ``scores["intervals"]``) a text
+    ``0.71 (n=7, 95 % CI 0.45-0.90)``; a threshold chosen on a small validation split reads
+    ``0.30 (chosen on n=6, 95 % range 0.10-0.55)``."""
+    from eels_helpers.evaluation.intervals import SMALL_SAMPLE
+
+    if scores is None:
+        return MISSING
+    value = round(float(scores[key]), 2)
+    if key == "threshold":
+        n_val, spread = scores.get("n_validation") or 0, scores.get("threshold_range")
+        if 0 < n_val < SMALL_SAMPLE:
+            extra = f", 95 % range {spread[0]:.2f}-{spread[1]:.2f}" if spread is not None else ""
+            return f"{value:.2f} (chosen on n={n_val}{extra})"
+        return value
+    n, interval = scores.get("n"), (scores.get("intervals") or {}).get(key)
+    if n is not None and 0 < n < SMALL_SAMPLE and interval is not None:
+        return f"{value:.2f} (n={n}, 95 % CI {interval[0]:.2f}-{interval[1]:.2f})"
+    return value
+
+
+def small_sample_note(scores: Mapping[str, Mapping[str, Any]]) -> str:
+    """A sentence under a table that explains its small-sample flags (empty if none):
+    ``scores`` maps row labels to what :func:`_ours` reads (e.g. ``Evaluation.reported()``)."""
+    from eels_helpers.evaluation.intervals import N_BOOT, SMALL_SAMPLE
+
+    small = {label: s for label, s in scores.items() if s is not None and (
+        0 < (s.get("n") or 0) < SMALL_SAMPLE or 0 < (s.get("n_validation") or 0) < SMALL_SAMPLE)}
+    if not small:
+        return ""
+    sizes = sorted({(s.get("n_validation") or 0, s.get("n") or 0) for s in small.values()})
+    said = "; ".join(f"{v} validation / {t} test spectra" for v, t in sizes)
+    return (f"**Small sample** ({said}; fewer than {SMALL_SAMPLE} per split): each flagged score is shown "
+            f"with its test size n and a 95 % interval, exact match by the Wilson score interval, F1, "
+            f"precision, recall and RMSE by a percentile bootstrap over spectra ({N_BOOT} resamples, seeded). "
+            "A flagged threshold was chosen on few validation spectra; its range is the 2.5-97.5 % spread "
+            "of the threshold the paper's rule picks on bootstrap resamples of them. Differences smaller "
+            "than these intervals say nothing about which model is better.")
 
 
 def table2_experimental(results: Mapping[str, tuple[str, Mapping[str, float] | None]]):
@@ -136,6 +174,8 @@ def table2_experimental(results: Mapping[str, tuple[str, Mapping[str, float] | N
     architecture (a ``TABLE2`` key, or ``"ensemble"``, which Table 2 does not list: its paper
     cells read ``"-"``) and the scores on the experimental test split (a mapping with ``f1``,
     ``emr``, ``rmse``, ``threshold``, e.g. ``Evaluation.metrics``), or None (cells ``"not run"``).
+    Scores that also carry ``n``, ``n_validation``, ``intervals`` and ``threshold_range``
+    (``Evaluation.reported()``) are flagged when a split is small (see :func:`_ours`).
     Rows keep the order of ``results``.
     """
     import pandas as pd
@@ -164,8 +204,9 @@ def table3(results: Mapping[str, Mapping[str, float] | None], sources: Mapping[s
 
     ``results`` maps ``TABLE3`` keys (``vit``, ``unet``, ``ensemble``) to our scores on the
     experimental test split (``f1``, ``precision``, ``recall``, ``emr``, ``threshold``) or None;
-    keys not given read ``"not run"``. ``sources`` (optional) names the model behind each row
-    (column "our model"). Rows follow the paper's order.
+    keys not given read ``"not run"``; small samples are flagged as in :func:`table2_experimental`.
+    ``sources`` (optional) names the model behind each row (column "our model"). Rows follow the
+    paper's order.
     """
     import pandas as pd
 
@@ -198,7 +239,7 @@ def table3(results: Mapping[str, Mapping[str, float] | None], sources: Mapping[s
 def table2_columns(entries, evaluations: dict[str, Evaluation]):
     """Table 2's experimental columns (paper beside ours) for the evaluated entries, in order
     (:func:`table2_experimental`)."""
-    return table2_experimental({e.label: (e.architecture, evaluations[e.label].metrics)
+    return table2_experimental({e.label: (e.architecture, evaluations[e.label].reported())
                                 for e in entries if e.label in evaluations})
 
 
@@ -219,7 +260,7 @@ def table3_columns(entries, evaluations: dict[str, Evaluation]):
     members = {e.label: e.members for e in entries}
     sources = {key: label + (f" ({composition(members[label])})" if members[label] else "")
                for key, label in chosen.items()}
-    return table3({key: evaluations[label].metrics for key, label in chosen.items()}, sources=sources)
+    return table3({key: evaluations[label].reported() for key, label in chosen.items()}, sources=sources)
 
 
 def composition(members) -> str:

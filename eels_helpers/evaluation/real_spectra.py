@@ -33,8 +33,17 @@ prediction, so each file counts once in the metrics: this is the spectrum a user
 look at to ask "which elements are in this area", and it has the best signal to noise.
 Carbon is left out of every metric (it is often contamination), as in the paper.
 
-When no directory is available, :func:`evaluation_set` falls back to the real core-loss
-spectra that ship with installed packages (exspy's test spectra) and says so.
+Which spectra: :func:`evaluation_set` uses the real spectra that **ship with the package**
+(:data:`SHIPPED_DIRECTORY`, ``eels_helpers/data/real_spectra``: openly licensed EELSDB, exspy,
+Nion eels-analysis and EELSMODEL spectra, described in its ``DATA_CARD.md``) when no directory
+is given. A directory (the argument, else ``$EELS_ID_EXPERIMENTAL_DIR``) **replaces** them;
+with ``extend=True`` the shipped spectra are **added** to it, except those already there (same
+file name or same file content, :func:`combine_manifests`). The shipped spectra are evaluation
+data only: nothing in simulation, datasets or training reads them.
+
+Small samples: every :class:`Evaluation` carries the split sizes and 95 % intervals of its
+scores (:mod:`eels_helpers.evaluation.intervals`), which the tables of
+:mod:`eels_helpers.evaluation.paper_numbers` show for splits of fewer than 20 spectra.
 """
 
 from __future__ import annotations
@@ -54,15 +63,11 @@ ENV_DIRECTORY = "EELS_ID_EXPERIMENTAL_DIR"
 #: carbon is left out of every experimental metric
 EXCLUDED_FROM_METRICS = ("C",)
 
-#: real spectra shipped inside installed packages: (package, relative path, elements,
-#: energy offset eV, note). Elements and offset as measured for the project's manifest
-#: (the exspy core-loss spectrum is the file exspy_coreloss_MnO.msa there).
-PACKAGE_SPECTRA = (
-    ("exspy", "tests/components/coreloss_spectrum.msa", "Mn;O", 5.0,
-     "exspy test core-loss spectrum (Mn L2,3 and O K; axis ~5 eV high)"),
-    ("exspy", "tests/drawing/data/Cr_L_cl.hspy", "Cr", 0.0,
-     "exspy plotting-test spectrum, Cr L2,3 (metadata Sample.elements = ['Cr'])"),
-)
+#: the real spectra that ship with the package (evaluation only; sources in DATA_CARD.md)
+SHIPPED_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "real_spectra"
+#: licences under which a shipped spectrum may be redistributed: the first word of its
+#: manifest ``licence`` (SPDX identifiers)
+SHIPPED_LICENCES = ("ODbL-1.0", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later")
 
 
 class ManifestError(ValueError):
@@ -134,55 +139,98 @@ def load_manifest(directory: str | Path, filename: str = "manifest.csv"):
     return df.reset_index(drop=True)
 
 
+def shipped_spectra():
+    """The manifest DataFrame (:func:`load_manifest`) of the real spectra that ship with the
+    package (:data:`SHIPPED_DIRECTORY`; sources, licences and labelling in its DATA_CARD.md)."""
+    return load_manifest(SHIPPED_DIRECTORY)
+
+
 def package_spectra():
-    """A manifest DataFrame for the real spectra shipped in installed packages (may be empty)."""
-    import importlib.util
-
-    import pandas as pd
-
-    rows = []
-    for package, rel, elements, offset, note in PACKAGE_SPECTRA:
-        spec = importlib.util.find_spec(package)
-        if spec is None or not spec.submodule_search_locations:
-            continue
-        path = Path(list(spec.submodule_search_locations)[0]) / rel
-        if path.is_file():
-            rows.append({"file": path.name, "elements": elements, "energy_offset_eV": offset,
-                         "compound_group": f"{package}:{path.name}", "spectrum_image": False,
-                         "source": f"{package} {rel}", "notes": note, "path": str(path),
-                         "labels": tuple(s for s in elements.split(";")), "ignored_elements": ()})
-    columns = ["file", "elements", "energy_offset_eV", "compound_group", "spectrum_image", "source",
-               "notes", "path", "labels", "ignored_elements"]
-    return pd.DataFrame(rows, columns=columns)
+    """The shipped spectra that come from exspy's test data (a real Mn/O core-loss spectrum and
+    a Cr L2,3 spectrum), a manifest DataFrame; exspy itself is not needed."""
+    df = shipped_spectra()
+    return df[df["source"].str.startswith("exspy")].reset_index(drop=True)
 
 
 def experimental_directory(directory: str | Path | None = None) -> Path | None:
     """The directory of real spectra to use: the argument, else $EELS_ID_EXPERIMENTAL_DIR;
-    None if neither is given (the package itself knows no data location)."""
+    None if neither is given (then :func:`evaluation_set` uses the shipped spectra)."""
     if directory is not None:
         if (Path(directory) / "manifest.csv").is_file():
             return Path(directory)
         raise ManifestError(f"{directory}: no manifest.csv there")
     candidate = os.environ.get(ENV_DIRECTORY)
-    if candidate and (Path(candidate) / "manifest.csv").is_file():
-        return Path(candidate)
+    if candidate:
+        if (Path(candidate) / "manifest.csv").is_file():
+            return Path(candidate)
+        raise ManifestError(f"${ENV_DIRECTORY}={candidate}: no manifest.csv there")
     return None
 
 
-def evaluation_set(directory: str | Path | None = None):
-    """(manifest DataFrame, description). Falls back to package spectra, saying so."""
+def _digest(path: str | Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def combine_manifests(first, second):
+    """(``first`` followed by the rows of ``second`` that ``first`` does not already hold,
+    number of rows of ``second`` left out). A row is already there when a row of ``first``
+    has the same ``file`` name or the same file content (SHA-256); columns missing on one side
+    are filled with "". Compound groups of the same name merge (one compound, one side of a split)."""
+    import pandas as pd
+
+    names = set(first["file"])
+    digests = {_digest(p) for p in first["path"]}
+    keep = [not (name in names or _digest(path) in digests) for name, path in zip(second["file"], second["path"])]
+    extra = second[keep]
+    combined = pd.concat([first, extra], ignore_index=True)
+    text_columns = [c for c in combined.columns if c not in ("labels", "ignored_elements", "energy_offset_eV",
+                                                              "spectrum_image")]
+    combined[text_columns] = combined[text_columns].fillna("")
+    return combined, int(len(second) - len(extra))
+
+
+def evaluation_set(directory: str | Path | None = None, *, extend: bool = False):
+    """The real spectra to evaluate on.
+
+    Parameters
+    ----------
+    directory : str or Path, optional
+        A folder with a ``manifest.csv`` (else ``$EELS_ID_EXPERIMENTAL_DIR``); it replaces the
+        shipped spectra. None and no environment variable: the shipped spectra
+        (:func:`shipped_spectra`).
+    extend : bool
+        Add the shipped spectra to the directory's, leaving out those it already holds
+        (:func:`combine_manifests`).
+
+    Returns
+    -------
+    manifest : pandas.DataFrame
+        :func:`load_manifest` rows plus a column ``collection`` (``"shipped"`` or the directory).
+    description : str
+        Which spectra, how many, from where (for the reader of a report).
+
+    Raises
+    ------
+    ManifestError
+        The directory (or the environment variable's) has no usable ``manifest.csv``.
+    ValueError
+        ``extend`` is not a bool.
+    """
+    if not isinstance(extend, bool):
+        raise ValueError(f"extend must be True or False (add the shipped spectra to the directory's), got {extend!r}")
     found = experimental_directory(directory)
-    if found is not None:
-        df = load_manifest(found)
+    shipped = shipped_spectra().assign(collection="shipped")
+    where = f"{len(shipped)} real spectra that ship with eels_helpers (eels_helpers/data/real_spectra, DATA_CARD.md)"
+    if found is None:
+        return shipped, where
+    df = load_manifest(found).assign(collection=str(found))
+    if not extend:
         return df, f"{len(df)} real spectra from {found} (manifest.csv)"
-    df = package_spectra()
-    message = (
-        "no directory of real spectra is configured (pass one or set $EELS_ID_EXPERIMENTAL_DIR "
-        f"to a folder with a manifest.csv); using the {len(df)} real spectra that ship with installed "
-        "packages instead: " + ", ".join(f"{r.file} ({r.elements})" for r in df.itertuples())
-    )
-    warnings.warn(message)
-    return df, message
+    combined, dropped = combine_manifests(df, shipped)
+    return combined, (f"{len(combined)} real spectra: {len(df)} from {found} (manifest.csv) and "
+                      f"{len(shipped) - dropped} of the {where} ({dropped} already in {found} were left out)")
 
 
 def evaluation_split(manifest, seed: int = 0, validation_fraction: float = 0.5):
@@ -235,7 +283,13 @@ class Evaluation:
         true elements); probabilities: (n, 80); labels: (n, 80); threshold used;
     metrics: on ``test`` rows (all rows without a split), carbon left out;
     validation_metrics: when the threshold was chosen on a validation split;
-    inputs: (n, 3072) what the network saw (None if not kept).
+    inputs: (n, 3072) what the network saw (None if not kept);
+    n_test, n_validation: the spectra behind ``metrics`` and behind the threshold (0: the
+        threshold was given, not chosen);
+    intervals: 95 % intervals of ``metrics`` (``{"f1": (low, high), ...}``,
+        :func:`eels_helpers.evaluation.intervals.bootstrap_intervals`);
+    threshold_range: 95 % range of the chosen threshold over bootstrap resamples of the
+        validation spectra (None when the threshold was given).
     """
 
     table: Any
@@ -246,6 +300,16 @@ class Evaluation:
     validation_metrics: dict = field(default_factory=dict)
     description: str = ""
     inputs: np.ndarray | None = None
+    n_test: int = 0
+    n_validation: int = 0
+    intervals: dict = field(default_factory=dict)
+    threshold_range: tuple[float, float] | None = None
+
+    def reported(self) -> dict:
+        """``metrics`` with what the tables need to flag a small sample: ``n`` (test spectra),
+        ``n_validation``, ``intervals`` and ``threshold_range``."""
+        return {**self.metrics, "n": self.n_test, "n_validation": self.n_validation,
+                "intervals": dict(self.intervals), "threshold_range": self.threshold_range}
 
     def select(self, split: str) -> "Evaluation":
         """The rows of one split (``"test"`` or ``"validation"``), same threshold and metrics."""
@@ -254,7 +318,8 @@ class Evaluation:
         rows = (self.table["split"] == split).to_numpy()
         return Evaluation(self.table[rows].reset_index(drop=True), self.probabilities[rows], self.labels[rows],
                           self.threshold, self.metrics, self.validation_metrics, self.description,
-                          None if self.inputs is None else self.inputs[rows])
+                          None if self.inputs is None else self.inputs[rows], self.n_test, self.n_validation,
+                          self.intervals, self.threshold_range)
 
 
 def manifest_inputs(manifest, *, use_offsets: bool = True, clip_negative: bool = False) -> np.ndarray:
@@ -320,6 +385,7 @@ def evaluate_model(
     """
     import pandas as pd
 
+    from eels_helpers.evaluation.intervals import bootstrap_intervals, threshold_range
     from eels_helpers.evaluation.metrics import evaluate as score
     from eels_helpers.evaluation.metrics import select_threshold
     from eels_helpers.models.model_files import LoadedModel, load_model
@@ -340,17 +406,20 @@ def evaluate_model(
 
     is_test = np.ones(len(manifest), dtype=bool)
     validation_metrics: dict = {}
+    chosen_range = None
     if threshold == "validation":
         val, _ = evaluation_split(manifest, seed, validation_fraction)
         is_val = manifest["file"].isin(val["file"]).to_numpy()
         threshold = select_threshold(labels[is_val], probs[is_val], exclude_carbon=True)
         validation_metrics = score(labels[is_val], probs[is_val], threshold, exclude_carbon=True).as_dict()
+        chosen_range = threshold_range(labels[is_val], probs[is_val], seed=seed)
         is_test = ~is_val
     elif threshold is None:
         stored = getattr(loaded, "threshold", None)
         threshold = stored if stored is not None else 0.5
     threshold = float(threshold)
     metrics = score(labels[is_test], probs[is_test], threshold, exclude_carbon=True).as_dict()
+    intervals = bootstrap_intervals(labels[is_test], probs[is_test], threshold, seed=seed)
 
     mask = metric_mask()
     rows = []
@@ -369,7 +438,8 @@ def evaluate_model(
                              for j in np.argsort(-np.where(mask, probs[i], -1))[:3]),
         })
     return Evaluation(pd.DataFrame(rows), probs, labels, threshold, metrics, validation_metrics, description,
-                      inputs)
+                      inputs, n_test=int(is_test.sum()), n_validation=int((~is_test).sum()), intervals=intervals,
+                      threshold_range=chosen_range)
 
 
 # ----------------------------------------------------------------------------- the book's chapter

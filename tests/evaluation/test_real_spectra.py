@@ -1,4 +1,4 @@
-"""Manifest reading, the grouped split, the package-spectra fallback, evaluate_model() and the
+"""Manifest reading, the grouped split, the shipped spectra as default, evaluate_model() and the
 models of Tables 2 and 3 (tables: eels_helpers.evaluation.paper_numbers)."""
 
 from __future__ import annotations
@@ -91,14 +91,17 @@ def test_package_spectra_are_real_files_with_known_elements():
         assert any(lo <= o <= hi for o in onsets), rec.file  # an edge of a listed element is in the window
 
 
-def test_evaluation_set_falls_back_and_says_so(monkeypatch, tmp_path):
+def test_evaluation_set_uses_the_shipped_spectra_without_a_directory(monkeypatch, tmp_path):
     monkeypatch.delenv(ex.ENV_DIRECTORY, raising=False)
     assert ex.experimental_directory() is None
-    with pytest.warns(UserWarning, match="no directory of real spectra is configured"):
-        df, message = ex.evaluation_set()
-    assert "ship with installed packages" in message and len(df) == len(ex.package_spectra())
+    df, message = ex.evaluation_set()
+    assert "ship with eels_helpers" in message and len(df) == len(ex.shipped_spectra()) >= 15
+    assert set(df["collection"]) == {"shipped"}
     with pytest.raises(ex.ManifestError, match="no manifest.csv"):
         ex.experimental_directory(tmp_path)
+    monkeypatch.setenv(ex.ENV_DIRECTORY, str(tmp_path / "absent"))
+    with pytest.raises(ex.ManifestError, match=r"\$EELS_ID_EXPERIMENTAL_DIR=.*absent: no manifest.csv"):
+        ex.evaluation_set()
 
 
 def test_real_manifest_loads_when_present():
@@ -186,24 +189,27 @@ def test_evaluate_spectrum_image_uses_summed_spectrum(tmp_path):
     assert result.table["detected"][0] == "Fe" and result.probabilities.shape == (1, 80)
 
 
-def test_evaluate_on_package_spectra_with_a_saved_model(tmp_path, monkeypatch):
-    """The fallback path end to end, through a real model file (tiny, untrained)."""
+def test_evaluate_on_the_shipped_spectra_with_a_saved_model(tmp_path, monkeypatch):
+    """The default path end to end, through a real model file (tiny, untrained)."""
     import torch
 
     from eels_helpers.models import create_model
     from eels_helpers.models import model_files as checkpoints
 
-    if ex.package_spectra().empty:
-        pytest.skip("exspy is not installed")
     monkeypatch.delenv(ex.ENV_DIRECTORY, raising=False)
     torch.manual_seed(0)
     path = checkpoints.save_model(tmp_path / "m.pt", create_model("mlp", hidden=[8]), architecture="mlp",
                                   options={"hidden": [8]}, threshold=0.5)
-    with pytest.warns(UserWarning, match="ship with installed packages"):
-        result = ex.evaluate_model(str(path), device="cpu")
-    assert len(result.table) == len(ex.package_spectra())
+    result = ex.evaluate_model(str(path), device="cpu")
+    assert len(result.table) == len(ex.shipped_spectra()) == result.n_test and result.n_validation == 0
     assert set(result.metrics) == {"f1", "precision", "recall", "emr", "rmse", "threshold"}
-    assert "installed packages" in result.description
+    assert "ship with eels_helpers" in result.description
+    assert set(result.intervals) == {"f1", "precision", "recall", "emr", "rmse"} and result.threshold_range is None
+    split = ex.evaluate_model(str(path), device="cpu", threshold="validation")
+    assert split.n_test + split.n_validation == len(ex.shipped_spectra()) and split.n_validation > 0
+    low, high = split.threshold_range
+    assert 0.05 <= low <= high <= 0.95
+    assert split.reported()["n"] == split.n_test and split.reported()["intervals"] == split.intervals
 
 
 # ----------------------------------------------------------------------------- the book chapter
@@ -276,7 +282,8 @@ def test_evaluate_models_and_the_two_tables(tmp_path):
     assert evaluations["ours"].metrics == alone.metrics and evaluations["ours"].threshold == alone.threshold
     t2 = table2_columns(entries, evaluations)
     assert list(t2.index) == ["ours", "both"]
-    assert t2.loc["ours", ("F1", "paper")] == 0.84 and t2.loc["ours", ("F1", "ours")] == round(alone.metrics["f1"], 2)
+    assert t2.loc["ours", ("F1", "paper")] == 0.84        # 3 test spectra: flagged with n and interval
+    assert t2.loc["ours", ("F1", "ours")].startswith(f"{alone.metrics['f1']:.2f} (n={alone.n_test}, 95 % CI ")
     assert t2.loc["both", ("F1", "paper")] == "-"
     t3 = table3_columns(entries, evaluations)
     assert t3.loc["ViT", ("our model", "")] == "ours"
