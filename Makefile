@@ -41,8 +41,11 @@ lab: venv
 lint: venv
 	$(BIN)/ruff check
 
+# installs the `bench` extra (pyEELSMODEL, quadprog: the reference of bench_simulate.py), then runs
+# every benchmark; the first one that fails stops the target with a non-zero status
 benchmarks: venv
-	for f in benchmarks/bench_*.py; do $(BIN)/python $$f || exit 1; done
+	$(BIN)/python -m pip install --quiet -e ".[bench]"
+	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
 clean:
 	rm -rf _build book/executed

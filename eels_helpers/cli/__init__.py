@@ -2,7 +2,18 @@
 
 One module per sub-command (``eels_helpers.cli.<command>``), each exposing
 ``configure_parser(parser)`` and ``main(args) -> int``; the library modules hold no argparse.
-Command modules are imported lazily so that ``eels-id --help`` stays fast.
+Command modules are imported lazily and import neither torch nor matplotlib at module level,
+so that ``eels-id --help`` and ``eels-id COMMAND --help`` stay fast (``tests/cli/test_startup.py``).
+
+Exit statuses, the same for every command: 0 success; 1 the work failed (a file missing or
+unreadable, a chapter or a training run failed, an output that cannot be written); 2 the command
+line is wrong (argparse's usage errors, a value out of its range, an unknown model, profile or
+element); 130 interrupted (Ctrl-C); 141 the reader of the output went away (``eels-id models |
+head -1``), silently. An expected error prints one line ``eels-id COMMAND: error: ...`` on
+stderr; ``eels-id --traceback COMMAND`` shows the full traceback instead.
+
+``eels-id --quiet COMMAND`` (or ``--quiet`` after the command) turns off progress bars and
+informational log lines: only warnings, errors and the command's results are printed.
 
 This stage is the top of the package: it may import every stage below it (physics through book)
 and the foundations; nothing imports it.
@@ -12,6 +23,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
+import os
 import sys
 
 #: sub-command -> (module, one-line help)
@@ -25,9 +38,51 @@ COMMANDS = {
     "failures": ("eels_helpers.cli.failures", "run a model on labelled real spectra and group its mistakes by cause"),
 }
 
+#: exit statuses (module docstring)
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED, EXIT_BROKEN_PIPE = 0, 1, 2, 130, 141
+
+#: errors a user can cause (bad values, files, optional packages, failed runs): one line, no
+#: traceback. Library errors derive from these (SpectrumFileError, ModelNotFoundError, BookError,
+#: InsufficientDiskSpace, ConfigError, ...).
+EXPECTED_ERRORS = (ValueError, OSError, RuntimeError, ImportError, MemoryError)
+
+
+def add_quiet_option(parser: argparse.ArgumentParser, *, no_progress: bool = False) -> None:
+    """``--quiet`` (and, for commands that had it, its older alias ``--no-progress``)."""
+    parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars and no informational messages (batch jobs); the "
+                             "same as `eels-id --quiet COMMAND`")
+    if no_progress:
+        parser.add_argument("--no-progress", action="store_true", dest="quiet",
+                            default=argparse.SUPPRESS, help="the same as --quiet")
+
+
+def show_progress(args: argparse.Namespace) -> bool:
+    """Whether a command shows progress bars: not with ``--quiet`` (global or the command's)."""
+    return not getattr(args, "quiet", False)
+
+
+def shipped_model_names() -> list[str]:
+    """The shipped models' names for ``--model``'s help, without importing torch.
+
+    The same list as :func:`eels_helpers.models.model_files.shipped_models` (a test checks it),
+    read from the package's ``data/models`` folder directly: importing ``eels_helpers.models``
+    imports torch, which ``--help`` must not wait for.
+    """
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "models"
+    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
+
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="eels-id", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="eels-id", description=__doc__.splitlines()[0],
+        epilog="exit status: 0 success, 1 the work failed, 2 a usage error, 130 interrupted")
+    parser.add_argument("-q", "--quiet", action="store_true",
+                        help="no progress bars and no informational messages, for every command")
+    parser.add_argument("--traceback", action="store_true",
+                        help="show the full traceback of an error instead of one line")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (module_name, help_text) in COMMANDS.items():
         try:
@@ -36,8 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
             if err.name != module_name:
                 raise
             continue  # command not available in this version
-        module.configure_parser(sub.add_parser(name, help=help_text, description=help_text))
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        module.configure_parser(command)
+        if not any("--quiet" in a.option_strings for a in command._actions):
+            add_quiet_option(command)
     return parser
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip() or type(err).__name__
+    if isinstance(err, ImportError) and getattr(err, "name", None):
+        text = f"{text} (an optional package is missing: pip install {err.name.split('.')[0]})"
+    return " ".join(text.split()) if "\n" not in text else text.splitlines()[0]
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader went away: stop without a traceback, also for the flush at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_BROKEN_PIPE
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -45,12 +120,27 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
-        return 0
+        return EXIT_OK
     from eels_helpers import show_logs
 
-    show_logs()   # the library's progress lines and notices, on stderr
-    module = importlib.import_module(COMMANDS[args.command][0])
-    return int(module.main(args) or 0)
+    # the library's progress lines and notices, on stderr (--quiet: warnings and errors only)
+    show_logs(logging.WARNING if args.quiet else logging.INFO)
+    prog = f"eels-id {args.command}"
+    try:
+        module = importlib.import_module(COMMANDS[args.command][0])
+        status = int(module.main(args) or 0)
+        sys.stdout.flush()
+        return status
+    except BrokenPipeError:
+        return _quiet_broken_pipe()
+    except KeyboardInterrupt:
+        print(f"\n{prog}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except EXPECTED_ERRORS as err:
+        if args.traceback:
+            raise
+        print(f"{prog}: error: {_one_line(err)}", file=sys.stderr)
+        return EXIT_FAILURE
 
 
 if __name__ == "__main__":

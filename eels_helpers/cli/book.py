@@ -43,7 +43,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     )
     parser.add_argument("--root", type=Path, default=None, metavar="DIR",
                         help="project folder with _toc.yml and notebooks/ (default: found)")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    from eels_helpers.cli import add_quiet_option
+
+    add_quiet_option(parser, no_progress=True)
     parser.add_argument("--list", action="store_true",
                         help="list the chapters with their parameters at --profile, run nothing")
     return parser
@@ -66,6 +68,7 @@ def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None
 def main(args: argparse.Namespace) -> int:
     from eels_helpers.book.build import BookError
     from eels_helpers.book.runner import run_book
+    from eels_helpers.cli import show_progress
 
     t0 = time.perf_counter()
     if getattr(args, "list", False):
@@ -78,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = run_book(
             args.profile, only=args.only, params=args.param, build=not args.no_build,
-            output=args.output, root=args.root, progress=not args.no_progress,
+            output=args.output, root=args.root, progress=show_progress(args),
         )
     except BookError as err:
         print(f"eels-id book: error: {err}", file=sys.stderr)

@@ -31,10 +31,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    from eels_helpers.models.model_files import shipped_models
+    from eels_helpers.cli import shipped_model_names
 
     parser.add_argument("--model", default="ensemble",
-                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                        help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "checkpoint [ensemble]")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
@@ -64,6 +64,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from eels_helpers.cli import show_progress
     from eels_helpers.inference.mapping import (
         map_elements,
         quantify_map,
@@ -85,8 +86,14 @@ def main(args: argparse.Namespace) -> int:
             lowloss = read_spectrum(args.lowloss)
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
                                args.batch_size, args.offset, bfloat16=args.bf16,
-                               device=args.device, int8=args.int8)
-    except (ModelNotFoundError, SpectrumFileError, ValueError, OSError) as err:
+                               device=args.device, int8=args.int8, progress=show_progress(args))
+    except ModelNotFoundError as err:                # --model names nothing: a usage error
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except (SpectrumFileError, OSError) as err:      # a file missing or unreadable: failed
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 1
+    except ValueError as err:                        # a value out of its range: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
     n = int(np.prod(mapping.navigation_shape))
@@ -118,6 +125,6 @@ def main(args: argparse.Namespace) -> int:
                                 truth=si, scores=scores)
     except OSError as err:
         print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
-        return 2
+        return 1
     print("wrote " + ", ".join(str(p) for p in written))
     return status

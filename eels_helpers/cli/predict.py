@@ -24,10 +24,10 @@ import sys
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
-    from eels_helpers.models.model_files import shipped_models
+    from eels_helpers.cli import shipped_model_names
 
     parser.add_argument("--model", default="default",
-                        help=f"shipped model name ({', '.join(shipped_models()) or 'none installed'}) or a .pt "
+                        help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "file from `eels-id train` [default]")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's, else 0.5]")
@@ -48,27 +48,35 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from eels_helpers.cli import show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import format_prediction, plot_predictions, predict
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
-    try:
-        device = resolve_device(args.device)
-        loaded = load_model(args.model, device=device)
+    try:   # the command line: usage errors (2)
         if args.threshold is not None and not 0.0 < args.threshold < 1.0:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
+        if args.batch_size < 1:
+            raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
+        device = resolve_device(args.device)
+        loaded = load_model(args.model, device=device)
     except (ModelNotFoundError, ValueError) as err:
         print(f"eels-id predict: error: {err}", file=sys.stderr)
         return 2
     results, status = [], 0
-    for path in args.files:
+    files = args.files
+    if len(files) > 1 and show_progress(args):
+        from tqdm.auto import tqdm
+
+        files = tqdm(files, desc="predict", unit="file", leave=False)
+    for path in files:
         try:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
                               bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
                               int8=args.precision == "int8",
-                              device=device)
-        except (SpectrumFileError, ValueError, OSError) as err:
+                              device=device, progress=show_progress(args))
+        except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
             continue

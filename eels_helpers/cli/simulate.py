@@ -14,6 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from eels_helpers.cli import add_quiet_option, show_progress
 from eels_helpers.datasets.config import SPLITS
 
 PROG = "eels-id simulate"
@@ -39,7 +40,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=float, help="override the profile's dataset scale (1 = paper)")
     g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
                    "'simulatable': those the configured GOS source can draw")
-    g.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_quiet_option(g, no_progress=True)
     q = modes.add_parser("preview", help="a quick look: a few spectra of one specimen, printed and plotted",
                          description="A quick look: simulate a few spectra of one specimen, print their "
                                      "labels and plot them with the edges marked.")
@@ -48,6 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--n", type=int, default=5, help="number of spectra (default 5)")
     q.add_argument("--plot", type=Path, help="PNG file for the quick look")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    add_quiet_option(q)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -61,9 +63,12 @@ def main(args: argparse.Namespace) -> int:
 
     try:
         return _preview(args) if args.simulate_mode == "preview" else _dataset(args)
-    except (ValueError, InsufficientDiskSpace, RuntimeError, FileNotFoundError) as err:
+    except (ValueError, RuntimeError) as err:   # a bad value, or an --out that holds other work
         print(f"{PROG} {args.simulate_mode}: error: {err}", file=sys.stderr)
         return 2
+    except (InsufficientDiskSpace, OSError) as err:   # the work failed (disk full, unwritable)
+        print(f"{PROG} {args.simulate_mode}: error: {err}", file=sys.stderr)
+        return 1
 
 
 def _preview(args: argparse.Namespace) -> int:
@@ -102,10 +107,11 @@ def _dataset(args: argparse.Namespace) -> int:
     config = DatasetConfig.from_profile(args.profile, **overrides)
     shard = parse_shard(args.shard)
     n = sum(u.n_rows for u in plan_units(config) if u.id % shard[1] == shard[0])
-    print(f"profile {args.profile}: {config.n_spectra():,} spectra (scale {config.scale:g}); "
-          f"shard {shard[0]}/{shard[1]}: {n:,} spectra -> {args.out}", file=sys.stderr)
+    if show_progress(args):
+        print(f"profile {args.profile}: {config.n_spectra():,} spectra (scale {config.scale:g}); "
+              f"shard {shard[0]}/{shard[1]}: {n:,} spectra -> {args.out}", file=sys.stderr)
     summary = write_dataset(args.out, config, seed=args.seed, workers=args.workers, shard=shard,
-                            progress=not args.no_progress)
+                            progress=show_progress(args))
     if summary["units_computed"] == 0:
         print(f"{args.out} is already complete", file=sys.stderr)
     else:

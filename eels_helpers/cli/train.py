@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -51,10 +52,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", choices=PRECISIONS)
     parser.add_argument("--threads", type=int, dest="num_threads", help="CPU threads per process")
     parser.add_argument("--workers", type=int, dest="num_workers", help="DataLoader worker processes")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from eels_helpers.cli import add_quiet_option
+
+    add_quiet_option(parser, no_progress=True)
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    from eels_helpers.cli import show_progress
+
     options = {}
     for item in args.option:
         key, sep, value = item.partition("=")
@@ -67,7 +72,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.model_config:
         overrides["model_config"] = args.model_config
     return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
-                                    progress=not args.no_progress, **overrides)
+                                    progress=show_progress(args), **overrides)
 
 
 def open_training_data(args: argparse.Namespace, config: TrainConfig):
@@ -88,7 +93,11 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.training.runs import MODEL_FILE
     from eels_helpers.training.schedule import stop_reason
 
-    config = config_from_args(args)
+    try:
+        config = config_from_args(args)
+    except (ValueError, TypeError) as err:   # a bad --option or value: a usage error
+        print(f"eels-id train: error: {err}", file=sys.stderr)
+        return 2
     history = train(config, open_training_data(args, config), args.out,
                     val_data=open_training_split(args.val, "validation") if args.val else None, resume=args.resume)
     if dist_env()[0] == 0 and history:

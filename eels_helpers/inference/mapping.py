@@ -155,7 +155,7 @@ def read_map_input(path):
 def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = None,
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
-                 device: str = "cpu", int8: bool = False) -> MappingResult:
+                 device: str = "cpu", int8: bool = False, progress: bool = False) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -197,6 +197,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     int8 : bool, default False
         CPU inference with dynamically quantised int8 Linear layers in the transformer
         blocks (:func:`eels_helpers.inference.predict.run_model`).
+    progress : bool, default False
+        A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
+        ``--quiet``).
 
     Returns
     -------
@@ -236,7 +239,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     x = preprocess(spectrum, offset_eV=float(offset_eV))
-    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8)
+    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
+                      progress=progress)
     seconds = time.perf_counter() - t0
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)

@@ -24,6 +24,8 @@ import numpy as np
 
 from eels_helpers.device import fast_bfloat16, resolve_device
 
+#: run_model shows a progress bar (when asked) above this many batches
+PROGRESS_MIN_BATCHES = 4
 #: an element is reported for a spectrum image if detected in more than this pixel fraction
 PRESENCE_FRACTION = 0.01
 DEFAULT_THRESHOLD = 0.5
@@ -109,8 +111,12 @@ def run_model(
     bfloat16: bool = False,
     device: str = "cpu",
     int8: bool = False,
+    progress: bool = False,
 ) -> np.ndarray:
     """Probabilities (..., 80) for pre-processed inputs (..., 3072), in batches.
+
+    progress: a progress bar (tqdm, stderr) over the batches when there are more than
+    :data:`PROGRESS_MIN_BATCHES` of them (a spectrum image; a single spectrum shows none).
 
     int8: on the CPU, run a copy of the network whose transformer Linear layers use dynamically
     quantised int8 weights and activations (:func:`int8_linear_copy`; networks without a
@@ -133,8 +139,13 @@ def run_model(
             raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
         model = int8_linear_copy(model)
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
+    starts = range(0, flat.shape[0], batch_size)
+    if progress and len(starts) > PROGRESS_MIN_BATCHES:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="network", unit="batch", leave=False)
     with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
-        for start in range(0, flat.shape[0], batch_size):
+        for start in starts:
             x = torch.from_numpy(flat[start : start + batch_size]).to(device)
             y = model(x).float()
             if loaded.outputs == "logits":
@@ -217,6 +228,7 @@ def predict(
     presence_fraction: float = PRESENCE_FRACTION,
     clip_negative: bool = False,
     int8: bool = False,
+    progress: bool = False,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
 
@@ -266,6 +278,9 @@ def predict(
     int8 : bool, default False
         CPU inference with dynamically quantised int8 Linear layers in the transformer
         blocks (:func:`run_model`).
+    progress : bool, default False
+        A progress bar on stderr over the network's batches of a large spectrum image
+        (``eels-id predict`` shows it unless ``--quiet``).
 
     Returns
     -------
@@ -322,7 +337,8 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
-        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device)
+        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
+                          progress=progress)
         detected, fractions = _detect(probs, threshold, presence_fraction)
         results.append(
             Prediction(

@@ -284,10 +284,24 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
 
 
 def _build(architecture: str, options: dict, state_dict: dict):
+    """The network with the file's weights. It is built on the meta device (no memory, no random
+    initialisation: the weights replace it anyway, and initialising a U-Net took most of a
+    cold ``eels-id predict``), then takes the stored tensors, cast to the dtypes of its own
+    parameters (float16 files are rebuilt in float32). A network whose constructor leaves a
+    tensor the file does not hold (a non-persistent buffer) is built normally instead."""
+    import torch
+
     from eels_helpers.models import create_model
 
-    model = create_model(architecture, **options)
-    model.load_state_dict(state_dict)
+    with torch.device("meta"):
+        model = create_model(architecture, **options)
+    own = model.state_dict(keep_vars=True)
+    state = {k: v.to(own[k].dtype) if k in own and v.is_floating_point() else v
+             for k, v in state_dict.items()}
+    model.load_state_dict(state, assign=True)
+    if any(t.is_meta for t in [*model.parameters(), *model.buffers()]):
+        model = create_model(architecture, **options)
+        model.load_state_dict(state_dict)
     return model.eval()
 
 

@@ -196,7 +196,7 @@ def test_cli_errors_write_nothing(tmp_path, capsys):
     from eels_helpers.cli import main
 
     out = tmp_path / "none"
-    assert main(["map", str(tmp_path / "missing.dm4"), "--out", str(out)]) == 2
+    assert main(["map", str(tmp_path / "missing.dm4"), "--out", str(out)]) == 1
     assert not out.exists()
     assert "error" in capsys.readouterr().err
 

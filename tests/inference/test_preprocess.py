@@ -236,3 +236,20 @@ def test_every_experimental_file_preprocesses():
         assert out.shape == s.navigation_shape + (N_CHANNELS,), rec.file
         assert not out[..., :75].any(), rec.file
         np.testing.assert_allclose(out.reshape(-1, N_CHANNELS).max(axis=1), 1.0, err_msg=rec.file)
+
+
+def test_not_a_knot_spline_equals_scipys_interpolating_spline():
+    """The NumPy spline (no SciPy import at start-up) is scipy's make_interp_spline(k=3)."""
+    from scipy.interpolate import make_interp_spline
+
+    from eels_helpers.inference.preprocess import not_a_knot_spline
+
+    rng = np.random.default_rng(3)
+    for n in (4, 5, 9, 300):
+        x = np.cumsum(rng.uniform(0.2, 2.0, n)) + 100.0          # uneven knots (eV)
+        y = rng.normal(size=(n, 3)) * 1e3
+        at = np.linspace(x[0], x[-1], 517)
+        expected = make_interp_spline(x, y, k=3)(at)
+        assert np.allclose(not_a_knot_spline(x, y, at), expected, rtol=0, atol=1e-9 * np.abs(y).max())
+    with pytest.raises(ValueError, match=">= 4 knots"):
+        not_a_knot_spline(np.arange(3.0), np.ones((3, 1)), np.arange(3.0))
