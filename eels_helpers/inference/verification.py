@@ -365,6 +365,21 @@ def _bins(E: np.ndarray, y: np.ndarray, lo: float, hi: float):
     return sel, f, E[sel].reshape(n, f).mean(axis=1), y[sel].reshape(n, f).sum(axis=1)
 
 
+def _trim(yb: np.ndarray) -> tuple[int, int]:
+    """Bins [a, b) of the measured window without its junk ends: a rising start (a detector's
+    ramp, a cut-off) begins the fit at the maximum of the first tenth; near-empty bins at the
+    end (< 10 % of the last tenth's median) are dropped."""
+    n = yb.size
+    k = max(n // 10, 3)
+    sm = np.convolve(yb, np.ones(3) / 3, mode="same")
+    a = int(np.argmax(sm[1:k])) + 1 if sm[0] < 0.9 * sm[1:k].max() else 0
+    ref = float(np.median(yb[-k:]))
+    b = n
+    while b > a + 1 and yb[b - 1] < 0.1 * ref:
+        b -= 1
+    return a, b
+
+
 def _unfitted(candidates, status_reason, microscope, window, message, t0) -> VerificationResult:
     ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb)
           for el, (p, nb) in candidates.items()}
@@ -463,6 +478,9 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
     K_bg = len(config.background_exponents)
     sel, f, Eb, yb = _bins(E, y_all, lo, hi)
+    if config.fit_range_eV is None and Eb.size >= 4 * (K_bg + 8):
+        a, b = _trim(yb)                      # detector ramps and dead channels at the ends
+        sel, Eb, yb = sel[a * f: b * f], Eb[a:b], yb[a:b]
     if Eb.size < K_bg + 8:
         raise ValueError(f"{spectrum.name}: the fit window {lo:g}-{hi:g} eV holds {Eb.size} bins of "
                          f">= 1 eV (spectrum {E[0]:g}-{E[-1]:g} eV); at least {K_bg + 8} are needed "
@@ -616,9 +634,10 @@ class DecisionRule:
 
     An element with an edge in the window is kept when
     ``z = a_p * logit(p) + a_s * min(significance, 30) + a_f * sqrt(fit_improvement) + a_0 >= 0``,
-    its atomic edge carries at least ``min_edge_fraction`` of its signal, and (for a neighbour
-    the network did not propose, p < candidate_threshold) its significance is at least
-    ``min_neighbour_significance``. An element without an edge in the window cannot be tested:
+    and its atomic edge carries at least ``min_edge_fraction`` of its signal. A neighbour the
+    network did not propose (p < candidate_threshold) is kept only when its significance is at
+    least ``min_neighbour_significance`` and its fit improvement beats that of every proposed
+    neighbour it competes with (the neighbours are resolved by which onset and shape fit better). An element without an edge in the window cannot be tested:
     the network's answer (p >= threshold) stands, with that reason.
     """
 
@@ -628,7 +647,7 @@ class DecisionRule:
     a_0: float = -5.0
     min_edge_fraction: float = 0.2
     candidate_threshold: float = 0.05
-    min_neighbour_significance: float = 8.0
+    min_neighbour_significance: float = 10.0
 
     def __post_init__(self):
         for name in ("a_p", "a_s", "a_f", "a_0"):
@@ -693,10 +712,23 @@ def decide(result: VerificationResult, rule: DecisionRule | None = None,
             ev.verified = False
             ev.reason = ("no significant edge" if weak else "evidence too weak for its probability") \
                 + f"; {numbers}"
-        elif (p is None or p < rule.candidate_threshold) and not (
-                math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
-            ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
-                                             f"{rule.min_neighbour_significance:g} sigma; {numbers}")
+        elif p is None or p < rule.candidate_threshold:
+            rivals = {nb: result.evidence[nb] for nb in ev.neighbours if nb in result.evidence
+                      and (result.evidence[nb].probability or 0.0) >= rule.candidate_threshold
+                      and result.evidence[nb].status == "fitted"}
+            better = [nb for nb, r in rivals.items() if r.fit_improvement >= ev.fit_improvement]
+            if not (math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
+                ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
+                                                 f"{rule.min_neighbour_significance:g} sigma; {numbers}")
+            elif better:
+                ev.verified, ev.reason = False, (f"neighbour not proposed by the network; "
+                                                 f"{', '.join(better)} fit(s) better; {numbers}")
+            elif ev.edge_fraction < rule.min_edge_fraction:
+                ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
+                                                 f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
+            else:
+                ev.verified, ev.reason = True, (f"rescued: its onset and shape fit better than "
+                                                f"{', '.join(rivals) or 'the others'}; {numbers}")
         elif ev.edge_fraction < rule.min_edge_fraction:
             ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
                                              f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
