@@ -178,8 +178,8 @@ def test_rejected_high_probability_and_json():
     assert d["verified"] == ["O"] and d["evidence"]["Fe"]["verified"] is False
     assert set(d["evidence"]["O"]) >= {"signal_counts", "uncertainty_counts", "significance",
                                        "fit_improvement", "shift_eV", "edges_in_window", "reason"}
-    # a stricter rule (only the network's probability counts) changes the decision in place
-    decide(res, DecisionRule(a_f=0.0, a_0=0.0), threshold=0.5)
+    # a rule where only the network's probability counts changes the decision in place
+    decide(res, DecisionRule(a_f=0.0, a_0=0.0, min_edge_fraction=0.0), threshold=0.5)
     assert set(res.verified) == {"O", "Fe"}
     text = format_verification(res)
     assert "Fe" in text and "O" in text and "chi2/dof" in text
