@@ -47,8 +47,8 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from dataclasses import asdict, dataclass, field
-from typing import Any, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -523,10 +523,11 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         s_tot = sig[[i for i, o in enumerate(owner) if o == el]].sum(axis=0)
         cumulative[el] = np.concatenate([[0.0], np.cumsum(0.5 * (s_tot[1:] + s_tot[:-1]))]) * _GRID_STEP_EV
 
-    def columns(el: str, shift: np.ndarray) -> np.ndarray:
-        """(len(shift), n, m) columns of candidate ``el`` at each onset shift: its edges' cross
-        section integrated over each bin (barn), then near-onset Gaussians (unit area, counts)."""
-        Es = edges_eV[None, :] - shift[:, None]                     # (S, n + 1)
+    def columns(el: str, shift: np.ndarray, a: int = 0, b: int = n) -> np.ndarray:
+        """(len(shift), b - a, m) columns of candidate ``el`` at each onset shift on bins [a, b):
+        its edges' cross section integrated over each bin (barn), then near-onset Gaussians
+        (unit area, counts)."""
+        Es = edges_eV[None, a:b + 1] - shift[:, None]               # (S, b - a + 1)
         c = np.interp(Es, grid, cumulative[el])
         out = [np.diff(c, axis=1)[..., None]]
         if nf:
@@ -544,86 +545,118 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     k = 5 if n > 20 else 1
     sm = np.convolve(yb, np.ones(k) / k, mode="same")
     floor = max(1e-3 * float(np.max(np.abs(sm))), 1e-12)
-    w = 1.0 / np.sqrt(np.maximum(sm, floor))
-    yw = yb * w
-    bg = np.stack([(Eb / Eb[0]) ** (-r) for r in config.background_exponents], axis=1)
-    bgw = bg * w[:, None]
-    bgw /= np.linalg.norm(bgw, axis=0)
+    w_all = 1.0 / np.sqrt(np.maximum(sm, floor))
+    first = {el: min(fams[i].first_onset_eV for i, o in enumerate(owner) if o == el) for el in fitted}
+    last = {el: max(fams[i].onset_eV for i, o in enumerate(owner) if o == el) for el in fitted}
 
-    def fit(el_blocks: dict[str, np.ndarray]):
-        """NNLS of all blocks + background -> (A, colsum, Aw, scale, G, h, idx)."""
-        idx, start = {}, 0
-        for el, blk in el_blocks.items():
-            idx[el] = np.arange(start, start + blk.shape[1])
-            start += blk.shape[1]
-        A = np.concatenate(list(el_blocks.values()) + [bg], axis=1)
-        Aw = A * w[:, None]
-        scale = np.linalg.norm(Aw, axis=0)
-        scale[scale == 0] = 1.0
-        Aw /= scale
-        return A, Aw, scale, Aw.T @ Aw, Aw.T @ yw, idx
+    def solve(a: int, b: int, members: list[str], report: list[str], fixed: dict | None = None):
+        """Fit bins [a, b) with ``members``' blocks + background: the onset shifts of the
+        ``report`` elements searched (the others at 0), or all ``fixed``; then the evidence of
+        each ``report`` element by leaving it out."""
+        w, y = w_all[a:b], yb[a:b]
+        yw = y * w
+        yy = float(yw @ yw)
+        Ea = Eb[a:b]
+        bg = np.stack([(Ea / Ea[0]) ** (-r) for r in config.background_exponents], axis=1)
+        bgw = bg * w[:, None]
+        bgw /= np.linalg.norm(bgw, axis=0)
 
-    blocks = {el: columns(el, np.zeros(1))[0] for el in fitted}
-    A, Aw, scale, G, h, idx = fit(blocks)
-    yy = float(yw @ yw)
-    x0, _ = _nnls_gram(G, h, yy)
-    fitted_w = Aw * x0[None, :]
-    # onset shift per candidate: the others held at their first fit, its own block and the
-    # background refitted at every shift (small NNLS problems)
-    best_shift = {}
+        def block(el, sh):
+            return columns(el, np.atleast_1d(np.asarray(sh, dtype=float)), a, b)
+
+        def assemble(blocks):
+            idx, start = {}, 0
+            for el, blk in blocks.items():
+                idx[el] = np.arange(start, start + blk.shape[1])
+                start += blk.shape[1]
+            A = np.concatenate(list(blocks.values()) + [bg], axis=1)
+            Aw = A * w[:, None]
+            scale = np.linalg.norm(Aw, axis=0)
+            scale[scale == 0] = 1.0
+            Aw /= scale
+            return A, Aw, scale, Aw.T @ Aw, Aw.T @ yw, idx
+
+        shift = {el: (fixed or {}).get(el, 0.0) for el in members}
+        blocks = {el: block(el, shift[el])[0] for el in members}
+        A, Aw, scale, G, h, idx = assemble(blocks)
+        if fixed is None:
+            # a reported element's shift: the others held at their first fit, its block and the
+            # background refitted at every shift (small NNLS problems)
+            x0, _ = _nnls_gram(G, h, yy)
+            part = Aw * x0[None, :]
+            for el in report:
+                ii = idx[el]
+                rest = yw - part.sum(axis=1) + part[:, ii].sum(axis=1)
+                Bs = block(el, shifts) * w[None, :, None]
+                Bs /= np.maximum(np.linalg.norm(Bs, axis=1, keepdims=True), 1e-300)
+                M = np.concatenate([Bs, np.broadcast_to(bgw, (S,) + bgw.shape)], axis=2)
+                Mt = M.transpose(0, 2, 1)
+                Gs, hs = Mt @ M, Mt @ rest
+                chi = np.array([_nnls_gram(Gs[s], hs[s], float(rest @ rest))[1] for s in range(S)])
+                shift[el] = float(shifts[int(np.argmin(chi + 1e-9 * np.abs(shifts)))])  # ties: smallest
+                if shift[el] != 0.0:
+                    blocks[el] = block(el, shift[el])[0]
+            if any(shift.values()):
+                A, Aw, scale, G, h, idx = assemble(blocks)
+        K = A.shape[1]
+        x, chi2 = _nnls_gram(G, h, yy)
+        dof = max(b - a - K, 1)
+        chi2_red = max(chi2 / dof, 1e-300)
+        colsum = A.sum(axis=0)
+        out = {}
+        for el in report:
+            ii = idx[el]
+            keep = np.setdiff1d(np.arange(K), ii)
+            _, chi2_without = _nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
+            act = np.union1d(np.flatnonzero(x > 0), ii)
+            g = np.zeros(K)
+            g[ii] = colsum[ii] / scale[ii]                         # counts per unit of x
+            Ga = G[np.ix_(act, act)]
+            try:
+                var = float(g[act] @ np.linalg.solve(Ga, g[act])) * chi2_red
+            except np.linalg.LinAlgError:
+                var = float(g[act] @ np.linalg.pinv(Ga) @ g[act]) * chi2_red
+            signal = float(g @ x)
+            unc = math.sqrt(var) if var > 0 else float("nan")
+            edge = float(g[ii[0]] * x[ii[0]])
+            out[el] = dict(signal_counts=signal, uncertainty_counts=unc,
+                           significance=signal / unc if unc > 0 else float("nan"),
+                           fit_improvement=max(chi2_without - chi2, 0.0) / chi2_red,
+                           edge_fraction=edge / signal if signal > 0 else 0.0, shift_eV=shift[el])
+        coef = x / scale
+        return out, A, coef, idx, float(chi2 / dof), bg
+
+    # the evidence of each candidate from a local fit: from below its first onset (by a quarter
+    # of the onset energy, >= 60 eV) to above its last major onset (by half, >= 150 eV); the
+    # candidates with an edge there are fitted with it, so neighbours compete
+    evidence, shift_of = {}, {}
     for el in fitted:
-        ii = idx[el]
-        others = yw - fitted_w.sum(axis=1) + fitted_w[:, ii].sum(axis=1)
-        Bs = columns(el, shifts) * w[None, :, None]                  # (S, n, m)
-        Bs /= np.maximum(np.linalg.norm(Bs, axis=1, keepdims=True), 1e-300)
-        M = np.concatenate([Bs, np.broadcast_to(bgw, (S,) + bgw.shape)], axis=2)
-        Mt = M.transpose(0, 2, 1)
-        Gs, hs = Mt @ M, Mt @ others
-        chi = np.array([_nnls_gram(Gs[s], hs[s], float(others @ others))[1] for s in range(S)])
-        j = int(np.argmin(chi + 1e-9 * np.abs(shifts)))            # ties: the smallest shift
-        best_shift[el] = float(shifts[j])
-        if shifts[j] != 0.0:
-            blocks[el] = columns(el, shifts[j:j + 1])[0]
-    if any(best_shift.values()):
-        A, Aw, scale, G, h, idx = fit(blocks)
-    colsum = A.sum(axis=0)
-    K = A.shape[1]
-    dof = max(n - K, 1)
-
-    x, chi2 = _nnls_gram(G, h, yy)
-    chi2_red = max(chi2 / dof, 1e-300)
-    coef = x / scale                                             # in units of A's columns
-    model = A @ coef
-    contributions = {el: A[:, idx[el]] @ coef[idx[el]] for el in fitted}
-    evidence = {}
-    active = x > 0
+        lo_e = first[el] - max(60.0, 0.25 * first[el])
+        hi_e = last[el] + max(150.0, 0.5 * last[el])
+        a = int(np.searchsorted(Eb, lo_e))
+        b = int(np.searchsorted(Eb, hi_e, side="right"))
+        need = K_bg + 8 + 4 * (1 + nf)
+        if b - a < need:                                     # widen to the minimum size
+            a, b = max(0, min(a, b - need)), min(n, max(b, a + need))
+            if b - a < need:
+                a, b = 0, n
+        members = [o for o in fitted if o == el or any(
+            Eb[a] <= fams[i].first_onset_eV <= Eb[b - 1] - config.margin_after_eV
+            for i, ow in enumerate(owner) if ow == o)]
+        found = solve(a, b, members, [el])[0][el]
+        shift_of[el] = found["shift_eV"]
+        p, nb = cand[el]
+        evidence[el] = Evidence(el, "fitted", p, nb, **found, edges_in_window=inside_txt[el],
+                                edges_outside=outside_txt[el])
     for el, (p, nb) in cand.items():
-        if el not in idx:
+        if el not in evidence:
             evidence[el] = Evidence(el, status_reason[el], p, nb, edges_outside=outside_txt[el])
-            continue
-        ii = idx[el]
-        keep = np.setdiff1d(np.arange(K), ii)
-        _, chi2_without = _nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
-        act = np.union1d(np.flatnonzero(active), ii)
-        g = np.zeros(K)
-        g[ii] = colsum[ii] / scale[ii]                           # counts per unit of x
-        Ga = G[np.ix_(act, act)]
-        try:
-            var = float(g[act] @ np.linalg.solve(Ga, g[act])) * chi2_red
-        except np.linalg.LinAlgError:
-            var = float(g[act] @ np.linalg.pinv(Ga) @ g[act]) * chi2_red
-        signal = float(g @ x)
-        unc = math.sqrt(var) if var > 0 else float("nan")
-        edge = float(g[ii[0]] * x[ii[0]])
-        evidence[el] = Evidence(
-            el, "fitted", p, nb, signal_counts=signal, uncertainty_counts=unc,
-            significance=signal / unc if unc > 0 else float("nan"),
-            fit_improvement=max(chi2_without - chi2, 0.0) / chi2_red,
-            edge_fraction=edge / signal if signal > 0 else 0.0, shift_eV=best_shift[el],
-            edges_in_window=inside_txt[el], edges_outside=outside_txt[el])
-    res = VerificationResult(evidence, Eb, yb, model, bg @ coef[K - K_bg:], contributions,
-                             float(chi2 / dof), micro, window, float(f * (E[1] - E[0]) if E.size > 1 else 1.0),
-                             0.0)
+    evidence = {el: evidence[el] for el in cand}
+    # the model shown: one fit of the whole window at the shifts found
+    _, A, coef, idx, chi2_red, bg = solve(0, n, fitted, [], fixed=shift_of)
+    contributions = {el: A[:, idx[el]] @ coef[idx[el]] for el in fitted}
+    res = VerificationResult(evidence, Eb, yb, A @ coef, bg @ coef[A.shape[1] - K_bg:], contributions,
+                             chi2_red, micro, window, float(f * d), 0.0)
     return decide(res, rule, threshold)
 
 
@@ -637,8 +670,9 @@ class DecisionRule:
     and its atomic edge carries at least ``min_edge_fraction`` of its signal. A neighbour the
     network did not propose (p < candidate_threshold) is kept only when its significance is at
     least ``min_neighbour_significance`` and its fit improvement beats that of every proposed
-    neighbour it competes with (the neighbours are resolved by which onset and shape fit better). An element without an edge in the window cannot be tested:
-    the network's answer (p >= threshold) stands, with that reason.
+    neighbour it competes with (the neighbours are resolved by which onset and shape fit
+    better). An element without an edge in the window cannot be tested: the network's answer
+    (p >= threshold) stands, with that reason.
     """
 
     a_p: float = 0.5
