@@ -64,7 +64,8 @@ def real(model: str, directory: Path) -> None:
     from eels_helpers.evaluation.real_spectra import evaluation_split, label_matrix, load_manifest, metric_mask
     from eels_helpers.inference.predict import predict
     from eels_helpers.inference.spectrum_files import read_spectrum
-    from eels_helpers.inference.verification import VerifyConfig, candidates_from_probabilities, verify
+    from eels_helpers.inference.verification import VerifyConfig, verify
+    from eels_helpers.inference.verification_rules import candidates_from_probabilities
     from eels_helpers.physics.elements import ELEMENTS
 
     manifest = load_manifest(directory)

@@ -101,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
         if not args.json:
             print(format_prediction(pred))
             if check is not None:
-                from eels_helpers.inference.verification import format_verification
+                from eels_helpers.inference.verification_rules import format_verification
 
                 print(f"  verified: {', '.join(check.verified) or 'none'}")
                 print(format_verification(check, indent="    "))
@@ -141,7 +141,8 @@ def _verify_config(args):
 def _verify_one(pred, config, candidate_threshold):
     """Verify a prediction: candidates from its probabilities (the mean over the pixels of a
     spectrum image, whose summed spectrum is fitted) plus its detected elements."""
-    from eels_helpers.inference.verification import candidates_from_probabilities, verify
+    from eels_helpers.inference.verification import verify
+    from eels_helpers.inference.verification_rules import candidates_from_probabilities
     from eels_helpers.physics.elements import ELEMENTS
 
     probs = pred.probabilities.reshape(-1, 80).mean(axis=0)

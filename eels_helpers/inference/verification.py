@@ -38,8 +38,10 @@ carried by the atomic edge (not by the near-onset terms); which of its edges lie
 window. Neighbours that the network confuses (:data:`NEIGHBOUR_GROUPS`) are fitted together, so
 the leave-one-out improvement of the wrong one is small: its onset and shape fit worse.
 
-:func:`decide` turns the evidence and the network's probability into the final answer with the
-small rule :class:`DecisionRule`.
+:func:`eels_helpers.inference.verification_rules.decide` turns the evidence and the network's
+probability into the final answer with the small rule
+:class:`~eels_helpers.inference.verification_rules.DecisionRule`; the neighbour sets and the
+candidates of a spectrum are defined there too.
 """
 
 from __future__ import annotations
@@ -52,21 +54,8 @@ from typing import Any, Mapping
 
 import numpy as np
 
-__all__ = ["NEIGHBOUR_GROUPS", "neighbours_of", "candidates_from_probabilities", "VerifyConfig",
-           "Evidence", "VerificationResult", "DecisionRule", "verify", "decide",
-           "format_verification"]
+__all__ = ["DEFAULT_MICROSCOPE", "VerifyConfig", "Evidence", "VerificationResult", "verify"]
 
-#: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
-#: lanthanide, or a plausible alternative such as Re beside W). A candidate brings the other
-#: members of its groups into the fit; lanthanides La..Lu also bring their neighbours up to
-#: two atomic numbers away (see :func:`neighbours_of`).
-NEIGHBOUR_GROUPS: tuple[tuple[str, ...], ...] = (
-    ("Ta", "W", "Re", "Os", "Ir", "Pt"),
-    ("Cr", "Mn", "Fe"),
-    ("Ba", "La", "Ce"),
-)
-_LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
-                "Yb", "Lu")
 #: beam energy (keV), convergence and collection semi-angles (mrad) when the file has none
 DEFAULT_MICROSCOPE = {"E0_keV": 200.0, "alpha_mrad": 10.0, "beta_mrad": 30.0}
 _META_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad",
@@ -75,65 +64,6 @@ _META_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad
 MAX_BINS = 1024
 _GRID_STEP_EV = 0.25
 _GRID = (30.0, 3400.0)
-
-
-def neighbours_of(element: str) -> tuple[str, ...]:
-    """The elements the network commonly confuses with ``element`` (not itself).
-
-    Members of its :data:`NEIGHBOUR_GROUPS`, and for a lanthanide La..Lu the lanthanides up to
-    two atomic numbers away. ValueError for a symbol that is not one of the 80 ``ELEMENTS``.
-    """
-    from eels_helpers.physics.elements import element_index
-
-    element_index(element)
-    out: list[str] = []
-    for group in NEIGHBOUR_GROUPS:
-        if element in group:
-            out += [e for e in group if e != element]
-    if element in _LANTHANIDES:
-        i = _LANTHANIDES.index(element)
-        out += [e for e in _LANTHANIDES[max(i - 2, 0): i + 3] if e != element]
-    return tuple(dict.fromkeys(out))
-
-
-def candidates_from_probabilities(probabilities, candidate_threshold: float = 0.05,
-                                  neighbours: bool = True) -> dict[str, float]:
-    """Candidate elements of one spectrum: those with network probability >=
-    ``candidate_threshold``, plus (``neighbours=True``) their :func:`neighbours_of`.
-
-    Parameters
-    ----------
-    probabilities : array_like, shape (80,)
-        Sigmoid probabilities in the order of :data:`eels_helpers.physics.elements.ELEMENTS`.
-    candidate_threshold : float, default 0.05
-        Lowest probability that makes an element a candidate, in [0, 1].
-    neighbours : bool, default True
-        Add the commonly confused neighbours of each candidate.
-
-    Returns
-    -------
-    dict
-        ``{symbol: probability}``, by decreasing probability (neighbours after).
-
-    Raises
-    ------
-    ValueError
-        If ``probabilities`` does not have 80 values or ``candidate_threshold`` is not in [0, 1].
-    """
-    from eels_helpers.physics.elements import ELEMENTS
-
-    p = np.asarray(probabilities, dtype=np.float64).ravel()
-    if p.size != len(ELEMENTS):
-        raise ValueError(f"probabilities must hold 80 values (Be..Bi), got {p.size}")
-    if not 0.0 <= candidate_threshold <= 1.0:
-        raise ValueError(f"candidate_threshold must be a probability in [0, 1], got {candidate_threshold}")
-    order = np.argsort(-p, kind="stable")
-    out = {ELEMENTS[i]: float(p[i]) for i in order if p[i] >= candidate_threshold}
-    if neighbours:
-        for el in list(out):
-            for nb in neighbours_of(el):
-                out.setdefault(nb, float(p[ELEMENTS.index(nb)]))
-    return out
 
 
 @dataclass(frozen=True)
@@ -206,13 +136,13 @@ class Evidence:
 
     status: "fitted", or "no edge in window" / "not computable" (then the numbers are NaN).
     probability: the network's (None when not given); neighbours: the other candidates it is
-    commonly confused with (:func:`neighbours_of`).
+    commonly confused with (:func:`~eels_helpers.inference.verification_rules.neighbours_of`).
     signal_counts, uncertainty_counts: fitted counts of its edges (+ near-onset terms) in the
     window and their 1-sigma uncertainty; significance = signal / uncertainty;
     fit_improvement: chi2 without it minus chi2 with it (in units of the reduced chi2);
     edge_fraction: share of the signal carried by the atomic cross section; shift_eV: best onset
     shift; edges_in_window / edges_outside: major edges ("Fe L3 708 eV") inside / outside.
-    verified, reason: the final decision (:func:`decide`).
+    verified, reason: the final decision (:func:`~eels_helpers.inference.verification_rules.decide`).
     """
 
     element: str
@@ -389,7 +319,7 @@ def _unfitted(candidates, status_reason, microscope, window, message, t0) -> Ver
 
 
 def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
-           rule: "DecisionRule | None" = None, threshold: float = 0.5) -> VerificationResult:
+           rule: Any = None, threshold: float = 0.5) -> VerificationResult:
     """Fit background + every candidate's edges over a spectrum's measured window and report the
     evidence for each candidate (model and fit: module docstring).
 
@@ -405,7 +335,8 @@ def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
     config : VerifyConfig, optional
         Microscope (keV, mrad), fit range and shift search (eV), near-onset freedom, background.
     rule : DecisionRule, optional
-        Decision rule applied through :func:`decide`; default ``DecisionRule()``.
+        Decision rule (:mod:`eels_helpers.inference.verification_rules`); default
+        ``DecisionRule()``.
     threshold : float, default 0.5
         The network's detection threshold (probability in (0, 1)), used by the rule.
 
@@ -463,6 +394,8 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     bad = [el for el in cand if el not in ELEMENTS]
     if bad:
         raise ValueError(f"candidate(s) {bad} are not among the 80 element symbols Be..Bi")
+    from eels_helpers.inference.verification_rules import decide, neighbours_of
+
     for el in cand:
         cand[el] = (cand[el][0], tuple(c for c in cand if c != el and el in neighbours_of(c)))
     if getattr(spectrum, "is_spectrum_image", False):
@@ -658,133 +591,3 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     res = VerificationResult(evidence, Eb, yb, A @ coef, bg @ coef[A.shape[1] - K_bg:], contributions,
                              chi2_red, micro, window, float(f * d), 0.0)
     return decide(res, rule, threshold)
-
-
-# ----------------------------------------------------------------------------- decision
-@dataclass(frozen=True)
-class DecisionRule:
-    """The final decision from the network probability p and the fit's evidence.
-
-    An element with an edge in the window is kept when
-    ``z = a_p * logit(p) + a_s * min(significance, 30) + a_f * sqrt(fit_improvement) + a_0 >= 0``,
-    and its atomic edge carries at least ``min_edge_fraction`` of its signal. A neighbour the
-    network did not propose (p < candidate_threshold) is kept only when its significance is at
-    least ``min_neighbour_significance`` and its fit improvement beats that of every proposed
-    neighbour it competes with (the neighbours are resolved by which onset and shape fit
-    better). An element without an edge in the window cannot be tested: the network's answer
-    (p >= threshold) stands, with that reason.
-    """
-
-    a_p: float = 0.5
-    a_s: float = 0.0
-    a_f: float = 1.0
-    a_0: float = -5.0
-    min_edge_fraction: float = 0.2
-    candidate_threshold: float = 0.05
-    min_neighbour_significance: float = 10.0
-
-    def __post_init__(self):
-        for name in ("a_p", "a_s", "a_f", "a_0"):
-            if not math.isfinite(float(getattr(self, name))):
-                raise ValueError(f"DecisionRule.{name} must be finite; got {getattr(self, name)!r}")
-        if not 0.0 <= self.min_edge_fraction <= 1.0:
-            raise ValueError(f"DecisionRule.min_edge_fraction must be in [0, 1]; got {self.min_edge_fraction!r}")
-        if not 0.0 <= self.candidate_threshold <= 1.0:
-            raise ValueError("DecisionRule.candidate_threshold must be a probability in [0, 1]; got "
-                             f"{self.candidate_threshold!r}")
-
-    def score(self, p: float, significance: float, fit_improvement: float) -> float:
-        p = min(max(0.5 if p is None else float(p), 1e-6), 1 - 1e-6)
-        s = significance if math.isfinite(significance) else 0.0
-        fi = fit_improvement if math.isfinite(fit_improvement) else 0.0
-        return (self.a_p * math.log(p / (1 - p)) + self.a_s * min(s, 30.0)
-                + self.a_f * math.sqrt(max(fi, 0.0)) + self.a_0)
-
-
-def decide(result: VerificationResult, rule: DecisionRule | None = None,
-           threshold: float = 0.5) -> VerificationResult:
-    """Set ``verified`` and ``reason`` of every candidate of ``result`` with ``rule``.
-
-    Parameters
-    ----------
-    result : VerificationResult
-        The evidence from :func:`verify` (changed in place and returned).
-    rule : DecisionRule, optional
-        Default ``DecisionRule()``.
-    threshold : float, default 0.5
-        The network's own detection threshold, probability in (0, 1): used for candidates that
-        cannot be tested (no edge in the window).
-
-    Returns
-    -------
-    VerificationResult
-        ``result``, with ``Evidence.verified`` and ``Evidence.reason`` set.
-
-    Raises
-    ------
-    ValueError
-        If ``threshold`` is not in (0, 1).
-    """
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
-    rule = DecisionRule() if rule is None else rule
-    result.rule = rule
-    for ev in result.evidence.values():
-        p = ev.probability
-        if ev.status != "fitted":
-            net = p is not None and p >= threshold
-            ev.verified = net
-            ev.reason = (f"{ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): cannot be "
-                         f"tested; the network's call ({'kept' if net else 'not detected'}) stands")
-            continue
-        z = rule.score(p, ev.significance, ev.fit_improvement)
-        numbers = (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, "
-                   f"{ev.significance:.1f} sigma, fit improvement {ev.fit_improvement:.1f}, "
-                   f"shift {ev.shift_eV:+g} eV")
-        weak = not (math.isfinite(ev.significance) and ev.significance >= 3.0)
-        if z < 0:
-            ev.verified = False
-            ev.reason = ("no significant edge" if weak else "evidence too weak for its probability") \
-                + f"; {numbers}"
-        elif p is None or p < rule.candidate_threshold:
-            rivals = {nb: result.evidence[nb] for nb in ev.neighbours if nb in result.evidence
-                      and (result.evidence[nb].probability or 0.0) >= rule.candidate_threshold
-                      and result.evidence[nb].status == "fitted"}
-            better = [nb for nb, r in rivals.items() if r.fit_improvement >= ev.fit_improvement]
-            if not (math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
-                ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
-                                                 f"{rule.min_neighbour_significance:g} sigma; {numbers}")
-            elif better:
-                ev.verified, ev.reason = False, (f"neighbour not proposed by the network; "
-                                                 f"{', '.join(better)} fit(s) better; {numbers}")
-            elif ev.edge_fraction < rule.min_edge_fraction:
-                ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
-                                                 f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
-            else:
-                ev.verified, ev.reason = True, (f"rescued: its onset and shape fit better than "
-                                                f"{', '.join(rivals) or 'the others'}; {numbers}")
-        elif ev.edge_fraction < rule.min_edge_fraction:
-            ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
-                                             f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
-        else:
-            ev.verified, ev.reason = True, f"confirmed by the fit; {numbers}"
-    return result
-
-
-def format_verification(result: VerificationResult, indent: str = "  ") -> str:
-    """Lines for the text output: one per candidate, kept first, with the evidence and reason."""
-    lines = []
-    order = sorted(result.evidence.values(), key=lambda e: (not e.verified, e.element not in
-                                                            result.verified, -(e.probability or 0)))
-    if result.message:
-        lines.append(f"{indent}verification: {result.message}")
-    for ev in order:
-        tag = "kept    " if ev.verified else "rejected"
-        p = "  -  " if ev.probability is None else f"{ev.probability:.2f}"
-        lines.append(f"{indent}{tag} {ev.element:<2} p={p}  {ev.reason}")
-    m = result.microscope
-    lines.append(f"{indent}fit {result.window_eV[0]:.0f}-{result.window_eV[1]:.0f} eV, chi2/dof "
-                 f"{result.chi2_reduced:.2f}, E0 {m['E0_keV']:g} keV, alpha {m['alpha_mrad']:g} mrad, "
-                 f"beta {m['beta_mrad']:g} mrad ({', '.join(f'{k} {v}' for k, v in m['source'].items())}), "
-                 f"{1000 * result.seconds:.0f} ms")
-    return "\n".join(lines)

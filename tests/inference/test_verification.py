@@ -7,14 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from eels_helpers.inference.verification import (
+from eels_helpers.inference.verification import VerifyConfig, verify
+from eels_helpers.inference.verification_rules import (
     DecisionRule,
-    VerifyConfig,
     candidates_from_probabilities,
     decide,
     format_verification,
     neighbours_of,
-    verify,
 )
 from eels_helpers.physics.cross_section import dsigma_dE
 from eels_helpers.physics.elements import ELEMENTS
