@@ -178,7 +178,55 @@ def test_rejected_high_probability_and_json():
     assert set(d["evidence"]["O"]) >= {"signal_counts", "uncertainty_counts", "significance",
                                        "fit_improvement", "shift_eV", "edges_in_window", "reason"}
     # a rule where only the network's probability counts changes the decision in place
-    decide(res, DecisionRule(a_f=0.0, a_0=0.0, min_edge_fraction=0.0), threshold=0.5)
+    decide(res, DecisionRule(a_f=0.0, a_0=0.0, min_edge_fraction=0.0, min_significance=0.0), threshold=0.5)
     assert set(res.verified) == {"O", "Fe"}
     text = format_verification(res)
     assert "Fe" in text and "O" in text and "chi2/dof" in text
+
+
+def test_regions_of_a_spectrum_image_and_plot(tmp_path):
+    from eels_helpers.inference.verification_figures import plot_verifications
+    from eels_helpers.inference.verification_rules import verify_regions
+
+    left = _spectrum(["Fe L", "O K"], [4e3, 1e4], seed=8, bg=5e4).data
+    right = _spectrum(["O K"], [1e4], seed=9, bg=5e4).data
+    data = np.stack([np.stack([left, left, right, right])] * 2)        # (2, 4, C)
+    si = Spectrum(data, np.arange(400.0, 1000.0, 0.5), dict(META))
+    probs = np.zeros((2, 4, 80))
+    probs[..., ELEMENTS.index("O")] = 0.9
+    probs[:, :2, ELEMENTS.index("Fe")] = 0.8
+    out = verify_regions(si, probs, 0.5, blocks=2)
+    assert set(out["verified"]) == {"Fe", "O"} and len(out["regions"]) == 4
+    right_blocks = [r for sl, r in out["regions"] if sl[1].start >= 2]
+    assert all(r.verified == ("O",) for r in right_blocks)
+    with pytest.raises(ValueError, match="navigation"):
+        verify_regions(Spectrum(left, si.energy_eV), probs[0, 0], 0.5)
+    with pytest.raises(ValueError, match="probabilities shape"):
+        verify_regions(si, probs[:, :3], 0.5)
+    png = plot_verifications([out["summed"]], tmp_path / "v.png", ["summed"])
+    assert png.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no verification result"):
+        plot_verifications([], tmp_path / "w.png")
+
+
+def test_cli_predict_verify_text_json_plot(tmp_path, capsys):
+    from eels_helpers.cli import main as cli_main
+
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=10)
+    path = tmp_path / "feo.csv"
+    np.savetxt(path, np.column_stack([sp.energy_eV, sp.data]), delimiter=",", header="energy_eV,counts")
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--json",
+                   "--plot", str(tmp_path / "v.png"), "--device", "cpu"])
+    assert rc == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    v = result["verification"]
+    assert set(v["verified"]) <= set(v["evidence"]) and v["evidence"]
+    for ev in v["evidence"].values():
+        assert ev["reason"] and ev["verified"] in (True, False)
+    assert "Fe" in v["evidence"] and v["evidence"]["Fe"]["significance"] > 10
+    assert (tmp_path / "v.png").stat().st_size > 10_000
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "verified:" in out and "chi2/dof" in out
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--beta", "-3"])
+    assert rc == 2 and "beta" in capsys.readouterr().err
