@@ -7,7 +7,9 @@
   spectrum images (``eels-id predict``);
 - ``mapping``: per-pixel probability maps of a spectrum image with the paper's 1 % presence
   criterion, Fig. 7 (``eels-id map``);
-- ``quantify``: model-based quantification (cross sections, power-law background, NNLS).
+- ``quantify``: model-based quantification (cross sections, power-law background, NNLS);
+- ``verification`` (+ ``verification_rules``, ``verification_figures``): a model fit of each
+  spectrum confirms or rejects the network's candidate elements and says why (``--verify``).
 
 Stage rule: inference may import physics, simulation, datasets, models and the foundation
 modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``); never
