@@ -5,6 +5,7 @@
     eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
+                [--verify [--verify-blocks N]]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -12,6 +13,11 @@ synthetic default). DIR receives ``mapping.h5`` (probabilities, thresholded maps
 elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
 ``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
 temporary directory first and moved into DIR only when complete.
+
+``--verify`` checks the network's candidates by a model fit of the summed spectrum and of an
+N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.verify_regions`);
+the quantification then fits the verified elements, and DIR also receives ``verification.json``
+(the evidence per element, for the sum and per block) and ``verification.png``.
 
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
@@ -61,6 +67,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="low-loss spectrum (or SI, summed) for the convolution")
     parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "
                                                       "GOSH path [auto]")
+    parser.add_argument("--verify", action="store_true",
+                        help="confirm or reject the candidates by a model fit of the summed spectrum "
+                             "and of summed blocks; quantify the verified elements")
+    parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
+                        help="with --verify: N x N blocks of the image are verified [4]")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -100,10 +111,17 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
           f"(> {100 * mapping.presence:g} % of pixels at p >= {mapping.threshold:g}): "
           f"{', '.join(mapping.detected) or 'none'}")
-    quant, status = None, 0
-    if not args.no_quantify and mapping.detected:
+    quant, status, checked = None, 0, None
+    to_quantify = mapping.detected
+    if args.verify:
+        checked = _verify(spectrum, mapping, args)
+        if checked is None:
+            status = 1
+        else:
+            to_quantify = checked["verified"]
+    if not args.no_quantify and to_quantify:
         try:
-            quant = quantify_map(spectrum, mapping, args.E0, args.alpha, args.beta,
+            quant = quantify_map(spectrum, to_quantify, args.E0, args.alpha, args.beta,
                                  lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
             print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
             by_reason: dict[str, list[str]] = {}
@@ -126,5 +144,52 @@ def main(args: argparse.Namespace) -> int:
     except OSError as err:
         print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
         return 1
+    if checked is not None:
+        try:
+            written += _write_verification(args.out, checked)
+        except OSError as err:
+            print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
+            return 1
     print("wrote " + ", ".join(str(p) for p in written))
     return status
+
+
+def _verify(spectrum, mapping, args):
+    """Verification of the summed image and of blocks; prints the evidence; None on failure."""
+    from eels_helpers.inference.verification import VerifyConfig
+    from eels_helpers.inference.verification_rules import format_verification, verify_regions
+
+    try:
+        config = VerifyConfig(E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
+                              offset_eV=args.offset, gos=args.gos)
+        checked = verify_regions(spectrum, mapping.probabilities, mapping.threshold, config,
+                                 blocks=args.verify_blocks)
+    except ValueError as err:
+        print(f"eels-id map: verification skipped: {err}", file=sys.stderr)
+        return None
+    n_ok = sum(not isinstance(r, str) for _, r in checked["regions"])
+    print(f"verified (summed spectrum and {n_ok} of {len(checked['regions'])} blocks): "
+          f"{', '.join(checked['verified']) or 'none'}")
+    print(format_verification(checked["summed"]))
+    return checked
+
+
+def _write_verification(out_dir, checked):
+    """verification.json and verification.png, each written to a temporary name then renamed."""
+    import json
+    import os
+    from pathlib import Path
+
+    from eels_helpers.inference.verification_figures import plot_verifications
+
+    out = Path(out_dir)
+    doc = {"verified": list(checked["verified"]), "summed": checked["summed"].to_dict(),
+           "regions": [{"slices": [[s.start, s.stop] for s in sl],
+                        **({"error": r} if isinstance(r, str) else r.to_dict())}
+                       for sl, r in checked["regions"]]}
+    tmp = out / ".verification.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=1))
+    os.replace(tmp, out / "verification.json")
+    png = plot_verifications([checked["summed"]], out / ".verification.tmp.png", ["summed spectrum image"])
+    os.replace(png, out / "verification.png")
+    return [out / "verification.json", out / "verification.png"]

@@ -5,12 +5,17 @@
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
+                    [--verify [--candidate-threshold P] [--E0 KEV --alpha MRAD --beta MRAD]]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
 probabilities keyed by symbol (nested lists over pixels for a spectrum image, plus
 ``"pixel_fraction"``). ``--plot`` saves each spectrum as the network saw it with the edge
 onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
+``--verify`` fits the measured window with background + every candidate's edges
+(:mod:`eels_helpers.inference.verification`): the text output gives each candidate's evidence and
+decision, ``--json`` adds ``"verification"`` to each result, and ``--plot`` draws the fitted model,
+each kept element's contribution with its edges, and the rejected candidates with the reason.
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
 
@@ -45,6 +50,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
                              "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
+    parser.add_argument("--verify", action="store_true",
+                        help="confirm or reject each candidate by a model fit of the measured window "
+                             "(background + edges); prints the evidence per element")
+    parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
+                        help="with --verify: probabilities >= P (and their commonly confused "
+                             "neighbours) are tested [0.05]")
+    parser.add_argument("--E0", type=float, default=None, metavar="KEV",
+                        help="with --verify: beam energy (keV) [the file's, else 200]")
+    parser.add_argument("--alpha", type=float, default=None, metavar="MRAD",
+                        help="with --verify: convergence semi-angle (mrad) [the file's, else 10]")
+    parser.add_argument("--beta", type=float, default=None, metavar="MRAD",
+                        help="with --verify: collection semi-angle (mrad) [the file's, else 30]")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -59,6 +76,7 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
+        vconfig = _verify_config(args) if args.verify else None
         device = resolve_device(args.device)
         loaded = load_model(args.model, device=device)
     except (ModelNotFoundError, ValueError) as err:
@@ -80,14 +98,65 @@ def main(args: argparse.Namespace) -> int:
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
             continue
-        results.append(pred)
+        check = None
+        if vconfig is not None:
+            try:
+                check = _verify_one(pred, vconfig, args.candidate_threshold)
+            except ValueError as err:
+                print(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
+                status = 1
+        results.append((pred, check))
         if not args.json:
             print(format_prediction(pred))
+            if check is not None:
+                from eels_helpers.inference.verification_rules import format_verification
+
+                print(f"  verified: {', '.join(check.verified) or 'none'}")
+                print(format_verification(check, indent="    "))
     if args.json:
-        threshold = results[0].threshold if results else args.threshold
+        threshold = results[0][0].threshold if results else args.threshold
+        out = []
+        for pred, check in results:
+            d = pred.to_dict()
+            if vconfig is not None:
+                d["verification"] = None if check is None else check.to_dict()
+            out.append(d)
         print(json.dumps({"model": loaded.source or args.model, "threshold": threshold,
-                          "results": [r.to_dict() for r in results]}))
+                          "results": out}))
     if args.plot and results:
-        out = plot_predictions(results, args.plot)
+        checks = [c for _, c in results if c is not None]
+        if vconfig is not None and checks:
+            from pathlib import Path
+
+            from eels_helpers.inference.verification_figures import plot_verifications
+
+            out = plot_verifications(checks, args.plot,
+                                     [Path(p.source).name for p, c in results if c is not None])
+        else:
+            out = plot_predictions([p for p, _ in results], args.plot)
         print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
     return status
+
+
+def _verify_config(args):
+    from eels_helpers.inference.verification import VerifyConfig
+
+    if not 0.0 <= args.candidate_threshold < 1.0:
+        raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
+    return VerifyConfig(E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta, offset_eV=args.offset)
+
+
+def _verify_one(pred, config, candidate_threshold):
+    """Verify a prediction: candidates from its probabilities (the mean over the pixels of a
+    spectrum image, whose summed spectrum is fitted) plus its detected elements."""
+    from eels_helpers.inference.verification import verify
+    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+    from eels_helpers.physics.elements import ELEMENTS
+
+    probs = pred.probabilities.reshape(-1, 80).mean(axis=0)
+    cand = candidates_from_probabilities(probs, candidate_threshold)
+    for el in pred.detected:
+        cand.setdefault(el, float(probs[ELEMENTS.index(el)]))
+    if not cand:
+        raise ValueError(f"no element has a probability >= {candidate_threshold:g} (--candidate-threshold)")
+    return verify(pred.spectrum, cand, config, threshold=pred.threshold)

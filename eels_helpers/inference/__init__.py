@@ -10,6 +10,8 @@
 - ``quantify``: model-based quantification (cross sections, power-law background, NNLS);
 - ``hyperspy_signals``: HyperSpy / exspy signals in (``predict``, ``map_elements``) and the
   detected elements out (``metadata.Sample.elements``, probability maps, an offline exspy model).
+- ``verification`` (+ ``verification_rules``, ``verification_figures``): a model fit of each
+  spectrum confirms or rejects the network's candidate elements and says why (``--verify``).
 
 Stage rule: inference may import physics, simulation, datasets, models and the foundation
 modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``); never

@@ -1,0 +1,593 @@
+"""Verified identification: the network proposes candidate elements, a physical model fit of the
+measured spectrum confirms or rejects each of them, and says why.
+
+Model, over the spectrum's measured window (not the network's 3072-channel input), in counts per
+channel of width d (eV)::
+
+    y(E) ~ sum_k b_k (E / E_lo)^(-r_k)                                  background
+         + sum_e [ x_e d sigma_e(E - s_e)                                atomic edges of candidate e
+                   + sum_{f, g} c_efg G(E - onset_f - s_e - g delta) ]   near-onset freedom
+
+* background: the linearised power law of :mod:`eels_helpers.inference.quantify` (fixed
+  exponents r_k = 1..6, non-negative amplitudes; Cueva et al., Microsc. Microanal. 18, 667 (2012));
+* sigma_e: dsigma/dE (barn/eV per atom; :mod:`eels_helpers.physics.cross_section`) summed over the
+  edge families of e whose first onset lies in the window, at the spectrum's beam energy E0 and
+  convergence / collection semi-angles alpha / beta (file metadata, else 200 keV, 10 mrad,
+  30 mrad), tabulated once per (family, E0, alpha, beta) on a 0.25 eV grid and cached;
+* s_e: the candidate's onset shift (calibration error + chemical shift), searched over
+  ``shifts_eV`` (default -8..+8 eV in 2 eV steps) for every candidate in one batched solve;
+* near-onset freedom: ``n_near`` non-negative Gaussians (sigma = ``near_onset_eV / (2 n_near)``)
+  spread over the first ``near_onset_eV`` (20 eV) above each family's major onset, because white
+  lines and fine structure (which atomic cross sections lack, and which the simulator adds) make
+  the first ~10-30 eV deviate from the atomic shape;
+* every amplitude is >= 0 (an element cannot absorb negative counts).
+
+Fit: Poisson-weighted non-negative least squares, with weights 1/sqrt(variance) and the variance
+taken from the (lightly smoothed) spectrum itself. The channels are summed to >= 1 eV bins and to
+at most ``MAX_BINS`` bins (Poisson statistics are kept by summing). All fits share one Gram
+matrix: a candidate's shifted columns replace its block of it, and each NNLS is solved on the
+K x K Cholesky factor, so a spectrum with ten candidates costs a few tens of fits of ~50 unknowns.
+
+Evidence per candidate (:class:`Evidence`): the fitted signal in counts (edge + near-onset terms,
+summed over the window) with its uncertainty from the weighted least-squares covariance (the
+active set of the NNLS, scaled by the reduced chi2 -- the Birge ratio -- so that it does not depend
+on the data's units); ``significance`` = signal / uncertainty; ``fit_improvement`` = the chi2
+decrease when the candidate is included rather than left out (also divided by the reduced chi2,
+so it reads as a likelihood-ratio statistic); the best onset shift; the fraction of the signal
+carried by the atomic edge (not by the near-onset terms); which of its edges lie inside the
+window. Neighbours that the network confuses (:data:`NEIGHBOUR_GROUPS`) are fitted together, so
+the leave-one-out improvement of the wrong one is small: its onset and shape fit worse.
+
+:func:`eels_helpers.inference.verification_rules.decide` turns the evidence and the network's
+probability into the final answer with the small rule
+:class:`~eels_helpers.inference.verification_rules.DecisionRule`; the neighbour sets and the
+candidates of a spectrum are defined there too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+__all__ = ["DEFAULT_MICROSCOPE", "VerifyConfig", "Evidence", "VerificationResult", "verify"]
+
+#: beam energy (keV), convergence and collection semi-angles (mrad) when the file has none
+DEFAULT_MICROSCOPE = {"E0_keV": 200.0, "alpha_mrad": 10.0, "beta_mrad": 30.0}
+_META_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad",
+              "beta_mrad": "collection_angle_mrad"}
+#: the fit sums channels until at most this many bins remain
+MAX_BINS = 1024
+_GRID_STEP_EV = 0.25
+_GRID = (30.0, 3400.0)
+
+
+@dataclass(frozen=True)
+class VerifyConfig:
+    """Settings of the verification fit.
+
+    E0_keV, alpha_mrad, beta_mrad: beam energy (keV, 10..1000), convergence and collection
+    semi-angles (mrad, 0..200 and 0.01..500); None = the spectrum's metadata, else
+    :data:`DEFAULT_MICROSCOPE`. fit_range_eV: (lo, hi) eV; None = the measured window from 75 eV
+    (the network's lower limit) up. shifts_eV: onset shifts searched (eV, each within -30..30).
+    near_onset_eV: width (eV, 0..60) of the freely shaped region above each onset (0 = none);
+    n_near: Gaussians in it (0..10). background_exponents: power-law exponents, each in (0, 10].
+    margin_after_eV: a family is fitted when its first onset lies >= this (eV) below the end of
+    the window. gos: GOS source as in :class:`~eels_helpers.inference.quantify.QuantificationConfig`.
+    offset_eV: calibration error (file axis minus true axis, eV) subtracted from the axis.
+    """
+
+    E0_keV: float | None = None
+    alpha_mrad: float | None = None
+    beta_mrad: float | None = None
+    fit_range_eV: tuple[float, float] | None = None
+    shifts_eV: tuple[float, ...] = (-8.0, -6.0, -4.0, -2.0, 0.0, 2.0, 4.0, 6.0, 8.0)
+    near_onset_eV: float = 20.0
+    n_near: int = 4
+    background_exponents: tuple[float, ...] = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+    margin_after_eV: float = 15.0
+    gos: str = "auto"
+    offset_eV: float = 0.0
+
+    def __post_init__(self):
+        from eels_helpers.physics.cross_section import validate_microscope
+
+        for name in ("E0_keV", "alpha_mrad", "beta_mrad"):
+            v = getattr(self, name)
+            if v is not None:
+                if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
+                    raise ValueError(f"VerifyConfig.{name} must be a finite number; got {v!r}")
+                object.__setattr__(self, name, float(v))
+        validate_microscope(self.E0_keV or 200.0, 10.0 if self.alpha_mrad is None else self.alpha_mrad,
+                            self.beta_mrad or 30.0)
+        if self.fit_range_eV is not None:
+            fr = tuple(float(v) for v in self.fit_range_eV)
+            if len(fr) != 2 or not all(map(math.isfinite, fr)) or not 0 < fr[0] < fr[1]:
+                raise ValueError(f"VerifyConfig.fit_range_eV must be (lo, hi) eV with 0 < lo < hi; "
+                                 f"got {self.fit_range_eV!r}")
+            object.__setattr__(self, "fit_range_eV", fr)
+        sh = tuple(float(s) for s in self.shifts_eV)
+        if not sh or any(not math.isfinite(s) or abs(s) > 30 for s in sh):
+            raise ValueError(f"VerifyConfig.shifts_eV must be onset shifts within -30..30 eV; got "
+                             f"{self.shifts_eV!r}")
+        object.__setattr__(self, "shifts_eV", tuple(sorted(set(sh))))
+        if not 0.0 <= float(self.near_onset_eV) <= 60.0:
+            raise ValueError(f"VerifyConfig.near_onset_eV must be in [0, 60] eV; got {self.near_onset_eV!r}")
+        if int(self.n_near) != self.n_near or not 0 <= self.n_near <= 10:
+            raise ValueError(f"VerifyConfig.n_near must be an integer 0..10; got {self.n_near!r}")
+        ex = tuple(float(r) for r in self.background_exponents)
+        if not ex or any(not 0 < r <= 10 for r in ex) or len(set(ex)) != len(ex):
+            raise ValueError("VerifyConfig.background_exponents must be distinct exponents in (0, 10]; "
+                             f"got {self.background_exponents!r}")
+        object.__setattr__(self, "background_exponents", ex)
+        if not 0.0 <= float(self.margin_after_eV) <= 500.0:
+            raise ValueError(f"VerifyConfig.margin_after_eV must be in [0, 500] eV; got {self.margin_after_eV!r}")
+        if not math.isfinite(float(self.offset_eV)):
+            raise ValueError(f"VerifyConfig.offset_eV must be finite (eV); got {self.offset_eV!r}")
+
+
+@dataclass
+class Evidence:
+    """What the fit says about one candidate element.
+
+    status: "fitted", or "no edge in window" / "not computable" (then the numbers are NaN).
+    probability: the network's (None when not given); neighbours: the other candidates it is
+    commonly confused with (:func:`~eels_helpers.inference.verification_rules.neighbours_of`).
+    signal_counts, uncertainty_counts: fitted counts of its edges (+ near-onset terms) in the
+    window and their 1-sigma uncertainty; significance = signal / uncertainty;
+    fit_improvement: chi2 without it minus chi2 with it (in units of the reduced chi2);
+    edge_fraction: share of the signal carried by the atomic cross section; shift_eV: best onset
+    shift; edges_in_window / edges_outside: major edges ("Fe L3 708 eV") inside / outside.
+    verified, reason: the final decision (:func:`~eels_helpers.inference.verification_rules.decide`).
+    """
+
+    element: str
+    status: str
+    probability: float | None = None
+    neighbours: tuple[str, ...] = ()
+    signal_counts: float = float("nan")
+    uncertainty_counts: float = float("nan")
+    significance: float = float("nan")
+    fit_improvement: float = float("nan")
+    edge_fraction: float = float("nan")
+    shift_eV: float = float("nan")
+    edges_in_window: tuple[str, ...] = ()
+    edges_outside: tuple[str, ...] = ()
+    verified: bool | None = None
+    reason: str = ""
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        for k, v in out.items():
+            if isinstance(v, float):
+                out[k] = None if not math.isfinite(v) else round(v, 4)
+            elif isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+
+@dataclass(eq=False)
+class VerificationResult:
+    """The fit of one spectrum and the evidence per candidate.
+
+    evidence: {element: Evidence} in candidate order; energy_eV (n,), data (n,), model (n,),
+    background (n,): fit bins (eV, counts); contributions: {element: (n,) counts} of the fitted
+    candidates; chi2_reduced; microscope: E0_keV/alpha_mrad/beta_mrad used and ``source``
+    ("metadata", "given" or "default" per value); window_eV: (lo, hi); bin_eV: bin width;
+    seconds: wall time of the fit; message: why nothing was fitted, if so.
+    """
+
+    evidence: dict[str, Evidence]
+    energy_eV: np.ndarray
+    data: np.ndarray
+    model: np.ndarray
+    background: np.ndarray
+    contributions: dict[str, np.ndarray]
+    chi2_reduced: float
+    microscope: dict[str, Any]
+    window_eV: tuple[float, float]
+    bin_eV: float
+    seconds: float = 0.0
+    message: str = ""
+    rule: Any = None
+
+    @property
+    def verified(self) -> tuple[str, ...]:
+        """Elements the decision kept (by decreasing significance)."""
+        kept = [e for e in self.evidence.values() if e.verified]
+        kept.sort(key=lambda e: -(e.significance if math.isfinite(e.significance) else 0.0))
+        return tuple(e.element for e in kept)
+
+    @property
+    def rejected(self) -> dict[str, str]:
+        """{element: reason} of the candidates the decision did not keep."""
+        return {e.element: e.reason for e in self.evidence.values() if e.verified is False}
+
+    def to_dict(self) -> dict:
+        """JSON-ready summary (no arrays)."""
+        return {"verified": list(self.verified),
+                "rejected": self.rejected,
+                "evidence": {k: v.to_dict() for k, v in self.evidence.items()},
+                "chi2_reduced": None if not math.isfinite(self.chi2_reduced) else round(self.chi2_reduced, 4),
+                "microscope": self.microscope,
+                "window_eV": [round(float(v), 3) for v in self.window_eV],
+                "bin_eV": round(float(self.bin_eV), 4),
+                "seconds": round(self.seconds, 4),
+                "message": self.message,
+                "rule": None if self.rule is None else asdict(self.rule)}
+
+
+# ----------------------------------------------------------------------------- cross sections
+_SIGMA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
+_SIGMA_CACHE_SETTINGS = 4
+
+
+def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos) -> tuple[np.ndarray, np.ndarray]:
+    """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid, cached per microscope."""
+    from eels_helpers.physics.cross_section import CrossSectionCalculator
+    from eels_helpers.physics.gos_tables import resolve_gos
+
+    src = resolve_gos(gos)
+    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src))
+    store = _SIGMA_CACHE.get(key)
+    if store is None:
+        if len(_SIGMA_CACHE) >= _SIGMA_CACHE_SETTINGS:
+            _SIGMA_CACHE.pop(next(iter(_SIGMA_CACHE)))
+        store = _SIGMA_CACHE[key] = {}
+    grid = np.arange(_GRID[0], _GRID[1], _GRID_STEP_EV)
+    todo = [f for f in families if f.name not in store]
+    if todo:
+        calc = CrossSectionCalculator(todo, grid, src)
+        sig = calc(E0_keV, alpha_mrad, beta_mrad)[0]
+        for f, s in zip(todo, sig):
+            store[f.name] = s
+    return grid, np.stack([store[f.name] for f in families]) if families else np.zeros((0, grid.size))
+
+
+# ----------------------------------------------------------------------------- NNLS on a Gram
+def _nnls_gram(G: np.ndarray, h: np.ndarray, yy: float) -> tuple[np.ndarray, float]:
+    """min ||A x - y||^2, x >= 0, given G = A^T A, h = A^T y, yy = y^T y -> (x, chi2)."""
+    from scipy.optimize import nnls
+
+    K = G.shape[0]
+    ridge = 1e-10 * max(float(np.trace(G)) / max(K, 1), 1e-300)
+    try:
+        L = np.linalg.cholesky(G + ridge * np.eye(K))
+    except np.linalg.LinAlgError:
+        L = np.linalg.cholesky(G + 1e-6 * max(float(np.trace(G)) / K, 1e-300) * np.eye(K))
+    b = np.linalg.solve(L, h)              # R = L^T: ||R x - b||^2 = x^T G x - 2 h^T x + b^T b
+    x = np.linalg.solve(L.T, b)
+    if np.any(x < 0) or not np.all(np.isfinite(x)):
+        x, _ = nnls(L.T, b, maxiter=50 * K)
+    r = L.T @ x - b
+    return x, float(yy - b @ b + r @ r)
+
+
+# ----------------------------------------------------------------------------- the fit
+def _microscope(spectrum, config) -> dict[str, Any]:
+    meta = getattr(spectrum, "metadata", None) or {}
+    out, source = {}, {}
+    for name, key in _META_KEYS.items():
+        given = getattr(config, name)
+        if given is not None:
+            out[name], source[name] = float(given), "given"
+        elif meta.get(key) is not None and math.isfinite(float(meta[key])) and float(meta[key]) > 0:
+            out[name], source[name] = float(meta[key]), "metadata"
+        else:
+            out[name], source[name] = DEFAULT_MICROSCOPE[name], "default"
+    out["source"] = source
+    return out
+
+
+def _bins(E: np.ndarray, y: np.ndarray, lo: float, hi: float):
+    """Channels of [lo, hi] summed into bins >= 1 eV wide and at most MAX_BINS of them."""
+    sel = np.flatnonzero((E >= lo - 1e-9) & (E <= hi + 1e-9))
+    if sel.size == 0:
+        return sel, 1, np.zeros(0), np.zeros(0)
+    d = float(np.median(np.diff(E))) if E.size > 1 else 1.0
+    f = max(1, int(math.floor(1.0 / d + 1e-6)), int(math.ceil(sel.size / MAX_BINS)))
+    n = sel.size // f
+    sel = sel[: n * f]
+    return sel, f, E[sel].reshape(n, f).mean(axis=1), y[sel].reshape(n, f).sum(axis=1)
+
+
+def _trim(yb: np.ndarray) -> tuple[int, int]:
+    """Bins [a, b) of the measured window without its junk ends: a rising start (a detector's
+    ramp, a cut-off) begins the fit at the maximum of the first tenth; near-empty bins at the
+    end (< 10 % of the last tenth's median) are dropped."""
+    n = yb.size
+    k = max(n // 10, 3)
+    sm = np.convolve(yb, np.ones(3) / 3, mode="same")
+    a = int(np.argmax(sm[1:k])) + 1 if sm[0] < 0.9 * sm[1:k].max() else 0
+    ref = float(np.median(yb[-k:]))
+    b = n
+    while b > a + 1 and yb[b - 1] < 0.1 * ref:
+        b -= 1
+    return a, b
+
+
+def _unfitted(candidates, status_reason, microscope, window, message, t0) -> VerificationResult:
+    ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb)
+          for el, (p, nb) in candidates.items()}
+    z = np.zeros(0)
+    return VerificationResult(ev, z, z, z, z, {}, float("nan"), microscope, window, float("nan"),
+                              time.perf_counter() - t0, message)
+
+
+def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
+           rule: Any = None, threshold: float = 0.5) -> VerificationResult:
+    """Fit background + every candidate's edges over a spectrum's measured window and report the
+    evidence for each candidate (model and fit: module docstring).
+
+    Parameters
+    ----------
+    spectrum : eels_helpers.spectrum.Spectrum
+        One spectrum (counts on its energy axis, eV). A spectrum image is summed first.
+        ``metadata`` may give ``beam_energy_keV``, ``convergence_angle_mrad`` and
+        ``collection_angle_mrad``.
+    candidates : sequence of str or mapping of str to float
+        Element symbols to test, or ``{symbol: network probability}`` (e.g. from
+        :func:`candidates_from_probabilities`, which adds the commonly confused neighbours).
+    config : VerifyConfig, optional
+        Microscope (keV, mrad), fit range and shift search (eV), near-onset freedom, background.
+    rule : DecisionRule, optional
+        Decision rule (:mod:`eels_helpers.inference.verification_rules`); default
+        ``DecisionRule()``.
+    threshold : float, default 0.5
+        The network's detection threshold (probability in (0, 1)), used by the rule.
+
+    Returns
+    -------
+    VerificationResult
+        ``evidence`` per candidate (:class:`Evidence`: signal and uncertainty in counts,
+        significance, fit improvement, best shift in eV, edges in the window, decision and
+        reason), the fitted model, background and contributions on the fit bins, ``verified``
+        and ``rejected``. When nothing can be fitted (no candidate has an edge in the window)
+        every candidate says why and ``message`` explains.
+
+    Raises
+    ------
+    ValueError
+        If there is no candidate, a symbol is not one of the 80 elements Be..Bi, the spectrum
+        holds NaN/inf, its energy axis is not increasing, or the window holds too few channels to
+        fit the background and one edge.
+    """
+    t0 = time.perf_counter()
+    with _one_blas_thread():
+        res = _verify(spectrum, candidates, config, rule, threshold, t0)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+_CONTROLLER: list = []
+
+
+def _one_blas_thread():
+    """The fit's matrices are small: BLAS threads would only cost wake-up time (tens of ms on a
+    busy machine). One threadpoolctl controller is made per process (it scans the libraries)."""
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:      # pragma: no cover - a core dependency
+        return contextlib.nullcontext()
+    if not _CONTROLLER:
+        _CONTROLLER.append(ThreadpoolController())
+    return _CONTROLLER[0].limit(limits=1, user_api="blas")
+
+
+def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationResult:
+    from eels_helpers.physics.elements import ELEMENTS, families_of
+
+    config = VerifyConfig() if config is None else config
+    if isinstance(candidates, str):
+        candidates = [candidates]
+    if isinstance(candidates, Mapping):
+        cand = {str(k): (None if v is None else float(v), ()) for k, v in candidates.items()}
+    else:
+        cand = {str(k): (None, ()) for k in candidates}
+    if not cand:
+        raise ValueError("verify needs at least one candidate element (the network proposed none "
+                         "above the candidate threshold)")
+    bad = [el for el in cand if el not in ELEMENTS]
+    if bad:
+        raise ValueError(f"candidate(s) {bad} are not among the 80 element symbols Be..Bi")
+    from eels_helpers.inference.verification_rules import decide, neighbours_of
+
+    for el in cand:
+        cand[el] = (cand[el][0], tuple(c for c in cand if c != el and el in neighbours_of(c)))
+    if getattr(spectrum, "is_spectrum_image", False):
+        spectrum = spectrum.summed()
+    E = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(config.offset_eV)
+    y_all = np.asarray(spectrum.data, dtype=np.float64).reshape(-1)
+    if not np.all(np.isfinite(y_all)):
+        raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
+    if E.size > 1 and np.any(np.diff(E) <= 0):
+        raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
+    micro = _microscope(spectrum, config)
+    lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
+    lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
+    K_bg = len(config.background_exponents)
+    sel, f, Eb, yb = _bins(E, y_all, lo, hi)
+    if config.fit_range_eV is None and Eb.size >= 4 * (K_bg + 8):
+        a, b = _trim(yb)                      # detector ramps and dead channels at the ends
+        sel, Eb, yb = sel[a * f: b * f], Eb[a:b], yb[a:b]
+    if Eb.size < K_bg + 8:
+        raise ValueError(f"{spectrum.name}: the fit window {lo:g}-{hi:g} eV holds {Eb.size} bins of "
+                         f">= 1 eV (spectrum {E[0]:g}-{E[-1]:g} eV); at least {K_bg + 8} are needed "
+                         "to fit the background and an edge")
+    lo, hi = float(E[sel[0]]), float(E[sel[-1]])
+    window = (lo, hi)
+
+    # families per candidate: inside the window (fitted), outside (reported)
+    fams, owner, status_reason = [], [], {}
+    inside_txt, outside_txt = {}, {}
+    for el in cand:
+        ins, outs = [], []
+        for fam in families_of(el):
+            major = [f"{el} {s} {fam.onset_of(s):.0f} eV" for s in fam.major]
+            if lo <= fam.first_onset_eV <= hi - config.margin_after_eV:
+                fams.append(fam), owner.append(el), ins.extend(major)
+            else:
+                outs.extend(major)
+        inside_txt[el], outside_txt[el] = tuple(ins), tuple(outs)
+        if not ins:
+            status_reason[el] = "no edge in window"
+    if not fams:
+        res = _unfitted(cand, status_reason, micro, window,
+                        f"no candidate has an edge in the window {lo:g}-{hi - config.margin_after_eV:g} eV",
+                        t0)
+        for el, ev in res.evidence.items():
+            ev.edges_outside = outside_txt[el]
+        return decide(res, rule, threshold)
+    grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos)
+    fitted = [el for el in cand if el not in status_reason]
+    shifts = np.asarray(config.shifts_eV)
+    S, n = shifts.size, Eb.size
+    d = float(np.median(np.diff(E))) if E.size > 1 else 1.0
+    edges_eV = np.concatenate([E[sel[::f]] - d / 2, [E[sel[-1]] + d / 2]])   # (n + 1,) bin edges
+    nf = max(int(config.n_near), 0) if config.near_onset_eV > 0 else 0
+    gs = config.near_onset_eV / (2 * nf) if nf else 1.0
+    centres = (np.arange(nf) + 0.5) * config.near_onset_eV / nf if nf else np.zeros(0)
+    cumulative = {}
+    for el in fitted:   # integral of dsigma/dE over the grid (barn), for exact bin integrals
+        s_tot = sig[[i for i, o in enumerate(owner) if o == el]].sum(axis=0)
+        cumulative[el] = np.concatenate([[0.0], np.cumsum(0.5 * (s_tot[1:] + s_tot[:-1]))]) * _GRID_STEP_EV
+
+    def columns(el: str, shift: np.ndarray, a: int = 0, b: int = n) -> np.ndarray:
+        """(len(shift), b - a, m) columns of candidate ``el`` at each onset shift on bins [a, b):
+        its edges' cross section integrated over each bin (barn), then near-onset Gaussians
+        (unit area, counts)."""
+        Es = edges_eV[None, a:b + 1] - shift[:, None]               # (S, b - a + 1)
+        c = np.interp(Es, grid, cumulative[el])
+        out = [np.diff(c, axis=1)[..., None]]
+        if nf:
+            from scipy.special import ndtr
+
+            on = np.array([fams[i].onset_eV for i, o in enumerate(owner) if o == el])
+            ctr = (on[:, None] + centres[None, :]).ravel()             # (n_fam nf,)
+            g = ndtr((Es[:, :, None] - ctr[None, None, :]) / gs)
+            out.append(np.diff(g, axis=1))
+        cols = np.concatenate(out, axis=2)
+        cols[cols < 1e-12 * cols.max(axis=1, keepdims=True)] = 0.0     # no denormals (slow BLAS)
+        return cols
+
+    # weights: Poisson variance from the lightly smoothed spectrum, floored
+    k = 5 if n > 20 else 1
+    sm = np.convolve(yb, np.ones(k) / k, mode="same")
+    floor = max(1e-3 * float(np.max(np.abs(sm))), 1e-12)
+    w_all = 1.0 / np.sqrt(np.maximum(sm, floor))
+    first = {el: min(fams[i].first_onset_eV for i, o in enumerate(owner) if o == el) for el in fitted}
+    last = {el: max(fams[i].onset_eV for i, o in enumerate(owner) if o == el) for el in fitted}
+
+    def solve(a: int, b: int, members: list[str], report: list[str], fixed: dict | None = None):
+        """Fit bins [a, b) with ``members``' blocks + background: the onset shifts of the
+        ``report`` elements searched (the others at 0), or all ``fixed``; then the evidence of
+        each ``report`` element by leaving it out."""
+        w, y = w_all[a:b], yb[a:b]
+        yw = y * w
+        yy = float(yw @ yw)
+        Ea = Eb[a:b]
+        bg = np.stack([(Ea / Ea[0]) ** (-r) for r in config.background_exponents], axis=1)
+        bgw = bg * w[:, None]
+        bgw /= np.linalg.norm(bgw, axis=0)
+
+        def block(el, sh):
+            return columns(el, np.atleast_1d(np.asarray(sh, dtype=float)), a, b)
+
+        def assemble(blocks):
+            idx, start = {}, 0
+            for el, blk in blocks.items():
+                idx[el] = np.arange(start, start + blk.shape[1])
+                start += blk.shape[1]
+            A = np.concatenate(list(blocks.values()) + [bg], axis=1)
+            Aw = A * w[:, None]
+            scale = np.linalg.norm(Aw, axis=0)
+            scale[scale == 0] = 1.0
+            Aw /= scale
+            return A, Aw, scale, Aw.T @ Aw, Aw.T @ yw, idx
+
+        shift = {el: (fixed or {}).get(el, 0.0) for el in members}
+        blocks = {el: block(el, shift[el])[0] for el in members}
+        A, Aw, scale, G, h, idx = assemble(blocks)
+        if fixed is None:
+            # a reported element's shift: the others held at their first fit, its block and the
+            # background refitted at every shift (small NNLS problems)
+            x0, _ = _nnls_gram(G, h, yy)
+            part = Aw * x0[None, :]
+            for el in report:
+                ii = idx[el]
+                rest = yw - part.sum(axis=1) + part[:, ii].sum(axis=1)
+                Bs = block(el, shifts) * w[None, :, None]
+                Bs /= np.maximum(np.linalg.norm(Bs, axis=1, keepdims=True), 1e-300)
+                M = np.concatenate([Bs, np.broadcast_to(bgw, (S,) + bgw.shape)], axis=2)
+                Mt = M.transpose(0, 2, 1)
+                Gs, hs = Mt @ M, Mt @ rest
+                chi = np.array([_nnls_gram(Gs[s], hs[s], float(rest @ rest))[1] for s in range(S)])
+                shift[el] = float(shifts[int(np.argmin(chi + 1e-9 * np.abs(shifts)))])  # ties: smallest
+                if shift[el] != 0.0:
+                    blocks[el] = block(el, shift[el])[0]
+            if any(shift.values()):
+                A, Aw, scale, G, h, idx = assemble(blocks)
+        K = A.shape[1]
+        x, chi2 = _nnls_gram(G, h, yy)
+        dof = max(b - a - K, 1)
+        chi2_red = max(chi2 / dof, 1e-300)
+        colsum = A.sum(axis=0)
+        out = {}
+        for el in report:
+            ii = idx[el]
+            keep = np.setdiff1d(np.arange(K), ii)
+            _, chi2_without = _nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
+            act = np.union1d(np.flatnonzero(x > 0), ii)
+            g = np.zeros(K)
+            g[ii] = colsum[ii] / scale[ii]                         # counts per unit of x
+            Ga = G[np.ix_(act, act)]
+            try:
+                var = float(g[act] @ np.linalg.solve(Ga, g[act])) * chi2_red
+            except np.linalg.LinAlgError:
+                var = float(g[act] @ np.linalg.pinv(Ga) @ g[act]) * chi2_red
+            signal = float(g @ x)
+            unc = math.sqrt(var) if var > 0 else float("nan")
+            edge = float(g[ii[0]] * x[ii[0]])
+            out[el] = dict(signal_counts=signal, uncertainty_counts=unc,
+                           significance=signal / unc if unc > 0 else float("nan"),
+                           fit_improvement=max(chi2_without - chi2, 0.0) / chi2_red,
+                           edge_fraction=edge / signal if signal > 0 else 0.0, shift_eV=shift[el])
+        coef = x / scale
+        return out, A, coef, idx, float(chi2 / dof), bg
+
+    # the evidence of each candidate from a local fit: from below its first onset (by a quarter
+    # of the onset energy, >= 60 eV) to above its last major onset (by half, >= 150 eV); the
+    # candidates with an edge there are fitted with it, so neighbours compete
+    evidence, shift_of = {}, {}
+    for el in fitted:
+        lo_e = first[el] - max(60.0, 0.25 * first[el])
+        hi_e = last[el] + max(150.0, 0.5 * last[el])
+        a = int(np.searchsorted(Eb, lo_e))
+        b = int(np.searchsorted(Eb, hi_e, side="right"))
+        need = K_bg + 8 + 4 * (1 + nf)
+        if b - a < need:                                     # widen to the minimum size
+            a, b = max(0, min(a, b - need)), min(n, max(b, a + need))
+            if b - a < need:
+                a, b = 0, n
+        members = [o for o in fitted if o == el or any(
+            Eb[a] <= fams[i].first_onset_eV <= Eb[b - 1] - config.margin_after_eV
+            for i, ow in enumerate(owner) if ow == o)]
+        found = solve(a, b, members, [el])[0][el]
+        shift_of[el] = found["shift_eV"]
+        p, nb = cand[el]
+        evidence[el] = Evidence(el, "fitted", p, nb, **found, edges_in_window=inside_txt[el],
+                                edges_outside=outside_txt[el])
+    for el, (p, nb) in cand.items():
+        if el not in evidence:
+            evidence[el] = Evidence(el, status_reason[el], p, nb, edges_outside=outside_txt[el])
+    evidence = {el: evidence[el] for el in cand}
+    # the model shown: one fit of the whole window at the shifts found
+    _, A, coef, idx, chi2_red, bg = solve(0, n, fitted, [], fixed=shift_of)
+    contributions = {el: A[:, idx[el]] @ coef[idx[el]] for el in fitted}
+    res = VerificationResult(evidence, Eb, yb, A @ coef, bg @ coef[A.shape[1] - K_bg:], contributions,
+                             chi2_red, micro, window, float(f * d), 0.0)
+    return decide(res, rule, threshold)

@@ -1,0 +1,291 @@
+"""Verified identification, the rules: which elements the network confuses (the candidates'
+neighbours), the candidates of one spectrum, and the final decision that combines the network's
+probability with the fit's evidence (:mod:`eels_helpers.inference.verification`), with the text
+that explains it; :func:`verify_regions` verifies a spectrum image on its sum and on blocks.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["NEIGHBOUR_GROUPS", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
+           "decide", "format_verification", "verify_regions"]
+
+#: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
+#: lanthanide, or a plausible alternative such as Re beside W). A candidate brings the other
+#: members of its groups into the fit; lanthanides La..Lu also bring their neighbours up to
+#: two atomic numbers away (see :func:`neighbours_of`).
+NEIGHBOUR_GROUPS: tuple[tuple[str, ...], ...] = (
+    ("Ta", "W", "Re", "Os", "Ir", "Pt"),
+    ("Cr", "Mn", "Fe"),
+    ("Ba", "La", "Ce"),
+)
+_LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
+                "Yb", "Lu")
+
+def neighbours_of(element: str) -> tuple[str, ...]:
+    """The elements the network commonly confuses with ``element`` (not itself).
+
+    Members of its :data:`NEIGHBOUR_GROUPS`, and for a lanthanide La..Lu the lanthanides up to
+    two atomic numbers away. ValueError for a symbol that is not one of the 80 ``ELEMENTS``.
+    """
+    from eels_helpers.physics.elements import element_index
+
+    element_index(element)
+    out: list[str] = []
+    for group in NEIGHBOUR_GROUPS:
+        if element in group:
+            out += [e for e in group if e != element]
+    if element in _LANTHANIDES:
+        i = _LANTHANIDES.index(element)
+        out += [e for e in _LANTHANIDES[max(i - 2, 0): i + 3] if e != element]
+    return tuple(dict.fromkeys(out))
+
+
+def candidates_from_probabilities(probabilities, candidate_threshold: float = 0.05,
+                                  neighbours: bool = True) -> dict[str, float]:
+    """Candidate elements of one spectrum: those with network probability >=
+    ``candidate_threshold``, plus (``neighbours=True``) their :func:`neighbours_of`.
+
+    Parameters
+    ----------
+    probabilities : array_like, shape (80,)
+        Sigmoid probabilities in the order of :data:`eels_helpers.physics.elements.ELEMENTS`.
+    candidate_threshold : float, default 0.05
+        Lowest probability that makes an element a candidate, in [0, 1].
+    neighbours : bool, default True
+        Add the commonly confused neighbours of each candidate.
+
+    Returns
+    -------
+    dict
+        ``{symbol: probability}``, by decreasing probability (neighbours after).
+
+    Raises
+    ------
+    ValueError
+        If ``probabilities`` does not have 80 values or ``candidate_threshold`` is not in [0, 1].
+    """
+    from eels_helpers.physics.elements import ELEMENTS
+
+    p = np.asarray(probabilities, dtype=np.float64).ravel()
+    if p.size != len(ELEMENTS):
+        raise ValueError(f"probabilities must hold 80 values (Be..Bi), got {p.size}")
+    if not 0.0 <= candidate_threshold <= 1.0:
+        raise ValueError(f"candidate_threshold must be a probability in [0, 1], got {candidate_threshold}")
+    order = np.argsort(-p, kind="stable")
+    out = {ELEMENTS[i]: float(p[i]) for i in order if p[i] >= candidate_threshold}
+    if neighbours:
+        for el in list(out):
+            for nb in neighbours_of(el):
+                out.setdefault(nb, float(p[ELEMENTS.index(nb)]))
+    return out
+
+
+# ----------------------------------------------------------------------------- decision
+@dataclass(frozen=True)
+class DecisionRule:
+    """The final decision from the network probability p and the fit's evidence.
+
+    An element with an edge in the window is kept when
+    ``z = a_p * logit(p) + a_s * min(significance, 30) + a_f * sqrt(fit_improvement) + a_0 >= 0``,
+    its signal is at least ``min_significance`` times its uncertainty, and its atomic edge carries
+    at least ``min_edge_fraction`` of its signal. A neighbour the
+    network did not propose (p < candidate_threshold) is kept only when its significance is at
+    least ``min_neighbour_significance`` and its fit improvement beats that of every proposed
+    neighbour it competes with (the neighbours are resolved by which onset and shape fit
+    better). An element without an edge in the window cannot be tested: the network's answer
+    (p >= threshold) stands, with that reason.
+    """
+
+    a_p: float = 0.5
+    a_s: float = 0.0
+    a_f: float = 1.0
+    a_0: float = -5.0
+    min_edge_fraction: float = 0.2
+    candidate_threshold: float = 0.05
+    min_neighbour_significance: float = 10.0
+    min_significance: float = 3.0
+
+    def __post_init__(self):
+        for name in ("a_p", "a_s", "a_f", "a_0"):
+            if not math.isfinite(float(getattr(self, name))):
+                raise ValueError(f"DecisionRule.{name} must be finite; got {getattr(self, name)!r}")
+        if not 0.0 <= self.min_edge_fraction <= 1.0:
+            raise ValueError(f"DecisionRule.min_edge_fraction must be in [0, 1]; got {self.min_edge_fraction!r}")
+        if not 0.0 <= self.candidate_threshold <= 1.0:
+            raise ValueError("DecisionRule.candidate_threshold must be a probability in [0, 1]; got "
+                             f"{self.candidate_threshold!r}")
+
+    def score(self, p: float, significance: float, fit_improvement: float) -> float:
+        p = min(max(0.5 if p is None else float(p), 1e-6), 1 - 1e-6)
+        s = significance if math.isfinite(significance) else 0.0
+        fi = fit_improvement if math.isfinite(fit_improvement) else 0.0
+        return (self.a_p * math.log(p / (1 - p)) + self.a_s * min(s, 30.0)
+                + self.a_f * math.sqrt(max(fi, 0.0)) + self.a_0)
+
+
+def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
+    """Set ``verified`` and ``reason`` of every candidate of ``result`` with ``rule``.
+
+    Parameters
+    ----------
+    result : VerificationResult
+        The evidence from :func:`verify` (changed in place and returned).
+    rule : DecisionRule, optional
+        Default ``DecisionRule()``.
+    threshold : float, default 0.5
+        The network's own detection threshold, probability in (0, 1): used for candidates that
+        cannot be tested (no edge in the window).
+
+    Returns
+    -------
+    VerificationResult
+        ``result``, with ``Evidence.verified`` and ``Evidence.reason`` set.
+
+    Raises
+    ------
+    ValueError
+        If ``threshold`` is not in (0, 1).
+    """
+    if not 0.0 < float(threshold) < 1.0:
+        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
+    rule = DecisionRule() if rule is None else rule
+    result.rule = rule
+    for ev in result.evidence.values():
+        p = ev.probability
+        if ev.status != "fitted":
+            net = p is not None and p >= threshold
+            ev.verified = net
+            ev.reason = (f"{ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): cannot be "
+                         f"tested; the network's call ({'kept' if net else 'not detected'}) stands")
+            continue
+        z = rule.score(p, ev.significance, ev.fit_improvement)
+        numbers = (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, "
+                   f"{ev.significance:.1f} sigma, fit improvement {ev.fit_improvement:.1f}, "
+                   f"shift {ev.shift_eV:+g} eV")
+        weak = not (math.isfinite(ev.significance) and ev.significance >= rule.min_significance)
+        if z < 0 or weak:
+            ev.verified = False
+            ev.reason = ("no significant edge" if weak else "evidence too weak for its probability") \
+                + f"; {numbers}"
+        elif p is None or p < rule.candidate_threshold:
+            rivals = {nb: result.evidence[nb] for nb in ev.neighbours if nb in result.evidence
+                      and (result.evidence[nb].probability or 0.0) >= rule.candidate_threshold
+                      and result.evidence[nb].status == "fitted"}
+            better = [nb for nb, r in rivals.items() if r.fit_improvement >= ev.fit_improvement]
+            if not (math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
+                ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
+                                                 f"{rule.min_neighbour_significance:g} sigma; {numbers}")
+            elif better:
+                ev.verified, ev.reason = False, (f"neighbour not proposed by the network; "
+                                                 f"{', '.join(better)} fit(s) better; {numbers}")
+            elif ev.edge_fraction < rule.min_edge_fraction:
+                ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
+                                                 f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
+            else:
+                ev.verified, ev.reason = True, (f"rescued: its onset and shape fit better than "
+                                                f"{', '.join(rivals) or 'the others'}; {numbers}")
+        elif ev.edge_fraction < rule.min_edge_fraction:
+            ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
+                                             f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
+        else:
+            ev.verified, ev.reason = True, f"confirmed by the fit; {numbers}"
+    return result
+
+
+def format_verification(result, indent: str = "  ") -> str:
+    """Lines for the text output: one per candidate, kept first, with the evidence and reason."""
+    lines = []
+    order = sorted(result.evidence.values(), key=lambda e: (not e.verified, e.element not in
+                                                            result.verified, -(e.probability or 0)))
+    if result.message:
+        lines.append(f"{indent}verification: {result.message}")
+    for ev in order:
+        tag = "kept    " if ev.verified else "rejected"
+        p = "  -  " if ev.probability is None else f"{ev.probability:.2f}"
+        lines.append(f"{indent}{tag} {ev.element:<2} p={p}  {ev.reason}")
+    m = result.microscope
+    lines.append(f"{indent}fit {result.window_eV[0]:.0f}-{result.window_eV[1]:.0f} eV, chi2/dof "
+                 f"{result.chi2_reduced:.2f}, E0 {m['E0_keV']:g} keV, alpha {m['alpha_mrad']:g} mrad, "
+                 f"beta {m['beta_mrad']:g} mrad ({', '.join(f'{k} {v}' for k, v in m['source'].items())}), "
+                 f"{1000 * result.seconds:.0f} ms")
+    return "\n".join(lines)
+
+
+def verify_regions(spectrum, probabilities, threshold: float, config: Any = None, *, blocks: int = 4,
+                   candidate_threshold: float = 0.05, rule: DecisionRule | None = None) -> dict:
+    """Verify a spectrum image on its summed spectrum and on a coarse grid of summed blocks (not
+    every pixel): each block's candidates come from its mean network probabilities.
+
+    Parameters
+    ----------
+    spectrum : eels_helpers.spectrum.Spectrum
+        A spectrum image, data ``(*nav, C)`` in counts (1 or 2 navigation axes).
+    probabilities : array_like, shape (*nav, 80)
+        The network's per-pixel probabilities (order of ``elements.ELEMENTS``).
+    threshold : float
+        The network's detection threshold, probability in (0, 1).
+    config : VerifyConfig, optional
+        Settings of :func:`eels_helpers.inference.verification.verify`.
+    blocks : int, default 4
+        Blocks per navigation axis (1..32); a block holds at least one pixel.
+    candidate_threshold : float, default 0.05
+        Lowest mean probability of a candidate, in [0, 1].
+    rule : DecisionRule, optional
+        The decision rule; default ``DecisionRule()``.
+
+    Returns
+    -------
+    dict
+        ``summed``: the VerificationResult of the whole image; ``regions``: a list of
+        ``(slices, VerificationResult or error text)`` per block; ``verified``: the elements
+        verified in the sum or in at least one block, by decreasing significance in the sum.
+
+    Raises
+    ------
+    ValueError
+        If the spectrum is not a spectrum image, the probabilities do not match its
+        navigation shape, ``blocks`` is out of range, or no element reaches the candidate
+        threshold in the summed image.
+    """
+    from itertools import product
+
+    from eels_helpers.inference.verification import verify
+    from eels_helpers.spectrum import Spectrum
+
+    nav = spectrum.navigation_shape
+    if not nav or len(nav) > 2:
+        raise ValueError(f"verify_regions needs a spectrum image with 1 or 2 navigation axes; got {nav}")
+    probs = np.asarray(probabilities, dtype=np.float64)
+    if probs.shape != nav + (80,):
+        raise ValueError(f"probabilities shape {probs.shape} does not match the image's {nav + (80,)}")
+    if int(blocks) != blocks or not 1 <= blocks <= 32:
+        raise ValueError(f"blocks must be an integer 1..32 per navigation axis; got {blocks!r}")
+    mean = probs.reshape(-1, 80).mean(axis=0)
+    cand = candidates_from_probabilities(mean, candidate_threshold)
+    if not cand:
+        raise ValueError(f"no element reaches the candidate threshold {candidate_threshold:g} in the image")
+    summed = verify(spectrum.summed(), cand, config, rule=rule, threshold=threshold)
+    edges = [np.linspace(0, n, min(blocks, n) + 1).astype(int) for n in nav]
+    regions = []
+    for idx in product(*[range(len(e) - 1) for e in edges]):
+        sl = tuple(slice(int(e[i]), int(e[i + 1])) for e, i in zip(edges, idx))
+        data = spectrum.data[sl]
+        sub = Spectrum(data.reshape(-1, data.shape[-1]).sum(axis=0, dtype=np.float64), spectrum.energy_eV,
+                       dict(spectrum.metadata), spectrum.source)
+        c = candidates_from_probabilities(probs[sl].reshape(-1, 80).mean(axis=0), candidate_threshold)
+        try:
+            regions.append((sl, verify(sub, c, config, rule=rule, threshold=threshold) if c else
+                            "no candidate above the threshold"))
+        except ValueError as err:
+            regions.append((sl, str(err)))
+    verified = list(summed.verified)
+    for _, r in regions:
+        if not isinstance(r, str):
+            verified += [e for e in r.verified if e not in verified]
+    return {"summed": summed, "regions": regions, "verified": tuple(verified)}

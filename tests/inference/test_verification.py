@@ -1,0 +1,232 @@
+"""Verified identification: candidates confirmed or rejected by a model fit of spectra built here
+from cross sections, a power law and Poisson noise (known truth), and the bad-input messages."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from eels_helpers.inference.verification import VerifyConfig, verify
+from eels_helpers.inference.verification_rules import (
+    DecisionRule,
+    candidates_from_probabilities,
+    decide,
+    format_verification,
+    neighbours_of,
+)
+from eels_helpers.physics.cross_section import dsigma_dE
+from eels_helpers.physics.elements import ELEMENTS
+from eels_helpers.physics.gos_tables import builtin_available, resolve_gos
+from eels_helpers.spectrum import Spectrum
+
+GOS = resolve_gos("auto")
+GEOM = dict(E0_keV=200.0, alpha_mrad=10.0, beta_mrad=30.0)
+META = {"beam_energy_keV": 200.0, "convergence_angle_mrad": 10.0, "collection_angle_mrad": 30.0}
+
+
+def _spectrum(edges, jumps, *, E=None, shift_eV=0.0, bg=2e5, r=3.0, seed=0, scale=1.0):
+    """Poisson counts: bg (E/E0)^-r + for each edge family a signal whose maximum is
+    ``jump`` counts per channel, its onset moved by ``shift_eV``."""
+    E = np.arange(400.0, 1000.0, 0.5) if E is None else E
+    sig = dsigma_dE(edges, E - shift_eV, gos=GOS, **GEOM)[0]
+    mu = bg * (E / E[0]) ** -r
+    for s, j in zip(sig, jumps):
+        mu = mu + j * s / s.max()
+    y = np.random.default_rng(seed).poisson(mu).astype(np.float64) * scale
+    return Spectrum(y.astype(np.float32), E, dict(META), None)
+
+
+def test_present_elements_confirmed_absent_neighbours_rejected():
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4])
+    cand = {"Fe": 0.9, "O": 0.95, "Mn": 0.6, "Cr": 0.2, "Co": 0.1}
+    res = verify(sp, cand, threshold=0.5)
+    ev = res.evidence
+    assert set(res.verified) == {"Fe", "O"}
+    assert ev["Fe"].significance > 20 and ev["O"].significance > 20
+    assert ev["Fe"].fit_improvement > 100
+    for el in ("Mn", "Cr", "Co"):
+        assert ev[el].verified is False and ev[el].reason
+        assert ev[el].significance < 3
+    assert any("Fe L3" in e for e in ev["Fe"].edges_in_window)
+    assert res.rejected.keys() == {"Mn", "Cr", "Co"}
+    # the fitted model describes the data: chi2 per degree of freedom near 1
+    assert 0.7 < res.chi2_reduced < 3.0
+    assert res.model.shape == res.data.shape == res.energy_eV.shape == res.background.shape
+    assert set(res.contributions) == set(cand)
+    # the evidence in counts: the Fe signal within 15 % of the counts put in
+    E = res.energy_eV
+    true = dsigma_dE("Fe L", np.arange(400.0, 1000.0, 0.5), gos=GOS, **GEOM)[0, 0]
+    true_counts = 1e4 * float(np.sum(true / true.max()))
+    assert ev["Fe"].signal_counts == pytest.approx(true_counts, rel=0.15)
+    assert E[0] >= 400.0 and E[-1] <= 1000.0
+
+
+def test_onset_shift_found():
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], shift_eV=4.0, seed=1)
+    res = verify(sp, ["Fe", "O"], VerifyConfig(shifts_eV=tuple(np.arange(-8.0, 9.0, 1.0))))
+    assert res.evidence["Fe"].shift_eV == pytest.approx(4.0, abs=1.0)
+    assert res.evidence["O"].shift_eV == pytest.approx(4.0, abs=1.0)
+
+
+@pytest.mark.skipif(not builtin_available(), reason="the shipped GOS table (M edges) is absent")
+def test_lanthanide_neighbours_resolved_by_onset_and_shape():
+    E = np.arange(700.0, 1100.0, 0.5)
+    sp = _spectrum(["La M", "O K"], [2e4, 2e4], E=np.arange(450.0, 1100.0, 0.5), seed=2)
+    assert E[0] > 0
+    res = verify(sp, {"La": 0.7, "Ba": 0.6, "Ce": 0.6, "O": 0.9}, threshold=0.5)
+    assert "La" in res.verified and "O" in res.verified
+    assert res.evidence["Ba"].verified is False and res.evidence["Ce"].verified is False
+    assert res.evidence["La"].fit_improvement > 10 * max(res.evidence["Ba"].fit_improvement,
+                                                         res.evidence["Ce"].fit_improvement)
+
+
+def test_uncertainty_matches_scatter_of_repeated_noise():
+    signals, uncs = [], []
+    for seed in range(16):
+        sp = _spectrum(["Fe L"], [600.0], seed=100 + seed, bg=5e4)
+        ev = verify(sp, ["Fe"], VerifyConfig(shifts_eV=(0.0,))).evidence["Fe"]
+        signals.append(ev.signal_counts), uncs.append(ev.uncertainty_counts)
+    scatter, typical = float(np.std(signals, ddof=1)), float(np.median(uncs))
+    assert 0.5 < scatter / typical < 2.0
+
+
+def test_significance_does_not_depend_on_units():
+    sp = _spectrum(["Fe L", "O K"], [3e3, 1e4], seed=3)
+    scaled = Spectrum(sp.data * 1e-3, sp.energy_eV, sp.metadata)
+    a = verify(sp, ["Fe", "O", "Mn"]).evidence
+    b = verify(scaled, ["Fe", "O", "Mn"]).evidence
+    for el in a:
+        assert b[el].significance == pytest.approx(a[el].significance, rel=1e-3, abs=1e-3)
+        assert b[el].signal_counts == pytest.approx(1e-3 * a[el].signal_counts, rel=1e-3, abs=1e-3)
+
+
+def test_microscope_from_metadata_given_or_default():
+    sp = _spectrum(["O K"], [1e4], seed=4)
+    res = verify(sp, ["O"])
+    assert res.microscope["source"] == {"E0_keV": "metadata", "alpha_mrad": "metadata",
+                                        "beta_mrad": "metadata"}
+    bare = Spectrum(sp.data, sp.energy_eV, {})
+    res = verify(bare, ["O"], VerifyConfig(E0_keV=300.0))
+    assert res.microscope["E0_keV"] == 300.0 and res.microscope["source"]["E0_keV"] == "given"
+    assert res.microscope["beta_mrad"] == 30.0 and res.microscope["source"]["beta_mrad"] == "default"
+
+
+def test_candidate_without_edge_in_window_says_so():
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=5)
+    res = verify(sp, {"Fe": 0.9, "O": 0.9, "C": 0.7, "W": 0.2})
+    for el, net in (("C", True), ("W", False)):
+        ev = res.evidence[el]
+        assert ev.status == "no edge in window" and math.isnan(ev.significance)
+        assert ev.verified is net and "cannot be tested" in ev.reason
+        assert ev.edges_outside and not ev.edges_in_window
+    # nothing at all in the window: a result that says why, not an error
+    res = verify(sp, {"W": 0.9, "C": 0.2})
+    assert "no candidate has an edge in the window" in res.message
+    assert res.evidence["W"].verified is True and res.evidence["C"].verified is False
+    assert "verification:" in format_verification(res)
+
+
+def test_bad_inputs_named():
+    sp = _spectrum(["O K"], [1e4], seed=6)
+    with pytest.raises(ValueError, match="at least one candidate"):
+        verify(sp, [])
+    with pytest.raises(ValueError, match="Xx"):
+        verify(sp, ["O", "Xx"])
+    short = Spectrum(sp.data[:20], sp.energy_eV[:20], {})
+    with pytest.raises(ValueError, match="fit window .* bins"):
+        verify(short, ["O"])
+    nan = Spectrum(np.where(np.arange(sp.n_channels) == 3, np.nan, sp.data), sp.energy_eV, {})
+    with pytest.raises(ValueError, match="NaN"):
+        verify(nan, ["O"])
+    with pytest.raises(ValueError, match="beta"):
+        VerifyConfig(beta_mrad=-1.0)
+    with pytest.raises(ValueError, match="shifts_eV"):
+        VerifyConfig(shifts_eV=(50.0,))
+    with pytest.raises(ValueError, match="near_onset_eV"):
+        VerifyConfig(near_onset_eV=100.0)
+    with pytest.raises(ValueError, match="threshold"):
+        verify(sp, ["O"], threshold=1.5)
+    with pytest.raises(ValueError, match="min_edge_fraction"):
+        DecisionRule(min_edge_fraction=2.0)
+
+
+def test_neighbour_sets_and_candidates():
+    assert {"Re", "Ta", "Os", "Ir", "Pt"} <= set(neighbours_of("W"))
+    assert set(neighbours_of("Mn")) == {"Cr", "Fe"}
+    assert {"La", "Pr", "Nd", "Ba"} <= set(neighbours_of("Ce"))
+    assert "Sm" not in neighbours_of("Ce") and "Ce" not in neighbours_of("Ce")
+    assert neighbours_of("O") == ()
+    with pytest.raises(ValueError, match="Xx"):
+        neighbours_of("Xx")
+    p = np.zeros(80)
+    p[ELEMENTS.index("W")], p[ELEMENTS.index("O")], p[ELEMENTS.index("N")] = 0.9, 0.6, 0.01
+    cand = candidates_from_probabilities(p, 0.05)
+    assert list(cand)[:2] == ["W", "O"] and "N" not in cand and "Re" in cand
+    assert list(candidates_from_probabilities(p, 0.05, neighbours=False)) == ["W", "O"]
+    with pytest.raises(ValueError, match="80"):
+        candidates_from_probabilities(np.zeros(5))
+
+
+def test_rejected_high_probability_and_json():
+    sp = _spectrum(["O K"], [3e4], seed=7)
+    res = verify(sp, {"O": 0.95, "Fe": 0.97}, threshold=0.5)
+    assert res.verified == ("O",)
+    assert "no significant edge" in res.rejected["Fe"]
+    d = json.loads(json.dumps(res.to_dict()))
+    assert d["verified"] == ["O"] and d["evidence"]["Fe"]["verified"] is False
+    assert set(d["evidence"]["O"]) >= {"signal_counts", "uncertainty_counts", "significance",
+                                       "fit_improvement", "shift_eV", "edges_in_window", "reason"}
+    # a rule where only the network's probability counts changes the decision in place
+    decide(res, DecisionRule(a_f=0.0, a_0=0.0, min_edge_fraction=0.0, min_significance=0.0), threshold=0.5)
+    assert set(res.verified) == {"O", "Fe"}
+    text = format_verification(res)
+    assert "Fe" in text and "O" in text and "chi2/dof" in text
+
+
+def test_regions_of_a_spectrum_image_and_plot(tmp_path):
+    from eels_helpers.inference.verification_figures import plot_verifications
+    from eels_helpers.inference.verification_rules import verify_regions
+
+    left = _spectrum(["Fe L", "O K"], [4e3, 1e4], seed=8, bg=5e4).data
+    right = _spectrum(["O K"], [1e4], seed=9, bg=5e4).data
+    data = np.stack([np.stack([left, left, right, right])] * 2)        # (2, 4, C)
+    si = Spectrum(data, np.arange(400.0, 1000.0, 0.5), dict(META))
+    probs = np.zeros((2, 4, 80))
+    probs[..., ELEMENTS.index("O")] = 0.9
+    probs[:, :2, ELEMENTS.index("Fe")] = 0.8
+    out = verify_regions(si, probs, 0.5, blocks=2)
+    assert set(out["verified"]) == {"Fe", "O"} and len(out["regions"]) == 4
+    right_blocks = [r for sl, r in out["regions"] if sl[1].start >= 2]
+    assert all(r.verified == ("O",) for r in right_blocks)
+    with pytest.raises(ValueError, match="navigation"):
+        verify_regions(Spectrum(left, si.energy_eV), probs[0, 0], 0.5)
+    with pytest.raises(ValueError, match="probabilities shape"):
+        verify_regions(si, probs[:, :3], 0.5)
+    png = plot_verifications([out["summed"]], tmp_path / "v.png", ["summed"])
+    assert png.stat().st_size > 10_000
+    with pytest.raises(ValueError, match="no verification result"):
+        plot_verifications([], tmp_path / "w.png")
+
+
+def test_cli_predict_verify_text_json_plot(tmp_path, capsys):
+    from eels_helpers.cli import main as cli_main
+
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=10)
+    path = tmp_path / "feo.csv"
+    np.savetxt(path, np.column_stack([sp.energy_eV, sp.data]), delimiter=",", header="energy_eV,counts")
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--json",
+                   "--plot", str(tmp_path / "v.png"), "--device", "cpu"])
+    assert rc == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    v = result["verification"]
+    assert set(v["verified"]) <= set(v["evidence"]) and v["evidence"]
+    for ev in v["evidence"].values():
+        assert ev["reason"] and ev["verified"] in (True, False)
+    assert "Fe" in v["evidence"] and v["evidence"]["Fe"]["significance"] > 10
+    assert (tmp_path / "v.png").stat().st_size > 10_000
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--device", "cpu"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "verified:" in out and "chi2/dof" in out
+    rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--beta", "-3"])
+    assert rc == 2 and "beta" in capsys.readouterr().err
