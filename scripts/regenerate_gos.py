@@ -237,10 +237,12 @@ def main(argv=None) -> int:
     p.add_argument("--n-q", type=int, default=GosGrid.n_q)
     p.add_argument("--l-max", type=int, default=GosGrid.l_max)
     p.add_argument("--no-write", action="store_true", help="only compute checkpoints")
+    p.add_argument("--quiet", action="store_true",
+                   help="no per-element progress lines (batch jobs); the final summary line stays")
     a = p.parse_args(argv)
     grid = GosGrid(n_energies=a.n_energies, n_q=a.n_q, l_max=a.l_max)
     s = regenerate(a.elements, output=a.output, work=a.work, workers=a.workers, grid=grid,
-                   write=not a.no_write)
+                   write=not a.no_write, log=(lambda *args: None) if a.quiet else None)
     print(f"regeneration_wall_s={s['wall_s']:.1f} cpu_s={s['cpu_s']:.1f} "
           f"computed_elements={s['computed']} "
           f"failures={len(s['failures'])}")

@@ -29,6 +29,7 @@ def main(argv=None) -> int:
     parser.add_argument("--n-validation", type=int, default=1024)
     parser.add_argument("--n-test", type=int, default=2048)
     parser.add_argument("--out", default=str(MODELS_DIR))
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (batch jobs)")
     args = parser.parse_args(argv)
     models = {}
     if args.default:
@@ -45,7 +46,7 @@ def main(argv=None) -> int:
         parser.error("nothing to ship: give --default, --ensemble or --model NAME RUN_DIR")
     command = "python scripts/ship_models.py " + " ".join(shlex.quote(a) for a in (argv or sys.argv[1:]))
     paths = ship_models(models, args.out, n_validation=args.n_validation, n_test=args.n_test,
-                        experimental_dir=args.experimental, command=command)
+                        experimental_dir=args.experimental, command=command, progress=not args.quiet)
     for name, path in paths.items():
         print(f"{name}: {path} ({Path(path).stat().st_size / 1e6:.1f} MB)")
     print(Path(paths["card"]).read_text())

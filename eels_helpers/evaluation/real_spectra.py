@@ -334,11 +334,12 @@ def manifest_inputs(manifest, *, use_offsets: bool = True, clip_negative: bool =
 
 
 def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: np.ndarray | None = None,
-                     **predict_options) -> np.ndarray:
+                     progress: bool = False, **predict_options) -> np.ndarray:
     """(n, 80) probabilities for each manifest row (spectrum images: summed spectrum).
 
     inputs: the rows' network inputs from :func:`manifest_inputs` (saves reading the files
     again when several models are evaluated); ``use_offsets`` is then already applied.
+    progress: a progress bar (stderr) over the files read.
     """
     from eels_helpers.device import fast_bfloat16, resolve_device
     from eels_helpers.inference.predict import _as_loaded, predict, run_model
@@ -356,7 +357,12 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
         return run_model(_as_loaded(model, device), inputs, device=device,
                          batch_size=predict_options.get("batch_size", 256),
                          bfloat16=fast_bfloat16(device) if bf16 == "auto" else bool(bf16))
-    spectra = [read_spectrum(p).summed() for p in manifest["path"]]
+    paths = list(manifest["path"])
+    if progress:
+        from tqdm.auto import tqdm
+
+        paths = tqdm(paths, desc="reading real spectra", unit="file", leave=False)
+    spectra = [read_spectrum(p).summed() for p in paths]
     offsets = [float(o) for o in manifest["energy_offset_eV"]] if use_offsets else [0.0] * len(spectra)
     preds = predict(spectra, model, 0.5, offsets, **predict_options)
     return np.stack([p.probabilities for p in preds])
@@ -496,11 +502,18 @@ def example_row(manifest, preferred: str | None = None):
 
 
 def evaluate_models(entries, manifest, *, inputs: np.ndarray | None = None, seed: int = 0,
-                    validation_fraction: float = 0.5, device: str = "cpu") -> dict[str, Evaluation]:
+                    validation_fraction: float = 0.5, device: str = "cpu",
+                    progress: bool = False) -> dict[str, Evaluation]:
     """``{label: Evaluation}`` of every entry that has a model, each with its own threshold
-    chosen on the grouped validation split (the paper's rule) and scored on the test split."""
+    chosen on the grouped validation split (the paper's rule) and scored on the test split;
+    ``progress``: a progress bar (stderr) over the models."""
     if inputs is None:
         inputs = manifest_inputs(manifest)
+    entries = [e for e in entries if e.model is not None]
+    if progress:
+        from tqdm.auto import tqdm
+
+        entries = tqdm(entries, desc="evaluating models", unit="model", leave=False)
     return {e.label: evaluate_model(e.model, manifest=manifest, inputs=inputs, threshold="validation", seed=seed,
-                                          validation_fraction=validation_fraction, device=device)
-            for e in entries if e.model is not None}
+                                    validation_fraction=validation_fraction, device=device)
+            for e in entries}

@@ -249,7 +249,8 @@ def runs_table(rows: list[dict]) -> str:
 
 
 def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path, *, n_validation: int = 1024,
-                n_test: int = 2048, experimental_dir: str | Path | None = None, command: str = "") -> dict[str, Path]:
+                n_test: int = 2048, experimental_dir: str | Path | None = None, command: str = "",
+                progress: bool = False) -> dict[str, Path]:
     """Write ``<name>.pt`` (float16 weights) for each ``{name: [run directories]}`` into
     ``out_dir`` and rewrite ``MODELS.md`` there from the metadata of every model file in it.
 
@@ -257,6 +258,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     written unless every run reads and evaluates: files go to temporary names first. Each
     network is stored once, in ``out_dir/networks/`` (one file per training run), and the model
     files refer to it; network files that no model refers to afterwards are deleted.
+    ``progress``: a progress bar (stderr) over the models being scored and written.
     """
     from eels_helpers.models.model_files import save_ensemble, save_model
 
@@ -273,8 +275,13 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
+    items = list(runs.items())
+    if progress:
+        from tqdm.auto import tqdm
+
+        items = tqdm(items, desc="shipping models", unit="model")
     try:
-        for name, members in runs.items():
+        for name, members in items:
             model, scores = scorer.score(members)
             tmp = out_dir / f"{name}.pt.tmp"
             metadata = _metadata(members, scores, command)

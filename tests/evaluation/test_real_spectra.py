@@ -215,7 +215,7 @@ def test_evaluate_on_the_shipped_spectra_with_a_saved_model(tmp_path, monkeypatc
 # ----------------------------------------------------------------------------- the book chapter
 
 
-def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path):
+def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path, capsys):
     _fe_csv(tmp_path / "fe.csv")
     _fe_csv(tmp_path / "fe_shift.csv", shift=20.0)
     (tmp_path / "manifest.csv").write_text("file,elements,energy_offset_eV\nfe.csv,Fe,0\nfe_shift.csv,Fe,20\n")
@@ -223,7 +223,8 @@ def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path
     inputs = ex.manifest_inputs(df)
     assert inputs.shape == (2, 3072) and inputs.dtype == np.float32
     np.testing.assert_allclose(inputs.max(axis=1), 1.0)
-    direct = ex.predict_manifest(_step_detector(), df, device="cpu")
+    direct = ex.predict_manifest(_step_detector(), df, device="cpu", progress=True)
+    assert "reading real spectra" in capsys.readouterr().err   # the progress bar, on stderr
     cached = ex.predict_manifest(_step_detector(), df, inputs=inputs, device="cpu")
     np.testing.assert_allclose(cached, direct, atol=1e-6)
     with pytest.raises(ValueError, match=r"inputs must have shape \(2, 3072\)"):
@@ -262,7 +263,7 @@ def test_plot_occurrence_marks_carbon_and_checks_shapes():
         ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=0)
 
 
-def test_evaluate_models_and_the_two_tables(tmp_path):
+def test_evaluate_models_and_the_two_tables(tmp_path, capsys):
     from eels_helpers.evaluation.paper_numbers import MISSING, table2_columns, table3_columns, table3_models
     from eels_helpers.models.model_files import LoadedModel
     from eels_helpers.training.runs import ModelEntry  # what the chapter passes (collect_models)
@@ -276,7 +277,8 @@ def test_evaluate_models_and_the_two_tables(tmp_path):
     entries = [ModelEntry("missing", "unknown", None, "not shipped"),
                ModelEntry("ours", "vit", detector, "step detector"),
                ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
-    evaluations = ex.evaluate_models(entries, df, seed=1)
+    evaluations = ex.evaluate_models(entries, df, seed=1, progress=True)
+    assert "evaluating models" in capsys.readouterr().err
     assert list(evaluations) == ["ours", "both"]
     alone = ex.evaluate_model(_step_detector(), manifest=df, threshold="validation", seed=1, device="cpu")
     assert evaluations["ours"].metrics == alone.metrics and evaluations["ours"].threshold == alone.threshold

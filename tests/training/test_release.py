@@ -75,7 +75,7 @@ def fake_arrays(monkeypatch):
     monkeypatch.setattr("eels_helpers.training.data.simulated_arrays", random_arrays)
 
 
-def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays, monkeypatch):
+def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays, monkeypatch, capsys):
     import eels_helpers.models as models
     from eels_helpers.models import predict_proba
 
@@ -83,7 +83,8 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
     monkeypatch.setattr(models, "recalibrate_batchnorm",
                         lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
     paths = shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path,
-                                 n_validation=32, n_test=32, command="test")
+                                 n_validation=32, n_test=32, command="test", progress=True)
+    assert "shipping models" in capsys.readouterr().err   # the progress bar, on stderr
     assert len(calibrated) == 2   # run0 is in both models: recalibrated and evaluated once
     default, ensemble = load_model(paths["default"]), load_model(paths["ensemble"])
     assert default.architecture == "mlp" and ensemble.architecture == "ensemble"
