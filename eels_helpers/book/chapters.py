@@ -253,18 +253,21 @@ _CHAPTERS: list[Chapter] = [
     # One notebook, six pages (Table 2's architectures). The training schedule of each page is
     # the profile's (profiles.Profile.steps_for); budget_minutes are the expected wall times on
     # the reference 2-core machine (the README's `make book` row gives the measured ones).
-    # The rehearsal trains each paper-size network for one step of 4 spectra, into its own folder.
+    # paper: 8 simulator processes feed the GPU (simulating in the training process would set the
+    # pace of the small networks: README, "On a GPU node"). The rehearsal trains each paper-size
+    # network for one step of 4 spectra (2 simulator processes), into its own folder.
     Chapter(
         name="04_train_architecture",
         title="Train an architecture",
-        smoke={"architecture": "vit", **_training("smoke", "vit"), "batch_size": 32, "n_validation": 32,
-               "n_test": 32, "out_dir": "../_build/train"},
-        cpu={"architecture": "vit", **_training("cpu", "vit"), "batch_size": 32, "n_validation": 512,
-             "n_test": 1024, "out_dir": "../_build/train"},
-        paper={"architecture": "vit", **_training("paper", "vit"), "batch_size": 32, "n_validation": 4096,
-               "n_test": 8192, "out_dir": "../_build/train"},
+        smoke={"architecture": "vit", **_training("smoke", "vit"), "batch_size": 32, "num_workers": 0,
+               "n_validation": 32, "n_test": 32, "out_dir": "../_build/train"},
+        cpu={"architecture": "vit", **_training("cpu", "vit"), "batch_size": 32, "num_workers": 0,
+             "n_validation": 512, "n_test": 1024, "out_dir": "../_build/train"},
+        paper={"architecture": "vit", **_training("paper", "vit"), "batch_size": 32, "num_workers": 8,
+               "n_validation": 4096, "n_test": 8192, "out_dir": "../_build/train"},
         budget_minutes={"smoke": 0.5, "cpu": 10.0, "paper": 240.0},
-        rehearse={"steps_per_epoch": 1, "max_epochs": 1, "batch_size": 4, "n_validation": 8, "n_test": 8,
+        rehearse={"steps_per_epoch": 1, "max_epochs": 1, "batch_size": 4, "num_workers": 2, "n_validation": 8,
+                  "n_test": 8,
                   "out_dir": "../_build/rehearsal/train"},
         instances={
             "mlp": {"title": "Train an architecture: MLP", "params": {"architecture": "mlp"},

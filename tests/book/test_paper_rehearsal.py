@@ -3,7 +3,7 @@ the ``paper`` profile on the CPU (the paper's network sizes, tiny steps and samp
 real ``paper`` run without CUDA stops before any work, naming the rehearsal.
 
 The rehearsal itself (``rehearsal`` fixture) runs once per session on a temporary copy of the
-notebooks: about 4 CPU-minutes (README, "On a GPU node"), hence ``slow``.
+notebooks: about 3-4 minutes on the 2-core machine (README, "On a GPU node"), hence ``slow``.
 """
 
 from __future__ import annotations
