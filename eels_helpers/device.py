@@ -1,6 +1,7 @@
 """The one device and precision choice of training and inference.
 
 * :func:`resolve_device`: ``"auto"`` is CUDA when present, else the CPU;
+* :func:`cuda_unavailable_reason`: why CUDA cannot be used here (None where it can);
 * :func:`fast_bfloat16`: whether bfloat16 autocast is faster than float32 on a device;
 * :func:`resolve_precision`: the autocast precision of a training run (``"auto"``: bfloat16
   where it is fast, float16 on CUDA without it, float32 on CPUs without it).
@@ -29,8 +30,8 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "PRECISIONS", "NATIVE_BF16_FLAGS", "resolve_device", "cpu_has_native_bf16",
-           "fast_bfloat16", "resolve_precision"]
+__all__ = ["DEVICES", "PRECISIONS", "NATIVE_BF16_FLAGS", "resolve_device", "cuda_unavailable_reason",
+           "cpu_has_native_bf16", "fast_bfloat16", "resolve_precision"]
 
 #: device names accepted by :func:`resolve_device` (besides ``"cuda:N"``)
 DEVICES = ("auto", "cpu", "cuda")
@@ -72,6 +73,32 @@ def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -
             raise ValueError(f"device={name!r} was requested but torch.cuda.is_available() is False")
         return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
+
+
+def cuda_unavailable_reason() -> str | None:
+    """Why CUDA cannot be used here, in words; None where it can.
+
+    Returns
+    -------
+    str or None
+        None when ``torch.cuda.is_available()``; else which of the usual causes applies: a
+        PyTorch built without CUDA (``torch.version.cuda`` is None), ``CUDA_VISIBLE_DEVICES``
+        hiding every device, or no driver or device found.
+    """
+    import os
+
+    import torch
+
+    if torch.cuda.is_available():
+        return None
+    if torch.version.cuda is None:
+        return (f"this PyTorch ({torch.__version__}) was built without CUDA; install a CUDA build "
+                "(environment.yml) on a GPU node")
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
+        return f"CUDA_VISIBLE_DEVICES={visible!r} hides every GPU"
+    return (f"no CUDA device or driver was found (PyTorch {torch.__version__}, CUDA {torch.version.cuda}; "
+            "torch.cuda.is_available() is False)")
 
 
 def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:

@@ -7,6 +7,11 @@ runner (:mod:`eels_helpers.book.runner`) injects these values into the notebook'
 Numbers that several stages share (training steps, epochs, threads) are read from
 :mod:`eels_helpers.profiles`, never retyped here.
 
+The **rehearsal** (``eels-id book --profile paper --rehearse``) runs the ``paper`` profile on
+the CPU: the paper's network sizes and every paper-only code path, with each chapter's
+``rehearse`` values (tiny step counts and sample sizes) replacing its ``paper`` ones and the
+shared ``device`` set to :data:`REHEARSAL_DEVICE`.
+
 This module is imported by ``eels-id --help``: keep it free of heavy imports.
 """
 
@@ -21,11 +26,14 @@ from typing import Any, Iterable, Mapping
 
 from eels_helpers.profiles import PROFILES, shared_parameters, validate_profile
 
-__all__ = ["CPU_BOOK_BUDGET_MINUTES", "Chapter", "REGISTRY", "get_chapter", "chapter_parameters",
-           "expand_chapters"]
+__all__ = ["CPU_BOOK_BUDGET_MINUTES", "REHEARSED_PROFILE", "REHEARSAL_DEVICE", "Chapter", "REGISTRY",
+           "get_chapter", "chapter_parameters", "expand_chapters"]
 
 #: Wall-clock budget of the whole book at the ``cpu`` profile on a 2-core laptop, minutes.
 CPU_BOOK_BUDGET_MINUTES = 90.0
+#: the profile that ``--rehearse`` rehearses, and the device it rehearses on
+REHEARSED_PROFILE = "paper"
+REHEARSAL_DEVICE = "cpu"
 
 
 def _training(profile: str, architecture: str) -> dict[str, Any]:
@@ -37,7 +45,7 @@ def _training(profile: str, architecture: str) -> dict[str, Any]:
 
 _NAME_RE = re.compile(r"^[0-9]{2}_[a-z0-9_]+$")
 _SUFFIX_RE = re.compile(r"^[a-z0-9][a-z0-9_]*$")
-_INSTANCE_KEYS = {"title", "params", "smoke", "cpu", "paper", "budget_minutes"}
+_INSTANCE_KEYS = {"title", "params", "smoke", "cpu", "paper", "budget_minutes", "rehearse"}
 _JSON_SCALARS = (bool, int, float, str, type(None))
 
 
@@ -70,6 +78,9 @@ class Chapter:
     ``budget_minutes`` is the expected wall-clock time per profile on the reference
     machine (2-core laptop for ``smoke`` and ``cpu``); the runner warns when it is
     exceeded, and a test checks that the ``cpu`` budgets add up to at most 90 minutes.
+    ``rehearse`` replaces some ``paper`` values in the rehearsal of the paper profile on the
+    CPU (``eels-id book --profile paper --rehearse``): tiny steps and sample sizes, never the
+    network sizes (those come from the profile); only names the chapter sets.
     """
 
     name: str
@@ -78,6 +89,7 @@ class Chapter:
     cpu: Mapping[str, Any] = field(default_factory=dict)
     paper: Mapping[str, Any] = field(default_factory=dict)
     budget_minutes: Mapping[str, float] = field(default_factory=dict)
+    rehearse: Mapping[str, Any] = field(default_factory=dict)
     #: ``{suffix: overrides}``: run the notebook once per entry, into page ``<name>_<suffix>``.
     #: ``overrides`` may hold ``title`` (str), ``params`` (values for every profile), the
     #: profile names (values for that profile) and ``budget_minutes``; only names the chapter
@@ -108,7 +120,7 @@ class Chapter:
                 raise ValueError(f"chapter {self.name!r}: instance {suffix!r} has unknown keys "
                                  f"{bad}; allowed: {', '.join(sorted(_INSTANCE_KEYS))}")
             own = set(self.smoke) | set(self.cpu) | set(self.paper)
-            for key in ["params", *PROFILES]:
+            for key in ["params", *PROFILES, "rehearse"]:
                 extra = sorted(set(over.get(key, {})) - own)
                 if extra:
                     raise ValueError(
@@ -132,6 +144,12 @@ class Chapter:
                         "profile itself; do not set it per chapter"
                     )
                 _check_value(self.name, profile, key, value)
+        extra = sorted(set(self.rehearse) - all_keys)
+        if extra:
+            raise ValueError(f"chapter {self.name!r}: rehearse sets {extra}, which the chapter does "
+                             f"not set; rehearsable: {sorted(all_keys)}")
+        for key, value in self.rehearse.items():
+            _check_value(self.name, "rehearse", key, value)
         for profile, minutes in self.budget_minutes.items():
             validate_profile(profile)
             if not (isinstance(minutes, (int, float)) and 0 < minutes < 10_000):
@@ -140,7 +158,7 @@ class Chapter:
                     f"(0, 10000) minutes, got {minutes!r}"
                 )
         # freeze the dictionaries
-        for attr in ("smoke", "cpu", "paper", "budget_minutes"):
+        for attr in ("smoke", "cpu", "paper", "budget_minutes", "rehearse"):
             object.__setattr__(self, attr, MappingProxyType(dict(getattr(self, attr))))
         object.__setattr__(self, "instances", MappingProxyType(
             {k: MappingProxyType(dict(v)) for k, v in self.instances.items()}))
@@ -164,6 +182,7 @@ class Chapter:
                 name=f"{self.name}_{suffix}",
                 title=over.get("title", f"{self.title}: {suffix}"),
                 budget_minutes={**self.budget_minutes, **over.get("budget_minutes", {})},
+                rehearse={**self.rehearse, **over.get("rehearse", {})},
                 source=self.name,
                 **values,
             ))
@@ -173,16 +192,24 @@ class Chapter:
         """This chapter's own parameters at ``profile`` (without the shared ones)."""
         return getattr(self, validate_profile(profile))
 
-    def parameters(self, profile: str, declared: set[str] | None = None) -> dict[str, Any]:
+    def parameters(self, profile: str, declared: set[str] | None = None,
+                   rehearse: bool = False) -> dict[str, Any]:
         """Shared + chapter parameters at ``profile``.
 
         With ``declared`` (the names of the notebook's parameters cell), shared parameters
-        the notebook does not declare are left out.
+        the notebook does not declare are left out. ``rehearse``: the rehearsal of the
+        ``paper`` profile (device :data:`REHEARSAL_DEVICE`, the chapter's ``rehearse`` values).
         """
         shared = shared_parameters(profile)
+        own = dict(self.params(profile))
+        if rehearse:
+            if profile != REHEARSED_PROFILE:
+                raise ValueError(f"only the {REHEARSED_PROFILE!r} profile is rehearsed, not {profile!r}")
+            shared["device"] = REHEARSAL_DEVICE
+            own.update(self.rehearse)
         if declared is not None:
             shared = {k: v for k, v in shared.items() if k in declared}
-        return {**shared, **self.params(profile)}
+        return {**shared, **own}
 
 
 # --------------------------------------------------------------------------------------
@@ -209,6 +236,7 @@ _CHAPTERS: list[Chapter] = [
         paper={"E0_keV": 200.0, "alpha_mrad": 10.0, "beta_mrad": 30.0, "gos": "builtin",
                "optical_points": 60},
         budget_minutes={"smoke": 0.5, "cpu": 1.0, "paper": 1.0},
+        rehearse={"optical_points": 4},
     ),
     Chapter(
         name="03_simulated_dataset",
@@ -220,20 +248,27 @@ _CHAPTERS: list[Chapter] = [
         paper={"formula": "CeO2", "fallback_formula": "TiO2", "n_gallery": 12,
                "occurrence_scale": 0.1, "n_profile": 2048},
         budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
+        rehearse={"occurrence_scale": 0.002, "n_profile": 64},
     ),
     # One notebook, six pages (Table 2's architectures). The training schedule of each page is
     # the profile's (profiles.Profile.steps_for); budget_minutes are the expected wall times on
     # the reference 2-core machine (the README's `make book` row gives the measured ones).
+    # paper: 8 simulator processes feed the GPU (simulating in the training process would set the
+    # pace of the small networks: README, "On a GPU node"). The rehearsal trains each paper-size
+    # network for one step of 4 spectra (2 simulator processes), into its own folder.
     Chapter(
         name="04_train_architecture",
         title="Train an architecture",
-        smoke={"architecture": "vit", **_training("smoke", "vit"), "n_validation": 32,
-               "n_test": 32, "out_dir": "../_build/train"},
-        cpu={"architecture": "vit", **_training("cpu", "vit"), "n_validation": 512,
-             "n_test": 1024, "out_dir": "../_build/train"},
-        paper={"architecture": "vit", **_training("paper", "vit"), "n_validation": 4096,
-               "n_test": 8192, "out_dir": "../_build/train"},
+        smoke={"architecture": "vit", **_training("smoke", "vit"), "batch_size": 32, "num_workers": 0,
+               "n_validation": 32, "n_test": 32, "out_dir": "../_build/train"},
+        cpu={"architecture": "vit", **_training("cpu", "vit"), "batch_size": 32, "num_workers": 0,
+             "n_validation": 512, "n_test": 1024, "out_dir": "../_build/train"},
+        paper={"architecture": "vit", **_training("paper", "vit"), "batch_size": 32, "num_workers": 8,
+               "n_validation": 4096, "n_test": 8192, "out_dir": "../_build/train"},
         budget_minutes={"smoke": 0.5, "cpu": 10.0, "paper": 240.0},
+        rehearse={"steps_per_epoch": 1, "max_epochs": 1, "batch_size": 4, "num_workers": 2, "n_validation": 8,
+                  "n_test": 8,
+                  "out_dir": "../_build/rehearsal/train"},
         instances={
             "mlp": {"title": "Train an architecture: MLP", "params": {"architecture": "mlp"},
                     **{p: _training(p, "mlp") for p in PROFILES}, "budget_minutes": {"cpu": 5.0}},
@@ -256,6 +291,7 @@ _CHAPTERS: list[Chapter] = [
         cpu={"out_dir": "../_build/train"},
         paper={"out_dir": "../_build/train"},
         budget_minutes={"smoke": 0.5, "cpu": 0.5, "paper": 0.5},
+        rehearse={"out_dir": "../_build/rehearsal/train"},
     ),
     Chapter(
         name="06_spectrum_image_mapping",
@@ -264,6 +300,7 @@ _CHAPTERS: list[Chapter] = [
         cpu={"si_shape": [60, 130]},
         paper={"si_shape": [60, 130]},
         budget_minutes={"smoke": 0.5, "cpu": 6.0, "paper": 6.0},
+        rehearse={"si_shape": [6, 43]},
     ),
     # Real spectra: the files are read once, then each model evaluated (shipped models and the
     # chapter-04 runs); n_simulated streams spectra for Fig. 4a. experimental_dir is left to the
@@ -278,6 +315,7 @@ _CHAPTERS: list[Chapter] = [
         paper={"models": ["default", "ensemble", "ensemble-paper"], "train_out_dir": "../_build/train",
                "validation_fraction": 0.5, "n_simulated": 20_000, "fig3_file": "exspy_coreloss_MnO.msa"},
         budget_minutes={"smoke": 1.0, "cpu": 2.0, "paper": 5.0},
+        rehearse={"n_simulated": 64, "train_out_dir": "../_build/rehearsal/train"},
     ),
     # Ensemble and members on simulated spectra + the single-element confusion matrix. Cost: the
     # simulator's start-up, then inference of (n_validation + n_test + 80 n_single_per_element)
@@ -290,6 +328,7 @@ _CHAPTERS: list[Chapter] = [
         cpu={"model": "ensemble", "n_validation": 512, "n_test": 1024, "n_single_per_element": 10},
         paper={"model": "ensemble", "n_validation": 4096, "n_test": 8192, "n_single_per_element": 100},
         budget_minutes={"smoke": 1.0, "cpu": 4.0, "paper": 15.0},
+        rehearse={"n_validation": 64, "n_test": 64, "n_single_per_element": 1},
     ),
     # HyperSpy/exspy in and out: exspy's core-loss test spectrum identified, handed back and
     # fitted; the synthetic superlattice as a lazy Signal1D mapped, its maps as Signal2D, and
@@ -304,6 +343,7 @@ _CHAPTERS: list[Chapter] = [
         paper={"model": "default", "offset_eV": 5.0, "fine_structure": True, "si_shape": [60, 130],
                "si_threshold": 0.75, "fit_step": 1},
         budget_minutes={"smoke": 1.5, "cpu": 2.5, "paper": 5.0},
+        rehearse={"fine_structure": False, "si_shape": [6, 43], "fit_step": 4},
     ),
     # Failure analysis (issue 15): the shipped models on the real spectra, every mistake grouped by
     # cause, figures over simulated spectra, and the open-world suite's invention rates.
@@ -314,6 +354,7 @@ _CHAPTERS: list[Chapter] = [
         cpu={"models": ["default", "ensemble"], "n_figure_spectra": 2, "n_simulated": 3, "n_open_world": 25},
         paper={"models": ["default", "ensemble"], "n_figure_spectra": 3, "n_simulated": 5, "n_open_world": 100},
         budget_minutes={"smoke": 1.5, "cpu": 2.0, "paper": 5.0},
+        rehearse={"n_figure_spectra": 1, "n_simulated": 1, "n_open_world": 3},
     ),
 ]
 

@@ -14,6 +14,11 @@ the command line is :mod:`eels_helpers.cli.book`):
    ``injected-parameters`` cell;
 3. fetch the offline browser assets and build with jupyter-book (:mod:`eels_helpers.book.build`).
 
+A profile that runs on CUDA (``paper``) stops before any work where CUDA is missing, naming the
+rehearsal instead: ``--rehearse`` (``rehearse=True``) runs the ``paper`` profile's chapters on the
+CPU with the paper's network sizes and each chapter's tiny ``rehearse`` values
+(:mod:`eels_helpers.book.chapters`).
+
 A failing notebook stops the run with the notebook and cell named (a :class:`BookError`).
 Notices (stalled cells retried, chapters left out of a build) go to the ``logging`` logger
 ``eels_helpers.book.runner``.
@@ -44,6 +49,7 @@ __all__ = [
     "parse_param",
     "notebook_parameters",
     "resolve_parameters",
+    "check_cuda",
     "execute_chapter",
     "ensure_kernel",
     "run_book",
@@ -130,9 +136,11 @@ def resolve_parameters(
     profile: str,
     declared: Mapping[str, Any],
     overrides: Sequence[ParamOverride] = (),
+    rehearse: bool = False,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """Parameters to inject into ``chapter`` at ``profile``: shared parameters the notebook
-    declares + the chapter's registry values + the applicable ``overrides``.
+    declares + the chapter's registry values (with its ``rehearse`` values and the CPU in a
+    rehearsal) + the applicable ``overrides``.
 
     Returns ``(parameters, applied_overrides)``. Raises BookError naming the notebook and
     its valid parameters when the registry or an override targeted at this notebook uses
@@ -146,7 +154,7 @@ def resolve_parameters(
             f"{profile!r}) sets {unknown}, which its parameters cell does not declare; "
             f"valid parameters: {valid}"
         )
-    params = chapter.parameters(profile, declared=set(declared))
+    params = chapter.parameters(profile, declared=set(declared), rehearse=rehearse)
     applied: dict[str, Any] = {}
     for ov in overrides:
         if ov.notebook is not None and ov.notebook not in (chapter.name, chapter.notebook):
@@ -163,6 +171,32 @@ def resolve_parameters(
     return params, applied
 
 
+def check_cuda(profile: str, parameters: Mapping[str, Mapping[str, Any]]) -> None:
+    """Stop a run before any work when a page would run on CUDA and CUDA cannot be used here.
+
+    ``parameters``: ``{page name: parameters to inject}``; a page runs on CUDA when its
+    ``device`` parameter is ``'cuda[:N]'``. Raises BookError naming CUDA, why it is missing
+    (:func:`eels_helpers.device.cuda_unavailable_reason`) and the rehearsal on the CPU.
+    """
+    on_cuda = [name for name, p in parameters.items() if str(p.get("device", "")).startswith("cuda")]
+    if not on_cuda:
+        return
+    from eels_helpers.device import cuda_unavailable_reason
+
+    reason = cuda_unavailable_reason()
+    if reason is None:
+        return
+    rehearsed = _chapters.REHEARSED_PROFILE
+    raise BookError(
+        f"profile {profile!r} runs {len(on_cuda)} page(s) on CUDA ({', '.join(on_cuda)}), but CUDA "
+        f"cannot be used here: {reason}. Nothing was executed. To rehearse the {rehearsed!r} profile on "
+        f"this machine (its full-size networks and code paths, on the CPU with tiny step and sample "
+        f"sizes: minutes), run `eels-id book --profile {rehearsed} --rehearse`; for the real run use a "
+        "GPU node (README, 'On a GPU node'). `--param device=cpu` would run the full scale on the CPU "
+        "(days)."
+    )
+
+
 # ----------------------------------------------------------------------------- execution
 @dataclass(frozen=True)
 class ExecutedChapter:
@@ -175,6 +209,7 @@ class ExecutedChapter:
 @dataclass
 class BookResult:
     profile: str
+    rehearsal: bool = False
     chapters: list[ExecutedChapter] = field(default_factory=list)
     html_dir: Path | None = None
     build_duration_s: float | None = None
@@ -245,10 +280,11 @@ def _annotate(nb, info: dict[str, Any], declared: Mapping[str, Any]) -> None:
         )
     else:
         listed = "none"
-    note = (
-        f"```{{note}}\nThis page was executed with the **`{info['profile']}`** profile "
-        f"(`eels-id book --profile {info['profile']}`). Parameters used: {listed}.\n```"
-    )
+    how = (f"is a **rehearsal** of the **`{info['profile']}`** profile (`eels-id book --profile "
+           f"{info['profile']} --rehearse`): its network sizes and code paths on the CPU with tiny step and "
+           "sample sizes, so its numbers are not the paper's results" if info.get("rehearsal") else
+           f"was executed with the **`{info['profile']}`** profile (`eels-id book --profile {info['profile']}`)")
+    note = f"```{{note}}\nThis page {how}. Parameters used: {listed}.\n```"
     versions = ", ".join(f"{k} {v}" for k, v in info["versions"].items())
     footer = (
         "```{admonition} Run information\n:class: note\n\n"
@@ -339,8 +375,10 @@ def execute_chapter(
     root: Path,
     overrides: Sequence[ParamOverride] = (),
     progress: bool = True,
+    rehearse: bool = False,
 ) -> ExecutedChapter:
-    """Execute ``notebooks/<chapter.name>.ipynb`` at ``profile`` into ``book/executed/``.
+    """Execute ``notebooks/<chapter.name>.ipynb`` at ``profile`` into ``book/executed/``
+    (``rehearse``: the rehearsal of the paper profile on the CPU, see :func:`run_book`).
 
     On failure the partly executed notebook is kept as ``<name>.failed.ipynb`` and a
     BookError names the notebook, the cell (1-based, as in the source notebook) and the
@@ -354,7 +392,7 @@ def execute_chapter(
     if not source.is_file():
         raise BookError(f"chapter {chapter.name}: notebook {source} does not exist")
     declared = notebook_parameters(source)
-    params, applied = resolve_parameters(chapter, profile, declared, overrides)
+    params, applied = resolve_parameters(chapter, profile, declared, overrides, rehearse=rehearse)
 
     out_dir = root / EXECUTED_DIR
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -420,6 +458,7 @@ def execute_chapter(
         _retitle(nb, chapter.title)
     info = {
         "profile": profile,
+        "rehearsal": rehearse,
         "parameters": params,
         "overrides": applied,
         "started_utc": started.strftime("%Y-%m-%d %H:%M UTC"),
@@ -444,14 +483,25 @@ def run_book(
     root: Path | None = None,
     registry: Mapping[str, _chapters.Chapter] | None = None,
     progress: bool = True,
+    rehearse: bool = False,
 ) -> BookResult:
-    """Execute the chapters (all, or ``only``) at ``profile``, then build the book."""
+    """Execute the chapters (all, or ``only``) at ``profile``, then build the book.
+
+    Every parameter is checked before anything runs; a page that would run on CUDA where CUDA
+    cannot be used stops the run before any work (:func:`check_cuda`). ``rehearse=True``
+    (profile ``paper`` only) rehearses the paper profile on the CPU: the shared ``device`` is
+    ``'cpu'`` and each chapter's ``rehearse`` values replace its ``paper`` ones (tiny steps and
+    sample sizes; the networks keep the paper's sizes; training runs go to their own folder).
+    """
     from tqdm.auto import tqdm
 
     try:
         _profiles.validate_profile(profile)
     except ValueError as err:
         raise BookError(str(err)) from None
+    if rehearse and profile != _chapters.REHEARSED_PROFILE:
+        raise BookError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile on the CPU; "
+                        f"profile {profile!r} runs as it is (drop --rehearse)")
     root = Path(root).resolve() if root is not None else project_root()
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
     overrides = [p if isinstance(p, ParamOverride) else parse_param(p) for p in params]
@@ -488,16 +538,14 @@ def run_book(
                 f"(selected: {', '.join(selected)})"
             )
 
-    if selected:
-        ensure_kernel()
     # check every parameter before running anything (a typo must not cost an hour)
-    declared = {}
+    declared, resolved = {}, {}
     for name in selected:
         src = root / NOTEBOOK_DIR / f"{registry[name].notebook}.ipynb"
         if not src.is_file():
             raise BookError(f"chapter {name}: notebook {src} does not exist")
         declared[name] = notebook_parameters(src)
-        resolve_parameters(registry[name], profile, declared[name], overrides)
+        resolved[name] = resolve_parameters(registry[name], profile, declared[name], overrides, rehearse)[0]
     for ov in overrides:
         if ov.notebook is None and not any(ov.key in declared[n] for n in selected):
             valid = "; ".join(f"{n}: {', '.join(sorted(declared[n])) or '(none)'}" for n in selected)
@@ -505,15 +553,20 @@ def run_book(
                 f"--param {ov.key}: no selected notebook declares a parameter {ov.key!r}. "
                 f"Valid parameters per notebook -- {valid}"
             )
+    check_cuda(profile, resolved)
+    if selected:
+        ensure_kernel()
 
-    result = BookResult(profile=profile)
-    bar = tqdm(selected, desc=f"book [{profile}]", unit="notebook", disable=not progress)
+    result = BookResult(profile=profile, rehearsal=rehearse)
+    label = f"{profile} rehearsal" if rehearse else profile
+    bar = tqdm(selected, desc=f"book [{label}]", unit="notebook", disable=not progress)
     for name in bar:
         bar.set_postfix_str(name)
         chapter = registry[name]
-        done = execute_chapter(chapter, profile, root=root, overrides=overrides, progress=progress)
+        done = execute_chapter(chapter, profile, root=root, overrides=overrides, progress=progress,
+                               rehearse=rehearse)
         result.chapters.append(done)
-        budget = chapter.budget_minutes.get(profile)
+        budget = None if rehearse else chapter.budget_minutes.get(profile)
         msg = f"{name}: {done.duration_s:.1f} s"
         if budget is not None and done.duration_s > 60 * budget:
             msg += f"  (over its {profile} budget of {budget} min)"

@@ -36,6 +36,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
         "KEY=VALUE applies to every selected notebook that declares KEY; NOTEBOOK may be a "
         "page (04_train_architecture_vit) or a notebook (all its pages); repeatable",
     )
+    parser.add_argument(
+        "--rehearse", action="store_true",
+        help="with --profile paper: rehearse it on the CPU (the paper's network sizes and code paths, "
+        "tiny step and sample sizes; minutes) instead of the full run on a GPU node",
+    )
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks only")
     parser.add_argument(
         "--output", type=Path, default=None, metavar="DIR",
@@ -51,16 +56,25 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     return parser
 
 
-def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None) -> str:
-    """One line per registered chapter: name, budget and parameters at ``profile``."""
+def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None,
+                  rehearse: bool = False) -> str:
+    """One line per registered chapter: name, budget and parameters at ``profile`` (``rehearse``:
+    in the rehearsal of the paper profile on the CPU)."""
     _profiles.validate_profile(profile)
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
-    shared = ", ".join(f"{k}={v!r}" for k, v in _profiles.shared_parameters(profile).items())
-    lines = [f"profile {profile!r}: {_profiles.PROFILES[profile].description}",
-             f"shared parameters (where declared): {shared}", "chapters [budget]:"]
+    shared = _profiles.shared_parameters(profile)
+    if rehearse:
+        if profile != _chapters.REHEARSED_PROFILE:
+            raise ValueError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile, not {profile!r}")
+        shared["device"] = _chapters.REHEARSAL_DEVICE
+    shared_text = ", ".join(f"{k}={v!r}" for k, v in shared.items())
+    lines = [f"profile {profile!r}{' (rehearsal on the CPU)' if rehearse else ''}: "
+             f"{_profiles.PROFILES[profile].description}",
+             f"shared parameters (where declared): {shared_text}", "chapters [budget]:"]
     for name, ch in registry.items():
         budget = ch.budget_minutes.get(profile)
-        params = ", ".join(f"{k}={v!r}" for k, v in ch.params(profile).items()) or "-"
+        own = {**ch.params(profile), **(ch.rehearse if rehearse else {})}
+        params = ", ".join(f"{k}={v!r}" for k, v in own.items()) or "-"
         lines.append(f"  {name}  [{'?' if budget is None else budget} min]  {params}")
     return "\n".join(lines)
 
@@ -73,7 +87,7 @@ def main(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     if getattr(args, "list", False):
         try:
-            print(list_chapters(args.profile))
+            print(list_chapters(args.profile, rehearse=args.rehearse))
         except ValueError as err:
             print(f"eels-id book: error: {err}", file=sys.stderr)
             return 1
@@ -81,13 +95,14 @@ def main(args: argparse.Namespace) -> int:
     try:
         result = run_book(
             args.profile, only=args.only, params=args.param, build=not args.no_build,
-            output=args.output, root=args.root, progress=show_progress(args),
+            output=args.output, root=args.root, progress=show_progress(args), rehearse=args.rehearse,
         )
     except BookError as err:
         print(f"eels-id book: error: {err}", file=sys.stderr)
         return 1
     total = time.perf_counter() - t0
-    summary = f"executed {len(result.chapters)} notebook(s) with profile {result.profile}"
+    summary = (f"executed {len(result.chapters)} notebook(s) with profile {result.profile}"
+               + (" (rehearsal on the CPU)" if result.rehearsal else ""))
     if result.html_dir is not None:
         summary += f"; book built in {result.build_duration_s:.1f} s: {result.html_dir / 'index.html'}"
     print(f"{summary} (total {total:.1f} s)")
