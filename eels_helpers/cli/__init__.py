@@ -57,6 +57,16 @@ def add_quiet_option(parser: argparse.ArgumentParser, *, no_progress: bool = Fal
                             default=argparse.SUPPRESS, help="the same as --quiet")
 
 
+def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "", fallback: bool = True) -> None:
+    """``--E0`` (keV), ``--alpha`` and ``--beta`` (mrad): the microscope values a command uses when
+    the file has none (``fallback``: the help names the default the library takes then)."""
+    for flag, metavar, what, default in (("--E0", "KEV", "beam energy (keV)", 200),
+                                         ("--alpha", "MRAD", "convergence semi-angle (mrad)", 10),
+                                         ("--beta", "MRAD", "collection semi-angle (mrad)", 30)):
+        note = f"the file's, else {default}" if fallback else "from the file"
+        parser.add_argument(flag, type=float, default=None, metavar=metavar, help=f"{prefix}{what} [{note}]")
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Whether a command shows progress bars: not with ``--quiet`` (global or the command's)."""
     return not getattr(args, "quiet", False)

@@ -37,7 +37,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    from eels_helpers.cli import shipped_model_names
+    from eels_helpers.cli import add_microscope_options, shipped_model_names
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -57,12 +57,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification")
-    parser.add_argument("--E0", type=float, default=None, metavar="KEV",
-                        help="beam energy (keV) [from the file]")
-    parser.add_argument("--alpha", type=float, default=None, metavar="MRAD",
-                        help="convergence semi-angle (mrad) [from the file]")
-    parser.add_argument("--beta", type=float, default=None, metavar="MRAD",
-                        help="collection semi-angle (mrad) [from the file]")
+    add_microscope_options(parser, fallback=False)
     parser.add_argument("--lowloss", default=None, metavar="FILE",
                         help="low-loss spectrum (or SI, summed) for the convolution")
     parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "

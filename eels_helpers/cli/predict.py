@@ -29,7 +29,7 @@ import sys
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
-    from eels_helpers.cli import shipped_model_names
+    from eels_helpers.cli import add_microscope_options, shipped_model_names
 
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -56,12 +56,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="with --verify: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
-    parser.add_argument("--E0", type=float, default=None, metavar="KEV",
-                        help="with --verify: beam energy (keV) [the file's, else 200]")
-    parser.add_argument("--alpha", type=float, default=None, metavar="MRAD",
-                        help="with --verify: convergence semi-angle (mrad) [the file's, else 10]")
-    parser.add_argument("--beta", type=float, default=None, metavar="MRAD",
-                        help="with --verify: collection semi-angle (mrad) [the file's, else 30]")
+    add_microscope_options(parser, prefix="with --verify: ")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -454,9 +454,16 @@ def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8
     fig, axes = plt.subplots(n, 2, figsize=(11, 3.2 * n), squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
     for row, pred in enumerate(preds):
         draw_prediction(axes[row][0], axes[row][1], pred, top)
+    return save_figure(fig, path, dpi=120)
+
+
+def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
+    """Lay out ``fig``, write it to ``path`` (its folder made if needed), close it; the path."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)
     return path

@@ -7,18 +7,9 @@ import json
 
 import numpy as np
 import pytest
+from support import write_msa
 
 from eels_helpers.cli import main
-
-
-def _write_msa(path, energy, counts):
-    from rsciio.msa import file_writer
-
-    axes = [{"name": "Energy loss", "size": energy.size, "scale": float(energy[1] - energy[0]),
-             "offset": float(energy[0]), "units": "eV", "navigate": False}]
-    file_writer(str(path), {"data": counts.astype(np.float32), "axes": axes,
-                            "metadata": {"General": {"title": "t"}, "Signal": {"signal_type": "EELS"}},
-                            "original_metadata": {}})
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +24,7 @@ def folder(tmp_path_factory):
         counts = 1e6 * (energy / 100.0) ** -3.0
         for onset, jump in edges:
             counts += np.where(energy >= onset, jump * 1e6 * (onset / 100.0) ** -3.0 * (energy / onset) ** -3.5, 0)
-        _write_msa(out / name, energy, counts)
+        write_msa(out / name, energy, counts)
     (out / "manifest.csv").write_text("file,elements,notes\nfeo.msa,Fe;O,\nnoedge.msa,O,\nal.msa,Al,\n")
     return out
 

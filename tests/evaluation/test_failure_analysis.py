@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import write_msa
 
 from eels_helpers.evaluation.failure_analysis import (
     CAUSES,
@@ -22,16 +23,6 @@ from eels_helpers.evaluation.failure_artefacts import detect_artefacts, note_art
 from eels_helpers.physics.elements import ELEMENTS
 
 EXPERIMENTAL = Path("/work/shared/experimental")
-
-
-def _write_msa(path, energy, counts):
-    from rsciio.msa import file_writer
-
-    axes = [{"name": "Energy loss", "size": energy.size, "scale": float(energy[1] - energy[0]),
-             "offset": float(energy[0]), "units": "eV", "navigate": False}]
-    file_writer(str(path), {"data": counts.astype(np.float32), "axes": axes,
-                            "metadata": {"General": {"title": "t"}, "Signal": {"signal_type": "EELS"}},
-                            "original_metadata": {}})
 
 
 def _spectrum(start, end, edges=(), peaks=(), step=None, zero_below=None):
@@ -86,7 +77,7 @@ def write_synthetic_set(folder: Path):
     probs = np.full((len(CASES), len(ELEMENTS)), 0.01)
     for i, (name, (labels, spec, notes, expected)) in enumerate(CASES.items()):
         energy, counts = _spectrum(**spec)
-        _write_msa(folder / name, energy, counts)
+        write_msa(folder / name, energy, counts)
         rows.append(f'{name},{labels},0,"{notes}"')
         for el in labels.split(";"):
             probs[i, ELEMENTS.index(el)] = 0.9

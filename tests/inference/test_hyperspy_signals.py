@@ -17,6 +17,8 @@ import torch
 hs = pytest.importorskip("hyperspy.api", reason="hyperspy is not installed (pip install hyperspy exspy)")
 exspy = pytest.importorskip("exspy", reason="exspy is not installed (pip install hyperspy exspy)")
 
+from support import FeMarker
+
 from eels_helpers.inference import hyperspy_signals as hsig  # noqa: E402
 from eels_helpers.inference.mapping import map_elements  # noqa: E402
 from eels_helpers.inference.predict import predict  # noqa: E402
@@ -29,14 +31,6 @@ FE = element_index("Fe")
 CORELOSS = Path(exspy.__file__).parent / "tests" / "components" / "coreloss_spectrum.msa"
 
 
-class Marker(torch.nn.Module):
-    """Fe logit +10 where the pre-processed spectrum has a spike at 700 eV, else -10; every
-    other element -10."""
-
-    def forward(self, x):
-        out = torch.full((x.shape[0], 80), -10.0)
-        out[:, FE] = 40.0 * (x[:, 700] - x[:, 650] - 0.25)
-        return out
 
 
 class Fixed(torch.nn.Module):
@@ -79,8 +73,8 @@ def signal_1d(data, *, units="eV", offset=400.0, scale=1.0, title="SI test"):
 def test_signal_with_2d_navigation_predicts_like_the_same_spectrum():
     data = marked_data()
     s = signal_1d(data)
-    [from_signal] = predict(s, Marker(), threshold=0.5, device="cpu")
-    [from_array] = predict(Spectrum(data, E), Marker(), threshold=0.5, device="cpu")
+    [from_signal] = predict(s, FeMarker(), threshold=0.5, device="cpu")
+    [from_array] = predict(Spectrum(data, E), FeMarker(), threshold=0.5, device="cpu")
     assert from_signal.navigation_shape == (3, 4) == s.data.shape[:-1]
     np.testing.assert_array_equal(from_signal.probabilities, from_array.probabilities)
     fe = from_signal.probabilities[..., FE].reshape(-1)
@@ -114,7 +108,7 @@ def test_kev_and_non_uniform_axes_give_the_same_energies():
 def test_bad_signals_are_refused_with_the_problem_named(caplog):
     data = marked_data((2,))
     with pytest.raises(SpectrumFileError, match=r"SI test.*units 'nm'.*only eV and keV"):
-        predict(signal_1d(data, units="nm"), Marker(), device="cpu")
+        predict(signal_1d(data, units="nm"), FeMarker(), device="cpu")
     with pytest.raises(SpectrumFileError, match="2 signal axes.*Signal1D"):
         hsig.signal_to_spectrum(hs.signals.Signal2D(np.ones((4, 5))))
     with pytest.raises(SpectrumFileError, match="no overlap with the 75-3071 eV"):
@@ -122,9 +116,9 @@ def test_bad_signals_are_refused_with_the_problem_named(caplog):
     bad = data.copy()
     bad[1, 7] = np.nan
     with pytest.raises(SpectrumFileError, match=r"1 NaN/inf value.*pixel \(1,\)"):
-        map_elements(signal_1d(bad), Marker(), device="cpu")
+        map_elements(signal_1d(bad), FeMarker(), device="cpu")
     with pytest.raises(ValueError, match="energy_eV is for arrays"):
-        predict(signal_1d(data), Marker(), energy_eV=E, device="cpu")
+        predict(signal_1d(data), FeMarker(), energy_eV=E, device="cpu")
     with pytest.raises(TypeError, match="HyperSpy signal"):
         hsig.signal_to_spectrum(data)
     # no units at all: taken as eV, with a warning
@@ -141,8 +135,8 @@ def test_lazy_signal_is_computed_to_the_same_answer():
     s = signal_1d(marked_data((6, 5), marked=(1, 2, 29)))
     lazy = s.as_lazy()
     lazy.data = lazy.data.rechunk((2, 5, E.size))
-    [eager] = predict(s, Marker(), threshold=0.5, device="cpu")
-    [from_lazy] = predict(lazy, Marker(), threshold=0.5, device="cpu")
+    [eager] = predict(s, FeMarker(), threshold=0.5, device="cpu")
+    [from_lazy] = predict(lazy, FeMarker(), threshold=0.5, device="cpu")
     np.testing.assert_array_equal(eager.probabilities, from_lazy.probabilities)
     assert from_lazy.spectrum.metadata["lazy"] is True
     assert from_lazy.spectrum.data.dtype == np.float32
@@ -153,7 +147,7 @@ def test_lazy_signal_is_computed_to_the_same_answer():
 
 def test_map_elements_on_a_signal_and_probability_maps_keep_the_navigation_axes():
     s = signal_1d(marked_data())
-    result = map_elements(s, Marker(), threshold=0.5, device="cpu")
+    result = map_elements(s, FeMarker(), threshold=0.5, device="cpu")
     assert result.navigation_shape == (3, 4) and result.detected == ("Fe",)
     [fe_map] = hsig.probability_maps(s, result)
     assert isinstance(fe_map, hs.signals.Signal2D)
@@ -165,7 +159,7 @@ def test_map_elements_on_a_signal_and_probability_maps_keep_the_navigation_axes(
     assert fe_map.metadata.Sample.elements == ["Fe"]
     # a line scan gives Signal1D maps; several elements in the order asked
     line = signal_1d(marked_data((5,), marked=(0, 1)))
-    [pred] = predict(line, Marker(), threshold=0.5, device="cpu")
+    [pred] = predict(line, FeMarker(), threshold=0.5, device="cpu")
     maps = hsig.probability_maps(line, pred, elements=["O", "Fe"])
     assert [type(m).__name__ for m in maps] == ["Signal1D", "Signal1D"]
     np.testing.assert_array_equal(maps[1].data, pred.probabilities[:, FE])
@@ -247,7 +241,7 @@ def test_optional_dependencies(monkeypatch):
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0
     assert not hsig.is_signal(np.ones(3)) and not hsig.is_signal(Spectrum(np.ones(3), np.arange(3.0)))
     s = signal_1d(marked_data())
-    result = map_elements(s, Marker(), device="cpu")
+    result = map_elements(s, FeMarker(), device="cpu")
     monkeypatch.setitem(sys.modules, "hyperspy.signals", None)     # as if not installed
     monkeypatch.setitem(sys.modules, "exspy", None)
     with pytest.raises(ImportError, match="pip install hyperspy exspy"):

@@ -9,6 +9,7 @@ import h5py
 import numpy as np
 import pytest
 import torch
+from support import FeMarker
 
 from eels_helpers.inference import mapping
 from eels_helpers.inference.mapping import (
@@ -40,14 +41,6 @@ def tiny_ckpt(tmp_path_factory):
     return path
 
 
-class Marker(torch.nn.Module):
-    """Fe logit +10 where the pre-processed spectrum has a spike at 700 eV, else -10; every
-    other element -10."""
-
-    def forward(self, x):
-        out = torch.full((x.shape[0], 80), -10.0)
-        out[:, FE] = 40.0 * (x[:, 700] - x[:, 650] - 0.25)
-        return out
 
 
 def marked_si(n_marked, shape=(10, 10)):
@@ -77,7 +70,7 @@ def test_tiny_checkpoint_maps_through_the_real_loading_path(tiny_ckpt):
 @pytest.mark.parametrize("n_marked, kept", [(1, False), (2, True)])
 def test_presence_criterion_is_strictly_more_than_one_percent(n_marked, kept):
     si, truth = marked_si(n_marked)
-    res = map_elements(si, Marker())
+    res = map_elements(si, FeMarker())
     assert res.threshold == mapping.MAPPING_THRESHOLD        # a bare module has no threshold
     assert res.pixel_fraction[FE] == pytest.approx(n_marked / 100)
     assert ("Fe" in res.detected) is kept
@@ -91,19 +84,19 @@ def test_presence_criterion_is_strictly_more_than_one_percent(n_marked, kept):
 
 def test_offset_moves_the_energy_axis():
     si, _ = marked_si(5)
-    assert "Fe" in map_elements(si, Marker()).detected
+    assert "Fe" in map_elements(si, FeMarker()).detected
     # a +3 eV calibration error: the spike lands at 697 eV, the module no longer sees it
-    assert "Fe" not in map_elements(si, Marker(), offset_eV=3.0).detected
+    assert "Fe" not in map_elements(si, FeMarker(), offset_eV=3.0).detected
 
 
 def test_bad_arguments():
     si, _ = marked_si(1)
     with pytest.raises(ValueError, match="presence"):
-        map_elements(si, Marker(), presence=1.0)
+        map_elements(si, FeMarker(), presence=1.0)
     with pytest.raises(ValueError, match="threshold"):
-        map_elements(si, Marker(), threshold=1.5)
+        map_elements(si, FeMarker(), threshold=1.5)
     with pytest.raises(ValueError, match="energy_eV"):
-        map_elements(np.ones((2, 2, 100)), Marker())
+        map_elements(np.ones((2, 2, 100)), FeMarker())
 
 
 def _oxide_si(ny=6, nx=20, seed=0):

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from support import write_msa
 
 from eels_helpers.cli import main as cli_main
 from eels_helpers.inference.predict import Prediction, format_prediction, predict
@@ -172,20 +173,10 @@ def test_format_prediction():
 # ----------------------------------------------------------------------------- CLI
 
 
-def _write_msa(path, energy, counts):
-    from rsciio.msa import file_writer
-
-    axes = [{"name": "Energy loss", "size": energy.size, "scale": float(energy[1] - energy[0]),
-             "offset": float(energy[0]), "units": "eV", "navigate": False}]
-    file_writer(str(path), {"data": counts.astype(np.float32), "axes": axes,
-                            "metadata": {"General": {"title": "t"}, "Signal": {"signal_type": "EELS"}},
-                            "original_metadata": {}})
-
-
 def test_cli_json_plot_and_errors(tiny, tmp_path, capsys):
     _, path = tiny
     energy = 600.0 + 0.25 * np.arange(1200)
-    _write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
+    write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
     rc = cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--json",
                    "--plot", str(tmp_path / "out.png"), "--offset", "2"])
     out = json.loads(capsys.readouterr().out)
