@@ -142,7 +142,8 @@ def nan_report(data: np.ndarray, energy_eV: np.ndarray) -> str | None:
 # --------------------------------------------------------------------------- helpers
 
 
-def _check_finite(data: np.ndarray, energy: np.ndarray, path: Path) -> None:
+def _check_finite(data: np.ndarray, energy: np.ndarray, path: "Path | str") -> None:
+    """SpectrumFileError naming ``path`` (a file or a signal) when the axis or the counts hold NaN/inf."""
     if not np.all(np.isfinite(energy)):
         raise SpectrumFileError(f"{path}: the energy axis holds NaN/inf values")
     report = nan_report(data, energy)
@@ -340,13 +341,7 @@ def spectrum_from_signal_dict(
     if hasattr(data, "compute"):  # a dask array (lazy HyperSpy signal): computed as float32
         data = data.astype(np.float32).compute()
     data = np.ascontiguousarray(data, dtype=np.float32)
-    if not np.all(np.isfinite(energy)):
-        raise SpectrumFileError(f"{where}: the energy axis holds NaN/inf values")
-    report = nan_report(data, energy)
-    if report:
-        raise SpectrumFileError(
-            f"{where}: {report}; remove or interpolate them (or crop the energy range) first"
-        )
+    _check_finite(data, energy, where)
     return Spectrum(data, energy, metadata, source)
 
 
