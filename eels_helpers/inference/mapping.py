@@ -222,7 +222,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.inference.predict import _as_loaded, _identifiable, run_model
     from eels_helpers.inference.preprocess import preprocess
     from eels_helpers.physics.elements import ELEMENTS
 
@@ -238,9 +238,13 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
+    has_signal, families = _identifiable(spectrum, float(offset_eV), 0)
     x = preprocess(spectrum, offset_eV=float(offset_eV))
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)
+    probs[~has_signal] = 0.0       # empty pixels (all zero or constant) name no element
+    if not families:
+        probs[...] = 0.0           # a window with no edge family: nothing can be identified
     seconds = time.perf_counter() - t0
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)

@@ -42,6 +42,8 @@ class Prediction:
         above threshold (all 80 symbols); empty for a single spectrum.
     spectrum: what was read (:class:`~eels_helpers.spectrum.Spectrum`) and ``inputs`` what the network saw
         (float32 (*navigation_shape, 3072)).
+    note: why nothing is reported although the network answered, e.g. a window that holds no
+        onset of the 107 edge families; empty otherwise.
     """
 
     source: str
@@ -52,6 +54,7 @@ class Prediction:
     pixel_fraction: dict[str, float] = field(default_factory=dict)
     spectrum: Any = None
     inputs: np.ndarray | None = None
+    note: str = ""
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -77,6 +80,8 @@ class Prediction:
         if self.is_spectrum_image:
             out["pixel_fraction"] = {s: round(f, 5) for s, f in self.pixel_fraction.items()}
             out["presence_fraction"] = PRESENCE_FRACTION
+        if self.note:
+            out["note"] = self.note
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -336,10 +341,18 @@ def predict(
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
+        has_signal, families = _identifiable(spectrum, float(offset), index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
+        probs[~has_signal] = 0.0            # empty pixels (all zero or constant) name no element
         detected, fractions = _detect(probs, threshold, presence_fraction)
+        note = ""
+        if not families:
+            detected, fractions = (), {s: 0.0 for s in fractions}
+            lo, hi = _window(spectrum, float(offset))
+            note = (f"the window {lo:.0f}-{hi:.0f} eV holds no onset of the 107 edge families the "
+                    "networks know: nothing can be identified")
         results.append(
             Prediction(
                 source=spectrum.source or spectrum.metadata.get("title", f"array {index}"),
@@ -350,9 +363,33 @@ def predict(
                 pixel_fraction=fractions,
                 spectrum=spectrum,
                 inputs=x,
+                note=note,
             )
         )
     return results
+
+
+def _window(spectrum, offset_eV: float) -> tuple[float, float]:
+    from eels_helpers.inference.preprocess import signal_in_window
+
+    return signal_in_window(spectrum, offset_eV)[1]
+
+
+def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, tuple]:
+    """(mask of the spectra that carry a signal, the edge families in the window); a
+    SpectrumFileError naming the input when none of its spectra carries a signal."""
+    from eels_helpers.inference.preprocess import signal_in_window
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.physics.elements import families_in_window
+
+    mask, (lo, hi) = signal_in_window(spectrum, offset_eV)
+    if not mask.any():
+        name = spectrum.source or spectrum.metadata.get("title", f"array {index}")
+        what = "every spectrum of the image" if spectrum.is_spectrum_image else "the spectrum"
+        raise SpectrumFileError(
+            f"{name}: no signal: {what} is all zero, negative or constant between 75 and 3071 eV "
+            f"(after the {offset_eV:g} eV offset); there is nothing to identify")
+    return mask, families_in_window(lo, hi)
 
 
 # --------------------------------------------------------------------------- output
@@ -363,6 +400,8 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     from eels_helpers.physics.elements import ELEMENTS
 
     name = Path(pred.source).name if pred.source else "spectrum"
+    if pred.note:
+        return f"{name}: no element: {pred.note}"
     if pred.is_spectrum_image:
         shape = " x ".join(str(n) for n in pred.navigation_shape)
         n = int(np.prod(pred.navigation_shape))

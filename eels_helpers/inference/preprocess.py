@@ -165,6 +165,24 @@ def pad_and_normalise(
     return out.reshape(batch_shape + (N_CHANNELS,))
 
 
+def signal_in_window(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.ndarray, tuple[float, float]]:
+    """Which spectra of ``spectrum`` carry a signal in the network's window, and that window.
+
+    Returns ``(mask, (lo_eV, hi_eV))``: ``mask`` bool of the navigation shape (a 0-d array for
+    one spectrum), True where the counts between ``MIN_ENERGY_EV`` and 3071 eV (after the
+    offset correction) hold at least one positive value and are not all equal; an all-zero,
+    all-negative or constant spectrum (vacuum, an empty or broken file) carries nothing to
+    identify. ``(lo_eV, hi_eV)``: the part of the true energy axis inside the window (eV).
+    """
+    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
+    inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
+    if not inside.any():
+        return np.zeros(spectrum.navigation_shape, dtype=bool), (float("nan"), float("nan"))
+    data = np.asarray(spectrum.data)[..., inside]
+    mask = np.any(data > 0, axis=-1) & (np.ptp(data, axis=-1) > 0)
+    return np.asarray(mask), (float(energy[inside][0]), float(energy[inside][-1]))
+
+
 def preprocess(
     spectrum_or_array: Spectrum | np.ndarray,
     energy_eV: np.ndarray | None = None,

@@ -310,3 +310,12 @@ def plot_periodic_table(ax=None):
     ax.set_aspect("equal")
     ax.axis("off")
     return fig
+
+
+def families_in_window(lo_eV: float, hi_eV: float, lookback_eV: float = 30.0) -> tuple[EdgeFamily, ...]:
+    """The edge families with a major-subshell onset in [lo_eV - lookback_eV, hi_eV] (eV): those
+    whose edge (or its near-edge region, for an onset up to ``lookback_eV`` below the start) lies
+    in a spectrum recorded from ``lo_eV`` to ``hi_eV``. The weak minor subshells (e.g. M1, M2,3 of
+    an M family) do not count: the networks identify a family by its major edges."""
+    return tuple(f for f in EDGE_FAMILIES
+                 if any(lo_eV - lookback_eV <= f.onset_of(s) <= hi_eV for s in f.major))

@@ -245,3 +245,19 @@ def test_plot_fig7_without_a_network():
     plt.close(fig)
     with pytest.raises(ValueError, match="needs"):
         plot_fig7(si, None, None)
+
+
+def test_empty_pixels_and_an_all_empty_image_name_no_element():
+    """Vacuum pixels (all zero) get probability 0 and do not count towards the 1 % criterion; an
+    image with no signal at all is an error that names it."""
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.spectrum import Spectrum
+
+    energy = np.arange(600.0, 800.0, 1.0)
+    image = np.zeros((4, 5, energy.size), np.float32)
+    image[:2] = 1e3 + 1e3 * (np.abs(energy - 700.0) < 1)     # a spike at 700 eV: FeMarker says Fe
+    result = map_elements(Spectrum(image, energy), FeMarker(), threshold=0.5, device="cpu")
+    fe = result.probability_map("Fe")
+    assert np.all(fe[:2] > 0.5) and np.all(fe[2:] == 0.0) and result.detected == ("Fe",)
+    with pytest.raises(SpectrumFileError, match="no signal: every spectrum of the image"):
+        map_elements(Spectrum(np.zeros_like(image), energy), FeMarker(), device="cpu")

@@ -289,3 +289,59 @@ def test_model_option_help_lists_the_installed_models(monkeypatch, capsys):
         with pytest.raises(SystemExit):
             cli_main([command, "--help"])
         assert "(default, ensemble, ensemble-paper)" in " ".join(capsys.readouterr().out.split())
+
+
+# ----------------------------------------------------------------- decisions users can trust
+class _SaysBa(torch.nn.Module):
+    """A network that names Ba whatever it sees (as the closed-world networks do on power laws)."""
+
+    def forward(self, x):
+        out = torch.full((x.shape[0], 80), -20.0)
+        out[:, ELEMENTS.index("Ba")] = 20.0
+        return out
+
+
+@pytest.mark.parametrize("counts, what", [(0.0, "zero"), (-3.0, "negative"), (50.0, "constant")])
+def test_a_spectrum_without_signal_is_an_error_naming_it_not_an_element(counts, what):
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.spectrum import Spectrum
+
+    energy = np.arange(200.0, 900.0, 0.5)
+    blank = Spectrum(np.full(energy.size, counts, np.float32), energy, {"title": f"{what} spectrum"})
+    with pytest.raises(SpectrumFileError, match=f"{what} spectrum: no signal"):
+        predict(blank, _SaysBa(), threshold=0.5, device="cpu")
+
+
+def test_empty_pixels_of_a_spectrum_image_name_no_element():
+    from eels_helpers.spectrum import Spectrum
+
+    energy = np.arange(200.0, 900.0, 0.5)
+    image = np.zeros((2, 3, energy.size), np.float32)
+    image[0, :] = 1e4 * (energy / 200.0) ** -3.0           # one row of specimen, one of vacuum
+    [pred] = predict(Spectrum(image, energy), _SaysBa(), threshold=0.5, device="cpu")
+    ba = pred.probabilities[..., ELEMENTS.index("Ba")]
+    assert np.all(ba[0] > 0.5) and np.all(ba[1] == 0.0)
+    assert pred.pixel_fraction["Ba"] == 0.5
+
+
+def test_a_window_without_edge_family_says_so_instead_of_naming_an_element(capsys):
+    from eels_helpers.physics.elements import families_in_window
+    from eels_helpers.spectrum import Spectrum
+
+    energy = np.arange(2880.0, 2960.0, 0.1)                 # between the families' major onsets
+    assert families_in_window(energy[0], energy[-1]) == ()
+    spectrum = Spectrum((1e5 * (energy / 2880.0) ** -3.0).astype(np.float32), energy, {"title": "narrow"})
+    [pred] = predict(spectrum, _SaysBa(), threshold=0.5, device="cpu")
+    assert pred.detected == () and "no onset of the 107 edge families" in pred.note
+    assert format_prediction(pred).startswith("narrow: no element: the window 2880-2960 eV")
+    assert pred.to_dict()["note"] == pred.note
+    wide = Spectrum((1e5 * (energy / 2880.0) ** -3.0).astype(np.float32), energy - 400.0)
+    assert predict(wide, _SaysBa(), threshold=0.5, device="cpu")[0].detected == ("Ba",)
+
+
+def test_the_cli_fails_on_an_empty_file_with_one_line(tmp_path, capsys):
+    energy = np.arange(300.0, 800.0, 1.0)
+    write_msa(tmp_path / "empty.msa", energy, np.zeros(energy.size))
+    assert cli_main(["predict", str(tmp_path / "empty.msa")]) == 1
+    err = capsys.readouterr().err
+    assert "empty.msa: no signal" in err and "Traceback" not in err
