@@ -5,7 +5,10 @@ Importable from every test module: pytest puts this folder (that of the root con
 sys.path.
 """
 
+import shutil
+
 import numpy as np
+import pytest
 import torch
 
 from eels_helpers.physics.elements import element_index
@@ -30,3 +33,24 @@ class FeMarker(torch.nn.Module):
         out = torch.full((x.shape[0], 80), -10.0)
         out[:, element_index("Fe")] = 40.0 * (x[:, 700] - x[:, 650] - 0.25)
         return out
+
+
+#: headless Chromium under any of its package names
+BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+#: flags of an offline, headless Chromium on this machine (the closed network refuses the
+#: background connections, many at a time, without the networking flags)
+HEADLESS_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--disable-extensions", "--hide-scrollbars",
+]
+
+
+def find_chromium(test: str) -> str:
+    """The Chromium executable, or skip ``test`` (a phrase for the message) with how to get one."""
+    for name in BROWSERS:
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("Chromium is not installed (Debian: `apt-get install chromium`; .ci/run installs "
+                f"it): {test} needs a headless browser")

@@ -238,7 +238,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
-    has_signal, families = _identifiable(spectrum, float(offset_eV), 0)
+    has_signal, families, _ = _identifiable(spectrum, float(offset_eV), 0)
     x = preprocess(spectrum, offset_eV=float(offset_eV))
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)

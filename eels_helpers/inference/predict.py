@@ -341,7 +341,7 @@ def predict(
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
-        has_signal, families = _identifiable(spectrum, float(offset), index)
+        has_signal, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
         x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
@@ -350,7 +350,6 @@ def predict(
         note = ""
         if not families:
             detected, fractions = (), {s: 0.0 for s in fractions}
-            lo, hi = _window(spectrum, float(offset))
             note = (f"the window {lo:.0f}-{hi:.0f} eV holds no onset of the 107 edge families the "
                     "networks know: nothing can be identified")
         results.append(
@@ -369,15 +368,9 @@ def predict(
     return results
 
 
-def _window(spectrum, offset_eV: float) -> tuple[float, float]:
-    from eels_helpers.inference.preprocess import signal_in_window
-
-    return signal_in_window(spectrum, offset_eV)[1]
-
-
-def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, tuple]:
-    """(mask of the spectra that carry a signal, the edge families in the window); a
-    SpectrumFileError naming the input when none of its spectra carries a signal."""
+def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, tuple, tuple[float, float]]:
+    """(mask of the spectra that carry a signal, the edge families in the window, the window
+    (lo, hi) eV); a SpectrumFileError naming the input when none of its spectra carries a signal."""
     from eels_helpers.inference.preprocess import signal_in_window
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.physics.elements import families_in_window
@@ -389,7 +382,7 @@ def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, t
         raise SpectrumFileError(
             f"{name}: no signal: {what} is all zero, negative or constant between 75 and 3071 eV "
             f"(after the {offset_eV:g} eV offset); there is nothing to identify")
-    return mask, families_in_window(lo, hi)
+    return mask, families_in_window(lo, hi), (lo, hi)
 
 
 # --------------------------------------------------------------------------- output

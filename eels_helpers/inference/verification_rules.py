@@ -173,29 +173,34 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
             ev.verified = False
             ev.reason = ("no significant edge" if weak else "evidence too weak for its probability") \
                 + f"; {numbers}"
-        elif p is None or p < rule.candidate_threshold:
-            rivals = {nb: result.evidence[nb] for nb in ev.neighbours if nb in result.evidence
-                      and (result.evidence[nb].probability or 0.0) >= rule.candidate_threshold
-                      and result.evidence[nb].status == "fitted"}
-            better = [nb for nb, r in rivals.items() if r.fit_improvement >= ev.fit_improvement]
-            if not (math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
-                ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
-                                                 f"{rule.min_neighbour_significance:g} sigma; {numbers}")
-            elif better:
-                ev.verified, ev.reason = False, (f"neighbour not proposed by the network; "
-                                                 f"{', '.join(better)} fit(s) better; {numbers}")
-            elif ev.edge_fraction < rule.min_edge_fraction:
-                ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
-                                                 f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
-            else:
-                ev.verified, ev.reason = True, (f"rescued: its onset and shape fit better than "
-                                                f"{', '.join(rivals) or 'the others'}; {numbers}")
-        elif ev.edge_fraction < rule.min_edge_fraction:
-            ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
-                                             f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
         else:
-            ev.verified, ev.reason = True, f"confirmed by the fit; {numbers}"
+            _decide_fitted(ev, result, rule, numbers)
     return result
+
+
+def _decide_fitted(ev, result, rule, numbers: str) -> None:
+    """The decision for a candidate whose evidence passed the score: a neighbour the network did
+    not propose must beat its proposed rivals; every kept element needs an edge step."""
+    rescued = ""
+    if ev.probability is None or ev.probability < rule.candidate_threshold:
+        rivals = {nb: result.evidence[nb] for nb in ev.neighbours if nb in result.evidence
+                  and (result.evidence[nb].probability or 0.0) >= rule.candidate_threshold
+                  and result.evidence[nb].status == "fitted"}
+        better = [nb for nb, r in rivals.items() if r.fit_improvement >= ev.fit_improvement]
+        if not (math.isfinite(ev.significance) and ev.significance >= rule.min_neighbour_significance):
+            ev.verified, ev.reason = False, (f"neighbour not proposed by the network, evidence below "
+                                             f"{rule.min_neighbour_significance:g} sigma; {numbers}")
+            return
+        if better:
+            ev.verified, ev.reason = False, (f"neighbour not proposed by the network; "
+                                             f"{', '.join(better)} fit(s) better; {numbers}")
+            return
+        rescued = f"rescued: its onset and shape fit better than {', '.join(rivals) or 'the others'}; "
+    if ev.edge_fraction < rule.min_edge_fraction:
+        ev.verified, ev.reason = False, (f"only near-onset structure, no edge step (edge "
+                                         f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
+    else:
+        ev.verified, ev.reason = True, (rescued + numbers if rescued else f"confirmed by the fit; {numbers}")
 
 
 def format_verification(result, indent: str = "  ") -> str:

@@ -30,12 +30,10 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from support import HEADLESS_FLAGS, find_chromium
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-extensions", "--hide-scrollbars", "--window-size=1400,1600",
+    *HEADLESS_FLAGS, "--window-size=1400,1600",
     # every host name but the loopback fails to resolve: JupyterLab and the widgets work offline
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
     "--remote-debugging-port=0",
@@ -52,15 +50,6 @@ LAB_SETTINGS = {
 START_TIMEOUT_S = 120   # server start, page load, kernel start
 CELL_TIMEOUT_S = 240    # a cold cache builds the simulator's cross-section tables (~20 s alone)
 REDRAW_TIMEOUT_S = 60
-
-
-def find_chromium() -> str:
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium is not installed (Debian: `apt-get install chromium`; .ci/run installs "
-                "it): the JupyterLab widget test needs a headless browser")
 
 
 def stop(proc: subprocess.Popen, timeout_s: float = 15.0) -> None:
@@ -232,7 +221,7 @@ def lab_server(repo_root, tmp_path_factory):
 @pytest.fixture
 def browser(tmp_path):
     """Headless Chromium: a DevTools client on a blank page. Stopped at teardown."""
-    exe = find_chromium()
+    exe = find_chromium("the JupyterLab widget test")
     profile = tmp_path / "chromium-profile"
     proc = subprocess.Popen([exe, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -6,7 +6,6 @@ Debian package `chromium`)."""
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from html.parser import HTMLParser
 from pathlib import Path
@@ -14,12 +13,10 @@ from pathlib import Path
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from support import HEADLESS_FLAGS, find_chromium
 
-BROWSERS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-    "--disable-extensions", "--hide-scrollbars",
+    *HEADLESS_FLAGS,
     # every host name fails to resolve: anything fetched from a CDN would be missing
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost",
     "--virtual-time-budget=8000",
@@ -28,12 +25,7 @@ FLAGS = [
 
 @pytest.fixture(scope="module")
 def chromium():
-    for name in BROWSERS:
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.skip("Chromium is not installed (Debian: `apt-get install chromium`; .ci/run installs "
-                "it): the rendering test needs a headless browser")
+    return find_chromium("the rendering test")
 
 
 def browse(chromium: str, page: Path, tmp_path: Path, *, screenshot: Path | None = None) -> str:
