@@ -13,8 +13,22 @@ messages, as ``eels-id`` does.
 
 import logging
 import sys
+from pathlib import Path
 
 __version__ = "0.1.0"
+
+#: the package's data: edge onsets, the GOS table, compositions, shipped models and real spectra
+DATA_DIR = Path(__file__).resolve().parent / "data"
+
+
+def shipped_model_names(folder: "str | Path | None" = None) -> list[str]:
+    """Names of the shipped models (``*.pt`` in ``data/models``, or in ``folder``), sorted.
+
+    Reads the folder only, without importing torch, so that ``eels-id --help`` can list them;
+    :func:`eels_helpers.models.model_files.shipped_models` is this list for its ``MODELS_DIR``.
+    """
+    folder = DATA_DIR / "models" if folder is None else Path(folder)
+    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
 
 
 class _StderrHandler(logging.StreamHandler):

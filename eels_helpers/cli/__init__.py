@@ -72,19 +72,6 @@ def show_progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "quiet", False)
 
 
-def shipped_model_names() -> list[str]:
-    """The shipped models' names for ``--model``'s help, without importing torch.
-
-    The same list as :func:`eels_helpers.models.model_files.shipped_models` (a test checks it),
-    read from the package's ``data/models`` folder directly: importing ``eels_helpers.models``
-    imports torch, which ``--help`` must not wait for.
-    """
-    from pathlib import Path
-
-    folder = Path(__file__).resolve().parents[1] / "data" / "models"
-    return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="eels-id", description=__doc__.splitlines()[0],

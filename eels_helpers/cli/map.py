@@ -37,7 +37,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
-    from eels_helpers.cli import add_microscope_options, shipped_model_names
+    from eels_helpers import shipped_model_names
+    from eels_helpers.cli import add_microscope_options
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "

@@ -29,7 +29,8 @@ import sys
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
-    from eels_helpers.cli import add_microscope_options, shipped_model_names
+    from eels_helpers import shipped_model_names
+    from eels_helpers.cli import add_microscope_options
 
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "

@@ -56,6 +56,8 @@ from typing import Any
 
 import numpy as np
 
+from eels_helpers import DATA_DIR
+
 REQUIRED_COLUMNS = ("file", "elements")
 OPTIONAL_COLUMNS = ("energy_offset_eV", "compound_group", "spectrum_image")
 #: environment variable naming the directory of real spectra
@@ -64,7 +66,7 @@ ENV_DIRECTORY = "EELS_ID_EXPERIMENTAL_DIR"
 EXCLUDED_FROM_METRICS = ("C",)
 
 #: the real spectra that ship with the package (evaluation only; sources in DATA_CARD.md)
-SHIPPED_DIRECTORY = Path(__file__).resolve().parents[1] / "data" / "real_spectra"
+SHIPPED_DIRECTORY = DATA_DIR / "real_spectra"
 #: licences under which a shipped spectrum may be redistributed: the first word of its
 #: manifest ``licence`` (SPDX identifiers)
 SHIPPED_LICENCES = ("ODbL-1.0", "GPL-2.0-or-later", "GPL-3.0-only", "GPL-3.0-or-later")

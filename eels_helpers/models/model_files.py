@@ -38,10 +38,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eels_helpers import DATA_DIR, shipped_model_names
+
 FORMAT = "eels_helpers.checkpoint"
 FORMAT_VERSION = 1
 #: where shipped models live
-MODELS_DIR = Path(__file__).resolve().parents[1] / "data" / "models"
+MODELS_DIR = DATA_DIR / "models"
 
 
 class ModelNotFoundError(FileNotFoundError):
@@ -260,8 +262,8 @@ def model_files(name_or_path: str | Path) -> list[Path]:
 
 
 def shipped_models() -> list[str]:
-    """Names of the models that ship with the package (files in data/models/)."""
-    return sorted(p.stem for p in MODELS_DIR.glob("*.pt")) if MODELS_DIR.is_dir() else []
+    """Names of the models that ship with the package (files in ``MODELS_DIR``)."""
+    return shipped_model_names(MODELS_DIR)
 
 
 def resolve_model_path(name_or_path: str | Path) -> Path:

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from eels_helpers.cli import COMMANDS, main, shipped_model_names
+from eels_helpers import shipped_model_names
+from eels_helpers.cli import COMMANDS, main
 
 HEAVY = ("torch", "matplotlib", "scipy", "pandas", "h5py", "hyperspy", "exspy")
 

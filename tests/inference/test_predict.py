@@ -282,9 +282,9 @@ def test_predict_int8_quantises_once_for_all_files(tiny, monkeypatch):
 
 
 def test_model_option_help_lists_the_installed_models(monkeypatch, capsys):
-    import eels_helpers.cli
+    import eels_helpers
 
-    monkeypatch.setattr(eels_helpers.cli, "shipped_model_names", lambda: ["default", "ensemble", "ensemble-paper"])
+    monkeypatch.setattr(eels_helpers, "shipped_model_names", lambda: ["default", "ensemble", "ensemble-paper"])
     for command in ("predict", "map"):
         with pytest.raises(SystemExit):
             cli_main([command, "--help"])
