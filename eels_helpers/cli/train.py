@@ -15,6 +15,7 @@ from typing import Any
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.device import DEVICES, PRECISIONS
+from eels_helpers.simulation.config import NAMED_CONFIGS
 from eels_helpers.training.config import TrainConfig
 
 
@@ -39,6 +40,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--stream", action="store_true", help="train on the streaming simulator")
     source.add_argument("--synthetic", type=int, metavar="N",
                         help="toy Gaussian-peak dataset of N spectra (smoke tests)")
+    parser.add_argument("--simulation", choices=sorted(NAMED_CONFIGS),
+                        help="simulator configuration of --stream: the paper's dataset (default) or "
+                             "open-world (edge-free spectra, carbon, Al/Mg L2,3, artefacts, ...)")
+    parser.add_argument("--init", dest="init_from", metavar="MODEL",
+                        help="start from the weights of this model file or shipped model name (fine-tuning)")
     parser.add_argument("--val", type=Path,
                         help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, model.pt, log)")
@@ -67,10 +73,15 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
             raise ValueError(f"--option expects KEY=VALUE, got {item!r}")
         options[key.strip()] = _parse_value(value)
     overrides = {k: getattr(args, k) for k in ("steps_per_epoch", "max_epochs", "batch_size", "learning_rate", "seed",
-                                               "device", "precision", "num_threads", "num_workers")
+                                               "device", "precision", "num_threads", "num_workers",
+                                               "simulation", "init_from")
                  if getattr(args, k) is not None}
     if args.model_config:
         overrides["model_config"] = args.model_config
+    if args.init_from and not options:     # fine-tuning: the network of the model file
+        from eels_helpers.models.model_files import load_model
+
+        options = dict(load_model(args.init_from).options)
     return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
                                     progress=show_progress(args), **overrides)
 

@@ -24,7 +24,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-__all__ = ["SimulationConfig", "ConfigError"]
+__all__ = ["SimulationConfig", "ConfigError", "LABEL_RULES", "OPEN_WORLD_FIELDS",
+           "NAMED_CONFIGS", "named_config"]
+
+#: how spectra are labelled (``SimulationConfig.labels``)
+LABEL_RULES = ("window", "detectable")
 
 
 class ConfigError(ValueError):
@@ -104,6 +108,52 @@ class SimulationConfig:
         default=(-5, 5), metadata=_row("Chemical shift", "eV", "Z", (-100, 100)))
     instrumental_shift_eV: tuple[int, int] = field(
         default=(-5, 5), metadata=_row("Instrumental shift", "eV", "Z", (-100, 100)))
+    # --- open world (not in Table 1; defaults off = the paper's dataset, bit for bit) ----------
+    # eels_helpers.simulation.open_world: each option draws from a generator of its own, seeded
+    # from the simulator's generator only when at least one option is on
+    edge_free_fraction: float = field(default=0.0, metadata=_row(
+        "Edge-free spectra", "", "fraction", (0.0, 1.0),
+        "fraction of spectra whose edges are removed: background, low-loss and noise only, "
+        "labelled with no element"))
+    carbon_fraction: float = field(default=0.0, metadata=_row(
+        "Carbon contamination", "", "fraction", (0.0, 1.0),
+        "fraction of specimens given a carbon film (C added; labelled C where its K edge is "
+        "in the window)"))
+    carbon_atomic_fraction: tuple[float, float] = field(default=(0.05, 0.5), metadata=_row(
+        "Carbon atomic fraction", "", "R", (0.0, 0.95),
+        "atomic fraction of carbon after it is added (others scaled down)"))
+    distractor_fraction: float = field(default=0.0, metadata=_row(
+        "Edges outside the 107 families", "", "fraction", (0.0, 1.0),
+        "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
+        "GOS at the measured onsets), labelled Al or Mg"))
+    low_start_fraction: float = field(default=0.0, metadata=_row(
+        "Windows starting at 75-85 eV", "", "fraction", (0.0, 1.0),
+        "fraction of spectra whose window start is redrawn in [75, 85] eV"))
+    lowloss_tail_fraction: float = field(default=0.0, metadata=_row(
+        "Plasmon tail below 110 eV", "", "fraction", (0.0, 1.0),
+        "fraction of spectra starting below 110 eV given a steep extra tail "
+        "A_t (E/E_start)^-r_t, r_t in [5, 10], A_t/A in [0.3, 3]"))
+    narrow_window_fraction: float = field(default=0.0, metadata=_row(
+        "Narrow near-edge windows", "", "fraction", (0.0, 1.0),
+        "fraction of windows redrawn tight around the query edge: start up to 50 eV below "
+        "the allowed latest start, end up to 100 eV above the allowed earliest end"))
+    background_subtracted_fraction: float = field(default=0.0, metadata=_row(
+        "Background-subtracted spectra", "", "fraction", (0.0, 1.0),
+        "fraction of spectra whose power-law background, mis-estimated as a pre-edge fit is "
+        "(1 % in scale at the jump edge, exponent off by N(0, 0.03)), is subtracted after "
+        "the noise"))
+    artefact_fraction: float = field(default=0.0, metadata=_row(
+        "Detector artefacts", "", "fraction", (0.0, 1.0),
+        "fraction of spectra with a gain-change step (x0.8..1.25), 1-5 spikes (x5..50) or "
+        "1-10 dead channels"))
+    labels: str = field(default="window", metadata=_row(
+        "Labels", "", "label", (0, 0),
+        '"window": every element with an edge family in the window (the paper); "detectable": '
+        "only those whose edge counts over the first 50 eV exceed detectability_sigma times "
+        "the Poisson noise of edge plus background"))
+    detectability_sigma: float = field(default=3.0, metadata=_row(
+        "Detectability threshold", "sigma", "fixed", (0.0, 1000.0),
+        'with labels="detectable"'))
     # --- not in Table 1 -------------------------------------------------------------------------
     noise: bool = field(default=True, metadata=_row("Poisson noise", "", "bool", (0, 1)))
     gos: str = field(default="auto", metadata=_row(
@@ -120,6 +170,13 @@ class SimulationConfig:
             if kind == "bool":
                 if not isinstance(value, bool):
                     raise ConfigError(f"{where}: must be True or False; got {value!r}")
+            elif kind == "fraction":
+                _check_number(where, value, lo, hi)
+                object.__setattr__(self, f.name, float(value))
+            elif kind == "label":
+                if value not in LABEL_RULES:
+                    raise ConfigError(f"{where}: must be one of {', '.join(LABEL_RULES)}; "
+                                      f"got {value!r}")
             elif kind == "str":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where}: must be a non-empty string; got {value!r}")
@@ -165,7 +222,7 @@ class SimulationConfig:
         for f in fields(self):
             meta, value = f.metadata, getattr(self, f.name)
             kind = meta["kind"]
-            if kind in ("bool", "str"):
+            if kind in ("bool", "str") or f.name in OPEN_WORLD_FIELDS:
                 continue
             if f.name in ("margin_before_eV", "margin_after_eV"):
                 continue
@@ -185,12 +242,59 @@ class SimulationConfig:
                          "field": f.name})
         return pd.DataFrame(rows, columns=["parameter", "value", "unit", "field"])
 
+    @property
+    def open_world(self) -> bool:
+        """Whether any open-world option differs from the paper's dataset."""
+        default = SimulationConfig.__dataclass_fields__
+        return any(getattr(self, name) != default[name].default for name in OPEN_WORLD_FIELDS
+                   if name not in ("carbon_atomic_fraction", "detectability_sigma"))
+
+    def open_world_table(self):
+        """The open-world options (not in the paper's Table 1) as a pandas DataFrame with
+        columns ``parameter``, ``value``, ``meaning`` and ``field``."""
+        import pandas as pd
+        rows = []
+        for f in fields(self):
+            if f.name in OPEN_WORLD_FIELDS:
+                value = getattr(self, f.name)
+                text = (f"[{_fmt(value[0])}, {_fmt(value[1])}]" if isinstance(value, tuple)
+                        else str(value) if isinstance(value, str) else _fmt(value))
+                rows.append({"parameter": f.metadata["label"], "value": text,
+                             "meaning": f.metadata["note"], "field": f.name})
+        return pd.DataFrame(rows, columns=["parameter", "value", "meaning", "field"])
+
     def table1_markdown(self) -> str:
         """Table 1 as a Markdown table (parameter | value | unit)."""
         df = self.table1()
         lines = ["| Parameter | Value | Unit |", "|---|---|---|"]
         lines += [f"| {r.parameter} | {r.value} | {r.unit} |" for r in df.itertuples()]
         return "\n".join(lines)
+
+
+#: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
+OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
+                     "distractor_fraction", "low_start_fraction", "lowloss_tail_fraction",
+                     "narrow_window_fraction", "background_subtracted_fraction",
+                     "artefact_fraction", "labels", "detectability_sigma")
+
+#: named simulator configurations: ``paper`` (Table 1, the paper's dataset) and
+#: ``open-world`` (the paper's ranges plus every open-world option; issue 15)
+NAMED_CONFIGS = {
+    "paper": {},
+    "open-world": dict(
+        edge_free_fraction=0.1, carbon_fraction=0.25, distractor_fraction=0.5,
+        low_start_fraction=0.15, lowloss_tail_fraction=0.5, narrow_window_fraction=0.1,
+        background_subtracted_fraction=0.1, artefact_fraction=0.1,
+        instrumental_shift_eV=(-10, 10), labels="detectable"),
+}
+
+
+def named_config(name: str, **overrides) -> SimulationConfig:
+    """The simulator configuration called ``name`` (:data:`NAMED_CONFIGS`), with ``overrides``."""
+    if name not in NAMED_CONFIGS:
+        raise ConfigError(f"unknown simulator configuration {name!r}; choose one of "
+                          f"{', '.join(NAMED_CONFIGS)}")
+    return SimulationConfig(**{**NAMED_CONFIGS[name], **overrides})
 
 
 def _fmt(v) -> str:

@@ -171,7 +171,8 @@ def _one_specimen(spec: Specimen):
 # ----------------------------------------------------------------------------- the draw
 def draw_parameters(specimens: Sequence[Specimen], config: SimulationConfig,
                     rng: np.random.Generator,
-                    available: np.ndarray | None = None) -> BatchParameters:
+                    available: np.ndarray | None = None,
+                    open_world: np.random.Generator | None = None) -> BatchParameters:
     """Draw every random parameter of a batch, in the fixed order of the module docstring.
 
     Parameters
@@ -185,6 +186,11 @@ def draw_parameters(specimens: Sequence[Specimen], config: SimulationConfig,
     available : numpy.ndarray of bool, shape (107,), optional
         Edge families the GOS source can compute (``edge_tables(...)[1]``); the others are
         treated as absent (never simulated, never labelled). None: all.
+    open_world : numpy.random.Generator, optional
+        The open-world steps' own generator (:func:`eels_helpers.simulation.open_world.
+        generator`); when given, windows are redrawn by :func:`eels_helpers.simulation.
+        open_world.redraw_windows` right after step 3's draw, before the families inside them
+        are chosen. None (the paper's dataset): nothing else is drawn.
 
     Returns
     -------
@@ -240,6 +246,9 @@ def draw_parameters(specimens: Sequence[Specimen], config: SimulationConfig,
     start = config.start_min_eV + np.floor(
         rng.random(B) * (s_max - config.start_min_eV + 1)).astype(np.int64)
     end = e_min + np.floor(rng.random(B) * (config.end_max_eV - e_min + 1)).astype(np.int64)
+    if open_world is not None:
+        from eels_helpers.simulation.open_world import redraw_windows
+        start, end = redraw_windows(start, end, s_max, e_min, config, open_world)
     included = valid & (onset >= start[:, None] + mb) & (onset <= end[:, None] - ma)
     included[rows, q] = True
     bm, km = np.nonzero(included)                 # included (spectrum, specimen slot) pairs

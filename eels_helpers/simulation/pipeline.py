@@ -58,6 +58,7 @@ from typing import Sequence
 import numpy as np
 
 from eels_helpers.simulation import lowloss as _lowloss
+from eels_helpers.simulation import open_world as _open
 from eels_helpers.simulation import steps as _steps
 from eels_helpers.simulation.config import SimulationConfig
 from eels_helpers.simulation.parameters import BatchParameters, draw_parameters
@@ -135,6 +136,9 @@ PARAM_DOC = {
     "plasmon_width_eV": "(B, P) plasmon widths, eV (0 when unused)",
     "t_over_lambda": "(B,) scattering parameter t/lambda",
     "instrumental_shift_eV": "(B,) instrumental shift s (recorded = true + s), eV",
+    "edge_free": "(B,) bool, open-world configurations only: the spectrum's edges were removed",
+    "distractor_element": "(B,) open-world configurations only: index in ELEMENTS of the Al or "
+                          "Mg L2,3 edge added and labelled (-1: none)",
 }
 
 
@@ -235,8 +239,12 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     s_max = int(max(abs(v) for v in config.instrumental_shift_eV))
     tables, available = edge_tables(tuple(config.E0_keV), config.gos)
 
-    # ---- every random parameter (fixed order => determinism by seed)
-    p = draw_parameters(specimens, config, rng, available)
+    # ---- every random parameter (fixed order => determinism by seed); the open-world steps
+    # draw from their own generator (None, and nothing drawn, for the paper's dataset)
+    ow = _open.generator(config, rng)
+    if ow is not None:
+        specimens = _open.add_carbon(specimens, config, ow)
+    p = draw_parameters(specimens, config, rng, available, open_world=ow)
     n_edges = p.included.sum(axis=1)
     if n_edges.max() > MAX_EDGE_SLOTS:
         raise ValueError(f"a specimen has {n_edges.max()} edge families in the window; at most "
@@ -245,6 +253,9 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     # ---- (a) core-loss edges, scaled for the jump ratio
     edges = _steps.scaled_edges(tables, p)
+    if ow is not None:
+        no_edges = _open.edge_free(len(p), config, ow)
+        edges.rows[no_edges[p.pair_spectrum]] = 0.0
     steps = {}
     if return_steps:
         B, jm = len(p), p.jump_pair
@@ -259,6 +270,14 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     # no wrap-around of the circular convolution into the window: keep the edges up to the
     # last recorded channel plus the kernel's support, zero beyond
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)
+    if ow is not None:
+        sigma = config.detectability_sigma if config.labels == "detectable" else None
+        keep = ~no_edges[p.pair_spectrum]
+        if sigma is not None:
+            keep &= _open.detectable_pairs(edges, p, sigma)
+        extra, distractor = _open.distractor_edges(p, config, ow, summed.shape[1], sigma)
+        extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
+        summed += extra
     if return_steps:
         steps["edges_fs"] = summed[:, :n_ch].copy()
     clock("fine_structure")
@@ -274,6 +293,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     # ---- (e) background (true axis, from -s_max to n_ch + s_max eV)
     bg = _steps.background(p, n_ch, s_max)
+    if ow is not None:
+        bg += _open.lowloss_tail(p, config, ow, n_ch, s_max)
     total = _steps.add_background(bg, convolved, n_ch, s_max)
     clock("background")
 
@@ -283,12 +304,20 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         steps["background"] = _steps.instrumental_shift(bg, p.instrumental_shift_eV, n_ch, s_max)
         steps["expected"] = expected
     counts = _steps.counting_noise(expected, rng) if config.noise else expected
+    if ow is not None:
+        bg_recorded = _steps.instrumental_shift(bg, p.instrumental_shift_eV, n_ch, s_max)
+        anchor = edges.onset_eV[p.jump_pair] + p.instrumental_shift_eV
+        counts = _open.subtract_background(counts, bg_recorded, anchor, p, config, ow)
+        counts = _open.add_artefacts(counts, p, config, ow)
     if return_steps:
         steps["noisy"] = counts
     clock("noise")
     spectra = _steps.normalise(counts)
-    ident, quant = _steps.labels(p)
+    ident, quant = _steps.labels(p) if ow is None else _open.relabel(p, keep, distractor)
     params = _stored_parameters(p, edges, fs_ratio, config)
+    if ow is not None:
+        params["edge_free"] = no_edges
+        params["distractor_element"] = distractor.astype(np.int16)
     clock("normalise_labels")
     return SimulatedBatch(spectra, ident, quant, params, steps)
 

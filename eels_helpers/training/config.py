@@ -33,6 +33,10 @@ class TrainConfig:
     monitor_threshold: float = 0.8       # threshold of the monitored training F1
     min_lr: float = 5e-6                 # stop when the learning rate falls below this
     seed: int = 0
+    #: simulator configuration of the streaming data (eels_helpers.simulation.config.NAMED_CONFIGS)
+    simulation: str = "paper"
+    #: start from the weights of this model file or shipped model name (fine-tuning); None: random
+    init_from: str | None = None
     device: str = "auto"                 # auto | cpu | cuda
     precision: str = "auto"              # auto | fp32 | bf16 | fp16 (autocast)
     num_threads: int | None = None       # CPU threads per process (None: cores / processes; 1 on a busy machine)
@@ -65,6 +69,12 @@ class TrainConfig:
             raise ValueError(f"monitor_threshold must be a probability in (0, 1), got {self.monitor_threshold!r}")
         if not 0 <= self.min_lr < self.learning_rate:
             raise ValueError(f"min_lr must be in [0, learning_rate={self.learning_rate}), got {self.min_lr!r}")
+        from eels_helpers.simulation.config import NAMED_CONFIGS
+
+        if self.simulation not in NAMED_CONFIGS:
+            raise ValueError(f"simulation must be one of {', '.join(NAMED_CONFIGS)}, got {self.simulation!r}")
+        if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
+            raise ValueError(f"init_from must be None or a model file / shipped model name, got {self.init_from!r}")
         if self.device not in DEVICES:
             raise ValueError(f"device must be one of {', '.join(DEVICES)}, got {self.device!r}")
         if self.precision not in PRECISIONS:

@@ -175,14 +175,16 @@ def streaming_dataset(config: TrainConfig):
     query elements among those the simulator can produce with its default configuration."""
     from eels_helpers.datasets.config import simulatable_elements
     from eels_helpers.datasets.streaming import StreamingSpectra
+    from eels_helpers.simulation.config import named_config
 
     rank, world, _ = dist_env()
-    elements, failures = simulatable_elements()
+    simulation = named_config(config.simulation)
+    elements, failures = simulatable_elements(simulation)
     if failures and rank == 0:
         logger.warning("streaming simulator: %d of 80 elements cannot be simulated with the current GOS "
                        "source and are never drawn as query elements: %s", len(failures), ", ".join(failures))
-    return StreamingSpectra(elements=elements, seed=config.seed, batch_size=config.batch_size, rank=rank,
-                            world_size=world)
+    return StreamingSpectra(config=simulation, elements=elements, seed=config.seed, batch_size=config.batch_size,
+                            rank=rank, world_size=world)
 
 
 def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:

@@ -154,13 +154,33 @@ def _set_up(config: TrainConfig, out: Path) -> _Run:
 
     options = model_options(config.model, config.model_config, **config.model_options)
     seed_everything(config.seed)                     # same initial weights on every process
-    model = create_model(config.model, **options).to(device)
+    model = create_model(config.model, **options)
+    if config.init_from:
+        _initial_weights(model, config)
+    model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-7)   # Keras epsilon
     scheduler = PlateauHalving(optimizer, config.lr_factor, config.patience, config.min_delta)
     scaler = torch.amp.GradScaler(device.type, enabled=precision == "fp16")
     seed_everything(config.seed + 7919 * rank)       # different dropout masks per process
     return _Run(config=config, rank=rank, world=world, local_rank=local_rank, device=device, precision=precision,
                 options=options, model=model, optimizer=optimizer, scheduler=scheduler, scaler=scaler)
+
+
+def _initial_weights(model, config: TrainConfig) -> None:
+    """Load the weights of ``config.init_from`` (a model file or shipped name holding ONE
+    network of the same architecture and options) into ``model``: fine-tuning."""
+    from eels_helpers.models.model_files import load_model
+
+    loaded = load_model(config.init_from)
+    if loaded.architecture != config.model:
+        raise ValueError(f"init_from {config.init_from!r} holds a {loaded.architecture}, not a "
+                         f"{config.model} (fine-tuning starts from one network of the same architecture)")
+    try:
+        model.load_state_dict(loaded.model.state_dict())
+    except RuntimeError as err:
+        raise ValueError(f"init_from {config.init_from!r}: its weights do not fit {config.model} with options "
+                         f"{config.model_options} ({str(err).splitlines()[0]})") from None
+    logger.info("starting from the weights of %s", config.init_from)
 
 
 def _resume(run: _Run, checkpoint: Path) -> None:

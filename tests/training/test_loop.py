@@ -105,3 +105,31 @@ def test_progress_goes_to_the_log_not_stdout(tmp_path, caplog, capsys):
     assert any(r.name == "eels_helpers.training.loop" and r.getMessage().startswith("[mlp] epoch 1: loss ")
                for r in caplog.records)
     assert capsys.readouterr().out == ""
+
+
+def test_fine_tuning_starts_from_the_weights_of_a_model_file(tmp_path):
+    data = SyntheticPeaks(64, seed=1)
+    train(TrainConfig(**{**TINY, "max_epochs": 1, "recalibration_batches": 0}), data, tmp_path / "first")
+    start = tmp_path / "first" / "model.pt"
+    tuned = TrainConfig(**{**TINY, "max_epochs": 1, "recalibration_batches": 0, "init_from": str(start),
+                           "learning_rate": 1e-6, "min_lr": 0.0})
+    history = train(tuned, data, tmp_path / "tuned")
+    before = train(TrainConfig(**{**TINY, "max_epochs": 1, "recalibration_batches": 0, "learning_rate": 1e-6,
+                                  "min_lr": 0.0}), data, tmp_path / "fresh")
+    # at a tiny learning rate the fine-tuned run keeps the first run's skill, a fresh one has none
+    assert history[-1]["loss"] < before[-1]["loss"]
+    with pytest.raises(ValueError, match="holds a mlp, not a unet"):
+        train(TrainConfig(**{**TINY, "model": "unet", "model_options": {}, "init_from": str(start)}), data,
+              tmp_path / "wrong")
+    with pytest.raises(ValueError, match="do not fit mlp"):
+        train(TrainConfig(**{**TINY, "model_options": {"width": 0.05}, "init_from": str(start)}), data,
+              tmp_path / "wrong2")
+
+
+def test_streaming_data_follow_the_named_simulator_configuration():
+    from eels_helpers.simulation.config import named_config
+    from eels_helpers.training.data import streaming_dataset
+
+    stream = streaming_dataset(TrainConfig(**{**TINY, "simulation": "open-world"}))
+    assert stream.config == named_config("open-world")
+    assert streaming_dataset(TrainConfig(**TINY)).config == named_config("paper")

@@ -23,3 +23,11 @@ def test_config_validation_names_the_parameter():
 def test_recalibration_batches_must_be_a_count():
     with pytest.raises(ValueError, match="recalibration_batches must be"):
         TrainConfig(recalibration_batches=-1)
+
+
+def test_simulation_and_init_from_are_checked():
+    with pytest.raises(ValueError, match="simulation must be one of paper, open-world"):
+        TrainConfig(simulation="closed-world")
+    with pytest.raises(ValueError, match="init_from must be None or a model file"):
+        TrainConfig(init_from="")
+    assert TrainConfig().simulation == "paper" and TrainConfig().init_from is None

@@ -1,0 +1,168 @@
+"""The open-world options of the simulator (eels_helpers.simulation.open_world, issue 15).
+
+Each option is checked for what it promises on a seeded batch; the paper's dataset staying
+bit-identical is tests/simulation/test_reference.py and tests/datasets (reference files)."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from eels_helpers.physics.elements import ELEMENTS
+from eels_helpers.simulation import specimens as sp
+from eels_helpers.simulation.config import NAMED_CONFIGS, OPEN_WORLD_FIELDS, ConfigError, SimulationConfig, named_config
+from eels_helpers.simulation.pipeline import simulate_batch
+
+AL, MG, C = ELEMENTS.index("Al"), ELEMENTS.index("Mg"), ELEMENTS.index("C")
+
+
+@pytest.fixture(scope="module")
+def specimens():
+    rng = np.random.default_rng(3)
+    out = []
+    for q in rng.integers(0, 80, 96):
+        out += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    return out
+
+
+def _only(**options):
+    """A configuration with only ``options`` on (labels by window unless given)."""
+    return SimulationConfig(**options)
+
+
+def test_defaults_are_the_paper_and_named_configs_validate():
+    paper = SimulationConfig()
+    assert not paper.open_world
+    assert named_config("paper") == paper
+    ow = named_config("open-world")
+    assert ow.open_world
+    # the named open-world configuration keeps every Table 1 range of the paper but the shift
+    for f in dataclasses.fields(SimulationConfig):
+        if f.name not in OPEN_WORLD_FIELDS and f.name not in NAMED_CONFIGS["open-world"]:
+            assert getattr(ow, f.name) == getattr(paper, f.name), f.name
+    # Table 1 stays the paper's table; the options are a table of their own
+    assert set(paper.table1()["field"]).isdisjoint(OPEN_WORLD_FIELDS)
+    assert list(ow.open_world_table()["field"]) == list(OPEN_WORLD_FIELDS)
+    with pytest.raises(ConfigError, match="unknown simulator configuration 'closed'"):
+        named_config("closed")
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("edge_free_fraction", 1.5, r"edge_free_fraction \(Edge-free spectra\): must lie in \[0, 1\]"),
+    ("artefact_fraction", -0.1, r"artefact_fraction"),
+    ("labels", "visible", r"labels \(Labels\): must be one of window, detectable"),
+    ("carbon_atomic_fraction", (0.5, 0.1), r"min must not exceed max"),
+])
+def test_bad_options_name_the_parameter(field, value, message):
+    with pytest.raises(ConfigError, match=message):
+        SimulationConfig(**{field: value})
+
+
+def test_same_seed_same_open_world_batch(specimens):
+    cfg = named_config("open-world")
+    a = simulate_batch(specimens[:24], cfg, 11)
+    b = simulate_batch(specimens[:24], cfg, 11)
+    assert np.array_equal(a.spectra, b.spectra)
+    assert np.array_equal(a.labels_identification, b.labels_identification)
+    assert np.isfinite(a.spectra).all() and np.isfinite(a.labels_quantification).all()
+
+
+def test_edge_free_spectra_have_no_label_and_no_edge(specimens):
+    cfg = _only(edge_free_fraction=1.0, noise=False)
+    batch = simulate_batch(specimens[:16], cfg, 2, return_steps=True)
+    assert batch.params["edge_free"].all()
+    assert batch.labels_identification.sum() == 0
+    assert batch.labels_quantification.sum() == 0
+    # noise-free: the spectrum is the recorded background alone (no edge anywhere)
+    window = batch.steps["expected"] > 0
+    np.testing.assert_allclose(batch.steps["expected"][window], batch.steps["background"][window],
+                               rtol=1e-5)
+
+
+def test_carbon_film_is_simulated_and_labelled(specimens):
+    no_carbon = [s for s in specimens if "C" not in s.elements][:24]
+    batch = simulate_batch(no_carbon, _only(carbon_fraction=1.0, low_start_fraction=1.0), 4)
+    fam = batch.params["edge_family"]
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    c_k = [i for i, f in enumerate(EDGE_FAMILIES) if f.name == "C K"][0]
+    in_window = (fam == c_k).any(axis=1)
+    assert in_window.sum() >= 12     # windows start at 75-85 eV: C K (284 eV) is mostly inside
+    assert np.array_equal(batch.labels_identification[:, C].astype(bool), in_window)
+
+
+def test_low_start_and_distractor_edges(specimens):
+    cfg = _only(low_start_fraction=1.0, distractor_fraction=1.0)
+    batch = simulate_batch(specimens[:32], cfg, 5)
+    start = batch.params["start_eV"]
+    assert ((start >= 75) & (start <= 85)).all()
+    d = batch.params["distractor_element"]
+    assert set(np.unique(d)) <= {AL, MG} and (d >= 0).all()
+    rows = np.arange(d.size)
+    assert batch.labels_identification[rows, d].all()
+
+
+def test_narrow_windows_hug_the_query_edge(specimens):
+    wide = simulate_batch(specimens[:48], SimulationConfig(), 6)
+    narrow = simulate_batch(specimens[:48], _only(narrow_window_fraction=1.0), 6)
+    w_wide = wide.params["end_eV"] - wide.params["start_eV"]
+    w_narrow = narrow.params["end_eV"].astype(int) - narrow.params["start_eV"]
+    assert np.median(w_narrow) < 0.3 * np.median(w_wide)
+    # the query edge set keeps its margins: the edge that fixed the window is included
+    assert ((narrow.params["edge_family"] == narrow.params["query_family"][:, None]).any(axis=1)).all()
+
+
+def test_background_subtraction_removes_the_background_before_the_edge(specimens):
+    base = dict(noise=False)
+    kept = simulate_batch(specimens[:32], _only(**base), 7)
+    sub = simulate_batch(specimens[:32], _only(background_subtracted_fraction=1.0, **base), 7)
+    onset = (sub.params["jump_onset_eV"] + sub.params["instrumental_shift_eV"]).astype(int)
+    before = np.clip(onset - 8, sub.params["start_eV"], None)
+    rows = np.arange(32)
+    ok = before < onset - 2                  # the window holds a few channels before the edge
+    pre_kept = kept.spectra[rows, before][ok]
+    pre_sub = sub.spectra[rows, before][ok]
+    assert ok.sum() >= 16
+    # just before the edge, the unsubtracted spectrum is mostly background; subtracted, the
+    # residual is a few % of the background there
+    assert np.median(pre_kept) > 0.05
+    assert np.median(np.abs(pre_sub)) < 0.2 * np.median(pre_kept)
+    assert (sub.spectra.max(axis=1) == 1).all()
+
+
+def test_artefacts_change_the_counts_only(specimens):
+    base = dict(edge_free_fraction=0.5, noise=True)
+    clean = simulate_batch(specimens[:32], _only(**base), 8)
+    broken = simulate_batch(specimens[:32], _only(artefact_fraction=1.0, **base), 8)
+    assert np.array_equal(clean.labels_identification, broken.labels_identification)
+    differs = (clean.spectra != broken.spectra).any(axis=1)
+    assert differs.mean() > 0.8
+    # spikes and dead channels touch at most 10 channels; a gain step a contiguous run
+    inside = clean.spectra > 0
+    assert (broken.spectra[~inside] == 0).all()
+
+
+def test_lowloss_tail_steepens_the_start(specimens):
+    base = dict(low_start_fraction=1.0, noise=False)
+    plain = simulate_batch(specimens[:16], _only(**base), 9, return_steps=True)
+    tail = simulate_batch(specimens[:16], _only(lowloss_tail_fraction=1.0, **base), 9,
+                          return_steps=True)
+    start = plain.params["start_eV"].astype(int)
+    rows = np.arange(16)
+    ratio_plain = plain.steps["background"][rows, start] / plain.steps["background"][rows, start + 30]
+    ratio_tail = tail.steps["background"][rows, start] / tail.steps["background"][rows, start + 30]
+    assert (ratio_tail > ratio_plain * 1.05).all() and np.median(ratio_tail / ratio_plain) > 1.3
+
+
+def test_detectability_labels(specimens):
+    window = simulate_batch(specimens[:48], _only(labels="detectable", detectability_sigma=0.0), 10)
+    strict = simulate_batch(specimens[:48], _only(labels="detectable", detectability_sigma=30.0), 10)
+    paper_rule = window.params["n_edges"] > 0
+    # sigma 0: every edge with counts is labelled, as the paper's window rule does
+    assert paper_rule.all()
+    lab0, lab30 = window.labels_identification, strict.labels_identification
+    assert np.array_equal(window.spectra, strict.spectra)     # the rule draws nothing
+    assert (lab30 <= lab0).all() and lab30.sum() < lab0.sum()
+    # dim spectra (few counts) lose their labels first
+    counts = window.params["bg_amplitude"]
+    lost = lab0.sum(axis=1) > lab30.sum(axis=1)
+    assert np.median(counts[lost]) <= np.median(counts[~lost])
