@@ -36,6 +36,8 @@ COMMANDS = {
     "map": ("eels_helpers.cli.map", "map elements in a spectrum image"),
     "models": ("eels_helpers.cli.models", "list the shipped models with their measured scores"),
     "failures": ("eels_helpers.cli.failures", "run a model on labelled real spectra and group its mistakes by cause"),
+    "evaluate": ("eels_helpers.cli.evaluate", "score models on real spectra (grouped cross-validation) and the "
+                 "open-world suite"),
 }
 
 #: exit statuses (module docstring)

@@ -1,0 +1,47 @@
+"""Grouped cross-validation on real spectra (the spectra shipped with the package)."""
+
+import numpy as np
+import pytest
+
+from eels_helpers.evaluation.cross_validation import grouped_cross_validation
+from eels_helpers.evaluation.metrics import evaluate, select_threshold
+from eels_helpers.evaluation.real_spectra import evaluation_set, evaluation_split, label_matrix
+
+
+@pytest.fixture(scope="module")
+def manifest():
+    return evaluation_set()[0]
+
+
+def test_each_split_is_scored_at_its_own_validation_threshold(manifest):
+    rng = np.random.default_rng(0)
+    labels = label_matrix(manifest["labels"]).astype(float)
+    probs = np.clip(labels * 0.7 + rng.uniform(0, 0.4, labels.shape), 0, 1)
+    cv = grouped_cross_validation("made-up", manifest, probabilities=probs, seeds=(0, 3))
+    assert list(cv.splits["seed"]) == [0, 3]
+    for row in cv.splits.to_dict("records"):
+        val, test = evaluation_split(manifest, row["seed"])
+        is_val = manifest["file"].isin(val["file"]).to_numpy()
+        t = select_threshold(labels[is_val], probs[is_val], exclude_carbon=True)
+        s = evaluate(labels[~is_val], probs[~is_val], t, exclude_carbon=True)
+        assert row["threshold"] == pytest.approx(t)
+        assert row["f1"] == pytest.approx(s.f1) and row["exact_match"] == pytest.approx(s.emr)
+        assert row["n_test"] == len(test) and row["n_validation"] == len(val)
+    assert cv.mean["f1"] == pytest.approx(cv.splits["f1"].mean())
+    assert "made-up: F1" in cv.summary()
+    with pytest.raises(ValueError, match="at least one split"):
+        grouped_cross_validation("x", manifest, probabilities=probs, seeds=())
+
+
+def test_eels_id_evaluate_prints_real_and_open_world_figures(manifest, capsys):
+    import json
+
+    from eels_helpers.cli import main
+
+    assert main(["evaluate", "default", "--splits", "2", "--suite", "2", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    fig = out["models"]["default"]
+    assert 0 <= fig["real"]["f1"] <= 1 and len(fig["splits"]) == 2
+    assert set(fig["open_world"]) >= {"edge_free", "out_of_family", "all"}
+    assert main(["evaluate", "--splits", "0"]) == 2
+    assert "--splits must be >= 1" in capsys.readouterr().err
