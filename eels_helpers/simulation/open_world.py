@@ -29,7 +29,8 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
 7. after the noise, :func:`subtract_background` (the power law, mis-estimated as a pre-edge fit
    is: right at the edge, tilted away from it) and :func:`add_artefacts`
-   (a gain-change step, spikes, dead channels).
+   (a gain-change step, spikes, dead channels); :func:`normalise` scales every spectrum into
+   [-1, 1] (the paper's division by the maximum, for spectra without negative counts).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "detectable_pairs", "distractor_edges", "lowloss_tail",
-           "subtract_background", "add_artefacts", "relabel"]
+           "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
@@ -249,6 +250,16 @@ def add_artefacts(counts, p, config: SimulationConfig, ow: np.random.Generator) 
     b, k = np.nonzero(dead)
     out[b, pos[b, k]] = 0.0
     return out
+
+
+def normalise(counts) -> np.ndarray:
+    """Spectra divided by their largest absolute value, so that every channel lies in [-1, 1]
+    (an all-zero spectrum stays zero). For spectra with positive counts this is the paper's
+    division by the maximum; a background-subtracted spectrum whose edges are weaker than its
+    over-subtracted, noisy parts would otherwise reach -1e4 (and such outliers wreck a network's
+    BatchNorm statistics)."""
+    scale = np.abs(counts).max(axis=1, keepdims=True)
+    return counts / np.where(scale > 0, scale, np.float32(1))
 
 
 def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = len(ELEMENTS)):

@@ -312,7 +312,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     if return_steps:
         steps["noisy"] = counts
     clock("noise")
-    spectra = _steps.normalise(counts)
+    spectra = _steps.normalise(counts) if ow is None else _open.normalise(counts)
     ident, quant = _steps.labels(p) if ow is None else _open.relabel(p, keep, distractor)
     params = _stored_parameters(p, edges, fs_ratio, config)
     if ow is not None:
