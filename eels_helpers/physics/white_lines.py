@@ -7,7 +7,7 @@ edges (4d -> 4f) are transitions into a partly empty BOUND shell n'l' at the thr
 module computes them with the same atom and the same conventions as the continuum and adds them
 to the simulator's edge shapes.
 
-Physics (Hartree atomic units unless stated; Inokuti, Rev. Mod. Phys. 43, 297 (1971), eq. 4.5;
+Physics (Hartree atomic units unless stated; Inokuti, Rev. Mod. Phys. 43, 297 (1971), section 3;
 Manson, Phys. Rev. A 6, 1013 (1972); the same normalisation as :func:`atomic_gos.gos_nl`, so that
 bound and continuum parts are on one scale). The generalised oscillator strength of the line
 from the core subshell (n l j) to the final shell n'l' (dimensionless)::
@@ -47,7 +47,7 @@ final spin-orbitals. f_j(q -> 0) is the optical oscillator strength of the line.
   crystal field and multiplet spread per edge type (``SOLID_FWHM_EV``, assumptions stated there).
 * Cross section: dsigma/dE = sigma_line(beta*) x Lorentzian(E - E_line), sigma_line (barn) =
   4 pi a0^2 (R^2/(E T)) int f_j(Q) dln Q over the same kinematic limits and effective collection
-  angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, eq. 3.x).
+  angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
 
 Approximations (stated honestly): no multiplets (the 3d-4f and 4d-4f exchange that move strength
 between M5 and M4, and spread the N4,5 lines over ~20 eV into the giant resonance), no crystal
