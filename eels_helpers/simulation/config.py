@@ -160,6 +160,10 @@ class SimulationConfig:
         "GOS source", "", "str", (0, 0),
         '"auto" (the builtin table when shipped, else hydrogenic), "builtin", "hydrogenic" '
         "or a GOSH path"))
+    white_lines: bool = field(default=False, metadata=_row(
+        "White lines", "", "bool", (0, 1),
+        "add the bound-bound white lines (L2,3 of 3d/4d metals, M4,5 and N4,5 of La..Yb; "
+        "eels_helpers.physics.white_lines) to the edge shapes"))
 
     def __post_init__(self):
         for f in fields(self):

@@ -77,11 +77,21 @@ class ShapeTable:
     shapes: np.ndarray           # (n_beta, 107, n_offsets) float32, exact zeros below onset
 
     @classmethod
-    def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> "ShapeTable":
+    def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
+              white_lines: bool = False) -> "ShapeTable":
+        """The table of one beam energy; ``white_lines``: add the bound-bound white lines of
+        :mod:`eels_helpers.physics.white_lines` (Lorentzians on the offset grid, integrated over
+        q at the same beta* as the continuum) to the families whose GOS source computes them."""
         from eels_helpers.physics.edge_shapes import EdgeShapeTable
         t = EdgeShapeTable(float(E0_keV), None, gos, n_beta=n_beta)
         shapes = np.exp(t.log_shapes)
         shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
+        if white_lines:
+            from eels_helpers.physics.white_lines import white_line_shapes
+            lines = white_line_shapes(t.names, t.onsets_eV, t.onset_channel, t.offsets_eV,
+                                      float(E0_keV), t.beta_eff_mrad)
+            has_edge = shapes.max(axis=(0, 2)) > 0       # no lines without a continuum
+            shapes += (lines * has_edge[None, :, None]).astype(np.float32)
         return cls(float(E0_keV), np.asarray(t.onsets_eV, dtype=np.float64),
                    np.asarray(t.onset_channel, dtype=np.int64), int(t.offsets_eV[0]),
                    np.asarray(t.beta_eff_mrad, dtype=np.float64), shapes)
@@ -128,9 +138,10 @@ def shape_cache_dir():
     return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
 
 
-def _table_key(E0_keV: float, gos: str, n_beta: int) -> str:
+def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False) -> str:
     """Hash of everything a shape table depends on: beam energy, grid, the GOS file (path,
-    size, mtime) and the source code of the modules that compute it."""
+    size, mtime), the source code of the modules that compute it and, with ``white_lines``,
+    the white-line module and table."""
     import hashlib
     import importlib
     from pathlib import Path
@@ -144,10 +155,14 @@ def _table_key(E0_keV: float, gos: str, n_beta: int) -> str:
         h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     for name in _TABLE_MODULES:
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
+    if white_lines:
+        from eels_helpers.physics import white_lines as wl
+        h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.WHITE_LINES_PATH.read_bytes())
     return h.hexdigest()[:20]
 
 
-def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> ShapeTable:
+def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
+                   white_lines: bool = False) -> ShapeTable:
     """A shape table from the disk cache (memory-mapped, read-only) or built and cached.
 
     Building a table takes seconds per beam energy and process; a cached table loads in
@@ -155,8 +170,8 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> Shape
     cache is written atomically; an unwritable cache folder only costs the rebuild."""
     folder = shape_cache_dir()
     if folder is None:
-        return ShapeTable.build(E0_keV, gos, n_beta)
-    key = _table_key(E0_keV, gos, n_beta)
+        return ShapeTable.build(E0_keV, gos, n_beta, white_lines)
+    key = _table_key(E0_keV, gos, n_beta, white_lines)
     shapes_path, meta_path = folder / f"shapes_{key}.npy", folder / f"shapes_{key}.npz"
     if shapes_path.is_file() and meta_path.is_file():
         try:
@@ -166,7 +181,7 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> Shape
                                   np.load(shapes_path, mmap_mode="r"))
         except (OSError, ValueError, KeyError):
             pass                                            # damaged: rebuild below
-    table = ShapeTable.build(E0_keV, gos, n_beta)
+    table = ShapeTable.build(E0_keV, gos, n_beta, white_lines)
     try:
         import os
         folder.mkdir(parents=True, exist_ok=True)
@@ -182,16 +197,17 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA) -> Shape
 
 
 @lru_cache(maxsize=16)
-def _shape_table(E0_keV: float, gos: str) -> ShapeTable:
-    return _load_or_build(E0_keV, gos)
+def _shape_table(E0_keV: float, gos: str, white_lines: bool = False) -> ShapeTable:
+    return _load_or_build(E0_keV, gos, white_lines=white_lines)
 
 
 @lru_cache(maxsize=4)
-def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto"):
+def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto", white_lines: bool = False):
     """``({E0: ShapeTable}, available)``: the cached shape tables of all 107 families for each
-    beam energy, and a (107,) bool mask of the families the GOS source can compute."""
+    beam energy, and a (107,) bool mask of the families the GOS source can compute;
+    ``white_lines``: tables with the white lines added (``SimulationConfig.white_lines``)."""
     src = resolve_gos(gos)
-    tabs = {float(e): _shape_table(float(e), src) for e in E0_keV}
+    tabs = {float(e): _shape_table(float(e), src, bool(white_lines)) for e in E0_keV}
     avail = np.ones(len(family_arrays().onset), dtype=bool)
     for t in tabs.values():
         avail &= t.shapes.max(axis=(0, 2)) > 0

@@ -1,0 +1,412 @@
+"""White lines: bound-bound core excitations into partly empty d and f shells.
+
+The continuum GOS of :mod:`eels_helpers.physics.atomic_gos` starts at the ionisation threshold.
+The sharp "white lines" of the 3d metals' L2,3 edges (2p -> 3d), the 4d metals' L2,3 edges
+(2p -> 4d), the M4,5 edges of the lanthanides (3d -> 4f) and the lanthanides' N4,5
+edges (4d -> 4f) are transitions into a partly empty BOUND shell n'l' at the threshold. This
+module computes them with the same atom and the same conventions as the continuum and adds them
+to the simulator's edge shapes.
+
+Physics (Hartree atomic units unless stated; Inokuti, Rev. Mod. Phys. 43, 297 (1971), section 3;
+Manson, Phys. Rev. A 6, 1013 (1972); the same normalisation as :func:`atomic_gos.gos_nl`, so that
+bound and continuum parts are on one scale). The generalised oscillator strength of the line
+from the core subshell (n l j) to the final shell n'l' (dimensionless)::
+
+    f_j(q) = (2E/q^2) N_j (h/(2(2l'+1))) sum_lambda (2l'+1)(2 lambda+1) (l lambda l'; 0 0 0)^2
+             |int P_{n'l'}(r) j_lambda(q r) P_{nl}(r) dr|^2
+
+with E the line energy (Hartree), q the momentum transfer (1/bohr), N_j = 2j + 1 the electrons
+of the core subshell (statistical share (2j+1)/(2(2l+1)) of the full shell: L3:L2 = 2:1,
+M5:M4 = N5:N4 = 3:2), h the holes of the final shell and h/(2(2l'+1)) the fraction of empty
+final spin-orbitals. f_j(q -> 0) is the optical oscillator strength of the line.
+
+* Core orbital P_nl: the ground-state scalar-relativistic LDA atom (:func:`atomic_gos.lda_atom`).
+* Final orbital P_n'l': the core-hole final state in the equivalent-core (Z+1) approximation
+  (Jolly & Hendrickson, J. Am. Chem. Soc. 92, 1863 (1970)): the n'l' eigenstate of the Z+1
+  atom's self-consistent potential: GPAW's orbital of the Z+1 atom (every family with lines has
+  one), else the eigenstate of that potential from :func:`bound_orbital` (a finite-difference
+  eigen-solver; e.g. La's empty 4f for Ba). The 4f of La, diffuse in the ground-state atom,
+  is thus collapsed as it is with a 3d or 4d hole (the origin of La's strong M4,5 lines).
+  Cs and Ba have none: their ground-state continuum already holds the 3d -> 4f strength as a
+  shape resonance at the threshold (see :func:`line_specs`).
+* Holes h: 3d and 4d metals from GPAW's ground-state configuration of the neutral atom
+  (Sc 3d1 -> 9 ... Ni 3d8 -> 2; Cu 3d10 has none; 4d: Y..Ru, the 4d metals with an L family);
+  lanthanides from the trivalent ion, the usual state in compounds: 4f^(Z-57),
+  h = 14 - (Z - 57) (La 14 ... Yb 1; Lu none).
+* Spin-orbit splitting of the core level, used where the onset table gives one value for both
+  components (the lanthanides' N4,5): Delta = zeta (2l+1)/2 with
+  zeta = (alpha^2/2) int P_nl^2 (1/r) dV/dr dr (Condon & Shortley 1935; Blume & Watson, Proc.
+  R. Soc. A 270, 127 (1962)) (:func:`spin_orbit_splitting_eV`).
+* Position (eV): each component at its subshell's tabulated onset (``data/edges.csv``: the EELS
+  Atlas / exspy, Elam et al. 2002) -- for white-line edges the tabulated edge energy marks the
+  line, the final d or f level being at the Fermi level of the solid; N4 = N5 + Delta.
+  Stored as offsets from the family's first onset.
+* Width: Lorentzian FWHM = Gamma_core + Gamma_solid, Gamma_core the core-level width of Campbell
+  & Papp, At. Data Nucl. Data Tables 77, 1 (2001) (via xraylib ``AtomicLevelWidth``, which
+  includes the Coster-Kronig broadening of L2, M4), Gamma_solid a broadening for the band width,
+  crystal field and multiplet spread per edge type (``SOLID_FWHM_EV``, assumptions stated there).
+* Cross section: dsigma/dE = sigma_line(beta*) x Lorentzian(E - E_line), sigma_line (barn) =
+  4 pi a0^2 (R^2/(E T)) int f_j(Q) dln Q over the same kinematic limits and effective collection
+  angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
+
+Approximations (stated honestly): no multiplets (the 3d-4f and 4d-4f exchange that move strength
+between M5 and M4, and spread the N4,5 lines over ~20 eV into the giant resonance), no crystal
+field, no band structure; single-particle holes from the ground-state (lanthanides: trivalent)
+configuration; statistical branching ratios (real L3/L2 ratios range 0.8 (Ti) to ~4 (Fe, Co);
+M5/M4 from ~0.8 (La, Ce) to >3 (Tm); Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982);
+Thole et al., Phys. Rev. B 32, 5107 (1985)); non-relativistic dipole and higher multipole terms
+alike.
+
+Validation (tests/physics/test_white_lines.py): positions within 3.5 eV of published white-line
+peaks (Ti L3 456 / L2 462, Fe 708 / 721, Ni 853 / 870, Ce M5 883 / M4 901, Gd M5 1185, Er M5
+1406 eV); computed spin-orbit splittings Ti 5.6, Fe 12.1, Ni 16.9 (L2-L3), Ce 18.1, Gd 29.7 eV
+(M4-M5) against tabulated 6, 13, 17, 18, 32 eV; line strength over the continuum's strength in
+the first 50 eV above threshold (q -> 0, same table normalisation): 0.55-1.0 for Sc..Ni (order
+one, as measured by Pearson, Ahn & Fultz, Phys. Rev. B 47, 8471 (1993)), 0.4-0.5 for Y..Ru,
+0.5-2.5 for M4,5 and 1-9 for N4,5 (the d -> f continuum is held back by the centrifugal
+barrier); the white-line peak in df/dE is 8-19 x the continuum just above the threshold
+for the 3d metals. Ba: the Z+1 bound 4f line (f = 2.1) continues the ground-state 4f shape
+resonance (1.8 in the first 20 eV; Fano & Cooper, Rev. Mod. Phys. 40, 441 (1968)).
+
+The table ``data/white_lines.csv`` (written by ``scripts/compute_white_lines.py``, needs GPAW)
+holds every line; :func:`white_lines` reads it without GPAW.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from eels_helpers import DATA_DIR
+from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel, wigner3j_000
+from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
+
+__all__ = ["WHITE_LINES_PATH", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec", "WhiteLine",
+           "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "bound_gos",
+           "compute_lines", "write_csv", "white_lines", "line_cross_sections",
+           "white_line_shapes"]
+
+log = logging.getLogger(__name__)
+
+#: the shipped table (scripts/compute_white_lines.py)
+WHITE_LINES_PATH = DATA_DIR / "white_lines.csv"
+#: momentum transfers (1/Angstrom) at which f(q) is tabulated: geometric 0.02..60 1/Angstrom
+Q_GRID_INV_ANGSTROM = np.geomspace(0.02, 60.0, 32)
+ALPHA_FS = 7.2973525643e-3   # fine-structure constant (CODATA 2022)
+
+#: Gamma_solid (eV), added to the core-level width: assumptions, not fits. L2,3 of 3d metals:
+#: 3d band width and crystal-field splitting (~1-2 eV); 4d metals: the wider 4d band; M4,5 of
+#: the lanthanides: the 3d-4f multiplet spread (~2-5 eV around each component, Thole et
+#: al. 1985); N4,5: the 4d-4f multiplet spread over ~20 eV (Sugar, Phys. Rev. B 5, 1785 (1972)).
+SOLID_FWHM_EV = {"L3d": 1.0, "L4d": 2.0, "M4f": 1.5, "N4f": 6.0}
+
+_LANTHANIDES = ("La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb").split()
+_METALS_3D = ("Sc Ti V Cr Mn Fe Co Ni").split()
+_METALS_4D = ("Y Zr Nb Mo Tc Ru").split()        # the 4d metals with an L family (Fig. 1)
+# family shell -> (core n, l, (major j component, minor), final n', l', width key)
+_KINDS = {
+    "L3d": ("L", 2, 1, ("L3", "L2"), 3, 2),
+    "L4d": ("L", 2, 1, ("L3", "L2"), 4, 2),
+    "M4f": ("M", 3, 2, ("M5", "M4"), 4, 3),
+    "N4f": ("N", 4, 2, ("N5", "N4"), 4, 3),
+}
+
+
+# ----------------------------------------------------------------------------- what is computed
+@dataclass(frozen=True)
+class LineSpec:
+    """One family's white lines to compute: element, kind (key of ``SOLID_FWHM_EV``), holes."""
+
+    element: str
+    kind: str
+    holes: float
+
+    @property
+    def family(self) -> str:
+        return f"{self.element} {_KINDS[self.kind][0]}"
+
+
+def _ground_state_holes(element: str, n: int, l: int) -> float:
+    """Holes 2(2l+1) - occupation of the n l shell in GPAW's neutral-atom configuration."""
+    from gpaw.atom.configurations import configurations
+
+    occ = sum(f for nn, ll, f, _ in configurations[element][1] if (nn, ll) == (n, l))
+    return float(2 * (2 * l + 1) - occ)
+
+
+def line_specs() -> list[LineSpec]:
+    """The families with white lines and their hole counts (see the module docstring).
+
+    Cs and Ba M4,5 are left out: their ground-state continuum already holds the 3d -> 4f
+    strength as a shape resonance at the threshold (Ba: 1.8 in the first 20 eV; the Z+1 bound
+    line would hold 2.1, the continuity checked in the tests), so a line would count it twice.
+
+    3d/4d metals need GPAW's configuration table (only the script and the tests call this)."""
+    out = [LineSpec(el, "L3d", _ground_state_holes(el, 3, 2)) for el in _METALS_3D]
+    out += [LineSpec(el, "L4d", _ground_state_holes(el, 4, 2)) for el in _METALS_4D]
+    for i, el in enumerate(_LANTHANIDES):            # trivalent ion: 4f^(Z-57)
+        out += [LineSpec(el, "M4f", 14.0 - i), LineSpec(el, "N4f", 14.0 - i)]
+    return [s for s in out if s.holes > 0]
+
+
+# ----------------------------------------------------------------------------- atoms
+def bound_orbital(atom: AtomModel, n: int, l: int, r_max: float = 150.0, n_r: int = 8000,
+                  r0: float = 1e-2):
+    """The n l bound state of ``atom``'s potential: (energy in Hartree, r, w, P).
+
+    Radial Schroedinger equation -P''/2 + (V(r) + l(l+1)/(2r^2)) P = e P (Hartree, bohr) on the
+    grid r = r0 (exp(x) - 1), x uniform (step dx), with P = sqrt(r') y, which turns it into
+    -y'' + (r'^2 (2V + l(l+1)/r^2) + 1/4) y = 2e r'^2 y; second-order finite differences give a
+    symmetric tridiagonal problem in z = r' y, solved for its (n - l - 1)-th eigenvalue
+    (scipy ``eigh_tridiagonal``), P = 0 at r = 0 and at r_max (bohr). Returns the grid r
+    (bohr), quadrature weights w = r' dx (bohr) and P (1/sqrt(bohr)) normalised to
+    sum(w P^2) = 1.
+    """
+    from scipy.linalg import eigh_tridiagonal
+
+    x_max = math.log(r_max / r0 + 1.0)
+    dx = x_max / (n_r + 1)
+    x = dx * np.arange(1, n_r + 1)
+    r = r0 * np.expm1(x)
+    rp = r0 * np.exp(x)
+    V = atom.rv(r) / r
+    diag = (2.0 / dx**2 + 0.25) / rp**2 + 2.0 * V + l * (l + 1) / r**2
+    off = -1.0 / (dx**2 * rp[:-1] * rp[1:])
+    k = n - l - 1
+    lam, z = eigh_tridiagonal(diag, off, select="i", select_range=(k, k))
+    P = z[:, 0] / np.sqrt(rp)
+    w = rp * dx
+    P /= math.sqrt(float(np.sum(w * P * P)))
+    P *= np.sign(P[np.argmax(np.abs(P))])
+    return float(lam[0]) / 2.0, r, w, P
+
+
+def spin_orbit_splitting_eV(atom: AtomModel, n: int, l: int) -> float:
+    """Spin-orbit splitting E(j = l - 1/2) - E(j = l + 1/2) of the bound n l level (eV).
+
+    Delta = zeta (2l + 1)/2, zeta = (alpha^2/2) int P_nl(r)^2 (1/r) dV/dr dr (Hartree; central
+    field, Condon & Shortley 1935; Blume & Watson 1962), V from the atom's potential r V(r)."""
+    if l == 0:
+        return 0.0
+    _, r, w, P = bound_orbital(atom, n, l)
+    rv = atom.rv(r)
+    drv = np.gradient(rv, r)
+    dVdr = (r * drv - rv) / r**2
+    zeta = 0.5 * ALPHA_FS**2 * float(np.sum(w * P * P * dVdr / r))
+    return zeta * (2 * l + 1) / 2.0 * HARTREE_EV
+
+
+def final_orbital(atom: AtomModel, n: int, l: int):
+    """(energy Ha, r, w, P) of the final n l orbital: GPAW's own (scalar-relativistic) orbital
+    when the atom's configuration has it, else :func:`bound_orbital` (non-relativistic; e.g.
+    the empty 4f of La, the Z+1 atom of Ba), on the solver's grid."""
+    e, r, w, P = bound_orbital(atom, n, l)
+    orb = atom.orbitals.get((n, l))
+    if orb is None:
+        return e, r, w, P
+    u = orb.u(r)
+    return orb.energy_Ha, r, w, u / math.sqrt(float(np.sum(w * u * u)))
+
+
+def bound_gos(core: AtomModel, n: int, l: int, final: AtomModel, n_f: int, l_f: int,
+              energy_eV: float, electrons: float, holes: float, q_inv_angstrom) -> np.ndarray:
+    """Bound-bound generalised oscillator strength f(q) of (n l) -> (n_f l_f) (dimensionless).
+
+    f(q) = (2E/q^2) N (h/(2(2l'+1))) sum_lambda (2l'+1)(2 lambda+1) (l lambda l'; 000)^2
+    |int P_{n'l'} j_lambda(q r) P_nl dr|^2 (module docstring; Inokuti 1971, Manson 1972), E =
+    ``energy_eV``/27.211 Hartree, q in 1/bohr, N = ``electrons`` of the core subshell, h =
+    ``holes`` of the final shell. P_nl from ``core`` (GPAW orbital), P_n'l' from ``final``
+    (:func:`final_orbital`). Returns f at ``q_inv_angstrom`` (1/Angstrom), shape (n_q,).
+    """
+    from scipy.special import spherical_jn
+
+    _, r, w, Pf = final_orbital(final, n_f, l_f)
+    Pi = core.orbital(n, l).u(r)
+    Pi = Pi / math.sqrt(float(np.sum(w * Pi * Pi)))
+    q = np.asarray(q_inv_angstrom, dtype=float) * BOHR_ANGSTROM
+    lam = np.arange(abs(l - l_f), l + l_f + 1)
+    t2 = np.array([wigner3j_000(l, int(k), l_f) ** 2 for k in lam])
+    lam, t2 = lam[t2 > 0], t2[t2 > 0]
+    jl = spherical_jn(lam[:, None, None], q[None, :, None] * r[None, None, :])  # (n_lam, n_q, n_r)
+    M = jl @ (w * Pi * Pf)                                                       # (n_lam, n_q)
+    acc = np.sum(((2 * l_f + 1) * (2 * lam + 1) * t2)[:, None] * M * M, axis=0)
+    E = energy_eV / HARTREE_EV
+    return (2.0 * E / q**2) * electrons * holes / (2.0 * (2 * l_f + 1)) * acc
+
+
+# ----------------------------------------------------------------------------- the table
+@dataclass(frozen=True)
+class WhiteLine:
+    """One white line: ``family`` (e.g. "Ti L"), ``component`` ("L3"), ``offset_eV`` from the
+    family's first onset, Lorentzian ``fwhm_eV``, f(q) (dimensionless) at ``Q_GRID_INV_ANGSTROM``,
+    the final shell's ``holes`` and a ``note`` on the sources."""
+
+    family: str
+    component: str
+    offset_eV: float
+    fwhm_eV: float
+    f_q: tuple[float, ...]
+    holes: float
+    note: str = ""
+
+
+def _core_width_eV(Z: int, subshell: str) -> float:
+    """Core-level width (eV), Campbell & Papp (2001) via xraylib ``AtomicLevelWidth``."""
+    import xraylib
+
+    return 1000.0 * xraylib.AtomicLevelWidth(Z, getattr(xraylib, f"{subshell}_SHELL"))
+
+
+def compute_lines(specs=None) -> list[WhiteLine]:
+    """White lines of ``specs`` (default :func:`line_specs`) from the LDA atoms (needs GPAW and
+    xraylib; a few seconds per family)."""
+    from eels_helpers.physics import elements
+    from eels_helpers.physics.atomic_gos import lda_atom
+
+    specs = line_specs() if specs is None else specs
+    atoms: dict[str, AtomModel] = {}
+
+    def atom(el):
+        if el not in atoms:
+            atoms[el] = lda_atom(el)
+        return atoms[el]
+
+    out = []
+    for s in specs:
+        shell, n, l, comps, n_f, l_f = _KINDS[s.kind]
+        fam = elements.family(s.family)
+        Z = elements.atomic_number(s.element)
+        z1 = elements.ALL_SYMBOLS[Z]                      # equivalent core: Z + 1
+        onset = {c: fam.onset_of(c) for c in comps}
+        delta = spin_orbit_splitting_eV(atom(s.element), n, l)
+        src = "tabulated onset"
+        if onset[comps[1]] <= onset[comps[0]]:          # one tabulated value: add the SO split
+            onset[comps[1]] = onset[comps[0]] + delta
+            src = f"{comps[0]} onset + computed spin-orbit split {delta:.1f} eV"
+        for c, j2 in zip(comps, (2 * l + 1, 2 * l - 1)):
+            f_q = bound_gos(atom(s.element), n, l, atom(z1), n_f, l_f, onset[c], j2 + 1.0,
+                            s.holes, Q_GRID_INV_ANGSTROM)
+            fwhm = _core_width_eV(Z, c) + SOLID_FWHM_EV[s.kind]
+            note = (f"{n}{'spdf'[l]}->{n_f}{'spdf'[l_f]} ({z1} potential); position: {src}; "
+                    f"FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV solid")
+            out.append(WhiteLine(s.family, c, onset[c] - fam.first_onset_eV, fwhm,
+                                 tuple(float(v) for v in f_q), s.holes, note))
+            log.info("%s %s: offset %.1f eV, FWHM %.2f eV, f(q->0) = %.3g, holes %g",
+                     s.family, c, out[-1].offset_eV, fwhm, f_q[0], s.holes)
+    return out
+
+
+_COLUMNS = ("family", "component", "offset_eV", "fwhm_eV", "holes")
+
+
+def write_csv(lines, path=WHITE_LINES_PATH) -> None:
+    """Write lines as the shipped CSV: one row per line, f(q) in columns f_q00.. at the q of
+    the header comment (1/Angstrom)."""
+    qs = " ".join(f"{q:.6g}" for q in Q_GRID_INV_ANGSTROM)
+    with open(path, "w", newline="") as fh:
+        fh.write("# White lines (bound-bound GOS), eels_helpers.physics.white_lines; written by "
+                 "scripts/compute_white_lines.py, do not edit.\n")
+        fh.write("# offset_eV from the family's first onset; FWHM eV (Lorentzian); f_qNN: "
+                 "dimensionless GOS of the line at q (1/Angstrom) =\n")
+        fh.write(f"# q: {qs}\n")
+        wr = csv.writer(fh, lineterminator="\n")
+        wr.writerow(list(_COLUMNS) + [f"f_q{i:02d}" for i in range(Q_GRID_INV_ANGSTROM.size)]
+                    + ["note"])
+        for ln in lines:
+            wr.writerow([ln.family, ln.component, f"{ln.offset_eV:.2f}", f"{ln.fwhm_eV:.3f}",
+                         f"{ln.holes:g}"] + [f"{v:.5e}" for v in ln.f_q] + [ln.note])
+
+
+@lru_cache(maxsize=4)
+def white_lines(path=WHITE_LINES_PATH) -> tuple[WhiteLine, ...]:
+    """The white lines of the shipped table (or ``path``), without GPAW.
+
+    Returns
+    -------
+    tuple of WhiteLine
+        One per line (two per family: L3, L2 / M5, M4 / N5, N4), in table order.
+
+    Raises
+    ------
+    ValueError
+        When the file's q grid is not ``Q_GRID_INV_ANGSTROM``.
+    """
+    text = open(path).read().splitlines()
+    qline = next(t for t in text if t.startswith("# q:"))
+    q = np.array([float(v) for v in qline[4:].split()])
+    if q.shape != Q_GRID_INV_ANGSTROM.shape or not np.allclose(q, Q_GRID_INV_ANGSTROM, rtol=1e-5):
+        raise ValueError(f"{path}: q grid differs from Q_GRID_INV_ANGSTROM; regenerate it with "
+                         "scripts/compute_white_lines.py")
+    rows = csv.DictReader([t for t in text if not t.startswith("#")])
+    nq = Q_GRID_INV_ANGSTROM.size
+    return tuple(WhiteLine(r["family"], r["component"], float(r["offset_eV"]),
+                           float(r["fwhm_eV"]), tuple(float(r[f"f_q{i:02d}"]) for i in range(nq)),
+                           float(r["holes"]), r["note"]) for r in rows)
+
+
+# ----------------------------------------------------------------------------- cross sections
+def line_cross_sections(f_q, energy_eV, E0_keV, theta_mrad) -> np.ndarray:
+    """Integrated cross sections sigma (barn per atom) of lines collected within theta.
+
+    sigma = 4 pi a0^2 (R^2/(E T)) int_{ln Qmin}^{ln Qmax} f(Q) dln Q (Egerton 2011, sections 3.6
+    and 4.5, the continuum's formula of :mod:`eels_helpers.physics.cross_section` with df/dE ->
+    f), Q = (q a0)^2, kinematic limits from :func:`cross_section.ln_q_limits`; f linear in ln Q
+    between the tabulated q, constant (the dipole limit) below the grid, zero above it.
+    ``f_q`` (n_lines, n_q) at ``Q_GRID_INV_ANGSTROM``, ``energy_eV`` (n_lines,) line energies;
+    ``E0_keV`` scalar; ``theta_mrad`` broadcasts against (..., n_lines). Returns theta's shape.
+    """
+    f = np.asarray(f_q, dtype=np.float64)
+    E = np.asarray(energy_eV, dtype=np.float64)
+    L = 2.0 * np.log(Q_GRID_INV_ANGSTROM * BOHR_ANGSTROM)               # ln Q of the grid
+    C = np.concatenate([np.zeros((f.shape[0], 1)),
+                        np.cumsum(0.5 * (f[:, 1:] + f[:, :-1]) * np.diff(L), axis=1)], axis=1)
+
+    def cumulative(x):                                                 # int_{L0}^{x} f dlnQ
+        x = np.asarray(x)
+        j = np.clip(np.searchsorted(L, x, side="right") - 1, 0, L.size - 2)
+        t = np.clip((x - L[j]) / (L[j + 1] - L[j]), 0.0, 1.0)
+        rows = np.broadcast_to(np.arange(f.shape[0]), x.shape)
+        f0, f1 = f[rows, j], f[rows, j + 1]
+        val = C[rows, j] + (L[j + 1] - L[j]) * (f0 * t + 0.5 * (f1 - f0) * t * t)
+        return np.where(x < L[0], f[rows, 0] * (x - L[0]), val)
+
+    lo, hi = ln_q_limits(E, E0_keV, np.asarray(theta_mrad, dtype=np.float64) * 1e-3)
+    _, T, _ = kinematics(E0_keV)
+    return FOUR_PI_A0SQ_BARN * R_EV**2 / (E * T) * np.maximum(cumulative(hi) - cumulative(lo), 0)
+
+
+def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV, beta_eff_mrad,
+                      path=WHITE_LINES_PATH) -> np.ndarray:
+    """dsigma/dE (barn/eV per atom) of the white lines of families ``names`` on 1 eV bins.
+
+    Bin b of family i covers [c - 1/2, c + 1/2] eV, c = ``onset_channel[i]`` + ``offsets_eV[b]``;
+    each line adds sigma_line(beta*) x the Lorentzian's share of that bin,
+    (1/pi)[atan((c + 1/2 - E_line)/g) - atan((c - 1/2 - E_line)/g)] (g = FWHM/2), i.e. its
+    strength is kept whatever its width. E_line = ``first_onsets_eV[i]`` (the family's exact
+    first onset) + the line's offset.
+    ``beta_eff_mrad`` (n_beta,): effective collection angles. Returns (n_beta, n_names,
+    n_offsets); families without lines are zero.
+    """
+    lines = white_lines(path)
+    index = {nm: i for i, nm in enumerate(names)}
+    sel = [ln for ln in lines if ln.family in index]
+    be = np.asarray(beta_eff_mrad, dtype=np.float64)
+    off = np.asarray(offsets_eV, dtype=np.float64)
+    out = np.zeros((be.size, len(names), off.size))
+    if not sel:
+        return out
+    fam = np.array([index[ln.family] for ln in sel])
+    first = np.asarray(onset_channel, dtype=np.float64)[fam]
+    E_line = np.asarray(first_onsets_eV, dtype=np.float64)[fam] + np.array([ln.offset_eV for ln in sel])
+    g = 0.5 * np.array([ln.fwhm_eV for ln in sel])
+    sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, E0_keV,
+                                be[:, None] * np.ones((1, len(sel))))        # (n_beta, n_lines)
+    d = first[:, None] + off[None, :] - E_line[:, None]                      # (n_lines, n_off)
+    share = (np.arctan((d + 0.5) / g[:, None]) - np.arctan((d - 0.5) / g[:, None])) / np.pi
+    np.add.at(out, (slice(None), fam), sigma[:, :, None] * share[None])
+    return out

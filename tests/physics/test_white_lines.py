@@ -1,0 +1,190 @@
+"""White lines (eels_helpers.physics.white_lines): the shipped table against a fresh calculation,
+published positions and branching ratios, and the continuity of oscillator strength across the
+threshold against the continuum GOS.
+
+References (independent of the project's validation spectra):
+
+* white-line peak energies (eV): Ti L3 456 / L2 462, Fe L3 708 / L2 721, Ni L3 853 / L2 870
+  (3d metals; Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982) and the EELS Atlas, Ahn &
+  Krivanek 1983); Ce M5 883 / M4 901 (CeO2), Gd M5 1185, Er M5 1406 (lanthanide oxides; Thole
+  et al., Phys. Rev. B 32, 5107 (1985); Fortner & Buck, Appl. Phys. Lett. 68, 3817 (1996)).
+  Tolerance 3.5 eV: metal-oxide chemical shifts of these lines are 1-3 eV, and the simulator
+  itself draws chemical shifts of +-5 eV.
+* measured intensity ratios: L3/L2 = 0.8 (Ti), ~3.5 (Fe), ~3 (Ni) (Leapman et al. 1982; the
+  brief's Fe 3-4); M5/M4 ~ 0.8 for Ce4+ (Fortner & Buck 1996). Our statistical (2j+1) ratios,
+  2 and 1.5, must lie within a factor 3 of them: without multiplets (the 2p-3d and 3d-4f
+  exchange that transfers strength between the components) no single-particle model does better.
+* spin-orbit splittings: the tabulated L2 - L3 and M4 - M5 onset differences (data/edges.csv).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from eels_helpers.physics import elements
+from eels_helpers.physics import white_lines as wl
+from eels_helpers.physics.gos_tables import builtin_available, get_source
+
+PEAKS_EV = {("Ti L", "L3"): 456, ("Ti L", "L2"): 462, ("Fe L", "L3"): 708, ("Fe L", "L2"): 721,
+            ("Ni L", "L3"): 853, ("Ni L", "L2"): 870, ("Ce M", "M5"): 883, ("Ce M", "M4"): 901,
+            ("Gd M", "M5"): 1185, ("Er M", "M5"): 1406}
+MEASURED_RATIO = {"Ti L": 0.8, "Fe L": 3.5, "Ni L": 3.0, "Ce M": 0.8}
+
+
+def _lines():
+    return {(ln.family, ln.component): ln for ln in wl.white_lines()}
+
+
+def _energy(ln):
+    return elements.family(ln.family).first_onset_eV + ln.offset_eV
+
+
+def test_table_covers_the_partly_filled_shells():
+    lines = _lines()
+    fams = {f for f, _ in lines}
+    assert {"Sc L", "Ni L", "Y L", "Ru L", "La M", "Yb M", "La N", "Yb N"} <= fams
+    assert not {"Cu L", "Lu M", "Lu N", "Ba M", "Cs M"} & fams     # full 3d / 4f; see line_specs
+    expected = {"L": ["L3", "L2"], "M": ["M5", "M4"], "N": ["N5", "N4"]}
+    for f in fams:
+        assert [c for f2, c in lines if f2 == f] == expected[f.split()[1]], f
+    for ln in lines.values():
+        assert ln.fwhm_eV > 0 and ln.holes > 0 and np.all(np.asarray(ln.f_q) >= 0)
+        assert len(ln.f_q) == wl.Q_GRID_INV_ANGSTROM.size
+
+
+@pytest.mark.parametrize("key", sorted(PEAKS_EV))
+def test_positions_against_published_peaks(key):
+    assert abs(_energy(_lines()[key]) - PEAKS_EV[key]) <= 3.5
+
+
+@pytest.mark.parametrize("family", sorted(MEASURED_RATIO))
+def test_branching_ratio_within_factor_3_of_measured(family):
+    lines = _lines()
+    major, minor = [c for f, c in lines if f == family]
+    ours = lines[(family, major)].f_q[0] / lines[(family, minor)].f_q[0]
+    shell = family.split()[1]
+    statistical = {"L": 2.0, "M": 1.5, "N": 1.5}[shell]
+    assert ours == pytest.approx(statistical, rel=0.05)       # (2j+1) x E_line
+    assert 1 / 3 <= ours / MEASURED_RATIO[family] <= 3
+
+
+def test_lorentzian_bins_keep_the_strength():
+    lines = _lines()
+    names = ["Ti L", "Ce M", "C K"]
+    fams = [elements.family(n) for n in names]
+    first = np.array([f.first_onset_eV for f in fams])
+    off = np.arange(-16, 400, dtype=float)
+    shapes = wl.white_line_shapes(names, first, np.round(first), off, 200.0, [5.0, 50.0])
+    assert np.all(shapes[:, 2] == 0)
+    for i, fam in enumerate(names[:2]):
+        sel = [ln for (f, _), ln in lines.items() if f == fam]
+        sigma = wl.line_cross_sections(np.array([ln.f_q for ln in sel]),
+                                       np.array([_energy(ln) for ln in sel]), 200.0,
+                                       np.array([[5.0], [50.0]]))
+        # all but the Lorentzian tails beyond the offset grid
+        np.testing.assert_allclose(shapes[:, i].sum(axis=1), sigma.sum(axis=1), rtol=0.02)
+    assert np.all(shapes[1, :2] > shapes[0, :2])                  # more collected at 50 mrad
+
+
+def test_line_cross_section_dipole_limit():
+    """With a q-independent f the integral is f ln(Qmax/Qmin) (Egerton 2011, section 3.6)."""
+    from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
+
+    f = np.full((1, wl.Q_GRID_INV_ANGSTROM.size), 0.5)
+    E, theta = 456.0, 0.003                           # small angle: Qmax inside the grid
+    lo, hi = ln_q_limits(E, 200.0, theta)
+    _, T, _ = kinematics(200.0)
+    expect = FOUR_PI_A0SQ_BARN * R_EV**2 / (E * T) * 0.5 * (hi - lo)
+    got = wl.line_cross_sections(f, np.array([E]), 200.0, np.array([theta * 1e3]))
+    assert got[0] == pytest.approx(float(expect), rel=1e-9)
+
+
+@pytest.mark.skipif(not builtin_available(), reason="needs the builtin continuum GOS table")
+def test_continuity_with_the_continuum():
+    """Bound strength against the continuum of the same shell at q -> 0 (same normalisation).
+
+    Pearson, Ahn & Fultz (Phys. Rev. B 47, 8471 (1993)) normalise the 3d metals' white lines to
+    the continuum in a ~50 eV window after the edge: the ratio is of order one and grows with
+    the 3d holes. For the 4f, the centrifugal barrier delays and weakens the near-threshold d->f
+    continuum, so the localised lines dominate more (up to ~10). Bounds: 0.3 .. 12; and the
+    lines never exceed the Thomas-Reiche-Kuhn sum, the core shell's electrons.
+    """
+    src = get_source("builtin")
+    lines = _lines()
+    for fam in sorted({f for f, _ in lines}):
+        pair = [ln for (f, _), ln in lines.items() if f == fam]
+        el = fam.split()[0]
+        table, _ = src.table(el, pair[0].component)
+        cont = table.continuum()
+        fe, d = cont.free_energies_eV, cont.dfde_per_eV[0]          # whole nl shell, q_min
+        m = fe <= 50
+        ratio = sum(ln.f_q[0] for ln in pair) / np.trapezoid(d[m], fe[m])
+        assert 0.3 <= ratio <= 12, (fam, ratio)
+        n_core = {"L": 6, "M": 10, "N": 10}[fam.split()[1]]
+        assert sum(ln.f_q[0] for ln in pair) < n_core
+
+
+# ----------------------------------------------------------------------------- with GPAW
+def _gpaw():
+    pytest.importorskip("gpaw")
+    pytest.importorskip("xraylib")
+
+
+@pytest.mark.parametrize("element", ["Ti", "Ce"])
+def test_table_reproduced_by_gpaw(element):
+    _gpaw()
+    specs = [s for s in wl.line_specs() if s.element == element]
+    table = _lines()
+    for ln in wl.compute_lines(specs):
+        ref = table[(ln.family, ln.component)]
+        assert ln.offset_eV == pytest.approx(ref.offset_eV, abs=0.01)
+        assert ln.fwhm_eV == pytest.approx(ref.fwhm_eV, abs=1e-3)
+        assert ln.holes == ref.holes
+        np.testing.assert_allclose(ln.f_q, ref.f_q, rtol=1e-4, atol=1e-12)
+
+
+def test_bound_solver_against_gpaw_orbitals():
+    """The finite-difference solver (non-relativistic) against GPAW's scalar-relativistic 3d
+    orbitals of V and Zn, light enough for relativity to be small: eigenvalue within 0.3 eV
+    (V: 0.02 eV), overlap > 0.998."""
+    _gpaw()
+    from eels_helpers.physics.atomic_gos import lda_atom
+
+    for sym in ("V", "Zn"):
+        atom = lda_atom(sym)
+        e, r, w, P = wl.bound_orbital(atom, 3, 2)
+        orb = atom.orbital(3, 2)
+        assert abs(e - orb.energy_Ha) * 27.211 < 0.3
+        assert np.sum(w * orb.u(r) * P) > 0.998
+
+
+@pytest.mark.parametrize("element,n,l,tabulated", [
+    ("Ti", 2, 1, ("L2", "L3")), ("Fe", 2, 1, ("L2", "L3")), ("Ni", 2, 1, ("L2", "L3")),
+    ("Ce", 3, 2, ("M4", "M5")), ("Gd", 3, 2, ("M4", "M5"))])
+def test_spin_orbit_splitting(element, n, l, tabulated):
+    """zeta-integral splitting against the tabulated onsets (Ti 6, Fe 13, Ni 17, Ce 18,
+    Gd 32 eV): within 10 % (computed: 5.6, 12.1, 16.9, 18.1, 29.7 eV)."""
+    _gpaw()
+    from eels_helpers.physics.atomic_gos import lda_atom
+
+    fam = elements.family(f"{element} {tabulated[0][0]}")
+    ref = fam.onset_of(tabulated[0]) - fam.onset_of(tabulated[1])
+    assert wl.spin_orbit_splitting_eV(lda_atom(element), n, l) == pytest.approx(ref, rel=0.1)
+
+
+@pytest.mark.skipif(not builtin_available(), reason="needs the builtin continuum GOS table")
+def test_ba_bound_line_continues_the_ground_state_resonance():
+    """Ba M4,5: in the ground-state atom the 4f is a shape resonance just above the threshold
+    (in the continuum table); with the core hole (Z+1: La's potential) it is bound. Continuity
+    of oscillator strength across the threshold (Fano & Cooper, Rev. Mod. Phys. 40, 441 (1968)):
+    the bound line's f matches the resonance's strength in the first 20 eV within 30 %
+    (computed 2.1 vs 1.8). This is why Ba and Cs get no line (it would count the 4f twice)."""
+    _gpaw()
+    spec = wl.LineSpec("Ba", "M4f", 14.0)
+    f0 = sum(ln.f_q[0] for ln in wl.compute_lines([spec]))
+    table, _ = get_source("builtin").table("Ba", "M5")
+    cont = table.continuum()
+    m = cont.free_energies_eV <= 20
+    resonance = np.trapezoid(cont.dfde_per_eV[0][m], cont.free_energies_eV[m])
+    assert f0 == pytest.approx(resonance, rel=0.3)
