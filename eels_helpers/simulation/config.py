@@ -289,7 +289,7 @@ NAMED_CONFIGS = {
         edge_free_fraction=0.1, carbon_fraction=0.25, distractor_fraction=0.5,
         low_start_fraction=0.15, lowloss_tail_fraction=0.5, narrow_window_fraction=0.1,
         background_subtracted_fraction=0.1, artefact_fraction=0.1,
-        instrumental_shift_eV=(-10, 10), labels="detectable"),
+        instrumental_shift_eV=(-10, 10), labels="detectable", white_lines=True),
 }
 
 

@@ -252,7 +252,9 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     clock("parameters")
 
     # ---- (a) core-loss edges, scaled for the jump ratio
-    edges = _steps.scaled_edges(tables, p)
+    # the jump ratio is imposed on the continuum edge (the paper's); white lines come on top
+    peak_tables = edge_tables(tuple(config.E0_keV), config.gos)[0] if config.white_lines else None
+    edges = _steps.scaled_edges(tables, p, peak_tables)
     if ow is not None:
         no_edges = _open.edge_free(len(p), config, ow)
         edges.rows[no_edges[p.pair_spectrum]] = 0.0

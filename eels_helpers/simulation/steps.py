@@ -143,17 +143,24 @@ class EdgeRows:
     weight: np.ndarray
 
 
-def scaled_edges(tables: dict, p: BatchParameters) -> EdgeRows:
+def scaled_edges(tables: dict, p: BatchParameters, peak_tables: dict | None = None) -> EdgeRows:
     """Fig. 2a: the core-loss edge of every included pair, dsigma/dE x atomic fraction x one
     scale per spectrum that gives the edge ``p.jump_pair`` the jump ratio ``p.jump_ratio``
     (peak of the unscaled edge over the background at its onset; the paper's definition).
-    ``tables``: ``{E0_keV: ShapeTable}`` of :func:`eels_helpers.simulation.shape_tables.edge_tables`."""
+    ``tables``: ``{E0_keV: ShapeTable}`` of :func:`eels_helpers.simulation.shape_tables.edge_tables`;
+    ``peak_tables``: tables whose edges define the peak of the jump ratio instead (the continuum
+    without white lines, so that white lines add to the paper's edges instead of shrinking them)."""
     any_tab = next(iter(tables.values()))
     fa = family_arrays()
     bm, fm, jm = p.pair_spectrum, p.pair_family, p.jump_pair
     rows = core_loss_edges(tables, fm, p.E0_keV[bm], p.alpha_mrad[bm], p.beta_mrad[bm])
     frac_m = p.pair_fraction
-    peak = rows.max(axis=1) * frac_m
+    if peak_tables is None:
+        peak = rows.max(axis=1) * frac_m
+    else:
+        peak = np.zeros(fm.size)
+        peak[jm] = core_loss_edges(peak_tables, fm[jm], p.E0_keV, p.alpha_mrad,
+                                   p.beta_mrad).max(axis=1) * frac_m[jm]
     chem_m = p.pair_chemical_shift_eV
     first_ch = any_tab.onset_channel[fm] + chem_m + any_tab.first_offset
     major_off = fa.onset[fm] - fa.first[fm]        # major onset above the first onset (eV)

@@ -82,4 +82,20 @@ def test_config_field_and_pipeline(monkeypatch):
     cfg = SimulationConfig(E0_keV=(200.0,), white_lines=True)
     pipeline.simulate_batch([Specimen(("Ti", "O"), (1 / 3, 2 / 3), "Ti")], cfg,
                             np.random.default_rng(0))
-    assert seen == [True]
+    assert seen == [True, False]     # the second: the continuum tables carry the jump ratio
+
+
+def test_white_lines_add_to_the_paper_edges_with_the_same_jump_ratio():
+    from eels_helpers.simulation import pipeline
+    from eels_helpers.simulation.specimens import pure_specimens
+
+    specs = pure_specimens("Fe", 6) + pure_specimens("Ce", 6)
+    plain = pipeline.simulate_batch(specs, SimulationConfig(noise=False), 3, return_steps=True)
+    lines = pipeline.simulate_batch(specs, SimulationConfig(noise=False, white_lines=True), 3,
+                                    return_steps=True)
+    a, b = plain.steps["jump_edge"], lines.steps["jump_edge"]
+    onset = np.rint(plain.params["jump_onset_eV"]).astype(int)
+    for i in range(len(specs)):
+        far = slice(onset[i] + 120, onset[i] + 300)      # well above the lines' Lorentzians
+        np.testing.assert_allclose(b[i, far], a[i, far], rtol=0.05)
+        assert b[i].max() > 1.5 * a[i].max()               # the lines stand above the continuum
