@@ -61,6 +61,8 @@ class RunSummary:
     last_lr: float | None = None   # learning rate of the last pseudo-epoch
     lr_history: str = ""   # the learning rate and the pseudo-epoch from which it held, e.g. "0.001; 0.0005 from 9"
     stopped: str = ""      # why the run stopped (train.stop_reason), "not yet" if it can resume, "?" if unknown
+    simulation: str = "paper"      # the simulator configuration it trained on (simulation.config.NAMED_CONFIGS)
+    init_from: str | None = None   # the model whose weights it started from (fine-tuning), None: random
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -74,10 +76,31 @@ class RunSummary:
         if not log:
             raise ValueError(f"{log_path}: the training log is empty (no finished pseudo-epoch)")
         info = read_info(run_dir / "model.pt")
+        data = _training_data(run_dir, info["metadata"])
         return cls(str(run_dir), info["architecture"], info["options"], int(log[-1]["spectra"]),
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
                    float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
-                   float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log), _stopped(run_dir))
+                   float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log), _stopped(run_dir),
+                   data.get("simulation") or "paper", data.get("init_from"))
+
+    @property
+    def data(self) -> str:
+        """The training data in words: the simulator configuration, and the model it started from."""
+        return self.simulation + (f", fine-tuned from `{Path(self.init_from).name}`" if self.init_from else "")
+
+
+def _training_data(run_dir: Path, metadata: dict) -> dict:
+    """``simulation`` and ``init_from`` of a run: from its model file's metadata, else from the
+    configuration saved in its checkpoint (runs started before the model file recorded them)."""
+    if "simulation" in metadata:
+        return metadata
+    from eels_helpers.training.runs import CHECKPOINT
+
+    if not (run_dir / CHECKPOINT).is_file():
+        return {}
+    import torch
+
+    return torch.load(run_dir / CHECKPOINT, map_location="cpu", weights_only=False).get("config", {})
 
 
 def _stopped(run_dir: Path) -> str:
@@ -365,18 +388,22 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "pseudo-epochs; threads: CPU threads per training process over the run; learning rate:",
              "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
-             "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume.", ""]
+             "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume;",
+             "training data: the simulator configuration (`paper`: the paper's Table 1; `open-world`:",
+             "`eels_helpers.simulation.config.NAMED_CONFIGS`) and, for a fine-tuned network, the model",
+             "whose weights it started from (its own training is listed where that model is shipped).", ""]
     for name, (runs, s) in cards.items():
         from eels_helpers.evaluation.paper_numbers import composition
 
         lines += [f"## `{name}`: {composition([r.architecture for r in runs])}", "",
-                  "| member | architecture | options | training spectra | pseudo-epochs | "
+                  "| member | architecture | options | training data | training spectra | pseudo-epochs | "
                   "training hours | threads | learning rate | last training F1 | stopped |",
-                  "|---|---|---|---|---|---|---|---|---|---|"]
+                  "|---|---|---|---|---|---|---|---|---|---|---|"]
         for i, r in enumerate(runs, 1):
             opts = ", ".join(f"{k}={v}" for k, v in r.options.items())
-            lines.append(f"| {i} | {r.architecture} | {opts} | {r.spectra:,} | {r.epochs} | {r.train_hours:.2f} | "
-                         f"{r.threads or '?'} | {r.lr_history or '?'} | {r.last_train_f1:.2f} | {r.stopped or '?'} |")
+            lines.append(f"| {i} | {r.architecture} | {opts} | {r.data} | {r.spectra:,} | {r.epochs} | "
+                         f"{r.train_hours:.2f} | {r.threads or '?'} | {r.lr_history or '?'} | {r.last_train_f1:.2f} | "
+                         f"{r.stopped or '?'} |")
         lines += ["", f"- simulated test ({s.n_simulated[1]} spectra; threshold {s.simulated_threshold:.2f} "
                       f"from {s.n_simulated[0]} validation spectra): {_fmt(s.simulated_test)}"]
         if s.experimental_threshold is not None:

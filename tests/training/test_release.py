@@ -40,6 +40,16 @@ def test_run_summary_reads_the_log(runs):
     assert summary.stopped == "max_epochs 1 reached"
 
 
+def test_run_summary_says_what_the_run_trained_on(runs, tmp_path):
+    assert shipping.RunSummary.read(runs[0]).data == "paper"
+    tuned = tmp_path / "tuned"
+    train(TrainConfig(**TINY, simulation="open-world", init_from=str(runs[0] / "model.pt")),
+          SyntheticPeaks(64, seed=0), tuned)
+    summary = shipping.RunSummary.read(tuned)
+    assert (summary.simulation, summary.init_from) == ("open-world", str(runs[0] / "model.pt"))
+    assert summary.data == "open-world, fine-tuned from `model.pt`"
+
+
 def test_a_copied_snapshot_does_not_know_why_its_run_stopped(runs, tmp_path):
     import shutil
 
