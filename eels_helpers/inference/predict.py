@@ -405,7 +405,7 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
     others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
-    line = f"{name}: {found or 'no element above threshold'}"
+    line = f"{name}: {found or f'no identifiable edge (no element above the threshold {pred.threshold:.2f})'}"
     return line + (f"   [next: {others}]" if others else "")
 
 

@@ -168,6 +168,9 @@ def test_format_prediction():
     probs[FE], probs[ELEMENTS.index("O")] = 0.9, 0.6
     text = format_prediction(Prediction("a/b.msa", probs, 0.5, ("Fe", "O")))
     assert text.startswith("b.msa: Fe (0.90), O (0.60)")
+    probs[:] = 0.1
+    empty = format_prediction(Prediction("a/c.msa", probs, 0.3, ()))
+    assert empty.startswith("c.msa: no identifiable edge (no element above the threshold 0.30)")
 
 
 # ----------------------------------------------------------------------------- CLI
