@@ -23,7 +23,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["simulated_candidates", "real_candidates", "verified_probabilities", "before_after",
-           "typical_mistakes"]
+           "typical_mistakes", "decision_changes", "verify_row"]
 
 log = logging.getLogger(__name__)
 
@@ -287,3 +287,44 @@ def before_after(manifest, network: np.ndarray, verified: np.ndarray, *, seeds: 
                 counts[k] += v
         rows.append({"": name, **c.mean, **counts})
     return pd.DataFrame(rows).set_index(""), cv
+
+
+def decision_changes(rows, rule, network_threshold: float):
+    """The candidates whose decision the verification changes, at ``network_threshold`` for the
+    network alone and ``rule.threshold`` for the combined probability q.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per changed candidate: the ``rows`` columns (``spectrum``, ``element``, ``p``,
+        ``label``, ...) plus ``q``, ``change`` (``"rejected"``: the network reported it, the
+        verification did not; ``"rescued"``: the reverse) and ``right`` (the change agrees with the
+        label), rejected first, then by decreasing |q - p|.
+    """
+    from eels_helpers.inference.verification_model import FEATURES
+
+    if not 0.0 < float(network_threshold) < 1.0:
+        raise ValueError(f"network_threshold must be a probability in (0, 1); got {network_threshold!r}")
+    if not len(rows):
+        return rows.assign(q=[], change=[], right=[])
+    q = rule.probability(rows[list(FEATURES)].to_numpy(dtype=np.float64))
+    net = rows["p"].to_numpy(dtype=np.float64) >= float(network_threshold)
+    ver = q >= rule.threshold
+    out = rows.assign(q=q, change=np.where(net, "rejected", "rescued"))[net != ver]
+    if "label" in out:
+        out = out.assign(right=(out["change"] == "rescued") == (out["label"] > 0))
+    order = np.lexsort((-np.abs(out["q"] - out["p"]).to_numpy(), (out["change"] != "rejected").to_numpy()))
+    return out.iloc[order].reset_index(drop=True)
+
+
+def verify_row(manifest, row: int, probabilities: np.ndarray, rule=None, candidate_threshold: float = 0.05):
+    """The :class:`~eels_helpers.inference.verification.VerificationResult` of one manifest row
+    (its summed spectrum, the manifest's energy offset), for figures."""
+    from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.inference.verification import VerifyConfig, verify
+    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+
+    rec = manifest.iloc[int(row)]
+    cand = candidates_from_probabilities(np.asarray(probabilities)[int(row)], candidate_threshold)
+    return verify(read_spectrum(rec["path"]).summed(), cand, VerifyConfig(offset_eV=float(rec["energy_offset_eV"])),
+                  rule=rule)

@@ -74,3 +74,19 @@ def test_simulated_candidates_labelled():
     assert (rows["config"] == "paper").all()
     with pytest.raises(ValueError, match="n"):
         simulated_candidates("default", 0, seed=0)
+
+
+def test_decision_changes_rejected_and_rescued():
+    from eels_helpers.evaluation.verified import decision_changes
+
+    base = dict.fromkeys(FEATURES, 0.0)
+    rows = pd.DataFrame([
+        {"spectrum": 0, "element": "Re", "p": 0.8, "label": 0, **base, "log_significance": -3.0},
+        {"spectrum": 0, "element": "W", "p": 0.9, "label": 1, **base, "log_significance": 3.0},
+        {"spectrum": 1, "element": "Ce", "p": 0.1, "label": 1, **base, "log_significance": 3.0},
+        {"spectrum": 1, "element": "La", "p": 0.1, "label": 0, **base, "log_significance": -3.0}])
+    got = decision_changes(rows, _rule("log_significance"), 0.5)
+    assert list(got["element"]) == ["Re", "Ce"]
+    assert list(got["change"]) == ["rejected", "rescued"] and got["right"].all()
+    with pytest.raises(ValueError, match="network_threshold"):
+        decision_changes(rows, _rule(), 1.0)
