@@ -1,19 +1,23 @@
 """Time the verification fit (:func:`eels_helpers.inference.verification.verify`) and measure what it
 does to the identification of real spectra.
 
-Usage: python benchmarks/bench_verification.py [--model default] [--dir DIR] [--repeat N]
+Usage: python benchmarks/bench_verification.py [--model default] [--dir DIR] [--repeat N] [--no-superlattice]
 
 1. Timing: one simulated spectrum (Fe L + O K on a power law, 400-1000 eV at 0.5 eV/channel,
    eight candidates incl. neighbours): the first call (cross sections computed for this
    microscope) and the median of ``--repeat`` later calls; prints ``verify_cold_ms=`` and
    ``verify_ms=`` (target: <= 50 ms per spectrum).
-2. Real spectra (``--dir``, else $EELS_ID_EXPERIMENTAL_DIR, else ../shared/experimental, when
-   present): every file of the manifest (spectrum images summed, the manifest's energy offsets
-   corrected) through the network, then through the verification; exact match and weighted F1
-   (carbon left out, the model's own threshold) without and with verification, on all files and
-   on the compound-grouped validation / test halves (``evaluation_split(seed=0)``). The rule is
-   not tuned on these spectra. Prints ``exact_match_before=``, ``exact_match_after=``,
-   ``f1_before=``, ``f1_after=`` and the mean verification time per file.
+2. The synthetic superlattice (``--no-superlattice`` skips it): the network's map, the
+   verification of the summed image and 4 x 4 blocks (``verify_si_s=``), and the verified
+   elements quantified on the summed spectrum against the simulated truth
+   (``superlattice_max_relative_error=``; target <= 0.10).
+3. Real spectra (``--dir``, else $EELS_ID_EXPERIMENTAL_DIR, else ../shared/experimental, when
+   present): the network alone and the network + verification (the model's rule fitted on
+   simulated spectra, ``eels_helpers/data/verification_rules.json``) scored by compound-grouped
+   cross-validation (5 splits; threshold chosen on each validation half, test half scored,
+   carbon out; :func:`eels_helpers.evaluation.verified.before_after`). Prints
+   ``exact_match_network=``, ``exact_match_verified=``, ``f1_network=``, ``f1_verified=`` and the
+   verification time per file.
 """
 
 from __future__ import annotations
@@ -61,59 +65,66 @@ def timing(repeat: int) -> float:
 
 
 def real(model: str, directory: Path) -> None:
-    from eels_helpers.evaluation.real_spectra import evaluation_split, label_matrix, load_manifest, metric_mask
-    from eels_helpers.inference.predict import predict
-    from eels_helpers.inference.spectrum_files import read_spectrum
-    from eels_helpers.inference.verification import VerifyConfig, verify
-    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+    from eels_helpers.evaluation.real_spectra import evaluation_set
+    from eels_helpers.evaluation.verified import before_after, real_candidates, verified_probabilities
+    from eels_helpers.inference.verification_model import load_rule
+
+    rule = load_rule(model)
+    if rule is None:
+        print(f"no fitted verification rule for {model}: real-spectrum part skipped "
+              f"(python scripts/fit_verification_rule.py --model {model})")
+        return
+    manifest, about = evaluation_set(directory)
+    rows, P, seconds = real_candidates(model, manifest)
+    V = verified_probabilities(rows, len(manifest), rule)
+    table, cv = before_after(manifest, P, V)
+    print(f"real spectra: {about}; model {model}; compound-grouped CV, 5 splits, threshold per split on its "
+          f"validation half, carbon out; rule fitted on simulated spectra (threshold {rule.threshold:.2f})")
+    print(table.round(3).to_string())
+    for name in ("network", "verified"):
+        m = table.loc[name]
+        print(f"f1_{name}={m['f1']:.3f}\nexact_match_{name}={m['exact_match']:.3f}")
+    fitted = seconds[seconds > 0]
+    print(f"verify_real_median_ms={1000 * float(np.median(fitted)):.1f}")
+    print(f"verify_real_mean_ms={1000 * float(np.mean(fitted)):.1f}")
+
+
+def superlattice(model: str) -> None:
+    """The synthetic superlattice: network map, verify_regions (sum + 4 x 4 blocks) with the
+    model's fitted rule, then the verified elements quantified on the summed spectrum (low-loss
+    convolved) against the simulated truth (fractions renormalised over the fitted elements)."""
+    from eels_helpers.inference.mapping import map_elements
+    from eels_helpers.inference.quantify import QuantificationConfig, quantify
+    from eels_helpers.inference.verification_rules import DecisionRule, verify_regions
     from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.simulation.superlattice import superlattice_si
 
-    manifest = load_manifest(directory)
-    spectra = [read_spectrum(p).summed() for p in manifest["path"]]
-    offsets = [float(o) for o in manifest["energy_offset_eV"]]
-    preds = predict(spectra, model, None, offsets, device="cpu")
-    threshold = preds[0].threshold
-    before = np.stack([p.probabilities >= threshold for p in preds]).astype(float)
-    after = before.copy()
-    seconds, failed = [], 0
-    for i, (pred, off) in enumerate(zip(preds, offsets)):
-        cand = candidates_from_probabilities(pred.probabilities, 0.05)
-        if not cand:
-            continue
-        try:
-            res = verify(pred.spectrum, cand, VerifyConfig(offset_eV=off), threshold=threshold)
-        except ValueError as err:
-            print(f"  {manifest['file'][i]}: verification failed: {err}")
-            failed += 1
-            continue
-        seconds.append(res.seconds)
-        after[i] = 0.0
-        for el in res.verified:
-            after[i, ELEMENTS.index(el)] = 1.0
-    y = label_matrix(manifest["labels"])
-    mask = metric_mask()
-    val, test = evaluation_split(manifest, seed=0)
-    rows = {"all": np.ones(len(manifest), bool),
-            "validation": manifest["file"].isin(val["file"]).to_numpy(),
-            "test": manifest["file"].isin(test["file"]).to_numpy()}
-
-    def scores(pred, r):
-        t, p = y[r][:, mask], pred[r][:, mask]
-        exact = float(np.mean(np.all(t == p, axis=1)))
-        tp, fp, fn = (t * p).sum(0), ((1 - t) * p).sum(0), (t * (1 - p)).sum(0)
-        support = t.sum(0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            f1 = np.where(2 * tp + fp + fn > 0, 2 * tp / (2 * tp + fp + fn), 0.0)
-        return exact, float((f1 * support).sum() / max(support.sum(), 1))
-
-    print(f"real spectra: {len(manifest)} files in {directory}, model {model}, threshold {threshold:g}, "
-          f"carbon left out; {failed} verification(s) failed (network answer kept)")
-    for name, r in rows.items():
-        (e0, f0), (e1, f1) = scores(before, r), scores(after, r)
-        print(f"  {name:<10} n={int(r.sum()):3d}  exact match {e0:.3f} -> {e1:.3f}  weighted F1 {f0:.3f} -> {f1:.3f}")
-    (e0, f0), (e1, f1) = scores(before, rows["all"]), scores(after, rows["all"])
-    print(f"exact_match_before={e0:.3f}\nexact_match_after={e1:.3f}\nf1_before={f0:.3f}\nf1_after={f1:.3f}")
-    print(f"verify_real_mean_ms={1000 * float(np.mean(seconds)):.1f}")
+    si = superlattice_si()
+    mapping = map_elements(si, model)
+    t = time.perf_counter()
+    checked = verify_regions(si.spectrum, mapping.probabilities, mapping.threshold,
+                             rule=DecisionRule(model=model))
+    t_si = time.perf_counter() - t
+    truth = [e for e in ELEMENTS if si.labels[..., ELEMENTS.index(e)].any()]
+    print(f"superlattice {si.shape}: network kept {', '.join(mapping.detected)}; verified "
+          f"{', '.join(checked['verified'])}; truth (in window) {', '.join(truth)}")
+    print(f"verify_si_s={t_si:.2f}  (sum + {len(checked['regions'])} blocks)")
+    m = si.spectrum.metadata
+    cfg = QuantificationConfig(E0_keV=m["beam_energy_keV"], alpha_mrad=m["convergence_angle_mrad"],
+                               beta_mrad=m["collection_angle_mrad"])
+    summed = si.spectrum.summed()
+    for what, els in (("verified", list(checked["verified"])), ("true", truth)):
+        q = quantify(summed.data, summed.energy_eV, els, cfg, lowloss=si.lowloss.data,
+                     lowloss_energy_eV=si.lowloss.energy_eV)
+        true = si.fractions.reshape(-1, len(ELEMENTS)).mean(axis=0)[[ELEMENTS.index(e) for e in q.elements]]
+        true = true / true.sum() if true.sum() > 0 else true
+        worst = 0.0
+        print(f"  quantified on the summed spectrum with the {what} elements:")
+        for el, est, tr in zip(q.elements, np.ravel(q.fractions), true):
+            rel = abs(est - tr) / tr if tr > 0 else float("inf")
+            worst = max(worst, rel)
+            print(f"    {el:<2} fitted {est:.3f}  true {tr:.3f}  relative error {100 * rel:.1f} %")
+        print(f"superlattice_max_relative_error_{what}={worst:.3f}")
 
 
 def main(argv=None) -> int:
@@ -121,8 +132,11 @@ def main(argv=None) -> int:
     p.add_argument("--model", default="default")
     p.add_argument("--dir", default=None, help="directory of real spectra with manifest.csv")
     p.add_argument("--repeat", type=int, default=20)
+    p.add_argument("--no-superlattice", action="store_true")
     args = p.parse_args(argv)
     timing(args.repeat)
+    if not args.no_superlattice:
+        superlattice(args.model)
     here = Path(__file__).resolve().parent.parent
     candidates = [args.dir, os.environ.get("EELS_ID_EXPERIMENTAL_DIR"), here.parent / "shared" / "experimental"]
     directory = next((Path(c) for c in candidates if c and (Path(c) / "manifest.csv").is_file()), None)

@@ -356,6 +356,18 @@ _CHAPTERS: list[Chapter] = [
         budget_minutes={"smoke": 1.5, "cpu": 2.0, "paper": 5.0},
         rehearse={"n_figure_spectra": 1, "n_simulated": 1, "n_open_world": 3},
     ),
+    # Verified identification (issue 16): the shipped rule (fitted on simulated spectra), the real
+    # spectra by grouped cross-validation with and without verification (~30 ms per spectrum),
+    # rejected and rescued elements; n_simulated: fresh simulated spectra per configuration.
+    Chapter(
+        name="11_verified_identification",
+        title="Verified identification: the network proposes, a model fit confirms",
+        smoke={"model": "default", "n_simulated": 4, "n_examples": 1},
+        cpu={"model": "default", "n_simulated": 64, "n_examples": 2},
+        paper={"model": "default", "n_simulated": 500, "n_examples": 3},
+        budget_minutes={"smoke": 0.5, "cpu": 1.0, "paper": 2.0},
+        rehearse={"n_simulated": 4, "n_examples": 1},
+    ),
 ]
 
 

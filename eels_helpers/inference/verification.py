@@ -142,7 +142,8 @@ class Evidence:
     fit_improvement: chi2 without it minus chi2 with it (in units of the reduced chi2);
     edge_fraction: share of the signal carried by the atomic cross section; shift_eV: best onset
     shift; edges_in_window / edges_outside: major edges ("Fe L3 708 eV") inside / outside.
-    verified, reason: the final decision (:func:`~eels_helpers.inference.verification_rules.decide`).
+    verified, reason: the final decision (:func:`~eels_helpers.inference.verification_rules.decide`);
+    combined_probability: the fitted rule's q (NaN under the hand-set rule).
     """
 
     element: str
@@ -159,6 +160,7 @@ class Evidence:
     edges_outside: tuple[str, ...] = ()
     verified: bool | None = None
     reason: str = ""
+    combined_probability: float = float("nan")
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NEIGHBOUR_GROUPS", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
-           "decide", "format_verification", "verify_regions"]
+           "default_rule", "decide", "format_verification", "verify_regions"]
 
 #: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
 #: lanthanide, or a plausible alternative such as Re beside W). A candidate brings the other
@@ -100,6 +100,14 @@ class DecisionRule:
     neighbour it competes with (the neighbours are resolved by which onset and shape fit
     better). An element without an edge in the window cannot be tested: the network's answer
     (p >= threshold) stands, with that reason.
+
+    These hand-set coefficients apply when ``model`` is None. With ``model`` (a network's name,
+    e.g. ``"default"``) the rule fitted for that network on simulated spectra is loaded from
+    :data:`eels_helpers.inference.verification_model.RULES_FILE` (``logistic``): every
+    candidate is kept when its combined probability q (network probability + evidence,
+    :class:`~eels_helpers.inference.verification_model.LogisticRule`) reaches the rule's
+    threshold (chosen on real validation spectra). A model without a fitted rule falls back on
+    the hand-set coefficients with a logged warning that says how to fit one.
     """
 
     a_p: float = 0.5
@@ -110,8 +118,14 @@ class DecisionRule:
     candidate_threshold: float = 0.05
     min_neighbour_significance: float = 10.0
     min_significance: float = 3.0
+    model: str | None = None
+    logistic: Any = None
 
     def __post_init__(self):
+        if self.logistic is None and self.model is not None:
+            from eels_helpers.inference.verification_model import load_rule
+
+            object.__setattr__(self, "logistic", load_rule(self.model))
         for name in ("a_p", "a_s", "a_f", "a_0"):
             if not math.isfinite(float(getattr(self, name))):
                 raise ValueError(f"DecisionRule.{name} must be finite; got {getattr(self, name)!r}")
@@ -154,8 +168,10 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
     """
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
-    rule = DecisionRule() if rule is None else rule
+    rule = default_rule() if rule is None else rule
     result.rule = rule
+    if rule.logistic is not None:
+        return _decide_logistic(result, rule.logistic, threshold)
     for ev in result.evidence.values():
         p = ev.probability
         if ev.status != "fitted":
@@ -175,6 +191,48 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
                 + f"; {numbers}"
         else:
             _decide_fitted(ev, result, rule, numbers)
+    return result
+
+
+_DEFAULT_RULE: list = []
+
+
+def default_rule() -> DecisionRule:
+    """The rule used when none is given: the one fitted for the shipped ``default`` network
+    (loaded once), else the hand-set coefficients."""
+    if not _DEFAULT_RULE:
+        _DEFAULT_RULE.append(DecisionRule(model="default"))
+    return _DEFAULT_RULE[0]
+
+
+def _decide_logistic(result, logistic, threshold: float):
+    """Keep each candidate whose combined probability q reaches ``logistic.threshold``."""
+    from eels_helpers.inference.verification_model import candidate_features
+
+    elements, X = candidate_features(result)
+    q = logistic.probability(X) if elements else np.zeros(0)
+    t = float(logistic.threshold)
+    for el, qi in zip(elements, q):
+        ev = result.evidence[el]
+        ev.combined_probability = float(qi)
+        ev.verified = bool(qi >= t)
+        p = ev.probability
+        net = p is not None and p >= threshold
+        head = f"combined probability {qi:.2f} {'>=' if ev.verified else '<'} {t:.2f}"
+        if ev.status != "fitted":
+            ev.reason = (f"{head}; {ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): "
+                         "cannot be tested, from the network's probability alone")
+            continue
+        numbers = (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, "
+                   f"{ev.significance:.1f} sigma, fit improvement {ev.fit_improvement:.1f}, "
+                   f"shift {ev.shift_eV:+g} eV")
+        rivals = [nb for nb in ev.neighbours if nb in result.evidence and result.evidence[nb].status == "fitted"
+                  and result.evidence[nb].fit_improvement > ev.fit_improvement]
+        what = ("rescued (the network missed it)" if ev.verified and not net else
+                "confirmed by the fit" if ev.verified else
+                "rejected (the network reported it)" if net else "not supported")
+        why = f"; {', '.join(rivals)} fit(s) better" if rivals and not ev.verified else ""
+        ev.reason = f"{what}: {head}{why}; {numbers}"
     return result
 
 

@@ -114,14 +114,14 @@ def test_microscope_from_metadata_given_or_default():
 
 def test_candidate_without_edge_in_window_says_so():
     sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=5)
-    res = verify(sp, {"Fe": 0.9, "O": 0.9, "C": 0.7, "W": 0.2})
+    res = verify(sp, {"Fe": 0.9, "O": 0.9, "C": 0.7, "W": 0.2}, rule=DecisionRule())   # hand-set rule
     for el, net in (("C", True), ("W", False)):
         ev = res.evidence[el]
         assert ev.status == "no edge in window" and math.isnan(ev.significance)
         assert ev.verified is net and "cannot be tested" in ev.reason
         assert ev.edges_outside and not ev.edges_in_window
     # nothing at all in the window: a result that says why, not an error
-    res = verify(sp, {"W": 0.9, "C": 0.2})
+    res = verify(sp, {"W": 0.9, "C": 0.2}, rule=DecisionRule())
     assert "no candidate has an edge in the window" in res.message
     assert res.evidence["W"].verified is True and res.evidence["C"].verified is False
     assert "verification:" in format_verification(res)
@@ -170,7 +170,7 @@ def test_neighbour_sets_and_candidates():
 
 def test_rejected_high_probability_and_json():
     sp = _spectrum(["O K"], [3e4], seed=7)
-    res = verify(sp, {"O": 0.95, "Fe": 0.97}, threshold=0.5)
+    res = verify(sp, {"O": 0.95, "Fe": 0.97}, threshold=0.5, rule=DecisionRule())   # hand-set rule
     assert res.verified == ("O",)
     assert "no significant edge" in res.rejected["Fe"]
     d = json.loads(json.dumps(res.to_dict()))

@@ -1,0 +1,140 @@
+"""The fitted decision of the verification: features of candidates, the logistic fit, the rules
+file (per model, atomic, fall-back with a message) and the decision it makes."""
+
+import json
+import logging
+import math
+
+import numpy as np
+import pytest
+
+from eels_helpers.inference.verification import verify
+from eels_helpers.inference.verification_model import (
+    FEATURES,
+    LogisticRule,
+    calibration,
+    candidate_features,
+    fit_logistic,
+    load_rule,
+    save_rule,
+)
+from eels_helpers.inference.verification_rules import DecisionRule, decide
+from eels_helpers.physics.cross_section import dsigma_dE
+from eels_helpers.physics.gos_tables import resolve_gos
+from eels_helpers.spectrum import Spectrum
+
+META = {"beam_energy_keV": 200.0, "convergence_angle_mrad": 10.0, "collection_angle_mrad": 30.0}
+
+
+def _fe_o(seed=0):
+    E = np.arange(400.0, 1000.0, 0.5)
+    s = dsigma_dE(["Fe L", "O K"], E, 200.0, 10.0, 30.0, gos=resolve_gos("auto"))[0]
+    mu = 2e5 * (E / 400.0) ** -3.0 + 1e4 * s[0] / s[0].max() + 3e4 * s[1] / s[1].max()
+    return Spectrum(np.random.default_rng(seed).poisson(mu).astype(np.float32), E, dict(META))
+
+
+def _synthetic_rule(rng, n=4000):
+    X = rng.normal(size=(n, len(FEATURES)))
+    w = np.linspace(-1.5, 2.0, len(FEATURES))
+    q = 1 / (1 + np.exp(-(0.3 + X @ w)))
+    return X, (rng.random(n) < q).astype(float), w
+
+
+def test_fit_recovers_known_coefficients_and_is_calibrated():
+    rng = np.random.default_rng(0)
+    X, y, w = _synthetic_rule(rng)
+    rule = fit_logistic(X, y, l2=0.0, model="m")
+    # standardised coefficients back in the units of X
+    back = np.asarray(rule.coefficients) / np.asarray(rule.scale)
+    assert np.allclose(back, w, atol=0.25)
+    Xt, yt, _ = _synthetic_rule(rng)
+    table = calibration(rule.probability(Xt), yt)
+    sigma = np.sqrt(table["mean_q"] * (1 - table["mean_q"]) / table["n"])    # binomial scatter
+    assert np.all(np.abs(table["mean_q"] - table["fraction_true"]) < 4 * sigma + 0.01)
+    assert table.attrs["brier"] < 0.25 and table["n"].sum() == yt.size
+
+
+def test_fit_bad_inputs_named():
+    X = np.zeros((4, len(FEATURES)))
+    with pytest.raises(ValueError, match="0 and 1"):
+        fit_logistic(X, np.ones(4))
+    with pytest.raises(ValueError, match="columns|X must be"):
+        fit_logistic(np.zeros((4, 2)), np.array([0, 1, 0, 1]))
+    with pytest.raises(ValueError, match="finite"):
+        fit_logistic(np.full((2, len(FEATURES)), np.nan), np.array([0, 1]))
+    with pytest.raises(ValueError, match="threshold"):
+        LogisticRule("m", (0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), 1.5)
+    with pytest.raises(ValueError, match="scale"):
+        LogisticRule("m", (0.0,) * len(FEATURES), 0.0, (0.0,) * len(FEATURES), (0.0,) * len(FEATURES))
+
+
+def test_rules_file_per_model_atomic_and_fallback(tmp_path, caplog):
+    path = tmp_path / "rules.json"
+    rng = np.random.default_rng(1)
+    X, y, _ = _synthetic_rule(rng, 500)
+    a = fit_logistic(X, y, model="a")
+    b = LogisticRule("b", a.coefficients, a.intercept, a.mean, a.scale, 0.4, {"note": "x"})
+    save_rule(a, path)
+    save_rule(b, path)
+    data = json.loads(path.read_text())
+    assert set(data["rules"]) == {"a", "b"} and data["rules"]["b"]["features"] == list(FEATURES)
+    assert not list(tmp_path.glob("*.tmp"))
+    got = load_rule("b", path)
+    assert got.threshold == 0.4 and got.provenance == {"note": "x"}
+    assert np.allclose(got.probability(X[:5]), b.probability(X[:5]), atol=1e-5)
+    assert load_rule("some/dir/a.pt", path) is not None          # a model file: its stem
+    with caplog.at_level(logging.WARNING):
+        assert load_rule("unknown", path) is None
+    assert "no verification rule fitted for model 'unknown'" in caplog.text
+    assert "fit_verification_rule.py" in caplog.text
+    data["rules"]["a"]["features"] = ["old"]
+    path.write_text(json.dumps(data))
+    with pytest.raises(ValueError, match="refit"):
+        load_rule("a", path)
+
+
+def test_decision_rule_without_fitted_rule_falls_back(caplog, monkeypatch, tmp_path):
+    import eels_helpers.inference.verification_model as vm
+
+    monkeypatch.setattr(vm, "RULES_FILE", tmp_path / "none.json")
+    with caplog.at_level(logging.WARNING):
+        rule = DecisionRule(model="no-such-model")
+    assert rule.logistic is None and "hand-set" in caplog.text
+
+
+def test_features_and_logistic_decision():
+    sp = _fe_o()
+    res = verify(sp, {"Fe": 0.9, "O": 0.95, "Mn": 0.3, "Cr": 0.01, "W": 0.6}, rule=DecisionRule())
+    elements, X = candidate_features(res)
+    assert elements == list(res.evidence) and X.shape == (5, len(FEATURES))
+    f = dict(zip(elements, X))
+    i = FEATURES.index
+    assert f["W"][i("untested")] == 1 and np.all(f["W"][2:] == 0)      # no W edge in 400-1000 eV
+    assert f["Fe"][i("log_significance")] > f["Mn"][i("log_significance")]
+    assert f["Mn"][i("neighbour_better")] == 1 and f["Fe"][i("neighbour_better")] == 0
+    assert f["Fe"][i("edges_inside")] == pytest.approx(1.0)
+    assert f["Fe"][i("logit_p")] == pytest.approx(math.log(0.9 / 0.1))
+    # a rule that trusts significance only: Fe and O kept, the weak ones rejected, W untested
+    coef = np.zeros(len(FEATURES))
+    coef[i("log_significance")] = 3.0
+    logistic = LogisticRule("t", tuple(coef), -4.0, (0.0,) * len(FEATURES), (1.0,) * len(FEATURES), 0.5)
+    decide(res, DecisionRule(logistic=logistic), threshold=0.5)
+    assert set(res.verified) == {"Fe", "O"}
+    assert res.evidence["Mn"].verified is False and "combined probability" in res.evidence["Mn"].reason
+    assert "cannot be tested" in res.evidence["W"].reason
+    assert 0 <= res.evidence["Fe"].combined_probability <= 1
+    # a neighbour the network missed is rescued when the evidence is strong
+    res2 = verify(sp, {"Fe": 0.01, "O": 0.95, "Mn": 0.6}, rule=DecisionRule(logistic=logistic))
+    assert res2.evidence["Fe"].verified and res2.evidence["Fe"].reason.startswith("rescued")
+    assert json.loads(json.dumps(res2.to_dict()))["evidence"]["Fe"]["combined_probability"] > 0.5
+
+
+def test_shipped_rule_for_default_model():
+    """The shipped rules file holds a rule for the shipped default network (refit with
+    scripts/fit_verification_rule.py), loaded by the default decision."""
+    from eels_helpers.inference.verification_rules import default_rule
+
+    rule = load_rule("default")
+    assert rule is not None and rule.model == "default" and 0 < rule.threshold < 1
+    assert rule.provenance["simulated_spectra"] > 0
+    assert default_rule().logistic is not None
