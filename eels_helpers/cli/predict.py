@@ -97,7 +97,7 @@ def main(args: argparse.Namespace) -> int:
         check = None
         if vconfig is not None:
             try:
-                check = _verify_one(pred, vconfig, args.candidate_threshold)
+                check = _verify_one(pred, vconfig, args.candidate_threshold, args.model)
             except ValueError as err:
                 print(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
                 status = 1
@@ -142,11 +142,12 @@ def _verify_config(args):
     return VerifyConfig(E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta, offset_eV=args.offset)
 
 
-def _verify_one(pred, config, candidate_threshold):
+def _verify_one(pred, config, candidate_threshold, model):
     """Verify a prediction: candidates from its probabilities (the mean over the pixels of a
-    spectrum image, whose summed spectrum is fitted) plus its detected elements."""
+    spectrum image, whose summed spectrum is fitted) plus its detected elements, decided by the
+    rule fitted for ``model`` (the hand-set rule, with a warning, for a model without one)."""
     from eels_helpers.inference.verification import verify
-    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+    from eels_helpers.inference.verification_rules import DecisionRule, candidates_from_probabilities
     from eels_helpers.physics.elements import ELEMENTS
 
     probs = pred.probabilities.reshape(-1, 80).mean(axis=0)
@@ -155,4 +156,4 @@ def _verify_one(pred, config, candidate_threshold):
         cand.setdefault(el, float(probs[ELEMENTS.index(el)]))
     if not cand:
         raise ValueError(f"no element has a probability >= {candidate_threshold:g} (--candidate-threshold)")
-    return verify(pred.spectrum, cand, config, threshold=pred.threshold)
+    return verify(pred.spectrum, cand, config, rule=DecisionRule(model=str(model)), threshold=pred.threshold)

@@ -230,3 +230,23 @@ def test_cli_predict_verify_text_json_plot(tmp_path, capsys):
     assert rc == 0 and "verified:" in out and "chi2/dof" in out
     rc = cli_main(["predict", str(path), "--model", "default", "--verify", "--beta", "-3"])
     assert rc == 2 and "beta" in capsys.readouterr().err
+
+
+def test_cli_verify_uses_the_rule_fitted_for_the_model(tmp_path, capsys, caplog, monkeypatch):
+    from eels_helpers.cli import main as cli_main
+    from eels_helpers.inference import verification_rules
+
+    seen = []
+    real = verification_rules.DecisionRule
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs.get("model"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(verification_rules, "DecisionRule", spy)
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=10)
+    path = tmp_path / "feo.csv"
+    np.savetxt(path, np.column_stack([sp.energy_eV, sp.data]), delimiter=",", header="energy_eV,counts")
+    assert cli_main(["predict", str(path), "--model", "ensemble", "--verify", "--device", "cpu"]) == 0
+    assert seen == ["ensemble"]
+    assert "no verification rule fitted for model 'ensemble'" in caplog.text
