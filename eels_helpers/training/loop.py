@@ -86,9 +86,10 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
         when resuming from a checkpoint written with a different configuration.
     """
     out = Path(out_dir)
-    run = _set_up(config, out)                   # device, precision, model, optimiser, schedule
     checkpoint = out / CHECKPOINT
-    if resume and checkpoint.exists():
+    resuming = resume and checkpoint.exists()
+    run = _set_up(config, out, initial_weights=not resuming)   # device, precision, model, optimiser, schedule
+    if resuming:
         _resume(run, checkpoint)                 # weights, optimiser, schedule, RNG, data position
     _distribute(run)                             # DistributedDataParallel under torchrun
     batches = iterate_batches(train_data, config, run.step, run.rank, run.world)
@@ -131,9 +132,10 @@ class _Run:
         return {"bf16": torch.bfloat16, "fp16": torch.float16}.get(self.precision)
 
 
-def _set_up(config: TrainConfig, out: Path) -> _Run:
+def _set_up(config: TrainConfig, out: Path, initial_weights: bool = True) -> _Run:
     """Device, threads, process group and precision; the model (the same initial weights on
-    every process), the Adam optimiser, the schedule and the gradient scaler."""
+    every process; those of ``config.init_from`` when ``initial_weights``, not needed when a
+    checkpoint follows), the Adam optimiser, the schedule and the gradient scaler."""
     import torch
     import torch.distributed as dist
 
@@ -155,7 +157,7 @@ def _set_up(config: TrainConfig, out: Path) -> _Run:
     options = model_options(config.model, config.model_config, **config.model_options)
     seed_everything(config.seed)                     # same initial weights on every process
     model = create_model(config.model, **options)
-    if config.init_from:
+    if config.init_from and initial_weights:
         _initial_weights(model, config)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-7)   # Keras epsilon

@@ -118,6 +118,11 @@ def test_fine_tuning_starts_from_the_weights_of_a_model_file(tmp_path):
                                   "min_lr": 0.0}), data, tmp_path / "fresh")
     # at a tiny learning rate the fine-tuned run keeps the first run's skill, a fresh one has none
     assert history[-1]["loss"] < before[-1]["loss"]
+    # a resumed fine-tuning run needs its checkpoint, not the model it started from
+    start.rename(tmp_path / "moved.pt")
+    longer = TrainConfig(**{**tuned.__dict__, "max_epochs": 2})
+    assert len(train(longer, data, tmp_path / "tuned", resume=True)) == 2
+    start = tmp_path / "moved.pt"
     with pytest.raises(ValueError, match="holds a mlp, not a unet"):
         train(TrainConfig(**{**TINY, "model": "unet", "model_options": {}, "init_from": str(start)}), data,
               tmp_path / "wrong")
