@@ -35,6 +35,11 @@ class ConfigError(ValueError):
     """An invalid simulation parameter (the message names parameter, unit and allowed range)."""
 
 
+def _fraction(label: str, note: str):
+    """An open-world option: the fraction (0..1, default 0 = off) of spectra it applies to."""
+    return field(default=0.0, metadata=_row(label, "", "fraction", (0.0, 1.0), note))
+
+
 def _row(label: str, unit: str, kind: str, limits: tuple[float, float], note: str = ""):
     """Field metadata: Table 1 label, unit, number set ("N", "Z", "R", "choice", "fixed") and the
     range that validation accepts (wider than the paper's values: the paper's are the defaults)."""
@@ -111,41 +116,41 @@ class SimulationConfig:
     # --- open world (not in Table 1; defaults off = the paper's dataset, bit for bit) ----------
     # eels_helpers.simulation.open_world: each option draws from a generator of its own, seeded
     # from the simulator's generator only when at least one option is on
-    edge_free_fraction: float = field(default=0.0, metadata=_row(
-        "Edge-free spectra", "", "fraction", (0.0, 1.0),
+    edge_free_fraction: float = _fraction(
+        "Edge-free spectra",
         "fraction of spectra whose edges are removed: background, low-loss and noise only, "
-        "labelled with no element"))
-    carbon_fraction: float = field(default=0.0, metadata=_row(
-        "Carbon contamination", "", "fraction", (0.0, 1.0),
+        "labelled with no element")
+    carbon_fraction: float = _fraction(
+        "Carbon contamination",
         "fraction of specimens given a carbon film (C added; labelled C where its K edge is "
-        "in the window)"))
+        "in the window)")
     carbon_atomic_fraction: tuple[float, float] = field(default=(0.05, 0.5), metadata=_row(
         "Carbon atomic fraction", "", "R", (0.0, 0.95),
         "atomic fraction of carbon after it is added (others scaled down)"))
-    distractor_fraction: float = field(default=0.0, metadata=_row(
-        "Edges outside the 107 families", "", "fraction", (0.0, 1.0),
+    distractor_fraction: float = _fraction(
+        "Edges outside the 107 families",
         "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
-        "GOS at the measured onsets), labelled Al or Mg"))
-    low_start_fraction: float = field(default=0.0, metadata=_row(
-        "Windows starting at 75-85 eV", "", "fraction", (0.0, 1.0),
-        "fraction of spectra whose window start is redrawn in [75, 85] eV"))
-    lowloss_tail_fraction: float = field(default=0.0, metadata=_row(
-        "Plasmon tail below 110 eV", "", "fraction", (0.0, 1.0),
+        "GOS at the measured onsets), labelled Al or Mg")
+    low_start_fraction: float = _fraction(
+        "Windows starting at 75-85 eV",
+        "fraction of spectra whose window start is redrawn in [75, 85] eV")
+    lowloss_tail_fraction: float = _fraction(
+        "Plasmon tail below 110 eV",
         "fraction of spectra starting below 110 eV given a steep extra tail "
-        "A_t (E/E_start)^-r_t, r_t in [5, 10], A_t/A in [0.3, 3]"))
-    narrow_window_fraction: float = field(default=0.0, metadata=_row(
-        "Narrow near-edge windows", "", "fraction", (0.0, 1.0),
+        "A_t (E/E_start)^-r_t, r_t in [5, 10], A_t/A in [0.3, 3]")
+    narrow_window_fraction: float = _fraction(
+        "Narrow near-edge windows",
         "fraction of windows redrawn tight around the query edge: start up to 50 eV below "
-        "the allowed latest start, end up to 100 eV above the allowed earliest end"))
-    background_subtracted_fraction: float = field(default=0.0, metadata=_row(
-        "Background-subtracted spectra", "", "fraction", (0.0, 1.0),
+        "the allowed latest start, end up to 100 eV above the allowed earliest end")
+    background_subtracted_fraction: float = _fraction(
+        "Background-subtracted spectra",
         "fraction of spectra whose power-law background, mis-estimated as a pre-edge fit is "
         "(1 % in scale at the jump edge, exponent off by N(0, 0.03)), is subtracted after "
-        "the noise"))
-    artefact_fraction: float = field(default=0.0, metadata=_row(
-        "Detector artefacts", "", "fraction", (0.0, 1.0),
+        "the noise")
+    artefact_fraction: float = _fraction(
+        "Detector artefacts",
         "fraction of spectra with a gain-change step (x0.8..1.25), 1-5 spikes (x5..50) or "
-        "1-10 dead channels"))
+        "1-10 dead channels")
     labels: str = field(default="window", metadata=_row(
         "Labels", "", "label", (0, 0),
         '"window": every element with an edge family in the window (the paper); "detectable": '
