@@ -32,6 +32,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="compound-grouped splits (seeds 0..N-1) [5]")
     parser.add_argument("--suite", type=int, default=25, metavar="N",
                         help="open-world spectra per kind; 0: skip the suite [25]")
+    parser.add_argument("--per-element", action="store_true",
+                        help="also score with one threshold per element chosen on each validation half")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
 
@@ -60,8 +62,14 @@ def main(args: argparse.Namespace) -> int:
                                           device=device, name=model)
             rates = dict(evaluate_open_world(model, n_per_kind=args.suite)[0]) if args.suite else {}
             out[model] = {"real": cv.mean, "splits": cv.splits.to_dict("records"), "open_world": rates}
+            if args.per_element:
+                pe = grouped_cross_validation(model, manifest, probabilities=cv.probabilities, seeds=range(args.splits),
+                                              name=f"{model} (per-element thresholds)", per_element=True)
+                out[model]["real_per_element"] = pe.mean
             if not args.json:
                 print(cv.summary())
+                if args.per_element:
+                    print("  " + pe.summary())
                 if rates:
                     print("  open-world suite, invented element: "
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))

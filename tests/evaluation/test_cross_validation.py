@@ -45,3 +45,20 @@ def test_eels_id_evaluate_prints_real_and_open_world_figures(manifest, capsys):
     assert set(fig["open_world"]) >= {"edge_free", "out_of_family", "all"}
     assert main(["evaluate", "--splits", "0"]) == 2
     assert "--splits must be >= 1" in capsys.readouterr().err
+
+
+def test_per_element_thresholds_are_chosen_on_the_validation_half(manifest):
+    from eels_helpers.evaluation.cross_validation import _element_thresholds
+
+    labels = np.zeros((6, 80))
+    labels[:3, 0] = 1                      # element 0: positives score 0.6, negatives 0.3
+    probs = np.zeros((6, 80))
+    probs[:3, 0], probs[3:, 0] = 0.6, 0.3
+    probs[:, 1] = 0.9                       # element 1: no positive -> the global threshold
+    t = _element_thresholds(labels, probs, 0.5)
+    assert 0.3 < t[0] <= 0.6 and t[1] == 0.5
+    y = label_matrix(manifest["labels"]).astype(float)
+    rng = np.random.default_rng(1)
+    p = np.clip(y * 0.6 + rng.uniform(0, 0.5, y.shape), 0, 1)
+    cv = grouped_cross_validation("x", manifest, probabilities=p, seeds=(0,), per_element=True)
+    assert 0 <= cv.mean["f1"] <= 1
