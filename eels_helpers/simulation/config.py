@@ -294,7 +294,9 @@ NAMED_CONFIGS = {
         edge_free_fraction=0.1, carbon_fraction=0.25, distractor_fraction=0.5,
         low_start_fraction=0.15, lowloss_tail_fraction=0.5, narrow_window_fraction=0.1,
         background_subtracted_fraction=0.1, artefact_fraction=0.1,
-        instrumental_shift_eV=(-10, 10), labels="detectable", white_lines=True),
+        instrumental_shift_eV=(-10, 10), labels="detectable", white_lines=True,
+        # spectrum-image pixels and vacuum hold 10-100 counts per channel (the paper: >= 1e3)
+        bg_amplitude=(1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7)),
 }
 
 
