@@ -36,3 +36,22 @@ def test_config_from_args_reads_the_profile_and_the_overrides():
     assert (config.model, config.model_config, config.steps_per_epoch, config.learning_rate) == (
         "vit", "paper", 1000, 3e-4)
     assert config.model_options == {"depth": 2, "name": "abc"} and config.progress is False
+
+
+def test_fine_tuning_flags_read_the_network_from_the_model_file(tmp_path):
+    import argparse
+
+    from eels_helpers.cli.train import config_from_args, configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    args = parser.parse_args(["--model", "unet", "--stream", "--out", "x", "--simulation", "open-world",
+                              "--init", "default"])
+    config = config_from_args(args)
+    assert (config.simulation, config.init_from) == ("open-world", "default")
+    from eels_helpers.models.model_files import load_model
+
+    assert config.model_options == load_model("default").options     # the shipped network's options
+    args = parser.parse_args(["--model", "unet", "--stream", "--out", "x", "--init", "default",
+                              "--option", "width=0.5"])
+    assert config_from_args(args).model_options == {"width": 0.5}      # given options win
