@@ -27,7 +27,10 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    layer has both, through their K edges) when detectable;
 6. :func:`lowloss_tail`: a steep extra component A_t (E/E_start)^-r_t (r_t 5-10, A_t/A 0.3-3)
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
-7. after the noise, :func:`subtract_background` (the power law, mis-estimated as a pre-edge fit
+7. :func:`dark_level` / :func:`add_dark`: a flat dark/read-out pedestal under a fraction of
+   spectra (vacuum and thin-area pixels of a spectrum image), subtracted after the noise for
+   half of them (a dark reference), leaving zero-mean noise;
+8. after the noise, :func:`subtract_background` (the power law, mis-estimated as a pre-edge fit
    is: right at the edge, tilted away from it) and :func:`add_artefacts`
    (a gain-change step, spikes, dead channels); :func:`normalise` scales every spectrum into
    [-1, 1] (the paper's division by the maximum, for spectra without negative counts).
@@ -44,7 +47,7 @@ from eels_helpers.simulation import background as _background
 from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
-           "redraw_windows", "edge_free", "detectable_pairs", "distractor_edges", "lowloss_tail",
+           "redraw_windows", "edge_free", "dark_level", "add_dark", "detectable_pairs", "distractor_edges", "lowloss_tail",
            "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -120,10 +123,28 @@ def _visible_width(onset_true_eV, p, spectrum):
     return np.clip(end_true - np.rint(onset_true_eV).astype(np.int64), 1, DETECTION_WIDTH_EV)
 
 
-def detectable_pairs(edges, p, sigma: float) -> np.ndarray:
+def dark_level(p, config: SimulationConfig, ow: np.random.Generator):
+    """(level (B,) counts per channel, subtracted (B,) bool): a flat dark/read-out pedestal
+    D = A x 10^U(-3, 0) under a fraction ``dark_fraction`` of spectra (0 for the others), and
+    which of them have it subtracted after the noise (half: a dark reference)."""
+    B = len(p)
+    chosen = ow.random(B) < config.dark_fraction
+    level = p.bg_amplitude * 10.0 ** ow.uniform(-3.0, 0.0, size=B)
+    subtracted = ow.random(B) < 0.5
+    return np.where(chosen, level, 0.0), chosen & subtracted
+
+
+def add_dark(counts, level, p, sign: float = 1.0) -> np.ndarray:
+    """Counts (B, n) plus ``sign`` x the flat ``level`` (B,) inside each window."""
+    ch = np.arange(counts.shape[1])
+    window = (ch[None, :] >= p.start_eV[:, None]) & (ch[None, :] <= p.end_eV[:, None])
+    return (counts + np.where(window, sign * level[:, None], 0.0)).astype(np.float32)
+
+
+def detectable_pairs(edges, p, sigma: float, dark=None) -> np.ndarray:
     """(M,) bool: the included edges whose counts S over the first 50 eV above the onset (inside
     the window; fine structure included) exceed ``sigma`` sqrt(S + B), B the background counts
-    there (module docstring, step 4)."""
+    there, a flat ``dark`` level (B,) included (module docstring, step 4)."""
     m = p.pair_spectrum
     width = _visible_width(edges.onset_eV, p, m)
     k = np.arange(DETECTION_WIDTH_EV)
@@ -131,6 +152,8 @@ def detectable_pairs(edges, p, sigma: float) -> np.ndarray:
     seg = np.take_along_axis(edges.rows, cols, axis=1).astype(np.float64)
     signal = np.where(k[None, :] < width[:, None], seg, 0.0).sum(axis=1)
     bg = _background_counts(edges.onset_eV, width, p, m)
+    if dark is not None:
+        bg = bg + width * dark[m]
     return signal > sigma * np.sqrt(np.maximum(signal + bg, 0.0))
 
 
@@ -147,7 +170,7 @@ def _distractor_calculator():
 
 
 def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
-                     sigma: float | None):
+                     sigma: float | None, dark=None):
     """Al or Mg L2,3 edges (module docstring, step 5) on the true axis.
 
     Returns ``(edges (B, n_fft) float32 counts per channel, element (B,) int index in ELEMENTS
@@ -181,7 +204,7 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
         cols = first[:, None] + np.arange(DETECTION_WIDTH_EV)[None, :]
         inside = np.arange(DETECTION_WIDTH_EV)[None, :] < width[:, None]
         signal = np.where(inside, np.take_along_axis(rows, cols, axis=1), 0.0).sum(axis=1)
-        bg = _background_counts(first, width, p, idx)
+        bg = _background_counts(first, width, p, idx) + (0.0 if dark is None else width * dark[idx])
         label = signal > sigma * np.sqrt(signal + bg)
     symbols = np.array([ELEMENTS.index(d[0]) for d in DISTRACTORS])
     element[idx[label]] = symbols[which[idx[label]]]

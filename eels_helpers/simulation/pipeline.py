@@ -275,9 +275,10 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     if ow is not None:
         sigma = config.detectability_sigma if config.labels == "detectable" else None
         keep = ~no_edges[p.pair_spectrum]
+        dark, dark_subtracted = _open.dark_level(p, config, ow)
         if sigma is not None:
-            keep &= _open.detectable_pairs(edges, p, sigma)
-        extra, distractor = _open.distractor_edges(p, config, ow, summed.shape[1], sigma)
+            keep &= _open.detectable_pairs(edges, p, sigma, dark)
+        extra, distractor = _open.distractor_edges(p, config, ow, summed.shape[1], sigma, dark)
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
     if return_steps:
@@ -302,11 +303,14 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     # ---- (f) instrumental shift, detector window, noise, normalisation, zero padding
     expected = _steps.record(total, p, n_ch, s_max)
+    if ow is not None:
+        expected = _open.add_dark(expected, dark, p)
     if return_steps:
         steps["background"] = _steps.instrumental_shift(bg, p.instrumental_shift_eV, n_ch, s_max)
         steps["expected"] = expected
     counts = _steps.counting_noise(expected, rng) if config.noise else expected
     if ow is not None:
+        counts = _open.add_dark(counts, np.where(dark_subtracted, dark, 0.0), p, -1.0)
         bg_recorded = _steps.instrumental_shift(bg, p.instrumental_shift_eV, n_ch, s_max)
         anchor = edges.onset_eV[p.jump_pair] + p.instrumental_shift_eV
         counts = _open.subtract_background(counts, bg_recorded, anchor, p, config, ow)

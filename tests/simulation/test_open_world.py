@@ -175,3 +175,20 @@ def test_open_world_spectra_stay_within_minus_one_and_one():
     x = np.concatenate([stream.batch(b)["spectra"].numpy() for b in range(40)])
     assert x.min() >= -1.0 and x.max() <= 1.0
     assert (np.abs(x).max(axis=1) == 1).mean() > 0.95     # only all-zero spectra stay below
+
+
+def test_dark_pedestal_is_flat_and_half_of_it_subtracted(specimens):
+    base = dict(edge_free_fraction=1.0, noise=False)
+    plain = simulate_batch(specimens[:32], _only(**base), 14, return_steps=True)
+    dark = simulate_batch(specimens[:32], _only(dark_fraction=1.0, **base), 14, return_steps=True)
+    diff = dark.steps["expected"] - plain.steps["expected"]
+    inside = plain.steps["expected"] > 0
+    level = np.array([np.median(d[m]) for d, m in zip(diff, inside)])
+    assert (level > 0).all()
+    for d, m, lv in zip(diff, inside, level):                   # one flat level inside the window
+        np.testing.assert_allclose(d[m], lv, rtol=1e-3, atol=1e-3 * lv + 1e-3)
+    amp = plain.params["bg_amplitude"]
+    assert ((level >= 1e-3 * amp * 0.99) & (level <= amp * 1.01)).all()
+    # noise-free, a subtracted pedestal leaves the background alone: some spectra equal the plain ones
+    same = np.isclose(dark.spectra, plain.spectra, atol=1e-6).all(axis=1)
+    assert 0.2 < same.mean() < 0.8
