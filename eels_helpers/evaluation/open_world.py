@@ -23,6 +23,11 @@ makes a small, seeded suite of such spectra, each with the elements a microscopi
     edge-free spectra with a detector artefact: a gain-change step (the counts beyond a channel
     scaled by 0.8..1.25), one to five single-channel spikes (5..50 times the local counts) or
     one to ten dead channels (zero). Truth: nothing.
+``vacuum``
+    what a spectrum-image pixel over vacuum or a hole records: a flat dark/read-out level of
+    1..30 counts per channel with a faint steep tail (A (E/E1)^-r, A up to the flat level,
+    r 3..6), Poisson noise, for half of them the flat level subtracted afterwards (a dark
+    reference), any window, dispersion 0.1..1 eV. Truth: nothing.
 
 Figure of merit (:func:`invention_rates`): per kind, the fraction of spectra where an element
 other than the true ones is reported; carbon is left aside (it is everywhere in real spectra
@@ -43,7 +48,7 @@ __all__ = ["KINDS", "OpenWorldCase", "open_world_suite", "invented_elements", "i
            "evaluate_open_world"]
 
 #: the kinds of spectra in the suite, in order
-KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts")
+KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts", "vacuum")
 #: window limits of the suite (eV): the paper's network sees 75..3071 eV
 WINDOW_EV = (75.0, 3000.0)
 #: the edges outside the 107 families: (element, L3 onset eV, L1 onset eV)
@@ -138,6 +143,23 @@ def _record(rng: np.random.Generator, model_per_eV: np.ndarray, start: float, en
                                                            f"{level:.1e} counts at {start:.0f} eV"
 
 
+def _vacuum(rng: np.random.Generator, start: float, end: float) -> tuple[Spectrum, str]:
+    """A vacuum pixel (module docstring, ``vacuum``) on a detector axis from ``start`` to ``end``."""
+    dispersion = float(rng.uniform(0.1, 1.0))
+    axis = np.arange(start, end, dispersion)
+    level = float(rng.uniform(1.0, 30.0))
+    tail_amplitude, r = level * rng.uniform(0.0, 1.0), rng.uniform(3.0, 6.0)
+    expected = level + tail_amplitude * (axis / start) ** -r
+    counts = rng.poisson(expected).astype(np.float64)
+    subtracted = bool(rng.random() < 0.5)
+    if subtracted:
+        counts -= level
+    meta = {"title": "open-world suite", "dispersion_eV": dispersion}
+    text = (f"flat level {level:.1f} counts per channel{' (subtracted)' if subtracted else ''}, tail "
+            f"{tail_amplitude:.1f} (E/E1)^-{r:.1f}; {axis.size} channels of {dispersion:.2f} eV")
+    return Spectrum(counts.astype(np.float32), axis, meta), text
+
+
 def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] = KINDS) -> list[OpenWorldCase]:
     """The seeded open-world suite: ``n_per_kind`` spectra of each kind in ``kinds``.
 
@@ -184,6 +206,11 @@ def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] =
                 bg, text = _background(rng, start, curved=bool(rng.random() < 0.5))
                 edge, etext = _edge(rng, (element, "L3", l3), bg, max(l3, start), hydrogenic)
                 model, truth, text = bg + edge, (element,), f"{text}; {element} L2,3 (hydrogenic), {etext}"
+            elif kind == "vacuum":
+                start, end = _window(rng)
+                spectrum, text = _vacuum(rng, start, end)
+                cases.append(OpenWorldCase(kind, spectrum, truth, f"{text}; {start:.0f}-{end:.0f} eV"))
+                continue
             else:
                 start, end = _window(rng)
                 model, text = _background(rng, start, curved=bool(rng.random() < 0.5))
