@@ -187,14 +187,18 @@ def streaming_dataset(config: TrainConfig):
                             rank=rank, world_size=world)
 
 
-def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64) -> tuple[np.ndarray, np.ndarray]:
+def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64,
+                     simulation: str = "paper") -> tuple[np.ndarray, np.ndarray]:
     """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) from the
-    streaming simulator with ``seed`` (use a seed other than the training seed for test data)."""
+    streaming simulator with ``seed`` (use a seed other than the training seed for test data) in
+    the named simulator configuration ``simulation``."""
     from eels_helpers.datasets.config import simulatable_elements
     from eels_helpers.datasets.streaming import StreamingSpectra
+    from eels_helpers.simulation.config import named_config
 
-    stream = StreamingSpectra(elements=simulatable_elements()[0], seed=seed, batch_size=batch_size,
-                              n_batches=-(-n_spectra // batch_size))
+    config = named_config(simulation)
+    stream = StreamingSpectra(config=config, elements=simulatable_elements(config)[0], seed=seed,
+                              batch_size=batch_size, n_batches=-(-n_spectra // batch_size))
     batches = [stream.batch(b) for b in range(stream.n_batches)]
     return (np.concatenate([b["spectra"].numpy() for b in batches]),
             np.concatenate([b["labels_identification"].numpy() for b in batches]))

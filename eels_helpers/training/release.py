@@ -183,15 +183,17 @@ def _experimental_scores(model: Any, experimental: tuple) -> tuple[float, dict]:
 
 class Scorer:
     """Scores training runs alone or as ensembles, on the same data as shipping: each run's
-    network is BatchNorm-recalibrated, rounded through float16 and predicted once (cached), on
-    simulated validation/test spectra and, with ``experimental_dir``, on real spectra (read once)."""
+    network is BatchNorm-recalibrated (on spectra of the simulator configuration it trained on),
+    rounded through float16 and predicted once (cached), on simulated validation/test spectra of
+    the paper's configuration (the paper's task) and, with ``experimental_dir``, on real spectra
+    (read once)."""
 
     def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None):
         from eels_helpers.evaluation.real_spectra import evaluation_set, manifest_inputs
         from eels_helpers.training.data import simulated_arrays
 
         self.n_validation, self.n_test = n_validation, n_test
-        self.x_cal, _ = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED)
+        self._calibration: dict[str, np.ndarray] = {}     # simulator configuration -> spectra
         self.x_val, self.y_val = simulated_arrays(n_validation, seed=VALIDATION_SEED)
         self.x_test, self.y_test = simulated_arrays(n_test, seed=TEST_SEED)
         self.experimental = None
@@ -199,6 +201,15 @@ class Scorer:
             manifest, description = evaluation_set(experimental_dir)
             self.experimental = (manifest, manifest_inputs(manifest), description)
         self._networks: dict[str, tuple] = {}     # run directory -> (network, p_val, p_test)
+
+    def calibration_spectra(self, simulation: str) -> np.ndarray:
+        """The BatchNorm recalibration spectra of a simulator configuration (cached)."""
+        from eels_helpers.training.data import simulated_arrays
+
+        if simulation not in self._calibration:
+            self._calibration[simulation] = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED,
+                                                             simulation=simulation)[0]
+        return self._calibration[simulation]
 
     def network(self, run: RunSummary):
         """(float16-rounded recalibrated network, validation probabilities, test probabilities)."""
@@ -208,7 +219,7 @@ class Scorer:
         key = str(Path(run.run_dir).resolve())
         if key not in self._networks:
             loaded = load_model(Path(run.run_dir) / "model.pt")
-            recalibrate_batchnorm(loaded.model, self.x_cal)
+            recalibrate_batchnorm(loaded.model, self.calibration_spectra(run.simulation))
             _float16_rounded(loaded)
             self._networks[key] = (loaded, predict_proba(loaded.model, self.x_val),
                                    predict_proba(loaded.model, self.x_test))
@@ -384,7 +395,8 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "recall / exact match / RMSE (weighted, the paper's definitions), each at the threshold chosen",
              "on the matching validation data (paper's rule). Before scoring, every network's BatchNorm",
              f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
-             "(`eels_helpers.models.recalibrate_batchnorm`). Training hours: wall time of the run's",
+             "of the configuration it trained on (`eels_helpers.models.recalibrate_batchnorm`); simulated",
+             "scores are on the paper's configuration. Training hours: wall time of the run's",
              "pseudo-epochs; threads: CPU threads per training process over the run; learning rate:",
              "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",

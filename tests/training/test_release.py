@@ -40,7 +40,7 @@ def test_run_summary_reads_the_log(runs):
     assert summary.stopped == "max_epochs 1 reached"
 
 
-def test_run_summary_says_what_the_run_trained_on(runs, tmp_path):
+def test_run_summary_says_what_the_run_trained_on(runs, tmp_path, fake_arrays):
     assert shipping.RunSummary.read(runs[0]).data == "paper"
     tuned = tmp_path / "tuned"
     train(TrainConfig(**TINY, simulation="open-world", init_from=str(runs[0] / "model.pt")),
@@ -48,6 +48,8 @@ def test_run_summary_says_what_the_run_trained_on(runs, tmp_path):
     summary = shipping.RunSummary.read(tuned)
     assert (summary.simulation, summary.init_from) == ("open-world", str(runs[0] / "model.pt"))
     assert summary.data == "open-world, fine-tuned from `model.pt`"
+    shipping.Scorer(16, 16).network(summary)           # BatchNorm statistics from its own configuration
+    assert CALIBRATION_CONFIGS[-1] == "open-world"
 
 
 def test_a_copied_snapshot_does_not_know_why_its_run_stopped(runs, tmp_path):
@@ -72,9 +74,14 @@ def test_validation_threshold_is_the_paper_rule():
     assert scores == evaluate(y, p, select_threshold(y, p))
 
 
-def random_arrays(n, seed, batch_size=64):
-    """Random stand-ins for simulated arrays, a function of (n, seed) like the real ones."""
-    rng = np.random.default_rng(seed)
+CALIBRATION_CONFIGS = []
+
+
+def random_arrays(n, seed, batch_size=64, simulation="paper"):
+    """Random stand-ins for simulated arrays, a function of (n, seed, simulation) like the real ones."""
+    if seed == shipping.RECALIBRATION_SEED:
+        CALIBRATION_CONFIGS.append(simulation)
+    rng = np.random.default_rng([seed, len(simulation)])
     x = rng.random((n, 3072), dtype=np.float32)
     return x, (rng.random((n, 80)) < 0.05).astype(np.float32)
 
@@ -96,6 +103,7 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
                                  n_validation=32, n_test=32, command="test", progress=True)
     assert "shipping models" in capsys.readouterr().err   # the progress bar, on stderr
     assert len(calibrated) == 2   # run0 is in both models: recalibrated and evaluated once
+    assert CALIBRATION_CONFIGS[-1:] == ["paper"]     # recalibrated on what the runs trained on
     default, ensemble = load_model(paths["default"]), load_model(paths["ensemble"])
     assert default.architecture == "mlp" and ensemble.architecture == "ensemble"
     assert len(ensemble.model.members) == 2
