@@ -16,6 +16,7 @@ from pathlib import Path
 
 from eels_helpers.cli import add_quiet_option, show_progress
 from eels_helpers.datasets.config import SPLITS
+from eels_helpers.simulation.config import NAMED_CONFIGS
 
 PROG = "eels-id simulate"
 
@@ -40,6 +41,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=float, help="override the profile's dataset scale (1 = paper)")
     g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
                    "'simulatable': those the configured GOS source can draw")
+    g.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
+                   help="simulator configuration: the paper's Table 1 (default) or open-world")
     add_quiet_option(g, no_progress=True)
     q = modes.add_parser("preview", help="a quick look: a few spectra of one specimen, printed and plotted",
                          description="A quick look: simulate a few spectra of one specimen, print their "
@@ -49,6 +52,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--n", type=int, default=5, help="number of spectra (default 5)")
     q.add_argument("--plot", type=Path, help="PNG file for the quick look")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
+                   help="simulator configuration: the paper's Table 1 (default) or open-world")
     add_quiet_option(q)
 
 
@@ -73,11 +78,13 @@ def main(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.simulation.config import named_config
     from eels_helpers.simulation.preview import plot_quick_look, quick_look
 
     elements = [e.strip() for e in args.elements.split(",") if e.strip()]
     fractions = [float(x) for x in args.fractions.split(",")] if args.fractions else None
-    spec, batch, formula = quick_look(elements, args.n, seed=args.seed, fractions=fractions)
+    spec, batch, formula = quick_look(elements, args.n, seed=args.seed, fractions=fractions,
+                                      config=named_config(args.simulation))
     name = formula or " ".join(f"{e}{f:.2f}" for e, f in zip(spec.elements, spec.fractions))
     print(f"specimen {name} (query {spec.query}); {args.n} spectra")
     for i in range(args.n):
@@ -93,12 +100,16 @@ def _dataset(args: argparse.Namespace) -> int:
     from eels_helpers.datasets.config import DatasetConfig, parse_shard, plan_units, simulatable_elements
     from eels_helpers.datasets.hdf5_writer import write_dataset
 
+    from eels_helpers.simulation.config import named_config
+
     overrides = {"splits": tuple(s.strip() for s in args.splits.split(",") if s.strip()),
                  "dtype": args.dtype}
+    if args.simulation != "paper":
+        overrides["simulation"] = named_config(args.simulation)
     if args.scale is not None:
         overrides["scale"] = args.scale
     if args.query_elements == "simulatable":
-        overrides["elements"], left_out = simulatable_elements()
+        overrides["elements"], left_out = simulatable_elements(overrides.get("simulation"))
         if left_out:
             print(f"leaving out {len(left_out)} query elements the GOS source cannot draw: "
                   f"{', '.join(left_out)}", file=sys.stderr)

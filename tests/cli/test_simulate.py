@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -89,3 +90,18 @@ def test_dataset_writes_and_resumes_nothing_twice(tmp_path, capsys):
     assert "already complete" in capsys.readouterr().err
     assert main(args[:-3] + ["--seed", "3", "--no-progress"]) == 2   # same file, other seed
     assert "different settings" in capsys.readouterr().err
+
+
+def test_preview_and_dataset_take_the_open_world_configuration(tmp_path, capsys):
+    import h5py
+
+    from eels_helpers.cli import main
+
+    assert main(["simulate", "preview", "--elements", "Fe,O", "--n", "3", "--simulation", "open-world"]) == 0
+    assert "spectrum 2: labelled" in capsys.readouterr().out
+    out = tmp_path / "ow.h5"
+    assert main(["simulate", "dataset", "--profile", "smoke", "--out", str(out), "--splits", "test",
+                 "--query-elements", "Fe,O", "--simulation", "open-world", "--no-progress"]) == 0
+    with h5py.File(out) as f:
+        assert "edge_free" in f["test/params"] and "distractor_element" in f["test/params"]
+        assert json.loads(f.attrs["simulation_config"])["edge_free_fraction"] == 0.1
