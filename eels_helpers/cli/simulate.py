@@ -99,7 +99,6 @@ def _preview(args: argparse.Namespace) -> int:
 def _dataset(args: argparse.Namespace) -> int:
     from eels_helpers.datasets.config import DatasetConfig, parse_shard, plan_units, simulatable_elements
     from eels_helpers.datasets.hdf5_writer import write_dataset
-
     from eels_helpers.simulation.config import named_config
 
     overrides = {"splits": tuple(s.strip() for s in args.splits.split(",") if s.strip()),
