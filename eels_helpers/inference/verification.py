@@ -10,16 +10,17 @@ channel of width d (eV)::
 
 * background: the linearised power law of :mod:`eels_helpers.inference.quantify` (fixed
   exponents r_k = 1..6, non-negative amplitudes; Cueva et al., Microsc. Microanal. 18, 667 (2012));
-* sigma_e: dsigma/dE (barn/eV per atom; :mod:`eels_helpers.physics.cross_section`) summed over the
-  edge families of e whose first onset lies in the window, at the spectrum's beam energy E0 and
-  convergence / collection semi-angles alpha / beta (file metadata, else 200 keV, 10 mrad,
-  30 mrad), tabulated once per (family, E0, alpha, beta) on a 0.25 eV grid and cached;
+* sigma_e: dsigma/dE (barn/eV per atom) summed over the edge families of e whose first onset
+  lies in the window, at the spectrum's E0, alpha, beta (file metadata, else 200 keV, 10 mrad,
+  30 mrad), tabulated once per (family, E0, alpha, beta) on a 0.25 eV grid and cached: the
+  atomic continuum (:mod:`eels_helpers.physics.cross_section`), plus, with
+  ``VerifyConfig.white_lines``, the families' white lines scaled with it by x_e
+  (:func:`eels_helpers.physics.white_lines.edge_cross_sections`);
 * s_e: the candidate's onset shift (calibration error + chemical shift), searched over
   ``shifts_eV`` (default -8..+8 eV in 2 eV steps) for every candidate in one batched solve;
 * near-onset freedom: ``n_near`` non-negative Gaussians (sigma = ``near_onset_eV / (2 n_near)``)
-  spread over the first ``near_onset_eV`` (20 eV) above each family's major onset, because white
-  lines and fine structure (which atomic cross sections lack, and which the simulator adds) make
-  the first ~10-30 eV deviate from the atomic shape;
+  over the first ``near_onset_eV`` (20 eV) above each family's major onset: fine structure (and
+  white lines, without the option) make the first ~10-30 eV deviate from the atomic shape;
 * every amplitude is >= 0 (an element cannot absorb negative counts).
 
 Fit: Poisson-weighted non-negative least squares, with weights 1/sqrt(variance) and the variance
@@ -79,6 +80,7 @@ class VerifyConfig:
     margin_after_eV: a family is fitted when its first onset lies >= this (eV) below the end of
     the window. gos: GOS source as in :class:`~eels_helpers.inference.quantify.QuantificationConfig`.
     offset_eV: calibration error (file axis minus true axis, eV) subtracted from the axis.
+    white_lines: add each candidate's computed white lines to its atomic edge term.
     """
 
     E0_keV: float | None = None
@@ -92,10 +94,13 @@ class VerifyConfig:
     margin_after_eV: float = 15.0
     gos: str = "auto"
     offset_eV: float = 0.0
+    white_lines: bool = False
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
+        if not isinstance(self.white_lines, bool):
+            raise ValueError(f"VerifyConfig.white_lines must be a bool; got {self.white_lines!r}")
         for name in ("E0_keV", "alpha_mrad", "beta_mrad"):
             v = getattr(self, name)
             if v is not None:
@@ -228,13 +233,14 @@ _SIGMA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
 _SIGMA_CACHE_SETTINGS = 4
 
 
-def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos) -> tuple[np.ndarray, np.ndarray]:
-    """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid, cached per microscope."""
-    from eels_helpers.physics.cross_section import CrossSectionCalculator
+def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=False) -> tuple[np.ndarray, np.ndarray]:
+    """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid (+ its white lines with
+    ``white_lines``), cached per microscope."""
     from eels_helpers.physics.gos_tables import resolve_gos
+    from eels_helpers.physics.white_lines import edge_cross_sections
 
     src = resolve_gos(gos)
-    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src))
+    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src), bool(white_lines))
     store = _SIGMA_CACHE.get(key)
     if store is None:
         if len(_SIGMA_CACHE) >= _SIGMA_CACHE_SETTINGS:
@@ -243,10 +249,9 @@ def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos) -> tuple[np.ndar
     grid = np.arange(_GRID[0], _GRID[1], _GRID_STEP_EV)
     todo = [f for f in families if f.name not in store]
     if todo:
-        calc = CrossSectionCalculator(todo, grid, src)
-        sig = calc(E0_keV, alpha_mrad, beta_mrad)[0]
-        for f, s in zip(todo, sig):
-            store[f.name] = s
+        cont, lines, _ = edge_cross_sections(todo, grid, E0_keV, alpha_mrad, beta_mrad, src,
+                                             white_lines=white_lines)
+        store.update(zip([f.name for f in todo], cont + lines))
     return grid, np.stack([store[f.name] for f in families]) if families else np.zeros((0, grid.size))
 
 
@@ -313,8 +318,7 @@ def _trim(yb: np.ndarray) -> tuple[int, int]:
 
 
 def _unfitted(candidates, status_reason, microscope, window, message, t0) -> VerificationResult:
-    ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb)
-          for el, (p, nb) in candidates.items()}
+    ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb) for el, (p, nb) in candidates.items()}
     z = np.zeros(0)
     return VerificationResult(ev, z, z, z, z, {}, float("nan"), microscope, window, float("nan"),
                               time.perf_counter() - t0, message)
@@ -444,7 +448,8 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         for el, ev in res.evidence.items():
             ev.edges_outside = outside_txt[el]
         return decide(res, rule, threshold)
-    grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos)
+    grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos,
+                              config.white_lines)
     fitted = [el for el in cand if el not in status_reason]
     shifts = np.asarray(config.shifts_eV)
     S, n = shifts.size, Eb.size
