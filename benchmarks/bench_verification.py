@@ -71,7 +71,7 @@ def timing(repeat: int, config=None) -> float:
     return warm
 
 
-def real(model: str, directory: Path, white_lines: bool = False, rules=None) -> None:
+def real(model: str, directory: Path, config=None, rules=None) -> None:
     from eels_helpers.evaluation.real_spectra import evaluation_set
     from eels_helpers.evaluation.verified import before_after, real_candidates, verified_probabilities
     from eels_helpers.inference.verification_model import load_rule
@@ -82,7 +82,7 @@ def real(model: str, directory: Path, white_lines: bool = False, rules=None) -> 
               f"(python scripts/fit_verification_rule.py --model {model})")
         return
     manifest, about = evaluation_set(directory)
-    rows, P, seconds = real_candidates(model, manifest, white_lines=white_lines)
+    rows, P, seconds = real_candidates(model, manifest, fit=config)
     V = verified_probabilities(rows, len(manifest), rule)
     table, cv = before_after(manifest, P, V)
     print(f"real spectra: {about}; model {model}; compound-grouped CV, 5 splits, threshold per split on its "
@@ -146,11 +146,12 @@ def main(argv=None) -> int:
     p.add_argument("--repeat", type=int, default=20)
     p.add_argument("--no-superlattice", action="store_true")
     p.add_argument("--white-lines", action="store_true", help="the verification fit holds the white lines")
+    p.add_argument("--plural-eV", type=float, nargs="*", default=[], help="plasmon replicas (VerifyConfig.plural_eV)")
     p.add_argument("--rules", default=None, help="rules file (default: the shipped one)")
     args = p.parse_args(argv)
     from eels_helpers.inference.verification import VerifyConfig
 
-    config = VerifyConfig(white_lines=args.white_lines)
+    config = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV))
     timing(args.repeat, config)
     if not args.no_superlattice:
         superlattice(args.model, config, args.rules)
@@ -161,7 +162,7 @@ def main(argv=None) -> int:
         print("no directory of real spectra (--dir, $EELS_ID_EXPERIMENTAL_DIR, ../shared/experimental): "
               "real-spectrum part skipped")
         return 0
-    real(args.model, directory, args.white_lines, args.rules)
+    real(args.model, directory, config, args.rules)
     return 0
 
 

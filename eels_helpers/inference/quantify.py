@@ -56,7 +56,8 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["QuantificationConfig", "DesignMatrix", "QuantResult", "design_matrix",
-           "quantify", "nnls_batch", "families_in_range", "resample_lowloss"]
+           "quantify", "nnls_batch", "families_in_range", "resample_lowloss", "plasmon_replicas",
+           "nnls_gram"]
 
 #: default exponents r of the linearised power-law background
 DEFAULT_EXPONENTS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
@@ -215,6 +216,25 @@ def resample_lowloss(lowloss, energy_eV, dispersion_eV: float):
     return k0, kern / total
 
 
+def plasmon_replicas(signal, step_eV: float, plasmon_eV) -> np.ndarray:
+    """Single-plasmon replicas of ``signal`` (n,) on a uniform grid of ``step_eV`` eV: for each
+    plasmon energy E_p (eV) in ``plasmon_eV`` the convolution (signal * p)(E) with the Drude
+    energy-loss function p(E) ~ E E_p^2 G / ((E^2 - E_p^2)^2 + (E G)^2), G = E_p / 2
+    (Egerton 2011, sec. 3.3.1), on 0 < E <= 6 E_p, normalised to unit sum: the first-order
+    plural-scattering term (t/lambda) (signal * p) of Egerton's Poisson series (sec. 4.1),
+    with t/lambda left to a fitted amplitude. Returns (len(plasmon_eV), n)."""
+    from scipy.signal import fftconvolve
+
+    x = np.asarray(signal, dtype=np.float64)
+    out = []
+    for Ep in np.atleast_1d(np.asarray(plasmon_eV, dtype=np.float64)):   # a few plasmon energies
+        E = step_eV * np.arange(1, int(6 * Ep / step_eV) + 1)
+        G = Ep / 2
+        p = E * Ep**2 * G / ((E**2 - Ep**2) ** 2 + (E * G) ** 2)
+        out.append(np.maximum(fftconvolve(x, np.concatenate([[0.0], p / p.sum()]))[: x.size], 0.0))
+    return np.array(out).reshape(-1, x.size)
+
+
 def _uniform_step(energy_eV) -> float:
     E = np.asarray(energy_eV, dtype=np.float64)
     if E.ndim != 1 or E.size < 8:
@@ -361,6 +381,26 @@ def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X[i], _ = nnls(R, Z[i], maxiter=50 * R.shape[1])
     inside = np.einsum("nk,nk->n", X @ R.T - Z, X @ R.T - Z)
     return X / scale, outside + inside
+
+
+def nnls_gram(G: np.ndarray, h: np.ndarray, yy: float) -> tuple[np.ndarray, float]:
+    """min ||A x - y||^2, x >= 0, given G = A^T A, h = A^T y, yy = y^T y -> (x, chi2): the
+    K x K problem on the Cholesky factor of G (a tiny ridge keeps it positive definite), the
+    unconstrained solution when it is >= 0, else ``scipy.optimize.nnls`` (verification's solver)."""
+    from scipy.optimize import nnls
+
+    K = G.shape[0]
+    ridge = 1e-10 * max(float(np.trace(G)) / max(K, 1), 1e-300)
+    try:
+        L = np.linalg.cholesky(G + ridge * np.eye(K))
+    except np.linalg.LinAlgError:
+        L = np.linalg.cholesky(G + 1e-6 * max(float(np.trace(G)) / K, 1e-300) * np.eye(K))
+    b = np.linalg.solve(L, h)              # R = L^T: ||R x - b||^2 = x^T G x - 2 h^T x + b^T b
+    x = np.linalg.solve(L.T, b)
+    if np.any(x < 0) or not np.all(np.isfinite(x)):
+        x, _ = nnls(L.T, b, maxiter=50 * K)
+    r = L.T @ x - b
+    return x, float(yy - b @ b + r @ r)
 
 
 def quantify(spectra, energy_eV, elements: Sequence[str], config: QuantificationConfig, *,

@@ -227,3 +227,16 @@ def test_white_lines_free_harmless_without_lines_and_off_unchanged():
     assert off.design.lines == [] and off.line_amounts.shape == (1, 0)
     with pytest.raises(ValueError, match="white_lines"):
         config(white_lines=True)
+
+
+def test_plasmon_replicas_keep_counts_and_peak_near_the_plasmon():
+    from eels_helpers.inference.quantify import plasmon_replicas
+
+    x = np.zeros(4000)
+    x[100] = 1.0                                          # a delta at grid point 100, 0.25 eV steps
+    rep = plasmon_replicas(x, 0.25, [15.0, 30.0])
+    assert rep.shape == (2, 4000) and np.all(rep >= 0)
+    np.testing.assert_allclose(rep.sum(axis=1), 1.0, rtol=1e-12)   # unit area: counts kept
+    peaks = (np.argmax(rep, axis=1) - 100) * 0.25
+    assert np.all(np.abs(peaks - [15.0, 30.0]) < 0.15 * np.array([15.0, 30.0]))
+    assert rep[:, :101].max() < 1e-12                     # energy loss only adds energy (FFT round-off)
