@@ -50,6 +50,10 @@ def main(argv=None) -> int:
     p.add_argument("--experimental-dir", default=None,
                    help="real spectra (manifest.csv) whose validation halves choose the threshold")
     p.add_argument("--rows", default=None, help="pickle of the simulated candidates: read if present, else written")
+    p.add_argument("--white-lines", action="store_true",
+                   help="fit with the computed white lines in each element's edge (VerifyConfig.white_lines)")
+    p.add_argument("--plural-eV", type=float, nargs="*", default=[],
+                   help="plasmon energies (eV) of plural-scattering replicas (VerifyConfig.plural_eV)")
     p.add_argument("--out", default=None, help="rules file (default eels_helpers/data/verification_rules.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -60,6 +64,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
     from eels_helpers.evaluation.verified import simulated_candidates
+    from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.inference.verification_model import (
         FEATURES,
         LogisticRule,
@@ -70,13 +75,14 @@ def main(argv=None) -> int:
 
     if args.n < 1:
         p.error("--n must be >= 1")
+    fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV))
     key = Path(args.model).stem if args.model.endswith(".pt") else args.model
     if args.rows and Path(args.rows).is_file():
         rows = pd.read_pickle(args.rows)
         seconds = rows.attrs.get("seconds", np.zeros(0))
         log.info("read %d simulated candidates from %s", len(rows), args.rows)
     else:
-        rows, seconds = simulated_candidates(args.model, args.n, args.seed, args.configs)
+        rows, seconds = simulated_candidates(args.model, args.n, args.seed, args.configs, fit=fit)
         rows.attrs["seconds"] = seconds
         if args.rows:
             rows.to_pickle(args.rows)
@@ -108,7 +114,8 @@ def main(argv=None) -> int:
         "command": " ".join(["python", "scripts/fit_verification_rule.py",
                              *(sys.argv[1:] if argv is None else argv)]),
         "simulated_spectra": int(spectra.size), "configs": list(args.configs), "seed": args.seed,
-        "candidates": int(len(rows)), "true_fraction": round(float(y.mean()), 4), "l2": args.l2,
+        "candidates": int(len(rows)), "white_lines": bool(args.white_lines), "plural_eV": list(fit.plural_eV),
+        "true_fraction": round(float(y.mean()), 4), "l2": args.l2,
         "held_out_spectra": len(held), "held_out_brier": round(table.attrs["brier"], 4),
         "held_out_reliability": [[round(r.mean_q, 3), round(r.fraction_true, 3), int(r.n)]
                                  for r in table.itertuples()],
@@ -122,7 +129,7 @@ def main(argv=None) -> int:
         from eels_helpers.evaluation.verified import before_after, real_candidates, verified_probabilities
 
         manifest, about = evaluation_set(args.experimental_dir)
-        real_rows, P, real_seconds = real_candidates(args.model, manifest)
+        real_rows, P, real_seconds = real_candidates(args.model, manifest, fit=fit)
         V = verified_probabilities(real_rows, len(manifest), rule)
         table2, cv = before_after(manifest, P, V)
         threshold = float(np.clip(cv["verified"].splits["threshold"].mean(), 0.05, 0.95))

@@ -16,6 +16,7 @@ the network alone with the network + verification by compound-grouped cross-vali
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from typing import Any, Sequence
@@ -92,7 +93,8 @@ def _failed_row(el, p, i, labels_row, extra) -> dict:
 
 
 def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("paper", "open-world"), *,
-                         batch_size: int = 32, candidate_threshold: float = 0.05, device: str = "cpu"):
+                         batch_size: int = 32, candidate_threshold: float = 0.05, device: str = "cpu",
+                         fit: Any = None):
     """Candidates' evidence on freshly simulated spectra (labels known).
 
     Parameters
@@ -110,6 +112,8 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
         Project specimen for each, as :class:`eels_helpers.datasets.streaming.StreamingSpectra`.
     candidate_threshold : float
         Lowest network probability of a candidate (its neighbours join it).
+    fit : VerifyConfig, optional
+        Settings of the verification fit (white lines, plural scattering); default ``VerifyConfig()``.
 
     Returns
     -------
@@ -128,6 +132,7 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
     import pandas as pd
 
     from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.simulation import specimens as sp
     from eels_helpers.simulation.config import SimulationConfig, named_config
@@ -166,7 +171,8 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
             a, z = (int(nz[0]), int(nz[-1]) + 1) if nz.size else (0, 3072)
             items.append(Spectrum(X[i, a:z].astype(np.float64), E[a:z], {"beam_energy_keV": float(e0[i])}))
         extra = [{"config": name, "index": int(i)} for i in order]
-        rows, seconds, failed = _verify_rows(items, P[order], [None] * len(items), Y[order], threshold,
+        settings = VerifyConfig() if fit is None else fit
+        rows, seconds, failed = _verify_rows(items, P[order], [settings] * len(items), Y[order], threshold,
                                              candidate_threshold, extra)
         log.info("%s: %d spectra, %d candidates, %d fits failed, %.1f ms per spectrum", name, len(items),
                  len(rows), failed, 1000 * float(np.mean(seconds)))
@@ -179,9 +185,10 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
 
 
 def real_candidates(model: Any, manifest, *, probabilities: np.ndarray | None = None,
-                    candidate_threshold: float = 0.05, device: str = "cpu"):
+                    candidate_threshold: float = 0.05, device: str = "cpu", fit: Any = None):
     """Candidates' evidence on the real spectra of ``manifest`` (spectrum images summed, the
-    manifest's energy offsets corrected), with the manifest's labels.
+    manifest's energy offsets corrected), with the manifest's labels; ``fit``: settings of the
+    verification fit (a ``VerifyConfig``; its ``offset_eV`` replaced by the manifest's).
 
     Returns
     -------
@@ -206,7 +213,8 @@ def real_candidates(model: Any, manifest, *, probabilities: np.ndarray | None = 
     if probabilities.shape != (len(manifest), 80):
         raise ValueError(f"probabilities must have shape ({len(manifest)}, 80); got {probabilities.shape}")
     spectra = [read_spectrum(p).summed() for p in manifest["path"]]
-    configs = [VerifyConfig(offset_eV=float(o)) for o in manifest["energy_offset_eV"]]
+    fit = VerifyConfig() if fit is None else fit
+    configs = [dataclasses.replace(fit, offset_eV=float(o)) for o in manifest["energy_offset_eV"]]
     extra = [{"file": f} for f in manifest["file"]]
     rows, seconds, failed = _verify_rows(spectra, probabilities, configs, label_matrix(manifest["labels"]),
                                          float(getattr(loaded, "threshold", 0.5) or 0.5), candidate_threshold,

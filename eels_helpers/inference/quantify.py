@@ -26,9 +26,25 @@ problem min ||R x - Q^T y||, x >= 0, which has the same solution as the full pro
 whose unconstrained solution is already non-negative are done in one vectorised solve, the
 others go through ``scipy.optimize.nnls`` on the K x K system (~25 us each).
 
-Limits (stated honestly): the atomic cross sections have no fine structure, so white lines
-(Ti L2,3, Mn L2,3, Ba and La M4,5) bias the amounts; overlapping edges (Ba M4,5 / La M4,5)
-are separated only by their onsets and shapes.
+White lines (``QuantificationConfig.white_lines``, :mod:`eels_helpers.physics.white_lines`):
+
+* "off" (default): sigma_e is the atomic continuum alone (no bound-bound transitions);
+* "free": sigma_e stays the continuum, and each computed white line l of the element (L3, L2 of
+  the 3d/4d metals; M5, M4, N5, N4 of the lanthanides) is an extra column
+  u_l d (L * lambda_l)(E) with its own amplitude u_l >= 0 (lambda_l: the line's Lorentzian of
+  the computed position and width). The concentration comes from the continuum alone: the
+  line strengths (and the L3/L2 ratio) are not trusted -- the computed ones are statistical,
+  the measured ratios range 0.8 (Ti) to ~4 (Fe) -- so the lines only keep their counts (and
+  their plasmon replicas) away from the continuum's amplitude, which the fit then takes from
+  the 50-100+ eV above the lines. This is the model-based form of Egerton's rule (2011, sec.
+  4.5-4.6): integrate a white-line edge from its onset only with a cross section that holds
+  the lines, else from a window that starts above them;
+* "edge": sigma_e = continuum + computed lines, one amplitude: the full edge with the
+  computed line strengths, right only as far as those are.
+
+Limits (stated honestly): without white lines (and always for the fine structure) the near-edge
+region biases the amounts; overlapping edges (Ba M4,5 / La M4,5) are separated only by their
+onsets and shapes.
 """
 
 from __future__ import annotations
@@ -40,10 +56,13 @@ from typing import Sequence
 import numpy as np
 
 __all__ = ["QuantificationConfig", "DesignMatrix", "QuantResult", "design_matrix",
-           "quantify", "nnls_batch", "families_in_range", "resample_lowloss"]
+           "quantify", "nnls_batch", "families_in_range", "resample_lowloss", "plasmon_replicas",
+           "nnls_gram"]
 
 #: default exponents r of the linearised power-law background
 DEFAULT_EXPONENTS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
+#: white lines in the model: none, free nuisance columns, or part of the element's edge
+WHITE_LINE_MODES = ("off", "free", "edge")
 
 
 @dataclass(frozen=True)
@@ -61,6 +80,8 @@ class QuantificationConfig:
         sections lack); 0 = fit every channel.
     gos: GOS source: "auto" (builtin when shipped, else hydrogenic), "builtin", "hydrogenic" or a
         GOSH path.
+    white_lines: "off", "free" (each white line a free nuisance column, concentrations from the
+        continuum) or "edge" (lines part of the element's cross section); module docstring.
     """
 
     E0_keV: float
@@ -72,6 +93,7 @@ class QuantificationConfig:
     margin_after_eV: float = 10.0
     exclude_near_edge_eV: float = 0.0
     gos: str = "auto"
+    white_lines: str = "off"
 
     def __post_init__(self):
         def check(name, value, lo, hi, unit):
@@ -97,6 +119,9 @@ class QuantificationConfig:
             raise ValueError("QuantificationConfig.background_exponents must be distinct exponents "
                              f"in (0, 10] (dimensionless); got {self.background_exponents!r}")
         object.__setattr__(self, "background_exponents", ex)
+        if self.white_lines not in WHITE_LINE_MODES:
+            raise ValueError(f"QuantificationConfig.white_lines must be one of {WHITE_LINE_MODES}; got "
+                             f"{self.white_lines!r}")
         if self.weighting not in ("mean", "none"):
             raise ValueError("QuantificationConfig.weighting must be 'mean' or 'none'; got "
                              f"{self.weighting!r}")
@@ -107,9 +132,10 @@ class DesignMatrix:
     """The linear model on the fit channels.
 
     matrix: (C, K) float64 columns = [element signals per unit amount (counts per (counts/barn)),
-    background power laws (1 count at E_lo)]; names: K column names; elements: the fitted
-    elements (first n_elements columns); families: {element: [family names]};
-    energy_eV: (C,) fit channels; channels: their indices in the input axis.
+    white lines (``white_lines="free"``: per line, counts per (counts/barn)), background power
+    laws (1 count at E_lo)]; names: K column names; elements: the fitted elements (first
+    n_elements columns); families: {element: [family names]}; energy_eV: (C,) fit channels;
+    channels: their indices in the input axis; lines: names of the line columns ("Ti L3").
     """
 
     matrix: np.ndarray
@@ -118,10 +144,15 @@ class DesignMatrix:
     families: dict[str, list[str]]
     energy_eV: np.ndarray
     channels: np.ndarray
+    lines: list[str] = field(default_factory=list)
 
     @property
     def n_elements(self) -> int:
         return len(self.elements)
+
+    @property
+    def n_lines(self) -> int:
+        return len(self.lines)
 
 
 @dataclass(eq=False)
@@ -131,7 +162,8 @@ class QuantResult:
     amounts: (..., n_el) x_e in counts per barn; fractions: (..., n_el) relative atomic fractions
     (sum 1 over the fitted elements; NaN where every amount is 0); background: (..., n_exp)
     amplitudes b_k (counts at E_lo); chi2_reduced: (...,) weighted residual sum of squares per
-    degree of freedom (about 1 for a good fit with Poisson noise and weighting="mean").
+    degree of freedom (about 1 for a good fit with Poisson noise and weighting="mean");
+    line_amounts: (..., n_lines) amplitudes of the free white-line columns (counts per barn).
     """
 
     elements: list[str]
@@ -142,13 +174,15 @@ class QuantResult:
     design: DesignMatrix
     config: QuantificationConfig
     skipped: dict[str, str] = field(default_factory=dict)
+    line_amounts: np.ndarray | None = None
 
     def fraction(self, element: str) -> np.ndarray:
         return self.fractions[..., self.elements.index(element)]
 
     def model(self, coefficients: np.ndarray | None = None) -> np.ndarray:
         """The fitted model (..., C) on the fit channels (counts)."""
-        coef = np.concatenate([self.amounts, self.background], axis=-1) if coefficients is None \
+        lines = self.amounts[..., :0] if self.line_amounts is None else self.line_amounts
+        coef = np.concatenate([self.amounts, lines, self.background], axis=-1) if coefficients is None \
             else coefficients
         return coef @ self.design.matrix.T
 
@@ -182,6 +216,25 @@ def resample_lowloss(lowloss, energy_eV, dispersion_eV: float):
     return k0, kern / total
 
 
+def plasmon_replicas(signal, step_eV: float, plasmon_eV) -> np.ndarray:
+    """Single-plasmon replicas of ``signal`` (n,) on a uniform grid of ``step_eV`` eV: for each
+    plasmon energy E_p (eV) in ``plasmon_eV`` the convolution (signal * p)(E) with the Drude
+    energy-loss function p(E) ~ E E_p^2 G / ((E^2 - E_p^2)^2 + (E G)^2), G = E_p / 2
+    (Egerton 2011, sec. 3.3.1), on 0 < E <= 6 E_p, normalised to unit sum: the first-order
+    plural-scattering term (t/lambda) (signal * p) of Egerton's Poisson series (sec. 4.1),
+    with t/lambda left to a fitted amplitude. Returns (len(plasmon_eV), n)."""
+    from scipy.signal import fftconvolve
+
+    x = np.asarray(signal, dtype=np.float64)
+    out = []
+    for Ep in np.atleast_1d(np.asarray(plasmon_eV, dtype=np.float64)):   # a few plasmon energies
+        E = step_eV * np.arange(1, int(6 * Ep / step_eV) + 1)
+        G = Ep / 2
+        p = E * Ep**2 * G / ((E**2 - Ep**2) ** 2 + (E * G) ** 2)
+        out.append(np.maximum(fftconvolve(x, np.concatenate([[0.0], p / p.sum()]))[: x.size], 0.0))
+    return np.array(out).reshape(-1, x.size)
+
+
 def _uniform_step(energy_eV) -> float:
     E = np.asarray(energy_eV, dtype=np.float64)
     if E.ndim != 1 or E.size < 8:
@@ -201,9 +254,9 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     compute, are left out and reported in ``skipped`` ({element: reason}) when a dict is given.
     Raises ValueError when no element remains.
     """
-    from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.physics.gos_tables import resolve_gos
+    from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles
 
     E = np.asarray(energy_eV, dtype=np.float64)
     d = _uniform_step(E)
@@ -244,9 +297,23 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     n_hi = max(-k0, 0)
     grid = Ef[0] + d * np.arange(-n_lo, Ef.size + n_hi)
     gos = resolve_gos(config.gos)
-    calc = CrossSectionCalculator(fams, np.maximum(grid, d), gos)
-    sig = calc(config.E0_keV, config.alpha_mrad, config.beta_mrad)[0]  # (n_fam, n_grid) barn/eV
-    missing = {name for name, *_ in calc.missing}
+    axis = np.maximum(grid, d)
+    sig, sig_lines, missing = edge_cross_sections(fams, axis, config.E0_keV, config.alpha_mrad,
+                                                  config.beta_mrad, gos,
+                                                  white_lines=config.white_lines == "edge")
+    sig = sig + sig_lines                               # (n_fam, n_grid) barn/eV
+    missing = {name for name, *_ in missing}
+
+    def spread(s):
+        """dsigma/dE on the grid -> counts per unit amount on the fit channels (L * s) d."""
+        if lowloss is None:
+            return s[n_lo: n_lo + Ef.size] * d
+        from scipy.signal import fftconvolve
+        full = fftconvolve(s, kern)          # full[m] = sum_k s[m - k] kern[k]
+        # y at grid index n_lo + i (energy Ef[i]) = sum_j s[n_lo + i - j'] L[j'] with lag
+        # j' = k - k0 -> index into full: n_lo + i - k0
+        return full[n_lo - k0: n_lo - k0 + Ef.size] * d
+
     cols, names, used = [], [], {}
     for el in dict.fromkeys(owner):
         rows = [i for i, o in enumerate(owner) if o == el]
@@ -255,21 +322,20 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
             skipped[el] = (f"GOS source {gos!r} cannot compute "
                            f"{', '.join(fams[i].name for i in rows)}")
             continue
-        s = sig[ok].sum(axis=0)
-        if lowloss is not None:
-            from scipy.signal import fftconvolve
-            full = fftconvolve(s, kern)          # full[m] = sum_k s[m - k] kern[k]
-            # y at grid index n_lo + i (energy Ef[i]) = sum_j s[n_lo + i - j'] L[j'] with lag
-            # j' = k - k0 -> index into full: n_lo + i - k0
-            s = full[n_lo - k0: n_lo - k0 + Ef.size]
-        else:
-            s = s[n_lo: n_lo + Ef.size]
-        cols.append(s * d)
+        cols.append(spread(sig[ok].sum(axis=0)))
         names.append(el)
         used[el] = [fams[i].name for i in ok]
     if not cols:
         raise ValueError(f"no fitted element left: {skipped}")
-    n_el = len(cols)
+    line_names = []
+    if config.white_lines == "free":
+        kept = [f for f in fams if f.name in sum(used.values(), [])]
+        lines, _, prof = line_profiles(kept, axis, config.E0_keV, config.alpha_mrad, config.beta_mrad)
+        for ln, p in zip(lines, prof):
+            cols.append(spread(p))
+            line_names.append(f"{ln.family.split()[0]} {ln.component}")
+        names += [f"{nm} line" for nm in line_names]
+    n_el = len(names) - len(line_names)
     for r in config.background_exponents:
         cols.append((Ef / lo) ** (-r))
         names.append(f"bg r={r:g}")
@@ -286,7 +352,7 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
             raise ValueError(f"exclude_near_edge_eV = {config.exclude_near_edge_eV:g} eV leaves "
                              f"{int(keep.sum())} channels to fit {len(cols)} components")
         matrix, Ef, channels = matrix[keep], Ef[keep], channels[keep]
-    return DesignMatrix(matrix, names, names[:n_el], used, Ef, channels)
+    return DesignMatrix(matrix, names, names[:n_el], used, Ef, channels, line_names)
 
 
 def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -315,6 +381,26 @@ def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         X[i], _ = nnls(R, Z[i], maxiter=50 * R.shape[1])
     inside = np.einsum("nk,nk->n", X @ R.T - Z, X @ R.T - Z)
     return X / scale, outside + inside
+
+
+def nnls_gram(G: np.ndarray, h: np.ndarray, yy: float) -> tuple[np.ndarray, float]:
+    """min ||A x - y||^2, x >= 0, given G = A^T A, h = A^T y, yy = y^T y -> (x, chi2): the
+    K x K problem on the Cholesky factor of G (a tiny ridge keeps it positive definite), the
+    unconstrained solution when it is >= 0, else ``scipy.optimize.nnls`` (verification's solver)."""
+    from scipy.optimize import nnls
+
+    K = G.shape[0]
+    ridge = 1e-10 * max(float(np.trace(G)) / max(K, 1), 1e-300)
+    try:
+        L = np.linalg.cholesky(G + ridge * np.eye(K))
+    except np.linalg.LinAlgError:
+        L = np.linalg.cholesky(G + 1e-6 * max(float(np.trace(G)) / K, 1e-300) * np.eye(K))
+    b = np.linalg.solve(L, h)              # R = L^T: ||R x - b||^2 = x^T G x - 2 h^T x + b^T b
+    x = np.linalg.solve(L.T, b)
+    if np.any(x < 0) or not np.all(np.isfinite(x)):
+        x, _ = nnls(L.T, b, maxiter=50 * K)
+    r = L.T @ x - b
+    return x, float(yy - b @ b + r @ r)
 
 
 def quantify(spectra, energy_eV, elements: Sequence[str], config: QuantificationConfig, *,
@@ -400,5 +486,6 @@ def quantify(spectra, energy_eV, elements: Sequence[str], config: Quantification
         level = Y.sum(axis=1) / max(float(Y.mean(axis=0).sum()), 1e-300)
         rss = rss / np.maximum(level, 1e-12)
     shape = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
-    return QuantResult(dm.elements, shape(amounts), shape(fractions), shape(X[:, n_el:]),
-                       shape(rss / dof), dm, config, skipped)
+    n_ln = dm.n_lines
+    return QuantResult(dm.elements, shape(amounts), shape(fractions), shape(X[:, n_el + n_ln:]),
+                       shape(rss / dof), dm, config, skipped, shape(X[:, n_el:n_el + n_ln]))

@@ -10,16 +10,19 @@ channel of width d (eV)::
 
 * background: the linearised power law of :mod:`eels_helpers.inference.quantify` (fixed
   exponents r_k = 1..6, non-negative amplitudes; Cueva et al., Microsc. Microanal. 18, 667 (2012));
-* sigma_e: dsigma/dE (barn/eV per atom; :mod:`eels_helpers.physics.cross_section`) summed over the
-  edge families of e whose first onset lies in the window, at the spectrum's beam energy E0 and
-  convergence / collection semi-angles alpha / beta (file metadata, else 200 keV, 10 mrad,
-  30 mrad), tabulated once per (family, E0, alpha, beta) on a 0.25 eV grid and cached;
+* sigma_e: dsigma/dE (barn/eV per atom) summed over the edge families of e whose first onset
+  lies in the window, at the spectrum's E0, alpha, beta (file metadata, else 200 keV, 10 mrad,
+  30 mrad), tabulated once per (family, E0, alpha, beta) on a 0.25 eV grid and cached: the
+  atomic continuum (:mod:`eels_helpers.physics.cross_section`), plus, with
+  ``VerifyConfig.white_lines``, the families' white lines scaled with it by x_e
+  (:func:`eels_helpers.physics.white_lines.edge_cross_sections`);
 * s_e: the candidate's onset shift (calibration error + chemical shift), searched over
   ``shifts_eV`` (default -8..+8 eV in 2 eV steps) for every candidate in one batched solve;
+* plural scattering (``VerifyConfig.plural_eV``, default none): per plasmon energy E_p one more
+  free column, the edge term convolved with a Drude plasmon (first order of the Poisson series);
 * near-onset freedom: ``n_near`` non-negative Gaussians (sigma = ``near_onset_eV / (2 n_near)``)
-  spread over the first ``near_onset_eV`` (20 eV) above each family's major onset, because white
-  lines and fine structure (which atomic cross sections lack, and which the simulator adds) make
-  the first ~10-30 eV deviate from the atomic shape;
+  over the first ``near_onset_eV`` (20 eV) above each family's major onset: fine structure (and
+  white lines, without the option) make the first ~10-30 eV deviate from the atomic shape;
 * every amplitude is >= 0 (an element cannot absorb negative counts).
 
 Fit: Poisson-weighted non-negative least squares, with weights 1/sqrt(variance) and the variance
@@ -79,6 +82,9 @@ class VerifyConfig:
     margin_after_eV: a family is fitted when its first onset lies >= this (eV) below the end of
     the window. gos: GOS source as in :class:`~eels_helpers.inference.quantify.QuantificationConfig`.
     offset_eV: calibration error (file axis minus true axis, eV) subtracted from the axis.
+    white_lines: add each candidate's computed white lines to its atomic edge term.
+    plural_eV: plasmon energies (eV, 3..60) of first-order plural-scattering replicas of each
+    candidate's edge term (one free column each; :func:`~eels_helpers.inference.quantify.plasmon_replicas`).
     """
 
     E0_keV: float | None = None
@@ -92,10 +98,17 @@ class VerifyConfig:
     margin_after_eV: float = 15.0
     gos: str = "auto"
     offset_eV: float = 0.0
+    white_lines: bool = False
+    plural_eV: tuple[float, ...] = ()
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
+        if not isinstance(self.white_lines, bool):
+            raise ValueError(f"VerifyConfig.white_lines must be a bool; got {self.white_lines!r}")
+        object.__setattr__(self, "plural_eV", tuple(float(v) for v in self.plural_eV))
+        if any(not 3.0 <= v <= 60.0 for v in self.plural_eV):
+            raise ValueError(f"VerifyConfig.plural_eV must be plasmon energies in [3, 60] eV; got {self.plural_eV!r}")
         for name in ("E0_keV", "alpha_mrad", "beta_mrad"):
             v = getattr(self, name)
             if v is not None:
@@ -228,13 +241,14 @@ _SIGMA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
 _SIGMA_CACHE_SETTINGS = 4
 
 
-def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos) -> tuple[np.ndarray, np.ndarray]:
-    """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid, cached per microscope."""
-    from eels_helpers.physics.cross_section import CrossSectionCalculator
+def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=False) -> tuple[np.ndarray, np.ndarray]:
+    """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid (+ its white lines with
+    ``white_lines``), cached per microscope."""
     from eels_helpers.physics.gos_tables import resolve_gos
+    from eels_helpers.physics.white_lines import edge_cross_sections
 
     src = resolve_gos(gos)
-    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src))
+    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src), bool(white_lines))
     store = _SIGMA_CACHE.get(key)
     if store is None:
         if len(_SIGMA_CACHE) >= _SIGMA_CACHE_SETTINGS:
@@ -243,30 +257,10 @@ def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos) -> tuple[np.ndar
     grid = np.arange(_GRID[0], _GRID[1], _GRID_STEP_EV)
     todo = [f for f in families if f.name not in store]
     if todo:
-        calc = CrossSectionCalculator(todo, grid, src)
-        sig = calc(E0_keV, alpha_mrad, beta_mrad)[0]
-        for f, s in zip(todo, sig):
-            store[f.name] = s
+        cont, lines, _ = edge_cross_sections(todo, grid, E0_keV, alpha_mrad, beta_mrad, src,
+                                             white_lines=white_lines)
+        store.update(zip([f.name for f in todo], cont + lines))
     return grid, np.stack([store[f.name] for f in families]) if families else np.zeros((0, grid.size))
-
-
-# ----------------------------------------------------------------------------- NNLS on a Gram
-def _nnls_gram(G: np.ndarray, h: np.ndarray, yy: float) -> tuple[np.ndarray, float]:
-    """min ||A x - y||^2, x >= 0, given G = A^T A, h = A^T y, yy = y^T y -> (x, chi2)."""
-    from scipy.optimize import nnls
-
-    K = G.shape[0]
-    ridge = 1e-10 * max(float(np.trace(G)) / max(K, 1), 1e-300)
-    try:
-        L = np.linalg.cholesky(G + ridge * np.eye(K))
-    except np.linalg.LinAlgError:
-        L = np.linalg.cholesky(G + 1e-6 * max(float(np.trace(G)) / K, 1e-300) * np.eye(K))
-    b = np.linalg.solve(L, h)              # R = L^T: ||R x - b||^2 = x^T G x - 2 h^T x + b^T b
-    x = np.linalg.solve(L.T, b)
-    if np.any(x < 0) or not np.all(np.isfinite(x)):
-        x, _ = nnls(L.T, b, maxiter=50 * K)
-    r = L.T @ x - b
-    return x, float(yy - b @ b + r @ r)
 
 
 # ----------------------------------------------------------------------------- the fit
@@ -313,8 +307,7 @@ def _trim(yb: np.ndarray) -> tuple[int, int]:
 
 
 def _unfitted(candidates, status_reason, microscope, window, message, t0) -> VerificationResult:
-    ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb)
-          for el, (p, nb) in candidates.items()}
+    ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb) for el, (p, nb) in candidates.items()}
     z = np.zeros(0)
     return VerificationResult(ev, z, z, z, z, {}, float("nan"), microscope, window, float("nan"),
                               time.perf_counter() - t0, message)
@@ -381,6 +374,7 @@ def _one_blas_thread():
 
 
 def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationResult:
+    from eels_helpers.inference.quantify import nnls_gram, plasmon_replicas
     from eels_helpers.physics.elements import ELEMENTS, families_of
 
     config = VerifyConfig() if config is None else config
@@ -444,7 +438,8 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         for el, ev in res.evidence.items():
             ev.edges_outside = outside_txt[el]
         return decide(res, rule, threshold)
-    grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos)
+    grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos,
+                              config.white_lines)
     fitted = [el for el in cand if el not in status_reason]
     shifts = np.asarray(config.shifts_eV)
     S, n = shifts.size, Eb.size
@@ -453,18 +448,19 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     nf = max(int(config.n_near), 0) if config.near_onset_eV > 0 else 0
     gs = config.near_onset_eV / (2 * nf) if nf else 1.0
     centres = (np.arange(nf) + 0.5) * config.near_onset_eV / nf if nf else np.zeros(0)
-    cumulative = {}
-    for el in fitted:   # integral of dsigma/dE over the grid (barn), for exact bin integrals
+    cumulative, n_edge = {}, 1 + len(config.plural_eV)
+    for el in fitted:   # integral of dsigma/dE (and its plasmon replicas) over the grid (barn)
         s_tot = sig[[i for i, o in enumerate(owner) if o == el]].sum(axis=0)
-        cumulative[el] = np.concatenate([[0.0], np.cumsum(0.5 * (s_tot[1:] + s_tot[:-1]))]) * _GRID_STEP_EV
+        s_tot = np.vstack([s_tot, plasmon_replicas(s_tot, _GRID_STEP_EV, config.plural_eV)])
+        cumulative[el] = np.hstack([np.zeros((n_edge, 1)), np.cumsum(0.5 * (s_tot[:, 1:] + s_tot[:, :-1]), axis=1)
+                                    ]) * _GRID_STEP_EV
 
     def columns(el: str, shift: np.ndarray, a: int = 0, b: int = n) -> np.ndarray:
         """(len(shift), b - a, m) columns of candidate ``el`` at each onset shift on bins [a, b):
         its edges' cross section integrated over each bin (barn), then near-onset Gaussians
         (unit area, counts)."""
         Es = edges_eV[None, a:b + 1] - shift[:, None]               # (S, b - a + 1)
-        c = np.interp(Es, grid, cumulative[el])
-        out = [np.diff(c, axis=1)[..., None]]
+        out = [np.diff(np.interp(Es, grid, c), axis=1)[..., None] for c in cumulative[el]]
         if nf:
             from scipy.special import ndtr
 
@@ -517,7 +513,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         if fixed is None:
             # a reported element's shift: the others held at their first fit, its block and the
             # background refitted at every shift (small NNLS problems)
-            x0, _ = _nnls_gram(G, h, yy)
+            x0, _ = nnls_gram(G, h, yy)
             part = Aw * x0[None, :]
             for el in report:
                 ii = idx[el]
@@ -527,14 +523,14 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
                 M = np.concatenate([Bs, np.broadcast_to(bgw, (S,) + bgw.shape)], axis=2)
                 Mt = M.transpose(0, 2, 1)
                 Gs, hs = Mt @ M, Mt @ rest
-                chi = np.array([_nnls_gram(Gs[s], hs[s], float(rest @ rest))[1] for s in range(S)])
+                chi = np.array([nnls_gram(Gs[s], hs[s], float(rest @ rest))[1] for s in range(S)])
                 shift[el] = float(shifts[int(np.argmin(chi + 1e-9 * np.abs(shifts)))])  # ties: smallest
                 if shift[el] != 0.0:
                     blocks[el] = block(el, shift[el])[0]
             if any(shift.values()):
                 A, Aw, scale, G, h, idx = assemble(blocks)
         K = A.shape[1]
-        x, chi2 = _nnls_gram(G, h, yy)
+        x, chi2 = nnls_gram(G, h, yy)
         dof = max(b - a - K, 1)
         chi2_red = max(chi2 / dof, 1e-300)
         colsum = A.sum(axis=0)
@@ -542,7 +538,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         for el in report:
             ii = idx[el]
             keep = np.setdiff1d(np.arange(K), ii)
-            _, chi2_without = _nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
+            _, chi2_without = nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
             act = np.union1d(np.flatnonzero(x > 0), ii)
             g = np.zeros(K)
             g[ii] = colsum[ii] / scale[ii]                         # counts per unit of x
@@ -553,7 +549,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
                 var = float(g[act] @ np.linalg.pinv(Ga) @ g[act]) * chi2_red
             signal = float(g @ x)
             unc = math.sqrt(var) if var > 0 else float("nan")
-            edge = float(g[ii[0]] * x[ii[0]])
+            edge = float(g[ii[:n_edge]] @ x[ii[:n_edge]])
             out[el] = dict(signal_counts=signal, uncertainty_counts=unc,
                            significance=signal / unc if unc > 0 else float("nan"),
                            fit_improvement=max(chi2_without - chi2, 0.0) / chi2_red,

@@ -89,7 +89,7 @@ from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinemati
 __all__ = ["WHITE_LINES_PATH", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec", "WhiteLine",
            "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "bound_gos",
            "compute_lines", "write_csv", "white_lines", "line_cross_sections",
-           "white_line_shapes"]
+           "white_line_shapes", "line_profiles", "edge_cross_sections"]
 
 log = logging.getLogger(__name__)
 
@@ -380,6 +380,17 @@ def line_cross_sections(f_q, energy_eV, E0_keV, theta_mrad) -> np.ndarray:
     return FOUR_PI_A0SQ_BARN * R_EV**2 / (E * T) * np.maximum(cumulative(hi) - cumulative(lo), 0)
 
 
+def _bin_share(centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
+    """Share of a unit-strength Lorentzian (FWHM ``fwhm_eV``, centre ``E_line``; (n_lines,))
+    in bins [c - b/2, c + b/2] around the centres ``centre_eV`` (n_lines, n_E), per eV:
+    (1/(pi b)) [atan((c + b/2 - E_line)/g) - atan((c - b/2 - E_line)/g)], g = FWHM/2
+    (1/eV; integrates to 1 over any complete tiling of bins)."""
+    g = 0.5 * np.asarray(fwhm_eV, dtype=np.float64)[:, None]
+    d = centre_eV - np.asarray(E_line, dtype=np.float64)[:, None]
+    half = 0.5 * bin_eV
+    return (np.arctan((d + half) / g) - np.arctan((d - half) / g)) / (np.pi * bin_eV)
+
+
 def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV, beta_eff_mrad,
                       path=WHITE_LINES_PATH) -> np.ndarray:
     """dsigma/dE (barn/eV per atom) of the white lines of families ``names`` on 1 eV bins.
@@ -403,10 +414,104 @@ def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV,
     fam = np.array([index[ln.family] for ln in sel])
     first = np.asarray(onset_channel, dtype=np.float64)[fam]
     E_line = np.asarray(first_onsets_eV, dtype=np.float64)[fam] + np.array([ln.offset_eV for ln in sel])
-    g = 0.5 * np.array([ln.fwhm_eV for ln in sel])
     sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, E0_keV,
                                 be[:, None] * np.ones((1, len(sel))))        # (n_beta, n_lines)
-    d = first[:, None] + off[None, :] - E_line[:, None]                      # (n_lines, n_off)
-    share = (np.arctan((d + 0.5) / g[:, None]) - np.arctan((d - 0.5) / g[:, None])) / np.pi
+    share = _bin_share(first[:, None] + off[None, :], E_line, [ln.fwhm_eV for ln in sel], 1.0)
     np.add.at(out, (slice(None), fam), sigma[:, :, None] * share[None])
     return out
+
+
+def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=None,
+                  path=WHITE_LINES_PATH):
+    """dsigma/dE (barn/eV per atom) of every white line of edge ``families`` on an energy axis.
+
+    Each line l of family i: sigma_l(beta*_i) (:func:`line_cross_sections`, barn) times the
+    Lorentzian's mean over the bin of width ``bin_eV`` around each energy (:func:`_bin_share`,
+    1/eV; the strength is kept for any width), centred at E_line = the family's first onset +
+    the line's offset (eV). beta*_i is Egerton's effective collection angle (2011, eq. 4.73) at
+    the family's first onset, as for the continuum in
+    :class:`~eels_helpers.physics.cross_section.CrossSectionCalculator` and the simulator's
+    shape tables (:func:`white_line_shapes`).
+
+    Parameters
+    ----------
+    families : sequence of EdgeFamily or family names
+        Edge families (``"Ti L"``); those without white lines give no line.
+    energy_eV : array_like, shape (n_E,)
+        Energy-loss axis (eV), increasing.
+    E0_keV, alpha_mrad, beta_mrad : float
+        Beam energy (keV), convergence and collection semi-angles (mrad).
+    bin_eV : float, optional
+        Bin width (eV); default the axis' median spacing.
+    path : path, optional
+        White-line table (default the shipped ``data/white_lines.csv``).
+
+    Returns
+    -------
+    lines : tuple of WhiteLine
+        The lines, in table order.
+    owner : numpy.ndarray, shape (n_lines,)
+        Index into ``families`` of each line's family.
+    profiles : numpy.ndarray, shape (n_lines, n_E)
+        dsigma/dE of each line, barn/eV per atom.
+    """
+    from eels_helpers.physics.cross_section import effective_collection_angle, resolve_edge
+
+    specs = [resolve_edge(f) for f in families]
+    index = {s.name: i for i, s in enumerate(specs)}
+    sel = tuple(ln for ln in white_lines(path) if ln.family in index)
+    E = np.asarray(energy_eV, dtype=np.float64)
+    if not sel:
+        return sel, np.zeros(0, dtype=np.int64), np.zeros((0, E.size))
+    owner = np.array([index[ln.family] for ln in sel])
+    first = np.array([specs[i].onset_eV for i in owner])
+    width = float(np.median(np.diff(E))) if bin_eV is None else float(bin_eV)
+    be = effective_collection_angle(first, float(E0_keV), float(alpha_mrad), float(beta_mrad))
+    E_line = first + np.array([ln.offset_eV for ln in sel])
+    sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, float(E0_keV), be)
+    share = _bin_share(np.broadcast_to(E, (len(sel), E.size)), E_line, [ln.fwhm_eV for ln in sel], width)
+    return sel, owner, sigma[:, None] * share
+
+
+def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos="builtin", *,
+                        white_lines=True):
+    """The edges of ``families`` on an energy axis: the continuum and, optionally, the white lines.
+
+    The one place where fit models get "cross sections with white lines":
+    continuum dsigma/dE from :class:`~eels_helpers.physics.cross_section.CrossSectionCalculator`
+    (Egerton 2011, sections 3.6 and 4.5; no bound-bound transitions) and the bound-bound lines of
+    :func:`line_profiles` (same kinematics and beta*), both in barn/eV per atom. A family whose
+    continuum the GOS source cannot compute gets no lines either (as in the simulator's tables).
+
+    Parameters
+    ----------
+    families : sequence of EdgeFamily or family names
+    energy_eV : array_like, shape (n_E,)
+        Energy-loss axis (eV), > 0 and uniformly spaced (the lines are averaged over bins of
+        its spacing).
+    E0_keV, alpha_mrad, beta_mrad : float
+        Beam energy (keV), convergence and collection semi-angles (mrad).
+    gos : str, path or GosSource
+        GOS source of the continuum (:func:`eels_helpers.physics.gos_tables.get_source`).
+    white_lines : bool
+        False: the lines are zeros.
+
+    Returns
+    -------
+    continuum : numpy.ndarray, shape (n_fam, n_E)
+        dsigma/dE of each family without lines (barn/eV).
+    lines : numpy.ndarray, shape (n_fam, n_E)
+        dsigma/dE of each family's white lines (barn/eV); continuum + lines is the full edge.
+    missing : list
+        The subshells the GOS source lacks (``CrossSectionCalculator.missing``).
+    """
+    from eels_helpers.physics.cross_section import CrossSectionCalculator
+
+    calc = CrossSectionCalculator(list(families), energy_eV, gos)
+    continuum = calc(E0_keV, alpha_mrad, beta_mrad)[0]
+    lines = np.zeros_like(continuum)
+    if white_lines:
+        _, owner, prof = line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad)
+        np.add.at(lines, owner, prof)
+        lines *= (continuum.max(axis=1) > 0)[:, None]
+    return continuum, lines, list(calc.missing)

@@ -21,7 +21,9 @@ across the SI instead of drawn per spectrum (``simulate_batch`` draws them per s
                              + s sum_e f_e(x) (L * sigma_e (1 + fs_e))(E) ] + Poisson noise
 
 * sigma_e: dsigma/dE (barn/eV) of the element's families whose onset is >= start + 10 eV and
-  <= end - 25 eV (the simulator's window rule), for one (E0, alpha, beta);
+  <= end - 25 eV (the simulator's window rule), for one (E0, alpha, beta): the atomic continuum,
+  plus the white lines with ``white_lines`` (default off:
+  :func:`eels_helpers.physics.white_lines.edge_cross_sections`);
 * fs_e: one generic fine structure per edge family, drawn once (the same material everywhere),
   with its scale capped at ``fine_structure_max_scale`` (the paper's dataset allows 10);
 * L: one low-loss (ZLP + plasmons, t/lambda fixed), the same for every pixel;
@@ -73,7 +75,9 @@ class SuperlatticeConfig:
     covered. energy_range_eV: recorded window (start, end), 1 eV channels.
     counts_at_start: background counts per channel at the window start (SrTiO3, mean dose).
     label_min_fraction: an in-window element is labelled present where its atomic fraction is
-    >= this.
+    >= this. white_lines: add the bound-bound white lines of Ti and Mn L2,3 and La M4,5
+    (:mod:`eels_helpers.physics.white_lines`; Ba has none) to the edges, before the fine
+    structure, as ``SimulationConfig.white_lines`` does (default off).
     """
 
     shape: tuple[int, int] = (60, 130)
@@ -96,6 +100,7 @@ class SuperlatticeConfig:
     noise: bool = True
     seed: int = 2023
     gos: str = "auto"
+    white_lines: bool = False
 
     def __post_init__(self):
         def num(name, lo, hi, unit, integer=False):
@@ -106,6 +111,8 @@ class SuperlatticeConfig:
                 raise ValueError(f"SuperlatticeConfig.{name} must be {'an integer' if integer else 'a number'}"
                                  f" in [{lo}, {hi}] {unit}; got {v!r}")
 
+        if not isinstance(self.white_lines, bool):
+            raise ValueError(f"SuperlatticeConfig.white_lines must be a bool; got {self.white_lines!r}")
         shape = tuple(self.shape)
         if len(shape) != 2 or any(not isinstance(n, (int, np.integer)) or not 1 <= n <= 4096
                                   for n in shape):
@@ -143,7 +150,10 @@ class SuperlatticeConfig:
 
     def key(self) -> str:
         """A hash of every parameter (cache key)."""
-        blob = json.dumps(asdict(self), sort_keys=True) + f"v{FORMAT_VERSION}"
+        params = asdict(self)
+        if not self.white_lines:     # the key of every configuration made before the option
+            params.pop("white_lines")
+        blob = json.dumps(params, sort_keys=True) + f"v{FORMAT_VERSION}"
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -229,8 +239,8 @@ def superlattice_si(config: SuperlatticeConfig | None = None, *,
 
 
 def _build(config: SuperlatticeConfig) -> SyntheticSI:
-    from eels_helpers.physics.cross_section import CrossSectionCalculator
     from eels_helpers.physics.elements import ELEMENTS, element_index, families_of
+    from eels_helpers.physics.white_lines import edge_cross_sections
     from eels_helpers.simulation import background as _bg
     from eels_helpers.simulation import fine_structure as _fs
     from eels_helpers.simulation import lowloss as _ll
@@ -263,15 +273,15 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
         raise ValueError(f"no edge family of {specimen_elements} in {start}-{end} eV")
     gos = resolve_gos(config.gos)
     E = np.maximum(np.arange(n_fft, dtype=np.float64), 1.0)
-    calc = CrossSectionCalculator(fams, E, gos)
-    sigma = calc(config.E0_keV, config.alpha_mrad, config.beta_mrad)[0]   # (n_fam, n_fft)
+    sigma, lines, _ = edge_cross_sections(fams, E, config.E0_keV, config.alpha_mrad,
+                                          config.beta_mrad, gos, white_lines=config.white_lines)
     dead = [f.name for f, s in zip(fams, sigma) if not s.max() > 0]
     if dead:
         raise ValueError(f"GOS source {gos!r} cannot compute {', '.join(dead)}; the superlattice "
                          "needs M edges: use gos='builtin' (regenerate it with "
                          "scripts/regenerate_gos.py) or a GOSH file path")
-    sigma = sigma.astype(np.float32)
-    o_peak = float(sigma[[f.element for f in fams].index("O")].max())
+    o_peak = float(sigma[[f.element for f in fams].index("O")].max())   # continuum (no O lines)
+    sigma = (sigma + lines).astype(np.float32)                          # (n_fam, n_fft) barn/eV
 
     # ---- fine structure: one per family, from the major onset (the simulator's steps 2)
     fs_info = {}

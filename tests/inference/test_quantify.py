@@ -186,3 +186,57 @@ def test_exclude_near_edge_channels():
     fr = _truth(np.random.default_rng(9), 20)
     res = quantify(_spectra(fr), E, ELEMENTS, config(exclude_near_edge_eV=20.0))
     assert np.max(np.abs(res.fractions - fr)) < 1e-6
+
+
+def _white_line_data():
+    from tests.inference.test_verification import _white_line_spectrum
+
+    sp, amounts = _white_line_spectrum(seed=3)
+    return sp.data, sp.energy_eV, amounts / amounts.sum()
+
+
+def test_white_lines_free_and_edge_recover_fractions_off_does_not():
+    """Ti and Mn L2,3 with white lines (the simulator's line shapes, 1 eV bins): "free" (lines as
+    nuisance columns, concentrations from the continuum) and "edge" (lines in the cross
+    section) recover the fractions with chi2 ~ 1; "off" does not."""
+    y, E_, truth = _white_line_data()
+    res = {m: quantify(y, E_, ELEMENTS, config(white_lines=m)) for m in ("off", "free", "edge")}
+    for m in ("free", "edge"):
+        np.testing.assert_allclose(np.ravel(res[m].fractions), truth, rtol=0.03)
+        assert float(res[m].chi2_reduced) < 1.5
+    assert float(res["off"].chi2_reduced) > 20 * float(res["free"].chi2_reduced)
+    assert np.max(np.abs(np.ravel(res["off"].fractions) / truth - 1)) > 0.1
+    free = res["free"]
+    assert free.design.lines == ["Ti L3", "Ti L2", "Mn L3", "Mn L2"]
+    assert free.line_amounts.shape == (4,) and np.all(free.line_amounts > 0)
+    assert free.background.shape == (len(free.config.background_exponents),)
+    np.testing.assert_allclose(free.model(), free.design.matrix @ np.concatenate(
+        [free.amounts, free.line_amounts, free.background]))
+
+
+def test_white_lines_free_harmless_without_lines_and_off_unchanged():
+    """Without white lines in the data, "free" gives the fractions of "off" (the line columns
+    fit ~nothing); "off" is the model without the option, column for column."""
+    rng = np.random.default_rng(5)
+    fr = _truth(rng, 1)
+    y = rng.poisson(_spectra(fr, dose=3e4)).astype(np.float64)
+    off = quantify(y, E, ELEMENTS, config())
+    free = quantify(y, E, ELEMENTS, config(white_lines="free"))
+    np.testing.assert_allclose(free.fractions, off.fractions, rtol=0.02)
+    np.testing.assert_allclose(off.design.matrix[:, :3], _sigma().T, rtol=1e-12)   # d = 1 eV
+    assert off.design.lines == [] and off.line_amounts.shape == (1, 0)
+    with pytest.raises(ValueError, match="white_lines"):
+        config(white_lines=True)
+
+
+def test_plasmon_replicas_keep_counts_and_peak_near_the_plasmon():
+    from eels_helpers.inference.quantify import plasmon_replicas
+
+    x = np.zeros(4000)
+    x[100] = 1.0                                          # a delta at grid point 100, 0.25 eV steps
+    rep = plasmon_replicas(x, 0.25, [15.0, 30.0])
+    assert rep.shape == (2, 4000) and np.all(rep >= 0)
+    np.testing.assert_allclose(rep.sum(axis=1), 1.0, rtol=1e-12)   # unit area: counts kept
+    peaks = (np.argmax(rep, axis=1) - 100) * 0.25
+    assert np.all(np.abs(peaks - [15.0, 30.0]) < 0.15 * np.array([15.0, 30.0]))
+    assert rep[:, :101].max() < 1e-12                     # energy loss only adds energy (FFT round-off)

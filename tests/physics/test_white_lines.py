@@ -188,3 +188,39 @@ def test_ba_bound_line_continues_the_ground_state_resonance():
     m = cont.free_energies_eV <= 20
     resonance = np.trapezoid(cont.dfde_per_eV[0][m], cont.free_energies_eV[m])
     assert f0 == pytest.approx(resonance, rel=0.3)
+
+
+def test_edge_cross_sections_continuum_as_calculator_and_lines_keep_strength():
+    """The fit models' builder: the continuum is CrossSectionCalculator's bit for bit; each
+    family's lines on a 0.25 eV axis integrate to the sum of its lines' sigma(beta*) (beta* at
+    the family's first onset, Egerton eq. 4.73) and peak at the L3 line; O K has none."""
+    from eels_helpers.physics.cross_section import CrossSectionCalculator, effective_collection_angle
+
+    names = ["Ti L", "O K", "Mn L"]
+    fams = [elements.family(n) for n in names]
+    E = np.arange(300.0, 1200.0, 0.25)
+    cont, lines, _ = wl.edge_cross_sections(fams, E, 200.0, 10.0, 30.0, "hydrogenic")
+    assert np.array_equal(cont, CrossSectionCalculator(fams, E, "hydrogenic")(200.0, 10.0, 30.0)[0])
+    assert not wl.edge_cross_sections(fams, E, 200.0, 10.0, 30.0, "hydrogenic", white_lines=False)[1].any()
+    assert not lines[1].any()
+    for i in (0, 2):
+        sel = [ln for (f, _), ln in _lines().items() if f == names[i]]
+        be = effective_collection_angle(fams[i].first_onset_eV, 200.0, 10.0, 30.0)
+        sigma = wl.line_cross_sections(np.array([ln.f_q for ln in sel]), np.array([_energy(ln) for ln in sel]),
+                                       200.0, np.full(len(sel), float(be)))
+        assert lines[i].sum() * 0.25 == pytest.approx(sigma.sum(), rel=0.01)
+        l3 = next(ln for ln in sel if ln.component == "L3")
+        assert abs(E[np.argmax(lines[i])] - _energy(l3)) <= 0.25
+        assert lines[i].max() > 3 * cont[i].max()          # the lines dominate a 3d-metal L2,3 edge
+
+
+def test_line_profiles_per_line_sum_to_the_family_lines():
+    fams = [elements.family(n) for n in ("Ce M", "Ba M", "Ti L")]
+    E = np.arange(400.0, 1000.0, 1.0)
+    lines, owner, prof = wl.line_profiles(fams, E, 300.0, 20.0, 50.0)
+    assert [ln.component for ln in lines] == ["L3", "L2", "M5", "M4"]   # table order; Ba has none
+    assert owner.tolist() == [2, 2, 0, 0]
+    fam_lines = wl.edge_cross_sections(fams, E, 300.0, 20.0, 50.0, "builtin")[1] if builtin_available() else None
+    if fam_lines is not None:
+        np.testing.assert_allclose(fam_lines[0], prof[2] + prof[3])
+        assert not fam_lines[1].any()

@@ -44,6 +44,24 @@ def test_families_without_lines_unchanged(tables):
         assert np.array_equal(on.shapes[:, i], plain.shapes[:, i]), name
 
 
+@pytest.mark.parametrize("name", ["Ti L", "Mn L", "La M", "Ce M"])
+def test_fit_models_lines_equal_the_shape_table_lines(tables, name):
+    """The fit models' white lines (physics.white_lines.edge_cross_sections: an absolute energy
+    axis, beta* from alpha and beta) equal the simulator's (shape table with minus without
+    lines: offsets from the onset channel, tabulated beta* nodes) at the same E0 and beta."""
+    from eels_helpers.physics.white_lines import edge_cross_sections
+
+    plain, _, on = tables
+    i = NAMES.index(name)
+    E = on.onset_channel[i] + on.first_offset + np.arange(on.shapes.shape[2], dtype=np.float64)
+    for k in (1, 4):
+        beta = float(on.beta_eff_mrad[k])                  # a node: alpha = 0 gives beta* = beta
+        table = on.rows([i], [0.0], [beta])[0].astype(np.float64) - plain.rows([i], [0.0], [beta])[0]
+        lines = edge_cross_sections([EDGE_FAMILIES[i]], E, 200.0, 0.0, beta, "builtin")[1][0]
+        assert table.max() > 0
+        np.testing.assert_allclose(lines, table, rtol=1e-4, atol=2e-6 * table.max())
+
+
 @pytest.mark.parametrize("name,peak_eV,tol", [("Ti L", 456, 3), ("Ce M", 883, 3),
                                               ("Tm N", 180, 5)])
 def test_maximum_at_the_white_line(tables, name, peak_eV, tol):
