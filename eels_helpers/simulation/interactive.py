@@ -52,7 +52,7 @@ _UI_BOUNDS = {
     "fs_width_eV": (1, 100), "fs_degree": (0, 40), "atomic_diameter_pm": (10.0, 500.0),
     "chemical_shift_eV": (-20, 20), "instrumental_shift_eV": (-20, 20),
     "start_min_eV": (0, 3000), "margin_before_eV": (0, 100), "margin_after_eV": (1, 200),
-    "end_max_eV": (100, 4000), "fs_max_scale": (0.0, 50.0),
+    "end_max_eV": (100, 4000), "fs_max_scale": (0.0, 50.0), "detectability_sigma": (0.0, 10.0),
 }
 _CHOICES = {"E0_keV": (60.0, 100.0, 200.0, 300.0),   # each new E0 tabulates its cross sections
             "bg_amplitude": (1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)}
@@ -74,6 +74,12 @@ def _make_control(f, value):
         return W.Checkbox(value=value, description=desc, style=style)
     if kind == "str":
         return W.Text(value=value, description=desc, style=style, layout=layout)
+    if kind == "label":
+        from eels_helpers.simulation.config import LABEL_RULES
+        return W.Dropdown(options=LABEL_RULES, value=value, description=desc, style=style)
+    if kind == "fraction":       # an open-world option: the fraction of spectra it applies to
+        return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=desc,
+                             style=style, layout=layout, continuous_update=False)
     lo, hi = _UI_BOUNDS.get(f.name, meta["limits"])
     if kind in ("N", "Z"):
         return W.IntRangeSlider(value=tuple(value), min=lo, max=hi, description=desc,
@@ -86,7 +92,7 @@ def _make_control(f, value):
     if kind == "int":
         return W.IntSlider(value=value, min=lo, max=hi, description=desc, style=style,
                            layout=layout, continuous_update=False)
-    if f.name == "fs_max_scale":
+    if f.name in ("fs_max_scale", "detectability_sigma"):
         return W.FloatSlider(value=value, min=lo, max=hi, step=0.5, description=desc,
                              style=style, layout=layout, continuous_update=False)
     return None  # dispersion_eV, n_channels: fixed by the network input, not editable
@@ -103,6 +109,8 @@ def interactive_simulator(config: SimulationConfig | None = None, formula: str =
 
     config = config or SimulationConfig()
     controls = {}
+    from eels_helpers.simulation.config import OPEN_WORLD_FIELDS
+
     for f in fields(SimulationConfig):
         c = _make_control(f, getattr(config, f.name))
         if c is not None:
@@ -156,6 +164,7 @@ def interactive_simulator(config: SimulationConfig | None = None, formula: str =
         "Low-loss": ["zlp_fwhm_eV", "plasmon_energy_eV", "plasmon_width_eV", "n_plasmons",
                      "t_over_lambda"],
         "Background and noise": ["bg_amplitude", "bg_exponent", "noise", "gos"],
+        "Open world (not in the paper)": [*OPEN_WORLD_FIELDS, "white_lines"],
     }
     tabs = W.Tab(children=[W.VBox([controls[k] for k in keys if k in controls])
                            for keys in groups.values()])
