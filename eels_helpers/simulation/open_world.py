@@ -141,20 +141,29 @@ def add_dark(counts, level, p, sign: float = 1.0) -> np.ndarray:
     return (counts + np.where(window, sign * level[:, None], 0.0)).astype(np.float32)
 
 
+def _detectable(rows, first_col, onset_eV, p, spectrum, sigma: float, dark=None, dtype=None) -> np.ndarray:
+    """Currie's test of step 4 for edge ``rows`` (counts per channel) whose onset is column
+    ``first_col`` of each row and energy ``onset_eV`` (true axis) of spectra ``spectrum``: the
+    counts S of the first 50 eV inside the window exceed ``sigma`` sqrt(S + B), B the background
+    counts there plus a flat ``dark`` level (B,); ``dtype``: the precision of the sum of S."""
+    width = _visible_width(onset_eV, p, spectrum)
+    k = np.arange(DETECTION_WIDTH_EV)
+    cols = np.minimum(np.asarray(first_col)[:, None] + k[None, :], rows.shape[1] - 1)
+    seg = np.take_along_axis(rows, cols, axis=1)
+    seg = seg if dtype is None else seg.astype(dtype)
+    signal = np.where(k[None, :] < width[:, None], seg, 0.0).sum(axis=1)
+    bg = _background_counts(onset_eV, width, p, spectrum)
+    if dark is not None:
+        bg = bg + width * dark[spectrum]
+    return signal > sigma * np.sqrt(np.maximum(signal + bg, 0.0))
+
+
 def detectable_pairs(edges, p, sigma: float, dark=None) -> np.ndarray:
     """(M,) bool: the included edges whose counts S over the first 50 eV above the onset (inside
     the window; fine structure included) exceed ``sigma`` sqrt(S + B), B the background counts
     there, a flat ``dark`` level (B,) included (module docstring, step 4)."""
-    m = p.pair_spectrum
-    width = _visible_width(edges.onset_eV, p, m)
-    k = np.arange(DETECTION_WIDTH_EV)
-    cols = np.minimum(edges.fs_start[:, None] + k[None, :], edges.rows.shape[1] - 1)
-    seg = np.take_along_axis(edges.rows, cols, axis=1).astype(np.float64)
-    signal = np.where(k[None, :] < width[:, None], seg, 0.0).sum(axis=1)
-    bg = _background_counts(edges.onset_eV, width, p, m)
-    if dark is not None:
-        bg = bg + width * dark[m]
-    return signal > sigma * np.sqrt(np.maximum(signal + bg, 0.0))
+    return _detectable(edges.rows, edges.fs_start, edges.onset_eV, p, p.pair_spectrum, sigma, dark,
+                       dtype=np.float64)
 
 
 @lru_cache(maxsize=1)
@@ -199,13 +208,8 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     out[idx] = rows
     label = np.ones(idx.size, bool)
     if sigma is not None:
-        first = np.rint(np.maximum(onset, start_true)).astype(np.int64)
-        width = _visible_width(first, p, idx)
-        cols = first[:, None] + np.arange(DETECTION_WIDTH_EV)[None, :]
-        inside = np.arange(DETECTION_WIDTH_EV)[None, :] < width[:, None]
-        signal = np.where(inside, np.take_along_axis(rows, cols, axis=1), 0.0).sum(axis=1)
-        bg = _background_counts(first, width, p, idx) + (0.0 if dark is None else width * dark[idx])
-        label = signal > sigma * np.sqrt(signal + bg)
+        first = np.rint(np.maximum(onset, start_true)).astype(np.int64)   # the rows' own axis
+        label = _detectable(rows, first, first, p, idx, sigma, dark)
     symbols = np.array([ELEMENTS.index(d[0]) for d in DISTRACTORS])
     element[idx[label]] = symbols[which[idx[label]]]
     return out, element
