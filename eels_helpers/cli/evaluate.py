@@ -40,8 +40,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     from eels_helpers.device import resolve_device
-    from eels_helpers.evaluation.cross_validation import grouped_cross_validation
-    from eels_helpers.evaluation.open_world import evaluate_open_world
+    from eels_helpers.evaluation.cross_validation import grouped_cross_validation, model_report
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs
     from eels_helpers.models.model_files import ModelNotFoundError
 
@@ -58,9 +57,9 @@ def main(args: argparse.Namespace) -> int:
         manifest, description = evaluation_set(args.experimental_dir)
         inputs = manifest_inputs(manifest)
         for model in args.models:
-            cv = grouped_cross_validation(model, manifest, inputs=inputs, seeds=range(args.splits),
-                                          device=device, name=model)
-            rates = dict(evaluate_open_world(model, n_per_kind=args.suite)[0]) if args.suite else {}
+            report = model_report(model, manifest, inputs=inputs, seeds=range(args.splits),
+                                  n_per_kind=args.suite, device=device)
+            cv, rates = report["real"], report["open_world"]
             out[model] = {"real": cv.mean, "splits": cv.splits.to_dict("records"), "open_world": rates}
             if args.per_element:
                 pe = grouped_cross_validation(model, manifest, probabilities=cv.probabilities, seeds=range(args.splits),

@@ -121,11 +121,13 @@ def model_report(model: Any, manifest=None, *, inputs: np.ndarray | None = None,
                  seeds: Sequence[int] = SPLIT_SEEDS, n_per_kind: int = 25, suite_seed: int = 0,
                  device: str = "cpu") -> dict:
     """Grouped cross-validation on real spectra (when ``manifest`` is given) and the open-world
-    invention rates at the model's own threshold: ``{"real": CrossValidation or None,
-    "open_world": {kind: rate}}``."""
+    invention rates at the model's own threshold (``n_per_kind`` 0: the suite is skipped):
+    ``{"real": CrossValidation or None, "open_world": {kind: rate}}`` (what ``eels-id evaluate``
+    prints)."""
     from eels_helpers.evaluation.open_world import evaluate_open_world
 
-    real = (grouped_cross_validation(model, manifest, inputs=inputs, seeds=seeds, device=device)
+    name = model if isinstance(model, str) else None
+    real = (grouped_cross_validation(model, manifest, inputs=inputs, seeds=seeds, device=device, name=name)
             if manifest is not None else None)
-    rates, _ = evaluate_open_world(model, n_per_kind=n_per_kind, seed=suite_seed)
-    return {"real": real, "open_world": dict(rates)}
+    rates = dict(evaluate_open_world(model, n_per_kind=n_per_kind, seed=suite_seed)[0]) if n_per_kind else {}
+    return {"real": real, "open_world": rates}
