@@ -79,9 +79,9 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     if args.model_config:
         overrides["model_config"] = args.model_config
     if args.init_from and not options:     # fine-tuning: the network of the model file
-        from eels_helpers.models.model_files import load_model
+        from eels_helpers.models.model_files import read_info
 
-        options = dict(load_model(args.init_from).options)
+        options = read_info(args.init_from)["options"]      # its description, not its weights
     return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
                                     progress=show_progress(args), **overrides)
 
