@@ -23,8 +23,11 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
 5. :func:`distractor_edges`: Al or Mg L2,3 (onsets 72.55 and 49.5 eV, outside the 107 families)
    in spectra that start below 110 eV, from Egerton's hydrogenic L-shell GOS at those onsets
    (:class:`eels_helpers.physics.hydrogenic.HydrogenicSource`; it lacks the real edges' delayed
-   maximum), jump ratio 0.2-1.5 at 10 eV above max(onset, start); labelled Al / Mg (the output
-   layer has both, through their K edges) when detectable;
+   maximum), jump ratio 0.2-1.5 at 10 eV above max(onset, start). Labelled by the rule every
+   edge follows: its onset inside the window (and, with ``labels="detectable"``, detectable).
+   Both onsets lie below the 75-eV floor of every window, so neither is ever labelled: they
+   teach the networks that a tail or a hump at 75-150 eV names no element (labelling them Al /
+   Mg, as a first version did, taught them to name Al or Mg on any steep low-energy tail);
 6. :func:`lowloss_tail`: a steep extra component A_t (E/E_start)^-r_t (r_t 5-10, A_t/A 0.3-3)
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
 7. :func:`dark_level` / :func:`add_dark`: a flat dark/read-out pedestal under a fraction of
@@ -183,8 +186,9 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     """Al or Mg L2,3 edges (module docstring, step 5) on the true axis.
 
     Returns ``(edges (B, n_fft) float32 counts per channel, element (B,) int index in ELEMENTS
-    of the labelled distractor or -1)``; ``sigma`` None labels every added edge, a number only
-    the detectable ones."""
+    of the added distractor or -1, labelled (B,) bool)``: labelled when the onset lies inside the
+    window and, with ``sigma`` a number, the edge is detectable (``sigma`` None: the window rule
+    alone)."""
     B = len(p)
     eligible = p.start_eV < LOW_START_EV
     chosen = eligible & (ow.random(B) < config.distractor_fraction)
@@ -192,9 +196,10 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     jump = ow.uniform(0.2, 1.5, size=B)
     out = np.zeros((B, n_fft), np.float32)
     element = np.full(B, -1, np.int64)
+    labelled = np.zeros(B, bool)
     idx = np.flatnonzero(chosen)
     if not idx.size:
-        return out, element
+        return out, element, labelled
     sigma_all = _distractor_calculator()(p.E0_keV[idx], p.alpha_mrad[idx], p.beta_mrad[idx],
                                          dtype=np.float32)          # (n, 2, n_fft) barn/eV
     rows = sigma_all[np.arange(idx.size), which[idx]]
@@ -206,13 +211,14 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     scale = jump[idx] * bg_probe / np.maximum(rows[np.arange(idx.size), probe], 1e-30)
     rows *= scale.astype(np.float32)[:, None]
     out[idx] = rows
-    label = np.ones(idx.size, bool)
-    if sigma is not None:
+    label = onset >= start_true
+    if sigma is not None and label.any():
         first = np.rint(np.maximum(onset, start_true)).astype(np.int64)   # the rows' own axis
-        label = _detectable(rows, first, first, p, idx, sigma, dark)
+        label &= _detectable(rows, first, first, p, idx, sigma, dark)
     symbols = np.array([ELEMENTS.index(d[0]) for d in DISTRACTORS])
-    element[idx[label]] = symbols[which[idx[label]]]
-    return out, element
+    element[idx] = symbols[which[idx]]
+    labelled[idx] = label
+    return out, element, labelled
 
 
 def lowloss_tail(p, config: SimulationConfig, ow: np.random.Generator, n_channels: int,

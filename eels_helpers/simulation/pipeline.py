@@ -138,7 +138,9 @@ PARAM_DOC = {
     "instrumental_shift_eV": "(B,) instrumental shift s (recorded = true + s), eV",
     "edge_free": "(B,) bool, open-world configurations only: the spectrum's edges were removed",
     "distractor_element": "(B,) open-world configurations only: index in ELEMENTS of the Al or "
-                          "Mg L2,3 edge added and labelled (-1: none)",
+                          "Mg L2,3 edge added (-1: none)",
+    "distractor_labelled": "(B,) bool, open-world configurations only: the added Al or Mg L2,3 "
+                           "edge is labelled (its onset inside the window)",
 }
 
 
@@ -278,7 +280,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         dark, dark_subtracted = _open.dark_level(p, config, ow)
         if sigma is not None:
             keep &= _open.detectable_pairs(edges, p, sigma, dark)
-        extra, distractor = _open.distractor_edges(p, config, ow, summed.shape[1], sigma, dark)
+        extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], sigma, dark)
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
     if return_steps:
@@ -319,11 +321,15 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         steps["noisy"] = counts
     clock("noise")
     spectra = _steps.normalise(counts) if ow is None else _open.normalise(counts)
-    ident, quant = _steps.labels(p) if ow is None else _open.relabel(p, keep, distractor)
+    if ow is None:
+        ident, quant = _steps.labels(p)
+    else:
+        ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1))
     params = _stored_parameters(p, edges, fs_ratio, config)
     if ow is not None:
         params["edge_free"] = no_edges
         params["distractor_element"] = distractor.astype(np.int16)
+        params["distractor_labelled"] = distractor_labelled
     clock("normalise_labels")
     return SimulatedBatch(spectra, ident, quant, params, steps)
 

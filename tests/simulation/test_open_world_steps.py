@@ -97,8 +97,18 @@ def test_low_start_and_distractor_edges(specimens):
     assert ((start >= 75) & (start <= 85)).all()
     d = batch.params["distractor_element"]
     assert set(np.unique(d)) <= {AL, MG} and (d >= 0).all()
+    # labelled only when the onset (true axis) lies inside the window: Mg L2,3 (49.5 eV) never,
+    # Al L2,3 (72.55 eV) only where the instrumental shift moves the window start below it
+    start_true = start - batch.params["instrumental_shift_eV"]
+    onset = np.where(d == AL, 72.55, 49.5)
+    labelled = batch.params["distractor_labelled"]
+    assert not (labelled & (onset < start_true)).any() and not labelled[d == MG].any()
+    assert (~labelled).sum() >= 24
+    specimen_has = np.array([[el in s.elements for el in ("Al", "Mg")] for s in specimens[:32]])
     rows = np.arange(d.size)
-    assert batch.labels_identification[rows, d].all()
+    from_distractor_only = ~specimen_has[rows, (d == MG).astype(int)]
+    got = batch.labels_identification[rows, d].astype(bool)
+    assert np.array_equal(got[from_distractor_only], labelled[from_distractor_only])
 
 
 def test_narrow_windows_hug_the_query_edge(specimens):
