@@ -44,6 +44,9 @@ class Prediction:
         (float32 (*navigation_shape, 3072)).
     note: why nothing is reported although the network answered, e.g. a window that holds no
         onset of the 107 edge families; empty otherwise.
+    splice_cut_eV: float64 (*navigation_shape): where the spectrum is spliced (two acquisitions
+        joined, :mod:`eels_helpers.inference.splices`), the energy in eV below which its counts
+        were left out; NaN where it is not (None: not checked).
     """
 
     source: str
@@ -55,6 +58,15 @@ class Prediction:
     spectrum: Any = None
     inputs: np.ndarray | None = None
     note: str = ""
+    splice_cut_eV: np.ndarray | None = None
+
+    @property
+    def spliced_below_eV(self) -> list[float]:
+        """The distinct energies (eV) below which a splice cut the counts (empty: none)."""
+        if self.splice_cut_eV is None:
+            return []
+        cuts = np.asarray(self.splice_cut_eV, dtype=np.float64)
+        return [float(e) for e in np.unique(cuts[np.isfinite(cuts)])]
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -82,6 +94,9 @@ class Prediction:
             out["presence_fraction"] = PRESENCE_FRACTION
         if self.note:
             out["note"] = self.note
+        if self.splice_cut_eV is not None:
+            cuts = np.asarray(self.splice_cut_eV, dtype=np.float64)
+            out["splice_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -342,7 +357,7 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
-        x = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative)
+        x, cuts = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative, return_cuts=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         probs[~has_signal] = 0.0            # empty pixels (all zero or constant) name no element
@@ -363,6 +378,7 @@ def predict(
                 spectrum=spectrum,
                 inputs=x,
                 note=note,
+                splice_cut_eV=cuts,
             )
         )
     return results
@@ -390,11 +406,28 @@ def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, t
 
 def format_prediction(pred: Prediction, top: int = 5) -> str:
     """Human-readable lines for one prediction."""
-    from eels_helpers.physics.elements import ELEMENTS
-
     name = Path(pred.source).name if pred.source else "spectrum"
     if pred.note:
         return f"{name}: no element: {pred.note}"
+    return _format_detected(pred, name, top) + _splice_line(pred)
+
+
+def _splice_line(pred: Prediction) -> str:
+    from eels_helpers.inference.splices import SPLICE_RATIO
+
+    cuts = pred.spliced_below_eV
+    if not cuts:
+        return ""
+    where = ", ".join(f"{e:.0f}" for e in cuts[:5]) + (", ..." if len(cuts) > 5 else "")
+    n = int(np.isfinite(np.asarray(pred.splice_cut_eV, dtype=np.float64)).sum())
+    which = f"{n} spectra are" if pred.is_spectrum_image else "the spectrum is"
+    return (f"\n   note: {which} spliced (a step of more than {SPLICE_RATIO:g}x that no edge makes, at "
+            f"{where} eV): the counts below it were left out")
+
+
+def _format_detected(pred: Prediction, name: str, top: int) -> str:
+    from eels_helpers.physics.elements import ELEMENTS
+
     if pred.is_spectrum_image:
         shape = " x ".join(str(n) for n in pred.navigation_shape)
         n = int(np.prod(pred.navigation_shape))

@@ -15,6 +15,9 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
    i.e. zero padding on both sides of the measured window;
 5. channels below 75 eV are set to zero (zero-loss and plasmon region the simulator does
    not model);
+5b. not in the paper: at a splice (two acquisitions joined, a step by more than 20x within
+   15 eV that no edge makes; :mod:`eels_helpers.inference.splices`) the channels below the step
+   are set to zero (``cut_splices=False``: the paper's recipe);
 6. divided by its maximum, so the largest channel is 1.
 
 Negative intensities (over-subtracted dark reference, background-subtracted data, spline
@@ -26,6 +29,7 @@ vectorised over a batch / spectrum image: the spline is applied as one linear op
 
 from __future__ import annotations
 
+import logging
 import math
 import warnings
 from dataclasses import dataclass
@@ -34,6 +38,8 @@ import numpy as np
 
 from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap, nan_report
 from eels_helpers.spectrum import Spectrum
+
+logger = logging.getLogger(__name__)
 
 #: network input length: channel i = i eV
 N_CHANNELS = 3072
@@ -132,11 +138,14 @@ def resample_to_grid(
 
 
 def pad_and_normalise(
-    grid: np.ndarray, values: np.ndarray, *, clip_negative: bool = False, where: str = "spectrum array"
-) -> np.ndarray:
+    grid: np.ndarray, values: np.ndarray, *, clip_negative: bool = False, where: str = "spectrum array",
+    cut_splices: bool = True, return_cuts: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Steps 4-6 of the module docstring: place ``values`` (..., m) at the integer energies
-    ``grid`` (m,) eV of a zero vector of 3072 channels, zero the channels below 75 eV and divide
-    each spectrum by its maximum. Returns float32 (..., 3072)."""
+    ``grid`` (m,) eV of a zero vector of 3072 channels, zero the channels below 75 eV (and below a
+    splice, step 5b, with ``cut_splices``) and divide each spectrum by its maximum. Returns
+    float32 (..., 3072); with ``return_cuts`` also the energies (...,) below which a splice cut
+    the counts (NaN: none)."""
     grid = np.asarray(grid, dtype=np.int64)
     values = np.asarray(values, dtype=np.float32)
     if grid.ndim != 1 or values.shape[-1] != grid.size:
@@ -149,6 +158,15 @@ def pad_and_normalise(
     if grid.size:
         out[:, grid[0] : grid[-1] + 1] = flat
     out[:, : int(MIN_ENERGY_EV)] = 0.0
+    cut_eV = np.full(out.shape[0], np.nan)
+    if cut_splices:
+        from eels_helpers.inference.splices import cut_splices as _cut
+
+        out, cut_eV = _cut(out)
+        if np.isfinite(cut_eV).any():
+            logger.info("%s: %d of %d spectra are spliced; the counts below the splice (%s eV) were "
+                        "left out", where, int(np.isfinite(cut_eV).sum()), cut_eV.size,
+                        ", ".join(f"{e:.0f}" for e in np.unique(cut_eV[np.isfinite(cut_eV)])[:5]))
     if clip_negative:
         np.maximum(out, 0.0, out=out)
     peak = out.max(axis=1, keepdims=True)
@@ -162,7 +180,8 @@ def pad_and_normalise(
         out[dead] = 0.0
         peak[dead] = 1.0
     out /= peak
-    return out.reshape(batch_shape + (N_CHANNELS,))
+    out = out.reshape(batch_shape + (N_CHANNELS,))
+    return (out, cut_eV.reshape(batch_shape)) if return_cuts else out
 
 
 def signal_in_window(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.ndarray, tuple[float, float]]:
@@ -189,18 +208,23 @@ def preprocess(
     offset_eV: float = 0.0,
     *,
     clip_negative: bool = False,
-) -> np.ndarray:
+    cut_splices: bool = True,
+    return_cuts: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
 
     spectrum_or_array: a :class:`~eels_helpers.spectrum.Spectrum`, or an array (..., n) of
         intensities (any units) with ``energy_eV`` (n,) in eV. Without ``energy_eV`` an
         array must already have 3072 channels on the 0..3071 eV grid.
     offset_eV: calibration error of the energy axis (file minus true, eV), subtracted.
-    Returns float32 (..., 3072), each spectrum scaled so its maximum is 1.
+    cut_splices: step 5b (not in the paper): leave out the counts below a splice.
+    Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
+    also the energies (...,) in eV below which a splice cut the counts (NaN: none).
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
     grid, values = resample_to_grid(spectrum_or_array, energy_eV, offset_eV)
-    return pad_and_normalise(grid, values, clip_negative=clip_negative, where=where)
+    return pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
+                             cut_splices=cut_splices, return_cuts=return_cuts)
 
 
 def not_a_knot_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
