@@ -4,9 +4,9 @@ One grouped split (:func:`eels_helpers.evaluation.real_spectra.evaluation_split`
 spectra moves the exact match by +-0.1 with the threshold chosen on its validation half, so
 every model is scored on several splits: for each split seed the threshold is chosen on the
 validation half by the paper's rule (:func:`eels_helpers.evaluation.metrics.select_threshold`,
-where weighted precision and recall are closest on a 0.05 grid) and the test half is scored at it, carbon left out; the figures
-reported are the means over the splits (and each split's row). The probabilities are computed
-once per model. Nothing here changes a model: the real spectra are evaluation data only.
+where weighted precision and recall are closest on a 0.05 grid) and the test half is scored at
+it, carbon left out; the figures reported are the means over the splits (and each split's row).
+The probabilities are computed once per model. Nothing here changes a model: the real spectra are evaluation data only.
 
 :func:`model_report` adds the open-world suite's invention rates
 (:func:`eels_helpers.evaluation.open_world.evaluate_open_world`) at the threshold the model ships
