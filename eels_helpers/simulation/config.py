@@ -130,7 +130,7 @@ class SimulationConfig:
     distractor_fraction: float = _fraction(
         "Edges outside the 107 families",
         "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
-        "GOS at the measured onsets), labelled Al or Mg")
+        "GOS at the measured onsets), labelled only where its onset lies inside the window")
     low_start_fraction: float = _fraction(
         "Windows starting at 75-85 eV",
         "fraction of spectra whose window start is redrawn in [75, 85] eV")
