@@ -15,7 +15,8 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    in ``carbon_atomic_fraction``; simulated and labelled through C K like any element);
 2. :func:`redraw_windows` (inside the parameter draw, before the families in the window are
    chosen): windows starting at 75-85 eV, and narrow windows tight around the query edge;
-3. :func:`edge_free`: spectra whose edges are removed (label: no element);
+3. :func:`edge_free`: spectra whose edges are removed (label: no element), all but a carbon
+   film's (:func:`removed_pairs`: those are carbon-film-only spectra, labelled C);
 4. :func:`detectable_pairs`: with ``labels="detectable"``, an edge is labelled only when its counts
    over the first 50 eV above its onset (inside the window), S, exceed k sqrt(S + B), B the
    background counts there, k = ``detectability_sigma`` (Poisson: Currie, Anal. Chem. 40, 586
@@ -50,7 +51,7 @@ from eels_helpers.simulation import background as _background
 from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
-           "redraw_windows", "edge_free", "dark_level", "add_dark", "detectable_pairs",
+           "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
            "distractor_edges", "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -109,6 +110,17 @@ def redraw_windows(start, end, latest_start, earliest_end, config: SimulationCon
 def edge_free(n_spectra: int, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray:
     """(B,) bool: the spectra whose edges are removed (``edge_free_fraction``)."""
     return ow.random(n_spectra) < config.edge_free_fraction
+
+
+def removed_pairs(no_edges: np.ndarray, p) -> np.ndarray:
+    """(M,) bool: the (spectrum, family) pairs removed from the edge-free spectra ``no_edges``
+    (B,): every edge but carbon's, so that an edge-free spectrum of a specimen with a carbon
+    film (:func:`add_carbon`) is a carbon-film-only spectrum, what a microscopist records over
+    the holes of a holey-carbon grid (labelled C)."""
+    from eels_helpers.simulation.shape_tables import family_arrays
+
+    carbon = family_arrays().element[p.pair_family] == ELEMENTS.index("C")
+    return no_edges[p.pair_spectrum] & ~carbon
 
 
 def _background_counts(onset_eV, width, p, spectrum):

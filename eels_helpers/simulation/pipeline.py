@@ -136,7 +136,8 @@ PARAM_DOC = {
     "plasmon_width_eV": "(B, P) plasmon widths, eV (0 when unused)",
     "t_over_lambda": "(B,) scattering parameter t/lambda",
     "instrumental_shift_eV": "(B,) instrumental shift s (recorded = true + s), eV",
-    "edge_free": "(B,) bool, open-world configurations only: the spectrum's edges were removed",
+    "edge_free": "(B,) bool, open-world configurations only: the spectrum's edges were removed "
+                 "(all but carbon's: with carbon, a carbon-film-only spectrum)",
     "distractor_element": "(B,) open-world configurations only: index in ELEMENTS of the Al or "
                           "Mg L2,3 edge added (-1: none)",
     "distractor_labelled": "(B,) bool, open-world configurations only: the added Al or Mg L2,3 "
@@ -259,7 +260,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     edges = _steps.scaled_edges(tables, p, peak_tables)
     if ow is not None:
         no_edges = _open.edge_free(len(p), config, ow)
-        edges.rows[no_edges[p.pair_spectrum]] = 0.0
+        removed = _open.removed_pairs(no_edges, p)      # a carbon film's C K stays
+        edges.rows[removed] = 0.0
     steps = {}
     if return_steps:
         B, jm = len(p), p.jump_pair
@@ -276,7 +278,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)
     if ow is not None:
         sigma = config.detectability_sigma if config.labels == "detectable" else None
-        keep = ~no_edges[p.pair_spectrum]
+        keep = ~removed
         dark, dark_subtracted = _open.dark_level(p, config, ow)
         if sigma is not None:
             keep &= _open.detectable_pairs(edges, p, sigma, dark)

@@ -69,7 +69,8 @@ def test_same_seed_same_open_world_batch(specimens):
 
 def test_edge_free_spectra_have_no_label_and_no_edge(specimens):
     cfg = _only(edge_free_fraction=1.0, noise=False)
-    batch = simulate_batch(specimens[:16], cfg, 2, return_steps=True)
+    no_carbon = [s for s in specimens if "C" not in s.elements][:16]
+    batch = simulate_batch(no_carbon, cfg, 2, return_steps=True)
     assert batch.params["edge_free"].all()
     assert batch.labels_identification.sum() == 0
     assert batch.labels_quantification.sum() == 0
@@ -77,6 +78,21 @@ def test_edge_free_spectra_have_no_label_and_no_edge(specimens):
     window = batch.steps["expected"] > 0
     np.testing.assert_allclose(batch.steps["expected"][window], batch.steps["background"][window],
                                rtol=1e-5)
+
+
+def test_edge_free_spectra_with_a_carbon_film_hold_carbon_only(specimens):
+    no_carbon = [s for s in specimens if "C" not in s.elements][:24]
+    cfg = _only(edge_free_fraction=1.0, carbon_fraction=1.0, low_start_fraction=1.0, noise=False)
+    batch = simulate_batch(no_carbon, cfg, 4, return_steps=True)
+    labelled = batch.labels_identification.astype(bool)
+    assert not np.delete(labelled, C, axis=1).any()           # nothing but carbon
+    has_c = labelled[:, C]
+    assert has_c.sum() >= 12                                   # C K (284 eV) mostly in the window
+    window = batch.steps["expected"] > 0
+    edge = np.where(window, batch.steps["expected"] - batch.steps["background"], 0.0)
+    rel = edge / np.where(window, batch.steps["background"], 1.0)
+    assert (rel[has_c].max(axis=1) > 1e-3).all()               # C K above the background
+    assert np.abs(rel[~has_c]).max() < 1e-4                     # the others: background alone
 
 
 def test_carbon_film_is_simulated_and_labelled(specimens):
