@@ -40,20 +40,29 @@ RISE_EV = 10
 MAX_CUTS = 3
 
 
-def splice_ratio(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def splice_ratio(inputs: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """The largest step ratio R (module docstring) of each spectrum and the channel where the cut
     would go. inputs: (n, 3072) on the network's 1-eV grid, zero outside the window (any scale).
-    Returns ``(ratio (n,) float64, cut (n,) int64)``; ratio 0 where no block qualifies."""
-    x = np.asarray(inputs, dtype=np.float64)
+    Returns ``(ratio (n,) float64, cut (n,) int64)``; ratio 0 where no block qualifies. Spectra
+    are taken ``chunk`` at a time (memory: about 40 bytes per channel and spectrum of a chunk)."""
+    x = np.asarray(inputs)
     if x.ndim != 2:
         raise ValueError(f"inputs must be (n, channels), got shape {x.shape}")
+    ratio, cut = np.zeros(len(x)), np.zeros(len(x), np.int64)
+    for a in range(0, len(x), chunk):
+        ratio[a:a + chunk], cut[a:a + chunk] = _largest_step(x[a:a + chunk])
+    return ratio, cut
+
+
+def _largest_step(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n_ch = x.shape[1]
     k, d = BLOCK_EV, RISE_EV
     m = n_ch - 2 * k - d                          # blocks x[j:j+k] whose upper block fits
     if m <= 0:
         return np.zeros(len(x)), np.zeros(len(x), np.int64)
-    blocks = np.lib.stride_tricks.sliding_window_view(x, k, axis=1)   # [:, j] = x[:, j:j+k]
-    block_max, block_min = blocks.max(axis=-1), blocks.min(axis=-1)
+    x = x.astype(np.float32, copy=False)
+    shifted = [x[:, i: n_ch - k + 1 + i] for i in range(k)]        # block j = x[:, j:j+k]
+    block_max, block_min = np.maximum.reduce(shifted), np.minimum.reduce(shifted)
     before_max, before_min = block_max[:, :m], block_min[:, :m]
     after_min = block_min[:, k + d: k + d + m]
     first = np.argmax(x != 0, axis=1)
@@ -61,7 +70,7 @@ def splice_ratio(inputs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ok = (before_min > 0) & (before_max < 2 * before_min) & (j[None, :] >= first[:, None] + 3)
     ratio = np.where(ok, after_min / np.where(ok, before_max, 1.0), 0.0)
     at = ratio.argmax(axis=1)
-    return ratio[np.arange(len(x)), at], at + k + d
+    return ratio[np.arange(len(x)), at].astype(np.float64), at + k + d
 
 
 def cut_splices(inputs: np.ndarray, ratio: float = SPLICE_RATIO) -> tuple[np.ndarray, np.ndarray]:
