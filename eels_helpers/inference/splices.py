@@ -14,13 +14,14 @@ channels ``RISE_EV`` eV after the block x[j:j+5] over the largest of that block,
 
     R(j) = min x[j+5+d : j+10+d] / max x[j : j+5],   d = RISE_EV,
 
-where the block x[j:j+5] lies inside the window (from its fourth channel on: the spline's ends), is positive and
-smooth (its largest channel below twice its smallest: a background-subtracted pre-edge, noise
-about zero, never qualifies). A splice is where R exceeds ``SPLICE_RATIO``; the cut is at the
-channel j+5+d where the upper level has been reached. Why 20: no core-loss edge comes near it.
-The edges with the sharpest rise over a power law (N K of N2 gas, the L2,3 white lines of Sc and
-Ca) reach R = 4-10 in measured spectra, and 99.9 % of the simulator's spectra stay below 11 (2,048
-spectra of the paper's configuration: largest 24; a test checks it on simulated spectra).
+where the block x[j:j+5] lies inside the window (from its fourth channel on: the spline's
+ends), is positive and smooth (its largest channel below twice its smallest: a
+background-subtracted pre-edge, noise about zero, never qualifies). A splice is where R exceeds
+``SPLICE_RATIO``; the cut is at the channel j+5+d where the upper level has been reached. Why 20:
+no core-loss edge comes near it. The edges with the sharpest rise over a power law (N K of N2
+gas, the L2,3 white lines of Sc and Ca, Ar L2,3) reach R = 4-7 in the project's measured spectra,
+and 99.9 % of the simulator's spectra stay below 12 (2,048 spectra of the paper's configuration:
+largest 24; a test checks the simulated side).
 A step down (the upper segment scaled down) is not handled: it was not met in measured spectra.
 """
 
