@@ -26,8 +26,9 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    (:class:`eels_helpers.physics.hydrogenic.HydrogenicSource`; it lacks the real edges' delayed
    maximum), jump ratio 0.2-1.5 at 10 eV above max(onset, start). Labelled by the rule every
    edge follows: its onset inside the window (and, with ``labels="detectable"``, detectable).
-   Both onsets lie below the 75-eV floor of every window, so neither is ever labelled: they
-   teach the networks that a tail or a hump at 75-150 eV names no element (labelling them Al /
+   Both onsets lie below the 75-eV floor of every window, so they are almost never labelled
+   (Al only where a positive instrumental shift moves the window's true start below 72.6 eV):
+   they teach the networks that a tail or a hump at 75-150 eV names no element (labelling them Al /
    Mg, as a first version did, taught them to name Al or Mg on any steep low-energy tail);
 6. :func:`lowloss_tail`: a steep extra component A_t (E/E_start)^-r_t (r_t 5-10, A_t/A 0.3-3)
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
