@@ -248,8 +248,11 @@ def test_cli_verify_uses_the_rule_fitted_for_the_model(tmp_path, capsys, caplog,
     path = tmp_path / "feo.csv"
     np.savetxt(path, np.column_stack([sp.energy_eV, sp.data]), delimiter=",", header="energy_eV,counts")
     assert cli_main(["predict", str(path), "--model", "ensemble", "--verify", "--device", "cpu"]) == 0
-    assert seen == ["ensemble"]
-    assert "no verification rule fitted for model 'ensemble'" in caplog.text
+    assert seen == ["ensemble"]          # ensemble has a fitted rule: no fallback warning
+    assert "no verification rule fitted" not in caplog.text
+    assert cli_main(["predict", str(path), "--model", "ensemble-paper", "--verify", "--device", "cpu"]) == 0
+    assert seen == ["ensemble", "ensemble-paper"]
+    assert "no verification rule fitted for model 'ensemble-paper'" in caplog.text
 
 
 @pytest.mark.skipif(not builtin_available(), reason="the numbers were computed with the shipped GOS table")
