@@ -21,6 +21,7 @@ atomically. The command line ``eels-id map`` is :mod:`eels_helpers.cli.map`.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -224,6 +225,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, _identifiable, run_model
     from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.splices import splice_summary
     from eels_helpers.physics.elements import ELEMENTS
 
     if not 0.0 <= presence < 1.0:
@@ -239,7 +241,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     has_signal, families, _ = _identifiable(spectrum, float(offset_eV), 0)
-    x = preprocess(spectrum, offset_eV=float(offset_eV))
+    x, cuts = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True)
+    if note := splice_summary(cuts, spectrum.name):
+        logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)
     probs[~has_signal] = 0.0       # empty pixels (all zero or constant) name no element

@@ -159,14 +159,13 @@ def pad_and_normalise(
         out[:, grid[0] : grid[-1] + 1] = flat
     out[:, : int(MIN_ENERGY_EV)] = 0.0
     cut_eV = np.full(out.shape[0], np.nan)
-    if cut_splices:
+    if cut_splices:      # the callers tell the user (predict's note, map's log): debug here
         from eels_helpers.inference.splices import cut_splices as _cut
+        from eels_helpers.inference.splices import splice_summary
 
         out, cut_eV = _cut(out)
-        if np.isfinite(cut_eV).any():
-            logger.info("%s: %d of %d spectra are spliced; the counts below the splice (%s eV) were "
-                        "left out", where, int(np.isfinite(cut_eV).sum()), cut_eV.size,
-                        ", ".join(f"{e:.0f}" for e in np.unique(cut_eV[np.isfinite(cut_eV)])[:5]))
+        if logger.isEnabledFor(logging.DEBUG) and np.isfinite(cut_eV).any():
+            logger.debug(splice_summary(cut_eV, where))
     if clip_negative:
         np.maximum(out, 0.0, out=out)
     peak = out.max(axis=1, keepdims=True)

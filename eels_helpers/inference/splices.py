@@ -29,7 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPLICE_RATIO", "BLOCK_EV", "RISE_EV", "splice_ratio", "cut_splices", "spliced_below_eV"]
+__all__ = ["SPLICE_RATIO", "BLOCK_EV", "RISE_EV", "splice_ratio", "cut_splices", "splice_summary",
+           "spliced_below_eV"]
 
 #: a step larger than this factor (R(j) of the module docstring) is a splice
 SPLICE_RATIO = 20.0
@@ -100,6 +101,17 @@ def cut_splices(inputs: np.ndarray, ratio: float = SPLICE_RATIO) -> tuple[np.nda
         out[rows] = np.where(np.arange(out.shape[1])[None, :] >= at[:, None], out[rows], 0)
         cut_eV[rows] = at.astype(np.float64)
     return out.reshape(x.shape), cut_eV.reshape(x.shape[:-1])
+
+
+def splice_summary(cut_eV: np.ndarray, where: str) -> str:
+    """One line for the user about the cuts :func:`cut_splices` made (``cut_eV`` (...,), NaN:
+    none) in the spectra of ``where``; empty when nothing was cut."""
+    cuts = np.asarray(cut_eV, dtype=np.float64).ravel()
+    done = cuts[np.isfinite(cuts)]
+    if not done.size:
+        return ""
+    return (f"{where}: {done.size} of {cuts.size} spectra are spliced; the counts below the splice "
+            f"({', '.join(f'{e:.0f}' for e in np.unique(done)[:5])} eV) were left out")
 
 
 def spliced_below_eV(spectrum, offset_eV: float = 0.0) -> float:

@@ -108,3 +108,16 @@ def test_verification_fits_above_the_splice():
     spliced, _ = _spliced()
     res = verify(spliced, ["O"])
     assert res.window_eV[0] >= 220          # the fit starts above the join, not at 75 eV
+
+
+def test_map_logs_the_spliced_pixels_once(caplog):
+    import logging
+
+    from eels_helpers.inference.mapping import map_elements
+
+    spliced, _ = _spliced()
+    image = Spectrum(np.broadcast_to(spliced.data, (2, 2, spliced.data.size)).copy(), spliced.energy_eV)
+    with caplog.at_level(logging.INFO):
+        map_elements(image, "default")
+    lines = [r.getMessage() for r in caplog.records if "spliced" in r.getMessage()]
+    assert len(lines) == 1 and "4 of 4 spectra are spliced" in lines[0]
