@@ -17,7 +17,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from eels_helpers.simulation.config import ConfigError, SimulationConfig
+from eels_helpers.simulation.config import LABEL_RULES, OPEN_WORLD_FIELDS, ConfigError, SimulationConfig
 from eels_helpers.simulation.figures import plot_spectrum, plot_steps
 from eels_helpers.simulation.pipeline import simulate_batch
 from eels_helpers.simulation.shape_tables import can_simulate
@@ -75,7 +75,6 @@ def _make_control(f, value):
     if kind == "str":
         return W.Text(value=value, description=desc, style=style, layout=layout)
     if kind == "label":
-        from eels_helpers.simulation.config import LABEL_RULES
         return W.Dropdown(options=LABEL_RULES, value=value, description=desc, style=style)
     if kind == "fraction":       # an open-world option: the fraction of spectra it applies to
         return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=desc,
@@ -109,8 +108,6 @@ def interactive_simulator(config: SimulationConfig | None = None, formula: str =
 
     config = config or SimulationConfig()
     controls = {}
-    from eels_helpers.simulation.config import OPEN_WORLD_FIELDS
-
     for f in fields(SimulationConfig):
         c = _make_control(f, getattr(config, f.name))
         if c is not None:

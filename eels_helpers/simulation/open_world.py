@@ -226,7 +226,7 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     out[idx] = rows
     label = onset >= start_true
     if sigma is not None and label.any():
-        first = np.rint(np.maximum(onset, start_true)).astype(np.int64)   # the rows' own axis
+        first = np.rint(onset).astype(np.int64)       # the rows' own axis; labelled: in the window
         label &= _detectable(rows, first, first, p, idx, sigma, dark)
     symbols = np.array([ELEMENTS.index(d[0]) for d in DISTRACTORS])
     element[idx] = symbols[which[idx]]
