@@ -282,6 +282,9 @@ def compute_lines(specs=None) -> list[WhiteLine]:
         fam = elements.family(s.family)
         Z = elements.atomic_number(s.element)
         z1 = elements.ALL_SYMBOLS[Z]                      # equivalent core: Z + 1
+        if s.kind == "N4f":
+            out += _multiplet_lines(s, atom(s.element), atom(z1), fam, Z)
+            continue
         onset = {c: fam.onset_of(c) for c in comps}
         delta = spin_orbit_splitting_eV(atom(s.element), n, l)
         src = "tabulated onset"
@@ -298,6 +301,47 @@ def compute_lines(specs=None) -> list[WhiteLine]:
                                  tuple(float(v) for v in f_q), s.holes, note))
             log.info("%s %s: offset %.1f eV, FWHM %.2f eV, f(q->0) = %.3g, holes %g",
                      s.family, c, out[-1].offset_eV, fwhm, f_q[0], s.holes)
+    return out
+
+
+#: lines of the 4d -> 4f multiplet closer than this (eV) are merged; weaker than this share dropped
+MULTIPLET_MERGE_EV, MULTIPLET_MIN_SHARE = 1.0, 0.01
+
+
+def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int) -> list[WhiteLine]:
+    """The N4,5 lines of a lanthanide where its 4d^9 4f^(N+1) multiplet puts them.
+
+    :func:`eels_helpers.physics.multiplets.particle_hole_spectrum` gives the dipole strength per
+    final state (energies from the 4d centre of gravity = tabulated N5 onset + zeta_4d); states
+    within ``MULTIPLET_MERGE_EV`` are merged (strength-weighted energy), shares below
+    ``MULTIPLET_MIN_SHARE`` dropped and the rest renormalised. The total f(q) is that of all ten
+    4d electrons into the holes (:func:`bound_gos` at the mean energy); each line gets its share,
+    times E_line/E_mean (f is proportional to the transition energy)."""
+    from eels_helpers.physics.multiplets import particle_hole_spectrum, slater_integrals
+
+    slater = slater_integrals(core, final)
+    spec = particle_hole_spectrum(Z - 57, slater)
+    centre = fam.onset_of("N5") + slater.zeta_d
+    order = np.argsort(spec.energy_eV)
+    E, w = centre + spec.energy_eV[order], spec.strength[order]
+    groups = np.concatenate([[0], np.cumsum(np.diff(E) > MULTIPLET_MERGE_EV)])
+    share = np.bincount(groups, weights=w)
+    E_g = np.bincount(groups, weights=w * E) / np.maximum(share, 1e-300)
+    keep = share >= MULTIPLET_MIN_SHARE
+    E_g, share = E_g[keep], share[keep] / share[keep].sum()
+    E_mean = float(np.sum(share * E_g))
+    f_total = bound_gos(core, 4, 2, final, 4, 3, E_mean, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
+    fwhm = _core_width_eV(Z, "N5") + SOLID_FWHM_EV[s.kind]
+    note = (f"4d->4f ({final.symbol} potential); position: 4d^9 4f^{Z - 56} particle-hole multiplet "
+            f"(G1 = {slater.G_df[1]:.1f} eV, mean {spec.mean_shift_eV:+.1f} eV from the 4d centre "
+            f"{centre:.1f} eV); FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV")
+    out = []
+    for k, (e, sh) in enumerate(zip(E_g, share)):
+        f_q = sh * f_total * (e / E_mean)
+        out.append(WhiteLine(s.family, f"N45_{k + 1}", float(e) - fam.first_onset_eV, fwhm,
+                             tuple(float(v) for v in f_q), s.holes, note))
+    log.info("%s: %d multiplet lines, %.1f-%.1f eV, mean %.1f eV", s.family, len(out), E_g.min(),
+             E_g.max(), E_mean)
     return out
 
 
