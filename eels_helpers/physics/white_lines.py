@@ -315,8 +315,9 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
     final state (energies from the 4d centre of gravity = tabulated N5 onset + zeta_4d); states
     within ``MULTIPLET_MERGE_EV`` are merged (strength-weighted energy), shares below
     ``MULTIPLET_MIN_SHARE`` dropped and the rest renormalised. The total f(q) is that of all ten
-    4d electrons into the holes (:func:`bound_gos` at the mean energy); each line gets its share,
-    times E_line/E_mean (f is proportional to the transition energy)."""
+    4d electrons into the holes at the 4d centre (:func:`bound_gos`), shared out by the dipole
+    strengths: the multiplet moves oscillator strength, it does not create it (the
+    Thomas-Reiche-Kuhn sum, which the random-phase approximation keeps: Thouless, Nucl. Phys. 22, 78 (1961))."""
     from eels_helpers.physics.multiplets import particle_hole_spectrum, slater_integrals
 
     slater = slater_integrals(core, final)
@@ -330,14 +331,14 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
     keep = share >= MULTIPLET_MIN_SHARE
     E_g, share = E_g[keep], share[keep] / share[keep].sum()
     E_mean = float(np.sum(share * E_g))
-    f_total = bound_gos(core, 4, 2, final, 4, 3, E_mean, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
+    f_total = bound_gos(core, 4, 2, final, 4, 3, centre, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
     fwhm = _core_width_eV(Z, "N5") + SOLID_FWHM_EV[s.kind]
     note = (f"4d->4f ({final.symbol} potential); position: 4d^9 4f^{Z - 56} particle-hole multiplet "
             f"(G1 = {slater.G_df[1]:.1f} eV, mean {spec.mean_shift_eV:+.1f} eV from the 4d centre "
             f"{centre:.1f} eV); FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV")
     out = []
     for k, (e, sh) in enumerate(zip(E_g, share)):
-        f_q = sh * f_total * (e / E_mean)
+        f_q = sh * f_total
         out.append(WhiteLine(s.family, f"N45_{k + 1}", float(e) - fam.first_onset_eV, fwhm,
                              tuple(float(v) for v in f_q), s.holes, note))
     log.info("%s: %d multiplet lines, %.1f-%.1f eV, mean %.1f eV", s.family, len(out), E_g.min(),
