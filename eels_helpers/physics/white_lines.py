@@ -40,7 +40,12 @@ final spin-orbitals. f_j(q -> 0) is the optical oscillator strength of the line.
 * Position (eV): each component at its subshell's tabulated onset (``data/edges.csv``: the EELS
   Atlas / exspy, Elam et al. 2002) -- for white-line edges the tabulated edge energy marks the
   line, the final d or f level being at the Fermi level of the solid; N4 = N5 + Delta.
-  Stored as offsets from the family's first onset.
+  Except the lanthanides' N4,5: there the 4d-4f exchange of the final configuration pushes the
+  dipole strength up to ~20 eV above the 4d edge (La) and less as the 4f shell fills (Dehmer et
+  al., PRL 26, 1521 (1971)); their lines are the eigenstates of the 4d^9 4f^(N+1)
+  particle-hole multiplet (:mod:`eels_helpers.physics.multiplets`, :func:`_multiplet_lines`),
+  several per family (components ``N45_1``, ...), the total strength shared out by the dipole
+  strengths. Stored as offsets from the family's first onset.
 * Width: Lorentzian FWHM = Gamma_core + Gamma_solid, Gamma_core the core-level width of Campbell
   & Papp, At. Data Nucl. Data Tables 77, 1 (2001) (via xraylib ``AtomicLevelWidth``, which
   includes the Coster-Kronig broadening of L2, M4), Gamma_solid a broadening for the band width,
@@ -49,9 +54,10 @@ final spin-orbitals. f_j(q -> 0) is the optical oscillator strength of the line.
   4 pi a0^2 (R^2/(E T)) int f_j(Q) dln Q over the same kinematic limits and effective collection
   angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
 
-Approximations (stated honestly): no multiplets (the 3d-4f and 4d-4f exchange that move strength
-between M5 and M4, and spread the N4,5 lines over ~20 eV into the giant resonance), no crystal
-field, no band structure; single-particle holes from the ground-state (lanthanides: trivalent)
+Approximations (stated honestly): no multiplets for L2,3 and M4,5 (the 2p-3d and 3d-4f exchange
+that move strength between L3 and L2, M5 and M4); the N4,5 multiplet with frozen spectators and
+no autoionisation profile (a Lorentzian per line, not a Fano shape); no crystal field, no band
+structure; single-particle holes from the ground-state (lanthanides: trivalent)
 configuration; statistical branching ratios (real L3/L2 ratios range 0.8 (Ti) to ~4 (Fe, Co);
 M5/M4 from ~0.8 (La, Ce) to >3 (Tm); Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982);
 Thole et al., Phys. Rev. B 32, 5107 (1985)); non-relativistic dipole and higher multipole terms
@@ -102,7 +108,8 @@ ALPHA_FS = 7.2973525643e-3   # fine-structure constant (CODATA 2022)
 #: Gamma_solid (eV), added to the core-level width: assumptions, not fits. L2,3 of 3d metals:
 #: 3d band width and crystal-field splitting (~1-2 eV); 4d metals: the wider 4d band; M4,5 of
 #: the lanthanides: the 3d-4f multiplet spread (~2-5 eV around each component, Thole et
-#: al. 1985); N4,5: the 4d-4f multiplet spread over ~20 eV (Sugar, Phys. Rev. B 5, 1785 (1972)).
+#: al. 1985); N4,5: per multiplet line, for the autoionisation of the raised levels into
+#: 4d^9 4f^N eps f (Dehmer et al. 1971) and the spectator recoupling the frozen multiplet leaves out.
 SOLID_FWHM_EV = {"L3d": 1.0, "L4d": 2.0, "M4f": 1.5, "N4f": 6.0}
 
 _LANTHANIDES = ("La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb").split()
