@@ -42,7 +42,16 @@ White lines (``QuantificationConfig.white_lines``, :mod:`eels_helpers.physics.wh
 * "edge": sigma_e = continuum + computed lines, one amplitude: the full edge with the
   computed line strengths, right only as far as those are.
 
-Limits (stated honestly): without white lines (and always for the fine structure) the near-edge
+Near-edge fine structure (``QuantificationConfig.fine_structure_eV`` = W > 0): real ELNES moves
+an edge's oscillator strength within the first tens of eV above its onset without changing the
+total (Egerton 2011, sec. 4.5), so each modelled family f gets free nuisance columns
+sigma_f (B_k - a_k T) on [onset, onset + W]: Gaussians B_k every ``FS_SPACING_EV`` eV (FWHM 1.5x
+that), T = sum_k B_k, a_k = int sigma_f B_k / int sigma_f T, i.e. each column has zero area and
+can reshape the edge but not change its amount. Their amplitudes are free in sign: the weighted
+fit projects them out (the non-negative problem is solved on the orthogonal complement of their
+span, exactly the same minimum) and reports them in ``QuantResult.nuisance_amounts``.
+
+Limits (stated honestly): without white lines (and without ``fine_structure_eV``) the near-edge
 region biases the amounts; overlapping edges (Ba M4,5 / La M4,5) are separated only by their
 onsets and shapes.
 """
@@ -63,6 +72,8 @@ __all__ = ["QuantificationConfig", "DesignMatrix", "QuantResult", "design_matrix
 DEFAULT_EXPONENTS = (1.0, 2.0, 3.0, 4.0, 5.0, 6.0)
 #: white lines in the model: none, free nuisance columns, or part of the element's edge
 WHITE_LINE_MODES = ("off", "free", "edge")
+#: spacing (eV) of the Gaussians of the free fine-structure columns (``fine_structure_eV``)
+FS_SPACING_EV = 4.0
 
 
 @dataclass(frozen=True)
@@ -82,6 +93,8 @@ class QuantificationConfig:
         GOSH path.
     white_lines: "off", "free" (each white line a free nuisance column, concentrations from the
         continuum) or "edge" (lines part of the element's cross section); module docstring.
+    fine_structure_eV: W > 0: the first W eV above each modelled family's onset get free,
+        zero-area fine-structure columns (module docstring); 0 = none.
     """
 
     E0_keV: float
@@ -94,6 +107,7 @@ class QuantificationConfig:
     exclude_near_edge_eV: float = 0.0
     gos: str = "auto"
     white_lines: str = "off"
+    fine_structure_eV: float = 0.0
 
     def __post_init__(self):
         def check(name, value, lo, hi, unit):
@@ -108,6 +122,7 @@ class QuantificationConfig:
         check("beta_mrad", self.beta_mrad, 0.01, 500.0, "mrad")
         check("margin_after_eV", self.margin_after_eV, 0.0, 1000.0, "eV")
         check("exclude_near_edge_eV", self.exclude_near_edge_eV, 0.0, 500.0, "eV")
+        check("fine_structure_eV", self.fine_structure_eV, 0.0, 500.0, "eV")
         if self.fit_range_eV is not None:
             fr = tuple(float(v) for v in self.fit_range_eV)
             if len(fr) != 2 or not (0 < fr[0] < fr[1]) or not all(map(math.isfinite, fr)):
@@ -135,7 +150,9 @@ class DesignMatrix:
     white lines (``white_lines="free"``: per line, counts per (counts/barn)), background power
     laws (1 count at E_lo)]; names: K column names; elements: the fitted elements (first
     n_elements columns); families: {element: [family names]}; energy_eV: (C,) fit channels;
-    channels: their indices in the input axis; lines: names of the line columns ("Ti L3").
+    channels: their indices in the input axis; lines: names of the line columns ("Ti L3");
+    nuisance: (C, M) free fine-structure columns (``fine_structure_eV``), amplitudes of any sign,
+    or None.
     """
 
     matrix: np.ndarray
@@ -145,6 +162,7 @@ class DesignMatrix:
     energy_eV: np.ndarray
     channels: np.ndarray
     lines: list[str] = field(default_factory=list)
+    nuisance: np.ndarray | None = None
 
     @property
     def n_elements(self) -> int:
@@ -163,7 +181,8 @@ class QuantResult:
     (sum 1 over the fitted elements; NaN where every amount is 0); background: (..., n_exp)
     amplitudes b_k (counts at E_lo); chi2_reduced: (...,) weighted residual sum of squares per
     degree of freedom (about 1 for a good fit with Poisson noise and weighting="mean");
-    line_amounts: (..., n_lines) amplitudes of the free white-line columns (counts per barn).
+    line_amounts: (..., n_lines) amplitudes of the free white-line columns (counts per barn);
+    nuisance_amounts: (..., M) amplitudes of the free fine-structure columns, or None.
     """
 
     elements: list[str]
@@ -175,6 +194,7 @@ class QuantResult:
     config: QuantificationConfig
     skipped: dict[str, str] = field(default_factory=dict)
     line_amounts: np.ndarray | None = None
+    nuisance_amounts: np.ndarray | None = None
 
     def fraction(self, element: str) -> np.ndarray:
         return self.fractions[..., self.elements.index(element)]
@@ -184,7 +204,10 @@ class QuantResult:
         lines = self.amounts[..., :0] if self.line_amounts is None else self.line_amounts
         coef = np.concatenate([self.amounts, lines, self.background], axis=-1) if coefficients is None \
             else coefficients
-        return coef @ self.design.matrix.T
+        out = coef @ self.design.matrix.T
+        if coefficients is None and self.nuisance_amounts is not None:
+            out = out + self.nuisance_amounts @ self.design.nuisance.T
+        return out
 
 
 def families_in_range(element: str, lo_eV: float, hi_eV: float):
@@ -340,6 +363,12 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
         cols.append((Ef / lo) ** (-r))
         names.append(f"bg r={r:g}")
     matrix = np.stack(cols, axis=1)
+    nuisance = None
+    if config.fine_structure_eV > 0:
+        kept = [i for i, f in enumerate(fams) if f.name in sum(used.values(), [])]
+        nuisance = np.stack([spread(c) for i in kept
+                             for c in _fine_structure_columns(sig[i], grid, fams[i].first_onset_eV,
+                                                              config.fine_structure_eV)], axis=1)
     if config.exclude_near_edge_eV > 0:
         keep = np.ones(Ef.size, dtype=bool)
         for el in names[:n_el]:
@@ -352,7 +381,22 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
             raise ValueError(f"exclude_near_edge_eV = {config.exclude_near_edge_eV:g} eV leaves "
                              f"{int(keep.sum())} channels to fit {len(cols)} components")
         matrix, Ef, channels = matrix[keep], Ef[keep], channels[keep]
-    return DesignMatrix(matrix, names, names[:n_el], used, Ef, channels, line_names)
+        nuisance = None if nuisance is None else nuisance[keep]
+    return DesignMatrix(matrix, names, names[:n_el], used, Ef, channels, line_names, nuisance)
+
+
+def _fine_structure_columns(sigma, grid_eV, onset_eV: float, width_eV: float) -> np.ndarray:
+    """Zero-area fine-structure shapes of one family on ``grid_eV`` (module docstring):
+    sigma (B_k - a_k T), B_k Gaussians every FS_SPACING_EV from the onset to onset + width_eV,
+    T = sum_k B_k, a_k = sum(sigma B_k) / sum(sigma T). Returns (n_k, n_grid) (barn/eV)."""
+    centres = onset_eV + np.arange(0.0, width_eV + 1e-9, FS_SPACING_EV)
+    fwhm = 1.5 * FS_SPACING_EV
+    B = np.exp(-4.0 * np.log(2.0) * ((grid_eV[None, :] - centres[:, None]) / fwhm) ** 2)
+    B[:, grid_eV < onset_eV] = 0.0                    # no structure below the onset
+    T = B.sum(axis=0)
+    a = (B @ sigma) / max(float(sigma @ T), 1e-300)
+    cols = sigma[None, :] * (B - a[:, None] * T[None, :])
+    return cols[np.abs(cols).max(axis=1) > 0]
 
 
 def nnls_batch(A: np.ndarray, Y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -473,13 +517,23 @@ def quantify(spectra, energy_eV, elements: Sequence[str], config: Quantification
         w = 1.0 / np.sqrt(np.maximum(mean, floor))
     else:
         w = np.ones(Y.shape[1])
-    X, rss = nnls_batch(dm.matrix * w[:, None], Y * w[None, :])
+    A, Yw = dm.matrix * w[:, None], Y * w[None, :]
+    z, rank = None, 0
+    if dm.nuisance is not None:             # free columns: fit on the complement of their span
+        U, sv, _ = np.linalg.svd(dm.nuisance * w[:, None], full_matrices=False)
+        U = U[:, sv > 1e-10 * sv.max()]
+        rank = U.shape[1]
+        A_p, Y_p = A - U @ (U.T @ A), Yw - (Yw @ U) @ U.T
+        X, rss = nnls_batch(A_p, Y_p)
+        z = np.linalg.lstsq(dm.nuisance * w[:, None], (Yw - X @ A.T).T, rcond=None)[0].T
+    else:
+        X, rss = nnls_batch(A, Yw)
     n_el = dm.n_elements
     amounts = X[:, :n_el]
     total = amounts.sum(axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         fractions = np.where(total > 0, amounts / np.where(total > 0, total, 1.0), np.nan)
-    dof = max(Y.shape[1] - X.shape[1], 1)
+    dof = max(Y.shape[1] - X.shape[1] - rank, 1)
     if config.weighting == "mean":
         # the weights used the mean spectrum; scale to each pixel's own Poisson variance
         # (its mean level relative to the batch mean) so chi2_reduced ~ 1 for a good fit
@@ -488,4 +542,5 @@ def quantify(spectra, energy_eV, elements: Sequence[str], config: Quantification
     shape = lambda a: a.reshape(batch + a.shape[1:])  # noqa: E731
     n_ln = dm.n_lines
     return QuantResult(dm.elements, shape(amounts), shape(fractions), shape(X[:, n_el + n_ln:]),
-                       shape(rss / dof), dm, config, skipped, shape(X[:, n_el:n_el + n_ln]))
+                       shape(rss / dof), dm, config, skipped, shape(X[:, n_el:n_el + n_ln]),
+                       None if z is None else shape(z))

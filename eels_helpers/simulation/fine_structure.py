@@ -42,7 +42,8 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["HBAR_EV_S", "seah_dench_imfp_nm", "electron_velocity_m_s", "lifetime_width_eV",
-           "sample_fine_structure", "fine_structure_profile", "modulation", "TAPER_EV",
+           "sample_fine_structure", "fine_structure_profile", "envelope", "modulation",
+           "conserve_strength", "TAPER_EV",
            "N_POINTS"]
 
 HBAR_EV_S = 6.582119569e-16   # reduced Planck constant, eV s (CODATA 2018, exact)
@@ -148,11 +149,16 @@ def fine_structure_profile(peak_eV, weight, fwhm_eV, width_eV, n_points: int = N
                              writeable=False)
         G = windows[lev, first]                      # (M, P, n_points) unit Gaussians
         f = np.matmul(w8[:, None, :], G)[:, 0]
+    f *= envelope(width_eV, n_points, taper_eV)
+    return f
+
+
+def envelope(width_eV, n_points: int = N_POINTS, taper_eV: int = TAPER_EV) -> np.ndarray:
+    """T(eps) on eps = 0..n_points-1 eV: 1 up to ``width_eV`` (M,), then a half-cosine to 0 over
+    ``taper_eV`` -> (M, n_points) float32 (the region a fine structure lives on)."""
     w = np.asarray(width_eV, dtype=np.float32)[:, None]
     x = np.clip((np.arange(n_points, dtype=np.float32)[None, :] - w) / np.float32(taper_eV), 0, 1)
-    taper = np.float32(0.5) * (np.float32(1) + np.cos(np.float32(np.pi) * x))
-    f *= taper
-    return f
+    return np.float32(0.5) * (np.float32(1) + np.cos(np.float32(np.pi) * x))
 
 
 def modulation(profile, max_scale: float = 10.0):
@@ -175,3 +181,28 @@ def modulation(profile, max_scale: float = 10.0):
     c = np.minimum(c, big)
     factor = np.float32(1) + c.astype(np.float32)[:, None] * f
     return np.maximum(factor, np.float32(0)), ratio, c
+
+
+def conserve_strength(factor, edge, width_eV, taper_eV: int = TAPER_EV) -> np.ndarray:
+    """Modulations 1 + g' that move an edge's oscillator strength instead of adding to it.
+
+    Near-edge structure redistributes the atomic strength over the first tens of eV above the
+    onset: integrated over them the edge keeps the atomic cross section (the oscillator-strength
+    sum rule; Egerton 2011, sec. 4.5: why quantification integrates over >= 50 eV). The paper's
+    modulation 1 + g (g = c f, :func:`modulation`) need not: sum(edge g) is random. Here
+    g' = g - lambda T, T the :func:`envelope` of the fine structure and
+    lambda = sum(edge g) / sum(edge T), so sum(edge g') = 0; where g' dips below -1 it is scaled
+    by 1/|min g'| (the sum stays zero), so 1 + g' >= 0 as before.
+
+    ``factor`` (M, n) from :func:`modulation`, ``edge`` (M, n) the edge on the same channels
+    (onset at column 0), ``width_eV`` (M,) -> (M, n) float32."""
+    f = np.asarray(factor, dtype=np.float64)
+    e = np.asarray(edge, dtype=np.float64)
+    T = envelope(width_eV, f.shape[1], taper_eV).astype(np.float64)
+    g = f - 1.0
+    denom = np.sum(e * T, axis=1)
+    lam = np.where(denom > 0, np.sum(e * g, axis=1) / np.where(denom > 0, denom, 1.0), 0.0)
+    g = g - lam[:, None] * T
+    low = g.min(axis=1)
+    g = np.where((low < -1.0)[:, None], g / np.abs(np.minimum(low, -1.0))[:, None], g)
+    return (1.0 + g).astype(np.float32)

@@ -25,7 +25,12 @@ across the SI instead of drawn per spectrum (``simulate_batch`` draws them per s
   plus the white lines with ``white_lines`` (default off:
   :func:`eels_helpers.physics.white_lines.edge_cross_sections`);
 * fs_e: one generic fine structure per edge family, drawn once (the same material everywhere),
-  with its scale capped at ``fine_structure_max_scale`` (the paper's dataset allows 10);
+  with its scale capped at ``fine_structure_max_scale`` (the paper's dataset allows 10); with
+  ``fine_structure_conserves_strength`` (default) it moves the edge's strength instead of
+  adding to it (:func:`~eels_helpers.simulation.fine_structure.conserve_strength`: sum over the
+  near-edge region of sigma_e fs_e = 0, as real near-edge structure does), so that a model fit
+  with atomic cross sections has a defined truth to find; False: the paper's modulation, which
+  changes each edge's area by a random factor (made before the option: every cached SI);
 * L: one low-loss (ZLP + plasmons, t/lambda fixed), the same for every pixel;
 * background: per material an amplitude A_m and exponent r_m, mixed by the occupancies c_m;
 * s: one scale, fixed so that the O K edge of SrTiO3 has jump ratio ``jump_ratio_O`` (peak of
@@ -92,6 +97,7 @@ class SuperlatticeConfig:
     dose_gradient: float = 0.2
     fine_structure: bool = True
     fine_structure_max_scale: float = 3.0
+    fine_structure_conserves_strength: bool = True
     zlp_fwhm_eV: float = 1.5
     plasmon_energy_eV: tuple[int, ...] = (15, 28)
     plasmon_width_eV: tuple[int, ...] = (8, 12)
@@ -111,8 +117,9 @@ class SuperlatticeConfig:
                 raise ValueError(f"SuperlatticeConfig.{name} must be {'an integer' if integer else 'a number'}"
                                  f" in [{lo}, {hi}] {unit}; got {v!r}")
 
-        if not isinstance(self.white_lines, bool):
-            raise ValueError(f"SuperlatticeConfig.white_lines must be a bool; got {self.white_lines!r}")
+        for name in ("white_lines", "fine_structure_conserves_strength", "fine_structure", "noise"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"SuperlatticeConfig.{name} must be a bool; got {getattr(self, name)!r}")
         shape = tuple(self.shape)
         if len(shape) != 2 or any(not isinstance(n, (int, np.integer)) or not 1 <= n <= 4096
                                   for n in shape):
@@ -153,6 +160,8 @@ class SuperlatticeConfig:
         params = asdict(self)
         if not self.white_lines:     # the key of every configuration made before the option
             params.pop("white_lines")
+        if not self.fine_structure_conserves_strength:      # likewise
+            params.pop("fine_structure_conserves_strength")
         blob = json.dumps(params, sort_keys=True) + f"v{FORMAT_VERSION}"
         return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
@@ -292,8 +301,12 @@ def _build(config: SuperlatticeConfig) -> SyntheticSI:
         prof = _fs.fine_structure_profile(p["peak_eV"], p["weight"], fwhm, p["width_eV"])
         factor, ratio, _ = _fs.modulation(prof, config.fine_structure_max_scale)
         n_fs = factor.shape[1]
+        onsets = [int(round(f.onset_eV)) for f in fams]
+        if config.fine_structure_conserves_strength:
+            edge = np.stack([sigma[i, o:o + n_fs] for i, o in enumerate(onsets)])
+            factor = _fs.conserve_strength(factor, edge, p["width_eV"])
         for i, f in enumerate(fams):
-            o = int(round(f.onset_eV))
+            o = onsets[i]
             sigma[i, o:o + n_fs] *= factor[i]
             fs_info[f.name] = float(min(ratio[i], config.fine_structure_max_scale))
 
@@ -412,6 +425,7 @@ def load_si(path: str | os.PathLike) -> SyntheticSI:
         cfg["layers"] = tuple(tuple(x) for x in cfg["layers"])
         for k in ("energy_range_eV", "plasmon_energy_eV", "plasmon_width_eV"):
             cfg[k] = tuple(cfg[k])
+        cfg.setdefault("fine_structure_conserves_strength", False)   # files made before the option
         config = SuperlatticeConfig(**cfg)
         meta = json.loads(f.attrs["metadata"])
         info = json.loads(f.attrs["info"])

@@ -108,3 +108,23 @@ def test_fast_profile_equals_exact_evaluation():
     w = np.array([[0, 0, 0], [1, 0, 0]], np.float32)
     z = fs.fine_structure_profile(np.zeros((2, 3), int), w, np.ones((2, 3)), np.array([50, 50]))
     assert (z[0] == 0).all() and z[1, 0] == pytest.approx(1.0)
+
+
+def test_conserve_strength_moves_the_edge_strength_without_adding_to_it():
+    """conserve_strength: sum over the region of edge x (factor - 1) is zero, factors stay >= 0,
+    nothing changes beyond the fine structure's envelope; the paper's modulation does add."""
+    rng = np.random.default_rng(3)
+    p = fs.sample_fine_structure(rng, 64)
+    fwhm = fs.lifetime_width_eV(p["peak_eV"], rng.uniform(0.025, 0.25, size=(64, 1)))
+    prof = fs.fine_structure_profile(p["peak_eV"], p["weight"], fwhm, p["width_eV"])
+    factor, _, _ = fs.modulation(prof, 3.0)
+    eps = np.arange(factor.shape[1], dtype=np.float64)
+    edge = np.exp(-eps / rng.uniform(30, 300, size=(64, 1)))          # decaying edges
+    kept = fs.conserve_strength(factor, edge, p["width_eV"])
+    assert kept.dtype == np.float32 and kept.shape == factor.shape and kept.min() >= 0
+    added = np.sum(edge * (factor - 1), axis=1) / edge.sum(axis=1)
+    moved = np.sum(edge * (kept - 1.0), axis=1) / edge.sum(axis=1)
+    assert np.abs(added).max() > 0.05
+    np.testing.assert_allclose(moved, 0.0, atol=1e-5)
+    outside = fs.envelope(p["width_eV"], factor.shape[1]) == 0
+    np.testing.assert_allclose(kept[outside], 1.0, atol=1e-6)

@@ -138,3 +138,22 @@ def test_cache_round_trip(tmp_path, gos_m, small):
     assert changed.config.seed == 3 and load_si(path).config.seed == 3
     save_si(si, tmp_path / "sub" / "x.h5")
     assert (tmp_path / "sub" / "x.h5").is_file()
+
+
+def test_fine_structure_conserves_each_edge_strength(gos_m):
+    """Default: the generic fine structure moves the edges' strength (noise-free, the edge counts
+    over the window, background subtracted, equal with and without it); the paper-style
+    modulation (False) changes them. The cache key tells the two apart."""
+    base = dict(**SMALL, gos=gos_m, noise=False, dose_gradient=0.0)
+    bg = superlattice_si(SuperlatticeConfig(**base, jump_ratio_O=1e-4, fine_structure=False)).spectrum.data
+
+    def edges(**kw):
+        return float((superlattice_si(SuperlatticeConfig(**base, **kw)).spectrum.data - bg).sum())
+
+    plain = edges(fine_structure=False)
+    assert abs(edges() / plain - 1) < 1e-4
+    assert abs(edges(fine_structure_conserves_strength=False) / plain - 1) > 1e-3
+    assert SuperlatticeConfig(**base).key() != SuperlatticeConfig(
+        **base, fine_structure_conserves_strength=False).key()
+    with pytest.raises(ValueError, match="fine_structure_conserves_strength"):
+        SuperlatticeConfig(**SMALL, fine_structure_conserves_strength=1)
