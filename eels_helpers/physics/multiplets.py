@@ -119,19 +119,10 @@ class SlaterIntegrals:
         return self.G_df.get(k, 0.0)                  # (f d | d f): exchange
 
 
-def _zeta_eV(atom: AtomModel, P, r, w) -> float:
-    """zeta = (alpha^2/2) int P^2 (1/r) dV/dr dr (eV), V from the atom's r V(r)."""
-    from eels_helpers.physics.white_lines import ALPHA_FS
-
-    rv = atom.rv(r)
-    dVdr = (r * np.gradient(rv, r) - rv) / r**2
-    return 0.5 * ALPHA_FS**2 * float(np.sum(w * P * P * dVdr / r)) * HARTREE_EV
-
-
 def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SCALE) -> SlaterIntegrals:
     """F^k(4d,4f), G^k(4d,4f), F^k(4f,4f) (x ``scale``, eV) and zeta_4d, zeta_4f (eV): the 4d of
     ``core`` (atom Z), the 4f of ``final`` (atom Z + 1, :func:`white_lines.final_orbital`)."""
-    from eels_helpers.physics.white_lines import final_orbital
+    from eels_helpers.physics.white_lines import final_orbital, zeta_eV
 
     _, r, w, Pf = final_orbital(final, 4, 3)
     Pd = core.orbital(4, 2).u(r)
@@ -141,7 +132,7 @@ def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SC
         F_df={k: s * slater_rk(Pf, Pf, Pd, Pd, r, w, k) for k in (2, 4)},
         G_df={k: s * slater_rk(Pf, Pd, Pd, Pf, r, w, k) for k in (1, 3, 5)},
         F_ff={k: s * slater_rk(Pf, Pf, Pf, Pf, r, w, k) for k in (2, 4, 6)},
-        zeta_d=_zeta_eV(core, Pd, r, w), zeta_f=_zeta_eV(final, Pf, r, w))
+        zeta_d=zeta_eV(core, r, w, Pd), zeta_f=zeta_eV(final, r, w, Pf))
 
 
 # ----------------------------------------------------------------------------- the multiplet

@@ -93,7 +93,7 @@ from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
 
 __all__ = ["WHITE_LINES_PATH", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec", "WhiteLine",
-           "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "bound_gos",
+           "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "zeta_eV", "bound_gos",
            "compute_lines", "write_csv", "white_lines", "line_cross_sections",
            "white_line_shapes", "line_profiles", "edge_cross_sections"]
 
@@ -201,11 +201,16 @@ def spin_orbit_splitting_eV(atom: AtomModel, n: int, l: int) -> float:
     if l == 0:
         return 0.0
     _, r, w, P = bound_orbital(atom, n, l)
+    return zeta_eV(atom, r, w, P) * (2 * l + 1) / 2.0
+
+
+def zeta_eV(atom: AtomModel, r, w, P) -> float:
+    """Spin-orbit parameter zeta = (alpha^2/2) int P^2 (1/r) dV/dr dr (eV) of the orbital P
+    (1/sqrt(bohr), normalised on grid r (bohr) with weights w) in ``atom``'s potential r V(r)
+    (central field; Condon & Shortley 1935, Blume & Watson 1962)."""
     rv = atom.rv(r)
-    drv = np.gradient(rv, r)
-    dVdr = (r * drv - rv) / r**2
-    zeta = 0.5 * ALPHA_FS**2 * float(np.sum(w * P * P * dVdr / r))
-    return zeta * (2 * l + 1) / 2.0 * HARTREE_EV
+    dVdr = (r * np.gradient(rv, r) - rv) / r**2
+    return 0.5 * ALPHA_FS**2 * float(np.sum(w * P * P * dVdr / r)) * HARTREE_EV
 
 
 def final_orbital(atom: AtomModel, n: int, l: int):
