@@ -224,7 +224,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     """
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, _identifiable, run_model
-    from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.preprocess import preprocess, saturated_below_eV
+    from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.physics.elements import ELEMENTS
 
@@ -242,7 +243,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     t0 = time.perf_counter()
     has_signal, families, _ = _identifiable(spectrum, float(offset_eV), 0)
     x, cuts = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True)
-    if note := splice_summary(cuts, spectrum.name):
+    saturated = saturated_below_eV(spectrum, offset_eV=float(offset_eV))
+    for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name))):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)

@@ -47,6 +47,9 @@ class Prediction:
     splice_cut_eV: float64 (*navigation_shape): where the spectrum is spliced (two acquisitions
         joined, :mod:`eels_helpers.inference.splices`), the energy in eV below which its counts
         were left out; NaN where it is not (None: not checked).
+    saturation_cut_eV: float64 (*navigation_shape): where the spectrum has a saturated flat top
+        (a clipped detector, :mod:`eels_helpers.inference.saturation`), the energy in eV up to
+        which its counts were left out; NaN where it has none (None: not checked).
     """
 
     source: str
@@ -59,6 +62,7 @@ class Prediction:
     inputs: np.ndarray | None = None
     note: str = ""
     splice_cut_eV: np.ndarray | None = None
+    saturation_cut_eV: np.ndarray | None = None
 
     @property
     def spliced_below_eV(self) -> list[float]:
@@ -97,6 +101,9 @@ class Prediction:
         if self.splice_cut_eV is not None:
             cuts = np.asarray(self.splice_cut_eV, dtype=np.float64)
             out["splice_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
+        if self.saturation_cut_eV is not None:
+            cuts = np.asarray(self.saturation_cut_eV, dtype=np.float64)
+            out["saturation_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -330,7 +337,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
-    from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.preprocess import preprocess, saturated_below_eV
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
@@ -358,6 +365,7 @@ def predict(
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
         x, cuts = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative, return_cuts=True)
+        saturated = saturated_below_eV(spectrum, offset_eV=float(offset))
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         probs[~has_signal] = 0.0            # empty pixels (all zero or constant) name no element
@@ -379,6 +387,7 @@ def predict(
                 inputs=x,
                 note=note,
                 splice_cut_eV=cuts,
+                saturation_cut_eV=saturated,
             )
         )
     return results
@@ -409,7 +418,7 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     name = Path(pred.source).name if pred.source else "spectrum"
     if pred.note:
         return f"{name}: no element: {pred.note}"
-    return _format_detected(pred, name, top) + _splice_line(pred)
+    return _format_detected(pred, name, top) + _splice_line(pred) + _saturation_line(pred)
 
 
 def _splice_line(pred: Prediction) -> str:
@@ -423,6 +432,19 @@ def _splice_line(pred: Prediction) -> str:
     which = f"{n} spectra are" if pred.is_spectrum_image else "the spectrum is"
     return (f"\n   note: {which} spliced (a step of more than {SPLICE_RATIO:g}x that no edge makes, at "
             f"{where} eV): the counts below it were left out")
+
+
+def _saturation_line(pred: Prediction) -> str:
+    if pred.saturation_cut_eV is None:
+        return ""
+    cuts = np.asarray(pred.saturation_cut_eV, dtype=np.float64)
+    done = cuts[np.isfinite(cuts)]
+    if not done.size:
+        return ""
+    which = f"{done.size} spectra are" if pred.is_spectrum_image else "the spectrum is"
+    where = ", ".join(f"{e:.0f}" for e in np.unique(np.round(done))[:5])
+    return (f"\n   note: {which} saturated (a flat top at the maximum: a clipped detector); the counts "
+            f"up to {where} eV were left out")
 
 
 def _format_detected(pred: Prediction, name: str, top: int) -> str:

@@ -11,6 +11,9 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
 3. cubic interpolating spline (not-a-knot, smoothing s=0, as ``scipy.interpolate.splrep(
    s=0)``) through the (rebinned) points, evaluated at the integer energies inside the
    measured range -- never extrapolated;
+3b. not in the paper: where the recorded counts hold a saturated flat top (at least 5 channels
+   at exactly the maximum, a clipped detector; :mod:`eels_helpers.inference.saturation`) the
+   values up to 2 eV above its end are set to zero (``cut_saturated=False``: the paper's recipe);
 4. placed in a zero vector of 3072 channels (0..3071 eV; energies outside are dropped),
    i.e. zero padding on both sides of the measured window;
 5. channels below 75 eV are set to zero (zero-loss and plasmon region the simulator does
@@ -77,17 +80,10 @@ def rebin_to_1eV(data: np.ndarray, energy_eV: np.ndarray) -> tuple[np.ndarray, n
     return binned, energy_eV[:n].reshape(-1, factor).mean(axis=-1)
 
 
-def resample_to_grid(
-    spectrum_or_array: Spectrum | np.ndarray,
-    energy_eV: np.ndarray | None = None,
-    offset_eV: float = 0.0,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Steps 1-3 of the module docstring: offset correction, rebinning to about 1 eV and the
-    cubic spline evaluated at the integer energies (eV) of 0..3071 inside the measured range.
-
-    Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
-    in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units).
-    """
+def _checked_input(spectrum_or_array, energy_eV, offset_eV: float):
+    """(data (..., n), energy (n,) increasing with the offset subtracted (eV), where) of a
+    spectrum or array, with every check of :func:`preprocess`'s inputs (shape, NaN/inf,
+    monotonic axis, overlap with the window, offset range)."""
     if isinstance(spectrum_or_array, Spectrum):
         if energy_eV is not None:
             raise ValueError("energy_eV must not be given with a Spectrum (it has its own axis)")
@@ -124,7 +120,25 @@ def resample_to_grid(
         raise ValueError(f"{where}: energy_eV must be strictly monotonic")
     check_overlap(energy, where, offset_eV)
 
-    energy = energy - offset_eV
+    return data, energy - offset_eV, where
+
+
+def resample_to_grid(
+    spectrum_or_array: Spectrum | np.ndarray,
+    energy_eV: np.ndarray | None = None,
+    offset_eV: float = 0.0,
+    *,
+    cut_saturated: bool = False,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Steps 1-3 of the module docstring: offset correction, rebinning to about 1 eV and the
+    cubic spline evaluated at the integer energies (eV) of 0..3071 inside the measured range;
+    with ``cut_saturated`` (step 3b) the values below a saturated flat top's end are set to 0.
+
+    Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
+    in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units).
+    """
+    data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
+    sat = _saturated_below(data, energy) if cut_saturated else None
     batch_shape = data.shape[:-1]
     flat = np.asarray(data, dtype=np.float64).reshape(-1, data.shape[-1])
     flat, energy = rebin_to_1eV(flat, energy)
@@ -134,7 +148,27 @@ def resample_to_grid(
     grid = np.arange(lo, hi + 1, dtype=np.int64)
     values = (_spline(energy, flat, grid.astype(np.float64)) if grid.size
               else np.zeros((flat.shape[0], 0), dtype=np.float32))
+    if sat is not None and np.isfinite(sat).any():
+        values[grid[None, :] <= sat.reshape(-1)[:, None]] = 0.0       # NaN compares False
+        if logger.isEnabledFor(logging.DEBUG):
+            from eels_helpers.inference.saturation import saturation_summary
+            logger.debug(saturation_summary(sat, where))
     return grid, values.reshape(batch_shape + (grid.size,))
+
+
+def _saturated_below(data, energy) -> np.ndarray:
+    """(...,) energy (eV) up to which the counts are left out for a saturated top, NaN: none."""
+    from eels_helpers.inference.saturation import MARGIN_EV, saturated_end_eV
+
+    return saturated_end_eV(data, energy, MIN_ENERGY_EV, N_CHANNELS - 1) + MARGIN_EV
+
+
+def saturated_below_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0) -> np.ndarray:
+    """Where step 3b cuts: (...,) the energy (eV, offset corrected) up to which the counts of a
+    saturated spectrum are left out (:mod:`eels_helpers.inference.saturation`), NaN where the
+    spectrum is not saturated. Arguments as :func:`preprocess`."""
+    data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
+    return _saturated_below(data, energy)
 
 
 def pad_and_normalise(
@@ -208,6 +242,7 @@ def preprocess(
     *,
     clip_negative: bool = False,
     cut_splices: bool = True,
+    cut_saturated: bool = True,
     return_cuts: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
@@ -217,11 +252,13 @@ def preprocess(
         array must already have 3072 channels on the 0..3071 eV grid.
     offset_eV: calibration error of the energy axis (file minus true, eV), subtracted.
     cut_splices: step 5b (not in the paper): leave out the counts below a splice.
+    cut_saturated: step 3b (not in the paper): leave out the counts below a saturated flat top's
+        end (:func:`saturated_below_eV` says where).
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
     also the energies (...,) in eV below which a splice cut the counts (NaN: none).
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
-    grid, values = resample_to_grid(spectrum_or_array, energy_eV, offset_eV)
+    grid, values = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated)
     return pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                              cut_splices=cut_splices, return_cuts=return_cuts)
 
@@ -339,7 +376,7 @@ def preprocessing_steps(spectrum: Spectrum, offset_eV: float = 0.0, *,
         raise TypeError(f"spectrum must be an eels_helpers.spectrum.Spectrum, got {type(spectrum).__name__}")
     if spectrum.is_spectrum_image:
         spectrum = spectrum.summed()
-    grid, values = resample_to_grid(spectrum, offset_eV=offset_eV)
+    grid, values = resample_to_grid(spectrum, offset_eV=offset_eV, cut_saturated=True)
     inputs = pad_and_normalise(grid, values, clip_negative=clip_negative, where=spectrum.name)
     return PreprocessingSteps(spectrum.name, np.asarray(spectrum.energy_eV, dtype=np.float64),
                               np.asarray(spectrum.data, dtype=np.float64), float(offset_eV), grid,
@@ -390,6 +427,7 @@ __all__ = [
     "plot_preprocessing_steps",
     "preprocessing_steps",
     "resample_to_grid",
+    "saturated_below_eV",
     "N_CHANNELS",
     "MIN_ENERGY_EV",
     "energy_grid",
