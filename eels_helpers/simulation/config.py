@@ -291,8 +291,10 @@ OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fra
                      "narrow_window_fraction", "background_subtracted_fraction",
                      "artefact_fraction", "dark_fraction", "labels", "detectability_sigma")
 
-#: named simulator configurations: ``paper`` (Table 1, the paper's dataset) and
-#: ``open-world`` (the paper's ranges plus every open-world option; issue 15)
+#: named simulator configurations: ``paper`` (Table 1, the paper's dataset), ``open-world`` (the
+#: paper's ranges plus every open-world option; issue 15) and ``open-world-window`` (the same
+#: spectra labelled by the paper's rule, every element with an edge in the window: the other arm
+#: of the label question of issue 15, detectability against window labels)
 NAMED_CONFIGS = {
     "paper": {},
     "open-world": dict(
@@ -303,6 +305,7 @@ NAMED_CONFIGS = {
         # spectrum-image pixels and vacuum hold 10-100 counts per channel (the paper: >= 1e3)
         bg_amplitude=(1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7)),
 }
+NAMED_CONFIGS["open-world-window"] = {**NAMED_CONFIGS["open-world"], "labels": "window"}
 
 
 def named_config(name: str, **overrides) -> SimulationConfig:

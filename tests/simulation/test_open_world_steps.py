@@ -218,3 +218,9 @@ def test_dark_pedestal_is_flat_and_half_of_it_subtracted(specimens):
     # noise-free, a subtracted pedestal leaves the background alone: some spectra equal the plain ones
     same = np.isclose(dark.spectra, plain.spectra, atol=1e-6).all(axis=1)
     assert 0.2 < same.mean() < 0.8
+
+
+def test_open_world_window_differs_from_open_world_only_in_its_labels():
+    a, b = named_config("open-world"), named_config("open-world-window")
+    assert a.labels == "detectable" and b.labels == "window"
+    assert {k: v for k, v in vars(a).items() if k != "labels"} == {k: v for k, v in vars(b).items() if k != "labels"}
