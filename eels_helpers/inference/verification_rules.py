@@ -171,7 +171,7 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
     rule = default_rule() if rule is None else rule
     result.rule = rule
     if rule.logistic is not None:
-        return _decide_logistic(result, rule.logistic, threshold)
+        return _decide_logistic(result, rule.logistic, threshold, rule.min_significance)
     for ev in result.evidence.values():
         p = ev.probability
         if ev.status != "fitted":
@@ -205,8 +205,11 @@ def default_rule() -> DecisionRule:
     return _DEFAULT_RULE[0]
 
 
-def _decide_logistic(result, logistic, threshold: float):
-    """Keep each candidate whose combined probability q reaches ``logistic.threshold``."""
+def _decide_logistic(result, logistic, threshold: float, min_significance: float):
+    """Keep each candidate whose combined probability q reaches ``logistic.threshold``, except a
+    fitted one whose own edge stays below ``min_significance`` sigma while a neighbour's fits
+    better: that neighbour explains the counts (issue 16: neighbours resolved by which onset and
+    shape fit better; the fitted rule leans on the network's probability and would keep it)."""
     from eels_helpers.inference.verification_model import candidate_features
 
     elements, X = candidate_features(result)
@@ -228,6 +231,10 @@ def _decide_logistic(result, logistic, threshold: float):
                    f"shift {ev.shift_eV:+g} eV")
         rivals = [nb for nb in ev.neighbours if nb in result.evidence and result.evidence[nb].status == "fitted"
                   and result.evidence[nb].fit_improvement > ev.fit_improvement]
+        weak = not (math.isfinite(ev.significance) and ev.significance >= min_significance)
+        if ev.verified and rivals and weak:
+            ev.verified = False
+            head += f", but its edge is {ev.significance:.1f} sigma (< {min_significance:g})"
         what = ("rescued (the network missed it)" if ev.verified and not net else
                 "confirmed by the fit" if ev.verified else
                 "rejected (the network reported it)" if net else "not supported")
