@@ -224,7 +224,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     """
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, _identifiable, run_model
-    from eels_helpers.inference.preprocess import preprocess, saturated_below_eV
+    from eels_helpers.inference.preprocess import preprocess
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.physics.elements import ELEMENTS
@@ -242,8 +242,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     has_signal, families, _ = _identifiable(spectrum, float(offset_eV), 0)
-    x, cuts = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True)
-    saturated = saturated_below_eV(spectrum, offset_eV=float(offset_eV))
+    x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True, return_saturation=True)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name))):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,

@@ -337,7 +337,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
-    from eels_helpers.inference.preprocess import preprocess, saturated_below_eV
+    from eels_helpers.inference.preprocess import preprocess
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
@@ -364,8 +364,8 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
-        x, cuts = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative, return_cuts=True)
-        saturated = saturated_below_eV(spectrum, offset_eV=float(offset))
+        x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
+                                        return_cuts=True, return_saturation=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         probs[~has_signal] = 0.0            # empty pixels (all zero or constant) name no element

@@ -129,16 +129,19 @@ def resample_to_grid(
     offset_eV: float = 0.0,
     *,
     cut_saturated: bool = False,
-) -> tuple[np.ndarray, np.ndarray]:
+    return_saturation: bool = False,
+) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Steps 1-3 of the module docstring: offset correction, rebinning to about 1 eV and the
     cubic spline evaluated at the integer energies (eV) of 0..3071 inside the measured range;
     with ``cut_saturated`` (step 3b) the values below a saturated flat top's end are set to 0.
 
     Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
-    in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units).
+    in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units); with
+    ``return_saturation`` also ``(...,)`` the energies up to which a saturated top is (or, without
+    ``cut_saturated``, would be) left out, NaN where there is none (:func:`saturated_below_eV`).
     """
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
-    sat = _saturated_below(data, energy) if cut_saturated else None
+    sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
     flat = np.asarray(data, dtype=np.float64).reshape(-1, data.shape[-1])
     flat, energy = rebin_to_1eV(flat, energy)
@@ -148,12 +151,13 @@ def resample_to_grid(
     grid = np.arange(lo, hi + 1, dtype=np.int64)
     values = (_spline(energy, flat, grid.astype(np.float64)) if grid.size
               else np.zeros((flat.shape[0], 0), dtype=np.float32))
-    if sat is not None and np.isfinite(sat).any():
+    if cut_saturated and np.isfinite(sat).any():
         values[grid[None, :] <= sat.reshape(-1)[:, None]] = 0.0       # NaN compares False
         if logger.isEnabledFor(logging.DEBUG):
             from eels_helpers.inference.saturation import saturation_summary
             logger.debug(saturation_summary(sat, where))
-    return grid, values.reshape(batch_shape + (grid.size,))
+    values = values.reshape(batch_shape + (grid.size,))
+    return (grid, values, sat) if return_saturation else (grid, values)
 
 
 def _saturated_below(data, energy) -> np.ndarray:
@@ -244,7 +248,8 @@ def preprocess(
     cut_splices: bool = True,
     cut_saturated: bool = True,
     return_cuts: bool = False,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    return_saturation: bool = False,
+) -> np.ndarray | tuple[np.ndarray, ...]:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
 
     spectrum_or_array: a :class:`~eels_helpers.spectrum.Spectrum`, or an array (..., n) of
@@ -255,12 +260,31 @@ def preprocess(
     cut_saturated: step 3b (not in the paper): leave out the counts below a saturated flat top's
         end (:func:`saturated_below_eV` says where).
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
-    also the energies (...,) in eV below which a splice cut the counts (NaN: none).
+    also the energies (...,) in eV below which a splice cut the counts (NaN: none); with
+    ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
+    none; :func:`saturated_below_eV`), from the same pass over the counts.
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
-    grid, values = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated)
-    return pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
-                             cut_splices=cut_splices, return_cuts=return_cuts)
+    grid, values, *sat = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
+                                          return_saturation=return_saturation)
+    out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
+                            cut_splices=cut_splices, return_cuts=return_cuts)
+    if not return_saturation:
+        return out
+    return (*out, sat[0]) if return_cuts else (out, sat[0])
+
+
+def left_out_below_eV(spectrum: Spectrum, offset_eV: float = 0.0) -> float:
+    """The energy (eV, after the ``offset_eV`` correction) below which the pre-processing leaves a
+    spectrum's counts out: under a splice (step 5b) or up to a saturated top (step 3b); a
+    spectrum image: its summed spectrum's; 0.0 when neither. Model fits start above it."""
+    if getattr(spectrum, "is_spectrum_image", False):
+        spectrum = spectrum.summed()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")      # no signal at all: the caller reports it itself
+        _, splice, saturated = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True,
+                                          return_saturation=True)
+    return max((float(c) for c in (splice, saturated) if np.isfinite(c)), default=0.0)
 
 
 def not_a_knot_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -428,6 +452,7 @@ __all__ = [
     "preprocessing_steps",
     "resample_to_grid",
     "saturated_below_eV",
+    "left_out_below_eV",
     "N_CHANNELS",
     "MIN_ENERGY_EV",
     "energy_grid",

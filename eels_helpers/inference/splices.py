@@ -29,8 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["SPLICE_RATIO", "BLOCK_EV", "RISE_EV", "splice_ratio", "cut_splices", "splice_summary",
-           "spliced_below_eV"]
+__all__ = ["SPLICE_RATIO", "BLOCK_EV", "RISE_EV", "splice_ratio", "cut_splices", "splice_summary"]
 
 #: a step larger than this factor (R(j) of the module docstring) is a splice
 SPLICE_RATIO = 20.0
@@ -112,19 +111,3 @@ def splice_summary(cut_eV: np.ndarray, where: str) -> str:
         return ""
     return (f"{where}: {done.size} of {cuts.size} spectra are spliced; the counts below the splice "
             f"({', '.join(f'{e:.0f}' for e in np.unique(done)[:5])} eV) were left out")
-
-
-def spliced_below_eV(spectrum, offset_eV: float = 0.0) -> float:
-    """The energy (eV, after the ``offset_eV`` correction) below which the networks'
-    pre-processing leaves a spliced spectrum's counts out (a spectrum image: its summed
-    spectrum's); 0.0 when it is not spliced. Used to start model fits above the join."""
-    import warnings
-
-    from eels_helpers.inference.preprocess import preprocess
-
-    if getattr(spectrum, "is_spectrum_image", False):
-        spectrum = spectrum.summed()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # no signal at all: the caller reports it itself
-        _, cut = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True)
-    return float(cut) if np.isfinite(cut) else 0.0

@@ -402,15 +402,13 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
     if E.size > 1 and np.any(np.diff(E) <= 0):
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
-    from eels_helpers.inference.preprocess import saturated_below_eV
-    from eels_helpers.inference.splices import spliced_below_eV
+    from eels_helpers.inference.preprocess import left_out_below_eV
 
     micro = _microscope(spectrum, config)
     lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
     if config.fit_range_eV is None:        # spliced or saturated: the part above the join / flat top
-        sat = float(saturated_below_eV(spectrum, offset_eV=config.offset_eV))
-        lo = max(lo, spliced_below_eV(spectrum, config.offset_eV), sat if np.isfinite(sat) else lo)
+        lo = max(lo, left_out_below_eV(spectrum, config.offset_eV))
     K_bg = len(config.background_exponents)
     sel, f, Eb, yb = _bins(E, y_all, lo, hi)
     if config.fit_range_eV is None and Eb.size >= 4 * (K_bg + 8):
