@@ -11,7 +11,8 @@ from eels_helpers.physics import elements
 from eels_helpers.physics.cross_section import A0_M, resolve_edge
 from eels_helpers.physics.gos_tables import canonical_subshell, get_source
 
-__all__ = ["gos_surface", "bethe_sum", "kissel_dfde", "optical_limit_comparison"]
+__all__ = ["gos_surface", "bethe_sum", "kissel_dfde", "optical_limit_comparison",
+           "pauli_blocked_strength", "subshell_strength"]
 
 def gos_surface(element: str, subshell: str, gos="builtin"):
     """(q in 1/Angstrom, free energies in eV, df/dE (n_q, n_E) per eV with the occupancy ratio
@@ -143,3 +144,49 @@ def optical_limit_comparison(gos="builtin", edges=None, *, start_above_eV: float
     cols = ["edge", "group", "subshells", "E_from_eV", "E_to_eV", "n_points", "ratio_min",
             "ratio_median", "ratio_max", "tolerance", "ok", "note"]
     return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def pauli_blocked_strength(atom, n: int, l: int, r_max_bohr: float = 40.0, n_r: int = 400_001) -> float:
+    """Oscillator strength (dimensionless, < 0) of the downward dipole transitions of the full
+    subshell nl into the atom's occupied lower subshells n'l' (l' = l +- 1, e_n'l' < e_nl), which
+    the Pauli principle forbids.
+
+    Thomas-Reiche-Kuhn sum for one subshell of a central-field atom (Bethe & Salpeter, Quantum
+    Mechanics of One- and Two-Electron Atoms (1957) sec. 61; Fano & Cooper, Rev. Mod. Phys. 40,
+    441 (1968) sec. 2.3): the sum over ALL final states is the subshell's electron count N = 2(2l+1),
+    so the allowed (upward: lines + continuum) strength is N - (this value). Per transition
+    (atomic units, Delta E = e_n'l' - e_nl < 0)::
+
+        f = (2/3) Delta E max(l, l')/(2l + 1) |int P_nl r P_n'l' dr|^2 x N x (occupation of n'l')/(2(2l'+1))
+
+    ``atom``: an :class:`~eels_helpers.physics.atomic_gos.AtomModel` with its bound orbitals
+    (e.g. :func:`~eels_helpers.physics.atomic_gos.lda_atom`)."""
+    r = np.linspace(1e-5, r_max_bohr, n_r)
+    core = atom.orbital(n, l)
+    P = core.u(r)
+    total = 0.0
+    for (n2, l2), low in atom.orbitals.items():
+        if abs(l2 - l) != 1 or low.energy_Ha >= core.energy_Ha:
+            continue
+        radial = float(np.trapezoid(P * low.u(r) * r, r))
+        total += ((2.0 / 3.0) * (low.energy_Ha - core.energy_Ha) * max(l, l2) / (2 * l + 1)
+                  * radial ** 2 * 2 * (2 * l + 1) * low.occupation / (2 * (2 * l2 + 1)))
+    return total
+
+
+def subshell_strength(family, q_au: float = 0.011, gos="builtin") -> tuple[float, float]:
+    """(white lines, continuum): the optical (q -> 0) oscillator strength of an edge family's
+    spin-orbit pair of subshells (L2,3, M4,5 or N4,5): the lines' f(q -> 0) summed
+    (:func:`eels_helpers.physics.white_lines.white_lines`; 0 without lines) and the continuum's
+    Bethe sum at ``q_au`` (:func:`bethe_sum`). Their sum is the allowed strength that the
+    sum rule of :func:`pauli_blocked_strength` fixes (for a final shell with no electrons in it:
+    a filled part of the final shell blocks its share of the lines as well)."""
+    from eels_helpers.physics.white_lines import white_lines
+
+    spec = resolve_edge(family)
+    pairs = {"L": ("L2", "L3"), "M": ("M4", "M5"), "N": ("N4", "N5")}
+    shell = spec.name.split()[1][0]
+    if shell not in pairs:
+        raise ValueError(f"{spec.name}: subshell_strength covers L2,3, M4,5 and N4,5 families")
+    lines = sum(ln.f_q[0] for ln in white_lines() if ln.family == spec.name)
+    return float(lines), float(sum(bethe_sum(spec.element, s, q_au, gos) for s in pairs[shell]))

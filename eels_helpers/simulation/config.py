@@ -156,6 +156,11 @@ class SimulationConfig:
         "fraction of spectra given a flat dark/read-out level D = A x 10^U(-3, 0) under the "
         "window (vacuum and thin-area pixels); for half of them it is subtracted after the "
         "noise, as a dark reference is, leaving zero-mean noise")
+    pi_star_fraction: float = _fraction(
+        "1s -> pi* lines",
+        "fraction of B, C, N and O K edges given a sharp 1s -> pi* line near the onset (pi-bonded "
+        "solids, molecules, transition-metal oxides' O K pre-peak; "
+        "eels_helpers.simulation.open_world.add_pi_star)")
     labels: str = field(default="window", metadata=_row(
         "Labels", "", "label", (0, 0),
         '"window": every element with an edge family in the window (the paper); "detectable": '
@@ -289,7 +294,8 @@ class SimulationConfig:
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
                      "distractor_fraction", "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
-                     "artefact_fraction", "dark_fraction", "labels", "detectability_sigma")
+                     "artefact_fraction", "dark_fraction", "pi_star_fraction", "labels",
+                     "detectability_sigma")
 
 #: named simulator configurations: ``paper`` (Table 1, the paper's dataset), ``open-world`` (the
 #: paper's ranges plus every open-world option; issue 15) and ``open-world-window`` (the same
@@ -301,7 +307,7 @@ NAMED_CONFIGS = {
         edge_free_fraction=0.1, carbon_fraction=0.25, distractor_fraction=0.5,
         low_start_fraction=0.15, lowloss_tail_fraction=0.5, narrow_window_fraction=0.1,
         background_subtracted_fraction=0.1, artefact_fraction=0.1, dark_fraction=0.15,
-        instrumental_shift_eV=(-10, 10), labels="detectable", white_lines=True,
+        pi_star_fraction=0.5, instrumental_shift_eV=(-10, 10), labels="detectable", white_lines=True,
         # spectrum-image pixels and vacuum hold 10-100 counts per channel (the paper: >= 1e3)
         bg_amplitude=(1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7)),
 }

@@ -35,6 +35,22 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
 7. :func:`dark_level` / :func:`add_dark`: a flat dark/read-out pedestal under a fraction of
    spectra (vacuum and thin-area pixels of a spectrum image), subtracted after the noise for
    half of them (a dark reference), leaving zero-mean noise;
+4b. :func:`add_pi_star` (before 4, after the generic fine structure): on a fraction of the B, C, N
+   and O K edges, a 1s -> pi* line: the core electron's transition into the empty, bound pi*
+   orbital of a pi-bonded solid or molecule (h-BN, graphitic and amorphous carbon, N2, O2, CO,
+   carbonates, nitrates) or the O 2p - metal d pre-peak of transition-metal oxides: a
+   bound-bound transition at or just below the ionisation threshold, as the white lines are
+   (Stohr, NEXAFS Spectroscopy (Springer 1992), ch. 4; Egerton 2011, sec. 3.8.1 and 5.6; the EELS
+   Atlas, Ahn & Krivanek 1983). A Lorentzian of FWHM ``PI_STAR_FWHM_EV`` (natural width
+   0.1-0.2 eV, vibrational and solid-state broadening; the energy resolution comes later with the
+   low-loss convolution) at ``PI_STAR_OFFSET_EV`` from the tabulated K onset (N2 and h-BN N K
+   401 eV at the tabulated 401; graphite C K 285 vs 284; O2 530.8 vs 532; h-BN B K 192 vs 188),
+   with an area of ``PI_STAR_AREA`` times the edge's own counts over its first 20 eV (graphite's
+   pi* is ~0.2-0.3 of that window, h-BN's B K and N2's N K ~0.5-1: Berger, McKenzie & Martin,
+   Phil. Mag. Lett. 57, 285 (1988); Hitchcock & Mancini, J. Electron Spectrosc. 67, 1 (1994)).
+   The line is the element's own signal: it counts towards the detectability of its edge. Without
+   it, a sharp peak at 401-402 eV was only ever Sc L3 in training (real BN and N2 N K spectra
+   were called Sc);
 8. after the noise, :func:`subtract_background` (the power law, mis-estimated as a pre-edge fit
    is: right at the edge, tilted away from it) and :func:`add_artefacts`
    (a gain-change step, spikes, dead channels); :func:`normalise` scales every spectrum into
@@ -53,7 +69,7 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
+           "distractor_edges", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
@@ -180,6 +196,47 @@ def detectable_pairs(edges, p, sigma: float, dark=None) -> np.ndarray:
     there, a flat ``dark`` level (B,) included (module docstring, step 4)."""
     return _detectable(edges.rows, edges.fs_start, edges.onset_eV, p, p.pair_spectrum, sigma, dark,
                        dtype=np.float64)
+
+
+#: K families that get a 1s -> pi* line (module docstring, step 4b); position (eV from the
+#: tabulated K onset), FWHM (eV) and area (x the edge's counts over its first 20 eV) drawn uniformly
+PI_STAR_FAMILIES = ("B K", "C K", "N K", "O K")
+PI_STAR_OFFSET_EV = (-1.5, 4.5)
+PI_STAR_FWHM_EV = (0.4, 1.5)
+PI_STAR_AREA = (0.1, 1.0)
+PI_STAR_REFERENCE_EV = 20
+
+
+def add_pi_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray:
+    """Add 1s -> pi* lines IN PLACE to a fraction ``config.pi_star_fraction`` of the B, C, N and O
+    K edge rows of ``edges`` (:class:`eels_helpers.simulation.steps.EdgeRows`; module docstring,
+    step 4b). Per line: area a = U(PI_STAR_AREA) x the row's counts over the PI_STAR_REFERENCE_EV
+    channels from its onset column, spread over the columns as a Lorentzian's share of each
+    1 eV bin, (1/pi)[atan((x + 1/2 - c)/g) - atan((x - 1/2 - c)/g)], g = FWHM/2, c = onset column
+    + offset. Returns (M,) bool: the rows that got a line (nothing drawn when the option is off)."""
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+
+    M = edges.rows.shape[0]
+    if config.pi_star_fraction <= 0 or M == 0:
+        return np.zeros(M, bool)
+    fam = [i for i, f in enumerate(EDGE_FAMILIES) if f.name in PI_STAR_FAMILIES]
+    chosen = np.isin(p.pair_family, fam) & (ow.random(M) < config.pi_star_fraction)
+    offset = ow.uniform(*PI_STAR_OFFSET_EV, size=M)
+    fwhm = ow.uniform(*PI_STAR_FWHM_EV, size=M)
+    area = ow.uniform(*PI_STAR_AREA, size=M)
+    idx = np.flatnonzero(chosen)
+    if not idx.size:
+        return chosen
+    start = edges.fs_start[idx]
+    ref = np.arange(PI_STAR_REFERENCE_EV)
+    area_counts = area[idx] * edges.rows[idx[:, None], start[:, None] + ref].sum(axis=1)
+    span = np.arange(-8, 16)                       # columns around the onset that get the line
+    cols = np.clip(start[:, None] + span, 0, edges.rows.shape[1] - 1)
+    d = span[None, :] - offset[idx, None]
+    g = 0.5 * fwhm[idx, None]
+    share = (np.arctan((d + 0.5) / g) - np.arctan((d - 0.5) / g)) / np.pi
+    np.add.at(edges.rows, (idx[:, None], cols), (area_counts[:, None] * share).astype(np.float32))
+    return chosen
 
 
 @lru_cache(maxsize=1)

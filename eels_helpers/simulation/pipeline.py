@@ -142,6 +142,8 @@ PARAM_DOC = {
                           "Mg L2,3 edge added (-1: none)",
     "distractor_labelled": "(B,) bool, open-world configurations only: the added Al or Mg L2,3 "
                            "edge is labelled (its onset inside the window)",
+    "pi_star": "(B,) bool, open-world configurations only: a B, C, N or O K edge of the spectrum "
+               "got a 1s -> pi* line (SimulationConfig.pi_star_fraction)",
 }
 
 
@@ -273,6 +275,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
 
     # ---- (b) fine structure, from the major onset
     fs_ratio = _steps.add_fine_structure_step(edges, p, config.fs_max_scale)
+    if ow is not None:
+        pi_star = _open.add_pi_star(edges, p, config, ow)
     # no wrap-around of the circular convolution into the window: keep the edges up to the
     # last recorded channel plus the kernel's support, zero beyond
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)
@@ -332,6 +336,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         params["edge_free"] = no_edges
         params["distractor_element"] = distractor.astype(np.int16)
         params["distractor_labelled"] = distractor_labelled
+        params["pi_star"] = np.bincount(p.pair_spectrum[pi_star], minlength=len(p)) > 0
     clock("normalise_labels")
     return SimulatedBatch(spectra, ident, quant, params, steps)
 

@@ -224,3 +224,44 @@ def test_open_world_window_differs_from_open_world_only_in_its_labels():
     a, b = named_config("open-world"), named_config("open-world-window")
     assert a.labels == "detectable" and b.labels == "window"
     assert {k: v for k, v in vars(a).items() if k != "labels"} == {k: v for k, v in vars(b).items() if k != "labels"}
+
+
+def test_pi_star_lines_only_on_b_c_n_o_k_edges_with_the_drawn_area():
+    """1s -> pi* (open_world.add_pi_star): a Lorentzian near the K onset of B/C/N/O whose area is
+    the drawn share (0.1-1) of the edge's first 20 eV; other families untouched."""
+    from types import SimpleNamespace
+
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    from eels_helpers.simulation import open_world as ow_mod
+    from eels_helpers.simulation.steps import EdgeRows
+
+    names = [f.name for f in EDGE_FAMILIES]
+    fam = np.array([names.index("N K"), names.index("Sc L"), names.index("C K"), names.index("O K")])
+    rows = np.zeros((4, 200), np.float32)
+    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)       # a sawtooth edge from column 16
+    edges = EdgeRows(rows.copy(), np.zeros(4, np.int64), np.full(4, 16), np.zeros(4), np.ones(4))
+    p = SimpleNamespace(pair_family=fam)
+    got = ow_mod.add_pi_star(edges, p, _only(pi_star_fraction=1.0), np.random.default_rng(0))
+    assert got.tolist() == [True, False, True, True]
+    added = edges.rows - rows
+    assert (added[1] == 0).all()
+    ref = rows[0, 16:36].sum()
+    for m in (0, 2, 3):
+        assert 0.1 * ref * 0.9 < added[m].sum() < 1.0 * ref     # Lorentzian tails past the span
+        peak = int(np.argmax(added[m]))
+        assert 16 - 2 <= peak <= 16 + 5                          # near the onset
+        assert added[m, peak] > 2 * rows[m, 16 + 10]              # a sharp line, above the edge
+    # off: nothing drawn, nothing added
+    gen = np.random.default_rng(0)
+    before = gen.bit_generator.state
+    assert not ow_mod.add_pi_star(edges, p, _only(), gen).any()
+    assert gen.bit_generator.state == before
+
+
+def test_pi_star_in_the_open_world_batches(specimens):
+    nk = [sp.Specimen(("B", "N"), (0.5, 0.5), "N")] * 16
+    cfg = _only(pi_star_fraction=1.0)
+    with_lines = simulate_batch(nk, cfg, 4)
+    assert with_lines.params["pi_star"].all()
+    assert not simulate_batch(specimens[:16], named_config("open-world", pi_star_fraction=0.0),
+                              4).params["pi_star"].any()
