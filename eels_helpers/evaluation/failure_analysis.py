@@ -222,6 +222,8 @@ class FailureAnalysis:
     model: str
     description: str
     spectra: list = field(default_factory=list, repr=False)
+    #: the training runs of the model file (its ``runs`` metadata; empty for a bare network)
+    runs: list = field(default_factory=list, repr=False)
 
     def to_dict(self) -> dict:
         """Plain JSON types: model, threshold, spectra, the groups with counts and files, and
@@ -556,5 +558,6 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     mistakes = classify_mistakes(manifest, probs, float(threshold), rules=rules, facts=facts)
     name = (Path(loaded.source).stem if isinstance(loaded, LoadedModel) and loaded.source
             else str(model) if isinstance(model, (str, Path)) else type(model).__name__)
+    runs = list(loaded.metadata.get("runs", [])) if isinstance(loaded, LoadedModel) else []
     return FailureAnalysis(mistakes, failure_table(mistakes), manifest, probs, inputs, float(threshold), facts,
-                           name, description, spectra)
+                           name, description, spectra, runs)

@@ -2,7 +2,9 @@
 composition and window (issue 15).
 
 :func:`simulate_like` asks the package's simulator (:func:`eels_helpers.simulation.pipeline.
-simulate_batch`, the paper's Table 1 ranges) for spectra of a file's true elements (atomic
+simulate_batch`, the paper's Table 1 ranges; with ``white_lines``, the bound-bound white lines
+that the open-world configurations add, so that a model trained there is shown the edges it was
+trained on: :func:`training_white_lines`) for spectra of a file's true elements (atomic
 fractions of the Materials Project formula with exactly these elements when the shipped table has
 one, else equal) whose detector window starts at the file's network window, takes the
 noise-free spectrum before the detector window is applied (background + edges convolved with the
@@ -22,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["simulate_like", "plot_failure_group", "save_failure_figures"]
+__all__ = ["simulate_like", "training_white_lines", "plot_failure_group", "save_failure_figures"]
 
 #: simulated spectra drawn per wanted spectrum: the draws whose window misses a wanted edge family
 #: (the simulator places the window after a random major edge of the query element) are dropped
@@ -55,7 +57,18 @@ def composition(elements: Sequence[str]) -> tuple[tuple[float, ...], str]:
     return tuple(1.0 / len(elements) for _ in elements), "equal fractions"
 
 
-def simulate_like(elements: Sequence[str], window_eV: tuple[float, float], n: int = 3, seed: int = 0):
+def training_white_lines(analysis: Any) -> bool:
+    """Whether the analysed model was trained on spectra with white lines: any run in its file's
+    ``runs`` metadata whose simulator configuration (``NAMED_CONFIGS``) has them; False for a bare
+    network or a file without runs."""
+    from eels_helpers.simulation.config import NAMED_CONFIGS
+
+    return any(NAMED_CONFIGS.get(str(r.get("simulation", "paper")), {}).get("white_lines", False)
+               for r in getattr(analysis, "runs", ()) if isinstance(r, dict))
+
+
+def simulate_like(elements: Sequence[str], window_eV: tuple[float, float], n: int = 3, seed: int = 0, *,
+                  white_lines: bool = False):
     """Simulated network inputs of a composition in a file's window.
 
     Parameters
@@ -68,6 +81,8 @@ def simulate_like(elements: Sequence[str], window_eV: tuple[float, float], n: in
         spectra wanted, >= 1.
     seed : int
         seed of the draw and the noise.
+    white_lines : bool
+        add the white lines (``SimulationConfig.white_lines``) to the edges.
 
     Returns
     -------
@@ -100,7 +115,7 @@ def simulate_like(elements: Sequence[str], window_eV: tuple[float, float], n: in
     fractions, source = composition(elements)
     query = min(wanted.values(), key=lambda f: f.onset_eV).element
     config = SimulationConfig(start_min_eV=start, margin_before_eV=0, margin_after_eV=1, end_max_eV=20000,
-                              instrumental_shift_eV=(0, 0), noise=False)
+                              instrumental_shift_eV=(0, 0), noise=False, white_lines=bool(white_lines))
     rng = np.random.default_rng([seed, start, end])
     batch = simulate_batch([Specimen(elements, fractions, query)] * (OVERSAMPLE * n), config, rng, return_steps=True)
     included = batch.params["edge_family"]
@@ -110,10 +125,12 @@ def simulate_like(elements: Sequence[str], window_eV: tuple[float, float], n: in
     axis = np.arange(start, end + 1, dtype=np.float64)
     inputs = np.stack([preprocess(Spectrum(c, axis)) for c in counts]) if keep else np.zeros((0, 3072), np.float32)
     label = ", ".join(f"{e} {x:.2f}" for e, x in zip(elements, fractions))
-    return inputs.astype(np.float32), f"{len(keep)} simulated: {label} ({source})"
+    lines = ", white lines" if white_lines else ""
+    return inputs.astype(np.float32), f"{len(keep)} simulated: {label} ({source}{lines})"
 
 
-def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simulated: int = 3, seed: int = 0):
+def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simulated: int = 3, seed: int = 0,
+                       white_lines: bool | None = None):
     """One group of a failure analysis: for up to ``n_spectra`` of its spectra (most mistakes
     first), the network input (black) over ``n_simulated`` simulated spectra of the same
     composition and window (:func:`simulate_like`), with the onsets of the mistaken elements'
@@ -130,6 +147,8 @@ def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simul
         spectra of the group drawn, simulated spectra per panel (>= 1 and >= 0).
     seed : int
         seed of the simulated spectra.
+    white_lines : bool or None
+        simulate with white lines; None: as the model was trained (:func:`training_white_lines`).
 
     Returns
     -------
@@ -149,6 +168,8 @@ def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simul
     own = [m for m in analysis.mistakes if m.cause == cause]
     if not own:
         return None
+    if white_lines is None:
+        white_lines = training_white_lines(analysis)
     rows = sorted(dict.fromkeys(m.row for m in own), key=lambda r: (-sum(m.row == r for m in own), r))[:n_spectra]
     fig, axes = plt.subplots(len(rows), 1, figsize=(10, 2.9 * len(rows)), squeeze=False)
     for ax, row in zip(axes[:, 0], rows):
@@ -156,7 +177,8 @@ def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simul
         lo, hi = facts.network_window_eV
         grid = np.arange(3072)
         if n_simulated:
-            sims, text = simulate_like(facts.labels, facts.window_eV, n_simulated, seed=seed + row)
+            sims, text = simulate_like(facts.labels, facts.window_eV, n_simulated, seed=seed + row,
+                                       white_lines=white_lines)
             for k, sim in enumerate(sims):
                 ax.plot(grid, sim, lw=0.8, alpha=0.6, color="tab:blue", label=text if k == 0 else None)
             if not len(sims):

@@ -192,7 +192,12 @@ class FixedLogits:
 def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path):
     import matplotlib.pyplot as plt
 
-    from eels_helpers.evaluation.failure_figures import plot_failure_group, save_failure_figures, simulate_like
+    from eels_helpers.evaluation.failure_figures import (
+        plot_failure_group,
+        save_failure_figures,
+        simulate_like,
+        training_white_lines,
+    )
 
     folder, _, probs = synthetic
     analysis = analyse_failures(FixedLogits(probs), folder, threshold=0.5)
@@ -210,6 +215,14 @@ def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path)
     assert np.array_equal(sims, again)                   # seeded
     none, why = simulate_like(("O",), (100.0, 300.0))
     assert none.shape == (0, 3072) and "no edge family" in why
+    # a model trained with white lines is shown spectra with them: Fe L3 rises above the plain edge
+    lines, text = simulate_like(("Fe", "O"), (300.0, 1000.0), n=2, seed=1, white_lines=True)
+    assert "white lines" in text and lines.shape == sims.shape and not np.array_equal(lines, sims)
+    assert not training_white_lines(analysis)                    # a bare network: no runs
+    analysis.runs = [{"simulation": "open-world"}]
+    assert training_white_lines(analysis)
+    analysis.runs = [{"simulation": "paper"}]
+    assert not training_white_lines(analysis)
 
     fig = plot_failure_group(analysis, "several_transition_metals", n_spectra=2, n_simulated=1)
     assert len(fig.axes) == 1 and "metals.msa" in fig.axes[0].get_title()
