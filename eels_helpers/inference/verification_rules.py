@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
 
-__all__ = ["NEIGHBOUR_GROUPS", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
+__all__ = ["NEIGHBOUR_GROUPS", "ONSET_NEIGHBOUR_EV", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
            "default_rule", "decide", "format_verification", "verify_regions"]
 
 #: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
@@ -27,11 +28,34 @@ NEIGHBOUR_GROUPS: tuple[tuple[str, ...], ...] = (
 _LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm",
                 "Yb", "Lu")
 
+#: two elements whose major edges' onsets (eV) lie closer than this are onset neighbours: a
+#: spectrum's chemical (+-5 eV, Table 1) and instrumental (+-10 eV, the open-world range) shifts
+#: can put either edge where the other one is expected (N K 401 / Sc L3 402, C K 284 / K L3 294,
+#: O K 532 / Sb M5 528, F K 685 / Xe M5 672 eV)
+ONSET_NEIGHBOUR_EV = 15.0
+
+
+@lru_cache(maxsize=1)
+def _onset_neighbours() -> dict[str, tuple[str, ...]]:
+    """{element: elements with a major-edge onset within ONSET_NEIGHBOUR_EV of one of its own}."""
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+
+    el = np.array([f.element for f in EDGE_FAMILIES])
+    on = np.array([f.onset_eV for f in EDGE_FAMILIES])
+    close = (np.abs(on[:, None] - on[None, :]) < ONSET_NEIGHBOUR_EV) & (el[:, None] != el[None, :])
+    out: dict[str, list[str]] = {}
+    for i, j in zip(*np.nonzero(close)):
+        out.setdefault(str(el[i]), []).append(str(el[j]))
+    return {k: tuple(dict.fromkeys(v)) for k, v in out.items()}
+
+
 def neighbours_of(element: str) -> tuple[str, ...]:
     """The elements the network commonly confuses with ``element`` (not itself).
 
-    Members of its :data:`NEIGHBOUR_GROUPS`, and for a lanthanide La..Lu the lanthanides up to
-    two atomic numbers away. ValueError for a symbol that is not one of the 80 ``ELEMENTS``.
+    Members of its :data:`NEIGHBOUR_GROUPS`, for a lanthanide La..Lu the lanthanides up to two
+    atomic numbers away, and the elements with a major edge within :data:`ONSET_NEIGHBOUR_EV` of
+    one of its own (onset neighbours, e.g. Sc for N). ValueError for a symbol that is not one of
+    the 80 ``ELEMENTS``.
     """
     from eels_helpers.physics.elements import element_index
 
@@ -43,6 +67,7 @@ def neighbours_of(element: str) -> tuple[str, ...]:
     if element in _LANTHANIDES:
         i = _LANTHANIDES.index(element)
         out += [e for e in _LANTHANIDES[max(i - 2, 0): i + 3] if e != element]
+    out += _onset_neighbours().get(element, ())
     return tuple(dict.fromkeys(out))
 
 

@@ -156,7 +156,9 @@ def test_neighbour_sets_and_candidates():
     assert set(neighbours_of("Mn")) == {"Cr", "Fe"}
     assert {"La", "Pr", "Nd", "Ba"} <= set(neighbours_of("Ce"))
     assert "Sm" not in neighbours_of("Ce") and "Ce" not in neighbours_of("Ce")
-    assert neighbours_of("O") == ()
+    assert neighbours_of("O") == ("Sb",)              # onset neighbours: O K 532 / Sb M5 528 eV
+    assert "Sc" in neighbours_of("N") and "N" in neighbours_of("Sc") and "K" in neighbours_of("C")
+    assert "Fe" not in neighbours_of("O")
     with pytest.raises(ValueError, match="Xx"):
         neighbours_of("Xx")
     p = np.zeros(80)
