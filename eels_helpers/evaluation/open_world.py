@@ -19,6 +19,14 @@ makes a small, seeded suite of such spectra, each with the elements a microscopi
     (SIGMAL3, :mod:`eels_helpers.physics.hydrogenic`), which lacks the delayed maximum of the
     real edges (a known limit of this stand-in). Truth: Al or Mg (the output layer has both,
     through their K edges).
+``m23_3d``
+    the M2,3 edge of a 3d metal, Cr..Zn (onsets 42.5-86.6 eV, xraylib via
+    :data:`eels_helpers.evaluation.failure_analysis.NON_FAMILY_EDGES`), not among the families:
+    below the window for Cr..Ni (their tail runs into it), at its start for Cu and Zn; windows
+    from 75-100 eV to below the metal's L2,3 family (so the M2,3 edge is its only edge). No GOS
+    source here computes these 3p shells: the shape is Al's hydrogenic L2,3 edge moved to the
+    metal's onset (a stand-in with a rising, delayed shape; the real ones are broad 3p -> 3d
+    resonances). Truth: the metal (naming it is not an invention; naming another element is).
 ``artefacts``
     edge-free spectra with a detector artefact: a gain-change step (the counts beyond a channel
     scaled by 0.8..1.25), one to five single-channel spikes (5..50 times the local counts) or
@@ -31,8 +39,7 @@ makes a small, seeded suite of such spectra, each with the elements a microscopi
 
 Figure of merit (:func:`invention_rates`): per kind, the fraction of spectra where an element
 other than the true ones is reported; carbon is left aside (it is everywhere in real spectra
-and the paper leaves it out of every experimental metric). The 3d metals' M2,3 edges (40-70 eV)
-are not in the suite: neither GOS source computes M shells below the families' onsets.
+and the paper leaves it out of every experimental metric).
 """
 
 from __future__ import annotations
@@ -44,11 +51,13 @@ import numpy as np
 
 from eels_helpers.spectrum import Spectrum
 
-__all__ = ["KINDS", "OpenWorldCase", "open_world_suite", "invented_elements", "invention_rates",
+__all__ = ["KINDS", "METALS_3D", "OpenWorldCase", "open_world_suite", "invented_elements", "invention_rates",
            "evaluate_open_world"]
 
 #: the kinds of spectra in the suite, in order
-KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts", "vacuum")
+KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts", "vacuum", "m23_3d")
+#: the 3d metals of the ``m23_3d`` kind (their M2,3 onsets: NON_FAMILY_EDGES)
+METALS_3D = ("Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")
 #: window limits of the suite (eV): the paper's network sees 75..3071 eV
 WINDOW_EV = (75.0, 3000.0)
 #: the edges outside the 107 families: (element, L3 onset eV, L1 onset eV)
@@ -68,8 +77,14 @@ class OpenWorldCase:
 
 
 def _background(rng: np.random.Generator, start_eV: float, curved: bool) -> tuple[np.ndarray, str]:
-    """A power law on the 1 eV grid (counts per eV, 1 at ``start_eV``), optionally with the
-    plasmon replicas of plural scattering: J(E) = sum_n P_n f(E - n Ep) / P_0."""
+    """A power law f(E) = (E/E1)^-r on the 1 eV grid (counts per eV, 1 at E1 = ``start_eV``),
+    optionally with the plasmon replicas of plural scattering: J(E) = sum_n P_n g(E - n Ep) / P_0,
+    normalised to 1 at E1. The replicas (n >= 1) use g(x) = ((max(x, 0)^2 + E1^2) / E1^2)^(-r/2):
+    the power law for x >> E1, finite and flat (zero slope, so no step and no kink) where the
+    replica's argument falls below the window, where the single-scattering background is no
+    longer a power law (the plasmon region). The first version evaluated the bare power law
+    there (clamped at 1 eV: (1/E1)^-r, ~1e6): windows starting below 6 Ep (90-180 eV) then had
+    falls by 3-100x at n Ep, which read as edges."""
     from eels_helpers.simulation.lowloss import poisson_weights
 
     r = rng.uniform(2.0, 4.5)
@@ -79,8 +94,9 @@ def _background(rng: np.random.Generator, start_eV: float, curved: bool) -> tupl
     if curved:
         t_over_lambda, plasmon_eV = rng.uniform(0.2, 1.5), rng.uniform(15.0, 30.0)
         weights = poisson_weights(np.array([t_over_lambda]), 6)[0]
-        shifted = [np.interp(_GRID_EV - n * plasmon_eV, _GRID_EV, f, left=f[0]) for n in range(7)]
-        f = np.tensordot(weights / weights[0], np.stack(shifted), axes=1)
+        x = np.maximum(_GRID_EV[None, :] - plasmon_eV * np.arange(1, 7)[:, None], 0.0)
+        replicas = ((x ** 2 + start_eV ** 2) / start_eV ** 2) ** (-r / 2)
+        f = f + np.tensordot(weights[1:7] / weights[0], replicas, axes=1)
         f = f / np.interp(start_eV, _GRID_EV, f)
         text += f", plural scattering t/lambda={t_over_lambda:.2f}, Ep={plasmon_eV:.0f} eV"
     return f, text
@@ -206,6 +222,27 @@ def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] =
                 bg, text = _background(rng, start, curved=bool(rng.random() < 0.5))
                 edge, etext = _edge(rng, (element, "L3", l3), bg, max(l3, start), hydrogenic)
                 model, truth, text = bg + edge, (element,), f"{text}; {element} L2,3 (hydrogenic), {etext}"
+            elif kind == "m23_3d":
+                from eels_helpers.evaluation.failure_analysis import NON_FAMILY_EDGES
+                from eels_helpers.physics.elements import families_of
+
+                metal = METALS_3D[int(rng.integers(len(METALS_3D)))]
+                onset = dict(NON_FAMILY_EDGES[metal])[f"{metal} M2,3"]
+                start = rng.uniform(75.0, 100.0)
+                l_onset = min(f.onset_eV for f in families_of(metal))
+                end = rng.uniform(start + 150.0, l_onset - 30.0)
+                bg, text = _background(rng, start, curved=bool(rng.random() < 0.5))
+                al, l3, _ = OUT_OF_FAMILY_EDGES[0]
+                shift = int(round(onset - l3))          # Al's edge moved to the metal's M2,3 onset
+                # the jump ratio is set against the background 10 eV above the metal's onset
+                shape, etext = _edge(rng, (al, "L3", l3), np.roll(bg, -shift), l3, hydrogenic)
+                edge = np.zeros_like(shape)
+                if shift >= 0:
+                    edge[shift:] = shape[:shape.size - shift]
+                else:
+                    edge[:shift] = shape[-shift:]
+                model, truth = bg + edge, (metal,)
+                text = f"{text}; {metal} M2,3 at {onset:g} eV (Al L2,3 hydrogenic shape), {etext}"
             elif kind == "vacuum":
                 start, end = _window(rng)
                 spectrum, text = _vacuum(rng, start, end)

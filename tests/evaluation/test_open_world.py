@@ -7,6 +7,7 @@ import torch
 
 from eels_helpers.evaluation.open_world import (
     KINDS,
+    METALS_3D,
     WINDOW_EV,
     evaluate_open_world,
     invented_elements,
@@ -39,6 +40,11 @@ def test_the_suite_is_seeded_and_labelled(suite):
             assert E[0] < 284.0 < E[-1]
         if c.kind == "out_of_family":
             assert c.truth in (("Al",), ("Mg",)) and E[0] < 110.0
+        if c.kind == "m23_3d":      # the metal's M2,3 is its only edge: its L2,3 family lies beyond the window
+            from eels_helpers.physics.elements import families_of
+
+            (metal,) = c.truth
+            assert metal in METALS_3D and E[-1] < min(f.onset_eV for f in families_of(metal))
         if c.kind == "vacuum":       # flat: the far half holds about as many counts as the near one
             half = c.spectrum.data.size // 2
             level = float(c.description.split("flat level ")[1].split()[0])
@@ -52,9 +58,29 @@ def test_the_out_of_family_edge_is_visible_above_the_background(suite):
         assert y[(E > 110) & (E < 130)].mean() > 0 and "jump ratio" in c.description
 
 
+def test_the_3d_m23_edge_sits_at_the_metal_onset(suite):
+    """The stand-in edge starts at the metal's M2,3 onset: for Cu and Zn (onset inside the
+    window, plain power law) the counts after it stand above the power law's trend before it."""
+    from eels_helpers.evaluation.failure_analysis import NON_FAMILY_EDGES
+
+    seen = 0
+    for c in open_world_suite(n_per_kind=80, seed=5, kinds=("m23_3d",)):
+        (metal,) = c.truth
+        onset = dict(NON_FAMILY_EDGES[metal])[f"{metal} M2,3"]
+        assert f"{metal} M2,3 at {onset:g} eV" in c.description
+        E, y = c.spectrum.energy_eV, c.spectrum.data.astype(float)
+        if onset > E[0] + 3 and "plural" not in c.description:
+            r = float(c.description.split("power law r=")[1].split(";")[0].split(",")[0])
+            before = y[(E > onset - 4) & (E < onset - 1)].mean()
+            after = y[(E > onset + 4) & (E < onset + 10)].mean()
+            assert after > 1.1 * before * ((onset + 7) / (onset - 2.5)) ** -r
+            seen += 1
+    assert seen >= 1
+
+
 def test_invention_rates_count_only_elements_that_are_not_true_carbon_aside(suite):
     assert invented_elements(["C", "O", "Al"], ["Al"]) == ("O",)
-    detected = [("C",) if c.kind != "out_of_family" else c.truth for c in suite]
+    detected = [("C",) if c.kind not in ("out_of_family", "m23_3d") else c.truth for c in suite]
     rates = invention_rates(suite, detected)
     assert rates == {**{k: 0.0 for k in KINDS}, "all": 0.0}
     detected[0] = ("Ba",)
@@ -87,3 +113,17 @@ def test_evaluate_open_world_runs_a_model_over_the_suite(suite):
     assert rates["all"] == 1.0 and all(p.detected == ("Ba",) for p in predictions)
     rates, _ = evaluate_open_world(Constant(torch.full((80,), -20.0)), cases=suite, threshold=0.5)
     assert rates["all"] == 0.0
+
+
+@pytest.mark.parametrize("start", [75.0, 120.0, 400.0])
+def test_curved_backgrounds_fall_smoothly(start):
+    """Plural-scattering backgrounds: monotone and without steps (the first version fell by
+    3-100x at n x Ep in windows starting below 6 Ep, which read as edges)."""
+    from eels_helpers.evaluation.open_world import _background
+
+    for seed in range(20):
+        bg, text = _background(np.random.default_rng(seed), start, curved=True)
+        window = bg[int(start):3000]
+        assert "plural scattering" in text and window[0] == pytest.approx(1.0, rel=0.02)
+        assert (np.diff(window) <= 0).all()
+        assert np.abs(np.diff(np.log(window))).max() < 0.07      # r / E at most 4.5 / 75 per eV
