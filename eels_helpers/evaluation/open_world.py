@@ -236,11 +236,7 @@ def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] =
                 shift = int(round(onset - l3))          # Al's edge moved to the metal's M2,3 onset
                 # the jump ratio is set against the background 10 eV above the metal's onset
                 shape, etext = _edge(rng, (al, "L3", l3), np.roll(bg, -shift), l3, hydrogenic)
-                edge = np.zeros_like(shape)
-                if shift >= 0:
-                    edge[shift:] = shape[:shape.size - shift]
-                else:
-                    edge[:shift] = shape[-shift:]
+                edge = np.interp(_GRID_EV - shift, _GRID_EV, shape, left=0.0, right=0.0)
                 model, truth = bg + edge, (metal,)
                 text = f"{text}; {metal} M2,3 at {onset:g} eV (Al L2,3 hydrogenic shape), {etext}"
             elif kind == "vacuum":

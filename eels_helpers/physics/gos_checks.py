@@ -183,10 +183,8 @@ def subshell_strength(family, q_au: float = 0.011, gos="builtin") -> tuple[float
     a filled part of the final shell blocks its share of the lines as well)."""
     from eels_helpers.physics.white_lines import white_lines
 
-    spec = resolve_edge(family)
-    pairs = {"L": ("L2", "L3"), "M": ("M4", "M5"), "N": ("N4", "N5")}
-    shell = spec.name.split()[1][0]
-    if shell not in pairs:
-        raise ValueError(f"{spec.name}: subshell_strength covers L2,3, M4,5 and N4,5 families")
-    lines = sum(ln.f_q[0] for ln in white_lines() if ln.family == spec.name)
-    return float(lines), float(sum(bethe_sum(spec.element, s, q_au, gos) for s in pairs[shell]))
+    fam = elements.family(resolve_edge(family).name)
+    if len(fam.major) != 2:
+        raise ValueError(f"{fam.name}: subshell_strength covers L2,3, M4,5 and N4,5 families")
+    lines = sum(ln.f_q[0] for ln in white_lines() if ln.family == fam.name)
+    return float(lines), float(sum(bethe_sum(fam.element, s, q_au, gos) for s in fam.major))

@@ -95,7 +95,7 @@ from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinemati
 __all__ = ["WHITE_LINES_PATH", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec", "WhiteLine",
            "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "zeta_eV", "bound_gos",
            "compute_lines", "write_csv", "white_lines", "line_cross_sections",
-           "white_line_shapes", "line_profiles", "edge_cross_sections"]
+           "white_line_shapes", "line_profiles", "edge_cross_sections", "lorentzian_bin_share"]
 
 log = logging.getLogger(__name__)
 
@@ -437,7 +437,7 @@ def line_cross_sections(f_q, energy_eV, E0_keV, theta_mrad) -> np.ndarray:
     return FOUR_PI_A0SQ_BARN * R_EV**2 / (E * T) * np.maximum(cumulative(hi) - cumulative(lo), 0)
 
 
-def _bin_share(centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
+def lorentzian_bin_share(centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
     """Share of a unit-strength Lorentzian (FWHM ``fwhm_eV``, centre ``E_line``; (n_lines,))
     in bins [c - b/2, c + b/2] around the centres ``centre_eV`` (n_lines, n_E), per eV:
     (1/(pi b)) [atan((c + b/2 - E_line)/g) - atan((c - b/2 - E_line)/g)], g = FWHM/2
@@ -473,7 +473,7 @@ def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV,
     E_line = np.asarray(first_onsets_eV, dtype=np.float64)[fam] + np.array([ln.offset_eV for ln in sel])
     sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, E0_keV,
                                 be[:, None] * np.ones((1, len(sel))))        # (n_beta, n_lines)
-    share = _bin_share(first[:, None] + off[None, :], E_line, [ln.fwhm_eV for ln in sel], 1.0)
+    share = lorentzian_bin_share(first[:, None] + off[None, :], E_line, [ln.fwhm_eV for ln in sel], 1.0)
     np.add.at(out, (slice(None), fam), sigma[:, :, None] * share[None])
     return out
 
@@ -483,7 +483,7 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
     """dsigma/dE (barn/eV per atom) of every white line of edge ``families`` on an energy axis.
 
     Each line l of family i: sigma_l(beta*_i) (:func:`line_cross_sections`, barn) times the
-    Lorentzian's mean over the bin of width ``bin_eV`` around each energy (:func:`_bin_share`,
+    Lorentzian's mean over the bin of width ``bin_eV`` around each energy (:func:`lorentzian_bin_share`,
     1/eV; the strength is kept for any width), centred at E_line = the family's first onset +
     the line's offset (eV). beta*_i is Egerton's effective collection angle (2011, eq. 4.73) at
     the family's first onset, as for the continuum in
@@ -526,7 +526,7 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
     be = effective_collection_angle(first, float(E0_keV), float(alpha_mrad), float(beta_mrad))
     E_line = first + np.array([ln.offset_eV for ln in sel])
     sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, float(E0_keV), be)
-    share = _bin_share(np.broadcast_to(E, (len(sel), E.size)), E_line, [ln.fwhm_eV for ln in sel], width)
+    share = lorentzian_bin_share(np.broadcast_to(E, (len(sel), E.size)), E_line, [ln.fwhm_eV for ln in sel], width)
     return sel, owner, sigma[:, None] * share
 
 

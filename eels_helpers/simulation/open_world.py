@@ -213,9 +213,10 @@ def add_pi_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> 
     K edge rows of ``edges`` (:class:`eels_helpers.simulation.steps.EdgeRows`; module docstring,
     step 4b). Per line: area a = U(PI_STAR_AREA) x the row's counts over the PI_STAR_REFERENCE_EV
     channels from its onset column, spread over the columns as a Lorentzian's share of each
-    1 eV bin, (1/pi)[atan((x + 1/2 - c)/g) - atan((x - 1/2 - c)/g)], g = FWHM/2, c = onset column
-    + offset. Returns (M,) bool: the rows that got a line (nothing drawn when the option is off)."""
+    1 eV bin (:func:`eels_helpers.physics.white_lines.lorentzian_bin_share`), centred at the onset
+    column + offset. Returns (M,) bool: the rows that got a line (nothing drawn when the option is off)."""
     from eels_helpers.physics.elements import EDGE_FAMILIES
+    from eels_helpers.physics.white_lines import lorentzian_bin_share
 
     M = edges.rows.shape[0]
     if config.pi_star_fraction <= 0 or M == 0:
@@ -233,9 +234,7 @@ def add_pi_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> 
     area_counts = area[idx] * edges.rows[idx[:, None], start[:, None] + ref].sum(axis=1)
     span = np.arange(-8, 16)                       # columns around the onset that get the line
     cols = np.clip(start[:, None] + span, 0, edges.rows.shape[1] - 1)
-    d = span[None, :] - offset[idx, None]
-    g = 0.5 * fwhm[idx, None]
-    share = (np.arctan((d + 0.5) / g) - np.arctan((d - 0.5) / g)) / np.pi
+    share = lorentzian_bin_share(np.broadcast_to(span, (idx.size, span.size)), offset[idx], fwhm[idx], 1.0)
     np.add.at(edges.rows, (idx[:, None], cols), (area_counts[:, None] * share).astype(np.float32))
     return chosen
 
