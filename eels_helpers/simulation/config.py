@@ -161,6 +161,11 @@ class SimulationConfig:
         "fraction of B, C, N and O K edges given a sharp 1s -> pi* line near the onset (pi-bonded "
         "solids, molecules, transition-metal oxides' O K pre-peak; "
         "eels_helpers.simulation.open_world.add_pi_star)")
+    fs_depth: tuple[float, float] = field(default=(1.0, 1.0), metadata=_row(
+        "Fine-structure depth", "", "R", (0.0, 1.0),
+        "the generic fine structure's modulation 1 + c f scaled to 1 + d c f, d drawn per edge "
+        "uniformly in this range: 1 is the paper's (the deepest dip reaches zero), real ELNES and "
+        "EXELFS modulate the atomic edge by far less (Egerton 2011, secs. 3.8, 4.6, 5.6)"))
     labels: str = field(default="window", metadata=_row(
         "Labels", "", "label", (0, 0),
         '"window": every element with an edge family in the window (the paper); "detectable": '
@@ -179,6 +184,12 @@ class SimulationConfig:
         "White lines", "", "bool", (0, 1),
         "add the bound-bound white lines (L2,3 of 3d/4d metals, M4,5 and N4,5 of La..Yb; "
         "eels_helpers.physics.white_lines) to the edge shapes"))
+    fs_on_white_lines: bool = field(default=True, metadata=_row(
+        "Fine structure on white lines", "", "bool", (0, 1),
+        "with white_lines: True multiplies the white lines by the generic fine structure with "
+        "the continuum (how the white-line tables were first used); False modulates only the "
+        "continuum and adds the lines after it: the lines are the near-edge structure, their "
+        "positions, widths and ratios are physics, not random"))
 
     def __post_init__(self):
         for f in fields(self):
@@ -294,7 +305,7 @@ class SimulationConfig:
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
                      "distractor_fraction", "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
-                     "artefact_fraction", "dark_fraction", "pi_star_fraction", "labels",
+                     "artefact_fraction", "dark_fraction", "pi_star_fraction", "fs_depth", "labels",
                      "detectability_sigma")
 
 #: named simulator configurations: ``paper`` (Table 1, the paper's dataset), ``open-world`` (the
@@ -312,6 +323,10 @@ NAMED_CONFIGS = {
         bg_amplitude=(1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7)),
 }
 NAMED_CONFIGS["open-world-window"] = {**NAMED_CONFIGS["open-world"], "labels": "window"}
+#: ``open-world-elnes``: ``open-world`` with a physical near-edge region: the white lines are not
+#: modulated by the generic fine structure, and that modulation is 0.1-1 times the paper's depth
+NAMED_CONFIGS["open-world-elnes"] = {**NAMED_CONFIGS["open-world"], "fs_on_white_lines": False,
+                                     "fs_depth": (0.1, 1.0)}
 
 
 def named_config(name: str, **overrides) -> SimulationConfig:

@@ -51,6 +51,16 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    The line is the element's own signal: it counts towards the detectability of its edge. Without
    it, a sharp peak at 401-402 eV was only ever Sc L3 in training (real BN and N2 N K spectra
    were called Sc);
+4c. :func:`fine_structure_depth` (with the generic fine structure): the paper scales each edge's
+   random fine structure f so that its deepest dip reaches zero (modulation 1 + c f, peaks up to
+   10x the edge; :mod:`eels_helpers.simulation.fine_structure`); measured near-edge structure
+   modulates the atomic edge by far less beyond the first peaks (EXELFS: a few to ~20 %; Egerton
+   2011, secs. 3.8, 4.6 and 5.6), and the paper's depth on every edge makes edges with one onset
+   indistinguishable (N K at 401 and Sc L2,3 at 402 eV: the networks called both for either).
+   With ``fs_depth`` (lo, hi) the modulation is 1 + d c f, d ~ U(lo, hi) per edge. Beside it,
+   ``SimulationConfig.fs_on_white_lines=False`` (:func:`eels_helpers.simulation.steps.
+   split_white_lines`) leaves the white lines out of the modulation: their positions, widths and
+   ratios are physics;
 8. after the noise, :func:`subtract_background` (the power law, mis-estimated as a pre-edge fit
    is: right at the edge, tilted away from it) and :func:`add_artefacts`
    (a gain-change step, spikes, dead channels); :func:`normalise` scales every spectrum into
@@ -69,7 +79,7 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail", "subtract_background",
+           "distractor_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail", "subtract_background",
            "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -206,6 +216,14 @@ PI_STAR_OFFSET_EV = (-1.5, 4.5)
 PI_STAR_FWHM_EV = (0.4, 1.5)
 PI_STAR_AREA = (0.1, 1.0)
 PI_STAR_REFERENCE_EV = 20
+
+
+def fine_structure_depth(n_rows: int, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray | None:
+    """Depth d (n_rows,) of each edge's generic fine structure, uniform in ``config.fs_depth``
+    (module docstring, step 4c); None, and nothing drawn, at the paper's depth (1, 1)."""
+    if tuple(config.fs_depth) == (1.0, 1.0):
+        return None
+    return ow.uniform(*config.fs_depth, size=n_rows)
 
 
 def add_pi_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray:

@@ -274,7 +274,12 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     clock("edges")
 
     # ---- (b) fine structure, from the major onset
-    fs_ratio = _steps.add_fine_structure_step(edges, p, config.fs_max_scale)
+    lines = (_steps.split_white_lines(edges, peak_tables, p)
+             if config.white_lines and not config.fs_on_white_lines else None)
+    depth = _open.fine_structure_depth(len(edges.rows), config, ow) if ow is not None else None
+    fs_ratio = _steps.add_fine_structure_step(edges, p, config.fs_max_scale, depth)
+    if lines is not None:
+        np.add(edges.rows, lines, out=edges.rows)
     if ow is not None:
         pi_star = _open.add_pi_star(edges, p, config, ow)
     # no wrap-around of the circular convolution into the window: keep the edges up to the

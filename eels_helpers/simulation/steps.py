@@ -173,16 +173,36 @@ def scaled_edges(tables: dict, p: BatchParameters, peak_tables: dict | None = No
     return EdgeRows(rows, first_ch, fs_start, onset_m, weight_m)
 
 
-def add_fine_structure_step(edges: EdgeRows, p: BatchParameters, max_scale: float) -> np.ndarray:
+def add_fine_structure_step(edges: EdgeRows, p: BatchParameters, max_scale: float,
+                            depth: np.ndarray | None = None) -> np.ndarray:
     """Fig. 2b: multiply each edge row IN PLACE by its generic fine structure 1 + c f (from the
-    major onset; :mod:`eels_helpers.simulation.fine_structure`, scale capped at ``max_scale``).
+    major onset; :mod:`eels_helpers.simulation.fine_structure`, scale capped at ``max_scale``),
+    or by 1 + d c f with ``depth`` d (M,) in [0, 1] (``SimulationConfig.fs_depth``).
     Returns the ratio R = max f / |min f| (M,) of each fine structure."""
     a_nm = p.atomic_diameter_pm[p.pair_spectrum, None] * 1e-3
     fwhm = _fs.lifetime_width_eV(p.fs_peak_eV, a_nm)
     prof = _fs.fine_structure_profile(p.fs_peak_eV, p.fs_weight, fwhm, p.fs_width_eV)
     factor, fs_ratio, _ = _fs.modulation(prof, max_scale)
+    if depth is not None:
+        factor = np.float32(1) + np.asarray(depth, np.float32)[:, None] * (factor - np.float32(1))
     add_fine_structure(edges.rows, edges.fs_start, factor)
     return fs_ratio
+
+
+def split_white_lines(edges: EdgeRows, continuum_tables: dict, p: BatchParameters) -> np.ndarray:
+    """Split the rows of edges with white lines IN PLACE: ``edges.rows`` becomes the continuum
+    (the same family, beam and weight from ``continuum_tables``, the tables without lines) and the
+    returned (M, n_off) float32 array is the lines' part (rows - continuum; the white-line tables
+    add the lines to the continuum, :meth:`eels_helpers.simulation.shape_tables.ShapeTable.build`).
+    Rows that are all zero (edges removed) stay zero."""
+    bm = p.pair_spectrum
+    continuum = core_loss_edges(continuum_tables, p.pair_family, p.E0_keV[bm], p.alpha_mrad[bm],
+                                p.beta_mrad[bm])
+    continuum *= edges.weight.astype(np.float32)[:, None]
+    continuum[~edges.rows.any(axis=1)] = 0.0
+    lines = edges.rows - continuum
+    edges.rows[:] = continuum
+    return lines
 
 
 def sum_edges(edges: EdgeRows, p: BatchParameters, keep_channels: int) -> np.ndarray:
