@@ -265,3 +265,48 @@ def test_pi_star_in_the_open_world_batches(specimens):
     assert with_lines.params["pi_star"].all()
     assert not simulate_batch(specimens[:16], named_config("open-world", pi_star_fraction=0.0),
                               4).params["pi_star"].any()
+
+
+def test_fine_structure_depth_scales_the_modulation_only():
+    """fs_depth d: the edge's factor 1 + c f becomes 1 + d c f (steps.add_fine_structure_step);
+    d = 0 leaves the atomic edge, d = 1 is the paper's; off (the default) draws nothing."""
+    from eels_helpers.simulation import open_world as ow_mod
+
+    spec = [sp.Specimen(("Fe", "O"), (0.4, 0.6), "O")] * 8
+    base = dict(noise=False, white_lines=False)
+    flat = simulate_batch(spec, _only(fs_depth=(0.0, 0.0), **base), 5, return_steps=True).steps
+    full = simulate_batch(spec, _only(fs_depth=(1.0, 1.0), carbon_fraction=1e-12, **base), 5,
+                          return_steps=True).steps
+    half = simulate_batch(spec, _only(fs_depth=(0.5, 0.5), **base), 5, return_steps=True).steps
+    # depth 0: the summed edges before and after the fine-structure step are the same
+    np.testing.assert_allclose(flat["edges_fs"], flat["edges"], rtol=1e-5, atol=1e-6 * flat["edges"].max())
+    # depth 0.5 lies half way between no fine structure and the paper's (same draws otherwise)
+    np.testing.assert_allclose(half["edges_fs"], 0.5 * (half["edges"] + full["edges_fs"]),
+                               rtol=1e-4, atol=1e-5 * full["edges_fs"].max())
+    gen = np.random.default_rng(0)
+    before = gen.bit_generator.state
+    assert ow_mod.fine_structure_depth(5, _only(carbon_fraction=0.5), gen) is None
+    assert gen.bit_generator.state == before
+    assert ((d := ow_mod.fine_structure_depth(1000, _only(fs_depth=(0.1, 1.0)), gen)) >= 0.1).all() and d.max() <= 1
+
+
+def test_white_lines_outside_the_fine_structure_keep_their_shape():
+    """fs_on_white_lines=False: the generic fine structure modulates only the continuum; the
+    white lines (the tables with lines minus those without) are added unchanged after it."""
+    spec = [sp.Specimen(("Sc", "O"), (0.4, 0.6), "Sc")] * 8
+    base = dict(noise=False, white_lines=True, fs_on_white_lines=False)
+    # (an open-world option that changes nothing here, so that every batch draws the same parameters)
+    on = simulate_batch(spec, SimulationConfig(**base, carbon_fraction=1e-12), 6, return_steps=True)
+    off = simulate_batch(spec, SimulationConfig(**base, fs_depth=(0.0, 0.0)), 6, return_steps=True)
+    # the lines: the tables with lines minus those without; the modulated continuum is >= 0, so
+    # at the lines' maximum (L3 near 402 eV) the spectrum holds at least the whole line
+    lines = off.steps["edges_fs"] - simulate_batch(spec, SimulationConfig(noise=False, fs_depth=(0.0, 0.0)), 6,
+                                                   return_steps=True).steps["edges_fs"]
+    for b in range(len(spec)):
+        peak = int(np.argmax(lines[b]))
+        assert abs(peak - 402) <= 12 and lines[b, peak] > 0.1 * off.steps["edges_fs"][b].max()
+        assert on.steps["edges_fs"][b, peak] >= 0.999 * lines[b, peak]
+    # the default (True) modulates the lines too: those spectra differ from fs_on_white_lines=False
+    assert not np.allclose(simulate_batch(spec, SimulationConfig(noise=False, white_lines=True, carbon_fraction=1e-12),
+                                          6, return_steps=True).steps["edges_fs"], on.steps["edges_fs"])
+    assert named_config("open-world-elnes").fs_on_white_lines is False
