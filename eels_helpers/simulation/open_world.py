@@ -79,8 +79,8 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail", "subtract_background",
-           "add_artefacts", "normalise", "relabel"]
+           "distractor_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail",
+           "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
