@@ -127,6 +127,65 @@ def single_element_outcomes(y_true, y_prob, threshold: float) -> dict[str, float
     return {k: float(v.mean()) for k, v in outcome.items()}
 
 
+#: element pairs whose major edges lie within a few eV (O K 532 / Sb M4,5 528, N K 401 / Sc L2,3 402,
+#: F K 685 / Xe M4,5 672, B K 188 / Cl L2,3 200 eV): the real spectra's onset confusions (chapter 09)
+ONSET_TWINS = (("N", "Sc"), ("O", "Sb"), ("F", "Xe"), ("B", "Cl"))
+
+
+def twin_scores(y_true, y_prob, threshold: float, pairs=ONSET_TWINS):
+    """How well a network tells the two elements of each pair apart, on labelled spectra.
+
+    Per pair (a, b), on the spectra labelled a but not b (and b but not a): the F1 of a and of b
+    over all spectra, and ``both_a`` / ``both_b``: the share of a-only (b-only) spectra where both
+    are reported at ``threshold``. Returns a pandas DataFrame, one row per pair, columns ``pair``,
+    ``n_a``, ``n_b``, ``f1_a``, ``f1_b``, ``both_a``, ``both_b`` (NaN where a set is empty)."""
+    import pandas as pd
+
+    from eels_helpers.evaluation.metrics import _as_array, binarize
+
+    t, p = _as_array(y_true, "y_true") > 0, binarize(_as_array(y_prob, "y_prob"), threshold).astype(bool)
+    if t.shape != p.shape:
+        raise ValueError(f"y_true {t.shape} and y_prob {p.shape} must have the same shape")
+    unknown = sorted({e for pair in pairs for e in pair} - set(ELEMENTS))
+    if unknown:
+        raise ValueError(f"unknown element symbols in pairs: {unknown}")
+
+    def f1(i):
+        denominator = t[:, i].sum() + p[:, i].sum()
+        return 2 * (t[:, i] & p[:, i]).sum() / denominator if denominator else np.nan
+
+    def both(only, i, j):
+        return float((p[only, i] & p[only, j]).mean()) if only.any() else np.nan
+
+    rows = []
+    for a, b in pairs:
+        i, j = ELEMENTS.index(a), ELEMENTS.index(b)
+        only_a, only_b = t[:, i] & ~t[:, j], t[:, j] & ~t[:, i]
+        rows.append({"pair": f"{a}/{b}", "n_a": int(only_a.sum()), "n_b": int(only_b.sum()),
+                     "f1_a": f1(i), "f1_b": f1(j), "both_a": both(only_a, i, j), "both_b": both(only_b, i, j)})
+    return pd.DataFrame(rows, columns=["pair", "n_a", "n_b", "f1_a", "f1_b", "both_a", "both_b"])
+
+
+def simulated_twin_scores(model, config, threshold: float, *, n_spectra: int = 1920, seed: int = 99,
+                          pairs=ONSET_TWINS):
+    """:func:`twin_scores` of ``model`` (name, path or loaded model) on ``n_spectra`` freshly
+    simulated spectra (:class:`eels_helpers.datasets.streaming.StreamingSpectra`, batches of 64,
+    query elements drawn from the pairs' elements, simulator configuration ``config``: a
+    :class:`~eels_helpers.simulation.config.SimulationConfig` or a name of ``NAMED_CONFIGS``)."""
+    from eels_helpers.datasets.streaming import StreamingSpectra
+    from eels_helpers.inference.predict import run_model
+    from eels_helpers.simulation.config import named_config
+
+    if isinstance(config, str):
+        config = named_config(config)
+    elements = sorted({e for pair in pairs for e in pair}, key=ELEMENTS.index)
+    stream = StreamingSpectra(config, elements=elements, seed=seed, batch_size=64)
+    batches = [stream.batch(b) for b in range(max(1, -(-n_spectra // 64)))]
+    labels = np.concatenate([b["labels_identification"].numpy() for b in batches])
+    spectra = np.concatenate([b["spectra"].numpy() for b in batches])
+    return twin_scores(labels, run_model(model, spectra), threshold, pairs)
+
+
 def plot_confusion_matrix(matrix, ax=None, span: tuple[str, str] | None = None, label_every: int = 2,
                           cmap: str = "viridis"):
     """The confusion matrix as an image, counts on a log colour scale (empty cells blank).

@@ -14,6 +14,7 @@ from eels_helpers.evaluation.confusion import (
     frequent_confusions,
     plot_confusion_matrix,
     single_element_outcomes,
+    twin_scores,
 )
 from eels_helpers.evaluation.metrics import confusion_matrix
 from eels_helpers.physics.elements import ELEMENTS
@@ -100,3 +101,18 @@ def test_single_element_outcomes_are_disjoint_and_known():
     assert single_element_outcomes(y, p, 0.25)["extra"] == 0.25 and single_element_outcomes(y, p, 0.25)["missed"] == 0
     with pytest.raises(ValueError, match="exactly one element"):
         single_element_outcomes(np.ones((1, 80)), np.ones((1, 80)), 0.5)
+
+
+def test_twin_scores_count_both_reported_on_each_ones_spectra():
+    y, p = np.zeros((4, 80)), np.zeros((4, 80))
+    n, sc = ELEMENTS.index("N"), ELEMENTS.index("Sc")
+    y[0, n] = y[1, n] = 1
+    y[2, sc] = y[3, sc] = 1
+    p[:, n] = [0.9, 0.8, 0.7, 0.1]            # N reported on both N spectra and one Sc spectrum
+    p[:, sc] = [0.9, 0.1, 0.9, 0.9]           # Sc on one N spectrum and both Sc spectra
+    row = twin_scores(y, p, 0.5, pairs=(("N", "Sc"),)).iloc[0]
+    assert (row.pair, row.n_a, row.n_b) == ("N/Sc", 2, 2)
+    assert row.f1_a == pytest.approx(2 * 2 / (2 + 3)) and row.f1_b == pytest.approx(2 * 2 / (2 + 3))
+    assert row.both_a == 0.5 and row.both_b == 0.5
+    with pytest.raises(ValueError, match="unknown element symbols"):
+        twin_scores(y, p, 0.5, pairs=(("N", "Xx"),))
