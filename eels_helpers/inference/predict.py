@@ -16,6 +16,7 @@ when the model was trained), else 0.5. :func:`format_prediction`, :func:`draw_pr
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -23,6 +24,8 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.device import fast_bfloat16, resolve_device
+
+log = logging.getLogger(__name__)
 
 #: run_model shows a progress bar (when asked) above this many batches
 PROGRESS_MIN_BATCHES = 4
@@ -145,6 +148,9 @@ def run_model(
     progress: a progress bar (tqdm, stderr) over the batches when there are more than
     :data:`PROGRESS_MIN_BATCHES` of them (a spectrum image; a single spectrum shows none).
 
+    On the CPU in float32, from :data:`FROZEN_MIN_SPECTRA` spectra on, a traced and frozen copy
+    of the network runs (:func:`frozen_copy`).
+
     int8: on the CPU, run a copy of the network whose transformer Linear layers use dynamically
     quantised int8 weights and activations (:func:`int8_linear_copy`; networks without a
     transformer run unchanged); benchmarks/bench_mapping.py measures speed and scores.
@@ -165,6 +171,8 @@ def run_model(
         if str(device).startswith("cuda"):
             raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
         model = int8_linear_copy(model)
+    elif not bfloat16 and str(device) == "cpu" and flat.shape[0] >= FROZEN_MIN_SPECTRA:
+        model = frozen_copy(model, flat.shape[1])
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     starts = range(0, flat.shape[0], batch_size)
     if progress and len(starts) > PROGRESS_MIN_BATCHES:
@@ -179,6 +187,29 @@ def run_model(
                 y = torch.sigmoid(y)
             out[start : start + batch_size] = y.cpu().numpy()
     return out.reshape(inputs.shape[:-1] + (80,))
+
+
+#: from this many spectra on, :func:`run_model` runs a TorchScript copy of the network on the CPU
+#: (:func:`frozen_copy`; tracing costs 0.2-1.2 s, a spectrum image saves 10-20 %)
+FROZEN_MIN_SPECTRA = 1024
+
+
+def frozen_copy(model, n_channels: int = 3072):
+    """A traced, frozen TorchScript copy of ``model`` (eval mode) for CPU inference, or ``model``
+    itself when tracing fails. Freezing folds each BatchNorm into its convolution and inlines the
+    weights: 10-20 % faster on the CPU (benchmarks/bench_mapping.py); outputs equal to ~1e-5.
+    The trace holds for any batch of ``n_channels``-long spectra (every network's input)."""
+    import warnings
+
+    import torch
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")     # TracerWarning: the padding is fixed for one length
+            return torch.jit.freeze(torch.jit.trace(model.eval(), torch.zeros(2, n_channels), check_trace=False))
+    except Exception as err:  # noqa: BLE001 - an untraceable module still runs eagerly
+        log.debug("running %s eagerly: tracing failed (%s)", type(model).__name__, err)
+        return model
 
 
 def int8_linear_copy(model):

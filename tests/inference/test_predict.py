@@ -240,6 +240,47 @@ def test_int8_quantises_only_transformer_linear_layers():
         run_model(loaded, x, int8=True, device="cuda")
 
 
+@pytest.mark.parametrize("architecture", ["unet", "cnn", "resnet", "vit", "cct", "mlp"])
+def test_frozen_copy_gives_the_eager_outputs_for_any_batch(architecture, monkeypatch):
+    """Spectrum images run a traced, frozen TorchScript copy (BatchNorm folded): the same
+    probabilities as the eager network, for every architecture and batch size."""
+    from eels_helpers.inference import predict as pr
+    from eels_helpers.models import Ensemble, create_model
+    from eels_helpers.models.model_files import LoadedModel
+
+    torch.manual_seed(0)
+    options = {"mlp": {"hidden": [16]}, "vit": {"depth": 1}, "cct": {"depth": 1}}.get(architecture, {})
+    net = create_model(architecture, config="cpu", **options).eval()
+    for module in net.modules():            # non-trivial BatchNorm statistics to fold
+        if isinstance(module, torch.nn.BatchNorm1d):
+            module.running_mean.uniform_(-0.1, 0.1)
+            module.running_var.uniform_(0.5, 1.5)
+    frozen = pr.frozen_copy(net)
+    assert isinstance(frozen, torch.jit.ScriptModule)
+    x = torch.from_numpy(np.random.default_rng(4).random((9, 3072), dtype=np.float32))
+    with torch.inference_mode():
+        for k in (1, 2, 9):
+            # (float32 sums in another order: ~1e-5 on the shipped networks, up to ~1e-3 in the
+            # logits of an untrained 35-layer ResNet)
+            torch.testing.assert_close(torch.sigmoid(frozen(x[:k])), torch.sigmoid(net(x[:k])), rtol=0, atol=2e-3)
+    # run_model switches to it from FROZEN_MIN_SPECTRA spectra on (here 4), also for an ensemble
+    monkeypatch.setattr(pr, "FROZEN_MIN_SPECTRA", 4)
+    loaded = LoadedModel(model=Ensemble([net, create_model("mlp", hidden=[8]).eval()]).eval(), architecture="ensemble")
+    eager = pr.run_model(loaded, x.numpy()[:3], batch_size=2)
+    assert np.abs(pr.run_model(loaded, x.numpy(), batch_size=2)[:3] - eager).max() < 1e-4
+
+
+def test_frozen_copy_falls_back_to_the_module_when_tracing_fails():
+    from eels_helpers.inference.predict import frozen_copy
+
+    class Branchy(torch.nn.Module):
+        def forward(self, x):
+            return {"not": "a tensor"}
+
+    module = Branchy()
+    assert frozen_copy(module) is module
+
+
 def test_shipped_models_predict_out_of_the_box(capsys):
     """`eels-id predict` works after installation: default and the ensembles ship with the package,
     with their card, on the real Mn/O core-loss spectrum that ships with exspy."""
