@@ -3,7 +3,9 @@
 * :func:`plot_steps`: one panel per step of Fig. 2 (a-f) for one spectrum of a batch simulated
   with ``return_steps=True``;
 * :func:`plot_spectrum`: one spectrum with its edge markers and labels;
-* :func:`plot_gallery`: spectra of a batch with their labels and edge markers.
+* :func:`plot_gallery`: spectra of a batch with their labels and edge markers;
+* :func:`plot_edge_shapes`: the edges of single-element specimens after the fine-structure step,
+  one panel per (element, configuration): how much of an edge's look is its own.
 
 matplotlib is imported inside the functions.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_steps", "plot_spectrum", "plot_gallery"]
+__all__ = ["plot_steps", "plot_spectrum", "plot_gallery", "plot_edge_shapes"]
 
 
 def _edge_markers(ax, params, i, shifted=True, y=1.0):
@@ -110,4 +112,45 @@ def plot_gallery(batch, n: int | None = None, ncols: int = 3, fig=None):
         axes[i].tick_params(labelsize=7)
     for ax in axes[n:]:
         ax.set_visible(False)
+    return fig
+
+
+def plot_edge_shapes(elements=("N", "Sc"), configs=("open-world", "open-world-elnes"), *, n: int = 6,
+                     seed: int = 3, window_eV: tuple[float, float] = (380.0, 600.0), fig=None):
+    """For each element (rows) and simulator configuration (columns: names of ``NAMED_CONFIGS``
+    or :class:`~eels_helpers.simulation.config.SimulationConfig`), ``n`` spectra of the pure
+    element simulated with one seed (same microscope and fine-structure draws across panels of a
+    row): the summed edges after the fine-structure step (Fig. 2b), before low-loss, background
+    and noise, each scaled to its maximum in ``window_eV``. Returns the figure."""
+    import matplotlib.pyplot as plt
+
+    from eels_helpers.simulation.config import SimulationConfig, named_config
+    from eels_helpers.simulation.pipeline import simulate_batch
+    from eels_helpers.simulation.specimens import Specimen
+
+    lo, hi = int(window_eV[0]), int(window_eV[1])
+    if not 0 <= lo < hi <= 3071:
+        raise ValueError(f"window_eV must satisfy 0 <= start < end <= 3071 eV, got {window_eV}")
+    # only the element's edges: windows from the start of the range, no carbon film, none removed
+    quiet = dict(start_min_eV=max(lo - 80, 0), margin_before_eV=0, margin_after_eV=1, end_max_eV=20000,
+                 instrumental_shift_eV=(0, 0), noise=False, carbon_fraction=0.0, edge_free_fraction=0.0)
+    fig = fig or plt.figure(figsize=(4.5 * len(configs), 2.8 * len(elements)))
+    axes = fig.subplots(len(elements), len(configs), squeeze=False, sharex=True)
+    for r, element in enumerate(elements):
+        for c, config in enumerate(configs):
+            cfg = (config.replace(**quiet) if isinstance(config, SimulationConfig)
+                   else named_config(config, **quiet))
+            name = config if isinstance(config, str) else "custom"
+            batch = simulate_batch([Specimen((element,), (1.0,), element)] * n, cfg,
+                                   np.random.default_rng(seed), return_steps=True)
+            edges = batch.steps["edges_fs"][:, lo:hi + 1]
+            scale = np.maximum(edges.max(axis=1, keepdims=True), 1e-30)
+            ax = axes[r, c]
+            ax.plot(np.arange(lo, hi + 1), (edges / scale).T, lw=0.8)
+            ax.set_title(f"{element}, {name}", fontsize=9)
+            ax.set_ylim(0, 1.05)
+        axes[r, 0].set_ylabel("edge (scaled)")
+    for ax in axes[-1]:
+        ax.set_xlabel("energy loss (eV)")
+    fig.tight_layout()
     return fig

@@ -36,3 +36,14 @@ def test_plot_steps_needs_the_steps():
     b = simulate_batch(SPECIMENS[:1], CFG, np.random.default_rng(0))
     with pytest.raises(ValueError, match="return_steps=True"):
         plot_steps(b, 0)
+
+
+def test_plot_edge_shapes_one_panel_per_element_and_configuration():
+    from eels_helpers.simulation.figures import plot_edge_shapes
+
+    fig = plot_edge_shapes(("N", "Sc"), ("paper", "open-world-elnes"), n=2)
+    assert len(fig.axes) == 4 and fig.axes[3].get_title() == "Sc, open-world-elnes"
+    assert all(len(ax.lines) == 2 for ax in fig.axes)
+    fig.clf()
+    with pytest.raises(ValueError, match="window_eV"):
+        plot_edge_shapes(window_eV=(600, 380))
