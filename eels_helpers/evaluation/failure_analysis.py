@@ -55,6 +55,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.evaluation.failure_artefacts import detect_artefacts, note_artefacts
+from eels_helpers.physics.elements import OTHER_EDGES
 
 __all__ = ["CAUSES", "FailureCause", "FailureRules", "NON_FAMILY_EDGES", "SpectrumFacts", "Mistake",
            "FailureAnalysis", "spectrum_facts", "manifest_facts", "classify_mistakes", "failure_table",
@@ -92,26 +93,10 @@ CAUSES: tuple[FailureCause, ...] = (
 )
 _CAUSE_NAMES = tuple(c.name for c in CAUSES)
 
-#: edges of the 80 elements that are not among the 107 families, onset (eV) from xraylib 4.3.0
-#: ``EdgeEnergy`` (Elam, Ravel & Sieber 2002), the lower onset of each j-split pair, 40..3100 eV,
-#: without the weak s-shell edges (L1, M1, N1); "element:edge:onset" entries
-_NON_FAMILY = """
-Mg:L2,3:51.4 Al:L2,3:72.7 Cr:M2,3:42.5 Mn:M2,3:48.6 Fe:M2,3:54 Co:M2,3:59.5 Ni:M2,3:68.1 Cu:M2,3:73.6
-Zn:M2,3:86.6 Ga:M2,3:102.9 Ge:M2,3:120.8 As:M2,3:140.5 As:M4,5:41.2 Se:M2,3:161.9 Se:M4,5:56.7 Br:M2,3:181.5
-Br:M4,5:69 Kr:M2,3:214.5 Kr:M4,5:93.8 Ru:N2,3:43.1 Rh:L2,3:3003.8 Rh:N2,3:47.9 Pd:N2,3:51.1 Ag:N2,3:55.9
-Cd:N2,3:66.9 In:N2,3:77.4 Sn:N2,3:88.6 Sb:N2,3:98.4 Te:N2,3:110.2 I:N2,3:122.7 I:N4,5:49.6 Xe:N2,3:145.5
-Xe:N4,5:67.5 Cs:N2,3:161.6 Cs:N4,5:76.5 Ba:N2,3:179.7 Ba:N4,5:89.9 Hf:N2,3:380.4 Hf:N4,5:213.7 Ta:N2,3:404.5
-Ta:N4,5:229.3 W:N2,3:425.3 W:N4,5:245.4 Re:N2,3:444.4 Re:N4,5:260.2 Re:N6,7:45.7 Os:N2,3:468.2 Os:N4,5:272.8
-Os:N6,7:51 Os:O2,3:45.4 Ir:N2,3:494.3 Ir:N4,5:294.9 Ir:N6,7:61 Ir:O2,3:50.5 Pt:N2,3:519.1 Pt:N4,5:313.8
-Pt:N6,7:71.1 Pt:O2,3:51 Au:N2,3:545.4 Au:N4,5:333.9 Au:N6,7:84.1 Au:O2,3:58.7 Hg:N2,3:576.9 Hg:N4,5:359.3
-Hg:N6,7:99.9 Hg:O2,3:65 Tl:N2,3:609 Tl:N4,5:386.2 Tl:N6,7:118.8 Tl:O2,3:73 Pb:N2,3:644.5 Pb:N4,5:412.9
-Pb:N6,7:136.3 Pb:O2,3:83 Bi:N2,3:678.9 Bi:N4,5:440 Bi:N6,7:157.1 Bi:O2,3:93
-"""
-#: ``{element: ((edge name, onset eV), ...)}``: the edges outside the 107 families
-NON_FAMILY_EDGES: dict[str, tuple[tuple[str, float], ...]] = {}
-for _entry in _NON_FAMILY.split():
-    _el, _name, _onset = _entry.split(":")
-    NON_FAMILY_EDGES[_el] = NON_FAMILY_EDGES.get(_el, ()) + ((f"{_el} {_name}", float(_onset)),)
+#: ``{element: ((edge name, onset eV), ...)}``: the edges outside the 107 families, at the lower
+#: onset of each j-split pair (:data:`eels_helpers.physics.elements.OTHER_EDGES`)
+NON_FAMILY_EDGES: dict[str, tuple[tuple[str, float], ...]] = {
+    el: tuple((e.name, e.onset_eV) for e in edges) for el, edges in OTHER_EDGES.items()}
 
 #: 3d transition metals (Sc..Zn)
 TRANSITION_METALS_3D = ("Sc", "Ti", "V", "Cr", "Mn", "Fe", "Co", "Ni", "Cu", "Zn")

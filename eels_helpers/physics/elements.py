@@ -25,6 +25,10 @@ elements database EELS onsets (which follow the Gatan EELS Atlas, the paper's so
 (2002)); see the script's docstring for the details (e.g. exspy's combined ``L2,3`` entries).
 
 ``plot_periodic_table()`` draws Fig. 1.
+
+``OTHER_EDGES`` holds the edges of the 80 elements that are *not* among the 107 families (Al and Mg
+L2,3, the M2,3 of the 3d metals, the N4,5 of Hf..Bi, ...): real spectra show them, the paper's
+dataset does not.
 """
 from __future__ import annotations
 
@@ -36,6 +40,7 @@ from importlib import resources
 __all__ = [
     "ELEMENTS", "ATOMIC_NUMBER", "ALL_SYMBOLS", "SUBSHELLS", "FAMILY_SHELLS", "EDGE_FAMILIES",
     "EdgeFamily", "element_index", "atomic_number", "families_of", "family", "plot_periodic_table",
+    "OtherEdge", "OTHER_EDGES",
 ]
 
 #: All element symbols H (Z=1) .. Og (Z=118); ``ALL_SYMBOLS[Z - 1]`` is element Z.
@@ -319,3 +324,59 @@ def families_in_window(lo_eV: float, hi_eV: float, lookback_eV: float = 30.0) ->
     an M family) do not count: the networks identify a family by its major edges."""
     return tuple(f for f in EDGE_FAMILIES
                  if any(lo_eV - lookback_eV <= f.onset_of(s) <= hi_eV for s in f.major))
+
+
+@dataclass(frozen=True)
+class OtherEdge:
+    """An edge outside the 107 families: ``name`` ("Kr M4,5"), ``element``, the j-subshells of the
+    pair (upper j first, e.g. ("M5", "M4")) and their onsets (eV). ``onset_eV``: the lower onset.
+    (:func:`eels_helpers.physics.cross_section.resolve_edge` accepts it like an EdgeFamily.)"""
+
+    name: str
+    element: str
+    subshells: tuple[str, ...]
+    onsets_eV: tuple[float, ...]
+
+    @property
+    def onset_eV(self) -> float:
+        return min(self.onsets_eV)
+
+
+#: the edges of the 80 elements outside the 107 families: xraylib 4.3.0 ``EdgeEnergy`` (Elam, Ravel
+#: & Sieber 2002) of both subshells of each j-split pair whose lower onset lies in 40..3100 eV,
+#: without the weak s-shell edges (L1, M1, N1); "element:label:subshells:onsets" entries
+_OTHER = """
+Mg:L2,3:L3/L2:51.4/51.4 Al:L2,3:L3/L2:72.7/73.2 Cr:M2,3:M3/M2:42.5/42.5 Mn:M2,3:M3/M2:48.6/48.6
+Fe:M2,3:M3/M2:54.0/54.0 Co:M2,3:M3/M2:59.5/59.5 Ni:M2,3:M3/M2:68.1/68.1 Cu:M2,3:M3/M2:73.6/73.6
+Zn:M2,3:M3/M2:86.6/86.6 Ga:M2,3:M3/M2:102.9/106.8 Ge:M2,3:M3/M2:120.8/127.9 As:M2,3:M3/M2:140.5/146.4
+As:M4,5:M5/M4:41.2/41.2 Se:M2,3:M3/M2:161.9/168.2 Se:M4,5:M5/M4:56.7/56.7 Br:M2,3:M3/M2:181.5/189.3
+Br:M4,5:M5/M4:69.0/70.1 Kr:M2,3:M3/M2:214.5/221.8 Kr:M4,5:M5/M4:93.8/95.0 Ru:N2,3:N3/N2:43.1/43.1
+Rh:L2,3:L3/L2:3003.8/3146.1 Rh:N2,3:N3/N2:47.9/47.9 Pd:N2,3:N3/N2:51.1/51.1 Ag:N2,3:N3/N2:55.9/62.6
+Cd:N2,3:N3/N2:66.9/66.9 In:N2,3:N3/N2:77.4/77.4 Sn:N2,3:N3/N2:88.6/88.6 Sb:N2,3:N3/N2:98.4/98.4
+Te:N2,3:N3/N2:110.2/110.2 I:N2,3:N3/N2:122.7/122.7 I:N4,5:N5/N4:49.6/49.6 Xe:N2,3:N3/N2:145.5/145.5
+Xe:N4,5:N5/N4:67.5/69.5 Cs:N2,3:N3/N2:161.6/172.3 Cs:N4,5:N5/N4:76.5/78.8 Ba:N2,3:N3/N2:179.7/191.8
+Ba:N4,5:N5/N4:89.9/92.5 Hf:N2,3:N3/N2:380.4/437.0 Hf:N4,5:N5/N4:213.7/223.8 Ta:N2,3:N3/N2:404.5/464.8
+Ta:N4,5:N5/N4:229.3/241.3 W:N2,3:N3/N2:425.3/491.6 W:N4,5:N5/N4:245.4/258.8 Re:N2,3:N3/N2:444.4/517.9
+Re:N4,5:N5/N4:260.2/273.7 Re:N6,7:N7/N6:45.7/48.1 Os:N2,3:N3/N2:468.2/546.5 Os:N4,5:N5/N4:272.8/289.4
+Os:N6,7:N7/N6:51.0/53.8 Os:O2,3:O3/O2:45.4/58.0 Ir:N2,3:N3/N2:494.3/577.1 Ir:N4,5:N5/N4:294.9/311.4
+Ir:N6,7:N7/N6:61.0/64.0 Ir:O2,3:O3/O2:50.5/63.0 Pt:N2,3:N3/N2:519.1/607.6 Pt:N4,5:N5/N4:313.8/330.7
+Pt:N6,7:N7/N6:71.1/74.5 Pt:O2,3:O3/O2:51.0/65.3 Au:N2,3:N3/N2:545.4/643.7 Au:N4,5:N5/N4:333.9/352.0
+Au:N6,7:N7/N6:84.1/87.8 Au:O2,3:O3/O2:58.7/71.7 Hg:N2,3:N3/N2:576.9/681.0 Hg:N4,5:N5/N4:359.3/378.5
+Hg:N6,7:N7/N6:99.9/104.0 Hg:O2,3:O3/O2:65.0/84.0 Tl:N2,3:N3/N2:609.0/721.3 Tl:N4,5:N5/N4:386.2/406.6
+Tl:N6,7:N7/N6:118.8/123.1 Tl:O2,3:O3/O2:73.0/99.6 Pb:N2,3:N3/N2:644.5/763.9 Pb:N4,5:N5/N4:412.9/435.2
+Pb:N6,7:N7/N6:136.3/141.2 Pb:O2,3:O3/O2:83.0/104.8 Bi:N2,3:N3/N2:678.9/805.3 Bi:N4,5:N5/N4:440.0/463.6
+Bi:N6,7:N7/N6:157.1/162.4 Bi:O2,3:O3/O2:93.0/116.8
+"""
+
+
+def _other_edges() -> dict[str, tuple[OtherEdge, ...]]:
+    out: dict[str, tuple[OtherEdge, ...]] = {}
+    for entry in _OTHER.split():
+        el, label, subs, onsets = entry.split(":")
+        edge = OtherEdge(f"{el} {label}", el, tuple(subs.split("/")), tuple(float(x) for x in onsets.split("/")))
+        out[el] = out.get(el, ()) + (edge,)
+    return out
+
+
+#: ``{element: (OtherEdge, ...)}``: the edges outside the 107 families (see ``_OTHER``)
+OTHER_EDGES: dict[str, tuple[OtherEdge, ...]] = _other_edges()

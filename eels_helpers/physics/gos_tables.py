@@ -255,18 +255,7 @@ def write_gosh(path, tables: list[GosTable], edges_info: dict[str, dict] | None 
         h.attrs["file_format"] = GOSH_FORMAT
         h.attrs["file_format_version"] = GOSH_FORMAT_VERSION
         for t in tables:
-            g = h.create_group(f"{t.element}/{t.table}")
-            data = np.asarray(t.dfde_per_eV, dtype=np.float32)[:, :, None]
-            g.create_dataset("data", data=data)
-            g.create_dataset("q", data=np.asarray(t.q_inv_m, dtype=np.float32))
-            g.create_dataset("free_energies", data=np.asarray(t.free_energies_eV,
-                                                              dtype=np.float32))
-            md = g.create_group("metadata")
-            md.attrs["ionization_energy"] = float(t.ionization_energy_eV)
-            md.attrs["n"] = int(t.n)
-            md.attrs["l"] = int(t.l)
-            for k, v in t.attrs.items():
-                md.attrs[k] = v
+            _write_table(h, t)
         meta = h.create_group("metadata")
         doi = str(metadata.pop("data_doi", "none"))
         for k, v in metadata.items():
@@ -274,14 +263,70 @@ def write_gosh(path, tables: list[GosTable], edges_info: dict[str, dict] | None 
         meta.create_group("data_ref").attrs["data_doi"] = doi
         info = meta.create_group("edges_info")
         for name, d in edges_info.items():
-            e = info.create_group(name)
-            for key in ("n", "l", "table", "occupancy_ratio"):
-                if key not in d:
-                    raise ValueError(f"edges_info[{name!r}] lacks {key!r}")
-            e.attrs["n"] = int(d["n"])
-            e.attrs["l"] = int(d["l"])
-            e.attrs["table"] = str(d["table"])
-            e.attrs["occupancy_ratio"] = float(d["occupancy_ratio"])
+            _write_edge_info(info, name, d)
+
+
+def _write_table(h, t: GosTable, **dataset_options) -> None:
+    """One table as the group /<element>/<table> of an open GOSH file ``h`` (float32 data
+    (n_q, n_E, 1), q, free_energies; metadata: ionization energy, n, l and ``t.attrs``)."""
+    g = h.create_group(f"{t.element}/{t.table}")
+    g.create_dataset("data", data=np.asarray(t.dfde_per_eV, dtype=np.float32)[:, :, None], **dataset_options)
+    g.create_dataset("q", data=np.asarray(t.q_inv_m, dtype=np.float32))
+    g.create_dataset("free_energies", data=np.asarray(t.free_energies_eV, dtype=np.float32))
+    md = g.create_group("metadata")
+    md.attrs["ionization_energy"] = float(t.ionization_energy_eV)
+    md.attrs["n"] = int(t.n)
+    md.attrs["l"] = int(t.l)
+    for k, v in t.attrs.items():
+        md.attrs[k] = v
+
+
+def _write_edge_info(info, name: str, d: dict) -> None:
+    e = info.create_group(name)
+    for key in ("n", "l", "table", "occupancy_ratio"):
+        if key not in d:
+            raise ValueError(f"edges_info[{name!r}] lacks {key!r}")
+    e.attrs["n"] = int(d["n"])
+    e.attrs["l"] = int(d["l"])
+    e.attrs["table"] = str(d["table"])
+    e.attrs["occupancy_ratio"] = float(d["occupancy_ratio"])
+
+
+def add_tables(path, tables: list[GosTable], output=None) -> Path:
+    """Add ``tables`` to the GOSH file ``path`` (written to ``output``, default: ``path`` itself,
+    replaced atomically): every group already there is kept byte for byte, each new table becomes
+    /<element>/<table> (gzip-compressed data) and /metadata/edges_info gains the nl entries
+    (:func:`default_edges_info`) of the subshells of new table names. A table that is already in
+    the file raises ValueError (naming it) and nothing is written."""
+    import shutil
+
+    import h5py
+
+    path = Path(path)
+    output = Path(output) if output is not None else path
+    read_gosh(path)                                    # a readable GOSH file, or a clear error
+    if not tables:
+        raise ValueError("add_tables: no tables to add")
+    with h5py.File(path, "r") as h:
+        present = [f"{t.element}/{t.table}" for t in tables if f"{t.element}/{t.table}" in h]
+    if present:
+        raise ValueError(f"{path}: already holds table(s) {present}; nothing written")
+    tmp = output.with_name(f".{output.name}.tmp")
+    shutil.copyfile(path, tmp)
+    try:
+        with h5py.File(tmp, "r+") as h:
+            for t in tables:
+                _write_table(h, t, compression="gzip", compression_opts=6, shuffle=True)
+            info = h["metadata/edges_info"]
+            written = {t.table for t in tables}
+            for name, d in default_edges_info("nl").items():
+                if d["table"] in written and name not in info:
+                    _write_edge_info(info, name, d)
+        os.replace(tmp, output)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return output
 
 
 # ----------------------------------------------------------------------------------- reading
@@ -554,7 +599,7 @@ __all__ = [
     "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "DIRAC_URL", "DIRAC_ZENODO_RECORD", "DIRAC_MD5",
     "DIRAC_COMPACT_URL", "DIRAC_COMPACT_ZENODO_RECORD", "DIRAC_COMPACT_MD5",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
-    "write_gosh", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
+    "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",
     "download_dirac", "verify_dirac_structure",

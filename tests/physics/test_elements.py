@@ -253,3 +253,26 @@ def test_plot_periodic_table():
         plt.close(fig2)
     finally:
         plt.close(fig)
+
+
+def test_other_edges_are_outside_the_families_and_match_xraylib():
+    """OTHER_EDGES: j-split pairs no family holds, onsets = xraylib EdgeEnergy (0.1 eV), lower
+    onset in 40..3100 eV."""
+    from eels_helpers.physics.cross_section import resolve_edge
+    from eels_helpers.physics.elements import OTHER_EDGES, families_of
+
+    xraylib = pytest.importorskip("xraylib")
+    n = 0
+    for el, edges in OTHER_EDGES.items():
+        held = {s for f in families_of(el) for s in f.subshells}
+        for e in edges:
+            assert e.element == el and e.name.startswith(f"{el} ") and len(e.subshells) == 2
+            assert not set(e.subshells) & held, e.name
+            assert 40 <= e.onset_eV <= 3100 and e.onset_eV == min(e.onsets_eV)
+            Z = xraylib.SymbolToAtomicNumber(el)
+            for s, on in zip(e.subshells, e.onsets_eV):
+                assert on == pytest.approx(1000 * xraylib.EdgeEnergy(Z, getattr(xraylib, f"{s}_SHELL")), abs=0.051)
+            spec = resolve_edge(e)                  # usable wherever an edge family is
+            assert spec.subshells == e.subshells and spec.onsets_eV == e.onsets_eV
+            n += 1
+    assert n == 78 and {e.name for e in OTHER_EDGES["Kr"]} == {"Kr M2,3", "Kr M4,5"}

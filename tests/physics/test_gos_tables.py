@@ -77,6 +77,29 @@ def test_write_read_roundtrip(tmp_path):
     gos.clear_source_cache()
 
 
+def test_add_tables_keeps_the_existing_groups_and_adds_the_new(tmp_path):
+    """gos_tables.add_tables: the file's groups stay byte for byte, new tables and their
+    edges_info entries come in, a table already there is refused with nothing written."""
+    path = tmp_path / "base.gosh"
+    write_gosh(path, [_hydrogenic_table(), _hydrogenic_table("Fe", 26, 708.0, "L23")], metadata={"name": "base"})
+    with h5py.File(path) as h:
+        before = {k: h[f"{k}/data"][()].tobytes() for k in ("C/K1", "Fe/L23")}
+        assert "N6" not in h["metadata/edges_info"]
+    new = _hydrogenic_table("Pt", 78, 71.1, "N67")
+    out = gos.add_tables(path, [new], tmp_path / "merged.gosh")
+    with h5py.File(out) as h:
+        assert {k: h[f"{k}/data"][()].tobytes() for k in ("C/K1", "Fe/L23")} == before
+        assert h["metadata"].attrs["name"] == "base"
+        assert {"N6", "N7"} <= set(h["metadata/edges_info"])
+    f = read_gosh(out)
+    t7, r7 = f.subshell("Pt", "N7")
+    assert t7.table == "N67" and r7 == pytest.approx(4 / 7)
+    np.testing.assert_allclose(t7.dfde_per_eV, new.dfde_per_eV.astype(np.float32), rtol=1e-6)
+    with pytest.raises(ValueError, match=r"already holds table\(s\) \['C/K1'\]"):
+        gos.add_tables(out, [_hydrogenic_table()])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.gosh", "merged.gosh"]
+
+
 def test_interpolate_reproduces_nodes_and_limits():
     t = _hydrogenic_table()
     np.testing.assert_allclose(t.interpolate(FE_GRID[5:9], Q_GRID[3:6]),
