@@ -3,10 +3,13 @@
 Modules
 -------
 elements
-    The 80 elements Be..Bi and their 107 edge families (onsets, major edges) of the paper's Fig. 1.
+    The 80 elements Be..Bi and their 107 edge families (onsets, major edges) of the paper's Fig. 1,
+    and their edges outside those families (``OTHER_EDGES``).
 gos_tables
     Generalised oscillator strength tables: the GOSH file format, GOS sources (builtin table,
     hydrogenic, a Dirac file) and :func:`~eels_helpers.physics.gos_tables.resolve_gos`.
+dirac_download
+    The paper's Dirac GOS file: its Zenodo records and the optional download.
 atomic_gos
     The in-house all-electron atomic GOS that the builtin table is computed from.
 hydrogenic

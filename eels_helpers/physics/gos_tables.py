@@ -19,7 +19,8 @@ Two flavours are read the same way:
 
 * our own table (``BUILTIN_GOS_PATH``): nl-resolved tables (``K1, L1, L23, M45, ...``); a
   j-subshell is the table times its occupancy ratio (2j+1)/(2(2l+1)), e.g. L3 = 2/3 L23;
-* the Dirac GOS of Zhang et al. (``Dirac_GOS.gosh``, Zenodo record 11199911): j-resolved tables
+* the Dirac GOS of Zhang et al. (``Dirac_GOS.gosh``, Zenodo record 11199911, fetched by
+  :func:`eels_helpers.physics.dirac_download.download_dirac`): j-resolved tables
   (``K1, L1, L2, L3, M1..M5, N1..N7``) with occupancy ratio 1. Its NEGATIVE free energies are
   bound-bound (white-line) transitions. Following the reader in pyEELSMODEL (code provided by
   Z. Zhang), each negative-energy row is treated as a discrete line whose strength is the
@@ -34,11 +35,7 @@ analytic K and L GOS, :mod:`eels_helpers.physics.hydrogenic`) or a path to any G
 
 from __future__ import annotations
 
-import hashlib
 import os
-import socket
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol, runtime_checkable
@@ -55,19 +52,6 @@ BOUND_SIGMA_EV = 1.0
 
 GOSH_FORMAT = "GOSH"
 GOSH_FORMAT_VERSION = "1.0"
-
-#: Dirac GOS (Zhang, Jannis, Verbeeck et al.), the table used by the paper. CC-BY 4.0.
-DIRAC_ZENODO_RECORD = "11199911"
-DIRAC_URL = f"https://zenodo.org/records/{DIRAC_ZENODO_RECORD}/files/Dirac_GOS.gosh"
-#: No checksum of record 11199911 is published with the file; ``download_dirac`` verifies the
-#: GOSH STRUCTURE of that file (C/K1 and Fe/L3 tables) unless a checksum is passed.
-DIRAC_MD5: str | None = None
-#: The compact Dirac GOS (same tables, smaller grids) that exspy 0.3.2 downloads for
-#: ``gos="dirac"``, with the checksum exspy verifies (exspy/_misc/eels/gosh_gos.py).
-DIRAC_COMPACT_ZENODO_RECORD = "12800856"
-DIRAC_COMPACT_URL = (f"https://zenodo.org/records/{DIRAC_COMPACT_ZENODO_RECORD}"
-                     "/files/Dirac_GOS_compact.gosh")
-DIRAC_COMPACT_MD5 = "01a855d3750d2c063955248358dbee8d"
 
 _SUBSHELL_ALIASES = {"K": "K1"}
 
@@ -335,9 +319,11 @@ def _missing_file_message(path: Path) -> str:
         return (f"the built-in GOS table {path} does not exist. Regenerate it with "
                 "`python scripts/regenerate_gos.py` (needs the `gos` extra), or use "
                 "gos='hydrogenic' or gos=<path to a GOSH file>.")
+    from eels_helpers.physics.dirac_download import DIRAC_URL, DIRAC_ZENODO_RECORD
+
     return (f"GOS file {path} does not exist. Pass gos='builtin', gos='hydrogenic' or the path of "
             f"a GOSH file; the Dirac GOS of the paper can be fetched with "
-            f"eels_helpers.physics.gos_tables.download_dirac(dest) (Zenodo record {DIRAC_ZENODO_RECORD}, "
+            f"eels_helpers.physics.dirac_download.download_dirac(dest) (Zenodo record {DIRAC_ZENODO_RECORD}, "
             f"{DIRAC_URL}).")
 
 
@@ -540,67 +526,10 @@ def resolve_gos(gos):
     return gos
 
 
-# ----------------------------------------------------------------------------------- download
-def verify_dirac_structure(path) -> None:
-    """Check that a file has the Dirac GOSH layout: j-resolved C/K1 and Fe/L3 tables."""
-    f = read_gosh(path)
-    for el, sub in (("C", "K1"), ("Fe", "L3")):
-        t, _ = f.subshell(el, sub)
-        if t.dfde_per_eV.size == 0:
-            raise GoshError(f"{path}: table {el}/{sub} is empty")
-
-
-def download_dirac(dest, *, timeout: float = 10.0, md5: str | None = None,
-                   compact: bool = False) -> Path:
-    """Download the Dirac GOS of Zhang et al. (``Dirac_GOS.gosh``, ~GB-scale HDF5, CC-BY 4.0)
-    from Zenodo record 11199911 (``DIRAC_URL``) to ``dest`` (a file or a directory).
-
-    Nothing in eels_helpers needs it: it is an optional drop-in (``gos=<path>``). The file is
-    checked against ``md5`` (or ``DIRAC_MD5``) when one is known; the checksum of this record
-    could not be obtained when this code was written, so by default the GOSH STRUCTURE is
-    verified instead (C/K1 and Fe/L3 readable). Without network it fails within ``timeout``
-    seconds with a message saying how to fetch the file by hand.
-
-    ``compact=True`` fetches ``Dirac_GOS_compact.gosh`` (Zenodo record 12800856, the file
-    exspy uses) instead, checked against its known md5 (``DIRAC_COMPACT_MD5``).
-    """
-    url = DIRAC_COMPACT_URL if compact else DIRAC_URL
-    record = DIRAC_COMPACT_ZENODO_RECORD if compact else DIRAC_ZENODO_RECORD
-    dest = Path(dest)
-    if dest.is_dir() or str(dest).endswith(os.sep):
-        dest = dest / url.rsplit("/", 1)[-1]
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_suffix(dest.suffix + ".part")
-    digest = hashlib.md5()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as r, open(tmp, "wb") as out:
-            while chunk := r.read(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    except (urllib.error.URLError, socket.timeout, OSError) as err:
-        tmp.unlink(missing_ok=True)
-        raise ConnectionError(
-            f"could not download the Dirac GOS from {url} ({err}). Download it by hand "
-            f"from https://zenodo.org/records/{record} and pass gos=<path to "
-            f"{dest.name}>.") from err
-    expected = md5 or (DIRAC_COMPACT_MD5 if compact else DIRAC_MD5)
-    if expected:
-        expected = expected.removeprefix("md5:")
-        if digest.hexdigest() != expected:
-            tmp.unlink(missing_ok=True)
-            raise GoshError(f"checksum mismatch for {url}: md5 {digest.hexdigest()}, "
-                            f"expected {expected}")
-    tmp.replace(dest)
-    verify_dirac_structure(dest)
-    return dest
-
-
 __all__ = [
-    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "DIRAC_URL", "DIRAC_ZENODO_RECORD", "DIRAC_MD5",
-    "DIRAC_COMPACT_URL", "DIRAC_COMPACT_ZENODO_RECORD", "DIRAC_COMPACT_MD5",
+    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",
-    "download_dirac", "verify_dirac_structure",
 ]

@@ -237,10 +237,12 @@ def test_hydrogenic_source_interface():
 
 
 def test_download_dirac_fails_fast_offline(tmp_path, monkeypatch):
-    monkeypatch.setattr(gos, "DIRAC_URL", "http://127.0.0.1:9/Dirac_GOS.gosh")
+    from eels_helpers.physics import dirac_download
+
+    monkeypatch.setattr(dirac_download, "DIRAC_URL", "http://127.0.0.1:9/Dirac_GOS.gosh")
     t0 = time.perf_counter()
     with pytest.raises(ConnectionError, match="11199911"):
-        gos.download_dirac(tmp_path, timeout=2.0)
+        dirac_download.download_dirac(tmp_path, timeout=2.0)
     assert time.perf_counter() - t0 < 10
     assert not any(tmp_path.iterdir())
 
