@@ -131,6 +131,12 @@ class SimulationConfig:
         "Edges outside the 107 families",
         "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
         "GOS at the measured onsets), labelled only where its onset lies inside the window")
+    other_edges_fraction: float = _fraction(
+        "Edges outside the 107 families of the specimen",
+        "fraction of spectra whose specimen elements also get their edges outside the families "
+        "(eels_helpers.physics.elements.OTHER_EDGES: Al/Mg L2,3, 3d M2,3, Kr M4,5, the heavy "
+        "elements' N and O edges; builtin GOS, xraylib onsets, the families' weights), the "
+        "element labelled by the rule every edge follows")
     low_start_fraction: float = _fraction(
         "Windows starting at 75-85 eV",
         "fraction of spectra whose window start is redrawn in [75, 85] eV")
@@ -303,7 +309,7 @@ class SimulationConfig:
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
-                     "distractor_fraction", "low_start_fraction", "lowloss_tail_fraction",
+                     "distractor_fraction", "other_edges_fraction", "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
                      "artefact_fraction", "dark_fraction", "pi_star_fraction", "fs_depth", "labels",
                      "detectability_sigma")
@@ -327,6 +333,9 @@ NAMED_CONFIGS["open-world-window"] = {**NAMED_CONFIGS["open-world"], "labels": "
 #: modulated by the generic fine structure, and that modulation is 0.1-1 times the paper's depth
 NAMED_CONFIGS["open-world-elnes"] = {**NAMED_CONFIGS["open-world"], "fs_on_white_lines": False,
                                      "fs_depth": (0.1, 1.0)}
+#: ``open-world-other``: ``open-world-elnes`` whose specimens also have their edges outside the
+#: 107 families (Kr M4,5, Pt N4,5, ...), as real specimens do
+NAMED_CONFIGS["open-world-other"] = {**NAMED_CONFIGS["open-world-elnes"], "other_edges_fraction": 1.0}
 
 
 def named_config(name: str, **overrides) -> SimulationConfig:

@@ -161,7 +161,7 @@ def interactive_simulator(config: SimulationConfig | None = None, formula: str =
         "Low-loss": ["zlp_fwhm_eV", "plasmon_energy_eV", "plasmon_width_eV", "n_plasmons",
                      "t_over_lambda"],
         "Background and noise": ["bg_amplitude", "bg_exponent", "noise", "gos"],
-        "Open world (not in the paper)": [*OPEN_WORLD_FIELDS, "white_lines"],
+        "Open world (not in the paper)": [*OPEN_WORLD_FIELDS, "white_lines", "fs_on_white_lines"],
     }
     tabs = W.Tab(children=[W.VBox([controls[k] for k in keys if k in controls])
                            for keys in groups.values()])

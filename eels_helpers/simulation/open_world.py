@@ -30,6 +30,13 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    (Al only where a positive instrumental shift moves the window's true start below 72.6 eV):
    they teach the networks that a tail or a hump at 75-150 eV names no element (labelling them Al /
    Mg, as a first version did, taught them to name Al or Mg on any steep low-energy tail);
+5b. :func:`other_edges` (``other_edges_fraction``): the specimen's own edges outside the 107
+   families (:data:`eels_helpers.physics.elements.OTHER_EDGES`: Al/Mg L2,3, the 3d metals' M2,3,
+   As-Kr M4,5, the N2,3/N4,5/N6,7/O2,3 of the heavy elements; builtin GOS tables, xraylib onsets),
+   weighted as the element's families are (atomic fraction x the spectrum's jump-ratio scale), in
+   the window or less than 20 eV below it (the power law stands for everything further down);
+   labelled by the rule every edge follows. Without them the networks never saw Pt N4,5 (314 eV)
+   or Kr M4,5 (94 eV) and named the family whose onset is nearest (Ca, Be, Si);
 6. :func:`lowloss_tail`: a steep extra component A_t (E/E_start)^-r_t (r_t 5-10, A_t/A 0.3-3)
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
 7. :func:`dark_level` / :func:`add_dark`: a flat dark/read-out pedestal under a fraction of
@@ -79,7 +86,7 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail",
+           "distractor_edges", "other_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail",
            "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -88,6 +95,9 @@ DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
 LOW_START_EV = 110
 #: the detectability of an edge is judged on its first this-many eV above the onset
 DETECTION_WIDTH_EV = 50
+#: edges outside the families are added from this far below the window start (eV) up: the
+#: power-law background stands for the tails of everything below
+OTHER_EDGE_LOOKBACK_EV = 20
 
 
 def generator(config: SimulationConfig, rng: np.random.Generator) -> np.random.Generator | None:
@@ -309,6 +319,80 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     return out, element, labelled
 
 
+@lru_cache(maxsize=1)
+def _other_edges_by_element():
+    """(element index (n_edges,) of each row of the other-edge tables, (80, n_max) row indices of
+    each element's edges, -1 padded)."""
+    from eels_helpers.simulation.shape_tables import other_edge_list
+
+    of_element = np.array([ELEMENTS.index(e.element) for e in other_edge_list()])
+    per_element = np.full((len(ELEMENTS), max(np.bincount(of_element).max(), 1)), -1)
+    for i, el in enumerate(of_element):
+        per_element[el, np.argmax(per_element[el] < 0)] = i
+    return of_element, per_element
+
+
+def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
+                no_edges: np.ndarray, sigma: float | None, dark=None):
+    """The specimen elements' edges outside the 107 families (module docstring, step 5b) on the
+    true axis, for a fraction ``config.other_edges_fraction`` of the spectra that have edges.
+
+    Each element of a chosen spectrum's specimen gets every edge of
+    :data:`eels_helpers.physics.elements.OTHER_EDGES` the GOS source computes: dsigma/dE from the
+    shape tables of :func:`eels_helpers.simulation.shape_tables.other_edge_tables` at the
+    spectrum's beam energy and angles, times the element's atomic fraction and the spectrum's
+    jump-ratio scale (the weight its families' edges get, ``edges.weight``), at the xraylib
+    onset + the chemical shift of the element's first family, for the edges whose onset lies in
+    the window or less than ``OTHER_EDGE_LOOKBACK_EV`` below it. No fine structure. Returns
+    ``(counts (B, n_fft) float32, labelled (B, 80) bool)``: an element is labelled when such an
+    edge's onset lies inside the window and, with ``sigma`` a number, it is detectable."""
+    from eels_helpers.simulation.shape_tables import family_arrays, other_edge_tables
+    from eels_helpers.simulation.steps import core_loss_edges, place_edges
+
+    B = len(p)
+    out = np.zeros((B, n_fft), np.float32)
+    labelled = np.zeros((B, len(ELEMENTS)), bool)
+    chosen = (ow.random(B) < config.other_edges_fraction) & ~no_edges
+    if not chosen.any():
+        return out, labelled
+    tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
+    of_element, per_element = _other_edges_by_element()
+    # scale per spectrum: weight = fraction x scale of every included pair
+    scale = np.zeros(B)
+    scale[p.pair_spectrum] = edges.weight / np.maximum(p.pair_fraction, 1e-300)
+    # each (spectrum, element) once, at the element's first specimen slot (row-major order)
+    fa = family_arrays()
+    slot_element = np.where(p.family >= 0, fa.element[np.maximum(p.family, 0)], -1)     # (B, K)
+    b, k = np.nonzero((slot_element >= 0) & chosen[:, None])
+    _, first = np.unique(b * len(ELEMENTS) + slot_element[b, k], return_index=True)
+    b, k = b[first], k[first]
+    cand = per_element[slot_element[b, k]]
+    row, col = np.nonzero((cand >= 0) & available[np.maximum(cand, 0)])
+    if not row.size:
+        return out, labelled
+    spec, edge = b[row], cand[row, col]
+    frac, shift = p.fraction[b, k][row], p.chemical_shift_eV[b, k][row]
+    any_tab = next(iter(tables.values()))
+    # only edges in the window or just below it: the power law stands for everything further down
+    onset = any_tab.onset_channel[edge] + shift
+    start_true = p.start_eV[spec] - p.instrumental_shift_eV[spec]
+    end_true = np.minimum(p.end_eV[spec], 3071) - p.instrumental_shift_eV[spec]
+    near = (onset >= start_true - OTHER_EDGE_LOOKBACK_EV) & (onset <= end_true)
+    if not near.any():
+        return out, labelled
+    spec, edge, frac, onset = spec[near], edge[near], frac[near], onset[near]
+    start_true, end_true = start_true[near], end_true[near]
+    rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
+    rows *= (frac * scale[spec]).astype(np.float32)[:, None]
+    out += place_edges(rows, spec, onset + any_tab.first_offset, B, n_fft)
+    label = onset >= start_true
+    if sigma is not None and label.any():
+        col = np.full(spec.size, -any_tab.first_offset)
+        label &= _detectable(rows, col, onset, p, spec, sigma, dark)
+    labelled[spec[label], of_element[edge[label]]] = True
+    return out, labelled
+
+
 def lowloss_tail(p, config: SimulationConfig, ow: np.random.Generator, n_channels: int,
                  s_max: int) -> np.ndarray:
     """(B, n_channels + 2 s_max) float32 extra counts on the true axis -s_max.. (module docstring,
@@ -383,10 +467,12 @@ def normalise(counts) -> np.ndarray:
     return counts / np.where(scale > 0, scale, np.float32(1))
 
 
-def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = len(ELEMENTS)):
+def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = len(ELEMENTS),
+            other: np.ndarray | None = None):
     """(identification (B, 80) uint8, quantification (B, 80) float32) from the included pairs
-    with ``keep_pair`` (M,) True and the distractor elements (B,) (-1: none); a spectrum with
-    nothing labelled gets all-zero rows (no NaN)."""
+    with ``keep_pair`` (M,) True, the distractor elements (B,) (-1: none) and the elements
+    labelled by their edges outside the families, ``other`` (B, 80) bool (their specimen atomic
+    fraction in the quantification); a spectrum with nothing labelled gets all-zero rows (no NaN)."""
     from eels_helpers.simulation.shape_tables import family_arrays
 
     B = len(p)
@@ -398,6 +484,15 @@ def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = 
     quant[bm, el] = p.pair_fraction[keep_pair]
     has = distractor >= 0
     ident[np.flatnonzero(has), distractor[has]] = 1
+    if other is not None and other.any():
+        fa = family_arrays()
+        slot_element = np.where(p.family >= 0, fa.element[np.maximum(p.family, 0)], -1)
+        b, k = np.nonzero(slot_element >= 0)
+        fraction = np.zeros((B, n_elements))
+        fraction[b, slot_element[b, k]] = p.fraction[b, k]
+        new = other & (ident == 0)
+        ident[new] = 1
+        quant[new] = fraction[new]
     total = quant.sum(axis=1, keepdims=True)
     quant = np.divide(quant, total, out=np.zeros_like(quant), where=total > 0)
     return ident, quant

@@ -292,6 +292,11 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         if sigma is not None:
             keep &= _open.detectable_pairs(edges, p, sigma, dark)
         extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], sigma, dark)
+        if config.other_edges_fraction > 0:
+            own, other_labelled = _open.other_edges(p, edges, config, ow, summed.shape[1], no_edges, sigma, dark)
+            extra += own
+        else:
+            other_labelled = None
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
     if return_steps:
@@ -335,7 +340,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     if ow is None:
         ident, quant = _steps.labels(p)
     else:
-        ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1))
+        ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1), other=other_labelled)
     params = _stored_parameters(p, edges, fs_ratio, config)
     if ow is not None:
         params["edge_free"] = no_edges

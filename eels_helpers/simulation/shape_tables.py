@@ -24,7 +24,7 @@ from eels_helpers.physics.gos_tables import resolve_gos
 from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["FamilyArrays", "family_arrays", "SHAPE_N_BETA", "ShapeTable", "CACHE_ENV",
-           "shape_cache_dir", "edge_tables", "can_simulate"]
+           "shape_cache_dir", "edge_tables", "other_edge_list", "other_edge_tables", "can_simulate"]
 
 #: cross sections below this (barn/eV) are exact zeros (below the onset)
 _ZERO_BARN = 1e-20
@@ -78,12 +78,14 @@ class ShapeTable:
 
     @classmethod
     def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
-              white_lines: bool = False) -> "ShapeTable":
+              white_lines: bool = False, edges=None) -> "ShapeTable":
         """The table of one beam energy; ``white_lines``: add the bound-bound white lines of
         :mod:`eels_helpers.physics.white_lines` (Lorentzians on the offset grid, integrated over
-        q at the same beta* as the continuum) to the families whose GOS source computes them."""
+        q at the same beta* as the continuum) to the families whose GOS source computes them;
+        ``edges``: other edges than the 107 families (e.g. :func:`other_edge_list`; rows in that
+        order)."""
         from eels_helpers.physics.edge_shapes import EdgeShapeTable
-        t = EdgeShapeTable(float(E0_keV), None, gos, n_beta=n_beta)
+        t = EdgeShapeTable(float(E0_keV), edges, gos, n_beta=n_beta)
         shapes = np.exp(t.log_shapes)
         shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
         if white_lines:
@@ -138,7 +140,7 @@ def shape_cache_dir():
     return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
 
 
-def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False) -> str:
+def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False, other: bool = False) -> str:
     """Hash of everything a shape table depends on: beam energy, grid, the GOS file (path,
     size, mtime), the source code of the modules that compute it and, with ``white_lines``,
     the white-line module and table."""
@@ -148,7 +150,7 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False) 
 
     from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH
 
-    h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}".encode())
+    h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}{'|other' if other else ''}".encode())
     gos_file = BUILTIN_GOS_PATH if gos == "builtin" else Path(gos)
     if gos_file.is_file():
         st = gos_file.stat()
@@ -162,16 +164,17 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False) 
 
 
 def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
-                   white_lines: bool = False) -> ShapeTable:
+                   white_lines: bool = False, other: bool = False) -> ShapeTable:
     """A shape table from the disk cache (memory-mapped, read-only) or built and cached.
 
     Building a table takes seconds per beam energy and process; a cached table loads in
     milliseconds and its pages are shared between processes (85 MB per beam energy). The
     cache is written atomically; an unwritable cache folder only costs the rebuild."""
     folder = shape_cache_dir()
+    edges = other_edge_list() if other else None
     if folder is None:
-        return ShapeTable.build(E0_keV, gos, n_beta, white_lines)
-    key = _table_key(E0_keV, gos, n_beta, white_lines)
+        return ShapeTable.build(E0_keV, gos, n_beta, white_lines, edges)
+    key = _table_key(E0_keV, gos, n_beta, white_lines, other)
     shapes_path, meta_path = folder / f"shapes_{key}.npy", folder / f"shapes_{key}.npz"
     if shapes_path.is_file() and meta_path.is_file():
         try:
@@ -181,7 +184,7 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
                                   np.load(shapes_path, mmap_mode="r"))
         except (OSError, ValueError, KeyError):
             pass                                            # damaged: rebuild below
-    table = ShapeTable.build(E0_keV, gos, n_beta, white_lines)
+    table = ShapeTable.build(E0_keV, gos, n_beta, white_lines, edges)
     try:
         import os
         folder.mkdir(parents=True, exist_ok=True)
@@ -197,8 +200,30 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
 
 
 @lru_cache(maxsize=16)
-def _shape_table(E0_keV: float, gos: str, white_lines: bool = False) -> ShapeTable:
-    return _load_or_build(E0_keV, gos, white_lines=white_lines)
+def _shape_table(E0_keV: float, gos: str, white_lines: bool = False, other: bool = False) -> ShapeTable:
+    return _load_or_build(E0_keV, gos, white_lines=white_lines, other=other)
+
+
+@lru_cache(maxsize=1)
+def other_edge_list() -> tuple:
+    """The edges outside the 107 families (:data:`eels_helpers.physics.elements.OTHER_EDGES`) in
+    Z order: the rows of :func:`other_edge_tables`."""
+    from eels_helpers.physics.elements import OTHER_EDGES
+
+    return tuple(e for el in sorted(OTHER_EDGES, key=element_index) for e in OTHER_EDGES[el])
+
+
+@lru_cache(maxsize=4)
+def other_edge_tables(E0_keV: tuple[float, ...], gos: str = "auto"):
+    """``({E0: ShapeTable}, available)``: the cached shape tables of the edges outside the
+    families (:func:`other_edge_list`, no white lines) for each beam energy, and a bool mask of
+    those the GOS source can compute (the builtin table: all; hydrogenic: Al and Mg L2,3)."""
+    src = resolve_gos(gos)
+    tabs = {float(e): _shape_table(float(e), src, False, True) for e in E0_keV}
+    avail = np.ones(len(other_edge_list()), dtype=bool)
+    for t in tabs.values():
+        avail &= t.shapes.max(axis=(0, 2)) > 0
+    return tabs, avail
 
 
 @lru_cache(maxsize=4)

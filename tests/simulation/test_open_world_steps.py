@@ -310,3 +310,35 @@ def test_white_lines_outside_the_fine_structure_keep_their_shape():
     assert not np.allclose(simulate_batch(spec, SimulationConfig(noise=False, white_lines=True, carbon_fraction=1e-12),
                                           6, return_steps=True).steps["edges_fs"], on.steps["edges_fs"])
     assert named_config("open-world-elnes").fs_on_white_lines is False
+
+
+def test_other_edges_of_the_specimen_are_added_labelled_and_scaled_like_its_families():
+    """other_edges_fraction (open_world.other_edges): a specimen's edges outside the families in
+    (or just below) the window are added with the weight its families get: Kr M4,5 beside O K,
+    relative to O K as the direct cross sections (CrossSectionCalculator) say; Kr is labelled
+    from its M4,5 edge alone; off (default) draws nothing."""
+    from eels_helpers.physics.cross_section import CrossSectionCalculator
+    from eels_helpers.physics.elements import OTHER_EDGES, family
+
+    spec = [sp.Specimen(("O", "Kr"), (0.6, 0.4), "O")] * 3
+    # window 80..600 eV on the true axis, no shifts, no fine structure, no other option's effect
+    base = dict(start_min_eV=80, margin_before_eV=452, end_max_eV=600, margin_after_eV=1, chemical_shift_eV=(0, 0),
+                instrumental_shift_eV=(0, 0), noise=False, fs_depth=(0.0, 0.0), E0_keV=(200.0,),
+                alpha_mrad=(10.0, 10.0), beta_mrad=(30.0, 30.0))
+    with_kr = simulate_batch(spec, SimulationConfig(**base, other_edges_fraction=1.0), 2, return_steps=True)
+    without = simulate_batch(spec, SimulationConfig(**base), 2, return_steps=True)
+    assert (with_kr.params["start_eV"] == 80).all() and (with_kr.params["end_eV"] <= 600).all()
+    kr = ELEMENTS.index("Kr")
+    assert with_kr.labels_identification[:, kr].all() and not without.labels_identification[:, kr].any()
+    added = with_kr.steps["edges_fs"] - without.steps["edges_fs"]
+    assert np.abs(added[:, :85]).max() == 0 and (added[:, 100:200] > 0).all()
+    m45 = OTHER_EDGES["Kr"][1]
+    assert m45.name == "Kr M4,5"
+    E = np.array([150.0, 600.0])
+    direct = CrossSectionCalculator([m45, family("O K")], E)(200.0, 10.0, 30.0)[0]   # (2 edges, 2 energies)
+    expected = (0.4 * direct[0, 0]) / (0.6 * direct[1, 1])
+    got = added[:, 150] / without.steps["edges_fs"][:, 600]
+    np.testing.assert_allclose(got, expected, rtol=0.03)
+    # open-world-other turns it on; the default draws nothing (the paper's dataset is untouched)
+    assert named_config("open-world-other").other_edges_fraction == 1.0
+    assert SimulationConfig().other_edges_fraction == 0.0
