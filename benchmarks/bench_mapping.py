@@ -14,8 +14,10 @@ Spectra: the synthetic superlattice (``eels_helpers.simulation.superlattice``, 4
 7,826 spectra when a GOS with M edges is installed, otherwise Poisson-noised power laws on the
 same axis (the content does not change the cost).
 
-Variants, timed side by side in one run: float32, int8 (dynamically quantised Linear layers,
-``--int8`` of ``eels-id map``) and with ``--bf16`` bfloat16 autocast; each one's F1 / EMR on
+Variants, timed side by side in one run: float32 (a traced, frozen TorchScript copy of the
+network, what ``run_model`` runs for spectrum images since session 12), float32 eager (the
+module as written, ``fp32-eager``), int8 (dynamically quantised Linear layers, ``--int8`` of
+``eels-id map``) and with ``--bf16`` bfloat16 autocast; each one's F1 / EMR on
 simulated validation spectra shows what the speed costs. ``--compare`` models (default: the
 shipped ``ensemble-paper``, the paper's 2 ViT + 3 U-Net, when it ships) are timed in the same
 run, each at its own threshold. Last line, for ``--model``: the fastest variant whose F1 is
@@ -83,20 +85,34 @@ def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
 
     x, y = simulated_arrays(n, seed=VALIDATION_SEED)
     loaded = _as_loaded(net, "cpu")
-    probs = {name: run_model(loaded, x, **kw) for name, kw in variants.items()}
+    probs = {name: run_model(loaded, x, **_eager(kw)[0]) for name, kw in variants.items()}
     return {name: (evaluate(y, p, threshold), float(np.abs(p - probs["fp32"]).max())) for name, p in probs.items()}
+
+
+def _eager(kw: dict):
+    """The variant's keywords without the private ``eager`` flag, and the FROZEN_MIN_SPECTRA to
+    use (never freeze for the eager variant)."""
+    from eels_helpers.inference import predict
+
+    kw = dict(kw)
+    return kw, (float("inf") if kw.pop("eager", False) else predict.FROZEN_MIN_SPECTRA)
 
 
 def time_variants(net, data, variants: dict, threshold: float, batch_size: int) -> dict:
     """{variant: (wall s, CPU s, elements kept)} of mapping ``data`` with each variant."""
+    from eels_helpers.inference import predict
     from eels_helpers.inference.mapping import map_elements
 
-    rows = {}
+    rows, default = {}, predict.FROZEN_MIN_SPECTRA
     for name, kw in variants.items():
-        map_elements(data.data[:8], net, threshold, energy_eV=data.energy_eV, batch_size=batch_size, **kw)
-        t0, cpu0 = time.perf_counter(), os.times()
-        res = map_elements(data, net, threshold, batch_size=batch_size, **kw)
-        wall, cpu1 = time.perf_counter() - t0, os.times()
+        kw, predict.FROZEN_MIN_SPECTRA = _eager(kw)
+        try:
+            map_elements(data.data[:8], net, threshold, energy_eV=data.energy_eV, batch_size=batch_size, **kw)
+            t0, cpu0 = time.perf_counter(), os.times()
+            res = map_elements(data, net, threshold, batch_size=batch_size, **kw)
+            wall, cpu1 = time.perf_counter() - t0, os.times()
+        finally:
+            predict.FROZEN_MIN_SPECTRA = default
         rows[name] = (wall, (cpu1.user - cpu0.user) + (cpu1.system - cpu0.system), res.detected)
     return rows
 
@@ -137,7 +153,7 @@ def main() -> None:
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, "
           f"load: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
     print(f"spectra: {args.n} x {data.n_channels} channels, {what}; batch {args.batch_size}")
-    variants = {"fp32": {}, "int8": {"int8": True}}
+    variants = {"fp32": {}, "fp32-eager": {"eager": True}, "int8": {"int8": True}}
     if args.bf16:
         variants["bf16"] = {"bfloat16": True}
     results = {}

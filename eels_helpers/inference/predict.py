@@ -190,8 +190,10 @@ def run_model(
 
 
 #: from this many spectra on, :func:`run_model` runs a TorchScript copy of the network on the CPU
-#: (:func:`frozen_copy`; tracing costs 0.2-1.2 s, a spectrum image saves 10-20 %)
-FROZEN_MIN_SPECTRA = 1024
+#: (:func:`frozen_copy`): tracing and the executor's first (profiling) runs cost ~1 s, so 1,100
+#: spectra of the U-Net ran 6.0 s frozen vs 5.3 s eager, 4,000 spectra 17.1 vs 21.3 s
+#: (benchmarks/bench_mapping.py, session 12, a loaded 2-core machine)
+FROZEN_MIN_SPECTRA = 2048
 
 
 def frozen_copy(model, n_channels: int = 3072):
