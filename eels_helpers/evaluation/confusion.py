@@ -173,7 +173,7 @@ def simulated_twin_scores(model, config, threshold: float, *, n_spectra: int = 1
     query elements drawn from the pairs' elements, simulator configuration ``config``: a
     :class:`~eels_helpers.simulation.config.SimulationConfig` or a name of ``NAMED_CONFIGS``)."""
     from eels_helpers.datasets.streaming import StreamingSpectra
-    from eels_helpers.inference.predict import run_model
+    from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.simulation.config import named_config
 
     if isinstance(config, str):
@@ -183,7 +183,7 @@ def simulated_twin_scores(model, config, threshold: float, *, n_spectra: int = 1
     batches = [stream.batch(b) for b in range(max(1, -(-n_spectra // 64)))]
     labels = np.concatenate([b["labels_identification"].numpy() for b in batches])
     spectra = np.concatenate([b["spectra"].numpy() for b in batches])
-    return twin_scores(labels, run_model(model, spectra), threshold, pairs)
+    return twin_scores(labels, run_model(_as_loaded(model, "cpu"), spectra), threshold, pairs)
 
 
 def plot_confusion_matrix(matrix, ax=None, span: tuple[str, str] | None = None, label_every: int = 2,

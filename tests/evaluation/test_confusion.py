@@ -116,3 +116,15 @@ def test_twin_scores_count_both_reported_on_each_ones_spectra():
     assert row.both_a == 0.5 and row.both_b == 0.5
     with pytest.raises(ValueError, match="unknown element symbols"):
         twin_scores(y, p, 0.5, pairs=(("N", "Xx"),))
+
+
+def test_simulated_twin_scores_runs_a_network_on_the_twins_spectra():
+    import torch
+
+    from eels_helpers.evaluation.confusion import simulated_twin_scores
+    from eels_helpers.models import create_model
+
+    torch.manual_seed(0)
+    table = simulated_twin_scores(create_model("mlp", hidden=[8]).eval(), "paper", 0.5, n_spectra=64, seed=1)
+    assert list(table.pair) == ["N/Sc", "O/Sb", "F/Xe", "B/Cl"]
+    assert (table.n_a + table.n_b).sum() > 0 and table[["f1_a", "f1_b"]].stack().between(0, 1).all()
