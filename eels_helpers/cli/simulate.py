@@ -16,7 +16,7 @@ from pathlib import Path
 
 from eels_helpers.cli import add_quiet_option, show_progress
 from eels_helpers.datasets.config import SPLITS
-from eels_helpers.simulation.config import NAMED_CONFIGS
+from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
 
 PROG = "eels-id simulate"
 
@@ -42,8 +42,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
                    "'simulatable': those the configured GOS source can draw")
     g.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
-                   help="simulator configuration: the paper's Table 1 (default), open-world or "
-                        "open-world-window (open-world with the paper's window labels)")
+                   help=f"simulator configuration: {named_config_help()}")
     add_quiet_option(g, no_progress=True)
     q = modes.add_parser("preview", help="a quick look: a few spectra of one specimen, printed and plotted",
                          description="A quick look: simulate a few spectra of one specimen, print their "
@@ -54,8 +53,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--plot", type=Path, help="PNG file for the quick look")
     q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     q.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
-                   help="simulator configuration: the paper's Table 1 (default), open-world or "
-                        "open-world-window (open-world with the paper's window labels)")
+                   help=f"simulator configuration: {named_config_help()}")
     add_quiet_option(q)
 
 

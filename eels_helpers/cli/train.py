@@ -15,7 +15,7 @@ from typing import Any
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.device import DEVICES, PRECISIONS
-from eels_helpers.simulation.config import NAMED_CONFIGS
+from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
 from eels_helpers.training.config import TrainConfig
 
 
@@ -41,10 +41,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--synthetic", type=int, metavar="N",
                         help="toy Gaussian-peak dataset of N spectra (smoke tests)")
     parser.add_argument("--simulation", choices=sorted(NAMED_CONFIGS),
-                        help="simulator configuration of --stream: the paper's dataset (default), "
-                             "open-world (edge-free spectra, carbon, Al/Mg L2,3, artefacts, ..., labelled "
-                             "by detectability) or open-world-window (the same, labelled by the paper's "
-                             "window rule)")
+                        help=f"simulator configuration of --stream: {named_config_help()}")
     parser.add_argument("--init", dest="init_from", metavar="MODEL",
                         help="start from the weights of this model file or shipped model name (fine-tuning)")
     parser.add_argument("--val", type=Path,

@@ -25,7 +25,7 @@ import math
 from dataclasses import dataclass, field, fields
 
 __all__ = ["SimulationConfig", "ConfigError", "LABEL_RULES", "OPEN_WORLD_FIELDS",
-           "NAMED_CONFIGS", "named_config"]
+           "NAMED_CONFIGS", "NAMED_CONFIG_NOTES", "named_config", "named_config_help"]
 
 #: how spectra are labelled (``SimulationConfig.labels``)
 LABEL_RULES = ("window", "detectable")
@@ -336,6 +336,22 @@ NAMED_CONFIGS["open-world-elnes"] = {**NAMED_CONFIGS["open-world"], "fs_on_white
 #: ``open-world-other``: ``open-world-elnes`` whose specimens also have their edges outside the
 #: 107 families (Kr M4,5, Pt N4,5, ...), as real specimens do
 NAMED_CONFIGS["open-world-other"] = {**NAMED_CONFIGS["open-world-elnes"], "other_edges_fraction": 1.0}
+
+
+#: one line per named configuration (command-line help, the book)
+NAMED_CONFIG_NOTES = {
+    "paper": "the paper's Table 1 (the default)",
+    "open-world": "edge-free spectra, carbon films, Al/Mg L2,3, artefacts, white lines, pi* lines, ..., "
+                  "labelled by detectability",
+    "open-world-window": "open-world labelled by the paper's window rule",
+    "open-world-elnes": "open-world with white lines outside the generic fine structure and 0.1-1 x its depth",
+    "open-world-other": "open-world-elnes plus the specimen's own edges outside the 107 families",
+}
+
+
+def named_config_help() -> str:
+    """The named configurations and what they are, for command-line help."""
+    return "; ".join(f"{name}: {NAMED_CONFIG_NOTES[name]}" for name in NAMED_CONFIGS)
 
 
 def named_config(name: str, **overrides) -> SimulationConfig:

@@ -93,3 +93,12 @@ def test_angle_limits_match_the_cross_section_shape_tables():
     lim = {f.name: f.metadata["limits"] for f in fields(SimulationConfig)}
     assert lim["alpha_mrad"] == ALPHA_SIM_RANGE_MRAD
     assert lim["beta_mrad"] == BETA_SIM_RANGE_MRAD
+
+
+def test_every_named_configuration_is_described_and_validates():
+    from eels_helpers.simulation.config import NAMED_CONFIG_NOTES, NAMED_CONFIGS, named_config, named_config_help
+
+    assert set(NAMED_CONFIG_NOTES) == set(NAMED_CONFIGS)
+    for name in NAMED_CONFIGS:
+        named_config(name)
+        assert f"{name}: " in named_config_help()
