@@ -85,6 +85,9 @@ class VerifyConfig:
     white_lines: add each candidate's computed white lines to its atomic edge term.
     plural_eV: plasmon energies (eV, 3..60) of first-order plural-scattering replicas of each
     candidate's edge term (one free column each; :func:`~eels_helpers.inference.quantify.plasmon_replicas`).
+    other_edges: also fit each candidate's edges outside the 107 families
+    (:data:`eels_helpers.physics.elements.OTHER_EDGES`, e.g. Pt N4,5 beside Pt M4,5) in the window,
+    as part of its edge term (off: the rules of ``verification_rules.json`` were fitted without).
     """
 
     E0_keV: float | None = None
@@ -100,12 +103,14 @@ class VerifyConfig:
     offset_eV: float = 0.0
     white_lines: bool = False
     plural_eV: tuple[float, ...] = ()
+    other_edges: bool = False
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        if not isinstance(self.white_lines, bool):
-            raise ValueError(f"VerifyConfig.white_lines must be a bool; got {self.white_lines!r}")
+        for name in ("white_lines", "other_edges"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
         object.__setattr__(self, "plural_eV", tuple(float(v) for v in self.plural_eV))
         if any(not 3.0 <= v <= 60.0 for v in self.plural_eV):
             raise ValueError(f"VerifyConfig.plural_eV must be plasmon energies in [3, 60] eV; got {self.plural_eV!r}")
@@ -375,7 +380,7 @@ def _one_blas_thread():
 
 def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationResult:
     from eels_helpers.inference.quantify import nnls_gram, plasmon_replicas
-    from eels_helpers.physics.elements import ELEMENTS, families_of
+    from eels_helpers.physics.elements import ELEMENTS, OTHER_EDGES, families_of
 
     config = VerifyConfig() if config is None else config
     if isinstance(candidates, str):
@@ -426,7 +431,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     inside_txt, outside_txt = {}, {}
     for el in cand:
         ins, outs = [], []
-        for fam in families_of(el):
+        for fam in families_of(el) + (OTHER_EDGES.get(el, ()) if config.other_edges else ()):
             major = [f"{el} {s} {fam.onset_of(s):.0f} eV" for s in fam.major]
             if lo <= fam.first_onset_eV <= hi - config.margin_after_eV:
                 fams.append(fam), owner.append(el), ins.extend(major)

@@ -341,6 +341,19 @@ class OtherEdge:
     def onset_eV(self) -> float:
         return min(self.onsets_eV)
 
+    # the EdgeFamily interface that fits use (all subshells of the pair count as its major edge)
+    @property
+    def first_onset_eV(self) -> float:
+        return min(self.onsets_eV)
+
+    @property
+    def major(self) -> tuple[str, ...]:
+        return self.subshells
+
+    def onset_of(self, subshell: str) -> float:
+        """Onset (eV) of one of its subshells."""
+        return self.onsets_eV[self.subshells.index(subshell)]
+
 
 #: the edges of the 80 elements outside the 107 families: xraylib 4.3.0 ``EdgeEnergy`` (Elam, Ravel
 #: & Sieber 2002) of both subshells of each j-split pair whose lower onset lies in 40..3100 eV,

@@ -344,3 +344,24 @@ def test_plural_scattering_replicas_fit_a_thick_specimen():
     assert plural.evidence["Ti"].significance > 10 and plural.evidence["O"].significance > 10
     with pytest.raises(ValueError, match="plural_eV"):
         VerifyConfig(plural_eV=(1.0,))
+
+
+@pytest.mark.skipif(not builtin_available(), reason="the builtin GOS table holds the other edges")
+def test_other_edges_option_fits_a_candidates_edge_outside_the_families():
+    """VerifyConfig(other_edges=True): Kr's M4,5 (94 eV) and M2,3 (215 eV), outside the 107
+    families, are fitted as Kr's edge term; off (the default), Kr has no edge in the 80-400 eV window."""
+    from eels_helpers.physics.elements import OTHER_EDGES
+
+    E = np.arange(80.0, 400.0, 0.5)
+    sig = dsigma_dE(list(OTHER_EDGES["Kr"]), E, gos=GOS, **GEOM)[0].sum(axis=0)
+    mu = 2e5 * (E / E[0]) ** -3.0 + 4e3 * sig / sig.max()
+    sp = Spectrum(np.random.default_rng(2).poisson(mu).astype(np.float32), E, dict(META), None)
+    off = verify(sp, {"Kr": 0.5, "Si": 0.5}, rule=DecisionRule())
+    assert off.evidence["Kr"].status == "no edge in window"
+    on = verify(sp, {"Kr": 0.5, "Si": 0.5}, VerifyConfig(other_edges=True), rule=DecisionRule())
+    kr = on.evidence["Kr"]
+    assert kr.status == "fitted" and kr.significance > 10
+    assert any("Kr M5 94 eV" in e for e in kr.edges_in_window)
+    assert on.evidence["Si"].significance < kr.significance
+    with pytest.raises(ValueError, match="VerifyConfig.other_edges must be a bool"):
+        VerifyConfig(other_edges="yes")
