@@ -361,13 +361,42 @@ def _available_subshells(gos_file: Path, subshells: Iterable[str]) -> set[str]:
     return found
 
 
+def _below_q_grid(gos_file: Path, signal: Any, subshells: Iterable[str]) -> set[str]:
+    """The subshells whose smallest momentum transfer at their onset (for the signal's beam
+    energy; Egerton 2011, eq. 3.31, :func:`eels_helpers.physics.cross_section.ln_q_limits`) lies
+    below the first q of their table: exspy's integration cannot extrapolate there (shallow edges,
+    e.g. Fe M2,3 at 54 eV and 200 keV)."""
+    import h5py
+    from exspy._misc.elements import elements_db
+
+    from eels_helpers.physics.cross_section import A0_M, ln_q_limits
+
+    E0 = signal.metadata.get_item("Acquisition_instrument.TEM.beam_energy", 200.0)
+    out = set()
+    with h5py.File(gos_file, "r") as h:
+        info = h["metadata/edges_info"]
+        for name in subshells:
+            element, _, shell = name.partition("_")
+            try:
+                onset = float(elements_db[element]["Atomic_properties"]["Binding_energies"][shell]
+                              ["onset_energy (eV)"])
+                q_first = float(np.ravel(h[f"{element}/{info[shell].attrs['table']}/q"][()])[0])
+            except (KeyError, AttributeError):
+                continue
+            ln_qmin, _ = ln_q_limits(onset, float(E0), 0.1)
+            if np.sqrt(np.exp(ln_qmin)) / A0_M < q_first:
+                out.add(name)
+    return out
+
+
 def create_model(signal: Any, low_loss: Any = None, *, auto_background: bool = True,
                  gos: str | os.PathLike = "builtin", **options) -> Any:
     """An exspy ``EELSModel`` of ``signal`` with the edges of its ``metadata.Sample.elements``.
 
     ``signal.create_model(...)`` with a GOS table that needs no download: by default the
     package's shipped table (:func:`exspy_gos_file`). Edges that the table does not hold
-    (a few shallow ones below about 100 eV, e.g. Fe M2,3) are left out with a warning
+    (a few s-shell edges, e.g. Mg L1), or that lie so low (below about 60 eV, e.g. Fe M2,3) that
+    exspy would need the table below its first momentum transfer, are left out with a warning
     instead of stopping the model.
 
     Parameters
@@ -406,12 +435,19 @@ def create_model(signal: Any, low_loss: Any = None, *, auto_background: bool = T
     if gos == "builtin" or (isinstance(gos, (str, os.PathLike)) and Path(gos).suffix == ".gosh"):
         gos_file = exspy_gos_file() if gos == "builtin" else Path(gos)
         kwargs = {"GOS": "dft", "gos_file_path": str(gos_file)}
-        missing = set(signal.subshells) - _available_subshells(gos_file, signal.subshells)
+        available = _available_subshells(gos_file, signal.subshells)
+        missing = set(signal.subshells) - available
+        shallow = _below_q_grid(gos_file, signal, available)
     else:
-        kwargs, missing = {"GOS": str(gos)}, set()
+        kwargs, missing, shallow = {"GOS": str(gos)}, set(), set()
     if missing:
         _log.warning("%s: the GOS table has no data for %s; these edges are left out of the model",
                      _describe(signal), ", ".join(sorted(missing)))
+    if shallow:
+        _log.warning("%s: the GOS table's momentum grid starts above the smallest momentum transfer of %s "
+                     "(edges below ~60 eV), which exspy cannot extrapolate; these edges are left out of the "
+                     "model", _describe(signal), ", ".join(sorted(shallow)))
+    missing |= shallow
     signal.subshells = set(signal.subshells) - missing
     try:
         return signal.create_model(low_loss=low_loss, auto_background=auto_background,
