@@ -344,7 +344,7 @@ class OtherEdge:
     # the EdgeFamily interface that fits use (all subshells of the pair count as its major edge)
     @property
     def first_onset_eV(self) -> float:
-        return min(self.onsets_eV)
+        return self.onset_eV
 
     @property
     def major(self) -> tuple[str, ...]:

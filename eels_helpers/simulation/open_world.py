@@ -319,6 +319,13 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     return out, element, labelled
 
 
+def _slot_elements(p) -> np.ndarray:
+    """(B, K) index in ELEMENTS of the element of each specimen slot, -1 for padding."""
+    from eels_helpers.simulation.shape_tables import family_arrays
+
+    return np.where(p.family >= 0, family_arrays().element[np.maximum(p.family, 0)], -1)
+
+
 @lru_cache(maxsize=1)
 def _other_edges_by_element():
     """(element index (n_edges,) of each row of the other-edge tables, (80, n_max) row indices of
@@ -346,7 +353,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     the window or less than ``OTHER_EDGE_LOOKBACK_EV`` below it. No fine structure. Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``: an element is labelled when such an
     edge's onset lies inside the window and, with ``sigma`` a number, it is detectable."""
-    from eels_helpers.simulation.shape_tables import family_arrays, other_edge_tables
+    from eels_helpers.simulation.shape_tables import other_edge_tables
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
     B = len(p)
@@ -361,8 +368,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     scale = np.zeros(B)
     scale[p.pair_spectrum] = edges.weight / np.maximum(p.pair_fraction, 1e-300)
     # each (spectrum, element) once, at the element's first specimen slot (row-major order)
-    fa = family_arrays()
-    slot_element = np.where(p.family >= 0, fa.element[np.maximum(p.family, 0)], -1)     # (B, K)
+    slot_element = _slot_elements(p)
     b, k = np.nonzero((slot_element >= 0) & chosen[:, None])
     _, first = np.unique(b * len(ELEMENTS) + slot_element[b, k], return_index=True)
     b, k = b[first], k[first]
@@ -380,8 +386,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     near = (onset >= start_true - OTHER_EDGE_LOOKBACK_EV) & (onset <= end_true)
     if not near.any():
         return out, labelled
-    spec, edge, frac, onset = spec[near], edge[near], frac[near], onset[near]
-    start_true, end_true = start_true[near], end_true[near]
+    spec, edge, frac, onset, start_true = spec[near], edge[near], frac[near], onset[near], start_true[near]
     rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
     rows *= (frac * scale[spec]).astype(np.float32)[:, None]
     out += place_edges(rows, spec, onset + any_tab.first_offset, B, n_fft)
@@ -485,8 +490,7 @@ def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = 
     has = distractor >= 0
     ident[np.flatnonzero(has), distractor[has]] = 1
     if other is not None and other.any():
-        fa = family_arrays()
-        slot_element = np.where(p.family >= 0, fa.element[np.maximum(p.family, 0)], -1)
+        slot_element = _slot_elements(p)
         b, k = np.nonzero(slot_element >= 0)
         fraction = np.zeros((B, n_elements))
         fraction[b, slot_element[b, k]] = p.fraction[b, k]
