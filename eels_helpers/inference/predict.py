@@ -454,17 +454,23 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     return _format_detected(pred, name, top) + _splice_line(pred) + _saturation_line(pred)
 
 
+def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:
+    """The note under a prediction whose spectra (``n`` of a spectrum image) had counts left out:
+    ``text`` with ``{where}`` replaced by the energies (eV)."""
+    which = f"{n} spectra are" if pred.is_spectrum_image else "the spectrum is"
+    where = ", ".join(f"{e:.0f}" for e in where_eV[:5]) + (", ..." if len(where_eV) > 5 else "")
+    return f"\n   note: {which} " + text.format(where=where)
+
+
 def _splice_line(pred: Prediction) -> str:
     from eels_helpers.inference.splices import SPLICE_RATIO
 
-    cuts = pred.spliced_below_eV
-    if not cuts:
+    if not pred.spliced_below_eV:
         return ""
-    where = ", ".join(f"{e:.0f}" for e in cuts[:5]) + (", ..." if len(cuts) > 5 else "")
     n = int(np.isfinite(np.asarray(pred.splice_cut_eV, dtype=np.float64)).sum())
-    which = f"{n} spectra are" if pred.is_spectrum_image else "the spectrum is"
-    return (f"\n   note: {which} spliced (a step of more than {SPLICE_RATIO:g}x that no edge makes, at "
-            f"{where} eV): the counts below it were left out")
+    return _cut_line(pred, n, pred.spliced_below_eV,
+                     f"spliced (a step of more than {SPLICE_RATIO:g}x that no edge makes, at {{where}} eV): "
+                     "the counts below it were left out")
 
 
 def _saturation_line(pred: Prediction) -> str:
@@ -474,10 +480,9 @@ def _saturation_line(pred: Prediction) -> str:
     done = cuts[np.isfinite(cuts)]
     if not done.size:
         return ""
-    which = f"{done.size} spectra are" if pred.is_spectrum_image else "the spectrum is"
-    where = ", ".join(f"{e:.0f}" for e in np.unique(np.round(done))[:5])
-    return (f"\n   note: {which} saturated (a flat top at the maximum: a clipped detector); the counts "
-            f"up to {where} eV were left out")
+    return _cut_line(pred, done.size, np.unique(np.round(done))[:5],
+                     "saturated (a flat top at the maximum: a clipped detector); the counts up to {where} eV "
+                     "were left out")
 
 
 def _format_detected(pred: Prediction, name: str, top: int) -> str:

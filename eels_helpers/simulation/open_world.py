@@ -170,9 +170,16 @@ def _background_counts(onset_eV, width, p, spectrum):
     return np.where(k[None, :] < np.asarray(width)[:, None], bg, 0.0).sum(axis=1)
 
 
+def _window_true_eV(p, spectrum):
+    """(start, end) of the spectra's windows on the true energy axis (eV): the drawn window less
+    the instrumental shift, the end capped at the last channel (3071 eV)."""
+    shift = p.instrumental_shift_eV[spectrum]
+    return p.start_eV[spectrum] - shift, np.minimum(p.end_eV[spectrum], 3071) - shift
+
+
 def _visible_width(onset_true_eV, p, spectrum):
     """Channels from an onset (true axis) to the window's end, at most DETECTION_WIDTH_EV."""
-    end_true = np.minimum(p.end_eV[spectrum], 3071) - p.instrumental_shift_eV[spectrum]
+    end_true = _window_true_eV(p, spectrum)[1]
     return np.clip(end_true - np.rint(onset_true_eV).astype(np.int64), 1, DETECTION_WIDTH_EV)
 
 
@@ -381,8 +388,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     any_tab = next(iter(tables.values()))
     # only edges in the window or just below it: the power law stands for everything further down
     onset = any_tab.onset_channel[edge] + shift
-    start_true = p.start_eV[spec] - p.instrumental_shift_eV[spec]
-    end_true = np.minimum(p.end_eV[spec], 3071) - p.instrumental_shift_eV[spec]
+    start_true, end_true = _window_true_eV(p, spec)
     near = (onset >= start_true - OTHER_EDGE_LOOKBACK_EV) & (onset <= end_true)
     if not near.any():
         return out, labelled

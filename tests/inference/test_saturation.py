@@ -80,7 +80,7 @@ def test_predict_reports_the_saturation_and_verify_fits_above_it():
     clipped = _spectrum(clip=1e5)
     [pred] = predict(clipped, "default")
     end = float(saturated_below_eV(clipped))
-    assert "saturated" in format_prediction(pred)
+    assert f"the spectrum is saturated (a flat top at the maximum: a clipped detector); the counts up to {end:.0f} eV were left out" in format_prediction(pred)
     assert pred.to_dict()["saturation_cut_eV"] == pytest.approx(end)
     assert verify(clipped, ["O"]).window_eV[0] >= end
 

@@ -89,7 +89,7 @@ def test_predict_reports_the_splice():
     spliced, _ = _spliced()
     [pred] = predict(spliced, "default")
     assert pred.spliced_below_eV and 220 <= pred.spliced_below_eV[0] <= 240
-    assert "spliced" in format_prediction(pred)
+    assert f"at {pred.spliced_below_eV[0]:.0f} eV): the counts below it were left out" in format_prediction(pred)
     assert pred.to_dict()["splice_cut_eV"] == pred.spliced_below_eV[0]
 
 
