@@ -50,9 +50,12 @@ def _rows(result, probabilities_known: bool, labels_row: np.ndarray | None, spec
 
 
 def _verify_rows(spectra, probabilities, configs, labels, threshold, candidate_threshold, extra):
-    """verify() every spectrum's candidates; rows of features (+ labels), per-spectrum seconds."""
+    """verify() every spectrum's candidates; rows of features (+ labels), per-spectrum seconds.
+    ``hand_rule`` is the hand-set decision (never a stored fitted rule: the rows fit new ones)."""
     from eels_helpers.inference.verification import verify
-    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+    from eels_helpers.inference.verification_rules import DecisionRule, candidates_from_probabilities
+
+    hand = DecisionRule()
 
     rows, seconds, failed = [], [], 0
     for i, (sp, p, cfg) in enumerate(zip(spectra, probabilities, configs)):
@@ -62,7 +65,7 @@ def _verify_rows(spectra, probabilities, configs, labels, threshold, candidate_t
             continue
         t = time.perf_counter()
         try:
-            res = verify(sp, cand, cfg, threshold=threshold)
+            res = verify(sp, cand, cfg, rule=hand, threshold=threshold)
         except ValueError as err:
             failed += 1
             log.info("spectrum %d: verification failed (%s); its candidates keep the network's answer", i, err)
@@ -326,7 +329,7 @@ def decision_changes(rows, rule, network_threshold: float):
 
 
 def verify_row(manifest, row: int, probabilities: np.ndarray, rule=None, candidate_threshold: float = 0.05):
-    """The :class:`~eels_helpers.inference.verification.VerificationResult` of one manifest row
+    """The :class:`~eels_helpers.inference.verification_result.VerificationResult` of one manifest row
     (its summed spectrum, the manifest's energy offset), for figures."""
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.verification import VerifyConfig, verify

@@ -17,7 +17,7 @@ _COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "t
 
 
 def draw_verification(ax, side, result, title: str = "") -> None:
-    """Draw one :class:`~eels_helpers.inference.verification.VerificationResult` on ``ax`` (data,
+    """Draw one :class:`~eels_helpers.inference.verification_result.VerificationResult` on ``ax`` (data,
     model, background, background + each kept element, edges marked at their fitted onsets) and
     list every candidate's decision with its reason on ``side`` (an axis used as a text panel)."""
     E, y = result.energy_eV, result.data

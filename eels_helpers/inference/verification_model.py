@@ -1,5 +1,5 @@
 """Verified identification, the fitted decision: a small logistic model that combines the network's
-probability with the fit's evidence (:class:`~eels_helpers.inference.verification.Evidence`) into
+probability with the fit's evidence (:class:`~eels_helpers.inference.verification_result.Evidence`) into
 one probability per candidate element.
 
 The model is fitted on simulated spectra only (``scripts/fit_verification_rule.py``: the
