@@ -401,8 +401,8 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
              "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume;",
-             "training data: the simulator configuration (`paper`: the paper's Table 1; `open-world`,",
-             "`open-world-elnes`: `eels_helpers.simulation.config.NAMED_CONFIGS`, README \"Open world\") and,",
+             "training data: the simulator configuration (`paper`: the paper's Table 1; the others, e.g.",
+             "`open-world-other`: `eels_helpers.simulation.config.NAMED_CONFIGS`, README \"Open world\") and,",
              "for a fine-tuned network, the model whose weights it started from (its own training is listed",
              "where that model is shipped).", ""]
     for name, (runs, s) in cards.items():
