@@ -3,7 +3,8 @@
 Usage::
 
     python scripts/fit_verification_rule.py --model default --n 2000 --seed 0 \
-        [--configs paper open-world] [--experimental-dir ../shared/experimental] [--rows rows.pkl]
+        [--configs paper open-world] [--experimental-dir ../shared/experimental] [--rows rows.pkl] \
+        [--white-lines] [--plural-eV E ...] [--other-edges] [--out FILE]
 
 1. ``--n`` spectra per simulator configuration (the paper's ``SimulationConfig()`` and
    ``named_config("open-world")``) are simulated, classified by ``--model`` and verified
@@ -54,6 +55,8 @@ def main(argv=None) -> int:
                    help="fit with the computed white lines in each element's edge (VerifyConfig.white_lines)")
     p.add_argument("--plural-eV", type=float, nargs="*", default=[],
                    help="plasmon energies (eV) of plural-scattering replicas (VerifyConfig.plural_eV)")
+    p.add_argument("--other-edges", action="store_true",
+                   help="also fit each candidate's edges outside the 107 families (VerifyConfig.other_edges)")
     p.add_argument("--out", default=None, help="rules file (default eels_helpers/data/verification_rules.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -75,7 +78,7 @@ def main(argv=None) -> int:
 
     if args.n < 1:
         p.error("--n must be >= 1")
-    fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV))
+    fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV), other_edges=args.other_edges)
     key = Path(args.model).stem if args.model.endswith(".pt") else args.model
     if args.rows and Path(args.rows).is_file():
         rows = pd.read_pickle(args.rows)
@@ -115,6 +118,7 @@ def main(argv=None) -> int:
                              *(sys.argv[1:] if argv is None else argv)]),
         "simulated_spectra": int(spectra.size), "configs": list(args.configs), "seed": args.seed,
         "candidates": int(len(rows)), "white_lines": bool(args.white_lines), "plural_eV": list(fit.plural_eV),
+        "other_edges": bool(args.other_edges),
         "true_fraction": round(float(y.mean()), 4), "l2": args.l2,
         "held_out_spectra": len(held), "held_out_brier": round(table.attrs["brier"], 4),
         "held_out_reliability": [[round(r.mean_q, 3), round(r.fraction_true, 3), int(r.n)]
