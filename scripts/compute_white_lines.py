@@ -7,7 +7,7 @@ the physics. Needs the optional extra ``gos`` (GPAW, see scripts/regenerate_gos.
 
 Usage::
 
-    OMP_NUM_THREADS=1 python scripts/compute_white_lines.py [--output PATH] [--elements Ti Ce]
+    OMP_NUM_THREADS=1 python scripts/compute_white_lines.py [--table multiplet] [--output PATH] [--elements Ti Ce]
 """
 
 from __future__ import annotations
@@ -17,14 +17,16 @@ import logging
 import time
 from pathlib import Path
 
-from eels_helpers.physics.white_lines import WHITE_LINES_PATH, compute_lines, line_specs, write_csv
+from eels_helpers.physics.white_lines import TABLE_PATHS, compute_lines, line_specs, write_csv
 
 log = logging.getLogger("compute_white_lines")
 
 
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--output", type=Path, default=WHITE_LINES_PATH, help="CSV file to write")
+    p.add_argument("--table", choices=sorted(TABLE_PATHS), default="single-particle",
+                   help="which table: the statistical branching or the multiplet's (physics.white_lines)")
+    p.add_argument("--output", type=Path, default=None, help="CSV file to write [the table's shipped path]")
     p.add_argument("--elements", nargs="*", default=None,
                    help="only these elements (default: every family with white lines)")
     args = p.parse_args(argv)
@@ -33,10 +35,11 @@ def main(argv=None) -> int:
     if args.elements:
         specs = [s for s in specs if s.element in set(args.elements)]
     t0 = time.perf_counter()
-    lines = compute_lines(specs)
-    write_csv(lines, args.output)
+    lines = compute_lines(specs, table=args.table)
+    output = args.output or TABLE_PATHS[args.table]
+    write_csv(lines, output)
     log.info("%d lines of %d families written to %s in %.0f s", len(lines), len(specs),
-             args.output, time.perf_counter() - t0)
+             output, time.perf_counter() - t0)
     return 0
 
 

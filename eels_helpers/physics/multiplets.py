@@ -101,42 +101,52 @@ def slater_rk(Pa, Pc, Pb, Pd, r, w, k: int) -> float:
 
 @dataclass(frozen=True)
 class SlaterIntegrals:
-    """Scaled Slater integrals (eV) of 4d^9 4f^(N+1) and spin-orbit parameters zeta (eV)."""
+    """Scaled Slater integrals (eV) of the final configuration c^(4l_c+1) v^(N+1) (core shell c,
+    valence shell v; letters ``core``/``valence``: 4d^9 4f^(N+1) by default, "p"/"d" for
+    2p^5 3d^(N+1)) and the spin-orbit parameters zeta (eV) of both shells."""
 
-    F_df: dict
-    G_df: dict
-    F_ff: dict
-    zeta_d: float
-    zeta_f: float
+    F_cv: dict
+    G_cv: dict
+    F_vv: dict
+    zeta_c: float
+    zeta_v: float
+    core: str = "d"
+    valence: str = "f"
 
     def radial(self, shells: tuple[str, str, str, str], k: int) -> float:
-        """R^k (eV) for <p q|r s> with the shells of p, q, r, s ('d'/'f')."""
+        """R^k (eV) for <p q|r s> with the shells of p, q, r, s (letters ``core``/``valence``)."""
         one, two = {shells[0], shells[2]}, {shells[1], shells[3]}
-        if one == {"f"} and two == {"f"}:
-            return self.F_ff.get(k, 0.0)
-        if len(one) == 1 and len(two) == 1:          # (f f | d d) or (d d | f f): direct
-            return self.F_df.get(k, 0.0)
-        return self.G_df.get(k, 0.0)                  # (f d | d f): exchange
+        if one == {self.valence} and two == {self.valence}:
+            return self.F_vv.get(k, 0.0)
+        if len(one) == 1 and len(two) == 1:          # (v v | c c) or (c c | v v): direct
+            return self.F_cv.get(k, 0.0)
+        return self.G_cv.get(k, 0.0)                  # (v c | c v): exchange
 
 
-def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SCALE) -> SlaterIntegrals:
-    """F^k(4d,4f), G^k(4d,4f), F^k(4f,4f) (x ``scale``, eV) and zeta_4d, zeta_4f (eV): the 4d of
-    ``core`` (atom Z), the 4f of ``final`` (atom Z + 1, :func:`white_lines.final_orbital`)."""
+def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SCALE, *,
+                     core_nl: tuple[int, int] = (4, 2), valence_nl: tuple[int, int] = (4, 3)) -> SlaterIntegrals:
+    """F^k(c,v), G^k(c,v), F^k(v,v) (x ``scale``, eV) and zeta_c, zeta_v (eV): the core orbital
+    ``core_nl`` (n, l) of ``core`` (atom Z), the valence orbital ``valence_nl`` of ``final``
+    (atom Z + 1, :func:`white_lines.final_orbital`). k runs over the values the triangle and
+    parity rules allow (F^0 drops out): F^k(c,v) k = 2..2 min(l_c, l_v) even, G^k(c,v)
+    k = |l_c - l_v|..l_c + l_v in steps of 2, F^k(v,v) k = 2..2 l_v even."""
     from eels_helpers.physics.white_lines import final_orbital, zeta_eV
 
-    _, r, w, Pf = final_orbital(final, 4, 3)
-    Pd = core.orbital(4, 2).u(r)
-    Pd = Pd / math.sqrt(float(np.sum(w * Pd * Pd)))
+    (nc, lc), (nv, lv) = core_nl, valence_nl
+    _, r, w, Pv = final_orbital(final, nv, lv)
+    Pc = core.orbital(nc, lc).u(r)
+    Pc = Pc / math.sqrt(float(np.sum(w * Pc * Pc)))
     s = scale * HARTREE_EV
     return SlaterIntegrals(
-        F_df={k: s * slater_rk(Pf, Pf, Pd, Pd, r, w, k) for k in (2, 4)},
-        G_df={k: s * slater_rk(Pf, Pd, Pd, Pf, r, w, k) for k in (1, 3, 5)},
-        F_ff={k: s * slater_rk(Pf, Pf, Pf, Pf, r, w, k) for k in (2, 4, 6)},
-        zeta_d=zeta_eV(core, r, w, Pd), zeta_f=zeta_eV(final, r, w, Pf))
+        F_cv={k: s * slater_rk(Pv, Pv, Pc, Pc, r, w, k) for k in range(2, 2 * min(lc, lv) + 1, 2)},
+        G_cv={k: s * slater_rk(Pv, Pc, Pc, Pv, r, w, k) for k in range(abs(lc - lv), lc + lv + 1, 2)},
+        F_vv={k: s * slater_rk(Pv, Pv, Pv, Pv, r, w, k) for k in range(2, 2 * lv + 1, 2)},
+        zeta_c=zeta_eV(core, r, w, Pc), zeta_v=zeta_eV(final, r, w, Pv),
+        core="spdf"[lc], valence="spdf"[lv])
 
 
 # ----------------------------------------------------------------------------- the multiplet
-_L = {"d": 2, "f": 3}
+_L = {"p": 1, "d": 2, "f": 3}
 
 
 def _orbitals(shell: str):
@@ -145,11 +155,13 @@ def _orbitals(shell: str):
     return [(shell, m, s) for s in (1, -1) for m in range(l, -l - 1, -1)]
 
 
-def hund_occupation(n_electrons: int):
-    """The 4f spin-orbitals of the Hund's-rule determinant of 4f^N: maximum M_S, then M_L."""
-    if not 0 <= n_electrons <= 14:
-        raise ValueError(f"4f electrons must be 0..14, got {n_electrons}")
-    return _orbitals("f")[:n_electrons]
+def hund_occupation(n_electrons: int, shell: str = "f"):
+    """The spin-orbitals of the Hund's-rule determinant of ``shell``^N (4f^N by default):
+    maximum M_S, then maximum M_L."""
+    size = 2 * (2 * _L[shell] + 1)
+    if not 0 <= n_electrons <= size:
+        raise ValueError(f"{shell} electrons must be 0..{size}, got {n_electrons}")
+    return _orbitals(shell)[:n_electrons]
 
 
 def _coulomb(p, q, r, s, slater: SlaterIntegrals) -> float:
@@ -188,9 +200,9 @@ def _ls(a, b) -> float:
 
 @dataclass(frozen=True)
 class ParticleHoleSpectrum:
-    """Lines of 4d^10 4f^N -> 4d^9 4f^(N+1): ``energy_eV`` relative to the configuration
-    average of the transition, ``strength`` (dipole, sums to 1), ``mean_shift_eV`` the
-    strength-weighted mean energy (the exchange push) and the integrals used."""
+    """Lines of c^(4l_c+2) v^N -> c^(4l_c+1) v^(N+1) (4d -> 4f by default): ``energy_eV`` relative
+    to the configuration average of the transition, ``strength`` (dipole, sums to 1),
+    ``mean_shift_eV`` the strength-weighted mean energy (the exchange push) and the integrals used."""
 
     energy_eV: np.ndarray
     strength: np.ndarray
@@ -199,39 +211,43 @@ class ParticleHoleSpectrum:
 
 
 def particle_hole_spectrum(n_electrons: int, slater: SlaterIntegrals) -> ParticleHoleSpectrum:
-    """Diagonalise the 4d^9 4f^(N+1) particle-hole Hamiltonian (module docstring) and return the
-    dipole strength of each eigenstate from the Hund's-rule 4f^N determinant."""
-    g = hund_occupation(n_electrons)
-    empty = [a for a in _orbitals("f") if a not in g]
-    holes = _orbitals("d")
+    """Diagonalise the c^(4l_c+1) v^(N+1) particle-hole Hamiltonian (module docstring; shells
+    ``slater.core`` and ``slater.valence``) and return the dipole strength of each eigenstate
+    from the Hund's-rule v^N determinant."""
+    c, v = slater.core, slater.valence
+    g = hund_occupation(n_electrons, v)
+    empty = [a for a in _orbitals(v) if a not in g]
+    holes = _orbitals(c)
     basis = [(a, i) for a in empty for i in holes]
     n = len(basis)
     if n == 0:
-        raise ValueError("4f^14: no empty 4f orbital, no 4d -> 4f line")
+        raise ValueError(f"{v}^{n_electrons}: no empty {v} orbital, no {c} -> {v} line")
     H = np.zeros((n, n))
     for x, (a, i) in enumerate(basis):
         for y, (b, j) in enumerate(basis):
-            v = _anti(a, j, i, b, slater)
+            val = _anti(a, j, i, b, slater)
             if i == j:
-                v += slater.zeta_f * _ls(a, b)
+                val += slater.zeta_v * _ls(a, b)
             if a == b:
-                v -= slater.zeta_d * _ls(j, i)
+                val -= slater.zeta_c * _ls(j, i)
                 if i == j:
-                    v += sum(_anti(a, k, a, k, slater) - _anti(i, k, i, k, slater) for k in g)
-            H[x, y] = v
-    # configuration average of the same terms: spectators uniform over the other 13 orbitals
-    f_all, weight = _orbitals("f"), n_electrons / 13.0
+                    val += sum(_anti(a, k, a, k, slater) - _anti(i, k, i, k, slater) for k in g)
+            H[x, y] = val
+    # configuration average of the same terms: spectators uniform over the other valence orbitals
+    v_all = _orbitals(v)
+    weight = n_electrons / (len(v_all) - 1.0)
     avg = np.mean([weight * sum(_anti(a, k, a, k, slater) - _anti(i, k, i, k, slater)
-                                for k in f_all if k != a) + _anti(a, i, i, a, slater)
-                   for a in f_all for i in holes])
+                                for k in v_all if k != a) + _anti(a, i, i, a, slater)
+                   for a in v_all for i in holes])
     t = np.zeros((3, n))                                # dipole amplitudes, q = -1, 0, 1
+    lv, lc = _L[v], _L[c]
     for x, (a, i) in enumerate(basis):
         if a[2] == i[2] and abs(a[1] - i[1]) <= 1:
-            t[a[1] - i[1] + 1, x] = gaunt_ck(3, a[1], 2, i[1], 1)
+            t[a[1] - i[1] + 1, x] = gaunt_ck(lv, a[1], lc, i[1], 1)
     e, U = np.linalg.eigh(H)
     strength = np.sum((t @ U) ** 2, axis=0)
     strength /= strength.sum()
     energy = e - avg
     mean = float(np.sum(strength * energy))
-    log.debug("4f^%d: %d states, mean shift %.1f eV", n_electrons, n, mean)
+    log.debug("%s -> %s^%d: %d states, mean shift %.1f eV", c, v, n_electrons, n, mean)
     return ParticleHoleSpectrum(energy, strength, mean, slater)

@@ -92,10 +92,11 @@ from eels_helpers import DATA_DIR
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel, wigner3j_000
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
 
-__all__ = ["WHITE_LINES_PATH", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec", "WhiteLine",
-           "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "zeta_eV", "bound_gos",
-           "compute_lines", "write_csv", "white_lines", "line_cross_sections",
-           "white_line_shapes", "line_profiles", "edge_cross_sections", "lorentzian_bin_share"]
+__all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "D0_IONS", "Q_GRID_INV_ANGSTROM", "SOLID_FWHM_EV", "LineSpec",
+           "WhiteLine", "line_specs", "bound_orbital", "final_orbital", "spin_orbit_splitting_eV", "zeta_eV",
+           "bound_gos", "table_path", "multiplet_branching", "compute_lines", "write_csv", "white_lines",
+           "line_cross_sections", "white_line_shapes", "line_profiles", "edge_cross_sections",
+           "lorentzian_bin_share"]
 
 log = logging.getLogger(__name__)
 
@@ -274,12 +275,68 @@ def _core_width_eV(Z: int, subshell: str) -> float:
     return 1000.0 * xraylib.AtomicLevelWidth(Z, getattr(xraylib, f"{subshell}_SHELL"))
 
 
-def compute_lines(specs=None) -> list[WhiteLine]:
+#: the white-line tables: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2, the shipped
+#: default) and "multiplet" (the same lines, the strength of the lanthanides' M4,5 and of the d0
+#: ions' L2,3 shared between the two components by their particle-hole multiplet)
+TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "white_lines_multiplet.csv"}
+#: 3d metals whose usual state in compounds is the d0 ion (Sc3+: Sc2O3; Ti4+: TiO2, SrTiO3,
+#: BaTiO3): a closed-shell ground state, for which the particle-hole multiplet is exact within
+#: the configuration (Zaanen et al., Phys. Rev. B 32, 4905 (1985))
+D0_IONS = ("Sc", "Ti")
+
+
+def table_path(white_lines):
+    """The white-line table of a ``white_lines`` setting: None for False, the shipped
+    single-particle table for True, else the table of that name (:data:`TABLE_PATHS`)."""
+    if white_lines is False or white_lines is None:
+        return None
+    if white_lines is True:
+        return WHITE_LINES_PATH
+    if white_lines not in TABLE_PATHS:
+        raise ValueError(f"white-line table must be one of {sorted(TABLE_PATHS)}, got {white_lines!r}")
+    return TABLE_PATHS[white_lines]
+
+
+def _multiplet_branching(s: LineSpec, table: str) -> bool:
+    """Whether ``table`` shares ``s``'s strength between its two components by the multiplet:
+    the lanthanides' M4,5 (localised 4f: the atomic Hund's-rule ground state holds) and the d0
+    ions' L2,3. Not V..Ni: their 3d is itinerant or hybridised, and the atomic Hund's-rule spin
+    polarisation that the frozen-spectator multiplet assumes overstates the L3 share (Ni: 11
+    against a measured ~3; Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982))."""
+    return table == "multiplet" and (s.kind == "M4f" or (s.kind == "L3d" and s.element in D0_IONS))
+
+
+def multiplet_branching(core: AtomModel, final: AtomModel, kind: str, n_electrons: int) -> tuple[float, str]:
+    """Share of the white-line strength in the j = l + 1/2 component (L3, M5) from the particle-hole
+    multiplet c^(4l+1) v^(N+1) (:func:`eels_helpers.physics.multiplets.particle_hole_spectrum`;
+    ``n_electrons`` = N): the strength of the final states below the split = the midpoint of the
+    two j levels (centre - l zeta_c / 2 and centre + (l + 1) zeta_c / 2, i.e. centre + zeta_c / 4)
+    moved with the multiplet's mean push, the way measured ratios split the two peaks. Returns
+    (share, a note with G1, zeta and the push)."""
+    from eels_helpers.physics.multiplets import particle_hole_spectrum, slater_integrals
+
+    _, n, l, _, n_f, l_f = _KINDS[kind]
+    slater = slater_integrals(core, final, core_nl=(n, l), valence_nl=(n_f, l_f))
+    spec = particle_hole_spectrum(n_electrons, slater)
+    major = float(spec.strength[spec.energy_eV < spec.mean_shift_eV + slater.zeta_c / 4.0].sum())
+    core_name, v = f"{n}{'spdf'[l]}", f"{n_f}{'spdf'[l_f]}"
+    note = (f"branching {major:.3f} from the {core_name}^{4 * l + 1} {v}^{n_electrons + 1} particle-hole "
+            f"multiplet (G1 = {slater.G_cv[1]:.1f} eV, zeta = {slater.zeta_c:.2f} eV, push "
+            f"{spec.mean_shift_eV:+.1f} eV)")
+    return major, note
+
+
+def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]:
     """White lines of ``specs`` (default :func:`line_specs`) from the LDA atoms (needs GPAW and
-    xraylib; a few seconds per family)."""
+    xraylib; a few seconds per family) for the white-line ``table`` (:data:`TABLE_PATHS`): the
+    lanthanides' N4,5 from their particle-hole multiplet (:func:`_multiplet_lines`), the other
+    lines at the tabulated onsets, their strength shared statistically ((2j+1)/(2(2l+1))) or,
+    where the table says so (:func:`_multiplet_branching`), by :func:`multiplet_branching`."""
     from eels_helpers.physics import elements
     from eels_helpers.physics.atomic_gos import lda_atom
 
+    if table not in TABLE_PATHS:
+        raise ValueError(f"table must be one of {sorted(TABLE_PATHS)}, got {table!r}")
     specs = line_specs() if specs is None else specs
     atoms: dict[str, AtomModel] = {}
 
@@ -303,12 +360,20 @@ def compute_lines(specs=None) -> list[WhiteLine]:
         if onset[comps[1]] <= onset[comps[0]]:          # one tabulated value: add the SO split
             onset[comps[1]] = onset[comps[0]] + delta
             src = f"{comps[0]} onset + computed spin-orbit split {delta:.1f} eV"
-        for c, j2 in zip(comps, (2 * l + 1, 2 * l - 1)):
-            f_q = bound_gos(atom(s.element), n, l, atom(z1), n_f, l_f, onset[c], j2 + 1.0,
+        electrons = (2 * l + 2.0, 2.0 * l)               # 2j + 1 of each component
+        strength = "statistical strengths"
+        if _multiplet_branching(s, table):
+            n_el = 0 if s.kind == "L3d" else int(round(2 * (2 * l_f + 1) - s.holes))
+            major, strength = multiplet_branching(atom(s.element), atom(z1), s.kind, n_el)
+            electrons = (2 * (2 * l + 1) * major, 2 * (2 * l + 1) * (1.0 - major))
+        for c, n_e in zip(comps, electrons):
+            f_q = bound_gos(atom(s.element), n, l, atom(z1), n_f, l_f, onset[c], n_e,
                             s.holes, Q_GRID_INV_ANGSTROM)
             fwhm = _core_width_eV(Z, c) + SOLID_FWHM_EV[s.kind]
             note = (f"{n}{'spdf'[l]}->{n_f}{'spdf'[l_f]} ({z1} potential); position: {src}; "
                     f"FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV solid")
+            if table != "single-particle":
+                note += f"; {strength}"
             out.append(WhiteLine(s.family, c, onset[c] - fam.first_onset_eV, fwhm,
                                  tuple(float(v) for v in f_q), s.holes, note))
             log.info("%s %s: offset %.1f eV, FWHM %.2f eV, f(q->0) = %.3g, holes %g",
@@ -316,7 +381,7 @@ def compute_lines(specs=None) -> list[WhiteLine]:
     return out
 
 
-#: lines of the 4d -> 4f multiplet closer than this (eV) are merged; weaker than this share dropped
+#: lines of a multiplet closer than this (eV) are merged; weaker than this share dropped
 MULTIPLET_MERGE_EV, MULTIPLET_MIN_SHARE = 1.0, 0.01
 
 
@@ -334,7 +399,7 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
 
     slater = slater_integrals(core, final)
     spec = particle_hole_spectrum(Z - 57, slater)
-    centre = fam.onset_of("N5") + slater.zeta_d
+    centre = fam.onset_of("N5") + slater.zeta_c
     order = np.argsort(spec.energy_eV)
     E, w = centre + spec.energy_eV[order], spec.strength[order]
     groups = np.concatenate([[0], np.cumsum(np.diff(E) > MULTIPLET_MERGE_EV)])
@@ -346,7 +411,7 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
     f_total = bound_gos(core, 4, 2, final, 4, 3, centre, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
     fwhm = _core_width_eV(Z, "N5") + SOLID_FWHM_EV[s.kind]
     note = (f"4d->4f ({final.symbol} potential); position: 4d^9 4f^{Z - 56} particle-hole multiplet "
-            f"(G1 = {slater.G_df[1]:.1f} eV, mean {spec.mean_shift_eV:+.1f} eV from the 4d centre "
+            f"(G1 = {slater.G_cv[1]:.1f} eV, mean {spec.mean_shift_eV:+.1f} eV from the 4d centre "
             f"{centre:.1f} eV); FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV")
     out = []
     for k, (e, sh) in enumerate(zip(E_g, share)):

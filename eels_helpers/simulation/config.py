@@ -196,6 +196,11 @@ class SimulationConfig:
         "the continuum (how the white-line tables were first used); False modulates only the "
         "continuum and adds the lines after it: the lines are the near-edge structure, their "
         "positions, widths and ratios are physics, not random"))
+    white_line_model: str = field(default="single-particle", metadata=_row(
+        "White-line model", "", "white_line_model", (0, 0),
+        'with white_lines: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2) or '
+        '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' L2,3 shared by their particle-hole '
+        "multiplet); eels_helpers.physics.white_lines.TABLE_PATHS"))
 
     def __post_init__(self):
         for f in fields(self):
@@ -213,6 +218,10 @@ class SimulationConfig:
                 if value not in LABEL_RULES:
                     raise ConfigError(f"{where}: must be one of {', '.join(LABEL_RULES)}; "
                                       f"got {value!r}")
+            elif kind == "white_line_model":
+                from eels_helpers.physics.white_lines import TABLE_PATHS
+                if value not in TABLE_PATHS:
+                    raise ConfigError(f"{where}: must be one of {', '.join(TABLE_PATHS)}; got {value!r}")
             elif kind == "str":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where}: must be a non-empty string; got {value!r}")
@@ -258,7 +267,7 @@ class SimulationConfig:
         for f in fields(self):
             meta, value = f.metadata, getattr(self, f.name)
             kind = meta["kind"]
-            if kind in ("bool", "str") or f.name in OPEN_WORLD_FIELDS:
+            if kind in ("bool", "str", "white_line_model") or f.name in OPEN_WORLD_FIELDS:
                 continue
             if f.name in ("margin_before_eV", "margin_after_eV"):
                 continue
@@ -336,6 +345,9 @@ NAMED_CONFIGS["open-world-elnes"] = {**NAMED_CONFIGS["open-world"], "fs_on_white
 #: ``open-world-other``: ``open-world-elnes`` whose specimens also have their edges outside the
 #: 107 families (Kr M4,5, Pt N4,5, ...), as real specimens do
 NAMED_CONFIGS["open-world-other"] = {**NAMED_CONFIGS["open-world-elnes"], "other_edges_fraction": 1.0}
+#: ``open-world-multiplet``: ``open-world-other`` whose white lines share their strength between
+#: L3 and L2 (Sc, Ti) and M5 and M4 (La..Yb) by the particle-hole multiplet instead of 2:1 and 3:2
+NAMED_CONFIGS["open-world-multiplet"] = {**NAMED_CONFIGS["open-world-other"], "white_line_model": "multiplet"}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -346,6 +358,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-window": "open-world labelled by the paper's window rule",
     "open-world-elnes": "open-world with white lines outside the generic fine structure and 0.1-1 x its depth",
     "open-world-other": "open-world-elnes plus the specimen's own edges outside the 107 families",
+    "open-world-multiplet": "open-world-other with multiplet L3/L2 (Sc, Ti) and M5/M4 (La..Yb) ratios",
 }
 
 

@@ -242,7 +242,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
                          f"the {N_FFT}-channel convolution grid")
     n_ch = config.n_channels
     s_max = int(max(abs(v) for v in config.instrumental_shift_eV))
-    tables, available = edge_tables(tuple(config.E0_keV), config.gos, config.white_lines)
+    tables, available = edge_tables(tuple(config.E0_keV), config.gos,
+                                    config.white_lines and config.white_line_model)
 
     # ---- every random parameter (fixed order => determinism by seed); the open-world steps
     # draw from their own generator (None, and nothing drawn, for the paper's dataset)

@@ -78,8 +78,9 @@ class ShapeTable:
 
     @classmethod
     def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
-              white_lines: bool = False, edges=None) -> "ShapeTable":
-        """The table of one beam energy; ``white_lines``: add the bound-bound white lines of
+              white_lines: bool | str = False, edges=None) -> "ShapeTable":
+        """The table of one beam energy; ``white_lines`` (True or a table name of
+        :data:`eels_helpers.physics.white_lines.TABLE_PATHS`): add the bound-bound white lines of
         :mod:`eels_helpers.physics.white_lines` (Lorentzians on the offset grid, integrated over
         q at the same beta* as the continuum) to the families whose GOS source computes them;
         ``edges``: other edges than the 107 families (e.g. :func:`other_edge_list`; rows in that
@@ -89,9 +90,9 @@ class ShapeTable:
         shapes = np.exp(t.log_shapes)
         shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
         if white_lines:
-            from eels_helpers.physics.white_lines import white_line_shapes
+            from eels_helpers.physics.white_lines import table_path, white_line_shapes
             lines = white_line_shapes(t.names, t.onsets_eV, t.onset_channel, t.offsets_eV,
-                                      float(E0_keV), t.beta_eff_mrad)
+                                      float(E0_keV), t.beta_eff_mrad, path=table_path(white_lines))
             has_edge = shapes.max(axis=(0, 2)) > 0       # no lines without a continuum
             shapes += (lines * has_edge[None, :, None]).astype(np.float32)
         return cls(float(E0_keV), np.asarray(t.onsets_eV, dtype=np.float64),
@@ -140,7 +141,7 @@ def shape_cache_dir():
     return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
 
 
-def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False, other: bool = False) -> str:
+def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = False, other: bool = False) -> str:
     """Hash of everything a shape table depends on: beam energy, grid, the GOS file (path,
     size, mtime), the source code of the modules that compute it and, with ``white_lines``,
     the white-line module and table."""
@@ -159,12 +160,12 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool = False, 
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
     if white_lines:
         from eels_helpers.physics import white_lines as wl
-        h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.WHITE_LINES_PATH.read_bytes())
+        h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.table_path(white_lines).read_bytes())
     return h.hexdigest()[:20]
 
 
 def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
-                   white_lines: bool = False, other: bool = False) -> ShapeTable:
+                   white_lines: bool | str = False, other: bool = False) -> ShapeTable:
     """A shape table from the disk cache (memory-mapped, read-only) or built and cached.
 
     Building a table takes seconds per beam energy and process; a cached table loads in
@@ -200,7 +201,7 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
 
 
 @lru_cache(maxsize=16)
-def _shape_table(E0_keV: float, gos: str, white_lines: bool = False, other: bool = False) -> ShapeTable:
+def _shape_table(E0_keV: float, gos: str, white_lines: bool | str = False, other: bool = False) -> ShapeTable:
     return _load_or_build(E0_keV, gos, white_lines=white_lines, other=other)
 
 
@@ -227,12 +228,14 @@ def other_edge_tables(E0_keV: tuple[float, ...], gos: str = "auto"):
 
 
 @lru_cache(maxsize=4)
-def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto", white_lines: bool = False):
+def edge_tables(E0_keV: tuple[float, ...], gos: str = "auto", white_lines: bool | str = False):
     """``({E0: ShapeTable}, available)``: the cached shape tables of all 107 families for each
     beam energy, and a (107,) bool mask of the families the GOS source can compute;
-    ``white_lines``: tables with the white lines added (``SimulationConfig.white_lines``)."""
+    ``white_lines``: tables with the white lines added (True: the shipped single-particle
+    table, or a table name: ``SimulationConfig.white_lines`` and ``white_line_model``)."""
     src = resolve_gos(gos)
-    tabs = {float(e): _shape_table(float(e), src, bool(white_lines)) for e in E0_keV}
+    key = "single-particle" if white_lines is True else (white_lines or False)
+    tabs = {float(e): _shape_table(float(e), src, key) for e in E0_keV}
     avail = np.ones(len(family_arrays().onset), dtype=bool)
     for t in tabs.values():
         avail &= t.shapes.max(axis=(0, 2)) > 0

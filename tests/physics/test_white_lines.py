@@ -73,6 +73,30 @@ def test_branching_ratio_within_factor_3_of_measured(family):
     assert 1 / 3 <= ours / MEASURED_RATIO[family] <= 3
 
 
+def test_multiplet_table_moves_strength_between_components_only():
+    """The multiplet table: the same lines (positions, widths) as the shipped one; the lanthanides'
+    M4,5 and the d0 ions' (Sc, Ti) L2,3 with their strength shared by the particle-hole
+    multiplet, the family total kept within 2 %; L3/L2 of Ti and M5/M4 of Ce within 25 % of the
+    measured 0.8 (where the statistical ratios are 2 and 1.5); V..Ni as before (module
+    docstring of white_lines: the atomic spin polarisation overstates their L3 share)."""
+    one = _lines()
+    mult = {(ln.family, ln.component): ln for ln in wl.white_lines(wl.TABLE_PATHS["multiplet"])}
+    assert one.keys() == mult.keys()
+    changed = set()
+    for key, ln in one.items():
+        assert mult[key].offset_eV == ln.offset_eV and mult[key].fwhm_eV == ln.fwhm_eV
+        if mult[key].f_q != ln.f_q:
+            changed.add(key[0])
+    expected = {f"{el} M" for el in "La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb".split()}
+    assert changed == expected | {f"{el} L" for el in wl.D0_IONS}
+    for fam in changed:
+        total = [sum(t[k].f_q[0] for k in t if k[0] == fam) for t in (one, mult)]
+        assert total[1] == pytest.approx(total[0], rel=0.02), fam
+    for fam, (major, minor) in {"Ti L": ("L3", "L2"), "Ce M": ("M5", "M4")}.items():
+        ratio = mult[(fam, major)].f_q[0] / mult[(fam, minor)].f_q[0]
+        assert ratio == pytest.approx(MEASURED_RATIO[fam], rel=0.25)
+
+
 def test_lorentzian_bins_keep_the_strength():
     lines = _lines()
     names = ["Ti L", "Ce M", "C K"]
@@ -136,12 +160,13 @@ def _gpaw():
     pytest.importorskip("xraylib")
 
 
+@pytest.mark.parametrize("table_name", sorted(wl.TABLE_PATHS))
 @pytest.mark.parametrize("element", ["Ti", "Ce"])
-def test_table_reproduced_by_gpaw(element):
+def test_table_reproduced_by_gpaw(element, table_name):
     _gpaw()
     specs = [s for s in wl.line_specs() if s.element == element]
-    table = _lines()
-    for ln in wl.compute_lines(specs):
+    table = {(ln.family, ln.component): ln for ln in wl.white_lines(wl.TABLE_PATHS[table_name])}
+    for ln in wl.compute_lines(specs, table=table_name):
         ref = table[(ln.family, ln.component)]
         assert ln.offset_eV == pytest.approx(ref.offset_eV, abs=0.01)
         assert ln.fwhm_eV == pytest.approx(ref.fwhm_eV, abs=1e-3)

@@ -100,7 +100,12 @@ def test_config_field_and_pipeline(monkeypatch):
     cfg = SimulationConfig(E0_keV=(200.0,), white_lines=True)
     pipeline.simulate_batch([Specimen(("Ti", "O"), (1 / 3, 2 / 3), "Ti")], cfg,
                             np.random.default_rng(0))
-    assert seen == [True, False]     # the second: the continuum tables carry the jump ratio
+    assert seen == ["single-particle", False]     # the second: the continuum tables carry the jump ratio
+    pipeline.simulate_batch([Specimen(("Ti", "O"), (1 / 3, 2 / 3), "Ti")],
+                            cfg.replace(white_line_model="multiplet"), np.random.default_rng(0))
+    assert seen[2:] == ["multiplet", False]
+    with pytest.raises(ValueError, match="white_line_model.*multiplet"):
+        SimulationConfig(white_line_model="statistical")
 
 
 def test_white_lines_add_to_the_paper_edges_with_the_same_jump_ratio():
