@@ -17,7 +17,8 @@ import logging
 import time
 from pathlib import Path
 
-from eels_helpers.physics.white_lines import TABLE_PATHS, compute_lines, line_specs, write_csv
+from eels_helpers.physics.white_line_calculation import compute_lines, line_specs, write_csv
+from eels_helpers.physics.white_lines import TABLE_PATHS
 
 log = logging.getLogger("compute_white_lines")
 

@@ -28,7 +28,7 @@ Modern Quantum Chemistry (1989), ch. 2 and 4):
   R^k the Slater integrals F^k(4d,4f) (k = 2, 4), G^k(4d,4f) (k = 1, 3, 5), F^k(4f,4f)
   (k = 2, 4, 6); F^0 shifts every state alike and drops out.
 * Radial functions: the 4d of the LDA atom Z, the 4f of the Z + 1 atom (the core-hole final
-  orbital of :mod:`eels_helpers.physics.white_lines`). Slater integrals scaled by 0.8 for the
+  orbital of :mod:`eels_helpers.physics.white_line_calculation`). Slater integrals scaled by 0.8 for the
   correlation that a single configuration lacks (Cowan 1981, sec. 16-3; Thole et al., Phys. Rev.
   B 32, 5107 (1985)): the usual scaling, not a fit. zeta from the central field (Blume & Watson).
 * Strength: dipole |<a i|sum_q C^1_q|g>|^2, summed over q (the EELS dipole limit).
@@ -127,10 +127,10 @@ def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SC
                      core_nl: tuple[int, int] = (4, 2), valence_nl: tuple[int, int] = (4, 3)) -> SlaterIntegrals:
     """F^k(c,v), G^k(c,v), F^k(v,v) (x ``scale``, eV) and zeta_c, zeta_v (eV): the core orbital
     ``core_nl`` (n, l) of ``core`` (atom Z), the valence orbital ``valence_nl`` of ``final``
-    (atom Z + 1, :func:`white_lines.final_orbital`). k runs over the values the triangle and
+    (atom Z + 1, :func:`white_line_calculation.final_orbital`). k runs over the values the triangle and
     parity rules allow (F^0 drops out): F^k(c,v) k = 2..2 min(l_c, l_v) even, G^k(c,v)
     k = |l_c - l_v|..l_c + l_v in steps of 2, F^k(v,v) k = 2..2 l_v even."""
-    from eels_helpers.physics.white_lines import final_orbital, zeta_eV
+    from eels_helpers.physics.white_line_calculation import final_orbital, zeta_eV
 
     (nc, lc), (nv, lv) = core_nl, valence_nl
     _, r, w, Pv = final_orbital(final, nv, lv)

@@ -8,6 +8,7 @@ import pytest
 
 from eels_helpers.physics import elements
 from eels_helpers.physics import multiplets as mp
+from eels_helpers.physics import white_line_calculation as wc
 from eels_helpers.physics import white_lines as wl
 
 
@@ -106,7 +107,7 @@ def test_slater_integrals_of_la():
     s = mp.slater_integrals(atom, lda_atom("Ce"))
     assert 8.0 < s.G_cv[1] < 16.0
     assert s.G_cv[1] > s.G_cv[3] > s.G_cv[5] > 0 and s.F_cv[2] > s.F_cv[4] > 0
-    assert 2.5 * s.zeta_c == pytest.approx(wl.spin_orbit_splitting_eV(atom, 4, 2), rel=0.1)
+    assert 2.5 * s.zeta_c == pytest.approx(wc.spin_orbit_splitting_eV(atom, 4, 2), rel=0.1)
 
 
 def _pd(**kw):
@@ -149,10 +150,10 @@ def test_d0_branching_of_ti_against_measured():
     pytest.importorskip("gpaw")
     from eels_helpers.physics.atomic_gos import lda_atom
 
-    share, note = wl.multiplet_branching(lda_atom("Ti"), lda_atom("V"), "L3d", 0)
+    share, note = wc.multiplet_branching(lda_atom("Ti"), lda_atom("V"), "L3d", 0)
     assert share / (1 - share) == pytest.approx(0.8, rel=0.25), note
     ratios = []
     for el, z1, n in [("La", "Ce", 0), ("Gd", "Tb", 7), ("Tm", "Yb", 12), ("Yb", "Lu", 13)]:
-        share, _ = wl.multiplet_branching(lda_atom(el), lda_atom(z1), "M4f", n)
+        share, _ = wc.multiplet_branching(lda_atom(el), lda_atom(z1), "M4f", n)
         ratios.append(share / max(1 - share, 1e-12))
     assert ratios[0] < 1.0 < ratios[1] < ratios[2] and ratios[3] > 1e6
