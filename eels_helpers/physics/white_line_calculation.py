@@ -69,7 +69,8 @@ not a Fano shape); no crystal field, no band structure; single-particle holes fr
 ground-state (lanthanides: trivalent) configuration; non-relativistic dipole and higher multipole
 terms alike.
 
-Validation (tests/physics/test_white_lines.py, test_white_line_calculation.py, test_multiplets.py): positions within 3.5 eV of published white-line
+Validation (tests/physics/test_white_lines.py, test_white_line_calculation.py, test_multiplets.py):
+positions within 3.5 eV of published white-line
 peaks (Ti L3 456 / L2 462, Fe 708 / 721, Ni 853 / 870, Ce M5 883 / M4 901, Gd M5 1185, Er M5
 1406 eV); computed spin-orbit splittings Ti 5.6, Fe 12.1, Ni 16.9 (L2-L3), Ce 18.1, Gd 29.7 eV
 (M4-M5) against tabulated 6, 13, 17, 18, 32 eV; line strength over the continuum's strength in
