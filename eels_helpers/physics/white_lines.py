@@ -27,7 +27,8 @@ from eels_helpers import DATA_DIR
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
 
-__all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "Q_GRID_INV_ANGSTROM", "WhiteLine", "table_path", "white_lines",
+__all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "Q_GRID_INV_ANGSTROM", "MEASURED_RATIOS", "WhiteLine", "table_path",
+           "white_lines", "branching_ratios",
            "line_cross_sections", "white_line_shapes", "line_profiles", "edge_cross_sections",
            "lorentzian_bin_share"]
 
@@ -58,6 +59,40 @@ class WhiteLine:
     f_q: tuple[float, ...]
     holes: float
     note: str = ""
+
+
+#: measured intensity ratios of a family's two white-line components (L3/L2, M5/M4) with their
+#: sources: the independent references of the tables (tests, the book)
+MEASURED_RATIOS = {
+    "Ti L": (0.8, "Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982)"),
+    "Fe L": (3.5, "Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982)"),
+    "Ni L": (3.0, "Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982)"),
+    "Ce M": (0.8, "Fortner & Buck, Appl. Phys. Lett. 68, 3817 (1996), CeO2"),
+}
+
+
+def branching_ratios(tables=tuple(TABLE_PATHS)):
+    """The intensity ratio of the two components (f(q -> 0) of L3 over L2, M5 over M4) of every
+    L2,3 and M4,5 family with white lines, one column per table (:data:`TABLE_PATHS`), beside the
+    measured ratio where :data:`MEASURED_RATIOS` has one: a pandas DataFrame with columns
+    ``family``, the table names, ``measured`` and ``source`` (inf where the minor line is
+    forbidden, as Yb's M4)."""
+    import pandas as pd
+
+    per_table = {}
+    for name in tables:
+        strength: dict = {}
+        for ln in white_lines(table_path(name)):
+            if ln.component in ("L3", "L2", "M5", "M4"):
+                strength.setdefault(ln.family, {})[ln.component] = ln.f_q[0]
+        per_table[name] = {fam: (c.get("L3", c.get("M5", 0.0)) / c.get("L2", c.get("M4", 0.0))
+                                 if c.get("L2", c.get("M4", 0.0)) > 0 else float("inf"))
+                           for fam, c in strength.items()}
+    families = list(next(iter(per_table.values())))
+    rows = [{"family": fam, **{name: per_table[name].get(fam) for name in tables},
+             "measured": MEASURED_RATIOS.get(fam, (None, ""))[0], "source": MEASURED_RATIOS.get(fam, (None, ""))[1]}
+            for fam in families]
+    return pd.DataFrame(rows, columns=["family", *tables, "measured", "source"])
 
 
 def table_path(white_lines):
@@ -243,8 +278,8 @@ def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos=
         Beam energy (keV), convergence and collection semi-angles (mrad).
     gos : str, path or GosSource
         GOS source of the continuum (:func:`eels_helpers.physics.gos_tables.get_source`).
-    white_lines : bool
-        False: the lines are zeros.
+    white_lines : bool or str
+        False: the lines are zeros; True: the shipped table; or a table name of :data:`TABLE_PATHS`.
 
     Returns
     -------
@@ -261,7 +296,8 @@ def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos=
     continuum = calc(E0_keV, alpha_mrad, beta_mrad)[0]
     lines = np.zeros_like(continuum)
     if white_lines:
-        _, owner, prof = line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad)
+        _, owner, prof = line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad,
+                                       path=table_path(white_lines))
         np.add.at(lines, owner, prof)
         lines *= (continuum.max(axis=1) > 0)[:, None]
     return continuum, lines, list(calc.missing)

@@ -31,7 +31,7 @@ from eels_helpers.physics.gos_tables import builtin_available, get_source
 PEAKS_EV = {("Ti L", "L3"): 456, ("Ti L", "L2"): 462, ("Fe L", "L3"): 708, ("Fe L", "L2"): 721,
             ("Ni L", "L3"): 853, ("Ni L", "L2"): 870, ("Ce M", "M5"): 883, ("Ce M", "M4"): 901,
             ("Gd M", "M5"): 1185, ("Er M", "M5"): 1406}
-MEASURED_RATIO = {"Ti L": 0.8, "Fe L": 3.5, "Ni L": 3.0, "Ce M": 0.8}
+MEASURED_RATIO = {fam: ratio for fam, (ratio, _) in wl.MEASURED_RATIOS.items()}
 
 
 def _lines():
@@ -97,6 +97,15 @@ def test_multiplet_table_moves_strength_between_components_only():
     for fam, (major, minor) in {"Ti L": ("L3", "L2"), "Ce M": ("M5", "M4")}.items():
         ratio = mult[(fam, major)].f_q[0] / mult[(fam, minor)].f_q[0]
         assert ratio == pytest.approx(MEASURED_RATIO[fam], rel=0.25)
+    table = wl.branching_ratios().set_index("family")
+    assert table.loc["Ti L", "multiplet"] == pytest.approx(_ratio_of(mult, "Ti L"))
+    assert table.loc["Fe L", "single-particle"] == table.loc["Fe L", "multiplet"] == pytest.approx(2.0, rel=0.05)
+    assert table.loc["Yb M", "multiplet"] == np.inf and table.loc["Ce M", "measured"] == 0.8
+
+
+def _ratio_of(lines, fam):
+    major, minor = ("L3", "L2") if fam.endswith("L") else ("M5", "M4")
+    return lines[(fam, major)].f_q[0] / lines[(fam, minor)].f_q[0]
 
 
 def test_lorentzian_bins_keep_the_strength():
