@@ -32,7 +32,7 @@ def main(argv=None) -> int:
                    help="only these elements (default: every family with white lines)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
-    specs = line_specs()
+    specs = line_specs(args.table)
     if args.elements:
         specs = [s for s in specs if s.element in set(args.elements)]
     t0 = time.perf_counter()

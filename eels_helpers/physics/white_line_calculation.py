@@ -55,19 +55,19 @@ final spin-orbitals. f_j(q -> 0) is the optical oscillator strength of the line.
   angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
 
 Approximations (stated honestly): in the shipped table no multiplets for L2,3 and M4,5 (the 2p-3d
-and 3d-4f exchange that move strength between L3 and L2, M5 and M4): statistical branching
-ratios (real L3/L2 ratios range 0.8 (Ti) to ~4 (Fe, Co); M5/M4 from ~0.8 (La, Ce) to >3 (Tm);
-Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982); Thole et al., Phys. Rev. B 32, 5107
-(1985)). The "multiplet" table shares the strength of the lanthanides' M4,5 and of the d0
-ions' (Sc3+, Ti4+) L2,3 between the two components by their particle-hole multiplet
-(:func:`multiplet_branching`: frozen spectators, exact for a closed-shell or one-hole
-configuration; Ti L3/L2 0.82, Ce M5/M4 0.73, rising to 13.6 for Tm, Yb's M4 forbidden), positions
-and widths unchanged; V..Ni stay statistical there (the multiplet's atomic Hund's-rule spin
-polarisation gives Ni 11 against a measured ~3: their 3d is itinerant or hybridised). Everywhere:
-the N4,5 multiplet with frozen spectators and no autoionisation profile (a Lorentzian per line,
-not a Fano shape); no crystal field, no band structure; single-particle holes from the
-ground-state (lanthanides: trivalent) configuration; non-relativistic dipole and higher multipole
-terms alike.
+and 3d-4f exchange that move strength between L3 and L2, M5 and M4): statistical branching ratios
+(real L3/L2 ratios range 0.8 (Ti) to ~4 (Fe, Co); M5/M4 from ~0.8 (La, Ce) to >3 (Tm); Leapman,
+Grunes & Fejes, Phys. Rev. B 26, 614 (1982); Thole et al., Phys. Rev. B 32, 5107 (1985)). The
+"multiplet" table shares the strength of the lanthanides' M4,5 and of the d0 ions' (K+, Ca2+,
+Sc3+, Ti4+; K and Ca get their 2p -> 3d lines only there) L2,3 between the two components by their
+particle-hole multiplet (:func:`multiplet_branching`: frozen spectators, exact for a closed-shell
+or one-hole configuration; Ti L3/L2 0.82, Ce M5/M4 0.73, rising to 13.6 for Tm, Yb's M4
+forbidden), positions and widths unchanged; V..Ni stay statistical there (the multiplet's atomic
+Hund's-rule spin polarisation gives Ni 11 against a measured ~3: their 3d is itinerant or
+hybridised). Everywhere: the N4,5 multiplet with frozen spectators and no autoionisation profile
+(a Lorentzian per line, not a Fano shape); no crystal field, no band structure; single-particle
+holes from the ground-state (lanthanides: trivalent) configuration; non-relativistic dipole and
+higher multipole terms alike.
 
 Validation (tests/physics/test_white_lines.py, test_white_line_calculation.py, test_multiplets.py):
 positions within 3.5 eV of published white-line
@@ -148,15 +148,20 @@ def _ground_state_holes(element: str, n: int, l: int) -> float:
     return float(2 * (2 * l + 1) - occ)
 
 
-def line_specs() -> list[LineSpec]:
-    """The families with white lines and their hole counts (see the module docstring).
+def line_specs(table: str = "single-particle") -> list[LineSpec]:
+    """The families with white lines of ``table`` and their hole counts (see the module docstring).
+
+    The "multiplet" table adds K and Ca L2,3: K+ and Ca2+ (KCl, CaO, CaF2, CaCO3) are d0 ions whose
+    2p -> 3d lines are the sharp L2,3 doublets of their spectra (:data:`D0_IONS`); the shipped
+    table, which started with the transition metals Sc..Ni, stays as it is.
 
     Cs and Ba M4,5 are left out: their ground-state continuum already holds the 3d -> 4f
     strength as a shape resonance at the threshold (Ba: 1.8 in the first 20 eV; the Z+1 bound
     line would hold 2.1, the continuity checked in the tests), so a line would count it twice.
 
     3d/4d metals need GPAW's configuration table (only the script and the tests call this)."""
-    out = [LineSpec(el, "L3d", _ground_state_holes(el, 3, 2)) for el in _METALS_3D]
+    metals = (["K", "Ca"] if table == "multiplet" else []) + _METALS_3D
+    out = [LineSpec(el, "L3d", _ground_state_holes(el, 3, 2)) for el in metals]
     out += [LineSpec(el, "L4d", _ground_state_holes(el, 4, 2)) for el in _METALS_4D]
     for i, el in enumerate(_LANTHANIDES):            # trivalent ion: 4f^(Z-57)
         out += [LineSpec(el, "M4f", 14.0 - i), LineSpec(el, "N4f", 14.0 - i)]
@@ -261,10 +266,10 @@ def _core_width_eV(Z: int, subshell: str) -> float:
     return 1000.0 * xraylib.AtomicLevelWidth(Z, getattr(xraylib, f"{subshell}_SHELL"))
 
 
-#: 3d metals whose usual state in compounds is the d0 ion (Sc3+: Sc2O3; Ti4+: TiO2, SrTiO3,
-#: BaTiO3): a closed-shell ground state, for which the particle-hole multiplet is exact within
-#: the configuration (Zaanen et al., Phys. Rev. B 32, 4905 (1985))
-D0_IONS = ("Sc", "Ti")
+#: elements whose usual state in compounds is the d0 ion (K+: KCl; Ca2+: CaO, CaF2, CaCO3; Sc3+:
+#: Sc2O3; Ti4+: TiO2, SrTiO3, BaTiO3): a closed-shell ground state, for which the particle-hole
+#: multiplet is exact within the configuration (Zaanen et al., Phys. Rev. B 32, 4905 (1985))
+D0_IONS = ("K", "Ca", "Sc", "Ti")
 
 
 def _multiplet_branching(s: LineSpec, table: str) -> bool:
@@ -297,7 +302,7 @@ def multiplet_branching(core: AtomModel, final: AtomModel, kind: str, n_electron
 
 
 def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]:
-    """White lines of ``specs`` (default :func:`line_specs`) from the LDA atoms (needs GPAW and
+    """White lines of ``specs`` (default: :func:`line_specs` of ``table``) from the LDA atoms (needs GPAW and
     xraylib; a few seconds per family) for the white-line ``table`` (:data:`TABLE_PATHS`): the
     lanthanides' N4,5 from their particle-hole multiplet (:func:`_multiplet_lines`), the other
     lines at the tabulated onsets, their strength shared statistically ((2j+1)/(2(2l+1))) or,
@@ -307,7 +312,7 @@ def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]
 
     if table not in TABLE_PATHS:
         raise ValueError(f"table must be one of {sorted(TABLE_PATHS)}, got {table!r}")
-    specs = line_specs() if specs is None else specs
+    specs = line_specs(table) if specs is None else specs
     atoms: dict[str, AtomModel] = {}
 
     def atom(el):

@@ -76,8 +76,11 @@ def branching_ratios(tables=tuple(TABLE_PATHS)):
     L2,3 and M4,5 family with white lines, one column per table (:data:`TABLE_PATHS`), beside the
     measured ratio where :data:`MEASURED_RATIOS` has one: a pandas DataFrame with columns
     ``family``, the table names, ``measured`` and ``source`` (inf where the minor line is
-    forbidden, as Yb's M4)."""
+    forbidden, as Yb's M4; None where a table has no lines for the family), L families first,
+    by atomic number."""
     import pandas as pd
+
+    from eels_helpers.physics import elements
 
     per_table = {}
     for name in tables:
@@ -88,7 +91,8 @@ def branching_ratios(tables=tuple(TABLE_PATHS)):
         per_table[name] = {fam: (c.get("L3", c.get("M5", 0.0)) / c.get("L2", c.get("M4", 0.0))
                                  if c.get("L2", c.get("M4", 0.0)) > 0 else float("inf"))
                            for fam, c in strength.items()}
-    families = list(next(iter(per_table.values())))
+    families = list(dict.fromkeys(fam for name in tables for fam in per_table[name]))
+    families.sort(key=lambda fam: (fam.split()[1], elements.atomic_number(fam.split()[0])))
     rows = [{"family": fam, **{name: per_table[name].get(fam) for name in tables},
              "measured": MEASURED_RATIOS.get(fam, (None, ""))[0], "source": MEASURED_RATIOS.get(fam, (None, ""))[1]}
             for fam in families]

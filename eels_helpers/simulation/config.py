@@ -199,7 +199,7 @@ class SimulationConfig:
     white_line_model: str = field(default="single-particle", metadata=_row(
         "White-line model", "", "white_line_model", (0, 0),
         'with white_lines: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2) or '
-        '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' L2,3 shared by their particle-hole '
+        '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' (K, Ca, Sc, Ti) L2,3 shared by their particle-hole '
         "multiplet); eels_helpers.physics.white_lines.TABLE_PATHS"))
 
     def __post_init__(self):
@@ -346,7 +346,8 @@ NAMED_CONFIGS["open-world-elnes"] = {**NAMED_CONFIGS["open-world"], "fs_on_white
 #: 107 families (Kr M4,5, Pt N4,5, ...), as real specimens do
 NAMED_CONFIGS["open-world-other"] = {**NAMED_CONFIGS["open-world-elnes"], "other_edges_fraction": 1.0}
 #: ``open-world-multiplet``: ``open-world-other`` whose white lines share their strength between
-#: L3 and L2 (Sc, Ti) and M5 and M4 (La..Yb) by the particle-hole multiplet instead of 2:1 and 3:2
+#: L3 and L2 (K, Ca, Sc, Ti: d0 ions; K and Ca get their 2p -> 3d lines) and M5 and M4 (La..Yb) by the
+#: particle-hole multiplet instead of 2:1 and 3:2
 NAMED_CONFIGS["open-world-multiplet"] = {**NAMED_CONFIGS["open-world-other"], "white_line_model": "multiplet"}
 
 
@@ -358,7 +359,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-window": "open-world labelled by the paper's window rule",
     "open-world-elnes": "open-world with white lines outside the generic fine structure and 0.1-1 x its depth",
     "open-world-other": "open-world-elnes plus the specimen's own edges outside the 107 families",
-    "open-world-multiplet": "open-world-other with multiplet L3/L2 (Sc, Ti) and M5/M4 (La..Yb) ratios",
+    "open-world-multiplet": "open-world-other with multiplet L3/L2 (K, Ca, Sc, Ti) and M5/M4 (La..Yb) ratios",
 }
 
 

@@ -76,22 +76,23 @@ def test_branching_ratio_within_factor_3_of_measured(family):
 
 
 def test_multiplet_table_moves_strength_between_components_only():
-    """The multiplet table: the same lines (positions, widths) as the shipped one; the lanthanides'
-    M4,5 and the d0 ions' (Sc, Ti) L2,3 with their strength shared by the particle-hole
-    multiplet, the family total kept within 2 %; L3/L2 of Ti and M5/M4 of Ce within 25 % of the
+    """The multiplet table: the same lines (positions, widths) as the shipped one plus K and Ca
+    L2,3 (d0 ions); the lanthanides' M4,5 and the d0 ions' L2,3 with their strength shared by the
+    particle-hole multiplet, the family total kept within 2 %; L3/L2 of Ti and M5/M4 of Ce within 25 % of the
     measured 0.8 (where the statistical ratios are 2 and 1.5); V..Ni as before (module
     docstring of white_lines: the atomic spin polarisation overstates their L3 share)."""
     one = _lines()
     mult = {(ln.family, ln.component): ln for ln in wl.white_lines(wl.TABLE_PATHS["multiplet"])}
-    assert one.keys() == mult.keys()
-    changed = set()
+    assert set(mult) - set(one) == {("K L", "L3"), ("K L", "L2"), ("Ca L", "L3"), ("Ca L", "L2")}
+    assert set(one) <= set(mult)
+    changed = {"K L", "Ca L"}
     for key, ln in one.items():
         assert mult[key].offset_eV == ln.offset_eV and mult[key].fwhm_eV == ln.fwhm_eV
         if mult[key].f_q != ln.f_q:
             changed.add(key[0])
     expected = {f"{el} M" for el in "La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb".split()}
     assert changed == expected | {f"{el} L" for el in wc.D0_IONS}
-    for fam in changed:
+    for fam in changed - {"K L", "Ca L"}:
         total = [sum(t[k].f_q[0] for k in t if k[0] == fam) for t in (one, mult)]
         assert total[1] == pytest.approx(total[0], rel=0.02), fam
     for fam, (major, minor) in {"Ti L": ("L3", "L2"), "Ce M": ("M5", "M4")}.items():
