@@ -8,7 +8,10 @@ Rev. Lett. 26, 1521 (1971); Sugar, Phys. Rev. B 5, 1785 (1972); the giant resona
 shell fills, fewer empty 4f spin-orbitals take part and the push shrinks; for Yb (one 4f hole)
 the final configuration 4d^9 4f^14 has no 4f-4d exchange multiplet left and the line sits at
 the 4d spin-orbit levels. This module computes that distribution so that the simulator puts the
-N4,5 white lines where the atom puts them, instead of at the tabulated onset.
+N4,5 white lines where the atom puts them, instead of at the tabulated onset. The same model with
+other shells (:class:`SlaterIntegrals` ``core``/``valence``: 2p^5 3d^(N+1), 3d^9 4f^(N+1)) shares
+the L2,3 and M4,5 strength between their two components
+(:func:`eels_helpers.physics.white_line_calculation.multiplet_branching`).
 
 Model (single-configuration multiplet theory, Cowan, The Theory of Atomic Structure and Spectra
 (1981), ch. 11-14; the Slater-Condon rules for singly excited determinants, Szabo & Ostlund,
@@ -28,8 +31,8 @@ Modern Quantum Chemistry (1989), ch. 2 and 4):
   R^k the Slater integrals F^k(4d,4f) (k = 2, 4), G^k(4d,4f) (k = 1, 3, 5), F^k(4f,4f)
   (k = 2, 4, 6); F^0 shifts every state alike and drops out.
 * Radial functions: the 4d of the LDA atom Z, the 4f of the Z + 1 atom (the core-hole final
-  orbital of :mod:`eels_helpers.physics.white_line_calculation`). Slater integrals scaled by 0.8 for the
-  correlation that a single configuration lacks (Cowan 1981, sec. 16-3; Thole et al., Phys. Rev.
+  orbital of :mod:`eels_helpers.physics.white_line_calculation`). Slater integrals scaled by 0.8
+  for the correlation that a single configuration lacks (Cowan 1981, sec. 16-3; Thole et al., Phys. Rev.
   B 32, 5107 (1985)): the usual scaling, not a fit. zeta from the central field (Blume & Watson).
 * Strength: dipole |<a i|sum_q C^1_q|g>|^2, summed over q (the EELS dipole limit).
 * Energy reference: the configuration average of the transition (the mean over all
@@ -127,8 +130,8 @@ def slater_integrals(core: AtomModel, final: AtomModel, scale: float = SLATER_SC
                      core_nl: tuple[int, int] = (4, 2), valence_nl: tuple[int, int] = (4, 3)) -> SlaterIntegrals:
     """F^k(c,v), G^k(c,v), F^k(v,v) (x ``scale``, eV) and zeta_c, zeta_v (eV): the core orbital
     ``core_nl`` (n, l) of ``core`` (atom Z), the valence orbital ``valence_nl`` of ``final``
-    (atom Z + 1, :func:`white_line_calculation.final_orbital`). k runs over the values the triangle and
-    parity rules allow (F^0 drops out): F^k(c,v) k = 2..2 min(l_c, l_v) even, G^k(c,v)
+    (atom Z + 1, :func:`white_line_calculation.final_orbital`). k runs over the values the triangle
+    and parity rules allow (F^0 drops out): F^k(c,v) k = 2..2 min(l_c, l_v) even, G^k(c,v)
     k = |l_c - l_v|..l_c + l_v in steps of 2, F^k(v,v) k = 2..2 l_v even."""
     from eels_helpers.physics.white_line_calculation import final_orbital, zeta_eV
 
