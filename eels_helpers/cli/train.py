@@ -42,6 +42,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="toy Gaussian-peak dataset of N spectra (smoke tests)")
     parser.add_argument("--simulation", choices=sorted(NAMED_CONFIGS),
                         help=f"simulator configuration of --stream: {named_config_help()}")
+    parser.add_argument("--paper-fraction", type=float, dest="paper_fraction", metavar="F",
+                        help="share of the --stream batches simulated with the paper's configuration instead of "
+                             "--simulation (a mixture; 0 = off) [0]")
     parser.add_argument("--init", dest="init_from", metavar="MODEL",
                         help="start from the weights of this model file or shipped model name (fine-tuning)")
     parser.add_argument("--val", type=Path,
@@ -73,7 +76,7 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         options[key.strip()] = _parse_value(value)
     overrides = {k: getattr(args, k) for k in ("steps_per_epoch", "max_epochs", "batch_size", "learning_rate", "seed",
                                                "device", "precision", "num_threads", "num_workers",
-                                               "simulation", "init_from")
+                                               "simulation", "paper_fraction", "init_from")
                  if getattr(args, k) is not None}
     if args.model_config:
         overrides["model_config"] = args.model_config

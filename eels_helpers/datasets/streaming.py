@@ -22,6 +22,7 @@ from eels_helpers.datasets.occurrence import element_occurrence
 from eels_helpers.physics.elements import ELEMENTS
 
 _SINGLE_KEY = 7927  # spawn-key prefix of single_element_arrays
+_MIX_KEY = 7933     # spawn-key prefix of the per-batch choice between config and mix_config
 
 
 class StreamingSpectra(torch.utils.data.IterableDataset):
@@ -34,6 +35,11 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
     rank r of R) produces the batches b = r + R (w + k W), k = 0, 1, ..., so workers and ranks
     never repeat each other; with ``DataLoader(ds, batch_size=None)`` a rank's stream is the
     same, in the same order, for any number of workers W.
+    With ``mix_config`` and ``mix_fraction`` f > 0, batch b is simulated with ``mix_config``
+    instead of ``config`` when u_b < f, u_b uniform from its own generator
+    ``SeedSequence(seed, spawn_key=(7933, b))`` (so the batch's other draws do not change, and
+    the choice does not depend on workers or ranks): a mixture of two simulator configurations,
+    e.g. an open-world one with a share of the paper's.
     Yields dicts of torch tensors: ``spectra`` (B, 3072) float32, ``labels_identification``
     (B, 80) float32, ``labels_quantification`` (B, 80) float32, ``query`` (B,) int64, and
     ``batch_index`` (int).
@@ -41,7 +47,8 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
 
     def __init__(self, config=None, elements: Iterable[str] | None = None, seed: int = 0,
                  batch_size: int = 32, n_batches: int | None = None, single_element: bool = False,
-                 rank: int = 0, world_size: int = 1, simulate_fn: Callable | None = None):
+                 rank: int = 0, world_size: int = 1, simulate_fn: Callable | None = None,
+                 mix_config=None, mix_fraction: float = 0.0):
         super().__init__()
         self.elements = tuple(ELEMENTS if elements is None else elements)
         bad = [e for e in self.elements if e not in ELEMENTS]
@@ -53,6 +60,11 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
             raise ValueError(f"n_batches must be None (endless) or an integer >= 0, got {n_batches!r}")
         if not (0 <= rank < world_size):
             raise ValueError(f"rank must be in 0..world_size-1, got rank={rank}, world_size={world_size}")
+        if not (isinstance(mix_fraction, (int, float)) and 0.0 <= mix_fraction <= 1.0):
+            raise ValueError(f"mix_fraction (share of batches from mix_config) must be in [0, 1], got {mix_fraction!r}")
+        if mix_fraction > 0 and mix_config is None:
+            raise ValueError("mix_fraction > 0 needs a mix_config (the second simulator configuration)")
+        self.mix_config, self.mix_fraction = mix_config, float(mix_fraction)
         self.config, self.seed, self.batch_size = config, int(seed), batch_size
         self.n_batches, self.single_element = n_batches, single_element
         self.rank, self.world_size = rank, world_size
@@ -72,16 +84,25 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
                     else sp.sample_indices(int(q), where.size, rng))
             for j, s in zip(where, sp.specimens_from_indices(int(q), rows)):
                 specs[j] = s
-        config = self.config
-        if config is None:
-            from eels_helpers.simulation.config import SimulationConfig
-
-            config = self.config = SimulationConfig()
+        config = self.config_of(b)
         batch = (self.simulate_fn or default_simulate())(specs, config, rng)
         f = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))  # noqa: E731
         return {"spectra": f(batch.spectra), "labels_identification": f(batch.labels_identification),
                 "labels_quantification": f(batch.labels_quantification),
                 "query": torch.from_numpy(queries.astype(np.int64)), "batch_index": b}
+
+    def config_of(self, b: int):
+        """The simulator configuration of batch ``b``: ``mix_config`` for a share ``mix_fraction``
+        of the batches (class docstring), else ``config`` (default: the paper's Table 1)."""
+        if self.mix_fraction > 0:
+            u = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(_MIX_KEY, b))).random()
+            if u < self.mix_fraction:
+                return self.mix_config
+        if self.config is None:
+            from eels_helpers.simulation.config import SimulationConfig
+
+            self.config = SimulationConfig()
+        return self.config
 
     def _indices(self):
         info = torch.utils.data.get_worker_info()

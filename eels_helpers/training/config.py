@@ -35,6 +35,9 @@ class TrainConfig:
     seed: int = 0
     #: simulator configuration of the streaming data (eels_helpers.simulation.config.NAMED_CONFIGS)
     simulation: str = "paper"
+    #: share of the streaming batches simulated with the paper's configuration (Table 1) instead of
+    #: ``simulation``: a mixture that keeps the paper's task in view while training open-world; 0: off
+    paper_fraction: float = 0.0
     #: start from the weights of this model file or shipped model name (fine-tuning); None: random
     init_from: str | None = None
     device: str = "auto"                 # auto | cpu | cuda
@@ -73,6 +76,9 @@ class TrainConfig:
 
         if self.simulation not in NAMED_CONFIGS:
             raise ValueError(f"simulation must be one of {', '.join(NAMED_CONFIGS)}, got {self.simulation!r}")
+        if not (isinstance(self.paper_fraction, (int, float)) and 0.0 <= self.paper_fraction < 1.0):
+            raise ValueError(f"paper_fraction (share of streaming batches in the paper's configuration) must be in "
+                             f"[0, 1), got {self.paper_fraction!r}")
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
             raise ValueError(f"init_from must be None or a model file / shipped model name, got {self.init_from!r}")
         if self.device not in DEVICES:

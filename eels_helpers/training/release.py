@@ -63,6 +63,7 @@ class RunSummary:
     stopped: str = ""      # why the run stopped (train.stop_reason), "not yet" if it can resume, "?" if unknown
     simulation: str = "paper"      # the simulator configuration it trained on (simulation.config.NAMED_CONFIGS)
     init_from: str | None = None   # the model whose weights it started from (fine-tuning), None: random
+    paper_fraction: float = 0.0    # share of its batches simulated in the paper's configuration instead
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -81,16 +82,18 @@ class RunSummary:
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
                    float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
                    float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log), _stopped(run_dir),
-                   data.get("simulation") or "paper", data.get("init_from"))
+                   data.get("simulation") or "paper", data.get("init_from"), float(data.get("paper_fraction") or 0.0))
 
     @property
     def data(self) -> str:
         """The training data in words: the simulator configuration, and the model it started from."""
-        return self.simulation + (f", fine-tuned from `{Path(self.init_from).name}`" if self.init_from else "")
+        mix = (f" with {100 * self.paper_fraction:.0f} % of its batches in `paper`"
+               if self.paper_fraction and self.simulation != "paper" else "")
+        return self.simulation + mix + (f", fine-tuned from `{Path(self.init_from).name}`" if self.init_from else "")
 
 
 def _training_data(run_dir: Path, metadata: dict) -> dict:
-    """``simulation`` and ``init_from`` of a run: from its model file's metadata, else from the
+    """``simulation``, ``paper_fraction`` and ``init_from`` of a run: from its model file's metadata, else from the
     configuration saved in its checkpoint (runs started before the model file recorded them)."""
     if "simulation" in metadata:
         return metadata

@@ -36,6 +36,9 @@ def test_config_from_args_reads_the_profile_and_the_overrides():
     assert (config.model, config.model_config, config.steps_per_epoch, config.learning_rate) == (
         "vit", "paper", 1000, 3e-4)
     assert config.model_options == {"depth": 2, "name": "abc"} and config.progress is False
+    args = parser.parse_args(["--model", "unet", "--stream", "--out", "x", "--simulation", "open-world-multiplet",
+                              "--paper-fraction", "0.25"])
+    assert (config_from_args(args).simulation, config_from_args(args).paper_fraction) == ("open-world-multiplet", 0.25)
 
 
 def test_fine_tuning_flags_read_the_network_from_the_model_file(tmp_path):

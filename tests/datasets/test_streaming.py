@@ -69,3 +69,31 @@ def test_real_streaming():
     batches = list(stream)
     assert [b["spectra"].shape for b in batches] == [(6, 3072)] * 2
     assert not np.array_equal(batches[0]["spectra"].numpy(), batches[1]["spectra"].numpy())
+
+
+def test_a_mixture_draws_a_share_of_batches_from_the_second_configuration():
+    """mix_fraction f: about f of the batches use mix_config, chosen per batch by its own generator
+    (the same batches for any f' >= f), and every other batch is bit for bit the unmixed one."""
+    seen = []
+
+    def recording(specimens, config, rng):
+        seen.append(config)
+        return fake_simulate(specimens, config, rng)
+
+    plain = StreamingSpectra(config="A", seed=3, batch_size=2, n_batches=200, simulate_fn=fake_simulate)
+    mixed = StreamingSpectra(config="A", seed=3, batch_size=2, n_batches=200, simulate_fn=recording,
+                             mix_config="B", mix_fraction=0.3)
+    batches = [mixed.batch(b) for b in range(200)]
+    from_b = np.array([c == "B" for c in seen])
+    assert 0.2 < from_b.mean() < 0.4
+    assert [mixed.config_of(b) for b in range(200)] == seen
+    more = StreamingSpectra(config="A", seed=3, batch_size=2, mix_config="B", mix_fraction=0.6, simulate_fn=fake_simulate)
+    assert all(more.config_of(b) == "B" for b in np.flatnonzero(from_b))
+    for b in range(200):
+        same = torch.equal(batches[b]["spectra"], plain.batch(b)["spectra"])
+        assert same          # the fake draws the same either way: only the configuration differs
+    assert plain.config_of(0) == "A"
+    with pytest.raises(ValueError, match="mix_fraction"):
+        StreamingSpectra(mix_config="B", mix_fraction=1.5)
+    with pytest.raises(ValueError, match="needs a mix_config"):
+        StreamingSpectra(mix_fraction=0.5)

@@ -50,6 +50,12 @@ def test_run_summary_says_what_the_run_trained_on(runs, tmp_path, fake_arrays):
     assert summary.data == "open-world, fine-tuned from `model.pt`"
     shipping.Scorer(16, 16).network(summary)           # BatchNorm statistics from its own configuration
     assert CALIBRATION_CONFIGS[-1] == "open-world"
+    mixed = tmp_path / "mixed"
+    train(TrainConfig(**TINY, simulation="open-world", paper_fraction=0.3), SyntheticPeaks(64, seed=0), mixed)
+    summary = shipping.RunSummary.read(mixed)
+    assert summary.paper_fraction == 0.3 and summary.data == "open-world with 30 % of its batches in `paper`"
+    with pytest.raises(ValueError, match="paper_fraction"):
+        TrainConfig(**TINY, paper_fraction=1.0)
 
 
 def test_a_copied_snapshot_does_not_know_why_its_run_stopped(runs, tmp_path):
