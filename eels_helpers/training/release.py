@@ -205,14 +205,20 @@ class Scorer:
             self.experimental = (manifest, manifest_inputs(manifest), description)
         self._networks: dict[str, tuple] = {}     # run directory -> (network, p_val, p_test)
 
-    def calibration_spectra(self, simulation: str) -> np.ndarray:
-        """The BatchNorm recalibration spectra of a simulator configuration (cached)."""
+    def calibration_spectra(self, simulation: str, paper_fraction: float = 0.0) -> np.ndarray:
+        """The BatchNorm recalibration spectra of a simulator configuration (cached); with
+        ``paper_fraction`` (a run trained on a mixture) that share of them from the paper's."""
         from eels_helpers.training.data import simulated_arrays
 
-        if simulation not in self._calibration:
-            self._calibration[simulation] = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED,
-                                                             simulation=simulation)[0]
-        return self._calibration[simulation]
+        for name in {simulation, "paper"} if paper_fraction else {simulation}:
+            if name not in self._calibration:
+                self._calibration[name] = simulated_arrays(RECALIBRATION_SPECTRA, seed=RECALIBRATION_SEED,
+                                                           simulation=name)[0]
+        if not paper_fraction:
+            return self._calibration[simulation]
+        n_paper = int(round(RECALIBRATION_SPECTRA * paper_fraction))
+        return np.concatenate([self._calibration["paper"][:n_paper],
+                               self._calibration[simulation][:RECALIBRATION_SPECTRA - n_paper]])
 
     def network(self, run: RunSummary):
         """(float16-rounded recalibrated network, validation probabilities, test probabilities)."""
@@ -222,7 +228,7 @@ class Scorer:
         key = str(Path(run.run_dir).resolve())
         if key not in self._networks:
             loaded = load_model(Path(run.run_dir) / "model.pt")
-            recalibrate_batchnorm(loaded.model, self.calibration_spectra(run.simulation))
+            recalibrate_batchnorm(loaded.model, self.calibration_spectra(run.simulation, run.paper_fraction))
             _float16_rounded(loaded)
             self._networks[key] = (loaded, predict_proba(loaded.model, self.x_val),
                                    predict_proba(loaded.model, self.x_test))

@@ -54,6 +54,8 @@ def test_run_summary_says_what_the_run_trained_on(runs, tmp_path, fake_arrays):
     train(TrainConfig(**TINY, simulation="open-world", paper_fraction=0.3), SyntheticPeaks(64, seed=0), mixed)
     summary = shipping.RunSummary.read(mixed)
     assert summary.paper_fraction == 0.3 and summary.data == "open-world with 30 % of its batches in `paper`"
+    shipping.Scorer(16, 16).network(summary)           # BatchNorm statistics from its mixture
+    assert set(CALIBRATION_CONFIGS[-2:]) == {"open-world", "paper"}
     with pytest.raises(ValueError, match="paper_fraction"):
         TrainConfig(**TINY, paper_fraction=1.0)
 
