@@ -272,13 +272,19 @@ def _core_width_eV(Z: int, subshell: str) -> float:
 D0_IONS = ("K", "Ca", "Sc", "Ti")
 
 
-def _multiplet_branching(s: LineSpec, table: str) -> bool:
-    """Whether ``table`` shares ``s``'s strength between its two components by the multiplet:
-    the lanthanides' M4,5 (localised 4f: the atomic Hund's-rule ground state holds) and the d0
-    ions' L2,3. Not V..Ni: their 3d is itinerant or hybridised, and the atomic Hund's-rule spin
-    polarisation that the frozen-spectator multiplet assumes overstates the L3 share (Ni: 11
-    against a measured ~3; Leapman, Grunes & Fejes, Phys. Rev. B 26, 614 (1982))."""
-    return table == "multiplet" and (s.kind == "M4f" or (s.kind == "L3d" and s.element in D0_IONS))
+def _multiplet_branching(s: LineSpec, table: str) -> int | None:
+    """The valence electrons N of the initial v^N state whose particle-hole multiplet shares
+    ``s``'s strength between its two components in ``table``, or None (statistical): the
+    lanthanides' M4,5 (localised 4f: the atomic Hund's-rule ground state of the trivalent ion
+    holds, N = 14 - holes) and the d0 ions' L2,3 (N = 0). Not V..Ni: their 3d is itinerant or
+    hybridised, and the atomic Hund's-rule spin polarisation that the frozen-spectator multiplet
+    assumes overstates the L3 share (Ni: 11 against a measured ~3; Leapman, Grunes & Fejes,
+    Phys. Rev. B 26, 614 (1982))."""
+    if table != "multiplet":
+        return None
+    if s.kind == "M4f":
+        return int(round(14 - s.holes))
+    return 0 if s.kind == "L3d" and s.element in D0_IONS else None
 
 
 def multiplet_branching(core: AtomModel, final: AtomModel, kind: str, n_electrons: int) -> tuple[float, str]:
@@ -337,8 +343,8 @@ def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]
             src = f"{comps[0]} onset + computed spin-orbit split {delta:.1f} eV"
         electrons = (2 * l + 2.0, 2.0 * l)               # 2j + 1 of each component
         strength = "statistical strengths"
-        if _multiplet_branching(s, table):
-            n_el = 0 if s.kind == "L3d" else int(round(2 * (2 * l_f + 1) - s.holes))
+        n_el = _multiplet_branching(s, table)
+        if n_el is not None:
             major, strength = multiplet_branching(atom(s.element), atom(z1), s.kind, n_el)
             electrons = (2 * (2 * l + 1) * major, 2 * (2 * l + 1) * (1.0 - major))
         for c, n_e in zip(comps, electrons):

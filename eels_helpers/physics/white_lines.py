@@ -82,20 +82,24 @@ def branching_ratios(tables=tuple(TABLE_PATHS)):
 
     from eels_helpers.physics import elements
 
+    def ratio(strength: dict) -> float:
+        major, minor = strength.get("L3", strength.get("M5", 0.0)), strength.get("L2", strength.get("M4", 0.0))
+        return major / minor if minor > 0 else float("inf")
+
     per_table = {}
     for name in tables:
         strength: dict = {}
         for ln in white_lines(table_path(name)):
             if ln.component in ("L3", "L2", "M5", "M4"):
                 strength.setdefault(ln.family, {})[ln.component] = ln.f_q[0]
-        per_table[name] = {fam: (c.get("L3", c.get("M5", 0.0)) / c.get("L2", c.get("M4", 0.0))
-                                 if c.get("L2", c.get("M4", 0.0)) > 0 else float("inf"))
-                           for fam, c in strength.items()}
-    families = list(dict.fromkeys(fam for name in tables for fam in per_table[name]))
-    families.sort(key=lambda fam: (fam.split()[1], elements.atomic_number(fam.split()[0])))
-    rows = [{"family": fam, **{name: per_table[name].get(fam) for name in tables},
-             "measured": MEASURED_RATIOS.get(fam, (None, ""))[0], "source": MEASURED_RATIOS.get(fam, (None, ""))[1]}
-            for fam in families]
+        per_table[name] = {fam: ratio(c) for fam, c in strength.items()}
+    families = sorted({fam for ratios in per_table.values() for fam in ratios},
+                      key=lambda fam: (fam.split()[1], elements.atomic_number(fam.split()[0])))
+    rows = []
+    for fam in families:
+        measured, source = MEASURED_RATIOS.get(fam, (None, ""))
+        rows.append({"family": fam, **{name: per_table[name].get(fam) for name in tables},
+                     "measured": measured, "source": source})
     return pd.DataFrame(rows, columns=["family", *tables, "measured", "source"])
 
 
