@@ -137,6 +137,11 @@ class SimulationConfig:
         "(eels_helpers.physics.elements.OTHER_EDGES: Al/Mg L2,3, 3d M2,3, Kr M4,5, the heavy "
         "elements' N and O edges; builtin GOS, xraylib onsets, the families' weights), the "
         "element labelled by the rule every edge follows")
+    lone_edge_fraction: float = _fraction(
+        "Lone edges outside the 107 families",
+        "fraction of spectra starting below 110 eV given one edge outside the families (any "
+        "element's: 3d M2,3, Kr M4,5, ...; builtin GOS) from 20 eV below to 60 eV above the "
+        "window start, of an element with no family in the window, labelled by the rule every edge follows")
     low_start_fraction: float = _fraction(
         "Windows starting at 75-85 eV",
         "fraction of spectra whose window start is redrawn in [75, 85] eV")
@@ -318,7 +323,8 @@ class SimulationConfig:
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
-                     "distractor_fraction", "other_edges_fraction", "low_start_fraction", "lowloss_tail_fraction",
+                     "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
+                     "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
                      "artefact_fraction", "dark_fraction", "pi_star_fraction", "fs_depth", "labels",
                      "detectability_sigma")
@@ -349,6 +355,9 @@ NAMED_CONFIGS["open-world-other"] = {**NAMED_CONFIGS["open-world-elnes"], "other
 #: L3 and L2 (K, Ca, Sc, Ti: d0 ions; K and Ca get their 2p -> 3d lines) and M5 and M4 (La..Yb) by the
 #: particle-hole multiplet instead of 2:1 and 3:2
 NAMED_CONFIGS["open-world-multiplet"] = {**NAMED_CONFIGS["open-world-other"], "white_line_model": "multiplet"}
+#: ``open-world-lone``: ``open-world-multiplet`` where half the spectra starting below 110 eV get a
+#: lone edge outside the families (a 3d metal's M2,3 with no L2,3 in the window, ...)
+NAMED_CONFIGS["open-world-lone"] = {**NAMED_CONFIGS["open-world-multiplet"], "lone_edge_fraction": 0.5}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -360,6 +369,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-elnes": "open-world with white lines outside the generic fine structure and 0.1-1 x its depth",
     "open-world-other": "open-world-elnes plus the specimen's own edges outside the 107 families",
     "open-world-multiplet": "open-world-other with multiplet L3/L2 (K, Ca, Sc, Ti) and M5/M4 (La..Yb) ratios",
+    "open-world-lone": "open-world-multiplet plus lone out-of-family edges (3d M2,3, ...) near low window starts",
 }
 
 

@@ -37,6 +37,14 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    the window or less than 20 eV below it (the power law stands for everything further down);
    labelled by the rule every edge follows. Without them the networks never saw Pt N4,5 (314 eV)
    or Kr M4,5 (94 eV) and named the family whose onset is nearest (Ca, Be, Si);
+5c. :func:`lone_edges` (``lone_edge_fraction``): under spectra that start below 110 eV, one edge
+   outside the families (any element's, from the same tables as 5b: builtin GOS, xraylib onsets)
+   whose onset lies from ``OTHER_EDGE_LOOKBACK_EV`` below the window's true start to
+   ``LONE_EDGE_REACH_EV`` above it, of an element none of whose families reaches into the window
+   (so that edge is the element's only one there: the 3d metals' M2,3 under a window that ends
+   before their L2,3, Zn M2,3 at 87 eV inside it), jump ratio 0.2-1.5 at its maximum over the
+   first 50 eV of the window above its onset; labelled by the rule every edge follows. Without
+   them the only lone low edges the networks saw were the hydrogenic Al and Mg L2,3 of step 5;
 6. :func:`lowloss_tail`: a steep extra component A_t (E/E_start)^-r_t (r_t 5-10, A_t/A 0.3-3)
    under spectra that start below 110 eV: the plasmons' tail, which a single power law misses;
 7. :func:`dark_level` / :func:`add_dark`: a flat dark/read-out pedestal under a fraction of
@@ -86,7 +94,8 @@ from eels_helpers.simulation.config import SimulationConfig
 
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "other_edges", "fine_structure_depth", "add_pi_star", "PI_STAR_FAMILIES", "lowloss_tail",
+           "distractor_edges", "other_edges", "lone_edges", "fine_structure_depth", "add_pi_star",
+           "PI_STAR_FAMILIES", "lowloss_tail",
            "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -98,6 +107,8 @@ DETECTION_WIDTH_EV = 50
 #: edges outside the families are added from this far below the window start (eV) up: the
 #: power-law background stands for the tails of everything below
 OTHER_EDGE_LOOKBACK_EV = 20
+#: lone out-of-family edges (step 5c) have their onset at most this far above the window start (eV)
+LONE_EDGE_REACH_EV = 60
 
 
 def generator(config: SimulationConfig, rng: np.random.Generator) -> np.random.Generator | None:
@@ -400,6 +411,58 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     if sigma is not None and label.any():
         col = np.full(spec.size, -any_tab.first_offset)
         label &= _detectable(rows, col, onset, p, spec, sigma, dark)
+    labelled[spec[label], of_element[edge[label]]] = True
+    return out, labelled
+
+
+def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int, sigma: float | None,
+               dark=None):
+    """One lone edge outside the families under a fraction ``config.lone_edge_fraction`` of the
+    spectra starting below 110 eV (module docstring, step 5c), on the true axis. Returns
+    ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
+    from eels_helpers.simulation.shape_tables import family_arrays, other_edge_tables
+    from eels_helpers.simulation.steps import core_loss_edges, place_edges
+
+    B = len(p)
+    out = np.zeros((B, n_fft), np.float32)
+    labelled = np.zeros((B, len(ELEMENTS)), bool)
+    chosen = (p.start_eV < LOW_START_EV) & (ow.random(B) < config.lone_edge_fraction)
+    pick, jump = ow.random(B), ow.uniform(0.2, 1.5, size=B)
+    spec = np.flatnonzero(chosen)
+    if not spec.size:
+        return out, labelled
+    tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
+    of_element, _ = _other_edges_by_element()
+    any_tab = next(iter(tables.values()))
+    onset = any_tab.onset_channel.astype(np.int64)                    # (n_edges,) true axis, eV
+    fa = family_arrays()
+    first_family = np.full(len(ELEMENTS), np.inf)
+    np.minimum.at(first_family, fa.element, fa.first)
+    start_true, end_true = _window_true_eV(p, spec)
+    eligible = (available[None, :] & (onset[None, :] >= start_true[:, None] - OTHER_EDGE_LOOKBACK_EV)
+                & (onset[None, :] <= start_true[:, None] + LONE_EDGE_REACH_EV)
+                & (first_family[of_element][None, :] > end_true[:, None]))
+    count = eligible.sum(axis=1)
+    has = count > 0
+    if not has.any():
+        return out, labelled
+    spec, eligible, start_true = spec[has], eligible[has], start_true[has]
+    k = np.minimum((pick[spec] * count[has]).astype(np.int64), count[has] - 1)   # the k-th eligible edge
+    edge = np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)
+    rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
+    first = onset[edge] + any_tab.first_offset                        # eV of each row's column 0
+    # jump ratio at the edge's maximum over the first 50 eV of the window above its onset
+    lo = np.maximum(onset[edge], np.ceil(start_true).astype(np.int64))
+    cols = np.clip(lo[:, None] - first[:, None] + np.arange(DETECTION_WIDTH_EV), 0, rows.shape[1] - 1)
+    seg = np.take_along_axis(rows, cols, axis=1)
+    at = np.argmax(seg, axis=1)
+    bg_at = _background.power_law((lo + at)[:, None].astype(np.float64), p.bg_amplitude[spec],
+                                  p.bg_exponent[spec], p.start_eV[spec])[:, 0]
+    rows *= (jump[spec] * bg_at / np.maximum(seg.max(axis=1), 1e-30)).astype(np.float32)[:, None]
+    out += place_edges(rows, spec, first, B, n_fft)
+    label = onset[edge] >= start_true
+    if sigma is not None and label.any():
+        label &= _detectable(rows, np.full(spec.size, -any_tab.first_offset), onset[edge], p, spec, sigma, dark)
     labelled[spec[label], of_element[edge[label]]] = True
     return out, labelled
 

@@ -298,6 +298,10 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
             extra += own
         else:
             other_labelled = None
+        if config.lone_edge_fraction > 0:
+            lone, lone_labelled = _open.lone_edges(p, config, ow, summed.shape[1], sigma, dark)
+            extra += lone
+            other_labelled = lone_labelled if other_labelled is None else other_labelled | lone_labelled
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
     if return_steps:
