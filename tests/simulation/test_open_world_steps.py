@@ -342,3 +342,48 @@ def test_other_edges_of_the_specimen_are_added_labelled_and_scaled_like_its_fami
     # open-world-other turns it on; the default draws nothing (the paper's dataset is untouched)
     assert named_config("open-world-other").other_edges_fraction == 1.0
     assert SimulationConfig().other_edges_fraction == 0.0
+
+
+def test_lone_edges_add_one_out_of_family_edge_of_an_element_absent_from_the_window():
+    """lone_edge_fraction (open_world.lone_edges): under a window starting below 110 eV, one edge
+    outside the families with its onset 20 eV below to 60 eV above the start, of an element none
+    of whose families reaches into the window; labelled (window rule) when its onset is inside;
+    windows starting at 110 eV or above get nothing; off (default) draws nothing."""
+    from eels_helpers.physics.elements import EDGE_FAMILIES, OTHER_EDGES
+
+    spec = [sp.Specimen(("O",), (1.0,), "O")] * 24
+    base = dict(start_min_eV=80, margin_before_eV=452, end_max_eV=600, margin_after_eV=1, chemical_shift_eV=(0, 0),
+                instrumental_shift_eV=(0, 0), noise=False, E0_keV=(200.0,))
+    on = simulate_batch(spec, SimulationConfig(**base, lone_edge_fraction=1.0), 4, return_steps=True)
+    # (a tiny fraction: the same draws, no spectrum chosen)
+    off = simulate_batch(spec, SimulationConfig(**base, lone_edge_fraction=1e-12), 4, return_steps=True)
+    assert (on.params["start_eV"] == 80).all() and (on.params["end_eV"] <= 600).all()
+    added = on.steps["edges_fs"] - off.steps["edges_fs"]
+    assert (added.max(axis=1) > 0).all() and np.abs(added[:, :50]).max() == 0 and added.min() >= 0
+    # jump ratio 0.2-1.5 at the edge's maximum over the first 50 eV of the window above its onset
+    lo = np.maximum(np.argmax(added > 0, axis=1), 80)          # max(onset, window start)
+    seg = np.take_along_axis(added, lo[:, None] + np.arange(50), axis=1)
+    at = lo + np.argmax(seg, axis=1)
+    ratio = seg.max(axis=1) / on.steps["background"][np.arange(len(spec)), at]
+    assert (ratio > 0.2 * 0.99).all() and (ratio < 1.5 * 1.01).all()
+    new = on.labels_identification.astype(bool) & ~off.labels_identification.astype(bool)
+    assert new.sum(axis=1).max() == 1 and new.any()
+    assert not (off.labels_identification.astype(bool) & ~on.labels_identification.astype(bool)).any()
+    first_family = {f.element: min(g.first_onset_eV for g in EDGE_FAMILIES if g.element == f.element)
+                    for f in EDGE_FAMILIES}
+    for i, j in zip(*np.nonzero(new)):
+        element = ELEMENTS[j]
+        assert first_family[element] > on.params["end_eV"][i]          # none of its families in the window
+        onsets = [e.onset_eV for e in OTHER_EDGES[element]]
+        assert any(79.5 <= o <= 80 + 60.5 for o in onsets), (element, onsets)   # its lone edge in the window (1 eV grid)
+        assert added[i, : int(min(o for o in onsets if o >= 60)) - 10].max() == 0
+    # a window starting at 110 eV or above gets nothing
+    high = dict(base, start_min_eV=150, margin_before_eV=382)
+    high_on = simulate_batch(spec, SimulationConfig(**high, lone_edge_fraction=1.0), 4, return_steps=True)
+    high_off = simulate_batch(spec, SimulationConfig(**high, lone_edge_fraction=1e-12), 4, return_steps=True)
+    assert (high_on.params["start_eV"] >= 110).all()
+    assert np.array_equal(high_on.steps["edges_fs"], high_off.steps["edges_fs"])
+    assert np.array_equal(high_on.labels_identification, high_off.labels_identification)
+    assert SimulationConfig().lone_edge_fraction == 0.0
+    lone, multiplet = named_config("open-world-lone"), named_config("open-world-multiplet")
+    assert dataclasses.replace(lone, lone_edge_fraction=0.0) == multiplet and lone.lone_edge_fraction == 0.5
