@@ -59,7 +59,8 @@ import numpy as np
 from eels_helpers.physics.atomic_gos import HARTREE_EV, AtomModel
 
 __all__ = ["SLATER_SCALE", "SlaterIntegrals", "wigner3j", "gaunt_ck", "slater_rk",
-           "slater_integrals", "hund_occupation", "ParticleHoleSpectrum", "particle_hole_spectrum"]
+           "slater_integrals", "hund_occupation", "ParticleHoleSpectrum", "particle_hole_spectrum",
+           "octahedral_field"]
 
 log = logging.getLogger(__name__)
 
@@ -213,11 +214,32 @@ class ParticleHoleSpectrum:
     slater: SlaterIntegrals
 
 
-def particle_hole_spectrum(n_electrons: int, slater: SlaterIntegrals) -> ParticleHoleSpectrum:
+def octahedral_field(a, b, ten_dq_eV: float) -> float:
+    """<a|V_Oh|b> (eV) of d spin-orbitals (shell, m, spin): the octahedral crystal field, e_g at
+    +6 Dq and t_2g at -4 Dq (10 Dq = ``ten_dq_eV``, traceless), in the complex m basis (z along a
+    four-fold axis): <+-2|V|+-2> = Dq, <+-1|V|+-1> = -4 Dq, <0|V|0> = 6 Dq, <2|V|-2> = 5 Dq
+    (Ballhausen, Introduction to Ligand Field Theory (1962), ch. 5; de Groot, Coord. Chem. Rev.
+    249, 31 (2005), sec. 1.4)."""
+    if a[2] != b[2]:
+        return 0.0
+    dq = ten_dq_eV / 10.0
+    ma, mb = a[1], b[1]
+    if ma == mb:
+        return {2: 1.0, 1: -4.0, 0: 6.0}[abs(ma)] * dq
+    return 5.0 * dq if {ma, mb} == {2, -2} else 0.0
+
+
+def particle_hole_spectrum(n_electrons: int, slater: SlaterIntegrals,
+                           crystal_field_eV: float = 0.0) -> ParticleHoleSpectrum:
     """Diagonalise the c^(4l_c+1) v^(N+1) particle-hole Hamiltonian (module docstring; shells
     ``slater.core`` and ``slater.valence``) and return the dipole strength of each eigenstate
-    from the Hund's-rule v^N determinant."""
+    from the Hund's-rule v^N determinant. ``crystal_field_eV``: 10 Dq of an octahedral field on the
+    excited d electron (:func:`octahedral_field`; the crystal-field multiplet of de Groot, Fuggle,
+    Thole & Sawatzky, Phys. Rev. B 41, 928 (1990)), only for an empty d shell (N = 0: the ground
+    state is the closed shell, which the field does not split); the core is left spherical."""
     c, v = slater.core, slater.valence
+    if crystal_field_eV and (v != "d" or n_electrons != 0):
+        raise ValueError(f"a crystal field is modelled for an empty d shell only, got {v}^{n_electrons}")
     g = hund_occupation(n_electrons, v)
     empty = [a for a in _orbitals(v) if a not in g]
     holes = _orbitals(c)
@@ -231,6 +253,8 @@ def particle_hole_spectrum(n_electrons: int, slater: SlaterIntegrals) -> Particl
             val = _anti(a, j, i, b, slater)
             if i == j:
                 val += slater.zeta_v * _ls(a, b)
+                if crystal_field_eV:
+                    val += octahedral_field(a, b, crystal_field_eV)
             if a == b:
                 val -= slater.zeta_c * _ls(j, i)
                 if i == j:

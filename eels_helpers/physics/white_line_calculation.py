@@ -81,9 +81,15 @@ barrier); the white-line peak in df/dE is 8-19 x the continuum just above the th
 for the 3d metals. Ba: the Z+1 bound 4f line (f = 2.1) continues the ground-state 4f shape
 resonance (1.8 in the first 20 eV; Fano & Cooper, Rev. Mod. Phys. 40, 441 (1968)).
 
-The tables (:data:`eels_helpers.physics.white_lines.TABLE_PATHS`: ``data/white_lines.csv``, and
+The "crystal-field" table is the "multiplet" table whose d0-ion L2,3 are the lines of the
+2p^5 3d^1 multiplet in an octahedral crystal field (:func:`_crystal_field_lines`; de Groot, Fuggle,
+Thole & Sawatzky, Phys. Rev. B 41, 928 (1990)): each of L3 and L2 splits into its t2g and e_g
+peaks (the four-peak L2,3 of TiO2, SrTiO3, Sc2O3, CaO), 10 Dq per ion in ``CRYSTAL_FIELD_10DQ_EV``.
+
+The tables (:data:`eels_helpers.physics.white_lines.TABLE_PATHS`: ``data/white_lines.csv``,
 ``data/white_lines_multiplet.csv`` whose lanthanide M4,5 and d0-ion L2,3 strengths are shared by
-their particle-hole multiplet, :func:`multiplet_branching`) are written by
+their particle-hole multiplet, :func:`multiplet_branching`, and ``data/white_lines_crystal_field.csv``)
+are written by
 ``scripts/compute_white_lines.py`` (needs GPAW); :mod:`eels_helpers.physics.white_lines` reads
 them without GPAW and turns them into cross sections.
 """
@@ -100,7 +106,8 @@ import numpy as np
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel, wigner3j_000
 from eels_helpers.physics.white_lines import Q_GRID_INV_ANGSTROM, TABLE_PATHS, WHITE_LINES_PATH, WhiteLine
 
-__all__ = ["SOLID_FWHM_EV", "D0_IONS", "LineSpec", "line_specs", "bound_orbital", "final_orbital",
+__all__ = ["SOLID_FWHM_EV", "D0_IONS", "CRYSTAL_FIELD_10DQ_EV", "CRYSTAL_FIELD_SOLID_FWHM_EV",
+           "LineSpec", "line_specs", "bound_orbital", "final_orbital",
            "spin_orbit_splitting_eV", "zeta_eV", "bound_gos", "multiplet_branching", "compute_lines", "write_csv"]
 
 log = logging.getLogger(__name__)
@@ -160,7 +167,7 @@ def line_specs(table: str = "single-particle") -> list[LineSpec]:
     line would hold 2.1, the continuity checked in the tests), so a line would count it twice.
 
     3d/4d metals need GPAW's configuration table (only the script and the tests call this)."""
-    metals = (["K", "Ca"] if table == "multiplet" else []) + _METALS_3D
+    metals = (["K", "Ca"] if table in ("multiplet", "crystal-field") else []) + _METALS_3D
     out = [LineSpec(el, "L3d", _ground_state_holes(el, 3, 2)) for el in metals]
     out += [LineSpec(el, "L4d", _ground_state_holes(el, 4, 2)) for el in _METALS_4D]
     for i, el in enumerate(_LANTHANIDES):            # trivalent ion: 4f^(Z-57)
@@ -270,6 +277,15 @@ def _core_width_eV(Z: int, subshell: str) -> float:
 #: Sc2O3; Ti4+: TiO2, SrTiO3, BaTiO3): a closed-shell ground state, for which the particle-hole
 #: multiplet is exact within the configuration (Zaanen et al., Phys. Rev. B 32, 4905 (1985))
 D0_IONS = ("K", "Ca", "Sc", "Ti")
+#: 10 Dq (eV) of the octahedral field on the d0 ions' excited 3d electron in the "crystal-field"
+#: table: representative of six-fold oxides and fluorides, growing with the ion's charge, of the
+#: size de Groot et al. (Phys. Rev. B 41, 928 (1990)) compare with experiment (~1-2 eV from K+ to
+#: Ti4+); one stand-in value per ion (real compounds vary: tetrahedral and eight-fold sites invert
+#: or shrink it), not fitted to any spectrum of ours
+CRYSTAL_FIELD_10DQ_EV = {"K": 0.6, "Ca": 1.0, "Sc": 1.6, "Ti": 1.8}
+#: Gamma_solid (eV) of the crystal-field lines: the band width alone (SOLID_FWHM_EV["L3d"] also
+#: stands for the crystal-field splitting, which these lines hold explicitly)
+CRYSTAL_FIELD_SOLID_FWHM_EV = 0.5
 
 
 def _multiplet_branching(s: LineSpec, table: str) -> int | None:
@@ -280,7 +296,7 @@ def _multiplet_branching(s: LineSpec, table: str) -> int | None:
     hybridised, and the atomic Hund's-rule spin polarisation that the frozen-spectator multiplet
     assumes overstates the L3 share (Ni: 11 against a measured ~3; Leapman, Grunes & Fejes,
     Phys. Rev. B 26, 614 (1982))."""
-    if table != "multiplet":
+    if table not in ("multiplet", "crystal-field"):
         return None
     if s.kind == "M4f":
         return int(round(14 - s.holes))
@@ -335,6 +351,9 @@ def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]
         if s.kind == "N4f":
             out += _multiplet_lines(s, atom(s.element), atom(z1), fam, Z)
             continue
+        if table == "crystal-field" and s.kind == "L3d" and s.element in D0_IONS:
+            out += _crystal_field_lines(s, atom(s.element), atom(z1), fam, Z)
+            continue
         onset = {c: fam.onset_of(c) for c in comps}
         delta = spin_orbit_splitting_eV(atom(s.element), n, l)
         src = "tabulated onset"
@@ -366,6 +385,61 @@ def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]
 MULTIPLET_MERGE_EV, MULTIPLET_MIN_SHARE = 1.0, 0.01
 
 
+def _merged_lines(energy_eV: np.ndarray, strength: np.ndarray,
+                  dark: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(energies, shares) of a multiplet's lines: states closer than ``MULTIPLET_MERGE_EV`` merged
+    (strength-weighted energy), shares below ``MULTIPLET_MIN_SHARE`` dropped, the rest renormalised;
+    ascending in energy. States with strength <= ``dark`` are left out first (so that a dense
+    ladder of nearly dark states does not chain bright lines 1-2 eV apart into one)."""
+    if dark is not None:
+        bright = strength > dark
+        energy_eV, strength = energy_eV[bright], strength[bright]
+    order = np.argsort(energy_eV)
+    E, w = energy_eV[order], strength[order]
+    groups = np.concatenate([[0], np.cumsum(np.diff(E) > MULTIPLET_MERGE_EV)])
+    share = np.bincount(groups, weights=w)
+    E_g = np.bincount(groups, weights=w * E) / np.maximum(share, 1e-300)
+    keep = share >= MULTIPLET_MIN_SHARE
+    return E_g[keep], share[keep] / share[keep].sum()
+
+
+def _crystal_field_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int) -> list[WhiteLine]:
+    """The L2,3 lines of a d0 ion in an octahedral crystal field: the eigenstates of the 2p^5 3d^1
+    multiplet with 10 Dq = ``CRYSTAL_FIELD_10DQ_EV`` (:func:`eels_helpers.physics.multiplets.
+    particle_hole_spectrum`), merged as :func:`_merged_lines` (dark states left out), each with its
+    level's core width + ``CRYSTAL_FIELD_SOLID_FWHM_EV``. ``L3_k``: the lines below the widest gap
+    between neighbouring lines (the 2p spin-orbit split, 3/2 zeta_2p = 3.8-5.8 eV for K..Ti, exceeds
+    10 Dq, so the two j groups stay apart), ``L2_k`` above. Position: the first line holding
+    >= 5 % of the strength (the L3 t2g peak, where the absorption rises) at the tabulated L3
+    onset, where the other tables put their L3 line; the rest where the multiplet puts them. Total
+    f(q): all six 2p electrons into the 3d holes at the 2p centre (:func:`bound_gos`), shared out by
+    the dipole strengths (the multiplet moves strength, it does not create it)."""
+    from eels_helpers.physics.multiplets import particle_hole_spectrum, slater_integrals
+
+    ten_dq = CRYSTAL_FIELD_10DQ_EV[s.element]
+    slater = slater_integrals(core, final, core_nl=(2, 1), valence_nl=(3, 2))
+    spec = particle_hole_spectrum(0, slater, crystal_field_eV=ten_dq)
+    E_g, share = _merged_lines(spec.energy_eV, spec.strength, dark=1e-4)
+    l3 = np.arange(E_g.size) <= np.argmax(np.diff(E_g))     # below the widest gap: the 2p3/2 group
+    E_line = E_g - E_g[np.argmax(share >= 0.05)] + fam.onset_of("L3")
+    centre = fam.onset_of("L3") + slater.zeta_c / 2.0
+    f_total = bound_gos(core, 2, 1, final, 3, 2, centre, 6.0, s.holes, Q_GRID_INV_ANGSTROM)
+    note = (f"2p->3d ({final.symbol} potential); position: 2p^5 3d^1 multiplet in an octahedral field "
+            f"(10Dq = {ten_dq:g} eV, G1 = {slater.G_cv[1]:.1f} eV, zeta = {slater.zeta_c:.2f} eV), first "
+            f"strong line at the tabulated L3 onset; FWHM: Campbell & Papp 2001 + "
+            f"{CRYSTAL_FIELD_SOLID_FWHM_EV} eV solid")
+    out, count = [], {"L3": 0, "L2": 0}
+    for e, sh, low in zip(E_line, share, l3):
+        c = "L3" if low else "L2"
+        count[c] += 1
+        fwhm = _core_width_eV(Z, c) + CRYSTAL_FIELD_SOLID_FWHM_EV
+        out.append(WhiteLine(s.family, f"{c}_{count[c]}", float(e) - fam.first_onset_eV, fwhm,
+                             tuple(float(v) for v in sh * f_total), s.holes, note))
+    log.info("%s: %d crystal-field lines, %.1f-%.1f eV, L3 share %.2f", s.family, len(out), E_line.min(),
+             E_line.max(), float(share[l3].sum()))
+    return out
+
+
 def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int) -> list[WhiteLine]:
     """The N4,5 lines of a lanthanide where its 4d^9 4f^(N+1) multiplet puts them.
 
@@ -381,13 +455,7 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
     slater = slater_integrals(core, final)
     spec = particle_hole_spectrum(Z - 57, slater)
     centre = fam.onset_of("N5") + slater.zeta_c
-    order = np.argsort(spec.energy_eV)
-    E, w = centre + spec.energy_eV[order], spec.strength[order]
-    groups = np.concatenate([[0], np.cumsum(np.diff(E) > MULTIPLET_MERGE_EV)])
-    share = np.bincount(groups, weights=w)
-    E_g = np.bincount(groups, weights=w * E) / np.maximum(share, 1e-300)
-    keep = share >= MULTIPLET_MIN_SHARE
-    E_g, share = E_g[keep], share[keep] / share[keep].sum()
+    E_g, share = _merged_lines(centre + spec.energy_eV, spec.strength)
     E_mean = float(np.sum(share * E_g))
     f_total = bound_gos(core, 4, 2, final, 4, 3, centre, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
     fwhm = _core_width_eV(Z, "N5") + SOLID_FWHM_EV[s.kind]

@@ -41,8 +41,11 @@ Q_GRID_INV_ANGSTROM = np.geomspace(0.02, 60.0, 32)
 
 #: the white-line tables: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2, the shipped
 #: default) and "multiplet" (the same lines, the strength of the lanthanides' M4,5 and of the d0
-#: ions' L2,3 shared between the two components by their particle-hole multiplet)
-TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "white_lines_multiplet.csv"}
+#: ions' L2,3 shared between the two components by their particle-hole multiplet) and
+#: "crystal-field" (the multiplet table whose d0-ion L2,3 are split by an octahedral crystal field
+#: into t2g and e_g lines, components L3_1, L3_2, ..., L2_1, ...)
+TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "white_lines_multiplet.csv",
+               "crystal-field": DATA_DIR / "white_lines_crystal_field.csv"}
 
 
 # ----------------------------------------------------------------------------- the table
@@ -90,8 +93,10 @@ def branching_ratios(tables=tuple(TABLE_PATHS)):
     for name in tables:
         strength: dict = {}
         for ln in white_lines(table_path(name)):
-            if ln.component in ("L3", "L2", "M5", "M4"):
-                strength.setdefault(ln.family, {})[ln.component] = ln.f_q[0]
+            component = ln.component.split("_")[0]          # crystal-field lines: L3_1, L3_2, ...
+            if component in ("L3", "L2", "M5", "M4"):
+                per_family = strength.setdefault(ln.family, {})
+                per_family[component] = per_family.get(component, 0.0) + ln.f_q[0]
         per_table[name] = {fam: ratio(c) for fam, c in strength.items()}
     families = sorted({fam for ratios in per_table.values() for fam in ratios},
                       key=lambda fam: (fam.split()[1], elements.atomic_number(fam.split()[0])))

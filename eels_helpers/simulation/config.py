@@ -205,7 +205,8 @@ class SimulationConfig:
         "White-line model", "", "white_line_model", (0, 0),
         'with white_lines: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2) or '
         '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' (K, Ca, Sc, Ti) L2,3 shared by their particle-hole '
-        "multiplet); eels_helpers.physics.white_lines.TABLE_PATHS"))
+        'multiplet) or "crystal-field" (the multiplet\'s, with the d0 ions\' L3 and L2 each split into '
+        "t2g and e_g lines by an octahedral field); eels_helpers.physics.white_lines.TABLE_PATHS"))
 
     def __post_init__(self):
         for f in fields(self):
@@ -358,6 +359,9 @@ NAMED_CONFIGS["open-world-multiplet"] = {**NAMED_CONFIGS["open-world-other"], "w
 #: ``open-world-lone``: ``open-world-multiplet`` where half the spectra starting below 110 eV get a
 #: lone edge outside the families (a 3d metal's M2,3 with no L2,3 in the window, ...)
 NAMED_CONFIGS["open-world-lone"] = {**NAMED_CONFIGS["open-world-multiplet"], "lone_edge_fraction": 0.5}
+#: ``open-world-crystal-field``: ``open-world-lone`` whose d0 ions (K, Ca, Sc, Ti) have the four-peak
+#: L2,3 of an octahedral crystal field (t2g and e_g lines of L3 and L2)
+NAMED_CONFIGS["open-world-crystal-field"] = {**NAMED_CONFIGS["open-world-lone"], "white_line_model": "crystal-field"}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -370,6 +374,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-other": "open-world-elnes plus the specimen's own edges outside the 107 families",
     "open-world-multiplet": "open-world-other with multiplet L3/L2 (K, Ca, Sc, Ti) and M5/M4 (La..Yb) ratios",
     "open-world-lone": "open-world-multiplet plus lone out-of-family edges (3d M2,3, ...) near low window starts",
+    "open-world-crystal-field": "open-world-lone with the crystal-field L2,3 of K, Ca, Sc, Ti (t2g and e_g lines)",
 }
 
 
