@@ -65,7 +65,8 @@ or one-hole configuration; Ti L3/L2 0.82, Ce M5/M4 0.73, rising to 13.6 for Tm, 
 forbidden), positions and widths unchanged; V..Ni stay statistical there (the multiplet's atomic
 Hund's-rule spin polarisation gives Ni 11 against a measured ~3: their 3d is itinerant or
 hybridised). Everywhere: the N4,5 multiplet with frozen spectators and no autoionisation profile
-(a Lorentzian per line, not a Fano shape); no crystal field, no band structure; single-particle
+(a Lorentzian per line, not a Fano shape); no crystal field (except the d0 ions of the
+"crystal-field" table), no band structure; single-particle
 holes from the ground-state (lanthanides: trivalent) configuration; non-relativistic dipole and
 higher multipole terms alike.
 
@@ -408,7 +409,7 @@ def _crystal_field_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z:
     multiplet with 10 Dq = ``CRYSTAL_FIELD_10DQ_EV`` (:func:`eels_helpers.physics.multiplets.
     particle_hole_spectrum`), merged as :func:`_merged_lines` (dark states left out), each with its
     level's core width + ``CRYSTAL_FIELD_SOLID_FWHM_EV``. ``L3_k``: the lines below the widest gap
-    between neighbouring lines (the 2p spin-orbit split, 3/2 zeta_2p = 3.8-5.8 eV for K..Ti, exceeds
+    between neighbouring lines (the 2p spin-orbit split, 3/2 zeta_2p = 2.7-5.8 eV for K..Ti, exceeds
     10 Dq, so the two j groups stay apart), ``L2_k`` above. Position: the first line holding
     >= 5 % of the strength (the L3 t2g peak, where the absorption rises) at the tabulated L3
     onset, where the other tables put their L3 line; the rest where the multiplet puts them. Total
