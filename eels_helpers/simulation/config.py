@@ -362,6 +362,9 @@ NAMED_CONFIGS["open-world-lone"] = {**NAMED_CONFIGS["open-world-multiplet"], "lo
 #: ``open-world-crystal-field``: ``open-world-lone`` whose d0 ions (K, Ca, Sc, Ti) have the four-peak
 #: L2,3 of an octahedral crystal field (t2g and e_g lines of L3 and L2)
 NAMED_CONFIGS["open-world-crystal-field"] = {**NAMED_CONFIGS["open-world-lone"], "white_line_model": "crystal-field"}
+#: ``open-world-sharp``: ``open-world-crystal-field`` recorded with zero-loss peaks of 0.5-3 eV FWHM (the paper's
+#: Table 1: 1-3 eV), as cold-FEG and monochromated instruments record them: near-edge lines 1-2 eV apart stay apart
+NAMED_CONFIGS["open-world-sharp"] = {**NAMED_CONFIGS["open-world-crystal-field"], "zlp_fwhm_eV": (0.5, 3.0)}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -375,6 +378,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-multiplet": "open-world-other with multiplet L3/L2 (K, Ca, Sc, Ti) and M5/M4 (La..Yb) ratios",
     "open-world-lone": "open-world-multiplet plus lone out-of-family edges (3d M2,3, ...) near low window starts",
     "open-world-crystal-field": "open-world-lone with the crystal-field L2,3 of K, Ca, Sc, Ti (t2g and e_g lines)",
+    "open-world-sharp": "open-world-crystal-field with zero-loss peaks of 0.5-3 eV FWHM (paper: 1-3 eV)",
 }
 
 

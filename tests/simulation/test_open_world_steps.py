@@ -387,3 +387,11 @@ def test_lone_edges_add_one_out_of_family_edge_of_an_element_absent_from_the_win
     assert SimulationConfig().lone_edge_fraction == 0.0
     lone, multiplet = named_config("open-world-lone"), named_config("open-world-multiplet")
     assert dataclasses.replace(lone, lone_edge_fraction=0.0) == multiplet and lone.lone_edge_fraction == 0.5
+
+
+def test_sharp_configuration_only_narrows_the_zero_loss_peak():
+    """open-world-sharp = open-world-crystal-field with zero-loss peaks of 0.5-3 eV (the paper's 1-3 eV)."""
+    sharp, cf = named_config("open-world-sharp"), named_config("open-world-crystal-field")
+    assert sharp.zlp_fwhm_eV == (0.5, 3.0) and SimulationConfig().zlp_fwhm_eV == (1.0, 3.0)
+    assert dataclasses.replace(sharp, zlp_fwhm_eV=cf.zlp_fwhm_eV) == cf
+    assert cf.white_line_model == "crystal-field" and cf.lone_edge_fraction == 0.5
