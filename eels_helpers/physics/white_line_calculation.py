@@ -107,7 +107,7 @@ import numpy as np
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel, wigner3j_000
 from eels_helpers.physics.white_lines import Q_GRID_INV_ANGSTROM, TABLE_PATHS, WHITE_LINES_PATH, WhiteLine
 
-__all__ = ["SOLID_FWHM_EV", "D0_IONS", "CRYSTAL_FIELD_10DQ_EV", "CRYSTAL_FIELD_SOLID_FWHM_EV",
+__all__ = ["SOLID_FWHM_EV", "D0_IONS", "MULTIPLET_TABLES", "CRYSTAL_FIELD_10DQ_EV", "CRYSTAL_FIELD_SOLID_FWHM_EV",
            "LineSpec", "line_specs", "bound_orbital", "final_orbital",
            "spin_orbit_splitting_eV", "zeta_eV", "bound_gos", "multiplet_branching", "compute_lines", "write_csv"]
 
@@ -168,7 +168,7 @@ def line_specs(table: str = "single-particle") -> list[LineSpec]:
     line would hold 2.1, the continuity checked in the tests), so a line would count it twice.
 
     3d/4d metals need GPAW's configuration table (only the script and the tests call this)."""
-    metals = (["K", "Ca"] if table in ("multiplet", "crystal-field") else []) + _METALS_3D
+    metals = (["K", "Ca"] if table in MULTIPLET_TABLES else []) + _METALS_3D
     out = [LineSpec(el, "L3d", _ground_state_holes(el, 3, 2)) for el in metals]
     out += [LineSpec(el, "L4d", _ground_state_holes(el, 4, 2)) for el in _METALS_4D]
     for i, el in enumerate(_LANTHANIDES):            # trivalent ion: 4f^(Z-57)
@@ -278,6 +278,9 @@ def _core_width_eV(Z: int, subshell: str) -> float:
 #: Sc2O3; Ti4+: TiO2, SrTiO3, BaTiO3): a closed-shell ground state, for which the particle-hole
 #: multiplet is exact within the configuration (Zaanen et al., Phys. Rev. B 32, 4905 (1985))
 D0_IONS = ("K", "Ca", "Sc", "Ti")
+#: the tables whose d0-ion L2,3 and lanthanide M4,5 come from the particle-hole multiplet (and that
+#: give K and Ca their L2,3 lines)
+MULTIPLET_TABLES = ("multiplet", "crystal-field")
 #: 10 Dq (eV) of the octahedral field on the d0 ions' excited 3d electron in the "crystal-field"
 #: table: representative of six-fold oxides and fluorides, growing with the ion's charge, of the
 #: size de Groot et al. (Phys. Rev. B 41, 928 (1990)) compare with experiment (~1-2 eV from K+ to
@@ -297,7 +300,7 @@ def _multiplet_branching(s: LineSpec, table: str) -> int | None:
     hybridised, and the atomic Hund's-rule spin polarisation that the frozen-spectator multiplet
     assumes overstates the L3 share (Ni: 11 against a measured ~3; Leapman, Grunes & Fejes,
     Phys. Rev. B 26, 614 (1982))."""
-    if table not in ("multiplet", "crystal-field"):
+    if table not in MULTIPLET_TABLES:
         return None
     if s.kind == "M4f":
         return int(round(14 - s.holes))

@@ -357,6 +357,27 @@ def _other_edges_by_element():
     return of_element, per_element
 
 
+@lru_cache(maxsize=1)
+def _first_family_onset_eV() -> np.ndarray:
+    """(80,) the lowest first onset (eV) of each element's families (inf: none)."""
+    from eels_helpers.simulation.shape_tables import family_arrays
+
+    fa = family_arrays()
+    first = np.full(len(ELEMENTS), np.inf)
+    np.minimum.at(first, fa.element, fa.first)
+    return first
+
+
+def _label_other_edges(labelled, rows, edge, spec, onset_eV, start_true, first_offset, p, sigma, dark) -> None:
+    """Set ``labelled[spectrum, element]`` for out-of-family edges ``rows`` (rows of
+    :func:`_other_edges_by_element`'s tables, onset at column ``-first_offset``) by the rule every
+    edge follows: the onset (true axis) inside the window and, with ``sigma`` a number, detectable."""
+    label = onset_eV >= start_true
+    if sigma is not None and label.any():
+        label &= _detectable(rows, np.full(spec.size, -first_offset), onset_eV, p, spec, sigma, dark)
+    labelled[spec[label], _other_edges_by_element()[0][edge[label]]] = True
+
+
 def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
                 no_edges: np.ndarray, sigma: float | None, dark=None):
     """The specimen elements' edges outside the 107 families (module docstring, step 5b) on the
@@ -381,7 +402,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     if not chosen.any():
         return out, labelled
     tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
-    of_element, per_element = _other_edges_by_element()
+    _, per_element = _other_edges_by_element()
     # scale per spectrum: weight = fraction x scale of every included pair
     scale = np.zeros(B)
     scale[p.pair_spectrum] = edges.weight / np.maximum(p.pair_fraction, 1e-300)
@@ -407,11 +428,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
     rows *= (frac * scale[spec]).astype(np.float32)[:, None]
     out += place_edges(rows, spec, onset + any_tab.first_offset, B, n_fft)
-    label = onset >= start_true
-    if sigma is not None and label.any():
-        col = np.full(spec.size, -any_tab.first_offset)
-        label &= _detectable(rows, col, onset, p, spec, sigma, dark)
-    labelled[spec[label], of_element[edge[label]]] = True
+    _label_other_edges(labelled, rows, edge, spec, onset, start_true, any_tab.first_offset, p, sigma, dark)
     return out, labelled
 
 
@@ -420,7 +437,7 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
     """One lone edge outside the families under a fraction ``config.lone_edge_fraction`` of the
     spectra starting below 110 eV (module docstring, step 5c), on the true axis. Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
-    from eels_helpers.simulation.shape_tables import family_arrays, other_edge_tables
+    from eels_helpers.simulation.shape_tables import other_edge_tables
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
     B = len(p)
@@ -435,13 +452,10 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
     of_element, _ = _other_edges_by_element()
     any_tab = next(iter(tables.values()))
     onset = any_tab.onset_channel.astype(np.int64)                    # (n_edges,) true axis, eV
-    fa = family_arrays()
-    first_family = np.full(len(ELEMENTS), np.inf)
-    np.minimum.at(first_family, fa.element, fa.first)
     start_true, end_true = _window_true_eV(p, spec)
     eligible = (available[None, :] & (onset[None, :] >= start_true[:, None] - OTHER_EDGE_LOOKBACK_EV)
                 & (onset[None, :] <= start_true[:, None] + LONE_EDGE_REACH_EV)
-                & (first_family[of_element][None, :] > end_true[:, None]))
+                & (_first_family_onset_eV()[of_element][None, :] > end_true[:, None]))
     count = eligible.sum(axis=1)
     has = count > 0
     if not has.any():
@@ -460,10 +474,7 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
                                   p.bg_exponent[spec], p.start_eV[spec])[:, 0]
     rows *= (jump[spec] * bg_at / np.maximum(seg.max(axis=1), 1e-30)).astype(np.float32)[:, None]
     out += place_edges(rows, spec, first, B, n_fft)
-    label = onset[edge] >= start_true
-    if sigma is not None and label.any():
-        label &= _detectable(rows, np.full(spec.size, -any_tab.first_offset), onset[edge], p, spec, sigma, dark)
-    labelled[spec[label], of_element[edge[label]]] = True
+    _label_other_edges(labelled, rows, edge, spec, onset[edge], start_true, any_tab.first_offset, p, sigma, dark)
     return out, labelled
 
 
