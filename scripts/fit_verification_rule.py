@@ -142,6 +142,11 @@ def main(argv=None) -> int:
         provenance["threshold_from"] = (
             f"mean of the thresholds chosen on the validation halves of 5 compound-grouped splits of "
             f"{len(manifest)} real spectra ({', '.join(f'{t:.2f}' for t in cv['verified'].splits['threshold'])})")
+        # what decides whether `eels-id predict` verifies by default (verification_model.verification_helps)
+        provenance["real_grouped_cv"] = {
+            "spectra": int(len(manifest)), "splits": int(len(cv["verified"].splits)),
+            **{name: {k: round(float(table2.loc[name, k]), 4) for k in ("threshold", "f1", "exact_match")}
+               for name in ("network", "verified")}}
     rule = LogisticRule(rule.model, rule.coefficients, rule.intercept, rule.mean, rule.scale, round(threshold, 4),
                         provenance)
     out = save_rule(rule, args.out)

@@ -343,7 +343,7 @@ _CHAPTERS: list[Chapter] = [
         paper={"model": "default", "offset_eV": 5.0, "fine_structure": True, "si_shape": [60, 130],
                "si_threshold": 0.75, "fit_step": 1},
         budget_minutes={"smoke": 1.5, "cpu": 2.5, "paper": 5.0},
-        rehearse={"fine_structure": False, "si_shape": [6, 43]},
+        rehearse={"fine_structure": False, "si_shape": [6, 43], "fit_step": 4},
     ),
     # Failure analysis (issue 15): the shipped models on the real spectra, every mistake grouped by
     # cause, figures over simulated spectra, and the open-world suite's invention rates.

@@ -27,4 +27,19 @@ def main(args: argparse.Namespace) -> int:
         print(model_card(shipped_cards(directory if directory is not None else MODELS_DIR)))
     else:
         print(models_table(directory))
+        if directory is None:
+            print(verification_defaults())
     return 0
+
+
+def verification_defaults() -> str:
+    """Lines saying, per shipped model, whether `eels-id predict` verifies it by default and why."""
+    from eels_helpers import shipped_model_names
+    from eels_helpers.inference.verification_model import verification_helps
+
+    lines = ["", "`eels-id predict` verifies (fits background + edges to confirm each element) when validation "
+             "shows it helps:"]
+    for name in shipped_model_names():
+        helps, why = verification_helps(name)
+        lines.append(f"  {name}: {'verified by default' if helps else 'network alone (--verify to verify)'}; {why}")
+    return "\n".join(lines)

@@ -5,7 +5,7 @@
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
-                    [--verify [--candidate-threshold P] [--E0 KEV --alpha MRAD --beta MRAD]]
+                    [--verify | --no-verify] [--candidate-threshold P] [--E0 KEV --alpha MRAD --beta MRAD]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
@@ -16,6 +16,11 @@ onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAM
 (:mod:`eels_helpers.inference.verification`): the text output gives each candidate's evidence and
 decision, ``--json`` adds ``"verification"`` to each result, and ``--plot`` draws the fitted model,
 each kept element's contribution with its edges, and the rejected candidates with the reason.
+Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
+(:func:`eels_helpers.inference.verification_model.verification_helps`: its fitted rule's grouped
+cross-validation on real spectra raised neither F1 nor exact match less than the network alone);
+then the text output lists only the candidates the network proposed (p >= the candidate threshold)
+and a verification that cannot run is a note, not an error.
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
 
@@ -51,13 +56,15 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
                              "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
-    parser.add_argument("--verify", action="store_true",
+    parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="confirm or reject each candidate by a model fit of the measured window "
-                             "(background + edges); prints the evidence per element")
+                             "(background + edges) and print the evidence per element; --no-verify: the "
+                             "network alone [verified when validation shows it helps the model: "
+                             "`eels-id models`]")
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
-                        help="with --verify: probabilities >= P (and their commonly confused "
+                        help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
-    add_microscope_options(parser, prefix="with --verify: ")
+    add_microscope_options(parser, prefix="verification: ")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -72,7 +79,12 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
-        vconfig = _verify_config(args) if args.verify else None
+        verify, by_default = args.verify, args.verify is None
+        if by_default:
+            from eels_helpers.inference.verification_model import verification_helps
+
+            verify, why = verification_helps(args.model)
+        vconfig = _verify_config(args) if verify else None
         device = resolve_device(args.device)
         loaded = load_model(args.model, device=device)
     except (ModelNotFoundError, ValueError) as err:
@@ -99,8 +111,11 @@ def main(args: argparse.Namespace) -> int:
             try:
                 check = _verify_one(pred, vconfig, args.candidate_threshold, args.model)
             except ValueError as err:
-                print(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
-                status = 1
+                if by_default:   # the network's answer stands; say why it is not verified
+                    print(f"eels-id predict: note: {path} not verified: {err}", file=sys.stderr)
+                else:
+                    print(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
+                    status = 1
         results.append((pred, check))
         if not args.json:
             print(format_prediction(pred))
@@ -108,7 +123,8 @@ def main(args: argparse.Namespace) -> int:
                 from eels_helpers.inference.verification_rules import format_verification
 
                 print(f"  verified: {', '.join(check.verified) or 'none'}")
-                print(format_verification(check, indent="    "))
+                print(format_verification(check, indent="    ",
+                                          min_probability=args.candidate_threshold if by_default else None))
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []
@@ -117,8 +133,13 @@ def main(args: argparse.Namespace) -> int:
             if vconfig is not None:
                 d["verification"] = None if check is None else check.to_dict()
             out.append(d)
+        verification = {"on": vconfig is not None, "by_default": by_default}
+        if by_default:
+            verification["why"] = why
         print(json.dumps({"model": loaded.source or args.model, "threshold": threshold,
-                          "results": out}))
+                          "verification": verification, "results": out}))
+    elif by_default and vconfig is not None and results:
+        print(f"(verified by default: {why}; --no-verify for the network alone)")
     if args.plot and results:
         checks = [c for _, c in results if c is not None]
         if vconfig is not None and checks:

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
-           "load_rule", "save_rule", "calibration"]
+           "load_rule", "save_rule", "calibration", "verification_helps"]
 
 log = logging.getLogger(__name__)
 
@@ -267,3 +267,25 @@ def save_rule(rule: LogisticRule, path: str | Path | None = None) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def verification_helps(model: str, path: str | Path | None = None) -> tuple[bool, str]:
+    """Whether validation shows that verification helps network ``model``: True when its fitted rule
+    records a compound-grouped cross-validation on real spectra (``provenance["real_grouped_cv"]``,
+    written by ``scripts/fit_verification_rule.py --experimental-dir``) in which the verified decision's
+    mean F1 and exact match are both at least the network's alone. Returns ``(helps, why)``, ``why`` a
+    sentence for the user; False (with the reason) when no rule or no such record exists.
+    """
+    path = RULES_FILE if path is None else Path(path)
+    key = Path(str(model)).stem if str(model).endswith(".pt") else str(model)
+    entry = _read(path).get("rules", {}).get(key)
+    if entry is None:
+        return False, f"no verification rule fitted for {key!r}"
+    cv = entry.get("provenance", {}).get("real_grouped_cv")
+    if not cv:
+        return False, f"the rule of {key!r} records no cross-validation on real spectra"
+    net, ver = cv["network"], cv["verified"]
+    helps = ver["f1"] >= net["f1"] and ver["exact_match"] >= net["exact_match"]
+    why = (f"{key!r} on {cv['spectra']} real spectra, compound-grouped CV: F1 {net['f1']:.3f} -> {ver['f1']:.3f}, "
+           f"exact match {net['exact_match']:.3f} -> {ver['exact_match']:.3f} with verification")
+    return helps, why

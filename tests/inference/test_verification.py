@@ -234,6 +234,42 @@ def test_cli_predict_verify_text_json_plot(tmp_path, capsys):
     assert rc == 2 and "beta" in capsys.readouterr().err
 
 
+def test_cli_predict_verifies_by_default_only_where_validation_shows_it_helps(tmp_path, capsys, monkeypatch):
+    """Without --verify/--no-verify, `eels-id predict` verifies when the model's rule records a grouped CV
+    on real spectra where verification helped, and says so; otherwise the network alone."""
+    from eels_helpers.cli import main as cli_main
+    from eels_helpers.inference import verification_model as vm
+
+    rules = json.loads(vm.RULES_FILE.read_text())
+    entry = rules["rules"]["default"]
+    sp = _spectrum(["Fe L", "O K"], [1e4, 3e4], seed=10)
+    path = tmp_path / "feo.csv"
+    np.savetxt(path, np.column_stack([sp.energy_eV, sp.data]), delimiter=",", header="energy_eV,counts")
+    for helps in (True, False):
+        net, ver = (0.80, 0.40), ((0.85, 0.50) if helps else (0.79, 0.50))
+        entry["provenance"]["real_grouped_cv"] = {
+            "spectra": 94, "splits": 5, "network": {"threshold": 0.6, "f1": net[0], "exact_match": net[1]},
+            "verified": {"threshold": 0.3, "f1": ver[0], "exact_match": ver[1]}}
+        rules_file = tmp_path / f"rules_{helps}.json"
+        rules_file.write_text(json.dumps(rules))
+        monkeypatch.setattr(vm, "RULES_FILE", rules_file)
+        assert cli_main(["predict", str(path), "--model", "default", "--json", "--device", "cpu"]) == 0
+        out = json.loads(capsys.readouterr().out)
+        assert out["verification"]["on"] is helps and out["verification"]["by_default"] is True
+        assert "0.800 -> " in out["verification"]["why"]
+        assert ("verification" in out["results"][0]) is helps
+        if helps:
+            assert "Fe" in out["results"][0]["verification"]["verified"]
+            assert cli_main(["predict", str(path), "--model", "default", "--device", "cpu"]) == 0
+            text = capsys.readouterr().out
+            assert "verified:" in text and "verified by default" in text and "--no-verify" in text
+            assert "p=0.00" not in text             # neighbours below the candidate threshold are counted, not listed
+            assert cli_main(["predict", str(path), "--model", "default", "--no-verify", "--json"]) == 0
+            out = json.loads(capsys.readouterr().out)
+            assert out["verification"] == {"on": False, "by_default": False}
+            assert "verification" not in out["results"][0]
+
+
 def test_cli_verify_uses_the_rule_fitted_for_the_model(tmp_path, capsys, caplog, monkeypatch):
     from eels_helpers.cli import main as cli_main
     from eels_helpers.inference import verification_rules

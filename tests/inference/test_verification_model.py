@@ -17,6 +17,7 @@ from eels_helpers.inference.verification_model import (
     fit_logistic,
     load_rule,
     save_rule,
+    verification_helps,
 )
 from eels_helpers.inference.verification_rules import DecisionRule, decide
 from eels_helpers.physics.cross_section import dsigma_dE
@@ -138,3 +139,30 @@ def test_shipped_rule_for_default_model():
     assert rule is not None and rule.model == "default" and 0 < rule.threshold < 1
     assert rule.provenance["simulated_spectra"] > 0
     assert default_rule().logistic is not None
+
+
+def test_verification_helps_only_when_grouped_cv_shows_it(tmp_path):
+    """Verification is the default only for a rule whose real-spectrum grouped CV shows F1 and exact
+    match both at least the network's; no rule, or no such record, keeps the network alone."""
+    path = tmp_path / "rules.json"
+    rng = np.random.default_rng(2)
+    X, y, _ = _synthetic_rule(rng, 300)
+    base = fit_logistic(X, y, model="a")
+
+    def with_cv(model, net, ver):
+        cv = {"spectra": 94, "splits": 5, "network": {"threshold": 0.6, "f1": net[0], "exact_match": net[1]},
+              "verified": {"threshold": 0.3, "f1": ver[0], "exact_match": ver[1]}}
+        save_rule(LogisticRule(model, base.coefficients, base.intercept, base.mean, base.scale, 0.3,
+                               {"real_grouped_cv": cv}), path)
+
+    with_cv("up", (0.869, 0.528), (0.880, 0.541))
+    with_cv("tie", (0.869, 0.528), (0.869, 0.528))
+    with_cv("f1_down", (0.869, 0.528), (0.868, 0.60))
+    with_cv("emr_down", (0.869, 0.528), (0.90, 0.52))
+    save_rule(base, path)                                           # model "a": no real-spectrum record
+    helps, why = verification_helps("up", path)
+    assert helps and "0.869 -> 0.880" in why and "0.528 -> 0.541" in why and "94 real spectra" in why
+    assert verification_helps("some/dir/tie.pt", path)[0]
+    assert not verification_helps("f1_down", path)[0] and not verification_helps("emr_down", path)[0]
+    assert verification_helps("a", path) == (False, "the rule of 'a' records no cross-validation on real spectra")
+    assert verification_helps("nothing", path) == (False, "no verification rule fitted for 'nothing'")
