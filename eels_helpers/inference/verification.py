@@ -470,11 +470,13 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
             g = np.zeros(K)
             g[ii] = colsum[ii] / scale[ii]                         # counts per unit of x
             Ga = G[np.ix_(act, act)]
-            with np.errstate(invalid="ignore", over="ignore"):   # a near-singular Ga: NaN, reported as such
+            with np.errstate(invalid="ignore", over="ignore"):   # a near-singular Ga: the pseudo-inverse
                 try:
                     var = float(g[act] @ np.linalg.solve(Ga, g[act])) * chi2_red
                 except np.linalg.LinAlgError:
-                    var = float(g[act] @ np.linalg.pinv(Ga) @ g[act]) * chi2_red
+                    var = float("nan")
+                if not (math.isfinite(var) and var > 0):             # rounding made it <= 0 or NaN
+                    var = float(g[act] @ np.linalg.pinv(Ga, hermitian=True) @ g[act]) * chi2_red
             signal = float(g @ x)
             unc = math.sqrt(var) if var > 0 else float("nan")
             edge = float(g[ii[:n_edge]] @ x[ii[:n_edge]])

@@ -234,11 +234,16 @@ def _read(path: Path) -> dict:
         raise ValueError(f"{path}: not a valid rules file ({err})") from None
 
 
+def _rule_key(model) -> str:
+    """A rule's key: the model name, or a model file's stem."""
+    return Path(str(model)).stem if str(model).endswith(".pt") else str(model)
+
+
 def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None:
     """The fitted rule of network ``model`` (its name, or a model file's stem), or None (logged)
     when :data:`RULES_FILE` (or ``path``) holds none for it."""
     path = RULES_FILE if path is None else Path(path)
-    key = Path(str(model)).stem if str(model).endswith(".pt") else str(model)
+    key = _rule_key(model)
     entry = _read(path).get("rules", {}).get(key)
     if entry is None:
         log.warning("no verification rule fitted for model %r in %s: the hand-set DecisionRule "
@@ -277,7 +282,7 @@ def verification_helps(model: str, path: str | Path | None = None) -> tuple[bool
     sentence for the user; False (with the reason) when no rule or no such record exists.
     """
     path = RULES_FILE if path is None else Path(path)
-    key = Path(str(model)).stem if str(model).endswith(".pt") else str(model)
+    key = _rule_key(model)
     entry = _read(path).get("rules", {}).get(key)
     if entry is None:
         return False, f"no verification rule fitted for {key!r}"

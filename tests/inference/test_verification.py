@@ -401,3 +401,25 @@ def test_other_edges_option_fits_a_candidates_edge_outside_the_families():
     assert on.evidence["Si"].significance < kr.significance
     with pytest.raises(ValueError, match="VerifyConfig.other_edges must be a bool"):
         VerifyConfig(other_edges="yes")
+
+
+def test_every_fitted_candidate_of_the_shipped_real_spectra_has_a_finite_uncertainty():
+    """Neighbours fitted together (N K with Sc L2,3, B K with Cl/Zr/Lu) make the active Gram matrix
+    near-singular; the variance then comes from its pseudo-inverse, never NaN (a NaN significance
+    reads as no evidence at all)."""
+    from eels_helpers import DATA_DIR
+    from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.inference.verification_rules import candidates_from_probabilities
+
+    rng = np.random.default_rng(0)
+    files = sorted((DATA_DIR / "real_spectra").glob("eelsdb_*"))
+    assert files
+    for path in files:
+        sp = read_spectrum(path)
+        probs = rng.random(80) * 0.02
+        for el in ("B", "N", "O", "Sc", "Cl", "Co", "Al", "Ta"):
+            probs[ELEMENTS.index(el)] = 0.9
+        res = verify(sp, candidates_from_probabilities(probs, 0.05), threshold=0.5)
+        for el, ev in res.evidence.items():
+            if ev.status == "fitted":
+                assert np.isfinite(ev.uncertainty_counts) and ev.uncertainty_counts > 0, (path.name, el)
