@@ -93,7 +93,10 @@ def test_rehearsal_values_shrink_sizes_but_keep_the_paper_networks():
         assert rehearsed["device"] == ch.REHEARSAL_DEVICE
         for key, value in chapter.rehearse.items():
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                assert value <= paper[key], (name, key)          # sizes only go down
+                if key.endswith("_step"):                         # a stride: less work when it grows
+                    assert value >= paper[key], (name, key)
+                else:
+                    assert value <= paper[key], (name, key)      # sizes only go down
         if chapter.notebook == "04_train_architecture":
             assert rehearsed["architecture"] == paper["architecture"]
             assert rehearsed["steps_per_epoch"] == 1 and rehearsed["max_epochs"] == 1
