@@ -17,8 +17,8 @@ onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAM
 decision, ``--json`` adds ``"verification"`` to each result, and ``--plot`` draws the fitted model,
 each kept element's contribution with its edges, and the rejected candidates with the reason.
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
-(:func:`eels_helpers.inference.verification_model.verification_helps`: its fitted rule's grouped
-cross-validation on real spectra raised neither F1 nor exact match less than the network alone);
+(:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
+cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
 then the text output lists only the candidates the network proposed (p >= the candidate threshold)
 and a verification that cannot run is a note, not an error.
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
