@@ -107,7 +107,7 @@ def main(args: argparse.Namespace) -> int:
             status = 1
             continue
         check = None
-        if vconfig is not None:
+        if vconfig is not None and not pred.note:    # a note: nothing to verify (no edge family, no structure)
             try:
                 check = _verify_one(pred, vconfig, args.candidate_threshold, args.model)
             except ValueError as err:

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.device import fast_bfloat16, resolve_device
+from eels_helpers.inference.structure import STRUCTURE_Z_MIN
 
 log = logging.getLogger(__name__)
 
@@ -396,18 +397,23 @@ def predict(
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
-        has_signal, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
+        has_signal, z, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
         x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
                                         return_cuts=True, return_saturation=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
-        probs[~has_signal] = 0.0            # empty pixels (all zero or constant) name no element
+        # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
+        probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0
         detected, fractions = _detect(probs, threshold, presence_fraction)
         note = ""
         if not families:
             detected, fractions = (), {s: 0.0 for s in fractions}
             note = (f"the window {lo:.0f}-{hi:.0f} eV holds no onset of the 107 edge families the "
                     "networks know: nothing can be identified")
+        elif not spectrum.is_spectrum_image and z < STRUCTURE_Z_MIN:
+            note = (f"no identifiable edge: between {lo:.0f} and {hi:.0f} eV the counts are a smooth background "
+                    f"within their own noise (structure z = {float(z):.1f} < {STRUCTURE_Z_MIN:g}; "
+                    "eels_helpers.inference.structure)")
         results.append(
             Prediction(
                 source=spectrum.source or spectrum.metadata.get("title", f"array {index}"),
@@ -426,11 +432,14 @@ def predict(
     return results
 
 
-def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, tuple, tuple[float, float]]:
-    """(mask of the spectra that carry a signal, the edge families in the window, the window
-    (lo, hi) eV); a SpectrumFileError naming the input when none of its spectra carries a signal."""
+def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, np.ndarray, tuple,
+                                                                  tuple[float, float]]:
+    """(mask of the spectra that carry a signal, their structure z (:mod:`~eels_helpers.inference.
+    structure`; below ``STRUCTURE_Z_MIN``: no identifiable edge), the edge families in the window, the
+    window (lo, hi) eV); a SpectrumFileError naming the input when none of its spectra carries a signal."""
     from eels_helpers.inference.preprocess import signal_in_window
     from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.inference.structure import structure_in_window
     from eels_helpers.physics.elements import families_in_window
 
     mask, (lo, hi) = signal_in_window(spectrum, offset_eV)
@@ -440,7 +449,7 @@ def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, t
         raise SpectrumFileError(
             f"{name}: no signal: {what} is all zero, negative or constant between 75 and 3071 eV "
             f"(after the {offset_eV:g} eV offset); there is nothing to identify")
-    return mask, families_in_window(lo, hi), (lo, hi)
+    return mask, structure_in_window(spectrum, offset_eV), families_in_window(lo, hi), (lo, hi)
 
 
 # --------------------------------------------------------------------------- output
