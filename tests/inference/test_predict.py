@@ -361,7 +361,7 @@ def test_empty_pixels_of_a_spectrum_image_name_no_element():
 
     energy = np.arange(200.0, 900.0, 0.5)
     image = np.zeros((2, 3, energy.size), np.float32)
-    image[0, :] = 1e4 * (energy / 200.0) ** -3.0           # one row of specimen, one of vacuum
+    image[0, :] = 1e4 * (energy / 200.0) ** -3.0 + np.where(energy >= 532.0, 100.0, 0.0)   # specimen: an edge
     [pred] = predict(Spectrum(image, energy), _SaysBa(), threshold=0.5, device="cpu")
     ba = pred.probabilities[..., ELEMENTS.index("Ba")]
     assert np.all(ba[0] > 0.5) and np.all(ba[1] == 0.0)
@@ -379,7 +379,8 @@ def test_a_window_without_edge_family_says_so_instead_of_naming_an_element(capsy
     assert pred.detected == () and "no onset of the 107 edge families" in pred.note
     assert format_prediction(pred).startswith("narrow: no element: the window 2880-2960 eV")
     assert pred.to_dict()["note"] == pred.note
-    wide = Spectrum((1e5 * (energy / 2880.0) ** -3.0).astype(np.float32), energy - 400.0)
+    edge = np.where(energy >= 2920.0, 1e3, 0.0)                           # a step: not a bare smooth background
+    wide = Spectrum((1e5 * (energy / 2880.0) ** -3.0 + edge).astype(np.float32), energy - 400.0)
     assert predict(wide, _SaysBa(), threshold=0.5, device="cpu")[0].detected == ("Ba",)
 
 
