@@ -223,11 +223,11 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.predict import _as_loaded, _identifiable, run_model
+    from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
-    from eels_helpers.inference.structure import STRUCTURE_Z_MIN
+    from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
     from eels_helpers.physics.elements import ELEMENTS
 
     if not 0.0 <= presence < 1.0:
@@ -242,14 +242,13 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     if not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
-    has_signal, z, families, _ = _identifiable(spectrum, float(offset_eV), 0)
+    has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
     x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True, return_saturation=True)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name))):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)
-    probs[~has_signal] = 0.0       # empty pixels (all zero or constant) name no element
-    probs[z < STRUCTURE_Z_MIN] = 0.0   # nor do pixels without structure beyond their noise (vacuum, holes)
+    probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0   # empty pixels, pixels without structure beyond noise
     if not families:
         probs[...] = 0.0           # a window with no edge family: nothing can be identified
     seconds = time.perf_counter() - t0

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.device import fast_bfloat16, resolve_device
-from eels_helpers.inference.structure import STRUCTURE_Z_MIN
+from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 
 log = logging.getLogger(__name__)
 
@@ -397,7 +397,7 @@ def predict(
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
-        has_signal, z, families, (lo, hi) = _identifiable(spectrum, float(offset), index)
+        has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
                                         return_cuts=True, return_saturation=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
@@ -430,26 +430,6 @@ def predict(
             )
         )
     return results
-
-
-def _identifiable(spectrum, offset_eV: float, index: int) -> tuple[np.ndarray, np.ndarray, tuple,
-                                                                  tuple[float, float]]:
-    """(mask of the spectra that carry a signal, their structure z (:mod:`~eels_helpers.inference.
-    structure`; below ``STRUCTURE_Z_MIN``: no identifiable edge), the edge families in the window, the
-    window (lo, hi) eV); a SpectrumFileError naming the input when none of its spectra carries a signal."""
-    from eels_helpers.inference.preprocess import signal_in_window
-    from eels_helpers.inference.spectrum_files import SpectrumFileError
-    from eels_helpers.inference.structure import structure_in_window
-    from eels_helpers.physics.elements import families_in_window
-
-    mask, (lo, hi) = signal_in_window(spectrum, offset_eV)
-    if not mask.any():
-        name = spectrum.source or spectrum.metadata.get("title", f"array {index}")
-        what = "every spectrum of the image" if spectrum.is_spectrum_image else "the spectrum"
-        raise SpectrumFileError(
-            f"{name}: no signal: {what} is all zero, negative or constant between 75 and 3071 eV "
-            f"(after the {offset_eV:g} eV offset); there is nothing to identify")
-    return mask, structure_in_window(spectrum, offset_eV), families_in_window(lo, hi), (lo, hi)
 
 
 # --------------------------------------------------------------------------- output

@@ -35,7 +35,7 @@ from __future__ import annotations
 import numpy as np
 
 __all__ = ["STRUCTURE_Z_MIN", "BLOCK_CHANNELS", "NOISE_BLOCK_CHANNELS", "MIN_CHANNELS", "structure_significance",
-           "structure_in_window"]
+           "structure_in_window", "identifiable"]
 
 #: z below which a spectrum holds no structure beyond its noise (no identifiable edge)
 STRUCTURE_Z_MIN = 3.0
@@ -147,3 +147,24 @@ def structure_in_window(spectrum, offset_eV: float = 0.0) -> np.ndarray:
     energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
     inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
     return np.asarray(structure_significance(np.asarray(spectrum.data)[..., inside], energy[inside]))
+
+
+def identifiable(spectrum, offset_eV: float, index: int = 0) -> tuple[np.ndarray, np.ndarray, tuple,
+                                                                     tuple[float, float]]:
+    """What a spectrum (or image) allows to identify, before any network: (mask of the spectra that
+    carry a signal, their structure z (:func:`structure_in_window`; below ``STRUCTURE_Z_MIN``: no
+    identifiable edge), the edge families in the window, the window (lo, hi) eV). ``index``: the
+    input's position, named in the error. Raises SpectrumFileError naming the input when none of
+    its spectra carries a signal (all zero, negative or constant)."""
+    from eels_helpers.inference.preprocess import signal_in_window
+    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.physics.elements import families_in_window
+
+    mask, (lo, hi) = signal_in_window(spectrum, offset_eV)
+    if not mask.any():
+        name = spectrum.source or spectrum.metadata.get("title", f"array {index}")
+        what = "every spectrum of the image" if spectrum.is_spectrum_image else "the spectrum"
+        raise SpectrumFileError(
+            f"{name}: no signal: {what} is all zero, negative or constant between 75 and 3071 eV "
+            f"(after the {offset_eV:g} eV offset); there is nothing to identify")
+    return mask, structure_in_window(spectrum, offset_eV), families_in_window(lo, hi), (lo, hi)
