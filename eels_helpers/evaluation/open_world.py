@@ -52,7 +52,7 @@ import numpy as np
 from eels_helpers.spectrum import Spectrum
 
 __all__ = ["KINDS", "METALS_3D", "OpenWorldCase", "open_world_suite", "invented_elements", "invention_rates",
-           "evaluate_open_world"]
+           "evaluate_open_world", "structure_table"]
 
 #: the kinds of spectra in the suite, in order
 KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts", "vacuum", "m23_3d")
@@ -284,3 +284,20 @@ def evaluate_open_world(model="default", n_per_kind: int = 25, seed: int = 0, th
     cases = open_world_suite(n_per_kind, seed) if cases is None else list(cases)
     predictions = predict([c.spectrum for c in cases], model=model, threshold=threshold)
     return invention_rates(cases, [p.detected for p in predictions]), predictions
+
+
+def structure_table(cases: Sequence[OpenWorldCase]):
+    """Per kind, how many suite spectra hold no structure beyond their noise, which ``predict`` and
+    ``map`` answer with no element before any network runs (:mod:`eels_helpers.inference.structure`):
+    a pandas DataFrame indexed by kind with ``spectra``, ``no identifiable edge`` (the fraction with
+    z < ``STRUCTURE_Z_MIN``) and ``median z``."""
+    import pandas as pd
+
+    from eels_helpers.inference.structure import STRUCTURE_Z_MIN, structure_in_window
+
+    z = np.array([float(np.ravel(structure_in_window(c.spectrum, 0.0))[0]) for c in cases])
+    kinds = np.array([c.kind for c in cases])
+    rows = {k: {"spectra": int((kinds == k).sum()),
+                "no identifiable edge": float(np.mean(z[kinds == k] < STRUCTURE_Z_MIN)),
+                "median z": float(np.median(z[kinds == k]))} for k in KINDS if (kinds == k).any()}
+    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("kind")

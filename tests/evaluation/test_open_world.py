@@ -13,6 +13,7 @@ from eels_helpers.evaluation.open_world import (
     invented_elements,
     invention_rates,
     open_world_suite,
+    structure_table,
 )
 from eels_helpers.physics.elements import ELEMENTS
 
@@ -130,3 +131,13 @@ def test_curved_backgrounds_fall_smoothly(start):
         assert "plural scattering" in text and window[0] == pytest.approx(1.0, rel=0.02)
         assert (np.diff(window) <= 0).all()
         assert np.abs(np.diff(np.log(window))).max() < 0.07      # r / E at most 4.5 / 75 per eV
+
+
+def test_structure_table_catches_edge_free_spectra_not_carbon_films(suite):
+    """The structure test (no element before any network) catches the suite's bare power laws and
+    passes its carbon films (a strong C K edge); one row per kind, fractions in [0, 1]."""
+    table = structure_table(suite)
+    assert list(table.index) == list(KINDS) and (table["spectra"] == 4).all()
+    assert table.loc["edge_free", "no identifiable edge"] == 1.0
+    assert table.loc["carbon_film", "no identifiable edge"] == 0.0 and table.loc["carbon_film", "median z"] > 100
+    assert table["no identifiable edge"].between(0, 1).all()
