@@ -290,7 +290,7 @@ def structure_table(cases: Sequence[OpenWorldCase]):
     """Per kind, how many suite spectra hold no structure beyond their noise, which ``predict`` and
     ``map`` answer with no element before any network runs (:mod:`eels_helpers.inference.structure`):
     a pandas DataFrame indexed by kind with ``spectra``, ``no identifiable edge`` (the fraction with
-    z < ``STRUCTURE_Z_MIN``) and ``median z``."""
+    z < ``STRUCTURE_Z_MIN``) and ``median z``; ``attrs["caught"]``: the cases with z below it."""
     import pandas as pd
 
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, structure_in_window
@@ -300,4 +300,6 @@ def structure_table(cases: Sequence[OpenWorldCase]):
     rows = {k: {"spectra": int((kinds == k).sum()),
                 "no identifiable edge": float(np.mean(z[kinds == k] < STRUCTURE_Z_MIN)),
                 "median z": float(np.median(z[kinds == k]))} for k in KINDS if (kinds == k).any()}
-    return pd.DataFrame.from_dict(rows, orient="index").rename_axis("kind")
+    table = pd.DataFrame.from_dict(rows, orient="index").rename_axis("kind")
+    table.attrs["caught"] = [c for c, zi in zip(cases, z) if zi < STRUCTURE_Z_MIN]
+    return table

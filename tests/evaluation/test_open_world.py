@@ -141,3 +141,6 @@ def test_structure_table_catches_edge_free_spectra_not_carbon_films(suite):
     assert table.loc["edge_free", "no identifiable edge"] == 1.0
     assert table.loc["carbon_film", "no identifiable edge"] == 0.0 and table.loc["carbon_film", "median z"] > 100
     assert table["no identifiable edge"].between(0, 1).all()
+    caught = table.attrs["caught"]
+    assert {c.kind for c in caught} >= {"edge_free"} and "carbon_film" not in {c.kind for c in caught}
+    assert len(caught) == round(float((table["spectra"] * table["no identifiable edge"]).sum()))
