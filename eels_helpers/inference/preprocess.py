@@ -221,6 +221,14 @@ def pad_and_normalise(
     return (out, cut_eV.reshape(batch_shape)) if return_cuts else out
 
 
+def window_channels(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """The native channels of ``spectrum`` inside the network's window (``MIN_ENERGY_EV`` to 3071 eV
+    after the ``offset_eV`` correction): ``(energy_eV (C,) on the true axis, data (..., C))``."""
+    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
+    inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
+    return energy[inside], np.asarray(spectrum.data)[..., inside]
+
+
 def signal_in_window(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.ndarray, tuple[float, float]]:
     """Which spectra of ``spectrum`` carry a signal in the network's window, and that window.
 
@@ -230,13 +238,11 @@ def signal_in_window(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.nda
     all-negative or constant spectrum (vacuum, an empty or broken file) carries nothing to
     identify. ``(lo_eV, hi_eV)``: the part of the true energy axis inside the window (eV).
     """
-    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
-    inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
-    if not inside.any():
+    energy, data = window_channels(spectrum, offset_eV)
+    if not energy.size:
         return np.zeros(spectrum.navigation_shape, dtype=bool), (float("nan"), float("nan"))
-    data = np.asarray(spectrum.data)[..., inside]
     mask = np.any(data > 0, axis=-1) & (np.ptp(data, axis=-1) > 0)
-    return np.asarray(mask), (float(energy[inside][0]), float(energy[inside][-1]))
+    return np.asarray(mask), (float(energy[0]), float(energy[-1]))
 
 
 def preprocess(

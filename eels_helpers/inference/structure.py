@@ -142,11 +142,10 @@ def structure_in_window(spectrum, offset_eV: float = 0.0) -> np.ndarray:
     :class:`~eels_helpers.spectrum.Spectrum`, one spectrum or an image) over its channels inside the
     network's window (``MIN_ENERGY_EV`` to 3071 eV after the ``offset_eV`` correction, eV); shape: the
     navigation shape (0-d for one spectrum)."""
-    from eels_helpers.inference.preprocess import MIN_ENERGY_EV, N_CHANNELS
+    from eels_helpers.inference.preprocess import window_channels
 
-    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
-    inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
-    return np.asarray(structure_significance(np.asarray(spectrum.data)[..., inside], energy[inside]))
+    energy, data = window_channels(spectrum, offset_eV)
+    return np.asarray(structure_significance(data, energy))
 
 
 def identifiable(spectrum, offset_eV: float, index: int = 0) -> tuple[np.ndarray, np.ndarray, tuple,
