@@ -73,13 +73,14 @@ def main(argv=None) -> int:
         LogisticRule,
         calibration,
         fit_logistic,
+        rule_key,
         save_rule,
     )
 
     if args.n < 1:
         p.error("--n must be >= 1")
     fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV), other_edges=args.other_edges)
-    key = Path(args.model).stem if args.model.endswith(".pt") else args.model
+    key = rule_key(args.model)
     if args.rows and Path(args.rows).is_file():
         rows = pd.read_pickle(args.rows)
         seconds = rows.attrs.get("seconds", np.zeros(0))

@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
-           "load_rule", "save_rule", "calibration", "verification_helps"]
+           "load_rule", "save_rule", "calibration", "verification_helps", "rule_key"]
 
 log = logging.getLogger(__name__)
 
@@ -234,17 +234,22 @@ def _read(path: Path) -> dict:
         raise ValueError(f"{path}: not a valid rules file ({err})") from None
 
 
-def _rule_key(model) -> str:
-    """A rule's key: the model name, or a model file's stem."""
+def rule_key(model) -> str:
+    """A rule's key in the rules file: the model name, or a model file's stem."""
     return Path(str(model)).stem if str(model).endswith(".pt") else str(model)
+
+
+def _stored_rule(model, path: str | Path | None) -> tuple[str, Path, dict | None]:
+    """(key, rules file, the stored entry of ``model`` or None)."""
+    path = RULES_FILE if path is None else Path(path)
+    key = rule_key(model)
+    return key, path, _read(path).get("rules", {}).get(key)
 
 
 def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None:
     """The fitted rule of network ``model`` (its name, or a model file's stem), or None (logged)
     when :data:`RULES_FILE` (or ``path``) holds none for it."""
-    path = RULES_FILE if path is None else Path(path)
-    key = _rule_key(model)
-    entry = _read(path).get("rules", {}).get(key)
+    key, path, entry = _stored_rule(model, path)
     if entry is None:
         log.warning("no verification rule fitted for model %r in %s: the hand-set DecisionRule "
                     "coefficients are used (fit one: python scripts/fit_verification_rule.py --model %s)",
@@ -281,9 +286,7 @@ def verification_helps(model: str, path: str | Path | None = None) -> tuple[bool
     mean F1 and exact match are both at least the network's alone. Returns ``(helps, why)``, ``why`` a
     sentence for the user; False (with the reason) when no rule or no such record exists.
     """
-    path = RULES_FILE if path is None else Path(path)
-    key = _rule_key(model)
-    entry = _read(path).get("rules", {}).get(key)
+    key, _, entry = _stored_rule(model, path)
     if entry is None:
         return False, f"no verification rule fitted for {key!r}"
     cv = entry.get("provenance", {}).get("real_grouped_cv")
