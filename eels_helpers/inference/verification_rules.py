@@ -305,11 +305,12 @@ def format_verification(result, indent: str = "  ", min_probability: float | Non
                                                             result.verified, -(e.probability or 0)))
     if result.message:
         lines.append(f"{indent}verification: {result.message}")
-    hidden = [] if min_probability is None else [
-        ev for ev in order if not ev.verified and (ev.probability or 0.0) < min_probability]
-    for ev in order:
-        if any(ev is h for h in hidden):
-            continue
+    shown, hidden = order, []
+    if min_probability is not None:
+        low = [not ev.verified and (ev.probability or 0.0) < min_probability for ev in order]
+        shown = [ev for ev, h in zip(order, low) if not h]
+        hidden = [ev for ev, h in zip(order, low) if h]
+    for ev in shown:
         tag = "kept    " if ev.verified else "rejected"
         p = "  -  " if ev.probability is None else f"{ev.probability:.2f}"
         lines.append(f"{indent}{tag} {ev.element:<2} p={p}  {ev.reason}")

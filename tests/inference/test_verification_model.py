@@ -166,3 +166,18 @@ def test_verification_helps_only_when_grouped_cv_shows_it(tmp_path):
     assert not verification_helps("f1_down", path)[0] and not verification_helps("emr_down", path)[0]
     assert verification_helps("a", path) == (False, "the rule of 'a' records no cross-validation on real spectra")
     assert verification_helps("nothing", path) == (False, "no verification rule fitted for 'nothing'")
+
+
+def test_brief_text_counts_the_low_probability_neighbours_in_one_line():
+    """With ``min_probability`` the rejected candidates below it are named in one closing line,
+    not listed one by one; every candidate is still named exactly once."""
+    from eels_helpers.inference.verification_rules import format_verification
+
+    res = verify(_fe_o(), {"Fe": 0.9, "O": 0.95, "Mn": 0.01, "Cr": 0.01}, rule=DecisionRule())
+    full = format_verification(res)
+    brief = format_verification(res, min_probability=0.05)
+    low = [e for e, ev in res.evidence.items() if not ev.verified and (ev.probability or 0.0) < 0.05]
+    assert low and f"rejected {len(low)} more (neighbours tested, p < 0.05): {', '.join(low)}" in brief
+    for el in res.evidence:
+        listed = f" {el:<2} p=" in brief
+        assert listed != (el in low) and f" {el:<2} p=" in full
