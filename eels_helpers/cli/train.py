@@ -45,6 +45,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--paper-fraction", type=float, dest="paper_fraction", metavar="F",
                         help="share of the --stream batches simulated with the paper's configuration instead of "
                              "--simulation (a mixture; 0 = off) [0]")
+    parser.add_argument("--query-weights", type=Path, metavar="FILE",
+                        help="JSON file {element: weight}: relative weights of the streaming query elements "
+                             "(unlisted: 1), e.g. written by `python scripts/hard_example_weights.py` [uniform]")
     parser.add_argument("--init", dest="init_from", metavar="MODEL",
                         help="start from the weights of this model file or shipped model name (fine-tuning)")
     parser.add_argument("--val", type=Path,
@@ -80,12 +83,25 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
                  if getattr(args, k) is not None}
     if args.model_config:
         overrides["model_config"] = args.model_config
+    if getattr(args, "query_weights", None) is not None:
+        overrides["query_weights"] = read_query_weights(args.query_weights)
     if args.init_from and not options:     # fine-tuning: the network of the model file
         from eels_helpers.models.model_files import read_info
 
         options = read_info(args.init_from)["options"]      # its description, not its weights
     return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
                                     progress=show_progress(args), **overrides)
+
+
+def read_query_weights(path: Path) -> dict:
+    """The {element: weight} mapping of a --query-weights JSON file (ValueError naming the file)."""
+    try:
+        weights = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"--query-weights {path}: cannot read a JSON object {{element: weight}} ({err})") from None
+    if not isinstance(weights, dict) or not all(isinstance(v, (int, float)) for v in weights.values()):
+        raise ValueError(f"--query-weights {path}: expected a JSON object {{element: number}}")
+    return {str(k): float(v) for k, v in weights.items()}
 
 
 def open_training_data(args: argparse.Namespace, config: TrainConfig):

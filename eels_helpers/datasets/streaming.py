@@ -29,7 +29,9 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
     """Freshly simulated batches, no disk: an endless (or ``n_batches`` long) stream.
 
     Each batch draws ``batch_size`` query elements uniformly from ``elements`` (default: all
-    80), one Materials Project specimen containing each, and simulates one spectrum per
+    80; with ``query_weights``, an element -> relative weight mapping, each element with the
+    probability of its weight, unlisted elements weighing 1: more spectra of the elements the
+    network gets wrong), one Materials Project specimen containing each, and simulates one spectrum per
     specimen (``single_element=True``: the pure query element). Batch b uses the generator
     ``SeedSequence(seed, spawn_key=(7919, b))``; DataLoader worker w of W (and distributed
     rank r of R) produces the batches b = r + R (w + k W), k = 0, 1, ..., so workers and ranks
@@ -48,7 +50,7 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
     def __init__(self, config=None, elements: Iterable[str] | None = None, seed: int = 0,
                  batch_size: int = 32, n_batches: int | None = None, single_element: bool = False,
                  rank: int = 0, world_size: int = 1, simulate_fn: Callable | None = None,
-                 mix_config=None, mix_fraction: float = 0.0):
+                 mix_config=None, mix_fraction: float = 0.0, query_weights=None):
         super().__init__()
         self.elements = tuple(ELEMENTS if elements is None else elements)
         bad = [e for e in self.elements if e not in ELEMENTS]
@@ -70,13 +72,15 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
         self.rank, self.world_size = rank, world_size
         self.simulate_fn = simulate_fn
         self._idx = np.array([ELEMENTS.index(e) for e in self.elements])
+        self._p = None if not query_weights else query_probabilities(self.elements, query_weights)
 
     def batch(self, b: int) -> dict:
         """Batch number ``b`` of the stream (what the iterator yields for it)."""
         from eels_helpers.simulation import specimens as sp
 
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_KEY, b)))
-        queries = self._idx[rng.integers(0, self._idx.size, self.batch_size)]
+        queries = self._idx[rng.integers(0, self._idx.size, self.batch_size) if self._p is None
+                            else rng.choice(self._idx.size, self.batch_size, p=self._p)]
         specs = [None] * self.batch_size
         for q in np.unique(queries):
             where = np.flatnonzero(queries == q)
@@ -121,6 +125,20 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
         if self.n_batches is None:
             raise TypeError("an endless StreamingSpectra has no length; pass n_batches")
         return len(range(self.rank, self.n_batches, self.world_size))
+
+
+def query_probabilities(elements: Sequence[str], query_weights) -> np.ndarray:
+    """The probability of each of ``elements`` as a query element: its weight in the
+    ``query_weights`` mapping (element -> relative weight >= 0; unlisted elements weigh 1),
+    normalised. Raises ValueError naming an unknown element or a bad weight."""
+    unknown = sorted(set(query_weights) - set(ELEMENTS))
+    if unknown:
+        raise ValueError(f"query_weights: unknown element symbols {unknown} (the 80 network elements)")
+    w = np.array([float(query_weights.get(e, 1.0)) for e in elements])
+    if not np.all(np.isfinite(w)) or (w < 0).any() or w.sum() <= 0:
+        raise ValueError("query_weights: every weight must be finite and >= 0, and the drawn elements' "
+                         f"weights must not all be 0; got {dict(zip(elements, w.tolist()))}")
+    return w / w.sum()
 
 
 def single_element_arrays(n_per_element: int, seed: int, elements: Sequence[str] | None = None, config=None,

@@ -38,6 +38,10 @@ class TrainConfig:
     #: share of the streaming batches simulated with the paper's configuration (Table 1) instead of
     #: ``simulation``: a mixture that keeps the paper's task in view while training open-world; 0: off
     paper_fraction: float = 0.0
+    #: relative weights of the streaming query elements (element -> weight >= 0, unlisted: 1; e.g.
+    #: by the simulated errors of the network being fine-tuned, eels_helpers.evaluation.hard_examples);
+    #: empty: uniform, as the paper
+    query_weights: dict = field(default_factory=dict)
     #: start from the weights of this model file or shipped model name (fine-tuning); None: random
     init_from: str | None = None
     device: str = "auto"                 # auto | cpu | cuda
@@ -79,6 +83,13 @@ class TrainConfig:
         if not (isinstance(self.paper_fraction, (int, float)) and 0.0 <= self.paper_fraction < 1.0):
             raise ValueError(f"paper_fraction (share of streaming batches in the paper's configuration) must be in "
                              f"[0, 1), got {self.paper_fraction!r}")
+        if not isinstance(self.query_weights, dict):
+            raise ValueError(f"query_weights must be a dict element -> weight, got {type(self.query_weights)}")
+        if self.query_weights:
+            from eels_helpers.datasets.streaming import query_probabilities
+            from eels_helpers.physics.elements import ELEMENTS
+
+            query_probabilities(ELEMENTS, self.query_weights)       # raises on a bad element or weight
         if self.init_from is not None and (not isinstance(self.init_from, str) or not self.init_from):
             raise ValueError(f"init_from must be None or a model file / shipped model name, got {self.init_from!r}")
         if self.device not in DEVICES:

@@ -173,7 +173,8 @@ def iterate_batches(dataset, config: TrainConfig, start_batches: int, rank: int,
 def streaming_dataset(config: TrainConfig):
     """The streaming simulator for this process (rank/world from the torchrun environment), drawing
     query elements among those the simulator can produce with its default configuration; a share
-    ``config.paper_fraction`` of the batches in the paper's configuration."""
+    ``config.paper_fraction`` of the batches in the paper's configuration; query elements drawn
+    with ``config.query_weights`` when given."""
     from eels_helpers.datasets.config import simulatable_elements
     from eels_helpers.datasets.streaming import StreamingSpectra
     from eels_helpers.simulation.config import named_config
@@ -186,7 +187,8 @@ def streaming_dataset(config: TrainConfig):
                        "source and are never drawn as query elements: %s", len(failures), ", ".join(failures))
     mix = named_config("paper") if config.paper_fraction > 0 else None
     return StreamingSpectra(config=simulation, elements=elements, seed=config.seed, batch_size=config.batch_size,
-                            rank=rank, world_size=world, mix_config=mix, mix_fraction=config.paper_fraction)
+                            rank=rank, world_size=world, mix_config=mix, mix_fraction=config.paper_fraction,
+                            query_weights=config.query_weights or None)
 
 
 def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64,

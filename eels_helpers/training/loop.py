@@ -300,7 +300,8 @@ def _write_outputs(run: _Run, out: Path, row: dict, recent: collections.deque) -
         metadata = dict(epoch=run.epoch, step=run.step, spectra=row["spectra"], train_f1=row["f1"],
                         parameters=count_parameters(model), precision=run.precision, world_size=run.world,
                         model_config=config.model_config, seed=config.seed, simulation=config.simulation,
-                        paper_fraction=config.paper_fraction, init_from=config.init_from)
+                        paper_fraction=config.paper_fraction, init_from=config.init_from,
+                        query_weights=dict(config.query_weights))
         net = model
         if recent:
             from eels_helpers.models import recalibrate_batchnorm

@@ -64,6 +64,7 @@ class RunSummary:
     simulation: str = "paper"      # the simulator configuration it trained on (simulation.config.NAMED_CONFIGS)
     init_from: str | None = None   # the model whose weights it started from (fine-tuning), None: random
     paper_fraction: float = 0.0    # share of its batches simulated in the paper's configuration instead
+    query_weights: dict = field(default_factory=dict)   # relative query-element weights ({}: uniform)
 
     @classmethod
     def read(cls, run_dir: str | Path) -> "RunSummary":
@@ -82,13 +83,17 @@ class RunSummary:
                    int(log[-1]["epoch"]), sum(float(r["seconds"]) for r in log) / 3600.0,
                    float(log[-1]["f1"]), info["metadata"].get("seed"), _thread_history(log),
                    float(log[-1]["lr"]) if "lr" in log[-1] else None, _lr_history(log), _stopped(run_dir),
-                   data.get("simulation") or "paper", data.get("init_from"), float(data.get("paper_fraction") or 0.0))
+                   data.get("simulation") or "paper", data.get("init_from"), float(data.get("paper_fraction") or 0.0),
+                   dict(data.get("query_weights") or {}))
 
     @property
     def data(self) -> str:
         """The training data in words: the simulator configuration, and the model it started from."""
         mix = (f" with {100 * self.paper_fraction:.0f} % of its batches in `paper`"
                if self.paper_fraction and self.simulation != "paper" else "")
+        if self.query_weights:
+            w = self.query_weights.values()
+            mix += f", query elements weighted {min(w):.2g}-{max(w):.2g} (hard examples)"
         return self.simulation + mix + (f", fine-tuned from `{Path(self.init_from).name}`" if self.init_from else "")
 
 

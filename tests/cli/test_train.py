@@ -58,3 +58,20 @@ def test_fine_tuning_flags_read_the_network_from_the_model_file(tmp_path):
     args = parser.parse_args(["--model", "unet", "--stream", "--out", "x", "--init", "default",
                               "--option", "width=0.5"])
     assert config_from_args(args).model_options == {"width": 0.5}      # given options win
+
+
+def test_query_weights_file_reaches_the_config_and_a_bad_file_is_named(tmp_path, capsys):
+    import argparse
+
+    from eels_helpers.cli import main
+    from eels_helpers.cli.train import config_from_args, configure_parser
+
+    parser = argparse.ArgumentParser()
+    configure_parser(parser)
+    (tmp_path / "w.json").write_text(json.dumps({"Sc": 2.5, "N": 0.5}))
+    args = parser.parse_args(["--model", "unet", "--stream", "--out", "x", "--query-weights", str(tmp_path / "w.json")])
+    assert config_from_args(args).query_weights == {"Sc": 2.5, "N": 0.5}
+    (tmp_path / "bad.json").write_text("[1, 2]")
+    code = main(["train", "--model", "mlp", "--stream", "--out", str(tmp_path / "run"),
+                 "--query-weights", str(tmp_path / "bad.json")])
+    assert code == 2 and "bad.json" in capsys.readouterr().err and not (tmp_path / "run").exists()

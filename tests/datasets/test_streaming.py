@@ -97,3 +97,25 @@ def test_a_mixture_draws_a_share_of_batches_from_the_second_configuration():
         StreamingSpectra(mix_config="B", mix_fraction=1.5)
     with pytest.raises(ValueError, match="needs a mix_config"):
         StreamingSpectra(mix_fraction=0.5)
+
+
+def test_query_weights_draw_elements_by_their_weight_and_leave_the_uniform_stream_unchanged():
+    """query_weights: each element drawn with probability weight / sum (unlisted elements weigh 1);
+    without them the stream is bit for bit the paper's uniform one."""
+    from eels_helpers.datasets.streaming import query_probabilities
+
+    np.testing.assert_allclose(query_probabilities(("O", "Fe", "Ce"), {"Fe": 3.0, "Ce": 0.0}), [0.25, 0.75, 0.0])
+    weighted = StreamingSpectra(elements=("O", "Fe", "Ce"), seed=5, batch_size=50, simulate_fn=fake_simulate,
+                                query_weights={"Fe": 3.0, "Ce": 0.0})
+    queries = np.concatenate([weighted.batch(b)["query"].numpy() for b in range(40)])     # 2000 draws
+    share = np.array([(queries == ELEMENTS.index(e)).mean() for e in ("O", "Fe", "Ce")])
+    assert share[2] == 0 and abs(share[1] - 0.75) < 0.04 and abs(share[0] - 0.25) < 0.04
+    plain = StreamingSpectra(elements=("O", "Fe"), seed=5, batch_size=8, simulate_fn=fake_simulate)
+    empty = StreamingSpectra(elements=("O", "Fe"), seed=5, batch_size=8, simulate_fn=fake_simulate, query_weights={})
+    assert torch.equal(plain.batch(3)["query"], empty.batch(3)["query"])
+    with pytest.raises(ValueError, match="unknown element symbols"):
+        StreamingSpectra(query_weights={"Xy": 1.0})
+    with pytest.raises(ValueError, match="finite and >= 0"):
+        StreamingSpectra(elements=("O",), query_weights={"O": -1.0})
+    with pytest.raises(ValueError, match="must not all be 0"):
+        StreamingSpectra(elements=("O",), query_weights={"O": 0.0})

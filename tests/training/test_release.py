@@ -58,6 +58,12 @@ def test_run_summary_says_what_the_run_trained_on(runs, tmp_path, fake_arrays):
     assert set(CALIBRATION_CONFIGS[-2:]) == {"open-world", "paper"}
     with pytest.raises(ValueError, match="paper_fraction"):
         TrainConfig(**TINY, paper_fraction=1.0)
+    weighted = tmp_path / "weighted"
+    train(TrainConfig(**TINY, simulation="open-world", query_weights={"Sc": 1.8, "O": 0.6}), SyntheticPeaks(64, seed=0),
+          weighted)
+    summary = shipping.RunSummary.read(weighted)
+    assert summary.query_weights == {"Sc": 1.8, "O": 0.6}
+    assert summary.data == "open-world, query elements weighted 0.6-1.8 (hard examples)"
 
 
 def test_a_copied_snapshot_does_not_know_why_its_run_stopped(runs, tmp_path):

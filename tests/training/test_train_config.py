@@ -31,3 +31,12 @@ def test_simulation_and_init_from_are_checked():
     with pytest.raises(ValueError, match="init_from must be None or a model file"):
         TrainConfig(init_from="")
     assert TrainConfig().simulation == "paper" and TrainConfig().init_from is None
+
+
+def test_query_weights_are_checked_and_default_to_the_uniform_draw():
+    assert TrainConfig().query_weights == {}
+    assert TrainConfig(query_weights={"Sc": 2.0}).query_weights == {"Sc": 2.0}
+    with pytest.raises(ValueError, match="query_weights: unknown element symbols"):
+        TrainConfig(query_weights={"Xy": 1.0})
+    with pytest.raises(ValueError, match="query_weights must be a dict"):
+        TrainConfig(query_weights=[("Sc", 2.0)])
