@@ -51,8 +51,9 @@ def main(argv=None) -> int:
     p.add_argument("--experimental-dir", default=None,
                    help="real spectra (manifest.csv) whose validation halves choose the threshold")
     p.add_argument("--rows", default=None, help="pickle of the simulated candidates: read if present, else written")
-    p.add_argument("--white-lines", action="store_true",
-                   help="fit with the computed white lines in each element's edge (VerifyConfig.white_lines)")
+    p.add_argument("--white-lines", nargs="?", const=True, default=False, metavar="TABLE",
+                   help="fit with the computed white lines in each element's edge (VerifyConfig.white_lines): "
+                        "the shipped table, or TABLE (single-particle, multiplet, crystal-field)")
     p.add_argument("--plural-eV", type=float, nargs="*", default=[],
                    help="plasmon energies (eV) of plural-scattering replicas (VerifyConfig.plural_eV)")
     p.add_argument("--other-edges", action="store_true",
@@ -118,7 +119,8 @@ def main(argv=None) -> int:
         "command": " ".join(["python", "scripts/fit_verification_rule.py",
                              *(sys.argv[1:] if argv is None else argv)]),
         "simulated_spectra": int(spectra.size), "configs": list(args.configs), "seed": args.seed,
-        "candidates": int(len(rows)), "white_lines": bool(args.white_lines), "plural_eV": list(fit.plural_eV),
+        "candidates": int(len(rows)), "white_lines": args.white_lines, "line_fwhm_eV": fit.line_fwhm_eV,
+        "plural_eV": list(fit.plural_eV),
         "other_edges": bool(args.other_edges),
         "true_fraction": round(float(y.mean()), 4), "l2": args.l2,
         "held_out_spectra": len(held), "held_out_brier": round(table.attrs["brier"], 4),

@@ -85,7 +85,13 @@ class VerifyConfig:
     margin_after_eV: a family is fitted when its first onset lies >= this (eV) below the end of
     the window. gos: GOS source as in :class:`~eels_helpers.inference.quantify.QuantificationConfig`.
     offset_eV: calibration error (file axis minus true axis, eV) subtracted from the axis.
-    white_lines: add each candidate's computed white lines to its atomic edge term.
+    white_lines: add each candidate's computed white lines to its atomic edge term: True (the
+    shipped single-particle table) or a table name of
+    :data:`eels_helpers.physics.white_lines.TABLE_PATHS` (e.g. "crystal-field", the lines of the
+    ``open-world-sharp`` simulator configuration); False: none.
+    line_fwhm_eV: with white_lines, the lines are convolved with a Gaussian of this FWHM (eV, 0..10;
+    0 = natural widths only): the instrument's energy resolution, which broadens every measured
+    line (the simulator's zero-loss peaks: 0.5-3 eV FWHM; 1.5 eV is their middle).
     plural_eV: plasmon energies (eV, 3..60) of first-order plural-scattering replicas of each
     candidate's edge term (one free column each; :func:`~eels_helpers.inference.quantify.plasmon_replicas`).
     other_edges: also fit each candidate's edges outside the 107 families
@@ -104,17 +110,25 @@ class VerifyConfig:
     margin_after_eV: float = 15.0
     gos: str = "auto"
     offset_eV: float = 0.0
-    white_lines: bool = False
+    white_lines: bool | str = False
+    line_fwhm_eV: float = 1.5
     plural_eV: tuple[float, ...] = ()
     other_edges: bool = False
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        for name in ("white_lines", "other_edges"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
+        if not isinstance(self.other_edges, bool):
+            raise ValueError(f"VerifyConfig.other_edges must be a bool; got {self.other_edges!r}")
+        if not isinstance(self.white_lines, bool):
+            from eels_helpers.physics.white_lines import TABLE_PATHS
+
+            if self.white_lines not in TABLE_PATHS:
+                raise ValueError(f"VerifyConfig.white_lines must be a bool or a white-line table of "
+                                 f"{sorted(TABLE_PATHS)}; got {self.white_lines!r}")
         object.__setattr__(self, "plural_eV", tuple(float(v) for v in self.plural_eV))
+        if not (isinstance(self.line_fwhm_eV, (int, float)) and 0.0 <= self.line_fwhm_eV <= 10.0):
+            raise ValueError(f"VerifyConfig.line_fwhm_eV must be a width in [0, 10] eV; got {self.line_fwhm_eV!r}")
         if any(not 3.0 <= v <= 60.0 for v in self.plural_eV):
             raise ValueError(f"VerifyConfig.plural_eV must be plasmon energies in [3, 60] eV; got {self.plural_eV!r}")
         for name in ("E0_keV", "alpha_mrad", "beta_mrad"):
@@ -158,14 +172,17 @@ _SIGMA_CACHE: dict[tuple, dict[str, np.ndarray]] = {}
 _SIGMA_CACHE_SETTINGS = 16
 
 
-def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=False) -> tuple[np.ndarray, np.ndarray]:
+def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=False,
+                  line_fwhm_eV=0.0) -> tuple[np.ndarray, np.ndarray]:
     """dsigma/dE (barn/eV) of each family on the shared 0.25 eV grid (+ its white lines with
-    ``white_lines``), cached per microscope."""
+    ``white_lines``, convolved with a Gaussian of ``line_fwhm_eV`` FWHM, the area kept), cached per
+    microscope."""
     from eels_helpers.physics.gos_tables import resolve_gos
     from eels_helpers.physics.white_lines import edge_cross_sections
 
     src = resolve_gos(gos)
-    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src), bool(white_lines))
+    fwhm = float(line_fwhm_eV) if white_lines else 0.0
+    key = (float(E0_keV), float(alpha_mrad), float(beta_mrad), str(src), white_lines, fwhm)
     store = _SIGMA_CACHE.get(key)
     if store is None:
         if len(_SIGMA_CACHE) >= _SIGMA_CACHE_SETTINGS:
@@ -176,6 +193,11 @@ def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=Fals
     if todo:
         cont, lines, _ = edge_cross_sections(todo, grid, E0_keV, alpha_mrad, beta_mrad, src,
                                              white_lines=white_lines)
+        if fwhm > 0:
+            from scipy.ndimage import gaussian_filter1d
+
+            lines = gaussian_filter1d(lines, fwhm / (2 * np.sqrt(2 * np.log(2))) / _GRID_STEP_EV, axis=1,
+                                      mode="constant")
         store.update(zip([f.name for f in todo], cont + lines))
     return grid, np.stack([store[f.name] for f in families]) if families else np.zeros((0, grid.size))
 
@@ -360,7 +382,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
             ev.edges_outside = outside_txt[el]
         return decide(res, rule, threshold)
     grid, sig = _family_sigma(fams, micro["E0_keV"], micro["alpha_mrad"], micro["beta_mrad"], config.gos,
-                              config.white_lines)
+                              config.white_lines, config.line_fwhm_eV)
     fitted = [el for el in cand if el not in status_reason]
     shifts = np.asarray(config.shifts_eV)
     S, n = shifts.size, Eb.size
