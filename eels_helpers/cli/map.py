@@ -153,11 +153,12 @@ def main(args: argparse.Namespace) -> int:
 def _verify(spectrum, mapping, args):
     """Verification of the summed image and of blocks; prints the evidence; None on failure."""
     from eels_helpers.inference.verification import VerifyConfig
+    from eels_helpers.inference.verification_model import fit_settings
     from eels_helpers.inference.verification_rules import DecisionRule, format_verification, verify_regions
 
     try:
-        config = VerifyConfig(E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
-                              offset_eV=args.offset, gos=args.gos)
+        config = VerifyConfig(**fit_settings(str(args.model)), E0_keV=args.E0, alpha_mrad=args.alpha,
+                              beta_mrad=args.beta, offset_eV=args.offset, gos=args.gos)
         checked = verify_regions(spectrum, mapping.probabilities, mapping.threshold, config,
                                  blocks=args.verify_blocks, rule=DecisionRule(model=str(args.model)))
     except ValueError as err:

@@ -84,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
             from eels_helpers.inference.verification_model import verification_helps
 
             verify, why = verification_helps(args.model)
-        vconfig = _verify_config(args) if verify else None
+        vconfig = _verify_config(args, args.model) if verify else None
         device = resolve_device(args.device)
         loaded = load_model(args.model, device=device)
     except (ModelNotFoundError, ValueError) as err:
@@ -155,12 +155,14 @@ def main(args: argparse.Namespace) -> int:
     return status
 
 
-def _verify_config(args):
+def _verify_config(args, model):
     from eels_helpers.inference.verification import VerifyConfig
+    from eels_helpers.inference.verification_model import fit_settings
 
     if not 0.0 <= args.candidate_threshold < 1.0:
         raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
-    return VerifyConfig(E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta, offset_eV=args.offset)
+    return VerifyConfig(**fit_settings(str(model)), E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
+                        offset_eV=args.offset)
 
 
 def _verify_one(pred, config, candidate_threshold, model):

@@ -258,6 +258,23 @@ def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None
     return LogisticRule.from_dict(entry)
 
 
+#: the VerifyConfig fields a rule's features depend on, as scripts/fit_verification_rule.py records them
+FIT_SETTINGS = ("white_lines", "line_fwhm_eV", "plural_eV", "other_edges")
+
+
+def fit_settings(model: str, path: str | Path | None = None) -> dict:
+    """The :class:`~eels_helpers.inference.verification.VerifyConfig` settings that network
+    ``model``'s rule was fitted with (``provenance``: white lines, their resolution, plural
+    scattering, edges outside the families), so a verification uses the features its rule knows;
+    {} without a rule (the defaults)."""
+    _, _, entry = _stored_rule(model, path)
+    prov = (entry or {}).get("provenance", {})
+    out = {k: prov[k] for k in FIT_SETTINGS if k in prov}
+    if "plural_eV" in out:
+        out["plural_eV"] = tuple(out["plural_eV"])
+    return out
+
+
 def save_rule(rule: LogisticRule, path: str | Path | None = None) -> Path:
     """Write (or replace) ``rule``'s entry, keyed by its model, in the rules file, atomically."""
     path = RULES_FILE if path is None else Path(path)

@@ -15,6 +15,7 @@ from eels_helpers.inference.verification_model import (
     calibration,
     candidate_features,
     fit_logistic,
+    fit_settings,
     load_rule,
     save_rule,
     verification_helps,
@@ -92,6 +93,24 @@ def test_rules_file_per_model_atomic_and_fallback(tmp_path, caplog):
     path.write_text(json.dumps(data))
     with pytest.raises(ValueError, match="refit"):
         load_rule("a", path)
+
+
+def test_fit_settings_give_a_verification_the_options_its_rule_was_fitted_with(tmp_path):
+    from eels_helpers.inference.verification import VerifyConfig
+
+    path = tmp_path / "rules.json"
+    X, y, _ = _synthetic_rule(np.random.default_rng(2), 300)
+    a = fit_logistic(X, y, model="a")
+    prov = {"white_lines": "crystal-field", "line_fwhm_eV": 1.5, "plural_eV": [15.0], "other_edges": False,
+            "seed": 0}
+    save_rule(LogisticRule("wl", a.coefficients, a.intercept, a.mean, a.scale, 0.3, prov), path)
+    save_rule(LogisticRule("old", a.coefficients, a.intercept, a.mean, a.scale, 0.3, {"white_lines": False}), path)
+    settings = fit_settings("wl", path)
+    assert settings == {"white_lines": "crystal-field", "line_fwhm_eV": 1.5, "plural_eV": (15.0,), "other_edges": False}
+    config = VerifyConfig(**settings, offset_eV=2.0)
+    assert (config.white_lines, config.plural_eV, config.offset_eV) == ("crystal-field", (15.0,), 2.0)
+    assert fit_settings("old", path) == {"white_lines": False}
+    assert fit_settings("none", path) == {}
 
 
 def test_decision_rule_without_fitted_rule_falls_back(caplog, monkeypatch, tmp_path):
