@@ -333,9 +333,10 @@ def verify_row(manifest, row: int, probabilities: np.ndarray, rule=None, candida
     (its summed spectrum, the manifest's energy offset), for figures."""
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.verification import VerifyConfig, verify
+    from eels_helpers.inference.verification_model import fit_settings
     from eels_helpers.inference.verification_rules import candidates_from_probabilities
 
     rec = manifest.iloc[int(row)]
     cand = candidates_from_probabilities(np.asarray(probabilities)[int(row)], candidate_threshold)
-    return verify(read_spectrum(rec["path"]).summed(), cand, VerifyConfig(offset_eV=float(rec["energy_offset_eV"])),
-                  rule=rule)
+    return verify(read_spectrum(rec["path"]).summed(), cand,      # fitted as its rule was fitted
+                  VerifyConfig(**fit_settings(rule), offset_eV=float(rec["energy_offset_eV"])), rule=rule)

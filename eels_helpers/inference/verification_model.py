@@ -262,13 +262,18 @@ def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None
 FIT_SETTINGS = ("white_lines", "line_fwhm_eV", "plural_eV", "other_edges")
 
 
-def fit_settings(model: str, path: str | Path | None = None) -> dict:
-    """The :class:`~eels_helpers.inference.verification.VerifyConfig` settings that network
-    ``model``'s rule was fitted with (``provenance``: white lines, their resolution, plural
-    scattering, edges outside the families), so a verification uses the features its rule knows;
-    {} without a rule (the defaults)."""
-    _, _, entry = _stored_rule(model, path)
-    prov = (entry or {}).get("provenance", {})
+def fit_settings(model, path: str | Path | None = None) -> dict:
+    """The :class:`~eels_helpers.inference.verification.VerifyConfig` settings that a rule was
+    fitted with (``provenance``: white lines, their resolution, plural scattering, edges outside the
+    families), so a verification uses the features its rule knows. ``model``: a network name (its
+    stored rule), a :class:`LogisticRule` or a DecisionRule holding one; {} without a rule."""
+    rule = getattr(model, "logistic", model)
+    if isinstance(rule, LogisticRule):
+        prov = rule.provenance
+    elif rule is None or not isinstance(rule, (str, Path)):
+        prov = {}
+    else:
+        prov = (_stored_rule(str(rule), path)[2] or {}).get("provenance", {})
     out = {k: prov[k] for k in FIT_SETTINGS if k in prov}
     if "plural_eV" in out:
         out["plural_eV"] = tuple(out["plural_eV"])

@@ -111,6 +111,9 @@ def test_fit_settings_give_a_verification_the_options_its_rule_was_fitted_with(t
     assert (config.white_lines, config.plural_eV, config.offset_eV) == ("crystal-field", (15.0,), 2.0)
     assert fit_settings("old", path) == {"white_lines": False}
     assert fit_settings("none", path) == {}
+    rule = load_rule("wl", path)
+    assert fit_settings(rule) == settings == fit_settings(DecisionRule(logistic=rule))
+    assert fit_settings(None) == {} and fit_settings(DecisionRule()) == {}
 
 
 def test_decision_rule_without_fitted_rule_falls_back(caplog, monkeypatch, tmp_path):
