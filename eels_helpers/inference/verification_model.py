@@ -270,10 +270,10 @@ def fit_settings(model, path: str | Path | None = None) -> dict:
     rule = getattr(model, "logistic", model)
     if isinstance(rule, LogisticRule):
         prov = rule.provenance
-    elif rule is None or not isinstance(rule, (str, Path)):
-        prov = {}
-    else:
+    elif isinstance(rule, (str, Path)):
         prov = (_stored_rule(str(rule), path)[2] or {}).get("provenance", {})
+    else:                                   # None, or a DecisionRule with the hand-set coefficients
+        prov = {}
     out = {k: prov[k] for k in FIT_SETTINGS if k in prov}
     if "plural_eV" in out:
         out["plural_eV"] = tuple(out["plural_eV"])
