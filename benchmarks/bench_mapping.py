@@ -78,10 +78,10 @@ def model(name: str, config: str):
 
 def accuracy(net, variants: dict, n: int, threshold: float) -> dict:
     """Simulated validation spectra (VALIDATION_SEED, as in shipping): F1 / EMR of each variant."""
+    from eels_helpers.datasets.streaming import simulated_arrays
     from eels_helpers.evaluation.held_out import VALIDATION_SEED
     from eels_helpers.evaluation.metrics import evaluate
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.training.data import simulated_arrays
 
     x, y = simulated_arrays(n, seed=VALIDATION_SEED)
     loaded = _as_loaded(net, "cpu")

@@ -4,7 +4,10 @@
   with no disk; distributed ranks and DataLoader workers never repeat each other);
 * :func:`single_element_arrays`: the single-element set in memory (the confusion matrix);
 * :func:`stream_occurrence`: the element occurrence of freshly simulated spectra (Fig. 4a without
-  a file).
+  a file);
+* :func:`named_stream` / :func:`simulated_arrays`: a seeded stream of a named simulator
+  configuration over the elements it can draw, and its first spectra in memory (validation, test
+  and calibration sets; per-element scores of :mod:`eels_helpers.evaluation.hard_examples`).
 
 Each batch and each element draws from its own generator (``SeedSequence(seed, spawn_key=...)``),
 so what is drawn does not depend on the number of workers or on the other elements asked for.
@@ -188,3 +191,27 @@ def stream_occurrence(n_spectra: int, seed: int = 0, batch_size: int = 64, confi
     for batch in stream:
         total += element_occurrence(batch["labels_identification"].numpy())
     return total
+
+
+def named_stream(simulation: str = "paper", seed: int = 0, batch_size: int = 64,
+                 n_batches: int | None = None) -> StreamingSpectra:
+    """:class:`StreamingSpectra` of the named simulator configuration ``simulation``
+    (:data:`eels_helpers.simulation.config.NAMED_CONFIGS`), query elements uniform over those it can
+    draw (:func:`~eels_helpers.datasets.config.simulatable_elements`), as a training run draws them."""
+    from eels_helpers.simulation.config import named_config
+
+    config = named_config(simulation)
+    return StreamingSpectra(config=config, elements=simulatable_elements(config)[0], seed=seed,
+                            batch_size=batch_size, n_batches=n_batches)
+
+
+def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64,
+                     simulation: str = "paper") -> tuple[np.ndarray, np.ndarray]:
+    """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) of
+    :func:`named_stream` with ``seed`` (use a seed other than the training seed for test data)."""
+    if not (isinstance(n_spectra, (int, np.integer)) and n_spectra >= 1):
+        raise ValueError(f"n_spectra must be an integer >= 1 (spectra to simulate), got {n_spectra!r}")
+    stream = named_stream(simulation, seed, batch_size, n_batches=-(-int(n_spectra) // batch_size))
+    batches = [stream.batch(b) for b in range(stream.n_batches)]
+    return (np.concatenate([b["spectra"].numpy() for b in batches]),
+            np.concatenate([b["labels_identification"].numpy() for b in batches]))

@@ -18,7 +18,7 @@ from eels_helpers.physics.elements import ELEMENTS
 def element_errors(model, config: str, threshold: float, *, n_spectra: int = 8192, seed: int = 7,
                    batch_size: int = 64):
     """Per-element scores of ``model`` on ``n_spectra`` freshly simulated spectra
-    (:class:`~eels_helpers.datasets.streaming.StreamingSpectra`: query elements uniform over those
+    (:func:`~eels_helpers.datasets.streaming.named_stream`: query elements uniform over those
     the simulator can draw, as in training; ``config``: a name of NAMED_CONFIGS; ``seed``: a stream
     seed no training run used), one batch of ``batch_size`` spectra at a time. Returns a
     pandas DataFrame indexed by element with columns ``support`` (spectra labelled with it), ``tp``,
@@ -26,20 +26,16 @@ def element_errors(model, config: str, threshold: float, *, n_spectra: int = 819
     reported) and ``error`` (1 - f1)."""
     import pandas as pd
 
-    from eels_helpers.datasets.config import simulatable_elements
-    from eels_helpers.datasets.streaming import StreamingSpectra
+    from eels_helpers.datasets.streaming import named_stream
     from eels_helpers.evaluation.metrics import _counts, binarize
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.simulation.config import named_config
 
     if not 0 < threshold < 1:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold!r}")
     if not (isinstance(n_spectra, int) and n_spectra >= 1):
         raise ValueError(f"n_spectra must be an integer >= 1, got {n_spectra!r}")
     loaded = _as_loaded(model, "cpu")
-    simulation = named_config(config)
-    stream = StreamingSpectra(simulation, elements=simulatable_elements(simulation)[0], seed=seed,
-                              batch_size=batch_size)
+    stream = named_stream(config, seed, batch_size)
     tp = fp = fn = np.zeros(len(ELEMENTS))
     for b in range(-(-n_spectra // batch_size)):     # a batch at a time: the counts, not the spectra, are kept
         batch = stream.batch(b)

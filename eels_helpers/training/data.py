@@ -7,8 +7,8 @@
   :class:`PermutationSampler`), an ``IterableDataset``, or the streaming simulator
   (:class:`eels_helpers.datasets.streaming.StreamingSpectra`, which yields whole batches).
 * Datasets: :class:`SyntheticPeaks` (a toy for tests), :func:`streaming_dataset` (the
-  simulator for this process), :func:`simulated_arrays` (validation and test arrays from the
-  simulator). Files on disk are read by
+  simulator for this process). Validation and test arrays from the simulator:
+  :func:`eels_helpers.datasets.streaming.simulated_arrays`; files on disk are read by
   :func:`eels_helpers.datasets.hdf5_reader.open_training_split`.
 """
 
@@ -22,8 +22,7 @@ import numpy as np
 
 from eels_helpers.training.config import TrainConfig
 
-__all__ = ["SyntheticPeaks", "PermutationSampler", "iterate_batches", "batch_xy", "dist_env", "streaming_dataset",
-           "simulated_arrays"]
+__all__ = ["SyntheticPeaks", "PermutationSampler", "iterate_batches", "batch_xy", "dist_env", "streaming_dataset"]
 
 logger = logging.getLogger(__name__)
 
@@ -189,20 +188,3 @@ def streaming_dataset(config: TrainConfig):
     return StreamingSpectra(config=simulation, elements=elements, seed=config.seed, batch_size=config.batch_size,
                             rank=rank, world_size=world, mix_config=mix, mix_fraction=config.paper_fraction,
                             query_weights=config.query_weights or None)
-
-
-def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64,
-                     simulation: str = "paper") -> tuple[np.ndarray, np.ndarray]:
-    """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) from the
-    streaming simulator with ``seed`` (use a seed other than the training seed for test data) in
-    the named simulator configuration ``simulation``."""
-    from eels_helpers.datasets.config import simulatable_elements
-    from eels_helpers.datasets.streaming import StreamingSpectra
-    from eels_helpers.simulation.config import named_config
-
-    config = named_config(simulation)
-    stream = StreamingSpectra(config=config, elements=simulatable_elements(config)[0], seed=seed,
-                              batch_size=batch_size, n_batches=-(-n_spectra // batch_size))
-    batches = [stream.batch(b) for b in range(stream.n_batches)]
-    return (np.concatenate([b["spectra"].numpy() for b in batches]),
-            np.concatenate([b["labels_identification"].numpy() for b in batches]))

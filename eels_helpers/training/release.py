@@ -11,7 +11,7 @@ composition on a CPU; ``ensemble-paper``: the paper's 2 ViT + 3 U-Net). It write
   simulated spectra (``held_out.RECALIBRATION_SEED``; :func:`eels_helpers.models.recalibrate_batchnorm`): the
   statistics accumulated during training do not match inference (dropout before BatchNorm);
   a run shared by several models is recalibrated and evaluated once;
-* simulated validation spectra (:func:`eels_helpers.training.data.simulated_arrays`,
+* simulated validation spectra (:func:`eels_helpers.datasets.streaming.simulated_arrays`,
   ``held_out.VALIDATION_SEED``) choose the
   simulated threshold by the paper's rule (precision closest to recall); simulated test
   spectra (``held_out.TEST_SEED``) are scored at it, with the float16 weights that ship;
@@ -197,8 +197,8 @@ class Scorer:
     (read once)."""
 
     def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None):
+        from eels_helpers.datasets.streaming import simulated_arrays
         from eels_helpers.evaluation.real_spectra import evaluation_set, manifest_inputs
-        from eels_helpers.training.data import simulated_arrays
 
         self.n_validation, self.n_test = n_validation, n_test
         self._calibration: dict[str, np.ndarray] = {}     # simulator configuration -> spectra
@@ -213,7 +213,7 @@ class Scorer:
     def calibration_spectra(self, simulation: str, paper_fraction: float = 0.0) -> np.ndarray:
         """The BatchNorm recalibration spectra of a simulator configuration (cached); with
         ``paper_fraction`` (a run trained on a mixture) that share of them from the paper's."""
-        from eels_helpers.training.data import simulated_arrays
+        from eels_helpers.datasets.streaming import simulated_arrays
 
         for name in {simulation, "paper"} if paper_fraction else {simulation}:
             if name not in self._calibration:

@@ -7,7 +7,13 @@ import pytest
 import torch
 from dataset_fakes import fake_simulate
 
-from eels_helpers.datasets.streaming import StreamingSpectra, single_element_arrays, stream_occurrence
+from eels_helpers.datasets.streaming import (
+    StreamingSpectra,
+    named_stream,
+    simulated_arrays,
+    single_element_arrays,
+    stream_occurrence,
+)
 from eels_helpers.physics.elements import ELEMENTS
 
 
@@ -119,3 +125,18 @@ def test_query_weights_draw_elements_by_their_weight_and_leave_the_uniform_strea
         StreamingSpectra(elements=("O",), query_weights={"O": -1.0})
     with pytest.raises(ValueError, match="must not all be 0"):
         StreamingSpectra(elements=("O",), query_weights={"O": 0.0})
+
+
+def test_simulated_arrays_are_the_first_whole_batches_of_the_named_stream():
+    x, y = simulated_arrays(6, seed=11, batch_size=4, simulation="open-world-sharp")    # 2 whole batches
+    stream = named_stream("open-world-sharp", seed=11, batch_size=4)
+    assert x.shape == (8, 3072) and y.shape == (8, 80) and x.dtype == np.float32
+    for b in range(2):
+        batch = stream.batch(b)
+        np.testing.assert_array_equal(x[4 * b:4 * b + 4], batch["spectra"].numpy())
+        np.testing.assert_array_equal(y[4 * b:4 * b + 4], batch["labels_identification"].numpy())
+    assert stream.n_batches is None and set(stream.elements) <= set(ELEMENTS)     # endless, network elements
+    with pytest.raises(ValueError, match="n_spectra must be an integer >= 1"):
+        simulated_arrays(0, seed=1)
+    with pytest.raises(ValueError, match="open-world-nonsense"):
+        named_stream("open-world-nonsense")

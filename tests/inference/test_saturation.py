@@ -54,7 +54,7 @@ def test_noisy_spectra_fill_values_and_short_runs_are_not_saturation():
 
 
 def test_simulated_spectra_are_never_saturated():
-    from eels_helpers.training.data import simulated_arrays
+    from eels_helpers.datasets.streaming import simulated_arrays
 
     for simulation in ("paper", "open-world"):
         x, _ = simulated_arrays(256, seed=99, simulation=simulation)

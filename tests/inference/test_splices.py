@@ -63,7 +63,7 @@ def test_a_background_subtracted_pre_edge_is_not_a_splice():
 
 
 def test_simulated_spectra_are_almost_never_cut():
-    from eels_helpers.training.data import simulated_arrays
+    from eels_helpers.datasets.streaming import simulated_arrays
 
     x, _ = simulated_arrays(256, seed=4321, simulation="paper")
     ratio, _ = splice_ratio(x)

@@ -103,7 +103,7 @@ def random_arrays(n, seed, batch_size=64, simulation="paper"):
 @pytest.fixture
 def fake_arrays(monkeypatch):
     """The simulator is tested elsewhere; random arrays keep these tests fast."""
-    monkeypatch.setattr("eels_helpers.training.data.simulated_arrays", random_arrays)
+    monkeypatch.setattr("eels_helpers.datasets.streaming.simulated_arrays", random_arrays)
 
 
 def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays, monkeypatch, capsys):
