@@ -193,25 +193,28 @@ def stream_occurrence(n_spectra: int, seed: int = 0, batch_size: int = 64, confi
     return total
 
 
-def named_stream(simulation: str = "paper", seed: int = 0, batch_size: int = 64,
-                 n_batches: int | None = None) -> StreamingSpectra:
-    """:class:`StreamingSpectra` of the named simulator configuration ``simulation``
-    (:data:`eels_helpers.simulation.config.NAMED_CONFIGS`), query elements uniform over those it can
-    draw (:func:`~eels_helpers.datasets.config.simulatable_elements`), as a training run draws them."""
+def named_stream(simulation="paper", seed: int = 0, batch_size: int = 64, n_batches: int | None = None,
+                 elements: Sequence[str] | None = None) -> StreamingSpectra:
+    """:class:`StreamingSpectra` of the simulator configuration ``simulation`` (a name of
+    :data:`eels_helpers.simulation.config.NAMED_CONFIGS` or a SimulationConfig), query elements
+    uniform over ``elements``, by default over those it can draw
+    (:func:`~eels_helpers.datasets.config.simulatable_elements`), as a training run draws them."""
     from eels_helpers.simulation.config import named_config
 
-    config = named_config(simulation)
-    return StreamingSpectra(config=config, elements=simulatable_elements(config)[0], seed=seed,
-                            batch_size=batch_size, n_batches=n_batches)
+    config = named_config(simulation) if isinstance(simulation, str) else simulation
+    if elements is None:
+        elements = simulatable_elements(config)[0]
+    return StreamingSpectra(config=config, elements=elements, seed=seed, batch_size=batch_size,
+                            n_batches=n_batches)
 
 
-def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64,
-                     simulation: str = "paper") -> tuple[np.ndarray, np.ndarray]:
+def simulated_arrays(n_spectra: int, seed: int, batch_size: int = 64, simulation="paper",
+                     elements: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``n_spectra`` (rounded up to whole batches) spectra (N, 3072) and labels (N, 80) of
     :func:`named_stream` with ``seed`` (use a seed other than the training seed for test data)."""
     if not (isinstance(n_spectra, (int, np.integer)) and n_spectra >= 1):
         raise ValueError(f"n_spectra must be an integer >= 1 (spectra to simulate), got {n_spectra!r}")
-    stream = named_stream(simulation, seed, batch_size, n_batches=-(-int(n_spectra) // batch_size))
+    stream = named_stream(simulation, seed, batch_size, -(-int(n_spectra) // batch_size), elements)
     batches = [stream.batch(b) for b in range(stream.n_batches)]
     return (np.concatenate([b["spectra"].numpy() for b in batches]),
             np.concatenate([b["labels_identification"].numpy() for b in batches]))

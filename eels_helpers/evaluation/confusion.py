@@ -168,21 +168,15 @@ def twin_scores(y_true, y_prob, threshold: float, pairs=ONSET_TWINS):
 
 def simulated_twin_scores(model, config, threshold: float, *, n_spectra: int = 1920, seed: int = 99,
                           pairs=ONSET_TWINS):
-    """:func:`twin_scores` of ``model`` (name, path or loaded model) on ``n_spectra`` freshly
-    simulated spectra (:class:`eels_helpers.datasets.streaming.StreamingSpectra`, batches of 64,
+    """:func:`twin_scores` of ``model`` (name, path or loaded model) on ``n_spectra`` (>= 1) freshly
+    simulated spectra (:func:`eels_helpers.datasets.streaming.simulated_arrays`, batches of 64,
     query elements drawn from the pairs' elements, simulator configuration ``config``: a
     :class:`~eels_helpers.simulation.config.SimulationConfig` or a name of ``NAMED_CONFIGS``)."""
-    from eels_helpers.datasets.streaming import StreamingSpectra
+    from eels_helpers.datasets.streaming import simulated_arrays
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.simulation.config import named_config
 
-    if isinstance(config, str):
-        config = named_config(config)
     elements = sorted({e for pair in pairs for e in pair}, key=ELEMENTS.index)
-    stream = StreamingSpectra(config, elements=elements, seed=seed, batch_size=64)
-    batches = [stream.batch(b) for b in range(max(1, -(-n_spectra // 64)))]
-    labels = np.concatenate([b["labels_identification"].numpy() for b in batches])
-    spectra = np.concatenate([b["spectra"].numpy() for b in batches])
+    spectra, labels = simulated_arrays(n_spectra, seed, 64, config, elements)
     return twin_scores(labels, run_model(_as_loaded(model, "cpu"), spectra), threshold, pairs)
 
 

@@ -15,12 +15,13 @@ import numpy as np
 from eels_helpers.physics.elements import ELEMENTS
 
 
-def element_errors(model, config: str, threshold: float, *, n_spectra: int = 8192, seed: int = 7,
+def element_errors(model, config, threshold: float, *, n_spectra: int = 8192, seed: int = 7,
                    batch_size: int = 64):
     """Per-element scores of ``model`` on ``n_spectra`` freshly simulated spectra
     (:func:`~eels_helpers.datasets.streaming.named_stream`: query elements uniform over those
-    the simulator can draw, as in training; ``config``: a name of NAMED_CONFIGS; ``seed``: a stream
-    seed no training run used), one batch of ``batch_size`` spectra at a time. Returns a
+    the simulator can draw, as in training; ``config``: a SimulationConfig or a name of
+    NAMED_CONFIGS; ``seed``: a stream seed no training run used), one batch of ``batch_size``
+    spectra at a time. Returns a
     pandas DataFrame indexed by element with columns ``support`` (spectra labelled with it), ``tp``,
     ``fp``, ``fn``, ``f1`` (2tp / (2tp + fp + fn); NaN where the element was neither labelled nor
     reported) and ``error`` (1 - f1)."""
@@ -36,12 +37,12 @@ def element_errors(model, config: str, threshold: float, *, n_spectra: int = 819
         raise ValueError(f"n_spectra must be an integer >= 1, got {n_spectra!r}")
     loaded = _as_loaded(model, "cpu")
     stream = named_stream(config, seed, batch_size)
-    tp = fp = fn = np.zeros(len(ELEMENTS))
+    counts = np.zeros((3, len(ELEMENTS)))                # tp, fp, fn per element
     for b in range(-(-n_spectra // batch_size)):     # a batch at a time: the counts, not the spectra, are kept
         batch = stream.batch(b)
-        counts = _counts(batch["labels_identification"].numpy() > 0,
-                         binarize(run_model(loaded, batch["spectra"].numpy()), threshold))
-        tp, fp, fn = tp + counts[0], fp + counts[1], fn + counts[2]
+        counts += _counts(batch["labels_identification"].numpy() > 0,
+                          binarize(run_model(loaded, batch["spectra"].numpy()), threshold))
+    tp, fp, fn = counts
     denominator = 2 * tp + fp + fn
     with np.errstate(invalid="ignore", divide="ignore"):
         f1 = np.where(denominator > 0, 2 * tp / denominator, np.nan)
