@@ -78,6 +78,11 @@ def test_modulation_scaling_rule():
                                                         p["width_eV"]), 10.0)
     assert (fac >= 0).all() and (fac - 1 <= 10 + 1e-4).all()
     assert np.isclose(fac.min(axis=1), 0, atol=1e-5).mean() > 0.5  # most reach the zero dip
+    # capped at 1 (open-world-mild): no peak lifts the edge above twice itself, dips still reach 0
+    fac1, _, _ = fs.modulation(fs.fine_structure_profile(p["peak_eV"], p["weight"], g, p["width_eV"]), 1.0)
+    assert (fac1 >= 0).all() and (fac1 <= 2 + 1e-5).all()
+    # each profile is scaled until its peak reaches the cap (R > 1) or its dip reaches zero (R <= 1)
+    assert (np.isclose(fac1.max(axis=1), 2, atol=1e-4) | np.isclose(fac1.min(axis=1), 0, atol=1e-4)).all()
 
 
 def test_modulation_of_vanishing_profiles_stays_in_float32_range():

@@ -395,3 +395,12 @@ def test_sharp_configuration_only_narrows_the_zero_loss_peak():
     assert sharp.zlp_fwhm_eV == (0.5, 3.0) and SimulationConfig().zlp_fwhm_eV == (1.0, 3.0)
     assert dataclasses.replace(sharp, zlp_fwhm_eV=cf.zlp_fwhm_eV) == cf
     assert cf.white_line_model == "crystal-field" and cf.lone_edge_fraction == 0.5
+
+
+def test_mild_configuration_only_caps_the_generic_fine_structure():
+    """open-world-mild = open-world-sharp whose generic fine structure peaks at most 1x the edge
+    (Table 1's maximum scale: 10), before the depth factor."""
+    mild, sharp = named_config("open-world-mild"), named_config("open-world-sharp")
+    assert mild.fs_max_scale == 1.0 and SimulationConfig().fs_max_scale == 10.0
+    assert dataclasses.replace(mild, fs_max_scale=sharp.fs_max_scale) == sharp
+    assert mild.fs_depth == (0.1, 1.0) and not mild.fs_on_white_lines
