@@ -482,7 +482,10 @@ _SOURCES: dict[str, GosSource] = {}
 
 
 def get_source(gos="builtin") -> GosSource:
-    """A GOS source by name ("builtin", "hydrogenic"), by path, or an object passed through."""
+    """A GOS source by name ("builtin", "hydrogenic"), by path, or an object passed through; a
+    name ending in "+4f-multiplet" (e.g. "builtin+4f-multiplet") is that source with Ba's M4,5
+    threshold resonance shared by the 3d^9 4f^1 multiplet
+    (:mod:`eels_helpers.physics.threshold_resonance`)."""
     if not isinstance(gos, (str, os.PathLike)):
         if isinstance(gos, GosSource):
             return gos
@@ -496,6 +499,10 @@ def get_source(gos="builtin") -> GosSource:
         src: GosSource = HydrogenicSource()
     elif key == "builtin":
         src = FileGosSource(BUILTIN_GOS_PATH, name="builtin")
+    elif key.endswith("+4f-multiplet") and len(key) > len("+4f-multiplet"):
+        from eels_helpers.physics.threshold_resonance import SUFFIX, MultipletResonanceSource
+
+        src = MultipletResonanceSource(get_source(key[:-len(SUFFIX)]))
     else:
         p = Path(key).expanduser()
         if not p.is_file():

@@ -190,7 +190,8 @@ class SimulationConfig:
     gos: str = field(default="auto", metadata=_row(
         "GOS source", "", "str", (0, 0),
         '"auto" (the builtin table when shipped, else hydrogenic), "builtin", "hydrogenic" '
-        "or a GOSH path"))
+        'or a GOSH path; "builtin+4f-multiplet": builtin with Ba M4,5\'s threshold resonance shared '
+        "M5:M4 by the 3d9 4f1 multiplet (eels_helpers.physics.threshold_resonance)"))
     white_lines: bool = field(default=False, metadata=_row(
         "White lines", "", "bool", (0, 1),
         "add the bound-bound white lines (L2,3 of 3d/4d metals, M4,5 and N4,5 of La..Yb; "
@@ -370,6 +371,10 @@ NAMED_CONFIGS["open-world-sharp"] = {**NAMED_CONFIGS["open-world-crystal-field"]
 #: not from random spikes that make any edge look like a white-line edge (measured ELNES beyond those lines, e.g. the
 #: sigma* resonances of B, C, N, O K, reach about the edge's own height: Egerton 2011, secs. 3.8, 5.6; Stohr 1992)
 NAMED_CONFIGS["open-world-mild"] = {**NAMED_CONFIGS["open-world-sharp"], "fs_max_scale": 1.0}
+#: ``open-world-4f``: ``open-world-mild`` whose Ba M4,5 resonance is shared M5 : M4 = 0.43 : 0.57 by the 3d^9 4f^1
+#: multiplet (Ba2+ is isoelectronic with La3+) instead of 3 : 2, so that it no longer looks like Co L2,3
+#: (:mod:`eels_helpers.physics.threshold_resonance`)
+NAMED_CONFIGS["open-world-4f"] = {**NAMED_CONFIGS["open-world-mild"], "gos": "builtin+4f-multiplet"}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -385,6 +390,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-crystal-field": "open-world-lone with the crystal-field L2,3 of K, Ca, Sc, Ti (t2g and e_g lines)",
     "open-world-sharp": "open-world-crystal-field with zero-loss peaks of 0.5-3 eV FWHM (paper: 1-3 eV)",
     "open-world-mild": "open-world-sharp whose generic fine structure peaks at most 1x the edge (paper: 10x)",
+    "open-world-4f": "open-world-mild with Ba M5:M4 from the 3d9 4f1 multiplet (0.43:0.57, statistical 3:2)",
 }
 
 

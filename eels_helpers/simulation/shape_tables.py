@@ -150,13 +150,15 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     from pathlib import Path
 
     from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH
+    from eels_helpers.physics.threshold_resonance import SUFFIX
 
     h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}{'|other' if other else ''}".encode())
-    gos_file = BUILTIN_GOS_PATH if gos == "builtin" else Path(gos)
+    base = gos[:-len(SUFFIX)] if gos.endswith(SUFFIX) else gos     # "builtin+4f-multiplet": the builtin file
+    gos_file = BUILTIN_GOS_PATH if base == "builtin" else Path(base)
     if gos_file.is_file():
         st = gos_file.stat()
         h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    for name in _TABLE_MODULES:
+    for name in _TABLE_MODULES + (("physics.threshold_resonance",) if base != gos else ()):
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
     if white_lines:
         from eels_helpers.physics import white_lines as wl

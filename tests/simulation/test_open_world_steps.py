@@ -404,3 +404,11 @@ def test_mild_configuration_only_caps_the_generic_fine_structure():
     assert mild.fs_max_scale == 1.0 and SimulationConfig().fs_max_scale == 10.0
     assert dataclasses.replace(mild, fs_max_scale=sharp.fs_max_scale) == sharp
     assert mild.fs_depth == (0.1, 1.0) and not mild.fs_on_white_lines
+
+
+def test_4f_configuration_only_changes_the_gos_source():
+    """open-world-4f = open-world-mild with Ba M4,5's threshold resonance shared by the multiplet
+    (eels_helpers.physics.threshold_resonance; tested in tests/physics/test_threshold_resonance.py)."""
+    four_f, mild = named_config("open-world-4f"), named_config("open-world-mild")
+    assert four_f.gos == "builtin+4f-multiplet" and mild.gos == SimulationConfig().gos == "auto"
+    assert dataclasses.replace(four_f, gos=mild.gos) == mild
