@@ -479,6 +479,9 @@ class FileGosSource:
 
 
 _SOURCES: dict[str, GosSource] = {}
+#: suffix of a source name that shares Ba M4,5's threshold resonance by the 3d^9 4f^1 multiplet
+#: (:mod:`eels_helpers.physics.threshold_resonance`), e.g. "builtin+4f-multiplet"
+MULTIPLET_4F_SUFFIX = "+4f-multiplet"
 
 
 def get_source(gos="builtin") -> GosSource:
@@ -499,10 +502,10 @@ def get_source(gos="builtin") -> GosSource:
         src: GosSource = HydrogenicSource()
     elif key == "builtin":
         src = FileGosSource(BUILTIN_GOS_PATH, name="builtin")
-    elif key.endswith("+4f-multiplet") and len(key) > len("+4f-multiplet"):
-        from eels_helpers.physics.threshold_resonance import SUFFIX, MultipletResonanceSource
+    elif key.endswith(MULTIPLET_4F_SUFFIX) and len(key) > len(MULTIPLET_4F_SUFFIX):
+        from eels_helpers.physics.threshold_resonance import MultipletResonanceSource
 
-        src = MultipletResonanceSource(get_source(key[:-len(SUFFIX)]))
+        src = MultipletResonanceSource(get_source(key[:-len(MULTIPLET_4F_SUFFIX)]))
     else:
         p = Path(key).expanduser()
         if not p.is_file():
@@ -534,7 +537,7 @@ def resolve_gos(gos):
 
 
 __all__ = [
-    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV",
+    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",

@@ -6,15 +6,16 @@ each of the M5 and M4 onsets, ~36 x the continuum 60 eV higher (the 4f, held by 
 centrifugal barrier, is about to collapse; Fano & Cooper, Rev. Mod. Phys. 40, 441 (1968)). Both
 j components come from one nl table (Ba/M45), so the resonance is shared statistically,
 M5 : M4 = 3 : 2, as the simulator's white-line tables leave it (they hold no Ba lines:
-:func:`eels_helpers.physics.white_line_calculation.line_specs`). A statistical 3 : 2 doublet 15 eV
-apart is what the tables give Co L2,3 (2 : 1, 15 eV apart, at 779 eV beside Ba's 781 eV), and the
-networks confuse the two (single-element simulated spectra, README).
+:func:`eels_helpers.physics.white_line_calculation.line_specs`). Simulated Ba M4,5 is then a doublet
+15 eV apart with the first line the stronger, as the tables' Co L2,3 (2 : 1, 15 eV apart, at 779 eV
+beside Ba's 781 eV), and the networks confuse the two (single-element simulated spectra:
+docs/research-log.md, "Simulating spectra: design history").
 
 Ba2+ is isoelectronic with La3+: the transition is 3d^10 4f^0 -> 3d^9 4f^1, whose particle-hole
 multiplet (the 3d-4f exchange G1 with the 4f collapsed by the core hole, the Z+1 atom's 4f) moves
 strength from M5 to M4: computed with the same code as La's lines
 (:func:`eels_helpers.physics.white_line_calculation.multiplet_branching`; Ba: G1 = 3.1 eV,
-zeta_3d = 6.42 eV, M5 share 0.430; La: 0.421; measured M5/M4 of the 4f^0 and 4f^1 ions ~0.8-0.9,
+zeta_3d = 6.42 eV, M5 share 0.430, M5/M4 0.75; La: 0.421; M5/M4 of La and Ce compounds ~0.8:
 Thole et al., Phys. Rev. B 32, 5107 (1985); Fortner & Buck, Appl. Phys. Lett. 68, 3817 (1996), CeO2).
 Cs has no such shift: its Z+1 atom (Ba) has no collapsed 4f, G1 = 0, the statistical 0.600.
 
@@ -36,15 +37,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from eels_helpers.physics.gos_tables import GosTable, canonical_subshell
+from eels_helpers.physics.gos_tables import MULTIPLET_4F_SUFFIX, GosTable, canonical_subshell
 
 __all__ = ["SUFFIX", "RESONANCE_BRANCHING", "RESONANCE_FULL_EV", "RESONANCE_END_EV", "resonance_weight",
            "MultipletResonanceSource"]
 
 #: suffix of a GOS source name that applies the multiplet branching to its threshold resonances
-SUFFIX = "+4f-multiplet"
+SUFFIX = MULTIPLET_4F_SUFFIX
 #: element -> (share of the major component M5 from the 3d^9 4f^1 particle-hole multiplet, how it
-#: was computed); ``scripts``-free: recomputed with GPAW in tests/physics/test_threshold_resonance.py
+#: was computed): a constant, so that the simulator needs no GPAW; recomputed with GPAW in
+#: tests/physics/test_threshold_resonance.py
 RESONANCE_BRANCHING = {
     "Ba": (0.430, "multiplet_branching(lda_atom('Ba'), lda_atom('La'), 'M4f', 0): G1 = 3.1 eV, "
                   "zeta = 6.42 eV, push +4.8 eV"),
