@@ -93,3 +93,18 @@ def test_cache_key_lists_modules_that_exist():
         importlib.import_module(f"eels_helpers.{name}")
     assert "simulation.shape_tables" in sim._TABLE_MODULES
     assert "physics.edge_shapes" in sim._TABLE_MODULES
+
+
+def test_multiplet_source_tables_have_their_own_cache_key_and_follow_the_builtin_file(tmp_path, monkeypatch):
+    """"builtin+4f-multiplet" tables (open-world-4f) never share a cache entry with "builtin" ones,
+    and, like them, are rebuilt when the builtin GOS file changes."""
+    from eels_helpers.physics import gos_tables
+    from eels_helpers.simulation import shape_tables as sim
+
+    name = "builtin" + gos_tables.MULTIPLET_4F_SUFFIX
+    key = sim._table_key(200.0, name, 4)
+    assert key != sim._table_key(200.0, "builtin", 4)
+    other = tmp_path / "other.gosh"
+    other.write_bytes(b"another table")
+    monkeypatch.setattr(gos_tables, "BUILTIN_GOS_PATH", other)
+    assert sim._table_key(200.0, name, 4) != key
