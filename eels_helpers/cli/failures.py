@@ -43,11 +43,15 @@ def format_table(analysis) -> str:
     """The text table: one line per cause (counts), then the files of each non-empty group."""
     table = analysis.table
     n_fp, n_fn = int(table["false positives"].sum()), int(table["false negatives"].sum())
-    lines = [f"model {analysis.model}, threshold {analysis.threshold:.2f}, {len(analysis.manifest)} spectra: "
-             f"{n_fp} false positives, {n_fn} false negatives (carbon left out)",
-             f"{'cause':<45} {'FP':>4} {'FN':>4} {'spectra':>8}"]
+    n = len(analysis.manifest)
+    lines = [f"model {analysis.model}, threshold {analysis.threshold:.2f}, {n} spectra: "
+             f"{n_fp} false positives, {n_fn} false negatives (carbon left out); exact match on all of them "
+             f"{analysis.exact_matches}/{n}",
+             "('alone': spectra whose only mistakes have that cause, the exact matches its removal would add)",
+             f"{'cause':<45} {'FP':>4} {'FN':>4} {'spectra':>8} {'alone':>6}"]
     for rec in table.to_dict("records"):
-        lines.append(f"{rec['title']:<45} {rec['false positives']:>4} {rec['false negatives']:>4} {rec['spectra']:>8}")
+        lines.append(f"{rec['title']:<45} {rec['false positives']:>4} {rec['false negatives']:>4} {rec['spectra']:>8}"
+                     f" {rec['alone']:>6}")
     for rec in table.to_dict("records"):
         if rec["files"]:
             lines.append(f"\n{rec['title']}:")

@@ -210,15 +210,21 @@ class FailureAnalysis:
     #: the training runs of the model file (its ``runs`` metadata; empty for a bare network)
     runs: list = field(default_factory=list, repr=False)
 
+    @property
+    def exact_matches(self) -> int:
+        """Spectra without a mistake (carbon left out) at this threshold, over all the spectra
+        (not a cross-validated score: ``eels-id evaluate`` gives that)."""
+        return int(len(self.manifest)) - len({m.file for m in self.mistakes})
+
     def to_dict(self) -> dict:
-        """Plain JSON types: model, threshold, spectra, the groups with counts and files, and
-        every mistake."""
+        """Plain JSON types: model, threshold, spectra, exact matches, the groups with counts
+        (``alone``: spectra whose every mistake has that cause) and files, and every mistake."""
         return {
             "model": self.model, "threshold": self.threshold, "spectra": int(len(self.manifest)),
-            "description": self.description,
+            "exact_matches": self.exact_matches, "description": self.description,
             "groups": [{"cause": r["cause"], "title": r["title"], "false_positives": int(r["false positives"]),
-                        "false_negatives": int(r["false negatives"]), "files": r["files"].split("; ")
-                        if r["files"] else []} for r in self.table.to_dict("records")],
+                        "false_negatives": int(r["false negatives"]), "alone": int(r["alone"]),
+                        "files": r["files"].split("; ") if r["files"] else []} for r in self.table.to_dict("records")],
             "mistakes": [{"file": m.file, "kind": m.kind, "element": m.element,
                           "probability": round(m.probability, 4), "cause": m.cause, "reason": m.reason}
                          for m in self.mistakes],
@@ -472,9 +478,14 @@ def manifest_facts(manifest: Any, probabilities: np.ndarray, threshold: float, *
 def failure_table(mistakes: Sequence[Mistake]):
     """The groups: one row per cause of :data:`CAUSES` (all of them, in order), with columns
     ``cause``, ``title``, ``false positives``, ``false negatives``, ``spectra`` (files with a
-    mistake of that cause) and ``files`` ("; "-joined, in row order). A pandas DataFrame."""
+    mistake of that cause), ``alone`` (files whose every mistake has that cause: the exact
+    matches gained if that cause alone were removed) and ``files`` ("; "-joined, in row order).
+    A pandas DataFrame."""
     import pandas as pd
 
+    causes_of: dict[str, set] = {}
+    for m in mistakes:
+        causes_of.setdefault(m.file, set()).add(m.cause)
     rows = []
     for cause in CAUSES:
         own = [m for m in mistakes if m.cause == cause.name]
@@ -482,8 +493,10 @@ def failure_table(mistakes: Sequence[Mistake]):
         rows.append({"cause": cause.name, "title": cause.title,
                      "false positives": sum(m.kind == "FP" for m in own),
                      "false negatives": sum(m.kind == "FN" for m in own),
-                     "spectra": len(files), "files": "; ".join(files)})
-    return pd.DataFrame(rows, columns=["cause", "title", "false positives", "false negatives", "spectra", "files"])
+                     "spectra": len(files), "alone": sum(causes_of[f] == {cause.name} for f in files),
+                     "files": "; ".join(files)})
+    return pd.DataFrame(rows, columns=["cause", "title", "false positives", "false negatives", "spectra", "alone",
+                                       "files"])
 
 
 def analyse_failures(model: Any = "default", directory: str | Path | None = None, *,

@@ -44,6 +44,7 @@ def test_table_json_and_figures(folder, tmp_path, capsys):
     assert out.startswith("model default, threshold 0.50, 3 spectra:")
     assert "edge outside the 107 families" in out and "no edge in the window" in out
     assert "al.msa: FN Al" in out and "noedge.msa: FN O" in out
+    assert "exact match on all of them" in out and "alone" in out
 
     assert main(["failures", "--experimental-dir", str(folder), "--json", "--out", str(tmp_path / "figs")]) == 0
     captured = capsys.readouterr()

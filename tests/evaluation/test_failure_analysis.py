@@ -116,6 +116,22 @@ def test_failure_table_counts_every_group_in_rule_order(synthetic):
     assert (row["false positives"], row["false negatives"], row["spectra"], row["files"]) == (1, 1, 1, "al.msa")
     assert table["false positives"].sum() == 11 and table["false negatives"].sum() == 3
     assert table.set_index("cause").loc["narrow_or_background_subtracted", "files"] == "narrow.msa; bgsub.msa"
+    assert (table["alone"] == table["spectra"]).all()      # one cause per file here
+
+
+def test_alone_counts_the_files_whose_every_mistake_has_that_cause():
+    from eels_helpers.evaluation.failure_analysis import Mistake
+
+    mistakes = [Mistake(0, "a", "FP", "Sc", 0.9, "neighbour_or_onset", ""),
+                Mistake(0, "a", "FP", "Ho", 0.8, "neighbour_or_onset", ""),      # a: one cause, twice
+                Mistake(1, "b", "FP", "Sc", 0.9, "neighbour_or_onset", ""),
+                Mistake(1, "b", "FN", "Kr", 0.0, "outside_families", ""),        # b: two causes
+                Mistake(2, "c", "FP", "Cu", 0.9, "other", "")]
+    table = failure_table(mistakes).set_index("cause")
+    assert table.loc["neighbour_or_onset", ["spectra", "alone"]].tolist() == [2, 1]
+    assert table.loc["outside_families", ["spectra", "alone"]].tolist() == [1, 0]
+    assert table.loc["other", ["spectra", "alone"]].tolist() == [1, 1]
+    assert table["alone"].sum() == 2
 
 
 def test_carbon_is_left_out_and_bad_input_is_refused(synthetic):
@@ -206,6 +222,8 @@ def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path)
     assert {m.cause for m in analysis.mistakes} == {c.name for c in CAUSES}
     data = analysis.to_dict()
     assert data["spectra"] == len(CASES) and len(data["mistakes"]) == 14
+    assert data["exact_matches"] == analysis.exact_matches == len(CASES) - len({m.file for m in analysis.mistakes})
+    assert all(g["alone"] == len(g["files"]) for g in data["groups"])
     assert {g["cause"]: g["files"] for g in data["groups"]}["artefacts"] == ["gain.msa", "gain_words.msa"]
 
     sims, text = simulate_like(("Fe", "O"), (300.0, 1000.0), n=2, seed=1)
