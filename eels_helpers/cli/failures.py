@@ -47,6 +47,7 @@ def format_table(analysis) -> str:
     lines = [f"model {analysis.model}, threshold {analysis.threshold:.2f}, {n} spectra: "
              f"{n_fp} false positives, {n_fn} false negatives (carbon left out); exact match on all of them "
              f"{analysis.exact_matches}/{n}",
+             analysis.neighbour_pairs.summary(),
              "('alone': spectra whose only mistakes have that cause, the exact matches its removal would add)",
              f"{'cause':<45} {'FP':>4} {'FN':>4} {'spectra':>8} {'alone':>6}"]
     for rec in table.to_dict("records"):

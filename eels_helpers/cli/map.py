@@ -18,6 +18,8 @@ temporary directory first and moved into DIR only when complete.
 N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.verify_regions`);
 the quantification then fits the verified elements, and DIR also receives ``verification.json``
 (the evidence per element, for the sum and per block) and ``verification.png``.
+Kept elements that the network commonly confuses with each other get a ``caution:`` line
+(:mod:`eels_helpers.inference.cautions`).
 
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
@@ -115,6 +117,7 @@ def main(args: argparse.Namespace) -> int:
             status = 1
         else:
             to_quantify = checked["verified"]
+    _print_cautions(spectrum, mapping, to_quantify, args.offset)
     if not args.no_quantify and to_quantify:
         try:
             quant = quantify_map(spectrum, to_quantify, args.E0, args.alpha, args.beta,
@@ -148,6 +151,18 @@ def main(args: argparse.Namespace) -> int:
             return 1
     print("wrote " + ", ".join(str(p) for p in written))
     return status
+
+
+def _print_cautions(spectrum, mapping, elements, offset_eV):
+    """A ``caution:`` line for each pair of kept elements the network commonly confuses."""
+    from eels_helpers.inference.cautions import format_cautions, neighbour_cautions
+    from eels_helpers.physics.elements import ELEMENTS
+
+    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - offset_eV
+    text = format_cautions(neighbour_cautions(elements, dict(zip(ELEMENTS, map(float, mapping.pixel_fraction))),
+                                              "pixel fraction", (float(energy[0]), float(energy[-1]))))
+    if text:
+        print(text.lstrip("\n"))
 
 
 def _verify(spectrum, mapping, args):

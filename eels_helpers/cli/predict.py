@@ -16,6 +16,9 @@ onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAM
 (:mod:`eels_helpers.inference.verification`): the text output gives each candidate's evidence and
 decision, ``--json`` adds ``"verification"`` to each result, and ``--plot`` draws the fitted model,
 each kept element's contribution with its edges, and the rejected candidates with the reason.
+Where two reported elements are ones the network commonly confuses (onset twins such as N/Sc,
+neighbouring lanthanides, W/Re/Ta...), a ``caution:`` line names their closest edges and how often
+they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has them as ``"cautions"``.
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
@@ -70,6 +73,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from eels_helpers.cli import show_progress
     from eels_helpers.device import resolve_device
+    from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import format_prediction, plot_predictions, predict
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
@@ -125,6 +129,9 @@ def main(args: argparse.Namespace) -> int:
                 print(f"  verified: {', '.join(check.verified) or 'none'}")
                 print(format_verification(check, indent="    ",
                                           min_probability=args.candidate_threshold if by_default else None))
+            text = format_cautions(_cautions(pred, check))
+            if text:
+                print(text.lstrip("\n"))
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []
@@ -132,6 +139,7 @@ def main(args: argparse.Namespace) -> int:
             d = pred.to_dict()
             if vconfig is not None:
                 d["verification"] = None if check is None else check.to_dict()
+            d["cautions"] = [c.to_dict() for c in _cautions(pred, check)]
             out.append(d)
         verification = {"on": vconfig is not None, "by_default": by_default}
         if by_default:
@@ -153,6 +161,16 @@ def main(args: argparse.Namespace) -> int:
             out = plot_predictions([p for p, _ in results], args.plot)
         print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
     return status
+
+
+def _cautions(pred, check):
+    """Cautions for the elements reported in the end: the verified ones where verified, else the
+    network's (none where the network answered with a note)."""
+    from eels_helpers.inference.cautions import prediction_cautions
+
+    if pred.note:
+        return []
+    return prediction_cautions(pred, check.verified if check is not None else None)
 
 
 def _verify_config(args, model):

@@ -216,12 +216,23 @@ class FailureAnalysis:
         (not a cross-validated score: ``eels-id evaluate`` gives that)."""
         return int(len(self.manifest)) - len({m.file for m in self.mistakes})
 
+    @property
+    def neighbour_pairs(self):
+        """The reported pairs of commonly confused elements and how many are labelled
+        (:func:`eels_helpers.evaluation.neighbour_pairs.reported_neighbour_pairs`)."""
+        from eels_helpers.evaluation.neighbour_pairs import reported_neighbour_pairs
+
+        return reported_neighbour_pairs(list(self.manifest["file"]), list(self.manifest["labels"]),
+                                        self.probabilities, self.threshold)
+
     def to_dict(self) -> dict:
         """Plain JSON types: model, threshold, spectra, exact matches, the groups with counts
-        (``alone``: spectra whose every mistake has that cause) and files, and every mistake."""
+        (``alone``: spectra whose every mistake has that cause) and files, every mistake, and the
+        reported neighbour pairs (:attr:`neighbour_pairs`)."""
         return {
             "model": self.model, "threshold": self.threshold, "spectra": int(len(self.manifest)),
             "exact_matches": self.exact_matches, "description": self.description,
+            "neighbour_pairs": self.neighbour_pairs.to_dict(),
             "groups": [{"cause": r["cause"], "title": r["title"], "false_positives": int(r["false positives"]),
                         "false_negatives": int(r["false negatives"]), "alone": int(r["alone"]),
                         "files": r["files"].split("; ") if r["files"] else []} for r in self.table.to_dict("records")],

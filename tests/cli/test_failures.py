@@ -45,6 +45,7 @@ def test_table_json_and_figures(folder, tmp_path, capsys):
     assert "edge outside the 107 families" in out and "no edge in the window" in out
     assert "al.msa: FN Al" in out and "noedge.msa: FN O" in out
     assert "exact match on all of them" in out and "alone" in out
+    assert "pair of commonly confused elements" in out or "pairs of commonly confused elements" in out
 
     assert main(["failures", "--experimental-dir", str(folder), "--json", "--out", str(tmp_path / "figs")]) == 0
     captured = capsys.readouterr()
@@ -54,6 +55,8 @@ def test_table_json_and_figures(folder, tmp_path, capsys):
     assert groups["outside_families"]["files"][0] == "al.msa" and groups["outside_families"]["false_negatives"] == 1
     assert groups["no_edge_in_window"]["false_negatives"] == 1
     assert {m["cause"] for m in data["mistakes"]} <= set(groups)
+    pairs = data["neighbour_pairs"]
+    assert pairs["pairs"] == pairs["both_labelled"] + pairs["one_labelled"] + pairs["neither_labelled"]
     assert "written to" in captured.err
     pngs = sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
     assert "default_outside_families.png" in pngs and "default_no_edge_in_window.png" in pngs

@@ -1,0 +1,149 @@
+"""Cautions for reported elements that the network commonly confuses with each other.
+
+When two reported elements are neighbours in the sense of
+:func:`~eels_helpers.inference.verification_rules.neighbours_of` (an onset twin such as N K
+401 eV / Sc L3 402 eV, lanthanides up to two atomic numbers apart, or a group such as W/Re/Ta), the
+spectrum may hold both, but one of them is often a confusion: their major edges lie close
+together and a chemical or calibration shift moves one onto the other. A :class:`Caution` says so
+with the closest pair of their major edges, the two scores and how often the two elements share a
+compound in the Materials Project compositions the simulator draws its specimens from
+(:func:`co_occurrence`, an independent prior). It never removes an element: the decision stays the
+network's (or the verification's); the caution tells the user which names to check by eye.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from typing import Mapping, Sequence
+
+import numpy as np
+
+__all__ = ["Caution", "co_occurrence", "neighbour_cautions", "prediction_cautions", "format_cautions"]
+
+
+@dataclass(frozen=True)
+class Caution:
+    """Two reported neighbours (the higher-scoring first).
+
+    scores: the network's probabilities (a single spectrum) or pixel fractions (a spectrum image),
+        named by ``score_name``. edges: the closest pair of their major edges, e.g.
+        ``("N K 401 eV", "Sc L3 402 eV")``, and ``gap_eV`` the distance of their onsets.
+    co_occurrence: of the Materials Project compositions that hold the rarer of the two, the
+        fraction that also hold the other (:func:`co_occurrence`).
+    """
+
+    elements: tuple[str, str]
+    scores: tuple[float, float]
+    score_name: str
+    edges: tuple[str, str]
+    gap_eV: float
+    co_occurrence: float
+
+    def message(self) -> str:
+        a, b = self.elements
+        share = 100 * self.co_occurrence
+        rarer = _rarer(a, b)
+        return (f"{a} and {b} are commonly confused ({self.edges[0]} and {self.edges[1]}, "
+                f"{self.gap_eV:.0f} eV apart); {share:.1f} % of the Materials Project compositions with "
+                f"{rarer} also hold {b if rarer == a else a}: check which edge the spectrum shows "
+                f"({self.score_name} {a} {self.scores[0]:.2f}, {b} {self.scores[1]:.2f})")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["elements"], d["scores"], d["edges"] = list(self.elements), list(self.scores), list(self.edges)
+        d["gap_eV"], d["co_occurrence"] = round(self.gap_eV, 2), round(self.co_occurrence, 4)
+        d["message"] = self.message()
+        return d
+
+
+@lru_cache(maxsize=1)
+def _presence() -> np.ndarray:
+    """(n_formulas, 80) bool: which of the 80 elements each composition holds."""
+    from eels_helpers.simulation.specimens import load_compositions
+
+    return load_compositions().fractions > 0
+
+
+def _rarer(a: str, b: str) -> str:
+    from eels_helpers.physics.elements import element_index
+
+    counts = _presence().sum(axis=0)
+    return a if counts[element_index(a)] <= counts[element_index(b)] else b
+
+
+def co_occurrence(a: str, b: str) -> float:
+    """P(both | the rarer): of the Materials Project compositions (the simulator's specimens,
+    :func:`eels_helpers.simulation.specimens.load_compositions`) that hold the rarer of ``a`` and
+    ``b``, the fraction that hold the other too (0 where neither occurs)."""
+    from eels_helpers.physics.elements import element_index
+
+    present = _presence()
+    ia, ib = element_index(a), element_index(b)
+    n = min(int(present[:, ia].sum()), int(present[:, ib].sum()))
+    return float((present[:, ia] & present[:, ib]).sum() / n) if n else 0.0
+
+
+def _major_edges(element: str, window_eV: tuple[float, float] | None) -> list[tuple[str, float]]:
+    """(name, onset eV) of the element's major edges, those in ``window_eV`` when it holds any."""
+    from eels_helpers.physics.elements import families_of
+
+    edges = [(f"{element} {s if s != 'K1' else 'K'}", float(on)) for fam in families_of(element)
+             for s, on in zip(fam.subshells, fam.onsets_eV) if s in fam.major]
+    if window_eV is not None:
+        inside = [e for e in edges if window_eV[0] <= e[1] <= window_eV[1]]
+        edges = inside or edges
+    return edges
+
+
+def _closest_edges(a: str, b: str, window_eV) -> tuple[tuple[str, str], float]:
+    ea, eb = _major_edges(a, window_eV), _major_edges(b, window_eV)
+    gaps = np.abs(np.array([x[1] for x in ea])[:, None] - np.array([y[1] for y in eb])[None, :])
+    i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
+    return (f"{ea[i][0]} {ea[i][1]:.0f} eV", f"{eb[j][0]} {eb[j][1]:.0f} eV"), float(gaps[i, j])
+
+
+def neighbour_cautions(elements: Sequence[str], scores: Mapping[str, float], score_name: str = "p",
+                       window_eV: tuple[float, float] | None = None) -> list[Caution]:
+    """A :class:`Caution` for every pair of ``elements`` that are neighbours
+    (:func:`~eels_helpers.inference.verification_rules.neighbours_of`), ordered by the higher
+    score; ``scores`` maps each element to its probability or pixel fraction; ``window_eV`` (the
+    measured energy range) picks the edges named, the in-window ones where there are any."""
+    from eels_helpers.inference.verification_rules import neighbours_of
+
+    missing = [e for e in elements if e not in scores]
+    if missing:
+        raise ValueError(f"neighbour_cautions: no score for {missing}")
+    els = sorted(dict.fromkeys(elements), key=lambda e: -float(scores[e]))
+    out = []
+    for i, a in enumerate(els):
+        for b in els[i + 1:]:
+            if b in neighbours_of(a):
+                edges, gap = _closest_edges(a, b, window_eV)
+                out.append(Caution((a, b), (float(scores[a]), float(scores[b])), score_name, edges, gap,
+                                   co_occurrence(a, b)))
+    return out
+
+
+def prediction_cautions(pred, elements: Sequence[str] | None = None) -> list[Caution]:
+    """:func:`neighbour_cautions` for a :class:`~eels_helpers.inference.predict.Prediction`: its
+    detected elements (or ``elements``, e.g. the verified ones) scored by their probability, or by
+    their pixel fraction for a spectrum image, with the edges inside the measured window."""
+    from eels_helpers.physics.elements import ELEMENTS
+
+    els = pred.detected if elements is None else tuple(elements)
+    if pred.is_spectrum_image:
+        scores, name = dict(pred.pixel_fraction), "pixel fraction"
+    else:
+        probs = np.asarray(pred.probabilities, dtype=np.float64).reshape(-1)
+        scores, name = {s: float(probs[i]) for i, s in enumerate(ELEMENTS)}, "p"
+    window = None
+    if pred.spectrum is not None:
+        energy = np.asarray(pred.spectrum.energy_eV, dtype=np.float64) - pred.offset_eV
+        window = (float(energy[0]), float(energy[-1]))
+    return neighbour_cautions(els, scores, name, window)
+
+
+def format_cautions(cautions: Sequence[Caution], indent: str = "  ") -> str:
+    """One ``caution:`` line per caution (empty string for none)."""
+    return "".join(f"\n{indent}caution: {c.message()}" for c in cautions)
