@@ -7,7 +7,14 @@ import numpy as np
 import pytest
 from scipy.optimize import nnls
 
-from eels_helpers.inference.quantify import QuantificationConfig, design_matrix, nnls_batch, quantify, resample_lowloss
+from eels_helpers.inference.quantify import (
+    QuantificationConfig,
+    design_matrix,
+    fft_convolve,
+    nnls_batch,
+    quantify,
+    resample_lowloss,
+)
 from eels_helpers.physics.cross_section import dsigma_dE
 
 E = np.arange(400.0, 1000.0)          # 1 eV channels
@@ -107,6 +114,19 @@ def test_resample_lowloss_unit_sum_and_grid():
     assert kern.sum() == pytest.approx(1.0)
     with pytest.raises(ValueError, match="strictly increasing"):
         resample_lowloss([1, 2, 3], [0.0, 0.0, 1.0], 1.0)
+
+
+def test_fft_convolve_is_the_full_linear_convolution():
+    """Against the direct sum (np.convolve) and scipy.signal.fftconvolve, whose algorithm it is."""
+    from scipy.signal import fftconvolve
+
+    rng = np.random.default_rng(3)
+    for n, m in ((1, 1), (7, 3), (600, 61), (3071, 400)):
+        a, b = rng.random(n), rng.random(m)
+        out = fft_convolve(a, b)
+        assert out.shape == (n + m - 1,)
+        np.testing.assert_allclose(out, np.convolve(a, b), rtol=1e-10, atol=1e-12 * n)
+        assert np.array_equal(out, fftconvolve(a, b))
 
 
 def test_nnls_batch_matches_scipy_on_full_problem():
