@@ -155,14 +155,13 @@ def main(args: argparse.Namespace) -> int:
 
 def _print_cautions(spectrum, mapping, elements, offset_eV):
     """A ``caution:`` line for each pair of kept elements the network commonly confuses."""
-    from eels_helpers.inference.cautions import format_cautions, neighbour_cautions
+    from eels_helpers.inference.cautions import format_cautions, measured_range, neighbour_cautions
     from eels_helpers.physics.elements import ELEMENTS
 
-    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - offset_eV
-    text = format_cautions(neighbour_cautions(elements, dict(zip(ELEMENTS, map(float, mapping.pixel_fraction))),
-                                              "pixel fraction", (float(energy[0]), float(energy[-1]))))
+    scores = dict(zip(ELEMENTS, map(float, mapping.pixel_fraction)))
+    text = format_cautions(neighbour_cautions(elements, scores, "pixel fraction", measured_range(spectrum, offset_eV)))
     if text:
-        print(text.lstrip("\n"))
+        print(text)
 
 
 def _verify(spectrum, mapping, args):

@@ -131,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
                                           min_probability=args.candidate_threshold if by_default else None))
             text = format_cautions(_cautions(pred, check))
             if text:
-                print(text.lstrip("\n"))
+                print(text)
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []

@@ -19,7 +19,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["Caution", "co_occurrence", "neighbour_cautions", "prediction_cautions", "format_cautions"]
+__all__ = ["Caution", "co_occurrence", "neighbour_cautions", "prediction_cautions", "measured_range",
+           "format_cautions"]
 
 
 @dataclass(frozen=True)
@@ -65,11 +66,16 @@ def _presence() -> np.ndarray:
     return load_compositions().fractions > 0
 
 
+@lru_cache(maxsize=1)
+def _counts() -> np.ndarray:
+    """(80,) int: the number of compositions that hold each element."""
+    return _presence().sum(axis=0)
+
+
 def _rarer(a: str, b: str) -> str:
     from eels_helpers.physics.elements import element_index
 
-    counts = _presence().sum(axis=0)
-    return a if counts[element_index(a)] <= counts[element_index(b)] else b
+    return a if _counts()[element_index(a)] <= _counts()[element_index(b)] else b
 
 
 def co_occurrence(a: str, b: str) -> float:
@@ -78,10 +84,15 @@ def co_occurrence(a: str, b: str) -> float:
     ``b``, the fraction that hold the other too (0 where neither occurs)."""
     from eels_helpers.physics.elements import element_index
 
-    present = _presence()
     ia, ib = element_index(a), element_index(b)
-    n = min(int(present[:, ia].sum()), int(present[:, ib].sum()))
-    return float((present[:, ia] & present[:, ib]).sum() / n) if n else 0.0
+    n = int(min(_counts()[ia], _counts()[ib]))
+    return float((_presence()[:, ia] & _presence()[:, ib]).sum() / n) if n else 0.0
+
+
+def measured_range(spectrum, offset_eV: float = 0.0) -> tuple[float, float]:
+    """(first, last) energy in eV of a spectrum's axis after the calibration offset (E - offset)."""
+    energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - offset_eV
+    return float(energy[0]), float(energy[-1])
 
 
 def _major_edges(element: str, window_eV: tuple[float, float] | None) -> list[tuple[str, float]]:
@@ -137,13 +148,10 @@ def prediction_cautions(pred, elements: Sequence[str] | None = None) -> list[Cau
     else:
         probs = np.asarray(pred.probabilities, dtype=np.float64).reshape(-1)
         scores, name = {s: float(probs[i]) for i, s in enumerate(ELEMENTS)}, "p"
-    window = None
-    if pred.spectrum is not None:
-        energy = np.asarray(pred.spectrum.energy_eV, dtype=np.float64) - pred.offset_eV
-        window = (float(energy[0]), float(energy[-1]))
+    window = measured_range(pred.spectrum, pred.offset_eV) if pred.spectrum is not None else None
     return neighbour_cautions(els, scores, name, window)
 
 
 def format_cautions(cautions: Sequence[Caution], indent: str = "  ") -> str:
-    """One ``caution:`` line per caution (empty string for none)."""
-    return "".join(f"\n{indent}caution: {c.message()}" for c in cautions)
+    """One ``caution:`` line per caution, joined by newlines (empty string for none)."""
+    return "\n".join(f"{indent}caution: {c.message()}" for c in cautions)

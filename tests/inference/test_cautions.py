@@ -27,7 +27,7 @@ def test_onset_twins_get_a_caution_naming_their_closest_edges():
     assert c.edges == (f"Sc L3 {sc_l3:.0f} eV", f"N K {n_k:.0f} eV")
     assert c.gap_eV == pytest.approx(abs(sc_l3 - n_k))
     text = format_cautions([c])
-    assert text.startswith("\n  caution: Sc and N are commonly confused") and "p Sc 0.99, N 0.92" in text
+    assert text.startswith("  caution: Sc and N are commonly confused") and "p Sc 0.99, N 0.92" in text
     d = json.loads(json.dumps(c.to_dict()))
     assert d["elements"] == ["Sc", "N"] and d["message"] == c.message()
 
@@ -39,9 +39,9 @@ def test_unrelated_elements_and_a_single_element_get_none():
 
 
 def test_neighbouring_lanthanides_and_groups_are_cautioned():
-    pairs = {c.elements for c in neighbour_cautions(["Er", "Tm", "W", "Re"],
-                                                    {"Er": 0.9, "Tm": 0.8, "W": 0.7, "Re": 0.6})}
-    assert pairs == {("Er", "Tm"), ("W", "Re")}
+    cautions = neighbour_cautions(["Er", "Tm", "W", "Re"], {"Er": 0.9, "Tm": 0.8, "W": 0.7, "Re": 0.6})
+    assert {c.elements for c in cautions} == {("Er", "Tm"), ("W", "Re")}
+    assert [line[:19] for line in format_cautions(cautions).split("\n")] == ["  caution: Er and T", "  caution: W and Re"]
 
 
 def test_the_window_picks_the_edges_that_are_measured():
