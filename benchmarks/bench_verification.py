@@ -160,8 +160,15 @@ def main(argv=None) -> int:
     p.add_argument("--rules", default=None, help="rules file (default: the shipped one)")
     args = p.parse_args(argv)
     from eels_helpers.inference.verification import VerifyConfig
+    from eels_helpers.inference.verification_model import fit_settings
 
-    config = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV))
+    # the settings the model's rule was fitted with (conditional uncertainty, ...), then the options
+    settings = fit_settings(args.model, args.rules)
+    if args.white_lines:
+        settings["white_lines"] = True
+    if args.plural_eV:
+        settings["plural_eV"] = tuple(args.plural_eV)
+    config = VerifyConfig(**settings)
     timing(args.repeat, config)
     if not args.no_superlattice:
         superlattice(args.model, config, args.rules)

@@ -4,7 +4,7 @@ Usage::
 
     python scripts/fit_verification_rule.py --model default --n 2000 --seed 0 \
         [--configs paper open-world] [--experimental-dir ../shared/experimental] [--rows rows.pkl] \
-        [--white-lines] [--plural-eV E ...] [--other-edges] [--out FILE]
+        [--white-lines] [--plural-eV E ...] [--other-edges] [--conditional-uncertainty] [--out FILE]
 
 1. ``--n`` spectra per simulator configuration (the paper's ``SimulationConfig()`` and
    ``named_config("open-world")``) are simulated, classified by ``--model`` and verified
@@ -58,6 +58,9 @@ def main(argv=None) -> int:
                    help="plasmon energies (eV) of plural-scattering replicas (VerifyConfig.plural_eV)")
     p.add_argument("--other-edges", action="store_true",
                    help="also fit each candidate's edges outside the 107 families (VerifyConfig.other_edges)")
+    p.add_argument("--conditional-uncertainty", action="store_true",
+                   help="each candidate's uncertainty with its neighbours held at their fitted amplitudes "
+                        "(VerifyConfig.conditional_uncertainty)")
     p.add_argument("--out", default=None, help="rules file (default eels_helpers/data/verification_rules.json)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
@@ -80,7 +83,8 @@ def main(argv=None) -> int:
 
     if args.n < 1:
         p.error("--n must be >= 1")
-    fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV), other_edges=args.other_edges)
+    fit = VerifyConfig(white_lines=args.white_lines, plural_eV=tuple(args.plural_eV), other_edges=args.other_edges,
+                       conditional_uncertainty=args.conditional_uncertainty)
     key = rule_key(args.model)
     if args.rows and Path(args.rows).is_file():
         rows = pd.read_pickle(args.rows)
@@ -122,6 +126,7 @@ def main(argv=None) -> int:
         "candidates": int(len(rows)), "white_lines": args.white_lines, "line_fwhm_eV": fit.line_fwhm_eV,
         "plural_eV": list(fit.plural_eV),
         "other_edges": bool(args.other_edges),
+        "conditional_uncertainty": bool(args.conditional_uncertainty),
         "true_fraction": round(float(y.mean()), 4), "l2": args.l2,
         "held_out_spectra": len(held), "held_out_brier": round(table.attrs["brier"], 4),
         "held_out_reliability": [[round(r.mean_q, 3), round(r.fraction_true, 3), int(r.n)]

@@ -97,6 +97,11 @@ class VerifyConfig:
     other_edges: also fit each candidate's edges outside the 107 families
     (:data:`eels_helpers.physics.elements.OTHER_EDGES`, e.g. Pt N4,5 beside Pt M4,5) in the window,
     as part of its edge term (off: the rules of ``verification_rules.json`` were fitted without).
+    conditional_uncertainty: a candidate's signal uncertainty (and so its significance) is taken
+    with its commonly confused neighbours' amplitudes held at their fitted values (their columns
+    left out of the covariance): twins such as O K / Sb M4,5 are nearly collinear, and the joint
+    covariance gives each an uncertainty of ~1e12 counts whatever the data; the twins are still
+    fitted together and compared by fit improvement. False: the joint covariance.
     """
 
     E0_keV: float | None = None
@@ -114,12 +119,14 @@ class VerifyConfig:
     line_fwhm_eV: float = 1.5
     plural_eV: tuple[float, ...] = ()
     other_edges: bool = False
+    conditional_uncertainty: bool = False
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        if not isinstance(self.other_edges, bool):
-            raise ValueError(f"VerifyConfig.other_edges must be a bool; got {self.other_edges!r}")
+        for name in ("other_edges", "conditional_uncertainty"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
         if not isinstance(self.white_lines, bool):
             from eels_helpers.physics.white_lines import TABLE_PATHS
 
@@ -267,7 +274,9 @@ def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
         Element symbols to test, or ``{symbol: network probability}`` (e.g. from
         :func:`candidates_from_probabilities`, which adds the commonly confused neighbours).
     config : VerifyConfig, optional
-        Microscope (keV, mrad), fit range and shift search (eV), near-onset freedom, background.
+        Microscope (keV, mrad), fit range and shift search (eV), near-onset freedom, background;
+        default: the settings ``rule`` was fitted with
+        (:func:`~eels_helpers.inference.verification_model.fit_settings`).
     rule : DecisionRule, optional
         Decision rule (:mod:`eels_helpers.inference.verification_rules`); default
         ``DecisionRule()``.
@@ -314,9 +323,13 @@ def _one_blas_thread():
 
 def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationResult:
     from eels_helpers.inference.quantify import nnls_gram, plasmon_replicas
+    from eels_helpers.inference.verification_rules import decide, default_rule, neighbours_of
     from eels_helpers.physics.elements import ELEMENTS, OTHER_EDGES, families_of
 
-    config = VerifyConfig() if config is None else config
+    if config is None:         # the settings the rule was fitted with (verification_model.fit_settings)
+        from eels_helpers.inference.verification_model import fit_settings
+
+        config = VerifyConfig(**fit_settings(default_rule() if rule is None else rule))
     if isinstance(candidates, str):
         candidates = [candidates]
     if isinstance(candidates, Mapping):
@@ -329,8 +342,6 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     bad = [el for el in cand if el not in ELEMENTS]
     if bad:
         raise ValueError(f"candidate(s) {bad} are not among the 80 element symbols Be..Bi")
-    from eels_helpers.inference.verification_rules import decide, neighbours_of
-
     for el in cand:
         cand[el] = (cand[el][0], tuple(c for c in cand if c != el and el in neighbours_of(c)))
     if getattr(spectrum, "is_spectrum_image", False):
@@ -489,6 +500,10 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
             keep = np.setdiff1d(np.arange(K), ii)
             _, chi2_without = nnls_gram(G[np.ix_(keep, keep)], h[keep], yy)
             act = np.union1d(np.flatnonzero(x > 0), ii)
+            if config.conditional_uncertainty:          # neighbours held at their fitted amplitudes
+                held = [idx[nb] for nb in cand[el][1] if nb in idx]
+                if held:
+                    act = np.setdiff1d(act, np.concatenate(held))
             g = np.zeros(K)
             g[ii] = colsum[ii] / scale[ii]                         # counts per unit of x
             Ga = G[np.ix_(act, act)]

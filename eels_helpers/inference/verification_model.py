@@ -259,14 +259,15 @@ def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None
 
 
 #: the VerifyConfig fields a rule's features depend on, as scripts/fit_verification_rule.py records them
-FIT_SETTINGS = ("white_lines", "line_fwhm_eV", "plural_eV", "other_edges")
+FIT_SETTINGS = ("white_lines", "line_fwhm_eV", "plural_eV", "other_edges", "conditional_uncertainty")
 
 
 def fit_settings(model, path: str | Path | None = None) -> dict:
     """The :class:`~eels_helpers.inference.verification.VerifyConfig` settings that a rule was
     fitted with (``provenance``: white lines, their resolution, plural scattering, edges outside the
-    families), so a verification uses the features its rule knows. ``model``: a network name (its
-    stored rule), a :class:`LogisticRule` or a DecisionRule holding one; {} without a rule."""
+    families, the conditional uncertainty), so a verification uses the features its rule knows.
+    ``model``: a network name (its stored rule), a :class:`LogisticRule` or a DecisionRule holding
+    one; {} without a rule."""
     rule = getattr(model, "logistic", model)
     if isinstance(rule, LogisticRule):
         prov = rule.provenance

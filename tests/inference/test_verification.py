@@ -74,7 +74,9 @@ def test_lanthanide_neighbours_resolved_by_onset_and_shape():
     E = np.arange(700.0, 1100.0, 0.5)
     sp = _spectrum(["La M", "O K"], [2e4, 2e4], E=np.arange(450.0, 1100.0, 0.5), seed=2)
     assert E[0] > 0
-    res = verify(sp, {"La": 0.7, "Ba": 0.6, "Ce": 0.6, "O": 0.9}, threshold=0.5)
+    # the hand-set rule decides by the evidence (the fitted rules of the shipped networks weigh the
+    # network's probability most, and p = 0.7 is near their thresholds)
+    res = verify(sp, {"La": 0.7, "Ba": 0.6, "Ce": 0.6, "O": 0.9}, rule=DecisionRule(), threshold=0.5)
     assert "La" in res.verified and "O" in res.verified
     assert res.evidence["Ba"].verified is False and res.evidence["Ce"].verified is False
     assert res.evidence["La"].fit_improvement > 10 * max(res.evidence["Ba"].fit_improvement,
@@ -291,6 +293,28 @@ def test_cli_verify_uses_the_rule_fitted_for_the_model(tmp_path, capsys, caplog,
     assert cli_main(["predict", str(path), "--model", "ensemble-paper", "--verify", "--device", "cpu"]) == 0
     assert seen == ["ensemble", "ensemble-paper"]
     assert "no verification rule fitted for model 'ensemble-paper'" in caplog.text
+
+
+def test_conditional_uncertainty_holds_only_the_neighbours_at_their_fitted_amplitudes():
+    """O K and Sb M4,5 (528 / 532 eV) are fitted together; with ``conditional_uncertainty`` the
+    uncertainty of each twin is the one with the other's amplitude held (never larger than the
+    joint one), while signals, fit improvements and a candidate without a neighbour (Fe) are
+    unchanged."""
+    sp = _spectrum(["O K", "Fe L"], [3e4, 1e4], seed=5)
+    cand = {"O": 0.9, "Sb": 0.4, "Fe": 0.9}
+    joint = verify(sp, cand, VerifyConfig(conditional_uncertainty=False)).evidence
+    held = verify(sp, cand, VerifyConfig(conditional_uncertainty=True)).evidence
+    for el in cand:
+        assert held[el].signal_counts == pytest.approx(joint[el].signal_counts, rel=1e-9)
+        assert held[el].fit_improvement == pytest.approx(joint[el].fit_improvement, rel=1e-9)
+    for el in ("O", "Sb"):
+        assert held[el].uncertainty_counts < 0.9 * joint[el].uncertainty_counts
+        assert held[el].significance > joint[el].significance
+    assert held["Fe"].uncertainty_counts == pytest.approx(joint["Fe"].uncertainty_counts, rel=1e-9)
+    # the twin that is absent stays insignificant next to the present one
+    assert held["Sb"].significance < 0.05 * held["O"].significance
+    with pytest.raises(ValueError, match="conditional_uncertainty must be a bool"):
+        VerifyConfig(conditional_uncertainty="yes")
 
 
 @pytest.mark.skipif(not builtin_available(), reason="the numbers were computed with the shipped GOS table")

@@ -102,13 +102,15 @@ def test_fit_settings_give_a_verification_the_options_its_rule_was_fitted_with(t
     X, y, _ = _synthetic_rule(np.random.default_rng(2), 300)
     a = fit_logistic(X, y, model="a")
     prov = {"white_lines": "crystal-field", "line_fwhm_eV": 1.5, "plural_eV": [15.0], "other_edges": False,
-            "seed": 0}
+            "conditional_uncertainty": True, "seed": 0}
     save_rule(LogisticRule("wl", a.coefficients, a.intercept, a.mean, a.scale, 0.3, prov), path)
     save_rule(LogisticRule("old", a.coefficients, a.intercept, a.mean, a.scale, 0.3, {"white_lines": False}), path)
     settings = fit_settings("wl", path)
-    assert settings == {"white_lines": "crystal-field", "line_fwhm_eV": 1.5, "plural_eV": (15.0,), "other_edges": False}
+    assert settings == {"white_lines": "crystal-field", "line_fwhm_eV": 1.5, "plural_eV": (15.0,), "other_edges": False,
+                        "conditional_uncertainty": True}
     config = VerifyConfig(**settings, offset_eV=2.0)
     assert (config.white_lines, config.plural_eV, config.offset_eV) == ("crystal-field", (15.0,), 2.0)
+    assert config.conditional_uncertainty is True
     assert fit_settings("old", path) == {"white_lines": False}
     assert fit_settings("none", path) == {}
     rule = load_rule("wl", path)
