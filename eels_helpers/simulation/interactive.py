@@ -79,6 +79,9 @@ def _make_control(f, value):
     if kind == "white_line_model":
         from eels_helpers.physics.white_lines import TABLE_PATHS
         return W.Dropdown(options=tuple(TABLE_PATHS), value=value, description=desc, style=style)
+    if kind == "lowloss_model":
+        from eels_helpers.simulation.lowloss import LOWLOSS_MODELS
+        return W.Dropdown(options=LOWLOSS_MODELS, value=value, description=desc, style=style)
     if kind == "fraction":       # an open-world option: the fraction of spectra it applies to
         return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=desc,
                              style=style, layout=layout, continuous_update=False)
@@ -161,7 +164,7 @@ def interactive_simulator(config: SimulationConfig | None = None, formula: str =
                             "instrumental_shift_eV"],
         "Edges": ["chemical_shift_eV", "jump_ratio", "fs_width_eV", "fs_degree",
                   "fs_max_scale", "atomic_diameter_pm"],
-        "Low-loss": ["zlp_fwhm_eV", "plasmon_energy_eV", "plasmon_width_eV", "n_plasmons",
+        "Low-loss": ["lowloss_model", "zlp_fwhm_eV", "plasmon_energy_eV", "plasmon_width_eV", "n_plasmons",
                      "t_over_lambda"],
         "Background and noise": ["bg_amplitude", "bg_exponent", "noise", "gos"],
         "Open world (not in the paper)": [*OPEN_WORLD_FIELDS, "white_lines", "white_line_model", "fs_on_white_lines"],

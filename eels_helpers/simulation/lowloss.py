@@ -33,13 +33,18 @@ import numpy as np
 import scipy.fft
 from scipy.special import gammaln
 
-__all__ = ["N_FFT", "SUPPORT_EV", "poisson_weights", "zero_loss_peak", "drude_loss_function",
-           "lowloss_components", "lowloss_kernel", "lowloss_spectrum", "kernel_rfft", "convolve"]
+__all__ = ["N_FFT", "SUPPORT_EV", "LOWLOSS_MODELS", "poisson_weights", "zero_loss_peak", "drude_loss_function",
+           "lowloss_components", "lowloss_kernel", "poisson_series_kernel", "lowloss_spectrum", "kernel_rfft",
+           "convolve"]
 
 #: FFT length of the convolution (channels of 1 eV)
 N_FFT = 4096
 #: half-width (eV) of the support on which ZLP and plasmons are evaluated
 SUPPORT_EV = 256
+#: the low-loss models of ``SimulationConfig.lowloss_model``: "paper" (:func:`lowloss_kernel`, the
+#: paper's independent plasmon peaks) and "poisson" (:func:`poisson_series_kernel`, one plasmon and
+#: its multiple scattering)
+LOWLOSS_MODELS = ("paper", "poisson")
 
 
 def poisson_weights(t_over_lambda, n_max: int) -> np.ndarray:
@@ -123,6 +128,35 @@ def lowloss_kernel(fwhm_eV, plasmon_energy_eV, plasmon_width_eV, n_plasmons, t_o
     k[:, :S] = zlp[:, S:] + pl.sum(axis=1)
     k[:, n_fft - S:] = zlp[:, :S]
     return k
+
+
+def poisson_series_kernel(fwhm_eV, plasmon_energy_eV, plasmon_width_eV, t_over_lambda,
+                          n_fft: int = N_FFT, support_eV: int = SUPPORT_EV) -> np.ndarray:
+    """The low-loss region of one bulk plasmon and its multiple scattering, as a circular
+    convolution kernel (B, n_fft) float32 laid out as :func:`lowloss_kernel`'s, total area 1.
+
+    J(E) = Z(E) * sum_n P_n S^(*n)(E) (Egerton 2011, eqs. 3.105 and 4.6-4.8): S the single-scattering
+    distribution, a Drude loss function (:func:`drude_loss_function`) of energy ``plasmon_energy_eV``
+    and width ``plasmon_width_eV`` (B,) normalised to unit area on 0..support_eV-1 eV, S^(*n) its n-fold
+    self-convolution (the n-th plasmon near n E_p, as measured: Egerton 2011, sec. 3.3), P_n the
+    Poisson weights of ``t_over_lambda`` (B,), Z the Lorentzian zero-loss peak of ``fwhm_eV`` (B,).
+    Every order is kept: in Fourier space j = z exp((t/lambda)(s - 1)) (Egerton eq. 4.8).
+    """
+    S = int(support_eV)
+    if 2 * S > n_fft:
+        raise ValueError(f"support_eV = {S} eV needs n_fft >= {2 * S}")
+    tl = np.asarray(t_over_lambda, dtype=np.float64)[:, None]
+    B = tl.shape[0]
+    z = np.zeros((B, n_fft))
+    zlp = zero_loss_peak(np.arange(-S, S), fwhm_eV).astype(np.float64)
+    z[:, :S], z[:, n_fft - S:] = zlp[:, S:], zlp[:, :S]
+    single = np.zeros((B, n_fft))
+    sd = drude_loss_function(np.arange(S, dtype=np.float64)[None, :],
+                             np.asarray(plasmon_energy_eV, dtype=np.float64)[:, None],
+                             np.asarray(plasmon_width_eV, dtype=np.float64)[:, None]).astype(np.float64)
+    single[:, :S] = sd / np.maximum(sd.sum(axis=1, keepdims=True), 1e-30)
+    j = scipy.fft.rfft(z, axis=1) * np.exp(tl * (scipy.fft.rfft(single, axis=1) - 1.0))
+    return np.maximum(scipy.fft.irfft(j, n=n_fft, axis=1), 0.0).astype(np.float32)   # rounding: >= 0
 
 
 def lowloss_spectrum(kernel, n_channels: int = 3072) -> np.ndarray:

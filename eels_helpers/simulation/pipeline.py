@@ -309,7 +309,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     clock("fine_structure")
 
     # ---- (c) low-loss and (d) its convolution with the edges
-    kernel = _steps.lowloss(p)
+    kernel = _steps.lowloss(p, config.lowloss_model)
     clock("lowloss")
     convolved = _steps.plural_scattering(summed, kernel)
     if return_steps:

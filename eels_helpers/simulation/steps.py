@@ -213,9 +213,15 @@ def sum_edges(edges: EdgeRows, p: BatchParameters, keep_channels: int) -> np.nda
     return out
 
 
-def lowloss(p: BatchParameters) -> np.ndarray:
-    """Fig. 2c: the low-loss kernel (B, N_FFT) float32 (:func:`eels_helpers.simulation.lowloss.
-    lowloss_kernel`: Lorentzian ZLP + Drude plasmons weighted by Poisson probabilities)."""
+def lowloss(p: BatchParameters, model: str = "paper") -> np.ndarray:
+    """Fig. 2c: the low-loss kernel (B, N_FFT) float32. ``model`` "paper":
+    :func:`eels_helpers.simulation.lowloss.lowloss_kernel` (Lorentzian ZLP + independent Drude
+    plasmons weighted by Poisson probabilities); "poisson":
+    :func:`~eels_helpers.simulation.lowloss.poisson_series_kernel` with the first drawn plasmon's
+    energy and width (the same random draws, so the rest of the spectrum is unchanged)."""
+    if model == "poisson":
+        t_l = np.where(np.asarray(p.n_plasmons) > 0, p.t_over_lambda, 0.0)    # no plasmon: the ZLP alone
+        return _lowloss.poisson_series_kernel(p.zlp_fwhm_eV, p.plasmon_energy_eV[:, 0], p.plasmon_width_eV[:, 0], t_l)
     return _lowloss.lowloss_kernel(p.zlp_fwhm_eV, p.plasmon_energy_eV, p.plasmon_width_eV,
                                    p.n_plasmons, p.t_over_lambda)
 

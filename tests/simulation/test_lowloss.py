@@ -83,3 +83,42 @@ def test_convolving_a_step_keeps_its_area_fraction():
     np.testing.assert_allclose(y.sum(axis=1), kernel.sum(axis=1), rtol=1e-4)
     # the ZLP part sits at the delta: channel 1000 holds at least P0 x (peak of the unit ZLP)
     assert (y[:, 1000] > 0.9 * y.max(axis=1)).all() or (y[:, 1000] == y.max(axis=1)).all()
+
+
+def test_poisson_series_kernel_is_one_plasmon_and_its_multiple_scattering():
+    """The "poisson" low-loss model: unit area (every order kept), the zero-loss share exp(-t/lambda),
+    plasmon peaks near E_p and 2 E_p, and the compound-Poisson first moment (t/lambda) <E>_S."""
+    from eels_helpers.simulation.lowloss import drude_loss_function, poisson_series_kernel
+
+    tl = np.array([0.3, 1.0])
+    Ep, G = np.array([20.0, 25.0]), np.array([4.0, 6.0])
+    k = poisson_series_kernel(np.array([0.02, 0.02]), Ep, G, tl).astype(np.float64)
+    assert k.shape == (2, 4096) and (k >= 0).all()
+    np.testing.assert_allclose(k.sum(axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(k[:, 0], np.exp(-tl), rtol=0.02)      # a 0.02 eV ZLP sits in channel 0
+    E = np.arange(4096.0)
+    E[2048:] -= 4096
+    s = drude_loss_function(np.arange(256.0)[None, :], Ep[:, None], G[:, None]).astype(np.float64)
+    mean_s = (s * np.arange(256.0)).sum(axis=1) / s.sum(axis=1)
+    np.testing.assert_allclose((k * E).sum(axis=1), tl * mean_s, rtol=0.01)
+    for b in range(2):
+        first = int(np.argmax(k[b, 5:40])) + 5
+        second = int(np.argmax(k[b, first + 10: 3 * first])) + first + 10
+        assert abs(first - Ep[b]) <= 1 and abs(second - 2 * Ep[b]) <= 3
+
+
+def test_lowloss_model_poisson_changes_only_the_kernel():
+    """Same seed, "paper" and "poisson" low-loss: the same draws (labels and parameters), different
+    plural scattering; an unknown model is refused with the field named."""
+    from eels_helpers.simulation.config import ConfigError, SimulationConfig
+    from eels_helpers.simulation.pipeline import simulate_batch
+    from eels_helpers.simulation.specimens import Specimen
+
+    specs = [Specimen(("O", "Ti"), (0.67, 0.33), "Ti")] * 4
+    a = simulate_batch(specs, SimulationConfig(), np.random.default_rng(3))
+    b = simulate_batch(specs, SimulationConfig(lowloss_model="poisson"), np.random.default_rng(3))
+    np.testing.assert_array_equal(a.labels_identification, b.labels_identification)
+    np.testing.assert_array_equal(a.params["t_over_lambda"], b.params["t_over_lambda"])
+    assert not np.allclose(a.spectra, b.spectra)
+    with pytest.raises(ConfigError, match="lowloss_model"):
+        SimulationConfig(lowloss_model="drude")
