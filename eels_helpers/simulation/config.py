@@ -208,7 +208,6 @@ class SimulationConfig:
         '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' (K, Ca, Sc, Ti) L2,3 shared by their particle-hole '
         'multiplet) or "crystal-field" (the multiplet\'s, with the d0 ions\' L3 and L2 each split into '
         "t2g and e_g lines by an octahedral field); eels_helpers.physics.white_lines.TABLE_PATHS"))
-
     lowloss_model: str = field(default="paper", metadata=_row(
         "Low-loss model", "", "lowloss_model", (0, 0),
         '"paper" (the paper\'s Methods: N plasmon peaks, each at its own energy and width, weighted by '
