@@ -5,7 +5,8 @@
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
-                    [--verify | --no-verify] [--candidate-threshold P] [--E0 KEV --alpha MRAD --beta MRAD]
+                    [--verify | --no-verify] [--keep-twins] [--candidate-threshold P]
+                    [--E0 KEV --alpha MRAD --beta MRAD]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
@@ -19,6 +20,9 @@ each kept element's contribution with its edges, and the rejected candidates wit
 Where two reported elements are ones the network commonly confuses (onset twins such as N/Sc,
 neighbouring lanthanides, W/Re/Ta...), a ``caution:`` line names their closest edges and how often
 they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has them as ``"cautions"``.
+Where both onset twins N and Sc reach the threshold, the twin resolver (a small network trained on
+simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
+in ``--json``); ``--keep-twins`` keeps both.
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
@@ -64,6 +68,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(background + edges) and print the evidence per element; --no-verify: the "
                              "network alone [verified when validation shows it helps the model: "
                              "`eels-id models`]")
+    parser.add_argument("--keep-twins", action="store_true",
+                        help="report both onset twins (N K 401 eV / Sc L3 402 eV) where the threshold reports both "
+                             "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
@@ -105,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
                               bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
                               int8=args.precision == "int8",
-                              device=device, progress=show_progress(args))
+                              device=device, progress=show_progress(args), keep_twins=args.keep_twins)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
@@ -195,6 +202,8 @@ def _verify_one(pred, config, candidate_threshold, model):
     cand = candidates_from_probabilities(probs, candidate_threshold)
     for el in pred.detected:
         cand.setdefault(el, float(probs[ELEMENTS.index(el)]))
+    for twin in pred.twins:          # the twin resolver's dropped twin is tested as a neighbour, p = 0
+        cand[twin.dropped] = 0.0
     if not cand:
         raise ValueError(f"no element has a probability >= {candidate_threshold:g} (--candidate-threshold)")
     return verify(pred.spectrum, cand, config, rule=DecisionRule(model=str(model)), threshold=pred.threshold)

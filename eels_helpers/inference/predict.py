@@ -25,6 +25,7 @@ import numpy as np
 
 from eels_helpers.device import fast_bfloat16, resolve_device
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
+from eels_helpers.inference.twin_resolution import resolve_twins
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +55,8 @@ class Prediction:
     saturation_cut_eV: float64 (*navigation_shape): where the spectrum has a saturated flat top
         (a clipped detector, :mod:`eels_helpers.inference.saturation`), the energy in eV up to
         which its counts were left out; NaN where it has none (None: not checked).
+    twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
+        twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
     """
 
     source: str
@@ -67,6 +70,7 @@ class Prediction:
     note: str = ""
     splice_cut_eV: np.ndarray | None = None
     saturation_cut_eV: np.ndarray | None = None
+    twins: tuple = ()
 
     @property
     def spliced_below_eV(self) -> list[float]:
@@ -102,6 +106,8 @@ class Prediction:
             out["presence_fraction"] = PRESENCE_FRACTION
         if self.note:
             out["note"] = self.note
+        if self.twins:
+            out["twins"] = [d.to_dict() for d in self.twins]
         if self.splice_cut_eV is not None:
             cuts = np.asarray(self.splice_cut_eV, dtype=np.float64)
             out["splice_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
@@ -290,6 +296,7 @@ def predict(
     clip_negative: bool = False,
     int8: bool = False,
     progress: bool = False,
+    keep_twins: bool = False,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
 
@@ -342,6 +349,9 @@ def predict(
     progress : bool, default False
         A progress bar on stderr over the network's batches of a large spectrum image
         (``eels-id predict`` shows it unless ``--quiet``).
+    keep_twins : bool, default False
+        Keep both onset twins (N, Sc) where the threshold reports both; by default the twin resolver
+        (:mod:`eels_helpers.inference.twin_resolution`) drops one (``Prediction.twins``).
 
     Returns
     -------
@@ -414,6 +424,10 @@ def predict(
             note = (f"no identifiable edge: between {lo:.0f} and {hi:.0f} eV the counts are a smooth background "
                     f"within their own noise (structure z = {float(z):.1f} < {STRUCTURE_Z_MIN:g}; "
                     "eels_helpers.inference.structure)")
+        twins = ()
+        if not keep_twins and detected and not note and not spectrum.is_spectrum_image:  # twins reported together
+            twins = resolve_twins(np.asarray(x).reshape(-1, x.shape[-1])[0], detected)
+            detected = tuple(s for s in detected if s not in {d.dropped for d in twins})
         results.append(
             Prediction(
                 source=spectrum.source or spectrum.metadata.get("title", f"array {index}"),
@@ -427,6 +441,7 @@ def predict(
                 note=note,
                 splice_cut_eV=cuts,
                 saturation_cut_eV=saturated,
+                twins=twins,
             )
         )
     return results
@@ -440,7 +455,8 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     name = Path(pred.source).name if pred.source else "spectrum"
     if pred.note:
         return f"{name}: no element: {pred.note}"
-    return _format_detected(pred, name, top) + _splice_line(pred) + _saturation_line(pred)
+    twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
+    return _format_detected(pred, name, top) + twins + _splice_line(pred) + _saturation_line(pred)
 
 
 def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:

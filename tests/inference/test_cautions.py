@@ -112,10 +112,11 @@ def n_and_sc(tmp_path_factory):
 def test_cli_predict_prints_and_writes_the_cautions(n_and_sc, tmp_path, capsys):
     path, energy, counts = n_and_sc
     write_msa(tmp_path / "bn.msa", energy, counts)
-    assert cli_main(["predict", str(tmp_path / "bn.msa"), "--model", str(path), "--no-verify"]) == 0
+    assert cli_main(["predict", str(tmp_path / "bn.msa"), "--model", str(path), "--no-verify", "--keep-twins"]) == 0
     out = capsys.readouterr().out
     assert "caution: N and Sc are commonly confused (N K 401 eV and Sc L3 402 eV" in out
-    assert cli_main(["predict", str(tmp_path / "bn.msa"), "--model", str(path), "--no-verify", "--json"]) == 0
+    assert cli_main(["predict", str(tmp_path / "bn.msa"), "--model", str(path), "--no-verify", "--keep-twins",
+                     "--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     (caution,) = result["cautions"]
     assert caution["elements"] == ["N", "Sc"] and caution["scores"] == pytest.approx([0.95, 0.88], abs=0.01)

@@ -1,0 +1,137 @@
+"""Training the twin resolvers (:mod:`eels_helpers.models.twin_resolver`) on simulated spectra only,
+their simulated gate, and the file they ship in (``data/twin_resolvers.pt``).
+
+Training spectra: ``simulated_arrays(n, seed, 64, config, [a, b])`` (the pair's elements as
+queries) with exactly one twin labelled and the window measured; binary cross-entropy, Adam 1e-3,
+batches of 128, ``epochs`` passes, ``torch.manual_seed(0)``. Gate: among fresh simulated spectra
+(another seed) with exactly one twin labelled that the network reports both of, the share where the
+resolver picks the labelled one (session 23: N/Sc 0.957, O/Sb 0.805, B/Cl 0.699; only N/Sc ships).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["TWIN_ONSETS_EV", "TwinResolverConfig", "window_start", "train_twin_resolver", "gate_accuracy",
+           "save_twin_resolvers"]
+
+#: onsets (eV) of the twins' major edges (data/edges.csv: N K, Sc L3, O K, Sb M5, B K, Cl L3, F K, Xe M5)
+TWIN_ONSETS_EV = {"N": 401, "Sc": 402, "O": 532, "Sb": 528, "B": 188, "Cl": 200, "F": 685, "Xe": 672}
+
+
+@dataclass(frozen=True)
+class TwinResolverConfig:
+    """How one resolver is trained: ``config`` (a named simulator configuration), ``n`` simulated
+    spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``."""
+
+    config: str = "open-world-sharp"
+    n: int = 16384
+    seed: int = 11
+    epochs: int = 15
+    gate_n: int = 8192
+    gate_seed: int = 13
+
+    def __post_init__(self):
+        from eels_helpers.simulation.config import NAMED_CONFIGS
+
+        if self.config not in NAMED_CONFIGS:
+            raise ValueError(f"TwinResolverConfig.config must be a named simulator configuration, got {self.config!r}")
+        for name, low in (("n", 64), ("epochs", 1), ("gate_n", 64)):
+            if int(getattr(self, name)) < low:
+                raise ValueError(f"TwinResolverConfig.{name} must be >= {low}, got {getattr(self, name)!r}")
+
+
+def window_start(a: str, b: str) -> int:
+    """First channel (eV) of the pair's window: WINDOW_BELOW_EV below the lower onset."""
+    from eels_helpers.models.twin_resolver import WINDOW_BELOW_EV
+
+    missing = [e for e in (a, b) if e not in TWIN_ONSETS_EV]
+    if missing:
+        raise ValueError(f"no twin onset known for {missing}; known: {sorted(TWIN_ONSETS_EV)}")
+    return min(TWIN_ONSETS_EV[a], TWIN_ONSETS_EV[b]) - WINDOW_BELOW_EV
+
+
+def _exclusive(a, b, n, seed, config):
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, Y = simulated_arrays(n, seed, 64, config, [a, b])
+    ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
+    return X, Y, ia, ib, (Y[:, ia] > 0.5) ^ (Y[:, ib] > 0.5)
+
+
+def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverConfig()):
+    """A trained :class:`~eels_helpers.models.twin_resolver.TwinResolver` for the pair (a, b) (its
+    logit is b's) and the number of training spectra."""
+    import torch
+    from torch import nn
+
+    from eels_helpers.models.twin_resolver import TwinResolver, twin_windows
+
+    start = window_start(a, b)
+    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config)
+    w, ok = twin_windows(X[one], start)
+    x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
+    if y.numel() < 2 or y.min() == y.max():
+        raise ValueError(f"{a}/{b}: the simulated spectra hold only one of the twins; raise TwinResolverConfig.n")
+    torch.manual_seed(0)
+    net = TwinResolver()
+    opt, loss = torch.optim.Adam(net.parameters(), 1e-3), nn.BCEWithLogitsLoss()
+    for _ in range(int(cfg.epochs)):
+        perm = torch.randperm(len(y))
+        for i in range(0, len(y), 128):
+            batch = perm[i:i + 128]
+            opt.zero_grad()
+            loss(net(x[batch]), y[batch]).backward()
+            opt.step()
+    log.info("%s/%s: trained on %d simulated spectra (%.2f %s)", a, b, len(y), float(y.mean()), b)
+    return net.eval(), int(len(y))
+
+
+def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig()):
+    """(share right, spectra): among fresh simulated spectra with exactly one twin labelled that
+    ``model`` reports both of at ``threshold``, the share where ``net`` picks the labelled one."""
+    import torch
+
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.models.twin_resolver import twin_windows
+
+    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config)
+    P = run_model(_as_loaded(model, "cpu"), X)
+    w, ok = twin_windows(X, window_start(a, b))
+    sel = one & (P[:, ia] >= threshold) & (P[:, ib] >= threshold) & ok
+    if not sel.any():
+        return float("nan"), 0
+    with torch.no_grad():
+        q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
+    return float(((q > 0.5) == (Y[sel][:, ib] > 0.5)).mean()), int(sel.sum())
+
+
+def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
+    """Write ``{(a, b): net}`` with ``provenance`` (what made them, what they measured) atomically."""
+    import os
+    import tempfile
+
+    import torch
+
+    path = Path(path)
+    blob = {"format": "eels_helpers twin resolvers 1", "provenance": provenance,
+            "pairs": {f"{a},{b}": {"start_channel": window_start(a, b),
+                                   "state": {k: v.half() for k, v in net.state_dict().items()}}
+                      for (a, b), net in resolvers.items()}}
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(blob, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path

@@ -1,0 +1,59 @@
+"""Reported onset twins resolved by the shipped N/Sc resolver: on simulated spectra it knows one
+twin from the other, it acts only where both are reported, and `predict` on a shipped real BN
+spectrum reports N without Sc and says why."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from eels_helpers import DATA_DIR
+from eels_helpers.inference.twin_resolution import RESOLVERS_PATH, TwinDecision, load_twin_resolvers, resolve_twins
+
+pytestmark = pytest.mark.skipif(not RESOLVERS_PATH.is_file(), reason="the shipped twin resolvers are absent")
+
+
+def test_shipped_resolver_tells_n_from_sc_on_fresh_simulated_spectra():
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, Y = simulated_arrays(768, 31, 64, "open-world-sharp", ["N", "Sc"])
+    n, sc = Y[:, ELEMENTS.index("N")] > 0.5, Y[:, ELEMENTS.index("Sc")] > 0.5
+    net, start = load_twin_resolvers()[("N", "Sc")]
+    w, ok = twin_windows(X, start)
+    sel = (n ^ sc) & ok
+    with torch.no_grad():
+        q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
+    assert sel.sum() > 200
+    assert np.mean((q > 0.5) == sc[sel]) >= 0.85        # session 23: 0.92 on held-out spectra
+
+
+def test_acts_only_where_both_twins_are_reported_and_the_window_is_measured():
+    resolvers = load_twin_resolvers()
+    x = np.zeros(3072, np.float32)
+    x[300:] = np.linspace(1.0, 0.2, 2772)
+    assert resolve_twins(x, ["N", "O"], resolvers) == ()
+    (d,) = resolve_twins(x, ["Sc", "N", "O"], resolvers)
+    assert isinstance(d, TwinDecision) and {d.kept, d.dropped} == {"N", "Sc"} and 0.5 <= d.probability <= 1
+    assert d.to_dict()["pair"] == ["N", "Sc"] and d.dropped in d.describe()
+    x[380:390] = 0.0                                     # the window is not measured
+    assert resolve_twins(x, ["Sc", "N"], resolvers) == ()
+    assert resolve_twins(x, ["Sc", "N"], {}) == ()
+
+
+def test_predict_on_real_bn_reports_n_without_sc(capsys):
+    from eels_helpers.cli import main as cli_main
+    from eels_helpers.inference.predict import format_prediction, predict
+
+    path = DATA_DIR / "real_spectra" / "eelsdb_BN_N_K_Odile_Stephan_Raul_Arenal_de_la_Concha_193.msa"
+    (pred,) = predict([str(path)], "default")
+    assert "N" in pred.detected and "Sc" not in pred.detected
+    assert [(d.kept, d.dropped) for d in pred.twins] == [("N", "Sc")]
+    assert "Sc dropped, N kept" in format_prediction(pred)
+    assert pred.to_dict()["twins"][0]["dropped"] == "Sc"
+    assert cli_main(["predict", str(path), "--json", "--device", "cpu"]) == 0
+    result = json.loads(capsys.readouterr().out)["results"][0]
+    assert result["twins"][0]["kept"] == "N"
+    assert "Sc" not in result["verification"]["verified"]

@@ -1,0 +1,41 @@
+"""Training, gating and saving twin resolvers (tiny sizes: the shipped file is made by
+scripts/twin_resolver_experiment.py)."""
+
+import pytest
+import torch
+
+from eels_helpers.inference.twin_resolution import load_twin_resolvers
+from eels_helpers.models.twin_resolver import TwinResolver
+from eels_helpers.training.twin_resolver import (
+    TwinResolverConfig,
+    gate_accuracy,
+    save_twin_resolvers,
+    train_twin_resolver,
+    window_start,
+)
+
+
+def test_config_and_window_start_are_validated():
+    assert window_start("N", "Sc") == 375 and window_start("O", "Sb") == 502
+    with pytest.raises(ValueError, match="no twin onset"):
+        window_start("N", "Fe")
+    with pytest.raises(ValueError, match="named simulator configuration"):
+        TwinResolverConfig(config="nowhere")
+    with pytest.raises(ValueError, match="epochs"):
+        TwinResolverConfig(epochs=0)
+
+
+def test_train_gate_save_and_load_round_trip(tmp_path):
+    cfg = TwinResolverConfig(n=256, epochs=1, gate_n=128)
+    net, n_train = train_twin_resolver("N", "Sc", cfg)
+    assert isinstance(net, TwinResolver) and n_train > 50
+    right, n_gate = gate_accuracy(net, "N", "Sc", "default", 0.65, cfg)
+    assert n_gate == 0 or 0.0 <= right <= 1.0
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("N", "Sc"): net}, {"note": "test"})
+    loaded = load_twin_resolvers(path)
+    (pair, (again, start)), = loaded.items()
+    assert pair == ("N", "Sc") and start == 375
+    w = torch.randn(3, 1, 95)
+    with torch.no_grad():   # stored in float16
+        assert torch.allclose(again(w), net(w), atol=2e-2)
+    assert not list(tmp_path.glob("*.tmp"))
