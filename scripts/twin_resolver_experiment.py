@@ -16,50 +16,25 @@ import datetime
 import logging
 import sys
 
-import numpy as np
-
 log = logging.getLogger("twin_resolver_experiment")
 
 
 def real_measurement(resolvers, model, directory) -> dict:
     """Network-alone grouped CV with and without dropping the disfavoured reported twin (test halves)."""
-    from eels_helpers.evaluation.metrics import evaluate, select_threshold
-    from eels_helpers.evaluation.real_spectra import (
-        evaluation_set,
-        evaluation_split,
-        label_matrix,
-        manifest_inputs,
-        predict_manifest,
-    )
-    from eels_helpers.inference.twin_resolution import resolve_twins
-    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.evaluation.real_spectra import evaluation_set
+    from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
 
     manifest, about = evaluation_set(directory)
-    inputs = manifest_inputs(manifest)
-    P = predict_manifest(model, manifest, inputs=inputs)
-    labels = label_matrix(manifest["labels"])
-    rows = []
-    for seed in (0, 1, 2, 3, 4):
-        val, _ = evaluation_split(manifest, seed)
-        is_val = manifest["file"].isin(val["file"]).to_numpy()
-        t = select_threshold(labels[is_val], P[is_val], exclude_carbon=True)
-        decided = P >= t
-        resolved = decided.copy()
-        for i in range(len(manifest)):
-            for d in resolve_twins(inputs[i], [ELEMENTS[j] for j in np.flatnonzero(decided[i])], resolvers):
-                resolved[i, ELEMENTS.index(d.dropped)] = False
-        s0, s1 = (evaluate(labels[~is_val], d[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
-                  for d in (decided, resolved))
-        rows.append((seed, t, s0["f1"], s0["emr"], s1["f1"], s1["emr"]))
-    r = np.array(rows)
-    print(f"{about}; model {model}; seed, threshold, network F1 / exact match, with the resolver F1 / exact match")
-    for row in rows:
-        print("  ".join(f"{v:.4f}" for v in row))
-    out = {"network": {"f1": round(float(r[:, 2].mean()), 4), "exact_match": round(float(r[:, 3].mean()), 4)},
-           "resolved": {"f1": round(float(r[:, 4].mean()), 4), "exact_match": round(float(r[:, 5].mean()), 4)}}
-    print(f"mean: network F1 {out['network']['f1']:.4f} exact match {out['network']['exact_match']:.4f}; "
-          f"with the resolver F1 {out['resolved']['f1']:.4f} exact match {out['resolved']['exact_match']:.4f}")
-    return out
+    table, decisions = resolved_cross_validation(model, manifest, resolvers=resolvers)
+    print(f"{about}; model {model}:")
+    print(table.round(4).to_string())
+    for file, d in decisions:
+        print(f"  {file}: {d.describe()}")
+    mean = table.loc["mean"]
+    return {"network": {"f1": round(float(mean["network_f1"]), 4),
+                        "exact_match": round(float(mean["network_exact_match"]), 4)},
+            "resolved": {"f1": round(float(mean["resolved_f1"]), 4),
+                         "exact_match": round(float(mean["resolved_exact_match"]), 4)}}
 
 
 def main(argv=None) -> int:

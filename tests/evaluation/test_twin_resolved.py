@@ -1,0 +1,22 @@
+"""The twin resolver scored on the real spectra that ship with the package (compound-grouped CV)."""
+
+import pytest
+
+from eels_helpers import DATA_DIR
+from eels_helpers.inference.twin_resolution import RESOLVERS_PATH
+
+pytestmark = pytest.mark.skipif(not RESOLVERS_PATH.is_file(), reason="the shipped twin resolvers are absent")
+
+
+def test_resolved_cross_validation_on_the_shipped_real_spectra():
+    from eels_helpers.evaluation.real_spectra import evaluation_set
+    from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
+
+    manifest, _ = evaluation_set(DATA_DIR / "real_spectra")
+    table, decisions = resolved_cross_validation("default", manifest, seeds=(0, 1))
+    assert list(table.index) == ["0", "1", "mean"]
+    assert set(table.columns) == {"threshold", "network_f1", "network_exact_match", "resolved_f1",
+                                  "resolved_exact_match"}
+    # the shipped set holds BN and AlN N K spectra and no Sc: every resolved pair keeps N
+    assert decisions and all(d.kept == "N" and d.dropped == "Sc" for _, d in decisions)
+    assert (table["resolved_exact_match"] >= table["network_exact_match"]).all()
