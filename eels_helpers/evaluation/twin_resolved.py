@@ -15,8 +15,9 @@ __all__ = ["resolved_cross_validation"]
 
 
 def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-                              resolvers: dict | None = None):
-    """Per split and mean: threshold, F1 and exact match of the network alone and with resolved twins.
+                              resolvers: dict | None = None, probabilities: np.ndarray | None = None):
+    """Per split and mean: threshold, F1 and exact match of the network alone and with resolved twins
+    (``probabilities``: the network's (n, 80) on the manifest, when already predicted).
 
     Returns
     -------
@@ -39,7 +40,7 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     from eels_helpers.physics.elements import ELEMENTS
 
     inputs = manifest_inputs(manifest)
-    P = predict_manifest(model, manifest, inputs=inputs)
+    P = predict_manifest(model, manifest, inputs=inputs) if probabilities is None else np.asarray(probabilities)
     labels = label_matrix(manifest["labels"])
     rows, decisions = [], []
     for k, seed in enumerate(seeds):
