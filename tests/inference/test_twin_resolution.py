@@ -53,7 +53,7 @@ def test_predict_on_real_bn_reports_n_without_sc(capsys):
     assert [(d.kept, d.dropped) for d in pred.twins] == [("N", "Sc")]
     assert "Sc dropped, N kept" in format_prediction(pred)
     assert pred.to_dict()["twins"][0]["dropped"] == "Sc"
-    assert cli_main(["predict", str(path), "--json", "--device", "cpu"]) == 0
+    assert cli_main(["predict", str(path), "--verify", "--json", "--device", "cpu"]) == 0
     result = json.loads(capsys.readouterr().out)["results"][0]
     assert result["twins"][0]["kept"] == "N"
     assert "Sc" not in result["verification"]["verified"]
