@@ -18,11 +18,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TWIN_ONSETS_EV", "TwinResolverConfig", "window_start", "train_twin_resolver", "gate_accuracy",
+__all__ = ["TwinResolverConfig", "window_start", "train_twin_resolver", "gate_accuracy",
            "save_twin_resolvers"]
-
-#: onsets (eV) of the twins' major edges (data/edges.csv: N K, Sc L3, O K, Sb M5, B K, Cl L3, F K, Xe M5)
-TWIN_ONSETS_EV = {"N": 401, "Sc": 402, "O": 532, "Sb": 528, "B": 188, "Cl": 200, "F": 685, "Xe": 672}
 
 
 @dataclass(frozen=True)
@@ -48,13 +45,19 @@ class TwinResolverConfig:
 
 
 def window_start(a: str, b: str) -> int:
-    """First channel (eV) of the pair's window: WINDOW_BELOW_EV below the lower onset."""
+    """First channel (eV) of the pair's window: WINDOW_BELOW_EV below the lower of the two closest
+    family onsets of ``a`` and ``b`` (data/edges.csv: N K 401 / Sc L3 402 -> 375), which must lie within
+    ``verification_rules.ONSET_NEIGHBOUR_EV`` of each other (onset twins)."""
+    from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
     from eels_helpers.models.twin_resolver import WINDOW_BELOW_EV
+    from eels_helpers.physics.elements import families_of
 
-    missing = [e for e in (a, b) if e not in TWIN_ONSETS_EV]
-    if missing:
-        raise ValueError(f"no twin onset known for {missing}; known: {sorted(TWIN_ONSETS_EV)}")
-    return min(TWIN_ONSETS_EV[a], TWIN_ONSETS_EV[b]) - WINDOW_BELOW_EV
+    gap, lower = min((abs(fa.first_onset_eV - fb.first_onset_eV), min(fa.first_onset_eV, fb.first_onset_eV))
+                     for fa in families_of(a) for fb in families_of(b))
+    if gap > ONSET_NEIGHBOUR_EV:
+        raise ValueError(f"no twin onsets: the closest edge families of {a} and {b} are {gap:.0f} eV apart "
+                         f"(> {ONSET_NEIGHBOUR_EV:g} eV)")
+    return int(round(lower)) - WINDOW_BELOW_EV
 
 
 def _exclusive(a, b, n, seed, config):
