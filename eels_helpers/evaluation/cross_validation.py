@@ -50,7 +50,8 @@ class CrossValidation:
 def grouped_cross_validation(model: Any, manifest, *, inputs: np.ndarray | None = None,
                              seeds: Sequence[int] = SPLIT_SEEDS, validation_fraction: float = 0.5,
                              device: str = "cpu", probabilities: np.ndarray | None = None,
-                             name: str | None = None, per_element: bool = False) -> CrossValidation:
+                             name: str | None = None, per_element: bool = False,
+                             decide: Any = None) -> CrossValidation:
     """Score ``model`` on the real spectra of ``manifest`` by grouped cross-validation.
 
     Parameters
@@ -70,6 +71,11 @@ def grouped_cross_validation(model: Any, manifest, *, inputs: np.ndarray | None 
         on the same grid, for elements with at least two spectra there; the global threshold
         for the others) and score the test half with them: issue 15 asks whether per-element
         thresholds help. The row's ``threshold`` stays the global one.
+    decide : callable, optional
+        ``decide(reported) -> reported``: a decision stage after the threshold, given the (n, 80)
+        bool matrix of ``probabilities >= threshold`` of all rows and returning the final one (e.g.
+        the twin resolver, :mod:`eels_helpers.evaluation.twin_resolved`); the threshold is still
+        chosen from the probabilities on the validation half.
 
     Returns
     -------
@@ -92,6 +98,9 @@ def grouped_cross_validation(model: Any, manifest, *, inputs: np.ndarray | None 
         t = select_threshold(labels[is_val], probabilities[is_val], exclude_carbon=True)
         if per_element:
             decided = (probabilities >= _element_thresholds(labels[is_val], probabilities[is_val], t))
+            s = evaluate(labels[~is_val], decided[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
+        elif decide is not None:
+            decided = decide(probabilities >= t)
             s = evaluate(labels[~is_val], decided[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
         else:
             s = evaluate(labels[~is_val], probabilities[~is_val], t, exclude_carbon=True).as_dict()

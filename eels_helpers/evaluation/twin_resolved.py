@@ -27,37 +27,30 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     decisions : list of (file, TwinDecision)
         Every pair resolved at the first split's threshold.
     """
-    import pandas as pd
-
-    from eels_helpers.evaluation.metrics import evaluate, select_threshold
-    from eels_helpers.evaluation.real_spectra import (
-        evaluation_split,
-        label_matrix,
-        manifest_inputs,
-        predict_manifest,
-    )
+    from eels_helpers.evaluation.cross_validation import grouped_cross_validation
+    from eels_helpers.evaluation.real_spectra import manifest_inputs, predict_manifest
     from eels_helpers.inference.twin_resolution import resolve_twins
     from eels_helpers.physics.elements import ELEMENTS
 
     inputs = manifest_inputs(manifest)
     P = predict_manifest(model, manifest, inputs=inputs) if probabilities is None else np.asarray(probabilities)
-    labels = label_matrix(manifest["labels"])
-    rows, decisions = [], []
-    for k, seed in enumerate(seeds):
-        val, _ = evaluation_split(manifest, int(seed))
-        is_val = manifest["file"].isin(val["file"]).to_numpy()
-        t = select_threshold(labels[is_val], P[is_val], exclude_carbon=True)
-        decided = P >= t
-        resolved = decided.copy()
+    per_split = []                                 # the pairs each split's decision resolved
+
+    def resolve(reported: np.ndarray) -> np.ndarray:
+        out, found = reported.copy(), []
         for i in range(len(manifest)):
-            for d in resolve_twins(inputs[i], [ELEMENTS[j] for j in np.flatnonzero(decided[i])], resolvers):
-                resolved[i, ELEMENTS.index(d.dropped)] = False
-                if k == 0:
-                    decisions.append((manifest["file"].iloc[i], d))
-        s0, s1 = (evaluate(labels[~is_val], d[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
-                  for d in (decided, resolved))
-        rows.append({"seed": str(seed), "threshold": float(t), "network_f1": s0["f1"],
-                     "network_exact_match": s0["emr"], "resolved_f1": s1["f1"], "resolved_exact_match": s1["emr"]})
-    table = pd.DataFrame(rows).set_index("seed")
+            for d in resolve_twins(inputs[i], [ELEMENTS[j] for j in np.flatnonzero(reported[i])], resolvers):
+                out[i, ELEMENTS.index(d.dropped)] = False
+                found.append((manifest["file"].iloc[i], d))
+        per_split.append(found)
+        return out
+
+    cv = {name: grouped_cross_validation(name, manifest, probabilities=P, seeds=seeds, decide=fn)
+          for name, fn in (("network", None), ("resolved", resolve))}
+    table = cv["network"].splits[["seed", "threshold"]].assign(seed=lambda d: d["seed"].astype(str))
+    for name, c in cv.items():
+        table[f"{name}_f1"] = c.splits["f1"].to_numpy()
+        table[f"{name}_exact_match"] = c.splits["exact_match"].to_numpy()
+    table = table.set_index("seed")
     table.loc["mean"] = table.mean(numeric_only=True)
-    return table, decisions
+    return table, per_split[0]

@@ -62,3 +62,21 @@ def test_per_element_thresholds_are_chosen_on_the_validation_half(manifest):
     p = np.clip(y * 0.6 + rng.uniform(0, 0.5, y.shape), 0, 1)
     cv = grouped_cross_validation("x", manifest, probabilities=p, seeds=(0,), per_element=True)
     assert 0 <= cv.mean["f1"] <= 1
+
+
+def test_a_decision_stage_acts_after_each_split_threshold(manifest):
+    """``decide`` gets every row's thresholded decisions and its output is scored on the test half;
+    the threshold is still the network's (the identity leaves the scores as they were)."""
+    rng = np.random.default_rng(1)
+    labels = label_matrix(manifest["labels"]).astype(float)
+    probs = np.clip(labels * 0.7 + rng.uniform(0, 0.4, labels.shape), 0, 1)
+    plain = grouped_cross_validation("x", manifest, probabilities=probs, seeds=(0, 3))
+    same = grouped_cross_validation("x", manifest, probabilities=probs, seeds=(0, 3), decide=lambda r: r)
+    assert same.splits[["threshold", "f1", "exact_match"]].equals(plain.splits[["threshold", "f1", "exact_match"]])
+    seen = []
+    perfect = grouped_cross_validation("x", manifest, probabilities=probs, seeds=(0, 3),
+                                       decide=lambda r: seen.append(r.shape) or labels > 0.5)
+    assert seen == [labels.shape] * 2
+    assert list(perfect.splits["threshold"]) == list(plain.splits["threshold"])
+    assert (perfect.splits["exact_match"] >= plain.splits["exact_match"]).all()
+    assert perfect.mean["exact_match"] == pytest.approx(1.0)
