@@ -24,11 +24,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-__all__ = ["SimulationConfig", "ConfigError", "LABEL_RULES", "OPEN_WORLD_FIELDS",
+__all__ = ["SimulationConfig", "ConfigError", "LABEL_RULES", "OPEN_WORLD_FIELDS", "string_choices",
            "NAMED_CONFIGS", "NAMED_CONFIG_NOTES", "named_config", "named_config_help"]
 
 #: how spectra are labelled (``SimulationConfig.labels``)
 LABEL_RULES = ("window", "detectable")
+
+
+def string_choices(kind: str) -> tuple[str, ...] | None:
+    """The allowed values of a field of the string-choice ``kind`` ("label": LABEL_RULES,
+    "white_line_model": the white-line tables, "lowloss_model": the low-loss models); None for
+    other kinds."""
+    if kind == "label":
+        return LABEL_RULES
+    if kind == "white_line_model":
+        from eels_helpers.physics.white_lines import TABLE_PATHS
+        return tuple(TABLE_PATHS)
+    if kind == "lowloss_model":
+        from eels_helpers.simulation.lowloss import LOWLOSS_MODELS
+        return LOWLOSS_MODELS
+    return None
 
 
 class ConfigError(ValueError):
@@ -227,18 +242,9 @@ class SimulationConfig:
             elif kind == "fraction":
                 _check_number(where, value, lo, hi)
                 object.__setattr__(self, f.name, float(value))
-            elif kind == "label":
-                if value not in LABEL_RULES:
-                    raise ConfigError(f"{where}: must be one of {', '.join(LABEL_RULES)}; "
-                                      f"got {value!r}")
-            elif kind == "white_line_model":
-                from eels_helpers.physics.white_lines import TABLE_PATHS
-                if value not in TABLE_PATHS:
-                    raise ConfigError(f"{where}: must be one of {', '.join(TABLE_PATHS)}; got {value!r}")
-            elif kind == "lowloss_model":
-                from eels_helpers.simulation.lowloss import LOWLOSS_MODELS
-                if value not in LOWLOSS_MODELS:
-                    raise ConfigError(f"{where}: must be one of {', '.join(LOWLOSS_MODELS)}; got {value!r}")
+            elif string_choices(kind) is not None:
+                if value not in string_choices(kind):
+                    raise ConfigError(f"{where}: must be one of {', '.join(string_choices(kind))}; got {value!r}")
             elif kind == "str":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where}: must be a non-empty string; got {value!r}")
@@ -284,7 +290,7 @@ class SimulationConfig:
         for f in fields(self):
             meta, value = f.metadata, getattr(self, f.name)
             kind = meta["kind"]
-            if kind in ("bool", "str", "white_line_model", "lowloss_model") or f.name in OPEN_WORLD_FIELDS:
+            if kind in ("bool", "str") or string_choices(kind) is not None or f.name in OPEN_WORLD_FIELDS:
                 continue
             if f.name in ("margin_before_eV", "margin_after_eV"):
                 continue

@@ -17,7 +17,7 @@ from dataclasses import fields
 
 import numpy as np
 
-from eels_helpers.simulation.config import LABEL_RULES, OPEN_WORLD_FIELDS, ConfigError, SimulationConfig
+from eels_helpers.simulation.config import OPEN_WORLD_FIELDS, ConfigError, SimulationConfig, string_choices
 from eels_helpers.simulation.figures import plot_spectrum, plot_steps
 from eels_helpers.simulation.pipeline import simulate_batch
 from eels_helpers.simulation.shape_tables import can_simulate
@@ -74,14 +74,8 @@ def _make_control(f, value):
         return W.Checkbox(value=value, description=desc, style=style)
     if kind == "str":
         return W.Text(value=value, description=desc, style=style, layout=layout)
-    if kind == "label":
-        return W.Dropdown(options=LABEL_RULES, value=value, description=desc, style=style)
-    if kind == "white_line_model":
-        from eels_helpers.physics.white_lines import TABLE_PATHS
-        return W.Dropdown(options=tuple(TABLE_PATHS), value=value, description=desc, style=style)
-    if kind == "lowloss_model":
-        from eels_helpers.simulation.lowloss import LOWLOSS_MODELS
-        return W.Dropdown(options=LOWLOSS_MODELS, value=value, description=desc, style=style)
+    if string_choices(kind) is not None:
+        return W.Dropdown(options=string_choices(kind), value=value, description=desc, style=style)
     if kind == "fraction":       # an open-world option: the fraction of spectra it applies to
         return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=desc,
                              style=style, layout=layout, continuous_update=False)
