@@ -107,6 +107,17 @@ def test_inference_on_the_gpu_matches_the_cpu():
         assert np.allclose(cpu, bf16, atol=5e-2)
 
 
+def test_resume_on_the_gpu_reproduces_the_uninterrupted_run(tmp_path):
+    """A checkpoint is loaded onto the GPU (map_location): its CPU and CUDA RNG states must go
+    back to the CPU before they are restored (session 24's H200 run failed there)."""
+    data = SyntheticPeaks(40, seed=3)
+    full = train(TrainConfig(**{**TINY, "max_epochs": 2}), data, tmp_path / "full")
+    train(TrainConfig(**TINY), data, tmp_path / "part")
+    resumed = train(TrainConfig(**{**TINY, "max_epochs": 2}), data, tmp_path / "part", resume=True)
+    assert [r["epoch"] for r in resumed] == [1, 2] and resumed[-1]["spectra"] == full[-1]["spectra"]
+    assert math.isfinite(resumed[-1]["loss"])
+
+
 def test_streaming_simulator_workers_beside_the_gpu(tmp_path):
     """DataLoader workers are forked after CUDA was initialised in the parent: they must
     simulate with NumPy only (a CUDA call in a forked worker fails)."""

@@ -167,7 +167,7 @@ class HydrogenicSource:
         Z = _z_of(element)
         if sub == "K1":
             return gos_K(E_eV, Q, Z)
-        l1 = on.get("L1", _l1_fallback(element, on["L3"]))
+        l1 = on["L1"] if "L1" in on else _l1_fallback(element, on["L3"])
         return gos_L(E_eV, Q, Z, on["L3"], l1)
 
     def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
@@ -187,7 +187,7 @@ class HydrogenicSource:
             sub, on = self._check(element, subshell)
             fe = self.free_energies_eV
             if sub == "L3":  # put nodes on both sides of Egerton's switch at the L1 onset
-                d = on.get("L1", _l1_fallback(element, on["L3"])) - on["L3"]
+                d = (on["L1"] if "L1" in on else _l1_fallback(element, on["L3"])) - on["L3"]
                 if d > 0:
                     fe = np.unique(np.concatenate([fe, [d, d + 1e-3]]))
             data = self.dfde(element, sub, fe, self.q_inv_m)
@@ -210,7 +210,12 @@ def _z_of(element: str) -> int:
 
 def _l1_fallback(element: str, l3: float) -> float:
     """L1 edge energy when the onset table has none: L3 onset + the X-ray L1-L3 difference."""
-    import xraylib
+    try:
+        import xraylib
+    except ImportError as exc:
+        raise ImportError(f"no L1 onset is known for {element}; the fallback takes the X-ray L1-L3 "
+                          f"difference from xraylib, which is not installed (pip install xraylib==4.3.0) "
+                          f"or pass onsets={{{element!r}: {{'L3': ..., 'L1': ...}}}}") from exc
 
     Z = _z_of(element)
     return l3 + 1000.0 * (xraylib.EdgeEnergy(Z, xraylib.L1_SHELL)

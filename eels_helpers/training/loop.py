@@ -342,11 +342,12 @@ def _rng_state() -> dict:
 def _set_rng_state(state: dict) -> None:
     import torch
 
-    torch.set_rng_state(state["torch"])
+    # the checkpoint is loaded with map_location=<device>: RNG states must come back to the CPU
+    torch.set_rng_state(state["torch"].cpu())
     np.random.set_state(state["numpy"])  # noqa: NPY002
     random.setstate(state["python"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
 
 
 def seed_everything(seed: int) -> None:

@@ -89,3 +89,18 @@ def test_hydrogenic_k_optical_limit_vs_kissel():
     df = optical_limit_comparison("hydrogenic", ["Al K", "Si K"])
     assert list(df["ok"]) == [True, True]
     assert df["ratio_median"].between(0.95, 1.05).all()
+
+
+def test_known_l1_onset_needs_no_xraylib(monkeypatch):
+    """With the L1 onset given (as the open-world distractors give it), the L-shell GOS is computed
+    without xraylib, a test-only dependency; without it the fallback says what is missing."""
+    import sys
+
+    from eels_helpers.physics.hydrogenic import HydrogenicSource
+
+    monkeypatch.setitem(sys.modules, "xraylib", None)             # import xraylib -> ImportError
+    source = HydrogenicSource(onsets={"Al": {"L3": 73.0, "L1": 118.0}})
+    table, occupancy = source.table("Al", "L3")
+    assert occupancy == 1.0 and np.isfinite(table.dfde_per_eV).all() and table.dfde_per_eV.max() > 0
+    with pytest.raises(ImportError, match="no L1 onset is known for Al.*xraylib"):
+        HydrogenicSource(onsets={"Al": {"L3": 73.0}}).table("Al", "L3")
