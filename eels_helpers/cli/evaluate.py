@@ -4,13 +4,15 @@ cross-validation, and its invention rates on the open-world suite
 
 ::
 
-    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--json]
+    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--keep-twins] [--json]
 
 For each model (shipped name or model file; default ``default``): on the real spectra
 (``--experimental-dir``, else ``$EELS_ID_EXPERIMENTAL_DIR``, else the spectra shipped with the
 package), for each of ``--splits`` grouped splits the threshold is chosen on the validation half
 by the paper's rule and the test half scored at it, carbon left out; the means are printed with
-each split's threshold. Then the open-world suite (``--suite`` spectra per kind): the fraction of
+each split's threshold; then the same splits as ``eels-id predict`` decides, with reported onset
+twins resolved (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: the network
+alone only). Then the open-world suite (``--suite`` spectra per kind): the fraction of
 spectra where an element other than the true ones is reported, at the model's own threshold.
 """
 
@@ -34,6 +36,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="open-world spectra per kind; 0: skip the suite [25]")
     parser.add_argument("--per-element", action="store_true",
                         help="also score with one threshold per element chosen on each validation half")
+    parser.add_argument("--keep-twins", action="store_true",
+                        help="score the network alone only; by default the real spectra are also scored as "
+                             "`eels-id predict` decides, with reported onset twins (N/Sc) resolved")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
 
@@ -42,6 +47,7 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.device import resolve_device
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation, model_report
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs
+    from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
     from eels_helpers.models.model_files import ModelNotFoundError
 
     if args.splits < 1 or args.suite < 0:
@@ -61,6 +67,13 @@ def main(args: argparse.Namespace) -> int:
                                   n_per_kind=args.suite, device=device)
             cv, rates = report["real"], report["open_world"]
             out[model] = {"real": cv.mean, "splits": cv.splits.to_dict("records"), "open_world": rates}
+            if not args.keep_twins:
+                table, decisions = resolved_cross_validation(model, manifest, seeds=range(args.splits),
+                                                             probabilities=cv.probabilities, inputs=inputs)
+                out[model]["real_twins_resolved"] = {
+                    "f1": float(table.loc["mean", "resolved_f1"]),
+                    "exact_match": float(table.loc["mean", "resolved_exact_match"]),
+                    "pairs_resolved_split0": len(decisions)}
             if args.per_element:
                 pe = grouped_cross_validation(model, manifest, probabilities=cv.probabilities, seeds=range(args.splits),
                                               name=f"{model} (per-element thresholds)", per_element=True)
@@ -69,6 +82,10 @@ def main(args: argparse.Namespace) -> int:
                 print(cv.summary())
                 if args.per_element:
                     print("  " + pe.summary())
+                if not args.keep_twins:
+                    r = out[model]["real_twins_resolved"]
+                    print(f"  as `eels-id predict` decides (onset twins resolved): F1 {r['f1']:.3f}, exact match "
+                          f"{r['exact_match']:.3f} ({r['pairs_resolved_split0']} twin pairs resolved in split 0)")
                 if rates:
                     print("  open-world suite, invented element: "
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))

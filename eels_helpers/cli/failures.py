@@ -4,11 +4,13 @@
 ::
 
     eels-id failures [--model NAME|PATH] [--experimental-dir DIR] [--threshold T]
-                     [--out DIR] [--json] [--device auto|cpu|cuda]
+                     [--keep-twins] [--out DIR] [--json] [--device auto|cpu|cuda]
 
 The spectra: ``--experimental-dir`` (a folder with ``manifest.csv``), else
 ``$EELS_ID_EXPERIMENTAL_DIR``, else the real spectra that ship with installed packages (said on
-stderr). The threshold: the model file's own unless ``--threshold``. The table lists each cause
+stderr). The threshold: the model file's own unless ``--threshold``. The elements are decided as
+``eels-id predict`` decides them: where both onset twins (N/Sc) reach the threshold, the twin
+resolver drops one (listed; ``--keep-twins``: the network alone). The table lists each cause
 (rules in :mod:`eels_helpers.evaluation.failure_analysis`, applied in order, first match wins)
 with its false positives, false negatives and files; ``--json`` prints the groups and every
 mistake as JSON; ``--out DIR`` writes one figure per non-empty group (the network input over
@@ -32,6 +34,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "installed packages]")
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's own]")
+    parser.add_argument("--keep-twins", action="store_true",
+                        help="keep both onset twins (N/Sc) where both reach the threshold [resolved, as predict]")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write one PNG per group (the network input over simulated spectra of the same "
                              "composition and window) and mistakes.csv into DIR")
@@ -48,6 +52,7 @@ def format_table(analysis) -> str:
              f"{n_fp} false positives, {n_fn} false negatives (carbon left out); exact match on all of them "
              f"{analysis.exact_matches}/{n}",
              analysis.neighbour_pairs.summary(),
+             *(f"{f}: {d.describe()}" for f, d in analysis.twins),
              "('alone': spectra whose only mistakes have that cause, the exact matches its removal would add)",
              f"{'cause':<45} {'FP':>4} {'FN':>4} {'spectra':>8} {'alone':>6}"]
     for rec in table.to_dict("records"):
@@ -79,7 +84,7 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         analysis = analyse_failures(args.model, args.experimental_dir, threshold=args.threshold,
-                                    device=resolve_device(args.device))
+                                    device=resolve_device(args.device), keep_twins=args.keep_twins)
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id failures: error: {err}", file=sys.stderr)
         return 2

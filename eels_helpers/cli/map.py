@@ -5,7 +5,7 @@
     eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
-                [--verify [--verify-blocks N]]
+                [--verify [--verify-blocks N]] [--keep-twins]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -18,6 +18,8 @@ temporary directory first and moved into DIR only when complete.
 N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.verify_regions`);
 the quantification then fits the verified elements, and DIR also receives ``verification.json``
 (the evidence per element, for the sum and per block) and ``verification.png``.
+Where both onset twins (N/Sc) reach the threshold in a pixel, the twin resolver keeps one there
+(:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: both stay).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
 
@@ -68,6 +70,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--verify", action="store_true",
                         help="confirm or reject the candidates by a model fit of the summed spectrum "
                              "and of summed blocks; quantify the verified elements")
+    parser.add_argument("--keep-twins", action="store_true",
+                        help="keep both onset twins (N/Sc) in pixels where both reach the threshold "
+                             "[the twin resolver keeps one, as in predict]")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 
@@ -80,8 +85,8 @@ def main(args: argparse.Namespace) -> int:
         read_map_input,
         score_identification,
         score_quantification,
-        write_results,
     )
+    from eels_helpers.inference.mapping_output import write_results
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
     from eels_helpers.models.model_files import ModelNotFoundError
 
@@ -95,7 +100,8 @@ def main(args: argparse.Namespace) -> int:
             lowloss = read_spectrum(args.lowloss)
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
                                args.batch_size, args.offset, bfloat16=args.bf16,
-                               device=args.device, int8=args.int8, progress=show_progress(args))
+                               device=args.device, int8=args.int8, progress=show_progress(args),
+                               keep_twins=args.keep_twins)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -109,6 +115,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
           f"(> {100 * mapping.presence:g} % of pixels at p >= {mapping.threshold:g}): "
           f"{', '.join(mapping.detected) or 'none'}")
+    if mapping.twin_pixels:
+        print(f"onset twins (N/Sc) both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
+              "one in each (--keep-twins keeps both)")
     quant, status, checked = None, 0, None
     to_quantify = mapping.detected
     if args.verify:

@@ -193,9 +193,10 @@ class Mistake:
 @dataclass(eq=False)
 class FailureAnalysis:
     """The result of :func:`analyse_failures`: ``mistakes`` (list of :class:`Mistake`),
-    ``table`` (:func:`failure_table`), the manifest, ``probabilities`` (n, 80), network ``inputs``
-    (n, 3072), the ``threshold`` used, per-file ``facts``, the model's name and a description of
-    the spectra."""
+    ``table`` (:func:`failure_table`), the manifest, ``probabilities`` (n, 80; the network's, each
+    twin the resolver dropped set to 0), network ``inputs`` (n, 3072), the ``threshold`` used,
+    per-file ``facts``, the model's name, a description of the spectra, and ``twins``: (file,
+    :class:`~eels_helpers.inference.twin_resolution.TwinDecision`) for every resolved twin pair."""
 
     mistakes: list
     table: Any
@@ -209,6 +210,7 @@ class FailureAnalysis:
     spectra: list = field(default_factory=list, repr=False)
     #: the training runs of the model file (its ``runs`` metadata; empty for a bare network)
     runs: list = field(default_factory=list, repr=False)
+    twins: list = field(default_factory=list)
 
     @property
     def exact_matches(self) -> int:
@@ -239,6 +241,7 @@ class FailureAnalysis:
             "mistakes": [{"file": m.file, "kind": m.kind, "element": m.element,
                           "probability": round(m.probability, 4), "cause": m.cause, "reason": m.reason}
                          for m in self.mistakes],
+            "twins": [{"file": f, **d.to_dict()} for f, d in self.twins],
         }
 
 
@@ -512,8 +515,10 @@ def failure_table(mistakes: Sequence[Mistake]):
 
 def analyse_failures(model: Any = "default", directory: str | Path | None = None, *,
                      threshold: float | None = None, manifest: Any = None, rules: FailureRules = FailureRules(),
-                     device: str = "cpu") -> FailureAnalysis:
-    """Run ``model`` on labelled real spectra and group every mistake by cause.
+                     device: str = "cpu", keep_twins: bool = False) -> FailureAnalysis:
+    """Run ``model`` on labelled real spectra and group every mistake by cause, as ``eels-id predict``
+    decides: where both onset twins (N/Sc) reach the threshold, the twin resolver's dropped twin
+    gets probability 0 (``FailureAnalysis.twins``; ``keep_twins``: the network alone).
 
     Parameters
     ----------
@@ -531,6 +536,8 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
         the tolerances of the cause rules.
     device : str
         "cpu", "cuda" or "auto".
+    keep_twins : bool
+        score the network's probabilities as they are (no twin resolver).
 
     Returns
     -------
@@ -545,6 +552,7 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     """
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs, predict_manifest
     from eels_helpers.inference.spectrum_files import read_spectrum
+    from eels_helpers.inference.twin_resolution import resolve_probability_maps
     from eels_helpers.models.model_files import LoadedModel, load_model
 
     if manifest is None:
@@ -563,10 +571,14 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     spectra = [read_spectrum(path).summed() for path in manifest["path"]]
     inputs = manifest_inputs(manifest)
     probs = predict_manifest(loaded, manifest, inputs=inputs, device=device)
+    twins = []
+    if not keep_twins:
+        probs, found = resolve_probability_maps(inputs, probs, float(threshold))
+        twins = [(manifest["file"].iloc[i], d) for i, d in found]
     facts = manifest_facts(manifest, probs, float(threshold), rules=rules, spectra=spectra)
     mistakes = classify_mistakes(manifest, probs, float(threshold), rules=rules, facts=facts)
     name = (Path(loaded.source).stem if isinstance(loaded, LoadedModel) and loaded.source
             else str(model) if isinstance(model, (str, Path)) else type(model).__name__)
     runs = list(loaded.metadata.get("runs", [])) if isinstance(loaded, LoadedModel) else []
     return FailureAnalysis(mistakes, failure_table(mistakes), manifest, probs, inputs, float(threshold), facts,
-                           name, description, spectra, runs)
+                           name, description, spectra, runs, twins)

@@ -15,9 +15,11 @@ __all__ = ["resolved_cross_validation"]
 
 
 def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
-                              resolvers: dict | None = None, probabilities: np.ndarray | None = None):
+                              resolvers: dict | None = None, probabilities: np.ndarray | None = None,
+                              inputs: np.ndarray | None = None):
     """Per split and mean: threshold, F1 and exact match of the network alone and with resolved twins
-    (``probabilities``: the network's (n, 80) on the manifest, when already predicted).
+    (``probabilities``: the network's (n, 80) on the manifest and ``inputs`` its (n, 3072) network
+    inputs, when already computed).
 
     Returns
     -------
@@ -29,20 +31,15 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     """
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation
     from eels_helpers.evaluation.real_spectra import manifest_inputs, predict_manifest
-    from eels_helpers.inference.twin_resolution import resolve_twins
-    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.inference.twin_resolution import resolve_reported
 
-    inputs = manifest_inputs(manifest)
+    inputs = manifest_inputs(manifest) if inputs is None else inputs
     P = predict_manifest(model, manifest, inputs=inputs) if probabilities is None else np.asarray(probabilities)
     per_split = []                                 # the pairs each split's decision resolved
 
     def resolve(reported: np.ndarray) -> np.ndarray:
-        out, found = reported.copy(), []
-        for i in range(len(manifest)):
-            for d in resolve_twins(inputs[i], [ELEMENTS[j] for j in np.flatnonzero(reported[i])], resolvers):
-                out[i, ELEMENTS.index(d.dropped)] = False
-                found.append((manifest["file"].iloc[i], d))
-        per_split.append(found)
+        out, found = resolve_reported(inputs, reported, resolvers)
+        per_split.append([(manifest["file"].iloc[i], d) for i, d in found])
         return out
 
     cv = {name: grouped_cross_validation(name, manifest, probabilities=P, seeds=seeds, decide=fn)

@@ -18,7 +18,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolve_twins"]
+__all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolve_probability_maps", "resolve_reported",
+           "resolve_twins"]
 
 
 def _default_path() -> Path:
@@ -70,25 +71,60 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
     return out
 
 
+def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict | None = None):
+    """The twin decisions for a batch: ``inputs`` the network inputs (n, 3072), ``reported`` (n, 80)
+    bool over ``ELEMENTS``. Where both twins of a pair with a resolver are reported and the window
+    is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair).
+
+    Returns ``(reported (n, 80) bool, a copy without the dropped twins; [(row, TwinDecision)]``
+    in row order)."""
+    import torch
+
+    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    resolvers = load_twin_resolvers() if resolvers is None else resolvers
+    x = np.asarray(inputs).reshape(-1, np.shape(inputs)[-1])
+    reported = np.asarray(reported, dtype=bool)
+    if reported.shape != (len(x), len(ELEMENTS)):
+        raise ValueError(f"reported must be (n, {len(ELEMENTS)}) for {len(x)} spectra, got {reported.shape}")
+    out, found = reported.copy(), []
+    for (a, b), (net, start) in resolvers.items():
+        ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
+        rows = np.flatnonzero(reported[:, ia] & reported[:, ib])
+        if rows.size == 0:
+            continue
+        w, ok = twin_windows(x[rows], start)
+        rows, w = rows[ok], w[torch.from_numpy(ok)]
+        if rows.size == 0:
+            continue
+        with torch.no_grad():
+            q = torch.sigmoid(net(w)).reshape(-1).double().numpy()      # P(b) against a
+        for row, qb in zip(rows.tolist(), q.tolist()):
+            kept, dropped = (b, a) if qb > 0.5 else (a, b)
+            out[row, ELEMENTS.index(dropped)] = False
+            found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb))))
+    found.sort(key=lambda rd: rd[0])
+    return out, found
+
+
 def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None) -> tuple[TwinDecision, ...]:
     """The decisions for one spectrum: ``inputs`` its network input (3072,), ``reported`` its
     reported symbols; one :class:`TwinDecision` per pair with a resolver whose twins are both
     reported and whose window is measured (no zero channel)."""
-    import torch
+    from eels_helpers.physics.elements import ELEMENTS
 
-    from eels_helpers.models.twin_resolver import twin_windows
+    mask = np.isin(np.array(ELEMENTS), list(reported))[None]
+    return tuple(d for _, d in resolve_reported(np.asarray(inputs).reshape(1, -1), mask, resolvers)[1])
 
-    resolvers = load_twin_resolvers() if resolvers is None else resolvers
-    reported = set(reported)
-    out = []
-    for (a, b), (net, start) in resolvers.items():
-        if a not in reported or b not in reported:
-            continue
-        w, ok = twin_windows(np.asarray(inputs).reshape(1, -1), start)
-        if not ok[0]:
-            continue
-        with torch.no_grad():
-            q = float(torch.sigmoid(net(w))[0])
-        kept, dropped = (b, a) if q > 0.5 else (a, b)
-        out.append(TwinDecision((a, b), kept, dropped, max(q, 1.0 - q)))
-    return tuple(out)
+
+def resolve_probability_maps(inputs: np.ndarray, probabilities: np.ndarray, threshold: float,
+                             resolvers: dict | None = None):
+    """Per spectrum (a spectrum image's pixels), the probabilities with the dropped twin's set to 0
+    wherever both twins reach ``threshold`` (:func:`resolve_reported`): ``(probabilities (n, 80)
+    copy, [(row, TwinDecision)])``."""
+    P = np.asarray(probabilities)
+    reported, found = resolve_reported(inputs, P >= threshold, resolvers)
+    out = P.copy()
+    out[(P >= threshold) & ~reported] = 0.0
+    return out, found

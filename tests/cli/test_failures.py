@@ -34,7 +34,7 @@ def test_help_lists_the_flags(capsys):
         main(["failures", "--help"])
     assert err.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--model", "--experimental-dir", "--threshold", "--out", "--json", "--device"):
+    for flag in ("--model", "--experimental-dir", "--threshold", "--keep-twins", "--out", "--json", "--device"):
         assert flag in out
 
 

@@ -43,6 +43,10 @@ def test_eels_id_evaluate_prints_real_and_open_world_figures(manifest, capsys):
     fig = out["models"]["default"]
     assert 0 <= fig["real"]["f1"] <= 1 and len(fig["splits"]) == 2
     assert set(fig["open_world"]) >= {"edge_free", "out_of_family", "all"}
+    resolved = fig["real_twins_resolved"]                 # as predict decides: twins resolved
+    assert 0 <= resolved["f1"] <= 1 and resolved["pairs_resolved_split0"] >= 0
+    assert main(["evaluate", "default", "--splits", "1", "--suite", "0", "--keep-twins", "--json"]) == 0
+    assert "real_twins_resolved" not in json.loads(capsys.readouterr().out)["models"]["default"]
     assert main(["evaluate", "--splits", "0"]) == 2
     assert "--splits must be >= 1" in capsys.readouterr().err
 

@@ -280,3 +280,10 @@ def test_shipped_default_on_the_real_spectra():
     assert n_wrong == round((1.0 - scores["emr"]) * len(analysis.manifest))
     assert table.set_index("cause").loc["neighbour_or_onset", "false positives"] > 0
     assert table.set_index("cause").loc["outside_families", "files"].count("atlas_Kr_") >= 2
+    # as predict decides: the reported N/Sc pairs are resolved (BN, AlN, N2 keep N), the dropped
+    # twin's probability is 0, and the JSON lists every decision
+    assert analysis.twins and all(d.pair == ("N", "Sc") for _, d in analysis.twins)
+    rows = {f: i for i, f in enumerate(analysis.manifest["file"])}
+    assert all(analysis.probabilities[rows[f], ELEMENTS.index(d.dropped)] == 0.0 for f, d in analysis.twins)
+    assert [t["file"] for t in analysis.to_dict()["twins"]] == [f for f, _ in analysis.twins]
+    assert sum(d.kept == "N" for f, d in analysis.twins if "BN" in f or "AlN" in f or "N2" in f) >= 8

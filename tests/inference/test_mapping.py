@@ -11,16 +11,15 @@ import pytest
 import torch
 from support import FeMarker
 
-from eels_helpers.inference import mapping
+from eels_helpers.inference import mapping, mapping_output
 from eels_helpers.inference.mapping import (
     MappingResult,
     map_elements,
-    plot_fig7,
     quantify_map,
     score_identification,
     score_quantification,
-    write_results,
 )
+from eels_helpers.inference.mapping_output import plot_fig7, write_results
 from eels_helpers.models import create_model
 from eels_helpers.models.model_files import save_model
 from eels_helpers.physics.cross_section import dsigma_dE
@@ -155,7 +154,7 @@ def test_plot_fig7_and_atomic_write(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("plot failed")
 
-    monkeypatch.setattr(mapping, "plot_fig7", boom)
+    monkeypatch.setattr(mapping_output, "plot_fig7", boom)
     with pytest.raises(RuntimeError):
         write_results(tmp_path / "fail", si, res, q)
     assert os.listdir(tmp_path / "fail") == []                # nothing half-written
@@ -261,3 +260,33 @@ def test_empty_pixels_and_an_all_empty_image_name_no_element():
     assert np.all(fe[:2] > 0.5) and np.all(fe[2:] == 0.0) and result.detected == ("Fe",)
     with pytest.raises(SpectrumFileError, match="no signal: every spectrum of the image"):
         map_elements(Spectrum(np.zeros_like(image), energy), FeMarker(), device="cpu")
+
+
+class _Twins(torch.nn.Module):
+    """A fake network: N and Sc (onset twins, 401 / 402 eV) at logit 8 in every pixel, O at 8."""
+
+    def forward(self, x):
+        out = torch.full((x.shape[0], 80), -10.0)
+        out[:, [element_index("N"), element_index("Sc"), element_index("O")]] = 8.0
+        return out
+
+
+def test_onset_twins_are_resolved_per_pixel_unless_kept():
+    """Where both N and Sc reach the threshold in a pixel, the twin resolver keeps one there (as
+    predict does); on an N K spectrum image it keeps N; --keep-twins keeps both."""
+    from eels_helpers.inference.twin_resolution import RESOLVERS_PATH
+
+    if not RESOLVERS_PATH.is_file():
+        pytest.skip("the shipped twin resolvers are absent")
+    energy = np.arange(300.0, 800.0, 1.0)
+    sig = dsigma_dE(["N K", "O K"], energy, 200.0, 10.0, 30.0, gos="hydrogenic")[0]
+    clean = 400.0 * sig.sum(axis=0) + 3e4 * (energy / 300.0) ** -3.0
+    image = np.random.default_rng(2).poisson(np.broadcast_to(clean, (3, 4, energy.size))).astype(np.float32)
+    si = Spectrum(image, energy)
+    resolved = map_elements(si, _Twins(), threshold=0.5, device="cpu")
+    n, sc = resolved.thresholded_map("N"), resolved.thresholded_map("Sc")
+    assert resolved.twin_pixels == 12 and not np.any(n & sc) and np.all(n | sc)
+    assert n.mean() >= 0.9 and resolved.detected[0] in ("N", "O") and "Sc" not in resolved.detected
+    assert np.all(resolved.probability_map("Sc")[~sc] == 0.0) and np.all(resolved.thresholded_map("O"))
+    kept = map_elements(si, _Twins(), threshold=0.5, device="cpu", keep_twins=True)
+    assert kept.twin_pixels == 0 and {"N", "Sc", "O"} == set(kept.detected)

@@ -9,7 +9,14 @@ import pytest
 import torch
 
 from eels_helpers import DATA_DIR
-from eels_helpers.inference.twin_resolution import RESOLVERS_PATH, TwinDecision, load_twin_resolvers, resolve_twins
+from eels_helpers.inference.twin_resolution import (
+    RESOLVERS_PATH,
+    TwinDecision,
+    load_twin_resolvers,
+    resolve_probability_maps,
+    resolve_reported,
+    resolve_twins,
+)
 
 pytestmark = pytest.mark.skipif(not RESOLVERS_PATH.is_file(), reason="the shipped twin resolvers are absent")
 
@@ -41,6 +48,39 @@ def test_acts_only_where_both_twins_are_reported_and_the_window_is_measured():
     x[380:390] = 0.0                                     # the window is not measured
     assert resolve_twins(x, ["Sc", "N"], resolvers) == ()
     assert resolve_twins(x, ["Sc", "N"], {}) == ()
+
+
+def test_a_batch_is_resolved_as_each_spectrum_alone():
+    """resolve_reported (one resolver pass per pair over the batch, used by evaluate, failures and
+    map) decides each row as resolve_twins (predict) does; resolve_probability_maps zeroes exactly
+    the dropped twins."""
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, _ = simulated_arrays(24, 5, 24, "open-world-sharp", ["N", "Sc"])
+    X[3, 380:390] = 0.0                                  # one window not measured: left alone
+    rng = np.random.default_rng(0)
+    P = rng.uniform(0.0, 0.4, (24, 80))
+    P[:18, ELEMENTS.index("N")] = 0.9
+    P[:18, ELEMENTS.index("Sc")] = 0.8                   # both reported in rows 0..17
+    P[18:, ELEMENTS.index("N")] = 0.9                    # N alone in the others
+    resolvers = load_twin_resolvers()
+    reported, found = resolve_reported(X, P >= 0.5, resolvers)
+    measured = twin_windows(X, resolvers[("N", "Sc")][1])[1]
+    assert not measured[3] and measured[:18].sum() >= 5
+    assert [row for row, _ in found] == [r for r in range(18) if measured[r]]
+    for row in range(24):
+        alone = resolve_twins(X[row], [ELEMENTS[j] for j in np.flatnonzero(P[row] >= 0.5)], resolvers)
+        batch = [d for r, d in found if r == row]
+        assert [(d.pair, d.kept, d.dropped) for d in alone] == [(d.pair, d.kept, d.dropped) for d in batch]
+        assert np.allclose([d.probability for d in alone], [d.probability for d in batch], atol=1e-5)
+    decided, again = resolve_probability_maps(X, P, 0.5, resolvers)
+    assert again == found and np.array_equal(decided >= 0.5, reported)
+    changed = decided != P
+    assert changed.sum() == len(found) and np.all(decided[changed] == 0.0)
+    with pytest.raises(ValueError, match="reported must be"):
+        resolve_reported(X, (P >= 0.5)[:, :79], resolvers)
 
 
 def test_predict_on_real_bn_reports_n_without_sc(capsys):

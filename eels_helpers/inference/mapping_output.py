@@ -1,0 +1,221 @@
+"""Figures and files of a spectrum-image map (:mod:`eels_helpers.inference.mapping`): element map
+images, the paper's Fig. 7 (:func:`plot_fig7`) and :func:`write_results`, which writes
+``mapping.h5`` and the PNGs into a folder atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from eels_helpers.inference.mapping import MappingResult, QuantMap, _as_spectrum
+
+__all__ = ["MAX_PLOTTED", "plot_element_maps", "plot_fig7", "write_results"]
+
+#: at most this many elements per PNG of maps (the HDF5 file holds all 80)
+MAX_PLOTTED = 16
+
+
+# --------------------------------------------------------------------------- plots
+def _plt():
+    import matplotlib
+    if matplotlib.get_backend().lower() not in ("agg",) and "inline" not in matplotlib.get_backend():
+        matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _as_image(a: np.ndarray) -> np.ndarray:
+    a = np.asarray(a)
+    return a[None, :] if a.ndim == 1 else a.reshape(a.shape[0], -1) if a.ndim > 2 else a
+
+
+def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="viridis",
+                      axes=None):
+    """One image per element: ``maps`` {symbol: (ny, nx) array}. Returns the figure."""
+    plt = _plt()
+    n = max(len(maps), 1)
+    if axes is None:
+        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), squeeze=False)
+        axes = axes[0]
+    else:
+        fig = axes[0].figure
+    for ax, (el, m) in zip(axes, maps.items()):
+        im = ax.imshow(_as_image(m).astype(float), vmin=vmin, vmax=vmax, cmap=cmap,
+                       interpolation="nearest", aspect="auto")
+        ax.set_title(el, fontsize=9)
+        ax.set_xticks([]), ax.set_yticks([])
+    if maps:
+        fig.colorbar(im, ax=list(axes), shrink=0.8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    return fig
+
+
+def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None = None, *,
+              probes: dict | None = None, truth_fractions: np.ndarray | None = None,
+              elements: Sequence[str] | None = None, max_elements: int = 8):
+    """Fig. 7: (a) summed intensity with the probe positions, (b) the spectra at the probes
+    with the expected onsets of the elements, (c) per element rows of maps: network probability,
+    thresholded, model-based relative fraction and (when given) the true relative fraction.
+    ``elements`` default to the kept ones (at most ``max_elements``, the most frequent first).
+    Without a network (``mapping=None``) only the quantification columns are drawn.
+    Returns the figure."""
+    from eels_helpers.physics.elements import families_of
+
+    plt = _plt()
+    spectrum = _as_spectrum(data)
+    if mapping is None and quant is None:
+        raise ValueError("plot_fig7 needs a MappingResult or a QuantMap")
+    if elements is None:
+        elements = mapping.detected if mapping is not None else quant.elements
+    elements = list(elements)
+    nav = mapping.navigation_shape if mapping is not None else quant.result.fractions.shape[:-1]
+    offset = mapping.offset_eV if mapping is not None else quant.offset_eV
+    elements = elements[:max_elements]
+    img = spectrum.data.sum(axis=-1)
+    probes = dict(probes or {})
+    if not probes:
+        ny, nx = img.shape[:2] if img.ndim == 2 else (1, img.size)
+        probes = {f"{k + 1}": (ny // 2, int(x)) for k, x in enumerate(np.linspace(0, nx - 1, 4))}
+    cols = [] if mapping is None else ["probability", f"p >= {mapping.threshold:g}"]
+    if quant is not None:
+        cols.append("model-based")
+    if truth_fractions is not None and quant is not None:
+        cols.append("truth")
+    n_rows = max(len(elements), 1)
+    fig = plt.figure(figsize=(3.0 * len(cols) + 6.5, 1.9 * n_rows + 2.5))
+    gs = fig.add_gridspec(n_rows + 1, len(cols) + 2, height_ratios=[1.6] + [1] * n_rows)
+    ax_a = fig.add_subplot(gs[0, :2])
+    ax_a.imshow(_as_image(img), cmap="gray", aspect="auto", interpolation="nearest")
+    for name, (r, c) in probes.items():
+        ax_a.plot(c, r, "o", ms=6, mfc="none", mec="tab:red")
+        ax_a.text(c + 1, r - 1, name.split()[0], color="tab:red", fontsize=8)
+    ax_a.set_title("(a) summed intensity", fontsize=9)
+    ax_b = fig.add_subplot(gs[0, 2:])
+    E = spectrum.energy_eV - offset
+    data2 = spectrum.data.reshape(img.shape + (E.size,)) if img.ndim == 2 else spectrum.data
+    for k, (name, (r, c)) in enumerate(probes.items()):
+        s = data2[r, c] if img.ndim == 2 else data2[c]
+        s = s / max(float(np.max(s)), 1e-12)
+        ax_b.plot(E, s + 0.6 * k, lw=0.7, label=name)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for j, el in enumerate(elements):
+        for fam in families_of(el):
+            for sub in fam.major:
+                e = fam.onset_of(sub)
+                if E[0] <= e <= E[-1]:
+                    ax_b.axvline(e, ls="--", lw=0.7, color=colours[(j + 4) % len(colours)])
+                    ax_b.text(e, 1.0, f"{el} {sub}", rotation=90, fontsize=6, va="bottom",
+                              transform=ax_b.get_xaxis_transform())
+    ax_b.set_xlabel("energy loss (eV)"), ax_b.set_yticks([])
+    ax_b.legend(fontsize=7, loc="upper right")
+    ax_b.set_title("(b) spectra at the probe positions", fontsize=9, pad=22)
+    truth_rel = None
+    if truth_fractions is not None and quant is not None:
+        from eels_helpers.physics.elements import element_index
+        idx = [element_index(e) for e in quant.elements]
+        sub = np.asarray(truth_fractions)[..., idx]
+        truth_rel = sub / np.maximum(sub.sum(axis=-1, keepdims=True), 1e-12)
+    for i, el in enumerate(elements):
+        panels = [] if mapping is None else [mapping.probability_map(el),
+                                             mapping.thresholded_map(el)]
+        n_net = len(panels)
+        if quant is not None:
+            panels.append(quant.fraction_map(el) if el in quant.elements
+                          else np.full(nav, np.nan))
+        if truth_rel is not None:
+            panels.append(truth_rel[..., quant.elements.index(el)] if el in quant.elements
+                          else np.full(nav, np.nan))
+        vmax_q = max([float(np.nanmax(p)) for p in panels[n_net:] if np.isfinite(p).any()]
+                     or [1.0])
+        for j, pan in enumerate(panels):
+            ax = fig.add_subplot(gs[i + 1, j])
+            vmax = 1.0 if j < n_net else vmax_q
+            im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect="auto",
+                           interpolation="nearest", cmap="viridis" if j < n_net else "magma")
+            ax.set_xticks([]), ax.set_yticks([])
+            if i == 0:
+                ax.set_title(cols[j], fontsize=9)
+            if j == 0:
+                ax.set_ylabel(el, fontsize=10)
+            if j == len(panels) - 1:
+                fig.colorbar(im, ax=ax, shrink=0.8)
+    fig.suptitle(f"(c) mapping: {mapping.model_name}, kept {', '.join(mapping.detected) or '-'}"
+                 if mapping is not None else "(c) model-based quantification (no network)",
+                 fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- writing
+def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingResult,
+                  quant: QuantMap | None = None, *, probes=None, truth=None,
+                  scores: dict | None = None) -> list[Path]:
+    """Write ``mapping.h5`` and the PNGs into ``out_dir`` atomically (temporary directory, then
+    each file renamed into place). ``truth``: optional SyntheticSI for the truth panels.
+    Returns the paths written."""
+    import h5py
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    plt = _plt()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".map-tmp-", dir=out))
+    try:
+        with h5py.File(tmp / "mapping.h5", "w") as f:
+            f.attrs["format"] = "eels_helpers.mapping"
+            f.attrs["elements"] = json.dumps(list(ELEMENTS))
+            f.attrs["threshold"] = mapping.threshold
+            f.attrs["presence"] = mapping.presence
+            f.attrs["offset_eV"] = mapping.offset_eV
+            f.attrs["model"] = mapping.model_name
+            f.attrs["kept"] = json.dumps(list(mapping.detected))
+            f.attrs["source"] = str(getattr(spectrum, "source", "") or "")
+            f.create_dataset("probabilities", data=mapping.probabilities, compression="gzip",
+                             compression_opts=1)
+            f.create_dataset("thresholded", data=mapping.thresholded, compression="gzip",
+                             compression_opts=1)
+            f.create_dataset("pixel_fraction", data=mapping.pixel_fraction)
+            if quant is not None:
+                g = f.create_group("quantification")
+                r = quant.result
+                g.attrs["elements"] = json.dumps(list(r.elements))
+                g.attrs["skipped"] = json.dumps(r.skipped)
+                g.attrs["config"] = json.dumps({k: getattr(r.config, k) for k in
+                                                r.config.__dataclass_fields__})
+                g.create_dataset("amounts", data=r.amounts.astype(np.float32))
+                g.create_dataset("fractions", data=r.fractions.astype(np.float32))
+                g.create_dataset("background", data=r.background.astype(np.float32))
+                g.create_dataset("chi2_reduced", data=r.chi2_reduced.astype(np.float32))
+            if scores:
+                f.attrs["scores"] = json.dumps(scores)
+        kept = list(mapping.detected)[:MAX_PLOTTED]
+        figs = {"probabilities.png": plot_element_maps(
+                    {e: mapping.probability_map(e) for e in kept}, "network probability"),
+                "thresholded.png": plot_element_maps(
+                    {e: mapping.thresholded_map(e) for e in kept},
+                    f"probability >= {mapping.threshold:g}")}
+        if quant is not None:
+            figs["quantification.png"] = plot_element_maps(
+                {e: quant.fraction_map(e) for e in quant.elements[:MAX_PLOTTED]},
+                "model-based relative atomic fraction", vmax=None, cmap="magma")
+        figs["fig7.png"] = plot_fig7(spectrum, mapping, quant, probes=probes,
+                                     truth_fractions=None if truth is None else truth.fractions)
+        for name, fig in figs.items():
+            fig.savefig(tmp / name, dpi=110)
+            plt.close(fig)
+        written = []
+        for p in sorted(tmp.iterdir()):
+            os.replace(p, out / p.name)
+            written.append(out / p.name)
+        return written
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
