@@ -5,8 +5,15 @@ compound-grouped CV (threshold per split chosen as `eels-id evaluate` does) with
 the twin the resolver disfavours dropped wherever both twins are reported; --save writes the
 resolvers that passed the gate (the shipped file: eels_helpers/data/twin_resolvers.pt).
 
-Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl] [--model default]
-[--config open-world-sharp] [--real ../shared/experimental] [--save PATH]
+Each pair is trained on its own simulated spectra (specimens holding one of its twins), or, with
+--shared, all pairs on ONE simulated training set and are gated on ONE gate set whose specimens
+hold any of the pairs' elements (experiment R24: 29 lanthanide / S pairs); --keep-shipped adds the
+shipped resolvers (their own provenance kept) to the real measurement and to --save. Only pairs
+that pass the gate (>= --gate right on >= --min-gate spectra) go on.
+
+Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
+[--shared] [--keep-shipped] [--model default] [--config open-world-sharp]
+[--real ../shared/experimental] [--save PATH]
 """
 
 from __future__ import annotations
@@ -37,52 +44,102 @@ def real_measurement(resolvers, model, directory) -> dict:
                          "exact_match": round(float(mean["resolved_exact_match"]), 4)}}
 
 
+def rule_pairs() -> list[str]:
+    """R24's pairs, fixed by a rule: every lanthanide pair (Z, Z+1), (Z, Z+2), La..Lu, and S with every
+    lanthanide, whose closest family onsets are onset twins (training.twin_resolver.window_start)."""
+    from eels_helpers.training.twin_resolver import window_start
+
+    lan = ["La", "Ce", "Pr", "Nd", "Pm", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm", "Yb", "Lu"]
+    candidates = [(a, b) for i, a in enumerate(lan) for b in lan[i + 1:i + 3]] + [("S", el) for el in lan]
+    out = []
+    for a, b in candidates:
+        try:
+            window_start(a, b)
+        except ValueError:
+            continue
+        out.append(f"{a},{b}")
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", nargs="+", default=["N,Sc", "O,Sb", "B,Cl"])
+    p.add_argument("--lanthanide-pairs", action="store_true", help="R24's rule pairs instead of --pairs")
+    p.add_argument("--shared", action="store_true", help="one simulated training set and one gate set for all pairs")
+    p.add_argument("--shared-n", type=int, default=32768, help="spectra of the shared training set [32768]")
+    p.add_argument("--shared-gate-n", type=int, default=16384, help="spectra of the shared gate set [16384]")
+    p.add_argument("--keep-shipped", action="store_true", help="add the shipped resolvers (measurement, --save)")
     p.add_argument("--model", default="default")
     p.add_argument("--config", default="open-world-sharp")
     p.add_argument("--gate", type=float, default=0.85, help="simulated gate every pair must pass")
+    p.add_argument("--min-gate", type=int, default=1, help="gate spectra a pair needs at least [1]")
     p.add_argument("--real", default=None, help="directory of real spectra (manifest.csv): the one real measurement")
-    p.add_argument("--save", default=None, help="write the resolvers here when every pair passed its gate")
+    p.add_argument("--save", default=None, help="write the resolvers that passed their gate here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
 
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.inference.twin_resolution import RESOLVERS_PATH, load_twin_resolvers
     from eels_helpers.models.model_files import load_model
     from eels_helpers.training.twin_resolver import (
         TwinResolverConfig,
         gate_accuracy,
         save_twin_resolvers,
+        simulated_set,
         train_twin_resolver,
         window_start,
     )
 
     torch.set_num_threads(1)
+    pairs = rule_pairs() if args.lanthanide_pairs else args.pairs
     cfg = TwinResolverConfig(config=args.config)
     threshold = load_model(args.model).threshold or 0.5
-    resolvers, gates, passed = {}, {}, True
-    for pair in args.pairs:
+    train_set = gate_set = gate_probs = None
+    if args.shared:
+        elements = sorted({el for pair in pairs for el in pair.split(",")})
+        log.info("shared sets for %d pairs, query elements %s", len(pairs), " ".join(elements))
+        train_set = simulated_set(elements, args.shared_n, cfg.seed, cfg.config)
+        gate_set = simulated_set(elements, args.shared_gate_n, cfg.gate_seed, cfg.config)
+        gate_probs = run_model(_as_loaded(args.model, "cpu"), gate_set[0])
+    resolvers, gates = {}, {}
+    for pair in pairs:
         a, b = pair.split(",")
-        net, n_train = train_twin_resolver(a, b, cfg)
-        right, n_gate = gate_accuracy(net, a, b, args.model, threshold, cfg)
-        log.info("%s/%s gate: %d simulated spectra with both reported and one true; resolver right %.3f",
-                 a, b, n_gate, right)
-        resolvers[(a, b)] = (net, window_start(a, b))
-        gates[pair] = {"training_spectra": n_train, "gate_spectra": n_gate, "gate_right": round(right, 4)}
-        passed &= right >= args.gate
-    print("simulated gate passed" if passed else "simulated gate failed: no real measurement, nothing saved")
-    if not passed:
+        try:
+            net, n_train = train_twin_resolver(a, b, cfg, data=train_set)
+        except ValueError as err:
+            log.info("%s: not trained (%s)", pair, err)
+            gates[pair] = {"training_spectra": 0, "gate_spectra": 0, "gate_right": None, "passed": False}
+            continue
+        right, n_gate = gate_accuracy(net, a, b, args.model, threshold, cfg, data=gate_set, probabilities=gate_probs)
+        ok = n_gate >= args.min_gate and right >= args.gate
+        log.info("%s/%s gate: %d simulated spectra with both reported and one true; resolver right %.3f: %s",
+                 a, b, n_gate, right, "passed" if ok else "failed")
+        gates[pair] = {"training_spectra": n_train, "gate_spectra": n_gate,
+                       "gate_right": None if n_gate == 0 else round(right, 4), "passed": bool(ok)}
+        if ok:
+            resolvers[(a, b)] = (net, window_start(a, b))
+    print("gates: " + ", ".join(f"{k} {v['gate_right']} ({v['gate_spectra']})" for k, v in gates.items()))
+    print(f"passed: {', '.join(f'{a},{b}' for a, b in resolvers) or 'none'}")
+    shipped = load_twin_resolvers() if args.keep_shipped else {}
+    measured = {**shipped, **resolvers}
+    if not resolvers:
+        print("no pair passed its simulated gate: no real measurement, nothing saved")
         return 0
-    real = real_measurement(resolvers, args.model, args.real) if args.real else None
+    real = real_measurement(measured, args.model, args.real) if args.real else None
     if args.save:
         provenance = {"fitted": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                       "command": " ".join(["python", "scripts/twin_resolver_experiment.py",
                                            *(sys.argv[1:] if argv is None else argv)]),
-                      "config": cfg.config, "seed": cfg.seed, "n": cfg.n, "epochs": cfg.epochs,
-                      "gate_seed": cfg.gate_seed, "gate_n": cfg.gate_n, "gate_model": args.model,
-                      "gate_threshold": threshold, "gates": gates, "real_grouped_cv": real}
-        path = save_twin_resolvers(args.save, {k: v[0] for k, v in resolvers.items()}, provenance)
+                      "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
+                      "shared": bool(args.shared), "epochs": cfg.epochs, "gate_seed": cfg.gate_seed,
+                      "gate_n": args.shared_gate_n if args.shared else cfg.gate_n, "gate_model": args.model,
+                      "gate_threshold": threshold, "gate": args.gate, "min_gate": args.min_gate, "gates": gates,
+                      "real_grouped_cv": real}
+        if shipped:
+            provenance["kept"] = {"pairs": [f"{a},{b}" for a, b in shipped],
+                                  "provenance": torch.load(RESOLVERS_PATH, weights_only=True)["provenance"]}
+        path = save_twin_resolvers(args.save, {k: v[0] for k, v in measured.items()}, provenance)
         print(f"wrote {path}")
     return 0
 

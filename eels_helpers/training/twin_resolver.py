@@ -18,7 +18,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinResolverConfig", "window_start", "train_twin_resolver", "gate_accuracy",
+__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "train_twin_resolver", "gate_accuracy",
            "save_twin_resolvers"]
 
 
@@ -60,25 +60,33 @@ def window_start(a: str, b: str) -> int:
     return int(round(lower)) - WINDOW_BELOW_EV
 
 
-def _exclusive(a, b, n, seed, config):
+def simulated_set(elements, n: int, seed: int, config: str):
+    """(X (n, 3072), Y (n, 80)): simulated spectra of specimens holding one of ``elements`` (the
+    streaming simulator's query elements), to share between several pairs' training or gates."""
     from eels_helpers.datasets.streaming import simulated_arrays
+
+    return simulated_arrays(n, seed, 64, config, list(elements))
+
+
+def _exclusive(a, b, n, seed, config, data=None):
     from eels_helpers.physics.elements import ELEMENTS
 
-    X, Y = simulated_arrays(n, seed, 64, config, [a, b])
+    X, Y = simulated_set([a, b], n, seed, config) if data is None else data
     ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
     return X, Y, ia, ib, (Y[:, ia] > 0.5) ^ (Y[:, ib] > 0.5)
 
 
-def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverConfig()):
+def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverConfig(), data=None):
     """A trained :class:`~eels_helpers.models.twin_resolver.TwinResolver` for the pair (a, b) (its
-    logit is b's) and the number of training spectra."""
+    logit is b's) and the number of training spectra; ``data``: a shared (X, Y)
+    (:func:`simulated_set`) instead of ``cfg.n`` spectra of specimens holding a or b."""
     import torch
     from torch import nn
 
     from eels_helpers.models.twin_resolver import TwinResolver, twin_windows
 
     start = window_start(a, b)
-    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config)
+    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config, data)
     w, ok = twin_windows(X[one], start)
     x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
     if y.numel() < 2 or y.min() == y.max():
@@ -97,16 +105,18 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     return net.eval(), int(len(y))
 
 
-def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig()):
+def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+                  data=None, probabilities=None):
     """(share right, spectra): among fresh simulated spectra with exactly one twin labelled that
-    ``model`` reports both of at ``threshold``, the share where ``net`` picks the labelled one."""
+    ``model`` reports both of at ``threshold``, the share where ``net`` picks the labelled one;
+    ``data``: a shared gate set (X, Y) and ``probabilities`` the model's on it (n, 80)."""
     import torch
 
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.models.twin_resolver import twin_windows
 
-    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config)
-    P = run_model(_as_loaded(model, "cpu"), X)
+    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data)
+    P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
     w, ok = twin_windows(X, window_start(a, b))
     sel = one & (P[:, ia] >= threshold) & (P[:, ib] >= threshold) & ok
     if not sel.any():
