@@ -10,6 +10,7 @@ from eels_helpers.training.twin_resolver import (
     TwinResolverConfig,
     gate_accuracy,
     save_twin_resolvers,
+    simulated_set,
     train_twin_resolver,
     window_start,
 )
@@ -39,3 +40,26 @@ def test_train_gate_save_and_load_round_trip(tmp_path):
     with torch.no_grad():   # stored in float16
         assert torch.allclose(again(w), net(w), atol=2e-2)
     assert not list(tmp_path.glob("*.tmp"))
+
+
+def test_pairs_share_one_simulated_set_and_one_gate_set():
+    """Several pairs train on one simulated set (each on its spectra with exactly one of its twins)
+    and are gated with the network's probabilities computed once."""
+    import numpy as np
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    cfg = TwinResolverConfig(epochs=1)
+    data = simulated_set(["Dy", "Ho", "Er", "S"], 512, 3, "open-world-sharp")
+    assert data[0].shape == (512, 3072) and data[1].shape == (512, 80)
+    counts = {}
+    for a, b in (("Dy", "Ho"), ("Ho", "Er")):
+        net, n = train_twin_resolver(a, b, cfg, data=data)
+        exclusive = (data[1][:, ELEMENTS.index(a)] > 0.5) ^ (data[1][:, ELEMENTS.index(b)] > 0.5)
+        assert isinstance(net, TwinResolver) and 0 < n <= exclusive.sum()
+        counts[(a, b)] = n
+        P = np.zeros((512, 80))
+        P[:, [ELEMENTS.index(a), ELEMENTS.index(b)]] = 0.9          # a network reporting both everywhere
+        right, n_gate = gate_accuracy(net, a, b, None, 0.5, cfg, data=data, probabilities=P)
+        assert n_gate == n and 0.0 <= right <= 1.0                 # every measured exclusive spectrum
+    assert counts[("Dy", "Ho")] != counts[("Ho", "Er")]
