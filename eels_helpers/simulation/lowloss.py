@@ -120,13 +120,19 @@ def lowloss_kernel(fwhm_eV, plasmon_energy_eV, plasmon_width_eV, n_plasmons, t_o
     end). Total area sum_{n=0}^{N} P_n."""
     zlp, pl, _ = lowloss_components(fwhm_eV, plasmon_energy_eV, plasmon_width_eV, n_plasmons,
                                     t_over_lambda, support_eV)
-    S = int(support_eV)
+    k = _circular(zlp, n_fft)
+    k[:, :int(support_eV)] += pl.sum(axis=1)
+    return k
+
+
+def _circular(two_sided, n_fft: int) -> np.ndarray:
+    """(B, 2 S) values on energies -S..S-1 eV laid out as a circular kernel (B, n_fft) of the same
+    dtype: channel k holds energy k eV for k < S, the negative side wraps to the end."""
+    S = two_sided.shape[1] // 2
     if 2 * S > n_fft:
         raise ValueError(f"support_eV = {S} eV needs n_fft >= {2 * S}")
-    B = zlp.shape[0]
-    k = np.zeros((B, n_fft), dtype=np.float32)
-    k[:, :S] = zlp[:, S:] + pl.sum(axis=1)
-    k[:, n_fft - S:] = zlp[:, :S]
+    k = np.zeros((two_sided.shape[0], n_fft), dtype=two_sided.dtype)
+    k[:, :S], k[:, n_fft - S:] = two_sided[:, S:], two_sided[:, :S]
     return k
 
 
@@ -143,14 +149,9 @@ def poisson_series_kernel(fwhm_eV, plasmon_energy_eV, plasmon_width_eV, t_over_l
     Every order is kept: in Fourier space j = z exp((t/lambda)(s - 1)) (Egerton eq. 4.8).
     """
     S = int(support_eV)
-    if 2 * S > n_fft:
-        raise ValueError(f"support_eV = {S} eV needs n_fft >= {2 * S}")
     tl = np.asarray(t_over_lambda, dtype=np.float64)[:, None]
-    B = tl.shape[0]
-    z = np.zeros((B, n_fft))
-    zlp = zero_loss_peak(np.arange(-S, S), fwhm_eV).astype(np.float64)
-    z[:, :S], z[:, n_fft - S:] = zlp[:, S:], zlp[:, :S]
-    single = np.zeros((B, n_fft))
+    z = _circular(zero_loss_peak(np.arange(-S, S), fwhm_eV).astype(np.float64), n_fft)
+    single = np.zeros_like(z)
     sd = drude_loss_function(np.arange(S, dtype=np.float64)[None, :],
                              np.asarray(plasmon_energy_eV, dtype=np.float64)[:, None],
                              np.asarray(plasmon_width_eV, dtype=np.float64)[:, None]).astype(np.float64)
