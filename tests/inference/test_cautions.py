@@ -129,6 +129,12 @@ def test_cli_map_prints_the_cautions_with_pixel_fractions(n_and_sc, tmp_path, ca
     si = Spectrum(np.broadcast_to(counts.astype(np.float32), (3, 4, energy.size)).copy(), energy)
     monkeypatch.setattr(mapping, "read_map_input", lambda p: (si, None, None))
     assert cli_main(["map", "bn_si.dm4", "--out", str(tmp_path / "maps"), "--model", str(path),
-                     "--no-quantify"]) == 0
+                     "--no-quantify", "--keep-twins"]) == 0
     out = capsys.readouterr().out
     assert "caution: N and Sc are commonly confused" in out and "(pixel fraction N 1.00, Sc 1.00)" in out
+    # by default the twin resolver keeps one twin per pixel (N, on this BN-like image): no caution left
+    assert cli_main(["map", "bn_si.dm4", "--out", str(tmp_path / "maps2"), "--model", str(path),
+                     "--no-quantify"]) == 0
+    out = capsys.readouterr().out
+    assert "onset twins (N/Sc) both above the threshold in 12 pixels" in out and "caution" not in out
+    assert "kept (> 1 % of pixels at p >= 0.5): N\n" in out
