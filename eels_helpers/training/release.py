@@ -128,8 +128,11 @@ def _changes(log: list[dict], key: str) -> list[tuple[Any, Any]]:
 
 
 def _thread_history(log: list[dict]) -> str:
-    """The CPU threads per process of each pseudo-epoch, consecutive repeats merged: "1 -> 2"."""
-    return " -> ".join(str(v) for _, v in _changes(log, "threads"))
+    """The CPU threads per process of each pseudo-epoch, consecutive repeats merged: "1 -> 2"; with
+    the device where it was not the CPU: "16 (cuda)"."""
+    rows = [{"epoch": r.get("epoch"), "threads": f"{r.get('threads', '?')}" + (
+        f" ({r['device']})" if r.get("device", "cpu") != "cpu" else "")} for r in log]
+    return " -> ".join(str(v) for _, v in _changes(rows, "threads"))
 
 
 def _lr_history(log: list[dict]) -> str:
@@ -411,7 +414,8 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              f"statistics were re-estimated with dropout off on {RECALIBRATION_SPECTRA:,} simulated spectra",
              "of the configuration it trained on (`eels_helpers.models.recalibrate_batchnorm`); simulated",
              "scores are on the paper's configuration. Training hours: wall time of the run's",
-             "pseudo-epochs; threads: CPU threads per training process over the run; learning rate:",
+             "pseudo-epochs; threads: CPU threads per training process over the run (and the device where",
+             "it was not the CPU: a GPU run's simulator workers run beside it); learning rate:",
              "its value over the run, halved on a training-F1 plateau (the paper's rule) from the",
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
              "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume;",

@@ -33,6 +33,8 @@ def test_run_summary_reads_the_log(runs):
     assert summary.train_hours == pytest.approx(sum(r["seconds"] for r in log) / 3600)
     assert summary.threads == "1" and log[-1]["threads"] == 1 and log[-1]["device"] == "cpu"
     assert shipping._thread_history([{}, {}, {"threads": 2}, {"threads": 2}]) == "? -> 2"
+    gpu = [{"threads": 16, "device": "cuda"}] * 2 + [{"threads": 1, "device": "cpu"}]
+    assert shipping._thread_history(gpu) == "16 (cuda) -> 1"
     assert summary.lr_history == f"{log[0]['lr']:.3g}"
     halved = [{"epoch": e, "lr": lr} for e, lr in ((1, 1e-3), (2, 1e-3), (3, 5e-4), (4, 5e-4), (5, 1.25e-4))]
     assert shipping._lr_history(halved) == "0.001; 0.0005 from 3; 0.000125 from 5"
