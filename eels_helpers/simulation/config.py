@@ -242,9 +242,9 @@ class SimulationConfig:
             elif kind == "fraction":
                 _check_number(where, value, lo, hi)
                 object.__setattr__(self, f.name, float(value))
-            elif string_choices(kind) is not None:
-                if value not in string_choices(kind):
-                    raise ConfigError(f"{where}: must be one of {', '.join(string_choices(kind))}; got {value!r}")
+            elif (choices := string_choices(kind)) is not None:
+                if value not in choices:
+                    raise ConfigError(f"{where}: must be one of {', '.join(choices)}; got {value!r}")
             elif kind == "str":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where}: must be a non-empty string; got {value!r}")

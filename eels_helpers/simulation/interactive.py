@@ -74,8 +74,8 @@ def _make_control(f, value):
         return W.Checkbox(value=value, description=desc, style=style)
     if kind == "str":
         return W.Text(value=value, description=desc, style=style, layout=layout)
-    if string_choices(kind) is not None:
-        return W.Dropdown(options=string_choices(kind), value=value, description=desc, style=style)
+    if (choices := string_choices(kind)) is not None:
+        return W.Dropdown(options=choices, value=value, description=desc, style=style)
     if kind == "fraction":       # an open-world option: the fraction of spectra it applies to
         return W.FloatSlider(value=value, min=0.0, max=1.0, step=0.05, description=desc,
                              style=style, layout=layout, continuous_update=False)

@@ -127,24 +127,12 @@ def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolve
 
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
-    """Write ``{(a, b): net}`` with ``provenance`` (what made them, what they measured) atomically."""
-    import os
-    import tempfile
+    """Write ``{(a, b): net}`` with ``provenance`` (what made them, what they measured) atomically
+    (:func:`eels_helpers.models.model_files.atomic_save`)."""
+    from eels_helpers.models.model_files import atomic_save
 
-    import torch
-
-    path = Path(path)
     blob = {"format": "eels_helpers twin resolvers 1", "provenance": provenance,
             "pairs": {f"{a},{b}": {"start_channel": window_start(a, b),
                                    "state": {k: v.half() for k, v in net.state_dict().items()}}
                       for (a, b), net in resolvers.items()}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(blob, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-    return path
+    return atomic_save(blob, path)
