@@ -9,10 +9,13 @@ Each pair is trained on its own simulated spectra (specimens holding one of its 
 --shared, all pairs on ONE simulated training set and are gated on ONE gate set whose specimens
 hold any of the pairs' elements (experiment R24: 29 lanthanide / S pairs); --keep-shipped adds the
 shipped resolvers (their own provenance kept) to the real measurement and to --save. Only pairs
-that pass the gate (>= --gate right on >= --min-gate spectra) go on.
+that pass the gate (>= --gate right on >= --min-gate spectra) go on. With --balanced (experiment
+R25: F/Xe, Be/Si) each pair trains on as many spectra drawn for each twin, both classes weighted
+equally, and its gate must be passed in EACH class (>= --gate right on >= --min-gate spectra of
+each twin).
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
-[--shared] [--keep-shipped] [--model default] [--config open-world-sharp]
+[--shared | --balanced] [--keep-shipped] [--model default] [--config open-world-sharp]
 [--real ../shared/experimental] [--save PATH]
 """
 
@@ -66,6 +69,10 @@ def main(argv=None) -> int:
     p.add_argument("--pairs", nargs="+", default=["N,Sc", "O,Sb", "B,Cl"])
     p.add_argument("--lanthanide-pairs", action="store_true", help="R24's rule pairs instead of --pairs")
     p.add_argument("--shared", action="store_true", help="one simulated training set and one gate set for all pairs")
+    p.add_argument("--balanced", action="store_true",
+                   help="n spectra per twin, classes weighted equally, the gate passed in each class")
+    p.add_argument("--n", type=int, default=16384, help="training spectra per pair (--balanced: per twin) [16384]")
+    p.add_argument("--gate-n", type=int, default=8192, help="gate spectra per pair (--balanced: per twin) [8192]")
     p.add_argument("--shared-n", type=int, default=32768, help="spectra of the shared training set [32768]")
     p.add_argument("--shared-gate-n", type=int, default=16384, help="spectra of the shared gate set [16384]")
     p.add_argument("--keep-shipped", action="store_true", help="add the shipped resolvers (measurement, --save)")
@@ -85,6 +92,7 @@ def main(argv=None) -> int:
     from eels_helpers.training.twin_resolver import (
         TwinResolverConfig,
         gate_accuracy,
+        gate_by_class,
         save_twin_resolvers,
         simulated_set,
         train_twin_resolver,
@@ -93,7 +101,9 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     pairs = rule_pairs() if args.lanthanide_pairs else args.pairs
-    cfg = TwinResolverConfig(config=args.config)
+    if args.shared and args.balanced:
+        p.error("--shared and --balanced exclude each other")
+    cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced)
     threshold = load_model(args.model).threshold or 0.5
     train_set = gate_set = gate_probs = None
     if args.shared:
@@ -111,12 +121,25 @@ def main(argv=None) -> int:
             log.info("%s: not trained (%s)", pair, err)
             gates[pair] = {"training_spectra": 0, "gate_spectra": 0, "gate_right": None, "passed": False}
             continue
-        right, n_gate = gate_accuracy(net, a, b, args.model, threshold, cfg, data=gate_set, probabilities=gate_probs)
-        ok = n_gate >= args.min_gate and right >= args.gate
+        if args.balanced:
+            per_class = gate_by_class(net, a, b, args.model, threshold, cfg)
+            n_gate = sum(n for _, n in per_class.values())
+            right = sum(r * n for r, n in per_class.values() if n) / n_gate if n_gate else float("nan")
+            ok = all(n >= args.min_gate and r >= args.gate for r, n in per_class.values())
+            log.info("%s/%s gate per class: %s", a, b, ", ".join(
+                f"{el} true: {n} spectra, right {r:.3f}" for el, (r, n) in per_class.items()))
+        else:
+            per_class = None
+            right, n_gate = gate_accuracy(net, a, b, args.model, threshold, cfg, data=gate_set,
+                                          probabilities=gate_probs)
+            ok = n_gate >= args.min_gate and right >= args.gate
         log.info("%s/%s gate: %d simulated spectra with both reported and one true; resolver right %.3f: %s",
                  a, b, n_gate, right, "passed" if ok else "failed")
         gates[pair] = {"training_spectra": n_train, "gate_spectra": n_gate,
                        "gate_right": None if n_gate == 0 else round(right, 4), "passed": bool(ok)}
+        if per_class is not None:
+            gates[pair]["gate_by_class"] = {el: {"spectra": n, "right": None if n == 0 else round(r, 4)}
+                                            for el, (r, n) in per_class.items()}
         if ok:
             resolvers[(a, b)] = (net, window_start(a, b))
     print("gates: " + ", ".join(f"{k} {v['gate_right']} ({v['gate_spectra']})" for k, v in gates.items()))
@@ -132,7 +155,8 @@ def main(argv=None) -> int:
                       "command": " ".join(["python", "scripts/twin_resolver_experiment.py",
                                            *(sys.argv[1:] if argv is None else argv)]),
                       "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
-                      "shared": bool(args.shared), "epochs": cfg.epochs, "gate_seed": cfg.gate_seed,
+                      "shared": bool(args.shared), "balanced": bool(args.balanced), "epochs": cfg.epochs,
+                      "gate_seed": cfg.gate_seed,
                       "gate_n": args.shared_gate_n if args.shared else cfg.gate_n, "gate_model": args.model,
                       "gate_threshold": threshold, "gate": args.gate, "min_gate": args.min_gate, "gates": gates,
                       "real_grouped_cv": real}

@@ -6,11 +6,18 @@ queries) with exactly one twin labelled and the window measured; binary cross-en
 batches of 128, ``epochs`` passes, ``torch.manual_seed(0)``. Gate: among fresh simulated spectra
 (another seed) with exactly one twin labelled that the network reports both of, the share where the
 resolver picks the labelled one (session 23: N/Sc 0.957, O/Sb 0.805, B/Cl 0.699; only N/Sc ships).
+
+``balanced=True`` (session 25, experiment R25): where one twin is rare in the other's compounds
+(Xe specimens are fluorides: simulated Xe alone is ~5 % of F/Xe spectra, and session 23's F/Xe
+model dropped the true Xe), ``n`` spectra are drawn for each twin's specimens separately (queries
+[a] and [b]) and the loss weighs both classes equally; :func:`gate_by_class` scores the gate per
+class, so that a resolver which always names the common twin cannot pass.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,14 +25,16 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "train_twin_resolver", "gate_accuracy",
-           "save_twin_resolvers"]
+__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "train_twin_resolver",
+           "gate_accuracy", "gate_by_class", "save_twin_resolvers"]
 
 
 @dataclass(frozen=True)
 class TwinResolverConfig:
     """How one resolver is trained: ``config`` (a named simulator configuration), ``n`` simulated
-    spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``."""
+    spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``;
+    ``balanced``: ``n`` (and ``gate_n``) spectra per twin and both classes weighted equally
+    (:func:`balanced_set`)."""
 
     config: str = "open-world-sharp"
     n: int = 16384
@@ -33,6 +42,7 @@ class TwinResolverConfig:
     epochs: int = 15
     gate_n: int = 8192
     gate_seed: int = 13
+    balanced: bool = False
 
     def __post_init__(self):
         from eels_helpers.simulation.config import NAMED_CONFIGS
@@ -47,7 +57,9 @@ class TwinResolverConfig:
 def window_start(a: str, b: str) -> int:
     """First channel (eV) of the pair's window: WINDOW_BELOW_EV below the lower of the two closest
     family onsets of ``a`` and ``b`` (data/edges.csv: N K 401 / Sc L3 402 -> 375), which must lie within
-    ``verification_rules.ONSET_NEIGHBOUR_EV`` of each other (onset twins)."""
+    ``verification_rules.ONSET_NEIGHBOUR_EV`` of each other (onset twins); never below the first
+    channel the network input measures (75 eV: Si L2,3 99 / Be K 111 -> 75, not 73)."""
+    from eels_helpers.inference.preprocess import MIN_ENERGY_EV
     from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
     from eels_helpers.models.twin_resolver import WINDOW_BELOW_EV
     from eels_helpers.physics.elements import families_of
@@ -57,7 +69,7 @@ def window_start(a: str, b: str) -> int:
     if gap > ONSET_NEIGHBOUR_EV:
         raise ValueError(f"no twin onsets: the closest edge families of {a} and {b} are {gap:.0f} eV apart "
                          f"(> {ONSET_NEIGHBOUR_EV:g} eV)")
-    return int(round(lower)) - WINDOW_BELOW_EV
+    return max(int(round(lower)) - WINDOW_BELOW_EV, math.ceil(MIN_ENERGY_EV))
 
 
 def simulated_set(elements, n: int, seed: int, config: str):
@@ -68,10 +80,22 @@ def simulated_set(elements, n: int, seed: int, config: str):
     return simulated_arrays(n, seed, 64, config, list(elements))
 
 
-def _exclusive(a, b, n, seed, config, data=None):
+def balanced_set(a: str, b: str, n: int, seed: int, config: str):
+    """(X (2n, 3072), Y (2n, 80)): ``n`` simulated spectra of specimens drawn for ``a`` (seed) and
+    ``n`` for ``b`` (seed + 100), so that each twin's compounds are represented whatever the other's
+    (F/Xe: almost every Xe compound is a fluoride)."""
+    Xa, Ya = simulated_set([a], n, seed, config)
+    Xb, Yb = simulated_set([b], n, seed + 100, config)
+    return np.concatenate([Xa, Xb]), np.concatenate([Ya, Yb])
+
+
+def _exclusive(a, b, n, seed, config, data=None, balanced=False):
     from eels_helpers.physics.elements import ELEMENTS
 
-    X, Y = simulated_set([a, b], n, seed, config) if data is None else data
+    if data is None:
+        X, Y = balanced_set(a, b, n, seed, config) if balanced else simulated_set([a, b], n, seed, config)
+    else:
+        X, Y = data
     ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
     return X, Y, ia, ib, (Y[:, ia] > 0.5) ^ (Y[:, ib] > 0.5)
 
@@ -86,14 +110,16 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     from eels_helpers.models.twin_resolver import TwinResolver, twin_windows
 
     start = window_start(a, b)
-    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config, data)
+    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config, data, cfg.balanced)
     w, ok = twin_windows(X[one], start)
     x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
     if y.numel() < 2 or y.min() == y.max():
         raise ValueError(f"{a}/{b}: the simulated spectra hold only one of the twins; raise TwinResolverConfig.n")
     torch.manual_seed(0)
     net = TwinResolver()
-    opt, loss = torch.optim.Adam(net.parameters(), 1e-3), nn.BCEWithLogitsLoss()
+    # balanced: the positive class (b) weighs (negatives / positives), so both classes weigh the same
+    pos_weight = (len(y) - y.sum()) / y.sum() if cfg.balanced else None
+    opt, loss = torch.optim.Adam(net.parameters(), 1e-3), nn.BCEWithLogitsLoss(pos_weight=pos_weight)
     for _ in range(int(cfg.epochs)):
         perm = torch.randperm(len(y))
         for i in range(0, len(y), 128):
@@ -105,25 +131,42 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     return net.eval(), int(len(y))
 
 
-def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
-                  data=None, probabilities=None):
-    """(share right, spectra): among fresh simulated spectra with exactly one twin labelled that
-    ``model`` reports both of at ``threshold``, the share where ``net`` picks the labelled one;
-    ``data``: a shared gate set (X, Y) and ``probabilities`` the model's on it (n, 80)."""
+def _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities):
+    """(resolver right (m,) bool, b labelled (m,) bool) on the gate spectra with exactly one twin
+    labelled that ``model`` reports both of at ``threshold``."""
     import torch
 
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.models.twin_resolver import twin_windows
 
-    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data)
+    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced)
     P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
     w, ok = twin_windows(X, window_start(a, b))
     sel = one & (P[:, ia] >= threshold) & (P[:, ib] >= threshold) & ok
+    truth = Y[sel][:, ib] > 0.5
     if not sel.any():
-        return float("nan"), 0
+        return np.zeros(0, bool), truth
     with torch.no_grad():
         q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
-    return float(((q > 0.5) == (Y[sel][:, ib] > 0.5)).mean()), int(sel.sum())
+    return (q > 0.5) == truth, truth
+
+
+def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+                  data=None, probabilities=None):
+    """(share right, spectra): among fresh simulated spectra with exactly one twin labelled that
+    ``model`` reports both of at ``threshold``, the share where ``net`` picks the labelled one;
+    ``data``: a shared gate set (X, Y) and ``probabilities`` the model's on it (n, 80)."""
+    right, _ = _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities)
+    return (float(right.mean()) if right.size else float("nan")), int(right.size)
+
+
+def gate_by_class(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+                  data=None, probabilities=None) -> dict:
+    """:func:`gate_accuracy` per class: ``{a: (share right, spectra), b: (share right, spectra)}``
+    (the class is the twin that is labelled; nan where no gate spectrum holds it)."""
+    right, truth = _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities)
+    return {el: ((float(right[mask].mean()) if mask.any() else float("nan")), int(mask.sum()))
+            for el, mask in ((a, ~truth), (b, truth))}
 
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:

@@ -8,7 +8,9 @@ from eels_helpers.inference.twin_resolution import load_twin_resolvers
 from eels_helpers.models.twin_resolver import TwinResolver
 from eels_helpers.training.twin_resolver import (
     TwinResolverConfig,
+    balanced_set,
     gate_accuracy,
+    gate_by_class,
     save_twin_resolvers,
     simulated_set,
     train_twin_resolver,
@@ -18,6 +20,7 @@ from eels_helpers.training.twin_resolver import (
 
 def test_config_and_window_start_are_validated():
     assert window_start("N", "Sc") == 375 and window_start("O", "Sb") == 502
+    assert window_start("Si", "Be") == 75          # 99 - 26 = 73 lies below the measured 75 eV
     with pytest.raises(ValueError, match="no twin onset"):
         window_start("N", "Fe")
     with pytest.raises(ValueError, match="named simulator configuration"):
@@ -63,3 +66,26 @@ def test_pairs_share_one_simulated_set_and_one_gate_set():
         right, n_gate = gate_accuracy(net, a, b, None, 0.5, cfg, data=data, probabilities=P)
         assert n_gate == n and 0.0 <= right <= 1.0                 # every measured exclusive spectrum
     assert counts[("Dy", "Ho")] != counts[("Ho", "Er")]
+
+
+def test_balanced_training_draws_each_twin_and_the_gate_scores_each_class():
+    """F/Xe: Xe compounds are fluorides, so Xe alone is rare among specimens drawn for either twin;
+    the balanced set draws each twin's specimens separately, and the per-class gate counts both."""
+    import numpy as np
+
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, Y = balanced_set("F", "Xe", 128, 5, "open-world-sharp")
+    assert X.shape == (256, 3072)
+    xe_alone = (Y[:, ELEMENTS.index("Xe")] > 0.5) & (Y[:, ELEMENTS.index("F")] < 0.5)
+    assert xe_alone[128:].sum() > xe_alone[:128].sum()      # the Xe half holds the Xe-only spectra
+    cfg = TwinResolverConfig(n=128, epochs=1, gate_n=64, balanced=True)
+    net, n_train = train_twin_resolver("Be", "Si", cfg)
+    assert isinstance(net, TwinResolver) and n_train > 0
+    data = balanced_set("Be", "Si", 64, 9, "open-world-sharp")
+    P = np.zeros((128, 80))
+    P[:, [ELEMENTS.index("Be"), ELEMENTS.index("Si")]] = 0.9       # a network reporting both everywhere
+    per_class = gate_by_class(net, "Be", "Si", None, 0.5, cfg, data=data, probabilities=P)
+    right, n = gate_accuracy(net, "Be", "Si", None, 0.5, cfg, data=data, probabilities=P)
+    assert set(per_class) == {"Be", "Si"} and sum(k for _, k in per_class.values()) == n > 0
+    assert np.isclose(sum(r * k for r, k in per_class.values() if k) / n, right)
