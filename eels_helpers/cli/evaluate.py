@@ -69,7 +69,7 @@ def main(args: argparse.Namespace) -> int:
             out[model] = {"real": cv.mean, "splits": cv.splits.to_dict("records"), "open_world": rates}
             if not args.keep_twins:
                 table, decisions = resolved_cross_validation(model, manifest, seeds=range(args.splits),
-                                                             probabilities=cv.probabilities, inputs=inputs)
+                                                             network=cv, inputs=inputs)
                 out[model]["real_twins_resolved"] = {
                     "f1": float(table.loc["mean", "resolved_f1"]),
                     "exact_match": float(table.loc["mean", "resolved_exact_match"]),

@@ -16,10 +16,12 @@ __all__ = ["resolved_cross_validation"]
 
 def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                               resolvers: dict | None = None, probabilities: np.ndarray | None = None,
-                              inputs: np.ndarray | None = None):
+                              inputs: np.ndarray | None = None, network: Any = None):
     """Per split and mean: threshold, F1 and exact match of the network alone and with resolved twins
     (``probabilities``: the network's (n, 80) on the manifest and ``inputs`` its (n, 3072) network
-    inputs, when already computed).
+    inputs, when already computed; ``network``: the network alone's
+    :class:`~eels_helpers.evaluation.cross_validation.CrossValidation` on the same ``seeds``, when
+    already computed, e.g. by ``eels-id evaluate``: its probabilities and rows are reused).
 
     Returns
     -------
@@ -34,6 +36,11 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     from eels_helpers.inference.twin_resolution import resolve_reported
 
     inputs = manifest_inputs(manifest) if inputs is None else inputs
+    if network is not None:
+        if (len(network.probabilities) != len(manifest)
+                or [int(seed) for seed in network.splits["seed"]] != [int(seed) for seed in seeds]):
+            raise ValueError("network: a cross-validation of other spectra or on other split seeds")
+        probabilities = network.probabilities if probabilities is None else probabilities
     P = predict_manifest(model, manifest, inputs=inputs) if probabilities is None else np.asarray(probabilities)
     per_split = []                                 # the pairs each split's decision resolved
 
@@ -42,8 +49,9 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
         per_split.append([(manifest["file"].iloc[i], d) for i, d in found])
         return out
 
-    cv = {name: grouped_cross_validation(name, manifest, probabilities=P, seeds=seeds, decide=fn)
-          for name, fn in (("network", None), ("resolved", resolve))}
+    cv = {"network": network if network is not None
+          else grouped_cross_validation("network", manifest, probabilities=P, seeds=seeds),
+          "resolved": grouped_cross_validation("resolved", manifest, probabilities=P, seeds=seeds, decide=resolve)}
     table = cv["network"].splits[["seed", "threshold"]].assign(seed=lambda d: d["seed"].astype(str))
     for name, c in cv.items():
         table[f"{name}_f1"] = c.splits["f1"].to_numpy()

@@ -20,3 +20,21 @@ def test_resolved_cross_validation_on_the_shipped_real_spectra():
     # the shipped set holds BN and AlN N K spectra and no Sc: every resolved pair keeps N
     assert decisions and all(d.kept == "N" and d.dropped == "Sc" for _, d in decisions)
     assert (table["resolved_exact_match"] >= table["network_exact_match"]).all()
+
+
+def test_resolved_cross_validation_reuses_a_computed_network_cross_validation():
+    import pandas as pd
+
+    from eels_helpers.evaluation.cross_validation import grouped_cross_validation
+    from eels_helpers.evaluation.real_spectra import evaluation_set
+    from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
+
+    manifest, _ = evaluation_set(DATA_DIR / "real_spectra")
+    network = grouped_cross_validation("default", manifest, seeds=(0, 1))
+    table, decisions = resolved_cross_validation("default", manifest, seeds=(0, 1), network=network)
+    again, again_decisions = resolved_cross_validation("default", manifest, seeds=(0, 1),
+                                                       probabilities=network.probabilities)
+    pd.testing.assert_frame_equal(table, again)
+    assert [(f, d.kept, d.dropped) for f, d in decisions] == [(f, d.kept, d.dropped) for f, d in again_decisions]
+    with pytest.raises(ValueError, match="split seeds"):
+        resolved_cross_validation("default", manifest, seeds=(0, 1, 2), network=network)
