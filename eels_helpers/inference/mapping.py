@@ -31,7 +31,7 @@ from typing import Any, Sequence
 import numpy as np
 
 __all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "MappingResult", "QuantMap", "map_elements",
-           "quantify_map", "score_identification", "score_quantification", "read_map_input"]
+           "quantify_map", "score_identification", "score_quantification", "as_spectrum", "read_map_input"]
 
 #: the paper's threshold for the ensemble in the SI demo (reference implementation)
 MAPPING_THRESHOLD = 0.75
@@ -105,7 +105,10 @@ class QuantMap:
 
 
 # --------------------------------------------------------------------------- inputs
-def _as_spectrum(data: Any, energy_eV=None):
+def as_spectrum(data: Any, energy_eV=None):
+    """The spectrum image of ``data`` as a :class:`eels_helpers.spectrum.Spectrum`: a Spectrum as
+    it is, a synthetic SI's spectrum, a file read by :func:`read_map_input`, a HyperSpy signal, or
+    an array (energy last) on ``energy_eV`` (default: the 3072-channel 0..3071 eV grid)."""
     from eels_helpers.spectrum import Spectrum
 
     if isinstance(data, Spectrum):
@@ -237,7 +240,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
-    spectrum = _as_spectrum(data, energy_eV)
+    spectrum = as_spectrum(data, energy_eV)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)
     if threshold is None:
@@ -322,7 +325,7 @@ def quantify_map(data: Any, elements: Sequence[str] | MappingResult,
 
     if lowloss is None and hasattr(data, "lowloss") and hasattr(data, "spectrum"):
         lowloss = data.lowloss                    # a SyntheticSI brings its low-loss
-    spectrum = _as_spectrum(data, energy_eV)
+    spectrum = as_spectrum(data, energy_eV)
     if isinstance(elements, MappingResult):
         elements = elements.detected
     elements = list(elements)

@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from eels_helpers.inference.mapping import MappingResult, QuantMap, _as_spectrum
+from eels_helpers.inference.mapping import MappingResult, QuantMap, as_spectrum
 
 __all__ = ["MAX_PLOTTED", "plot_element_maps", "plot_fig7", "write_results"]
 
@@ -70,7 +70,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
     from eels_helpers.physics.elements import families_of
 
     plt = _plt()
-    spectrum = _as_spectrum(data)
+    spectrum = as_spectrum(data)
     if mapping is None and quant is None:
         raise ValueError("plot_fig7 needs a MappingResult or a QuantMap")
     if elements is None:

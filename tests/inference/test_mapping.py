@@ -98,6 +98,16 @@ def test_bad_arguments():
         map_elements(np.ones((2, 2, 100)), FeMarker())
 
 
+def test_as_spectrum_is_the_one_the_figures_use():
+    si, _ = marked_si(1)
+    assert mapping.as_spectrum(si) is si
+    assert mapping_output.as_spectrum is mapping.as_spectrum
+    spectrum = mapping.as_spectrum(np.ones((2, 3, 10)), np.arange(10.0))
+    assert spectrum.data.shape == (2, 3, 10) and spectrum.energy_eV.tolist() == list(np.arange(10.0))
+    with pytest.raises(ValueError, match="energy_eV"):
+        mapping.as_spectrum(np.ones((2, 2, 100)))
+
+
 def _oxide_si(ny=6, nx=20, seed=0):
     """O/Ti/Mn spectrum image: Ti on the left, Mn on the right, a linear gradient in between,
     built from hydrogenic cross sections + a power law + Poisson noise."""
