@@ -97,11 +97,10 @@ def grouped_cross_validation(model: Any, manifest, *, inputs: np.ndarray | None 
         is_val = manifest["file"].isin(val["file"]).to_numpy()
         t = select_threshold(labels[is_val], probabilities[is_val], exclude_carbon=True)
         if per_element:
-            decided = (probabilities >= _element_thresholds(labels[is_val], probabilities[is_val], t))
-            s = evaluate(labels[~is_val], decided[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
+            decided = probabilities >= _element_thresholds(labels[is_val], probabilities[is_val], t)
+            s = _score_decided(labels[~is_val], decided[~is_val])
         elif decide is not None:
-            decided = decide(probabilities >= t)
-            s = evaluate(labels[~is_val], decided[~is_val].astype(float), 0.5, exclude_carbon=True).as_dict()
+            s = _score_decided(labels[~is_val], decide(probabilities >= t)[~is_val])
         else:
             s = evaluate(labels[~is_val], probabilities[~is_val], t, exclude_carbon=True).as_dict()
         rows.append({"seed": int(seed), "threshold": float(t), "f1": s["f1"], "precision": s["precision"],
@@ -110,6 +109,14 @@ def grouped_cross_validation(model: Any, manifest, *, inputs: np.ndarray | None 
     label = name or (str(model) if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__")
                      else type(model).__name__)
     return CrossValidation(label, pd.DataFrame(rows), probabilities)
+
+
+def _score_decided(labels: np.ndarray, decided: np.ndarray) -> dict:
+    """The scores (:func:`eels_helpers.evaluation.metrics.evaluate`'s dict, carbon left out) of the
+    (n, 80) bool decisions ``decided`` against ``labels``."""
+    from eels_helpers.evaluation.metrics import evaluate
+
+    return evaluate(labels, decided.astype(float), 0.5, exclude_carbon=True).as_dict()
 
 
 def _element_thresholds(labels: np.ndarray, probabilities: np.ndarray, default: float) -> np.ndarray:
