@@ -87,6 +87,17 @@ The "crystal-field" table is the "multiplet" table whose d0-ion L2,3 are the lin
 Thole & Sawatzky, Phys. Rev. B 41, 928 (1990)): each of L3 and L2 splits into its t2g and e_g
 peaks (the four-peak L2,3 of TiO2, SrTiO3, Sc2O3, CaO), 10 Dq per ion in ``CRYSTAL_FIELD_10DQ_EV``.
 
+The "autoionisation" table is the "crystal-field" table whose lanthanide N4,5 lines have a width
+that depends on where they lie (:func:`_multiplet_lines`): the raised 4d^9 4f^(N+1) levels above
+the 4d ionisation threshold autoionise into 4d^9 4f^N eps f, which broadens them, and the levels
+below it cannot (Dehmer, Starace, Fano, Sugar & Cooper, PRL 26, 1521 (1971)); so the multiplet's
+states are split at the threshold (the 4d5/2 level, the tabulated N5 onset), merged on each side
+separately, and the lines below get the M4,5 lines' solid width (``SOLID_FWHM_EV["M4f"]``) instead
+of the autoionisation width (``SOLID_FWHM_EV["N4f"]``). The frozen-spectator multiplet puts 36 % of
+Er's strength below the threshold, 22 % of Tm's, 17 % of Dy's, 10 % of Ho's, 1-2 % of Pm..Eu's and
+Tb's, and none of La..Nd's, Gd's (below the 1 % a line needs) or Yb's. Qualitative physics with the widths the other tables assume, not a computed decay
+rate (a Fano calculation of the 4d^9 eps f coupling is not made here).
+
 The tables (:data:`eels_helpers.physics.white_lines.TABLE_PATHS`: ``data/white_lines.csv``,
 ``data/white_lines_multiplet.csv`` whose lanthanide M4,5 and d0-ion L2,3 strengths are shared by
 their particle-hole multiplet, :func:`multiplet_branching`, and ``data/white_lines_crystal_field.csv``)
@@ -107,7 +118,8 @@ import numpy as np
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM, HARTREE_EV, AtomModel, wigner3j_000
 from eels_helpers.physics.white_lines import Q_GRID_INV_ANGSTROM, TABLE_PATHS, WHITE_LINES_PATH, WhiteLine
 
-__all__ = ["SOLID_FWHM_EV", "D0_IONS", "MULTIPLET_TABLES", "CRYSTAL_FIELD_10DQ_EV", "CRYSTAL_FIELD_SOLID_FWHM_EV",
+__all__ = ["SOLID_FWHM_EV", "D0_IONS", "MULTIPLET_TABLES", "CRYSTAL_FIELD_TABLES", "AUTOIONISATION_TABLES",
+           "CRYSTAL_FIELD_10DQ_EV", "CRYSTAL_FIELD_SOLID_FWHM_EV",
            "LineSpec", "line_specs", "bound_orbital", "final_orbital",
            "spin_orbit_splitting_eV", "zeta_eV", "bound_gos", "multiplet_branching", "compute_lines", "write_csv"]
 
@@ -280,7 +292,11 @@ def _core_width_eV(Z: int, subshell: str) -> float:
 D0_IONS = ("K", "Ca", "Sc", "Ti")
 #: the tables whose d0-ion L2,3 and lanthanide M4,5 come from the particle-hole multiplet (and that
 #: give K and Ca their L2,3 lines)
-MULTIPLET_TABLES = ("multiplet", "crystal-field")
+MULTIPLET_TABLES = ("multiplet", "crystal-field", "autoionisation")
+#: the tables whose d0-ion L2,3 are crystal-field lines (:func:`_crystal_field_lines`)
+CRYSTAL_FIELD_TABLES = ("crystal-field", "autoionisation")
+#: the tables whose lanthanide N4,5 lines below the 4d threshold are not autoionisation-broadened
+AUTOIONISATION_TABLES = ("autoionisation",)
 #: 10 Dq (eV) of the octahedral field on the d0 ions' excited 3d electron in the "crystal-field"
 #: table: representative of six-fold oxides and fluorides, growing with the ion's charge, of the
 #: size de Groot et al. (Phys. Rev. B 41, 928 (1990)) compare with experiment (~1-2 eV from K+ to
@@ -353,9 +369,10 @@ def compute_lines(specs=None, table: str = "single-particle") -> list[WhiteLine]
         Z = elements.atomic_number(s.element)
         z1 = elements.ALL_SYMBOLS[Z]                      # equivalent core: Z + 1
         if s.kind == "N4f":
-            out += _multiplet_lines(s, atom(s.element), atom(z1), fam, Z)
+            out += _multiplet_lines(s, atom(s.element), atom(z1), fam, Z,
+                                    threshold_widths=table in AUTOIONISATION_TABLES)
             continue
-        if table == "crystal-field" and s.kind == "L3d" and s.element in D0_IONS:
+        if table in CRYSTAL_FIELD_TABLES and s.kind == "L3d" and s.element in D0_IONS:
             out += _crystal_field_lines(s, atom(s.element), atom(z1), fam, Z)
             continue
         onset = {c: fam.onset_of(c) for c in comps}
@@ -444,8 +461,14 @@ def _crystal_field_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z:
     return out
 
 
-def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int) -> list[WhiteLine]:
+def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int,
+                     threshold_widths: bool = False) -> list[WhiteLine]:
     """The N4,5 lines of a lanthanide where its 4d^9 4f^(N+1) multiplet puts them.
+
+    ``threshold_widths`` (the "autoionisation" table): the states below the 4d5/2 threshold (the
+    tabulated N5 onset) and those above are merged separately, and the lines below get
+    Gamma_core + ``SOLID_FWHM_EV["M4f"]`` instead of + ``SOLID_FWHM_EV["N4f"]`` (no 4d^9 eps f
+    autoionisation channel below the threshold; Dehmer et al. 1971).
 
     :func:`eels_helpers.physics.multiplets.particle_hole_spectrum` gives the dipole strength per
     final state (energies from the 4d centre of gravity = tabulated N5 onset + zeta_4d); states
@@ -458,18 +481,35 @@ def _multiplet_lines(s: LineSpec, core: AtomModel, final: AtomModel, fam, Z: int
 
     slater = slater_integrals(core, final)
     spec = particle_hole_spectrum(Z - 57, slater)
-    centre = fam.onset_of("N5") + slater.zeta_c
-    E_g, share = _merged_lines(centre + spec.energy_eV, spec.strength)
+    threshold = fam.onset_of("N5")
+    centre = threshold + slater.zeta_c
+    E = centre + spec.energy_eV
+    if threshold_widths:
+        below = E < threshold
+        # each side merged alone (shares renormalised to that side), weighed back by the side's strength;
+        # a side whose every group falls below MULTIPLET_MIN_SHARE is dropped, and the kept lines
+        # share the whole strength (renormalised as the one-sided merge does)
+        parts = [_merged_lines(E[side], spec.strength[side]) + (float(spec.strength[side].sum()),)
+                 for side in (below, ~below) if side.any()]
+        E_g = np.concatenate([e for e, _, _ in parts])
+        share = np.concatenate([sh * weight for _, sh, weight in parts])
+        share = share / share.sum()
+    else:
+        E_g, share = _merged_lines(E, spec.strength)
     E_mean = float(np.sum(share * E_g))
     f_total = bound_gos(core, 4, 2, final, 4, 3, centre, 10.0, s.holes, Q_GRID_INV_ANGSTROM)
-    fwhm = _core_width_eV(Z, "N5") + SOLID_FWHM_EV[s.kind]
+    core_width = _core_width_eV(Z, "N5")
+    width_note = (f"Campbell & Papp 2001 + {SOLID_FWHM_EV['M4f']} eV below the 4d threshold {threshold:.1f} eV, "
+                  f"+ {SOLID_FWHM_EV[s.kind]} eV above (autoionisation)" if threshold_widths
+                  else f"Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV")
     note = (f"4d->4f ({final.symbol} potential); position: 4d^9 4f^{Z - 56} particle-hole multiplet "
             f"(G1 = {slater.G_cv[1]:.1f} eV, mean {spec.mean_shift_eV:+.1f} eV from the 4d centre "
-            f"{centre:.1f} eV); FWHM: Campbell & Papp 2001 + {SOLID_FWHM_EV[s.kind]} eV")
+            f"{centre:.1f} eV); FWHM: {width_note}")
     out = []
     for k, (e, sh) in enumerate(zip(E_g, share)):
         f_q = sh * f_total
-        out.append(WhiteLine(s.family, f"N45_{k + 1}", float(e) - fam.first_onset_eV, fwhm,
+        solid = SOLID_FWHM_EV["M4f"] if threshold_widths and e < threshold else SOLID_FWHM_EV[s.kind]
+        out.append(WhiteLine(s.family, f"N45_{k + 1}", float(e) - fam.first_onset_eV, core_width + solid,
                              tuple(float(v) for v in f_q), s.holes, note))
     log.info("%s: %d multiplet lines, %.1f-%.1f eV, mean %.1f eV", s.family, len(out), E_g.min(),
              E_g.max(), E_mean)

@@ -43,9 +43,12 @@ Q_GRID_INV_ANGSTROM = np.geomspace(0.02, 60.0, 32)
 #: default) and "multiplet" (the same lines, the strength of the lanthanides' M4,5 and of the d0
 #: ions' L2,3 shared between the two components by their particle-hole multiplet) and
 #: "crystal-field" (the multiplet table whose d0-ion L2,3 are split by an octahedral crystal field
-#: into t2g and e_g lines, components L3_1, L3_2, ..., L2_1, ...)
+#: into t2g and e_g lines, components L3_1, L3_2, ..., L2_1, ...) and "autoionisation" (the
+#: crystal-field table whose lanthanide N4,5 lines below the 4d threshold are narrow: no
+#: autoionisation into 4d^9 4f^N eps f there; Dehmer et al., PRL 26, 1521 (1971))
 TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "white_lines_multiplet.csv",
-               "crystal-field": DATA_DIR / "white_lines_crystal_field.csv"}
+               "crystal-field": DATA_DIR / "white_lines_crystal_field.csv",
+               "autoionisation": DATA_DIR / "white_lines_autoionisation.csv"}
 
 
 # ----------------------------------------------------------------------------- the table

@@ -397,6 +397,11 @@ NAMED_CONFIGS["open-world-4f"] = {**NAMED_CONFIGS["open-world-mild"], "gos": "bu
 #: as close as the L3-L2 splitting of Sc (4.5 eV), and blurred the white-line doublets into single bumps
 NAMED_CONFIGS["open-world-plasmon"] = {**NAMED_CONFIGS["open-world-4f"], "lowloss_model": "poisson",
                                        "plasmon_energy_eV": (4, 34)}
+#: ``open-world-autoionisation``: ``open-world-plasmon`` whose lanthanide N4,5 lines below the 4d threshold are
+#: not autoionisation-broadened (white-line table "autoionisation": Dehmer et al., PRL 26, 1521 (1971)), so the
+#: heavy lanthanides (Dy..Tm) get narrower pre-threshold lines beside the broad raised ones
+NAMED_CONFIGS["open-world-autoionisation"] = {**NAMED_CONFIGS["open-world-plasmon"],
+                                              "white_line_model": "autoionisation"}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -415,6 +420,8 @@ NAMED_CONFIG_NOTES = {
     "open-world-4f": "open-world-mild with Ba M5:M4 from the 3d9 4f1 multiplet (0.43:0.57, statistical 3:2)",
     "open-world-plasmon": "open-world-4f with one 4-34 eV plasmon and its multiple scattering "
                           "(paper: 2-5 peaks at 3-20 eV)",
+    "open-world-autoionisation": "open-world-plasmon with narrower lanthanide N4,5 lines below the 4d threshold "
+                                 "(no autoionisation there)",
 }
 
 

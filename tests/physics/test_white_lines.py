@@ -200,3 +200,33 @@ def test_line_profiles_per_line_sum_to_the_family_lines():
     if fam_lines is not None:
         np.testing.assert_allclose(fam_lines[0], prof[2] + prof[3])
         assert not fam_lines[1].any()
+
+
+def test_autoionisation_table_narrows_only_the_lines_below_the_4d_threshold():
+    """The "autoionisation" table is the crystal-field table except the lanthanides' N4,5: their
+    multiplet split at the 4d5/2 threshold (tabulated N5 onset), the lines below without the
+    autoionisation width (Dehmer, Starace, Fano, Sugar & Cooper, PRL 26, 1521 (1971): only the raised
+    levels above the threshold decay into 4d^9 4f^N eps f), each family's total strength kept."""
+    crystal = {(ln.family, ln.component): ln for ln in wl.white_lines(wl.TABLE_PATHS["crystal-field"])}
+    auto = {(ln.family, ln.component): ln for ln in wl.white_lines(wl.TABLE_PATHS["autoionisation"])}
+    assert {k: v for k, v in auto.items() if not k[0].endswith(" N")} == \
+           {k: v for k, v in crystal.items() if not k[0].endswith(" N")}
+    narrower = wc.SOLID_FWHM_EV["N4f"] - wc.SOLID_FWHM_EV["M4f"]
+    below_share = {}
+    for el in "La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb".split():
+        fam = elements.family(f"{el} N")
+        lines = [ln for k, ln in auto.items() if k[0] == fam.name]
+        before = [ln for k, ln in crystal.items() if k[0] == fam.name]
+        assert sum(ln.f_q[0] for ln in lines) == pytest.approx(sum(ln.f_q[0] for ln in before), rel=1e-4), el
+        threshold = fam.onset_of("N5") - fam.first_onset_eV
+        widths = {ln.offset_eV < threshold: ln.fwhm_eV for ln in lines}
+        broad = max(ln.fwhm_eV for ln in before)
+        assert widths.get(False, broad) == pytest.approx(broad, abs=1e-3), el    # above: unchanged
+        if True in widths:
+            assert widths[True] == pytest.approx(broad - narrower, abs=1e-3), el
+        below_share[el] = sum(ln.f_q[0] for ln in lines if ln.offset_eV < threshold) / sum(ln.f_q[0] for ln in lines)
+    # the frozen-spectator multiplet pushes the light lanthanides' strength above the threshold
+    # and leaves a third of Er's below it (module docstring of white_line_calculation)
+    assert all(below_share[el] == 0 for el in "La Ce Pr Nd Gd Yb".split())
+    assert all(below_share[el] < 0.05 for el in "Pm Sm Eu Tb".split())
+    assert below_share["Er"] > 0.3 and below_share["Tm"] > 0.15 and below_share["Dy"] > 0.1 and below_share["Ho"] > 0.05
