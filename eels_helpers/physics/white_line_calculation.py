@@ -95,8 +95,9 @@ states are split at the threshold (the 4d5/2 level, the tabulated N5 onset), mer
 separately, and the lines below get the M4,5 lines' solid width (``SOLID_FWHM_EV["M4f"]``) instead
 of the autoionisation width (``SOLID_FWHM_EV["N4f"]``). The frozen-spectator multiplet puts 36 % of
 Er's strength below the threshold, 22 % of Tm's, 17 % of Dy's, 10 % of Ho's, 1-2 % of Pm..Eu's and
-Tb's, and none of La..Nd's, Gd's (below the 1 % a line needs) or Yb's. Qualitative physics with the widths the other tables assume, not a computed decay
-rate (a Fano calculation of the 4d^9 eps f coupling is not made here).
+Tb's, and none of La..Nd's, Gd's (below the 1 % a line needs) or Yb's. Qualitative physics with
+the widths the other tables assume, not a computed decay rate (a Fano calculation of the 4d^9 eps f
+coupling is not made here).
 
 The tables (:data:`eels_helpers.physics.white_lines.TABLE_PATHS`: ``data/white_lines.csv``,
 ``data/white_lines_multiplet.csv`` whose lanthanide M4,5 and d0-ion L2,3 strengths are shared by
