@@ -136,5 +136,5 @@ def test_cli_map_prints_the_cautions_with_pixel_fractions(n_and_sc, tmp_path, ca
     assert cli_main(["map", "bn_si.dm4", "--out", str(tmp_path / "maps2"), "--model", str(path),
                      "--no-quantify"]) == 0
     out = capsys.readouterr().out
-    assert "onset twins (N/Sc) both above the threshold in 12 pixels" in out and "caution" not in out
+    assert "twins with a resolver both above the threshold in 12 pixels" in out and "caution" not in out
     assert "kept (> 1 % of pixels at p >= 0.5): N\n" in out
