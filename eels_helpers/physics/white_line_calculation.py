@@ -101,9 +101,9 @@ coupling is not made here).
 
 The tables (:data:`eels_helpers.physics.white_lines.TABLE_PATHS`: ``data/white_lines.csv``,
 ``data/white_lines_multiplet.csv`` whose lanthanide M4,5 and d0-ion L2,3 strengths are shared by
-their particle-hole multiplet, :func:`multiplet_branching`, and ``data/white_lines_crystal_field.csv``)
-are written by
-``scripts/compute_white_lines.py`` (needs GPAW); :mod:`eels_helpers.physics.white_lines` reads
+their particle-hole multiplet, :func:`multiplet_branching`, ``data/white_lines_crystal_field.csv`` and
+``data/white_lines_autoionisation.csv``) are written by
+``scripts/compute_white_lines.py --table NAME`` (needs GPAW); :mod:`eels_helpers.physics.white_lines` reads
 them without GPAW and turns them into cross sections.
 """
 
