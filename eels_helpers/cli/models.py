@@ -29,6 +29,7 @@ def main(args: argparse.Namespace) -> int:
         print(models_table(directory))
         if directory is None:
             print(verification_defaults())
+            print(twin_resolvers())
     return 0
 
 
@@ -42,4 +43,21 @@ def verification_defaults() -> str:
     for name in shipped_model_names():
         helps, why = verification_helps(name)
         lines.append(f"  {name}: {'verified by default' if helps else 'network alone (--verify to verify)'}; {why}")
+    return "\n".join(lines)
+
+
+def twin_resolvers() -> str:
+    """Lines naming the shipped twin resolvers: pairs, training configuration, simulated gate."""
+    from eels_helpers.inference.twin_resolution import resolver_summary
+
+    rows = resolver_summary()
+    if not rows:
+        return "\nno twin resolvers shipped: reported twins are kept as the network reports them"
+    lines = ["", "`eels-id predict`, `evaluate`, `failures` and `map` resolve reported twins "
+             "(--keep-twins keeps both):"]
+    for r in rows:
+        gate = ("" if r["gate_right"] is None else
+                f"; right on {r['gate_right']:.2f} of {r['gate_spectra']} simulated spectra where the network "
+                "reports both")
+        lines.append(f"  {'/'.join(r['pair'])}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

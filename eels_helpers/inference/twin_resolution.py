@@ -28,8 +28,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolve_probability_maps", "resolve_reported",
-           "resolve_twins"]
+__all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolver_summary", "resolve_probability_maps",
+           "resolve_reported", "resolve_twins"]
 
 
 def _default_path() -> Path:
@@ -79,6 +79,29 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         out[tuple(key.split(","))] = (net.eval(), int(entry["start_channel"]))
     return out
+
+
+def resolver_summary(path: str | Path | None = None) -> list[dict]:
+    """One row per resolver in the shipped file (or ``path``), from its provenance: ``pair``,
+    ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
+    gate (``gate_right`` among ``gate_spectra``) and ``fitted``; [] when there is no file."""
+    import torch
+
+    path = RESOLVERS_PATH if path is None else Path(path)
+    if not path.is_file():
+        return []
+    blob = torch.load(path, map_location="cpu", weights_only=True)
+    sources = [blob.get("provenance", {})]
+    while "kept" in sources[-1]:                      # resolvers kept from an earlier file, with their provenance
+        sources.append(sources[-1]["kept"].get("provenance", {}))
+    rows = []
+    for key in blob["pairs"]:
+        prov = next((p for p in sources if key in p.get("gates", {})), {})
+        gate = prov.get("gates", {}).get(key, {})
+        rows.append({"pair": tuple(key.split(",")), "config": prov.get("config"), "fitted": prov.get("fitted"),
+                     "training_spectra": gate.get("training_spectra"), "gate_spectra": gate.get("gate_spectra"),
+                     "gate_right": gate.get("gate_right")})
+    return rows
 
 
 def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict | None = None):

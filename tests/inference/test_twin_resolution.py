@@ -118,3 +118,19 @@ def test_shipped_lanthanide_resolvers_tell_their_neighbours_apart_on_simulated_s
         q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
     assert sel.sum() > 150
     assert np.mean((q > 0.5) == yb[sel]) >= 0.65
+
+
+def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp_path, capsys):
+    """`eels-id models` lists the shipped resolvers from the file's provenance (the N/Sc resolver's
+    provenance is kept inside the later file's)."""
+    from eels_helpers.cli.models import twin_resolvers
+    from eels_helpers.inference.twin_resolution import resolver_summary
+
+    rows = {r["pair"]: r for r in resolver_summary()}
+    assert set(rows) == set(load_twin_resolvers())
+    assert rows[("N", "Sc")]["config"] == "open-world-sharp" and rows[("N", "Sc")]["gate_right"] >= 0.85
+    assert all(rows[p]["config"] == "open-world-autoionisation" and rows[p]["gate_right"] >= 0.85
+               and rows[p]["gate_spectra"] >= 50 for p in rows if p != ("N", "Sc"))
+    assert resolver_summary(tmp_path / "none.pt") == []
+    text = twin_resolvers()
+    assert all(f"{a}/{b}:" in text for a, b in rows)
