@@ -38,7 +38,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="also score with one threshold per element chosen on each validation half")
     parser.add_argument("--keep-twins", action="store_true",
                         help="score the network alone only; by default the real spectra are also scored as "
-                             "`eels-id predict` decides, with reported twins (N/Sc, Tb/Dy, Ho/Er, Tm/Yb) resolved")
+                             "`eels-id predict` decides, with reported twins resolved "
+                             "(the pairs `eels-id models` lists)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
 

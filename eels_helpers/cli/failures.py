@@ -9,8 +9,8 @@
 The spectra: ``--experimental-dir`` (a folder with ``manifest.csv``), else
 ``$EELS_ID_EXPERIMENTAL_DIR``, else the real spectra that ship with installed packages (said on
 stderr). The threshold: the model file's own unless ``--threshold``. The elements are decided as
-``eels-id predict`` decides them: where both twins of a resolved pair (N/Sc, Tb/Dy, Ho/Er, Tm/Yb)
-reach the threshold, the twin
+``eels-id predict`` decides them: where both twins of a pair with a shipped resolver (``eels-id
+models`` lists them) reach the threshold, the twin
 resolver drops one (listed; ``--keep-twins``: the network alone). The table lists each cause
 (rules in :mod:`eels_helpers.evaluation.failure_analysis`, applied in order, first match wins)
 with its false positives, false negatives and files; ``--json`` prints the groups and every
@@ -36,8 +36,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=float, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's own]")
     parser.add_argument("--keep-twins", action="store_true",
-                        help="keep both twins (N/Sc, Tb/Dy, Ho/Er, Tm/Yb) where both reach the threshold "
-                             "[resolved, as predict]")
+                        help="keep both twins of a resolved pair (`eels-id models` lists them) where both reach "
+                             "the threshold [resolved, as predict]")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write one PNG per group (the network input over simulated spectra of the same "
                              "composition and window) and mistakes.csv into DIR")

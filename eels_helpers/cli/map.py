@@ -18,8 +18,8 @@ temporary directory first and moved into DIR only when complete.
 N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.verify_regions`);
 the quantification then fits the verified elements, and DIR also receives ``verification.json``
 (the evidence per element, for the sum and per block) and ``verification.png``.
-Where both twins of a pair with a shipped resolver (N/Sc; Tb/Dy, Ho/Er, Tm/Yb) reach the threshold
-in a pixel, the twin resolver keeps one there
+Where both twins of a pair with a shipped resolver (``eels-id models`` lists them) reach the
+threshold in a pixel, the twin resolver keeps one there
 (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: both stay).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
@@ -72,8 +72,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="confirm or reject the candidates by a model fit of the summed spectrum "
                              "and of summed blocks; quantify the verified elements")
     parser.add_argument("--keep-twins", action="store_true",
-                        help="keep both twins (N/Sc, Tb/Dy, Ho/Er, Tm/Yb) in pixels where both reach the threshold "
-                             "[the twin resolver keeps one, as in predict]")
+                        help="keep both twins of a resolved pair (`eels-id models`) in pixels where both reach "
+                             "the threshold [the twin resolver keeps one, as in predict]")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 

@@ -20,8 +20,8 @@ each kept element's contribution with its edges, and the rejected candidates wit
 Where two reported elements are ones the network commonly confuses (onset twins such as N/Sc,
 neighbouring lanthanides, W/Re/Ta...), a ``caution:`` line names their closest edges and how often
 they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has them as ``"cautions"``.
-Where both twins of a pair with a shipped resolver (N/Sc; the neighbouring lanthanides Tb/Dy,
-Ho/Er, Tm/Yb) reach the threshold, the twin resolver (a small network trained on
+Where both twins of a pair with a shipped resolver (``eels-id models`` lists them: N/Sc and
+neighbouring lanthanides) reach the threshold, the twin resolver (a small network trained on
 simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
 in ``--json``); ``--keep-twins`` keeps both.
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
@@ -70,8 +70,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "network alone [verified when validation shows it helps the model: "
                              "`eels-id models`]")
     parser.add_argument("--keep-twins", action="store_true",
-                        help="report both twins of a resolved pair (N K 401 eV / Sc L3 402 eV; Tb/Dy, Ho/Er, "
-                             "Tm/Yb N4,5) where the threshold reports both "
+                        help="report both twins of a resolved pair (N K 401 eV / Sc L3 402 eV, neighbouring "
+                             "lanthanides; `eels-id models` lists them) where the threshold reports both "
                              "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "

@@ -517,8 +517,8 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
                      threshold: float | None = None, manifest: Any = None, rules: FailureRules = FailureRules(),
                      device: str = "cpu", keep_twins: bool = False) -> FailureAnalysis:
     """Run ``model`` on labelled real spectra and group every mistake by cause, as ``eels-id predict``
-    decides: where both twins of a resolved pair (N/Sc, Tb/Dy, Ho/Er, Tm/Yb) reach the threshold, the
-    twin resolver's dropped twin
+    decides: where both twins of a pair with a shipped resolver reach the threshold, the twin
+    resolver's dropped twin
     gets probability 0 (``FailureAnalysis.twins``; ``keep_twins``: the network alone).
 
     Parameters
