@@ -61,18 +61,23 @@ class TwinDecision:
                 f"(twin resolver: {self.kept} {self.probability:.2f}; eels_helpers.inference.twin_resolution)")
 
 
+def _read_file(path: str | Path | None) -> dict | None:
+    """The resolvers' file (``RESOLVERS_PATH`` or ``path``) as saved, or None when there is none."""
+    import torch
+
+    path = RESOLVERS_PATH if path is None else Path(path)
+    return torch.load(path, map_location="cpu", weights_only=True) if path.is_file() else None
+
+
 @lru_cache(maxsize=4)
 def load_twin_resolvers(path: str | Path | None = None) -> dict:
     """{(a, b): (TwinResolver, start channel)} from the shipped file (or ``path``); {} when absent."""
-    import torch
-
     from eels_helpers.models.twin_resolver import TwinResolver
 
-    path = RESOLVERS_PATH if path is None else Path(path)
-    if not path.is_file():
-        log.warning("no twin resolvers at %s: reported twins are not resolved", path)
+    blob = _read_file(path)
+    if blob is None:
+        log.warning("no twin resolvers at %s: reported twins are not resolved", path or RESOLVERS_PATH)
         return {}
-    blob = torch.load(path, map_location="cpu", weights_only=True)
     out = {}
     for key, entry in blob["pairs"].items():
         net = TwinResolver()
@@ -85,12 +90,9 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
     """One row per resolver in the shipped file (or ``path``), from its provenance: ``pair``,
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
     gate (``gate_right`` among ``gate_spectra``) and ``fitted``; [] when there is no file."""
-    import torch
-
-    path = RESOLVERS_PATH if path is None else Path(path)
-    if not path.is_file():
+    blob = _read_file(path)
+    if blob is None:
         return []
-    blob = torch.load(path, map_location="cpu", weights_only=True)
     sources = [blob.get("provenance", {})]
     while "kept" in sources[-1]:                      # resolvers kept from an earlier file, with their provenance
         sources.append(sources[-1]["kept"].get("provenance", {}))
