@@ -2,7 +2,9 @@
 
 * :func:`resolve_device`: ``"auto"`` is CUDA when present, else the CPU;
 * :func:`cuda_unavailable_reason`: why CUDA cannot be used here (None where it can);
-* :func:`fast_bfloat16`: whether bfloat16 autocast is faster than float32 on a device;
+* :func:`fast_bfloat16`: whether bfloat16 autocast is faster than float32 on a device (and
+  computes right there: :func:`bfloat16_fault`);
+* :func:`bfloat16_fault`: why bfloat16 convolutions give wrong numbers on a device, or None;
 * :func:`resolve_precision`: the autocast precision of a training run (``"auto"``: bfloat16
   where it is fast, float16 on CUDA without it, float32 on CPUs without it).
 
@@ -18,20 +20,30 @@ the flags cannot be read (not Linux) the answer is False: float32 is never the s
 On CUDA, bfloat16 is fast from compute capability 8.0 (Ampere) on: ``torch.cuda.
 is_bf16_supported(including_emulation=False)``.
 
+Fast is not enough: on an Intel Xeon with AMX under PyTorch 2.13.0+cpu (session 26) a bfloat16
+1-D convolution with kernel 32 (the networks' own) and 2, 4, 8 or 12 input channels returned
+numbers unrelated to float32's (relative error ~1; 1, 3 and 16 channels were right), so the shipped U-Nets
+gave F1 0.01 instead of 0.75 under autocast and a fine-tuning run collapsed. :func:`bfloat16_fault`
+compares such convolutions once per device type; "auto" then chooses float32, and an explicit
+bfloat16 request is refused with the reason.
+
 A foundation module (any stage may import it); torch is imported inside the functions.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["DEVICES", "PRECISIONS", "NATIVE_BF16_FLAGS", "resolve_device", "cuda_unavailable_reason",
-           "cpu_has_native_bf16", "fast_bfloat16", "resolve_precision"]
+__all__ = ["DEVICES", "PRECISIONS", "NATIVE_BF16_FLAGS", "BF16_CONV_TOLERANCE", "resolve_device",
+           "cuda_unavailable_reason", "cpu_has_native_bf16", "bfloat16_fault", "check_bfloat16", "fast_bfloat16",
+           "resolve_precision"]
 
 #: device names accepted by :func:`resolve_device` (besides ``"cuda:N"``)
 DEVICES = ("auto", "cpu", "cuda")
@@ -40,6 +52,12 @@ PRECISIONS = ("auto", "fp32", "bf16", "fp16")
 #: CPU flags (``/proc/cpuinfo``) of native bfloat16 arithmetic
 NATIVE_BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 CPUINFO = Path("/proc/cpuinfo")
+#: largest relative error of a bfloat16 convolution against float32 that :func:`bfloat16_fault`
+#: accepts (bfloat16's own rounding gives ~3e-3 for these convolutions)
+BF16_CONV_TOLERANCE = 0.05
+
+log = logging.getLogger(__name__)
+_WARNED: set[str] = set()          # device types whose bfloat16 fault was logged
 
 
 def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -> "torch.device":
@@ -119,14 +137,60 @@ def cpu_has_native_bf16(cpuinfo: str | None = None) -> bool:
     return any(flag in flags for flag in NATIVE_BF16_FLAGS)
 
 
-def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
-    """True where bfloat16 autocast is faster than float32: a CUDA device of compute
-    capability >= 8.0, or a CPU with native bfloat16 (:func:`cpu_has_native_bf16`)."""
+@lru_cache(maxsize=4)
+def bfloat16_fault(device_type: str = "cpu") -> str | None:
+    """Why bfloat16 autocast computes wrong numbers on ``device_type`` ('cpu' or 'cuda'), in words;
+    None where it computes right. The check: 1-D convolutions with kernel 32 and 1-16 input
+    channels (those of the networks' first layers) on fixed random inputs, under autocast against
+    float32; a relative error above :data:`BF16_CONV_TOLERANCE` is a fault (module docstring: PyTorch
+    2.13.0+cpu on AMX). Run once per device type (a few milliseconds)."""
     import torch
 
-    if torch.device(device).type == "cuda":
-        return torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
-    return cpu_has_native_bf16()
+    if device_type == "cuda" and not torch.cuda.is_available():
+        return None
+    gen = torch.Generator().manual_seed(0)
+    worst = (0.0, 0)
+    for channels in range(1, 17):
+        x = torch.randn(4, channels, 512, generator=gen).to(device_type)
+        w = torch.randn(8, channels, 32, generator=gen).to(device_type)
+        exact = torch.nn.functional.conv1d(x, w)
+        with torch.no_grad(), torch.autocast(device_type, dtype=torch.bfloat16):
+            approx = torch.nn.functional.conv1d(x, w).float()
+        err = float((approx - exact).norm() / exact.norm())
+        worst = max(worst, (err, channels))
+    if worst[0] <= BF16_CONV_TOLERANCE:
+        return None
+    return (f"bfloat16 convolutions give wrong numbers on this {device_type} with PyTorch {torch.__version__} "
+            f"(kernel 32, {worst[1]} input channels: relative error {worst[0]:.2f} against float32, "
+            f"tolerance {BF16_CONV_TOLERANCE}; eels_helpers.device.bfloat16_fault)")
+
+
+def check_bfloat16(device: "str | torch.device") -> None:
+    """Raise ValueError with :func:`bfloat16_fault`'s reason where bfloat16 computes wrong numbers on ``device``."""
+    import torch
+
+    fault = bfloat16_fault(torch.device(device).type)
+    if fault is not None:
+        raise ValueError(f"{fault}: use float32 (--precision fp32)")
+
+
+def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
+    """True where bfloat16 autocast is faster than float32 and computes right: a CUDA device of
+    compute capability >= 8.0, or a CPU with native bfloat16 (:func:`cpu_has_native_bf16`); False
+    (with a warning) where :func:`bfloat16_fault` finds its convolutions wrong."""
+    import torch
+
+    kind = torch.device(device).type
+    if kind == "cuda":
+        fast = torch.cuda.is_available() and torch.cuda.is_bf16_supported(including_emulation=False)
+    else:
+        fast = cpu_has_native_bf16()
+    if fast and (fault := bfloat16_fault(kind)) is not None:
+        if kind not in _WARNED:
+            _WARNED.add(kind)
+            log.warning("%s: float32 instead", fault)
+        return False
+    return fast
 
 
 def resolve_precision(precision: str, device: "str | torch.device") -> str:
@@ -152,6 +216,8 @@ def resolve_precision(precision: str, device: "str | torch.device") -> str:
     if precision != "auto":
         if precision == "fp16" and not cuda:
             raise ValueError("precision='fp16' needs CUDA; use 'bf16' or 'fp32' on CPU")
+        if precision == "bf16":
+            check_bfloat16(device)
         return precision
     if fast_bfloat16(device):
         return "bf16"

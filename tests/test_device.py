@@ -1,5 +1,6 @@
 """The one device and precision choice (eels_helpers.device) of training and inference."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -21,6 +22,7 @@ def test_native_bf16_is_read_from_the_cpu_flags():
 
 
 def test_native_bf16_is_false_where_cpuinfo_cannot_be_read(monkeypatch, tmp_path):
+    monkeypatch.setattr(dev, "bfloat16_fault", lambda device_type="cpu": None)     # computes right
     monkeypatch.setattr(dev, "CPUINFO", tmp_path / "absent")
     assert dev.cpu_has_native_bf16() is False and dev.fast_bfloat16("cpu") is False
     (tmp_path / "cpuinfo").write_text(ZEN4)
@@ -37,7 +39,33 @@ def test_this_machine_answer_matches_its_flags():
         pytest.skip("no /proc/cpuinfo")
     flags = {f for line in text.splitlines() if line.split(":")[0].strip() == "flags"
              for f in line.split(":", 1)[1].split()}
-    assert dev.fast_bfloat16("cpu") == bool(flags & {"avx512_bf16", "amx_bf16"})
+    assert dev.fast_bfloat16("cpu") == (bool(flags & {"avx512_bf16", "amx_bf16"}) and dev.bfloat16_fault("cpu") is None)
+
+
+def test_bfloat16_fault_compares_convolutions_with_float32(monkeypatch):
+    # its own answer on this machine, recomputed independently: bfloat16 autocast convolutions (kernel 32)
+    # within the tolerance of float32 for every channel count 1-16, or a fault naming the worst
+    gen = torch.Generator().manual_seed(1)
+    errors = []
+    for channels in range(1, 17):
+        x, w = torch.randn(2, channels, 256, generator=gen), torch.randn(4, channels, 32, generator=gen)
+        exact = torch.nn.functional.conv1d(x, w)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            errors.append(float((torch.nn.functional.conv1d(x, w).float() - exact).norm() / exact.norm()))
+    fault = dev.bfloat16_fault("cpu")
+    assert (fault is None) == (max(errors) <= dev.BF16_CONV_TOLERANCE)
+    if fault is not None:
+        assert "relative error" in fault and torch.__version__ in fault
+    # a fault turns "auto" into float32 and refuses explicit bfloat16, for training and inference
+    monkeypatch.setattr(dev, "cpu_has_native_bf16", lambda: True)
+    monkeypatch.setattr(dev, "bfloat16_fault", lambda device_type="cpu": "bfloat16 convolutions are wrong here")
+    assert dev.fast_bfloat16("cpu") is False and dev.resolve_precision("auto", "cpu") == "fp32"
+    with pytest.raises(ValueError, match="wrong here: use float32"):
+        dev.resolve_precision("bf16", "cpu")
+    from eels_helpers.inference.predict import _as_loaded, run_model
+
+    with pytest.raises(ValueError, match="wrong here"):
+        run_model(_as_loaded("default", "cpu"), np.zeros((1, 3072), np.float32), bfloat16=True)
 
 
 def test_resolve_device():
@@ -57,6 +85,7 @@ def test_resolve_device():
 
 
 def test_resolve_precision(monkeypatch):
+    monkeypatch.setattr(dev, "bfloat16_fault", lambda device_type="cpu": None)     # computes right (see above)
     cpu = torch.device("cpu")
     assert dev.resolve_precision("fp32", cpu) == "fp32" and dev.resolve_precision("bf16", "cpu") == "bf16"
     with pytest.raises(ValueError, match="fp16' needs CUDA"):

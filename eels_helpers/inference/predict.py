@@ -23,7 +23,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from eels_helpers.device import fast_bfloat16, resolve_device
+from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
 
@@ -165,11 +165,15 @@ def run_model(
     bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
     convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
     SLOWER on CPUs without them (see :func:`eels_helpers.device.fast_bfloat16`); probabilities differ by ~1e-2.
+    Refused (ValueError) where bfloat16 convolutions compute wrong numbers
+    (:func:`eels_helpers.device.bfloat16_fault`).
     """
     import torch
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra, got {batch_size}")
+    if bfloat16:
+        check_bfloat16(device)            # wrong numbers rather than slow ones: refused with the reason
     flat = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, inputs.shape[-1])
     out = np.empty((flat.shape[0], 80), dtype=np.float32)
     model = loaded.model

@@ -147,9 +147,15 @@ def test_predict_batches_and_bfloat16_agree(tiny):
     x = np.random.default_rng(0).random((2, 3, 3072)).astype(np.float32)
     (a,) = predict(x, path, device="cpu", batch_size=6)
     (b,) = predict(x, path, device="cpu", batch_size=1)
-    (c,) = predict(x, path, device="cpu", bfloat16=True)
     np.testing.assert_allclose(a.probabilities, b.probabilities, atol=1e-6)
-    np.testing.assert_allclose(a.probabilities, c.probabilities, atol=0.05)
+    from eels_helpers.device import bfloat16_fault
+
+    if bfloat16_fault("cpu") is not None:                # this CPU's bfloat16 convolutions are wrong: refused
+        with pytest.raises(ValueError, match="bfloat16 convolutions give wrong numbers"):
+            predict(x, path, device="cpu", bfloat16=True)
+    else:
+        (c,) = predict(x, path, device="cpu", bfloat16=True)
+        np.testing.assert_allclose(a.probabilities, c.probabilities, atol=0.05)
     assert a.threshold == 0.3  # the model file's threshold by default
 
 
