@@ -12,10 +12,11 @@ shipped resolvers (their own provenance kept) to the real measurement and to --s
 that pass the gate (>= --gate right on >= --min-gate spectra) go on. With --balanced (experiment
 R25: F/Xe, Be/Si) each pair trains on as many spectra drawn for each twin, both classes weighted
 equally, and its gate must be passed in EACH class (>= --gate right on >= --min-gate spectra of
-each twin).
+each twin). With --presence (experiment K26: C,K) the resolver says whether the second twin is
+there, from spectra with either or both labelled; its gate is passed in each class as well.
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
-[--shared | --balanced] [--keep-shipped] [--model default] [--config open-world-sharp]
+[--shared | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
 [--real ../shared/experimental] [--save PATH]
 """
 
@@ -71,6 +72,8 @@ def main(argv=None) -> int:
     p.add_argument("--shared", action="store_true", help="one simulated training set and one gate set for all pairs")
     p.add_argument("--balanced", action="store_true",
                    help="n spectra per twin, classes weighted equally, the gate passed in each class")
+    p.add_argument("--presence", action="store_true",
+                   help="presence resolvers: the second twin there or not, either or both labelled (K26: C,K)")
     p.add_argument("--n", type=int, default=16384, help="training spectra per pair (--balanced: per twin) [16384]")
     p.add_argument("--gate-n", type=int, default=8192, help="gate spectra per pair (--balanced: per twin) [8192]")
     p.add_argument("--shared-n", type=int, default=32768, help="spectra of the shared training set [32768]")
@@ -103,7 +106,8 @@ def main(argv=None) -> int:
     pairs = rule_pairs() if args.lanthanide_pairs else args.pairs
     if args.shared and args.balanced:
         p.error("--shared and --balanced exclude each other")
-    cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced)
+    cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced,
+                             presence=args.presence)
     threshold = load_model(args.model).threshold or 0.5
     train_set = gate_set = gate_probs = None
     if args.shared:
@@ -121,8 +125,8 @@ def main(argv=None) -> int:
             log.info("%s: not trained (%s)", pair, err)
             gates[pair] = {"training_spectra": 0, "gate_spectra": 0, "gate_right": None, "passed": False}
             continue
-        if args.balanced:
-            per_class = gate_by_class(net, a, b, args.model, threshold, cfg)
+        if args.balanced or args.presence:
+            per_class = gate_by_class(net, a, b, args.model, threshold, cfg, data=gate_set, probabilities=gate_probs)
             n_gate = sum(n for _, n in per_class.values())
             right = sum(r * n for r, n in per_class.values() if n) / n_gate if n_gate else float("nan")
             ok = all(n >= args.min_gate and r >= args.gate for r, n in per_class.values())
@@ -155,7 +159,8 @@ def main(argv=None) -> int:
                       "command": " ".join(["python", "scripts/twin_resolver_experiment.py",
                                            *(sys.argv[1:] if argv is None else argv)]),
                       "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
-                      "shared": bool(args.shared), "balanced": bool(args.balanced), "epochs": cfg.epochs,
+                      "shared": bool(args.shared), "balanced": bool(args.balanced),
+                      "presence": bool(args.presence), "epochs": cfg.epochs,
                       "gate_seed": cfg.gate_seed,
                       "gate_n": args.shared_gate_n if args.shared else cfg.gate_n, "gate_model": args.model,
                       "gate_threshold": threshold, "gate": args.gate, "min_gate": args.min_gate, "gates": gates,

@@ -45,7 +45,7 @@ RESOLVERS_PATH = _default_path()
 @dataclass(frozen=True)
 class TwinDecision:
     """Both twins ``pair`` were reported; ``kept`` stays, ``dropped`` goes; ``probability`` is the
-    resolver's for ``kept`` (0.5..1)."""
+    resolver's for ``kept`` (0.5..1; a presence resolver's: that ``dropped`` is absent)."""
 
     pair: tuple[str, str]
     kept: str
@@ -80,7 +80,7 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
         return {}
     out = {}
     for key, entry in blob["pairs"].items():
-        net = TwinResolver()
+        net = TwinResolver(presence=bool(entry.get("presence", False)))
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         out[tuple(key.split(","))] = (net.eval(), int(entry["start_channel"]))
     return out
@@ -109,7 +109,8 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
 def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict | None = None):
     """The twin decisions for a batch: ``inputs`` the network inputs (n, 3072), ``reported`` (n, 80)
     bool over ``ELEMENTS``. Where both twins of a pair with a resolver are reported and the window
-    is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair).
+    is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair); a
+    presence resolver (``net.presence``) drops only the second twin, where it says it is absent.
 
     Returns ``(reported (n, 80) bool, a copy without the dropped twins; [(row, TwinDecision)]``
     in row order)."""
@@ -136,6 +137,8 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
         with torch.no_grad():
             q = torch.sigmoid(net(w)).reshape(-1).double().numpy()      # P(b) against a
         for row, qb in zip(rows.tolist(), q.tolist()):
+            if net.presence and qb > 0.5:                 # the second twin is there too: both stay
+                continue
             kept, dropped = (b, a) if qb > 0.5 else (a, b)
             out[row, ELEMENTS.index(dropped)] = False
             found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb))))

@@ -7,6 +7,10 @@ one twin labelled (:mod:`eels_helpers.training.twin_resolver`), reads only the w
 which twin it is (docs/research-log.md, session 23, experiments R23b/R23c). Figure, top to bottom:
 three 5-tap convolutions (32, 32, 64 channels) with ReLU, two max-poolings, a 64-unit dense layer,
 one logit: that of the second twin of the pair.
+
+A presence resolver (``presence=True``; session 26, experiment K26: C/K, where carbon contamination
+makes both twins common) reads the same window, but its logit says whether the second twin is
+there at all, whatever the first: trained on spectra with either or both twins labelled.
 """
 
 from __future__ import annotations
@@ -24,10 +28,12 @@ WINDOW_CHANNELS = 95
 
 
 class TwinResolver(nn.Module):
-    """(n, 1, WINDOW_CHANNELS) windows -> (n,) logits of the pair's second twin."""
+    """(n, 1, WINDOW_CHANNELS) windows -> (n,) logits of the pair's second twin (``presence``: of
+    its presence, the first twin's left open; else: which of the two it is)."""
 
-    def __init__(self):
+    def __init__(self, presence: bool = False):
         super().__init__()
+        self.presence = bool(presence)
         self.layers = nn.Sequential(
             nn.Conv1d(1, 32, 5, padding=2), nn.ReLU(),
             nn.Conv1d(32, 32, 5, padding=2), nn.ReLU(), nn.MaxPool1d(2),

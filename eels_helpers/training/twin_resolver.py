@@ -12,6 +12,12 @@ resolver picks the labelled one (session 23: N/Sc 0.957, O/Sb 0.805, B/Cl 0.699;
 model dropped the true Xe), ``n`` spectra are drawn for each twin's specimens separately (queries
 [a] and [b]) and the loss weighs both classes equally; :func:`gate_by_class` scores the gate per
 class, so that a resolver which always names the common twin cannot pass.
+
+``presence=True`` (session 26, experiment K26: C/K): the resolver learns whether the second twin is
+there at all, from spectra with either or both twins labelled (carbon contamination puts C beside
+K often; R25's exclusive C/K resolver dropped KBr's true K); its gate: among spectra with either
+twin labelled that the network reports both of, the share where its presence call for the second
+twin is right, per class (second twin labelled or not).
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ class TwinResolverConfig:
     """How one resolver is trained: ``config`` (a named simulator configuration), ``n`` simulated
     spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``;
     ``balanced``: ``n`` (and ``gate_n``) spectra per twin and both classes weighted equally
-    (:func:`balanced_set`)."""
+    (:func:`balanced_set`); ``presence``: a presence resolver (module docstring)."""
 
     config: str = "open-world-sharp"
     n: int = 16384
@@ -43,6 +49,7 @@ class TwinResolverConfig:
     gate_n: int = 8192
     gate_seed: int = 13
     balanced: bool = False
+    presence: bool = False
 
     def __post_init__(self):
         from eels_helpers.simulation.config import NAMED_CONFIGS
@@ -89,7 +96,9 @@ def balanced_set(a: str, b: str, n: int, seed: int, config: str):
     return np.concatenate([Xa, Xb]), np.concatenate([Ya, Yb])
 
 
-def _exclusive(a, b, n, seed, config, data=None, balanced=False):
+def _pair_set(a, b, n, seed, config, data=None, balanced=False, presence=False):
+    """(X, Y, index of a, index of b, the rows a resolver learns from: exactly one twin labelled, or
+    with ``presence`` either or both)."""
     from eels_helpers.physics.elements import ELEMENTS
 
     if data is None:
@@ -97,7 +106,8 @@ def _exclusive(a, b, n, seed, config, data=None, balanced=False):
     else:
         X, Y = data
     ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
-    return X, Y, ia, ib, (Y[:, ia] > 0.5) ^ (Y[:, ib] > 0.5)
+    has_a, has_b = Y[:, ia] > 0.5, Y[:, ib] > 0.5
+    return X, Y, ia, ib, (has_a | has_b) if presence else has_a ^ has_b
 
 
 def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverConfig(), data=None):
@@ -110,13 +120,13 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     from eels_helpers.models.twin_resolver import TwinResolver, twin_windows
 
     start = window_start(a, b)
-    X, Y, _, ib, one = _exclusive(a, b, cfg.n, cfg.seed, cfg.config, data, cfg.balanced)
+    X, Y, _, ib, one = _pair_set(a, b, cfg.n, cfg.seed, cfg.config, data, cfg.balanced, cfg.presence)
     w, ok = twin_windows(X[one], start)
     x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
     if y.numel() < 2 or y.min() == y.max():
         raise ValueError(f"{a}/{b}: the simulated spectra hold only one of the twins; raise TwinResolverConfig.n")
     torch.manual_seed(0)
-    net = TwinResolver()
+    net = TwinResolver(presence=cfg.presence)
     # balanced: the positive class (b) weighs (negatives / positives), so both classes weigh the same
     pos_weight = (len(y) - y.sum()) / y.sum() if cfg.balanced else None
     opt, loss = torch.optim.Adam(net.parameters(), 1e-3), nn.BCEWithLogitsLoss(pos_weight=pos_weight)
@@ -133,13 +143,13 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
 
 def _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities):
     """(resolver right (m,) bool, b labelled (m,) bool) on the gate spectra with exactly one twin
-    labelled that ``model`` reports both of at ``threshold``."""
+    labelled (``cfg.presence``: either or both) that ``model`` reports both of at ``threshold``."""
     import torch
 
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.models.twin_resolver import twin_windows
 
-    X, Y, ia, ib, one = _exclusive(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced)
+    X, Y, ia, ib, one = _pair_set(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced, cfg.presence)
     P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
     w, ok = twin_windows(X, window_start(a, b))
     sel = one & (P[:, ia] >= threshold) & (P[:, ib] >= threshold) & ok
@@ -163,7 +173,8 @@ def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolve
 def gate_by_class(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
                   data=None, probabilities=None) -> dict:
     """:func:`gate_accuracy` per class: ``{a: (share right, spectra), b: (share right, spectra)}``
-    (the class is the twin that is labelled; nan where no gate spectrum holds it)."""
+    (the class is the twin that is labelled; for a presence resolver, ``a``: b not labelled, ``b``: b
+    labelled; nan where no gate spectrum holds it)."""
     right, truth = _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities)
     return {el: ((float(right[mask].mean()) if mask.any() else float("nan")), int(mask.sum()))
             for el, mask in ((a, ~truth), (b, truth))}
@@ -175,7 +186,7 @@ def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
     from eels_helpers.models.model_files import atomic_save
 
     blob = {"format": "eels_helpers twin resolvers 1", "provenance": provenance,
-            "pairs": {f"{a},{b}": {"start_channel": window_start(a, b),
+            "pairs": {f"{a},{b}": {"start_channel": window_start(a, b), "presence": bool(net.presence),
                                    "state": {k: v.half() for k, v in net.state_dict().items()}}
                       for (a, b), net in resolvers.items()}}
     return atomic_save(blob, path)

@@ -89,3 +89,37 @@ def test_balanced_training_draws_each_twin_and_the_gate_scores_each_class():
     right, n = gate_accuracy(net, "Be", "Si", None, 0.5, cfg, data=data, probabilities=P)
     assert set(per_class) == {"Be", "Si"} and sum(k for _, k in per_class.values()) == n > 0
     assert np.isclose(sum(r * k for r, k in per_class.values() if k) / n, right)
+
+
+def test_presence_resolver_learns_from_both_twins_and_keeps_the_first(tmp_path):
+    """K26 (C/K): a presence resolver trains on spectra with either or both twins labelled, keeps its
+    mode through the file, and in inference only ever drops the second twin, where it says it is absent."""
+    import numpy as np
+
+    from eels_helpers.inference.twin_resolution import resolve_reported
+    from eels_helpers.physics.elements import ELEMENTS
+
+    data = simulated_set(["C", "K"], 512, 3, "open-world-sharp")
+    ic, ik = ELEMENTS.index("C"), ELEMENTS.index("K")
+    has_c, has_k = data[1][:, ic] > 0.5, data[1][:, ik] > 0.5
+    assert (has_c & has_k).any()                      # both twins in one specimen happen (carbon films)
+    exclusive, n_exclusive = train_twin_resolver("C", "K", TwinResolverConfig(epochs=1), data=data)
+    presence, n = train_twin_resolver("C", "K", TwinResolverConfig(epochs=1, presence=True), data=data)
+    assert presence.presence and not exclusive.presence
+    assert n > n_exclusive                            # + the spectra holding both
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): presence}, {"note": "test"})
+    (again, start), = load_twin_resolvers(path).values()
+    assert again.presence and start == 258            # C K 284 eV - 26
+    # a presence resolver saying "K absent" / "K present" (constant logit), on spectra reporting both
+    X = np.ones((2, 3072), np.float32) + np.arange(3072, dtype=np.float32)[None] * 1e-3
+    reported = np.zeros((2, 80), bool)
+    reported[:, [ic, ik]] = True
+    for logit, k_kept in ((-5.0, False), (5.0, True)):
+        net = TwinResolver(presence=True)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.zero_()
+            net.layers[-1].bias.fill_(logit)
+        out, found = resolve_reported(X, reported, {("C", "K"): (net.eval(), start)})
+        assert out[:, ic].all() and (out[:, ik] == k_kept).all()       # C is never dropped
+        assert [d.dropped for _, d in found] == ([] if k_kept else ["K", "K"])
