@@ -23,7 +23,7 @@ import time
 
 import torch
 
-from eels_helpers.device import cpu_has_native_bf16
+from eels_helpers.device import cpu_has_native_bf16, fast_bfloat16
 from eels_helpers.models import MODEL_NAMES, count_parameters, create_model
 from eels_helpers.training.loss import bce_soft_f1_loss
 
@@ -81,9 +81,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     precisions = args.precisions.split(",")
     if precisions == ["auto"]:
-        precisions = ["fp32", "bf16"] if cpu_has_native_bf16() else ["fp32"]
+        precisions = ["fp32", "bf16"] if fast_bfloat16("cpu") else ["fp32"]      # native and computing right
     print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads, "
-          f"native bf16: {cpu_has_native_bf16()}, batch {args.batch_size}")
+          f"native bf16: {cpu_has_native_bf16()} (computes right: {fast_bfloat16('cpu')}), batch {args.batch_size}")
     print(f"# start: {load()}")
     modes = args.modes.split(",")
     header = (f"{'model':7} {'config':6} {'params':>8} {'precision':9} "
