@@ -161,8 +161,8 @@ def bfloat16_fault(device_type: str = "cpu") -> str | None:
     if worst[0] <= BF16_CONV_TOLERANCE:
         return None
     return (f"bfloat16 convolutions give wrong numbers on this {device_type} with PyTorch {torch.__version__} "
-            f"(kernel 32, {worst[1]} input channels: relative error {worst[0]:.2f} against float32, "
-            f"tolerance {BF16_CONV_TOLERANCE}; eels_helpers.device.bfloat16_fault)")
+            f"(kernel 32, {worst[1]} input channels: {100 * worst[0]:.0f} % away from float32, tolerance "
+            f"{100 * BF16_CONV_TOLERANCE:.0f} %; eels_helpers.device.bfloat16_fault)")
 
 
 def check_bfloat16(device: "str | torch.device") -> None:
@@ -177,7 +177,8 @@ def check_bfloat16(device: "str | torch.device") -> None:
 def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     """True where bfloat16 autocast is faster than float32 and computes right: a CUDA device of
     compute capability >= 8.0, or a CPU with native bfloat16 (:func:`cpu_has_native_bf16`); False
-    (with a warning) where :func:`bfloat16_fault` finds its convolutions wrong."""
+    (logged once, at INFO: the results are right in float32) where :func:`bfloat16_fault` finds its
+    convolutions wrong."""
     import torch
 
     kind = torch.device(device).type
@@ -188,7 +189,7 @@ def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     if fast and (fault := bfloat16_fault(kind)) is not None:
         if kind not in _WARNED:
             _WARNED.add(kind)
-            log.warning("%s: float32 instead", fault)
+            log.info("%s: float32 instead", fault)
         return False
     return fast
 

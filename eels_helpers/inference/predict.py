@@ -162,18 +162,16 @@ def run_model(
     quantised int8 weights and activations (:func:`int8_linear_copy`; networks without a
     transformer run unchanged); benchmarks/bench_mapping.py measures speed and scores.
 
-    bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)``: 5-7x faster for the
-    convolutional networks on GPUs and on CPUs with AMX / AVX512-BF16, but several times
-    SLOWER on CPUs without them (see :func:`eels_helpers.device.fast_bfloat16`); probabilities differ by ~1e-2.
-    Refused (ValueError) where bfloat16 convolutions compute wrong numbers
-    (:func:`eels_helpers.device.bfloat16_fault`).
+    bfloat16: run under ``torch.autocast(dtype=torch.bfloat16)`` (faster on GPUs and CPUs with native bfloat16,
+    slower elsewhere: :func:`eels_helpers.device.fast_bfloat16`; probabilities differ by ~1e-2); refused where
+    bfloat16 computes wrong numbers (:func:`eels_helpers.device.bfloat16_fault`).
     """
     import torch
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra, got {batch_size}")
     if bfloat16:
-        check_bfloat16(device)            # wrong numbers rather than slow ones: refused with the reason
+        check_bfloat16(device)
     flat = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, inputs.shape[-1])
     out = np.empty((flat.shape[0], 80), dtype=np.float32)
     model = loaded.model
@@ -336,9 +334,8 @@ def predict(
     batch_size : int, default 256
         Spectra per forward pass.
     bfloat16 : bool or "auto", default False
-        Run under bfloat16 autocast. ``"auto"`` uses it only where it is faster
-        (:func:`eels_helpers.device.fast_bfloat16`: CUDA from compute capability 8.0, or a CPU
-        with AMX / AVX512-BF16); probabilities then differ by about 1e-2.
+        Run under bfloat16 autocast. ``"auto"`` uses it only where it is faster and right
+        (:func:`eels_helpers.device.fast_bfloat16`); probabilities then differ by about 1e-2.
     device : str, default "auto"
         ``"auto"`` (CUDA when available, else the CPU), ``"cpu"``, ``"cuda"`` or
         ``"cuda:N"``.
