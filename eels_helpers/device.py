@@ -57,7 +57,7 @@ CPUINFO = Path("/proc/cpuinfo")
 BF16_CONV_TOLERANCE = 0.05
 
 log = logging.getLogger(__name__)
-_WARNED: set[str] = set()          # device types whose bfloat16 fault was logged
+_LOGGED: set[str] = set()          # device types whose bfloat16 fault was logged
 
 
 def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -> "torch.device":
@@ -187,8 +187,8 @@ def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     else:
         fast = cpu_has_native_bf16()
     if fast and (fault := bfloat16_fault(kind)) is not None:
-        if kind not in _WARNED:
-            _WARNED.add(kind)
+        if kind not in _LOGGED:
+            _LOGGED.add(kind)
             log.info("%s: float32 instead", fault)
         return False
     return fast
