@@ -10,7 +10,7 @@
   network as ``model.pt`` beside it (:mod:`eels_helpers.training.runs`).
 * Device: CUDA with autocast (bf16, else fp16 with a gradient scaler) when present; else CPU with
   ``torch.set_num_threads(cores per process)`` and bfloat16 autocast only where the CPU has native
-  bfloat16 (:mod:`eels_helpers.device`).
+  bfloat16 and it computes right (:mod:`eels_helpers.device`: not on AMX under PyTorch 2.13.0+cpu).
 * Under ``torchrun`` (``WORLD_SIZE`` > 1) the model is wrapped in DistributedDataParallel
   (gloo on CPU, NCCL on CUDA); each process draws a different shard of every batch of data
   (:func:`eels_helpers.training.data.iterate_batches`).
