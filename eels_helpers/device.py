@@ -171,7 +171,7 @@ def check_bfloat16(device: "str | torch.device") -> None:
 
     fault = bfloat16_fault(torch.device(device).type)
     if fault is not None:
-        raise ValueError(f"{fault}: use float32 (eels-id predict --precision fp32; eels-id map without --bf16)")
+        raise ValueError(f"{fault}: use float32 (--precision fp32 for predict and train; map without --bf16)")
 
 
 def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
