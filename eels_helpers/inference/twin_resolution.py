@@ -11,7 +11,13 @@ Shipped pairs (``data/twin_resolvers.pt``, its provenance inside):
   ``open-world-autoionisation``, whose N4,5 lines below the 4d threshold are narrow; the only
   lanthanide pairs that passed the simulated gate; with them the `default`'s grouped CV as predict
   decides went 0.886 / 0.623 -> 0.888 / 0.627; of the two real pairs they decided, Er2O3 lost its
-  false Ho and Ho2O3 (0-390 eV) its true Ho).
+  false Ho and Ho2O3 (0-390 eV) its true Ho);
+* C K 284 eV / K L2,3 294 eV as a *presence* resolver (trained in session 26, experiment K26; shipped
+  in session 27, K27): carbon (a film, contamination) is common beside K, so it only says whether K is
+  there too and drops K where it is not (C is never dropped). The open-world suite's carbon films
+  (seed 27, 50 spectra) lost every invented K (`default` 0.54 -> 0, `ensemble` 0.64 -> 0); the real
+  grouped CV as predict decides: `default` 0.888 / 0.627 -> 0.889 / 0.627, `ensemble` 0.903 / 0.635
+  -> 0.908 / 0.635; KBr kept its K.
 
 Real twins in one specimen (ScN, a Ho-Er alloy) would lose one of them: the output says which was
 dropped and why.

@@ -1,6 +1,6 @@
-"""Reported twins resolved by the shipped resolvers (N/Sc; Tb/Dy, Ho/Er, Tm/Yb): on simulated spectra
-each knows one twin from the other, it acts only where both are reported, and `predict` on a shipped real BN
-spectrum reports N without Sc and says why."""
+"""Reported twins resolved by the shipped resolvers (N/Sc; Tb/Dy, Ho/Er, Tm/Yb; the C/K presence resolver):
+on simulated spectra each knows one twin from the other, it acts only where both are reported, `predict`
+on a shipped real BN spectrum reports N without Sc and says why, and carbon films no longer get K."""
 
 import json
 
@@ -29,6 +29,9 @@ pytestmark = pytest.mark.skipif(not RESOLVERS_PATH.is_file(), reason="the shippe
     (("Tb", "Dy"), "open-world-autoionisation", 150, 0.65),
     (("Ho", "Er"), "open-world-autoionisation", 150, 0.65),
     (("Tm", "Yb"), "open-world-autoionisation", 150, 0.65),
+    # session 26/27 (K26, shipped as K27): a presence resolver (is K there beside C?); its gate 0.87 (K
+    # absent) / 0.94 (K present); with one twin labelled "K there" must match the K label
+    (("C", "K"), "open-world-autoionisation", 150, 0.80),
 ])
 def test_shipped_resolvers_tell_their_twins_apart_on_fresh_simulated_spectra(pair, config, min_spectra, min_right):
     """On fresh spectra of the configuration each resolver was trained on, with exactly one of its
@@ -47,6 +50,22 @@ def test_shipped_resolvers_tell_their_twins_apart_on_fresh_simulated_spectra(pai
         q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
     assert sel.sum() > min_spectra
     assert np.mean((q > 0.5) == yb[sel]) >= min_right
+
+
+def test_carbon_films_get_no_k():
+    """Issue 15 item 5: carbon-film spectra of the open-world suite name no element but C. The
+    `default` network reports K (L2,3 at 294 eV) beside carbon K (284 eV) on several of them; the C/K
+    presence resolver drops it, and keeps C."""
+    from eels_helpers.evaluation.open_world import open_world_suite
+    from eels_helpers.inference.predict import predict
+
+    films = [c.spectrum for c in open_world_suite(12, seed=3, kinds=("carbon_film",))]
+    network = predict(films, "default", keep_twins=True)
+    decided = predict(films, "default")
+    assert sum("K" in p.detected for p in network) >= 3
+    assert all(p.detected == ("C",) for p in decided)
+    dropped = [d for p in decided for d in p.twins]
+    assert {(d.kept, d.dropped) for d in dropped} == {("C", "K")} and len(dropped) >= 3
 
 
 def test_acts_only_where_both_twins_are_reported_and_the_window_is_measured():
