@@ -59,5 +59,6 @@ def twin_resolvers() -> str:
         gate = ("" if r["gate_right"] is None else
                 f"; right on {r['gate_right']:.2f} of {r['gate_spectra']} simulated spectra where the network "
                 "reports both")
-        lines.append(f"  {'/'.join(r['pair'])}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
+        kind = f" (presence: {r['pair'][1]} dropped where absent, {r['pair'][0]} kept)" if r.get("presence") else ""
+        lines.append(f"  {'/'.join(r['pair'])}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

@@ -95,7 +95,8 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
 def resolver_summary(path: str | Path | None = None) -> list[dict]:
     """One row per resolver in the shipped file (or ``path``), from its provenance: ``pair``,
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
-    gate (``gate_right`` among ``gate_spectra``) and ``fitted``; [] when there is no file."""
+    gate (``gate_right`` among ``gate_spectra``), ``fitted`` and ``presence`` (a presence resolver: it
+    drops only the second twin, where absent); [] when there is no file."""
     blob = _read_file(path)
     if blob is None:
         return []
@@ -108,7 +109,7 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
         gate = prov.get("gates", {}).get(key, {})
         rows.append({"pair": tuple(key.split(",")), "config": prov.get("config"), "fitted": prov.get("fitted"),
                      "training_spectra": gate.get("training_spectra"), "gate_spectra": gate.get("gate_spectra"),
-                     "gate_right": gate.get("gate_right")})
+                     "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False))})
     return rows
 
 

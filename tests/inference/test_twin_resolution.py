@@ -141,6 +141,8 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     assert rows[("N", "Sc")]["config"] == "open-world-sharp" and rows[("N", "Sc")]["gate_right"] >= 0.85
     assert all(rows[p]["config"] == "open-world-autoionisation" and rows[p]["gate_right"] >= 0.85
                and rows[p]["gate_spectra"] >= 50 for p in rows if p != ("N", "Sc"))
+    assert rows[("C", "K")]["presence"] and not any(rows[p]["presence"] for p in rows if p != ("C", "K"))
     assert resolver_summary(tmp_path / "none.pt") == []
     text = twin_resolvers()
-    assert all(f"{a}/{b}:" in text for a, b in rows)
+    assert all(f"{a}/{b}:" in text for a, b in rows if (a, b) != ("C", "K"))
+    assert "C/K (presence: K dropped where absent, C kept):" in text
