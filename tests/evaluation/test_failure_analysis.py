@@ -216,7 +216,9 @@ def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path)
     )
 
     folder, _, probs = synthetic
-    analysis = analyse_failures(FixedLogits(probs), folder, threshold=0.5)
+    analysis = analyse_failures(FixedLogits(probs), folder, threshold=0.5, keep_twins=True)   # the network alone
+    decided = analyse_failures(FixedLogits(probs), folder, threshold=0.5)   # as predict: carbon.msa's K dropped
+    assert [(f, d.pair, d.dropped) for f, d in decided.twins] == [("carbon.msa", ("C", "K"), "K")]
     assert analysis.threshold == 0.5 and analysis.inputs.shape == (len(CASES), 3072)
     assert np.allclose(analysis.probabilities, probs, atol=1e-4)
     assert {m.cause for m in analysis.mistakes} == {c.name for c in CAUSES}
@@ -286,8 +288,11 @@ def test_shipped_default_on_the_real_spectra():
     from eels_helpers.inference.twin_resolution import load_twin_resolvers
 
     assert analysis.twins and all(d.pair in load_twin_resolvers() for _, d in analysis.twins)
-    assert all("N" in d.pair or f.startswith(("atlas_Ho", "atlas_Er", "atlas_Tb", "atlas_Dy", "atlas_Tm", "atlas_Yb"))
-               for f, d in analysis.twins)
+    lanthanide_oxide = ("atlas_Ho", "atlas_Er", "atlas_Tb", "atlas_Dy", "atlas_Tm", "atlas_Yb")
+    assert all("N" in d.pair or f.startswith(lanthanide_oxide) or d.pair == ("C", "K") for f, d in analysis.twins)
+    # the C/K presence resolver (K27) drops K only, and only where K is not in the specimen (KBr, KCl keep it)
+    labels = dict(zip(analysis.manifest["file"], analysis.manifest["labels"]))
+    assert all(d.dropped == "K" and "K" not in labels[f] for f, d in analysis.twins if d.pair == ("C", "K"))
     rows = {f: i for i, f in enumerate(analysis.manifest["file"])}
     assert all(analysis.probabilities[rows[f], ELEMENTS.index(d.dropped)] == 0.0 for f, d in analysis.twins)
     assert [t["file"] for t in analysis.to_dict()["twins"]] == [f for f, _ in analysis.twins]
