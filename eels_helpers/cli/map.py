@@ -5,7 +5,7 @@
     eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
-                [--verify [--verify-blocks N]] [--keep-twins]
+                [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -19,7 +19,8 @@ N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.ve
 the quantification then fits the verified elements, and DIR also receives ``verification.json``
 (the evidence per element, for the sum and per block) and ``verification.png``.
 Where both twins of a pair with a shipped resolver (``eels-id models`` lists them) reach the
-threshold in a pixel, the twin resolver keeps one there
+threshold in a pixel, the twin resolver keeps one there, reading the mean of the pixel's 3 x 3
+neighbourhood (``--twin-neighbourhood``; 1: the pixel alone)
 (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: both stay).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
@@ -74,6 +75,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-twins", action="store_true",
                         help="keep both twins of a resolved pair (`eels-id models`) in pixels where both reach "
                              "the threshold [the twin resolver keeps one, as in predict]")
+    parser.add_argument("--twin-neighbourhood", type=int, default=3, metavar="N",
+                        help="the twin resolver reads the mean of the pixel's N x N neighbourhood (odd; 1: the "
+                             "pixel alone) [3]")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 
@@ -93,6 +97,9 @@ def main(args: argparse.Namespace) -> int:
 
     prog = "eels-id map"
     try:
+        if args.twin_neighbourhood < 1 or args.twin_neighbourhood % 2 == 0:
+            raise ValueError("--twin-neighbourhood must be an odd number of pixels >= 1; "
+                             f"got {args.twin_neighbourhood}")
         spectrum, lowloss, si = read_map_input(args.file)
         if not spectrum.is_spectrum_image:
             raise ValueError(f"{args.file}: a single spectrum, not a spectrum image; use "
@@ -102,7 +109,7 @@ def main(args: argparse.Namespace) -> int:
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
                                args.batch_size, args.offset, bfloat16=args.bf16,
                                device=args.device, int8=args.int8, progress=show_progress(args),
-                               keep_twins=args.keep_twins)
+                               keep_twins=args.keep_twins, twin_neighbourhood=args.twin_neighbourhood)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2

@@ -157,7 +157,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
-                 keep_twins: bool = False) -> MappingResult:
+                 keep_twins: bool = False, twin_neighbourhood: int = 3) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -203,6 +203,11 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         Keep both onset twins (N, Sc) in a pixel where both reach the threshold; by default the
         twin resolver (:mod:`eels_helpers.inference.twin_resolution`) sets the disfavoured twin's
         probability in that pixel to 0, as ``predict`` drops it (``MappingResult.twin_pixels``).
+    twin_neighbourhood : int, default 3
+        The resolver reads the mean network input over the pixel's ``twin_neighbourhood`` x
+        ``twin_neighbourhood`` neighbourhood (a line scan: ``twin_neighbourhood`` pixels;
+        :func:`eels_helpers.inference.twin_resolution.neighbourhood_mean`), less noisy than the
+        pixel alone; 1: the pixel alone. Odd, >= 1.
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -240,6 +245,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
+    if not (isinstance(twin_neighbourhood, int) and twin_neighbourhood >= 1 and twin_neighbourhood % 2):
+        raise ValueError(f"twin_neighbourhood must be an odd number of pixels >= 1; got {twin_neighbourhood!r}")
     spectrum = as_spectrum(data, energy_eV)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)
@@ -260,7 +267,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     twin_pixels = 0
     if not keep_twins:             # onset twins both reported in a pixel: the resolver drops one
         flat, found = resolve_probability_maps(x.reshape(-1, x.shape[-1]), probs.reshape(-1, len(ELEMENTS)),
-                                               float(threshold))
+                                               float(threshold), navigation_shape=probs.shape[:-1],
+                                               neighbourhood=twin_neighbourhood)
         probs, twin_pixels = flat.reshape(probs.shape), len(found)
     seconds = time.perf_counter() - t0
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))

@@ -35,7 +35,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 __all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolver_summary", "resolve_probability_maps",
-           "resolve_reported", "resolve_twins"]
+           "neighbourhood_mean", "resolve_reported", "resolve_twins"]
 
 
 def _default_path() -> Path:
@@ -163,13 +163,54 @@ def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None) -
     return tuple(d for _, d in resolve_reported(np.asarray(inputs).reshape(1, -1), mask, resolvers)[1])
 
 
+def neighbourhood_mean(inputs: np.ndarray, navigation_shape: tuple[int, ...], rows: np.ndarray,
+                       size: int = 3) -> np.ndarray:
+    """The mean network input over each pixel's ``size`` x ``size`` (a line scan: ``size``)
+    neighbourhood in the navigation grid, clipped at the borders: ``inputs`` (n, 3072) the pixels
+    in C order of ``navigation_shape``, ``rows`` (m,) flat pixel indices; returns (m, 3072).
+    Averaging k pixels of one material divides the Poisson noise of the window by sqrt(k)."""
+    x = np.asarray(inputs).reshape(-1, np.shape(inputs)[-1])
+    nav = tuple(int(n) for n in navigation_shape)
+    if int(np.prod(nav)) != len(x):
+        raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs {len(x)}")
+    if size < 1 or size % 2 == 0:
+        raise ValueError(f"the neighbourhood must be an odd number of pixels >= 1; got {size}")
+    rows = np.asarray(rows, dtype=np.int64)
+    coords = np.stack(np.unravel_index(rows, nav), axis=1)                  # (m, d)
+    half = size // 2
+    total, count = np.zeros((rows.size, x.shape[1]), np.float64), np.zeros(rows.size)
+    offsets = np.stack(np.meshgrid(*[np.arange(-half, half + 1)] * len(nav), indexing="ij"), -1).reshape(-1, len(nav))
+    for offset in offsets:                                                   # size^d shifts, not channels
+        c = coords + offset
+        ok = np.all((c >= 0) & (c < np.array(nav)), axis=1)
+        total[ok] += x[np.ravel_multi_index(tuple(c[ok].T), nav)]
+        count += ok
+    return (total / count[:, None]).astype(x.dtype, copy=False)
+
+
 def resolve_probability_maps(inputs: np.ndarray, probabilities: np.ndarray, threshold: float,
-                             resolvers: dict | None = None):
+                             resolvers: dict | None = None, navigation_shape: tuple[int, ...] | None = None,
+                             neighbourhood: int = 1):
     """Per spectrum (a spectrum image's pixels), the probabilities with the dropped twin's set to 0
     wherever both twins reach ``threshold`` (:func:`resolve_reported`): ``(probabilities (n, 80)
-    copy, [(row, TwinDecision)])``."""
+    copy, [(row, TwinDecision)])``. With ``navigation_shape`` and ``neighbourhood`` > 1 the
+    resolvers read each such pixel's :func:`neighbourhood_mean` instead of the pixel alone."""
     P = np.asarray(probabilities)
-    reported, found = resolve_reported(inputs, P >= threshold, resolvers)
+    above = P >= threshold
+    resolvers = load_twin_resolvers() if resolvers is None else resolvers
+    if navigation_shape is None or neighbourhood == 1 or len(P) < 2:
+        reported, found = resolve_reported(inputs, above, resolvers)
+    else:
+        from eels_helpers.physics.elements import ELEMENTS
+
+        pairs = [(ELEMENTS.index(a), ELEMENTS.index(b)) for a, b in resolvers]
+        rows = np.flatnonzero(np.any([above[:, i] & above[:, j] for i, j in pairs], axis=0)) if pairs else \
+            np.zeros(0, np.int64)
+        reported = above.copy()
+        sub, found = resolve_reported(neighbourhood_mean(inputs, navigation_shape, rows, neighbourhood),
+                                      above[rows], resolvers)
+        reported[rows] = sub
+        found = [(int(rows[r]), d) for r, d in found]
     out = P.copy()
-    out[(P >= threshold) & ~reported] = 0.0
+    out[above & ~reported] = 0.0
     return out, found

@@ -54,6 +54,11 @@ def test_map(tmp_path, capsys):
     assert _status(["map", str(tmp_path / "missing.dm4"), "--out", str(tmp_path / "out")]) == 1
     _one_error_line(capsys.readouterr().err, "map")
     assert not (tmp_path / "out").exists()
+    assert _status(["map", "superlattice", "--out", str(tmp_path / "out"), "--twin-neighbourhood", "2"]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, "map")
+    assert "--twin-neighbourhood must be an odd number" in err
+    assert not (tmp_path / "out").exists()
 
 
 def test_models(tmp_path, capsys):

@@ -146,3 +146,52 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     text = twin_resolvers()
     assert all(f"{a}/{b}:" in text for a, b in rows if (a, b) != ("C", "K"))
     assert "C/K (presence: K dropped where absent, C kept):" in text
+
+
+def test_neighbourhood_mean_averages_the_pixels_around_each_one():
+    """Against an independent computation: scipy's box filter inside the image; at a corner the
+    mean of the 2 x 2 pixels that exist; a line scan averages 3 pixels."""
+    from scipy.ndimage import uniform_filter
+
+    from eels_helpers.inference.twin_resolution import neighbourhood_mean
+
+    rng = np.random.default_rng(1)
+    image = rng.random((5, 6, 7)).astype(np.float32)
+    inputs = image.reshape(-1, 7)
+    inner = np.array([7, 8, 15, 22])                          # pixels (1, 1), (1, 2), (2, 3), (3, 4)
+    box = uniform_filter(image.astype(np.float64), size=(3, 3, 1), mode="constant")
+    got = neighbourhood_mean(inputs, (5, 6), inner)
+    assert np.allclose(got, box.reshape(-1, 7)[inner], atol=1e-6)
+    assert np.allclose(neighbourhood_mean(inputs, (5, 6), [0])[0], image[:2, :2].mean(axis=(0, 1)), atol=1e-6)
+    assert np.allclose(neighbourhood_mean(inputs, (5, 6), [0], size=1)[0], image[0, 0])
+    line = inputs[:6]
+    assert np.allclose(neighbourhood_mean(line, (6,), [2])[0], line[1:4].mean(axis=0), atol=1e-6)
+    with pytest.raises(ValueError, match="odd"):
+        neighbourhood_mean(inputs, (5, 6), [0], size=2)
+    with pytest.raises(ValueError, match="navigation_shape"):
+        neighbourhood_mean(inputs, (5, 5), [0])
+
+
+def test_maps_resolve_twins_on_the_neighbourhood_mean():
+    """Where the pixels of a 4 x 4 image are one spectrum, the neighbourhood decision is each
+    pixel's own; where they are independent spectra, the neighbourhood decision is the decision on
+    their mean; map_elements checks its twin_neighbourhood."""
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.inference.mapping import map_elements
+    from eels_helpers.inference.twin_resolution import neighbourhood_mean
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, _ = simulated_arrays(16, 7, 16, "open-world-sharp", ["N", "Sc"])
+    P = np.full((16, 80), 0.1)
+    P[:, [ELEMENTS.index("N"), ELEMENTS.index("Sc")]] = 0.9
+    resolvers = load_twin_resolvers()
+    same = np.repeat(X[:1], 16, axis=0)
+    alone, found_alone = resolve_probability_maps(same, P, 0.5, resolvers)
+    binned, found_binned = resolve_probability_maps(same, P, 0.5, resolvers, navigation_shape=(4, 4), neighbourhood=3)
+    assert np.array_equal(alone, binned) and [r for r, _ in found_alone] == [r for r, _ in found_binned]
+    decided, found = resolve_probability_maps(X, P, 0.5, resolvers, navigation_shape=(4, 4), neighbourhood=3)
+    mean = neighbourhood_mean(X, (4, 4), np.arange(16))
+    expected, again = resolve_probability_maps(mean, P, 0.5, resolvers)
+    assert np.array_equal(decided, expected) and [(r, d.dropped) for r, d in found] == [(r, d.dropped) for r, d in again]
+    with pytest.raises(ValueError, match="twin_neighbourhood"):
+        map_elements(np.zeros((2, 2, 3072), np.float32), "default", twin_neighbourhood=2)
