@@ -51,20 +51,24 @@ RESOLVERS_PATH = _default_path()
 @dataclass(frozen=True)
 class TwinDecision:
     """Both twins ``pair`` were reported; ``kept`` stays, ``dropped`` goes; ``probability`` is the
-    resolver's for ``kept`` (0.5..1; a presence resolver's: that ``dropped`` is absent)."""
+    resolver's for ``kept`` (0.5..1); ``presence``: a presence resolver decided, and ``probability``
+    is that ``dropped`` is absent."""
 
     pair: tuple[str, str]
     kept: str
     dropped: str
     probability: float
+    presence: bool = False
 
     def to_dict(self) -> dict:
         return {"pair": list(self.pair), "kept": self.kept, "dropped": self.dropped,
-                "probability": round(self.probability, 4)}
+                "probability": round(self.probability, 4), "presence": self.presence}
 
     def describe(self) -> str:
+        said = (f"{self.dropped} absent {self.probability:.2f}" if self.presence
+                else f"{self.kept} {self.probability:.2f}")
         return (f"twins {self.pair[0]}/{self.pair[1]} both reported: {self.dropped} dropped, {self.kept} kept "
-                f"(twin resolver: {self.kept} {self.probability:.2f}; eels_helpers.inference.twin_resolution)")
+                f"(twin resolver: {said}; eels_helpers.inference.twin_resolution)")
 
 
 def _read_file(path: str | Path | None) -> dict | None:
@@ -148,7 +152,7 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
                 continue
             kept, dropped = (b, a) if qb > 0.5 else (a, b)
             out[row, ELEMENTS.index(dropped)] = False
-            found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb))))
+            found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence))))
     found.sort(key=lambda rd: rd[0])
     return out, found
 

@@ -66,6 +66,8 @@ def test_carbon_films_get_no_k():
     assert all(p.detected == ("C",) for p in decided)
     dropped = [d for p in decided for d in p.twins]
     assert {(d.kept, d.dropped) for d in dropped} == {("C", "K")} and len(dropped) >= 3
+    assert all(d.presence and f"K absent {d.probability:.2f}" in d.describe() and d.to_dict()["presence"]
+               for d in dropped)
 
 
 def test_acts_only_where_both_twins_are_reported_and_the_window_is_measured():
