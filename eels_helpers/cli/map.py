@@ -93,13 +93,12 @@ def main(args: argparse.Namespace) -> int:
     )
     from eels_helpers.inference.mapping_output import write_results
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
+    from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.models.model_files import ModelNotFoundError
 
     prog = "eels-id map"
     try:
-        if args.twin_neighbourhood < 1 or args.twin_neighbourhood % 2 == 0:
-            raise ValueError("--twin-neighbourhood must be an odd number of pixels >= 1; "
-                             f"got {args.twin_neighbourhood}")
+        check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")   # before reading the file
         spectrum, lowloss, si = read_map_input(args.file)
         if not spectrum.is_spectrum_image:
             raise ValueError(f"{args.file}: a single spectrum, not a spectrum image; use "

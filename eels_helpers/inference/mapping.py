@@ -238,15 +238,14 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
-    from eels_helpers.inference.twin_resolution import resolve_probability_maps
+    from eels_helpers.inference.twin_resolution import check_neighbourhood, resolve_probability_maps
     from eels_helpers.physics.elements import ELEMENTS
 
     if not 0.0 <= presence < 1.0:
         raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
-    if not (isinstance(twin_neighbourhood, int) and twin_neighbourhood >= 1 and twin_neighbourhood % 2):
-        raise ValueError(f"twin_neighbourhood must be an odd number of pixels >= 1; got {twin_neighbourhood!r}")
+    check_neighbourhood(twin_neighbourhood, "twin_neighbourhood")
     spectrum = as_spectrum(data, energy_eV)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)

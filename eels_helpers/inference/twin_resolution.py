@@ -34,8 +34,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLVERS_PATH", "TwinDecision", "load_twin_resolvers", "resolver_summary", "resolve_probability_maps",
-           "neighbourhood_mean", "resolve_reported", "resolve_twins"]
+__all__ = ["RESOLVERS_PATH", "TwinDecision", "check_neighbourhood", "load_twin_resolvers", "resolver_summary",
+           "resolve_probability_maps", "neighbourhood_mean", "resolve_reported", "resolve_twins"]
 
 
 def _default_path() -> Path:
@@ -167,6 +167,12 @@ def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None) -
     return tuple(d for _, d in resolve_reported(np.asarray(inputs).reshape(1, -1), mask, resolvers)[1])
 
 
+def check_neighbourhood(size, name: str = "the neighbourhood") -> None:
+    """ValueError unless ``size`` (pixels across a neighbourhood) is an odd integer >= 1."""
+    if not (isinstance(size, (int, np.integer)) and size >= 1 and size % 2 == 1):
+        raise ValueError(f"{name} must be an odd number of pixels >= 1; got {size!r}")
+
+
 def neighbourhood_mean(inputs: np.ndarray, navigation_shape: tuple[int, ...], rows: np.ndarray,
                        size: int = 3) -> np.ndarray:
     """The mean network input over each pixel's ``size`` x ``size`` (a line scan: ``size``)
@@ -177,8 +183,7 @@ def neighbourhood_mean(inputs: np.ndarray, navigation_shape: tuple[int, ...], ro
     nav = tuple(int(n) for n in navigation_shape)
     if int(np.prod(nav)) != len(x):
         raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs {len(x)}")
-    if size < 1 or size % 2 == 0:
-        raise ValueError(f"the neighbourhood must be an odd number of pixels >= 1; got {size}")
+    check_neighbourhood(size)
     rows = np.asarray(rows, dtype=np.int64)
     coords = np.stack(np.unravel_index(rows, nav), axis=1)                  # (m, d)
     half = size // 2
