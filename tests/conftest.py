@@ -9,10 +9,14 @@
 * ``smoke_book``: ``eels-id book --profile smoke`` on a temporary copy of all the real
   chapters, once per session; a :class:`SmokeBook` (root, html, exit_code). Slow.
 * ``intro_book``: the same with ``--only 01_introduction`` (fast; used by the rendering tests).
+* (autouse) every test starts with the package logger's level unset (as imported) and it is
+  restored afterwards: ``eels-id ... -q`` sets it, also in module and session fixtures, and
+  ``caplog`` tests must not depend on which CLI call ran before them.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import platform
 import shutil
@@ -35,6 +39,15 @@ if platform.machine() in ("x86_64", "AMD64") and "OPENBLAS_CORETYPE" not in os.e
         os.environ["OPENBLAS_CORETYPE"] = "Haswell"
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _package_log_level():
+    logger = logging.getLogger("eels_helpers")
+    level = logger.level
+    logger.setLevel(logging.NOTSET)          # as imported: the root logger (caplog's) decides
+    yield
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="session")

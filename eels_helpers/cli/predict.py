@@ -5,7 +5,7 @@
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
-                    [--verify | --no-verify] [--keep-twins] [--candidate-threshold P]
+                    [--verify | --no-verify] [--keep-twins] [--keep-spikes] [--candidate-threshold P]
                     [--E0 KEV --alpha MRAD --beta MRAD]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
@@ -24,6 +24,9 @@ Where both twins of a pair with a shipped resolver (``eels-id models`` lists the
 neighbouring lanthanides) reach the threshold, the twin resolver (a small network trained on
 simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
 in ``--json``); ``--keep-twins`` keeps both.
+Single-channel spikes (cosmic rays, X-ray hits: :mod:`eels_helpers.inference.spikes`) are replaced
+by their neighbours' mean before the network reads the spectrum, and a ``note:`` line says where
+(``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them.
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
@@ -73,6 +76,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="report both twins of a resolved pair (N K 401 eV / Sc L3 402 eV, neighbouring "
                              "lanthanides; `eels-id models` lists them) where the threshold reports both "
                              "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
+    parser.add_argument("--keep-spikes", action="store_true",
+                        help="leave single-channel spikes (cosmic rays, X-ray hits) in the counts [they are "
+                             "replaced by their neighbours' mean, and a note says where]")
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
@@ -83,7 +89,8 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.cli import show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.cautions import format_cautions
-    from eels_helpers.inference.predict import format_prediction, plot_predictions, predict
+    from eels_helpers.inference.predict import format_prediction, predict
+    from eels_helpers.inference.prediction_figures import plot_predictions
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
@@ -114,7 +121,8 @@ def main(args: argparse.Namespace) -> int:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
                               bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
                               int8=args.precision == "int8",
-                              device=device, progress=show_progress(args), keep_twins=args.keep_twins)
+                              device=device, progress=show_progress(args), keep_twins=args.keep_twins,
+                              remove_spikes=not args.keep_spikes)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
@@ -189,7 +197,7 @@ def _verify_config(args, model):
     if not 0.0 <= args.candidate_threshold < 1.0:
         raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
     return VerifyConfig(**fit_settings(str(model)), E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
-                        offset_eV=args.offset)
+                        offset_eV=args.offset, remove_spikes=not args.keep_spikes)
 
 
 def _verify_one(pred, config, candidate_threshold, model):

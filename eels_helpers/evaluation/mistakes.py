@@ -178,7 +178,8 @@ def plot_examples(evaluation: Evaluation, examples, *, ncols: int = 2, top: int 
     orange: present, missed). Returns the matplotlib Figure."""
     import matplotlib.pyplot as plt
 
-    from eels_helpers.inference.predict import Prediction, draw_prediction
+    from eels_helpers.inference.predict import Prediction
+    from eels_helpers.inference.prediction_figures import draw_prediction
     from eels_helpers.physics.elements import ELEMENTS
 
     if evaluation.inputs is None:

@@ -157,7 +157,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
-                 keep_twins: bool = False, twin_neighbourhood: int = 3) -> MappingResult:
+                 keep_twins: bool = False, twin_neighbourhood: int = 3,
+                 remove_spikes: bool = True) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -208,6 +209,10 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         ``twin_neighbourhood`` neighbourhood (a line scan: ``twin_neighbourhood`` pixels;
         :func:`eels_helpers.inference.twin_resolution.neighbourhood_mean`), less noisy than the
         pixel alone; 1: the pixel alone. Odd, >= 1.
+    remove_spikes : bool, default True
+        Replace single-channel spikes (cosmic rays, X-ray hits) in each pixel by their neighbours'
+        mean before the network reads it (:mod:`eels_helpers.inference.spikes`; logged); False: the
+        paper's recipe.
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -234,8 +239,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     """
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.preprocess import preprocess, spikes_eV
     from eels_helpers.inference.saturation import saturation_summary
+    from eels_helpers.inference.spikes import spike_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
     from eels_helpers.inference.twin_resolution import check_neighbourhood, resolve_probability_maps
@@ -255,8 +261,11 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
-    x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True, return_saturation=True)
-    for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name))):
+    x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
+                                    return_cuts=True, return_saturation=True)
+    spikes = spike_summary(*spikes_eV(spectrum, offset_eV=float(offset_eV)), spectrum.name) if remove_spikes else ""
+    for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
+                              spikes)):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)

@@ -55,6 +55,9 @@ class Prediction:
     saturation_cut_eV: float64 (*navigation_shape): where the spectrum has a saturated flat top
         (a clipped detector, :mod:`eels_helpers.inference.saturation`), the energy in eV up to
         which its counts were left out; NaN where it has none (None: not checked).
+    spike_count: int (*navigation_shape): the spikes (single channels hit by a cosmic ray or an
+        X-ray, :mod:`eels_helpers.inference.spikes`) replaced in each spectrum before the network
+        read it (None: not checked); ``spikes_eV`` their distinct energies (eV, offset corrected).
     twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
         twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
     """
@@ -70,6 +73,8 @@ class Prediction:
     note: str = ""
     splice_cut_eV: np.ndarray | None = None
     saturation_cut_eV: np.ndarray | None = None
+    spike_count: np.ndarray | None = None
+    spikes_eV: tuple[float, ...] = ()
     twins: tuple = ()
 
     @property
@@ -114,6 +119,9 @@ class Prediction:
         if self.saturation_cut_eV is not None:
             cuts = np.asarray(self.saturation_cut_eV, dtype=np.float64)
             out["saturation_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
+        if self.spike_count is not None:
+            out["spike_count"] = np.asarray(self.spike_count).tolist()
+            out["spikes_eV"] = [round(e, 2) for e in self.spikes_eV]
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -299,6 +307,7 @@ def predict(
     int8: bool = False,
     progress: bool = False,
     keep_twins: bool = False,
+    remove_spikes: bool = True,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
 
@@ -353,6 +362,10 @@ def predict(
     keep_twins : bool, default False
         Keep both onset twins (N, Sc) where the threshold reports both; by default the twin resolver
         (:mod:`eels_helpers.inference.twin_resolution`) drops one (``Prediction.twins``).
+    remove_spikes : bool, default True
+        Replace single-channel spikes (cosmic rays, X-ray hits) by their neighbours' mean before
+        the network reads the spectrum (:mod:`eels_helpers.inference.spikes`;
+        ``Prediction.spike_count`` says where); False: the paper's recipe.
 
     Returns
     -------
@@ -382,7 +395,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
-    from eels_helpers.inference.preprocess import preprocess
+    from eels_helpers.inference.preprocess import preprocess, spikes_eV
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
@@ -410,7 +423,8 @@ def predict(
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
-                                        return_cuts=True, return_saturation=True)
+                                        remove_spikes=remove_spikes, return_cuts=True, return_saturation=True)
+        spike_count, spike_at = spikes_eV(spectrum, offset_eV=float(offset)) if remove_spikes else (None, ())
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
@@ -442,6 +456,8 @@ def predict(
                 note=note,
                 splice_cut_eV=cuts,
                 saturation_cut_eV=saturated,
+                spike_count=spike_count,
+                spikes_eV=tuple(float(e) for e in spike_at),
                 twins=twins,
             )
         )
@@ -457,7 +473,8 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     if pred.note:
         return f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
-    return _format_detected(pred, name, top) + twins + _splice_line(pred) + _saturation_line(pred)
+    return (_format_detected(pred, name, top) + twins + _splice_line(pred) + _saturation_line(pred)
+            + _spike_line(pred))
 
 
 def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:
@@ -491,6 +508,19 @@ def _saturation_line(pred: Prediction) -> str:
                      "were left out")
 
 
+def _spike_line(pred: Prediction) -> str:
+    from eels_helpers.inference.spikes import FACTOR
+
+    n = 0 if pred.spike_count is None else int(np.count_nonzero(pred.spike_count))
+    if not n:
+        return ""
+    channels = int(np.sum(pred.spike_count))
+    where = ", ".join(f"{e:.0f}" for e in pred.spikes_eV[:5]) + (", ..." if len(pred.spikes_eV) > 5 else "")
+    which = f"{n} spectra have {channels} spikes" if pred.is_spectrum_image else f"the spectrum has {channels} spike(s)"
+    return (f"\n   note: {which} at {where} eV (single channels more than {FACTOR:g}x both neighbours, the "
+            "background's level on either side): replaced by their neighbours' mean")
+
+
 def _format_detected(pred: Prediction, name: str, top: int) -> str:
     from eels_helpers.physics.elements import ELEMENTS
 
@@ -506,95 +536,3 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
     others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
     line = f"{name}: {found or f'no identifiable edge (no element above the threshold {pred.threshold:.2f})'}"
     return line + (f"   [next: {others}]" if others else "")
-
-
-def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str] | None = None,
-                    title: str | None = None) -> None:
-    """Draw one prediction on two matplotlib axes: ``ax`` the pre-processed spectrum (mean
-    over an SI) with the onsets of the detected elements' major edges marked, ``bar`` the
-    ``top`` probabilities with the threshold as a dotted line.
-
-    truth: the true elements, when known: they get a bar even outside the top ones, and bars
-    are green (detected, true), red (detected, not true), orange (true, missed) or grey;
-    without truth, green (detected) or grey.
-    title: replaces the default title (file name and detected elements).
-    """
-    from eels_helpers.physics.elements import ELEMENTS, families_of
-
-    colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
-               "tab:pink", "tab:olive", "tab:cyan"]
-    x = pred.inputs.reshape(-1, pred.inputs.shape[-1])
-    spectrum = x.mean(axis=0) if x.shape[0] > 1 else x[0]
-    spectrum = spectrum / max(float(spectrum.max()), 1e-12)
-    nz = np.flatnonzero(spectrum)
-    lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)
-    pad = max(5, (hi - lo) // 20)
-    energy = np.arange(spectrum.size)
-    ax.plot(energy, spectrum, lw=0.8, color="k")
-    ax.set_xlim(max(lo - pad, 0), min(hi + pad, 3071))
-    for k, symbol in enumerate(pred.detected):
-        colour = colours[k % len(colours)]
-        for fam in families_of(symbol):
-            for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
-                onset = fam.onset_of(sub)
-                if lo - pad <= onset <= hi + pad:
-                    ax.axvline(onset, color=colour, lw=0.9, ls="--")
-                    ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
-                            fontsize=7, ha="right", va="bottom", transform=ax.get_xaxis_transform())
-    if title is None:
-        title = Path(pred.source).name if pred.source else "spectrum"
-        if pred.is_spectrum_image:
-            title += " (mean over pixels)"
-        more = len(pred.detected) - 10
-        shown = ", ".join(pred.detected[:10]) + (f" (+{more} more)" if more > 0 else "")
-        title = f"{title}: {shown or 'nothing detected'}"
-    ax.set_title(title, fontsize=9, pad=28)
-    ax.set_xlabel("energy loss (eV)" + (f", offset {pred.offset_eV:+g} eV corrected" if pred.offset_eV else ""))
-    ax.set_ylabel("normalised intensity")
-    score = pred.probabilities.reshape(-1, 80)
-    score = score.mean(axis=0) if pred.is_spectrum_image else score[0]
-    truth = None if truth is None else set(truth)
-    order = np.argsort(-score, kind="stable")
-    shown = order[:top] if truth is None else order[np.isin(order, order[:top]) | np.isin(
-        np.array(ELEMENTS)[order], sorted(truth))]          # the top ones, and every true element
-    order = shown[::-1]
-
-    def colour_of(symbol: str) -> str:
-        found = symbol in pred.detected
-        if truth is None:
-            return "tab:green" if found else "tab:gray"
-        if found:
-            return "tab:green" if symbol in truth else "tab:red"
-        return "tab:orange" if symbol in truth else "tab:gray"
-
-    bar.barh([ELEMENTS[i] for i in order], score[order], color=[colour_of(ELEMENTS[i]) for i in order])
-    bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
-    bar.set_xlim(0, 1)
-    bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")
-
-
-def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8) -> Path:
-    """Save a figure: per input, the pre-processed spectrum (summed over an SI) with the
-    onsets of the detected elements marked, and the top probabilities."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    n = len(preds)
-    fig, axes = plt.subplots(n, 2, figsize=(11, 3.2 * n), squeeze=False, gridspec_kw={"width_ratios": [3, 1]})
-    for row, pred in enumerate(preds):
-        draw_prediction(axes[row][0], axes[row][1], pred, top)
-    return save_figure(fig, path, dpi=120)
-
-
-def save_figure(fig, path: str | Path, dpi: int = 120) -> Path:
-    """Lay out ``fig``, write it to ``path`` (its folder made if needed), close it; the path."""
-    import matplotlib.pyplot as plt
-
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    plt.close(fig)
-    return path

@@ -6,6 +6,9 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
 1. optional energy-offset correction: the axis used is ``E = E_file - offset_eV``, where
    ``offset_eV`` is the calibration error of the file (file minus true, the convention of
    the experimental manifest's ``energy_offset_eV``);
+1b. not in the paper: spikes (single channels hit by a cosmic ray or an X-ray, far above both
+   neighbours on an unbroken level; :mod:`eels_helpers.inference.spikes`) are replaced by the mean
+   of their neighbours on the file's own channels (``remove_spikes=False``: the paper's recipe);
 2. rebin to about 1 eV when the dispersion is finer: consecutive channels are averaged in
    groups of ``floor(1 eV / dispersion)`` (bin energy = mean of the group's energies);
 3. cubic interpolating spline (not-a-knot, smoothing s=0, as ``scipy.interpolate.splrep(
@@ -130,10 +133,12 @@ def resample_to_grid(
     *,
     cut_saturated: bool = False,
     return_saturation: bool = False,
+    remove_spikes: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps 1-3 of the module docstring: offset correction, rebinning to about 1 eV and the
-    cubic spline evaluated at the integer energies (eV) of 0..3071 inside the measured range;
-    with ``cut_saturated`` (step 3b) the values below a saturated flat top's end are set to 0.
+    """Steps 1-3 of the module docstring: offset correction, spike removal (step 1b, with
+    ``remove_spikes``), rebinning to about 1 eV and the cubic spline evaluated at the integer
+    energies (eV) of 0..3071 inside the measured range; with ``cut_saturated`` (step 3b) the
+    values below a saturated flat top's end are set to 0.
 
     Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
     in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units); with
@@ -144,6 +149,13 @@ def resample_to_grid(
     sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
     flat = np.asarray(data, dtype=np.float64).reshape(-1, data.shape[-1])
+    if remove_spikes:     # the callers tell the user (predict's note, map's log): debug here
+        from eels_helpers.inference.spikes import remove_spikes as _remove
+        from eels_helpers.inference.spikes import spike_summary
+
+        flat, spikes = _remove(flat)
+        if logger.isEnabledFor(logging.DEBUG) and spikes.any():
+            logger.debug(spike_summary(spikes.sum(axis=-1), energy[spikes.any(axis=0)], where))
     flat, energy = rebin_to_1eV(flat, energy)
 
     lo = max(math.ceil(energy[0] - 1e-9), 0)
@@ -173,6 +185,18 @@ def saturated_below_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0
     spectrum is not saturated. Arguments as :func:`preprocess`."""
     data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     return _saturated_below(data, energy)
+
+
+def spikes_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Where step 1b replaces counts: ``(count (...,) int, energy (k,) eV)``, the number of spike
+    channels of each spectrum and the distinct energies (offset corrected) of all of them
+    (:mod:`eels_helpers.inference.spikes`). Arguments as :func:`preprocess`."""
+    from eels_helpers.inference.spikes import spike_mask
+
+    data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
+    mask = spike_mask(np.asarray(data, dtype=np.float64))
+    flat = mask.reshape(-1, mask.shape[-1])
+    return mask.sum(axis=-1), energy[flat.any(axis=0)]
 
 
 def pad_and_normalise(
@@ -253,6 +277,7 @@ def preprocess(
     clip_negative: bool = False,
     cut_splices: bool = True,
     cut_saturated: bool = True,
+    remove_spikes: bool = True,
     return_cuts: bool = False,
     return_saturation: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
@@ -265,6 +290,8 @@ def preprocess(
     cut_splices: step 5b (not in the paper): leave out the counts below a splice.
     cut_saturated: step 3b (not in the paper): leave out the counts below a saturated flat top's
         end (:func:`saturated_below_eV` says where).
+    remove_spikes: step 1b (not in the paper): replace single-channel spikes by their neighbours'
+        mean (:func:`spikes_eV` says where).
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
     also the energies (...,) in eV below which a splice cut the counts (NaN: none); with
     ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
@@ -272,7 +299,7 @@ def preprocess(
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
     grid, values, *sat = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
-                                          return_saturation=return_saturation)
+                                          return_saturation=return_saturation, remove_spikes=remove_spikes)
     out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                             cut_splices=cut_splices, return_cuts=return_cuts)
     if not return_saturation:

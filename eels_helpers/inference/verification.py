@@ -102,6 +102,8 @@ class VerifyConfig:
     left out of the covariance): twins such as O K / Sb M4,5 are nearly collinear, and the joint
     covariance gives each an uncertainty of ~1e12 counts whatever the data; the twins are still
     fitted together and compared by fit improvement. False: the joint covariance.
+    remove_spikes: single-channel spikes (cosmic rays, X-ray hits) are replaced by their neighbours'
+    mean before the fit, as before the network (:mod:`eels_helpers.inference.spikes`).
     """
 
     E0_keV: float | None = None
@@ -120,11 +122,12 @@ class VerifyConfig:
     plural_eV: tuple[float, ...] = ()
     other_edges: bool = False
     conditional_uncertainty: bool = False
+    remove_spikes: bool = True
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        for name in ("other_edges", "conditional_uncertainty"):
+        for name in ("other_edges", "conditional_uncertainty", "remove_spikes"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
         if not isinstance(self.white_lines, bool):
@@ -350,6 +353,10 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     y_all = np.asarray(spectrum.data, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(y_all)):
         raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
+    if config.remove_spikes:
+        from eels_helpers.inference.spikes import remove_spikes
+
+        y_all = remove_spikes(y_all)[0]
     if E.size > 1 and np.any(np.diff(E) <= 0):
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
     from eels_helpers.inference.preprocess import left_out_below_eV

@@ -94,6 +94,6 @@ def plot_verifications(results: Sequence, path: str | Path, titles: Sequence[str
                              gridspec_kw={"width_ratios": [2.6, 1.4]})
     for row, (res, title) in enumerate(zip(results, titles)):
         draw_verification(axes[row][0], axes[row][1], res, title)
-    from eels_helpers.inference.predict import save_figure
+    from eels_helpers.inference.prediction_figures import save_figure
 
     return save_figure(fig, path, dpi=110)
