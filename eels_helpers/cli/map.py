@@ -6,6 +6,7 @@
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
                 [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N] [--keep-spikes]
+                [--keep-dead-channels]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -23,7 +24,9 @@ threshold in a pixel, the twin resolver keeps one there, reading the mean of the
 neighbourhood (``--twin-neighbourhood``; 1: the pixel alone)
 (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: both stay).
 Single-channel spikes in a pixel (cosmic rays, X-ray hits) are replaced by their neighbours' mean
-first, as in ``predict`` (:mod:`eels_helpers.inference.spikes`; ``--keep-spikes`` leaves them).
+first, as in ``predict`` (:mod:`eels_helpers.inference.spikes`; ``--keep-spikes`` leaves them),
+and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
+``--keep-dead-channels``).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
 
@@ -83,6 +86,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-spikes", action="store_true",
                         help="leave single-channel spikes (cosmic rays, X-ray hits) in the pixels' counts "
                              "[replaced by their neighbours' mean, as in predict]")
+    parser.add_argument("--keep-dead-channels", action="store_true",
+                        help="leave runs of dead channels in the pixels' counts [filled from the levels on "
+                             "either side, as in predict]")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 
@@ -114,7 +120,8 @@ def main(args: argparse.Namespace) -> int:
                                args.batch_size, args.offset, bfloat16=args.bf16,
                                device=args.device, int8=args.int8, progress=show_progress(args),
                                keep_twins=args.keep_twins, twin_neighbourhood=args.twin_neighbourhood,
-                               remove_spikes=not args.keep_spikes)
+                               remove_spikes=not args.keep_spikes,
+                               fill_dead_channels=not args.keep_dead_channels)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -195,7 +202,8 @@ def _verify(spectrum, mapping, args):
     try:
         config = VerifyConfig(**fit_settings(str(args.model)), E0_keV=args.E0, alpha_mrad=args.alpha,
                               beta_mrad=args.beta, offset_eV=args.offset, gos=args.gos,
-                              remove_spikes=not args.keep_spikes)
+                              remove_spikes=not args.keep_spikes,
+                              fill_dead_channels=not args.keep_dead_channels)
         checked = verify_regions(spectrum, mapping.probabilities, mapping.threshold, config,
                                  blocks=args.verify_blocks, rule=DecisionRule(model=str(args.model)))
     except ValueError as err:

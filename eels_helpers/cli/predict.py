@@ -5,7 +5,8 @@
     eels-id predict FILE [FILE ...] [--model NAME|ensemble|PATH] [--threshold T]
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
-                    [--verify | --no-verify] [--keep-twins] [--keep-spikes] [--candidate-threshold P]
+                    [--verify | --no-verify] [--keep-twins] [--keep-spikes] [--keep-dead-channels]
+                    [--candidate-threshold P]
                     [--E0 KEV --alpha MRAD --beta MRAD]
 
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
@@ -26,7 +27,9 @@ simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and 
 in ``--json``); ``--keep-twins`` keeps both.
 Single-channel spikes (cosmic rays, X-ray hits: :mod:`eels_helpers.inference.spikes`) are replaced
 by their neighbours' mean before the network reads the spectrum, and a ``note:`` line says where
-(``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them.
+(``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them. Likewise runs
+of dead channels (reading nothing between live ones) are filled (:mod:`eels_helpers.inference.
+dead_channels`; ``"dead_channel_count"``, ``"dead_channels_eV"``; ``--keep-dead-channels``).
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
@@ -79,6 +82,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-spikes", action="store_true",
                         help="leave single-channel spikes (cosmic rays, X-ray hits) in the counts [they are "
                              "replaced by their neighbours' mean, and a note says where]")
+    parser.add_argument("--keep-dead-channels", action="store_true",
+                        help="leave runs of dead channels (reading nothing between live ones) as recorded "
+                             "[they are filled from the levels on either side, and a note says where]")
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
@@ -122,7 +128,8 @@ def main(args: argparse.Namespace) -> int:
                               bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
                               int8=args.precision == "int8",
                               device=device, progress=show_progress(args), keep_twins=args.keep_twins,
-                              remove_spikes=not args.keep_spikes)
+                              remove_spikes=not args.keep_spikes,
+                              fill_dead_channels=not args.keep_dead_channels)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
@@ -197,7 +204,8 @@ def _verify_config(args, model):
     if not 0.0 <= args.candidate_threshold < 1.0:
         raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
     return VerifyConfig(**fit_settings(str(model)), E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
-                        offset_eV=args.offset, remove_spikes=not args.keep_spikes)
+                        offset_eV=args.offset, remove_spikes=not args.keep_spikes,
+                        fill_dead_channels=not args.keep_dead_channels)
 
 
 def _verify_one(pred, config, candidate_threshold, model):

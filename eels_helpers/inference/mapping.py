@@ -158,7 +158,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
                  keep_twins: bool = False, twin_neighbourhood: int = 3,
-                 remove_spikes: bool = True) -> MappingResult:
+                 remove_spikes: bool = True, fill_dead_channels: bool = True) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -213,6 +213,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         Replace single-channel spikes (cosmic rays, X-ray hits) in each pixel by their neighbours'
         mean before the network reads it (:mod:`eels_helpers.inference.spikes`; logged); False: the
         paper's recipe.
+    fill_dead_channels : bool, default True
+        Fill runs of dead channels (a dead column, a gap between detector chips) from the levels on
+        either side (:mod:`eels_helpers.inference.dead_channels`; logged); False: the paper's recipe.
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -238,8 +241,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
+    from eels_helpers.inference.dead_channels import dead_summary
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.inference.preprocess import preprocess, spikes_eV
+    from eels_helpers.inference.preprocess import preprocess, repaired_channels
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.spikes import spike_summary
     from eels_helpers.inference.splices import splice_summary
@@ -262,10 +266,12 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
     x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
-                                    return_cuts=True, return_saturation=True)
-    spikes = spike_summary(*spikes_eV(spectrum, offset_eV=float(offset_eV)), spectrum.name) if remove_spikes else ""
+                                    fill_dead_channels=fill_dead_channels, return_cuts=True, return_saturation=True)
+    fixed = repaired_channels(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
+                              fill_dead_channels=fill_dead_channels)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
-                              spikes)):
+                              spike_summary(fixed.spike_count, fixed.spikes_eV, spectrum.name),
+                              dead_summary(fixed.dead_count, fixed.dead_eV, spectrum.name))):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)

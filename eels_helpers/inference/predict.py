@@ -58,6 +58,8 @@ class Prediction:
     spike_count: int (*navigation_shape): the spikes (single channels hit by a cosmic ray or an
         X-ray, :mod:`eels_helpers.inference.spikes`) replaced in each spectrum before the network
         read it (None: not checked); ``spikes_eV`` their distinct energies (eV, offset corrected).
+    dead_channel_count, dead_channels_eV: the same for the dead channels filled
+        (:mod:`eels_helpers.inference.dead_channels`).
     twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
         twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
     """
@@ -75,6 +77,8 @@ class Prediction:
     saturation_cut_eV: np.ndarray | None = None
     spike_count: np.ndarray | None = None
     spikes_eV: tuple[float, ...] = ()
+    dead_channel_count: np.ndarray | None = None
+    dead_channels_eV: tuple[float, ...] = ()
     twins: tuple = ()
 
     @property
@@ -122,6 +126,9 @@ class Prediction:
         if self.spike_count is not None:
             out["spike_count"] = np.asarray(self.spike_count).tolist()
             out["spikes_eV"] = [round(e, 2) for e in self.spikes_eV]
+        if self.dead_channel_count is not None:
+            out["dead_channel_count"] = np.asarray(self.dead_channel_count).tolist()
+            out["dead_channels_eV"] = [round(e, 2) for e in self.dead_channels_eV]
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -308,6 +315,7 @@ def predict(
     progress: bool = False,
     keep_twins: bool = False,
     remove_spikes: bool = True,
+    fill_dead_channels: bool = True,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
 
@@ -366,6 +374,11 @@ def predict(
         Replace single-channel spikes (cosmic rays, X-ray hits) by their neighbours' mean before
         the network reads the spectrum (:mod:`eels_helpers.inference.spikes`;
         ``Prediction.spike_count`` says where); False: the paper's recipe.
+    fill_dead_channels : bool, default True
+        Fill runs of up to 8 channels that read nothing between live ones (a dead column, a gap
+        between detector chips) from the levels on either side
+        (:mod:`eels_helpers.inference.dead_channels`; ``Prediction.dead_channel_count``); False:
+        the paper's recipe.
 
     Returns
     -------
@@ -395,7 +408,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
-    from eels_helpers.inference.preprocess import preprocess, spikes_eV
+    from eels_helpers.inference.preprocess import preprocess, repaired_channels
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
@@ -423,8 +436,10 @@ def predict(
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
-                                        remove_spikes=remove_spikes, return_cuts=True, return_saturation=True)
-        spike_count, spike_at = spikes_eV(spectrum, offset_eV=float(offset)) if remove_spikes else (None, ())
+                                        remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
+                                        return_cuts=True, return_saturation=True)
+        repaired = repaired_channels(spectrum, offset_eV=float(offset), remove_spikes=remove_spikes,
+                                     fill_dead_channels=fill_dead_channels)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
@@ -456,8 +471,10 @@ def predict(
                 note=note,
                 splice_cut_eV=cuts,
                 saturation_cut_eV=saturated,
-                spike_count=spike_count,
-                spikes_eV=tuple(float(e) for e in spike_at),
+                spike_count=repaired.spike_count if remove_spikes else None,
+                spikes_eV=tuple(float(e) for e in repaired.spikes_eV),
+                dead_channel_count=repaired.dead_count if fill_dead_channels else None,
+                dead_channels_eV=tuple(float(e) for e in repaired.dead_eV),
                 twins=twins,
             )
         )
@@ -474,7 +491,7 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
         return f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
     return (_format_detected(pred, name, top) + twins + _splice_line(pred) + _saturation_line(pred)
-            + _spike_line(pred))
+            + _spike_line(pred) + _dead_line(pred))
 
 
 def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:
@@ -511,14 +528,26 @@ def _saturation_line(pred: Prediction) -> str:
 def _spike_line(pred: Prediction) -> str:
     from eels_helpers.inference.spikes import FACTOR
 
-    n = 0 if pred.spike_count is None else int(np.count_nonzero(pred.spike_count))
+    return _repair_line(pred, pred.spike_count, pred.spikes_eV, "spike(s)",
+                        f"single channels more than {FACTOR:g}x both neighbours, the background's level on "
+                        "either side): replaced by their neighbours' mean")
+
+
+def _dead_line(pred: Prediction) -> str:
+    return _repair_line(pred, pred.dead_channel_count, pred.dead_channels_eV, "dead channel(s)",
+                        "reading nothing between live channels): filled from the levels on either side")
+
+
+def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why: str) -> str:
+    """The note under a prediction whose counts were repaired: ``count`` (*navigation_shape) channels
+    per spectrum at the energies ``at_eV``, ``what`` they were and ``why`` (closing its parenthesis)."""
+    n = 0 if count is None else int(np.count_nonzero(count))
     if not n:
         return ""
-    channels = int(np.sum(pred.spike_count))
-    where = ", ".join(f"{e:.0f}" for e in pred.spikes_eV[:5]) + (", ..." if len(pred.spikes_eV) > 5 else "")
-    which = f"{n} spectra have {channels} spikes" if pred.is_spectrum_image else f"the spectrum has {channels} spike(s)"
-    return (f"\n   note: {which} at {where} eV (single channels more than {FACTOR:g}x both neighbours, the "
-            "background's level on either side): replaced by their neighbours' mean")
+    channels = int(np.sum(count))
+    where = ", ".join(f"{e:.0f}" for e in at_eV[:5]) + (", ..." if len(at_eV) > 5 else "")
+    which = f"{n} spectra have {channels} {what}" if pred.is_spectrum_image else f"the spectrum has {channels} {what}"
+    return f"\n   note: {which} at {where} eV ({why}"
 
 
 def _format_detected(pred: Prediction, name: str, top: int) -> str:

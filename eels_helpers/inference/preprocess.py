@@ -9,6 +9,9 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
 1b. not in the paper: spikes (single channels hit by a cosmic ray or an X-ray, far above both
    neighbours on an unbroken level; :mod:`eels_helpers.inference.spikes`) are replaced by the mean
    of their neighbours on the file's own channels (``remove_spikes=False``: the paper's recipe);
+1c. not in the paper: dead channels (runs of up to 8 channels reading nothing between live ones:
+   a CCD's dead column, the gap between two chips; :mod:`eels_helpers.inference.dead_channels`)
+   are filled from the levels on either side (``fill_dead_channels=False``: the paper's recipe);
 2. rebin to about 1 eV when the dispersion is finer: consecutive channels are averaged in
    groups of ``floor(1 eV / dispersion)`` (bin energy = mean of the group's energies);
 3. cubic interpolating spline (not-a-knot, smoothing s=0, as ``scipy.interpolate.splrep(
@@ -134,11 +137,12 @@ def resample_to_grid(
     cut_saturated: bool = False,
     return_saturation: bool = False,
     remove_spikes: bool = True,
+    fill_dead_channels: bool = True,
 ) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Steps 1-3 of the module docstring: offset correction, spike removal (step 1b, with
-    ``remove_spikes``), rebinning to about 1 eV and the cubic spline evaluated at the integer
-    energies (eV) of 0..3071 inside the measured range; with ``cut_saturated`` (step 3b) the
-    values below a saturated flat top's end are set to 0.
+    """Steps 1-3 of the module docstring: offset correction, spike removal and dead channels
+    filled (steps 1b and 1c, :func:`repair_counts`), rebinning to about 1 eV and the cubic spline
+    evaluated at the integer energies (eV) of 0..3071 inside the measured range; with
+    ``cut_saturated`` (step 3b) the values below a saturated flat top's end are set to 0.
 
     Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
     in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units); with
@@ -148,14 +152,10 @@ def resample_to_grid(
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
-    flat = np.asarray(data, dtype=np.float64).reshape(-1, data.shape[-1])
-    if remove_spikes:     # the callers tell the user (predict's note, map's log): debug here
-        from eels_helpers.inference.spikes import remove_spikes as _remove
-        from eels_helpers.inference.spikes import spike_summary
-
-        flat, spikes = _remove(flat)
-        if logger.isEnabledFor(logging.DEBUG) and spikes.any():
-            logger.debug(spike_summary(spikes.sum(axis=-1), energy[spikes.any(axis=0)], where))
+    flat, spikes, dead = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
+                                       fill_dead_channels=fill_dead_channels)
+    if logger.isEnabledFor(logging.DEBUG) and (spikes.any() or dead.any()):   # the callers tell the user
+        logger.debug(_repair_summary(spikes, dead, energy, where))
     flat, energy = rebin_to_1eV(flat, energy)
 
     lo = max(math.ceil(energy[0] - 1e-9), 0)
@@ -187,16 +187,52 @@ def saturated_below_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0
     return _saturated_below(data, energy)
 
 
-def spikes_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
-    """Where step 1b replaces counts: ``(count (...,) int, energy (k,) eV)``, the number of spike
-    channels of each spectrum and the distinct energies (offset corrected) of all of them
-    (:mod:`eels_helpers.inference.spikes`). Arguments as :func:`preprocess`."""
-    from eels_helpers.inference.spikes import spike_mask
+def repair_counts(data, *, remove_spikes: bool = True, fill_dead_channels: bool = True):
+    """Steps 1b and 1c on counts ``data`` (..., n) on the file's own channels: spikes replaced by
+    their neighbours' mean (:mod:`eels_helpers.inference.spikes`), then dead channels filled
+    (:mod:`eels_helpers.inference.dead_channels`). Returns ``(counts float64 (..., n), spikes,
+    dead)``, the two bool masks of what was changed (all False for a step not run)."""
+    from eels_helpers.inference.dead_channels import fill_dead_channels as _fill
+    from eels_helpers.inference.spikes import remove_spikes as _remove
 
+    x = np.asarray(data, dtype=np.float64)
+    spikes = dead = np.zeros(x.shape, dtype=bool)
+    if remove_spikes:
+        x, spikes = _remove(x)
+    if fill_dead_channels:
+        x, dead = _fill(x)
+    return x, spikes, dead
+
+
+@dataclass(frozen=True)
+class RepairedChannels:
+    """Where steps 1b and 1c changed a spectrum's counts: per spectrum the number of spike channels
+    replaced and of dead channels filled ((...,) int), and the distinct energies of each (eV,
+    offset corrected) over all spectra."""
+
+    spike_count: np.ndarray
+    spikes_eV: np.ndarray
+    dead_count: np.ndarray
+    dead_eV: np.ndarray
+
+
+def repaired_channels(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0, *, remove_spikes: bool = True,
+                      fill_dead_channels: bool = True) -> RepairedChannels:
+    """Where steps 1b and 1c change the counts (:class:`RepairedChannels`). Arguments as :func:`preprocess`."""
     data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
-    mask = spike_mask(np.asarray(data, dtype=np.float64))
-    flat = mask.reshape(-1, mask.shape[-1])
-    return mask.sum(axis=-1), energy[flat.any(axis=0)]
+    _, spikes, dead = repair_counts(data, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels)
+    n = data.shape[-1]
+    return RepairedChannels(spikes.sum(axis=-1), energy[spikes.reshape(-1, n).any(axis=0)],
+                            dead.sum(axis=-1), energy[dead.reshape(-1, n).any(axis=0)])
+
+
+def _repair_summary(spikes: np.ndarray, dead: np.ndarray, energy: np.ndarray, where: str) -> str:
+    from eels_helpers.inference.dead_channels import dead_summary
+    from eels_helpers.inference.spikes import spike_summary
+
+    lines = (spike_summary(spikes.sum(axis=-1), energy[spikes.any(axis=0)], where),
+             dead_summary(dead.sum(axis=-1), energy[dead.any(axis=0)], where))
+    return "; ".join(filter(None, lines))
 
 
 def pad_and_normalise(
@@ -278,6 +314,7 @@ def preprocess(
     cut_splices: bool = True,
     cut_saturated: bool = True,
     remove_spikes: bool = True,
+    fill_dead_channels: bool = True,
     return_cuts: bool = False,
     return_saturation: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
@@ -291,7 +328,9 @@ def preprocess(
     cut_saturated: step 3b (not in the paper): leave out the counts below a saturated flat top's
         end (:func:`saturated_below_eV` says where).
     remove_spikes: step 1b (not in the paper): replace single-channel spikes by their neighbours'
-        mean (:func:`spikes_eV` says where).
+        mean (:func:`repaired_channels` says where).
+    fill_dead_channels: step 1c (not in the paper): fill runs of dead channels from the levels on
+        either side (:func:`repaired_channels` says where).
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
     also the energies (...,) in eV below which a splice cut the counts (NaN: none); with
     ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
@@ -299,7 +338,8 @@ def preprocess(
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
     grid, values, *sat = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
-                                          return_saturation=return_saturation, remove_spikes=remove_spikes)
+                                          return_saturation=return_saturation, remove_spikes=remove_spikes,
+                                          fill_dead_channels=fill_dead_channels)
     out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                             cut_splices=cut_splices, return_cuts=return_cuts)
     if not return_saturation:

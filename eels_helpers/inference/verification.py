@@ -102,8 +102,9 @@ class VerifyConfig:
     left out of the covariance): twins such as O K / Sb M4,5 are nearly collinear, and the joint
     covariance gives each an uncertainty of ~1e12 counts whatever the data; the twins are still
     fitted together and compared by fit improvement. False: the joint covariance.
-    remove_spikes: single-channel spikes (cosmic rays, X-ray hits) are replaced by their neighbours'
-    mean before the fit, as before the network (:mod:`eels_helpers.inference.spikes`).
+    remove_spikes, fill_dead_channels: single-channel spikes (cosmic rays, X-ray hits) are replaced by
+    their neighbours' mean, and runs of dead channels filled, before the fit, as before the network
+    (:func:`eels_helpers.inference.preprocess.repair_counts`).
     """
 
     E0_keV: float | None = None
@@ -123,11 +124,12 @@ class VerifyConfig:
     other_edges: bool = False
     conditional_uncertainty: bool = False
     remove_spikes: bool = True
+    fill_dead_channels: bool = True
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        for name in ("other_edges", "conditional_uncertainty", "remove_spikes"):
+        for name in ("other_edges", "conditional_uncertainty", "remove_spikes", "fill_dead_channels"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
         if not isinstance(self.white_lines, bool):
@@ -353,14 +355,11 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     y_all = np.asarray(spectrum.data, dtype=np.float64).reshape(-1)
     if not np.all(np.isfinite(y_all)):
         raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
-    if config.remove_spikes:
-        from eels_helpers.inference.spikes import remove_spikes
+    from eels_helpers.inference.preprocess import left_out_below_eV, repair_counts
 
-        y_all = remove_spikes(y_all)[0]
+    y_all = repair_counts(y_all, remove_spikes=config.remove_spikes, fill_dead_channels=config.fill_dead_channels)[0]
     if E.size > 1 and np.any(np.diff(E) <= 0):
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
-    from eels_helpers.inference.preprocess import left_out_below_eV
-
     micro = _microscope(spectrum, config)
     lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eels_helpers.inference.preprocess import preprocess, spikes_eV
+from eels_helpers.inference.preprocess import preprocess, repaired_channels
 from eels_helpers.inference.spikes import remove_spikes, spike_mask, spike_summary
 from eels_helpers.spectrum import Spectrum
 
@@ -92,8 +92,8 @@ def test_preprocess_replaces_spikes_and_the_paper_recipe_keeps_them():
     assert np.abs(x - ref).max() < 0.02      # the input as if the spike had never been
     kept = preprocess(Spectrum(spiky, energy), remove_spikes=False)
     assert np.argmax(kept) == 600 and kept[400] < 0.6 * ref[400]   # the paper's recipe: all else shrinks
-    count, at = spikes_eV(Spectrum(np.stack([spiky, clean]), energy), offset_eV=10.0)
-    assert count.tolist() == [1, 0] and at.tolist() == [590.0]
+    found = repaired_channels(Spectrum(np.stack([spiky, clean]), energy), offset_eV=10.0)
+    assert found.spike_count.tolist() == [1, 0] and found.spikes_eV.tolist() == [590.0]
 
 
 def test_spike_summary_names_where_and_how_many():
