@@ -24,7 +24,8 @@ they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has t
 Where both twins of a pair with a shipped resolver (``eels-id models`` lists them: N/Sc and
 neighbouring lanthanides) reach the threshold, the twin resolver (a small network trained on
 simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
-in ``--json``); ``--keep-twins`` keeps both.
+in ``--json``); ``--keep-twins`` keeps both. For N/Sc and Tb/Dy it also decides where only one twin
+reaches the threshold and the other has p >= 0.05, and may report the other instead (``"swapped"``).
 Single-channel spikes (cosmic rays, X-ray hits: :mod:`eels_helpers.inference.spikes`) are replaced
 by their neighbours' mean before the network reads the spectrum, and a ``note:`` line says where
 (``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them. Likewise runs

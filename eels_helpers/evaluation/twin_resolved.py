@@ -45,7 +45,7 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     per_split = []                                 # the pairs each split's decision resolved
 
     def resolve(reported: np.ndarray) -> np.ndarray:
-        out, found = resolve_reported(inputs, reported, resolvers)
+        out, found = resolve_reported(inputs, reported, resolvers, P)
         per_split.append([(manifest["file"].iloc[i], d) for i, d in found])
         return out
 

@@ -456,8 +456,10 @@ def predict(
                     "eels_helpers.inference.structure)")
         twins = ()
         if not keep_twins and detected and not note and not spectrum.is_spectrum_image:  # twins reported together
-            twins = resolve_twins(np.asarray(x).reshape(-1, x.shape[-1])[0], detected)
-            detected = tuple(s for s in detected if s not in {d.dropped for d in twins})
+            twins = resolve_twins(np.asarray(x).reshape(-1, x.shape[-1])[0], detected, probabilities=probs)
+            swapped_in = {d.dropped: d.kept for d in twins if d.swapped}       # in the dropped one's place
+            detected = tuple(swapped_in.get(s, s) for s in detected if s in swapped_in or
+                             s not in {d.dropped for d in twins})
         results.append(
             Prediction(
                 source=spectrum.source or spectrum.metadata.get("title", f"array {index}"),

@@ -21,6 +21,16 @@ Shipped pairs (``data/twin_resolvers.pt``, its provenance inside):
 
 Real twins in one specimen (ScN, a Ho-Er alloy) would lose one of them: the output says which was
 dropped and why.
+
+**Below the threshold** (session 28, experiment T28): for the pairs whose file entry says ``swap``
+(N/Sc and Tb/Dy), the resolver also decides where only one twin reaches the threshold and the other
+has a probability of at least :data:`SWAP_CANDIDATE`: if it favours the unreported twin, that one is
+reported instead (``TwinDecision.swapped``; in probability maps the two twins' probabilities are
+exchanged in that pixel). Gate on fresh simulated spectra (16,384 per pair, seed 2828,
+``open-world-autoionisation``; one twin labelled, one reported, the other >= 0.05): N/Sc `default`
+network right 0.846, resolver 0.943 (2,974 spectra), `ensemble` 0.883 / 0.957 (3,981); Tb/Dy 0.728 /
+0.851 (805), 0.778 / 0.870 (890). Ho/Er (0.834 / 0.785) and Tm/Yb (0.818 / 0.769) failed it and do
+not swap.
 """
 
 from __future__ import annotations
@@ -34,8 +44,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["RESOLVERS_PATH", "TwinDecision", "check_neighbourhood", "load_twin_resolvers", "resolver_summary",
-           "resolve_probability_maps", "neighbourhood_mean", "resolve_reported", "resolve_twins"]
+__all__ = ["RESOLVERS_PATH", "SWAP_CANDIDATE", "TwinDecision", "check_neighbourhood", "load_twin_resolvers",
+           "resolver_summary", "resolve_probability_maps", "neighbourhood_mean", "resolve_reported", "resolve_twins"]
 
 
 def _default_path() -> Path:
@@ -46,28 +56,34 @@ def _default_path() -> Path:
 
 #: the shipped resolvers (scripts/twin_resolver_experiment.py --save)
 RESOLVERS_PATH = _default_path()
+#: a swap pair's unreported twin is weighed by the resolver from this probability on
+SWAP_CANDIDATE = 0.05
 
 
 @dataclass(frozen=True)
 class TwinDecision:
     """Both twins ``pair`` were reported; ``kept`` stays, ``dropped`` goes; ``probability`` is the
     resolver's for ``kept`` (0.5..1); ``presence``: a presence resolver decided, and ``probability``
-    is that ``dropped`` is absent."""
+    is that ``dropped`` is absent; ``swapped``: only ``dropped`` had reached the threshold, and
+    ``kept`` (below it, >= :data:`SWAP_CANDIDATE`) is reported instead."""
 
     pair: tuple[str, str]
     kept: str
     dropped: str
     probability: float
     presence: bool = False
+    swapped: bool = False
 
     def to_dict(self) -> dict:
         return {"pair": list(self.pair), "kept": self.kept, "dropped": self.dropped,
-                "probability": round(self.probability, 4), "presence": self.presence}
+                "probability": round(self.probability, 4), "presence": self.presence, "swapped": self.swapped}
 
     def describe(self) -> str:
         said = (f"{self.dropped} absent {self.probability:.2f}" if self.presence
                 else f"{self.kept} {self.probability:.2f}")
-        return (f"twins {self.pair[0]}/{self.pair[1]} both reported: {self.dropped} dropped, {self.kept} kept "
+        what = (f"only {self.dropped} reached the threshold: {self.kept} reported instead" if self.swapped
+                else f"both reported: {self.dropped} dropped, {self.kept} kept")
+        return (f"twins {self.pair[0]}/{self.pair[1]} {what} "
                 f"(twin resolver: {said}; eels_helpers.inference.twin_resolution)")
 
 
@@ -92,6 +108,7 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
     for key, entry in blob["pairs"].items():
         net = TwinResolver(presence=bool(entry.get("presence", False)))
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
+        net.swap = bool(entry.get("swap", False))            # also decides below the threshold (T28)
         out[tuple(key.split(","))] = (net.eval(), int(entry["start_channel"]))
     return out
 
@@ -99,8 +116,9 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
 def resolver_summary(path: str | Path | None = None) -> list[dict]:
     """One row per resolver in the shipped file (or ``path``), from its provenance: ``pair``,
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
-    gate (``gate_right`` among ``gate_spectra``), ``fitted`` and ``presence`` (a presence resolver: it
-    drops only the second twin, where absent); [] when there is no file."""
+    gate (``gate_right`` among ``gate_spectra``), ``fitted``, ``presence`` (a presence resolver: it
+    drops only the second twin, where absent) and ``swap`` (it also decides where only one twin
+    reaches the threshold); [] when there is no file."""
     blob = _read_file(path)
     if blob is None:
         return []
@@ -113,18 +131,22 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
         gate = prov.get("gates", {}).get(key, {})
         rows.append({"pair": tuple(key.split(",")), "config": prov.get("config"), "fitted": prov.get("fitted"),
                      "training_spectra": gate.get("training_spectra"), "gate_spectra": gate.get("gate_spectra"),
-                     "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False))})
+                     "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False)),
+                     "swap": bool(blob["pairs"][key].get("swap", False))})
     return rows
 
 
-def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict | None = None):
+def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict | None = None,
+                     probabilities: np.ndarray | None = None):
     """The twin decisions for a batch: ``inputs`` the network inputs (n, 3072), ``reported`` (n, 80)
     bool over ``ELEMENTS``. Where both twins of a pair with a resolver are reported and the window
     is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair); a
     presence resolver (``net.presence``) drops only the second twin, where it says it is absent.
+    With ``probabilities`` (n, 80), a swap pair (``net.swap``) is also resolved where only one twin
+    is reported and the other's probability is >= :data:`SWAP_CANDIDATE`: the favoured one is reported.
 
-    Returns ``(reported (n, 80) bool, a copy without the dropped twins; [(row, TwinDecision)]``
-    in row order)."""
+    Returns ``(reported (n, 80) bool, a copy without the dropped twins (and with the swapped-in ones);
+    [(row, TwinDecision)]`` in row order)."""
     import torch
 
     from eels_helpers.models.twin_resolver import twin_windows
@@ -135,10 +157,18 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
     reported = np.asarray(reported, dtype=bool)
     if reported.shape != (len(x), len(ELEMENTS)):
         raise ValueError(f"reported must be (n, {len(ELEMENTS)}) for {len(x)} spectra, got {reported.shape}")
+    P = None if probabilities is None else np.asarray(probabilities)
+    if P is not None and P.shape != reported.shape:
+        raise ValueError(f"probabilities must be (n, {len(ELEMENTS)}) like reported, got {P.shape}")
     out, found = reported.copy(), []
     for (a, b), (net, start) in resolvers.items():
         ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
-        rows = np.flatnonzero(reported[:, ia] & reported[:, ib])
+        both = reported[:, ia] & reported[:, ib]
+        one = np.zeros(len(x), dtype=bool)
+        if P is not None and getattr(net, "swap", False) and not net.presence:
+            candidate = P >= SWAP_CANDIDATE
+            one = ((reported[:, ia] & candidate[:, ib]) | (reported[:, ib] & candidate[:, ia])) & ~both
+        rows = np.flatnonzero(both | one)
         if rows.size == 0:
             continue
         w, ok = twin_windows(x[rows], start)
@@ -151,20 +181,26 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
             if net.presence and qb > 0.5:                 # the second twin is there too: both stay
                 continue
             kept, dropped = (b, a) if qb > 0.5 else (a, b)
+            swapped = bool(one[row])
+            if swapped and reported[row, ELEMENTS.index(kept)]:   # the resolver agrees with the threshold
+                continue
             out[row, ELEMENTS.index(dropped)] = False
-            found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence))))
+            out[row, ELEMENTS.index(kept)] = True
+            found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence), swapped)))
     found.sort(key=lambda rd: rd[0])
     return out, found
 
 
-def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None) -> tuple[TwinDecision, ...]:
+def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None,
+                  probabilities: np.ndarray | None = None) -> tuple[TwinDecision, ...]:
     """The decisions for one spectrum: ``inputs`` its network input (3072,), ``reported`` its
-    reported symbols; one :class:`TwinDecision` per pair with a resolver whose twins are both
-    reported and whose window is measured (no zero channel)."""
+    reported symbols, ``probabilities`` its (80,) (for the swap pairs); one :class:`TwinDecision` per
+    pair with a resolver that dropped or swapped a twin (window measured: no zero channel)."""
     from eels_helpers.physics.elements import ELEMENTS
 
     mask = np.isin(np.array(ELEMENTS), list(reported))[None]
-    return tuple(d for _, d in resolve_reported(np.asarray(inputs).reshape(1, -1), mask, resolvers)[1])
+    P = None if probabilities is None else np.asarray(probabilities).reshape(1, -1)
+    return tuple(d for _, d in resolve_reported(np.asarray(inputs).reshape(1, -1), mask, resolvers, P)[1])
 
 
 def check_neighbourhood(size, name: str = "the neighbourhood") -> None:
@@ -201,25 +237,33 @@ def resolve_probability_maps(inputs: np.ndarray, probabilities: np.ndarray, thre
                              resolvers: dict | None = None, navigation_shape: tuple[int, ...] | None = None,
                              neighbourhood: int = 1):
     """Per spectrum (a spectrum image's pixels), the probabilities with the dropped twin's set to 0
-    wherever both twins reach ``threshold`` (:func:`resolve_reported`): ``(probabilities (n, 80)
-    copy, [(row, TwinDecision)])``. With ``navigation_shape`` and ``neighbourhood`` > 1 the
+    wherever both twins reach ``threshold``, and the two twins' probabilities exchanged where a swap
+    pair's resolver reports the twin below the threshold (:func:`resolve_reported`): ``(probabilities
+    (n, 80) copy, [(row, TwinDecision)])``. With ``navigation_shape`` and ``neighbourhood`` > 1 the
     resolvers read each such pixel's :func:`neighbourhood_mean` instead of the pixel alone."""
+    from eels_helpers.physics.elements import ELEMENTS
+
     P = np.asarray(probabilities)
     above = P >= threshold
     resolvers = load_twin_resolvers() if resolvers is None else resolvers
     if navigation_shape is None or neighbourhood == 1 or len(P) < 2:
-        reported, found = resolve_reported(inputs, above, resolvers)
+        reported, found = resolve_reported(inputs, above, resolvers, P)
     else:
-        from eels_helpers.physics.elements import ELEMENTS
-
-        pairs = [(ELEMENTS.index(a), ELEMENTS.index(b)) for a, b in resolvers]
-        rows = np.flatnonzero(np.any([above[:, i] & above[:, j] for i, j in pairs], axis=0)) if pairs else \
-            np.zeros(0, np.int64)
+        pairs = [(ELEMENTS.index(a), ELEMENTS.index(b), getattr(net, "swap", False) and not net.presence)
+                 for (a, b), (net, _) in resolvers.items()]
+        candidate = P >= SWAP_CANDIDATE
+        rows = np.flatnonzero(np.any([(above[:, i] & above[:, j])
+                                      | (swap & ((above[:, i] & candidate[:, j]) | (above[:, j] & candidate[:, i])))
+                                      for i, j, swap in pairs], axis=0)) if pairs else np.zeros(0, np.int64)
         reported = above.copy()
         sub, found = resolve_reported(neighbourhood_mean(inputs, navigation_shape, rows, neighbourhood),
-                                      above[rows], resolvers)
+                                      above[rows], resolvers, P[rows])
         reported[rows] = sub
         found = [(int(rows[r]), d) for r, d in found]
     out = P.copy()
     out[above & ~reported] = 0.0
+    for row, d in found:
+        if d.swapped:
+            k, j = ELEMENTS.index(d.kept), ELEMENTS.index(d.dropped)
+            out[row, k], out[row, j] = P[row, j], P[row, k]
     return out, found

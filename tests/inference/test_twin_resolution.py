@@ -1,6 +1,7 @@
 """Reported twins resolved by the shipped resolvers (N/Sc; Tb/Dy, Ho/Er, Tm/Yb; the C/K presence resolver):
-on simulated spectra each knows one twin from the other, it acts only where both are reported, `predict`
-on a shipped real BN spectrum reports N without Sc and says why, and carbon films no longer get K."""
+on simulated spectra each knows one twin from the other, it acts where both are reported (and, for the
+swap pairs N/Sc and Tb/Dy, where only one is and the other is a candidate), `predict` on a shipped real
+BN spectrum reports N without Sc and says why, and carbon films no longer get K."""
 
 import json
 
@@ -11,6 +12,7 @@ import torch
 from eels_helpers import DATA_DIR
 from eels_helpers.inference.twin_resolution import (
     RESOLVERS_PATH,
+    SWAP_CANDIDATE,
     TwinDecision,
     load_twin_resolvers,
     resolve_probability_maps,
@@ -86,7 +88,7 @@ def test_acts_only_where_both_twins_are_reported_and_the_window_is_measured():
 def test_a_batch_is_resolved_as_each_spectrum_alone():
     """resolve_reported (one resolver pass per pair over the batch, used by evaluate, failures and
     map) decides each row as resolve_twins (predict) does; resolve_probability_maps zeroes exactly
-    the dropped twins."""
+    the dropped twins and exchanges the swapped twins' probabilities."""
     from eels_helpers.datasets.streaming import simulated_arrays
     from eels_helpers.models.twin_resolver import twin_windows
     from eels_helpers.physics.elements import ELEMENTS
@@ -99,19 +101,26 @@ def test_a_batch_is_resolved_as_each_spectrum_alone():
     P[:18, ELEMENTS.index("Sc")] = 0.8                   # both reported in rows 0..17
     P[18:, ELEMENTS.index("N")] = 0.9                    # N alone in the others
     resolvers = load_twin_resolvers()
-    reported, found = resolve_reported(X, P >= 0.5, resolvers)
+    reported, found = resolve_reported(X, P >= 0.5, resolvers, P)
     measured = twin_windows(X, resolvers[("N", "Sc")][1])[1]
     assert not measured[3] and measured[:18].sum() >= 5
-    assert [row for row, _ in found] == [r for r in range(18) if measured[r]]
+    assert [row for row, d in found if not d.swapped] == [r for r in range(18) if measured[r]]
+    assert all(row >= 18 and d.kept == "Sc" and P[row, ELEMENTS.index("Sc")] >= SWAP_CANDIDATE
+               for row, d in found if d.swapped)
     for row in range(24):
-        alone = resolve_twins(X[row], [ELEMENTS[j] for j in np.flatnonzero(P[row] >= 0.5)], resolvers)
+        alone = resolve_twins(X[row], [ELEMENTS[j] for j in np.flatnonzero(P[row] >= 0.5)], resolvers,
+                              probabilities=P[row])
         batch = [d for r, d in found if r == row]
         assert [(d.pair, d.kept, d.dropped) for d in alone] == [(d.pair, d.kept, d.dropped) for d in batch]
         assert np.allclose([d.probability for d in alone], [d.probability for d in batch], atol=1e-5)
     decided, again = resolve_probability_maps(X, P, 0.5, resolvers)
     assert again == found and np.array_equal(decided >= 0.5, reported)
     changed = decided != P
-    assert changed.sum() == len(found) and np.all(decided[changed] == 0.0)
+    swapped = [(row, d) for row, d in found if d.swapped]
+    assert changed.sum() == len(found) + len(swapped)
+    for row, d in found:
+        k, j = ELEMENTS.index(d.kept), ELEMENTS.index(d.dropped)
+        assert (decided[row, k], decided[row, j]) == ((P[row, j], P[row, k]) if d.swapped else (P[row, k], 0.0))
     with pytest.raises(ValueError, match="reported must be"):
         resolve_reported(X, (P >= 0.5)[:, :79], resolvers)
 
@@ -146,7 +155,8 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     assert rows[("C", "K")]["presence"] and not any(rows[p]["presence"] for p in rows if p != ("C", "K"))
     assert resolver_summary(tmp_path / "none.pt") == []
     text = twin_resolvers()
-    assert all(f"{a}/{b}:" in text for a, b in rows if (a, b) != ("C", "K"))
+    swap = " (also where only one reaches the threshold and the other has p >= 0.05):"
+    assert all(f"{a}/{b}{swap if rows[(a, b)]['swap'] else ':'}" in text for a, b in rows if (a, b) != ("C", "K"))
     assert "C/K (presence: K dropped where absent, C kept):" in text
 
 
@@ -197,3 +207,53 @@ def test_maps_resolve_twins_on_the_neighbourhood_mean():
     assert np.array_equal(decided, expected) and [(r, d.dropped) for r, d in found] == [(r, d.dropped) for r, d in again]
     with pytest.raises(ValueError, match="twin_neighbourhood"):
         map_elements(np.zeros((2, 2, 3072), np.float32), "default", twin_neighbourhood=2)
+
+
+def test_swap_pairs_decide_where_only_one_twin_is_reported():
+    """Experiment T28 (session 28): the pairs whose simulated gate passed (N/Sc, Tb/Dy) also decide
+    where only one twin reaches the threshold and the other is a candidate (>= SWAP_CANDIDATE): on
+    fresh simulated N-only spectra with Sc made the reported twin, N is reported instead in most;
+    below the candidate threshold, for the pairs that failed the gate and for the presence pair,
+    nothing changes."""
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.inference.twin_resolution import resolver_summary
+    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    resolvers = load_twin_resolvers()
+    assert {p for p, (net, _) in resolvers.items() if net.swap} == {("N", "Sc"), ("Tb", "Dy")}
+    assert {r["pair"] for r in resolver_summary() if r["swap"]} == {("N", "Sc"), ("Tb", "Dy")}
+    X, Y = simulated_arrays(256, 41, 64, "open-world-autoionisation", ["N"])
+    n, sc = ELEMENTS.index("N"), ELEMENTS.index("Sc")
+    rows = np.flatnonzero((Y[:, n] > 0.5) & (Y[:, sc] < 0.5) & twin_windows(X, resolvers[("N", "Sc")][1])[1])
+    assert rows.size >= 50
+    P = np.full((rows.size, 80), 0.01)
+    P[:, sc], P[:, n] = 0.95, 0.3                          # Sc reported, N a candidate below the threshold
+    reported, found = resolve_reported(X[rows], P >= 0.5, resolvers, P)
+    assert all(d.swapped and (d.kept, d.dropped) == ("N", "Sc") for _, d in found)
+    assert len(found) >= 0.85 * rows.size                  # T28's gate: 0.94 on natural cases
+    assert reported[[r for r, _ in found], n].all() and not reported[[r for r, _ in found], sc].any()
+    assert "only Sc reached the threshold: N reported instead" in found[0][1].describe()
+    assert found[0][1].to_dict()["swapped"] is True
+    P[:, n] = SWAP_CANDIDATE / 2                           # not a candidate: the threshold's answer stays
+    assert resolve_reported(X[rows], P >= 0.5, resolvers, P)[1] == []
+    assert resolve_reported(X[rows], P >= 0.5, resolvers)[1] == []     # no probabilities: no swap
+    Q = np.full((rows.size, 80), 0.01)                     # a pair without swap (Ho/Er), the presence pair (C/K)
+    Q[:, [ELEMENTS.index("Ho"), ELEMENTS.index("C")]] = 0.95
+    Q[:, [ELEMENTS.index("Er"), ELEMENTS.index("K")]] = 0.3
+    assert resolve_reported(X[rows], Q >= 0.5, resolvers, Q)[1] == []
+
+
+def test_predict_with_the_ensemble_swaps_sc_for_n_on_real_bn():
+    """The shipped real BN spectrum: `ensemble` gives Sc 1.00 and N 0.62, below its threshold 0.65;
+    the N/Sc resolver reports N instead, and says why."""
+    from eels_helpers.inference.predict import format_prediction, predict
+
+    path = DATA_DIR / "real_spectra" / "eelsdb_BN_N_K_Odile_Stephan_Raul_Arenal_de_la_Concha_193.msa"
+    (pred,) = predict([str(path)], "ensemble")
+    assert pred.detected == ("N",)
+    (d,) = pred.twins
+    assert d.swapped and (d.kept, d.dropped) == ("N", "Sc")
+    assert "only Sc reached the threshold: N reported instead" in format_prediction(pred)
+    (kept,) = predict([str(path)], "ensemble", keep_twins=True)
+    assert kept.detected == ("Sc",) and kept.twins == ()
