@@ -69,6 +69,18 @@ def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "",
         parser.add_argument(flag, type=float, default=None, metavar=metavar, help=f"{prefix}{what} [{note}]")
 
 
+def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the counts") -> None:
+    """``--keep-spikes`` and ``--keep-dead-channels``: leave the detector channels that pre-processing
+    steps 1b and 1c repair (:func:`eels_helpers.inference.preprocess.repair_counts`) as recorded in
+    ``what``; ``args.keep_spikes``, ``args.keep_dead_channels``."""
+    parser.add_argument("--keep-spikes", action="store_true",
+                        help=f"leave single-channel spikes (cosmic rays, X-ray hits) in {what} [they are "
+                             "replaced by their neighbours' mean, and a note says where]")
+    parser.add_argument("--keep-dead-channels", action="store_true",
+                        help=f"leave runs of dead channels (reading nothing between live ones) in {what} "
+                             "[they are filled from the levels on either side, and a note says where]")
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Whether a command shows progress bars: not with ``--quiet`` (global or the command's)."""
     return not getattr(args, "quiet", False)

@@ -49,7 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_microscope_options
+    from eels_helpers.cli import add_channel_options, add_microscope_options
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -83,12 +83,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--twin-neighbourhood", type=int, default=3, metavar="N",
                         help="the twin resolver reads the mean of the pixel's N x N neighbourhood (odd; 1: the "
                              "pixel alone) [3]")
-    parser.add_argument("--keep-spikes", action="store_true",
-                        help="leave single-channel spikes (cosmic rays, X-ray hits) in the pixels' counts "
-                             "[replaced by their neighbours' mean, as in predict]")
-    parser.add_argument("--keep-dead-channels", action="store_true",
-                        help="leave runs of dead channels in the pixels' counts [filled from the levels on "
-                             "either side, as in predict]")
+    add_channel_options(parser, what="the pixels' counts")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 

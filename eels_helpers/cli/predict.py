@@ -50,7 +50,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_microscope_options
+    from eels_helpers.cli import add_channel_options, add_microscope_options
 
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -80,12 +80,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="report both twins of a resolved pair (N K 401 eV / Sc L3 402 eV, neighbouring "
                              "lanthanides; `eels-id models` lists them) where the threshold reports both "
                              "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
-    parser.add_argument("--keep-spikes", action="store_true",
-                        help="leave single-channel spikes (cosmic rays, X-ray hits) in the counts [they are "
-                             "replaced by their neighbours' mean, and a note says where]")
-    parser.add_argument("--keep-dead-channels", action="store_true",
-                        help="leave runs of dead channels (reading nothing between live ones) as recorded "
-                             "[they are filled from the levels on either side, and a note says where]")
+    add_channel_options(parser)
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")

@@ -27,7 +27,7 @@ import math
 
 import numpy as np
 
-__all__ = ["MAX_RUN", "MIN_COUNTS", "SIGMA", "SIDE", "dead_mask", "fill_dead_channels", "dead_summary"]
+__all__ = ["MAX_RUN", "MIN_COUNTS", "SIGMA", "SIDE", "WHAT", "DONE", "dead_mask", "fill_dead_channels"]
 
 #: longest run of dead channels filled
 MAX_RUN = 8
@@ -37,6 +37,9 @@ MIN_COUNTS = 28.0
 SIGMA = 6.0
 #: channels whose median gives the level on each side (and the margin from either end)
 SIDE = 5
+#: what a dead channel is and what was done, for the user (predict's note, map's log)
+WHAT = "reading nothing between live channels"
+DONE = "filled from the levels on either side"
 
 
 def _runs(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -100,17 +103,3 @@ def fill_dead_channels(data) -> tuple[np.ndarray, np.ndarray]:
         flat[rows[pick, None], cols] = left[pick, None] + (right[pick] - left[pick])[:, None] * t
         mask[rows[pick, None], cols] = True
     return flat.reshape(x.shape), mask.reshape(x.shape)
-
-
-def dead_summary(count, at_eV, where: str) -> str:
-    """One line for the user about the dead channels filled in ``where``: ``count`` (...,) per
-    spectrum, ``at_eV`` their distinct energies (eV); empty when there are none."""
-    per = np.asarray(count).reshape(-1)
-    if not per.any():
-        return ""
-    at = np.asarray(at_eV, dtype=np.float64)
-    listed = ", ".join(f"{e:.0f}" for e in at[:5]) + (", ..." if at.size > 5 else "")
-    head = (f"{int((per > 0).sum())} of {per.size} spectra have dead channels ({int(per.sum())})"
-            if per.size > 1 else f"{int(per.sum())} dead channel(s)")
-    return (f"{where}: {head} at {listed} eV (reading nothing between live channels) were filled "
-            "from the levels on either side")

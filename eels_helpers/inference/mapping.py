@@ -241,11 +241,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.dead_channels import dead_summary
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.inference.preprocess import preprocess, repaired_channels
+    from eels_helpers.inference.preprocess import preprocess, repair_summaries, repaired_channels
     from eels_helpers.inference.saturation import saturation_summary
-    from eels_helpers.inference.spikes import spike_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
     from eels_helpers.inference.twin_resolution import check_neighbourhood, resolve_probability_maps
@@ -270,8 +268,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     fixed = repaired_channels(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
                               fill_dead_channels=fill_dead_channels)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
-                              spike_summary(fixed.spike_count, fixed.spikes_eV, spectrum.name),
-                              dead_summary(fixed.dead_count, fixed.dead_eV, spectrum.name))):
+                              *repair_summaries(fixed, spectrum.name))):
         logging.getLogger(__name__).info(note)
     probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
                       progress=progress)

@@ -528,16 +528,16 @@ def _saturation_line(pred: Prediction) -> str:
 
 
 def _spike_line(pred: Prediction) -> str:
-    from eels_helpers.inference.spikes import FACTOR
+    from eels_helpers.inference import spikes
 
-    return _repair_line(pred, pred.spike_count, pred.spikes_eV, "spike(s)",
-                        f"single channels more than {FACTOR:g}x both neighbours, the background's level on "
-                        "either side): replaced by their neighbours' mean")
+    return _repair_line(pred, pred.spike_count, pred.spikes_eV, "spike(s)", f"{spikes.WHAT}): {spikes.DONE}")
 
 
 def _dead_line(pred: Prediction) -> str:
+    from eels_helpers.inference import dead_channels as dead
+
     return _repair_line(pred, pred.dead_channel_count, pred.dead_channels_eV, "dead channel(s)",
-                        "reading nothing between live channels): filled from the levels on either side")
+                        f"{dead.WHAT}): {dead.DONE}")
 
 
 def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why: str) -> str:

@@ -155,7 +155,8 @@ def resample_to_grid(
     flat, spikes, dead = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
                                        fill_dead_channels=fill_dead_channels)
     if logger.isEnabledFor(logging.DEBUG) and (spikes.any() or dead.any()):   # the callers tell the user
-        logger.debug(_repair_summary(spikes, dead, energy, where))
+        for line in repair_summaries(_as_repaired(spikes, dead, energy), where):
+            logger.debug(line)
     flat, energy = rebin_to_1eV(flat, energy)
 
     lo = max(math.ceil(energy[0] - 1e-9), 0)
@@ -221,18 +222,32 @@ def repaired_channels(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0,
     """Where steps 1b and 1c change the counts (:class:`RepairedChannels`). Arguments as :func:`preprocess`."""
     data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     _, spikes, dead = repair_counts(data, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels)
-    n = data.shape[-1]
+    return _as_repaired(spikes, dead, energy)
+
+
+def _as_repaired(spikes: np.ndarray, dead: np.ndarray, energy: np.ndarray) -> RepairedChannels:
+    """RepairedChannels from the two masks (..., n) of :func:`repair_counts` on the axis ``energy`` (n,)."""
+    n = energy.size
     return RepairedChannels(spikes.sum(axis=-1), energy[spikes.reshape(-1, n).any(axis=0)],
                             dead.sum(axis=-1), energy[dead.reshape(-1, n).any(axis=0)])
 
 
-def _repair_summary(spikes: np.ndarray, dead: np.ndarray, energy: np.ndarray, where: str) -> str:
-    from eels_helpers.inference.dead_channels import dead_summary
-    from eels_helpers.inference.spikes import spike_summary
+def repair_summaries(repaired: RepairedChannels, where: str) -> list[str]:
+    """One line per kind of change steps 1b and 1c made to the counts of ``where`` (a file, a
+    spectrum image), for the user; [] when they changed nothing."""
+    from eels_helpers.inference import dead_channels, spikes
 
-    lines = (spike_summary(spikes.sum(axis=-1), energy[spikes.any(axis=0)], where),
-             dead_summary(dead.sum(axis=-1), energy[dead.any(axis=0)], where))
-    return "; ".join(filter(None, lines))
+    lines = []
+    for count, at_eV, noun, step in ((repaired.spike_count, repaired.spikes_eV, "spike", spikes),
+                                     (repaired.dead_count, repaired.dead_eV, "dead channel", dead_channels)):
+        per = np.asarray(count).reshape(-1)
+        if not per.any():
+            continue
+        listed = ", ".join(f"{e:.0f}" for e in at_eV[:5]) + (", ..." if len(at_eV) > 5 else "")
+        head = (f"{int((per > 0).sum())} of {per.size} spectra have {int(per.sum())} {noun}s" if per.size > 1
+                else f"{int(per.sum())} {noun}(s)")
+        lines.append(f"{where}: {head} at {listed} eV ({step.WHAT}): {step.DONE}")
+    return lines
 
 
 def pad_and_normalise(

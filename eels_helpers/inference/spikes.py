@@ -39,8 +39,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["FACTOR", "SIGMA", "Z_POISSON", "SIDE", "LEVEL_TOLERANCE", "LEVEL_SIGMA", "spike_mask", "remove_spikes",
-           "spike_summary"]
+__all__ = ["FACTOR", "SIGMA", "Z_POISSON", "SIDE", "LEVEL_TOLERANCE", "LEVEL_SIGMA", "WHAT", "DONE", "spike_mask",
+           "remove_spikes"]
 
 #: a spike is more than this many times its larger neighbour (test a)
 FACTOR = 4.0
@@ -56,6 +56,9 @@ LEVEL_SIGMA = 3.0
 LEVEL_TOLERANCE = 0.05
 #: spectra per block (memory: about 60 bytes per channel and spectrum of a block)
 CHUNK = 1024
+#: what a spike is and what was done, for the user (predict's note, map's log)
+WHAT = f"single channels more than {FACTOR:g}x both neighbours, the background's level on either side"
+DONE = "replaced by their neighbours' mean"
 
 
 def _median(values: np.ndarray) -> np.ndarray:
@@ -122,17 +125,3 @@ def remove_spikes(data) -> tuple[np.ndarray, np.ndarray]:
     neighbours = 0.5 * (np.roll(x, 1, axis=-1) + np.roll(x, -1, axis=-1))   # ends are never spikes
     x[mask] = neighbours[mask]
     return x, mask
-
-
-def spike_summary(count, at_eV, where: str) -> str:
-    """One line for the user about the spikes replaced in ``where``: ``count`` (...,) spike channels
-    per spectrum, ``at_eV`` their distinct energies (eV); empty when there are none."""
-    per = np.asarray(count).reshape(-1)
-    if not per.any():
-        return ""
-    at = np.asarray(at_eV, dtype=np.float64)
-    listed = ", ".join(f"{e:.0f}" for e in at[:5]) + (", ..." if at.size > 5 else "")
-    head = (f"{int((per > 0).sum())} of {per.size} spectra have spikes ({int(per.sum())} channels)"
-            if per.size > 1 else f"{int(per.sum())} spike(s)")
-    return (f"{where}: {head} at {listed} eV (single channels more than {FACTOR:g}x both neighbours, "
-            "the background's level on either side) were replaced by their neighbours' mean")

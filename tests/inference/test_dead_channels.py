@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eels_helpers.inference.dead_channels import MAX_RUN, dead_mask, dead_summary, fill_dead_channels
+from eels_helpers.inference.dead_channels import MAX_RUN, dead_mask, fill_dead_channels
 from eels_helpers.inference.preprocess import preprocess, repaired_channels
 from eels_helpers.spectrum import Spectrum
 
@@ -68,7 +68,7 @@ def test_preprocess_fills_and_says_where():
     assert found.spike_count.tolist() == [0, 0]
 
 
-def test_dead_summary_and_predict_note(tmp_path, capsys):
+def test_predict_note_and_json(tmp_path, capsys):
     import json
 
     from support import write_msa
@@ -76,9 +76,6 @@ def test_dead_summary_and_predict_note(tmp_path, capsys):
     from eels_helpers.cli import main
     from eels_helpers.inference.predict import format_prediction, predict
 
-    assert dead_summary(np.zeros(3), np.array([]), "si") == ""
-    assert dead_summary(np.array([2, 0]), np.array([500.0, 501.0]), "si").startswith(
-        "si: 1 of 2 spectra have dead channels (2) at 500, 501 eV")
     rng = np.random.default_rng(6)
     energy, _, counts = _power_law(rng, counts=1e4)
     counts[600] = 0.0

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from eels_helpers.inference.preprocess import preprocess, repaired_channels
-from eels_helpers.inference.spikes import remove_spikes, spike_mask, spike_summary
+from eels_helpers.inference.preprocess import RepairedChannels, preprocess, repair_summaries, repaired_channels
+from eels_helpers.inference.spikes import remove_spikes, spike_mask
 from eels_helpers.spectrum import Spectrum
 
 
@@ -96,11 +96,16 @@ def test_preprocess_replaces_spikes_and_the_paper_recipe_keeps_them():
     assert found.spike_count.tolist() == [1, 0] and found.spikes_eV.tolist() == [590.0]
 
 
-def test_spike_summary_names_where_and_how_many():
-    assert spike_summary(np.array([0, 0]), np.array([]), "si.dm4") == ""
-    line = spike_summary(np.array([2, 0, 1]), np.array([512.3, 780.0]), "si.dm4")
-    assert line.startswith("si.dm4: 2 of 3 spectra have spikes (3 channels) at 512, 780 eV")
-    assert spike_summary(np.array(1), np.array([99.0]), "x.msa").startswith("x.msa: 1 spike(s) at 99 eV")
+def test_repair_summaries_name_where_and_how_many():
+    none = np.zeros(0)
+    assert repair_summaries(RepairedChannels(np.array([0, 0]), none, np.array([0, 0]), none), "si.dm4") == []
+    [line] = repair_summaries(RepairedChannels(np.array([2, 0, 1]), np.array([512.3, 780.0]), np.zeros(3), none),
+                              "si.dm4")
+    assert line.startswith("si.dm4: 2 of 3 spectra have 3 spikes at 512, 780 eV (single channels more than 4x")
+    spike, dead = repair_summaries(RepairedChannels(np.array(1), np.array([99.0]), np.array(2),
+                                                    np.array([500.0, 501.0])), "x.msa")
+    assert spike.startswith("x.msa: 1 spike(s) at 99 eV") and spike.endswith("replaced by their neighbours' mean")
+    assert dead.startswith("x.msa: 2 dead channel(s) at 500, 501 eV (reading nothing between live channels)")
 
 
 def test_predict_says_so_and_keep_spikes_keeps_them(tmp_path, capsys):
@@ -140,7 +145,7 @@ def test_map_logs_the_spikes_and_verification_fits_without_them(caplog):
     image[1, 0, 400] *= 30.0
     with caplog.at_level(logging.INFO):
         map_elements(Spectrum(image, energy), "default")
-    assert any("1 of 4 spectra have spikes (1 channels) at 500 eV" in r.getMessage() for r in caplog.records)
+    assert any("1 of 4 spectra have 1 spikes at 500 eV" in r.getMessage() for r in caplog.records)
     spiky = Spectrum(image[1, 0], energy)
     fitted = verify(spiky, ["O"]).chi2_reduced
     assert fitted == pytest.approx(verify(Spectrum(counts, energy), ["O"]).chi2_reduced, rel=0.2)
