@@ -17,7 +17,11 @@ Shipped pairs (``data/twin_resolvers.pt``, its provenance inside):
   there too and drops K where it is not (C is never dropped). The open-world suite's carbon films
   (seed 27, 50 spectra) lost every invented K (`default` 0.54 -> 0, `ensemble` 0.64 -> 0); the real
   grouped CV as predict decides: `default` 0.888 / 0.627 -> 0.889 / 0.627, `ensemble` 0.903 / 0.635
-  -> 0.908 / 0.635; KBr kept its K.
+  -> 0.908 / 0.635; KBr kept its K;
+* B K 188 eV / Cl L2,3 200 eV as a presence resolver (session 28, experiment P28): Cl is dropped
+  where it is not there beside B (gate: Cl absent 0.882 of 237, present 0.916 of 463 simulated
+  spectra); real grouped CV as predict decides: `default` unchanged, `ensemble` 0.911 / 0.644 ->
+  0.912 / 0.656 (EELSDB BN 192 loses its false Cl).
 
 Real twins in one specimen (ScN, a Ho-Er alloy) would lose one of them: the output says which was
 dropped and why.

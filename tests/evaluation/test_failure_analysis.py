@@ -289,11 +289,17 @@ def test_shipped_default_on_the_real_spectra():
 
     assert analysis.twins and all(d.pair in load_twin_resolvers() for _, d in analysis.twins)
     lanthanide_oxide = ("atlas_Ho", "atlas_Er", "atlas_Tb", "atlas_Dy", "atlas_Tm", "atlas_Yb")
-    assert all("N" in d.pair or f.startswith(lanthanide_oxide) or d.pair == ("C", "K") for f, d in analysis.twins)
-    # the C/K presence resolver (K27) drops K only, and only where K is not in the specimen (KBr, KCl keep it)
+    presence = {("C", "K"), ("B", "Cl")}
+    assert all("N" in d.pair or f.startswith(lanthanide_oxide) or d.pair in presence for f, d in analysis.twins)
+    # the presence resolvers (C/K, K27; B/Cl, P28) drop the second element only, and only where it is not in
+    # the specimen (KBr, KCl keep their K)
     labels = dict(zip(analysis.manifest["file"], analysis.manifest["labels"]))
-    assert all(d.dropped == "K" and "K" not in labels[f] for f, d in analysis.twins if d.pair == ("C", "K"))
+    assert all(d.dropped == d.pair[1] and d.pair[1] not in labels[f] for f, d in analysis.twins if d.pair in presence)
     rows = {f: i for i, f in enumerate(analysis.manifest["file"])}
-    assert all(analysis.probabilities[rows[f], ELEMENTS.index(d.dropped)] == 0.0 for f, d in analysis.twins)
+    P, t = analysis.probabilities, analysis.threshold
+    assert all(P[rows[f], ELEMENTS.index(d.dropped)] == 0.0 for f, d in analysis.twins if not d.swapped)
+    # a swap (T28) exchanges the twins' probabilities: the kept one is now above the threshold
+    assert all(P[rows[f], ELEMENTS.index(d.kept)] >= t > P[rows[f], ELEMENTS.index(d.dropped)]
+               for f, d in analysis.twins if d.swapped)
     assert [t["file"] for t in analysis.to_dict()["twins"]] == [f for f, _ in analysis.twins]
     assert sum(d.kept == "N" for f, d in analysis.twins if "BN" in f or "AlN" in f or "N2" in f) >= 8

@@ -1,4 +1,4 @@
-"""Reported twins resolved by the shipped resolvers (N/Sc; Tb/Dy, Ho/Er, Tm/Yb; the C/K presence resolver):
+"""Reported twins resolved by the shipped resolvers (N/Sc; Tb/Dy, Ho/Er, Tm/Yb; the C/K and B/Cl presence resolvers):
 on simulated spectra each knows one twin from the other, it acts where both are reported (and, for the
 swap pairs N/Sc and Tb/Dy, where only one is and the other is a candidate), `predict` on a shipped real
 BN spectrum reports N without Sc and says why, and carbon films no longer get K."""
@@ -34,6 +34,8 @@ pytestmark = pytest.mark.skipif(not RESOLVERS_PATH.is_file(), reason="the shippe
     # session 26/27 (K26, shipped as K27): a presence resolver (is K there beside C?); its gate 0.87 (K
     # absent) / 0.94 (K present); with one twin labelled "K there" must match the K label
     (("C", "K"), "open-world-autoionisation", 150, 0.80),
+    # session 28 (P28): a presence resolver for Cl beside B; its gate 0.88 (Cl absent) / 0.92 (Cl present)
+    (("B", "Cl"), "open-world-autoionisation", 150, 0.80),
 ])
 def test_shipped_resolvers_tell_their_twins_apart_on_fresh_simulated_spectra(pair, config, min_spectra, min_right):
     """On fresh spectra of the configuration each resolver was trained on, with exactly one of its
@@ -152,12 +154,14 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     assert rows[("N", "Sc")]["config"] == "open-world-sharp" and rows[("N", "Sc")]["gate_right"] >= 0.85
     assert all(rows[p]["config"] == "open-world-autoionisation" and rows[p]["gate_right"] >= 0.85
                and rows[p]["gate_spectra"] >= 50 for p in rows if p != ("N", "Sc"))
-    assert rows[("C", "K")]["presence"] and not any(rows[p]["presence"] for p in rows if p != ("C", "K"))
+    presence = {("C", "K"), ("B", "Cl")}
+    assert {p for p in rows if rows[p]["presence"]} == presence
     assert resolver_summary(tmp_path / "none.pt") == []
     text = twin_resolvers()
     swap = " (also where only one reaches the threshold and the other has p >= 0.05):"
-    assert all(f"{a}/{b}{swap if rows[(a, b)]['swap'] else ':'}" in text for a, b in rows if (a, b) != ("C", "K"))
+    assert all(f"{a}/{b}{swap if rows[(a, b)]['swap'] else ':'}" in text for a, b in rows if (a, b) not in presence)
     assert "C/K (presence: K dropped where absent, C kept):" in text
+    assert "B/Cl (presence: Cl dropped where absent, B kept):" in text
 
 
 def test_neighbourhood_mean_averages_the_pixels_around_each_one():
