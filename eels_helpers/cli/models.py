@@ -49,6 +49,7 @@ def verification_defaults() -> str:
 def twin_resolvers() -> str:
     """Lines naming the shipped twin resolvers: pairs, training configuration, simulated gate."""
     from eels_helpers.inference.twin_resolution import SWAP_CANDIDATE, resolver_summary
+    from eels_helpers.models.twin_resolver import LATE_START_MAX
 
     rows = resolver_summary()
     if not rows:
@@ -59,8 +60,11 @@ def twin_resolvers() -> str:
         gate = ("" if r["gate_right"] is None else
                 f"; right on {r['gate_right']:.2f} of {r['gate_spectra']} simulated spectra where the network "
                 "reports both")
-        kind = f" (presence: {r['pair'][1]} dropped where absent, {r['pair'][0]} kept)" if r.get("presence") else ""
+        notes = [f"presence: {r['pair'][1]} dropped where absent, {r['pair'][0]} kept"] if r.get("presence") else []
         if r.get("swap"):
-            kind += f" (also where only one reaches the threshold and the other has p >= {SWAP_CANDIDATE:g})"
+            notes.append(f"also where only one reaches the threshold and the other has p >= {SWAP_CANDIDATE:g}")
+        if r.get("late_start"):
+            notes.append(f"windows starting up to {LATE_START_MAX} eV late read")
+        kind = f" ({'; '.join(notes)})" if notes else ""
         lines.append(f"  {'/'.join(r['pair'])}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

@@ -35,6 +35,12 @@ exchanged in that pixel). Gate on fresh simulated spectra (16,384 per pair, seed
 network right 0.846, resolver 0.943 (2,974 spectra), `ensemble` 0.883 / 0.957 (3,981); Tb/Dy 0.728 /
 0.851 (805), 0.778 / 0.870 (890). Ho/Er (0.834 / 0.785) and Tm/Yb (0.818 / 0.769) failed it and do
 not swap.
+
+**Windows that start late** (session 28, experiment W28): N/Sc, Tb/Dy and Ho/Er (file entry
+``late_start``) read a window whose first channels are unmeasured (a spectrum starting just before
+the edges; at most :data:`~eels_helpers.models.twin_resolver.LATE_START_MAX`) with them set to the
+first measured value; gate on fresh simulated spectra cut at 1-21 channels: N/Sc 0.952 (uncut 0.966),
+Tb/Dy 0.920 (0.913), Ho/Er 0.863 (0.892); Tm/Yb, C/K and B/Cl failed it.
 """
 
 from __future__ import annotations
@@ -113,6 +119,7 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
         net = TwinResolver(presence=bool(entry.get("presence", False)))
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         net.swap = bool(entry.get("swap", False))            # also decides below the threshold (T28)
+        net.late_start = bool(entry.get("late_start", False))  # reads windows that start late (W28)
         out[tuple(key.split(","))] = (net.eval(), int(entry["start_channel"]))
     return out
 
@@ -121,8 +128,9 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
     """One row per resolver in the shipped file (or ``path``), from its provenance: ``pair``,
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
     gate (``gate_right`` among ``gate_spectra``), ``fitted``, ``presence`` (a presence resolver: it
-    drops only the second twin, where absent) and ``swap`` (it also decides where only one twin
-    reaches the threshold); [] when there is no file."""
+    drops only the second twin, where absent), ``swap`` (it also decides where only one twin
+    reaches the threshold) and ``late_start`` (it reads windows whose first channels are unmeasured);
+    [] when there is no file."""
     blob = _read_file(path)
     if blob is None:
         return []
@@ -136,7 +144,8 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
         rows.append({"pair": tuple(key.split(",")), "config": prov.get("config"), "fitted": prov.get("fitted"),
                      "training_spectra": gate.get("training_spectra"), "gate_spectra": gate.get("gate_spectra"),
                      "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False)),
-                     "swap": bool(blob["pairs"][key].get("swap", False))})
+                     "swap": bool(blob["pairs"][key].get("swap", False)),
+                     "late_start": bool(blob["pairs"][key].get("late_start", False))})
     return rows
 
 
@@ -175,7 +184,7 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
         rows = np.flatnonzero(both | one)
         if rows.size == 0:
             continue
-        w, ok = twin_windows(x[rows], start)
+        w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False))
         rows, w = rows[ok], w[torch.from_numpy(ok)]
         if rows.size == 0:
             continue

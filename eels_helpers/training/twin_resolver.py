@@ -188,6 +188,7 @@ def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
     blob = {"format": "eels_helpers twin resolvers 1", "provenance": provenance,
             "pairs": {f"{a},{b}": {"start_channel": window_start(a, b), "presence": bool(net.presence),
                                    "swap": bool(getattr(net, "swap", False)),
+                                   "late_start": bool(getattr(net, "late_start", False)),
                                    "state": {k: v.half() for k, v in net.state_dict().items()}}
                       for (a, b), net in resolvers.items()}}
     return atomic_save(blob, path)

@@ -104,7 +104,7 @@ def test_a_batch_is_resolved_as_each_spectrum_alone():
     P[18:, ELEMENTS.index("N")] = 0.9                    # N alone in the others
     resolvers = load_twin_resolvers()
     reported, found = resolve_reported(X, P >= 0.5, resolvers, P)
-    measured = twin_windows(X, resolvers[("N", "Sc")][1])[1]
+    measured = twin_windows(X, resolvers[("N", "Sc")][1], late_start=True)[1]     # N/Sc reads late starts (W28)
     assert not measured[3] and measured[:18].sum() >= 5
     assert [row for row, d in found if not d.swapped] == [r for r in range(18) if measured[r]]
     assert all(row >= 18 and d.kept == "Sc" and P[row, ELEMENTS.index("Sc")] >= SWAP_CANDIDATE
@@ -158,8 +158,11 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     assert {p for p in rows if rows[p]["presence"]} == presence
     assert resolver_summary(tmp_path / "none.pt") == []
     text = twin_resolvers()
-    swap = " (also where only one reaches the threshold and the other has p >= 0.05):"
-    assert all(f"{a}/{b}{swap if rows[(a, b)]['swap'] else ':'}" in text for a, b in rows if (a, b) not in presence)
+    for (a, b), row in rows.items():
+        notes = (["also where only one reaches the threshold and the other has p >= 0.05"] if row["swap"] else []) \
+            + (["windows starting up to 21 eV late read"] if row["late_start"] else [])
+        if (a, b) not in presence:
+            assert f"{a}/{b}{' (' + '; '.join(notes) + ')' if notes else ''}:" in text
     assert "C/K (presence: K dropped where absent, C kept):" in text
     assert "B/Cl (presence: Cl dropped where absent, B kept):" in text
 
@@ -261,3 +264,43 @@ def test_predict_with_the_ensemble_swaps_sc_for_n_on_real_bn():
     assert "only Sc reached the threshold: N reported instead" in format_prediction(pred)
     (kept,) = predict([str(path)], "ensemble", keep_twins=True)
     assert kept.detected == ("Sc",) and kept.twins == ()
+
+
+def test_windows_that_start_late_are_read_flat_extended_by_the_pairs_that_passed_w28():
+    """Experiment W28 (session 28): a window whose first channels (at most LATE_START_MAX) are
+    unmeasured, because the spectrum starts or is cut just before the edges, is read with them set to
+    the first measured value, for the pairs whose simulated gate passed (N/Sc, Tb/Dy, Ho/Er); a gap
+    inside the window, or a start too close to the onsets, still leaves it unmeasured."""
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.inference.twin_resolution import resolver_summary
+    from eels_helpers.models.twin_resolver import LATE_START_MAX, WINDOW_CHANNELS, twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    resolvers = load_twin_resolvers()
+    late = {("N", "Sc"), ("Tb", "Dy"), ("Ho", "Er")}
+    assert {p for p, (net, _) in resolvers.items() if net.late_start} == late
+    assert {r["pair"] for r in resolver_summary() if r["late_start"]} == late
+    X, Y = simulated_arrays(128, 43, 64, "open-world-autoionisation", ["N"])
+    start = resolvers[("N", "Sc")][1]
+    full, ok = twin_windows(X, start)
+    rows = np.flatnonzero(ok & (Y[:, ELEMENTS.index("N")] > 0.5) & (Y[:, ELEMENTS.index("Sc")] < 0.5))
+    assert rows.size >= 20
+    cut = X[rows].copy()
+    cut[:, :start + 10] = 0.0                              # the spectrum starts 10 eV into the window
+    flat = cut.copy()
+    flat[:, start:start + 10] = flat[:, start + 10:start + 11]
+    read, measured = twin_windows(cut, start, late_start=True)
+    assert measured.all() and not twin_windows(cut, start)[1].any()
+    assert torch.allclose(read, twin_windows(flat, start)[0])
+    gap = cut.copy()
+    gap[:, start + 40] = 0.0                               # a dead channel inside: not measured
+    assert not twin_windows(gap, start, late_start=True)[1].any()
+    later = X[rows].copy()
+    later[:, :start + LATE_START_MAX + 1] = 0.0            # measured only from 4 eV below the onset
+    assert not twin_windows(later, start, late_start=True)[1].any()
+    assert full.shape[-1] == WINDOW_CHANNELS
+    # the decision on a late start: N kept where both are reported, as on the whole window mostly
+    P = np.full((rows.size, 80), 0.01)
+    P[:, [ELEMENTS.index("N"), ELEMENTS.index("Sc")]] = 0.9
+    _, found = resolve_reported(cut, P >= 0.5, resolvers)
+    assert len(found) == rows.size and np.mean([d.kept == "N" for _, d in found]) >= 0.85
