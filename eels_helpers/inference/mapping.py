@@ -242,7 +242,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     """
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.inference.preprocess import preprocess, repair_summaries, repaired_channels
+    from eels_helpers.inference.preprocess import preprocess, repair_summaries
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
@@ -263,10 +263,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
-    x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
-                                    fill_dead_channels=fill_dead_channels, return_cuts=True, return_saturation=True)
-    fixed = repaired_channels(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
-                              fill_dead_channels=fill_dead_channels)
+    x, cuts, saturated, fixed = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
+                                           fill_dead_channels=fill_dead_channels, return_cuts=True,
+                                           return_saturation=True, return_repairs=True)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
                               *repair_summaries(fixed, spectrum.name))):
         logging.getLogger(__name__).info(note)

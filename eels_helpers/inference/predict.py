@@ -408,7 +408,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
-    from eels_helpers.inference.preprocess import preprocess, repaired_channels
+    from eels_helpers.inference.preprocess import preprocess
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
     offsets = list(offset_eV) if isinstance(offset_eV, (list, tuple, np.ndarray)) else [offset_eV] * len(items)
@@ -435,11 +435,9 @@ def predict(
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
-        x, cuts, saturated = preprocess(spectrum, offset_eV=float(offset), clip_negative=clip_negative,
-                                        remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
-                                        return_cuts=True, return_saturation=True)
-        repaired = repaired_channels(spectrum, offset_eV=float(offset), remove_spikes=remove_spikes,
-                                     fill_dead_channels=fill_dead_channels)
+        x, cuts, saturated, repaired = preprocess(
+            spectrum, offset_eV=float(offset), clip_negative=clip_negative, remove_spikes=remove_spikes,
+            fill_dead_channels=fill_dead_channels, return_cuts=True, return_saturation=True, return_repairs=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element

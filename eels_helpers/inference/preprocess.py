@@ -138,7 +138,8 @@ def resample_to_grid(
     return_saturation: bool = False,
     remove_spikes: bool = True,
     fill_dead_channels: bool = True,
-) -> tuple[np.ndarray, np.ndarray] | tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return_repairs: bool = False,
+) -> tuple[np.ndarray, ...]:
     """Steps 1-3 of the module docstring: offset correction, spike removal and dead channels
     filled (steps 1b and 1c, :func:`repair_counts`), rebinning to about 1 eV and the cubic spline
     evaluated at the integer energies (eV) of 0..3071 inside the measured range; with
@@ -147,15 +148,17 @@ def resample_to_grid(
     Arguments as :func:`preprocess`. Returns ``(grid, values)``: ``grid`` (m,) int64 energies
     in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units); with
     ``return_saturation`` also ``(...,)`` the energies up to which a saturated top is (or, without
-    ``cut_saturated``, would be) left out, NaN where there is none (:func:`saturated_below_eV`).
+    ``cut_saturated``, would be) left out, NaN where there is none (:func:`saturated_below_eV`); with
+    ``return_repairs`` last the :class:`RepairedChannels` of steps 1b and 1c (the same pass).
     """
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
     flat, spikes, dead = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
                                        fill_dead_channels=fill_dead_channels)
-    if logger.isEnabledFor(logging.DEBUG) and (spikes.any() or dead.any()):   # the callers tell the user
-        for line in repair_summaries(_as_repaired(spikes, dead, energy), where):
+    repaired = _as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), energy)
+    if logger.isEnabledFor(logging.DEBUG):     # the callers tell the user
+        for line in repair_summaries(repaired, where):
             logger.debug(line)
     flat, energy = rebin_to_1eV(flat, energy)
 
@@ -170,7 +173,7 @@ def resample_to_grid(
             from eels_helpers.inference.saturation import saturation_summary
             logger.debug(saturation_summary(sat, where))
     values = values.reshape(batch_shape + (grid.size,))
-    return (grid, values, sat) if return_saturation else (grid, values)
+    return (grid, values) + ((sat,) if return_saturation else ()) + ((repaired,) if return_repairs else ())
 
 
 def _saturated_below(data, energy) -> np.ndarray:
@@ -332,6 +335,7 @@ def preprocess(
     fill_dead_channels: bool = True,
     return_cuts: bool = False,
     return_saturation: bool = False,
+    return_repairs: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
 
@@ -349,17 +353,18 @@ def preprocess(
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
     also the energies (...,) in eV below which a splice cut the counts (NaN: none); with
     ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
-    none; :func:`saturated_below_eV`), from the same pass over the counts.
+    none; :func:`saturated_below_eV`), from the same pass over the counts; with ``return_repairs``
+    last the :class:`RepairedChannels` of steps 1b and 1c (what :func:`repaired_channels` says).
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
-    grid, values, *sat = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
-                                          return_saturation=return_saturation, remove_spikes=remove_spikes,
-                                          fill_dead_channels=fill_dead_channels)
+    grid, values, *extra = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
+                                            return_saturation=return_saturation, remove_spikes=remove_spikes,
+                                            fill_dead_channels=fill_dead_channels, return_repairs=return_repairs)
     out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                             cut_splices=cut_splices, return_cuts=return_cuts)
-    if not return_saturation:
+    if not extra:
         return out
-    return (*out, sat[0]) if return_cuts else (out, sat[0])
+    return (*out, *extra) if return_cuts else (out, *extra)
 
 
 def left_out_below_eV(spectrum: Spectrum, offset_eV: float = 0.0) -> float:
