@@ -176,11 +176,7 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
     out, found = reported.copy(), []
     for (a, b), (net, start) in resolvers.items():
         ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
-        both = reported[:, ia] & reported[:, ib]
-        one = np.zeros(len(x), dtype=bool)
-        if P is not None and getattr(net, "swap", False) and not net.presence:
-            candidate = P >= SWAP_CANDIDATE
-            one = ((reported[:, ia] & candidate[:, ib]) | (reported[:, ib] & candidate[:, ia])) & ~both
+        both, one = _pair_rows(reported, P, net, ia, ib)
         rows = np.flatnonzero(both | one)
         if rows.size == 0:
             continue
@@ -202,6 +198,18 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
             found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence), swapped)))
     found.sort(key=lambda rd: rd[0])
     return out, found
+
+
+def _pair_rows(reported: np.ndarray, P: np.ndarray | None, net, ia: int, ib: int):
+    """(both, one): (n,) bool, the rows where both twins (columns ``ia``, ``ib``) are ``reported``,
+    and, for a swap pair (``net.swap``, not a presence pair) with probabilities ``P``, the rows where
+    only one is and the other's probability is >= :data:`SWAP_CANDIDATE`: the rows a resolver decides."""
+    both = reported[:, ia] & reported[:, ib]
+    one = np.zeros(len(reported), dtype=bool)
+    if P is not None and getattr(net, "swap", False) and not net.presence:
+        candidate = P >= SWAP_CANDIDATE
+        one = ((reported[:, ia] & candidate[:, ib]) | (reported[:, ib] & candidate[:, ia])) & ~both
+    return both, one
 
 
 def resolve_twins(inputs: np.ndarray, reported, resolvers: dict | None = None,
@@ -262,12 +270,9 @@ def resolve_probability_maps(inputs: np.ndarray, probabilities: np.ndarray, thre
     if navigation_shape is None or neighbourhood == 1 or len(P) < 2:
         reported, found = resolve_reported(inputs, above, resolvers, P)
     else:
-        pairs = [(ELEMENTS.index(a), ELEMENTS.index(b), getattr(net, "swap", False) and not net.presence)
-                 for (a, b), (net, _) in resolvers.items()]
-        candidate = P >= SWAP_CANDIDATE
-        rows = np.flatnonzero(np.any([(above[:, i] & above[:, j])
-                                      | (swap & ((above[:, i] & candidate[:, j]) | (above[:, j] & candidate[:, i])))
-                                      for i, j, swap in pairs], axis=0)) if pairs else np.zeros(0, np.int64)
+        decided = [np.logical_or(*_pair_rows(above, P, net, ELEMENTS.index(a), ELEMENTS.index(b)))
+                   for (a, b), (net, _) in resolvers.items()]
+        rows = np.flatnonzero(np.any(decided, axis=0)) if decided else np.zeros(0, np.int64)
         reported = above.copy()
         sub, found = resolve_reported(neighbourhood_mean(inputs, navigation_shape, rows, neighbourhood),
                                       above[rows], resolvers, P[rows])
