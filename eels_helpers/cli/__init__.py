@@ -81,6 +81,14 @@ def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the cou
                              "[they are filled from the levels on either side, and a note says where]")
 
 
+def add_radioactive_option(parser: argparse.ArgumentParser) -> None:
+    """``--allow-radioactive``: report technetium and promethium, which have no stable isotope and
+    are withheld by default (:mod:`eels_helpers.inference.unstable_elements`); ``args.allow_radioactive``."""
+    parser.add_argument("--allow-radioactive", action="store_true",
+                        help="report Tc and Pm where the threshold reports them (they have no stable isotope, "
+                             "so by default they are withheld and a line names their neighbours' probabilities)")
+
+
 def show_progress(args: argparse.Namespace) -> bool:
     """Whether a command shows progress bars: not with ``--quiet`` (global or the command's)."""
     return not getattr(args, "quiet", False)

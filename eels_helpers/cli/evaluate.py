@@ -4,7 +4,8 @@ cross-validation, and its invention rates on the open-world suite
 
 ::
 
-    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--keep-twins] [--json]
+    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--keep-twins]
+                     [--allow-radioactive] [--json]
 
 For each model (shipped name or model file; default ``default``): on the real spectra
 (``--experimental-dir``, else ``$EELS_ID_EXPERIMENTAL_DIR``, else the spectra shipped with the
@@ -12,8 +13,10 @@ package), for each of ``--splits`` grouped splits the threshold is chosen on the
 by the paper's rule and the test half scored at it, carbon left out; the means are printed with
 each split's threshold; then the same splits as ``eels-id predict`` decides, with reported onset
 twins resolved (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``: the network
-alone only). Then the open-world suite (``--suite`` spectra per kind): the fraction of
-spectra where an element other than the true ones is reported, at the model's own threshold.
+alone only) and Tc and Pm withheld (:mod:`eels_helpers.inference.unstable_elements`;
+``--allow-radioactive``: reported). Then the open-world suite (``--suite`` spectra per kind), as
+``predict`` decides: the fraction of spectra where an element other than the true ones is reported,
+at the model's own threshold.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from pathlib import Path
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from eels_helpers.cli import add_radioactive_option
+
     parser.add_argument("models", nargs="*", default=["default"], metavar="MODEL",
                         help="shipped model names or .pt files [default]")
     parser.add_argument("--experimental-dir", type=Path, default=None, metavar="DIR",
@@ -40,6 +45,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="score the network alone only; by default the real spectra are also scored as "
                              "`eels-id predict` decides, with reported twins resolved "
                              "(the pairs `eels-id models` lists)")
+    add_radioactive_option(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
 
@@ -65,12 +71,14 @@ def main(args: argparse.Namespace) -> int:
         inputs = manifest_inputs(manifest)
         for model in args.models:
             report = model_report(model, manifest, inputs=inputs, seeds=range(args.splits),
-                                  n_per_kind=args.suite, device=device)
+                                  n_per_kind=args.suite, device=device,
+                                  allow_radioactive=args.allow_radioactive)
             cv, rates = report["real"], report["open_world"]
             out[model] = {"real": cv.mean, "splits": cv.splits.to_dict("records"), "open_world": rates}
             if not args.keep_twins:
                 table, decisions = resolved_cross_validation(model, manifest, seeds=range(args.splits),
-                                                             network=cv, inputs=inputs)
+                                                             network=cv, inputs=inputs,
+                                                             allow_radioactive=args.allow_radioactive)
                 out[model]["real_twins_resolved"] = {
                     "f1": float(table.loc["mean", "resolved_f1"]),
                     "exact_match": float(table.loc["mean", "resolved_exact_match"]),
@@ -85,8 +93,10 @@ def main(args: argparse.Namespace) -> int:
                     print("  " + pe.summary())
                 if not args.keep_twins:
                     r = out[model]["real_twins_resolved"]
-                    print(f"  as `eels-id predict` decides (onset twins resolved): F1 {r['f1']:.3f}, exact match "
-                          f"{r['exact_match']:.3f} ({r['pairs_resolved_split0']} twin pairs resolved in split 0)")
+                    withheld = "" if args.allow_radioactive else ", Tc/Pm withheld"
+                    print(f"  as `eels-id predict` decides (onset twins resolved{withheld}): F1 {r['f1']:.3f}, "
+                          f"exact match {r['exact_match']:.3f} "
+                          f"({r['pairs_resolved_split0']} twin pairs resolved in split 0)")
                 if rates:
                     print("  open-world suite, invented element: "
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))

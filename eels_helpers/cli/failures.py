@@ -4,14 +4,15 @@
 ::
 
     eels-id failures [--model NAME|PATH] [--experimental-dir DIR] [--threshold T]
-                     [--keep-twins] [--out DIR] [--json] [--device auto|cpu|cuda]
+                     [--keep-twins] [--allow-radioactive] [--out DIR] [--json] [--device auto|cpu|cuda]
 
 The spectra: ``--experimental-dir`` (a folder with ``manifest.csv``), else
 ``$EELS_ID_EXPERIMENTAL_DIR``, else the real spectra that ship with installed packages (said on
 stderr). The threshold: the model file's own unless ``--threshold``. The elements are decided as
 ``eels-id predict`` decides them: where both twins of a pair with a shipped resolver (``eels-id
 models`` lists them) reach the threshold, the twin
-resolver drops one (listed; ``--keep-twins``: the network alone). The table lists each cause
+resolver drops one (listed; ``--keep-twins``: both kept), and Tc and Pm, which have no stable isotope,
+are withheld (``--allow-radioactive``: reported). The table lists each cause
 (rules in :mod:`eels_helpers.evaluation.failure_analysis`, applied in order, first match wins)
 with its false positives, false negatives and files; ``--json`` prints the groups and every
 mistake as JSON; ``--out DIR`` writes one figure per non-empty group (the network input over
@@ -27,6 +28,8 @@ from pathlib import Path
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
+    from eels_helpers.cli import add_radioactive_option
+
     parser.add_argument("--model", default="default",
                         help="shipped model name (default, ensemble, ...) or a .pt file from `eels-id train` [default]")
     parser.add_argument("--experimental-dir", type=Path, default=None, metavar="DIR",
@@ -38,6 +41,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-twins", action="store_true",
                         help="keep both twins of a resolved pair (`eels-id models` lists them) where both reach "
                              "the threshold [resolved, as predict]")
+    add_radioactive_option(parser)
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write one PNG per group (the network input over simulated spectra of the same "
                              "composition and window) and mistakes.csv into DIR")
@@ -86,7 +90,8 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         analysis = analyse_failures(args.model, args.experimental_dir, threshold=args.threshold,
-                                    device=resolve_device(args.device), keep_twins=args.keep_twins)
+                                    device=resolve_device(args.device), keep_twins=args.keep_twins,
+                                    allow_radioactive=args.allow_radioactive)
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id failures: error: {err}", file=sys.stderr)
         return 2

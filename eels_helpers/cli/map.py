@@ -49,7 +49,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "'superlattice' for the synthetic default")
     parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_channel_options, add_microscope_options
+    from eels_helpers.cli import add_channel_options, add_microscope_options, add_radioactive_option
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -84,6 +84,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="the twin resolver reads the mean of the pixel's N x N neighbourhood (odd; 1: the "
                              "pixel alone) [3]")
     add_channel_options(parser, what="the pixels' counts")
+    add_radioactive_option(parser)
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 
@@ -116,7 +117,8 @@ def main(args: argparse.Namespace) -> int:
                                device=args.device, int8=args.int8, progress=show_progress(args),
                                keep_twins=args.keep_twins, twin_neighbourhood=args.twin_neighbourhood,
                                remove_spikes=not args.keep_spikes,
-                               fill_dead_channels=not args.keep_dead_channels)
+                               fill_dead_channels=not args.keep_dead_channels,
+                               allow_radioactive=args.allow_radioactive)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -130,6 +132,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
           f"(> {100 * mapping.presence:g} % of pixels at p >= {mapping.threshold:g}): "
           f"{', '.join(mapping.detected) or 'none'}")
+    if mapping.withheld:
+        print("withheld (no stable isotope; --allow-radioactive keeps them): "
+              + ", ".join(f"{s} ({100 * f:.1f} % of pixels)" for s, f in mapping.withheld.items()))
     if mapping.twin_pixels:
         print(f"twins with a resolver both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
               "one in each (--keep-twins keeps both)")

@@ -50,7 +50,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_channel_options, add_microscope_options
+    from eels_helpers.cli import add_channel_options, add_microscope_options, add_radioactive_option
 
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -81,6 +81,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "lanthanides; `eels-id models` lists them) where the threshold reports both "
                              "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
     add_channel_options(parser)
+    add_radioactive_option(parser)
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested [0.05]")
@@ -125,7 +126,8 @@ def main(args: argparse.Namespace) -> int:
                               int8=args.precision == "int8",
                               device=device, progress=show_progress(args), keep_twins=args.keep_twins,
                               remove_spikes=not args.keep_spikes,
-                              fill_dead_channels=not args.keep_dead_channels)
+                              fill_dead_channels=not args.keep_dead_channels,
+                              allow_radioactive=args.allow_radioactive)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
@@ -218,6 +220,8 @@ def _verify_one(pred, config, candidate_threshold, model):
         cand.setdefault(el, float(probs[ELEMENTS.index(el)]))
     for twin in pred.twins:          # the twin resolver's dropped twin is tested as a neighbour, p = 0
         cand[twin.dropped] = 0.0
+    for el in pred.withheld:         # no stable isotope (unstable_elements): not a candidate
+        cand.pop(el, None)
     if not cand:
         raise ValueError(f"no element has a probability >= {candidate_threshold:g} (--candidate-threshold)")
     return verify(pred.spectrum, cand, config, rule=DecisionRule(model=str(model)), threshold=pred.threshold)

@@ -135,9 +135,10 @@ def _element_thresholds(labels: np.ndarray, probabilities: np.ndarray, default: 
 
 def model_report(model: Any, manifest=None, *, inputs: np.ndarray | None = None,
                  seeds: Sequence[int] = SPLIT_SEEDS, n_per_kind: int = 25, suite_seed: int = 0,
-                 device: str = "cpu") -> dict:
+                 device: str = "cpu", allow_radioactive: bool = False) -> dict:
     """Grouped cross-validation on real spectra (when ``manifest`` is given) and the open-world
-    invention rates at the model's own threshold (``n_per_kind`` 0: the suite is skipped):
+    invention rates at the model's own threshold, as ``predict`` decides (``allow_radioactive``
+    passed to it; ``n_per_kind`` 0: the suite is skipped):
     ``{"real": CrossValidation or None, "open_world": {kind: rate}}`` (what ``eels-id evaluate``
     prints)."""
     from eels_helpers.evaluation.open_world import evaluate_open_world
@@ -145,5 +146,6 @@ def model_report(model: Any, manifest=None, *, inputs: np.ndarray | None = None,
     name = model if isinstance(model, str) else None
     real = (grouped_cross_validation(model, manifest, inputs=inputs, seeds=seeds, device=device, name=name)
             if manifest is not None else None)
-    rates = dict(evaluate_open_world(model, n_per_kind=n_per_kind, seed=suite_seed)[0]) if n_per_kind else {}
+    rates = (dict(evaluate_open_world(model, n_per_kind=n_per_kind, seed=suite_seed,
+                                      allow_radioactive=allow_radioactive)[0]) if n_per_kind else {})
     return {"real": real, "open_world": rates}

@@ -515,11 +515,14 @@ def failure_table(mistakes: Sequence[Mistake]):
 
 def analyse_failures(model: Any = "default", directory: str | Path | None = None, *,
                      threshold: float | None = None, manifest: Any = None, rules: FailureRules = FailureRules(),
-                     device: str = "cpu", keep_twins: bool = False) -> FailureAnalysis:
+                     device: str = "cpu", keep_twins: bool = False,
+                     allow_radioactive: bool = False) -> FailureAnalysis:
     """Run ``model`` on labelled real spectra and group every mistake by cause, as ``eels-id predict``
     decides: where both twins of a pair with a shipped resolver reach the threshold, the twin
     resolver's dropped twin
-    gets probability 0 (``FailureAnalysis.twins``; ``keep_twins``: the network alone).
+    gets probability 0 (``FailureAnalysis.twins``; ``keep_twins``: no twin resolver), and so do the
+    elements without a stable isotope (Tc, Pm: :mod:`eels_helpers.inference.unstable_elements`;
+    ``allow_radioactive``: reported as the network says).
 
     Parameters
     ----------
@@ -537,6 +540,8 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
         the tolerances of the cause rules.
     device : str
         "cpu", "cuda" or "auto".
+    allow_radioactive : bool
+        score Tc and Pm as the network gives them (not withheld).
     keep_twins : bool
         score the network's probabilities as they are (no twin resolver).
 
@@ -554,6 +559,7 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs, predict_manifest
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.twin_resolution import resolve_probability_maps
+    from eels_helpers.inference.unstable_elements import withhold_unstable
     from eels_helpers.models.model_files import LoadedModel, load_model
 
     if manifest is None:
@@ -576,6 +582,8 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     if not keep_twins:
         probs, found = resolve_probability_maps(inputs, probs, float(threshold))
         twins = [(manifest["file"].iloc[i], d) for i, d in found]
+    if not allow_radioactive:
+        probs = withhold_unstable(probs)
     facts = manifest_facts(manifest, probs, float(threshold), rules=rules, spectra=spectra)
     mistakes = classify_mistakes(manifest, probs, float(threshold), rules=rules, facts=facts)
     name = (Path(loaded.source).stem if isinstance(loaded, LoadedModel) and loaded.source

@@ -275,14 +275,17 @@ def invention_rates(cases: Sequence[OpenWorldCase], detected: Sequence[Iterable[
 
 
 def evaluate_open_world(model="default", n_per_kind: int = 25, seed: int = 0, threshold: float | None = None,
-                        cases: Sequence[OpenWorldCase] | None = None) -> tuple[Mapping[str, float], list]:
-    """Run ``model`` (as :func:`eels_helpers.inference.predict.predict` takes it) on the suite
+                        cases: Sequence[OpenWorldCase] | None = None,
+                        allow_radioactive: bool = False) -> tuple[Mapping[str, float], list]:
+    """Run ``model`` (as :func:`eels_helpers.inference.predict.predict` takes it, and decides with
+    ``allow_radioactive``) on the suite
     (``cases``, or :func:`open_world_suite` of ``n_per_kind`` and ``seed``) and return
     (:func:`invention_rates`, the list of predictions in the order of the cases)."""
     from eels_helpers.inference.predict import predict
 
     cases = open_world_suite(n_per_kind, seed) if cases is None else list(cases)
-    predictions = predict([c.spectrum for c in cases], model=model, threshold=threshold)
+    predictions = predict([c.spectrum for c in cases], model=model, threshold=threshold,
+                          allow_radioactive=allow_radioactive)
     return invention_rates(cases, [p.detected for p in predictions]), predictions
 
 

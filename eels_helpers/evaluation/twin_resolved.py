@@ -16,12 +16,15 @@ __all__ = ["resolved_cross_validation"]
 
 def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0, 1, 2, 3, 4),
                               resolvers: dict | None = None, probabilities: np.ndarray | None = None,
-                              inputs: np.ndarray | None = None, network: Any = None):
+                              inputs: np.ndarray | None = None, network: Any = None,
+                              allow_radioactive: bool = False):
     """Per split and mean: threshold, F1 and exact match of the network alone and with resolved twins
     (``probabilities``: the network's (n, 80) on the manifest and ``inputs`` its (n, 3072) network
     inputs, when already computed; ``network``: the network alone's
     :class:`~eels_helpers.evaluation.cross_validation.CrossValidation` on the same ``seeds``, when
-    already computed, e.g. by ``eels-id evaluate``: its probabilities and rows are reused).
+    already computed, e.g. by ``eels-id evaluate``: its probabilities and rows are reused). As
+    ``predict`` decides, the resolved decision also withholds the elements without a stable isotope
+    (:mod:`eels_helpers.inference.unstable_elements`) unless ``allow_radioactive``.
 
     Returns
     -------
@@ -34,6 +37,7 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation
     from eels_helpers.evaluation.real_spectra import manifest_inputs, predict_manifest
     from eels_helpers.inference.twin_resolution import resolve_reported
+    from eels_helpers.inference.unstable_elements import withhold_unstable
 
     inputs = manifest_inputs(manifest) if inputs is None else inputs
     if network is not None:
@@ -47,7 +51,7 @@ def resolved_cross_validation(model: Any, manifest, *, seeds: Sequence[int] = (0
     def resolve(reported: np.ndarray) -> np.ndarray:
         out, found = resolve_reported(inputs, reported, resolvers, P)
         per_split.append([(manifest["file"].iloc[i], d) for i, d in found])
-        return out
+        return out if allow_radioactive else withhold_unstable(out)
 
     cv = {"network": network if network is not None
           else grouped_cross_validation("network", manifest, probabilities=P, seeds=seeds),

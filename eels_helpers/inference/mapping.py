@@ -24,7 +24,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -48,7 +48,9 @@ class MappingResult:
     detected: kept elements (above threshold in > presence of pixels), by decreasing pixel
     fraction; pixel_fraction: (80,) fraction of pixels above threshold; seconds: wall time of
     pre-processing + network (+ twin resolver); twin_pixels: pixels where the twin resolver
-    dropped one of two reported onset twins (its probability there set to 0).
+    dropped one of two reported onset twins (its probability there set to 0); withheld: elements
+    without a stable isotope (Tc, Pm) above the presence criterion but not kept, with their pixel
+    fraction (:mod:`eels_helpers.inference.unstable_elements`; their maps are left as they are).
     """
 
     probabilities: np.ndarray
@@ -60,6 +62,7 @@ class MappingResult:
     offset_eV: float = 0.0
     seconds: float = 0.0
     twin_pixels: int = 0
+    withheld: dict[str, float] = field(default_factory=dict)
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -158,7 +161,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
                  keep_twins: bool = False, twin_neighbourhood: int = 3,
-                 remove_spikes: bool = True, fill_dead_channels: bool = True) -> MappingResult:
+                 remove_spikes: bool = True, fill_dead_channels: bool = True,
+                 allow_radioactive: bool = False) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -216,6 +220,10 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     fill_dead_channels : bool, default True
         Fill runs of dead channels (a dead column, a gap between detector chips) from the levels on
         either side (:mod:`eels_helpers.inference.dead_channels`; logged); False: the paper's recipe.
+    allow_radioactive : bool, default False
+        Keep technetium and promethium (no stable isotope) where they pass the presence criterion; by
+        default they are withheld and logged (``MappingResult.withheld``,
+        :mod:`eels_helpers.inference.unstable_elements`).
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -247,6 +255,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
     from eels_helpers.inference.twin_resolution import check_neighbourhood, resolve_probability_maps
+    from eels_helpers.inference.unstable_elements import split_withheld, withheld_line
     from eels_helpers.physics.elements import ELEMENTS
 
     if not 0.0 <= presence < 1.0:
@@ -284,10 +293,15 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)
     order = np.argsort(-frac, kind="stable")
-    detected = tuple(ELEMENTS[i] for i in order if frac[i] > presence)
+    detected, withheld = tuple(ELEMENTS[i] for i in order if frac[i] > presence), {}
+    if not allow_radioactive:      # no stable isotope: never in a specimen (unstable_elements)
+        detected, withheld = split_withheld(detected, frac)
+        mean = probs.reshape(-1, len(ELEMENTS)).mean(axis=0)
+        for symbol, fraction in withheld.items():
+            logging.getLogger(__name__).info(withheld_line(symbol, fraction, mean, what="pixels"))
     name = getattr(loaded, "name", "") or str(model)
     return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
-                         detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels)
+                         detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld)
 
 
 # --------------------------------------------------------------------------- quantification

@@ -26,6 +26,8 @@ import numpy as np
 from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
+from eels_helpers.inference.unstable_elements import split_withheld
+from eels_helpers.physics.elements import ELEMENTS
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,9 @@ class Prediction:
         (:mod:`eels_helpers.inference.dead_channels`).
     twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
         twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
+    withheld: elements without a stable isotope (Tc, Pm) the threshold reports but the decision
+        does not (:mod:`eels_helpers.inference.unstable_elements`), with their probability (pixel
+        fraction for a spectrum image); empty with ``allow_radioactive``.
     """
 
     source: str
@@ -80,6 +85,7 @@ class Prediction:
     dead_channel_count: np.ndarray | None = None
     dead_channels_eV: tuple[float, ...] = ()
     twins: tuple = ()
+    withheld: dict[str, float] = field(default_factory=dict)
 
     @property
     def spliced_below_eV(self) -> list[float]:
@@ -99,8 +105,6 @@ class Prediction:
 
     def to_dict(self) -> dict:
         """JSON-ready: all 80 probabilities keyed by symbol (per pixel for an SI)."""
-        from eels_helpers.physics.elements import ELEMENTS
-
         probs = np.round(self.probabilities.astype(np.float64), 5)
         out = {
             "file": self.source,
@@ -117,6 +121,8 @@ class Prediction:
             out["note"] = self.note
         if self.twins:
             out["twins"] = [d.to_dict() for d in self.twins]
+        if self.withheld:
+            out["withheld"] = {s: round(v, 5) for s, v in self.withheld.items()}
         if self.splice_cut_eV is not None:
             cuts = np.asarray(self.splice_cut_eV, dtype=np.float64)
             out["splice_cut_eV"] = np.where(np.isfinite(cuts), cuts, None).tolist()
@@ -263,8 +269,6 @@ def int8_linear_copy(model):
 
 
 def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: float):
-    from eels_helpers.physics.elements import ELEMENTS
-
     above = probabilities >= threshold
     if probabilities.ndim == 1:
         order = np.argsort(-probabilities, kind="stable")
@@ -316,6 +320,7 @@ def predict(
     keep_twins: bool = False,
     remove_spikes: bool = True,
     fill_dead_channels: bool = True,
+    allow_radioactive: bool = False,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
 
@@ -379,6 +384,10 @@ def predict(
         between detector chips) from the levels on either side
         (:mod:`eels_helpers.inference.dead_channels`; ``Prediction.dead_channel_count``); False:
         the paper's recipe.
+    allow_radioactive : bool, default False
+        Report technetium and promethium, which have no stable isotope, where the threshold reports
+        them; by default they are withheld (``Prediction.withheld``, a line says so and names their
+        neighbours' probabilities: :mod:`eels_helpers.inference.unstable_elements`).
 
     Returns
     -------
@@ -443,9 +452,13 @@ def predict(
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
         probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0
         detected, fractions = _detect(probs, threshold, presence_fraction)
+        withheld = {}
+        if not allow_radioactive:     # no stable isotope: never in a specimen (unstable_elements)
+            scores = [fractions[s] for s in ELEMENTS] if fractions else probs
+            detected, withheld = split_withheld(detected, scores)
         note = ""
         if not families:
-            detected, fractions = (), {s: 0.0 for s in fractions}
+            detected, fractions, withheld = (), {s: 0.0 for s in fractions}, {}
             note = (f"the window {lo:.0f}-{hi:.0f} eV holds no onset of the 107 edge families the "
                     "networks know: nothing can be identified")
         elif not spectrum.is_spectrum_image and z < STRUCTURE_Z_MIN:
@@ -476,6 +489,7 @@ def predict(
                 dead_channel_count=repaired.dead_count if fill_dead_channels else None,
                 dead_channels_eV=tuple(float(e) for e in repaired.dead_eV),
                 twins=twins,
+                withheld=withheld,
             )
         )
     return results
@@ -490,8 +504,16 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     if pred.note:
         return f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
-    return (_format_detected(pred, name, top) + twins + _splice_line(pred) + _saturation_line(pred)
-            + _spike_line(pred) + _dead_line(pred))
+    return (_format_detected(pred, name, top) + twins + _withheld_lines(pred) + _splice_line(pred)
+            + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred))
+
+
+def _withheld_lines(pred: Prediction) -> str:
+    from eels_helpers.inference.unstable_elements import withheld_line
+
+    probs = pred.probabilities.reshape(-1, len(ELEMENTS)).mean(axis=0)
+    what = "pixels" if pred.is_spectrum_image else "p"
+    return "".join(f"\n  {withheld_line(s, v, probs, what=what)}" for s, v in pred.withheld.items())
 
 
 def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:
@@ -551,8 +573,6 @@ def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why
 
 
 def _format_detected(pred: Prediction, name: str, top: int) -> str:
-    from eels_helpers.physics.elements import ELEMENTS
-
     if pred.is_spectrum_image:
         shape = " x ".join(str(n) for n in pred.navigation_shape)
         n = int(np.prod(pred.navigation_shape))
@@ -563,5 +583,7 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
     others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
-    line = f"{name}: {found or f'no identifiable edge (no element above the threshold {pred.threshold:.2f})'}"
+    nothing = ("no element reported (only elements without a stable isotope reached the threshold)" if pred.withheld
+               else f"no identifiable edge (no element above the threshold {pred.threshold:.2f})")
+    line = f"{name}: {found or nothing}"
     return line + (f"   [next: {others}]" if others else "")

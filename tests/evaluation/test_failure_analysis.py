@@ -216,7 +216,8 @@ def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path)
     )
 
     folder, _, probs = synthetic
-    analysis = analyse_failures(FixedLogits(probs), folder, threshold=0.5, keep_twins=True)   # the network alone
+    analysis = analyse_failures(FixedLogits(probs), folder, threshold=0.5, keep_twins=True,
+                                allow_radioactive=True)                                   # the network alone
     decided = analyse_failures(FixedLogits(probs), folder, threshold=0.5)   # as predict: carbon.msa's K dropped
     assert [(f, d.pair, d.dropped) for f, d in decided.twins] == [("carbon.msa", ("C", "K"), "K")]
     assert analysis.threshold == 0.5 and analysis.inputs.shape == (len(CASES), 3072)
@@ -260,6 +261,19 @@ def test_analyse_failures_with_a_fake_model_and_the_figures(synthetic, tmp_path)
     (tmp_path / "file").write_text("x")
     with pytest.raises(NotADirectoryError, match="not a folder"):
         save_failure_figures(analysis, tmp_path / "file")
+
+
+def test_analyse_failures_withholds_elements_without_a_stable_isotope(synthetic):
+    """As predict decides, a Pm the network puts beside every spectrum is withheld (probability 0,
+    no mistake); ``allow_radioactive`` scores it (a false positive in every file)."""
+    folder, _, probs = synthetic
+    with_pm = probs.copy()
+    with_pm[:, ELEMENTS.index("Pm")] = 0.95
+    decided = analyse_failures(FixedLogits(with_pm), folder, threshold=0.5, keep_twins=True)
+    assert not decided.probabilities[:, ELEMENTS.index("Pm")].any()
+    assert not any(m.element == "Pm" for m in decided.mistakes)
+    allowed = analyse_failures(FixedLogits(with_pm), folder, threshold=0.5, keep_twins=True, allow_radioactive=True)
+    assert sum(m.element == "Pm" and m.kind == "FP" for m in allowed.mistakes) == len(CASES)
 
 
 @pytest.mark.skipif(not (EXPERIMENTAL / "manifest.csv").is_file(), reason="../shared/experimental is absent")

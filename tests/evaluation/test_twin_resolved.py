@@ -40,3 +40,24 @@ def test_resolved_cross_validation_reuses_a_computed_network_cross_validation():
     assert [(f, d.kept, d.dropped) for f, d in decisions] == [(f, d.kept, d.dropped) for f, d in again_decisions]
     with pytest.raises(ValueError, match="split seeds"):
         resolved_cross_validation("default", manifest, seeds=(0, 1, 2), network=network)
+
+
+def test_the_resolved_decision_withholds_elements_without_a_stable_isotope():
+    """As ``predict`` decides, Tc and Pm are withheld (unstable_elements): a Pm put beside every
+    labelled spectrum costs the network alone its exact matches, not the resolved decision;
+    ``allow_radioactive`` keeps it."""
+    import numpy as np
+
+    from eels_helpers.evaluation.real_spectra import evaluation_set, label_matrix
+    from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
+    from eels_helpers.physics.elements import element_index
+
+    manifest, _ = evaluation_set(DATA_DIR / "real_spectra")
+    P = label_matrix(manifest["labels"]).astype(np.float32) * 0.9
+    P[:, element_index("Pm")] = 0.9
+    inputs = np.zeros((len(manifest), 3072), np.float32)
+    table, _ = resolved_cross_validation(None, manifest, seeds=(0,), resolvers={}, probabilities=P, inputs=inputs)
+    assert table.loc["mean", "network_exact_match"] == 0.0 and table.loc["mean", "resolved_exact_match"] == 1.0
+    table, _ = resolved_cross_validation(None, manifest, seeds=(0,), resolvers={}, probabilities=P, inputs=inputs,
+                                         allow_radioactive=True)
+    assert table.loc["mean", "resolved_exact_match"] == 0.0
