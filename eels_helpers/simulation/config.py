@@ -142,6 +142,14 @@ class SimulationConfig:
     carbon_atomic_fraction: tuple[float, float] = field(default=(0.05, 0.5), metadata=_row(
         "Carbon atomic fraction", "", "R", (0.0, 0.95),
         "atomic fraction of carbon after it is added (others scaled down)"))
+    implanted_gas_fraction: float = _fraction(
+        "Implanted noble gas",
+        "fraction of specimens given one of Ar, Kr, Xe (equally often) at an atomic fraction in "
+        "implanted_gas_atomic_fraction: Ar from ion milling, Xe from plasma FIB, Kr and Xe bubbles "
+        "(the Materials Project holds Ar only as the element, Kr and Xe nearly only as fluorides)")
+    implanted_gas_atomic_fraction: tuple[float, float] = field(default=(0.02, 0.2), metadata=_row(
+        "Implanted gas atomic fraction", "", "R", (0.0, 0.95),
+        "atomic fraction of the implanted gas after it is added (others scaled down)"))
     distractor_fraction: float = _fraction(
         "Edges outside the 107 families",
         "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
@@ -315,7 +323,7 @@ class SimulationConfig:
         """Whether any open-world option differs from the paper's dataset."""
         default = SimulationConfig.__dataclass_fields__
         return any(getattr(self, name) != default[name].default for name in OPEN_WORLD_FIELDS
-                   if name not in ("carbon_atomic_fraction", "detectability_sigma"))
+                   if name not in ("carbon_atomic_fraction", "implanted_gas_atomic_fraction", "detectability_sigma"))
 
     def open_world_table(self):
         """The open-world options (not in the paper's Table 1) as a pandas DataFrame with
@@ -341,6 +349,7 @@ class SimulationConfig:
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
+                     "implanted_gas_fraction", "implanted_gas_atomic_fraction",
                      "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
                      "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
@@ -403,6 +412,11 @@ NAMED_CONFIGS["open-world-plasmon"] = {**NAMED_CONFIGS["open-world-4f"], "lowlos
 NAMED_CONFIGS["open-world-autoionisation"] = {**NAMED_CONFIGS["open-world-plasmon"],
                                               "white_line_model": "autoionisation"}
 
+#: ``open-world-gas``: ``open-world-autoionisation`` where a fifth of the specimens hold an implanted noble gas (Ar, Kr
+#: or Xe in a matrix, :func:`eels_helpers.simulation.open_world.add_implanted_gas`), as ion-milled, plasma-FIB and
+#: irradiated specimens do
+NAMED_CONFIGS["open-world-gas"] = {**NAMED_CONFIGS["open-world-autoionisation"], "implanted_gas_fraction": 0.2}
+
 
 #: one line per named configuration (command-line help, the book)
 NAMED_CONFIG_NOTES = {
@@ -422,6 +436,7 @@ NAMED_CONFIG_NOTES = {
                           "(paper: 2-5 peaks at 3-20 eV)",
     "open-world-autoionisation": "open-world-plasmon with narrower lanthanide N4,5 lines below the 4d threshold "
                                  "(no autoionisation there)",
+    "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
 }
 
 

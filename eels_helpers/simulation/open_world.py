@@ -13,6 +13,10 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
 
 1. :func:`add_carbon`: a carbon film on a fraction of specimens (C added at an atomic fraction
    in ``carbon_atomic_fraction``; simulated and labelled through C K like any element);
+1b. :func:`add_implanted_gas` (``implanted_gas_fraction``, session 29): Ar, Kr or Xe implanted in
+   a fraction of specimens (ion milling, plasma FIB, gas bubbles), simulated and labelled through
+   their edges like any element's (Ar L2,3, Xe M4,5, Kr L2,3; Kr M4,5 and the others outside the
+   families with ``other_edges_fraction``);
 2. :func:`redraw_windows` (inside the parameter draw, before the families in the window are
    chosen): windows starting at 75-85 eV, and narrow windows tight around the query edge;
 3. :func:`edge_free`: spectra whose edges are removed (label: no element), all but a carbon
@@ -92,7 +96,8 @@ from eels_helpers.physics.elements import ELEMENTS
 from eels_helpers.simulation import background as _background
 from eels_helpers.simulation.config import SimulationConfig
 
-__all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "generator", "add_carbon",
+__all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES", "generator", "add_carbon",
+           "add_implanted_gas",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
            "distractor_edges", "other_edges", "lone_edges", "fine_structure_depth", "add_pi_star",
            "PI_STAR_FAMILIES", "lowloss_tail",
@@ -135,6 +140,34 @@ def add_carbon(specimens, config: SimulationConfig, ow: np.random.Generator) -> 
             continue
         fr = [f * (1.0 - x[b]) for f in s.fractions] + [float(x[b])]
         out[b] = Specimen(s.elements + ("C",), tuple(fr), s.query)
+    return out
+
+
+#: the implanted noble gases (:func:`add_implanted_gas`), drawn equally often
+IMPLANTED_GASES = ("Ar", "Kr", "Xe")
+
+
+def add_implanted_gas(specimens, config: SimulationConfig, ow: np.random.Generator) -> list:
+    """Specimens with an implanted noble gas: a fraction ``config.implanted_gas_fraction`` of them get
+    one of :data:`IMPLANTED_GASES` at an atomic fraction x in ``config.implanted_gas_atomic_fraction``
+    (the others scaled by 1 - x), as ion milling (Ar), a plasma FIB (Xe) or irradiation (Kr, Xe
+    bubbles) leave them; those that hold a noble gas already are left as they are. Nothing is drawn
+    when the fraction is 0 (every other configuration's spectra stay bit-identical)."""
+    from eels_helpers.simulation.specimens import Specimen
+
+    if config.implanted_gas_fraction <= 0.0:
+        return list(specimens)
+    B = len(specimens)
+    chosen = ow.random(B) < config.implanted_gas_fraction
+    gas = ow.integers(0, len(IMPLANTED_GASES), size=B)
+    x = ow.uniform(*config.implanted_gas_atomic_fraction, size=B)
+    out = list(specimens)
+    for b in np.flatnonzero(chosen):
+        s = out[b]
+        if any(g in s.elements for g in IMPLANTED_GASES):
+            continue
+        fr = [f * (1.0 - x[b]) for f in s.fractions] + [float(x[b])]
+        out[b] = Specimen(s.elements + (IMPLANTED_GASES[gas[b]],), tuple(fr), s.query)
     return out
 
 

@@ -250,6 +250,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     ow = _open.generator(config, rng)
     if ow is not None:
         specimens = _open.add_carbon(specimens, config, ow)
+        specimens = _open.add_implanted_gas(specimens, config, ow)
     p = draw_parameters(specimens, config, rng, available, open_world=ow)
     n_edges = p.included.sum(axis=1)
     if n_edges.max() > MAX_EDGE_SLOTS:

@@ -412,3 +412,36 @@ def test_4f_configuration_only_changes_the_gos_source():
     four_f, mild = named_config("open-world-4f"), named_config("open-world-mild")
     assert four_f.gos == "builtin+4f-multiplet" and mild.gos == SimulationConfig().gos == "auto"
     assert dataclasses.replace(four_f, gos=mild.gos) == mild
+
+
+def test_implanted_gas_is_added_to_the_chosen_specimens_only():
+    from eels_helpers.simulation.open_world import IMPLANTED_GASES, add_implanted_gas
+
+    plain = [sp.Specimen(("Fe", "O"), (0.4, 0.6), "Fe")] * 400
+    cfg = _only(implanted_gas_fraction=0.5, implanted_gas_atomic_fraction=(0.05, 0.1))
+    out = add_implanted_gas(plain, cfg, np.random.default_rng(0))
+    changed = [s for s in out if s.elements != ("Fe", "O")]
+    assert 150 < len(changed) < 250
+    assert {s.elements[-1] for s in changed} == set(IMPLANTED_GASES) and all(s.query == "Fe" for s in changed)
+    x = np.array([s.fractions[-1] for s in changed])
+    assert x.min() >= 0.05 and x.max() <= 0.1
+    assert np.allclose([sum(s.fractions) for s in changed], 1.0)
+    assert np.allclose([s.fractions[0] / s.fractions[1] for s in changed], 0.4 / 0.6)   # the matrix scaled
+    gassy = [sp.Specimen(("Xe", "F"), (0.33, 0.67), "Xe")]
+    assert add_implanted_gas(gassy, _only(implanted_gas_fraction=1.0), np.random.default_rng(0)) == gassy
+    # off: nothing drawn, so every other configuration's spectra stay bit-identical
+    gen = np.random.default_rng(1)
+    state = gen.bit_generator.state
+    assert add_implanted_gas(plain, _only(carbon_fraction=0.5), gen) == plain and gen.bit_generator.state == state
+
+
+def test_gas_configuration_adds_labelled_noble_gases_and_changes_nothing_else(specimens):
+    gas, auto = named_config("open-world-gas"), named_config("open-world-autoionisation")
+    assert dataclasses.replace(gas, implanted_gas_fraction=0.0) == auto and gas.implanted_gas_fraction == 0.2
+    no_gas = [s for s in specimens if not {"Ar", "Kr", "Xe"} & set(s.elements)][:48]
+    batch = simulate_batch(no_gas, _only(implanted_gas_fraction=1.0, low_start_fraction=1.0), 7)
+    labelled = batch.labels_identification.astype(bool)
+    gases = [ELEMENTS.index(g) for g in ("Ar", "Kr", "Xe")]
+    assert labelled[:, gases].any(axis=1).mean() > 0.3       # Ar L2,3 245 eV, Xe M4,5 672 eV, Kr L2,3 1675 eV
+    off = simulate_batch(no_gas, _only(low_start_fraction=1.0), 7)
+    assert not off.labels_identification[:, gases].any()
