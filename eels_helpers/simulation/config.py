@@ -195,6 +195,11 @@ class SimulationConfig:
         "fraction of B, C, N and O K edges given a sharp 1s -> pi* line near the onset (pi-bonded "
         "solids, molecules, transition-metal oxides' O K pre-peak; "
         "eels_helpers.simulation.open_world.add_pi_star)")
+    sigma_star_fraction: float = _fraction(
+        "1s -> sigma* resonances",
+        "fraction of B, C, N and O K edges given a broad 1s -> sigma* shape resonance 5-15 eV above "
+        "the onset (FWHM 4-10 eV; graphitic and amorphous carbon's hump at ~292-300 eV; "
+        "eels_helpers.simulation.open_world.add_sigma_star)")
     fs_depth: tuple[float, float] = field(default=(1.0, 1.0), metadata=_row(
         "Fine-structure depth", "", "R", (0.0, 1.0),
         "the generic fine structure's modulation 1 + c f scaled to 1 + d c f, d drawn per edge "
@@ -353,7 +358,8 @@ OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fra
                      "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
                      "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
-                     "artefact_fraction", "dark_fraction", "pi_star_fraction", "fs_depth", "labels",
+                     "artefact_fraction", "dark_fraction", "pi_star_fraction", "sigma_star_fraction", "fs_depth",
+                     "labels",
                      "detectability_sigma")
 
 #: named simulator configurations: ``paper`` (Table 1, the paper's dataset), ``open-world`` (the
@@ -416,6 +422,9 @@ NAMED_CONFIGS["open-world-autoionisation"] = {**NAMED_CONFIGS["open-world-plasmo
 #: or Xe in a matrix, :func:`eels_helpers.simulation.open_world.add_implanted_gas`), as ion-milled, plasma-FIB and
 #: irradiated specimens do
 NAMED_CONFIGS["open-world-gas"] = {**NAMED_CONFIGS["open-world-autoionisation"], "implanted_gas_fraction": 0.2}
+#: ``open-world-sigma``: ``open-world-autoionisation`` whose B, C, N, O K edges get a broad 1s -> sigma* resonance half
+#: of the time (:func:`eels_helpers.simulation.open_world.add_sigma_star`), as bonded light elements show it
+NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"], "sigma_star_fraction": 0.5}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -437,6 +446,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-autoionisation": "open-world-plasmon with narrower lanthanide N4,5 lines below the 4d threshold "
                                  "(no autoionisation there)",
     "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
+    "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
 }
 
 

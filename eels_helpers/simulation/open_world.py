@@ -100,7 +100,7 @@ __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES
            "add_implanted_gas",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
            "distractor_edges", "other_edges", "lone_edges", "fine_structure_depth", "add_pi_star",
-           "PI_STAR_FAMILIES", "lowloss_tail",
+           "PI_STAR_FAMILIES", "add_sigma_star", "lowloss_tail",
            "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -277,6 +277,12 @@ PI_STAR_OFFSET_EV = (-1.5, 4.5)
 PI_STAR_FWHM_EV = (0.4, 1.5)
 PI_STAR_AREA = (0.1, 1.0)
 PI_STAR_REFERENCE_EV = 20
+#: the same families' 1s -> sigma* shape resonances (:func:`add_sigma_star`): broad, 5-15 eV above
+#: the onset (Stohr, NEXAFS Spectroscopy (Springer 1992), ch. 4-5: graphite C K ~292 eV, h-BN B K
+#: ~198 eV and N K ~408 eV), area x the edge's counts over its first PI_STAR_REFERENCE_EV
+SIGMA_STAR_OFFSET_EV = (5.0, 15.0)
+SIGMA_STAR_FWHM_EV = (4.0, 10.0)
+SIGMA_STAR_AREA = (0.5, 3.0)
 
 
 def fine_structure_depth(n_rows: int, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray | None:
@@ -294,24 +300,45 @@ def add_pi_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> 
     channels from its onset column, spread over the columns as a Lorentzian's share of each
     1 eV bin (:func:`eels_helpers.physics.white_lines.lorentzian_bin_share`), centred at the onset
     column + offset. Returns (M,) bool: the rows that got a line (nothing drawn when the option is off)."""
+    return _add_k_lines(edges, p, ow, config.pi_star_fraction, PI_STAR_OFFSET_EV, PI_STAR_FWHM_EV, PI_STAR_AREA,
+                        np.arange(-8, 16))
+
+
+def add_sigma_star(edges, p, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray:
+    """Add 1s -> sigma* shape resonances IN PLACE to a fraction ``config.sigma_star_fraction`` of the
+    B, C, N and O K edge rows (session 29, experiment S29): the core electron's transition into the
+    antibonding sigma* orbital of the bonds, a quasi-bound state above the ionisation threshold that
+    every bonded light element shows as a broad peak 5-15 eV above its K onset (Stohr 1992, ch. 4-5;
+    Egerton 2011, sec. 3.8): a Lorentzian of FWHM ``SIGMA_STAR_FWHM_EV`` at ``SIGMA_STAR_OFFSET_EV``
+    from the onset column, area ``SIGMA_STAR_AREA`` x the row's counts over its first 20 eV (as
+    :func:`add_pi_star`). Without it the networks had seen graphitic and amorphous carbon's hump at
+    ~292-300 eV only as the generic fine structure, and read it as K L2,3 (294 / 297 eV). Returns (M,)
+    bool: the rows that got one (nothing drawn when the option is off)."""
+    return _add_k_lines(edges, p, ow, config.sigma_star_fraction, SIGMA_STAR_OFFSET_EV, SIGMA_STAR_FWHM_EV,
+                        SIGMA_STAR_AREA, np.arange(-8, 48))
+
+
+def _add_k_lines(edges, p, ow, fraction, offset_eV, fwhm_eV, area_range, span) -> np.ndarray:
+    """The line of :func:`add_pi_star` / :func:`add_sigma_star` on a ``fraction`` of the
+    PI_STAR_FAMILIES rows: position, FWHM and area drawn uniformly in the ranges given, spread over
+    the columns ``span`` around the onset column as a Lorentzian's share of each 1 eV bin."""
     from eels_helpers.physics.elements import EDGE_FAMILIES
     from eels_helpers.physics.white_lines import lorentzian_bin_share
 
     M = edges.rows.shape[0]
-    if config.pi_star_fraction <= 0 or M == 0:
+    if fraction <= 0 or M == 0:
         return np.zeros(M, bool)
     fam = [i for i, f in enumerate(EDGE_FAMILIES) if f.name in PI_STAR_FAMILIES]
-    chosen = np.isin(p.pair_family, fam) & (ow.random(M) < config.pi_star_fraction)
-    offset = ow.uniform(*PI_STAR_OFFSET_EV, size=M)
-    fwhm = ow.uniform(*PI_STAR_FWHM_EV, size=M)
-    area = ow.uniform(*PI_STAR_AREA, size=M)
+    chosen = np.isin(p.pair_family, fam) & (ow.random(M) < fraction)
+    offset = ow.uniform(*offset_eV, size=M)
+    fwhm = ow.uniform(*fwhm_eV, size=M)
+    area = ow.uniform(*area_range, size=M)
     idx = np.flatnonzero(chosen)
     if not idx.size:
         return chosen
     start = edges.fs_start[idx]
     ref = np.arange(PI_STAR_REFERENCE_EV)
     area_counts = area[idx] * edges.rows[idx[:, None], start[:, None] + ref].sum(axis=1)
-    span = np.arange(-8, 16)                       # columns around the onset that get the line
     cols = np.clip(start[:, None] + span, 0, edges.rows.shape[1] - 1)
     share = lorentzian_bin_share(np.broadcast_to(span, (idx.size, span.size)), offset[idx], fwhm[idx], 1.0)
     np.add.at(edges.rows, (idx[:, None], cols), (area_counts[:, None] * share).astype(np.float32))

@@ -284,6 +284,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         np.add(edges.rows, lines, out=edges.rows)
     if ow is not None:
         pi_star = _open.add_pi_star(edges, p, config, ow)
+        _open.add_sigma_star(edges, p, config, ow)
     # no wrap-around of the circular convolution into the window: keep the edges up to the
     # last recorded channel plus the kernel's support, zero beyond
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)
