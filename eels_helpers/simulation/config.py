@@ -194,12 +194,12 @@ class SimulationConfig:
         "1s -> pi* lines",
         "fraction of B, C, N and O K edges given a sharp 1s -> pi* line near the onset (pi-bonded "
         "solids, molecules, transition-metal oxides' O K pre-peak; "
-        "eels_helpers.simulation.open_world.add_pi_star)")
+        "eels_helpers.simulation.bonding_lines.add_pi_star)")
     sigma_star_fraction: float = _fraction(
         "1s -> sigma* resonances",
         "fraction of B, C, N and O K edges given a broad 1s -> sigma* shape resonance 5-15 eV above "
         "the onset (FWHM 4-10 eV; graphitic and amorphous carbon's hump at ~292-300 eV; "
-        "eels_helpers.simulation.open_world.add_sigma_star)")
+        "eels_helpers.simulation.bonding_lines.add_sigma_star)")
     fs_depth: tuple[float, float] = field(default=(1.0, 1.0), metadata=_row(
         "Fine-structure depth", "", "R", (0.0, 1.0),
         "the generic fine structure's modulation 1 + c f scaled to 1 + d c f, d drawn per edge "
@@ -423,7 +423,7 @@ NAMED_CONFIGS["open-world-autoionisation"] = {**NAMED_CONFIGS["open-world-plasmo
 #: irradiated specimens do
 NAMED_CONFIGS["open-world-gas"] = {**NAMED_CONFIGS["open-world-autoionisation"], "implanted_gas_fraction": 0.2}
 #: ``open-world-sigma``: ``open-world-autoionisation`` whose B, C, N, O K edges get a broad 1s -> sigma* resonance half
-#: of the time (:func:`eels_helpers.simulation.open_world.add_sigma_star`), as bonded light elements show it
+#: of the time (:func:`eels_helpers.simulation.bonding_lines.add_sigma_star`), as bonded light elements show it
 NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"], "sigma_star_fraction": 0.5}
 
 

@@ -57,6 +57,7 @@ from typing import Sequence
 
 import numpy as np
 
+from eels_helpers.simulation import bonding_lines as _bonding
 from eels_helpers.simulation import lowloss as _lowloss
 from eels_helpers.simulation import open_world as _open
 from eels_helpers.simulation import steps as _steps
@@ -283,8 +284,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     if lines is not None:
         np.add(edges.rows, lines, out=edges.rows)
     if ow is not None:
-        pi_star = _open.add_pi_star(edges, p, config, ow)
-        _open.add_sigma_star(edges, p, config, ow)
+        pi_star = _bonding.add_pi_star(edges, p, config, ow)
+        _bonding.add_sigma_star(edges, p, config, ow)
     # no wrap-around of the circular convolution into the window: keep the edges up to the
     # last recorded channel plus the kernel's support, zero beyond
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)

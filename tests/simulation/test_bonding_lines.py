@@ -1,0 +1,78 @@
+"""Bonding lines of B, C, N, O K edges (eels_helpers.simulation.bonding_lines): 1s -> pi* lines and
+1s -> sigma* resonances, each on the drawn share of the edge rows, nothing drawn when off."""
+
+import dataclasses
+
+import numpy as np
+
+from eels_helpers.simulation.config import SimulationConfig, named_config
+
+
+def _only(**options):
+    return SimulationConfig(**options)
+
+
+def test_pi_star_lines_only_on_b_c_n_o_k_edges_with_the_drawn_area():
+    """1s -> pi* (bonding_lines.add_pi_star): a Lorentzian near the K onset of B/C/N/O whose area is
+    the drawn share (0.1-1) of the edge's first 20 eV; other families untouched."""
+    from types import SimpleNamespace
+
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    from eels_helpers.simulation import bonding_lines as ow_mod
+    from eels_helpers.simulation.steps import EdgeRows
+
+    names = [f.name for f in EDGE_FAMILIES]
+    fam = np.array([names.index("N K"), names.index("Sc L"), names.index("C K"), names.index("O K")])
+    rows = np.zeros((4, 200), np.float32)
+    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)       # a sawtooth edge from column 16
+    edges = EdgeRows(rows.copy(), np.zeros(4, np.int64), np.full(4, 16), np.zeros(4), np.ones(4))
+    p = SimpleNamespace(pair_family=fam)
+    got = ow_mod.add_pi_star(edges, p, _only(pi_star_fraction=1.0), np.random.default_rng(0))
+    assert got.tolist() == [True, False, True, True]
+    added = edges.rows - rows
+    assert (added[1] == 0).all()
+    ref = rows[0, 16:36].sum()
+    for m in (0, 2, 3):
+        assert 0.1 * ref * 0.9 < added[m].sum() < 1.0 * ref     # Lorentzian tails past the span
+        peak = int(np.argmax(added[m]))
+        assert 16 - 2 <= peak <= 16 + 5                          # near the onset
+        assert added[m, peak] > 2 * rows[m, 16 + 10]              # a sharp line, above the edge
+    # off: nothing drawn, nothing added
+    gen = np.random.default_rng(0)
+    before = gen.bit_generator.state
+    assert not ow_mod.add_pi_star(edges, p, _only(), gen).any()
+    assert gen.bit_generator.state == before
+
+
+def test_sigma_star_resonances_are_broad_peaks_above_the_b_c_n_o_k_onsets():
+    """1s -> sigma* (bonding_lines.add_sigma_star, S29): a broad Lorentzian 5-15 eV above the K onset of
+    B/C/N/O whose area is the drawn multiple (0.5-3) of the edge's first 20 eV; others untouched."""
+    from types import SimpleNamespace
+
+    from eels_helpers.physics.elements import EDGE_FAMILIES
+    from eels_helpers.simulation import bonding_lines as ow_mod
+    from eels_helpers.simulation.steps import EdgeRows
+
+    names = [f.name for f in EDGE_FAMILIES]
+    fam = np.array([names.index("C K"), names.index("Sc L"), names.index("B K"), names.index("O K")])
+    rows = np.zeros((4, 200), np.float32)
+    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)
+    edges = EdgeRows(rows.copy(), np.zeros(4, np.int64), np.full(4, 16), np.zeros(4), np.ones(4))
+    p = SimpleNamespace(pair_family=fam)
+    got = ow_mod.add_sigma_star(edges, p, _only(sigma_star_fraction=1.0), np.random.default_rng(1))
+    assert got.tolist() == [True, False, True, True]
+    added = edges.rows - rows
+    assert (added[1] == 0).all()
+    ref = rows[0, 16:36].sum()
+    for m in (0, 2, 3):
+        assert 0.5 * ref * 0.8 < added[m].sum() < 3.0 * ref
+        peak = int(np.argmax(added[m]))
+        assert 16 + 4 <= peak <= 16 + 16                         # 5-15 eV above the onset
+        half = added[m] >= added[m, peak] / 2
+        assert half.sum() >= 3                                   # broad (FWHM >= 4 eV), not a line
+    gen = np.random.default_rng(0)
+    before = gen.bit_generator.state
+    assert not ow_mod.add_sigma_star(edges, p, _only(pi_star_fraction=1.0), gen).any()
+    assert gen.bit_generator.state == before
+    sigma, auto = named_config("open-world-sigma"), named_config("open-world-autoionisation")
+    assert dataclasses.replace(sigma, sigma_star_fraction=0.0) == auto and sigma.sigma_star_fraction == 0.5
