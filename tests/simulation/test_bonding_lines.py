@@ -5,6 +5,7 @@ import dataclasses
 
 import numpy as np
 
+from eels_helpers.simulation import bonding_lines
 from eels_helpers.simulation.config import SimulationConfig, named_config
 
 
@@ -12,22 +13,26 @@ def _only(**options):
     return SimulationConfig(**options)
 
 
-def test_pi_star_lines_only_on_b_c_n_o_k_edges_with_the_drawn_area():
-    """1s -> pi* (bonding_lines.add_pi_star): a Lorentzian near the K onset of B/C/N/O whose area is
-    the drawn share (0.1-1) of the edge's first 20 eV; other families untouched."""
+def _sawtooth_rows(families):
+    """(rows, EdgeRows copy, parameters): one sawtooth edge from column 16 per family named."""
     from types import SimpleNamespace
 
     from eels_helpers.physics.elements import EDGE_FAMILIES
-    from eels_helpers.simulation import bonding_lines as ow_mod
     from eels_helpers.simulation.steps import EdgeRows
 
     names = [f.name for f in EDGE_FAMILIES]
-    fam = np.array([names.index("N K"), names.index("Sc L"), names.index("C K"), names.index("O K")])
-    rows = np.zeros((4, 200), np.float32)
-    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)       # a sawtooth edge from column 16
-    edges = EdgeRows(rows.copy(), np.zeros(4, np.int64), np.full(4, 16), np.zeros(4), np.ones(4))
-    p = SimpleNamespace(pair_family=fam)
-    got = ow_mod.add_pi_star(edges, p, _only(pi_star_fraction=1.0), np.random.default_rng(0))
+    rows = np.zeros((len(families), 200), np.float32)
+    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)
+    n = len(families)
+    edges = EdgeRows(rows.copy(), np.zeros(n, np.int64), np.full(n, 16), np.zeros(n), np.ones(n))
+    return rows, edges, SimpleNamespace(pair_family=np.array([names.index(f) for f in families]))
+
+
+def test_pi_star_lines_only_on_b_c_n_o_k_edges_with_the_drawn_area():
+    """1s -> pi* (bonding_lines.add_pi_star): a Lorentzian near the K onset of B/C/N/O whose area is
+    the drawn share (0.1-1) of the edge's first 20 eV; other families untouched."""
+    rows, edges, p = _sawtooth_rows(("N K", "Sc L", "C K", "O K"))
+    got = bonding_lines.add_pi_star(edges, p, _only(pi_star_fraction=1.0), np.random.default_rng(0))
     assert got.tolist() == [True, False, True, True]
     added = edges.rows - rows
     assert (added[1] == 0).all()
@@ -40,26 +45,15 @@ def test_pi_star_lines_only_on_b_c_n_o_k_edges_with_the_drawn_area():
     # off: nothing drawn, nothing added
     gen = np.random.default_rng(0)
     before = gen.bit_generator.state
-    assert not ow_mod.add_pi_star(edges, p, _only(), gen).any()
+    assert not bonding_lines.add_pi_star(edges, p, _only(), gen).any()
     assert gen.bit_generator.state == before
 
 
 def test_sigma_star_resonances_are_broad_peaks_above_the_b_c_n_o_k_onsets():
     """1s -> sigma* (bonding_lines.add_sigma_star, S29): a broad Lorentzian 5-15 eV above the K onset of
     B/C/N/O whose area is the drawn multiple (0.5-3) of the edge's first 20 eV; others untouched."""
-    from types import SimpleNamespace
-
-    from eels_helpers.physics.elements import EDGE_FAMILIES
-    from eels_helpers.simulation import bonding_lines as ow_mod
-    from eels_helpers.simulation.steps import EdgeRows
-
-    names = [f.name for f in EDGE_FAMILIES]
-    fam = np.array([names.index("C K"), names.index("Sc L"), names.index("B K"), names.index("O K")])
-    rows = np.zeros((4, 200), np.float32)
-    rows[:, 16:] = 100.0 * np.exp(-np.arange(184) / 60.0)
-    edges = EdgeRows(rows.copy(), np.zeros(4, np.int64), np.full(4, 16), np.zeros(4), np.ones(4))
-    p = SimpleNamespace(pair_family=fam)
-    got = ow_mod.add_sigma_star(edges, p, _only(sigma_star_fraction=1.0), np.random.default_rng(1))
+    rows, edges, p = _sawtooth_rows(("C K", "Sc L", "B K", "O K"))
+    got = bonding_lines.add_sigma_star(edges, p, _only(sigma_star_fraction=1.0), np.random.default_rng(1))
     assert got.tolist() == [True, False, True, True]
     added = edges.rows - rows
     assert (added[1] == 0).all()
@@ -72,7 +66,7 @@ def test_sigma_star_resonances_are_broad_peaks_above_the_b_c_n_o_k_onsets():
         assert half.sum() >= 3                                   # broad (FWHM >= 4 eV), not a line
     gen = np.random.default_rng(0)
     before = gen.bit_generator.state
-    assert not ow_mod.add_sigma_star(edges, p, _only(pi_star_fraction=1.0), gen).any()
+    assert not bonding_lines.add_sigma_star(edges, p, _only(pi_star_fraction=1.0), gen).any()
     assert gen.bit_generator.state == before
     sigma, auto = named_config("open-world-sigma"), named_config("open-world-autoionisation")
     assert dataclasses.replace(sigma, sigma_star_fraction=0.0) == auto and sigma.sigma_star_fraction == 0.5
