@@ -178,6 +178,7 @@ def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingRes
             f.attrs["offset_eV"] = mapping.offset_eV
             f.attrs["model"] = mapping.model_name
             f.attrs["kept"] = json.dumps(list(mapping.detected))
+            f.attrs["withheld"] = json.dumps(mapping.withheld)
             f.attrs["source"] = str(getattr(spectrum, "source", "") or "")
             f.create_dataset("probabilities", data=mapping.probabilities, compression="gzip",
                              compression_opts=1)

@@ -115,6 +115,18 @@ def test_predict_and_map_withhold_pm_in_spectrum_images(caplog):
     assert set(allowed.detected) == {"O", "Pm"} and allowed.withheld == {}
 
 
+def test_mapping_file_records_what_was_withheld(tmp_path):
+    import h5py
+
+    from eels_helpers.inference.mapping_output import write_results
+
+    image = _oxide((2, 3))
+    result = map_elements(image, _SaysPmAndO(), threshold=0.5, device="cpu")
+    write_results(tmp_path / "maps", image, result)
+    with h5py.File(tmp_path / "maps" / "mapping.h5", "r") as f:
+        assert json.loads(f.attrs["kept"]) == ["O"] and json.loads(f.attrs["withheld"]) == {"Pm": 1.0}
+
+
 def test_the_command_line_withholds_and_allow_radioactive_reports(tmp_path, capsys, monkeypatch):
     from support import write_msa
 
