@@ -425,6 +425,8 @@ NAMED_CONFIGS["open-world-gas"] = {**NAMED_CONFIGS["open-world-autoionisation"],
 #: ``open-world-sigma``: ``open-world-autoionisation`` whose B, C, N, O K edges get a broad 1s -> sigma* resonance half
 #: of the time (:func:`eels_helpers.simulation.bonding_lines.add_sigma_star`), as bonded light elements show it
 NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"], "sigma_star_fraction": 0.5}
+#: ``open-world-gas-sigma``: both of the above
+NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -447,6 +449,7 @@ NAMED_CONFIG_NOTES = {
                                  "(no autoionisation there)",
     "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
     "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
+    "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
 }
 
 

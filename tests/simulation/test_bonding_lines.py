@@ -70,3 +70,6 @@ def test_sigma_star_resonances_are_broad_peaks_above_the_b_c_n_o_k_onsets():
     assert gen.bit_generator.state == before
     sigma, auto = named_config("open-world-sigma"), named_config("open-world-autoionisation")
     assert dataclasses.replace(sigma, sigma_star_fraction=0.0) == auto and sigma.sigma_star_fraction == 0.5
+    both = named_config("open-world-gas-sigma")
+    assert dataclasses.replace(both, implanted_gas_fraction=0.0) == sigma
+    assert dataclasses.replace(both, sigma_star_fraction=0.0) == named_config("open-world-gas")
