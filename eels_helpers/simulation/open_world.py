@@ -114,18 +114,24 @@ def add_carbon(specimens, config: SimulationConfig, ow: np.random.Generator) -> 
     """Specimens with a carbon film: a fraction ``config.carbon_fraction`` of them get C at an
     atomic fraction x in ``config.carbon_atomic_fraction`` (the others scaled by 1 - x); those
     that hold C already are left as they are."""
-    from eels_helpers.simulation.specimens import Specimen
-
     B = len(specimens)
     chosen = ow.random(B) < config.carbon_fraction
     x = ow.uniform(*config.carbon_atomic_fraction, size=B)
+    return _with_added_element(specimens, chosen, ["C"] * B, x, ("C",))
+
+
+def _with_added_element(specimens, chosen, symbols, x, unless) -> list:
+    """A copy of ``specimens`` where each ``chosen`` one that holds none of ``unless`` gets
+    ``symbols[b]`` at atomic fraction ``x[b]``, its other fractions scaled by 1 - x[b]."""
+    from eels_helpers.simulation.specimens import Specimen
+
     out = list(specimens)
     for b in np.flatnonzero(chosen):
         s = out[b]
-        if "C" in s.elements:
+        if any(u in s.elements for u in unless):
             continue
         fr = [f * (1.0 - x[b]) for f in s.fractions] + [float(x[b])]
-        out[b] = Specimen(s.elements + ("C",), tuple(fr), s.query)
+        out[b] = Specimen(s.elements + (symbols[b],), tuple(fr), s.query)
     return out
 
 
@@ -139,22 +145,13 @@ def add_implanted_gas(specimens, config: SimulationConfig, ow: np.random.Generat
     (the others scaled by 1 - x), as ion milling (Ar), a plasma FIB (Xe) or irradiation (Kr, Xe
     bubbles) leave them; those that hold a noble gas already are left as they are. Nothing is drawn
     when the fraction is 0 (every other configuration's spectra stay bit-identical)."""
-    from eels_helpers.simulation.specimens import Specimen
-
     if config.implanted_gas_fraction <= 0.0:
         return list(specimens)
     B = len(specimens)
     chosen = ow.random(B) < config.implanted_gas_fraction
     gas = ow.integers(0, len(IMPLANTED_GASES), size=B)
     x = ow.uniform(*config.implanted_gas_atomic_fraction, size=B)
-    out = list(specimens)
-    for b in np.flatnonzero(chosen):
-        s = out[b]
-        if any(g in s.elements for g in IMPLANTED_GASES):
-            continue
-        fr = [f * (1.0 - x[b]) for f in s.fractions] + [float(x[b])]
-        out[b] = Specimen(s.elements + (IMPLANTED_GASES[gas[b]],), tuple(fr), s.query)
-    return out
+    return _with_added_element(specimens, chosen, [IMPLANTED_GASES[g] for g in gas], x, IMPLANTED_GASES)
 
 
 def redraw_windows(start, end, latest_start, earliest_end, config: SimulationConfig,
