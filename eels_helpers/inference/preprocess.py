@@ -156,8 +156,11 @@ def resample_to_grid(
     batch_shape = data.shape[:-1]
     flat, spikes, dead = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
                                        fill_dead_channels=fill_dead_channels)
-    repaired = _as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), energy)
-    if logger.isEnabledFor(logging.DEBUG):     # the callers tell the user
+    debug = logger.isEnabledFor(logging.DEBUG)
+    # the report only where asked for or logged (a spectrum image's hot path otherwise)
+    repaired = (_as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), energy)
+                if return_repairs or debug else None)
+    if debug:     # the callers tell the user
         for line in repair_summaries(repaired, where):
             logger.debug(line)
     flat, energy = rebin_to_1eV(flat, energy)
