@@ -37,9 +37,11 @@ def unstable_columns() -> np.ndarray:
 def withhold_unstable(values: np.ndarray) -> np.ndarray:
     """A copy of ``values`` (..., 80) (probabilities, or reported bool) with the columns of the
     elements without a stable isotope set to 0 (False): what the decision reports them at."""
+    from eels_helpers.physics.elements import ELEMENTS
+
     out = np.array(values, copy=True)
-    if out.shape[-1:] != (80,):
-        raise ValueError(f"values must have 80 element columns in the last axis, got shape {out.shape}")
+    if out.shape[-1:] != (len(ELEMENTS),):
+        raise ValueError(f"values must have {len(ELEMENTS)} element columns in the last axis, got shape {out.shape}")
     out[..., unstable_columns()] = 0
     return out
 
