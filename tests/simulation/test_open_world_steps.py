@@ -413,3 +413,16 @@ def test_gas_configuration_adds_labelled_noble_gases_and_changes_nothing_else(sp
     assert labelled[:, gases].any(axis=1).mean() > 0.3       # Ar L2,3 245 eV, Xe M4,5 672 eV, Kr L2,3 1675 eV
     off = simulate_batch(no_gas, _only(low_start_fraction=1.0), 7)
     assert not off.labels_identification[:, gases].any()
+
+
+def test_gas_rich_configuration_only_widens_the_gas_fraction_and_labels_kr_by_its_m45():
+    gas, rich = named_config("open-world-gas"), named_config("open-world-gas-rich")
+    assert rich.implanted_gas_atomic_fraction == (0.02, 0.95)
+    assert dataclasses.replace(rich, implanted_gas_atomic_fraction=gas.implanted_gas_atomic_fraction) == gas
+    # a Kr-rich specimen recorded below Kr L2,3 (1675 eV): Kr is labelled through its M4,5 / M2,3
+    # (94 / 215 eV, edges outside the 107 families), what the gas-phase Atlas Kr spectra show
+    kr = [sp.Specimen(("Si", "Kr"), (0.2, 0.8), "Si")] * 48
+    batch = simulate_batch(kr, _only(other_edges_fraction=1.0, low_start_fraction=1.0, labels="detectable"), 3)
+    low = np.asarray(batch.params["end_eV"]) < 1600
+    assert low.sum() >= 5
+    assert batch.labels_identification[low, ELEMENTS.index("Kr")].all()
