@@ -4,7 +4,8 @@
 ::
 
     eels-id failures [--model NAME|PATH] [--experimental-dir DIR] [--threshold T]
-                     [--keep-twins] [--allow-radioactive] [--out DIR] [--json] [--device auto|cpu|cuda]
+                     [--keep-twins] [--allow-radioactive] [--compare NAME|PATH] [--out DIR] [--json]
+                     [--device auto|cpu|cuda]
 
 The spectra: ``--experimental-dir`` (a folder with ``manifest.csv``), else
 ``$EELS_ID_EXPERIMENTAL_DIR``, else the real spectra that ship with installed packages (said on
@@ -17,6 +18,11 @@ are withheld (``--allow-radioactive``: reported). The table lists each cause
 with its false positives, false negatives and files; ``--json`` prints the groups and every
 mistake as JSON; ``--out DIR`` writes one figure per non-empty group (the network input over
 simulated spectra of the same composition and window) and ``mistakes.csv``.
+
+``--compare B``: B is analysed the same way (at its own file's threshold) and compared with the
+model on the same spectra (:mod:`eels_helpers.evaluation.paired_comparison`): F1 and exact match
+of both, their difference with a 95 % interval over resampled compound groups, and the files that
+only one of them gets exactly right (``"comparison"`` in ``--json``).
 """
 
 from __future__ import annotations
@@ -42,6 +48,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="keep both twins of a resolved pair (`eels-id models` lists them) where both reach "
                              "the threshold [resolved, as predict]")
     add_radioactive_option(parser)
+    parser.add_argument("--compare", default=None, metavar="MODEL",
+                        help="a second model (name or .pt file), analysed at its own threshold and compared with "
+                             "--model on the same spectra: F1 and exact match, their difference with a 95 %% interval "
+                             "over resampled compound groups, the files only one gets right")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write one PNG per group (the network input over simulated spectra of the same "
                              "composition and window) and mistakes.csv into DIR")
@@ -89,16 +99,29 @@ def main(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     try:
+        device = resolve_device(args.device)
         analysis = analyse_failures(args.model, args.experimental_dir, threshold=args.threshold,
-                                    device=resolve_device(args.device), keep_twins=args.keep_twins,
+                                    device=device, keep_twins=args.keep_twins,
                                     allow_radioactive=args.allow_radioactive)
+        comparison = None
+        if args.compare is not None:
+            from eels_helpers.evaluation.paired_comparison import compare_analyses
+
+            other = analyse_failures(args.compare, manifest=analysis.manifest, device=device,
+                                     keep_twins=args.keep_twins, allow_radioactive=args.allow_radioactive)
+            comparison = compare_analyses(analysis, other)
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id failures: error: {err}", file=sys.stderr)
         return 2
     if args.json:
-        print(json.dumps(analysis.to_dict()))
+        out = analysis.to_dict()
+        if comparison is not None:
+            out["comparison"] = comparison.to_dict()
+        print(json.dumps(out))
     else:
         print(format_table(analysis))
+        if comparison is not None:
+            print("\n" + comparison.summary())
     if args.out is not None:
         import pandas as pd
 

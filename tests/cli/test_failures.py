@@ -34,7 +34,8 @@ def test_help_lists_the_flags(capsys):
         main(["failures", "--help"])
     assert err.value.code == 0
     out = capsys.readouterr().out
-    for flag in ("--model", "--experimental-dir", "--threshold", "--keep-twins", "--out", "--json", "--device"):
+    for flag in ("--model", "--experimental-dir", "--threshold", "--keep-twins", "--out", "--json", "--device",
+                 "--compare"):
         assert flag in out
 
 
@@ -72,4 +73,18 @@ def test_errors_name_the_problem(folder, tmp_path, capsys):
     assert main(["failures", "--experimental-dir", str(folder), "--out", str(tmp_path / "afile")]) == 2
     assert "exists and is not a folder" in capsys.readouterr().err
     assert main(["failures", "--experimental-dir", str(folder), "--model", "no-such-model"]) == 2
+    assert "no-such-model" in capsys.readouterr().err
+
+
+def test_compare_puts_a_second_model_beside_on_the_same_spectra(folder, capsys):
+    assert main(["failures", "--experimental-dir", str(folder), "--compare", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "default (B) against default (A) on the same 3 spectra (3 compound groups" in out
+    assert "exact match:" in out and "difference +0.000" in out and "exact only with B (0): -" in out
+    assert main(["failures", "--experimental-dir", str(folder), "--compare", "default", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    cmp = data["comparison"]
+    assert cmp["spectra"] == 3 and cmp["scores"]["F1"]["difference"] == 0.0 and cmp["exact_only_a"] == []
+    assert cmp["scores"]["exact match"]["a"] == data["exact_matches"] / 3
+    assert main(["failures", "--experimental-dir", str(folder), "--compare", "no-such-model"]) == 2
     assert "no-such-model" in capsys.readouterr().err
