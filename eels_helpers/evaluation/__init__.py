@@ -8,6 +8,8 @@
 - ``real_spectra``: labelled real spectra (manifest, the shipped set, split by compound) and a
   model's scores on them;
 - ``intervals``: 95 % intervals of scores on few spectra (Wilson, bootstrap) and of the threshold;
+- ``paired_comparison``: two models on the same labelled spectra, the difference of their scores with
+  its interval over resampled compound groups, and the files only one gets right;
 - ``mistakes``: the paper's two typical mistakes and the examples of Fig. 6;
 - ``failure_analysis``, ``failure_artefacts``, ``failure_figures``: every mistake on real spectra
   grouped by cause, the artefacts of real spectra, and the figures over simulated spectra;
