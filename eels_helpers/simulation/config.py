@@ -455,7 +455,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
     "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
-    "open-world-gas-rich": "open-world-gas with the noble gas at 2-95 % of the atoms (gas phase, solid gas, bubbles)",
+    "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
 }
 
 
