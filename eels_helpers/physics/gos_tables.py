@@ -482,13 +482,17 @@ _SOURCES: dict[str, GosSource] = {}
 #: suffix of a source name that shares Ba M4,5's threshold resonance by the 3d^9 4f^1 multiplet
 #: (:mod:`eels_helpers.physics.threshold_resonance`), e.g. "builtin+4f-multiplet"
 MULTIPLET_4F_SUFFIX = "+4f-multiplet"
+#: suffix of a source name that adds the Kr 3d -> np Rydberg lines as bound rows
+#: (:mod:`eels_helpers.physics.rydberg_lines`), e.g. "builtin+4f-multiplet+rydberg"
+RYDBERG_SUFFIX = "+rydberg"
 
 
 def get_source(gos="builtin") -> GosSource:
     """A GOS source by name ("builtin", "hydrogenic"), by path, or an object passed through; a
     name ending in "+4f-multiplet" (e.g. "builtin+4f-multiplet") is that source with Ba's M4,5
     threshold resonance shared by the 3d^9 4f^1 multiplet
-    (:mod:`eels_helpers.physics.threshold_resonance`)."""
+    (:mod:`eels_helpers.physics.threshold_resonance`); one ending in "+rydberg" is that source with the
+    Kr 3d -> np Rydberg lines added below Kr M4,5 (:mod:`eels_helpers.physics.rydberg_lines`)."""
     if not isinstance(gos, (str, os.PathLike)):
         if isinstance(gos, GosSource):
             return gos
@@ -502,6 +506,10 @@ def get_source(gos="builtin") -> GosSource:
         src: GosSource = HydrogenicSource()
     elif key == "builtin":
         src = FileGosSource(BUILTIN_GOS_PATH, name="builtin")
+    elif key.endswith(RYDBERG_SUFFIX) and len(key) > len(RYDBERG_SUFFIX):
+        from eels_helpers.physics.rydberg_lines import RydbergSource
+
+        src = RydbergSource(get_source(key[:-len(RYDBERG_SUFFIX)]))
     elif key.endswith(MULTIPLET_4F_SUFFIX) and len(key) > len(MULTIPLET_4F_SUFFIX):
         from eels_helpers.physics.threshold_resonance import MultipletResonanceSource
 
@@ -537,7 +545,7 @@ def resolve_gos(gos):
 
 
 __all__ = [
-    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX",
+    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX", "RYDBERG_SUFFIX",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",

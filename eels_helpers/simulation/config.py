@@ -219,7 +219,8 @@ class SimulationConfig:
         "GOS source", "", "str", (0, 0),
         '"auto" (the builtin table when shipped, else hydrogenic), "builtin", "hydrogenic" '
         'or a GOSH path; "builtin+4f-multiplet": builtin with Ba M4,5\'s threshold resonance shared '
-        "M5:M4 by the 3d9 4f1 multiplet (eels_helpers.physics.threshold_resonance)"))
+        "M5:M4 by the 3d9 4f1 multiplet (eels_helpers.physics.threshold_resonance); a name ending "
+        '"+rydberg": with the Kr 3d -> 5p, 6p, 7p Rydberg lines below Kr M4,5 (eels_helpers.physics.rydberg_lines)'))
     white_lines: bool = field(default=False, metadata=_row(
         "White lines", "", "bool", (0, 1),
         "add the bound-bound white lines (L2,3 of 3d/4d metals, M4,5 and N4,5 of La..Yb; "
@@ -432,6 +433,10 @@ NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sig
 #: fluorides, so without it the gas's own low edges (Kr M4,5's delayed maximum at ~150 eV) are never strong
 NAMED_CONFIGS["open-world-gas-rich"] = {**NAMED_CONFIGS["open-world-gas"],
                                          "implanted_gas_atomic_fraction": (0.02, 0.95)}
+#: ``open-world-gas-rydberg``: ``open-world-gas-rich`` with the Kr 3d -> 5p, 6p, 7p Rydberg lines below Kr M4,5
+#: (:mod:`eels_helpers.physics.rydberg_lines`), the first feature of a gas-phase Kr M4,5 spectrum
+NAMED_CONFIGS["open-world-gas-rydberg"] = {**NAMED_CONFIGS["open-world-gas-rich"],
+                                            "gos": NAMED_CONFIGS["open-world-gas-rich"]["gos"] + "+rydberg"}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -456,6 +461,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
+    "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",
 }
 
 

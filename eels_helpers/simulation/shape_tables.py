@@ -150,16 +150,24 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     from pathlib import Path
 
     from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH
+    from eels_helpers.physics.rydberg_lines import RYDBERG_LINES_PATH
+    from eels_helpers.physics.rydberg_lines import SUFFIX as RYDBERG
     from eels_helpers.physics.threshold_resonance import SUFFIX
 
     h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}{'|other' if other else ''}".encode())
-    base = gos[:-len(SUFFIX)] if gos.endswith(SUFFIX) else gos     # "builtin+4f-multiplet": the builtin file
+    rydberg = gos.endswith(RYDBERG)           # "builtin+4f-multiplet+rydberg": the lines' module and table too
+    base = gos[:-len(RYDBERG)] if rydberg else gos
+    multiplet = base.endswith(SUFFIX)
+    base = base[:-len(SUFFIX)] if multiplet else base     # "builtin+4f-multiplet": the builtin file
     gos_file = BUILTIN_GOS_PATH if base == "builtin" else Path(base)
     if gos_file.is_file():
         st = gos_file.stat()
         h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    for name in _TABLE_MODULES + (("physics.threshold_resonance",) if base != gos else ()):
+    extra = (("physics.threshold_resonance",) if multiplet else ()) + (("physics.rydberg_lines",) if rydberg else ())
+    for name in _TABLE_MODULES + extra:
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
+    if rydberg:
+        h.update(RYDBERG_LINES_PATH.read_bytes())
     if white_lines:
         from eels_helpers.physics import white_lines as wl
         h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.table_path(white_lines).read_bytes())

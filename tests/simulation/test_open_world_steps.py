@@ -426,3 +426,27 @@ def test_gas_rich_configuration_only_widens_the_gas_fraction_and_labels_kr_by_it
     low = np.asarray(batch.params["end_eV"]) < 1600
     assert low.sum() >= 5
     assert batch.labels_identification[low, ELEMENTS.index("Kr")].all()
+
+
+def test_gas_rydberg_configuration_only_adds_the_kr_lines_below_kr_m45():
+    rich, ryd = named_config("open-world-gas-rich"), named_config("open-world-gas-rydberg")
+    assert ryd.gos == rich.gos + "+rydberg"
+    assert dataclasses.replace(ryd, gos=rich.gos) == rich
+    # the same draw with and without the lines (eels_helpers.physics.rydberg_lines): the labels are equal, and
+    # the expected counts gain the 3d -> np lines at 91-94 eV (true axis), in the Kr spectra only
+    kr = [sp.Specimen(("Si", "Kr"), (0.2, 0.8), "Si")] * 24 + [sp.Specimen(("Fe", "O"), (0.4, 0.6), "Fe")] * 8
+    opts = dict(other_edges_fraction=1.0, low_start_fraction=1.0, E0_keV=(200.0,))
+    plain = simulate_batch(kr, _only(gos="builtin", **opts), 3, return_steps=True)
+    lines = simulate_batch(kr, _only(gos="builtin+rydberg", **opts), 3, return_steps=True)
+    np.testing.assert_array_equal(plain.labels_identification, lines.labels_identification)
+    added = lines.steps["convolved"].astype(np.float64) - plain.steps["convolved"]
+    changed = np.abs(added).max(axis=1) > 1e-3 * np.abs(plain.steps["convolved"]).max(axis=1)
+    assert not changed[24:].any()                                  # no Kr, no lines
+    near = np.asarray(plain.params["start_eV"][:24]) <= 110
+    assert changed[:24][near].sum() >= 5
+    # the lines and their plasmon replicas (the thicker the specimen the stronger) lie at 75-140 eV: 3d -> np at
+    # 91-94 eV +- 5 eV of chemical shift and the zero-loss peak's width, replicas at multiples of 4-34 eV above
+    rows = added[np.flatnonzero(changed)]
+    assert (rows >= -1e-3 * rows.max(axis=1, keepdims=True)).all()
+    share = rows[:, 75:140].sum(axis=1) / rows.sum(axis=1)
+    assert share.min() > 0.8, share
