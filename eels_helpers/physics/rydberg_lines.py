@@ -52,10 +52,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from eels_helpers import DATA_DIR
-from eels_helpers.physics.gos_tables import RYDBERG_SUFFIX, GosTable, canonical_subshell
+from eels_helpers.physics.gos_tables import RYDBERG_SUFFIX, GosTable, canonical_subshell, occupancy_ratio
 
 __all__ = ["SUFFIX", "RYDBERG_LINES_PATH", "Q_GRID_INV_ANGSTROM", "THRESHOLDS_EV", "MEASURED_EV",
            "Z_PLUS_1_BINDING_EV", "RydbergLine", "line_energy_eV", "compute_lines", "write_csv", "rydberg_lines",
+           "line_table",
            "RydbergSource"]
 
 log = logging.getLogger(__name__)
@@ -147,6 +148,22 @@ def rydberg_lines(path=RYDBERG_LINES_PATH) -> tuple[RydbergLine, ...]:
             out.append(RydbergLine(r["element"], r["subshell"], r["final"], float(r["energy_eV"]),
                                    float(r["holes"]), f_q))
     return tuple(out)
+
+
+def line_table():
+    """The shipped lines as a pandas DataFrame: subshell, final orbital, energy (equivalent core, eV), the
+    measured energy where King et al. (1977) give one, f(q -> 0) of the subshell's share
+    ((2j+1)/(2(2l+1)) of the whole-shell value) and the offset from the onset the simulator uses (eV)."""
+    import pandas as pd
+
+    rows = []
+    for ln in rydberg_lines():
+        share = occupancy_ratio(ln.subshell)
+        rows.append({"edge": f"{ln.element} {ln.subshell}", "final": ln.final, "energy_eV": round(ln.energy_eV, 2),
+                     "measured_eV": MEASURED_EV.get((ln.element, ln.subshell, ln.final)),
+                     "f(q->0)": round(share * ln.f_q[0], 5),
+                     "offset_from_onset_eV": round(ln.energy_eV - _onset_eV(ln.element, ln.subshell), 2)})
+    return pd.DataFrame(rows)
 
 
 def _onset_eV(element: str, subshell: str) -> float:
