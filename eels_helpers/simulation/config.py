@@ -150,6 +150,10 @@ class SimulationConfig:
     implanted_gas_atomic_fraction: tuple[float, float] = field(default=(0.02, 0.2), metadata=_row(
         "Implanted gas atomic fraction", "", "R", (0.0, 0.95),
         "atomic fraction of the implanted gas after it is added (others scaled down)"))
+    gas_phase_fraction: float = _fraction(
+        "Gas-phase spectra",
+        "fraction of the spectra starting below 110 eV made spectra of a noble gas alone (Kr or Xe: the "
+        "specimen's edges removed, every out-of-family edge of the gas added; eels_helpers.simulation.gas_phase)")
     distractor_fraction: float = _fraction(
         "Edges outside the 107 families",
         "fraction of spectra starting below 110 eV given an Al or Mg L2,3 edge (hydrogenic "
@@ -355,7 +359,7 @@ class SimulationConfig:
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
 OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
-                     "implanted_gas_fraction", "implanted_gas_atomic_fraction",
+                     "implanted_gas_fraction", "implanted_gas_atomic_fraction", "gas_phase_fraction",
                      "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
                      "low_start_fraction", "lowloss_tail_fraction",
                      "narrow_window_fraction", "background_subtracted_fraction",
@@ -437,6 +441,9 @@ NAMED_CONFIGS["open-world-gas-rich"] = {**NAMED_CONFIGS["open-world-gas"],
 #: (:mod:`eels_helpers.physics.rydberg_lines`), the first feature of a gas-phase Kr M4,5 spectrum
 NAMED_CONFIGS["open-world-gas-rydberg"] = {**NAMED_CONFIGS["open-world-gas-rich"],
                                             "gos": NAMED_CONFIGS["open-world-gas-rich"]["gos"] + "+rydberg"}
+#: ``open-world-gas-phase``: ``open-world-gas-rydberg`` where a tenth of the spectra starting below 110 eV are of a
+#: noble gas alone (:mod:`eels_helpers.simulation.gas_phase`), as the Atlas's gas-phase Kr spectra are
+NAMED_CONFIGS["open-world-gas-phase"] = {**NAMED_CONFIGS["open-world-gas-rydberg"], "gas_phase_fraction": 0.1}
 
 
 #: one line per named configuration (command-line help, the book)
@@ -462,6 +469,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",
+    "open-world-gas-phase": "open-world-gas-rydberg with a tenth of the low-start spectra of Kr or Xe alone",
 }
 
 

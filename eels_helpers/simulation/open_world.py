@@ -17,6 +17,9 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    a fraction of specimens (ion milling, plasma FIB, gas bubbles), simulated and labelled through
    their edges like any element's (Ar L2,3, Xe M4,5, Kr L2,3; Kr M4,5 and the others outside the
    families with ``other_edges_fraction``);
+1c. :func:`eels_helpers.simulation.gas_phase.gas_phase_spectra` and ``gas_phase_edges``
+   (``gas_phase_fraction``, session 31): spectra of a noble gas alone (Kr or Xe through its edges outside the
+   families) in place of a fraction of the low-start spectra (:mod:`eels_helpers.simulation.gas_phase`);
 2. :func:`redraw_windows` (inside the parameter draw, before the families in the window are
    chosen): windows starting at 75-85 eV, and narrow windows tight around the query edge;
 3. :func:`edge_free`: spectra whose edges are removed (label: no element), all but a carbon

@@ -58,6 +58,7 @@ from typing import Sequence
 import numpy as np
 
 from eels_helpers.simulation import bonding_lines as _bonding
+from eels_helpers.simulation import gas_phase as _gas
 from eels_helpers.simulation import lowloss as _lowloss
 from eels_helpers.simulation import open_world as _open
 from eels_helpers.simulation import steps as _steps
@@ -139,6 +140,8 @@ PARAM_DOC = {
     "instrumental_shift_eV": "(B,) instrumental shift s (recorded = true + s), eV",
     "edge_free": "(B,) bool, open-world configurations only: the spectrum's edges were removed "
                  "(all but carbon's: with carbon, a carbon-film-only spectrum)",
+    "gas_phase": "(B,) bool, with gas_phase_fraction > 0 only: a gas-phase spectrum (the specimen's edges "
+                 "removed, a noble gas's out-of-family edges added: eels_helpers.simulation.gas_phase)",
     "distractor_element": "(B,) open-world configurations only: index in ELEMENTS of the Al or "
                           "Mg L2,3 edge added (-1: none)",
     "distractor_labelled": "(B,) bool, open-world configurations only: the added Al or Mg L2,3 "
@@ -265,6 +268,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     edges = _steps.scaled_edges(tables, p, peak_tables)
     if ow is not None:
         no_edges = _open.edge_free(len(p), config, ow)
+        gas_phase = _gas.gas_phase_spectra(p, config, ow)   # their specimen's edges go as an edge-free one's
+        no_edges = no_edges | gas_phase
         removed = _open.removed_pairs(no_edges, p)      # a carbon film's C K stays
         edges.rows[removed] = 0.0
     steps = {}
@@ -303,8 +308,13 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
             other_labelled = None
         if config.lone_edge_fraction > 0:
             lone, lone_labelled = _open.lone_edges(p, config, ow, summed.shape[1], sigma, dark)
+            lone[gas_phase], lone_labelled[gas_phase] = 0.0, False       # a gas-phase spectrum holds the gas alone
             extra += lone
             other_labelled = lone_labelled if other_labelled is None else other_labelled | lone_labelled
+        if config.gas_phase_fraction > 0:
+            gas, gas_labelled = _gas.gas_phase_edges(p, config, ow, gas_phase, summed.shape[1], sigma, dark)
+            extra += gas
+            other_labelled = gas_labelled if other_labelled is None else other_labelled | gas_labelled
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
     if return_steps:
@@ -351,7 +361,9 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1), other=other_labelled)
     params = _stored_parameters(p, edges, fs_ratio, config)
     if ow is not None:
-        params["edge_free"] = no_edges
+        params["edge_free"] = no_edges & ~gas_phase
+        if config.gas_phase_fraction > 0:
+            params["gas_phase"] = gas_phase
         params["distractor_element"] = distractor.astype(np.int16)
         params["distractor_labelled"] = distractor_labelled
         params["pi_star"] = np.bincount(p.pair_spectrum[pi_star], minlength=len(p)) > 0

@@ -450,3 +450,39 @@ def test_gas_rydberg_configuration_only_adds_the_kr_lines_below_kr_m45():
     assert (rows >= -1e-3 * rows.max(axis=1, keepdims=True)).all()
     share = rows[:, 75:140].sum(axis=1) / rows.sum(axis=1)
     assert share.min() > 0.8, share
+
+
+def test_gas_phase_spectra_hold_one_noble_gas_alone():
+    from eels_helpers.simulation.gas_phase import GAS_PHASE_GASES, gas_phase_spectra
+
+    phase, ryd = named_config("open-world-gas-phase"), named_config("open-world-gas-rydberg")
+    assert phase.gas_phase_fraction == 0.1 and dataclasses.replace(phase, gas_phase_fraction=0.0) == ryd
+    # off: nothing drawn, so every other configuration's spectra stay bit-identical
+    class Windows:
+        start_eV = np.array([80, 95, 300])
+
+        def __len__(self):
+            return 3
+
+    gen = np.random.default_rng(1)
+    state = gen.bit_generator.state
+    assert not gas_phase_spectra(Windows(), _only(low_start_fraction=1.0), gen).any()
+    assert gen.bit_generator.state == state
+    np.testing.assert_array_equal(gas_phase_spectra(Windows(), _only(gas_phase_fraction=1.0), gen), [1, 1, 0])
+    specimens = [sp.Specimen(("Fe", "O"), (0.4, 0.6), "Fe")] * 64
+    cfg = _only(gas_phase_fraction=1.0, low_start_fraction=0.5, other_edges_fraction=1.0, lone_edge_fraction=1.0,
+                labels="detectable", E0_keV=(200.0,))
+    out = simulate_batch(specimens, cfg, 11)
+    gas = np.asarray(out.params["gas_phase"])
+    start = np.asarray(out.params["start_eV"])
+    np.testing.assert_array_equal(gas, start < 110)                 # every low start chosen at fraction 1
+    assert gas.sum() >= 10 and (~gas).sum() >= 1
+    labels = out.labels_identification.astype(bool)
+    gas_index = [ELEMENTS.index(g) for g in GAS_PHASE_GASES]
+    others = np.delete(labels, gas_index, axis=1)
+    assert not others[gas].any()                                     # Fe and O gone, nothing else named
+    # a gas is added where one has an edge near the window's start and no family in the window (Xe M4,5 at 672
+    # eV and Kr L2,3 at 1675 eV lie in many Fe L windows: those stay edge-free), labelled where detectable
+    assert labels[gas][:, gas_index].any(axis=1).sum() >= 5
+    assert not labels[~gas][:, gas_index].any()
+    assert labels[~gas, ELEMENTS.index("Fe")].all()
