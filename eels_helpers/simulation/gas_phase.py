@@ -40,7 +40,7 @@ from eels_helpers.simulation.open_world import (
     _first_family_onset_eV,
     _label_other_edges,
     _other_edges_by_element,
-    _window_true_eV,
+    other_edge_context,
 )
 
 __all__ = ["GAS_PHASE_GASES", "GAS_PHASE_JUMP_RATIO", "gas_phase_spectra", "gas_phase_edges"]
@@ -64,7 +64,6 @@ def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen
                     sigma: float | None, dark=None):
     """The gas's edges of the ``chosen`` (B,) spectra on the true axis (module docstring, step 2). Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
-    from eels_helpers.simulation.shape_tables import other_edge_tables
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
     B = len(p)
@@ -74,11 +73,8 @@ def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen
     spec = np.flatnonzero(chosen)
     if not spec.size:
         return out, labelled
-    tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
+    tables, available, any_tab, onset, start_true, end_true = other_edge_context(p, spec, config)
     of_element, _ = _other_edges_by_element()
-    any_tab = next(iter(tables.values()))
-    onset = any_tab.onset_channel.astype(np.int64)                           # (n_edges,) true axis, eV
-    start_true, end_true = _window_true_eV(p, spec)
     gases = np.array([ELEMENTS.index(g) for g in GAS_PHASE_GASES])
     of_gas = of_element[None, :] == gases[:, None]                           # (n_gases, n_edges)
     near = available[None, :] & (onset[None, :] >= start_true[:, None] - OTHER_EDGE_LOOKBACK_EV)

@@ -89,7 +89,7 @@ from eels_helpers.simulation.config import SimulationConfig
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES", "generator", "add_carbon",
            "add_implanted_gas",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "other_edges", "lone_edges", "fine_structure_depth", "lowloss_tail",
+           "distractor_edges", "other_edges", "other_edge_context", "lone_edges", "fine_structure_depth", "lowloss_tail",
            "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
@@ -411,12 +411,23 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     return out, labelled
 
 
+def other_edge_context(p, spec, config: SimulationConfig):
+    """What a step adding out-of-family edges to the spectra ``spec`` needs: ``(tables, available, any_tab,
+    onset (n_edges,) int eV on the true axis, start_true, end_true (len(spec),) of their windows)`` from
+    :func:`eels_helpers.simulation.shape_tables.other_edge_tables`."""
+    from eels_helpers.simulation.shape_tables import other_edge_tables
+
+    tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
+    any_tab = next(iter(tables.values()))
+    start_true, end_true = _window_true_eV(p, spec)
+    return tables, available, any_tab, any_tab.onset_channel.astype(np.int64), start_true, end_true
+
+
 def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int, sigma: float | None,
                dark=None):
     """One lone edge outside the families under a fraction ``config.lone_edge_fraction`` of the
     spectra starting below 110 eV (module docstring, step 5c), on the true axis. Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
-    from eels_helpers.simulation.shape_tables import other_edge_tables
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
     B = len(p)
@@ -427,11 +438,8 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
     spec = np.flatnonzero(chosen)
     if not spec.size:
         return out, labelled
-    tables, available = other_edge_tables(tuple(config.E0_keV), config.gos)
+    tables, available, any_tab, onset, start_true, end_true = other_edge_context(p, spec, config)
     of_element, _ = _other_edges_by_element()
-    any_tab = next(iter(tables.values()))
-    onset = any_tab.onset_channel.astype(np.int64)                    # (n_edges,) true axis, eV
-    start_true, end_true = _window_true_eV(p, spec)
     eligible = (available[None, :] & (onset[None, :] >= start_true[:, None] - OTHER_EDGE_LOOKBACK_EV)
                 & (onset[None, :] <= start_true[:, None] + LONE_EDGE_REACH_EV)
                 & (_first_family_onset_eV()[of_element][None, :] > end_true[:, None]))
