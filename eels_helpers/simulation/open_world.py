@@ -89,8 +89,8 @@ from eels_helpers.simulation.config import SimulationConfig
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES", "generator", "add_carbon",
            "add_implanted_gas",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "other_edges", "other_edge_context", "lone_edges", "fine_structure_depth", "lowloss_tail",
-           "subtract_background", "add_artefacts", "normalise", "relabel"]
+           "distractor_edges", "other_edges", "other_edge_context", "lone_edges", "fine_structure_depth",
+           "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
