@@ -155,18 +155,19 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     from eels_helpers.physics.threshold_resonance import SUFFIX
 
     h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}{'|other' if other else ''}".encode())
-    rydberg = gos.endswith(RYDBERG)           # "builtin+4f-multiplet+rydberg": the lines' module and table too
-    base = gos[:-len(RYDBERG)] if rydberg else gos
-    multiplet = base.endswith(SUFFIX)
-    base = base[:-len(SUFFIX)] if multiplet else base     # "builtin+4f-multiplet": the builtin file
+    # "builtin+4f-multiplet+rydberg" (suffixes in any order): the builtin file, and each wrapper's module
+    wrappers = {SUFFIX: "physics.threshold_resonance", RYDBERG: "physics.rydberg_lines"}
+    base, extra = gos, set()
+    while any(base.endswith(s) and len(base) > len(s) for s in wrappers):
+        suffix = next(s for s in wrappers if base.endswith(s))
+        base, extra = base[:-len(suffix)], extra | {wrappers[suffix]}
     gos_file = BUILTIN_GOS_PATH if base == "builtin" else Path(base)
     if gos_file.is_file():
         st = gos_file.stat()
         h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
-    extra = (("physics.threshold_resonance",) if multiplet else ()) + (("physics.rydberg_lines",) if rydberg else ())
-    for name in _TABLE_MODULES + extra:
+    for name in _TABLE_MODULES + tuple(sorted(extra)):
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
-    if rydberg:
+    if wrappers[RYDBERG] in extra:
         h.update(RYDBERG_LINES_PATH.read_bytes())
     if white_lines:
         from eels_helpers.physics import white_lines as wl
