@@ -108,3 +108,23 @@ def test_multiplet_source_tables_have_their_own_cache_key_and_follow_the_builtin
     other.write_bytes(b"another table")
     monkeypatch.setattr(gos_tables, "BUILTIN_GOS_PATH", other)
     assert sim._table_key(200.0, name, 4) != key
+
+
+def test_rydberg_source_tables_follow_the_lines_table_and_the_builtin_file_in_any_suffix_order(tmp_path, monkeypatch):
+    """"+rydberg" tables (open-world-gas-rydberg) have their own cache entries, and are rebuilt when the Rydberg
+    table or the builtin GOS file changes, whichever order the suffixes come in."""
+    from eels_helpers.physics import gos_tables, rydberg_lines
+    from eels_helpers.simulation import shape_tables as sim
+
+    names = ("builtin+4f-multiplet+rydberg", "builtin+rydberg+4f-multiplet", "builtin+rydberg")
+    keys = {n: sim._table_key(200.0, n, 4) for n in names}
+    assert len(set(keys.values()) | {sim._table_key(200.0, "builtin+4f-multiplet", 4)}) == 4
+    lines = tmp_path / "lines.csv"
+    lines.write_text(rydberg_lines.RYDBERG_LINES_PATH.read_text() + "\n")
+    monkeypatch.setattr(rydberg_lines, "RYDBERG_LINES_PATH", lines)
+    after_lines = {n: sim._table_key(200.0, n, 4) for n in names}
+    assert all(after_lines[n] != keys[n] for n in names)
+    other = tmp_path / "other.gosh"
+    other.write_bytes(b"another table")
+    monkeypatch.setattr(gos_tables, "BUILTIN_GOS_PATH", other)
+    assert all(sim._table_key(200.0, n, 4) != after_lines[n] for n in names)
