@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from eels_helpers.evaluation.intervals import LEVEL, N_BOOT, _check, _weighted_scores
+from eels_helpers.evaluation.intervals import LEVEL, N_BOOT, _check, _resample_weights, _weighted_scores
 from eels_helpers.evaluation.metrics import CARBON_INDEX
 
 __all__ = ["ScoreDifference", "PairedComparison", "decisions_from_mistakes", "paired_bootstrap", "compare_analyses"]
@@ -98,13 +98,11 @@ def decisions_from_mistakes(labels: np.ndarray, mistakes, elements) -> np.ndarra
     return decided
 
 
-def _group_weights(groups, n_boot: int, seed: int) -> tuple[np.ndarray, int]:
-    """((n_boot, n) weights: how often each spectrum's group is drawn in each resample, groups)."""
+def _group_weights(groups, n_boot: int, seed: int) -> np.ndarray:
+    """(n_boot, n) weights: how often each spectrum's group is drawn in each resample (the groups resampled
+    as :func:`~eels_helpers.evaluation.intervals._resample_weights` resamples spectra)."""
     _, inverse = np.unique(np.asarray(groups, dtype=object).astype(str), return_inverse=True)
-    n_groups = int(inverse.max()) + 1
-    rng = np.random.default_rng(seed)
-    counts = rng.multinomial(n_groups, np.full(n_groups, 1.0 / n_groups), size=n_boot).astype(np.float64)
-    return counts[:, inverse], n_groups
+    return _resample_weights(int(inverse.max()) + 1, n_boot, seed)[:, inverse]
 
 
 def _scores(t: np.ndarray, p: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -137,7 +135,7 @@ def paired_bootstrap(y_true, decided_a, decided_b, groups, *, exclude_carbon: bo
         keep = np.arange(arrays[0].shape[1]) != CARBON_INDEX
         arrays = [a[:, keep] for a in arrays]
     t, a, b = (x > 0.5 for x in arrays)
-    w, _ = _group_weights(groups, n_boot, seed)
+    w = _group_weights(groups, n_boot, seed)
     ones = np.ones((1, n))
     point_a, point_b = _scores(t, a, ones)[0], _scores(t, b, ones)[0]
     diff = _scores(t, b, w) - _scores(t, a, w)
