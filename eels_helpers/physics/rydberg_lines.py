@@ -174,7 +174,7 @@ def _onset_eV(element: str, subshell: str) -> float:
              *elements.OTHER_EDGES.get(element, ())]
     for e in edges:
         if subshell in e.subshells:
-            return float(e.onsets_eV[list(e.subshells).index(subshell)])
+            return float(e.onset_of(subshell))
     raise ValueError(f"{element} {subshell}: no edge family or other edge holds this subshell")
 
 

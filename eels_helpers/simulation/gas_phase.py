@@ -40,6 +40,7 @@ from eels_helpers.simulation.open_world import (
     _first_family_onset_eV,
     _label_other_edges,
     _other_edges_by_element,
+    choose_eligible,
     other_edge_context,
 )
 
@@ -81,13 +82,11 @@ def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen
     opens = near & (onset[None, :] <= start_true[:, None] + LONE_EDGE_REACH_EV)          # (n_spec, n_edges)
     no_family = _first_family_onset_eV()[gases][None, :] > end_true[:, None]              # (n_spec, n_gases)
     eligible = (opens.astype(np.int64) @ of_gas.T.astype(np.int64) > 0) & no_family
-    count = eligible.sum(axis=1)
-    has = count > 0
+    has = eligible.any(axis=1)
     if not has.any():
         return out, labelled
     spec, eligible, start_true, end_true, near = spec[has], eligible[has], start_true[has], end_true[has], near[has]
-    k = np.minimum((pick[spec] * count[has]).astype(np.int64), count[has] - 1)
-    gas = np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)      # index into GAS_PHASE_GASES
+    gas = choose_eligible(eligible, pick[spec])                            # index into GAS_PHASE_GASES
     # every edge of the gas from the lookback to the window's end
     use = near & of_gas[gas] & (onset[None, :] <= end_true[:, None])
     row, edge = np.nonzero(use)

@@ -89,8 +89,8 @@ from eels_helpers.simulation.config import SimulationConfig
 __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES", "generator", "add_carbon",
            "add_implanted_gas",
            "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
-           "distractor_edges", "other_edges", "other_edge_context", "lone_edges", "fine_structure_depth",
-           "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
+           "distractor_edges", "other_edges", "other_edge_context", "choose_eligible", "lone_edges",
+           "fine_structure_depth", "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
 
 #: edges outside the 107 families: (element, L3 onset eV, L1 onset eV) (Al and Mg L2,3)
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
@@ -423,6 +423,14 @@ def other_edge_context(p, spec, config: SimulationConfig):
     return tables, available, any_tab, any_tab.onset_channel.astype(np.int64), start_true, end_true
 
 
+def choose_eligible(eligible: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """(M,) column of one True of each row of ``eligible`` (M, n) (each row holds at least one), chosen
+    uniformly by ``u`` (M,) in [0, 1): the k-th True, k = floor(u x count)."""
+    count = eligible.sum(axis=1)
+    k = np.minimum((u * count).astype(np.int64), count - 1)
+    return np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)
+
+
 def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int, sigma: float | None,
                dark=None):
     """One lone edge outside the families under a fraction ``config.lone_edge_fraction`` of the
@@ -443,13 +451,11 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
     eligible = (available[None, :] & (onset[None, :] >= start_true[:, None] - OTHER_EDGE_LOOKBACK_EV)
                 & (onset[None, :] <= start_true[:, None] + LONE_EDGE_REACH_EV)
                 & (_first_family_onset_eV()[of_element][None, :] > end_true[:, None]))
-    count = eligible.sum(axis=1)
-    has = count > 0
+    has = eligible.any(axis=1)
     if not has.any():
         return out, labelled
     spec, eligible, start_true = spec[has], eligible[has], start_true[has]
-    k = np.minimum((pick[spec] * count[has]).astype(np.int64), count[has] - 1)   # the k-th eligible edge
-    edge = np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)
+    edge = choose_eligible(eligible, pick[spec])
     rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
     first = onset[edge] + any_tab.first_offset                        # eV of each row's column 0
     # jump ratio at the edge's maximum over the first 50 eV of the window above its onset
