@@ -478,6 +478,34 @@ class FileGosSource:
         return ratio * t.interpolate(free_energies_eV, q_inv_m)
 
 
+class WrappedGosSource:
+    """A GOS source that changes some of ``base``'s tables: a subclass sets ``suffix`` (its name is
+    ``base.name`` + ``suffix``) and defines ``table``, caching the tables it changes in ``_tables`` (the
+    cross-section code tells tables apart by identity); the subshells it offers and df/dE from a table
+    (occupancy ratio applied) are as for any source."""
+
+    suffix = ""
+
+    def __init__(self, base):
+        self.base = base
+        self.name = f"{base.name}{self.suffix}"
+        self._tables: dict[tuple[str, str], tuple[GosTable, float]] = {}
+
+    def __repr__(self):
+        return f"{type(self).__name__}({self.base!r})"
+
+    def available(self, element: str) -> tuple[str, ...]:
+        return self.base.available(element)
+
+    def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
+        raise NotImplementedError
+
+    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
+        """(n_q, n_E) df/dE per eV of that subshell's continuum (occupancy ratio applied)."""
+        t, ratio = self.table(element, subshell)
+        return ratio * t.interpolate(free_energies_eV, q_inv_m)
+
+
 _SOURCES: dict[str, GosSource] = {}
 #: suffix of a source name that shares Ba M4,5's threshold resonance by the 3d^9 4f^1 multiplet
 #: (:mod:`eels_helpers.physics.threshold_resonance`), e.g. "builtin+4f-multiplet"
@@ -546,7 +574,7 @@ def resolve_gos(gos):
 
 __all__ = [
     "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX", "RYDBERG_SUFFIX",
-    "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource",
+    "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource", "WrappedGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",

@@ -52,7 +52,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from eels_helpers import DATA_DIR
-from eels_helpers.physics.gos_tables import RYDBERG_SUFFIX, GosTable, canonical_subshell, occupancy_ratio
+from eels_helpers.physics.gos_tables import (
+    RYDBERG_SUFFIX,
+    GosTable,
+    WrappedGosSource,
+    canonical_subshell,
+    occupancy_ratio,
+)
 
 __all__ = ["SUFFIX", "RYDBERG_LINES_PATH", "Q_GRID_INV_ANGSTROM", "THRESHOLDS_EV", "MEASURED_EV",
            "Z_PLUS_1_BINDING_EV", "RydbergLine", "line_energy_eV", "compute_lines", "write_csv", "rydberg_lines",
@@ -178,21 +184,15 @@ def _onset_eV(element: str, subshell: str) -> float:
     raise ValueError(f"{element} {subshell}: no edge family or other edge holds this subshell")
 
 
-class RydbergSource:
+class RydbergSource(WrappedGosSource):
     """A GOS source whose Kr M5 and M4 tables carry the Rydberg lines as bound rows (module docstring);
     every other table is ``base``'s, unchanged."""
 
+    suffix = SUFFIX
+
     def __init__(self, base, lines=None):
-        self.base = base
+        super().__init__(base)
         self.lines = tuple(rydberg_lines() if lines is None else lines)
-        self.name = f"{base.name}{SUFFIX}"
-        self._tables: dict[tuple[str, str], tuple[GosTable, float]] = {}
-
-    def __repr__(self):
-        return f"RydbergSource({self.base!r})"
-
-    def available(self, element: str) -> tuple[str, ...]:
-        return self.base.available(element)
 
     def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
         """(table, occupancy ratio): ``base``'s, with the subshell's lines appended as bound rows at
@@ -218,8 +218,3 @@ class RydbergSource:
                                           t.ionization_energy_eV, t.n, t.l,
                                           {**t.attrs, "rydberg_lines": ",".join(ln.final for ln in mine)}), ratio)
         return self._tables[key]
-
-    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
-        """(n_q, n_E) df/dE per eV of the continuum (occupancy ratio applied; lines are bound rows)."""
-        t, ratio = self.table(element, subshell)
-        return ratio * t.interpolate(free_energies_eV, q_inv_m)

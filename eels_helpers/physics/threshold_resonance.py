@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from eels_helpers.physics.gos_tables import MULTIPLET_4F_SUFFIX, GosTable, canonical_subshell
+from eels_helpers.physics.gos_tables import MULTIPLET_4F_SUFFIX, GosTable, WrappedGosSource, canonical_subshell
 
 __all__ = ["SUFFIX", "RESONANCE_BRANCHING", "RESONANCE_FULL_EV", "RESONANCE_END_EV", "resonance_weight",
            "MultipletResonanceSource"]
@@ -67,21 +67,15 @@ def resonance_weight(eps_eV) -> np.ndarray:
     return np.where(eps >= 0, np.cos(0.5 * np.pi * t) ** 2, 0.0)
 
 
-class MultipletResonanceSource:
+class MultipletResonanceSource(WrappedGosSource):
     """A GOS source whose threshold resonances of :data:`RESONANCE_BRANCHING` are shared between
     M5 and M4 by the multiplet (module docstring); every other table is ``base``'s, unchanged."""
 
+    suffix = SUFFIX
+
     def __init__(self, base, branching: dict | None = None):
-        self.base = base
+        super().__init__(base)
         self.branching = dict(RESONANCE_BRANCHING if branching is None else branching)
-        self.name = f"{base.name}{SUFFIX}"
-        self._tables: dict[tuple[str, str], tuple[GosTable, float]] = {}
-
-    def __repr__(self):
-        return f"MultipletResonanceSource({self.base!r})"
-
-    def available(self, element: str) -> tuple[str, ...]:
-        return self.base.available(element)
 
     def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
         """(table, occupancy ratio): ``base``'s, the table multiplied by r_j(eps) / s_j for the
@@ -99,8 +93,3 @@ class MultipletResonanceSource:
                                           t.dfde_per_eV * factor[None, :], t.ionization_energy_eV, t.n, t.l,
                                           {**t.attrs, "resonance_branching": share}), ratio)
         return self._tables[key]
-
-    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
-        """(n_q, n_E) df/dE per eV of that subshell (occupancy ratio applied)."""
-        t, ratio = self.table(element, subshell)
-        return ratio * t.interpolate(free_energies_eV, q_inv_m)
