@@ -513,6 +513,20 @@ MULTIPLET_4F_SUFFIX = "+4f-multiplet"
 #: suffix of a source name that adds the Kr 3d -> np Rydberg lines as bound rows
 #: (:mod:`eels_helpers.physics.rydberg_lines`), e.g. "builtin+4f-multiplet+rydberg"
 RYDBERG_SUFFIX = "+rydberg"
+#: every source-name suffix and the module (under ``eels_helpers.``) and class of its :class:`WrappedGosSource`
+SOURCE_WRAPPERS = {MULTIPLET_4F_SUFFIX: ("physics.threshold_resonance", "MultipletResonanceSource"),
+                   RYDBERG_SUFFIX: ("physics.rydberg_lines", "RydbergSource")}
+
+
+def split_source_name(name: str) -> tuple[str, tuple[str, ...]]:
+    """(base name, the suffixes of :data:`SOURCE_WRAPPERS` in the order they wrap it): e.g.
+    "builtin+4f-multiplet+rydberg" -> ("builtin", ("+4f-multiplet", "+rydberg"))."""
+    base, suffixes = str(name), []
+    while True:
+        suffix = next((s for s in SOURCE_WRAPPERS if base.endswith(s) and len(base) > len(s)), None)
+        if suffix is None:
+            return base, tuple(reversed(suffixes))
+        base, suffixes = base[:-len(suffix)], suffixes + [suffix]
 
 
 def get_source(gos="builtin") -> GosSource:
@@ -534,14 +548,12 @@ def get_source(gos="builtin") -> GosSource:
         src: GosSource = HydrogenicSource()
     elif key == "builtin":
         src = FileGosSource(BUILTIN_GOS_PATH, name="builtin")
-    elif key.endswith(RYDBERG_SUFFIX) and len(key) > len(RYDBERG_SUFFIX):
-        from eels_helpers.physics.rydberg_lines import RydbergSource
+    elif split_source_name(key)[1]:                        # the outermost suffix wraps the rest
+        import importlib
 
-        src = RydbergSource(get_source(key[:-len(RYDBERG_SUFFIX)]))
-    elif key.endswith(MULTIPLET_4F_SUFFIX) and len(key) > len(MULTIPLET_4F_SUFFIX):
-        from eels_helpers.physics.threshold_resonance import MultipletResonanceSource
-
-        src = MultipletResonanceSource(get_source(key[:-len(MULTIPLET_4F_SUFFIX)]))
+        outer = split_source_name(key)[1][-1]
+        module, cls = SOURCE_WRAPPERS[outer]
+        src = getattr(importlib.import_module(f"eels_helpers.{module}"), cls)(get_source(key[:-len(outer)]))
     else:
         p = Path(key).expanduser()
         if not p.is_file():
@@ -573,7 +585,8 @@ def resolve_gos(gos):
 
 
 __all__ = [
-    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX", "RYDBERG_SUFFIX",
+    "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX", "RYDBERG_SUFFIX", "SOURCE_WRAPPERS",
+    "split_source_name",
     "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource", "WrappedGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",

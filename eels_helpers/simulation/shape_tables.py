@@ -149,25 +149,20 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     import importlib
     from pathlib import Path
 
-    from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH
+    from eels_helpers.physics.gos_tables import BUILTIN_GOS_PATH, RYDBERG_SUFFIX, SOURCE_WRAPPERS, split_source_name
     from eels_helpers.physics.rydberg_lines import RYDBERG_LINES_PATH
-    from eels_helpers.physics.rydberg_lines import SUFFIX as RYDBERG
-    from eels_helpers.physics.threshold_resonance import SUFFIX
 
     h = hashlib.sha1(f"{E0_keV!r}|{n_beta}|{gos}{'|other' if other else ''}".encode())
     # "builtin+4f-multiplet+rydberg" (suffixes in any order): the builtin file, and each wrapper's module
-    wrappers = {SUFFIX: "physics.threshold_resonance", RYDBERG: "physics.rydberg_lines"}
-    base, extra = gos, set()
-    while any(base.endswith(s) and len(base) > len(s) for s in wrappers):
-        suffix = next(s for s in wrappers if base.endswith(s))
-        base, extra = base[:-len(suffix)], extra | {wrappers[suffix]}
+    base, suffixes = split_source_name(gos)
+    extra = {SOURCE_WRAPPERS[s][0] for s in suffixes}
     gos_file = BUILTIN_GOS_PATH if base == "builtin" else Path(base)
     if gos_file.is_file():
         st = gos_file.stat()
         h.update(f"{gos_file.resolve()}|{st.st_size}|{st.st_mtime_ns}".encode())
     for name in _TABLE_MODULES + tuple(sorted(extra)):
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
-    if wrappers[RYDBERG] in extra:
+    if RYDBERG_SUFFIX in suffixes:
         h.update(RYDBERG_LINES_PATH.read_bytes())
     if white_lines:
         from eels_helpers.physics import white_lines as wl
