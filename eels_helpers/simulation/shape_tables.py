@@ -6,7 +6,8 @@ collection angles beta* (built from :class:`eels_helpers.physics.edge_shapes.Edg
 An edge for any (alpha, beta) is then two row copies and a weighted sum: cross sections are never
 recomputed per spectrum. Tables are cached on disk (``$EELS_ID_CACHE``, default
 ``~/.cache/eels_helpers``) under a key that hashes the beam energy, the grid, the GOS file and
-the source of the modules that compute a table (``_TABLE_MODULES``).
+the source of the modules that compute a table (``_TABLE_MODULES``), least recently used tables
+evicted beyond a size cap (:mod:`eels_helpers.simulation.table_cache`).
 
 Also here: the per-family constants the simulator needs (:func:`family_arrays`) and
 :func:`can_simulate` (whether the GOS source computes an edge of an element).
@@ -22,6 +23,7 @@ import numpy as np
 from eels_helpers.physics.elements import element_index
 from eels_helpers.physics.gos_tables import resolve_gos
 from eels_helpers.simulation.config import SimulationConfig
+from eels_helpers.simulation.table_cache import CACHE_ENV, mark_used, shape_cache_dir, table_paths, write_table
 
 __all__ = ["FamilyArrays", "family_arrays", "SHAPE_N_BETA", "ShapeTable", "CACHE_ENV",
            "shape_cache_dir", "edge_tables", "other_edge_list", "other_edge_tables", "can_simulate"]
@@ -122,23 +124,9 @@ class ShapeTable:
         return out
 
 
-#: environment variable naming the folder of cached shape tables ("off": no disk cache);
-#: default ``~/.cache/eels_helpers``
-CACHE_ENV = "EELS_ID_CACHE"
 #: modules whose source defines a shape table: any change to them invalidates the cache
 _TABLE_MODULES = ("physics.cross_section", "physics.edge_shapes", "physics.gos_tables",
                   "physics.hydrogenic", "physics.elements", "simulation.shape_tables")
-
-
-def shape_cache_dir():
-    """Folder of cached shape tables (None when ``$EELS_ID_CACHE`` is ``off``)."""
-    import os
-    from pathlib import Path
-
-    value = os.environ.get(CACHE_ENV, "")
-    if value.lower() == "off":
-        return None
-    return Path(value).expanduser() if value else Path.home() / ".cache" / "eels_helpers"
 
 
 def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = False, other: bool = False) -> str:
@@ -176,33 +164,28 @@ def _load_or_build(E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
 
     Building a table takes seconds per beam energy and process; a cached table loads in
     milliseconds and its pages are shared between processes (85 MB per beam energy). The
-    cache is written atomically; an unwritable cache folder only costs the rebuild."""
+    cache is written atomically and kept under its size cap (:mod:`eels_helpers.simulation.table_cache`);
+    an unwritable cache folder only costs the rebuild."""
     folder = shape_cache_dir()
     edges = other_edge_list() if other else None
     if folder is None:
         return ShapeTable.build(E0_keV, gos, n_beta, white_lines, edges)
     key = _table_key(E0_keV, gos, n_beta, white_lines, other)
-    shapes_path, meta_path = folder / f"shapes_{key}.npy", folder / f"shapes_{key}.npz"
+    shapes_path, meta_path = table_paths(folder, key)
     if shapes_path.is_file() and meta_path.is_file():
         try:
             with np.load(meta_path) as meta:
-                return ShapeTable(float(meta["E0_keV"]), meta["onsets_eV"], meta["onset_channel"],
-                                  int(meta["first_offset"]), meta["beta_eff_mrad"],
-                                  np.load(shapes_path, mmap_mode="r"))
+                table = ShapeTable(float(meta["E0_keV"]), meta["onsets_eV"], meta["onset_channel"],
+                                   int(meta["first_offset"]), meta["beta_eff_mrad"],
+                                   np.load(shapes_path, mmap_mode="r"))
+            mark_used(folder, key)
+            return table
         except (OSError, ValueError, KeyError):
             pass                                            # damaged: rebuild below
     table = ShapeTable.build(E0_keV, gos, n_beta, white_lines, edges)
-    try:
-        import os
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{key}.{os.getpid()}"
-        np.save(f"{tmp}.npy", table.shapes)
-        np.savez(f"{tmp}.npz", E0_keV=table.E0_keV, onsets_eV=table.onsets_eV, onset_channel=table.onset_channel,
-                 first_offset=table.first_offset, beta_eff_mrad=table.beta_eff_mrad)
-        os.replace(f"{tmp}.npy", shapes_path)               # the .npy first: readers need both
-        os.replace(f"{tmp}.npz", meta_path)
-    except OSError:
-        pass
+    write_table(folder, key, table.shapes, E0_keV=table.E0_keV, onsets_eV=table.onsets_eV,
+                onset_channel=table.onset_channel, first_offset=table.first_offset,
+                beta_eff_mrad=table.beta_eff_mrad)
     return table
 
 
