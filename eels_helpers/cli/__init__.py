@@ -38,6 +38,7 @@ COMMANDS = {
     "failures": ("eels_helpers.cli.failures", "run a model on labelled real spectra and group its mistakes by cause"),
     "evaluate": ("eels_helpers.cli.evaluate", "score models on real spectra (grouped cross-validation) and the "
                  "open-world suite"),
+    "cache": ("eels_helpers.cli.cache", "show or clear the simulator's shape-table cache"),
 }
 
 #: exit statuses (module docstring)

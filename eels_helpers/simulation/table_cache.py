@@ -24,7 +24,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 __all__ = ["CACHE_ENV", "MAX_GB_ENV", "DEFAULT_MAX_GB", "RECENT_S", "STALE_TMP_S", "shape_cache_dir",
-           "max_cache_bytes", "table_paths", "mark_used", "write_table", "evict"]
+           "max_cache_bytes", "table_paths", "mark_used", "write_table", "evict", "cached_tables", "clear"]
 
 #: environment variable naming the folder of cached shape tables ("off": no disk cache);
 #: default ``~/.cache/eels_helpers``
@@ -95,30 +95,54 @@ def write_table(folder: Path, key: str, shapes: np.ndarray, **axes) -> bool:
     return written
 
 
+def cached_tables(folder: Path) -> dict[str, tuple[float, int]]:
+    """``{key: (last used, UNIX s; bytes)}`` of the tables in ``folder`` (empty if it does not exist)."""
+    tables: dict[str, list] = {}
+    try:
+        files = list(folder.iterdir())
+    except OSError:
+        return {}
+    for p in files:
+        if p.name.startswith("shapes_") and p.suffix in (".npy", ".npz"):
+            try:
+                st = p.stat()
+            except OSError:                             # removed meanwhile by another process
+                continue
+            entry = tables.setdefault(p.stem[len("shapes_"):], [0.0, 0])
+            entry[0] = max(entry[0], st.st_mtime)
+            entry[1] += st.st_size
+    return {key: (used, size) for key, (used, size) in tables.items()}
+
+
+def clear(folder: Path) -> tuple[int, int]:
+    """Remove every cached table (and temporary file) in ``folder``: ``(tables removed, bytes freed)``.
+    Running processes keep the tables they have mapped; new ones rebuild them."""
+    removed, freed = 0, 0
+    for key, (_, size) in cached_tables(folder).items():
+        if all([_remove(p) for p in table_paths(folder, key)]):
+            removed, freed = removed + 1, freed + size
+    for p in folder.glob(".*.np[yz]") if folder.is_dir() else ():
+        _remove(p)
+    return removed, freed
+
+
 def evict(folder: Path, keep: str | None = None, cap_bytes: int | None = -1, now: float | None = None) -> list[str]:
     """Remove the least recently used tables until the folder's tables fit ``cap_bytes`` (default
     :func:`max_cache_bytes`; None: no cap), sparing ``keep`` and tables used within
     :data:`RECENT_S`, and temporary files older than :data:`STALE_TMP_S`. Returns the removed keys."""
     cap = max_cache_bytes() if cap_bytes == -1 else cap_bytes
     now = time.time() if now is None else now
-    tables: dict[str, list] = {}                       # key -> [last used (s), bytes]
     try:
-        files = list(folder.iterdir())
+        temporary = [p for p in folder.iterdir() if p.name.startswith(".") and p.suffix in (".npy", ".npz")]
     except OSError:
         return []
-    for p in files:
+    for p in temporary:
         try:
-            st = p.stat()
-        except OSError:                                 # removed meanwhile by another process
-            continue
-        if p.name.startswith(".") and p.suffix in (".npy", ".npz"):
-            if now - st.st_mtime > STALE_TMP_S:
+            if now - p.stat().st_mtime > STALE_TMP_S:
                 _remove(p)
+        except OSError:                                 # renamed into place meanwhile
             continue
-        if p.name.startswith("shapes_") and p.suffix in (".npy", ".npz"):
-            entry = tables.setdefault(p.stem[len("shapes_"):], [0.0, 0])
-            entry[0] = max(entry[0], st.st_mtime)
-            entry[1] += st.st_size
+    tables = cached_tables(folder)
     total = sum(size for _, size in tables.values())
     removed = []
     if cap is None or total <= cap:
