@@ -128,3 +128,27 @@ def test_rydberg_source_tables_follow_the_lines_table_and_the_builtin_file_in_an
     other.write_bytes(b"another table")
     monkeypatch.setattr(gos_tables, "BUILTIN_GOS_PATH", other)
     assert all(sim._table_key(200.0, n, 4) != after_lines[n] for n in names)
+
+
+def test_cache_key_follows_the_gos_file_contents_not_its_path(tmp_path, monkeypatch):
+    """A copy of the builtin GOS file elsewhere (a fresh clone, another environment: other path and
+    mtime) shares the cached tables; a changed file does not."""
+    import os
+    import shutil
+
+    from eels_helpers.physics import gos_tables
+    from eels_helpers.simulation import shape_tables as sim
+
+    before = sim._table_key(200.0, "builtin", 4)
+    copy = tmp_path / "copy.gosh"
+    shutil.copyfile(gos_tables.BUILTIN_GOS_PATH, copy)
+    os.utime(copy, ns=(1_000_000_000, 1_000_000_000))
+    monkeypatch.setattr(gos_tables, "BUILTIN_GOS_PATH", copy)
+    assert sim._table_key(200.0, "builtin", 4) == before
+    with open(copy, "r+b") as f:                        # one byte changed, same size and mtime restored
+        f.seek(-1, os.SEEK_END)
+        last = f.read(1)
+        f.seek(-1, os.SEEK_END)
+        f.write(bytes([last[0] ^ 1]))
+    os.utime(copy, ns=(1_000_000_000, 2_000_000_000))
+    assert sim._table_key(200.0, "builtin", 4) != before
