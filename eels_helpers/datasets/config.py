@@ -98,6 +98,11 @@ class DatasetConfig:
         # keep split order canonical so that unit numbers do not depend on the order given
         object.__setattr__(self, "splits", tuple(s for s in SPLITS if s in self.splits))
         object.__setattr__(self, "elements", tuple(e for e in ELEMENTS if e in self.elements))
+        excluded = getattr(self.simulation, "exclude_elements", ())
+        if excluded:                                    # no specimen holds them: never a query element
+            object.__setattr__(self, "elements", tuple(e for e in self.elements if e not in excluded))
+            if not self.elements:
+                raise ValueError(f"elements: every query element is among the simulation's exclude_elements {excluded}")
 
     @classmethod
     def from_profile(cls, profile: str, **overrides) -> "DatasetConfig":
@@ -214,7 +219,8 @@ def simulate_unit(unit: Unit, config: DatasetConfig, seed: int,
     if split == "single":
         rows = np.full(unit.n_samples, -1, np.int64)
     else:
-        rows = sp.sample_indices(unit.element, unit.n_samples, rng)
+        rows = sp.sample_indices(unit.element, unit.n_samples, rng,
+                                 exclude=config.simulation_config().exclude_elements)
     specs = sp.specimens_from_indices(unit.element, rows)
     k = unit.spectra_per_sample
     specs = [s for s in specs for _ in range(k)]

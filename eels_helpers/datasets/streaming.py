@@ -82,21 +82,33 @@ class StreamingSpectra(torch.utils.data.IterableDataset):
         from eels_helpers.simulation import specimens as sp
 
         rng = np.random.default_rng(np.random.SeedSequence(self.seed, spawn_key=(STREAM_KEY, b)))
-        queries = self._idx[rng.integers(0, self._idx.size, self.batch_size) if self._p is None
-                            else rng.choice(self._idx.size, self.batch_size, p=self._p)]
+        config = self.config_of(b)                      # its own generator: rng's draws do not move
+        exclude = getattr(config, "exclude_elements", ())
+        p = self._p if not exclude else self._query_probabilities_without(exclude)
+        queries = self._idx[rng.integers(0, self._idx.size, self.batch_size) if p is None
+                            else rng.choice(self._idx.size, self.batch_size, p=p)]
         specs = [None] * self.batch_size
         for q in np.unique(queries):
             where = np.flatnonzero(queries == q)
             rows = (np.full(where.size, -1) if self.single_element
-                    else sp.sample_indices(int(q), where.size, rng))
+                    else sp.sample_indices(int(q), where.size, rng, exclude=exclude))
             for j, s in zip(where, sp.specimens_from_indices(int(q), rows)):
                 specs[j] = s
-        config = self.config_of(b)
         batch = (self.simulate_fn or default_simulate())(specs, config, rng)
         f = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32))  # noqa: E731
         return {"spectra": f(batch.spectra), "labels_identification": f(batch.labels_identification),
                 "labels_quantification": f(batch.labels_quantification),
                 "query": torch.from_numpy(queries.astype(np.int64)), "batch_index": b}
+
+    def _query_probabilities_without(self, exclude: tuple[str, ...]) -> np.ndarray:
+        """The query probabilities with the ``exclude``d elements at 0 (a configuration's
+        ``exclude_elements``: no specimen holds them), renormalised."""
+        p = (np.full(self._idx.size, 1.0) if self._p is None else self._p.copy())
+        p[np.isin(self._idx, [ELEMENTS.index(e) for e in exclude])] = 0.0
+        if p.sum() <= 0:
+            raise ValueError(f"every query element ({', '.join(self.elements)}) is excluded by the "
+                             f"simulator configuration's exclude_elements {exclude}")
+        return p / p.sum()
 
     def config_of(self, b: int):
         """The simulator configuration of batch ``b``: ``mix_config`` for a share ``mix_fraction``

@@ -155,11 +155,14 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
         for b in range(-(-int(n) // batch_size)):
             m = min(batch_size, int(n) - b * batch_size)
             rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_KEY, k, b)))
-            queries = rng.integers(0, len(ELEMENTS), m)
+            exclude = config.exclude_elements                # no specimen holds them: never queried
+            allowed = np.array([i for i, e in enumerate(ELEMENTS) if e not in exclude])
+            queries = rng.integers(0, len(ELEMENTS), m) if not exclude else allowed[rng.integers(0, allowed.size, m)]
             specs = [None] * m
             for q in np.unique(queries):
                 where = np.flatnonzero(queries == q)
-                for j, s in zip(where, sp.specimens_from_indices(int(q), sp.sample_indices(int(q), where.size, rng))):
+                rows = sp.sample_indices(int(q), where.size, rng, exclude=exclude)
+                for j, s in zip(where, sp.specimens_from_indices(int(q), rows)):
                     specs[j] = s
             batch = simulate_batch(specs, config, rng)
             spectra.append(batch.spectra)

@@ -142,6 +142,11 @@ class SimulationConfig:
     carbon_atomic_fraction: tuple[float, float] = field(default=(0.05, 0.5), metadata=_row(
         "Carbon atomic fraction", "", "R", (0.0, 0.95),
         "atomic fraction of carbon after it is added (others scaled down)"))
+    exclude_elements: tuple[str, ...] = field(default=(), metadata=_row(
+        "Elements never in a specimen", "", "elements", (0, 0),
+        "a prior about specimens: formulas holding these elements are not drawn and they are never the "
+        'query element, e.g. ("Tc", "Pm"), which have no stable isotope '
+        "(eels_helpers.inference.unstable_elements); the spectra may still show their edges as distractors"))
     implanted_gas_fraction: float = _fraction(
         "Implanted noble gas",
         "fraction of specimens given one of Ar, Kr, Xe (equally often) at an atomic fraction in "
@@ -263,6 +268,8 @@ class SimulationConfig:
             elif (choices := string_choices(kind)) is not None:
                 if value not in choices:
                     raise ConfigError(f"{where}: must be one of {', '.join(choices)}; got {value!r}")
+            elif kind == "elements":
+                object.__setattr__(self, f.name, _check_elements(where, value))
             elif kind == "str":
                 if not isinstance(value, str) or not value:
                     raise ConfigError(f"{where}: must be a non-empty string; got {value!r}")
@@ -343,7 +350,8 @@ class SimulationConfig:
         for f in fields(self):
             if f.name in OPEN_WORLD_FIELDS:
                 value = getattr(self, f.name)
-                text = (f"[{_fmt(value[0])}, {_fmt(value[1])}]" if isinstance(value, tuple)
+                text = (", ".join(value) or "none" if f.metadata["kind"] == "elements"
+                        else f"[{_fmt(value[0])}, {_fmt(value[1])}]" if isinstance(value, tuple)
                         else str(value) if isinstance(value, str) else _fmt(value))
                 rows.append({"parameter": f.metadata["label"], "value": text,
                              "meaning": f.metadata["note"], "field": f.name})
@@ -358,7 +366,7 @@ class SimulationConfig:
 
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
-OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
+OPEN_WORLD_FIELDS = ("exclude_elements", "edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
                      "implanted_gas_fraction", "implanted_gas_atomic_fraction", "gas_phase_fraction",
                      "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
                      "low_start_fraction", "lowloss_tail_fraction",
@@ -427,6 +435,9 @@ NAMED_CONFIGS["open-world-autoionisation"] = {**NAMED_CONFIGS["open-world-plasmo
 #: or Xe in a matrix, :func:`eels_helpers.simulation.open_world.add_implanted_gas`), as ion-milled, plasma-FIB and
 #: irradiated specimens do
 NAMED_CONFIGS["open-world-gas"] = {**NAMED_CONFIGS["open-world-autoionisation"], "implanted_gas_fraction": 0.2}
+#: ``open-world-stable``: ``open-world-autoionisation`` under the specimens' prior that no element without a
+#: stable isotope (Tc, Pm: :mod:`eels_helpers.inference.unstable_elements`) is ever in a specimen
+NAMED_CONFIGS["open-world-stable"] = {**NAMED_CONFIGS["open-world-autoionisation"], "exclude_elements": ("Tc", "Pm")}
 #: ``open-world-sigma``: ``open-world-autoionisation`` whose B, C, N, O K edges get a broad 1s -> sigma* resonance half
 #: of the time (:func:`eels_helpers.simulation.bonding_lines.add_sigma_star`), as bonded light elements show it
 NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"], "sigma_star_fraction": 0.5}
@@ -465,6 +476,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-autoionisation": "open-world-plasmon with narrower lanthanide N4,5 lines below the 4d threshold "
                                  "(no autoionisation there)",
     "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
+    "open-world-stable": "open-world-autoionisation with no Tc or Pm in any specimen (no stable isotope)",
     "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
@@ -498,6 +510,19 @@ def _fmt(v) -> str:
 
 def _num(v) -> str:
     return f"{float(v):g}"
+
+
+def _check_elements(where, value) -> tuple[str, ...]:
+    """A tuple of distinct element symbols among the 80 network elements, not all of them."""
+    from eels_helpers.physics.elements import ELEMENTS
+
+    values = _as_tuple(where, value, "a tuple of element symbols")
+    bad = [v for v in values if v not in ELEMENTS]
+    if bad:
+        raise ConfigError(f"{where}: must be symbols among the 80 network elements (Be..Bi); unknown: {bad}")
+    if len(set(values)) == len(ELEMENTS):
+        raise ConfigError(f"{where}: cannot exclude every element")
+    return tuple(sorted(set(values), key=ELEMENTS.index))
 
 
 def _as_tuple(where, value, what):

@@ -198,15 +198,23 @@ def provenance() -> dict:
 
 
 def sample_indices(query: str | int, n: int, rng: np.random.Generator,
-                   table: CompositionTable | None = None) -> np.ndarray:
+                   table: CompositionTable | None = None, exclude: tuple[str, ...] = ()) -> np.ndarray:
     """Row indices of ``n`` formulas containing ``query``, uniform with replacement; -1 = fallback.
 
     An element contained in no formula gets -1 (the pure element, see :func:`specimens_from_indices`).
+    ``exclude``: elements no specimen holds (``SimulationConfig.exclude_elements``): formulas with
+    any of them are not drawn, and ``query`` must not be one of them.
     """
     if n < 0:
         raise ValueError(f"n (number of specimens) must be >= 0, got {n}")
     table = load_compositions() if table is None else table
     rows = table.containing(query)
+    if exclude:
+        symbols = _symbols()
+        if symbols[_element_index(query)] in exclude:
+            raise ValueError(f"query element {symbols[_element_index(query)]} is among the excluded elements {exclude}")
+        columns = [_element_index(e) for e in exclude]
+        rows = rows[~(table.fractions[np.ix_(rows, columns)] > 0).any(axis=1)]
     if rows.size == 0:
         return np.full(n, -1, np.int64)
     return rows[rng.integers(0, rows.size, size=n)]
