@@ -9,6 +9,7 @@ import pytest
 from dataset_fakes import REAL, SMALL
 
 from eels_helpers.datasets.config import FORMAT, SPLITS, DatasetConfig, parse_shard, plan_units, simulate_unit
+from eels_helpers.physics.elements import ELEMENTS
 
 
 def test_paper_counts_and_profiles():
@@ -61,3 +62,13 @@ def test_real_simulator_unit_is_deterministic():
     for k in a:
         np.testing.assert_array_equal(a[k], b[k])
     assert not np.array_equal(a["spectra"], simulate_unit(unit, cfg, 6)["spectra"])
+
+
+def test_a_simulation_excluding_elements_drops_them_as_query_elements():
+    from eels_helpers.simulation.config import SimulationConfig
+
+    cfg = DatasetConfig(scale=0.01, simulation=SimulationConfig(exclude_elements=("Tc", "Pm")))
+    assert "Tc" not in cfg.elements and "Pm" not in cfg.elements and len(cfg.elements) == 78
+    assert {ELEMENTS[u.element] for u in plan_units(cfg)} == set(cfg.elements)
+    with pytest.raises(ValueError, match="exclude_elements"):
+        DatasetConfig(elements=("Tc",), simulation=SimulationConfig(exclude_elements=("Tc",)))

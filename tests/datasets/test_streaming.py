@@ -127,6 +127,28 @@ def test_query_weights_draw_elements_by_their_weight_and_leave_the_uniform_strea
         StreamingSpectra(elements=("O",), query_weights={"O": 0.0})
 
 
+def test_a_configuration_excluding_elements_never_queries_them():
+    """SimulationConfig.exclude_elements: the stream never draws those query elements (query weights
+    renormalised over the rest); excluding every drawn element is an error that says so."""
+    from eels_helpers.simulation.config import SimulationConfig
+
+    config = SimulationConfig(exclude_elements=("Fe",))
+    stream = StreamingSpectra(config=config, elements=("O", "Fe", "Ce"), seed=5, batch_size=50,
+                              simulate_fn=fake_simulate, query_weights={"Ce": 3.0})
+    queries = np.concatenate([stream.batch(b)["query"].numpy() for b in range(20)])
+    share = np.array([(queries == ELEMENTS.index(e)).mean() for e in ("O", "Fe", "Ce")])
+    assert share[1] == 0 and abs(share[2] - 0.75) < 0.05
+    with pytest.raises(ValueError, match="every query element"):
+        StreamingSpectra(config=SimulationConfig(exclude_elements=("O",)), elements=("O",),
+                         simulate_fn=fake_simulate).batch(0)
+
+
+def test_open_world_stable_holds_no_tc_or_pm():
+    X, Y = simulated_arrays(256, 4, 64, "open-world-stable")
+    assert not Y[:, [ELEMENTS.index("Tc"), ELEMENTS.index("Pm")]].any()
+    assert Y.any(axis=1).mean() > 0.5          # the other elements are there as before
+
+
 def test_simulated_arrays_are_the_first_whole_batches_of_the_named_stream():
     x, y = simulated_arrays(6, seed=11, batch_size=4, simulation="open-world-sharp")    # 2 whole batches
     stream = named_stream("open-world-sharp", seed=11, batch_size=4)

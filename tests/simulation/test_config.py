@@ -51,6 +51,8 @@ def test_frozen():
     ({"noise": 1}, ["noise", "True or False"]),
     ({"gos": ""}, ["gos", "non-empty"]),
     ({"atomic_diameter_pm": (25.0, 5000.0)}, ["atomic_diameter_pm", "pm"]),
+    ({"exclude_elements": ("Tc", "H")}, ["exclude_elements", "unknown: ['H']", "Be..Bi"]),
+    ({"exclude_elements": "Tc"}, ["exclude_elements", "tuple of element symbols"]),
 ])
 def test_invalid_configuration_errors_name_parameter_unit_range(changes, words):
     with pytest.raises(ConfigError) as err:
@@ -102,3 +104,15 @@ def test_every_named_configuration_is_described_and_validates():
     for name in NAMED_CONFIGS:
         named_config(name)
         assert f"{name}: " in named_config_help()
+
+
+def test_excluded_elements_are_canonical_and_listed_as_an_open_world_option():
+    cfg = SimulationConfig(exclude_elements=["Pm", "Tc", "Pm"])
+    assert cfg.exclude_elements == ("Tc", "Pm") and cfg.open_world
+    table = cfg.open_world_table().set_index("field")
+    assert table.loc["exclude_elements", "value"] == "Tc, Pm"
+    assert SimulationConfig().open_world_table().set_index("field").loc["exclude_elements", "value"] == "none"
+    assert "exclude_elements" not in set(SimulationConfig().table1()["field"])     # not a Table 1 row
+    with pytest.raises(ConfigError, match="cannot exclude every element"):
+        from eels_helpers.physics.elements import ELEMENTS
+        SimulationConfig(exclude_elements=ELEMENTS)

@@ -158,3 +158,19 @@ def test_unknown_element_error_names_the_range():
 def test_specimen_errors(kwargs, match):
     with pytest.raises(ValueError, match=match):
         Specimen(**kwargs)
+
+
+def test_excluded_elements_are_never_drawn():
+    """exclude: formulas holding an excluded element are not drawn; the others as before; an
+    excluded query is an error naming it."""
+    table = sp.load_compositions()
+    rng = np.random.default_rng(3)
+    idx = sp.sample_indices("Dy", 8000, rng, exclude=("Tc", "Pm"))
+    cols = [ELEMENTS.index("Tc"), ELEMENTS.index("Pm")]
+    assert not (table.fractions[np.ix_(idx, cols)] > 0).any()
+    with_pm = [r for r in table.containing("Dy") if table.fractions[r, cols[1]] > 0]
+    assert with_pm, "no shipped formula holds Dy beside Pm: the test would pass trivially"
+    allowed = set(table.containing("Dy")) - set(with_pm)
+    assert set(idx) <= allowed and len(set(idx)) > 0.9 * len(allowed)
+    with pytest.raises(ValueError, match="Pm is among the excluded"):
+        sp.sample_indices("Pm", 3, rng, exclude=("Tc", "Pm"))
