@@ -456,7 +456,19 @@ class GosSource(Protocol):
         """(GOS table, occupancy ratio) used for the subshell."""
 
 
-class FileGosSource:
+class TableGosSource:
+    """A source whose df/dE is its ``table``'s, interpolated, times the occupancy ratio."""
+
+    def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
+        raise NotImplementedError
+
+    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
+        """(n_q, n_E) df/dE per eV of that subshell (occupancy ratio applied)."""
+        t, ratio = self.table(element, subshell)
+        return ratio * t.interpolate(free_energies_eV, q_inv_m)
+
+
+class FileGosSource(TableGosSource):
     """GOS from a GOSH file (our builtin table or the Dirac file)."""
 
     def __init__(self, path, name: str | None = None):
@@ -473,16 +485,11 @@ class FileGosSource:
     def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
         return self.file.subshell(element, subshell)
 
-    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
-        t, ratio = self.table(element, subshell)
-        return ratio * t.interpolate(free_energies_eV, q_inv_m)
 
-
-class WrappedGosSource:
+class WrappedGosSource(TableGosSource):
     """A GOS source that changes some of ``base``'s tables: a subclass sets ``suffix`` (its name is
     ``base.name`` + ``suffix``) and defines ``table``, caching the tables it changes in ``_tables`` (the
-    cross-section code tells tables apart by identity); the subshells it offers and df/dE from a table
-    (occupancy ratio applied) are as for any source."""
+    cross-section code tells tables apart by identity); the subshells it offers are the base's."""
 
     suffix = ""
 
@@ -496,14 +503,6 @@ class WrappedGosSource:
 
     def available(self, element: str) -> tuple[str, ...]:
         return self.base.available(element)
-
-    def table(self, element: str, subshell: str) -> tuple[GosTable, float]:
-        raise NotImplementedError
-
-    def dfde(self, element: str, subshell: str, free_energies_eV, q_inv_m) -> np.ndarray:
-        """(n_q, n_E) df/dE per eV of that subshell's continuum (occupancy ratio applied)."""
-        t, ratio = self.table(element, subshell)
-        return ratio * t.interpolate(free_energies_eV, q_inv_m)
 
 
 _SOURCES: dict[str, GosSource] = {}
@@ -587,7 +586,7 @@ def resolve_gos(gos):
 __all__ = [
     "BUILTIN_GOS_PATH", "BOUND_SIGMA_EV", "MULTIPLET_4F_SUFFIX", "RYDBERG_SUFFIX", "SOURCE_WRAPPERS",
     "split_source_name",
-    "GosTable", "GoshFile", "GoshError", "GosSource", "FileGosSource", "WrappedGosSource",
+    "GosTable", "GoshFile", "GoshError", "GosSource", "TableGosSource", "FileGosSource", "WrappedGosSource",
     "write_gosh", "add_tables", "read_gosh", "get_source", "clear_source_cache", "builtin_available",
     "resolve_gos",
     "default_edges_info", "occupancy_ratio", "nl_table_name", "canonical_subshell",
