@@ -366,7 +366,7 @@ class SimulationConfig:
 
 
 #: the open-world options of :class:`SimulationConfig` (defaults: the paper's dataset)
-OPEN_WORLD_FIELDS = ("exclude_elements", "edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction",
+OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fraction", "exclude_elements",
                      "implanted_gas_fraction", "implanted_gas_atomic_fraction", "gas_phase_fraction",
                      "distractor_fraction", "other_edges_fraction", "lone_edge_fraction",
                      "low_start_fraction", "lowloss_tail_fraction",

@@ -70,6 +70,10 @@ def _make_control(f, value):
         return W.SelectMultiple(options=[(f"{v:g}", v) for v in opts], value=tuple(value),
                                 description=desc, rows=min(len(opts), 6), style=style,
                                 layout=layout)
+    if kind == "elements":       # a specimen prior: the elements no drawn specimen holds
+        from eels_helpers.physics.elements import ELEMENTS
+        return W.SelectMultiple(options=ELEMENTS, value=tuple(value), description=desc, rows=4,
+                                style=style, layout=layout)
     if kind == "bool":
         return W.Checkbox(value=value, description=desc, style=style)
     if kind == "str":
