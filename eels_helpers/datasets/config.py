@@ -60,7 +60,8 @@ class DatasetConfig:
     splits : tuple of str
         subset of ``SPLITS`` to generate.
     elements : tuple of str
-        query elements (symbols among the 80); default all 80.
+        query elements (symbols among the 80); default all 80; those in the simulation's
+        ``exclude_elements`` are dropped (no specimen holds them).
     chunk_samples : int
         samples per work unit, 1..100,000 (part of the content's definition).
     dtype : {'float32', 'float16'}

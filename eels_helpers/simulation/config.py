@@ -144,9 +144,10 @@ class SimulationConfig:
         "atomic fraction of carbon after it is added (others scaled down)"))
     exclude_elements: tuple[str, ...] = field(default=(), metadata=_row(
         "Elements never in a specimen", "", "elements", (0, 0),
-        "a prior about specimens: formulas holding these elements are not drawn and they are never the "
-        'query element, e.g. ("Tc", "Pm"), which have no stable isotope '
-        "(eels_helpers.inference.unstable_elements); the spectra may still show their edges as distractors"))
+        "a prior about specimens: Materials Project formulas holding these elements are not drawn and they "
+        'are never the query element, e.g. ("Tc", "Pm"), which have no stable isotope '
+        "(eels_helpers.inference.unstable_elements); the open-world additions (carbon films, implanted and "
+        "gas-phase noble gases) follow their own options"))
     implanted_gas_fraction: float = _fraction(
         "Implanted noble gas",
         "fraction of specimens given one of Ar, Kr, Xe (equally often) at an atomic fraction in "
