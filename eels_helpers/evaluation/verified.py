@@ -152,11 +152,11 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
         name = cfg if isinstance(cfg, str) else "custom"
         config = (SimulationConfig() if cfg == "paper" else named_config(cfg)) if isinstance(cfg, str) else cfg
         spectra, labels, e0 = [], [], []
+        exclude = config.exclude_elements                    # no specimen holds them: never queried
+        allowed = np.array([i for i, e in enumerate(ELEMENTS) if e not in exclude])
         for b in range(-(-int(n) // batch_size)):
             m = min(batch_size, int(n) - b * batch_size)
             rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(_KEY, k, b)))
-            exclude = config.exclude_elements                # no specimen holds them: never queried
-            allowed = np.array([i for i, e in enumerate(ELEMENTS) if e not in exclude])
             queries = rng.integers(0, len(ELEMENTS), m) if not exclude else allowed[rng.integers(0, allowed.size, m)]
             specs = [None] * m
             for q in np.unique(queries):
