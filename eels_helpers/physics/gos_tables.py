@@ -541,16 +541,17 @@ def get_source(gos="builtin") -> GosSource:
     key = str(gos)
     if key in _SOURCES:
         return _SOURCES[key]
+    suffixes = split_source_name(key)[1]
     if key == "hydrogenic":
         from eels_helpers.physics.hydrogenic import HydrogenicSource
 
         src: GosSource = HydrogenicSource()
     elif key == "builtin":
         src = FileGosSource(BUILTIN_GOS_PATH, name="builtin")
-    elif split_source_name(key)[1]:                        # the outermost suffix wraps the rest
+    elif suffixes:                                         # the outermost suffix wraps the rest
         import importlib
 
-        outer = split_source_name(key)[1][-1]
+        outer = suffixes[-1]
         module, cls = SOURCE_WRAPPERS[outer]
         src = getattr(importlib.import_module(f"eels_helpers.{module}"), cls)(get_source(key[:-len(outer)]))
     else:
