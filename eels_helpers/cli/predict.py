@@ -92,8 +92,9 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.cli import show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.cautions import format_cautions
-    from eels_helpers.inference.predict import format_prediction, predict
+    from eels_helpers.inference.predict import predict
     from eels_helpers.inference.prediction_figures import plot_predictions
+    from eels_helpers.inference.prediction_text import format_prediction
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 

@@ -9,7 +9,8 @@ offset), run the network in batches, and apply a threshold to the sigmoid probab
   in more than ``presence_fraction`` (1 %, the paper's criterion) of the pixels.
 
 The threshold defaults to the one stored in the model file (chosen on validation data
-when the model was trained), else 0.5. :func:`format_prediction`, :func:`draw_prediction` and
+when the model was trained), else 0.5. :func:`format_prediction`
+(:mod:`eels_helpers.inference.prediction_text`), :func:`draw_prediction` and
 :func:`plot_predictions` show the results; the command line ``eels-id predict`` is
 :mod:`eels_helpers.cli.predict`.
 """
@@ -24,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
+from eels_helpers.inference.prediction_text import format_prediction  # noqa: F401  (re-exported)
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
 from eels_helpers.inference.unstable_elements import split_withheld
@@ -493,97 +495,3 @@ def predict(
             )
         )
     return results
-
-
-# --------------------------------------------------------------------------- output
-
-
-def format_prediction(pred: Prediction, top: int = 5) -> str:
-    """Human-readable lines for one prediction."""
-    name = Path(pred.source).name if pred.source else "spectrum"
-    if pred.note:
-        return f"{name}: no element: {pred.note}"
-    twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
-    return (_format_detected(pred, name, top) + twins + _withheld_lines(pred) + _splice_line(pred)
-            + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred))
-
-
-def _withheld_lines(pred: Prediction) -> str:
-    from eels_helpers.inference.unstable_elements import withheld_line
-
-    probs = pred.probabilities.reshape(-1, len(ELEMENTS)).mean(axis=0)
-    what = "pixels" if pred.is_spectrum_image else "p"
-    return "".join(f"\n  {withheld_line(s, v, probs, what=what)}" for s, v in pred.withheld.items())
-
-
-def _cut_line(pred: Prediction, n: int, where_eV: Sequence[float], text: str) -> str:
-    """The note under a prediction whose spectra (``n`` of a spectrum image) had counts left out:
-    ``text`` with ``{where}`` replaced by the energies (eV)."""
-    which = f"{n} spectra are" if pred.is_spectrum_image else "the spectrum is"
-    where = ", ".join(f"{e:.0f}" for e in where_eV[:5]) + (", ..." if len(where_eV) > 5 else "")
-    return f"\n   note: {which} " + text.format(where=where)
-
-
-def _splice_line(pred: Prediction) -> str:
-    from eels_helpers.inference.splices import SPLICE_RATIO
-
-    if not pred.spliced_below_eV:
-        return ""
-    n = int(np.isfinite(np.asarray(pred.splice_cut_eV, dtype=np.float64)).sum())
-    return _cut_line(pred, n, pred.spliced_below_eV,
-                     f"spliced (a step of more than {SPLICE_RATIO:g}x that no edge makes, at {{where}} eV): "
-                     "the counts below it were left out")
-
-
-def _saturation_line(pred: Prediction) -> str:
-    if pred.saturation_cut_eV is None:
-        return ""
-    cuts = np.asarray(pred.saturation_cut_eV, dtype=np.float64)
-    done = cuts[np.isfinite(cuts)]
-    if not done.size:
-        return ""
-    return _cut_line(pred, done.size, np.unique(np.round(done))[:5],
-                     "saturated (a flat top at the maximum: a clipped detector); the counts up to {where} eV "
-                     "were left out")
-
-
-def _spike_line(pred: Prediction) -> str:
-    from eels_helpers.inference import spikes
-
-    return _repair_line(pred, pred.spike_count, pred.spikes_eV, "spike(s)", f"{spikes.WHAT}): {spikes.DONE}")
-
-
-def _dead_line(pred: Prediction) -> str:
-    from eels_helpers.inference import dead_channels as dead
-
-    return _repair_line(pred, pred.dead_channel_count, pred.dead_channels_eV, "dead channel(s)",
-                        f"{dead.WHAT}): {dead.DONE}")
-
-
-def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why: str) -> str:
-    """The note under a prediction whose counts were repaired: ``count`` (*navigation_shape) channels
-    per spectrum at the energies ``at_eV``, ``what`` they were and ``why`` (closing its parenthesis)."""
-    n = 0 if count is None else int(np.count_nonzero(count))
-    if not n:
-        return ""
-    channels = int(np.sum(count))
-    where = ", ".join(f"{e:.0f}" for e in at_eV[:5]) + (", ..." if len(at_eV) > 5 else "")
-    which = f"{n} spectra have {channels} {what}" if pred.is_spectrum_image else f"the spectrum has {channels} {what}"
-    return f"\n   note: {which} at {where} eV ({why}"
-
-
-def _format_detected(pred: Prediction, name: str, top: int) -> str:
-    if pred.is_spectrum_image:
-        shape = " x ".join(str(n) for n in pred.navigation_shape)
-        n = int(np.prod(pred.navigation_shape))
-        head = f"{name} (spectrum image {shape} = {n} spectra): "
-        found = ", ".join(f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in pred.detected)
-        return head + (found or f"no element above threshold in more than {100 * PRESENCE_FRACTION:g} % of pixels")
-    probs = pred.probabilities
-    order = np.argsort(-probs, kind="stable")[:top]
-    found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
-    others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
-    nothing = ("no element reported (only elements without a stable isotope reached the threshold)" if pred.withheld
-               else f"no identifiable edge (no element above the threshold {pred.threshold:.2f})")
-    line = f"{name}: {found or nothing}"
-    return line + (f"   [next: {others}]" if others else "")
