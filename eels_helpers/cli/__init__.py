@@ -73,13 +73,32 @@ def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "",
 def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the counts") -> None:
     """``--keep-spikes`` and ``--keep-dead-channels``: leave the detector channels that pre-processing
     steps 1b and 1c repair (:func:`eels_helpers.inference.preprocess.repair_counts`) as recorded in
-    ``what``; ``args.keep_spikes``, ``args.keep_dead_channels``."""
+    ``what``; ``args.keep_spikes``, ``args.keep_dead_channels``. ``--repair-gain-steps`` and
+    ``--keep-gain-steps`` set ``args.gain_steps`` (True, False; None: the pre-processing's default,
+    step 1d; :func:`gain_steps_repaired` resolves it)."""
     parser.add_argument("--keep-spikes", action="store_true",
                         help=f"leave single-channel spikes (cosmic rays, X-ray hits) in {what} [they are "
                              "replaced by their neighbours' mean, and a note says where]")
     parser.add_argument("--keep-dead-channels", action="store_true",
                         help=f"leave runs of dead channels (reading nothing between live ones) in {what} "
                              "[they are filled from the levels on either side, and a note says where]")
+    from eels_helpers.inference.gain_steps import BY_DEFAULT
+
+    steps = parser.add_mutually_exclusive_group()
+    steps.add_argument("--repair-gain-steps", dest="gain_steps", action="store_const", const=True, default=None,
+                       help=f"divide the counts above a gain-change step in {what} by its factor (a one-channel "
+                            "jump by x1.05-2 with the same slope on both sides, on axes of <= 0.35 eV per channel; "
+                            "a note says where)" + (" [the default]" if BY_DEFAULT else ""))
+    steps.add_argument("--keep-gain-steps", dest="gain_steps", action="store_const", const=False,
+                       help=f"leave gain-change steps in {what} as recorded" + ("" if BY_DEFAULT else " [the default]"))
+
+
+def gain_steps_repaired(args: argparse.Namespace) -> bool:
+    """Whether ``--repair-gain-steps`` / ``--keep-gain-steps`` (:func:`add_channel_options`) ask for
+    pre-processing step 1d; neither: :data:`eels_helpers.inference.gain_steps.BY_DEFAULT`."""
+    from eels_helpers.inference.gain_steps import BY_DEFAULT
+
+    return BY_DEFAULT if args.gain_steps is None else bool(args.gain_steps)
 
 
 def add_radioactive_option(parser: argparse.ArgumentParser) -> None:

@@ -6,7 +6,7 @@
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
                 [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N] [--keep-spikes]
-                [--keep-dead-channels]
+                [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -26,7 +26,8 @@ neighbourhood (``--twin-neighbourhood``; 1: the pixel alone)
 Single-channel spikes in a pixel (cosmic rays, X-ray hits) are replaced by their neighbours' mean
 first, as in ``predict`` (:mod:`eels_helpers.inference.spikes`; ``--keep-spikes`` leaves them),
 and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
-``--keep-dead-channels``).
+``--keep-dead-channels``); with ``--repair-gain-steps`` gain-change steps are evened out
+(:mod:`eels_helpers.inference.gain_steps`).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
 
@@ -90,7 +91,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import show_progress
+    from eels_helpers.cli import gain_steps_repaired, show_progress
     from eels_helpers.inference.mapping import (
         map_elements,
         quantify_map,
@@ -118,6 +119,7 @@ def main(args: argparse.Namespace) -> int:
                                keep_twins=args.keep_twins, twin_neighbourhood=args.twin_neighbourhood,
                                remove_spikes=not args.keep_spikes,
                                fill_dead_channels=not args.keep_dead_channels,
+                               repair_gain_steps=gain_steps_repaired(args),
                                allow_radioactive=args.allow_radioactive)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
@@ -195,6 +197,7 @@ def _print_cautions(spectrum, mapping, elements, offset_eV):
 
 def _verify(spectrum, mapping, args):
     """Verification of the summed image and of blocks; prints the evidence; None on failure."""
+    from eels_helpers.cli import gain_steps_repaired
     from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.inference.verification_model import fit_settings
     from eels_helpers.inference.verification_rules import DecisionRule, format_verification, verify_regions
@@ -203,7 +206,8 @@ def _verify(spectrum, mapping, args):
         config = VerifyConfig(**fit_settings(str(args.model)), E0_keV=args.E0, alpha_mrad=args.alpha,
                               beta_mrad=args.beta, offset_eV=args.offset, gos=args.gos,
                               remove_spikes=not args.keep_spikes,
-                              fill_dead_channels=not args.keep_dead_channels)
+                              fill_dead_channels=not args.keep_dead_channels,
+                              repair_gain_steps=gain_steps_repaired(args))
         checked = verify_regions(spectrum, mapping.probabilities, mapping.threshold, config,
                                  blocks=args.verify_blocks, rule=DecisionRule(model=str(args.model)))
     except ValueError as err:

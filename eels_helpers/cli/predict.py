@@ -6,6 +6,7 @@
                     [--offset EV] [--json] [--plot OUT.png] [--batch-size N]
                     [--precision auto|fp32|bf16|int8] [--device auto|cpu|cuda]
                     [--verify | --no-verify] [--keep-twins] [--keep-spikes] [--keep-dead-channels]
+                    [--repair-gain-steps | --keep-gain-steps]
                     [--candidate-threshold P]
                     [--E0 KEV --alpha MRAD --beta MRAD]
 
@@ -30,7 +31,9 @@ Single-channel spikes (cosmic rays, X-ray hits: :mod:`eels_helpers.inference.spi
 by their neighbours' mean before the network reads the spectrum, and a ``note:`` line says where
 (``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them. Likewise runs
 of dead channels (reading nothing between live ones) are filled (:mod:`eels_helpers.inference.
-dead_channels`; ``"dead_channel_count"``, ``"dead_channels_eV"``; ``--keep-dead-channels``).
+dead_channels`; ``"dead_channel_count"``, ``"dead_channels_eV"``; ``--keep-dead-channels``), and
+gain-change steps (one-channel jumps by a constant factor) evened out with ``--repair-gain-steps``
+(:mod:`eels_helpers.inference.gain_steps`; ``"gain_step_count"``, ``"gain_steps_eV"``).
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
@@ -89,7 +92,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import show_progress
+    from eels_helpers.cli import gain_steps_repaired, show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import predict
@@ -128,6 +131,7 @@ def main(args: argparse.Namespace) -> int:
                               device=device, progress=show_progress(args), keep_twins=args.keep_twins,
                               remove_spikes=not args.keep_spikes,
                               fill_dead_channels=not args.keep_dead_channels,
+                              repair_gain_steps=gain_steps_repaired(args),
                               allow_radioactive=args.allow_radioactive)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             print(f"eels-id predict: error: {err}", file=sys.stderr)
@@ -197,6 +201,7 @@ def _cautions(pred, check):
 
 
 def _verify_config(args, model):
+    from eels_helpers.cli import gain_steps_repaired
     from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.inference.verification_model import fit_settings
 
@@ -204,7 +209,8 @@ def _verify_config(args, model):
         raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
     return VerifyConfig(**fit_settings(str(model)), E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
                         offset_eV=args.offset, remove_spikes=not args.keep_spikes,
-                        fill_dead_channels=not args.keep_dead_channels)
+                        fill_dead_channels=not args.keep_dead_channels,
+                        repair_gain_steps=gain_steps_repaired(args))
 
 
 def _verify_one(pred, config, candidate_threshold, model):

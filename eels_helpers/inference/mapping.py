@@ -30,6 +30,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
+
 __all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "MappingResult", "QuantMap", "map_elements",
            "quantify_map", "score_identification", "score_quantification", "as_spectrum", "read_map_input"]
 
@@ -162,6 +164,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  device: str = "cpu", int8: bool = False, progress: bool = False,
                  keep_twins: bool = False, twin_neighbourhood: int = 3,
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
+                 repair_gain_steps: bool = REPAIR_GAIN_STEPS,
                  allow_radioactive: bool = False) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
@@ -220,6 +223,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     fill_dead_channels : bool, default True
         Fill runs of dead channels (a dead column, a gap between detector chips) from the levels on
         either side (:mod:`eels_helpers.inference.dead_channels`; logged); False: the paper's recipe.
+    repair_gain_steps : bool, default :data:`eels_helpers.inference.gain_steps.BY_DEFAULT`
+        Divide the counts above a gain-change step in each pixel by its factor
+        (:mod:`eels_helpers.inference.gain_steps`; logged); False: the paper's recipe.
     allow_radioactive : bool, default False
         Keep technetium and promethium (no stable isotope) where they pass the presence criterion; by
         default they are withheld and logged (``MappingResult.withheld``,
@@ -273,7 +279,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
     x, cuts, saturated, fixed = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
-                                           fill_dead_channels=fill_dead_channels, return_cuts=True,
+                                           fill_dead_channels=fill_dead_channels,
+                                           repair_gain_steps=repair_gain_steps, return_cuts=True,
                                            return_saturation=True, return_repairs=True)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
                               *repair_summaries(fixed, spectrum.name))):

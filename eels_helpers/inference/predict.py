@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
+from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.prediction_text import format_prediction  # noqa: F401  (re-exported)
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
@@ -64,6 +65,8 @@ class Prediction:
         read it (None: not checked); ``spikes_eV`` their distinct energies (eV, offset corrected).
     dead_channel_count, dead_channels_eV: the same for the dead channels filled
         (:mod:`eels_helpers.inference.dead_channels`).
+    gain_step_count, gain_steps_eV: the same for the gain-change steps evened out
+        (:mod:`eels_helpers.inference.gain_steps`; the energy of the first channel above each).
     twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
         twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
     withheld: elements without a stable isotope (Tc, Pm) the threshold reports but the decision
@@ -86,6 +89,8 @@ class Prediction:
     spikes_eV: tuple[float, ...] = ()
     dead_channel_count: np.ndarray | None = None
     dead_channels_eV: tuple[float, ...] = ()
+    gain_step_count: np.ndarray | None = None
+    gain_steps_eV: tuple[float, ...] = ()
     twins: tuple = ()
     withheld: dict[str, float] = field(default_factory=dict)
 
@@ -137,6 +142,9 @@ class Prediction:
         if self.dead_channel_count is not None:
             out["dead_channel_count"] = np.asarray(self.dead_channel_count).tolist()
             out["dead_channels_eV"] = [round(e, 2) for e in self.dead_channels_eV]
+        if self.gain_step_count is not None:
+            out["gain_step_count"] = np.asarray(self.gain_step_count).tolist()
+            out["gain_steps_eV"] = [round(e, 2) for e in self.gain_steps_eV]
         return out
 
     def to_signal_elements(self, signal: Any, *, exclude=(), replace: bool = True) -> list[str]:
@@ -322,6 +330,7 @@ def predict(
     keep_twins: bool = False,
     remove_spikes: bool = True,
     fill_dead_channels: bool = True,
+    repair_gain_steps: bool = REPAIR_GAIN_STEPS,
     allow_radioactive: bool = False,
 ) -> list[Prediction]:
     """Identify the elements present in core-loss EELS spectra.
@@ -386,6 +395,10 @@ def predict(
         between detector chips) from the levels on either side
         (:mod:`eels_helpers.inference.dead_channels`; ``Prediction.dead_channel_count``); False:
         the paper's recipe.
+    repair_gain_steps : bool, default :data:`eels_helpers.inference.gain_steps.BY_DEFAULT`
+        Divide the counts above a gain-change step (a one-channel jump by a constant factor of at
+        most 2; :mod:`eels_helpers.inference.gain_steps`) by its factor
+        (``Prediction.gain_step_count``); False: the paper's recipe.
     allow_radioactive : bool, default False
         Report technetium and promethium, which have no stable isotope, where the threshold reports
         them; by default they are withheld (``Prediction.withheld``, a line says so and names their
@@ -448,7 +461,8 @@ def predict(
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         x, cuts, saturated, repaired = preprocess(
             spectrum, offset_eV=float(offset), clip_negative=clip_negative, remove_spikes=remove_spikes,
-            fill_dead_channels=fill_dead_channels, return_cuts=True, return_saturation=True, return_repairs=True)
+            fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps, return_cuts=True,
+            return_saturation=True, return_repairs=True)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
@@ -490,6 +504,8 @@ def predict(
                 spikes_eV=tuple(float(e) for e in repaired.spikes_eV),
                 dead_channel_count=repaired.dead_count if fill_dead_channels else None,
                 dead_channels_eV=tuple(float(e) for e in repaired.dead_eV),
+                gain_step_count=repaired.step_count if repair_gain_steps else None,
+                gain_steps_eV=tuple(float(e) for e in repaired.steps_eV),
                 twins=twins,
                 withheld=withheld,
             )

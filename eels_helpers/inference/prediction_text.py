@@ -28,7 +28,7 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
         return f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
     return (_format_detected(pred, name, top) + twins + _withheld_lines(pred) + _splice_line(pred)
-            + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred))
+            + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred) + _step_line(pred))
 
 
 def _withheld_lines(pred: Prediction) -> str:
@@ -81,6 +81,13 @@ def _dead_line(pred: Prediction) -> str:
 
     return _repair_line(pred, pred.dead_channel_count, pred.dead_channels_eV, "dead channel(s)",
                         f"{dead.WHAT}): {dead.DONE}")
+
+
+def _step_line(pred: Prediction) -> str:
+    from eels_helpers.inference import gain_steps
+
+    return _repair_line(pred, pred.gain_step_count, pred.gain_steps_eV, "gain step(s)",
+                        f"{gain_steps.WHAT}): {gain_steps.DONE}")
 
 
 def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why: str) -> str:

@@ -12,6 +12,9 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
 1c. not in the paper: dead channels (runs of up to 8 channels reading nothing between live ones:
    a CCD's dead column, the gap between two chips; :mod:`eels_helpers.inference.dead_channels`)
    are filled from the levels on either side (``fill_dead_channels=False``: the paper's recipe);
+1d. not in the paper, and only with ``repair_gain_steps=True``: gain-change steps (a one-channel jump by a
+   constant factor of at most 2, the same relative slope on both sides; :mod:`eels_helpers.inference.gain_steps`)
+   are evened out by dividing the counts above them by the factor;
 2. rebin to about 1 eV when the dispersion is finer: consecutive channels are averaged in
    groups of ``floor(1 eV / dispersion)`` (bin energy = mean of the group's energies);
 3. cubic interpolating spline (not-a-knot, smoothing s=0, as ``scipy.interpolate.splrep(
@@ -41,10 +44,11 @@ from __future__ import annotations
 import logging
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
+from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap, nan_report
 from eels_helpers.spectrum import Spectrum
 
@@ -138,10 +142,11 @@ def resample_to_grid(
     return_saturation: bool = False,
     remove_spikes: bool = True,
     fill_dead_channels: bool = True,
+    repair_gain_steps: bool = REPAIR_GAIN_STEPS,
     return_repairs: bool = False,
 ) -> tuple[np.ndarray, ...]:
-    """Steps 1-3 of the module docstring: offset correction, spike removal and dead channels
-    filled (steps 1b and 1c, :func:`repair_counts`), rebinning to about 1 eV and the cubic spline
+    """Steps 1-3 of the module docstring: offset correction, spike removal, dead channels
+    filled and gain steps evened out (steps 1b-1d, :func:`repair_counts`), rebinning to about 1 eV and the cubic spline
     evaluated at the integer energies (eV) of 0..3071 inside the measured range; with
     ``cut_saturated`` (step 3b) the values below a saturated flat top's end are set to 0.
 
@@ -149,17 +154,18 @@ def resample_to_grid(
     in eV (possibly empty), ``values`` float32 (..., m) spline intensities (input units); with
     ``return_saturation`` also ``(...,)`` the energies up to which a saturated top is (or, without
     ``cut_saturated``, would be) left out, NaN where there is none (:func:`saturated_below_eV`); with
-    ``return_repairs`` last the :class:`RepairedChannels` of steps 1b and 1c (the same pass).
+    ``return_repairs`` last the :class:`RepairedChannels` of steps 1b-1d (the same pass).
     """
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
-    flat, spikes, dead = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
-                                       fill_dead_channels=fill_dead_channels)
+    flat, spikes, dead, steps = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
+                                              fill_dead_channels=fill_dead_channels,
+                                              repair_gain_steps=repair_gain_steps, energy_eV=energy)
     debug = logger.isEnabledFor(logging.DEBUG)
     # the report only where asked for or logged (a spectrum image's hot path otherwise)
-    repaired = (_as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), energy)
-                if return_repairs or debug else None)
+    repaired = (_as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), steps.reshape(data.shape),
+                             energy) if return_repairs or debug else None)
     if debug:     # the callers tell the user
         for line in repair_summaries(repaired, where):
             logger.debug(line)
@@ -194,58 +200,73 @@ def saturated_below_eV(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0
     return _saturated_below(data, energy)
 
 
-def repair_counts(data, *, remove_spikes: bool = True, fill_dead_channels: bool = True):
-    """Steps 1b and 1c on counts ``data`` (..., n) on the file's own channels: spikes replaced by
-    their neighbours' mean (:mod:`eels_helpers.inference.spikes`), then dead channels filled
-    (:mod:`eels_helpers.inference.dead_channels`). Returns ``(counts float64 (..., n), spikes,
-    dead)``, the two bool masks of what was changed (all False for a step not run)."""
+def repair_counts(data, *, remove_spikes: bool = True, fill_dead_channels: bool = True,
+                  repair_gain_steps: bool = REPAIR_GAIN_STEPS, energy_eV=None):
+    """Steps 1b-1d on counts ``data`` (..., n) on the file's own channels: spikes replaced by
+    their neighbours' mean (:mod:`eels_helpers.inference.spikes`), dead channels filled
+    (:mod:`eels_helpers.inference.dead_channels`), then gain steps evened out
+    (:mod:`eels_helpers.inference.gain_steps`). Returns ``(counts float64 (..., n), spikes, dead,
+    steps)``, the three bool masks of what was changed (``steps``: the first channel above each
+    step; all False for a step not run). Step 1d needs the axis ``energy_eV`` (n,) eV (its
+    dispersion: :func:`eels_helpers.inference.gain_steps.repair_gain_steps`)."""
     from eels_helpers.inference.dead_channels import fill_dead_channels as _fill
+    from eels_helpers.inference.gain_steps import repair_gain_steps as _even
     from eels_helpers.inference.spikes import remove_spikes as _remove
 
     x = np.asarray(data, dtype=np.float64)
-    spikes = dead = np.zeros(x.shape, dtype=bool)
+    spikes = dead = steps = np.zeros(x.shape, dtype=bool)
     if remove_spikes:
         x, spikes = _remove(x)
     if fill_dead_channels:
         x, dead = _fill(x)
-    return x, spikes, dead
+    if repair_gain_steps:
+        if energy_eV is None:
+            raise ValueError("repair_gain_steps needs energy_eV, the counts' energy axis (eV)")
+        x, steps = _even(x, float(np.median(np.diff(np.asarray(energy_eV, dtype=np.float64)))))
+    return x, spikes, dead, steps
 
 
 @dataclass(frozen=True)
 class RepairedChannels:
-    """Where steps 1b and 1c changed a spectrum's counts: per spectrum the number of spike channels
-    replaced and of dead channels filled ((...,) int), and the distinct energies of each (eV,
-    offset corrected) over all spectra."""
+    """Where steps 1b-1d changed a spectrum's counts: per spectrum the number of spike channels
+    replaced, of dead channels filled and of gain steps evened out ((...,) int), and the distinct
+    energies of each (eV, offset corrected; a step's: the first channel above it) over all spectra."""
 
     spike_count: np.ndarray
     spikes_eV: np.ndarray
     dead_count: np.ndarray
     dead_eV: np.ndarray
+    step_count: np.ndarray | int = 0
+    steps_eV: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def repaired_channels(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0, *, remove_spikes: bool = True,
-                      fill_dead_channels: bool = True) -> RepairedChannels:
-    """Where steps 1b and 1c change the counts (:class:`RepairedChannels`). Arguments as :func:`preprocess`."""
+                      fill_dead_channels: bool = True,
+                      repair_gain_steps: bool = REPAIR_GAIN_STEPS) -> RepairedChannels:
+    """Where steps 1b-1d change the counts (:class:`RepairedChannels`). Arguments as :func:`preprocess`."""
     data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
-    _, spikes, dead = repair_counts(data, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels)
-    return _as_repaired(spikes, dead, energy)
+    _, spikes, dead, steps = repair_counts(data, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
+                                           repair_gain_steps=repair_gain_steps, energy_eV=energy)
+    return _as_repaired(spikes, dead, steps, energy)
 
 
-def _as_repaired(spikes: np.ndarray, dead: np.ndarray, energy: np.ndarray) -> RepairedChannels:
-    """RepairedChannels from the two masks (..., n) of :func:`repair_counts` on the axis ``energy`` (n,)."""
+def _as_repaired(spikes: np.ndarray, dead: np.ndarray, steps: np.ndarray, energy: np.ndarray) -> RepairedChannels:
+    """RepairedChannels from the three masks (..., n) of :func:`repair_counts` on the axis ``energy`` (n,)."""
     n = energy.size
     return RepairedChannels(spikes.sum(axis=-1), energy[spikes.reshape(-1, n).any(axis=0)],
-                            dead.sum(axis=-1), energy[dead.reshape(-1, n).any(axis=0)])
+                            dead.sum(axis=-1), energy[dead.reshape(-1, n).any(axis=0)],
+                            steps.sum(axis=-1), energy[steps.reshape(-1, n).any(axis=0)])
 
 
 def repair_summaries(repaired: RepairedChannels, where: str) -> list[str]:
-    """One line per kind of change steps 1b and 1c made to the counts of ``where`` (a file, a
+    """One line per kind of change steps 1b-1d made to the counts of ``where`` (a file, a
     spectrum image), for the user; [] when they changed nothing."""
-    from eels_helpers.inference import dead_channels, spikes
+    from eels_helpers.inference import dead_channels, gain_steps, spikes
 
     lines = []
     for count, at_eV, noun, step in ((repaired.spike_count, repaired.spikes_eV, "spike", spikes),
-                                     (repaired.dead_count, repaired.dead_eV, "dead channel", dead_channels)):
+                                     (repaired.dead_count, repaired.dead_eV, "dead channel", dead_channels),
+                                     (repaired.step_count, repaired.steps_eV, "gain step", gain_steps)):
         per = np.asarray(count).reshape(-1)
         if not per.any():
             continue
@@ -336,6 +357,7 @@ def preprocess(
     cut_saturated: bool = True,
     remove_spikes: bool = True,
     fill_dead_channels: bool = True,
+    repair_gain_steps: bool = REPAIR_GAIN_STEPS,
     return_cuts: bool = False,
     return_saturation: bool = False,
     return_repairs: bool = False,
@@ -353,16 +375,19 @@ def preprocess(
         mean (:func:`repaired_channels` says where).
     fill_dead_channels: step 1c (not in the paper): fill runs of dead channels from the levels on
         either side (:func:`repaired_channels` says where).
+    repair_gain_steps: step 1d (not in the paper): divide the counts above a gain-change step by its
+        factor (:func:`repaired_channels` says where).
     Returns float32 (..., 3072), each spectrum scaled so its maximum is 1; with ``return_cuts``
     also the energies (...,) in eV below which a splice cut the counts (NaN: none); with
     ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
     none; :func:`saturated_below_eV`), from the same pass over the counts; with ``return_repairs``
-    last the :class:`RepairedChannels` of steps 1b and 1c (what :func:`repaired_channels` says).
+    last the :class:`RepairedChannels` of steps 1b-1d (what :func:`repaired_channels` says).
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
     grid, values, *extra = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
                                             return_saturation=return_saturation, remove_spikes=remove_spikes,
-                                            fill_dead_channels=fill_dead_channels, return_repairs=return_repairs)
+                                            fill_dead_channels=fill_dead_channels,
+                                            repair_gain_steps=repair_gain_steps, return_repairs=return_repairs)
     out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                             cut_splices=cut_splices, return_cuts=return_cuts)
     if not extra:

@@ -58,6 +58,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.verification_result import Evidence, VerificationResult
 
 __all__ = ["DEFAULT_MICROSCOPE", "VerifyConfig", "Evidence", "VerificationResult", "verify"]
@@ -102,9 +103,9 @@ class VerifyConfig:
     left out of the covariance): twins such as O K / Sb M4,5 are nearly collinear, and the joint
     covariance gives each an uncertainty of ~1e12 counts whatever the data; the twins are still
     fitted together and compared by fit improvement. False: the joint covariance.
-    remove_spikes, fill_dead_channels: single-channel spikes (cosmic rays, X-ray hits) are replaced by
-    their neighbours' mean, and runs of dead channels filled, before the fit, as before the network
-    (:func:`eels_helpers.inference.preprocess.repair_counts`).
+    remove_spikes, fill_dead_channels, repair_gain_steps: single-channel spikes (cosmic rays, X-ray
+    hits) are replaced by their neighbours' mean, runs of dead channels filled and gain steps evened
+    out before the fit, as before the network (:func:`eels_helpers.inference.preprocess.repair_counts`).
     """
 
     E0_keV: float | None = None
@@ -125,11 +126,13 @@ class VerifyConfig:
     conditional_uncertainty: bool = False
     remove_spikes: bool = True
     fill_dead_channels: bool = True
+    repair_gain_steps: bool = REPAIR_GAIN_STEPS
 
     def __post_init__(self):
         from eels_helpers.physics.cross_section import validate_microscope
 
-        for name in ("other_edges", "conditional_uncertainty", "remove_spikes", "fill_dead_channels"):
+        for name in ("other_edges", "conditional_uncertainty", "remove_spikes", "fill_dead_channels",
+                     "repair_gain_steps"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"VerifyConfig.{name} must be a bool; got {getattr(self, name)!r}")
         if not isinstance(self.white_lines, bool):
@@ -357,9 +360,10 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
     from eels_helpers.inference.preprocess import left_out_below_eV, repair_counts
 
-    y_all = repair_counts(y_all, remove_spikes=config.remove_spikes, fill_dead_channels=config.fill_dead_channels)[0]
     if E.size > 1 and np.any(np.diff(E) <= 0):
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
+    y_all = repair_counts(y_all, remove_spikes=config.remove_spikes, fill_dead_channels=config.fill_dead_channels,
+                          repair_gain_steps=config.repair_gain_steps, energy_eV=E)[0]
     micro = _microscope(spectrum, config)
     lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
