@@ -27,14 +27,20 @@ sigma sqrt(L) for integer counts. A boundary is a gain step when
     (d) L > Z * se and R > Z * se, and MIN_FACTOR <= max(g, 1/g) <= MAX_FACTOR with g = R / L;
     (e) the two channels at the boundary lie within EDGE_SIGMA sigma of their own side's line, and
     (f) the one-channel difference x[b] - x[b-1] is R - L + (s_L + s_R) / 2 within
-        EDGE_SIGMA sqrt(2) sigma: the whole step sits in one channel.
+        EDGE_SIGMA sqrt(2) sigma: the whole step sits in one channel;
+    (g) both sides fall as a background does: the local power-law exponent r = -E d ln I / dE of
+        each lies in [0, MAX_EXPONENT] within SLOPE_SIGMA standard errors (a jump on a rising
+        stretch, e.g. after a pi* peak, is an edge's structure);
+    (h) the z of test (a) is also measured against its own spread over the spectrum's boundaries
+        (median |z| / 0.6745, when above 1): noise that is correlated between channels or not
+        Poisson (gain-normalised spectrum-image pixels) raises its own bar.
 
 Only on axes of at most ``MAX_DISPERSION_EV`` per channel: an edge rises over at least the energy
 resolution (the zero-loss peak's width, 0.3-1 eV without a monochromator; the paper's simulator:
 1-3 eV), i.e. over two channels or more there, while on coarser axes a sharp edge, too, may rise
-within one channel and a step cannot be told from it (on simulated spectra with edges, recorded at
-0.1-1 eV per channel, the test fired on 3 % of them at any dispersion and on none of 512 at 0.35 eV
-or finer; session 33). The most significant step of a spectrum is repaired first (the counts from
+within one channel and a step cannot be told from it (session 33, on simulated spectra with edges
+recorded at 0.1-1 eV per channel: tests (a)-(f) fired on 3 % of them at any dispersion and on none of
+512 at 0.35 eV or finer). The most significant step of a spectrum is repaired first (the counts from
 channel b on divided by g), then the test runs again, up to ``MAX_STEPS`` times. Steps larger than
 ``MAX_FACTOR`` are left as they are: a join of a low-loss and a core-loss exposure (x20-500) is cut
 by :mod:`eels_helpers.inference.splices`, and between x2 and x20 a rescaled low-energy segment would
@@ -51,8 +57,9 @@ import math
 
 import numpy as np
 
-__all__ = ["BY_DEFAULT", "SIDE", "Z", "SMOOTH", "SLOPE_SIGMA", "SLOPE_TOLERANCE", "EDGE_SIGMA", "MIN_FACTOR",
-           "MAX_FACTOR", "MAX_STEPS", "MAX_DISPERSION_EV", "WHAT", "DONE", "find_steps", "repair_gain_steps"]
+__all__ = ["BY_DEFAULT", "SIDE", "Z", "SMOOTH", "SLOPE_SIGMA", "SLOPE_TOLERANCE", "EDGE_SIGMA", "MAX_EXPONENT",
+           "MIN_FACTOR", "MAX_FACTOR", "MAX_STEPS", "MAX_DISPERSION_EV", "WHAT", "DONE", "find_steps",
+           "repair_gain_steps"]
 
 #: whether pre-processing evens out gain steps unless told otherwise (``repair_gain_steps``)
 BY_DEFAULT = False
@@ -67,7 +74,9 @@ SLOPE_SIGMA = 3.0
 #: ... plus this fraction of their mean (test c)
 SLOPE_TOLERANCE = 0.05
 #: the channels beside the boundary within this many sigma of their side's line (test e)
-EDGE_SIGMA = 2.0
+EDGE_SIGMA = 3.0
+#: the largest local power-law exponent of a background (test g)
+MAX_EXPONENT = 8.0
 #: the smallest factor (either way) repaired: smaller ones are near-edge curvature at high counts
 MIN_FACTOR = 1.05
 #: the largest factor (either way) repaired (test d)
@@ -96,9 +105,9 @@ def _fits(x: np.ndarray):
     return mean, slope, rss
 
 
-def _best_step(x: np.ndarray, integer: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each spectrum of x (N, n) the most significant boundary that passes tests (a)-(d):
-    ``(found (N,) bool, boundary (N,) int, factor (N,) float)``."""
+def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each spectrum of x (N, n) on the axis ``energy`` (n,) eV the most significant boundary
+    that passes tests (a)-(h): ``(found (N,) bool, boundary (N,) int, factor (N,) float)``."""
     N, n = x.shape
     k = SIDE
     found, where, factor = np.zeros(N, bool), np.zeros(N, np.int64), np.ones(N)
@@ -114,33 +123,42 @@ def _best_step(x: np.ndarray, integer: np.ndarray) -> tuple[np.ndarray, np.ndarr
     sigma = np.sqrt((lr + rr) / (2 * k - 4))
     level = np.maximum(np.minimum(left, right), 1.0)
     sigma_p = np.where(integer[:, None], np.maximum(sigma, np.sqrt(level)), sigma)
-    se_level = sigma_p * math.sqrt(1.0 / k + (k / 2.0) ** 2 / s_tt)
-    se = math.sqrt(2.0) * se_level
+    se = sigma_p * math.sqrt(2.0 * (1.0 / k + (k / 2.0) ** 2 / s_tt))
+    se_slope = sigma_p / math.sqrt(s_tt)
     # channel-to-channel noise of both sides (the boundary's own difference left out)
     d = np.abs(np.diff(x, axis=1))                                        # d[:, i] = |x[i+1] - x[i]|
     dw = np.lib.stride_tricks.sliding_window_view(d, k - 1, axis=1)      # differences inside a window
-    both = np.concatenate([dw[:, :-k], dw[:, k:]], axis=2)             # boundary b: windows b-SIDE and b
-    noise = 1.4826 / math.sqrt(2.0) * np.median(both, axis=2)
-    se_slope = sigma_p / math.sqrt(s_tt)
-    # test (e): the two channels at the boundary lie on their own side's line (the jump is in one channel)
+    noise = 1.4826 / math.sqrt(2.0) * np.median(np.concatenate([dw[:, :-k], dw[:, k:]], axis=2), axis=2)
+    # tests (e), (f): the two channels at the boundary lie on their own side's line, and their
+    # difference carries the whole step (the jump is in one channel)
     t_end = (k - 1) / 2.0
-    off_left = np.abs(x[:, k - 1:n - k] - (lm + ls * t_end))            # channel b-1 against the left line
-    off_right = np.abs(x[:, k:n - k + 1] - (rm - rs * t_end))           # channel b against the right line
-    sharp = (off_left <= EDGE_SIGMA * sigma_p) & (off_right <= EDGE_SIGMA * sigma_p)
-    # test (f): the one-channel difference at the boundary carries the whole step
-    jump = x[:, k:n - k + 1] - x[:, k - 1:n - k]
-    sharp &= np.abs(jump - (right - left) - (ls + rs) / 2.0) <= EDGE_SIGMA * math.sqrt(2.0) * sigma_p
+    before, after = x[:, k - 1:n - k], x[:, k:n - k + 1]                 # channels b-1 and b
+    sharp = ((np.abs(before - (lm + ls * t_end)) <= EDGE_SIGMA * sigma_p)
+             & (np.abs(after - (rm - rs * t_end)) <= EDGE_SIGMA * sigma_p)
+             & (np.abs(after - before - (right - left) - (ls + rs) / 2.0) <= EDGE_SIGMA * math.sqrt(2.0) * sigma_p))
+    # test (g): local power-law exponents r = -E dlnI/dE of both sides, in channels of the axis
+    e_b = 0.5 * (energy[k - 1:n - k] + energy[k:n - k + 1])              # the boundary's energy
+    per_channel = e_b / np.maximum(energy[k:n - k + 1] - energy[k - 1:n - k], 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
         g = right / left
-        rel = np.abs(ls / left - rs / right)
+        rel_l, rel_r = ls / left, rs / right
         rel_se = se_slope * np.sqrt(1.0 / left ** 2 + 1.0 / right ** 2)
-        ok = ((np.abs(right - left) > Z * se)
+        background = np.ones_like(sharp)
+        for rel, lev in ((rel_l, left), (rel_r, right)):
+            r, r_se = -rel * per_channel, SLOPE_SIGMA * se_slope / lev * per_channel
+            background &= (e_b > 0) & (r >= -r_se) & (r <= MAX_EXPONENT + r_se)
+        z = np.abs(right - left) / se
+        # test (h): z against its own spread over the spectrum's boundaries (correlated or non-Poisson noise)
+        valid = (left > 0) & (right > 0) & (se > 0)
+        spread = np.nanmedian(np.where(valid, z, np.nan), axis=1) / 0.6745
+        bar = Z * np.maximum(np.nan_to_num(spread, nan=1.0), 1.0)[:, None]
+        ok = ((z > bar)
               & (sigma <= SMOOTH * noise + 1e-12)
-              & (rel <= SLOPE_SIGMA * rel_se + SLOPE_TOLERANCE * np.abs(ls / left + rs / right) / 2.0)
-              & (left > Z * se) & (right > Z * se)
-              & (g <= MAX_FACTOR) & (g >= 1.0 / MAX_FACTOR) & sharp
+              & (np.abs(rel_l - rel_r) <= SLOPE_SIGMA * rel_se + SLOPE_TOLERANCE * np.abs(rel_l + rel_r) / 2.0)
+              & (left > bar * se) & (right > bar * se)
+              & (g <= MAX_FACTOR) & (g >= 1.0 / MAX_FACTOR) & sharp & background
               & (np.abs(np.log(np.where(g > 0, g, 1.0))) >= math.log(MIN_FACTOR)))
-        score = np.where(ok, np.abs(right - left) / se, 0.0)
+        score = np.where(ok, z, 0.0)
     best = score.argmax(axis=1)
     rows = np.arange(N)
     found = score[rows, best] > 0
@@ -149,23 +167,27 @@ def _best_step(x: np.ndarray, integer: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return found, where, factor
 
 
-def find_steps(data, dispersion_eV: float) -> np.ndarray:
+def find_steps(data, energy_eV) -> np.ndarray:
     """Where the gain steps are (module docstring): bool of ``data``'s shape (..., n), True at the
     first channel above each step."""
-    return repair_gain_steps(data, dispersion_eV)[1]
+    return repair_gain_steps(data, energy_eV)[1]
 
 
-def repair_gain_steps(data, dispersion_eV: float) -> tuple[np.ndarray, np.ndarray]:
-    """``(repaired, mask)``: ``data`` (..., n) on an axis of ``dispersion_eV`` eV per channel with the
+def repair_gain_steps(data, energy_eV) -> tuple[np.ndarray, np.ndarray]:
+    """``(repaired, mask)``: ``data`` (..., n) on the energy axis ``energy_eV`` (n,) eV with the
     counts above each gain step divided by its factor (float64; a copy only where something was
     repaired), and a bool mask of ``data``'s shape, True at the first channel above each step.
-    Nothing is repaired on axes coarser than :data:`MAX_DISPERSION_EV`."""
-    if not (np.isfinite(dispersion_eV) and dispersion_eV > 0):
-        raise ValueError(f"dispersion_eV must be a positive number of eV per channel, got {dispersion_eV!r}")
+    Nothing is repaired on axes coarser than :data:`MAX_DISPERSION_EV` per channel."""
     x = np.asarray(data, dtype=np.float64)
+    energy = np.asarray(energy_eV, dtype=np.float64)
+    if energy.ndim != 1 or energy.size != (x.shape[-1] if x.ndim else 1):
+        raise ValueError(f"energy_eV must be the counts' energy axis: {x.shape[-1] if x.ndim else 1} channels, "
+                         f"got shape {energy.shape}")
+    if energy.size > 1 and not np.all(np.diff(energy) > 0):
+        raise ValueError("energy_eV must increase strictly (eV)")
     flat = x.reshape(-1, x.shape[-1]) if x.ndim else x.reshape(1, 1)
     mask = np.zeros(flat.shape, dtype=bool)
-    if flat.shape[1] < 2 * SIDE + 1 or not flat.size or dispersion_eV > MAX_DISPERSION_EV:
+    if flat.shape[1] < 2 * SIDE + 1 or not flat.size or float(np.median(np.diff(energy))) > MAX_DISPERSION_EV:
         return x, mask.reshape(x.shape)
     integer = np.all(flat == np.round(flat), axis=1)
     out = None
@@ -173,7 +195,7 @@ def repair_gain_steps(data, dispersion_eV: float) -> tuple[np.ndarray, np.ndarra
         rows = np.arange(a, min(a + CHUNK, len(flat)))
         for _ in range(MAX_STEPS):
             block = (out if out is not None else flat)[rows]
-            found, where, factor = _best_step(block, integer[rows])
+            found, where, factor = _best_step(block, integer[rows], energy)
             if not found.any():
                 break
             if out is None:

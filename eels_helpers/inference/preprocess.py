@@ -222,7 +222,7 @@ def repair_counts(data, *, remove_spikes: bool = True, fill_dead_channels: bool 
     if repair_gain_steps:
         if energy_eV is None:
             raise ValueError("repair_gain_steps needs energy_eV, the counts' energy axis (eV)")
-        x, steps = _even(x, float(np.median(np.diff(np.asarray(energy_eV, dtype=np.float64)))))
+        x, steps = _even(x, energy_eV)
     return x, spikes, dead, steps
 
 

@@ -31,7 +31,7 @@ def test_a_step_is_found_at_its_channel_and_evened_out():
     energy, counts = _power_law(rng)
     stepped = counts.copy()
     stepped[700:] *= 1.15
-    repaired, mask = repair_gain_steps(stepped, 0.2)
+    repaired, mask = repair_gain_steps(stepped, energy)
     assert np.flatnonzero(mask).tolist() == [700]
     # the counts above the step are back on the level below it (within their noise)
     ratio = repaired[700:720].sum() / counts[700:720].sum()
@@ -41,10 +41,10 @@ def test_a_step_is_found_at_its_channel_and_evened_out():
 
 def test_a_down_step_is_evened_out_too():
     rng = np.random.default_rng(1)
-    _, counts = _power_law(rng)
+    energy, counts = _power_law(rng)
     stepped = counts.copy()
     stepped[900:] *= 0.85
-    repaired, mask = repair_gain_steps(stepped, 0.2)
+    repaired, mask = repair_gain_steps(stepped, energy)
     assert np.flatnonzero(mask).tolist() == [900]
     assert abs(repaired[900:920].sum() / counts[900:920].sum() - 1.0) < 0.01
 
@@ -52,7 +52,7 @@ def test_a_down_step_is_evened_out_too():
 def test_a_smooth_background_is_left_alone():
     rng = np.random.default_rng(2)
     batch = np.stack([_power_law(rng, level=10 ** rng.uniform(2, 7), r=rng.uniform(2, 4.5))[1] for _ in range(200)])
-    repaired, mask = repair_gain_steps(batch, 0.2)
+    repaired, mask = repair_gain_steps(batch, _power_law(rng)[0])
     assert not mask.any()
     assert np.array_equal(repaired, batch)
 
@@ -66,37 +66,62 @@ def test_a_core_loss_edge_is_never_taken_for_a_step(fwhm, jump):
     level = 1e6 * (energy / energy[0]) ** -3.0
     expected = level + _edge(energy, 532.0, jump, fwhm, 1e6 * (532.0 / energy[0]) ** -3.0)
     counts = rng.poisson(expected).astype(np.float64)
-    assert not find_steps(counts, 0.25).any()
+    assert not find_steps(counts, energy).any()
 
 
 def test_coarse_axes_small_and_large_steps_are_left_as_recorded():
     rng = np.random.default_rng(4)
-    _, counts = _power_law(rng, dispersion=0.5)
+    energy, counts = _power_law(rng)
     coarse = counts.copy()
     coarse[700:] *= 1.15
-    assert not find_steps(coarse, gain_steps.MAX_DISPERSION_EV + 0.05).any()      # too coarse to tell
+    assert find_steps(coarse, energy).any()
+    too_coarse = energy[0] + (gain_steps.MAX_DISPERSION_EV + 0.05) * np.arange(energy.size)
+    assert not find_steps(coarse, too_coarse).any()                 # an edge, too, may rise within one channel
     for factor in (1.02, 3.0):                     # below MIN_FACTOR; above MAX_FACTOR (the splices' business)
         stepped = counts.copy()
         stepped[700:] *= factor
-        assert not find_steps(stepped, 0.2).any()
+        assert not find_steps(stepped, energy).any()
 
 
 def test_each_spectrum_of_an_image_gets_its_own_steps():
     rng = np.random.default_rng(5)
+    energy = _power_law(rng)[0]
     image = np.stack([_power_law(rng)[1] for _ in range(6)]).reshape(2, 3, -1)
     where = {(0, 0): 300, (0, 2): 1000, (1, 1): 500}
     for (i, j), at in where.items():
         image[i, j, at:] *= 1.2
     image[1, 1, 1100:] *= 0.8                       # a second step in the same spectrum
-    mask = find_steps(image, 0.2)
+    mask = find_steps(image, energy)
     assert mask.shape == image.shape
     found = {(i, j): np.flatnonzero(mask[i, j]).tolist() for i in range(2) for j in range(3)}
     assert found == {(0, 0): [300], (0, 1): [], (0, 2): [1000], (1, 0): [], (1, 1): [500, 1100], (1, 2): []}
 
 
-def test_bad_dispersion_is_refused():
-    with pytest.raises(ValueError, match="dispersion_eV"):
-        repair_gain_steps(np.ones(100), 0.0)
+def test_a_bad_axis_is_refused():
+    with pytest.raises(ValueError, match="energy_eV"):
+        repair_gain_steps(np.ones(100), np.arange(99.0))
+    with pytest.raises(ValueError, match="increase"):
+        repair_gain_steps(np.ones(100), np.r_[np.arange(50.0), np.arange(50.0)])
+
+
+def test_a_rising_stretch_inside_an_edge_is_not_a_step():
+    """Test (g): a jump where the counts rise (a pi* peak's top, an edge's delayed maximum) is structure."""
+    rng = np.random.default_rng(8)
+    energy = 380.0 + 0.25 * np.arange(400)
+    rising = 1e5 * (1.0 + 0.04 * np.arange(400))
+    rising[200:] *= 0.8                              # a sharp fall on a rising stretch
+    assert not find_steps(rng.poisson(rising).astype(float), energy).any()
+
+
+def test_noise_that_is_not_poisson_raises_its_own_bar():
+    """Test (h): channel-correlated, gain-normalised noise (a spectrum image's pixels) fires no step."""
+    rng = np.random.default_rng(9)
+    energy = 400.0 + 0.25 * np.arange(1600)
+    level = 200.0 * (energy / energy[0]) ** -3.0
+    white = rng.normal(0.0, 1.0, size=(300, energy.size + 4))
+    correlated = sum(white[:, i:i + energy.size] for i in range(5)) / np.sqrt(5)   # 5-channel smear
+    pixels = level * 2.7 + 25.0 * correlated                                           # not integer counts
+    assert not find_steps(pixels, energy).any()
 
 
 def test_preprocess_evens_out_a_step_only_when_asked():
