@@ -26,8 +26,8 @@ neighbourhood (``--twin-neighbourhood``; 1: the pixel alone)
 Single-channel spikes in a pixel (cosmic rays, X-ray hits) are replaced by their neighbours' mean
 first, as in ``predict`` (:mod:`eels_helpers.inference.spikes`; ``--keep-spikes`` leaves them),
 and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
-``--keep-dead-channels``); with ``--repair-gain-steps`` gain-change steps are evened out
-(:mod:`eels_helpers.inference.gain_steps`).
+``--keep-dead-channels``), and gain-change steps evened out (:mod:`eels_helpers.inference.gain_steps`;
+``--keep-gain-steps``).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`).
 

@@ -32,8 +32,8 @@ by their neighbours' mean before the network reads the spectrum, and a ``note:``
 (``"spike_count"``, ``"spikes_eV"`` in ``--json``); ``--keep-spikes`` leaves them. Likewise runs
 of dead channels (reading nothing between live ones) are filled (:mod:`eels_helpers.inference.
 dead_channels`; ``"dead_channel_count"``, ``"dead_channels_eV"``; ``--keep-dead-channels``), and
-gain-change steps (one-channel jumps by a constant factor) evened out with ``--repair-gain-steps``
-(:mod:`eels_helpers.inference.gain_steps`; ``"gain_step_count"``, ``"gain_steps_eV"``).
+gain-change steps (one-channel jumps by a constant factor) evened out (:mod:`eels_helpers.inference.
+gain_steps`; ``"gain_step_count"``, ``"gain_steps_eV"``; ``--keep-gain-steps``).
 Without ``--verify`` or ``--no-verify``, a model is verified when validation shows that it helps
 (:func:`eels_helpers.inference.verification_model.verification_helps`: in its fitted rule's grouped
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);

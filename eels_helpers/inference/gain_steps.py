@@ -61,8 +61,9 @@ __all__ = ["BY_DEFAULT", "SIDE", "Z", "SMOOTH", "SLOPE_SIGMA", "SLOPE_TOLERANCE"
            "MIN_FACTOR", "MAX_FACTOR", "MAX_STEPS", "MAX_DISPERSION_EV", "WHAT", "DONE", "find_steps",
            "repair_gain_steps"]
 
-#: whether pre-processing evens out gain steps unless told otherwise (``repair_gain_steps``)
-BY_DEFAULT = False
+#: whether pre-processing evens out gain steps unless told otherwise (``repair_gain_steps``): on since
+#: session 33 (simulated gate and real guard, research log G33)
+BY_DEFAULT = True
 #: channels fitted on each side of a boundary
 SIDE = 16
 #: the step exceeds this many standard errors of the level difference (test a)

@@ -12,9 +12,10 @@ float32 vector of 3072 channels where channel i holds the intensity at i eV:
 1c. not in the paper: dead channels (runs of up to 8 channels reading nothing between live ones:
    a CCD's dead column, the gap between two chips; :mod:`eels_helpers.inference.dead_channels`)
    are filled from the levels on either side (``fill_dead_channels=False``: the paper's recipe);
-1d. not in the paper, and only with ``repair_gain_steps=True``: gain-change steps (a one-channel jump by a
-   constant factor of at most 2, the same relative slope on both sides; :mod:`eels_helpers.inference.gain_steps`)
-   are evened out by dividing the counts above them by the factor;
+1d. not in the paper: gain-change steps (a one-channel jump by a constant factor of 1.05-2 with the same
+   relative slope on both sides, on axes of <= 0.35 eV per channel; :mod:`eels_helpers.inference.gain_steps`)
+   are evened out by dividing the counts above them by the factor (``repair_gain_steps=False``: the
+   paper's recipe);
 2. rebin to about 1 eV when the dispersion is finer: consecutive channels are averaged in
    groups of ``floor(1 eV / dispersion)`` (bin energy = mean of the group's energies);
 3. cubic interpolating spline (not-a-knot, smoothing s=0, as ``scipy.interpolate.splrep(

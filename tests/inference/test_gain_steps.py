@@ -156,3 +156,43 @@ def test_predict_says_where_it_evened_out_a_step():
     assert off.gain_step_count is None and "gain_step_count" not in off.to_dict()
     assert on.to_dict()["gain_steps_eV"] == [round(energy[2000], 2)]
     assert f"gain step(s) at {energy[2000]:.0f} eV" in format_prediction(on)
+
+
+def test_cli_evens_out_steps_by_default_and_keeps_them_when_asked(tmp_path, capsys):
+    import json
+
+    from eels_helpers.cli import main as cli_main
+
+    rng = np.random.default_rng(10)
+    energy, counts = _power_law(rng, n=4000, start=200.0, dispersion=0.2, level=1e6)
+    counts[2000:] *= 1.2
+    path = tmp_path / "stepped.csv"
+    np.savetxt(path, np.column_stack([energy, counts]), delimiter=",", header="energy_eV,counts")
+    assert gain_steps.BY_DEFAULT
+    assert cli_main(["predict", str(path), "--json", "--device", "cpu"]) == 0
+    (result,) = json.loads(capsys.readouterr().out)["results"]
+    assert result["gain_step_count"] == 1 and result["gain_steps_eV"] == [round(energy[2000], 2)]
+    assert cli_main(["predict", str(path), "--json", "--device", "cpu", "--keep-gain-steps"]) == 0
+    (kept,) = json.loads(capsys.readouterr().out)["results"]
+    assert "gain_step_count" not in kept
+    assert cli_main(["predict", str(path), "--device", "cpu"]) == 0
+    assert f"gain step(s) at {energy[2000]:.0f} eV" in capsys.readouterr().out
+
+
+def test_map_logs_the_pixels_whose_steps_were_evened_out(caplog):
+    import logging
+
+    from eels_helpers.inference.mapping import map_elements
+    from eels_helpers.inference.preprocess import RepairedChannels, repair_summaries
+
+    none = np.zeros(0)
+    [line] = repair_summaries(RepairedChannels(np.zeros(3), none, np.zeros(3), none, np.array([1, 0, 2]),
+                                               np.array([412.2, 655.0])), "si.dm4")
+    assert line.startswith("si.dm4: 2 of 3 spectra have 3 gain steps at 412, 655 eV")
+    rng = np.random.default_rng(11)
+    energy = _power_law(rng, n=4000, start=200.0)[0]
+    image = np.stack([_power_law(rng, n=4000, start=200.0, level=1e6)[1] for _ in range(4)]).reshape(2, 2, -1)
+    image[0, 1, 2500:] *= 0.85
+    with caplog.at_level(logging.INFO, logger="eels_helpers.inference.mapping"):
+        map_elements(Spectrum(image.astype(np.float32), energy, {"title": "si"}), device="cpu")
+    assert any("1 of 4 spectra have 1 gain steps" in r.getMessage() for r in caplog.records)
