@@ -95,20 +95,23 @@ DONE = "the counts above divided by the factor"
 
 def _fits(x: np.ndarray):
     """Least-squares lines through every window of SIDE channels of x (N, n): mean level, slope per
-    channel and residual sum of squares, each (N, n - SIDE + 1)."""
+    channel and residual sum of squares, each (N, n - SIDE + 1), from running sums (O(N n))."""
     k = SIDE
-    w = np.lib.stride_tricks.sliding_window_view(x, k, axis=1)
-    t = np.arange(k) - (k - 1) / 2.0
-    s_tt = float(t @ t)
-    mean = w.mean(axis=2)
-    slope = np.einsum("nwk,k->nw", w, t) / s_tt
-    rss = np.maximum(np.einsum("nwk,nwk->nw", w, w) - k * mean ** 2 - slope ** 2 * s_tt, 0.0)
+    s_tt = k * (k * k - 1) / 12.0
+    i = np.arange(x.shape[1], dtype=np.float64)
+    zero = np.zeros((x.shape[0], 1))
+    c0, c1, c2 = (np.concatenate([zero, np.cumsum(v, axis=1)], axis=1) for v in (x, x * i, x * x))
+    s0, s1, s2 = (c[:, k:] - c[:, :-k] for c in (c0, c1, c2))         # window w: channels w .. w+k-1
+    mean = s0 / k
+    slope = (s1 - (i[: s0.shape[1]] + (k - 1) / 2.0) * s0) / s_tt        # sum of (channel - centre) x
+    rss = np.maximum(s2 - k * mean ** 2 - slope ** 2 * s_tt, 0.0)
     return mean, slope, rss
 
 
 def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """For each spectrum of x (N, n) on the axis ``energy`` (n,) eV the most significant boundary
-    that passes tests (a)-(h): ``(found (N,) bool, boundary (N,) int, factor (N,) float)``."""
+    that passes tests (a)-(h): ``(found (N,) bool, boundary (N,) int, factor (N,) float)``. Test (a)
+    runs on every boundary; the others only where it passes (few boundaries)."""
     N, n = x.shape
     k = SIDE
     found, where, factor = np.zeros(N, bool), np.zeros(N, np.int64), np.ones(N)
@@ -117,55 +120,70 @@ def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[
     mean, slope, rss = _fits(x)
     s_tt = k * (k * k - 1) / 12.0
     # boundary b (channels b-SIDE..b-1 | b..b+SIDE-1), b = SIDE .. n-SIDE: left window b-SIDE, right b
-    lm, ls, lr = mean[:, :-k], slope[:, :-k], rss[:, :-k]
-    rm, rs, rr = mean[:, k:], slope[:, k:], rss[:, k:]
-    left = lm + ls * k / 2.0
-    right = rm - rs * k / 2.0
-    sigma = np.sqrt((lr + rr) / (2 * k - 4))
+    left = mean[:, :-k] + slope[:, :-k] * k / 2.0
+    right = mean[:, k:] - slope[:, k:] * k / 2.0
+    sigma = np.sqrt((rss[:, :-k] + rss[:, k:]) / (2 * k - 4))
     level = np.maximum(np.minimum(left, right), 1.0)
     sigma_p = np.where(integer[:, None], np.maximum(sigma, np.sqrt(level)), sigma)
     se = sigma_p * math.sqrt(2.0 * (1.0 / k + (k / 2.0) ** 2 / s_tt))
-    se_slope = sigma_p / math.sqrt(s_tt)
-    # channel-to-channel noise of both sides (the boundary's own difference left out)
-    d = np.abs(np.diff(x, axis=1))                                        # d[:, i] = |x[i+1] - x[i]|
-    dw = np.lib.stride_tricks.sliding_window_view(d, k - 1, axis=1)      # differences inside a window
-    noise = 1.4826 / math.sqrt(2.0) * np.median(np.concatenate([dw[:, :-k], dw[:, k:]], axis=2), axis=2)
-    # tests (e), (f): the two channels at the boundary lie on their own side's line, and their
-    # difference carries the whole step (the jump is in one channel)
-    t_end = (k - 1) / 2.0
-    before, after = x[:, k - 1:n - k], x[:, k:n - k + 1]                 # channels b-1 and b
-    sharp = ((np.abs(before - (lm + ls * t_end)) <= EDGE_SIGMA * sigma_p)
-             & (np.abs(after - (rm - rs * t_end)) <= EDGE_SIGMA * sigma_p)
-             & (np.abs(after - before - (right - left) - (ls + rs) / 2.0) <= EDGE_SIGMA * math.sqrt(2.0) * sigma_p))
-    # test (g): local power-law exponents r = -E dlnI/dE of both sides, in channels of the axis
-    e_b = 0.5 * (energy[k - 1:n - k] + energy[k:n - k + 1])              # the boundary's energy
-    per_channel = e_b / np.maximum(energy[k:n - k + 1] - energy[k - 1:n - k], 1e-12)
     with np.errstate(divide="ignore", invalid="ignore"):
-        g = right / left
-        rel_l, rel_r = ls / left, rs / right
-        rel_se = se_slope * np.sqrt(1.0 / left ** 2 + 1.0 / right ** 2)
-        background = np.ones_like(sharp)
-        for rel, lev in ((rel_l, left), (rel_r, right)):
-            r, r_se = -rel * per_channel, SLOPE_SIGMA * se_slope / lev * per_channel
-            background &= (e_b > 0) & (r >= -r_se) & (r <= MAX_EXPONENT + r_se)
         z = np.abs(right - left) / se
-        # test (h): z against its own spread over the spectrum's boundaries (correlated or non-Poisson noise)
+        g = right / left
         valid = (left > 0) & (right > 0) & (se > 0)
-        spread = np.nanmedian(np.where(valid, z, np.nan), axis=1) / 0.6745
-        bar = Z * np.maximum(np.nan_to_num(spread, nan=1.0), 1.0)[:, None]
-        ok = ((z > bar)
-              & (sigma <= SMOOTH * noise + 1e-12)
-              & (np.abs(rel_l - rel_r) <= SLOPE_SIGMA * rel_se + SLOPE_TOLERANCE * np.abs(rel_l + rel_r) / 2.0)
-              & (left > bar * se) & (right > bar * se)
-              & (g <= MAX_FACTOR) & (g >= 1.0 / MAX_FACTOR) & sharp & background
-              & (np.abs(np.log(np.where(g > 0, g, 1.0))) >= math.log(MIN_FACTOR)))
-        score = np.where(ok, z, 0.0)
+        # test (h): z against its own spread over the spectrum's boundaries (correlated or non-Poisson noise)
+        first = valid & (z > Z) & (left > Z * se) & (right > Z * se) & (g <= MAX_FACTOR) & (g >= 1.0 / MAX_FACTOR)
+        rows = np.flatnonzero(first.any(axis=1))
+        if not rows.size:
+            return found, where, factor
+        spread = np.nanmedian(np.where(valid[rows], z[rows], np.nan), axis=1) / 0.6745
+        bar = np.full(N, Z)
+        bar[rows] = Z * np.maximum(np.nan_to_num(spread, nan=1.0), 1.0)
+        r, c = np.nonzero(first & (z > bar[:, None]) & (left > bar[:, None] * se) & (right > bar[:, None] * se)
+                          & (np.abs(np.log(np.where(g > 0, g, 1.0))) >= math.log(MIN_FACTOR)))
+    if not r.size:
+        return found, where, factor
+    ok = _passes_shape_tests(x, energy, r, c, mean, slope, left, right, sigma, sigma_p)
+    r, c = r[ok], c[ok]
+    score = np.zeros((N, left.shape[1]))
+    score[r, c] = z[r, c]
     best = score.argmax(axis=1)
-    rows = np.arange(N)
-    found = score[rows, best] > 0
+    every = np.arange(N)
+    found = score[every, best] > 0
     where = best + k
-    factor = np.where(found, g[rows, best], 1.0)
+    factor = np.where(found, g[every, best], 1.0)
     return found, where, factor
+
+
+def _passes_shape_tests(x, energy, r, c, mean, slope, left, right, sigma, sigma_p) -> np.ndarray:
+    """Tests (b), (c), (e), (f), (g) at the boundaries ``(r, c)`` (spectrum, boundary index c = b - SIDE)."""
+    k = SIDE
+    s_tt = k * (k * k - 1) / 12.0
+    b = c + k
+    lm, ls, rm, rs = mean[r, c], slope[r, c], mean[r, b], slope[r, b]
+    lv, rv, sg, sp = left[r, c], right[r, c], sigma[r, c], sigma_p[r, c]
+    # (b) both sides straight: the fits' scatter against the channel-to-channel noise of both sides
+    # (the boundary's own difference left out)
+    offsets = np.r_[np.arange(-k, -1), np.arange(0, k - 1)]            # differences x[j+1] - x[j], j = b + offset
+    diffs = np.abs(x[r[:, None], b[:, None] + offsets + 1] - x[r[:, None], b[:, None] + offsets])
+    noise = 1.4826 / math.sqrt(2.0) * np.median(diffs, axis=1)
+    ok = sg <= SMOOTH * noise + 1e-12
+    # (e), (f): the two channels at the boundary on their own side's line; their difference carries the step
+    t_end = (k - 1) / 2.0
+    before, after = x[r, b - 1], x[r, b]
+    ok &= np.abs(before - (lm + ls * t_end)) <= EDGE_SIGMA * sp
+    ok &= np.abs(after - (rm - rs * t_end)) <= EDGE_SIGMA * sp
+    ok &= np.abs(after - before - (rv - lv) - (ls + rs) / 2.0) <= EDGE_SIGMA * math.sqrt(2.0) * sp
+    # (c) the same relative slope on both sides; (g) both fall as a background does
+    se_slope = sp / math.sqrt(s_tt)
+    rel_l, rel_r = ls / lv, rs / rv
+    rel_se = se_slope * np.sqrt(1.0 / lv ** 2 + 1.0 / rv ** 2)
+    ok &= np.abs(rel_l - rel_r) <= SLOPE_SIGMA * rel_se + SLOPE_TOLERANCE * np.abs(rel_l + rel_r) / 2.0
+    e_b = 0.5 * (energy[b - 1] + energy[b])                               # the boundary's energy
+    per_channel = e_b / np.maximum(energy[b] - energy[b - 1], 1e-12)
+    for rel, lev in ((rel_l, lv), (rel_r, rv)):
+        exponent, tolerance = -rel * per_channel, SLOPE_SIGMA * se_slope / lev * per_channel
+        ok &= (e_b > 0) & (exponent >= -tolerance) & (exponent <= MAX_EXPONENT + tolerance)
+    return ok
 
 
 def find_steps(data, energy_eV) -> np.ndarray:
