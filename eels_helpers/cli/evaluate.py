@@ -4,8 +4,8 @@ cross-validation, and its invention rates on the open-world suite
 
 ::
 
-    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--keep-twins]
-                     [--allow-radioactive] [--json]
+    eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--film-images N]
+                     [--keep-twins] [--allow-radioactive] [--json]
 
 For each model (shipped name or model file; default ``default``): on the real spectra
 (``--experimental-dir``, else ``$EELS_ID_EXPERIMENTAL_DIR``, else the spectra shipped with the
@@ -16,7 +16,9 @@ twins resolved (:mod:`eels_helpers.inference.twin_resolution`; ``--keep-twins``:
 alone only) and Tc and Pm withheld (:mod:`eels_helpers.inference.unstable_elements`;
 ``--allow-radioactive``: reported). Then the open-world suite (``--suite`` spectra per kind), as
 ``predict`` decides: the fraction of spectra where an element other than the true ones is reported,
-at the model's own threshold.
+at the model's own threshold. Then ``--film-images`` carbon-film spectrum images of 10 x 10 pixels
+(:mod:`eels_helpers.evaluation.film_images`), mapped as ``eels-id map`` does: the images that keep an
+element other than carbon (empty pixels must give none).
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="compound-grouped splits (seeds 0..N-1) [5]")
     parser.add_argument("--suite", type=int, default=25, metavar="N",
                         help="open-world spectra per kind; 0: skip the suite [25]")
+    parser.add_argument("--film-images", type=int, default=16, metavar="N",
+                        help="carbon-film spectrum images (10 x 10 pixels, seed 2828) mapped as `eels-id map` "
+                             "does; 0: skip them [16]")
     parser.add_argument("--per-element", action="store_true",
                         help="also score with one threshold per element chosen on each validation half")
     parser.add_argument("--keep-twins", action="store_true",
@@ -53,12 +58,13 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     from eels_helpers.device import resolve_device
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation, model_report
+    from eels_helpers.evaluation.film_images import carbon_film_images, film_image_report
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs
     from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
     from eels_helpers.models.model_files import ModelNotFoundError
 
-    if args.splits < 1 or args.suite < 0:
-        print("eels-id evaluate: error: --splits must be >= 1 and --suite >= 0", file=sys.stderr)
+    if args.splits < 1 or args.suite < 0 or args.film_images < 0:
+        print("eels-id evaluate: error: --splits must be >= 1, --suite and --film-images >= 0", file=sys.stderr)
         return 2
     if args.experimental_dir is not None and not (args.experimental_dir / "manifest.csv").is_file():
         print(f"eels-id evaluate: error: --experimental-dir {args.experimental_dir}: no manifest.csv there",
@@ -83,6 +89,11 @@ def main(args: argparse.Namespace) -> int:
                     "f1": float(table.loc["mean", "resolved_f1"]),
                     "exact_match": float(table.loc["mean", "resolved_exact_match"]),
                     "pairs_resolved_split0": len(decisions)}
+            if args.film_images:
+                film = film_image_report(model, carbon_film_images(args.film_images), device=device,
+                                         allow_radioactive=args.allow_radioactive,
+                                         keep_twins=args.keep_twins)
+                out[model]["film_images"] = film.to_dict()
             if args.per_element:
                 pe = grouped_cross_validation(model, manifest, probabilities=cv.probabilities, seeds=range(args.splits),
                                               name=f"{model} (per-element thresholds)", per_element=True)
@@ -100,6 +111,8 @@ def main(args: argparse.Namespace) -> int:
                 if rates:
                     print("  open-world suite, invented element: "
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))
+                if args.film_images:
+                    print("  " + film.summary())
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id evaluate: error: {err}", file=sys.stderr)
         return 2

@@ -51,8 +51,8 @@ import numpy as np
 
 from eels_helpers.spectrum import Spectrum
 
-__all__ = ["KINDS", "METALS_3D", "OpenWorldCase", "open_world_suite", "invented_elements", "invention_rates",
-           "evaluate_open_world", "structure_table"]
+__all__ = ["KINDS", "METALS_3D", "OpenWorldCase", "carbon_film_model", "open_world_suite", "invented_elements",
+           "invention_rates", "evaluate_open_world", "structure_table"]
 
 #: the kinds of spectra in the suite, in order
 KINDS = ("edge_free", "carbon_film", "out_of_family", "artefacts", "vacuum", "m23_3d")
@@ -176,6 +176,16 @@ def _vacuum(rng: np.random.Generator, start: float, end: float) -> tuple[Spectru
     return Spectrum(counts.astype(np.float32), axis, meta), text
 
 
+def carbon_film_model(rng: np.random.Generator) -> tuple[float, float, np.ndarray, str]:
+    """A carbon-film spectrum (module docstring, ``carbon_film``) before it is recorded: ``(start,
+    end, model, description)``, the window (eV) holding 284 eV and the counts per eV on the 1 eV grid
+    0..3071 eV (1 at the window's start). Shared with :mod:`eels_helpers.evaluation.film_images`."""
+    start, end = _window(rng, contains=284.0)
+    bg, text = _background(rng, start, curved=bool(rng.random() < 0.5))
+    edge, etext = _edge(rng, "C K", bg, 284.0, "builtin")
+    return start, end, bg + edge, f"{text}; C K, {etext}"
+
+
 def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] = KINDS) -> list[OpenWorldCase]:
     """The seeded open-world suite: ``n_per_kind`` spectra of each kind in ``kinds``.
 
@@ -210,10 +220,8 @@ def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] =
         for _ in range(n_per_kind):
             truth: tuple[str, ...] = ()
             if kind == "carbon_film":
-                start, end = _window(rng, contains=284.0)
-                bg, text = _background(rng, start, curved=bool(rng.random() < 0.5))
-                edge, etext = _edge(rng, "C K", bg, 284.0, "builtin")
-                model, truth, text = bg + edge, ("C",), f"{text}; C K, {etext}"
+                start, end, model, text = carbon_film_model(rng)
+                truth = ("C",)
             elif kind == "out_of_family":
                 element, l3, _ = OUT_OF_FAMILY_EDGES[int(rng.integers(len(OUT_OF_FAMILY_EDGES)))]
                 start = rng.uniform(75.0, 100.0)

@@ -38,15 +38,22 @@ def test_eels_id_evaluate_prints_real_and_open_world_figures(manifest, capsys):
 
     from eels_helpers.cli import main
 
-    assert main(["evaluate", "default", "--splits", "2", "--suite", "2", "--json"]) == 0
+    assert main(["evaluate", "default", "--splits", "2", "--suite", "2", "--film-images", "1", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     fig = out["models"]["default"]
+    film = fig["film_images"]                             # carbon-film images mapped as `eels-id map` does
+    assert film["images"] == 1 and film["images_with_other"] == sum(map(bool, film["kept"]))
+    assert "C" not in film["pixel_fraction"] and all(0 < f <= 1 for f in film["pixel_fraction"].values())
     assert 0 <= fig["real"]["f1"] <= 1 and len(fig["splits"]) == 2
     assert set(fig["open_world"]) >= {"edge_free", "out_of_family", "all"}
     resolved = fig["real_twins_resolved"]                 # as predict decides: twins resolved
     assert 0 <= resolved["f1"] <= 1 and resolved["pairs_resolved_split0"] >= 0
-    assert main(["evaluate", "default", "--splits", "1", "--suite", "0", "--keep-twins", "--json"]) == 0
-    assert "real_twins_resolved" not in json.loads(capsys.readouterr().out)["models"]["default"]
+    assert main(["evaluate", "default", "--splits", "1", "--suite", "0", "--film-images", "0", "--keep-twins",
+                 "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)["models"]["default"]
+    assert "real_twins_resolved" not in alone and "film_images" not in alone
+    assert main(["evaluate", "--film-images", "-1"]) == 2
+    assert "--film-images >= 0" in capsys.readouterr().err
     assert main(["evaluate", "--splits", "0"]) == 2
     assert "--splits must be >= 1" in capsys.readouterr().err
 
