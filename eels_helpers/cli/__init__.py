@@ -76,14 +76,14 @@ def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the cou
     ``what``; ``args.keep_spikes``, ``args.keep_dead_channels``. ``--repair-gain-steps`` and
     ``--keep-gain-steps`` set ``args.gain_steps`` (True, False; None: the pre-processing's default,
     step 1d; :func:`gain_steps_repaired` resolves it)."""
+    from eels_helpers.inference.gain_steps import BY_DEFAULT
+
     parser.add_argument("--keep-spikes", action="store_true",
                         help=f"leave single-channel spikes (cosmic rays, X-ray hits) in {what} [they are "
                              "replaced by their neighbours' mean, and a note says where]")
     parser.add_argument("--keep-dead-channels", action="store_true",
                         help=f"leave runs of dead channels (reading nothing between live ones) in {what} "
                              "[they are filled from the levels on either side, and a note says where]")
-    from eels_helpers.inference.gain_steps import BY_DEFAULT
-
     steps = parser.add_mutually_exclusive_group()
     steps.add_argument("--repair-gain-steps", dest="gain_steps", action="store_const", const=True, default=None,
                        help=f"divide the counts above a gain-change step in {what} by its factor (a one-channel "
