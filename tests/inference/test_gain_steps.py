@@ -186,3 +186,12 @@ def test_map_logs_the_pixels_whose_steps_were_evened_out(caplog):
     with caplog.at_level(logging.INFO, logger="eels_helpers.inference.mapping"):
         map_elements(Spectrum(image.astype(np.float32), energy, {"title": "si"}), device="cpu")
     assert any("1 of 4 spectra have 1 gain steps" in r.getMessage() for r in caplog.records)
+
+
+def test_verification_evens_out_steps_as_the_network_input_does():
+    from eels_helpers.inference.verification import VerifyConfig
+
+    assert VerifyConfig().repair_gain_steps is gain_steps.BY_DEFAULT
+    assert VerifyConfig(repair_gain_steps=False).repair_gain_steps is False
+    with pytest.raises(ValueError, match="repair_gain_steps must be a bool"):
+        VerifyConfig(repair_gain_steps=1)
