@@ -75,6 +75,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         manifest, description = evaluation_set(args.experimental_dir)
         inputs = manifest_inputs(manifest)
+        films = carbon_film_images(args.film_images) if args.film_images else []   # the same images for every model
         for model in args.models:
             report = model_report(model, manifest, inputs=inputs, seeds=range(args.splits),
                                   n_per_kind=args.suite, device=device,
@@ -89,8 +90,8 @@ def main(args: argparse.Namespace) -> int:
                     "f1": float(table.loc["mean", "resolved_f1"]),
                     "exact_match": float(table.loc["mean", "resolved_exact_match"]),
                     "pairs_resolved_split0": len(decisions)}
-            if args.film_images:
-                film = film_image_report(model, carbon_film_images(args.film_images), device=device,
+            if films:
+                film = film_image_report(model, films, device=device,
                                          allow_radioactive=args.allow_radioactive,
                                          keep_twins=args.keep_twins)
                 out[model]["film_images"] = film.to_dict()
@@ -111,7 +112,7 @@ def main(args: argparse.Namespace) -> int:
                 if rates:
                     print("  open-world suite, invented element: "
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))
-                if args.film_images:
+                if films:
                     print("  " + film.summary())
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id evaluate: error: {err}", file=sys.stderr)
