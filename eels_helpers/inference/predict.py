@@ -26,6 +26,7 @@ import numpy as np
 
 from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
+from eels_helpers.inference.mapping import PRESENCE_FRACTION  # the paper's 1 % pixel criterion, one definition
 from eels_helpers.inference.prediction_text import format_prediction  # noqa: F401  (re-exported)
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
@@ -36,8 +37,6 @@ log = logging.getLogger(__name__)
 
 #: run_model shows a progress bar (when asked) above this many batches
 PROGRESS_MIN_BATCHES = 4
-#: an element is reported for a spectrum image if detected in more than this pixel fraction
-PRESENCE_FRACTION = 0.01
 DEFAULT_THRESHOLD = 0.5
 
 

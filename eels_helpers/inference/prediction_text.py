@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
+from eels_helpers.inference.mapping import PRESENCE_FRACTION
 from eels_helpers.physics.elements import ELEMENTS
 
 if TYPE_CHECKING:
@@ -108,7 +109,7 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
         n = int(np.prod(pred.navigation_shape))
         head = f"{name} (spectrum image {shape} = {n} spectra): "
         found = ", ".join(f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in pred.detected)
-        return head + (found or f"no element above threshold in more than {100 * _presence_fraction():g} % of pixels")
+        return head + (found or f"no element above threshold in more than {100 * PRESENCE_FRACTION:g} % of pixels")
     probs = pred.probabilities
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
@@ -117,9 +118,3 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
                else f"no identifiable edge (no element above the threshold {pred.threshold:.2f})")
     line = f"{name}: {found or nothing}"
     return line + (f"   [next: {others}]" if others else "")
-
-
-def _presence_fraction() -> float:
-    from eels_helpers.inference.predict import PRESENCE_FRACTION
-
-    return PRESENCE_FRACTION
