@@ -93,6 +93,9 @@ class QuantificationConfig:
         GOSH path.
     white_lines: "off", "free" (each white line a free nuisance column, concentrations from the
         continuum) or "edge" (lines part of the element's cross section); module docstring.
+    line_table: the white-line table of those lines, a name of
+        :data:`eels_helpers.physics.white_lines.TABLE_PATHS` ("single-particle", the shipped
+        table, by default; e.g. "autoionisation" for data simulated with it).
     fine_structure_eV: W > 0: the first W eV above each modelled family's onset get free,
         zero-area fine-structure columns (module docstring); 0 = none.
     """
@@ -107,6 +110,7 @@ class QuantificationConfig:
     exclude_near_edge_eV: float = 0.0
     gos: str = "auto"
     white_lines: str = "off"
+    line_table: str = "single-particle"
     fine_structure_eV: float = 0.0
 
     def __post_init__(self):
@@ -137,6 +141,11 @@ class QuantificationConfig:
         if self.white_lines not in WHITE_LINE_MODES:
             raise ValueError(f"QuantificationConfig.white_lines must be one of {WHITE_LINE_MODES}; got "
                              f"{self.white_lines!r}")
+        from eels_helpers.physics.white_lines import TABLE_PATHS
+
+        if not isinstance(self.line_table, str) or self.line_table not in TABLE_PATHS:
+            raise ValueError(f"QuantificationConfig.line_table must be one of {tuple(TABLE_PATHS)}; got "
+                             f"{self.line_table!r}")
         if self.weighting not in ("mean", "none"):
             raise ValueError("QuantificationConfig.weighting must be 'mean' or 'none'; got "
                              f"{self.weighting!r}")
@@ -289,7 +298,7 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     """
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.physics.gos_tables import resolve_gos
-    from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles
+    from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles, table_path
 
     E = np.asarray(energy_eV, dtype=np.float64)
     d = _uniform_step(E)
@@ -333,7 +342,7 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     axis = np.maximum(grid, d)
     sig, sig_lines, missing = edge_cross_sections(fams, axis, config.E0_keV, config.alpha_mrad,
                                                   config.beta_mrad, gos,
-                                                  white_lines=config.white_lines == "edge")
+                                                  white_lines=config.white_lines == "edge" and config.line_table)
     sig = sig + sig_lines                               # (n_fam, n_grid) barn/eV
     missing = {name for name, *_ in missing}
 
@@ -362,7 +371,8 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     line_names = []
     if config.white_lines == "free":
         kept = [f for f in fams if f.name in sum(used.values(), [])]
-        lines, _, prof = line_profiles(kept, axis, config.E0_keV, config.alpha_mrad, config.beta_mrad)
+        lines, _, prof = line_profiles(kept, axis, config.E0_keV, config.alpha_mrad, config.beta_mrad,
+                                       path=table_path(config.line_table))
         for ln, p in zip(lines, prof):
             cols.append(spread(p))
             line_names.append(f"{ln.family.split()[0]} {ln.component}")

@@ -59,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 from eels_helpers.physics.gos_tables import resolve_gos
+from eels_helpers.physics.white_lines import TABLE_PATHS
 
 __all__ = ["MATERIALS", "SuperlatticeConfig", "SyntheticSI", "superlattice_si", "save_si",
            "load_si", "layer_occupancy"]
@@ -81,8 +82,13 @@ class SuperlatticeConfig:
     counts_at_start: background counts per channel at the window start (SrTiO3, mean dose).
     label_min_fraction: an in-window element is labelled present where its atomic fraction is
     >= this. white_lines: add the bound-bound white lines of Ti and Mn L2,3 and La M4,5
-    (:mod:`eels_helpers.physics.white_lines`; Ba has none) to the edges, before the fine
-    structure, as ``SimulationConfig.white_lines`` does (default off).
+    (:mod:`eels_helpers.physics.white_lines`) to the edges, before the fine structure, as
+    ``SimulationConfig.white_lines`` does: False (default, the paper's atomic edges), True (the
+    shipped "single-particle" table) or a table name of
+    :data:`eels_helpers.physics.white_lines.TABLE_PATHS` (e.g. "autoionisation": crystal-field
+    Ti L2,3, multiplet La M5:M4, as the shipped networks' training). Ba M4,5 has no line in any
+    table: its 3d -> 4f strength is the continuum's threshold resonance, whose M5:M4 sharing
+    follows ``gos`` ("builtin+4f-multiplet": the 3d9 4f1 multiplet, M4 above M5 as measured).
     """
 
     shape: tuple[int, int] = (60, 130)
@@ -106,7 +112,7 @@ class SuperlatticeConfig:
     noise: bool = True
     seed: int = 2023
     gos: str = "auto"
-    white_lines: bool = False
+    white_lines: bool | str = False
 
     def __post_init__(self):
         def num(name, lo, hi, unit, integer=False):
@@ -117,7 +123,11 @@ class SuperlatticeConfig:
                 raise ValueError(f"SuperlatticeConfig.{name} must be {'an integer' if integer else 'a number'}"
                                  f" in [{lo}, {hi}] {unit}; got {v!r}")
 
-        for name in ("white_lines", "fine_structure_conserves_strength", "fine_structure", "noise"):
+        named = isinstance(self.white_lines, str) and self.white_lines in TABLE_PATHS
+        if not (isinstance(self.white_lines, bool) or named):
+            raise ValueError("SuperlatticeConfig.white_lines must be a bool or a white-line table name "
+                             f"({', '.join(TABLE_PATHS)}); got {self.white_lines!r}")
+        for name in ("fine_structure_conserves_strength", "fine_structure", "noise"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"SuperlatticeConfig.{name} must be a bool; got {getattr(self, name)!r}")
         shape = tuple(self.shape)

@@ -54,6 +54,9 @@ def test_hydrogenic_gos_cannot_build_it():
     (dict(beta_mrad=-1.0), "beta_mrad.*mrad"),
     (dict(counts_at_start=0.0), "counts_at_start"),
     (dict(plasmon_energy_eV=(15,), plasmon_width_eV=(8, 9)), "plasmon"),
+    (dict(white_lines="statistical"), "white_lines.*table"),
+    (dict(white_lines=1), "white_lines"),
+    (dict(white_lines=["crystal-field"]), "white_lines"),
 ])
 def test_config_validation(kw, match):
     with pytest.raises(ValueError, match=match):
@@ -88,6 +91,26 @@ def test_reproducible_and_seeded(small, gos_m):
     np.testing.assert_array_equal(again.spectrum.data, small.spectrum.data)
     other = superlattice_si(SuperlatticeConfig(**SMALL, gos=gos_m, seed=7))
     assert not np.array_equal(other.spectrum.data, small.spectrum.data)
+
+
+def test_white_line_table_by_name(gos_m):
+    """white_lines=True is the shipped single-particle table; another table changes the lines (the
+    crystal-field Ti L2,3: t2g and e_g peaks; multiplet La M5:M4), not the edges without lines (O K;
+    below Ti L2,3 only the zero-loss peak's Lorentzian tail carries the lines), the ground truth or
+    the cache key's other parameters."""
+    noise_free = dict(SMALL, gos=gos_m, noise=False, fine_structure=False)
+    shipped = superlattice_si(SuperlatticeConfig(**noise_free, white_lines=True))
+    by_name = superlattice_si(SuperlatticeConfig(**noise_free, white_lines="single-particle"))
+    crystal = superlattice_si(SuperlatticeConfig(**noise_free, white_lines="crystal-field"))
+    np.testing.assert_array_equal(by_name.spectrum.data, shipped.spectrum.data)
+    E = shipped.spectrum.energy_eV
+    ti = (E >= 450) & (E < 475)
+    assert not np.allclose(crystal.spectrum.data[..., ti], shipped.spectrum.data[..., ti], rtol=1e-3)
+    np.testing.assert_allclose(crystal.spectrum.data[..., E < 430], shipped.spectrum.data[..., E < 430], rtol=0.01)
+    o_k = (E >= 532) & (E < 640)
+    np.testing.assert_allclose(crystal.spectrum.data[..., o_k], shipped.spectrum.data[..., o_k], rtol=1e-3)
+    np.testing.assert_array_equal(crystal.fractions, shipped.fractions)
+    assert crystal.config.key() != shipped.config.key()
 
 
 def test_counts_follow_the_model(gos_m):
