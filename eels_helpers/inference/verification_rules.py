@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NEIGHBOUR_GROUPS", "ONSET_NEIGHBOUR_EV", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
-           "default_rule", "decide", "format_verification", "verify_regions"]
+           "default_rule", "decide", "evidence_numbers", "format_verification", "verify_regions"]
 
 #: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
 #: lanthanide, or a plausible alternative such as Re beside W). A candidate brings the other
@@ -206,9 +206,7 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
                          f"tested; the network's call ({'kept' if net else 'not detected'}) stands")
             continue
         z = rule.score(p, ev.significance, ev.fit_improvement)
-        numbers = (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, "
-                   f"{ev.significance:.1f} sigma, fit improvement {ev.fit_improvement:.1f}, "
-                   f"shift {ev.shift_eV:+g} eV")
+        numbers = evidence_numbers(ev, result)
         weak = not (math.isfinite(ev.significance) and ev.significance >= rule.min_significance)
         if z < 0 or weak:
             ev.verified = False
@@ -217,6 +215,21 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
         else:
             _decide_fitted(ev, result, rule, numbers)
     return result
+
+
+def evidence_numbers(ev, result) -> str:
+    """The fit's numbers for one fitted candidate, as the reasons quote them: signal +- uncertainty
+    (counts), significance, fit improvement, best shift. An uncertainty above all the counts in the
+    fit window means the window cannot determine the signal (the candidate's terms are degenerate
+    with others of the fit, e.g. an edge whose near-onset freedom overlaps a neighbour's): said so
+    in words rather than as a number no measurement could have."""
+    tail = f"fit improvement {ev.fit_improvement:.1f}, shift {ev.shift_eV:+g} eV"
+    total = float(np.sum(np.abs(result.data))) if result is not None and np.size(result.data) else math.inf
+    if not (math.isfinite(ev.uncertainty_counts) and ev.uncertainty_counts <= total):
+        return (f"signal not determined by this window (uncertainty {ev.uncertainty_counts:.2g} counts, more than "
+                f"the {total:.3g} counts of the fit window: its terms are degenerate with others of the fit), {tail}")
+    return (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, {ev.significance:.1f} sigma, "
+            + tail)
 
 
 _DEFAULT_RULE: list = []
@@ -255,9 +268,7 @@ def _decide_logistic(result, logistic, threshold: float, min_significance: float
             ev.reason = (f"{head}; {ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): "
                          "cannot be tested, from the network's probability alone")
             continue
-        numbers = (f"signal {ev.signal_counts:.3g} +- {ev.uncertainty_counts:.2g} counts, "
-                   f"{ev.significance:.1f} sigma, fit improvement {ev.fit_improvement:.1f}, "
-                   f"shift {ev.shift_eV:+g} eV")
+        numbers = evidence_numbers(ev, result)
         rivals = [nb for nb in ev.neighbours if nb in result.evidence and result.evidence[nb].status == "fitted"
                   and result.evidence[nb].fit_improvement > ev.fit_improvement]
         weak = not (math.isfinite(ev.significance) and ev.significance >= min_significance)

@@ -469,3 +469,23 @@ def test_every_fitted_candidate_of_the_shipped_real_spectra_has_a_finite_uncerta
         for el, ev in res.evidence.items():
             if ev.status == "fitted":
                 assert np.isfinite(ev.uncertainty_counts) and ev.uncertainty_counts > 0, (path.name, el)
+
+
+def test_evidence_numbers_say_when_the_window_cannot_determine_a_signal():
+    """A fitted candidate whose uncertainty exceeds every count of the fit window (degenerate terms)
+    is reported in words, not as '+- 6.7e+20 counts'; a determined one keeps its numbers."""
+    from types import SimpleNamespace
+
+    from eels_helpers.inference.verification_result import Evidence
+    from eels_helpers.inference.verification_rules import evidence_numbers
+
+    result = SimpleNamespace(data=np.full(100, 1e4))            # 1e6 counts in the window
+    common = dict(status="fitted", fit_improvement=3.0, shift_eV=2.0)
+    fine = evidence_numbers(Evidence("Fe", signal_counts=5e4, uncertainty_counts=1e3, significance=50.0,
+                                     **common), result)
+    assert fine.startswith("signal 5e+04 +- 1e+03 counts, 50.0 sigma") and fine.endswith("shift +2 eV")
+    for unc in (6.7e20, math.inf, math.nan):
+        text = evidence_numbers(Evidence("F", signal_counts=4e6, uncertainty_counts=unc, significance=0.0,
+                                         **common), result)
+        assert text.startswith("signal not determined by this window") and "1e+06 counts of the fit window" in text
+        assert "+-" not in text and text.endswith("fit improvement 3.0, shift +2 eV")
