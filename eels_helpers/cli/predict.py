@@ -118,11 +118,14 @@ def main(args: argparse.Namespace) -> int:
         print(f"eels-id predict: error: {err}", file=sys.stderr)
         return 2
     results, status = [], 0
-    files = args.files
+    files, emit = args.files, print
     if len(files) > 1 and show_progress(args):
         from tqdm.auto import tqdm
 
         files = tqdm(files, desc="predict", unit="file", leave=False)
+
+        def emit(text="", file=None):    # clear the bar, print, redraw it: no result line glued to the bar
+            tqdm.write(str(text), file=sys.stdout if file is None else file)
     for path in files:
         try:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
@@ -134,7 +137,7 @@ def main(args: argparse.Namespace) -> int:
                               repair_gain_steps=gain_steps_repaired(args),
                               allow_radioactive=args.allow_radioactive)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
-            print(f"eels-id predict: error: {err}", file=sys.stderr)
+            emit(f"eels-id predict: error: {err}", file=sys.stderr)
             status = 1
             continue
         check = None
@@ -143,22 +146,22 @@ def main(args: argparse.Namespace) -> int:
                 check = _verify_one(pred, vconfig, args.candidate_threshold, args.model)
             except ValueError as err:
                 if by_default:   # the network's answer stands; say why it is not verified
-                    print(f"eels-id predict: note: {path} not verified: {err}", file=sys.stderr)
+                    emit(f"eels-id predict: note: {path} not verified: {err}", file=sys.stderr)
                 else:
-                    print(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
+                    emit(f"eels-id predict: verification of {path} failed: {err}", file=sys.stderr)
                     status = 1
         results.append((pred, check))
         if not args.json:
-            print(format_prediction(pred))
+            emit(format_prediction(pred))
             if check is not None:
                 from eels_helpers.inference.verification_rules import format_verification
 
-                print(f"  verified: {', '.join(check.verified) or 'none'}")
-                print(format_verification(check, indent="    ",
-                                          min_probability=args.candidate_threshold if by_default else None))
+                emit(f"  verified: {', '.join(check.verified) or 'none'}")
+                emit(format_verification(check, indent="    ",
+                                         min_probability=args.candidate_threshold if by_default else None))
             text = format_cautions(_cautions(pred, check))
             if text:
-                print(text)
+                emit(text)
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []

@@ -204,6 +204,24 @@ def test_cli_json_plot_and_errors(tiny, tmp_path, capsys):
     assert rc == 2 and "does not exist" in capsys.readouterr().err
 
 
+def test_cli_result_lines_are_not_glued_to_the_progress_bar(tiny, tmp_path, capsys, monkeypatch):
+    """Several files on one terminal (stdout and stderr together): the progress bar is cleared before
+    each result line, so every line that reports a file starts with its name (after the bar's
+    carriage returns), never behind the bar's text."""
+    import sys
+
+    _, path = tiny
+    energy = 600.0 + 0.25 * np.arange(1200)
+    for name in ("a.msa", "b.msa", "c.msa"):
+        write_msa(tmp_path / name, energy, _fe_spectrum(energy) * 1e4)
+    monkeypatch.setattr(sys, "stderr", sys.stdout)
+    rc = cli_main(["predict", *(str(tmp_path / n) for n in ("a.msa", "b.msa", "c.msa")), "--model", str(path)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "predict:" in text                          # the bar was drawn
+    reported = [line.split("\r")[-1] for line in text.split("\n") if ".msa:" in line]
+    assert len(reported) == 3 and all(line.split(":")[0] in ("a.msa", "b.msa", "c.msa") for line in reported)
+
+
 def test_cli_on_real_spectrum_image(tiny, capsys):
     path = EXPERIMENTAL / "lensmind_FeOx_SI.dm3"
     if not path.is_file():
