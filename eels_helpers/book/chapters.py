@@ -296,11 +296,11 @@ _CHAPTERS: list[Chapter] = [
     Chapter(
         name="06_spectrum_image_mapping",
         title="Spectrum-image mapping (Fig. 7)",
-        smoke={"si_shape": [6, 43]},
-        cpu={"si_shape": [60, 130]},
-        paper={"si_shape": [60, 130]},
+        smoke={"si_shape": [6, 43], "n_seeds": 1},
+        cpu={"si_shape": [60, 130], "n_seeds": 4},
+        paper={"si_shape": [60, 130], "n_seeds": 4},
         budget_minutes={"smoke": 0.5, "cpu": 6.0, "paper": 6.0},
-        rehearse={"si_shape": [6, 43]},
+        rehearse={"si_shape": [6, 43], "n_seeds": 1},
     ),
     # Real spectra: the files are read once, then each model evaluated (shipped models and the
     # chapter-04 runs); n_simulated streams spectra for Fig. 4a. experimental_dir is left to the

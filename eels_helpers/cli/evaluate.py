@@ -5,7 +5,7 @@ cross-validation, and its invention rates on the open-world suite
 ::
 
     eels-id evaluate [MODEL ...] [--experimental-dir DIR] [--splits N] [--suite N] [--film-images N]
-                     [--keep-twins] [--allow-radioactive] [--json]
+                     [--superlattices N] [--keep-twins] [--allow-radioactive] [--json]
 
 For each model (shipped name or model file; default ``default``): on the real spectra
 (``--experimental-dir``, else ``$EELS_ID_EXPERIMENTAL_DIR``, else the spectra shipped with the
@@ -18,7 +18,9 @@ alone only) and Tc and Pm withheld (:mod:`eels_helpers.inference.unstable_elemen
 ``predict`` decides: the fraction of spectra where an element other than the true ones is reported,
 at the model's own threshold. Then ``--film-images`` carbon-film spectrum images of 10 x 10 pixels
 (:mod:`eels_helpers.evaluation.film_images`), mapped as ``eels-id map`` does: the images that keep an
-element other than carbon (empty pixels must give none).
+element other than carbon (empty pixels must give none). Then ``--superlattices`` synthetic
+superlattices of 60 x 130 pixels (seeds 2023, 2024, ...; :mod:`eels_helpers.evaluation.superlattice_maps`),
+mapped likewise: how many keep exactly the elements with an edge in the window, and which extra ones.
 """
 
 from __future__ import annotations
@@ -44,6 +46,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--film-images", type=int, default=16, metavar="N",
                         help="carbon-film spectrum images (10 x 10 pixels, seed 2828) mapped as `eels-id map` "
                              "does; 0: skip them [16]")
+    parser.add_argument("--superlattices", type=int, default=0, metavar="N",
+                        help="synthetic superlattices (60 x 130 pixels, seeds 2023..2022+N, the training physics) "
+                             "mapped as `eels-id map` does: which keep exactly the true elements; about 15-30 s "
+                             "each on 2 cores [0: skip]")
     parser.add_argument("--per-element", action="store_true",
                         help="also score with one threshold per element chosen on each validation half")
     parser.add_argument("--keep-twins", action="store_true",
@@ -60,11 +66,13 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation, model_report
     from eels_helpers.evaluation.film_images import carbon_film_images, film_image_report
     from eels_helpers.evaluation.real_spectra import ManifestError, evaluation_set, manifest_inputs
+    from eels_helpers.evaluation.superlattice_maps import superlattice_report
     from eels_helpers.evaluation.twin_resolved import resolved_cross_validation
     from eels_helpers.models.model_files import ModelNotFoundError
 
-    if args.splits < 1 or args.suite < 0 or args.film_images < 0:
-        print("eels-id evaluate: error: --splits must be >= 1, --suite and --film-images >= 0", file=sys.stderr)
+    if args.splits < 1 or args.suite < 0 or args.film_images < 0 or args.superlattices < 0:
+        print("eels-id evaluate: error: --splits must be >= 1, --suite, --film-images and --superlattices >= 0",
+              file=sys.stderr)
         return 2
     if args.experimental_dir is not None and not (args.experimental_dir / "manifest.csv").is_file():
         print(f"eels-id evaluate: error: --experimental-dir {args.experimental_dir}: no manifest.csv there",
@@ -95,6 +103,10 @@ def main(args: argparse.Namespace) -> int:
                                          allow_radioactive=args.allow_radioactive,
                                          keep_twins=args.keep_twins)
                 out[model]["film_images"] = film.to_dict()
+            if args.superlattices:
+                lattices = superlattice_report(model, args.superlattices, device=device,
+                                               allow_radioactive=args.allow_radioactive, keep_twins=args.keep_twins)
+                out[model]["superlattices"] = lattices.to_dict()
             if args.per_element:
                 pe = grouped_cross_validation(model, manifest, probabilities=cv.probabilities, seeds=range(args.splits),
                                               name=f"{model} (per-element thresholds)", per_element=True)
@@ -114,6 +126,8 @@ def main(args: argparse.Namespace) -> int:
                           + ", ".join(f"{k} {v:.2f}" for k, v in rates.items()))
                 if films:
                     print("  " + film.summary())
+                if args.superlattices:
+                    print("  " + lattices.summary())
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
         print(f"eels-id evaluate: error: {err}", file=sys.stderr)
         return 2

@@ -51,9 +51,11 @@ def test_eels_id_evaluate_prints_real_and_open_world_figures(manifest, capsys):
     assert main(["evaluate", "default", "--splits", "1", "--suite", "0", "--film-images", "0", "--keep-twins",
                  "--json"]) == 0
     alone = json.loads(capsys.readouterr().out)["models"]["default"]
-    assert "real_twins_resolved" not in alone and "film_images" not in alone
+    assert "real_twins_resolved" not in alone and "film_images" not in alone and "superlattices" not in alone
     assert main(["evaluate", "--film-images", "-1"]) == 2
-    assert "--film-images >= 0" in capsys.readouterr().err
+    assert "--film-images and --superlattices >= 0" in capsys.readouterr().err
+    assert main(["evaluate", "--superlattices", "-1"]) == 2
+    assert "--superlattices >= 0" in capsys.readouterr().err
     assert main(["evaluate", "--splits", "0"]) == 2
     assert "--splits must be >= 1" in capsys.readouterr().err
 
@@ -91,3 +93,28 @@ def test_a_decision_stage_acts_after_each_split_threshold(manifest):
     assert list(perfect.splits["threshold"]) == list(plain.splits["threshold"])
     assert (perfect.splits["exact_match"] >= plain.splits["exact_match"]).all()
     assert perfect.mean["exact_match"] == pytest.approx(1.0)
+
+
+def test_eels_id_evaluate_superlattices_option(manifest, capsys, monkeypatch):
+    """--superlattices N maps N superlattices per model (superlattice_maps, tested there) and reports them."""
+    import json
+
+    import eels_helpers.evaluation.superlattice_maps as sl
+    from eels_helpers.cli import main
+
+    calls = []
+
+    def fake(model, n_seeds, **options):
+        calls.append((model, n_seeds, options))
+        true = ("O", "Ti", "Mn", "Ba", "La")
+        return sl.SuperlatticeReport(model, (60, 130), (sl.SuperlatticeMap(2023, true + ("Co",), true, {}),))
+
+    monkeypatch.setattr(sl, "superlattice_report", fake)
+    args = ["evaluate", "default", "--splits", "1", "--suite", "0", "--film-images", "0", "--superlattices", "1"]
+    assert main(args + ["--json"]) == 0
+    lattices = json.loads(capsys.readouterr().out)["models"]["default"]["superlattices"]
+    assert lattices["exact"] == 0 and lattices["extra_counts"] == {"Co": 1}
+    assert calls[0][:2] == ("default", 1) and calls[0][2]["keep_twins"] is False
+    assert main(args) == 0
+    assert "superlattices (1 seed, 60 x 130 pixels): exactly the true elements kept in 0; extra elements kept: Co 1/1" \
+        in capsys.readouterr().out
