@@ -32,7 +32,7 @@ def test_report_is_what_map_elements_keeps_on_each_seed(builtin_gos):
     assert set(second.true) == {"O", "Ti", "Mn", "Ba", "La"}              # Sr has no edge in 400-1000 eV
     for m in report.maps:
         assert set(m.extra) == set(m.kept) - set(m.true) and set(m.missed) == set(m.true) - set(m.kept)
-        assert set(m.pixel_fraction) == set(m.kept) and all(0.01 < f <= 1 for f in m.pixel_fraction.values())
+        assert set(m.pixel_fraction) == set(m.kept) and all(0.01 <= f <= 1 for f in m.pixel_fraction.values())
     d = report.to_dict()
     assert d["superlattices"] == 2 and d["exact"] == report.exact and d["maps"][1]["kept"] == list(second.kept)
     plain = superlattice_report("default", 1, shape=(4, 43), physics={"gos": "builtin", "white_lines": False})
