@@ -234,4 +234,5 @@ def _verify_one(pred, config, candidate_threshold, model):
         cand.pop(el, None)
     if not cand:
         raise ValueError(f"no element has a probability >= {candidate_threshold:g} (--candidate-threshold)")
-    return verify(pred.spectrum, cand, config, rule=DecisionRule(model=str(model)), threshold=pred.threshold)
+    return verify(pred.spectrum, cand, config, rule=DecisionRule(model=str(model)), threshold=pred.threshold,
+                  left_out_below_eV=pred.left_out_below_eV)

@@ -268,7 +268,7 @@ def _unfitted(candidates, status_reason, microscope, window, message, t0) -> Ver
 
 
 def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
-           rule: Any = None, threshold: float = 0.5) -> VerificationResult:
+           rule: Any = None, threshold: float = 0.5, left_out_below_eV: float | None = None) -> VerificationResult:
     """Fit background + every candidate's edges over a spectrum's measured window and report the
     evidence for each candidate (model and fit: module docstring).
 
@@ -290,6 +290,13 @@ def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
         ``DecisionRule()``.
     threshold : float, default 0.5
         The network's detection threshold (probability in (0, 1)), used by the rule.
+    left_out_below_eV : float, optional
+        Where the pre-processing left the counts out (eV, after ``config.offset_eV``: a splice or a
+        saturated top; 0 for none), when the caller already knows it, e.g.
+        :attr:`~eels_helpers.inference.predict.Prediction.left_out_below_eV` of the prediction whose
+        candidates these are; by default it is found here
+        (:func:`eels_helpers.inference.preprocess.left_out_below_eV`, a second pre-processing). Used
+        only without ``config.fit_range_eV``.
 
     Returns
     -------
@@ -309,7 +316,7 @@ def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
     """
     t0 = time.perf_counter()
     with _one_blas_thread():
-        res = _verify(spectrum, candidates, config, rule, threshold, t0)
+        res = _verify(spectrum, candidates, config, rule, threshold, t0, left_out_below_eV)
     res.seconds = time.perf_counter() - t0
     return res
 
@@ -329,7 +336,7 @@ def _one_blas_thread():
     return _CONTROLLER[0].limit(limits=1, user_api="blas")
 
 
-def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationResult:
+def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> VerificationResult:
     from eels_helpers.inference.quantify import nnls_gram, plasmon_replicas
     from eels_helpers.inference.verification_rules import decide, default_rule, neighbours_of
     from eels_helpers.physics.elements import ELEMENTS, OTHER_EDGES, families_of
@@ -360,6 +367,10 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
         raise ValueError(f"{spectrum.name}: the spectrum holds NaN/inf counts")
     from eels_helpers.inference.preprocess import left_out_below_eV, repair_counts
 
+    if cut_eV is not None and not (isinstance(cut_eV, (int, float, np.integer, np.floating))
+                                   and math.isfinite(cut_eV) and cut_eV >= 0):
+        raise ValueError(f"left_out_below_eV must be an energy >= 0 eV (0: nothing left out), got {cut_eV!r}")
+
     if E.size > 1 and np.any(np.diff(E) <= 0):
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
     y_all = repair_counts(y_all, remove_spikes=config.remove_spikes, fill_dead_channels=config.fill_dead_channels,
@@ -368,7 +379,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0) -> VerificationRe
     lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
     if config.fit_range_eV is None:        # spliced or saturated: the part above the join / flat top
-        lo = max(lo, left_out_below_eV(spectrum, config.offset_eV))
+        lo = max(lo, float(cut_eV) if cut_eV is not None else left_out_below_eV(spectrum, config.offset_eV))
     K_bg = len(config.background_exponents)
     sel, f, Eb, yb = _bins(E, y_all, lo, hi)
     if config.fit_range_eV is None and Eb.size >= 4 * (K_bg + 8):

@@ -83,6 +83,7 @@ def test_predict_reports_the_saturation_and_verify_fits_above_it():
     assert f"the spectrum is saturated (a flat top at the maximum: a clipped detector); the counts up to {end:.0f} eV were left out" in format_prediction(pred)
     assert pred.to_dict()["saturation_cut_eV"] == pytest.approx(end)
     assert verify(clipped, ["O"]).window_eV[0] >= end
+    assert pred.left_out_below_eV == pytest.approx(end)          # what predict --verify hands to verify
 
 
 @pytest.mark.skipif(not (EXPERIMENTAL / "atlas_Se_0_1880eV.dm3").exists(),

@@ -110,6 +110,23 @@ def test_verification_fits_above_the_splice():
     assert res.window_eV[0] >= 220          # the fit starts above the join, not at 75 eV
 
 
+def test_verification_takes_the_cut_predict_found():
+    """`eels-id predict --verify` hands the prediction's cut to verify (no second pre-processing):
+    the same fit window as verify finds by itself; the value given is the one used."""
+    from eels_helpers.inference.predict import predict
+    from eels_helpers.inference.verification import verify
+
+    spliced, _ = _spliced()
+    [pred] = predict(spliced, "default")
+    assert pred.left_out_below_eV == pytest.approx(float(pred.splice_cut_eV)) and pred.left_out_below_eV >= 220
+    given = verify(spliced, ["O"], left_out_below_eV=pred.left_out_below_eV)
+    assert given.window_eV == verify(spliced, ["O"]).window_eV
+    assert verify(spliced, ["O"], left_out_below_eV=0.0).window_eV[0] < 220     # nothing left out: from 75 eV
+    for bad in (-1.0, float("nan"), "220"):
+        with pytest.raises(ValueError, match="left_out_below_eV"):
+            verify(spliced, ["O"], left_out_below_eV=bad)
+
+
 def test_map_logs_the_spliced_pixels_once(caplog):
     import logging
 
