@@ -94,11 +94,17 @@ WHAT = "a one-channel jump by a constant factor: a gain change or a join"
 DONE = "the counts above divided by the factor"
 
 
+def _s_tt() -> float:
+    """Sum of the squared channel offsets from the centre of a SIDE-channel window, sum (t - (k-1)/2)^2
+    = k (k^2 - 1) / 12: a line fit's slope variance is sigma^2 / this."""
+    return SIDE * (SIDE * SIDE - 1) / 12.0
+
+
 def _fits(x: np.ndarray):
     """Least-squares lines through every window of SIDE channels of x (N, n): mean level, slope per
     channel and residual sum of squares, each (N, n - SIDE + 1), from running sums (O(N n))."""
     k = SIDE
-    s_tt = k * (k * k - 1) / 12.0
+    s_tt = _s_tt()
     i = np.arange(x.shape[1], dtype=np.float64)
     zero = np.zeros((x.shape[0], 1))
     c0, c1, c2 = (np.concatenate([zero, np.cumsum(v, axis=1)], axis=1) for v in (x, x * i, x * x))
@@ -119,7 +125,7 @@ def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[
     if n < 2 * k + 1:
         return found, where, factor
     mean, slope, rss = _fits(x)
-    s_tt = k * (k * k - 1) / 12.0
+    s_tt = _s_tt()
     # boundary b (channels b-SIDE..b-1 | b..b+SIDE-1), b = SIDE .. n-SIDE: left window b-SIDE, right b
     left = mean[:, :-k] + slope[:, :-k] * k / 2.0
     right = mean[:, k:] - slope[:, k:] * k / 2.0
@@ -159,7 +165,7 @@ def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[
 def _passes_shape_tests(x, energy, r, c, mean, slope, left, right, sigma, sigma_p) -> np.ndarray:
     """Tests (b), (c), (e), (f), (g) at the boundaries ``(r, c)`` (spectrum, boundary index c = b - SIDE)."""
     k = SIDE
-    s_tt = k * (k * k - 1) / 12.0
+    s_tt = _s_tt()
     b = c + k
     lm, ls, rm, rs = mean[r, c], slope[r, c], mean[r, b], slope[r, b]
     lv, rv, sg, sp = left[r, c], right[r, c], sigma[r, c], sigma_p[r, c]
