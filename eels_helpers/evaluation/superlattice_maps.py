@@ -102,6 +102,7 @@ def superlattice_report(model="ensemble", n_seeds: int = 4, *, shape: Sequence[i
     ``physics``: SuperlatticeConfig's gos and white_lines, default :data:`TRAINING_PHYSICS`) with
     ``model`` at ``threshold`` (default: the model's own) and report what each map keeps."""
     from eels_helpers.inference.mapping import map_elements
+    from eels_helpers.inference.predict import _as_loaded
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.simulation.superlattice import SuperlatticeConfig, superlattice_si
 
@@ -111,10 +112,11 @@ def superlattice_report(model="ensemble", n_seeds: int = 4, *, shape: Sequence[i
     unknown = sorted(set(physics) - {"gos", "white_lines"})
     if unknown:
         raise ValueError(f"physics may set gos and white_lines only, got {unknown}")
+    loaded = _as_loaded(model, device)          # read the model once for all superlattices
     maps = []
     for seed in range(int(first_seed), int(first_seed) + n_seeds):
         si = superlattice_si(SuperlatticeConfig(shape=tuple(shape), seed=seed, **physics))
-        result = map_elements(si, model, threshold, device=device, **map_options)
+        result = map_elements(si, loaded, threshold, device=device, **map_options)
         fractions = {e: round(float(result.pixel_fraction[ELEMENTS.index(e)]), 4) for e in result.detected}
         maps.append(SuperlatticeMap(seed, tuple(result.detected), tuple(si.elements_in_window), fractions))
     name = model if isinstance(model, str) else (getattr(model, "name", None) or type(model).__name__)
