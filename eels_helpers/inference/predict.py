@@ -107,10 +107,11 @@ class Prediction:
         counts out (a splice or a saturated top), 0.0 when neither; None for a spectrum image (its
         pixels have their own cuts) or when the cuts were not recorded. What
         :func:`~eels_helpers.inference.verification.verify` fits above."""
+        from eels_helpers.inference.preprocess import left_out_below_cuts
+
         if self.is_spectrum_image or self.splice_cut_eV is None or self.saturation_cut_eV is None:
             return None
-        cuts = [float(np.asarray(c, dtype=np.float64)) for c in (self.splice_cut_eV, self.saturation_cut_eV)]
-        return max((c for c in cuts if np.isfinite(c)), default=0.0)
+        return left_out_below_cuts(self.splice_cut_eV, self.saturation_cut_eV)
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:

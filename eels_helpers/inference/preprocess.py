@@ -406,7 +406,15 @@ def left_out_below_eV(spectrum: Spectrum, offset_eV: float = 0.0) -> float:
         warnings.simplefilter("ignore")      # no signal at all: the caller reports it itself
         _, splice, saturated = preprocess(spectrum, offset_eV=float(offset_eV), return_cuts=True,
                                           return_saturation=True)
-    return max((float(c) for c in (splice, saturated) if np.isfinite(c)), default=0.0)
+    return left_out_below_cuts(splice, saturated)
+
+
+def left_out_below_cuts(splice_cut_eV, saturation_cut_eV) -> float:
+    """The energy (eV) below which one spectrum's counts were left out, from the pre-processing's two
+    cuts (:func:`preprocess` with ``return_cuts`` and ``return_saturation``; NaN: no such cut): the
+    higher of them, 0.0 when neither."""
+    cuts = (float(np.asarray(c, dtype=np.float64)) for c in (splice_cut_eV, saturation_cut_eV))
+    return max((c for c in cuts if np.isfinite(c)), default=0.0)
 
 
 def not_a_knot_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
@@ -575,6 +583,7 @@ __all__ = [
     "resample_to_grid",
     "saturated_below_eV",
     "left_out_below_eV",
+    "left_out_below_cuts",
     "N_CHANNELS",
     "MIN_ENERGY_EV",
     "energy_grid",
