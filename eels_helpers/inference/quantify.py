@@ -340,9 +340,9 @@ def design_matrix(energy_eV, elements: Sequence[str], config: QuantificationConf
     grid = Ef[0] + d * np.arange(-n_lo, Ef.size + n_hi)
     gos = resolve_gos(config.gos)
     axis = np.maximum(grid, d)
+    table = config.line_table if config.white_lines == "edge" else False    # lines in the edge term, or none
     sig, sig_lines, missing = edge_cross_sections(fams, axis, config.E0_keV, config.alpha_mrad,
-                                                  config.beta_mrad, gos,
-                                                  white_lines=config.white_lines == "edge" and config.line_table)
+                                                  config.beta_mrad, gos, white_lines=table)
     sig = sig + sig_lines                               # (n_fam, n_grid) barn/eV
     missing = {name for name, *_ in missing}
 
