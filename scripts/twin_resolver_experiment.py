@@ -14,6 +14,10 @@ R25: F/Xe, Be/Si) each pair trains on as many spectra drawn for each twin, both 
 equally, and its gate must be passed in EACH class (>= --gate right on >= --min-gate spectra of
 each twin). With --presence (experiment K26: C,K) the resolver says whether the second twin is
 there, from spectra with either or both labelled; its gate is passed in each class as well.
+With --swap-gate MODEL ... (experiment T28's gate, session 35's R35) a pair that passed also meets
+the gate for deciding below the threshold, for every model named (its own threshold; --swap-n
+spectra of --swap-seed): resolver right >= 0.85 and >= the network's choice + 0.05 on >= 30 spectra
+where one twin is reported and the other has p >= 0.05; it is saved with ``swap`` when all pass.
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
 [--shared | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
@@ -65,6 +69,30 @@ def rule_pairs() -> list[str]:
     return out
 
 
+def swap_gates(net, a, b, models, cfg, n, seed) -> dict:
+    """T28's gate per model (its own threshold): resolver right >= 0.85 and >= the network's choice
+    + 0.05 on >= 30 spectra where one twin is reported and the other has p >= 0.05."""
+    from dataclasses import replace
+
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.models.model_files import load_model
+    from eels_helpers.training.twin_resolver import simulated_set, swap_gate
+
+    gcfg = replace(cfg, gate_n=n, gate_seed=seed)
+    data = simulated_set([a, b], n, seed, cfg.config)
+    out = {}
+    for model in models:
+        threshold = load_model(model).threshold or 0.5
+        g = swap_gate(net, a, b, model, threshold, gcfg, data=data,
+                      probabilities=run_model(_as_loaded(model, "cpu"), data[0]))
+        g["passed"] = bool(g["spectra"] >= 30 and g["resolver"] >= 0.85 and g["resolver"] >= g["network"] + 0.05)
+        g["threshold"] = threshold
+        log.info("%s/%s swap gate, %s at %.2f: %d spectra, network right %.3f, resolver right %.3f: %s", a, b,
+                 model, threshold, g["spectra"], g["network"], g["resolver"], "passed" if g["passed"] else "failed")
+        out[model] = g
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--pairs", nargs="+", default=["N,Sc", "O,Sb", "B,Cl"])
@@ -85,6 +113,11 @@ def main(argv=None) -> int:
     p.add_argument("--min-gate", type=int, default=1, help="gate spectra a pair needs at least [1]")
     p.add_argument("--real", default=None, help="directory of real spectra (manifest.csv): the one real measurement")
     p.add_argument("--save", default=None, help="write the resolvers that passed their gate here")
+    p.add_argument("--swap-gate", nargs="+", default=None, metavar="MODEL",
+                   help="T28's gate for deciding below the threshold, for these models (all must pass); "
+                        "a pair that passes is saved with swap")
+    p.add_argument("--swap-n", type=int, default=16384, help="spectra of the swap gate per pair [16384]")
+    p.add_argument("--swap-seed", type=int, default=2828, help="seed of the swap gate's spectra [2828, T28's]")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -144,6 +177,9 @@ def main(argv=None) -> int:
         if per_class is not None:
             gates[pair]["gate_by_class"] = {el: {"spectra": n, "right": None if n == 0 else round(r, 4)}
                                             for el, (r, n) in per_class.items()}
+        if ok and args.swap_gate and not args.presence:
+            gates[pair]["swap_gate"] = swap_gates(net, a, b, args.swap_gate, cfg, args.swap_n, args.swap_seed)
+            net.swap = all(g["passed"] for g in gates[pair]["swap_gate"].values())
         if ok:
             resolvers[(a, b)] = (net, window_start(a, b))
     print("gates: " + ", ".join(f"{k} {v['gate_right']} ({v['gate_spectra']})" for k, v in gates.items()))

@@ -18,6 +18,10 @@ there at all, from spectra with either or both twins labelled (carbon contaminat
 K often; R25's exclusive C/K resolver dropped KBr's true K); its gate: among spectra with either
 twin labelled that the network reports both of, the share where its presence call for the second
 twin is right, per class (second twin labelled or not).
+
+:func:`swap_gate` is experiment T28's gate for deciding below the threshold (a pair saved with
+``swap``): where the network reports one twin and gives the other p >= 0.05, is the resolver's
+choice right more often than the network's? (Session 35: Ba/Co failed it, research log R35/R35b.)
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 __all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "train_twin_resolver",
-           "gate_accuracy", "gate_by_class", "save_twin_resolvers"]
+           "gate_accuracy", "gate_by_class", "swap_gate", "save_twin_resolvers"]
 
 
 @dataclass(frozen=True)
@@ -178,6 +182,33 @@ def gate_by_class(net, a: str, b: str, model, threshold: float, cfg: TwinResolve
     right, truth = _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities)
     return {el: ((float(right[mask].mean()) if mask.any() else float("nan")), int(mask.sum()))
             for el, mask in ((a, ~truth), (b, truth))}
+
+
+def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+              data=None, probabilities=None) -> dict:
+    """Experiment T28's gate for deciding below the threshold: among fresh simulated spectra with
+    exactly one twin labelled where ``model`` reports exactly one twin at ``threshold`` and gives the
+    other a probability >= :data:`~eels_helpers.inference.twin_resolution.SWAP_CANDIDATE` (window
+    measured), the share where the network's reported twin is the labelled one (``network``) and
+    the share where the resolver's choice is (``resolver``), over ``spectra`` spectra."""
+    import torch
+
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.inference.twin_resolution import SWAP_CANDIDATE
+    from eels_helpers.models.twin_resolver import twin_windows
+
+    X, Y, ia, ib, one = _pair_set(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced, False)
+    P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
+    w, ok = twin_windows(X, window_start(a, b))
+    ra, rb = P[:, ia] >= threshold, P[:, ib] >= threshold
+    sel = one & (ra ^ rb) & (np.minimum(P[:, ia], P[:, ib]) >= SWAP_CANDIDATE) & ok
+    truth = Y[sel][:, ib] > 0.5
+    if not sel.any():
+        return {"network": float("nan"), "resolver": float("nan"), "spectra": 0}
+    with torch.no_grad():
+        q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
+    return {"network": float((rb[sel] == truth).mean()), "resolver": float(((q > 0.5) == truth).mean()),
+            "spectra": int(sel.sum())}
 
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:

@@ -13,6 +13,7 @@ from eels_helpers.training.twin_resolver import (
     gate_by_class,
     save_twin_resolvers,
     simulated_set,
+    swap_gate,
     train_twin_resolver,
     window_start,
 )
@@ -123,3 +124,40 @@ def test_presence_resolver_learns_from_both_twins_and_keeps_the_first(tmp_path):
         out, found = resolve_reported(X, reported, {("C", "K"): (net.eval(), start)})
         assert out[:, ic].all() and (out[:, ik] == k_kept).all()       # C is never dropped
         assert [d.dropped for _, d in found] == ([] if k_kept else ["K", "K"])
+
+
+def test_swap_gate_scores_the_network_and_the_resolver_where_only_one_twin_is_reported():
+    """T28's gate: spectra with exactly one twin labelled, one twin reported and the other a
+    candidate (p >= 0.05); the network is right where it reported the labelled twin, the resolver
+    where its choice is the labelled one. A resolver that always says the second twin is right on
+    the second twin's spectra only."""
+    import numpy as np
+
+    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.physics.elements import ELEMENTS
+
+    class SaysSecond(torch.nn.Module):
+        def forward(self, x):
+            return torch.full((len(x),), 10.0)
+
+    X, Y = simulated_set(["N", "Sc"], 256, 21, "open-world-sharp")
+    ia, ib = ELEMENTS.index("N"), ELEMENTS.index("Sc")
+    has_b = Y[:, ib] > 0.5
+    one = (Y[:, ia] > 0.5) ^ has_b
+    measured = twin_windows(X, window_start("N", "Sc"))[1]
+    rng = np.random.default_rng(0)
+    right = rng.random(len(X)) < 0.7                      # the network reports the labelled twin on 70 %
+    reports_b = np.where(right, has_b, ~has_b)
+    P = np.zeros((len(X), 80))
+    P[:, ib] = np.where(reports_b, 0.9, 0.3)
+    P[:, ia] = np.where(reports_b, 0.3, 0.9)
+    not_candidate = rng.random(len(X)) < 0.2              # the other twin below 0.05: not weighed
+    P[not_candidate & reports_b, ia] = 0.01
+    P[not_candidate & ~reports_b, ib] = 0.01
+    sel = one & measured & ~not_candidate
+    cfg = TwinResolverConfig(gate_n=256)
+    g = swap_gate(SaysSecond(), "N", "Sc", None, 0.5, cfg, data=(X, Y), probabilities=P)
+    assert g["spectra"] == sel.sum() > 20
+    assert np.isclose(g["network"], right[sel].mean()) and np.isclose(g["resolver"], has_b[sel].mean())
+    P[:, ia] = P[:, ib] = 0.9                             # both reported: not a swap case
+    assert swap_gate(SaysSecond(), "N", "Sc", None, 0.5, cfg, data=(X, Y), probabilities=P)["spectra"] == 0
