@@ -51,6 +51,30 @@ def test_the_window_picks_the_edges_that_are_measured():
     assert all(" N" in e for e in low.edges) and all(" M" in e for e in high.edges)
 
 
+def test_a_caution_names_the_edges_that_would_tell_the_two_apart():
+    """Ba M4,5 (781/796 eV) and Co L2,3 (779/794 eV) share their onsets; Ba M3 (1062 eV) and M2
+    tell them apart (D35: chapter 06's 400-1000 eV window ends before them). N K / Sc L2,3 have
+    no such edge below 3100 eV (Sc L1 is a weak s-shell edge)."""
+    from eels_helpers.inference.cautions import telling_edges
+    from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
+
+    ba_m3 = next(f for f in families_of("Ba") if f.shell == "M").onset_of("M3")
+    (short,) = neighbour_cautions(["Ba", "Co"], {"Ba": 0.9, "Co": 0.95}, window_eV=(400.0, 1000.0))
+    assert ("Ba M3", ba_m3, False) in short.telling and not any(inside for *_, inside in short.telling)
+    assert "measured 400-1000 eV" in short.message() and f"Ba M3 {ba_m3:.0f} eV" in short.message()
+    (long,) = neighbour_cautions(["Ba", "Co"], {"Ba": 0.9, "Co": 0.95}, window_eV=(400.0, 1200.0))
+    assert ("Ba M3", ba_m3, True) in long.telling and all(inside for *_, inside in long.telling)
+    assert "in the measured window: Ba M3" in long.message()
+    for name, on, _ in telling_edges("Ba", "Co"):      # none within the onset tolerance of the other's
+        other = "Co" if name.startswith("Ba") else "Ba"
+        assert all(abs(on - o) > ONSET_NEIGHBOUR_EV for f in families_of(other) for o in f.onsets_eV)
+    (twins,) = neighbour_cautions(["N", "Sc"], {"N": 0.9, "Sc": 0.8}, window_eV=(300.0, 600.0))
+    assert twins.telling == () and "no other edge of either tells them apart" in twins.message()
+    d = json.loads(json.dumps(short.to_dict()))
+    assert {"edge": "Ba M3", "onset_eV": round(ba_m3, 1), "in_window": False} in d["telling"]
+    assert d["window_eV"] == [400.0, 1000.0]
+
+
 def test_a_missing_score_is_an_error_naming_the_element():
     with pytest.raises(ValueError, match="Sc"):
         neighbour_cautions(["N", "Sc"], {"N": 0.9})
