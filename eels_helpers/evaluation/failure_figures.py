@@ -142,7 +142,7 @@ def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simul
     analysis : FailureAnalysis
         from :func:`eels_helpers.evaluation.failure_analysis.analyse_failures`.
     cause : str
-        a name of :data:`eels_helpers.evaluation.failure_analysis.CAUSES`.
+        a name of :data:`eels_helpers.evaluation.failure_causes.CAUSES`.
     n_spectra, n_simulated : int
         spectra of the group drawn, simulated spectra per panel (>= 1 and >= 0).
     seed : int
@@ -157,7 +157,7 @@ def plot_failure_group(analysis: Any, cause: str, *, n_spectra: int = 3, n_simul
     """
     import matplotlib.pyplot as plt
 
-    from eels_helpers.evaluation.failure_analysis import CAUSES
+    from eels_helpers.evaluation.failure_causes import CAUSES
     from eels_helpers.physics.elements import ELEMENTS, families_of
 
     titles = {c.name: c.title for c in CAUSES}
@@ -219,7 +219,7 @@ def save_failure_figures(analysis: Any, out_dir: str | Path, *, n_spectra: int =
     Returns the paths written."""
     import matplotlib.pyplot as plt
 
-    from eels_helpers.evaluation.failure_analysis import CAUSES
+    from eels_helpers.evaluation.failure_causes import CAUSES
 
     out = Path(out_dir)
     if out.exists() and not out.is_dir():

@@ -21,7 +21,7 @@ makes a small, seeded suite of such spectra, each with the elements a microscopi
     through their K edges).
 ``m23_3d``
     the M2,3 edge of a 3d metal, Cr..Zn (onsets 42.5-86.6 eV, xraylib via
-    :data:`eels_helpers.evaluation.failure_analysis.NON_FAMILY_EDGES`), not among the families:
+    :data:`eels_helpers.evaluation.failure_causes.NON_FAMILY_EDGES`), not among the families:
     below the window for Cr..Ni (their tail runs into it), at its start for Cu and Zn; windows
     from 75-100 eV to below the metal's L2,3 family (so the M2,3 edge is its only edge). No GOS
     source here computes these 3p shells: the shape is Al's hydrogenic L2,3 edge moved to the
@@ -231,7 +231,7 @@ def open_world_suite(n_per_kind: int = 25, seed: int = 0, kinds: Sequence[str] =
                 edge, etext = _edge(rng, (element, "L3", l3), bg, max(l3, start), hydrogenic)
                 model, truth, text = bg + edge, (element,), f"{text}; {element} L2,3 (hydrogenic), {etext}"
             elif kind == "m23_3d":
-                from eels_helpers.evaluation.failure_analysis import NON_FAMILY_EDGES
+                from eels_helpers.evaluation.failure_causes import NON_FAMILY_EDGES
                 from eels_helpers.physics.elements import families_of
 
                 metal = METALS_3D[int(rng.integers(len(METALS_3D)))]

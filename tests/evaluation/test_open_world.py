@@ -62,7 +62,7 @@ def test_the_out_of_family_edge_is_visible_above_the_background(suite):
 def test_the_3d_m23_edge_sits_at_the_metal_onset(suite):
     """The stand-in edge starts at the metal's M2,3 onset: for Cu and Zn (onset inside the
     window, plain power law) the counts after it stand above the power law's trend before it."""
-    from eels_helpers.evaluation.failure_analysis import NON_FAMILY_EDGES
+    from eels_helpers.evaluation.failure_causes import NON_FAMILY_EDGES
 
     seen = 0
     for c in open_world_suite(n_per_kind=80, seed=5, kinds=("m23_3d",)):
