@@ -6,7 +6,7 @@
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
                 [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N] [--keep-spikes]
-                [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps]
+                [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps] [--confirm-on-sums]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -29,7 +29,9 @@ and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
 ``--keep-dead-channels``), and gain-change steps evened out (:mod:`eels_helpers.inference.gain_steps`;
 ``--keep-gain-steps``).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
-(:mod:`eels_helpers.inference.cautions`).
+(:mod:`eels_helpers.inference.cautions`). ``--confirm-on-sums`` keeps an element found in at most
+10 % of the pixels only where ``predict`` also reports it on the summed spectrum of those pixels
+(:mod:`eels_helpers.inference.map_confirmation`; off by default: experiments M35/M35b, research log).
 
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
@@ -86,6 +88,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "pixel alone) [3]")
     add_channel_options(parser, what="the pixels' counts")
     add_radioactive_option(parser)
+    parser.add_argument("--confirm-on-sums", action="store_true",
+                        help="keep an element found in at most 10 %% of the pixels only where the summed spectrum "
+                             "of those pixels reports it too (off by default: it helped on some carbon-film "
+                             "images, not on others; research log M35b)")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
                         help="with --verify: N x N blocks of the image are verified [4]")
 
@@ -103,6 +109,7 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
     from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.models.model_files import ModelNotFoundError
+    from eels_helpers.physics.elements import ELEMENTS
 
     prog = "eels-id map"
     try:
@@ -120,7 +127,7 @@ def main(args: argparse.Namespace) -> int:
                                remove_spikes=not args.keep_spikes,
                                fill_dead_channels=not args.keep_dead_channels,
                                repair_gain_steps=gain_steps_repaired(args),
-                               allow_radioactive=args.allow_radioactive)
+                               allow_radioactive=args.allow_radioactive, confirm_on_sums=args.confirm_on_sums)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -137,6 +144,10 @@ def main(args: argparse.Namespace) -> int:
     if mapping.withheld:
         print("withheld (no stable isotope; --allow-radioactive keeps them): "
               + ", ".join(f"{s} ({100 * f:.1f} % of pixels)" for s, f in mapping.withheld.items()))
+    if mapping.unconfirmed:
+        print("not kept (not reported on the summed spectrum of their pixels): " + ", ".join(
+            f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, p {p:.2f} on the sum)"
+            for s, p in mapping.unconfirmed.items()))
     if mapping.twin_pixels:
         print(f"twins with a resolver both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
               "one in each (--keep-twins keeps both)")

@@ -32,13 +32,15 @@ import numpy as np
 
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
-__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "MappingResult", "QuantMap", "map_elements",
+__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "MappingResult", "QuantMap", "map_elements",
            "quantify_map", "score_identification", "score_quantification", "as_spectrum", "read_map_input"]
 
 #: the paper's threshold for the ensemble in the SI demo (reference implementation)
 MAPPING_THRESHOLD = 0.75
 #: keep an element only if it is detected in more than this fraction of the pixels (paper: 1 %)
 PRESENCE_FRACTION = 0.01
+#: confirm each kept element on the summed spectrum of its pixels (:mod:`~eels_helpers.inference.map_confirmation`)
+CONFIRM_ON_SUMS = False
 
 
 # --------------------------------------------------------------------------- results
@@ -52,7 +54,9 @@ class MappingResult:
     pre-processing + network (+ twin resolver); twin_pixels: pixels where the twin resolver
     dropped one of two reported onset twins (its probability there set to 0); withheld: elements
     without a stable isotope (Tc, Pm) above the presence criterion but not kept, with their pixel
-    fraction (:mod:`eels_helpers.inference.unstable_elements`; their maps are left as they are).
+    fraction (:mod:`eels_helpers.inference.unstable_elements`; their maps are left as they are);
+    unconfirmed: elements above the presence criterion that the summed spectrum of their pixels does
+    not report, with their probability there (:mod:`eels_helpers.inference.map_confirmation`).
     """
 
     probabilities: np.ndarray
@@ -65,6 +69,7 @@ class MappingResult:
     seconds: float = 0.0
     twin_pixels: int = 0
     withheld: dict[str, float] = field(default_factory=dict)
+    unconfirmed: dict[str, float] = field(default_factory=dict)
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -165,7 +170,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  keep_twins: bool = False, twin_neighbourhood: int = 3,
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
                  repair_gain_steps: bool = REPAIR_GAIN_STEPS,
-                 allow_radioactive: bool = False) -> MappingResult:
+                 allow_radioactive: bool = False, confirm_on_sums: bool = CONFIRM_ON_SUMS) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -230,6 +235,12 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         Keep technetium and promethium (no stable isotope) where they pass the presence criterion; by
         default they are withheld and logged (``MappingResult.withheld``,
         :mod:`eels_helpers.inference.unstable_elements`).
+    confirm_on_sums : bool, default :data:`CONFIRM_ON_SUMS`
+        Keep an element that passes the presence criterion in at most
+        :data:`~eels_helpers.inference.map_confirmation.CONFIRM_MAX_FRACTION` of the pixels only
+        where ``predict`` also reports it on the summed spectrum of those pixels
+        (:mod:`eels_helpers.inference.map_confirmation`; the others are listed in
+        ``MappingResult.unconfirmed``).
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -255,6 +266,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
+    from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION
+    from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess, repair_summaries
     from eels_helpers.inference.saturation import saturation_summary
@@ -296,19 +309,28 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                                                float(threshold), navigation_shape=probs.shape[:-1],
                                                neighbourhood=twin_neighbourhood)
         probs, twin_pixels = flat.reshape(probs.shape), len(found)
-    seconds = time.perf_counter() - t0
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)
     order = np.argsort(-frac, kind="stable")
-    detected, withheld = tuple(ELEMENTS[i] for i in order if frac[i] > presence), {}
+    detected, withheld, unconfirmed = tuple(ELEMENTS[i] for i in order if frac[i] > presence), {}, {}
     if not allow_radioactive:      # no stable isotope: never in a specimen (unstable_elements)
         detected, withheld = split_withheld(detected, frac)
         mean = probs.reshape(-1, len(ELEMENTS)).mean(axis=0)
         for symbol, fraction in withheld.items():
             logging.getLogger(__name__).info(withheld_line(symbol, fraction, mean, what="pixels"))
+    if confirm_on_sums:            # elements kept in few pixels identified on the sum of those pixels (M35b)
+        rare = [e for e in detected if frac[ELEMENTS.index(e)] <= CONFIRM_MAX_FRACTION]
+        _, unconfirmed = confirm_kept(
+            spectrum, above, rare, loaded, float(threshold), offset_eV=float(offset_eV), device=device,
+            bfloat16=bfloat16, int8=int8, keep_twins=keep_twins, remove_spikes=remove_spikes,
+            fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps,
+            allow_radioactive=allow_radioactive)
+        detected = tuple(e for e in detected if e not in unconfirmed)
+    seconds = time.perf_counter() - t0
     name = getattr(loaded, "name", "") or str(model)
     return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
-                         detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld)
+                         detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld,
+                         unconfirmed)
 
 
 # --------------------------------------------------------------------------- quantification
