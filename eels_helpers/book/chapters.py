@@ -353,10 +353,10 @@ _CHAPTERS: list[Chapter] = [
         smoke={"models": ["default", "ensemble"], "n_figure_spectra": 1, "n_simulated": 1, "n_open_world": 3,
                "n_film_images": 2, "n_twins": 64},
         cpu={"models": ["default", "ensemble"], "n_figure_spectra": 2, "n_simulated": 3, "n_open_world": 25,
-             "n_film_images": 16, "n_twins": 960},
+             "n_film_images": 64, "n_twins": 960},
         paper={"models": ["default", "ensemble"], "n_figure_spectra": 3, "n_simulated": 5, "n_open_world": 100,
-               "n_film_images": 16, "n_twins": 7680},
-        budget_minutes={"smoke": 1.5, "cpu": 3.0, "paper": 6.0},
+               "n_film_images": 64, "n_twins": 7680},
+        budget_minutes={"smoke": 1.5, "cpu": 4.5, "paper": 8.0},
         rehearse={"n_figure_spectra": 1, "n_simulated": 1, "n_open_world": 3, "n_film_images": 1, "n_twins": 64},
     ),
     # Verified identification (issue 16): the shipped rule (fitted on simulated spectra), the real

@@ -33,6 +33,7 @@ from pathlib import Path
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     from eels_helpers.cli import add_radioactive_option
+    from eels_helpers.evaluation.film_images import N_IMAGES, SEED
 
     parser.add_argument("models", nargs="*", default=["default"], metavar="MODEL",
                         help="shipped model names or .pt files [default]")
@@ -43,9 +44,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="compound-grouped splits (seeds 0..N-1) [5]")
     parser.add_argument("--suite", type=int, default=25, metavar="N",
                         help="open-world spectra per kind; 0: skip the suite [25]")
-    parser.add_argument("--film-images", type=int, default=16, metavar="N",
-                        help="carbon-film spectrum images (10 x 10 pixels, seed 2828) mapped as `eels-id map` "
-                             "does; 0: skip them [16]")
+    parser.add_argument("--film-images", type=int, default=N_IMAGES, metavar="N",
+                        help=f"carbon-film spectrum images (10 x 10 pixels, seed {SEED}) mapped as `eels-id map` "
+                             f"does; 0: skip them [{N_IMAGES}]")
     parser.add_argument("--superlattices", type=int, default=0, metavar="N",
                         help="synthetic superlattices (60 x 130 pixels, seeds 2023..2022+N, the training physics) "
                              "mapped as `eels-id map` does: which keep exactly the true elements; about 15-30 s "

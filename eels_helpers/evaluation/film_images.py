@@ -22,8 +22,8 @@ from eels_helpers.spectrum import Spectrum
 
 __all__ = ["N_IMAGES", "SIDE", "SEED", "FilmImageReport", "carbon_film_images", "film_image_report"]
 
-#: images, pixels per side and seed of the standard set (session 27's M27)
-N_IMAGES, SIDE, SEED = 16, 10, 2828
+#: images, pixels per side and seed of the standard set (session 27's M27; 16 images until session 35)
+N_IMAGES, SIDE, SEED = 64, 10, 2828
 
 
 def carbon_film_images(n_images: int = N_IMAGES, side: int = SIDE, seed: int = SEED) -> list[Spectrum]:
