@@ -160,28 +160,21 @@ def telling_edges(a: str, b: str, window_eV: tuple[float, float] | None = None
     """The edges that would tell ``a`` from ``b``: those only one of them has (a family subshell
     other than a weak s-shell, or a non-family edge, with no edge of the other, s-shells
     included, within :data:`~eels_helpers.inference.verification_rules.ONSET_NEIGHBOUR_EV`).
-    Per element at most :data:`TELLING_PER_ELEMENT`: those inside ``window_eV`` where it holds any
-    (lowest onsets first), else the nearest outside it; without a window the lowest ones.
+    Where ``window_eV`` holds any of them, those inside it (lowest onsets first); else the nearest
+    outside it (without a window: the lowest); at most :data:`TELLING_PER_ELEMENT` per element.
     Returns ((name, onset eV, inside the window), ...), ``a``'s first."""
     from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
 
-    out = []
+    lo, hi = window_eV if window_eV is not None else (np.inf, np.inf)
+    inside, outside = [], []
     for el, other in ((a, b), (b, a)):
         theirs = np.array([on for _, on in _all_edges(other, strong=False)] or [np.inf])
         own = sorted((on, name) for name, on in _all_edges(el, strong=True)
                      if np.min(np.abs(theirs - on)) > ONSET_NEIGHBOUR_EV)
-        if window_eV is None:
-            out += [(name, on, False) for on, name in own[:TELLING_PER_ELEMENT]]
-            continue
-        lo, hi = window_eV
-        inside = [(name, on, True) for on, name in own if lo <= on <= hi]
-        if not inside and any(e[2] for e in out):
-            continue                       # the other element's edges are measured: they decide
-        outside = sorted(((max(lo - on, on - hi), name, on) for on, name in own if not lo <= on <= hi))
-        out += inside[:TELLING_PER_ELEMENT] or [(name, on, False) for _, name, on in outside[:TELLING_PER_ELEMENT]]
-    if window_eV is not None and any(e[2] for e in out):
-        out = [e for e in out if e[2]]
-    return tuple(out)
+        inside += [(name, on, True) for on, name in own if lo <= on <= hi][:TELLING_PER_ELEMENT]
+        nearest = sorted(own, key=lambda e: 0.0 if window_eV is None else max(lo - e[0], e[0] - hi))
+        outside += [(name, on, False) for on, name in nearest if not lo <= on <= hi][:TELLING_PER_ELEMENT]
+    return tuple(inside or outside)
 
 
 def neighbour_cautions(elements: Sequence[str], scores: Mapping[str, float], score_name: str = "p",
@@ -196,12 +189,12 @@ def neighbour_cautions(elements: Sequence[str], scores: Mapping[str, float], sco
     if missing:
         raise ValueError(f"neighbour_cautions: no score for {missing}")
     els = sorted(dict.fromkeys(elements), key=lambda e: -float(scores[e]))
+    window = None if window_eV is None else (float(window_eV[0]), float(window_eV[1]))
     out = []
     for i, a in enumerate(els):
         for b in els[i + 1:]:
             if b in neighbours_of(a):
                 edges, gap = _closest_edges(a, b, window_eV)
-                window = None if window_eV is None else (float(window_eV[0]), float(window_eV[1]))
                 out.append(Caution((a, b), (float(scores[a]), float(scores[b])), score_name, edges, gap,
                                    co_occurrence(a, b), telling_edges(a, b, window), window))
     return out

@@ -51,7 +51,7 @@ class MappingResult:
     probabilities: float32 (*nav, 80) in ``elements.ELEMENTS`` order; threshold; presence;
     detected: kept elements (above threshold in > presence of pixels), by decreasing pixel
     fraction; pixel_fraction: (80,) fraction of pixels above threshold; seconds: wall time of
-    pre-processing + network (+ twin resolver); twin_pixels: pixels where the twin resolver
+    pre-processing + network (+ twin resolver, + the confirmation on sums); twin_pixels: pixels where the twin resolver
     dropped one of two reported onset twins (its probability there set to 0); withheld: elements
     without a stable isotope (Tc, Pm) above the presence criterion but not kept, with their pixel
     fraction (:mod:`eels_helpers.inference.unstable_elements`; their maps are left as they are);
@@ -252,7 +252,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         :data:`eels_helpers.physics.elements.ELEMENTS`, the ``threshold`` and ``presence``
         used, the kept elements ``detected`` (by decreasing pixel fraction), the
         ``pixel_fraction`` ``(80,)`` above threshold, and ``seconds`` of pre-processing
-        plus network time.
+        plus network time (and the twin resolvers and the confirmation on sums, where they run).
 
     Raises
     ------
