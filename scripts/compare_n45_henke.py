@@ -1,0 +1,122 @@
+"""Lanthanide N4,5 (4d -> 4f) shapes against photoabsorption from the Henke / CXRO tables (diagnostic
+D35h, docs/research-log.md, session 35).
+
+Reference: sigma_a(E) = 2 r_e lambda f2(E) (Henke, Gullikson & Davis 1993, At. Data Nucl. Data Tables
+54, 181), f2 from the ``xsf`` tables of the ``periodictable`` package, which the project does not
+depend on: install it beside, e.g. ``pip install --target /tmp/ptlib --no-deps periodictable==1.7.1``
+and pass ``--periodictable /tmp/ptlib``. The other shells' background is a power law fitted at 60-90
+eV (log-log least squares) and subtracted.
+
+Ours: the element's N family with the training physics (``gos``, ``white_lines`` below) at E0 = 200
+keV, alpha = 1 mrad, beta = 10 mrad, turned into an optical-like shape with the dipole Bethe formula
+dsigma/dE ~ (1/E) df/dE ln(1 + beta*^2 / theta_E^2) (Egerton 2011, eq. 3.146), theta_E = E / (2 gamma T).
+
+Printed per element (each shape normalised to its maximum over 80-250 eV): the energy of the maximum,
+the full width at half maximum and the "tail" (the signal 40 eV above the maximum over the maximum);
+``--out DIR`` also draws one overlay per element.
+
+Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+LANTHANIDES = ("La", "Ce", "Pr", "Nd", "Sm", "Eu", "Gd", "Tb", "Dy", "Ho", "Er", "Tm")
+R_E_M, HC_EV_M = 2.8179403262e-15, 1239.84193e-9
+
+
+def henke_sigma_barn(element: str):
+    """(E eV, sigma_a barn) from periodictable's Henke f2 table of ``element``."""
+    import periodictable
+
+    table = np.loadtxt(Path(periodictable.__file__).parent / "xsf" / f"{element.lower()}.nff", skiprows=1)
+    E, f2 = table[:, 0], table[:, 2]
+    return E, 2 * R_E_M * (HC_EV_M / E) * f2 * 1e28
+
+
+def without_background(E, sigma, lo_eV=60.0, hi_eV=90.0):
+    """``sigma`` minus a power law fitted (log-log) over ``lo_eV``..``hi_eV``."""
+    m = (E >= lo_eV) & (E <= hi_eV) & (sigma > 0)
+    slope, icpt = np.polyfit(np.log(E[m]), np.log(sigma[m]), 1)
+    return sigma - np.exp(icpt + slope * np.log(E))
+
+
+def our_shape(element, E, gos, white_lines, E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0):
+    """df/dE-like shape of the element's N family (continuum + lines) on ``E`` (eV)."""
+    from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
+    from eels_helpers.physics.elements import families_of
+    from eels_helpers.physics.white_lines import edge_cross_sections
+
+    family = next(f for f in families_of(element) if f.shell == "N")
+    continuum, lines, _ = edge_cross_sections([family], E, E0_keV, alpha_mrad, beta_mrad, gos=gos,
+                                              white_lines=white_lines)
+    gamma, T, _ = kinematics(E0_keV)
+    theta_E_mrad = E / (2 * gamma * T) * 1e3
+    beta_eff = effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad)
+    return E * (continuum[0] + lines[0]) / np.log1p(beta_eff ** 2 / theta_E_mrad ** 2), family.onset_eV
+
+
+def shape_metrics(E, y, lo_eV=80.0, hi_eV=250.0) -> dict:
+    """Maximum (eV), FWHM (eV) and tail (y at maximum + 40 eV over the maximum) of ``y`` within
+    ``lo_eV``..``hi_eV``."""
+    inside = (E >= lo_eV) & (E <= hi_eV)
+    y = y / y[inside].max()
+    i = int(np.argmax(np.where(inside, y, -np.inf)))
+    below = np.flatnonzero(y[:i] < 0.5)
+    above = np.flatnonzero(y[i:] < 0.5)
+    left = E[below[-1]] if below.size else np.nan
+    right = E[i + above[0]] if above.size else np.nan
+    return {"max_eV": float(E[i]), "fwhm_eV": float(right - left), "tail": float(np.interp(E[i] + 40.0, E, y))}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--periodictable", default=None, help="a folder holding the periodictable package")
+    p.add_argument("--gos", default="builtin+4f-multiplet")
+    p.add_argument("--white-lines", default="autoionisation")
+    p.add_argument("--out", default=None, help="folder for one overlay PNG per element")
+    args = p.parse_args(argv)
+    if args.periodictable:
+        sys.path.insert(0, args.periodictable)
+    try:
+        import periodictable  # noqa: F401
+    except ImportError:
+        p.error("periodictable is not importable: install it beside the project (see the module docstring) "
+                "and pass --periodictable DIR")
+    E = np.arange(60.0, 300.5, 0.5)
+    print("element  onset | max Henke / ours | FWHM Henke / ours | tail Henke / ours")
+    for el in LANTHANIDES:
+        eh, sh = henke_sigma_barn(el)
+        henke = without_background(eh, sh)
+        ours, onset = our_shape(el, E, args.gos, args.white_lines)
+        h, o = shape_metrics(eh, henke), shape_metrics(E, ours)
+        print(f"{el:7s} {onset:6.0f} | {h['max_eV']:5.0f} / {o['max_eV']:5.0f} | {h['fwhm_eV']:5.0f} / "
+              f"{o['fwhm_eV']:5.0f} | {h['tail']:.2f} / {o['tail']:.2f}")
+        if args.out:
+            import matplotlib
+
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+
+            Path(args.out).mkdir(parents=True, exist_ok=True)
+            fig, ax = plt.subplots(figsize=(6, 4))
+            win = (eh >= 80) & (eh <= 250)
+            ax.plot(eh, henke / henke[win].max(), "k.-", ms=3, label="Henke f2 photoabsorption")
+            ax.plot(E, ours / ours[(E >= 80) & (E <= 250)].max(), "r-", label=f"ours ({args.gos}, {args.white_lines})")
+            ax.axvline(onset, color="g", ls=":", label="tabulated onset")
+            ax.set(xlim=(60, 300), ylim=(-0.15, 1.1), xlabel="energy loss (eV)", ylabel="shape (max 1)",
+                   title=f"{el} N4,5")
+            ax.legend(fontsize=7)
+            fig.tight_layout()
+            fig.savefig(Path(args.out) / f"{el}.png", dpi=100)
+            plt.close(fig)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
