@@ -6,7 +6,8 @@
                 [--presence F] [--batch-size N] [--bf16] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
                 [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N] [--keep-spikes]
-                [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps] [--confirm-on-sums]
+                [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps] [--keep-scattered]
+                [--confirm-on-sums]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
 written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
@@ -29,7 +30,9 @@ and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
 ``--keep-dead-channels``), and gain-change steps evened out (:mod:`eels_helpers.inference.gain_steps`;
 ``--keep-gain-steps``).
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
-(:mod:`eels_helpers.inference.cautions`). ``--confirm-on-sums`` keeps an element found in at most
+(:mod:`eels_helpers.inference.cautions`). An element whose above-threshold pixels are scattered (fewer
+than half of them with such a neighbour) is not kept (:mod:`eels_helpers.inference.map_coherence`,
+experiment S35; ``--keep-scattered`` keeps it). ``--confirm-on-sums`` keeps an element found in at most
 10 % of the pixels only where ``predict`` also reports it on the summed spectrum of those pixels
 (:mod:`eels_helpers.inference.map_confirmation`; off by default: experiments M35/M35b, research log).
 
@@ -88,6 +91,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "pixel alone) [3]")
     add_channel_options(parser, what="the pixels' counts")
     add_radioactive_option(parser)
+    parser.add_argument("--keep-scattered", action="store_true",
+                        help="keep an element whose above-threshold pixels are scattered (fewer than half of them "
+                             "with an above-threshold neighbour) [not kept: isolated noise pixels; research log S35]")
     parser.add_argument("--confirm-on-sums", action="store_true",
                         help="keep an element found in at most 10 %% of the pixels only where the summed spectrum "
                              "of those pixels reports it too (off by default: it helped on some carbon-film "
@@ -127,7 +133,8 @@ def main(args: argparse.Namespace) -> int:
                                remove_spikes=not args.keep_spikes,
                                fill_dead_channels=not args.keep_dead_channels,
                                repair_gain_steps=gain_steps_repaired(args),
-                               allow_radioactive=args.allow_radioactive, confirm_on_sums=args.confirm_on_sums)
+                               allow_radioactive=args.allow_radioactive, confirm_on_sums=args.confirm_on_sums,
+                               spatial_coherence=not args.keep_scattered)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
         print(f"{prog}: error: {err}", file=sys.stderr)
         return 2
@@ -148,6 +155,10 @@ def main(args: argparse.Namespace) -> int:
         print("not kept (not reported on the summed spectrum of their pixels): " + ", ".join(
             f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, p {p:.2f} on the sum)"
             for s, p in mapping.unconfirmed.items()))
+    if mapping.incoherent:
+        print("not kept (scattered pixels; --keep-scattered keeps them): " + ", ".join(
+            f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, {100 * v:.0f} % of them "
+            "with a neighbour above the threshold)" for s, v in mapping.incoherent.items()))
     if mapping.twin_pixels:
         print(f"twins with a resolver both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
               "one in each (--keep-twins keeps both)")

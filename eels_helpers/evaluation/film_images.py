@@ -8,7 +8,8 @@ carbon_film_model`: a power law, half of them with plural scattering, a C K edge
 counts per channel at the window's start, every pixel its own Poisson draw (the recipe of session
 27's experiment M27, seed 2828, so the figures since then compare). :func:`film_image_report` maps
 them as ``eels-id map`` does (pre-processing, the network, twin resolution on each pixel's 3 x 3
-neighbourhood, Tc/Pm withheld, the paper's 1 % pixel criterion) and counts the images that keep an
+neighbourhood, Tc/Pm withheld, the paper's 1 % pixel criterion, since session 35 the spatial-coherence
+test of :mod:`eels_helpers.inference.map_coherence`) and counts the images that keep an
 element other than carbon; ``eels-id evaluate --film-images N`` prints it.
 """
 

@@ -32,8 +32,9 @@ import numpy as np
 
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
-__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "MappingResult", "QuantMap", "map_elements",
-           "quantify_map", "score_identification", "score_quantification", "as_spectrum", "read_map_input"]
+__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "MappingResult",
+           "QuantMap", "map_elements", "quantify_map", "score_identification", "score_quantification", "as_spectrum",
+           "read_map_input"]
 
 #: the paper's threshold for the ensemble in the SI demo (reference implementation)
 MAPPING_THRESHOLD = 0.75
@@ -41,6 +42,8 @@ MAPPING_THRESHOLD = 0.75
 PRESENCE_FRACTION = 0.01
 #: confirm each kept element on the summed spectrum of its pixels (:mod:`~eels_helpers.inference.map_confirmation`)
 CONFIRM_ON_SUMS = False
+#: keep only elements whose above-threshold pixels are spatially coherent (:mod:`~eels_helpers.inference.map_coherence`)
+SPATIAL_COHERENCE = True
 
 
 # --------------------------------------------------------------------------- results
@@ -56,7 +59,9 @@ class MappingResult:
     without a stable isotope (Tc, Pm) above the presence criterion but not kept, with their pixel
     fraction (:mod:`eels_helpers.inference.unstable_elements`; their maps are left as they are);
     unconfirmed: elements above the presence criterion that the summed spectrum of their pixels does
-    not report, with their probability there (:mod:`eels_helpers.inference.map_confirmation`).
+    not report, with their probability there (:mod:`eels_helpers.inference.map_confirmation`);
+    incoherent: elements above the presence criterion whose above-threshold pixels are scattered,
+    with the share of them that has an above-threshold neighbour (:mod:`eels_helpers.inference.map_coherence`).
     """
 
     probabilities: np.ndarray
@@ -70,6 +75,7 @@ class MappingResult:
     twin_pixels: int = 0
     withheld: dict[str, float] = field(default_factory=dict)
     unconfirmed: dict[str, float] = field(default_factory=dict)
+    incoherent: dict[str, float] = field(default_factory=dict)
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -170,7 +176,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  keep_twins: bool = False, twin_neighbourhood: int = 3,
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
                  repair_gain_steps: bool = REPAIR_GAIN_STEPS,
-                 allow_radioactive: bool = False, confirm_on_sums: bool = CONFIRM_ON_SUMS) -> MappingResult:
+                 allow_radioactive: bool = False, confirm_on_sums: bool = CONFIRM_ON_SUMS,
+                 spatial_coherence: bool = SPATIAL_COHERENCE) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -241,6 +248,11 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         where ``predict`` also reports it on the summed spectrum of those pixels
         (:mod:`eels_helpers.inference.map_confirmation`; the others are listed in
         ``MappingResult.unconfirmed``).
+    spatial_coherence : bool, default :data:`SPATIAL_COHERENCE`
+        Keep an element only where at least
+        :data:`~eels_helpers.inference.map_coherence.COHERENCE_MIN` of its above-threshold pixels
+        have an above-threshold neighbour (:mod:`eels_helpers.inference.map_coherence`; the others
+        are listed in ``MappingResult.incoherent``).
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -266,6 +278,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
+    from eels_helpers.inference.map_coherence import COHERENCE_MIN, neighbour_share
     from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION
     from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
     from eels_helpers.inference.predict import _as_loaded, run_model
@@ -326,11 +339,22 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
             fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps,
             allow_radioactive=allow_radioactive)
         detected = tuple(e for e in detected if e not in unconfirmed)
+    incoherent = {}
+    if spatial_coherence:          # scattered above-threshold pixels are noise, a phase is contiguous (S35)
+        nav = probs.shape[:-1]
+        shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
+        incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
+        for symbol, share in incoherent.items():
+            logging.getLogger(__name__).info(
+                "%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a neighbour "
+                "(< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)", symbol,
+                100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
+        detected = tuple(e for e in detected if e not in incoherent)
     seconds = time.perf_counter() - t0
     name = getattr(loaded, "name", "") or str(model)
     return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
                          detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld,
-                         unconfirmed)
+                         unconfirmed, incoherent)
 
 
 # --------------------------------------------------------------------------- quantification
