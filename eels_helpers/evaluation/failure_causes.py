@@ -193,12 +193,11 @@ def _all_family_onsets(element: str) -> tuple[float, ...]:
 def _other_subshells(element: str) -> tuple[tuple[str, float], ...]:
     """(name, onset eV) of the element's subshells that are not the onset of one of its families
     or non-family edges (Cr L1, Hg M3; Pt N4 of the non-family Pt N4,5)."""
-    from eels_helpers.physics.elements import ELEMENTS, families_of
+    from eels_helpers.physics.elements import ELEMENTS, edges_of
 
     if element not in ELEMENTS:
         return ()
-    edges = list(families_of(element)) + list(OTHER_EDGES.get(element, ()))
-    return tuple((f"{element} {sub}", float(on)) for edge in edges
+    return tuple((f"{element} {sub}", float(on)) for edge in edges_of(element)
                  for sub, on in zip(edge.subshells, edge.onsets_eV) if on != edge.onset_eV)
 
 

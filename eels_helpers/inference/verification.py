@@ -339,7 +339,7 @@ def _one_blas_thread():
 def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> VerificationResult:
     from eels_helpers.inference.quantify import nnls_gram, plasmon_replicas
     from eels_helpers.inference.verification_rules import decide, default_rule, neighbours_of
-    from eels_helpers.physics.elements import ELEMENTS, OTHER_EDGES, families_of
+    from eels_helpers.physics.elements import ELEMENTS, edges_of, families_of
 
     if config is None:         # the settings the rule was fitted with (verification_model.fit_settings)
         from eels_helpers.inference.verification_model import fit_settings
@@ -397,7 +397,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
     inside_txt, outside_txt = {}, {}
     for el in cand:
         ins, outs = [], []
-        for fam in families_of(el) + (OTHER_EDGES.get(el, ()) if config.other_edges else ()):
+        for fam in edges_of(el) if config.other_edges else families_of(el):
             major = [f"{el} {s} {fam.onset_of(s):.0f} eV" for s in fam.major]
             if lo <= fam.first_onset_eV <= hi - config.margin_after_eV:
                 fams.append(fam), owner.append(el), ins.extend(major)

@@ -40,7 +40,7 @@ from importlib import resources
 __all__ = [
     "ELEMENTS", "ATOMIC_NUMBER", "ALL_SYMBOLS", "SUBSHELLS", "FAMILY_SHELLS", "EDGE_FAMILIES",
     "EdgeFamily", "element_index", "atomic_number", "families_of", "family", "plot_periodic_table",
-    "OtherEdge", "OTHER_EDGES",
+    "OtherEdge", "OTHER_EDGES", "edges_of",
 ]
 
 #: All element symbols H (Z=1) .. Og (Z=118); ``ALL_SYMBOLS[Z - 1]`` is element Z.
@@ -393,3 +393,9 @@ def _other_edges() -> dict[str, tuple[OtherEdge, ...]]:
 
 #: ``{element: (OtherEdge, ...)}``: the edges outside the 107 families (see ``_OTHER``)
 OTHER_EDGES: dict[str, tuple[OtherEdge, ...]] = _other_edges()
+
+
+def edges_of(symbol: str) -> tuple[EdgeFamily | OtherEdge, ...]:
+    """Every tabulated edge of one element: its families (:func:`families_of`), then its edges
+    outside the families (:data:`OTHER_EDGES`); ValueError if not one of the 80."""
+    return families_of(symbol) + OTHER_EDGES.get(symbol, ())

@@ -176,9 +176,7 @@ def _onset_eV(element: str, subshell: str) -> float:
     """The onset the cross-section code places the subshell at: its family's or its other edge's."""
     from eels_helpers.physics import elements
 
-    edges = [*(f for f in elements.EDGE_FAMILIES if f.element == element),
-             *elements.OTHER_EDGES.get(element, ())]
-    for e in edges:
+    for e in elements.edges_of(element):
         if subshell in e.subshells:
             return float(e.onset_of(subshell))
     raise ValueError(f"{element} {subshell}: no edge family or other edge holds this subshell")

@@ -276,3 +276,14 @@ def test_other_edges_are_outside_the_families_and_match_xraylib():
             assert spec.subshells == e.subshells and spec.onsets_eV == e.onsets_eV
             n += 1
     assert n == 78 and {e.name for e in OTHER_EDGES["Kr"]} == {"Kr M2,3", "Kr M4,5"}
+
+
+def test_edges_of_an_element_are_its_families_then_its_other_edges():
+    from eels_helpers.physics.elements import OTHER_EDGES, OtherEdge, edges_of, families_of
+
+    pt = edges_of("Pt")
+    assert pt[:len(families_of("Pt"))] == families_of("Pt") and pt[len(families_of("Pt")):] == OTHER_EDGES["Pt"]
+    assert any(isinstance(e, OtherEdge) and e.name == "Pt N4,5" for e in pt)
+    assert edges_of("O") == families_of("O")                     # no edge outside its K family
+    with pytest.raises(ValueError):
+        edges_of("Xx")
