@@ -67,6 +67,9 @@ __all__ = ["BY_DEFAULT", "SIDE", "Z", "SMOOTH", "SLOPE_SIGMA", "SLOPE_TOLERANCE"
 BY_DEFAULT = True
 #: channels fitted on each side of a boundary
 SIDE = 16
+#: sum of the squared channel offsets from the centre of a SIDE-channel window, sum (t - (k-1)/2)^2
+#: = k (k^2 - 1) / 12: a line fit's slope variance is sigma^2 / this
+S_TT = SIDE * (SIDE * SIDE - 1) / 12.0
 #: the step exceeds this many standard errors of the level difference (test a)
 Z = 6.0
 #: the fits' residual scatter at most this many times the channel-to-channel noise (test b)
@@ -94,24 +97,17 @@ WHAT = "a one-channel jump by a constant factor: a gain change or a join"
 DONE = "the counts above divided by the factor"
 
 
-def _s_tt() -> float:
-    """Sum of the squared channel offsets from the centre of a SIDE-channel window, sum (t - (k-1)/2)^2
-    = k (k^2 - 1) / 12: a line fit's slope variance is sigma^2 / this."""
-    return SIDE * (SIDE * SIDE - 1) / 12.0
-
-
 def _fits(x: np.ndarray):
     """Least-squares lines through every window of SIDE channels of x (N, n): mean level, slope per
     channel and residual sum of squares, each (N, n - SIDE + 1), from running sums (O(N n))."""
     k = SIDE
-    s_tt = _s_tt()
     i = np.arange(x.shape[1], dtype=np.float64)
     zero = np.zeros((x.shape[0], 1))
     c0, c1, c2 = (np.concatenate([zero, np.cumsum(v, axis=1)], axis=1) for v in (x, x * i, x * x))
     s0, s1, s2 = (c[:, k:] - c[:, :-k] for c in (c0, c1, c2))         # window w: channels w .. w+k-1
     mean = s0 / k
-    slope = (s1 - (i[: s0.shape[1]] + (k - 1) / 2.0) * s0) / s_tt        # sum of (channel - centre) x
-    rss = np.maximum(s2 - k * mean ** 2 - slope ** 2 * s_tt, 0.0)
+    slope = (s1 - (i[: s0.shape[1]] + (k - 1) / 2.0) * s0) / S_TT        # sum of (channel - centre) x
+    rss = np.maximum(s2 - k * mean ** 2 - slope ** 2 * S_TT, 0.0)
     return mean, slope, rss
 
 
@@ -125,14 +121,13 @@ def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[
     if n < 2 * k + 1:
         return found, where, factor
     mean, slope, rss = _fits(x)
-    s_tt = _s_tt()
     # boundary b (channels b-SIDE..b-1 | b..b+SIDE-1), b = SIDE .. n-SIDE: left window b-SIDE, right b
     left = mean[:, :-k] + slope[:, :-k] * k / 2.0
     right = mean[:, k:] - slope[:, k:] * k / 2.0
     sigma = np.sqrt((rss[:, :-k] + rss[:, k:]) / (2 * k - 4))
     level = np.maximum(np.minimum(left, right), 1.0)
     sigma_p = np.where(integer[:, None], np.maximum(sigma, np.sqrt(level)), sigma)
-    se = sigma_p * math.sqrt(2.0 * (1.0 / k + (k / 2.0) ** 2 / s_tt))
+    se = sigma_p * math.sqrt(2.0 * (1.0 / k + (k / 2.0) ** 2 / S_TT))
     with np.errstate(divide="ignore", invalid="ignore"):
         z = np.abs(right - left) / se
         g = right / left
@@ -165,7 +160,6 @@ def _best_step(x: np.ndarray, integer: np.ndarray, energy: np.ndarray) -> tuple[
 def _passes_shape_tests(x, energy, r, c, mean, slope, left, right, sigma, sigma_p) -> np.ndarray:
     """Tests (b), (c), (e), (f), (g) at the boundaries ``(r, c)`` (spectrum, boundary index c = b - SIDE)."""
     k = SIDE
-    s_tt = _s_tt()
     b = c + k
     lm, ls, rm, rs = mean[r, c], slope[r, c], mean[r, b], slope[r, b]
     lv, rv, sg, sp = left[r, c], right[r, c], sigma[r, c], sigma_p[r, c]
@@ -182,7 +176,7 @@ def _passes_shape_tests(x, energy, r, c, mean, slope, left, right, sigma, sigma_
     ok &= np.abs(after - (rm - rs * t_end)) <= EDGE_SIGMA * sp
     ok &= np.abs(after - before - (rv - lv) - (ls + rs) / 2.0) <= EDGE_SIGMA * math.sqrt(2.0) * sp
     # (c) the same relative slope on both sides; (g) both fall as a background does
-    se_slope = sp / math.sqrt(s_tt)
+    se_slope = sp / math.sqrt(S_TT)
     rel_l, rel_r = ls / lv, rs / rv
     rel_se = se_slope * np.sqrt(1.0 / lv ** 2 + 1.0 / rv ** 2)
     ok &= np.abs(rel_l - rel_r) <= SLOPE_SIGMA * rel_se + SLOPE_TOLERANCE * np.abs(rel_l + rel_r) / 2.0
