@@ -145,24 +145,35 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     return net.eval(), int(len(y))
 
 
-def _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities):
-    """(resolver right (m,) bool, b labelled (m,) bool) on the gate spectra with exactly one twin
-    labelled (``cfg.presence``: either or both) that ``model`` reports both of at ``threshold``."""
-    import torch
-
+def _gate_inputs(a, b, model, cfg, data, probabilities, presence):
+    """(labels Y, a's and b's columns, the rows a resolver may decide: one twin labelled (``presence``:
+    either or both) and the window measured, ``model``'s probabilities P, the windows) of the gate set."""
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.models.twin_resolver import twin_windows
 
-    X, Y, ia, ib, one = _pair_set(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced, cfg.presence)
+    X, Y, ia, ib, one = _pair_set(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced, presence)
     P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
     w, ok = twin_windows(X, window_start(a, b))
-    sel = one & (P[:, ia] >= threshold) & (P[:, ib] >= threshold) & ok
+    return Y, ia, ib, one & ok, P, w
+
+
+def _says_second(net, w, sel: np.ndarray) -> np.ndarray:
+    """(m,) bool: the resolver's logit favours the pair's second twin in the windows of rows ``sel``."""
+    import torch
+
+    with torch.no_grad():
+        return torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy() > 0.5
+
+
+def _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities):
+    """(resolver right (m,) bool, b labelled (m,) bool) on the gate spectra with exactly one twin
+    labelled (``cfg.presence``: either or both) that ``model`` reports both of at ``threshold``."""
+    Y, ia, ib, rows, P, w = _gate_inputs(a, b, model, cfg, data, probabilities, cfg.presence)
+    sel = rows & (P[:, ia] >= threshold) & (P[:, ib] >= threshold)
     truth = Y[sel][:, ib] > 0.5
     if not sel.any():
         return np.zeros(0, bool), truth
-    with torch.no_grad():
-        q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
-    return (q > 0.5) == truth, truth
+    return _says_second(net, w, sel) == truth, truth
 
 
 def gate_accuracy(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
@@ -191,23 +202,15 @@ def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverCon
     other a probability >= :data:`~eels_helpers.inference.twin_resolution.SWAP_CANDIDATE` (window
     measured), the share where the network's reported twin is the labelled one (``network``) and
     the share where the resolver's choice is (``resolver``), over ``spectra`` spectra."""
-    import torch
-
-    from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.twin_resolution import SWAP_CANDIDATE
-    from eels_helpers.models.twin_resolver import twin_windows
 
-    X, Y, ia, ib, one = _pair_set(a, b, cfg.gate_n, cfg.gate_seed, cfg.config, data, cfg.balanced, False)
-    P = run_model(_as_loaded(model, "cpu"), X) if probabilities is None else probabilities
-    w, ok = twin_windows(X, window_start(a, b))
+    Y, ia, ib, rows, P, w = _gate_inputs(a, b, model, cfg, data, probabilities, False)
     ra, rb = P[:, ia] >= threshold, P[:, ib] >= threshold
-    sel = one & (ra ^ rb) & (np.minimum(P[:, ia], P[:, ib]) >= SWAP_CANDIDATE) & ok
+    sel = rows & (ra ^ rb) & (np.minimum(P[:, ia], P[:, ib]) >= SWAP_CANDIDATE)
     truth = Y[sel][:, ib] > 0.5
     if not sel.any():
         return {"network": float("nan"), "resolver": float("nan"), "spectra": 0}
-    with torch.no_grad():
-        q = torch.sigmoid(net(w[torch.from_numpy(sel)])).numpy()
-    return {"network": float((rb[sel] == truth).mean()), "resolver": float(((q > 0.5) == truth).mean()),
+    return {"network": float((rb[sel] == truth).mean()), "resolver": float((_says_second(net, w, sel) == truth).mean()),
             "spectra": int(sel.sum())}
 
 
