@@ -15,7 +15,10 @@ Printed per element (each shape normalised to its maximum over 80-250 eV): the e
 the full width at half maximum and the "tail" (the signal 40 eV above the maximum over the maximum);
 ``--out DIR`` also draws one overlay per element.
 
-Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR]
+``--fano-grid`` scores the Fano profiles of the autoionising lines (:mod:`eels_helpers.physics.fano_lines`)
+on F36's grid of asymmetry q and extra width against the same Henke measures (research log F36).
+
+Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR] [--white-lines MODEL] [--fano-grid]
 """
 
 from __future__ import annotations
@@ -46,15 +49,18 @@ def without_background(E, sigma, lo_eV=60.0, hi_eV=90.0):
     return sigma - np.exp(icpt + slope * np.log(E))
 
 
-def our_shape(element, E, gos, white_lines, E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0):
-    """df/dE-like shape of the element's N family (continuum + lines) on ``E`` (eV)."""
+def our_shape(element, E, gos, white_lines, E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0, profile="model"):
+    """df/dE-like shape of the element's N family (continuum + lines) on ``E`` (eV); ``profile``: the
+    autoionising lines' Fano profile (a FanoProfile or None), by default the white-line model's."""
     from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
     from eels_helpers.physics.elements import families_of
-    from eels_helpers.physics.white_lines import edge_cross_sections
+    from eels_helpers.physics.white_lines import edge_cross_sections, line_profile, line_profiles, table_path
 
     family = next(f for f in families_of(element) if f.shell == "N")
-    continuum, lines, _ = edge_cross_sections([family], E, E0_keV, alpha_mrad, beta_mrad, gos=gos,
-                                              white_lines=white_lines)
+    continuum, _, _ = edge_cross_sections([family], E, E0_keV, alpha_mrad, beta_mrad, gos=gos, white_lines=False)
+    _, _, prof = line_profiles([family], E, E0_keV, alpha_mrad, beta_mrad, path=table_path(white_lines),
+                               profile=line_profile(white_lines) if profile == "model" else profile)
+    lines = prof.sum(axis=0, keepdims=True)
     gamma, T, _ = kinematics(E0_keV)
     theta_E_mrad = E / (2 * gamma * T) * 1e3
     beta_eff = effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad)
@@ -74,12 +80,42 @@ def shape_metrics(E, y, lo_eV=80.0, hi_eV=250.0) -> dict:
     return {"max_eV": float(E[i]), "fwhm_eV": float(right - left), "tail": float(np.interp(E[i] + 40.0, E, y))}
 
 
+#: F36's grid (research log): Fano asymmetry q and the width added to the lines' FWHM (eV)
+FANO_GRID_Q = (1.5, 2.0, 3.0, 4.0, 6.0)
+FANO_GRID_EXTRA_EV = (0.0, 3.0, 6.0, 10.0)
+
+
+def fano_grid(E, gos) -> int:
+    """F36: for the Lorentzian table and each (q, extra width), the mean over LANTHANIDES of
+    [ln(tail ours / Henke)]^2 + [ln(FWHM ours / Henke)]^2 (tail, FWHM: :func:`shape_metrics`)."""
+    from eels_helpers.physics.fano_lines import FanoProfile
+
+    henke = {}
+    for el in LANTHANIDES:
+        eh, sh = henke_sigma_barn(el)
+        henke[el] = shape_metrics(eh, without_background(eh, sh))
+    settings = [("Lorentzian (autoionisation)", None)] + [
+        (f"Fano q={q:g} +{w:g} eV", FanoProfile(q, w)) for q in FANO_GRID_Q for w in FANO_GRID_EXTRA_EV]
+    print("setting | mean ln^2 tail | mean ln^2 FWHM | objective | median tail ratio | median max shift (eV)")
+    for name, prof in settings:
+        m = {el: shape_metrics(E, our_shape(el, E, gos, "autoionisation", profile=prof)[0]) for el in LANTHANIDES}
+        lt = np.array([np.log(m[el]["tail"] / henke[el]["tail"]) ** 2 for el in LANTHANIDES])
+        lw = np.array([np.log(m[el]["fwhm_eV"] / henke[el]["fwhm_eV"]) ** 2 for el in LANTHANIDES])
+        ratio = np.median([m[el]["tail"] / henke[el]["tail"] for el in LANTHANIDES])
+        shift = np.median([m[el]["max_eV"] - henke[el]["max_eV"] for el in LANTHANIDES])
+        print(f"{name:28s} | {lt.mean():.3f} | {lw.mean():.3f} | {lt.mean() + lw.mean():.3f} | {ratio:.2f} | "
+              f"{shift:+.1f}")
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--periodictable", default=None, help="a folder holding the periodictable package")
     p.add_argument("--gos", default="builtin+4f-multiplet")
     p.add_argument("--white-lines", default="autoionisation")
     p.add_argument("--out", default=None, help="folder for one overlay PNG per element")
+    p.add_argument("--fano-grid", action="store_true",
+                   help="score Fano profiles of the autoionising lines on a grid of q and extra width (F36)")
     args = p.parse_args(argv)
     if args.periodictable:
         sys.path.insert(0, args.periodictable)
@@ -89,6 +125,8 @@ def main(argv=None) -> int:
         p.error("periodictable is not importable: install it beside the project (see the module docstring) "
                 "and pass --periodictable DIR")
     E = np.arange(60.0, 300.5, 0.5)
+    if args.fano_grid:
+        return fano_grid(E, args.gos)
     print("element  onset | max Henke / ours | FWHM Henke / ours | tail Henke / ours")
     for el in LANTHANIDES:
         eh, sh = henke_sigma_barn(el)

@@ -12,6 +12,8 @@ them without GPAW and gives their cross sections on any axis:
 * Cross section: dsigma/dE = sigma_line(beta*) x Lorentzian(E - E_line), sigma_line (barn) =
   4 pi a0^2 (R^2/(E T)) int f_j(Q) dln Q over the same kinematic limits and effective collection
   angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
+  The model "autoionisation-fano" (:data:`LINE_PROFILES`) is the "autoionisation" table whose
+  autoionising lanthanide N4,5 lines have a Fano profile instead (:mod:`eels_helpers.physics.fano_lines`).
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ import numpy as np
 from eels_helpers import DATA_DIR
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
+from eels_helpers.physics.fano_lines import FanoProfile, fano_bin_share, is_autoionising
 
 __all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "Q_GRID_INV_ANGSTROM", "MEASURED_RATIOS", "WhiteLine", "table_path",
            "white_lines", "branching_ratios",
            "line_cross_sections", "white_line_shapes", "line_profiles", "edge_cross_sections",
-           "lorentzian_bin_share"]
+           "lorentzian_bin_share", "LINE_PROFILES", "WHITE_LINE_MODELS", "line_profile", "line_shares"]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,12 @@ Q_GRID_INV_ANGSTROM = np.geomspace(0.02, 60.0, 32)
 TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "white_lines_multiplet.csv",
                "crystal-field": DATA_DIR / "white_lines_crystal_field.csv",
                "autoionisation": DATA_DIR / "white_lines_autoionisation.csv"}
+#: white-line models whose lines are not all Lorentzians: model name -> (its table in TABLE_PATHS, the
+#: autoionising lines' profile); "autoionisation-fano": the "autoionisation" table with Fano-profiled
+#: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`)
+LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile())}
+#: every white-line model name (``SimulationConfig.white_line_model``): the tables, then the profiled ones
+WHITE_LINE_MODELS = (*TABLE_PATHS, *LINE_PROFILES)
 
 
 # ----------------------------------------------------------------------------- the table
@@ -113,14 +122,23 @@ def branching_ratios(tables=tuple(TABLE_PATHS)):
 
 def table_path(white_lines):
     """The white-line table of a ``white_lines`` setting: None for False, the shipped
-    single-particle table for True, else the table of that name (:data:`TABLE_PATHS`)."""
+    single-particle table for True, else the table of that model name (:data:`TABLE_PATHS`; a
+    profiled model of :data:`LINE_PROFILES`: its table)."""
     if white_lines is False or white_lines is None:
         return None
     if white_lines is True:
         return WHITE_LINES_PATH
+    if white_lines in LINE_PROFILES:
+        return TABLE_PATHS[LINE_PROFILES[white_lines][0]]
     if white_lines not in TABLE_PATHS:
-        raise ValueError(f"white-line table must be one of {sorted(TABLE_PATHS)}, got {white_lines!r}")
+        raise ValueError(f"white-line model must be one of {list(WHITE_LINE_MODELS)}, got {white_lines!r}")
     return TABLE_PATHS[white_lines]
+
+
+def line_profile(white_lines) -> FanoProfile | None:
+    """The Fano profile of the autoionising lines of a ``white_lines`` setting (True, False or a
+    model name of :data:`WHITE_LINE_MODELS`), or None where every line is a Lorentzian."""
+    return LINE_PROFILES[white_lines][1] if isinstance(white_lines, str) and white_lines in LINE_PROFILES else None
 
 
 @lru_cache(maxsize=4)
@@ -192,15 +210,33 @@ def lorentzian_bin_share(centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
     return (np.arctan((d + half) / g) - np.arctan((d - half) / g)) / (np.pi * bin_eV)
 
 
+def line_shares(lines, centre_eV, E_line, bin_eV, profile: FanoProfile | None = None) -> np.ndarray:
+    """Share per eV (n_lines, n_E) of each of ``lines`` (unit strength, at ``E_line``) in bins of
+    width ``bin_eV`` around ``centre_eV`` (n_lines, n_E): Lorentzians of the lines' FWHM
+    (:func:`lorentzian_bin_share`), except, with ``profile``, the autoionising lines
+    (:func:`eels_helpers.physics.fano_lines.is_autoionising`): Fano profiles of asymmetry
+    ``profile.q`` and FWHM + ``profile.extra_fwhm_eV`` (:func:`eels_helpers.physics.fano_lines.fano_bin_share`)."""
+    fwhm = np.array([ln.fwhm_eV for ln in lines], dtype=np.float64)
+    E_line = np.asarray(E_line, dtype=np.float64)
+    share = lorentzian_bin_share(centre_eV, E_line, fwhm, bin_eV)
+    if profile is not None:
+        fano = np.array([is_autoionising(ln) for ln in lines], dtype=bool)
+        if fano.any():
+            share[fano] = fano_bin_share(np.broadcast_to(centre_eV, share.shape)[fano], E_line[fano],
+                                         fwhm[fano] + profile.extra_fwhm_eV, bin_eV, profile.q)
+    return share
+
+
 def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV, beta_eff_mrad,
-                      path=WHITE_LINES_PATH) -> np.ndarray:
+                      path=WHITE_LINES_PATH, profile: FanoProfile | None = None) -> np.ndarray:
     """dsigma/dE (barn/eV per atom) of the white lines of families ``names`` on 1 eV bins.
 
     Bin b of family i covers [c - 1/2, c + 1/2] eV, c = ``onset_channel[i]`` + ``offsets_eV[b]``;
     each line adds sigma_line(beta*) x the Lorentzian's share of that bin,
     (1/pi)[atan((c + 1/2 - E_line)/g) - atan((c - 1/2 - E_line)/g)] (g = FWHM/2), i.e. its
-    strength is kept whatever its width. E_line = ``first_onsets_eV[i]`` (the family's exact
-    first onset) + the line's offset.
+    strength is kept whatever its width (``profile``: the autoionising lines' Fano profile,
+    :func:`line_shares`). E_line = ``first_onsets_eV[i]`` (the family's exact first onset) + the
+    line's offset.
     ``beta_eff_mrad`` (n_beta,): effective collection angles. Returns (n_beta, n_names,
     n_offsets); families without lines are zero.
     """
@@ -217,13 +253,13 @@ def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV,
     E_line = np.asarray(first_onsets_eV, dtype=np.float64)[fam] + np.array([ln.offset_eV for ln in sel])
     sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, E0_keV,
                                 be[:, None] * np.ones((1, len(sel))))        # (n_beta, n_lines)
-    share = lorentzian_bin_share(first[:, None] + off[None, :], E_line, [ln.fwhm_eV for ln in sel], 1.0)
+    share = line_shares(sel, first[:, None] + off[None, :], E_line, 1.0, profile)
     np.add.at(out, (slice(None), fam), sigma[:, :, None] * share[None])
     return out
 
 
 def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=None,
-                  path=WHITE_LINES_PATH):
+                  path=WHITE_LINES_PATH, profile: FanoProfile | None = None):
     """dsigma/dE (barn/eV per atom) of every white line of edge ``families`` on an energy axis.
 
     Each line l of family i: sigma_l(beta*_i) (:func:`line_cross_sections`, barn) times the
@@ -246,6 +282,8 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
         Bin width (eV); default the axis' median spacing.
     path : path, optional
         White-line table (default the shipped ``data/white_lines.csv``).
+    profile : FanoProfile, optional
+        The autoionising lines' Fano profile (:func:`line_shares`); None: Lorentzians only.
 
     Returns
     -------
@@ -270,7 +308,7 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
     be = effective_collection_angle(first, float(E0_keV), float(alpha_mrad), float(beta_mrad))
     E_line = first + np.array([ln.offset_eV for ln in sel])
     sigma = line_cross_sections(np.array([ln.f_q for ln in sel]), E_line, float(E0_keV), be)
-    share = lorentzian_bin_share(np.broadcast_to(E, (len(sel), E.size)), E_line, [ln.fwhm_eV for ln in sel], width)
+    share = line_shares(sel, np.broadcast_to(E, (len(sel), E.size)), E_line, width, profile)
     return sel, owner, sigma[:, None] * share
 
 
@@ -295,7 +333,8 @@ def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos=
     gos : str, path or GosSource
         GOS source of the continuum (:func:`eels_helpers.physics.gos_tables.get_source`).
     white_lines : bool or str
-        False: the lines are zeros; True: the shipped table; or a table name of :data:`TABLE_PATHS`.
+        False: the lines are zeros; True: the shipped table; or a model name of
+        :data:`WHITE_LINE_MODELS` (with :data:`LINE_PROFILES`' Fano lines for "autoionisation-fano").
 
     Returns
     -------
@@ -313,7 +352,7 @@ def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos=
     lines = np.zeros_like(continuum)
     if white_lines:
         _, owner, prof = line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad,
-                                       path=table_path(white_lines))
+                                       path=table_path(white_lines), profile=line_profile(white_lines))
         np.add.at(lines, owner, prof)
         lines *= (continuum.max(axis=1) > 0)[:, None]
     return continuum, lines, list(calc.missing)

@@ -38,8 +38,8 @@ def string_choices(kind: str) -> tuple[str, ...] | None:
     if kind == "label":
         return LABEL_RULES
     if kind == "white_line_model":
-        from eels_helpers.physics.white_lines import TABLE_PATHS
-        return tuple(TABLE_PATHS)
+        from eels_helpers.physics.white_lines import WHITE_LINE_MODELS
+        return WHITE_LINE_MODELS
     if kind == "lowloss_model":
         from eels_helpers.simulation.lowloss import LOWLOSS_MODELS
         return LOWLOSS_MODELS
@@ -246,7 +246,9 @@ class SimulationConfig:
         'with white_lines: "single-particle" (statistical L3:L2 = 2:1 and M5:M4 = 3:2) or '
         '"multiplet" (the lanthanides\' M4,5 and the d0 ions\' (K, Ca, Sc, Ti) L2,3 shared by their particle-hole '
         'multiplet) or "crystal-field" (the multiplet\'s, with the d0 ions\' L3 and L2 each split into '
-        "t2g and e_g lines by an octahedral field); eels_helpers.physics.white_lines.TABLE_PATHS"))
+        "t2g and e_g lines by an octahedral field) or \"autoionisation\" (the crystal-field table with narrow "
+        'lanthanide N4,5 lines below the 4d threshold) or "autoionisation-fano" (that table with Fano-profiled '
+        "autoionising N4,5 lines); eels_helpers.physics.white_lines.WHITE_LINE_MODELS"))
     lowloss_model: str = field(default="paper", metadata=_row(
         "Low-loss model", "", "lowloss_model", (0, 0),
         '"paper" (the paper\'s Methods: N plasmon peaks, each at its own energy and width, weighted by '
@@ -442,6 +444,11 @@ NAMED_CONFIGS["open-world-stable"] = {**NAMED_CONFIGS["open-world-autoionisation
 #: ``open-world-sigma``: ``open-world-autoionisation`` whose B, C, N, O K edges get a broad 1s -> sigma* resonance half
 #: of the time (:func:`eels_helpers.simulation.bonding_lines.add_sigma_star`), as bonded light elements show it
 NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"], "sigma_star_fraction": 0.5}
+#: ``open-world-fano``: ``open-world-autoionisation`` whose autoionising lanthanide N4,5 lines have Fano profiles
+#: (white-line model "autoionisation-fano", :mod:`eels_helpers.physics.fano_lines`): the long high-energy tail of
+#: the measured 4d photoabsorption (Henke et al. 1993) that Lorentzians lack
+NAMED_CONFIGS["open-world-fano"] = {**NAMED_CONFIGS["open-world-autoionisation"],
+                                    "white_line_model": "autoionisation-fano"}
 #: ``open-world-gas-sigma``: both of the above
 NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
 #: ``open-world-gas-rich``: ``open-world-gas`` whose noble gas reaches 95 % of the atoms (gas-phase spectra from
@@ -479,6 +486,8 @@ NAMED_CONFIG_NOTES = {
     "open-world-gas": "open-world-autoionisation with Ar, Kr or Xe implanted in a fifth of the specimens",
     "open-world-stable": "open-world-autoionisation with no Tc or Pm in any specimen (no stable isotope)",
     "open-world-sigma": "open-world-autoionisation with broad 1s -> sigma* resonances on half the B, C, N, O K edges",
+    "open-world-fano": "open-world-autoionisation with Fano profiles on the autoionising lanthanide N4,5 lines "
+                       "(the measured high-energy tail)",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",

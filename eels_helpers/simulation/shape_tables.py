@@ -82,7 +82,7 @@ class ShapeTable:
     def build(cls, E0_keV: float, gos: str, n_beta: int = SHAPE_N_BETA,
               white_lines: bool | str = False, edges=None) -> "ShapeTable":
         """The table of one beam energy; ``white_lines`` (True or a table name of
-        :data:`eels_helpers.physics.white_lines.TABLE_PATHS`): add the bound-bound white lines of
+        :data:`eels_helpers.physics.white_lines.WHITE_LINE_MODELS`): add the bound-bound white lines of
         :mod:`eels_helpers.physics.white_lines` (Lorentzians on the offset grid, integrated over
         q at the same beta* as the continuum) to the families whose GOS source computes them;
         ``edges``: other edges than the 107 families (e.g. :func:`other_edge_list`; rows in that
@@ -92,9 +92,10 @@ class ShapeTable:
         shapes = np.exp(t.log_shapes)
         shapes[shapes < _ZERO_BARN] = 0.0    # the table stores ln(dsigma/dE + 1e-30)
         if white_lines:
-            from eels_helpers.physics.white_lines import table_path, white_line_shapes
+            from eels_helpers.physics.white_lines import line_profile, table_path, white_line_shapes
             lines = white_line_shapes(t.names, t.onsets_eV, t.onset_channel, t.offsets_eV,
-                                      float(E0_keV), t.beta_eff_mrad, path=table_path(white_lines))
+                                      float(E0_keV), t.beta_eff_mrad, path=table_path(white_lines),
+                                      profile=line_profile(white_lines))
             has_edge = shapes.max(axis=(0, 2)) > 0       # no lines without a continuum
             shapes += (lines * has_edge[None, :, None]).astype(np.float32)
         return cls(float(E0_keV), np.asarray(t.onsets_eV, dtype=np.float64),
@@ -169,6 +170,10 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     if white_lines:
         from eels_helpers.physics import white_lines as wl
         h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.table_path(white_lines).read_bytes())
+        profile = wl.line_profile(white_lines)
+        if profile is not None:                   # a Fano model: its parameters and the profile's code
+            from eels_helpers.physics import fano_lines
+            h.update(repr(profile).encode() + Path(fano_lines.__file__).read_bytes())
     return h.hexdigest()[:20]
 
 
