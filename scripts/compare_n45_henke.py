@@ -16,10 +16,9 @@ the full width at half maximum and the "tail" (the signal 40 eV above the maximu
 ``--out DIR`` also draws one overlay per element.
 
 ``--fano-grid`` scores the Fano profiles of the autoionising lines (:mod:`eels_helpers.physics.fano_lines`)
-on F36's grid of asymmetry q and extra width against the same Henke measures (research log F36);
-``--giant-grid`` the autoionising lines merged into one giant Fano resonance per family (F36c).
+on F36's grid of asymmetry q and extra width against the same Henke measures (research log F36).
 
-Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR] [--white-lines MODEL] [--fano-grid | --giant-grid]
+Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR] [--white-lines MODEL] [--fano-grid]
 """
 
 from __future__ import annotations
@@ -109,35 +108,6 @@ def fano_grid(E, gos) -> int:
     return 0
 
 
-#: F36c's grid: the merged giant resonance's asymmetry q and FWHM (eV)
-GIANT_GRID_Q = (1.5, 2.0, 3.0, 4.0, 6.0)
-GIANT_GRID_FWHM_EV = (4.0, 6.0, 8.0, 12.0, 16.0)
-
-
-def giant_grid(E, gos) -> int:
-    """F36c: for F36's Fano lines and each merged giant resonance (q, FWHM), the mean over LANTHANIDES of
-    (dmax / 5 eV)^2 + [ln(tail ours / Henke)]^2 + [ln(FWHM ours / Henke)]^2 and its parts."""
-    from eels_helpers.physics.fano_lines import FanoProfile
-
-    henke = {}
-    for el in LANTHANIDES:
-        eh, sh = henke_sigma_barn(el)
-        henke[el] = shape_metrics(eh, without_background(eh, sh))
-    settings = [("F36: Fano lines q=6 +3 eV", FanoProfile(6.0, 3.0))] + [
-        (f"giant q={q:g} FWHM {w:g} eV", FanoProfile(q, 0.0, w)) for q in GIANT_GRID_Q for w in GIANT_GRID_FWHM_EV]
-    print("setting | mean (dmax/5)^2 | mean ln^2 tail | mean ln^2 FWHM | objective | median |dmax| (eV) | "
-          "median dmax (eV)")
-    for name, prof in settings:
-        m = {el: shape_metrics(E, our_shape(el, E, gos, "autoionisation", profile=prof)[0]) for el in LANTHANIDES}
-        dmax = np.array([m[el]["max_eV"] - henke[el]["max_eV"] for el in LANTHANIDES])
-        lt = np.array([np.log(m[el]["tail"] / henke[el]["tail"]) ** 2 for el in LANTHANIDES])
-        lw = np.array([np.log(m[el]["fwhm_eV"] / henke[el]["fwhm_eV"]) ** 2 for el in LANTHANIDES])
-        pos = (dmax / 5.0) ** 2
-        print(f"{name:28s} | {pos.mean():.3f} | {lt.mean():.3f} | {lw.mean():.3f} | "
-              f"{pos.mean() + lt.mean() + lw.mean():.3f} | {np.median(np.abs(dmax)):.1f} | {np.median(dmax):+.1f}")
-    return 0
-
-
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--periodictable", default=None, help="a folder holding the periodictable package")
@@ -146,8 +116,6 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="folder for one overlay PNG per element")
     p.add_argument("--fano-grid", action="store_true",
                    help="score Fano profiles of the autoionising lines on a grid of q and extra width (F36)")
-    p.add_argument("--giant-grid", action="store_true",
-                   help="score merged giant resonances on a grid of q and FWHM (F36c)")
     args = p.parse_args(argv)
     if args.periodictable:
         sys.path.insert(0, args.periodictable)
@@ -159,8 +127,6 @@ def main(argv=None) -> int:
     E = np.arange(60.0, 300.5, 0.5)
     if args.fano_grid:
         return fano_grid(E, args.gos)
-    if args.giant_grid:
-        return giant_grid(E, args.gos)
     print("element  onset | max Henke / ours | FWHM Henke / ours | tail Henke / ours")
     for el in LANTHANIDES:
         eh, sh = henke_sigma_barn(el)

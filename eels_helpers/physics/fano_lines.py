@@ -28,24 +28,17 @@ never against measured EELS spectra); the fit is in the research log (F36).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FANO_Q", "FANO_EXTRA_FWHM_EV", "GIANT_Q", "GIANT_FWHM_EV", "GIANT", "TAPER_START_EV", "TAPER_END_EV",
-           "FanoProfile", "fano_density", "fano_bin_share", "fano_centroid_eV", "is_autoionising",
-           "giant_resonances"]
+__all__ = ["FANO_Q", "FANO_EXTRA_FWHM_EV", "TAPER_START_EV", "TAPER_END_EV", "FanoProfile", "fano_density",
+           "fano_bin_share", "is_autoionising"]
 
 #: Fano asymmetry of the autoionising N4,5 lines (chosen against Henke: research log F36)
 FANO_Q = 6.0
 #: width added to the tables' FWHM of those lines (eV; chosen with FANO_Q)
 FANO_EXTRA_FWHM_EV = 3.0
-#: asymmetry of the merged giant resonance (white-line model "autoionisation-giant"; research log F36c)
-GIANT_Q = 3.0
-#: FWHM of the merged giant resonance (eV; chosen with GIANT_Q)
-GIANT_FWHM_EV = 8.0
-#: component name of a family's merged giant resonance
-GIANT = "N45_giant"
 #: the profile is tapered (cos^2) from this energy above the line (eV) ...
 TAPER_START_EV = 60.0
 #: ... to zero at this one (eV)
@@ -61,20 +54,16 @@ _LANTHANIDES = frozenset("La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb".split())
 @dataclass(frozen=True)
 class FanoProfile:
     """Fano profile of the autoionising lines: asymmetry ``q`` (> 1) and ``extra_fwhm_eV`` (>= 0)
-    added to each line's tabulated FWHM; with ``giant_fwhm_eV`` (> 0) each family's autoionising
-    lines are first merged into one giant resonance of that FWHM (:func:`giant_resonances`)."""
+    added to each line's tabulated FWHM."""
 
     q: float = FANO_Q
     extra_fwhm_eV: float = FANO_EXTRA_FWHM_EV
-    giant_fwhm_eV: float | None = None
 
     def __post_init__(self):
         if not (np.isfinite(self.q) and self.q > 1.0):
             raise ValueError(f"FanoProfile.q must be > 1 (q -> infinity is a Lorentzian), got {self.q!r}")
         if not (np.isfinite(self.extra_fwhm_eV) and self.extra_fwhm_eV >= 0.0):
             raise ValueError(f"FanoProfile.extra_fwhm_eV must be >= 0 eV, got {self.extra_fwhm_eV!r}")
-        if self.giant_fwhm_eV is not None and not (np.isfinite(self.giant_fwhm_eV) and self.giant_fwhm_eV > 0.0):
-            raise ValueError(f"FanoProfile.giant_fwhm_eV must be > 0 eV or None, got {self.giant_fwhm_eV!r}")
 
 
 def is_autoionising(line) -> bool:
@@ -82,8 +71,7 @@ def is_autoionising(line) -> bool:
     a lanthanide's N4,5 multiplet line (component ``N45_k``) at or above the 4d5/2 threshold (the
     family's first onset, offset >= 0)."""
     element, shell = line.family.split()
-    return element in _LANTHANIDES and shell == "N" and (
-        line.component == GIANT or (line.component.startswith("N45_") and line.offset_eV >= 0.0))
+    return element in _LANTHANIDES and shell == "N" and line.component.startswith("N45_") and line.offset_eV >= 0.0
 
 
 def fano_density(energy_eV, E_line, fwhm_eV, q: float) -> np.ndarray:
@@ -106,7 +94,8 @@ def fano_bin_share(centre_eV, E_line, fwhm_eV, bin_eV, q: float) -> np.ndarray:
     Lorentzian (1/eV)."""
     E_line = np.asarray(E_line, dtype=np.float64)
     fwhm = np.asarray(fwhm_eV, dtype=np.float64)
-    grid = _support(E_line, fwhm, q)
+    start = E_line - (q * q - 1.0) / (2.0 * q) * 0.5 * fwhm
+    grid = start[:, None] + (E_line + TAPER_END_EV - start)[:, None] * np.linspace(0.0, 1.0, _NORM_POINTS)[None, :]
     area = np.trapezoid(fano_density(grid, E_line, fwhm, q), grid, axis=1)
     c = np.asarray(centre_eV, dtype=np.float64)
     offsets = (np.arange(_SUB) + 0.5) / _SUB - 0.5
@@ -114,50 +103,3 @@ def fano_bin_share(centre_eV, E_line, fwhm_eV, bin_eV, q: float) -> np.ndarray:
     for o in offsets:                                   # _SUB samples per bin, each vectorised over lines x bins
         mean += fano_density(c + o * bin_eV, E_line, fwhm, q)
     return mean / (_SUB * area[:, None])
-
-
-def _support(E_line, fwhm, q):
-    """Fine grids (n_lines, _NORM_POINTS) over each profile's support, zero to taper end (eV)."""
-    start = E_line - (q * q - 1.0) / (2.0 * q) * 0.5 * fwhm
-    return start[:, None] + (E_line + TAPER_END_EV - start)[:, None] * np.linspace(0.0, 1.0, _NORM_POINTS)[None, :]
-
-
-def fano_centroid_eV(fwhm_eV: float, q: float) -> float:
-    """Centroid of the (tapered, unit-area) profile over its support, relative to E_line (eV)."""
-    grid = _support(np.zeros(1), np.array([float(fwhm_eV)]), q)
-    d = fano_density(grid, np.zeros(1), np.array([float(fwhm_eV)]), q)
-    return float(np.trapezoid(d * grid, grid, axis=1)[0] / np.trapezoid(d, grid, axis=1)[0])
-
-
-def giant_resonances(lines, profile: FanoProfile) -> tuple:
-    """``lines`` (WhiteLine) with each family's autoionising lines (:func:`is_autoionising`) replaced by
-    one line, component :data:`GIANT`: their summed f(q), FWHM ``profile.giant_fwhm_eV``, placed so
-    that the Fano profile's centroid (:func:`fano_centroid_eV`) is the lines' strength-weighted mean
-    energy (weights f(q -> 0)); the other lines unchanged, in table order (the giant line where the
-    family's first autoionising line was). The lines above the 4d threshold share one eps f continuum
-    and merge into one giant resonance (Dehmer, Starace, Fano, Sugar & Cooper, PRL 26, 1521 (1971))."""
-    if profile.giant_fwhm_eV is None:
-        return tuple(lines)
-    lines = tuple(lines)
-    centroid = fano_centroid_eV(profile.giant_fwhm_eV, profile.q)
-    groups: dict[str, list] = {}
-    for ln in lines:
-        if is_autoionising(ln):
-            groups.setdefault(ln.family, []).append(ln)
-    out, done = [], set()
-    for ln in lines:
-        if ln.family not in groups or not is_autoionising(ln):
-            out.append(ln)
-            continue
-        if ln.family in done:
-            continue
-        done.add(ln.family)
-        group = groups[ln.family]
-        f_q = np.sum([g.f_q for g in group], axis=0)
-        w = np.array([g.f_q[0] for g in group])
-        mean = float(np.sum(w * np.array([g.offset_eV for g in group])) / w.sum())
-        out.append(replace(ln, component=GIANT, offset_eV=mean - centroid, fwhm_eV=float(profile.giant_fwhm_eV),
-                           f_q=tuple(float(v) for v in f_q),
-                           note=f"{len(group)} autoionising lines merged into one Fano resonance (q {profile.q:g}, "
-                                f"FWHM {profile.giant_fwhm_eV:g} eV), centroid at their strength-weighted mean"))
-    return tuple(out)

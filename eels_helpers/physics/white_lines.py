@@ -28,14 +28,7 @@ import numpy as np
 from eels_helpers import DATA_DIR
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
-from eels_helpers.physics.fano_lines import (
-    GIANT_FWHM_EV,
-    GIANT_Q,
-    FanoProfile,
-    fano_bin_share,
-    giant_resonances,
-    is_autoionising,
-)
+from eels_helpers.physics.fano_lines import FanoProfile, fano_bin_share, is_autoionising
 
 __all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "Q_GRID_INV_ANGSTROM", "MEASURED_RATIOS", "WhiteLine", "table_path",
            "white_lines", "branching_ratios",
@@ -61,10 +54,8 @@ TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "whi
                "autoionisation": DATA_DIR / "white_lines_autoionisation.csv"}
 #: white-line models whose lines are not all Lorentzians: model name -> (its table in TABLE_PATHS, the
 #: autoionising lines' profile); "autoionisation-fano": the "autoionisation" table with Fano-profiled
-#: autoionising N4,5 lines, "autoionisation-giant": those lines of a family merged into one Fano resonance
-#: (:mod:`eels_helpers.physics.fano_lines`)
-LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile()),
-                 "autoionisation-giant": ("autoionisation", FanoProfile(GIANT_Q, 0.0, GIANT_FWHM_EV))}
+#: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`)
+LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile())}
 #: every white-line model name (``SimulationConfig.white_line_model``): the tables, then the profiled ones
 WHITE_LINE_MODELS = (*TABLE_PATHS, *LINE_PROFILES)
 
@@ -252,8 +243,6 @@ def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV,
     lines = white_lines(path)
     index = {nm: i for i, nm in enumerate(names)}
     sel = [ln for ln in lines if ln.family in index]
-    if profile is not None:
-        sel = list(giant_resonances(sel, profile))
     be = np.asarray(beta_eff_mrad, dtype=np.float64)
     off = np.asarray(offsets_eV, dtype=np.float64)
     out = np.zeros((be.size, len(names), off.size))
@@ -310,8 +299,6 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
     specs = [resolve_edge(f) for f in families]
     index = {s.name: i for i, s in enumerate(specs)}
     sel = tuple(ln for ln in white_lines(path) if ln.family in index)
-    if profile is not None:
-        sel = giant_resonances(sel, profile)
     E = np.asarray(energy_eV, dtype=np.float64)
     if not sel:
         return sel, np.zeros(0, dtype=np.int64), np.zeros((0, E.size))
