@@ -18,10 +18,14 @@ With --swap-gate MODEL ... (experiment T28's gate, session 35's R35) a pair that
 the gate for deciding below the threshold, for every model named (its own threshold; --swap-n
 spectra of --swap-seed): resolver right >= 0.85 and >= the network's choice + 0.05 on >= 30 spectra
 where one twin is reported and the other has p >= 0.05; it is saved with ``swap`` when all pass.
+With --late-start-share F (experiment L36) that share of the training spectra start 1..LATE_START_MAX
+channels into the pair's window (channels before zero) and the resolver reads such windows padded;
+--late-start-gate SEED adds W28's cut gate (--late-start-n fresh spectra, each cut so): per class right
+>= --gate and at most 0.03 below the same spectra whole.
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
 [--shared | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
-[--real ../shared/experimental] [--save PATH]
+[--late-start-share F] [--late-start-gate SEED] [--real ../shared/experimental] [--save PATH]
 """
 
 from __future__ import annotations
@@ -118,6 +122,13 @@ def main(argv=None) -> int:
                         "a pair that passes is saved with swap")
     p.add_argument("--swap-n", type=int, default=16384, help="spectra of the swap gate per pair [16384]")
     p.add_argument("--swap-seed", type=int, default=2828, help="seed of the swap gate's spectra [2828, T28's]")
+    p.add_argument("--late-start-share", type=float, default=0.0,
+                   help="share of training spectra that start late, 1..LATE_START_MAX channels into the window "
+                        "(L36); the resolver then reads late windows [0]")
+    p.add_argument("--late-start-gate", type=int, default=None, metavar="SEED",
+                   help="also W28's cut gate on fresh spectra of SEED: per class right >= --gate and at most 0.03 "
+                        "below the same spectra uncut")
+    p.add_argument("--late-start-n", type=int, default=16384, help="spectra of the cut gate [16384]")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -129,6 +140,7 @@ def main(argv=None) -> int:
         TwinResolverConfig,
         gate_accuracy,
         gate_by_class,
+        late_start_gate,
         save_twin_resolvers,
         simulated_set,
         train_twin_resolver,
@@ -140,7 +152,7 @@ def main(argv=None) -> int:
     if args.shared and args.balanced:
         p.error("--shared and --balanced exclude each other")
     cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced,
-                             presence=args.presence)
+                             presence=args.presence, late_start_share=args.late_start_share)
     threshold = load_model(args.model).threshold or 0.5
     train_set = gate_set = gate_probs = None
     if args.shared:
@@ -177,6 +189,15 @@ def main(argv=None) -> int:
         if per_class is not None:
             gates[pair]["gate_by_class"] = {el: {"spectra": n, "right": None if n == 0 else round(r, 4)}
                                             for el, (r, n) in per_class.items()}
+        if ok and args.late_start_gate is not None:
+            cut = late_start_gate(net, a, b, args.model, threshold, cfg, args.late_start_gate, args.late_start_n)
+            ok = all(g["spectra"] >= args.min_gate and g["cut"] >= args.gate and g["cut"] >= g["uncut"] - 0.03
+                     for g in cut.values())
+            gates[pair]["late_start_gate"] = cut
+            gates[pair]["passed"] = bool(ok)
+            log.info("%s/%s cut gate (seed %d): %s: %s", a, b, args.late_start_gate, ", ".join(
+                f"{el} true: {g['spectra']} spectra, right {g['cut']:.3f} cut / {g['uncut']:.3f} uncut"
+                for el, g in cut.items()), "passed" if ok else "failed")
         if ok and args.swap_gate and not args.presence:
             gates[pair]["swap_gate"] = swap_gates(net, a, b, args.swap_gate, cfg, args.swap_n, args.swap_seed)
             net.swap = all(g["passed"] for g in gates[pair]["swap_gate"].values())
@@ -197,6 +218,7 @@ def main(argv=None) -> int:
                       "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
                       "shared": bool(args.shared), "balanced": bool(args.balanced),
                       "presence": bool(args.presence), "epochs": cfg.epochs,
+                      "late_start_share": cfg.late_start_share,
                       "gate_seed": cfg.gate_seed,
                       "gate_n": args.shared_gate_n if args.shared else cfg.gate_n, "gate_model": args.model,
                       "gate_threshold": threshold, "gate": args.gate, "min_gate": args.min_gate, "gates": gates,

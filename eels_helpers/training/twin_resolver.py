@@ -22,6 +22,9 @@ twin is right, per class (second twin labelled or not).
 :func:`swap_gate` is experiment T28's gate for deciding below the threshold (a pair saved with
 ``swap``): where the network reports one twin and gives the other p >= 0.05, is the resolver's
 choice right more often than the network's? (Session 35: Ba/Co failed it, research log R35/R35b.)
+:func:`late_start_gate` is experiment W28's gate for windows that start late (a spectrum recorded, or
+cut at a splice, just before the twins' edges), and ``TwinResolverConfig.late_start_share`` trains a
+resolver on such windows (:func:`starting_late`; session 36, experiment L36).
 """
 
 from __future__ import annotations
@@ -35,7 +38,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "train_twin_resolver",
+__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "starting_late",
+           "train_twin_resolver", "late_start_gate",
            "gate_accuracy", "gate_by_class", "swap_gate", "save_twin_resolvers"]
 
 
@@ -44,7 +48,10 @@ class TwinResolverConfig:
     """How one resolver is trained: ``config`` (a named simulator configuration), ``n`` simulated
     spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``;
     ``balanced``: ``n`` (and ``gate_n``) spectra per twin and both classes weighted equally
-    (:func:`balanced_set`); ``presence``: a presence resolver (module docstring)."""
+    (:func:`balanced_set`); ``presence``: a presence resolver (module docstring); ``late_start_share``
+    (0..1): that share of the training spectra start late (:func:`starting_late`), and the resolver
+    reads late windows as :func:`~eels_helpers.models.twin_resolver.twin_windows` does with
+    ``late_start`` (experiment L36)."""
 
     config: str = "open-world-sharp"
     n: int = 16384
@@ -54,6 +61,7 @@ class TwinResolverConfig:
     gate_seed: int = 13
     balanced: bool = False
     presence: bool = False
+    late_start_share: float = 0.0
 
     def __post_init__(self):
         from eels_helpers.simulation.config import NAMED_CONFIGS
@@ -63,6 +71,9 @@ class TwinResolverConfig:
         for name, low in (("n", 64), ("epochs", 1), ("gate_n", 64)):
             if int(getattr(self, name)) < low:
                 raise ValueError(f"TwinResolverConfig.{name} must be >= {low}, got {getattr(self, name)!r}")
+        if not 0.0 <= float(self.late_start_share) <= 1.0:
+            raise ValueError(f"TwinResolverConfig.late_start_share must be a fraction in [0, 1], "
+                             f"got {self.late_start_share!r}")
 
 
 def window_start(a: str, b: str) -> int:
@@ -100,6 +111,21 @@ def balanced_set(a: str, b: str, n: int, seed: int, config: str):
     return np.concatenate([Xa, Xb]), np.concatenate([Ya, Yb])
 
 
+def starting_late(X, start_channel: int, seed: int, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """(copies of spectra X (n, 3072), (n,) bool: cut) where a ``share`` of them (drawn with ``seed``)
+    start late: every channel before ``start_channel`` + k set to zero, k uniform in
+    1..:data:`~eels_helpers.models.twin_resolver.LATE_START_MAX` per spectrum, as a spectrum recorded
+    from there (or cut at a splice) just before a twin window (experiment L36)."""
+    from eels_helpers.models.twin_resolver import LATE_START_MAX
+
+    rng = np.random.default_rng(seed)
+    X = np.array(X, dtype=np.float32, copy=True)
+    cut = rng.random(len(X)) < share
+    k = rng.integers(1, LATE_START_MAX + 1, size=len(X))
+    X[(np.arange(X.shape[1])[None, :] < (start_channel + k)[:, None]) & cut[:, None]] = 0.0
+    return X, cut
+
+
 def _pair_set(a, b, n, seed, config, data=None, balanced=False, presence=False):
     """(X, Y, index of a, index of b, the rows a resolver learns from: exactly one twin labelled, or
     with ``presence`` either or both)."""
@@ -125,12 +151,16 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
 
     start = window_start(a, b)
     X, Y, _, ib, one = _pair_set(a, b, cfg.n, cfg.seed, cfg.config, data, cfg.balanced, cfg.presence)
-    w, ok = twin_windows(X[one], start)
+    late = cfg.late_start_share > 0
+    if late:
+        X = starting_late(X, start, cfg.seed, cfg.late_start_share)[0]
+    w, ok = twin_windows(X[one], start, late_start=late)
     x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
     if y.numel() < 2 or y.min() == y.max():
         raise ValueError(f"{a}/{b}: the simulated spectra hold only one of the twins; raise TwinResolverConfig.n")
     torch.manual_seed(0)
     net = TwinResolver(presence=cfg.presence)
+    net.late_start = late
     # balanced: the positive class (b) weighs (negatives / positives), so both classes weigh the same
     pos_weight = (len(y) - y.sum()) / y.sum() if cfg.balanced else None
     opt, loss = torch.optim.Adam(net.parameters(), 1e-3), nn.BCEWithLogitsLoss(pos_weight=pos_weight)
@@ -212,6 +242,33 @@ def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverCon
         return {"network": float("nan"), "resolver": float("nan"), "spectra": 0}
     return {"network": float((rb[sel] == truth).mean()), "resolver": float((_says_second(net, w, sel) == truth).mean()),
             "spectra": int(sel.sum())}
+
+
+def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+                    seed: int = 2929, n: int = 16384) -> dict:
+    """Experiment W28's gate for windows that start late: ``n`` fresh simulated spectra (``seed``), each
+    cut at a uniform 1..LATE_START_MAX leading window channels (:func:`starting_late`), ``model`` run on
+    the cut spectra; rows with exactly one twin labelled (``cfg.presence``: either or both), both
+    reported at ``threshold`` in the cut spectrum, whole window measured before the cut. Per class (as
+    :func:`gate_by_class`): ``{a: {"cut": share right, "uncut": share right on the same rows whole,
+    "spectra": m}, b: ...}``; ``net`` reads the cut windows padded (``late_start``)."""
+    from eels_helpers.inference.predict import _as_loaded, run_model
+    from eels_helpers.models.twin_resolver import twin_windows
+
+    start = window_start(a, b)
+    X, Y, ia, ib, one = _pair_set(a, b, n, seed, cfg.config, None, False, cfg.presence)
+    Xc, _ = starting_late(X, start, seed + 1)
+    P = run_model(_as_loaded(model, "cpu"), Xc)
+    w, whole = twin_windows(X, start)
+    wc, ok = twin_windows(Xc, start, late_start=True)
+    sel = one & whole & ok & (P[:, ia] >= threshold) & (P[:, ib] >= threshold)
+    truth = Y[sel][:, ib] > 0.5
+    if not sel.any():
+        return {el: {"cut": float("nan"), "uncut": float("nan"), "spectra": 0} for el in (a, b)}
+    cut, uncut = _says_second(net, wc, sel) == truth, _says_second(net, w, sel) == truth
+    return {el: {"cut": float(cut[m].mean()) if m.any() else float("nan"),
+                 "uncut": float(uncut[m].mean()) if m.any() else float("nan"), "spectra": int(m.sum())}
+            for el, m in ((a, ~truth), (b, truth))}
 
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:

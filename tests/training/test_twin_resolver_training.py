@@ -11,8 +11,10 @@ from eels_helpers.training.twin_resolver import (
     balanced_set,
     gate_accuracy,
     gate_by_class,
+    late_start_gate,
     save_twin_resolvers,
     simulated_set,
+    starting_late,
     swap_gate,
     train_twin_resolver,
     window_start,
@@ -28,6 +30,8 @@ def test_config_and_window_start_are_validated():
         TwinResolverConfig(config="nowhere")
     with pytest.raises(ValueError, match="epochs"):
         TwinResolverConfig(epochs=0)
+    with pytest.raises(ValueError, match="late_start_share"):
+        TwinResolverConfig(late_start_share=1.5)
 
 
 def test_train_gate_save_and_load_round_trip(tmp_path):
@@ -161,3 +165,34 @@ def test_swap_gate_scores_the_network_and_the_resolver_where_only_one_twin_is_re
     assert np.isclose(g["network"], right[sel].mean()) and np.isclose(g["resolver"], has_b[sel].mean())
     P[:, ia] = P[:, ib] = 0.9                             # both reported: not a swap case
     assert swap_gate(SaysSecond(), "N", "Sc", None, 0.5, cfg, data=(X, Y), probabilities=P)["spectra"] == 0
+
+
+def test_late_start_training_and_gate(tmp_path):
+    """L36: spectra that start 1..LATE_START_MAX channels into a pair's window (zeros before), read
+    padded by twin_windows(late_start=True) and not otherwise; a resolver trained with a share of them
+    is marked late_start through its file; W28's cut gate scores each class cut and whole."""
+    import numpy as np
+
+    from eels_helpers.models.twin_resolver import LATE_START_MAX, twin_windows
+
+    start = window_start("C", "K")
+    X, Y = simulated_set(["C", "K"], 256, 3, "open-world-sharp")
+    whole = twin_windows(X, start)[1]
+    cut_X, cut = starting_late(X, start, seed=5, share=0.5)
+    assert 0.3 < cut.mean() < 0.7 and np.array_equal(cut_X[~cut], X[~cut])
+    first = np.argmax(cut_X[cut] != 0, axis=1) - start          # first measured channel inside the window
+    assert ((first >= 1) & (first <= LATE_START_MAX))[whole[cut]].all()
+    assert not twin_windows(cut_X, start)[1][cut].any()
+    assert twin_windows(cut_X, start, late_start=True)[1][cut][whole[cut]].all()     # every whole window is read
+    cfg = TwinResolverConfig(epochs=1, presence=True, late_start_share=0.5)
+    net, n = train_twin_resolver("C", "K", cfg, data=(X, Y))
+    plain, n_plain = train_twin_resolver("C", "K", TwinResolverConfig(epochs=1, presence=True), data=(X, Y))
+    assert net.late_start and not getattr(plain, "late_start", False) and n >= n_plain
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
+    (again, _), = load_twin_resolvers(path).values()
+    assert again.late_start
+    gate = late_start_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
+                           seed=7, n=128)
+    assert set(gate) == {"C", "K"}
+    for g in gate.values():
+        assert g["spectra"] >= 0 and (g["spectra"] == 0 or 0.0 <= g["cut"] <= 1.0 and 0.0 <= g["uncut"] <= 1.0)
