@@ -21,11 +21,12 @@ where one twin is reported and the other has p >= 0.05; it is saved with ``swap`
 With --late-start-share F (experiment L36) that share of the training spectra start 1..LATE_START_MAX
 channels into the pair's window (channels before zero) and the resolver reads such windows padded;
 --late-start-gate SEED adds W28's cut gate (--late-start-n fresh spectra, each cut so): per class right
->= --gate and at most 0.03 below the same spectra whole.
+>= --gate and at most 0.03 below the same spectra whole; --late-only (L36b, with --keep-shipped) keeps
+the shipped network of the pair for whole windows and adds the trained one for late windows only.
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
 [--shared | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
-[--late-start-share F] [--late-start-gate SEED] [--real ../shared/experimental] [--save PATH]
+[--late-start-share F] [--late-start-gate SEED] [--late-only] [--real ../shared/experimental] [--save PATH]
 """
 
 from __future__ import annotations
@@ -129,6 +130,9 @@ def main(argv=None) -> int:
                    help="also W28's cut gate on fresh spectra of SEED: per class right >= --gate and at most 0.03 "
                         "below the same spectra uncut")
     p.add_argument("--late-start-n", type=int, default=16384, help="spectra of the cut gate [16384]")
+    p.add_argument("--late-only", action="store_true",
+                   help="with --keep-shipped: a trained resolver reads only the windows that start late, beside "
+                        "the shipped network of its pair, which keeps the whole windows (L36b)")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     import torch
@@ -206,6 +210,13 @@ def main(argv=None) -> int:
     print("gates: " + ", ".join(f"{k} {v['gate_right']} ({v['gate_spectra']})" for k, v in gates.items()))
     print(f"passed: {', '.join(f'{a},{b}' for a, b in resolvers) or 'none'}")
     shipped = load_twin_resolvers() if args.keep_shipped else {}
+    if args.late_only:
+        if not (args.keep_shipped and args.late_start_share > 0):
+            p.error("--late-only needs --keep-shipped and --late-start-share")
+        for pair, (net, start) in list(resolvers.items()):
+            if pair in shipped:                       # the shipped network keeps the whole windows
+                shipped[pair][0].late_net = net
+                resolvers[pair] = shipped[pair]
     measured = {**shipped, **resolvers}
     if not resolvers:
         print("no pair passed its simulated gate: no real measurement, nothing saved")
@@ -218,7 +229,7 @@ def main(argv=None) -> int:
                       "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
                       "shared": bool(args.shared), "balanced": bool(args.balanced),
                       "presence": bool(args.presence), "epochs": cfg.epochs,
-                      "late_start_share": cfg.late_start_share,
+                      "late_start_share": cfg.late_start_share, "late_only": bool(args.late_only),
                       "gate_seed": cfg.gate_seed,
                       "gate_n": args.shared_gate_n if args.shared else cfg.gate_n, "gate_model": args.model,
                       "gate_threshold": threshold, "gate": args.gate, "min_gate": args.min_gate, "gates": gates,

@@ -65,6 +65,8 @@ def twin_resolvers() -> str:
             notes.append(f"also where only one reaches the threshold and the other has p >= {SWAP_CANDIDATE:g}")
         if r.get("late_start"):
             notes.append(f"windows starting up to {LATE_START_MAX} eV late read")
+        if r.get("late_net"):
+            notes.append(f"windows starting up to {LATE_START_MAX} eV late read by a second network trained on them")
         kind = f" ({'; '.join(notes)})" if notes else ""
         lines.append(f"  {'/'.join(r['pair'])}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

@@ -40,7 +40,10 @@ not swap.
 ``late_start``) read a window whose first channels are unmeasured (a spectrum starting just before
 the edges; at most :data:`~eels_helpers.models.twin_resolver.LATE_START_MAX`) with them set to the
 first measured value; gate on fresh simulated spectra cut at 1-21 channels: N/Sc 0.952 (uncut 0.966),
-Tb/Dy 0.920 (0.913), Ho/Er 0.863 (0.892); Tm/Yb, C/K and B/Cl failed it.
+Tb/Dy 0.920 (0.913), Ho/Er 0.863 (0.892); Tm/Yb, C/K and B/Cl failed it. A pair may carry a second
+network for late windows only (file entry ``late_state``, ``net.late_net``; session 36, experiment
+L36b): whole windows are read by the pair's network, windows that start late by ``late_net``, a
+resolver trained on such windows (``TwinResolverConfig.late_start_share``, experiment L36).
 """
 
 from __future__ import annotations
@@ -120,6 +123,10 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         net.swap = bool(entry.get("swap", False))            # also decides below the threshold (T28)
         net.late_start = bool(entry.get("late_start", False))  # reads windows that start late (W28)
+        if "late_state" in entry:                              # a second network for late windows only (L36b)
+            late = TwinResolver(presence=net.presence)
+            late.load_state_dict({k: v.float() for k, v in entry["late_state"].items()})
+            net.late_net = late.eval()
         out[tuple(key.split(","))] = (net.eval(), int(entry["start_channel"]))
     return out
 
@@ -129,8 +136,8 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
     gate (``gate_right`` among ``gate_spectra``), ``fitted``, ``presence`` (a presence resolver: it
     drops only the second twin, where absent), ``swap`` (it also decides where only one twin
-    reaches the threshold) and ``late_start`` (it reads windows whose first channels are unmeasured);
-    [] when there is no file."""
+    reaches the threshold), ``late_start`` (it reads windows whose first channels are unmeasured) and
+    ``late_net`` (such windows are read by a second network trained on them); [] when there is no file."""
     blob = _read_file(path)
     if blob is None:
         return []
@@ -145,7 +152,8 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
                      "training_spectra": gate.get("training_spectra"), "gate_spectra": gate.get("gate_spectra"),
                      "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False)),
                      "swap": bool(blob["pairs"][key].get("swap", False)),
-                     "late_start": bool(blob["pairs"][key].get("late_start", False))})
+                     "late_start": bool(blob["pairs"][key].get("late_start", False)),
+                     "late_net": "late_state" in blob["pairs"][key]})
     return rows
 
 
@@ -154,7 +162,9 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
     """The twin decisions for a batch: ``inputs`` the network inputs (n, 3072), ``reported`` (n, 80)
     bool over ``ELEMENTS``. Where both twins of a pair with a resolver are reported and the window
     is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair); a
-    presence resolver (``net.presence``) drops only the second twin, where it says it is absent.
+    presence resolver (``net.presence``) drops only the second twin, where it says it is absent. A
+    pair with ``net.late_net`` also decides where the window starts late (:func:`twin_windows` with
+    ``late_start``), there with ``late_net``.
     With ``probabilities`` (n, 80), a swap pair (``net.swap``) is also resolved where only one twin
     is reported and the other's probability is >= :data:`SWAP_CANDIDATE`: the favoured one is reported.
 
@@ -180,12 +190,16 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
         rows = np.flatnonzero(both | one)
         if rows.size == 0:
             continue
-        w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False))
+        late_net = getattr(net, "late_net", None)
+        w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False) or late_net is not None)
+        late = ~twin_windows(x[rows], start)[1][ok] if late_net is not None else np.zeros(int(ok.sum()), bool)
         rows, w = rows[ok], w[torch.from_numpy(ok)]
         if rows.size == 0:
             continue
         with torch.no_grad():
             q = torch.sigmoid(net(w)).reshape(-1).double().numpy()      # P(b) against a
+            if late.any():                                               # late windows: the late network
+                q[late] = torch.sigmoid(late_net(w[torch.from_numpy(late)])).reshape(-1).double().numpy()
         for row, qb in zip(rows.tolist(), q.tolist()):
             if net.presence and qb > 0.5:                 # the second twin is there too: both stay
                 continue

@@ -273,13 +273,19 @@ def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResol
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
     """Write ``{(a, b): net}`` with ``provenance`` (what made them, what they measured) atomically
-    (:func:`eels_helpers.models.model_files.atomic_save`)."""
+    (:func:`eels_helpers.models.model_files.atomic_save`); a net's ``late_net`` (a second network for
+    windows that start late, L36b) is stored beside it."""
     from eels_helpers.models.model_files import atomic_save
 
+    def entry(a, b, net):
+        out = {"start_channel": window_start(a, b), "presence": bool(net.presence),
+               "swap": bool(getattr(net, "swap", False)), "late_start": bool(getattr(net, "late_start", False)),
+               "state": {k: v.half() for k, v in net.state_dict().items() if not k.startswith("late_net.")}}
+        late = getattr(net, "late_net", None)              # a second network for late windows only (L36b)
+        if late is not None:
+            out["late_state"] = {k: v.half() for k, v in late.state_dict().items()}
+        return out
+
     blob = {"format": "eels_helpers twin resolvers 1", "provenance": provenance,
-            "pairs": {f"{a},{b}": {"start_channel": window_start(a, b), "presence": bool(net.presence),
-                                   "swap": bool(getattr(net, "swap", False)),
-                                   "late_start": bool(getattr(net, "late_start", False)),
-                                   "state": {k: v.half() for k, v in net.state_dict().items()}}
-                      for (a, b), net in resolvers.items()}}
+            "pairs": {f"{a},{b}": entry(a, b, net) for (a, b), net in resolvers.items()}}
     return atomic_save(blob, path)

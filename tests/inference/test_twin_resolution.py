@@ -306,3 +306,42 @@ def test_windows_that_start_late_are_read_flat_extended_by_the_pairs_that_passed
     P[:, [ELEMENTS.index("N"), ELEMENTS.index("Sc")]] = 0.9
     _, found = resolve_reported(cut, P >= 0.5, resolvers)
     assert len(found) == rows.size and np.mean([d.kept == "N" for _, d in found]) >= 0.85
+
+
+def test_a_pairs_late_network_reads_only_the_windows_that_start_late(tmp_path):
+    """L36b: a pair with ``late_net`` decides whole windows with its own network and windows that
+    start late (zeros before a cut 1..LATE_START_MAX channels into the window) with ``late_net``;
+    the file keeps the second network (``late_state``) and the summary says so."""
+    import torch
+
+    from eels_helpers.inference.twin_resolution import resolve_reported, resolver_summary
+    from eels_helpers.models.twin_resolver import TwinResolver
+    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.training.twin_resolver import save_twin_resolvers, window_start
+
+    def constant(logit):
+        net = TwinResolver(presence=True)
+        with torch.no_grad():
+            for p in net.parameters():
+                p.zero_()
+            net.layers[-1].bias.fill_(logit)
+        return net.eval()
+
+    start = window_start("C", "K")
+    X = np.ones((2, 3072), np.float32) + np.arange(3072, dtype=np.float32)[None] * 1e-3
+    X[1, :start + 10] = 0.0                                   # the second spectrum starts 10 eV into the window
+    reported = np.zeros((2, 80), bool)
+    reported[:, [ELEMENTS.index("C"), ELEMENTS.index("K")]] = True
+    net = constant(-5.0)                                      # whole windows: K absent
+    net.late_net = constant(5.0)                              # late windows: K present
+    out, found = resolve_reported(X, reported, {("C", "K"): (net, start)})
+    assert not out[0, ELEMENTS.index("K")] and out[1, ELEMENTS.index("K")]
+    assert [row for row, _ in found] == [0]
+    alone = constant(-5.0)                                    # without a late network the late window is not read
+    assert [row for row, _ in resolve_reported(X, reported, {("C", "K"): (alone, start)})[1]] == [0]
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
+    (again, _), = load_twin_resolvers(path).values()
+    assert isinstance(again.late_net, TwinResolver)
+    out2, _ = resolve_reported(X, reported, {("C", "K"): (again, start)})
+    assert np.array_equal(out2, out)
+    assert [r["late_net"] for r in resolver_summary(path)] == [True]
