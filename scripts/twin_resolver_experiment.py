@@ -217,6 +217,8 @@ def main(argv=None) -> int:
             if pair in shipped:                       # the shipped network keeps the whole windows
                 shipped[pair][0].late_net = net
                 resolvers[pair] = shipped[pair]
+                key = ",".join(pair)                  # the gates describe the late network: the pair's own
+                gates[f"{key} late_net"] = gates.pop(key)   # (whole-window) provenance stays the kept one
     measured = {**shipped, **resolvers}
     if not resolvers:
         print("no pair passed its simulated gate: no real measurement, nothing saved")

@@ -165,7 +165,10 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
             + (["windows starting up to 21 eV late read"] if row["late_start"] else [])
         if (a, b) not in presence:
             assert f"{a}/{b}{' (' + '; '.join(notes) + ')' if notes else ''}:" in text
-    assert "C/K (presence: K dropped where absent, C kept):" in text
+    # C/K reads windows that start late with a second network trained on them (session 36, L36b)
+    assert {p for p in rows if rows[p]["late_net"]} == {("C", "K")}
+    assert ("C/K (presence: K dropped where absent, C kept; windows starting up to 21 eV late read by a second "
+            "network trained on them):") in text
     assert "B/Cl (presence: Cl dropped where absent, B kept):" in text
 
 
