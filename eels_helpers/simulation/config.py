@@ -449,7 +449,7 @@ NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"
 #: the measured 4d photoabsorption (Henke et al. 1993) that Lorentzians lack
 NAMED_CONFIGS["open-world-fano"] = {**NAMED_CONFIGS["open-world-autoionisation"],
                                     "white_line_model": "autoionisation-fano"}
-#: ``open-world-gas-sigma``: both of the above
+#: ``open-world-gas-sigma``: ``open-world-gas`` with ``open-world-sigma``'s resonances
 NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
 #: ``open-world-gas-rich``: ``open-world-gas`` whose noble gas reaches 95 % of the atoms (gas-phase spectra from
 #: environmental cells, solid noble gases, dense bubbles): the Materials Project holds Kr and Xe nearly only as
