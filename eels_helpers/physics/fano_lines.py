@@ -48,8 +48,6 @@ _SUB = 8
 #: points of the normalisation integral per line
 _NORM_POINTS = 6001
 
-_LANTHANIDES = frozenset("La Ce Pr Nd Pm Sm Eu Gd Tb Dy Ho Er Tm Yb".split())
-
 
 @dataclass(frozen=True)
 class FanoProfile:
@@ -68,10 +66,10 @@ class FanoProfile:
 
 def is_autoionising(line) -> bool:
     """Whether a :class:`~eels_helpers.physics.white_lines.WhiteLine` is an autoionising N4,5 line:
-    a lanthanide's N4,5 multiplet line (component ``N45_k``) at or above the 4d5/2 threshold (the
-    family's first onset, offset >= 0)."""
-    element, shell = line.family.split()
-    return element in _LANTHANIDES and shell == "N" and line.component.startswith("N45_") and line.offset_eV >= 0.0
+    a lanthanide's N4,5 multiplet line (component ``N45_k``: only the lanthanides' 4d -> 4f multiplet
+    writes such lines, :func:`eels_helpers.physics.white_line_calculation._multiplet_lines`) at or
+    above the 4d5/2 threshold (the family's first onset, offset >= 0)."""
+    return line.component.startswith("N45_") and line.offset_eV >= 0.0
 
 
 def fano_density(energy_eV, E_line, fwhm_eV, q: float) -> np.ndarray:
