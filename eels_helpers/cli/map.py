@@ -32,7 +32,9 @@ and runs of dead channels filled (:mod:`eels_helpers.inference.dead_channels`;
 Kept elements that the network commonly confuses with each other get a ``caution:`` line
 (:mod:`eels_helpers.inference.cautions`). An element whose above-threshold pixels are scattered (fewer
 than half of them with such a neighbour) is not kept (:mod:`eels_helpers.inference.map_coherence`,
-experiment S35; ``--keep-scattered`` keeps it). ``--confirm-on-sums`` keeps an element found in at most
+experiment S35; ``--keep-scattered`` keeps it), nor one whose pixels are no more clustered than random
+pixels and that the sum of all pixels does not report (experiment Z37; ``--keep-scattered`` too).
+``--confirm-on-sums`` keeps an element found in at most
 10 % of the pixels only where ``predict`` also reports it on the summed spectrum of those pixels
 (:mod:`eels_helpers.inference.map_confirmation`; off by default: experiments M35/M35b, research log).
 
@@ -93,7 +95,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_radioactive_option(parser)
     parser.add_argument("--keep-scattered", action="store_true",
                         help="keep an element whose above-threshold pixels are scattered (fewer than half of them "
-                             "with an above-threshold neighbour) [not kept: isolated noise pixels; research log S35]")
+                             "with an above-threshold neighbour, or no more clustered than random pixels and not "
+                             "reported on the sum of all pixels) [not kept: noise pixels; research log S35, Z37]")
     parser.add_argument("--confirm-on-sums", action="store_true",
                         help="keep an element found in at most 10 %% of the pixels only where the summed spectrum "
                              "of those pixels reports it too (off by default: it helped on some carbon-film "
@@ -159,6 +162,11 @@ def main(args: argparse.Namespace) -> int:
         print("not kept (scattered pixels; --keep-scattered keeps them): " + ", ".join(
             f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, {100 * v:.0f} % of them "
             "with a neighbour above the threshold)" for s, v in mapping.incoherent.items()))
+    if mapping.by_chance:
+        print("not kept (pixels no more clustered than chance, and the sum of all pixels does not report it; "
+              "--keep-scattered keeps them): " + ", ".join(
+                  f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, p {p:.2f} on the sum)"
+                  for s, p in mapping.by_chance.items()))
     if mapping.twin_pixels:
         print(f"twins with a resolver both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
               "one in each (--keep-twins keeps both)")

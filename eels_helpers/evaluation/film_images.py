@@ -9,8 +9,8 @@ counts per channel at the window's start, every pixel its own Poisson draw (the 
 27's experiment M27, seed 2828, so the figures since then compare). :func:`film_image_report` maps
 them as ``eels-id map`` does (pre-processing, the network, twin resolution on each pixel's 3 x 3
 neighbourhood, Tc/Pm withheld, the paper's 1 % pixel criterion, since session 35 the spatial-coherence
-test of :mod:`eels_helpers.inference.map_coherence`) and counts the images that keep an
-element other than carbon; ``eels-id evaluate --film-images N`` prints it.
+test of :mod:`eels_helpers.inference.map_coherence`, since session 37 its test against chance) and
+counts the images that keep an element other than carbon; ``eels-id evaluate --film-images N`` prints it.
 """
 
 from __future__ import annotations

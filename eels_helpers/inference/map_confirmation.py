@@ -25,7 +25,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CONFIRM_MAX_FRACTION", "pixel_sums", "confirm_on_sums"]
+__all__ = ["CONFIRM_MAX_FRACTION", "pixel_sums", "confirm_on_sums", "confirm_on_image_sum"]
 
 #: only elements kept in at most this fraction of the pixels are confirmed (experiment M35b)
 CONFIRM_MAX_FRACTION = 0.10
@@ -74,3 +74,26 @@ def confirm_on_sums(spectrum: Any, above: np.ndarray, kept: Sequence[str], model
                  int(above[:, ELEMENTS.index(e)].sum()), why)
     return tuple(confirmed), unconfirmed
 
+
+def confirm_on_image_sum(spectrum: Any, elements: Sequence[str], model: Any, threshold: float,
+                         **predict_options) -> tuple[tuple[str, ...], dict[str, float]]:
+    """``(confirmed, unconfirmed)`` as :func:`confirm_on_sums`, but on the summed spectrum of all the
+    image's pixels, one ``predict`` for every element of ``elements`` (experiment Z37: an element whose
+    above-threshold pixels are placed as chance would place them, :mod:`eels_helpers.inference.
+    map_coherence`; its own pixels were selected for their noise, all of them were not)."""
+    from eels_helpers.inference.predict import predict
+    from eels_helpers.physics.elements import ELEMENTS
+
+    elements = tuple(elements)
+    if not elements:
+        return (), {}
+    n_pixels = int(np.prod(spectrum.navigation_shape))
+    pred = predict(spectrum.summed(), model, threshold, **predict_options)[0]
+    p = np.asarray(pred.probabilities).reshape(-1)
+    confirmed = tuple(e for e in elements if e in pred.detected)
+    unconfirmed = {e: float(p[ELEMENTS.index(e)]) for e in elements if e not in confirmed}
+    for e, pe in unconfirmed.items():
+        log.info("%s: its above-threshold pixels are placed as chance places noise, and the sum of all %d pixels "
+                 "does not report it (p = %.2f): not kept (eels_helpers.inference.map_confirmation)", e,
+                 n_pixels, pe)
+    return confirmed, unconfirmed

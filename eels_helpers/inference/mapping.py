@@ -32,9 +32,9 @@ import numpy as np
 
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
-__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "MappingResult",
-           "QuantMap", "map_elements", "quantify_map", "score_identification", "score_quantification", "as_spectrum",
-           "read_map_input"]
+__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "AGAINST_CHANCE",
+           "MappingResult", "QuantMap", "map_elements", "quantify_map", "score_identification",
+           "score_quantification", "as_spectrum", "read_map_input"]
 
 #: the paper's threshold for the ensemble in the SI demo (reference implementation)
 MAPPING_THRESHOLD = 0.75
@@ -44,6 +44,9 @@ PRESENCE_FRACTION = 0.01
 CONFIRM_ON_SUMS = False
 #: keep only elements whose above-threshold pixels are spatially coherent (:mod:`~eels_helpers.inference.map_coherence`)
 SPATIAL_COHERENCE = True
+#: elements whose pixels pass the coherence rule no better than chance placements are decided on the
+#: sum of all pixels (:func:`~eels_helpers.inference.map_coherence.chance_share`, experiment Z37)
+AGAINST_CHANCE = True
 
 
 # --------------------------------------------------------------------------- results
@@ -62,6 +65,9 @@ class MappingResult:
     not report, with their probability there (:mod:`eels_helpers.inference.map_confirmation`);
     incoherent: elements above the presence criterion whose above-threshold pixels are scattered,
     with the share of them that has an above-threshold neighbour (:mod:`eels_helpers.inference.map_coherence`).
+    by_chance: elements whose above-threshold pixels are no more clustered than chance placements of as many
+    pixels and that the sum of all pixels does not report, with their probability on that sum
+    (:func:`eels_helpers.inference.map_confirmation.confirm_on_image_sum`, experiment Z37).
     """
 
     probabilities: np.ndarray
@@ -76,6 +82,7 @@ class MappingResult:
     withheld: dict[str, float] = field(default_factory=dict)
     unconfirmed: dict[str, float] = field(default_factory=dict)
     incoherent: dict[str, float] = field(default_factory=dict)
+    by_chance: dict[str, float] = field(default_factory=dict)
 
     @property
     def navigation_shape(self) -> tuple[int, ...]:
@@ -177,7 +184,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
                  repair_gain_steps: bool = REPAIR_GAIN_STEPS,
                  allow_radioactive: bool = False, confirm_on_sums: bool = CONFIRM_ON_SUMS,
-                 spatial_coherence: bool = SPATIAL_COHERENCE) -> MappingResult:
+                 spatial_coherence: bool = SPATIAL_COHERENCE, against_chance: bool = AGAINST_CHANCE) -> MappingResult:
     """Per-pixel element probabilities of a spectrum image and the elements it keeps.
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
@@ -253,6 +260,14 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         :data:`~eels_helpers.inference.map_coherence.COHERENCE_MIN` of its above-threshold pixels
         have an above-threshold neighbour (:mod:`eels_helpers.inference.map_coherence`; the others
         are listed in ``MappingResult.incoherent``).
+    against_chance : bool, default :data:`AGAINST_CHANCE`
+        With ``spatial_coherence``: an element whose neighbour share, over the pixels where the network
+        put it above the threshold (before twin resolution, with any it was swapped into), does not
+        exceed what random placements of as many pixels reach
+        (:func:`~eels_helpers.inference.map_coherence.chance_share`) is kept only where ``predict``
+        reports it on the sum of all pixels
+        (:func:`~eels_helpers.inference.map_confirmation.confirm_on_image_sum`; the others are listed
+        in ``MappingResult.by_chance``).
     progress : bool, default False
         A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
         ``--quiet``).
@@ -278,8 +293,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.map_coherence import COHERENCE_MIN, neighbour_share
-    from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION
+    from eels_helpers.inference.map_coherence import COHERENCE_MIN, chance_share, neighbour_share
+    from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION, confirm_on_image_sum
     from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess, repair_summaries
@@ -317,6 +332,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     if not families:
         probs[...] = 0.0           # a window with no edge family: nothing can be identified
     twin_pixels = 0
+    network_above = (probs >= threshold).reshape(-1, len(ELEMENTS))   # each pixel from its own counts
     if not keep_twins:             # onset twins both reported in a pixel: the resolver drops one
         flat, found = resolve_probability_maps(x.reshape(-1, x.shape[-1]), probs.reshape(-1, len(ELEMENTS)),
                                                float(threshold), navigation_shape=probs.shape[:-1],
@@ -331,18 +347,18 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         mean = probs.reshape(-1, len(ELEMENTS)).mean(axis=0)
         for symbol, fraction in withheld.items():
             logging.getLogger(__name__).info(withheld_line(symbol, fraction, mean, what="pixels"))
+    on_sums = dict(offset_eV=float(offset_eV), device=device, bfloat16=bfloat16, int8=int8, keep_twins=keep_twins,
+                   remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
+                   repair_gain_steps=repair_gain_steps, allow_radioactive=allow_radioactive)
     if confirm_on_sums:            # elements kept in few pixels identified on the sum of those pixels (M35b)
         rare = [e for e in detected if frac[ELEMENTS.index(e)] <= CONFIRM_MAX_FRACTION]
-        _, unconfirmed = confirm_kept(
-            spectrum, above, rare, loaded, float(threshold), offset_eV=float(offset_eV), device=device,
-            bfloat16=bfloat16, int8=int8, keep_twins=keep_twins, remove_spikes=remove_spikes,
-            fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps,
-            allow_radioactive=allow_radioactive)
+        _, unconfirmed = confirm_kept(spectrum, above, rare, loaded, float(threshold), **on_sums)
         detected = tuple(e for e in detected if e not in unconfirmed)
-    incoherent = {}
+    incoherent, by_chance = {}, {}
     if spatial_coherence:          # scattered above-threshold pixels are noise, a phase is contiguous (S35)
         nav = probs.shape[:-1]
-        shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
+        masks = {e: above[:, ELEMENTS.index(e)].reshape(nav) for e in detected}
+        shares = {e: neighbour_share(m) for e, m in masks.items()}
         incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
         for symbol, share in incoherent.items():
             logging.getLogger(__name__).info(
@@ -350,11 +366,20 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                 "(< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)", symbol,
                 100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
         detected = tuple(e for e in detected if e not in incoherent)
+        if against_chance:         # placed as chance places noise: decided on the sum of all pixels (Z37)
+            # the network's own pixels (each from its own counts; the resolvers' 3 x 3 reading makes the
+            # pixels where they keep a twin cluster), with those a twin was swapped into (Z37b)
+            masks = {e: (network_above[:, ELEMENTS.index(e)] | above[:, ELEMENTS.index(e)]).reshape(nav)
+                     for e in detected}
+            shares = {e: neighbour_share(m) for e, m in masks.items()}
+            placed = [e for e in detected if np.isfinite(shares[e]) and not shares[e] > chance_share(masks[e])]
+            _, by_chance = confirm_on_image_sum(spectrum, placed, loaded, float(threshold), **on_sums)
+            detected = tuple(e for e in detected if e not in by_chance)
     seconds = time.perf_counter() - t0
     name = getattr(loaded, "name", "") or str(model)
     return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
                          detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld,
-                         unconfirmed, incoherent)
+                         unconfirmed, incoherent, by_chance)
 
 
 # --------------------------------------------------------------------------- quantification

@@ -181,6 +181,7 @@ def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingRes
             f.attrs["withheld"] = json.dumps(mapping.withheld)
             f.attrs["unconfirmed"] = json.dumps(mapping.unconfirmed)
             f.attrs["incoherent"] = json.dumps(mapping.incoherent)
+            f.attrs["by_chance"] = json.dumps(mapping.by_chance)
             f.attrs["source"] = str(getattr(spectrum, "source", "") or "")
             f.create_dataset("probabilities", data=mapping.probabilities, compression="gzip",
                              compression_opts=1)

@@ -146,8 +146,8 @@ def test_lazy_signal_is_computed_to_the_same_answer():
 
 
 def test_map_elements_on_a_signal_and_probability_maps_keep_the_navigation_axes():
-    s = signal_1d(marked_data())
-    result = map_elements(s, FeMarker(), threshold=0.5, device="cpu")
+    s = signal_1d(marked_data())          # 3 of 12 pixels: as clustered as chance makes them, so without Z37's test
+    result = map_elements(s, FeMarker(), threshold=0.5, device="cpu", against_chance=False)
     assert result.navigation_shape == (3, 4) and result.detected == ("Fe",)
     [fe_map] = hsig.probability_maps(s, result)
     assert isinstance(fe_map, hs.signals.Signal2D)
