@@ -123,6 +123,7 @@ def load_twin_resolvers(path: str | Path | None = None) -> dict:
         net.load_state_dict({k: v.float() for k, v in entry["state"].items()})
         net.swap = bool(entry.get("swap", False))            # also decides below the threshold (T28)
         net.late_start = bool(entry.get("late_start", False))  # reads windows that start late (W28)
+        net.early_end = bool(entry.get("early_end", False))    # reads windows that end early (E37)
         if "late_state" in entry:                              # a second network for late windows only (L36b)
             late = TwinResolver(presence=net.presence)
             late.load_state_dict({k: v.float() for k, v in entry["late_state"].items()})
@@ -164,7 +165,7 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
     is measured (no zero channel), the disfavoured twin is dropped (one resolver pass per pair); a
     presence resolver (``net.presence``) drops only the second twin, where it says it is absent. A
     pair with ``net.late_net`` also decides where the window starts late (:func:`twin_windows` with
-    ``late_start``), there with ``late_net``.
+    ``late_start``), there with ``late_net``; a pair with ``net.early_end`` also where it ends early.
     With ``probabilities`` (n, 80), a swap pair (``net.swap``) is also resolved where only one twin
     is reported and the other's probability is >= :data:`SWAP_CANDIDATE`: the favoured one is reported.
 
@@ -172,7 +173,7 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
     [(row, TwinDecision)]`` in row order)."""
     import torch
 
-    from eels_helpers.models.twin_resolver import twin_windows
+    from eels_helpers.models.twin_resolver import twin_windows, window_coverage
     from eels_helpers.physics.elements import ELEMENTS
 
     resolvers = load_twin_resolvers() if resolvers is None else resolvers
@@ -191,8 +192,9 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
         if rows.size == 0:
             continue
         late_net = getattr(net, "late_net", None)
-        w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False) or late_net is not None)
-        late = ~twin_windows(x[rows], start)[1][ok] if late_net is not None else np.zeros(int(ok.sum()), bool)
+        w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False) or late_net is not None,
+                             early_end=getattr(net, "early_end", False))
+        late = window_coverage(x[rows], start)[1][ok] if late_net is not None else np.zeros(int(ok.sum()), bool)
         rows, w = rows[ok], w[torch.from_numpy(ok)]
         if rows.size == 0:
             continue

@@ -111,18 +111,26 @@ def balanced_set(a: str, b: str, n: int, seed: int, config: str):
     return np.concatenate([Xa, Xb]), np.concatenate([Ya, Yb])
 
 
-def starting_late(X, start_channel: int, seed: int, share: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+def starting_late(X, start_channel: int, seed: int, share: float = 1.0,
+                  end: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(copies of spectra X (n, 3072), (n,) bool: cut) where a ``share`` of them (drawn with ``seed``)
     start late: every channel before ``start_channel`` + k set to zero, k uniform in
     1..:data:`~eels_helpers.models.twin_resolver.LATE_START_MAX` per spectrum, as a spectrum recorded
-    from there (or cut at a splice) just before a twin window (experiment L36)."""
-    from eels_helpers.models.twin_resolver import LATE_START_MAX
+    from there (or cut at a splice) just before a twin window (experiment L36). With ``end`` they end
+    early instead: every channel from the window's end - k on set to zero, k uniform in
+    1..:data:`~eels_helpers.models.twin_resolver.EARLY_END_MAX` (experiment E37)."""
+    from eels_helpers.models.twin_resolver import EARLY_END_MAX, LATE_START_MAX, WINDOW_CHANNELS
 
     rng = np.random.default_rng(seed)
     X = np.array(X, dtype=np.float32, copy=True)
     cut = rng.random(len(X)) < share
-    k = rng.integers(1, LATE_START_MAX + 1, size=len(X))
-    X[(np.arange(X.shape[1])[None, :] < (start_channel + k)[:, None]) & cut[:, None]] = 0.0
+    channel = np.arange(X.shape[1])[None, :]
+    if end:
+        k = rng.integers(1, EARLY_END_MAX + 1, size=len(X))
+        X[(channel >= (start_channel + WINDOW_CHANNELS - k)[:, None]) & cut[:, None]] = 0.0
+    else:
+        k = rng.integers(1, LATE_START_MAX + 1, size=len(X))
+        X[(channel < (start_channel + k)[:, None]) & cut[:, None]] = 0.0
     return X, cut
 
 
@@ -245,22 +253,24 @@ def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverCon
 
 
 def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
-                    seed: int = 2929, n: int = 16384) -> dict:
+                    seed: int = 2929, n: int = 16384, end: bool = False) -> dict:
     """Experiment W28's gate for windows that start late: ``n`` fresh simulated spectra (``seed``), each
     cut at a uniform 1..LATE_START_MAX leading window channels (:func:`starting_late`), ``model`` run on
     the cut spectra; rows with exactly one twin labelled (``cfg.presence``: either or both), both
     reported at ``threshold`` in the cut spectrum, whole window measured before the cut. Per class (as
     :func:`gate_by_class`): ``{a: {"cut": share right, "uncut": share right on the same rows whole,
-    "spectra": m}, b: ...}``; ``net`` reads the cut windows padded (``late_start``)."""
+    "spectra": m}, b: ...}``; ``net`` reads the cut windows padded (``late_start``). With ``end`` the
+    same for windows that end early (1..EARLY_END_MAX trailing channels cut, read with ``early_end``;
+    experiment E37)."""
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.models.twin_resolver import twin_windows
 
     start = window_start(a, b)
     X, Y, ia, ib, one = _pair_set(a, b, n, seed, cfg.config, None, False, cfg.presence)
-    Xc, _ = starting_late(X, start, seed + 1)
+    Xc, _ = starting_late(X, start, seed + 1, end=end)
     P = run_model(_as_loaded(model, "cpu"), Xc)
     w, whole = twin_windows(X, start)
-    wc, ok = twin_windows(Xc, start, late_start=True)
+    wc, ok = twin_windows(Xc, start, late_start=not end, early_end=end)
     sel = one & whole & ok & (P[:, ia] >= threshold) & (P[:, ib] >= threshold)
     truth = Y[sel][:, ib] > 0.5
     if not sel.any():
@@ -280,6 +290,7 @@ def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:
     def entry(a, b, net):
         out = {"start_channel": window_start(a, b), "presence": bool(net.presence),
                "swap": bool(getattr(net, "swap", False)), "late_start": bool(getattr(net, "late_start", False)),
+               "early_end": bool(getattr(net, "early_end", False)),
                "state": {k: v.half() for k, v in net.state_dict().items() if not k.startswith("late_net.")}}
         late = getattr(net, "late_net", None)              # a second network for late windows only (L36b)
         if late is not None:

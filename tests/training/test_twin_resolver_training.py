@@ -196,3 +196,35 @@ def test_late_start_training_and_gate(tmp_path):
     assert set(gate) == {"C", "K"}
     for g in gate.values():
         assert g["spectra"] >= 0 and (g["spectra"] == 0 or 0.0 <= g["cut"] <= 1.0 and 0.0 <= g["uncut"] <= 1.0)
+
+
+def test_early_end_cuts_and_gate(tmp_path):
+    """E37: spectra that end 1..EARLY_END_MAX channels before a pair's window ends (zeros after), read
+    padded by twin_windows(early_end=True) and not otherwise; the same seed cuts the start as before
+    (L36's draws unchanged); a resolver marked early_end keeps the mark through its file; the cut gate
+    with ``end`` scores each class cut and whole."""
+    import numpy as np
+
+    from eels_helpers.models.twin_resolver import EARLY_END_MAX, WINDOW_CHANNELS, TwinResolver, twin_windows
+
+    start = window_start("C", "K")
+    X, _ = simulated_set(["C", "K"], 128, 3, "open-world-sharp")
+    whole = twin_windows(X, start)[1]
+    end_X, cut = starting_late(X, start, seed=5, share=0.5, end=True)
+    late_X, late_cut = starting_late(X, start, seed=5, share=0.5)
+    assert np.array_equal(cut, late_cut) and np.array_equal(end_X[~cut], X[~cut])
+    last = WINDOW_CHANNELS - 1 - np.argmax(end_X[cut][:, start:start + WINDOW_CHANNELS][:, ::-1] != 0, axis=1)
+    assert ((last >= WINDOW_CHANNELS - 1 - EARLY_END_MAX) & (last <= WINDOW_CHANNELS - 2))[whole[cut]].all()
+    assert (end_X[cut][:, start + WINDOW_CHANNELS:] == 0).all() and not twin_windows(end_X, start)[1][cut].any()
+    assert twin_windows(end_X, start, early_end=True)[1][cut][whole[cut]].all()
+    assert not twin_windows(late_X, start, early_end=True)[1][late_cut][whole[late_cut]].any()
+    net = TwinResolver(presence=True).eval()
+    net.early_end = True
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
+    (again, _), = load_twin_resolvers(path).values()
+    assert again.early_end and not again.late_start
+    gate = late_start_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
+                           seed=7, n=128, end=True)
+    assert set(gate) == {"C", "K"}
+    for g in gate.values():
+        assert g["spectra"] >= 0 and (g["spectra"] == 0 or 0.0 <= g["cut"] <= 1.0 and 0.0 <= g["uncut"] <= 1.0)
