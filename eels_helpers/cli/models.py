@@ -49,7 +49,7 @@ def verification_defaults() -> str:
 def twin_resolvers() -> str:
     """Lines naming the shipped twin resolvers: pairs, training configuration, simulated gate."""
     from eels_helpers.inference.twin_resolution import SWAP_CANDIDATE, resolver_summary
-    from eels_helpers.models.twin_resolver import LATE_START_MAX
+    from eels_helpers.models.twin_resolver import EARLY_END_MAX, LATE_START_MAX
 
     rows = resolver_summary()
     if not rows:
@@ -67,6 +67,8 @@ def twin_resolvers() -> str:
             notes.append(f"windows starting up to {LATE_START_MAX} eV late read")
         if r.get("late_net"):
             notes.append(f"windows starting up to {LATE_START_MAX} eV late read by a second network trained on them")
+        if r.get("early_end"):
+            notes.append(f"windows ending up to {EARLY_END_MAX} eV early read")
         kind = f" ({'; '.join(notes)})" if notes else ""
         lines.append(f"  {'/'.join(r['pair'])}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

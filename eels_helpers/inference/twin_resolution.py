@@ -44,6 +44,15 @@ Tb/Dy 0.920 (0.913), Ho/Er 0.863 (0.892); Tm/Yb, C/K and B/Cl failed it. A pair 
 network for late windows only (file entry ``late_state``, ``net.late_net``; session 36, experiment
 L36b): whole windows are read by the pair's network, windows that start late by ``late_net``, a
 resolver trained on such windows (``TwinResolverConfig.late_start_share``, experiment L36).
+
+**Windows that end early** (session 37, experiment E37; file entry ``early_end``): N/Sc, Tb/Dy, Ho/Er,
+Tm/Yb and C/K read a window whose last channels are unmeasured (a spectrum that ends soon after the
+edges, a C K acquisition up to ~340 eV; at most :data:`~eels_helpers.models.twin_resolver.EARLY_END_MAX`,
+the last measured channel >= 30 eV above the lower onset) with them set to the last measured value,
+by the pair's own network; gate on fresh simulated spectra cut at 1-39 trailing channels (W28's bar,
+``scripts/early_end_gate.py``): N/Sc 0.952 / 0.963 (whole 0.970 / 0.957), Tb/Dy 0.912 / 0.950, Ho/Er
+0.874 / 0.947, Tm/Yb 0.914 / 0.923, C/K (K absent / present) 0.930 / 0.898; B/Cl failed (Cl absent
+0.800 of 35).
 """
 
 from __future__ import annotations
@@ -137,8 +146,9 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
     ``config`` (the simulator configuration it was trained on), ``training_spectra``, its simulated
     gate (``gate_right`` among ``gate_spectra``), ``fitted``, ``presence`` (a presence resolver: it
     drops only the second twin, where absent), ``swap`` (it also decides where only one twin
-    reaches the threshold), ``late_start`` (it reads windows whose first channels are unmeasured) and
-    ``late_net`` (such windows are read by a second network trained on them); [] when there is no file."""
+    reaches the threshold), ``late_start`` (it reads windows whose first channels are unmeasured),
+    ``late_net`` (such windows are read by a second network trained on them) and ``early_end`` (it
+    reads windows whose last channels are unmeasured, E37); [] when there is no file."""
     blob = _read_file(path)
     if blob is None:
         return []
@@ -154,7 +164,8 @@ def resolver_summary(path: str | Path | None = None) -> list[dict]:
                      "gate_right": gate.get("gate_right"), "presence": bool(blob["pairs"][key].get("presence", False)),
                      "swap": bool(blob["pairs"][key].get("swap", False)),
                      "late_start": bool(blob["pairs"][key].get("late_start", False)),
-                     "late_net": "late_state" in blob["pairs"][key]})
+                     "late_net": "late_state" in blob["pairs"][key],
+                     "early_end": bool(blob["pairs"][key].get("early_end", False))})
     return rows
 
 

@@ -104,7 +104,8 @@ def test_a_batch_is_resolved_as_each_spectrum_alone():
     P[18:, ELEMENTS.index("N")] = 0.9                    # N alone in the others
     resolvers = load_twin_resolvers()
     reported, found = resolve_reported(X, P >= 0.5, resolvers, P)
-    measured = twin_windows(X, resolvers[("N", "Sc")][1], late_start=True)[1]     # N/Sc reads late starts (W28)
+    measured = twin_windows(X, resolvers[("N", "Sc")][1], late_start=True,      # N/Sc reads late starts (W28)
+                            early_end=True)[1]                                  # and early ends (E37)
     assert not measured[3] and measured[:18].sum() >= 5
     assert [row for row, d in found if not d.swapped] == [r for r in range(18) if measured[r]]
     assert all(row >= 18 and d.kept == "Sc" and P[row, ELEMENTS.index("Sc")] >= SWAP_CANDIDATE
@@ -162,13 +163,16 @@ def test_resolver_summary_names_each_shipped_pair_with_its_training_and_gate(tmp
     text = twin_resolvers()
     for (a, b), row in rows.items():
         notes = (["also where only one reaches the threshold and the other has p >= 0.05"] if row["swap"] else []) \
-            + (["windows starting up to 21 eV late read"] if row["late_start"] else [])
+            + (["windows starting up to 21 eV late read"] if row["late_start"] else []) \
+            + (["windows ending up to 39 eV early read"] if row["early_end"] else [])
         if (a, b) not in presence:
             assert f"{a}/{b}{' (' + '; '.join(notes) + ')' if notes else ''}:" in text
     # C/K reads windows that start late with a second network trained on them (session 36, L36b)
     assert {p for p in rows if rows[p]["late_net"]} == {("C", "K")}
     assert ("C/K (presence: K dropped where absent, C kept; windows starting up to 21 eV late read by a second "
-            "network trained on them):") in text
+            "network trained on them; windows ending up to 39 eV early read):") in text
+    # every pair but B/Cl reads windows that end early with its own network (session 37, E37)
+    assert {p for p in rows if rows[p]["early_end"]} == set(rows) - {("B", "Cl")}
     assert "B/Cl (presence: Cl dropped where absent, B kept):" in text
 
 
