@@ -357,8 +357,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     incoherent, by_chance = {}, {}
     if spatial_coherence:          # scattered above-threshold pixels are noise, a phase is contiguous (S35)
         nav = probs.shape[:-1]
-        masks = {e: above[:, ELEMENTS.index(e)].reshape(nav) for e in detected}
-        shares = {e: neighbour_share(m) for e, m in masks.items()}
+        shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
         incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
         for symbol, share in incoherent.items():
             logging.getLogger(__name__).info(
