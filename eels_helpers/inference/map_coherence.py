@@ -71,7 +71,16 @@ def chance_share(mask: np.ndarray, draws: int = CHANCE_DRAWS, percentile: float 
     k, n = int(mask.sum()), mask.size
     if k < 2:
         return float("nan")
-    order = np.random.default_rng(seed).random((int(draws), n)).argsort(axis=1)
-    placed = np.zeros((int(draws), n), dtype=bool)
-    np.put_along_axis(placed, order[:, :k], True, axis=1)
-    return float(np.percentile(_neighbour_shares(placed.reshape((int(draws),) + mask.shape)), percentile))
+    rng, shares = np.random.default_rng(seed), []
+    block = max(1, _BLOCK_PIXELS // n)             # draws at a time: a large image's draws in pieces
+    for first in range(0, int(draws), block):
+        m = min(block, int(draws) - first)
+        keys = rng.random((m, n))                  # the k smallest keys of each draw are its pixels
+        placed = np.zeros((m, n), dtype=bool)
+        np.put_along_axis(placed, np.argpartition(keys, k - 1, axis=1)[:, :k], True, axis=1)
+        shares.append(_neighbour_shares(placed.reshape((m,) + mask.shape)))
+    return float(np.percentile(np.concatenate(shares), percentile))
+
+
+#: random placements are drawn in blocks of about this many pixels (memory: ~10 bytes each)
+_BLOCK_PIXELS = 1 << 22

@@ -133,3 +133,14 @@ def test_cli_map_leaves_out_pixels_placed_as_by_chance_and_writes_them(tmp_path,
     assert "Ar (8.0 % of pixels, p 0.00 on the sum)" in line
     with h5py.File(tmp_path / "maps" / "mapping.h5") as f:
         assert json.loads(f.attrs["kept"]) == ["C"] and "Ar" in json.loads(f.attrs["by_chance"])
+
+
+def test_chance_share_draws_a_large_image_in_blocks_with_the_same_result(monkeypatch):
+    """A 512 x 512 image's 200 draws would hold 52 M pixels at once; they are drawn in blocks from the
+    same random stream, so the value does not depend on the block size."""
+    from eels_helpers.inference import map_coherence
+
+    m = np.random.default_rng(3).random((60, 130)) < 0.02
+    whole = map_coherence.chance_share(m)
+    monkeypatch.setattr(map_coherence, "_BLOCK_PIXELS", 1000)          # 1 draw per block
+    assert map_coherence.chance_share(m) == whole
