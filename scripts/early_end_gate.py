@@ -45,8 +45,12 @@ def main(argv=None) -> int:
 
     from eels_helpers.inference.predict import _as_loaded
     from eels_helpers.inference.twin_resolution import RESOLVERS_PATH, load_twin_resolvers, resolver_summary
-    from eels_helpers.models.model_files import atomic_save
-    from eels_helpers.training.twin_resolver import TwinResolverConfig, late_start_gate
+    from eels_helpers.training.twin_resolver import (
+        TwinResolverConfig,
+        cut_gate_passed,
+        late_start_gate,
+        save_twin_resolvers,
+    )
 
     resolvers = load_twin_resolvers()
     configs = {row["pair"]: row["config"] for row in resolver_summary()}
@@ -59,21 +63,20 @@ def main(argv=None) -> int:
         net, _ = resolvers[(a, b)]
         cfg = TwinResolverConfig(config=configs[(a, b)], presence=bool(net.presence))
         res = late_start_gate(net, a, b, args.model, threshold, cfg, args.seed + k, args.n, end=True)
-        ok = all(r["spectra"] >= args.min_gate and r["cut"] >= args.gate and r["cut"] >= r["uncut"] - 0.03
-                 for r in res.values())
+        ok = cut_gate_passed(res, args.gate, args.min_gate)
         gates[f"{a},{b}"] = {"config": cfg.config, "seed": args.seed + k, "n": args.n, "classes": res, "passed": ok}
         passed += [(a, b)] if ok else []
         print(f"{a}/{b} ({cfg.config}, seed {args.seed + k}): " + "; ".join(
             f"{el} cut {r['cut']:.3f} / whole {r['uncut']:.3f} ({r['spectra']})" for el, r in res.items())
             + (" passed" if ok else " failed"), flush=True)
-    if args.save:
-        blob = torch.load(RESOLVERS_PATH, map_location="cpu", weights_only=False)
+    if args.save:                                    # the shipped networks and provenance, early_end added
         for a, b in pairs:
-            blob["pairs"][f"{a},{b}"]["early_end"] = (a, b) in passed
-        blob["provenance"]["early_end"] = {"experiment": "E37", "model": args.model, "threshold": threshold,
-                                           "gate": args.gate, "min_gate": args.min_gate, "gates": gates,
-                                           "fitted": datetime.date.today().isoformat()}
-        atomic_save(blob, args.save)
+            resolvers[(a, b)][0].early_end = (a, b) in passed
+        provenance = dict(torch.load(RESOLVERS_PATH, weights_only=True)["provenance"],
+                          early_end={"experiment": "E37", "model": args.model, "threshold": threshold,
+                                     "gate": args.gate, "min_gate": args.min_gate, "gates": gates,
+                                     "fitted": datetime.date.today().isoformat()})
+        save_twin_resolvers(args.save, {pair: net for pair, (net, _) in resolvers.items()}, provenance)
         print(f"wrote {args.save}: early_end for {', '.join(map('/'.join, passed)) or 'no pair'}")
     print(json.dumps(gates, indent=1, default=float))
     return 0

@@ -142,6 +142,7 @@ def main(argv=None) -> int:
     from eels_helpers.models.model_files import load_model
     from eels_helpers.training.twin_resolver import (
         TwinResolverConfig,
+        cut_gate_passed,
         gate_accuracy,
         gate_by_class,
         late_start_gate,
@@ -195,8 +196,7 @@ def main(argv=None) -> int:
                                             for el, (r, n) in per_class.items()}
         if ok and args.late_start_gate is not None:
             cut = late_start_gate(net, a, b, args.model, threshold, cfg, args.late_start_gate, args.late_start_n)
-            ok = all(g["spectra"] >= args.min_gate and g["cut"] >= args.gate and g["cut"] >= g["uncut"] - 0.03
-                     for g in cut.values())
+            ok = cut_gate_passed(cut, args.gate, args.min_gate)
             gates[pair]["late_start_gate"] = cut
             gates[pair]["passed"] = bool(ok)
             log.info("%s/%s cut gate (seed %d): %s: %s", a, b, args.late_start_gate, ", ".join(

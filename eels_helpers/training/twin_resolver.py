@@ -39,7 +39,7 @@ import numpy as np
 log = logging.getLogger(__name__)
 
 __all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "starting_late",
-           "train_twin_resolver", "late_start_gate",
+           "train_twin_resolver", "late_start_gate", "cut_gate_passed",
            "gate_accuracy", "gate_by_class", "swap_gate", "save_twin_resolvers"]
 
 
@@ -279,6 +279,18 @@ def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResol
     return {el: {"cut": float(cut[m].mean()) if m.any() else float("nan"),
                  "uncut": float(uncut[m].mean()) if m.any() else float("nan"), "spectra": int(m.sum())}
             for el, m in ((a, ~truth), (b, truth))}
+
+
+#: W28's bar: a cut window may be read at most this much less often right than the same window whole
+CUT_GATE_BELOW_WHOLE = 0.03
+
+
+def cut_gate_passed(result: dict, gate: float, min_gate: int) -> bool:
+    """Whether a :func:`late_start_gate` result passes W28's bar: in every class right on the cut
+    windows >= ``gate``, at most :data:`CUT_GATE_BELOW_WHOLE` below the same rows whole, on >=
+    ``min_gate`` spectra."""
+    return all(r["spectra"] >= min_gate and r["cut"] >= gate and r["cut"] >= r["uncut"] - CUT_GATE_BELOW_WHOLE
+               for r in result.values())
 
 
 def save_twin_resolvers(path, resolvers: dict, provenance: dict) -> Path:

@@ -228,3 +228,14 @@ def test_early_end_cuts_and_gate(tmp_path):
     assert set(gate) == {"C", "K"}
     for g in gate.values():
         assert g["spectra"] >= 0 and (g["spectra"] == 0 or 0.0 <= g["cut"] <= 1.0 and 0.0 <= g["uncut"] <= 1.0)
+
+
+def test_cut_gate_passed_is_w28s_bar_in_every_class():
+    """Right >= the gate on the cut windows, at most 0.03 below whole, on >= min_gate spectra, per class."""
+    from eels_helpers.training.twin_resolver import cut_gate_passed
+
+    good = {"C": {"cut": 0.93, "uncut": 0.92, "spectra": 1291}, "K": {"cut": 0.898, "uncut": 0.908, "spectra": 1914}}
+    assert cut_gate_passed(good, 0.85, 30)
+    assert not cut_gate_passed({**good, "K": {"cut": 0.86, "uncut": 0.90, "spectra": 1914}}, 0.85, 30)   # 0.04 below
+    assert not cut_gate_passed({**good, "C": {"cut": 0.80, "uncut": 0.83, "spectra": 35}}, 0.85, 30)     # B/Cl's miss
+    assert not cut_gate_passed(good, 0.85, 2000)                                                         # too few
