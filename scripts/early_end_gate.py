@@ -6,7 +6,7 @@ K on a carbon film). Read such a window with its last channels set to the last m
 (:func:`eels_helpers.models.twin_resolver.twin_windows` with ``early_end``; at most EARLY_END_MAX
 channels, the last measured one at least 30 eV above the lower onset), with the pair's shipped network.
 
-Gate per shipped pair (W28's bar, :func:`eels_helpers.training.twin_resolver.late_start_gate` with
+Gate per shipped pair (W28's bar, :func:`eels_helpers.training.twin_resolver.cut_gate` with
 ``end=True``): ``--n`` fresh simulated spectra of the pair's own training configuration (seed
 ``--seed`` + the pair's index), each cut at a uniform 1..EARLY_END_MAX trailing window channels; on
 the rows whose model reports both twins in the cut spectrum: per class right >= ``--gate`` and at most
@@ -47,8 +47,8 @@ def main(argv=None) -> int:
     from eels_helpers.inference.twin_resolution import RESOLVERS_PATH, load_twin_resolvers, resolver_summary
     from eels_helpers.training.twin_resolver import (
         TwinResolverConfig,
+        cut_gate,
         cut_gate_passed,
-        late_start_gate,
         save_twin_resolvers,
     )
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
             p.error(f"no shipped resolver for {a},{b}: the shipped pairs are {', '.join(map(','.join, resolvers))}")
         net, _ = resolvers[(a, b)]
         cfg = TwinResolverConfig(config=configs[(a, b)], presence=bool(net.presence))
-        res = late_start_gate(net, a, b, args.model, threshold, cfg, args.seed + k, args.n, end=True)
+        res = cut_gate(net, a, b, args.model, threshold, cfg, args.seed + k, args.n, end=True)
         ok = cut_gate_passed(res, args.gate, args.min_gate)
         gates[f"{a},{b}"] = {"config": cfg.config, "seed": args.seed + k, "n": args.n, "classes": res, "passed": ok}
         passed += [(a, b)] if ok else []

@@ -142,10 +142,10 @@ def main(argv=None) -> int:
     from eels_helpers.models.model_files import load_model
     from eels_helpers.training.twin_resolver import (
         TwinResolverConfig,
+        cut_gate,
         cut_gate_passed,
         gate_accuracy,
         gate_by_class,
-        late_start_gate,
         save_twin_resolvers,
         simulated_set,
         train_twin_resolver,
@@ -195,7 +195,7 @@ def main(argv=None) -> int:
             gates[pair]["gate_by_class"] = {el: {"spectra": n, "right": None if n == 0 else round(r, 4)}
                                             for el, (r, n) in per_class.items()}
         if ok and args.late_start_gate is not None:
-            cut = late_start_gate(net, a, b, args.model, threshold, cfg, args.late_start_gate, args.late_start_n)
+            cut = cut_gate(net, a, b, args.model, threshold, cfg, args.late_start_gate, args.late_start_n)
             ok = cut_gate_passed(cut, args.gate, args.min_gate)
             gates[pair]["late_start_gate"] = cut
             gates[pair]["passed"] = bool(ok)

@@ -203,16 +203,18 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
         if rows.size == 0:
             continue
         late_net = getattr(net, "late_net", None)
+        coverage = window_coverage(x[rows], start)
         w, ok = twin_windows(x[rows], start, late_start=getattr(net, "late_start", False) or late_net is not None,
-                             early_end=getattr(net, "early_end", False))
-        late = window_coverage(x[rows], start)[1][ok] if late_net is not None else np.zeros(int(ok.sum()), bool)
+                             early_end=getattr(net, "early_end", False), coverage=coverage)
+        late = coverage[1][ok] if late_net is not None else np.zeros(int(ok.sum()), bool)
         rows, w = rows[ok], w[torch.from_numpy(ok)]
         if rows.size == 0:
             continue
+        q = np.empty(len(rows))                                          # P(b) against a
         with torch.no_grad():
-            q = torch.sigmoid(net(w)).reshape(-1).double().numpy()      # P(b) against a
-            if late.any():                                               # late windows: the late network
-                q[late] = torch.sigmoid(late_net(w[torch.from_numpy(late)])).reshape(-1).double().numpy()
+            for reader, mine in ((net, ~late), (late_net, late)):        # late windows: the late network
+                if mine.any():
+                    q[mine] = torch.sigmoid(reader(w[torch.from_numpy(mine)])).reshape(-1).double().numpy()
         for row, qb in zip(rows.tolist(), q.tolist()):
             if net.presence and qb > 0.5:                 # the second twin is there too: both stay
                 continue

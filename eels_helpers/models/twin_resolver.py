@@ -72,15 +72,16 @@ def window_coverage(inputs: np.ndarray, start_channel: int) -> tuple[np.ndarray,
 
 
 def twin_windows(inputs: np.ndarray, start_channel: int, late_start: bool = False,
-                 early_end: bool = False) -> tuple[torch.Tensor, np.ndarray]:
+                 early_end: bool = False, coverage=None) -> tuple[torch.Tensor, np.ndarray]:
     """The windows [start, start + WINDOW_CHANNELS) of network inputs (n, 3072) (1 eV channels),
     each minus the mean of its first five channels and divided by its largest |value|, as a
     (n, 1, WINDOW_CHANNELS) float32 tensor; and (n,) bool: the window is measured (no zero channel).
     With ``late_start`` a window that starts late (:func:`window_coverage`) counts as measured, read
     with its first channels set to the first measured value (experiment W28); with ``early_end`` one
-    that ends early, its last channels set to the last measured value (experiment E37)."""
+    that ends early, its last channels set to the last measured value (experiment E37). ``coverage``:
+    :func:`window_coverage` of the same inputs where the caller already has it."""
     x = np.asarray(inputs, dtype=np.float32).reshape(-1, np.shape(inputs)[-1])
-    whole, late, early = window_coverage(x, start_channel)
+    whole, late, early = window_coverage(x, start_channel) if coverage is None else coverage
     w, ok = x[:, start_channel:start_channel + WINDOW_CHANNELS], whole
     if late_start and late.any():
         w, ok = _padded(w, late, leading=True), ok | late

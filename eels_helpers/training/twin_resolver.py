@@ -22,9 +22,10 @@ twin is right, per class (second twin labelled or not).
 :func:`swap_gate` is experiment T28's gate for deciding below the threshold (a pair saved with
 ``swap``): where the network reports one twin and gives the other p >= 0.05, is the resolver's
 choice right more often than the network's? (Session 35: Ba/Co failed it, research log R35/R35b.)
-:func:`late_start_gate` is experiment W28's gate for windows that start late (a spectrum recorded, or
-cut at a splice, just before the twins' edges), and ``TwinResolverConfig.late_start_share`` trains a
-resolver on such windows (:func:`starting_late`; session 36, experiment L36).
+:func:`cut_gate` is experiment W28's gate for windows that start late (a spectrum recorded, or
+cut at a splice, just before the twins' edges) and, with ``end=True``, E37's for windows that end
+early; ``TwinResolverConfig.late_start_share`` trains a resolver on late windows (:func:`cut_at_window`
+cuts spectra either way; session 36, experiment L36).
 """
 
 from __future__ import annotations
@@ -38,8 +39,8 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "starting_late",
-           "train_twin_resolver", "late_start_gate", "cut_gate_passed",
+__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "cut_at_window",
+           "train_twin_resolver", "cut_gate", "cut_gate_passed",
            "gate_accuracy", "gate_by_class", "swap_gate", "save_twin_resolvers"]
 
 
@@ -49,7 +50,7 @@ class TwinResolverConfig:
     spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``;
     ``balanced``: ``n`` (and ``gate_n``) spectra per twin and both classes weighted equally
     (:func:`balanced_set`); ``presence``: a presence resolver (module docstring); ``late_start_share``
-    (0..1): that share of the training spectra start late (:func:`starting_late`), and the resolver
+    (0..1): that share of the training spectra start late (:func:`cut_at_window`), and the resolver
     reads late windows as :func:`~eels_helpers.models.twin_resolver.twin_windows` does with
     ``late_start`` (experiment L36)."""
 
@@ -111,9 +112,10 @@ def balanced_set(a: str, b: str, n: int, seed: int, config: str):
     return np.concatenate([Xa, Xb]), np.concatenate([Ya, Yb])
 
 
-def starting_late(X, start_channel: int, seed: int, share: float = 1.0,
+def cut_at_window(X, start_channel: int, seed: int, share: float = 1.0,
                   end: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(copies of spectra X (n, 3072), (n,) bool: cut) where a ``share`` of them (drawn with ``seed``)
+    are cut at the twin window ``start_channel`` (one random stream for both cuts). By default they
     start late: every channel before ``start_channel`` + k set to zero, k uniform in
     1..:data:`~eels_helpers.models.twin_resolver.LATE_START_MAX` per spectrum, as a spectrum recorded
     from there (or cut at a splice) just before a twin window (experiment L36). With ``end`` they end
@@ -161,7 +163,7 @@ def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverCo
     X, Y, _, ib, one = _pair_set(a, b, cfg.n, cfg.seed, cfg.config, data, cfg.balanced, cfg.presence)
     late = cfg.late_start_share > 0
     if late:
-        X = starting_late(X, start, cfg.seed, cfg.late_start_share)[0]
+        X = cut_at_window(X, start, cfg.seed, cfg.late_start_share)[0]
     w, ok = twin_windows(X[one], start, late_start=late)
     x, y = w[ok], torch.from_numpy((Y[one][ok][:, ib] > 0.5).astype(np.float32))
     if y.numel() < 2 or y.min() == y.max():
@@ -252,11 +254,11 @@ def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverCon
             "spectra": int(sel.sum())}
 
 
-def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
-                    seed: int = 2929, n: int = 16384, end: bool = False) -> dict:
-    """Experiment W28's gate for windows that start late: ``n`` fresh simulated spectra (``seed``), each
-    cut at a uniform 1..LATE_START_MAX leading window channels (:func:`starting_late`), ``model`` run on
-    the cut spectra; rows with exactly one twin labelled (``cfg.presence``: either or both), both
+def cut_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
+             seed: int = 2929, n: int = 16384, end: bool = False) -> dict:
+    """The cut gate, experiment W28's for windows that start late: ``n`` fresh simulated spectra
+    (``seed``), each cut at a uniform 1..LATE_START_MAX leading window channels (:func:`cut_at_window`),
+    ``model`` run on the cut spectra; rows with exactly one twin labelled (``cfg.presence``: either or both), both
     reported at ``threshold`` in the cut spectrum, whole window measured before the cut. Per class (as
     :func:`gate_by_class`): ``{a: {"cut": share right, "uncut": share right on the same rows whole,
     "spectra": m}, b: ...}``; ``net`` reads the cut windows padded (``late_start``). With ``end`` the
@@ -267,7 +269,7 @@ def late_start_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResol
 
     start = window_start(a, b)
     X, Y, ia, ib, one = _pair_set(a, b, n, seed, cfg.config, None, False, cfg.presence)
-    Xc, _ = starting_late(X, start, seed + 1, end=end)
+    Xc, _ = cut_at_window(X, start, seed + 1, end=end)
     P = run_model(_as_loaded(model, "cpu"), Xc)
     w, whole = twin_windows(X, start)
     wc, ok = twin_windows(Xc, start, late_start=not end, early_end=end)
@@ -286,7 +288,7 @@ CUT_GATE_BELOW_WHOLE = 0.03
 
 
 def cut_gate_passed(result: dict, gate: float, min_gate: int) -> bool:
-    """Whether a :func:`late_start_gate` result passes W28's bar: in every class right on the cut
+    """Whether a :func:`cut_gate` result passes W28's bar: in every class right on the cut
     windows >= ``gate``, at most :data:`CUT_GATE_BELOW_WHOLE` below the same rows whole, on >=
     ``min_gate`` spectra."""
     return all(r["spectra"] >= min_gate and r["cut"] >= gate and r["cut"] >= r["uncut"] - CUT_GATE_BELOW_WHOLE

@@ -341,7 +341,13 @@ def test_a_pairs_late_network_reads_only_the_windows_that_start_late(tmp_path):
     reported[:, [ELEMENTS.index("C"), ELEMENTS.index("K")]] = True
     net = constant(-5.0)                                      # whole windows: K absent
     net.late_net = constant(5.0)                              # late windows: K present
+    read = {"whole": [], "late": []}
+    hooks = [reader.register_forward_hook(lambda m, i, o, key=key: read[key].append(len(i[0])))
+             for reader, key in ((net, "whole"), (net.late_net, "late"))]
     out, found = resolve_reported(X, reported, {("C", "K"): (net, start)})
+    for hook in hooks:
+        hook.remove()
+    assert read == {"whole": [1], "late": [1]}               # each network reads only its own windows
     assert not out[0, ELEMENTS.index("K")] and out[1, ELEMENTS.index("K")]
     assert [row for row, _ in found] == [0]
     alone = constant(-5.0)                                    # without a late network the late window is not read

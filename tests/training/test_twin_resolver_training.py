@@ -9,12 +9,12 @@ from eels_helpers.models.twin_resolver import TwinResolver
 from eels_helpers.training.twin_resolver import (
     TwinResolverConfig,
     balanced_set,
+    cut_at_window,
+    cut_gate,
     gate_accuracy,
     gate_by_class,
-    late_start_gate,
     save_twin_resolvers,
     simulated_set,
-    starting_late,
     swap_gate,
     train_twin_resolver,
     window_start,
@@ -178,7 +178,7 @@ def test_late_start_training_and_gate(tmp_path):
     start = window_start("C", "K")
     X, Y = simulated_set(["C", "K"], 256, 3, "open-world-sharp")
     whole = twin_windows(X, start)[1]
-    cut_X, cut = starting_late(X, start, seed=5, share=0.5)
+    cut_X, cut = cut_at_window(X, start, seed=5, share=0.5)
     assert 0.3 < cut.mean() < 0.7 and np.array_equal(cut_X[~cut], X[~cut])
     first = np.argmax(cut_X[cut] != 0, axis=1) - start          # first measured channel inside the window
     assert ((first >= 1) & (first <= LATE_START_MAX))[whole[cut]].all()
@@ -191,7 +191,7 @@ def test_late_start_training_and_gate(tmp_path):
     path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
     (again, _), = load_twin_resolvers(path).values()
     assert again.late_start
-    gate = late_start_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
+    gate = cut_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
                            seed=7, n=128)
     assert set(gate) == {"C", "K"}
     for g in gate.values():
@@ -210,8 +210,8 @@ def test_early_end_cuts_and_gate(tmp_path):
     start = window_start("C", "K")
     X, _ = simulated_set(["C", "K"], 128, 3, "open-world-sharp")
     whole = twin_windows(X, start)[1]
-    end_X, cut = starting_late(X, start, seed=5, share=0.5, end=True)
-    late_X, late_cut = starting_late(X, start, seed=5, share=0.5)
+    end_X, cut = cut_at_window(X, start, seed=5, share=0.5, end=True)
+    late_X, late_cut = cut_at_window(X, start, seed=5, share=0.5)
     assert np.array_equal(cut, late_cut) and np.array_equal(end_X[~cut], X[~cut])
     last = WINDOW_CHANNELS - 1 - np.argmax(end_X[cut][:, start:start + WINDOW_CHANNELS][:, ::-1] != 0, axis=1)
     assert ((last >= WINDOW_CHANNELS - 1 - EARLY_END_MAX) & (last <= WINDOW_CHANNELS - 2))[whole[cut]].all()
@@ -223,7 +223,7 @@ def test_early_end_cuts_and_gate(tmp_path):
     path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
     (again, _), = load_twin_resolvers(path).values()
     assert again.early_end and not again.late_start
-    gate = late_start_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
+    gate = cut_gate(net, "C", "K", "default", 0.5, TwinResolverConfig(presence=True, config="open-world-sharp"),
                            seed=7, n=128, end=True)
     assert set(gate) == {"C", "K"}
     for g in gate.values():
