@@ -44,8 +44,8 @@ PRESENCE_FRACTION = 0.01
 CONFIRM_ON_SUMS = False
 #: keep only elements whose above-threshold pixels are spatially coherent (:mod:`~eels_helpers.inference.map_coherence`)
 SPATIAL_COHERENCE = True
-#: elements whose pixels pass the coherence rule no better than chance placements are decided on the
-#: sum of all pixels (:func:`~eels_helpers.inference.map_coherence.chance_share`, experiment Z37)
+#: elements whose pixels are no more clustered than chance placements are decided on the sum of all
+#: pixels (:func:`~eels_helpers.inference.map_coherence.chance_component_size`, experiments Z37, Z38)
 AGAINST_CHANCE = True
 
 
@@ -261,10 +261,10 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         have an above-threshold neighbour (:mod:`eels_helpers.inference.map_coherence`; the others
         are listed in ``MappingResult.incoherent``).
     against_chance : bool, default :data:`AGAINST_CHANCE`
-        With ``spatial_coherence``: an element whose neighbour share, over the pixels where the network
-        put it above the threshold (before twin resolution, with any it was swapped into), does not
-        exceed what random placements of as many pixels reach
-        (:func:`~eels_helpers.inference.map_coherence.chance_share`) is kept only where ``predict``
+        With ``spatial_coherence``: an element whose mean connected-component size, over the pixels
+        where the network put it above the threshold (before twin resolution, with any it was swapped
+        into), does not exceed what random placements of as many pixels reach
+        (:func:`~eels_helpers.inference.map_coherence.chance_component_size`) is kept only where ``predict``
         reports it on the sum of all pixels
         (:func:`~eels_helpers.inference.map_confirmation.confirm_on_image_sum`; the others are listed
         in ``MappingResult.by_chance``).
@@ -293,7 +293,12 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.map_coherence import COHERENCE_MIN, chance_share, neighbour_share
+    from eels_helpers.inference.map_coherence import (
+        COHERENCE_MIN,
+        chance_component_size,
+        mean_component_size,
+        neighbour_share,
+    )
     from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION, confirm_on_image_sum
     from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
     from eels_helpers.inference.predict import _as_loaded, run_model
@@ -370,8 +375,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
             # pixels where they keep a twin cluster), with those a twin was swapped into (Z37b)
             masks = {e: (network_above[:, ELEMENTS.index(e)] | above[:, ELEMENTS.index(e)]).reshape(nav)
                      for e in detected}
-            shares = {e: neighbour_share(m) for e, m in masks.items()}
-            placed = [e for e in detected if np.isfinite(shares[e]) and not shares[e] > chance_share(masks[e])]
+            sizes = {e: mean_component_size(m) for e, m in masks.items()}     # two noise pairs: 2 (Z38)
+            placed = [e for e in detected if np.isfinite(sizes[e]) and not sizes[e] > chance_component_size(masks[e])]
             _, by_chance = confirm_on_image_sum(spectrum, placed, loaded, float(threshold), **on_sums)
             detected = tuple(e for e in detected if e not in by_chance)
     seconds = time.perf_counter() - t0

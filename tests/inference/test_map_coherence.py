@@ -62,37 +62,16 @@ def test_cli_map_leaves_out_scattered_pixels_unless_asked_and_writes_them(tmp_pa
     assert "): C, B\n" in capsys.readouterr().out
 
 
-def test_chance_share_is_what_random_placements_reach_and_is_seeded():
-    """Z37: random pixels at density ~0.15 on 10 x 10 have a neighbour with probability ~0.7
-    (1 - 0.85^8, less at the edges), so S35's 0.5 passes them; a layer beats every random placement."""
-    from eels_helpers.inference.map_coherence import CHANCE_PERCENTILE, chance_share
-
-    assert CHANCE_PERCENTILE == 99.0
-    m = np.zeros((10, 10), bool)
-    m.reshape(-1)[np.random.default_rng(5).choice(100, 15, replace=False)] = True
-    q = chance_share(m)
-    assert 0.7 < q <= 1.0 and chance_share(m) == q                     # seeded: the same mask, the same value
-    assert chance_share(m, percentile=50) < q
-    median = chance_share(m, percentile=50, draws=2000)
-    assert median == pytest.approx(1 - 0.85 ** 8, abs=0.15)
-    layer = np.zeros((20, 20), bool)
-    layer[5:8] = True
-    assert neighbour_share(layer) == 1.0 > chance_share(layer)
-    assert math.isnan(chance_share(np.eye(4, dtype=bool) & False)) and math.isnan(chance_share(np.eye(1, dtype=bool)))
-    line = np.zeros(50, bool)
-    line[[3, 4, 5, 30]] = True                                           # a line scan: 2 neighbours per pixel
-    assert 0.0 <= chance_share(line) <= 1.0
-
-
 RANDOM_15 = [1, 3, 6, 16, 24, 27, 44, 49, 55, 60, 62, 73, 77, 88, 97]   # rng(0).choice(100, 15): share 2/3
 
 
 @pytest.mark.parametrize("everywhere, kept", [(1.0, False), (1.3, True)])
 def test_pixels_placed_as_chance_places_them_are_decided_on_the_sum_of_all_pixels(everywhere, kept):
-    """Z37: 15 random pixels pass S35's rule (2/3 with a neighbour) but not chance's 99th percentile.
-    Noise over one material (nothing elsewhere): the sum of all pixels does not report Fe, so it goes;
-    a material everywhere, above the threshold in only those pixels: the sum reports it, so it stays."""
-    from eels_helpers.inference.map_coherence import chance_share
+    """Z37: 15 random pixels pass S35's rule (2/3 with a neighbour) but not chance's 99th percentile
+    (Z38's mean component size 2.1 against 5.1). Noise over one material (nothing elsewhere): the sum
+    of all pixels does not report Fe, so it goes; a material everywhere, above the threshold in only
+    those pixels: the sum reports it, so it stays."""
+    from eels_helpers.inference.map_coherence import chance_component_size, mean_component_size
 
     data = np.ones((10, 10, E.size), dtype=np.float32)
     data[..., 300] = everywhere                       # Fe's marker (700 eV) in every pixel, below threshold
@@ -100,7 +79,8 @@ def test_pixels_placed_as_chance_places_them_are_decided_on_the_sum_of_all_pixel
     si = Spectrum(data, E, {"title": "marked"})
     mask = np.zeros(100, bool)
     mask[RANDOM_15] = True
-    assert 0.5 <= neighbour_share(mask.reshape(10, 10)) <= chance_share(mask.reshape(10, 10))
+    assert neighbour_share(mask.reshape(10, 10)) >= 0.5
+    assert mean_component_size(mask.reshape(10, 10)) <= chance_component_size(mask.reshape(10, 10))
     s35 = map_elements(si, FeMarker(), against_chance=False)
     res = map_elements(si, FeMarker(), against_chance=True)
     assert s35.detected == ("Fe",) and s35.incoherent == {} and s35.by_chance == {}
@@ -135,12 +115,86 @@ def test_cli_map_leaves_out_pixels_placed_as_by_chance_and_writes_them(tmp_path,
         assert json.loads(f.attrs["kept"]) == ["C"] and "Ar" in json.loads(f.attrs["by_chance"])
 
 
-def test_chance_share_draws_a_large_image_in_blocks_with_the_same_result(monkeypatch):
-    """A 512 x 512 image's 200 draws would hold 52 M pixels at once; they are drawn in blocks from the
-    same random stream, so the value does not depend on the block size."""
-    from eels_helpers.inference import map_coherence
+def _flood_fill_mean_size(mask: np.ndarray) -> float:
+    """An independent reference for mean_component_size: a plain flood fill over the 3^n - 1
+    neighbours, the pixel-weighted mean size of the components."""
+    import itertools as it
 
+    pixels = {tuple(p) for p in np.argwhere(mask)}
+    steps = [s for s in it.product((-1, 0, 1), repeat=mask.ndim) if any(s)]
+    seen, total = set(), 0
+    for start in pixels:
+        if start in seen:
+            continue
+        stack, size = [start], 0
+        seen.add(start)
+        while stack:
+            p = stack.pop()
+            size += 1
+            for s in steps:
+                q = tuple(a + b for a, b in zip(p, s))
+                if q in pixels and q not in seen:
+                    seen.add(q)
+                    stack.append(q)
+        total += size * size
+    return total / len(pixels)
+
+
+def test_mean_component_size_tells_two_noise_pairs_from_a_particle():
+    """Z38: two separate adjacent pairs (each pixel has a neighbour: S35's share 1.0) are
+    components of 2; a 2 x 2 particle one of 4; diagonal steps connect, as in S35; random masks
+    of 1-3 axes agree with a flood fill."""
+    from eels_helpers.inference.map_coherence import mean_component_size
+
+    pairs = np.zeros((10, 10), bool)
+    pairs[4, 7] = pairs[4, 8] = pairs[8, 0] = pairs[8, 1] = True
+    assert neighbour_share(pairs) == 1.0 and mean_component_size(pairs) == 2.0
+    particle = np.zeros((10, 10), bool)
+    particle[2:4, 2:4] = True
+    assert mean_component_size(particle) == 4.0
+    assert mean_component_size(np.eye(5, dtype=bool)) == 5.0                 # a diagonal chain
+    assert math.isnan(mean_component_size(np.eye(3, dtype=bool) & False))
+    assert math.isnan(mean_component_size(np.eye(3, dtype=bool)[0] & [True, False, False]))
+    rng = np.random.default_rng(7)
+    for shape in ((40,), (12, 15), (5, 6, 7)):
+        for density in (0.1, 0.3, 0.6):
+            m = rng.random(shape) < density
+            assert mean_component_size(m) == pytest.approx(_flood_fill_mean_size(m))
+
+
+def test_chance_component_size_is_what_random_placements_reach_and_is_seeded(monkeypatch):
+    """Z38: 4 random pixels on 10 x 10 all have a neighbour in ~1.4 % of placements (two pairs,
+    within chance at the 99th percentile), while 4 connected pixels are rarer than that; a
+    layer beats every random placement; a large image's draws in blocks give the same value."""
+    from eels_helpers.inference import map_coherence
+    from eels_helpers.inference.map_coherence import chance_component_size, mean_component_size
+
+    pairs = np.zeros((10, 10), bool)
+    pairs[4, 7] = pairs[4, 8] = pairs[8, 0] = pairs[8, 1] = True
+    q = chance_component_size(pairs)
+    assert 2.0 <= q < 4.0 and chance_component_size(pairs) == q         # seeded
+    assert not mean_component_size(pairs) > q                            # two noise pairs: within chance
+    particle = np.zeros((10, 10), bool)
+    particle[2:4, 2:4] = True
+    assert mean_component_size(particle) > chance_component_size(particle)
+    layer = np.zeros((20, 20), bool)
+    layer[5:8] = True
+    assert mean_component_size(layer) == 60.0 > chance_component_size(layer)
+    assert math.isnan(chance_component_size(np.eye(1, dtype=bool)))
     m = np.random.default_rng(3).random((60, 130)) < 0.02
-    whole = map_coherence.chance_share(m)
-    monkeypatch.setattr(map_coherence, "_BLOCK_PIXELS", 1000)          # 1 draw per block
-    assert map_coherence.chance_share(m) == whole
+    whole = chance_component_size(m)
+    monkeypatch.setattr(map_coherence, "_BLOCK_PIXELS", 1000)
+    assert chance_component_size(m) == whole
+
+
+@pytest.mark.parametrize("pixels, kept", [([(4, 7), (4, 8), (8, 0), (8, 1)], False),    # two noise pairs
+                                          ([(2, 2), (2, 3), (3, 2), (3, 3)], True)])    # a 2 x 2 particle
+def test_two_noise_pairs_are_decided_on_the_sum_and_a_particle_is_kept(pixels, kept):
+    """Z38 (D38: `default`'s S on a carbon-film image): Fe above the threshold in 4 of 100 pixels,
+    nothing elsewhere; every pixel has a neighbour either way (S35 passes both), but only the
+    particle is more clustered than chance, and the sum of all pixels does not report Fe."""
+    data = np.ones((10, 10, E.size), dtype=np.float32)
+    for y, x in pixels:
+        data[y, x, 300] = 2.0
+    res = map_elements(Spectrum(data, E, {"title": "four pixels"}), FeMarker(), against_chance=True)
+    assert res.incoherent == {} and ("Fe" in res.detected) is kept and ("Fe" in res.by_chance) is not kept
