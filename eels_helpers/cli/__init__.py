@@ -60,14 +60,17 @@ def add_quiet_option(parser: argparse.ArgumentParser, *, no_progress: bool = Fal
                             default=argparse.SUPPRESS, help="the same as --quiet")
 
 
-def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "", fallback: bool = True) -> None:
+def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
     """``--E0`` (keV), ``--alpha`` and ``--beta`` (mrad): the microscope values a command uses when
-    the file has none (``fallback``: the help names the default the library takes then)."""
-    for flag, metavar, what, default in (("--E0", "KEV", "beam energy (keV)", 200),
-                                         ("--alpha", "MRAD", "convergence semi-angle (mrad)", 10),
-                                         ("--beta", "MRAD", "collection semi-angle (mrad)", 30)):
-        note = f"the file's, else {default}" if fallback else "from the file"
-        parser.add_argument(flag, type=float, default=None, metavar=metavar, help=f"{prefix}{what} [{note}]")
+    the file has none (the help names the default the library takes then); nan and inf are usage errors."""
+    from eels_helpers.cli.arguments import finite_float
+    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
+
+    for flag, metavar, what, key in (("--E0", "KEV", "beam energy (keV)", "E0_keV"),
+                                     ("--alpha", "MRAD", "convergence semi-angle (mrad)", "alpha_mrad"),
+                                     ("--beta", "MRAD", "collection semi-angle (mrad)", "beta_mrad")):
+        parser.add_argument(flag, type=finite_float, default=None, metavar=metavar,
+                            help=f"{prefix}{what} [the file's, else {DEFAULT_MICROSCOPE[key]:g}]")
 
 
 def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the counts") -> None:

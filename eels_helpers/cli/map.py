@@ -14,7 +14,15 @@ written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``s
 synthetic default). DIR receives ``mapping.h5`` (probabilities, thresholded maps, kept
 elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
 ``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
-temporary directory first and moved into DIR only when complete.
+temporary directory first and moved into DIR only when complete; an error or Ctrl-C leaves nothing
+new behind (not DIR either, when the run created it). Files of an earlier map in DIR that this run
+does not write (``mapping.h5`` lists them; e.g. ``quantification.png`` after ``--no-quantify``) are
+removed; no other file in DIR is touched.
+
+Every option, the GOS source and DIR are checked before the file is read and the network runs
+(a usage error, 2; DIR where nothing can be created: 1), and FILE's navigation axes (1 or 2) before the
+network. The quantification's E0, alpha and beta are the options', else the file's, else 200 keV, 10
+mrad and 30 mrad, as ``predict``'s verification takes them; a note on stderr names the defaulted ones.
 
 ``--verify`` checks the network's candidates by a model fit of the summed spectrum and of an
 N x N grid of summed blocks (:func:`eels_helpers.inference.verification_rules.verify_regions`);
@@ -45,29 +53,41 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import numpy as np
 
+from eels_helpers.cli.arguments import finite_float
 from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION
+from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
+
+EPILOG = ("E0, alpha and beta of the quantification are the options', else the file's, else 200 keV, "
+          "10 mrad, 30 mrad as in `eels-id predict` (a note names the ones defaulted). All options and the "
+          "output folder are checked before the network runs. DIR may hold an earlier map: this run "
+          "replaces its files and removes those of them it does not write (e.g. quantification.png after "
+          "--no-quantify); other files in DIR are left alone. Nothing is left half-written on an error or Ctrl-C.")
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE",
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
                              "'superlattice' for the synthetic default")
-    parser.add_argument("--out", required=True, metavar="DIR", help="output directory")
+    parser.epilog = EPILOG
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="output folder (created; an earlier map's files in it are replaced or removed, "
+                             "other files left alone)")
     from eels_helpers import shipped_model_names
     from eels_helpers.cli import add_channel_options, add_microscope_options, add_radioactive_option
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "checkpoint [ensemble]")
-    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=finite_float, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
                              f"{MAPPING_THRESHOLD}]")
-    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+    parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
                         help="energy calibration error, file minus true (eV) [0]")
-    parser.add_argument("--presence", type=float, default=PRESENCE_FRACTION, metavar="F",
+    parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",
                         help="keep elements detected in more than this pixel fraction [0.01]")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
@@ -76,8 +96,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(ViT/CCT members; benchmarks/bench_mapping.py shows speed and scores)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
     parser.add_argument("--no-quantify", action="store_true",
-                        help="skip the model-based quantification")
-    add_microscope_options(parser, fallback=False)
+                        help="skip the model-based quantification (E0, alpha, beta then unused)")
+    add_microscope_options(parser)
     parser.add_argument("--lowloss", default=None, metavar="FILE",
                         help="low-loss spectrum (or SI, summed) for the convolution")
     parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "
@@ -102,7 +122,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "of those pixels reports it too (off by default: it helped on some carbon-film "
                              "images, not on others; research log M35b)")
     parser.add_argument("--verify-blocks", type=int, default=4, metavar="N",
-                        help="with --verify: N x N blocks of the image are verified [4]")
+                        help=f"with --verify: N x N blocks of the image are verified (1..{MAX_VERIFY_BLOCKS}) [4]")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -116,19 +136,31 @@ def main(args: argparse.Namespace) -> int:
     )
     from eels_helpers.inference.mapping_output import write_results
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
-    from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.models.model_files import ModelNotFoundError
     from eels_helpers.physics.elements import ELEMENTS
 
     prog = "eels-id map"
+    try:   # the command line, before any file is read: usage errors (2)
+        _check_options(args)
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    try:   # the output folder, before any work: a file given as --out is a usage error, no room a failure
+        _check_out(args.out)
+    except ValueError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"{prog}: error: cannot write to --out {args.out}: {err}", file=sys.stderr)
+        return 1
+    microscope = None
     try:
-        check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")   # before reading the file
         spectrum, lowloss, si = read_map_input(args.file)
-        if not spectrum.is_spectrum_image:
-            raise ValueError(f"{args.file}: a single spectrum, not a spectrum image; use "
-                             "`eels-id predict`")
+        _check_image(spectrum, args.file)
         if args.lowloss:
-            lowloss = read_spectrum(args.lowloss)
+            lowloss = read_spectrum(args.lowloss, check_window=False)     # a low-loss file may end below 75 eV
+        if not args.no_quantify:     # E0, alpha, beta: known before the network pass
+            microscope = _microscope(spectrum, args)
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
                                args.batch_size, args.offset, bfloat16=args.bf16,
                                device=args.device, int8=args.int8, progress=show_progress(args),
@@ -179,10 +211,10 @@ def main(args: argparse.Namespace) -> int:
         else:
             to_quantify = checked["verified"]
     _print_cautions(spectrum, mapping, to_quantify, args.offset)
-    if not args.no_quantify and to_quantify:
+    if microscope is not None and to_quantify:
         try:
-            quant = quantify_map(spectrum, to_quantify, args.E0, args.alpha, args.beta,
-                                 lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
+            quant = quantify_map(spectrum, to_quantify, microscope["E0_keV"], microscope["alpha_mrad"],
+                                 microscope["beta_mrad"], lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
             print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
             by_reason: dict[str, list[str]] = {}
             for el, why in quant.result.skipped.items():
@@ -197,21 +229,121 @@ def main(args: argparse.Namespace) -> int:
         scores = {"identification": score_identification(mapping, si.labels)}
         if quant is not None:
             scores["quantification"] = score_quantification(quant, si.fractions)
+    created = [p for p in (Path(args.out), *Path(args.out).parents) if not p.exists()]
     try:
         written = write_results(args.out, spectrum, mapping, quant,
                                 probes=si.probe_positions if si is not None else None,
-                                truth=si, scores=scores)
-    except OSError as err:
+                                truth=si, scores=scores,
+                                extra=None if checked is None else lambda tmp: _write_verification(tmp, checked),
+                                microscope_source=None if microscope is None else microscope["source"])
+    except BaseException as err:      # an error or Ctrl-C: no folder of this run is left behind
+        for p in created:             # the folders this run made, deepest first, where still empty
+            try:
+                p.rmdir()
+            except OSError:
+                break
+        if not isinstance(err, OSError):
+            raise
         print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
         return 1
-    if checked is not None:
-        try:
-            written += _write_verification(args.out, checked)
-        except OSError as err:
-            print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
-            return 1
     print("wrote " + ", ".join(str(p) for p in written))
     return status
+
+
+def _check_options(args) -> None:
+    """The options' values, before any file is read (ValueError naming the option): the ranges
+    ``predict`` enforces for --E0/--alpha/--beta (:func:`~eels_helpers.physics.cross_section.validate_microscope`,
+    which its :class:`~eels_helpers.inference.verification.VerifyConfig` calls),
+    the GOS source (opened as the quantification and verification would), --verify-blocks,
+    --twin-neighbourhood, --threshold, --batch-size."""
+    from eels_helpers.inference.twin_resolution import check_neighbourhood
+    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
+    from eels_helpers.physics.cross_section import validate_microscope
+    from eels_helpers.physics.gos_tables import get_source, resolve_gos
+
+    check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")
+    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
+        raise ValueError(f"--threshold must be a probability in (0, 1), got {args.threshold:g}")
+    if not 0.0 <= args.presence < 1.0:
+        raise ValueError(f"--presence must be a pixel fraction in [0, 1), got {args.presence:g}")
+    if args.batch_size < 1:
+        raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
+    for flag, name in (("--E0", "E0_keV"), ("--alpha", "alpha_mrad"), ("--beta", "beta_mrad")):
+        value = getattr(args, flag[2:])
+        if value is not None:
+            try:
+                validate_microscope(**{**DEFAULT_MICROSCOPE, name: value})
+            except ValueError as err:
+                raise ValueError(f"{flag} {value:g}: {err}") from None
+    if not 1 <= args.verify_blocks <= MAX_VERIFY_BLOCKS:
+        raise ValueError(f"--verify-blocks must be 1..{MAX_VERIFY_BLOCKS} blocks per image axis, got "
+                         f"{args.verify_blocks}")
+    if not args.no_quantify or args.verify:
+        try:
+            get_source(resolve_gos(args.gos))
+        except (OSError, ValueError, TypeError) as err:
+            raise ValueError(f"--gos {args.gos}: {err}") from None
+
+
+def _check_out(out) -> None:
+    """--out: ValueError when it names a file; OSError when nothing can be created there."""
+    from eels_helpers.inference.mapping_output import check_output_dir
+
+    if Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"--out {out} is a file; give a folder (it is created when missing)")
+    check_output_dir(out)
+
+
+def _check_image(spectrum, path) -> None:
+    """A spectrum image with 1 or 2 navigation axes, else ValueError (a usage error)."""
+    nav = tuple(spectrum.navigation_shape)
+    if not spectrum.is_spectrum_image:
+        raise ValueError(f"{path}: a single spectrum, not a spectrum image; use `eels-id predict`")
+    if len(nav) > 2:
+        raise ValueError(f"{path} has {len(nav)} navigation axes {nav}; map takes a line scan or an image "
+                         "(1 or 2 axes); use `eels-id predict` for single spectra")
+
+
+def _microscope(spectrum, args) -> dict:
+    """E0, alpha, beta of the quantification: the option's, else the file's, else the default
+    that ``predict``'s verification takes (:data:`~eels_helpers.inference.verification.DEFAULT_MICROSCOPE`);
+    a file value counts when it is a positive finite number, as in verification. ``"source"``: where
+    each came from. A note names the defaulted ones, all at once. Validated by
+    :class:`~eels_helpers.inference.quantify.QuantificationConfig` (ValueError naming the file's value)."""
+    import math
+
+    from eels_helpers.inference.quantify import QuantificationConfig
+    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
+
+    meta = spectrum.metadata or {}
+    out, source, missing = {}, {}, []
+    for name, key, flag, unit in (("E0_keV", "beam_energy_keV", "--E0", "keV"),
+                                  ("alpha_mrad", "convergence_angle_mrad", "--alpha", "mrad"),
+                                  ("beta_mrad", "collection_angle_mrad", "--beta", "mrad")):
+        given, v = getattr(args, flag[2:]), meta.get(key)
+        try:
+            v = float(v) if v is not None else None
+        except (TypeError, ValueError):
+            v = None
+        if given is not None:
+            out[name], source[name] = float(given), "given"
+        elif v is not None and math.isfinite(v) and v > 0:
+            out[name], source[name] = v, "metadata"
+            try:
+                QuantificationConfig(**{**DEFAULT_MICROSCOPE, name: v})
+            except ValueError as err:
+                raise ValueError(f"{args.file}: the file's {key} {v:g} {unit} cannot be used ({err}); "
+                                 f"pass {flag}") from None
+        else:
+            out[name], source[name] = DEFAULT_MICROSCOPE[name], "default"
+            missing.append((key, flag, f"{flag[2:]} {DEFAULT_MICROSCOPE[name]:g} {unit}"))
+    QuantificationConfig(**out, gos=args.gos)
+    if missing:
+        keys, flags, values = (", ".join(m[i] for m in missing) for i in range(3))
+        print(f"eels-id map: note: {args.file} has no {keys}; the quantification takes {values}, the "
+              f"default{'s' if len(missing) > 1 else ''} of predict (pass {flags} with the microscope's "
+              "values, or --no-quantify)", file=sys.stderr)
+    return {**out, "source": source}
 
 
 def _print_cautions(spectrum, mapping, elements, offset_eV):
@@ -250,22 +382,18 @@ def _verify(spectrum, mapping, args):
     return checked
 
 
-def _write_verification(out_dir, checked):
-    """verification.json and verification.png, each written to a temporary name then renamed."""
+def _write_verification(folder, checked) -> list[str]:
+    """verification.json and verification.png into ``folder`` (write_results' temporary folder,
+    moved into --out with the maps); returns their names."""
     import json
-    import os
-    from pathlib import Path
 
     from eels_helpers.inference.verification_figures import plot_verifications
 
-    out = Path(out_dir)
+    out = Path(folder)
     doc = {"verified": list(checked["verified"]), "summed": checked["summed"].to_dict(),
            "regions": [{"slices": [[s.start, s.stop] for s in sl],
                         **({"error": r} if isinstance(r, str) else r.to_dict())}
                        for sl, r in checked["regions"]]}
-    tmp = out / ".verification.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1))
-    os.replace(tmp, out / "verification.json")
-    png = plot_verifications([checked["summed"]], out / ".verification.tmp.png", ["summed spectrum image"])
-    os.replace(png, out / "verification.png")
-    return [out / "verification.json", out / "verification.png"]
+    (out / "verification.json").write_text(json.dumps(doc, indent=1))
+    plot_verifications([checked["summed"]], out / "verification.png", ["summed spectrum image"])
+    return ["verification.json", "verification.png"]

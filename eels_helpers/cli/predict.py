@@ -39,6 +39,10 @@ Without ``--verify`` or ``--no-verify``, a model is verified when validation sho
 cross-validation on real spectra, verified F1 and exact match were both at least the network's alone);
 then the text output lists only the candidates the network proposed (p >= the candidate threshold)
 and a verification that cannot run is a note, not an error.
+Where most counts in the window are negative (a background- or mean-subtracted spectrum, not the raw counts
+the networks were trained on) a ``note:`` line says so (``"input_notes"`` in ``--json``). ``--offset`` must be
+finite; ``--plot`` is checked before anything runs: a directory or a suffix matplotlib cannot write is a
+usage error, a path without suffix gets ``.png``, and the path written is printed.
 Torch is imported inside :func:`main` and for ``--model``'s help, not at module level.
 """
 
@@ -47,6 +51,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
+
+from eels_helpers.cli.arguments import finite_float
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -58,15 +65,16 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "file from `eels-id train` [default]")
-    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=finite_float, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's, else 0.5]")
-    parser.add_argument("--offset", type=float, default=0.0, metavar="EV",
+    parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
                         help="energy calibration error of the files, file minus true, in eV: "
                              "the axis used is E - EV [0]")
     parser.add_argument("--json", action="store_true",
                         help="print JSON with all 80 element probabilities keyed by symbol")
     parser.add_argument("--plot", metavar="OUT.png", default=None,
-                        help="save the spectra with the detected elements' edge onsets marked")
+                        help="save the spectra with the detected elements' edge onsets marked (any suffix "
+                             "matplotlib writes: .png, .pdf, .svg, ...; none: .png)")
     parser.add_argument("--batch-size", type=int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
@@ -97,7 +105,7 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import predict
     from eels_helpers.inference.prediction_figures import plot_predictions
-    from eels_helpers.inference.prediction_text import format_prediction
+    from eels_helpers.inference.prediction_text import format_prediction, input_notes
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
@@ -106,6 +114,7 @@ def main(args: argparse.Namespace) -> int:
             raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
         if args.batch_size < 1:
             raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
+        plot = _plot_path(args.plot) if args.plot else None
         verify, by_default = args.verify, args.verify is None
         if by_default:
             from eels_helpers.inference.verification_model import verification_helps
@@ -153,6 +162,8 @@ def main(args: argparse.Namespace) -> int:
         results.append((pred, check))
         if not args.json:
             emit(format_prediction(pred))
+            for note in input_notes(pred):
+                emit(f"   note: {note}")
             if check is not None:
                 from eels_helpers.inference.verification_rules import format_verification
 
@@ -170,6 +181,9 @@ def main(args: argparse.Namespace) -> int:
             if vconfig is not None:
                 d["verification"] = None if check is None else check.to_dict()
             d["cautions"] = [c.to_dict() for c in _cautions(pred, check)]
+            notes = input_notes(pred)
+            if notes:
+                d["input_notes"] = notes
             out.append(d)
         verification = {"on": vconfig is not None, "by_default": by_default}
         if by_default:
@@ -178,19 +192,34 @@ def main(args: argparse.Namespace) -> int:
                           "verification": verification, "results": out}))
     elif by_default and vconfig is not None and results:
         print(f"(verified by default: {why}; --no-verify for the network alone)")
-    if args.plot and results:
+    if plot and results:
         checks = [c for _, c in results if c is not None]
         if vconfig is not None and checks:
-            from pathlib import Path
-
             from eels_helpers.inference.verification_figures import plot_verifications
 
-            out = plot_verifications(checks, args.plot,
-                                     [Path(p.source).name for p, c in results if c is not None])
+            out = plot_verifications(checks, plot, [Path(p.source).name for p, c in results if c is not None])
         else:
-            out = plot_predictions([p for p, _ in results], args.plot)
+            out = plot_predictions([p for p, _ in results], plot)
         print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
     return status
+
+
+def _plot_path(plot: str) -> Path:
+    """The file ``--plot`` writes: ``plot``, or ``plot.png`` without a suffix. ValueError (a usage
+    error) for a directory or a suffix matplotlib cannot write."""
+    from matplotlib.figure import Figure
+
+    path = Path(plot)
+    formats = Figure().canvas.get_supported_filetypes()
+    suffixes = "supported suffixes: " + ", ".join(f".{s}" for s in sorted(formats))
+    if path.is_dir():
+        raise ValueError(f"--plot {plot} is a directory; give a file name, e.g. {path / 'predictions.png'} "
+                         f"({suffixes})")
+    if not path.suffix:
+        return Path(f"{path}.png")
+    if path.suffix[1:].lower() not in formats:
+        raise ValueError(f"--plot {plot}: cannot write {path.suffix!r} figures; {suffixes}")
+    return path
 
 
 def _cautions(pred, check):

@@ -15,6 +15,7 @@ import sys
 from pathlib import Path
 
 from eels_helpers.cli import add_quiet_option, show_progress
+from eels_helpers.cli.arguments import finite_float, finite_float_list, non_negative_int
 from eels_helpers.datasets.config import SPLITS
 from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
 
@@ -35,10 +36,10 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--out", type=Path, required=True, help="HDF5 file to write (OUT.partial while running)")
     g.add_argument("--workers", type=int, default=1, help="simulation processes (default 1)")
     g.add_argument("--shard", default="0/1", help="write shard I of N (0-based), e.g. 3/16")
-    g.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    g.add_argument("--seed", type=non_negative_int, default=0, help="random seed, >= 0 (default 0)")
     g.add_argument("--splits", default=",".join(SPLITS), help=f"comma-separated subset of {','.join(SPLITS)}")
     g.add_argument("--dtype", default="float32", choices=("float32", "float16"), help="spectra storage dtype")
-    g.add_argument("--scale", type=float, help="override the profile's dataset scale (1 = paper)")
+    g.add_argument("--scale", type=finite_float, help="override the profile's dataset scale (1 = paper)")
     g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
                    "'simulatable': those the configured GOS source can draw")
     g.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
@@ -48,10 +49,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                          description="A quick look: simulate a few spectra of one specimen, print their "
                                      "labels and plot them with the edges marked.")
     q.add_argument("--elements", required=True, help="comma-separated specimen elements, first = query, e.g. Ce,O")
-    q.add_argument("--fractions", help="comma-separated atomic fractions (default: a Materials Project formula)")
+    q.add_argument("--fractions", type=finite_float_list,
+                   help="comma-separated atomic fractions (default: a Materials Project formula)")
     q.add_argument("--n", type=int, default=5, help="number of spectra (default 5)")
-    q.add_argument("--plot", type=Path, help="PNG file for the quick look")
-    q.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    q.add_argument("--plot", type=Path, help="PNG file for the quick look (its folder is created)")
+    q.add_argument("--seed", type=non_negative_int, default=0, help="random seed, >= 0 (default 0)")
     q.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
                    help=f"simulator configuration: {named_config_help()}")
     add_quiet_option(q)
@@ -82,7 +84,9 @@ def _preview(args: argparse.Namespace) -> int:
     from eels_helpers.simulation.preview import plot_quick_look, quick_look
 
     elements = [e.strip() for e in args.elements.split(",") if e.strip()]
-    fractions = [float(x) for x in args.fractions.split(",")] if args.fractions else None
+    fractions = args.fractions     # a list of floats (finite_float_list) or None
+    if args.plot is not None and args.plot.is_dir():
+        raise ValueError(f"--plot {args.plot} is a directory; give a .png file path")
     spec, batch, formula = quick_look(elements, args.n, seed=args.seed, fractions=fractions,
                                       config=named_config(args.simulation))
     name = formula or " ".join(f"{e}{f:.2f}" for e, f in zip(spec.elements, spec.fractions))
@@ -91,6 +95,7 @@ def _preview(args: argparse.Namespace) -> int:
         lab = [ELEMENTS[j] for j in batch.labels_identification[i].nonzero()[0]]
         print(f"  spectrum {i}: labelled {' '.join(lab) or '(none)'}")
     if args.plot:
+        args.plot.parent.mkdir(parents=True, exist_ok=True)      # as predict --plot does
         plot_quick_look(spec, batch, args.plot, title=f"{name}: {args.n} simulated spectra")
         print(f"wrote {args.plot}")
     return 0
@@ -101,6 +106,8 @@ def _dataset(args: argparse.Namespace) -> int:
     from eels_helpers.datasets.hdf5_writer import write_dataset
     from eels_helpers.simulation.config import named_config
 
+    if args.out.is_dir():
+        raise ValueError(f"--out {args.out} is a directory; give a .h5 file path")
     overrides = {"splits": tuple(s.strip() for s in args.splits.split(",") if s.strip()),
                  "dtype": args.dtype}
     if args.simulation != "paper":

@@ -45,6 +45,7 @@ import numpy as np
 
 from eels_helpers.inference.spectrum_files import (
     SpectrumFileError,
+    check_channels,
     check_overlap,
     spectrum_from_signal_dict,
 )
@@ -162,6 +163,7 @@ def signal_to_spectrum(signal: Any, *, check_window: bool = True) -> Spectrum:
         spectrum.metadata["title"] = f"{type(signal).__name__}" + (f" ({original})" if original else "")
     if check_window:
         check_overlap(spectrum.energy_eV, where)
+        check_channels(spectrum.energy_eV, where)
     return spectrum
 
 

@@ -1,22 +1,27 @@
 """Figures and files of a spectrum-image map (:mod:`eels_helpers.inference.mapping`): element map
 images, the paper's Fig. 7 (:func:`plot_fig7`) and :func:`write_results`, which writes
-``mapping.h5`` and the PNGs into a folder atomically.
+``mapping.h5`` and the PNGs into a folder atomically and removes an earlier map's files that it does
+not rewrite (only the names of :data:`OUTPUT_NAMES` that the earlier ``mapping.h5`` lists);
+:func:`check_output_dir` tells, before any work, whether a folder can receive them.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
 from eels_helpers.inference.mapping import MappingResult, QuantMap, as_spectrum
 
-__all__ = ["MAX_PLOTTED", "plot_element_maps", "plot_fig7", "write_results"]
+__all__ = ["MAX_PLOTTED", "OUTPUT_NAMES", "check_output_dir", "plot_element_maps", "plot_fig7", "write_results"]
+
+logger = logging.getLogger(__name__)
 
 #: at most this many elements per PNG of maps (the HDF5 file holds all 80)
 MAX_PLOTTED = 16
@@ -80,6 +85,9 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
     offset = mapping.offset_eV if mapping is not None else quant.offset_eV
     elements = elements[:max_elements]
     img = spectrum.data.sum(axis=-1)
+    if not 1 <= img.ndim <= 2:
+        raise ValueError(f"plot_fig7 needs a line scan or an image (1 or 2 navigation axes); got the "
+                         f"navigation shape {img.shape}")
     probes = dict(probes or {})
     if not probes:
         ny, nx = img.shape[:2] if img.ndim == 2 else (1, img.size)
@@ -155,23 +163,106 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
 
 
 # --------------------------------------------------------------------------- writing
+#: every file ``eels-id map`` may write into its folder (write_results' and its ``extra`` files): a rerun
+#: into the same folder removes the ones of an earlier run that it does not rewrite, and nothing else
+OUTPUT_NAMES = ("mapping.h5", "probabilities.png", "thresholded.png", "quantification.png", "fig7.png",
+                "verification.json", "verification.png")
+_FORMAT = "eels_helpers.mapping"
+
+
+def check_output_dir(out_dir: str | os.PathLike) -> Path:
+    """Check, before any work, that ``out_dir`` can receive the maps: it is a folder or does not
+    exist yet, and the nearest existing folder above it accepts a new entry (tried by creating and
+    removing an empty temporary folder there; ``out_dir`` itself is not created). Returns it as a Path.
+
+    Raises NotADirectoryError naming ``out_dir`` when it (or a path above it) is a file, OSError
+    (PermissionError, ...) when nothing can be created there."""
+    out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise NotADirectoryError(f"{out} is a file, not a folder")
+    probe = out
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise NotADirectoryError(f"{out}: {probe} is a file, not a folder")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".map-check-", dir=probe))
+    except OSError as err:
+        raise type(err)(f"{out}: nothing can be created in {probe} ({err.strerror or err})") from None
+    return out
+
+
+def _earlier_outputs(out: Path) -> list[str]:
+    """The output names an earlier ``eels-id map`` left in ``out``: those its ``mapping.h5`` lists
+    (or, for a file written before the list was kept, :data:`OUTPUT_NAMES`); none without one."""
+    import h5py
+
+    if not (out / "mapping.h5").is_file():
+        return []
+    try:
+        with h5py.File(out / "mapping.h5", "r") as f:
+            if f.attrs.get("format") != _FORMAT:
+                return []
+            listed = f.attrs.get("files")
+            names = json.loads(listed) if listed is not None else list(OUTPUT_NAMES)
+    except (OSError, ValueError):     # not an HDF5 file of ours: leave the folder as it is
+        return []
+    return [n for n in names if n in OUTPUT_NAMES]
+
+
 def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingResult,
                   quant: QuantMap | None = None, *, probes=None, truth=None,
-                  scores: dict | None = None) -> list[Path]:
-    """Write ``mapping.h5`` and the PNGs into ``out_dir`` atomically (temporary directory, then
-    each file renamed into place). ``truth``: optional SyntheticSI for the truth panels.
-    Returns the paths written."""
+                  scores: dict | None = None, extra: Callable[[Path], Sequence[str]] | None = None,
+                  microscope_source: dict | None = None) -> list[Path]:
+    """Write ``mapping.h5`` and the PNGs into ``out_dir`` atomically: into a temporary folder
+    first, then each file renamed into place, ``mapping.h5`` last. ``truth``: optional SyntheticSI
+    for the truth panels. ``extra(tmp_dir)``: writes more files (names of :data:`OUTPUT_NAMES`)
+    into the temporary folder and returns their names. ``microscope_source``: where the
+    quantification's E0/alpha/beta came from ({"E0_keV": "given" | "metadata" | "default", ...}),
+    kept in ``mapping.h5``.
+
+    Files of :data:`OUTPUT_NAMES` that an earlier run left in ``out_dir`` (listed in its
+    ``mapping.h5``) and that this run does not write are removed; no other file is touched. On any
+    error (or Ctrl-C) before the files are moved, none is: the temporary folder is removed (``out_dir``
+    itself is made first and stays; ``eels-id map`` removes it when it made it). Returns the paths
+    written."""
     import h5py
 
     from eels_helpers.physics.elements import ELEMENTS
 
+    nav = tuple(mapping.navigation_shape)
+    if not 1 <= len(nav) <= 2:
+        raise ValueError(f"a map needs a line scan or an image (1 or 2 navigation axes); got the "
+                         f"navigation shape {nav}")
     plt = _plt()
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=".map-tmp-", dir=out))
     try:
+        kept = list(mapping.detected)[:MAX_PLOTTED]
+        figs = {"probabilities.png": plot_element_maps(
+                    {e: mapping.probability_map(e) for e in kept}, "network probability"),
+                "thresholded.png": plot_element_maps(
+                    {e: mapping.thresholded_map(e) for e in kept},
+                    f"probability >= {mapping.threshold:g}")}
+        if quant is not None:
+            figs["quantification.png"] = plot_element_maps(
+                {e: quant.fraction_map(e) for e in quant.elements[:MAX_PLOTTED]},
+                "model-based relative atomic fraction", vmax=None, cmap="magma")
+        figs["fig7.png"] = plot_fig7(spectrum, mapping, quant, probes=probes,
+                                     truth_fractions=None if truth is None else truth.fractions)
+        for name, fig in figs.items():
+            fig.savefig(tmp / name, dpi=110)
+            plt.close(fig)
+        names = ["mapping.h5", *figs, *(extra(tmp) if extra is not None else ())]
+        unknown = [n for n in names if n not in OUTPUT_NAMES]
+        if unknown:
+            raise ValueError(f"write_results: {unknown} are not output names of a map ({OUTPUT_NAMES})")
         with h5py.File(tmp / "mapping.h5", "w") as f:
-            f.attrs["format"] = "eels_helpers.mapping"
+            f.attrs["format"] = _FORMAT
+            f.attrs["files"] = json.dumps(names)
             f.attrs["elements"] = json.dumps(list(ELEMENTS))
             f.attrs["threshold"] = mapping.threshold
             f.attrs["presence"] = mapping.presence
@@ -195,31 +286,22 @@ def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingRes
                 g.attrs["skipped"] = json.dumps(r.skipped)
                 g.attrs["config"] = json.dumps({k: getattr(r.config, k) for k in
                                                 r.config.__dataclass_fields__})
+                if microscope_source is not None:
+                    g.attrs["microscope_source"] = json.dumps(microscope_source)
                 g.create_dataset("amounts", data=r.amounts.astype(np.float32))
                 g.create_dataset("fractions", data=r.fractions.astype(np.float32))
                 g.create_dataset("background", data=r.background.astype(np.float32))
                 g.create_dataset("chi2_reduced", data=r.chi2_reduced.astype(np.float32))
             if scores:
                 f.attrs["scores"] = json.dumps(scores)
-        kept = list(mapping.detected)[:MAX_PLOTTED]
-        figs = {"probabilities.png": plot_element_maps(
-                    {e: mapping.probability_map(e) for e in kept}, "network probability"),
-                "thresholded.png": plot_element_maps(
-                    {e: mapping.thresholded_map(e) for e in kept},
-                    f"probability >= {mapping.threshold:g}")}
-        if quant is not None:
-            figs["quantification.png"] = plot_element_maps(
-                {e: quant.fraction_map(e) for e in quant.elements[:MAX_PLOTTED]},
-                "model-based relative atomic fraction", vmax=None, cmap="magma")
-        figs["fig7.png"] = plot_fig7(spectrum, mapping, quant, probes=probes,
-                                     truth_fractions=None if truth is None else truth.fractions)
-        for name, fig in figs.items():
-            fig.savefig(tmp / name, dpi=110)
-            plt.close(fig)
+        stale = [n for n in _earlier_outputs(out) if n not in names and (out / n).is_file()]
+        for name in stale:
+            (out / name).unlink()
+            logger.info("removed %s of an earlier map (this run does not write it)", out / name)
         written = []
-        for p in sorted(tmp.iterdir()):
-            os.replace(p, out / p.name)
-            written.append(out / p.name)
+        for name in sorted(names, key=lambda n: n == "mapping.h5"):      # mapping.h5 last
+            os.replace(tmp / name, out / name)
+            written.append(out / name)
         return written
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -3,7 +3,7 @@
 The detected elements with their probabilities (or pixel fractions for a spectrum image), the next
 most probable ones, and one note per thing the pipeline did to the spectrum on the way: twins
 resolved, radioactive elements withheld, a splice or a saturated top left out, spikes, dead channels
-and gain steps repaired.
+and gain steps repaired; :func:`input_notes`: notes on the input itself (mostly negative counts).
 """
 
 from __future__ import annotations
@@ -19,7 +19,10 @@ from eels_helpers.physics.elements import ELEMENTS
 if TYPE_CHECKING:
     from eels_helpers.inference.predict import Prediction
 
-__all__ = ["format_prediction"]
+__all__ = ["format_prediction", "input_notes", "NEGATIVE_FRACTION_NOTE"]
+
+#: a note says the spectrum looks background or mean subtracted above this fraction of negative counts
+NEGATIVE_FRACTION_NOTE = 0.5
 
 
 def format_prediction(pred: Prediction, top: int = 5) -> str:
@@ -30,6 +33,23 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
     return (_format_detected(pred, name, top) + twins + _withheld_lines(pred) + _splice_line(pred)
             + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred) + _step_line(pred))
+
+
+def input_notes(pred: Prediction) -> list[str]:
+    """Notes on the input itself: more than :data:`NEGATIVE_FRACTION_NOTE` of the counts in the
+    network's window negative (a background- or mean-subtracted spectrum, not the raw counts the
+    networks were trained on)."""
+    from eels_helpers.inference.preprocess import window_channels
+
+    if pred.spectrum is None:
+        return []
+    energy, data = window_channels(pred.spectrum, pred.offset_eV)
+    negative = float(np.mean(data < 0)) if data.size else 0.0
+    if negative <= NEGATIVE_FRACTION_NOTE:
+        return []
+    return [f"{100 * negative:.0f} % of the counts between {energy[0]:.0f} and {energy[-1]:.0f} eV are negative: a "
+            "background- or mean-subtracted spectrum? The networks read raw counts (a positive background), so the "
+            "elements named may be wrong"]
 
 
 def _withheld_lines(pred: Prediction) -> str:

@@ -18,15 +18,21 @@ file's own calibration. Formats:
   ``metadata["energy_units_assumed"]`` is True. Text files that are EMSA files under
   another extension are read as EMSA.
 
+EMSA headers are checked first (:mod:`eels_helpers.inference.emsa_header`: keywords that are not
+numbers, DATATYPE Y without XPERCHAN / OFFSET, XPERCHAN <= 0, NPOINTS); rosettasciio's log records
+(which it prints on stdout, tracebacks included) become one-line warnings of our logger.
+
 Singleton navigation axes are dropped (a 1 x N "image" is an N-spectrum line). Data are
 returned as float32. Errors (``SpectrumFileError``, a ``ValueError``) name the file and
 say what is wrong: missing file, unsupported extension, no energy axis, non-eV units,
-NaN/inf values (how many and where), or an energy range with no overlap with the
-75-3071 eV window of the networks.
+an energy axis that is not increasing, NaN/inf values (how many and where), counts beyond
+float32's range, an energy range with no overlap with the 75-3071 eV window of the networks, too
+few channels in it (``MIN_WINDOW_CHANNELS``) or channels too coarse (``MAX_CHANNEL_WIDTH_EV``).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 from typing import Any
@@ -35,18 +41,22 @@ import numpy as np
 
 from eels_helpers.spectrum import Spectrum
 
+log = logging.getLogger(__name__)
+
 #: the networks' input window: channel i = i eV, channels below 75 eV are zeroed
 WINDOW_EV = (75.0, 3071.0)
+#: the coarsest median channel width (eV) read. The networks read 1 eV channels (the simulator makes
+#: only those: ``SimulationConfig.dispersion_eV`` is fixed at 1 eV); real spectra are splined onto
+#: them from their own axes, 0.1-4.04 eV per channel among the 94 validation spectra (the evaluation
+#: suites record at 0.1-1 eV per channel). On channels coarser than 5 eV an edge onset (a rise over
+#: the energy resolution, a few eV) cannot be located, and the spline invents the shape in between.
+MAX_CHANNEL_WIDTH_EV = 5.0
+#: fewest channels inside WINDOW_EV: the cubic spline onto the 1 eV grid needs 4 (as preprocess)
+MIN_WINDOW_CHANNELS = 4
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
-RSCIIO_FORMATS = {
-    ".dm3": "digitalmicrograph",
-    ".dm4": "digitalmicrograph",
-    ".msa": "msa",
-    ".ems": "msa",
-    ".emsa": "msa",
-    ".hspy": "hspy",
-    ".emd": "emd",
-}
+RSCIIO_FORMATS = {".dm3": "digitalmicrograph", ".dm4": "digitalmicrograph", ".msa": "msa", ".ems": "msa",
+                  ".emsa": "msa", ".hspy": "hspy", ".emd": "emd"}
 TEXT_EXTENSIONS = {".txt", ".csv", ".dat", ".tsv"}
 SUPPORTED_EXTENSIONS = tuple(sorted(set(RSCIIO_FORMATS) | TEXT_EXTENSIONS))
 
@@ -61,13 +71,8 @@ class SpectrumFileError(ValueError):
 # --------------------------------------------------------------------------- public API
 
 
-def read_spectrum(
-    path: str | Path,
-    *,
-    signal_index: int | None = None,
-    column: int | None = None,
-    check_window: bool = True,
-) -> Spectrum:
+def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: int | None = None,
+                  check_window: bool = True) -> Spectrum:
     """Read one spectrum or spectrum image; see the module docstring for formats and rules.
 
     signal_index: which signal of a multi-signal file (.emd, .dm*) to take; by default the
@@ -75,7 +80,8 @@ def read_spectrum(
     column: for text files, the 0-based column holding the intensity (default: the column
         after the energy column).
     check_window: raise if the energy range has no overlap with 75-3071 eV (turn off to
-        read low-loss spectra).
+        read low-loss spectra); also raise if fewer than ``MIN_WINDOW_CHANNELS`` channels lie in
+        it or the median channel width exceeds ``MAX_CHANNEL_WIDTH_EV`` (:func:`check_channels`).
     """
     path = Path(path)
     if not path.exists():
@@ -88,23 +94,45 @@ def read_spectrum(
             f"{path}: unsupported extension {ext or '(none)'!r}; supported: "
             + ", ".join(SUPPORTED_EXTENSIONS)
         )
-    fmt = RSCIIO_FORMATS.get(ext)
-    if fmt == "msa" or (ext in TEXT_EXTENSIONS and _has_emsa_header(path)):
-        # EMSA via rosettasciio; files it cannot parse (no header, unusual keyword layout)
-        # go to the column reader, which also understands the EMSA keywords.
-        try:
-            spectrum = _read_rsciio(path, "msa", signal_index) if _has_emsa_header(path) else None
-        except SpectrumFileError:
-            spectrum = None
-        if spectrum is None:
-            spectrum = _read_columns(path, column)
-    elif ext in TEXT_EXTENSIONS:
-        spectrum = _read_columns(path, column)
-    else:
-        spectrum = _read_rsciio(path, fmt, signal_index)
+    try:
+        spectrum = _read(path, ext, signal_index, column)
+    except SpectrumFileError:
+        raise
+    except ValueError as err:   # Spectrum's checks, a parser's conversions: name the file
+        raise SpectrumFileError(f"{path}: {err}") from err
     _check_finite(spectrum.data, spectrum.energy_eV, path)
     if check_window:
         check_overlap(spectrum.energy_eV, path)
+        check_channels(spectrum.energy_eV, path)
+    return spectrum
+
+
+def _read(path: Path, ext: str, signal_index: int | None, column: int | None) -> Spectrum:
+    from eels_helpers.inference.emsa_header import check_emsa_header, has_emsa_header
+
+    fmt = RSCIIO_FORMATS.get(ext)
+    if fmt not in (None, "msa"):
+        return _read_rsciio(path, fmt, signal_index)
+    if not has_emsa_header(path):  # text, or .msa without an EMSA header
+        return _read_columns(path, column)
+    # EMSA via rosettasciio, its header checked first; files it cannot parse (unusual keyword layout,
+    # XY data without XPERCHAN / OFFSET) or whose axis it misreads go to the column reader, which
+    # also understands the EMSA keywords.
+    npoints, axis = check_emsa_header(path)
+    try:
+        spectrum = _read_rsciio(path, "msa", signal_index) if axis else None
+    except SpectrumFileError:
+        spectrum = None
+    read = spectrum.metadata["energy_axis"] if spectrum is not None else None
+    if read is None or not np.allclose((read["offset"], read["scale"]), axis, rtol=1e-9, atol=0):
+        spectrum = _read_columns(path, column)
+    if npoints is not None and round(npoints) != spectrum.n_channels:
+        n = spectrum.n_channels
+        if n < npoints / 2:
+            raise SpectrumFileError(f"{path}: the EMSA header says NPOINTS {npoints:g} but the file holds {n} "
+                                    "values: truncated?")
+        log.warning("%s: the EMSA header says NPOINTS %g but the file holds %d values; all are read",
+                    path, npoints, n)
     return spectrum
 
 
@@ -120,6 +148,22 @@ def check_overlap(energy_eV: np.ndarray, where: Any = "spectrum", offset_eV: flo
         )
 
 
+def check_channels(energy_eV: np.ndarray, where: Any = "spectrum") -> None:
+    """Raise SpectrumFileError if fewer than ``MIN_WINDOW_CHANNELS`` channels of ``energy_eV`` (eV,
+    increasing) lie in ``WINDOW_EV`` or its median channel width exceeds ``MAX_CHANNEL_WIDTH_EV``."""
+    e = np.asarray(energy_eV, dtype=np.float64)
+    inside = int(np.count_nonzero((e >= WINDOW_EV[0]) & (e <= WINDOW_EV[1])))
+    if inside < MIN_WINDOW_CHANNELS:
+        raise SpectrumFileError(
+            f"{where}: {inside} channel(s) in the {WINDOW_EV[0]:.0f}-{WINDOW_EV[1]:.0f} eV window the "
+            f"networks see; at least {MIN_WINDOW_CHANNELS} are needed")
+    width = float(np.median(np.diff(e)))
+    if width > MAX_CHANNEL_WIDTH_EV:
+        raise SpectrumFileError(
+            f"{where}: channels {width:g} eV wide (median); at most {MAX_CHANNEL_WIDTH_EV:g} eV per channel "
+            "can locate an edge onset (the networks read 1 eV channels)")
+
+
 def nan_report(data: np.ndarray, energy_eV: np.ndarray) -> str | None:
     """A sentence saying how many non-finite values data hold and where, or None."""
     bad = ~np.isfinite(data)
@@ -132,10 +176,7 @@ def nan_report(data: np.ndarray, energy_eV: np.ndarray) -> str | None:
     if bad.ndim > 1:
         per_pixel = bad.reshape(-1, bad.shape[-1]).any(axis=1)
         first = np.unravel_index(int(np.flatnonzero(per_pixel)[0]), bad.shape[:-1])
-        where += (
-            f", in {int(per_pixel.sum())} of {per_pixel.size} spectra "
-            f"(first at pixel {tuple(int(i) for i in first)})"
-        )
+        where += f", in {int(per_pixel.sum())} of {per_pixel.size} spectra (first at pixel {tuple(map(int, first))})"
     return f"{n_bad} NaN/inf value(s) of {data.size} {where}"
 
 
@@ -148,15 +189,22 @@ def _check_finite(data: np.ndarray, energy: np.ndarray, path: "Path | str") -> N
         raise SpectrumFileError(f"{path}: the energy axis holds NaN/inf values")
     report = nan_report(data, energy)
     if report:
-        raise SpectrumFileError(
-            f"{path}: {report}; remove or interpolate them (or crop the energy range) first"
-        )
+        raise SpectrumFileError(f"{path}: {report}; remove or interpolate them (or crop the energy range) first")
 
 
-def _has_emsa_header(path: Path) -> bool:
-    with open(path, "rb") as fh:
-        head = fh.read(512).decode("latin-1", errors="replace")
-    return bool(re.search(r"^\s*#FORMAT\s*:.*EMSA", head, re.IGNORECASE | re.MULTILINE))
+def _as_float32(data: np.ndarray, where: Any) -> np.ndarray:
+    """``data`` as contiguous float32; SpectrumFileError naming ``where`` when finite values exceed
+    float32's range (they would become inf)."""
+    data = np.asarray(data)
+    if data.dtype.kind == "f" and data.dtype.itemsize > 4 and data.size:
+        finite = np.isfinite(data)
+        largest = float(np.max(np.abs(data), where=finite, initial=0.0))
+        if largest > _FLOAT32_MAX:
+            n = int(np.count_nonzero(finite & (np.abs(data) > _FLOAT32_MAX)))
+            raise SpectrumFileError(
+                f"{where}: {n} of {data.size} count value(s) exceed float32's range (~3.4e38; the largest is "
+                f"{largest:.3g}): spectra are read as float32; rescale the counts")
+    return np.ascontiguousarray(data, dtype=np.float32)
 
 
 def _unit_factor(units: str) -> float | None:
@@ -171,10 +219,8 @@ def _axis_values(axis: dict) -> np.ndarray:
 
 
 def _describe_axes(axes: list[dict]) -> str:
-    return ", ".join(
-        f"{a.get('name') or '?'!s} (size {a.get('size')}, units {a.get('units') or 'none'!r})"
-        for a in axes
-    )
+    return ", ".join(f"{a.get('name') or '?'!s} (size {a.get('size')}, units {a.get('units') or 'none'!r})"
+                     for a in axes)
 
 
 def _find_energy_axis(axes: list[dict], path: Path) -> int:
@@ -186,21 +232,15 @@ def _find_energy_axis(axes: list[dict], path: Path) -> int:
         named = [i for i in in_ev if _ENERGY_NAME.search(str(axes[i].get("name", "")))]
         if len(named) == 1:
             return named[0]
-        raise SpectrumFileError(
-            f"{path}: several axes are in eV and none is uniquely named as the energy axis: "
-            + _describe_axes(axes)
-        )
+        raise SpectrumFileError(f"{path}: several axes are in eV and none is uniquely named as the energy axis: "
+                                + _describe_axes(axes))
     named = [i for i, a in enumerate(axes) if _ENERGY_NAME.search(str(a.get("name", "")))]
     if named:
         a = axes[named[0]]
-        raise SpectrumFileError(
-            f"{path}: the energy axis {a.get('name')!r} has units {a.get('units') or 'none'!r}; "
-            "only eV and keV are supported (recalibrate the file in eV)"
-        )
-    raise SpectrumFileError(
-        f"{path}: no energy axis (no axis in eV or keV, none named 'energy'); axes: "
-        + _describe_axes(axes)
-    )
+        raise SpectrumFileError(f"{path}: the energy axis {a.get('name')!r} has units {a.get('units') or 'none'!r}; "
+                                "only eV and keV are supported (recalibrate the file in eV)")
+    raise SpectrumFileError(f"{path}: no energy axis (no axis in eV or keV, none named 'energy'); axes: "
+                            + _describe_axes(axes))
 
 
 def _pick(d: dict, *keys: str) -> Any:
@@ -214,9 +254,12 @@ def _pick(d: dict, *keys: str) -> Any:
 def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
     import importlib
 
+    from eels_helpers.inference.emsa_header import rsciio_logs
+
     reader = importlib.import_module(f"rsciio.{fmt}").file_reader
     try:
-        signals = reader(str(path))
+        with rsciio_logs(path):
+            signals = reader(str(path))
     except Exception as err:  # rosettasciio raises many types for corrupt files
         raise SpectrumFileError(f"{path}: rosettasciio could not read it as {fmt}: {err}") from err
     if isinstance(signals, dict):
@@ -225,9 +268,7 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         raise SpectrumFileError(f"{path}: the file holds no signal")
     if signal_index is not None:
         if not 0 <= signal_index < len(signals):
-            raise SpectrumFileError(
-                f"{path}: signal_index={signal_index} out of range (file holds {len(signals)})"
-            )
+            raise SpectrumFileError(f"{path}: signal_index={signal_index} out of range (file holds {len(signals)})")
         index, chosen = signal_index, signals[signal_index]
         energy_index = _find_energy_axis(chosen["axes"], path)
     else:
@@ -249,17 +290,9 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         gatan_tags=fmt == "digitalmicrograph")
 
 
-def spectrum_from_signal_dict(
-    signal: dict,
-    where: Any,
-    *,
-    reader: str,
-    energy_index: int | None = None,
-    source: str | None = None,
-    extra: dict | None = None,
-    gatan_tags: bool = False,
-    assume_eV: bool = False,
-) -> Spectrum:
+def spectrum_from_signal_dict(signal: dict, where: Any, *, reader: str, energy_index: int | None = None,
+                              source: str | None = None, extra: dict | None = None, gatan_tags: bool = False,
+                              assume_eV: bool = False) -> Spectrum:
     """The one conversion of a signal dictionary into a :class:`~eels_helpers.spectrum.Spectrum`.
 
     ``signal`` has the layout rosettasciio readers return and HyperSpy signals hold: ``data``,
@@ -270,8 +303,8 @@ def spectrum_from_signal_dict(
     navigation axes are dropped. ``where`` names the input in error messages (a path, or a
     signal's description). ``assume_eV``: an energy axis without units (empty or HyperSpy's
     ``<undefined>``) is taken as eV and ``metadata["energy_units_assumed"]`` is True. Raises
-    :class:`SpectrumFileError` for empty data, an energy axis in other units and NaN/inf values
-    (the window check is the caller's).
+    :class:`SpectrumFileError` for empty data, an energy axis in other units or not monotonic, counts
+    beyond float32's range and NaN/inf values (the window check is the caller's).
     """
     axes = signal["axes"]
     if energy_index is None:
@@ -285,10 +318,8 @@ def spectrum_from_signal_dict(
     assumed = assume_eV and units.lower() in ("", "<undefined>")
     factor = 1.0 if assumed else _unit_factor(units)
     if factor is None:
-        raise SpectrumFileError(
-            f"{where}: the energy axis {energy_axis.get('name') or '(unnamed)'!s} has units "
-            f"{units or 'none'!r}; only eV and keV are supported (recalibrate it in eV)"
-        )
+        raise SpectrumFileError(f"{where}: the energy axis {energy_axis.get('name') or '(unnamed)'!s} has units "
+                                f"{units or 'none'!r}; only eV and keV are supported (recalibrate it in eV)")
     array_index = [int(a.get("index_in_array", i)) for i, a in enumerate(axes)]
     energy = _axis_values(energy_axis) * factor
     data = np.moveaxis(data, array_index[energy_index], -1)
@@ -297,6 +328,10 @@ def spectrum_from_signal_dict(
     data = data.reshape(tuple(data.shape[i] for i in keep) + (data.shape[-1],))
     if energy.size > 1 and energy[-1] < energy[0]:
         energy, data = energy[::-1], data[..., ::-1]
+    if energy.size > 1 and not np.all(np.diff(energy) > 0):
+        raise SpectrumFileError(
+            f"{where}: the energy axis {energy_axis.get('name') or '(unnamed)'!s} is not strictly monotonic "
+            f"(scale {energy_axis.get('scale')!r} {units or 'eV'} per channel)")
     md = signal.get("metadata", {}) or {}
     uniform = energy_axis.get("axis") is None
     metadata = {
@@ -340,7 +375,7 @@ def spectrum_from_signal_dict(
         metadata["sample_elements"] = [str(e) for e in np.atleast_1d(elements)]
     if hasattr(data, "compute"):  # a dask array (lazy HyperSpy signal): computed as float32
         data = data.astype(np.float32).compute()
-    data = np.ascontiguousarray(data, dtype=np.float32)
+    data = _as_float32(data, where)
     _check_finite(data, energy, where)
     return Spectrum(data, energy, metadata, source)
 
@@ -437,11 +472,8 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         raise SpectrumFileError(f"{path}: rows have different numbers of columns {sorted(widths)}")
     table = np.asarray(rows, dtype=np.float64)
     n_col = table.shape[1]
-    emsa = {
-        m.group(1).upper(): m.group(2).strip()
-        for h in header
-        if (m := re.match(r"#\s*([A-Za-z-]+)\s*:\s*(.*)", h))
-    }
+    emsa = {m.group(1).upper(): m.group(2).strip()
+            for h in header if (m := re.match(r"#\s*([A-Za-z-]+)\s*:\s*(.*)", h))}
     if n_col == 1 and "XPERCHAN" in emsa and "OFFSET" in emsa:  # EMSA DATATYPE Y
         try:
             axis = float(emsa["OFFSET"]) + float(emsa["XPERCHAN"]) * np.arange(table.shape[0])
@@ -450,10 +482,8 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         table = np.column_stack([axis, table[:, 0]])
         n_col = 2
     if n_col < 2:
-        raise SpectrumFileError(
-            f"{path}: no energy axis (a single column of numbers; expected energy and intensity "
-            "columns, or an EMSA header with OFFSET and XPERCHAN)"
-        )
+        raise SpectrumFileError(f"{path}: no energy axis (a single column of numbers; expected energy and intensity "
+                                "columns, or an EMSA header with OFFSET and XPERCHAN)")
     # column names from the last header line with n_col fields, units from EMSA #XUNITS
     names: list[str] = []
     for line in reversed(header):
@@ -469,19 +499,15 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
     if column is None:
         column = 1 if energy_col == 0 else 0
     if not 0 <= column < n_col or column == energy_col:
-        raise SpectrumFileError(
-            f"{path}: column={column} is not a valid intensity column (file has {n_col} "
-            f"columns, energy in column {energy_col})"
-        )
+        raise SpectrumFileError(f"{path}: column={column} is not a valid intensity column (file has {n_col} "
+                                f"columns, energy in column {energy_col})")
     units = xunits or (_unit_from_label(names[energy_col]) if names else None)
     if units is None and header:
         units = _unit_from_label(" ".join(header), bracketed=False)
     assumed = units is None
     factor = 1.0 if assumed else _unit_factor(units)
     if factor is None:
-        raise SpectrumFileError(
-            f"{path}: the energy column is in {units!r}; only eV and keV are supported"
-        )
+        raise SpectrumFileError(f"{path}: the energy column is in {units!r}; only eV and keV are supported")
     energy = table[:, energy_col] * factor
     data = table[:, column]
     if not np.all(np.isfinite(energy)):
@@ -490,9 +516,7 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
     if np.all(step < 0):
         energy, data = energy[::-1], data[::-1]
     elif not np.all(step > 0):
-        raise SpectrumFileError(
-            f"{path}: the energy column (column {energy_col}) is not strictly monotonic"
-        )
+        raise SpectrumFileError(f"{path}: the energy column (column {energy_col}) is not strictly monotonic")
     metadata = {
         "reader": "columns",
         "title": path.stem,
@@ -503,4 +527,4 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         "energy_units_assumed": assumed,
         "navigation_axes": [],
     }
-    return Spectrum(data.astype(np.float32), energy, metadata, str(path))
+    return Spectrum(_as_float32(data, path), energy, metadata, str(path))

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 __all__ = ["NEIGHBOUR_GROUPS", "ONSET_NEIGHBOUR_EV", "neighbours_of", "candidates_from_probabilities", "DecisionRule",
-           "default_rule", "decide", "evidence_numbers", "format_verification", "verify_regions"]
+           "default_rule", "decide", "evidence_numbers", "format_verification", "verify_regions", "MAX_BLOCKS"]
 
 #: Elements the network commonly confuses (the paper's two typical mistakes: a neighbouring
 #: lanthanide, or a plausible alternative such as Re beside W). A candidate brings the other
@@ -336,6 +336,10 @@ def format_verification(result, indent: str = "  ", min_probability: float | Non
     return "\n".join(lines)
 
 
+#: :func:`verify_regions`: at most this many blocks per navigation axis
+MAX_BLOCKS = 32
+
+
 def verify_regions(spectrum, probabilities, threshold: float, config: Any = None, *, blocks: int = 4,
                    candidate_threshold: float = 0.05, rule: DecisionRule | None = None) -> dict:
     """Verify a spectrum image on its summed spectrum and on a coarse grid of summed blocks (not
@@ -352,7 +356,7 @@ def verify_regions(spectrum, probabilities, threshold: float, config: Any = None
     config : VerifyConfig, optional
         Settings of :func:`eels_helpers.inference.verification.verify`.
     blocks : int, default 4
-        Blocks per navigation axis (1..32); a block holds at least one pixel.
+        Blocks per navigation axis (1..:data:`MAX_BLOCKS`); a block holds at least one pixel.
     candidate_threshold : float, default 0.05
         Lowest mean probability of a candidate, in [0, 1].
     rule : DecisionRule, optional
@@ -383,8 +387,8 @@ def verify_regions(spectrum, probabilities, threshold: float, config: Any = None
     probs = np.asarray(probabilities, dtype=np.float64)
     if probs.shape != nav + (80,):
         raise ValueError(f"probabilities shape {probs.shape} does not match the image's {nav + (80,)}")
-    if int(blocks) != blocks or not 1 <= blocks <= 32:
-        raise ValueError(f"blocks must be an integer 1..32 per navigation axis; got {blocks!r}")
+    if int(blocks) != blocks or not 1 <= blocks <= MAX_BLOCKS:
+        raise ValueError(f"blocks must be an integer 1..{MAX_BLOCKS} per navigation axis; got {blocks!r}")
     mean = probs.reshape(-1, 80).mean(axis=0)
     cand = candidates_from_probabilities(mean, candidate_threshold)
     if not cand:

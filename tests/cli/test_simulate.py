@@ -105,3 +105,23 @@ def test_preview_and_dataset_take_the_open_world_configuration(tmp_path, capsys)
     with h5py.File(out) as f:
         assert "edge_free" in f["test/params"] and "distractor_element" in f["test/params"]
         assert json.loads(f.attrs["simulation_config"])["edge_free_fraction"] == 0.1
+
+
+def test_bad_values_name_their_option_and_the_plot_folder_is_made(tmp_path, capsys):
+    adir = tmp_path / "adir"
+    adir.mkdir()
+    assert main(["simulate", "dataset", "--profile", "smoke", "--out", str(adir), "--quiet"]) == 2
+    assert capsys.readouterr().err == (f"eels-id simulate dataset: error: --out {adir} is a directory; "
+                                       "give a .h5 file path\n")
+    assert list(adir.iterdir()) == []
+    for argv, flag in ((["preview", "--elements", "Ce,O", "--seed", "-1"], "--seed"),
+                       (["dataset", "--profile", "smoke", "--out", str(tmp_path / "x.h5"), "--seed", "-1"], "--seed"),
+                       (["preview", "--elements", "Ce,O", "--fractions", "a,b"], "--fractions"),
+                       (["dataset", "--profile", "smoke", "--out", str(tmp_path / "x.h5"), "--scale", "nan"], "--scale")):
+        assert _exit_code(["simulate", *argv]) == 2
+        assert f"argument {flag}: must be" in capsys.readouterr().err
+    assert not (tmp_path / "x.h5").exists()
+    png = tmp_path / "nod3" / "p.png"                     # its folder is made, as predict --plot does
+    assert main(["simulate", "preview", "--elements", "Fe,O", "--n", "1", "--fractions", "0.4,0.6",
+                 "--plot", str(png)]) == 0
+    assert png.stat().st_size > 10_000

@@ -414,3 +414,78 @@ def test_the_cli_fails_on_an_empty_file_with_one_line(tmp_path, capsys):
     assert cli_main(["predict", str(tmp_path / "empty.msa")]) == 1
     err = capsys.readouterr().err
     assert "empty.msa: no signal" in err and "Traceback" not in err
+
+
+# ----------------------------------------------------------------- inputs the command line refuses or flags
+
+
+@pytest.mark.parametrize("offset", ["nan", "inf", "-inf"])
+def test_cli_offset_must_be_finite(tmp_path, capsys, offset):
+    energy = 600.0 + 0.25 * np.arange(1200)
+    write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
+    with pytest.raises(SystemExit) as err:
+        cli_main(["predict", str(tmp_path / "fe.msa"), f"--offset={offset}"])
+    assert err.value.code == 2 and f"--offset: must be a finite number, got '{offset}'" in capsys.readouterr().err
+
+
+def test_cli_plot_path_is_checked_before_the_prediction_and_the_written_path_printed(tiny, tmp_path, capsys):
+    _, path = tiny
+    absent = str(tmp_path / "absent.msa")               # were the prediction run, it would say "no such file"
+    (tmp_path / "adir").mkdir()
+    for plot, why in ((tmp_path / "adir", "is a directory"), (tmp_path / "p.xyz", "cannot write '.xyz' figures")):
+        assert cli_main(["predict", absent, "--model", str(path), "--plot", str(plot)]) == 2
+        err = capsys.readouterr().err
+        assert f"--plot {plot}" in err and why in err and ".png, .ps, .raw" in err and "no such file" not in err
+    energy = 600.0 + 0.25 * np.arange(1200)
+    write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
+    assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--plot", str(tmp_path / "noext")]) == 0
+    assert f"plot saved to {tmp_path / 'noext.png'}" in capsys.readouterr().out
+    assert (tmp_path / "noext.png").stat().st_size > 10_000 and not (tmp_path / "noext").exists()
+
+
+def test_cli_notes_mostly_negative_counts(tiny, tmp_path, capsys):
+    """A background- or mean-subtracted spectrum is not what the networks read: a note says so."""
+    _, path = tiny
+    energy = 600.0 + 0.25 * np.arange(1200)
+    counts = _fe_spectrum(energy) * 1e4
+    write_msa(tmp_path / "sub.msa", energy, counts - np.percentile(counts, 70))     # 70 % negative
+    write_msa(tmp_path / "raw.msa", energy, counts)
+    assert cli_main(["predict", str(tmp_path / "sub.msa"), str(tmp_path / "raw.msa"), "--model", str(path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    notes = [line for line in lines if "are negative" in line]
+    assert len(notes) == 1 and notes[0].startswith("   note: ") and "mean-subtracted" in notes[0]
+    assert lines.index(notes[0]) > next(i for i, line in enumerate(lines) if line.startswith("sub.msa:"))
+    assert cli_main(["predict", str(tmp_path / "sub.msa"), str(tmp_path / "raw.msa"), "--model", str(path),
+                     "--json"]) == 0
+    sub, raw = json.loads(capsys.readouterr().out)["results"]
+    assert "are negative" in sub["input_notes"][0] and "input_notes" not in raw
+
+
+def test_cli_json_stays_json_for_a_malformed_emsa_header(tiny, tmp_path, capsys):
+    _, path = tiny
+    energy = 600.0 + 0.25 * np.arange(1200)
+    write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
+    text = (tmp_path / "fe.msa").read_text().splitlines()
+    (tmp_path / "bad.msa").write_text("\n".join("#XPERCHAN    : abc" if t.startswith("#XPERCHAN") else t
+                                                for t in text) + "\n")
+    rc = cli_main(["predict", str(tmp_path / "bad.msa"), str(tmp_path / "fe.msa"), "--model", str(path), "--json"])
+    captured = capsys.readouterr()
+    assert rc == 1 and len(json.loads(captured.out)["results"]) == 1
+    assert "bad.msa: EMSA keyword XPERCHAN 'abc' is not a number" in captured.err
+    assert "Traceback" not in captured.err
+
+
+def test_predict_reads_a_200000_channel_csv_in_modest_memory(tmp_path):
+    """The structure test once held a (channels x channels / 32) matrix: 2.7 GB for 100,000 channels."""
+    import tracemalloc
+
+    energy = np.linspace(100.0, 3000.0, 200_000)
+    counts = 1e6 * (energy / 100.0) ** -3.0 + np.where(energy >= 532.0, 50.0, 0.0)
+    np.savetxt(tmp_path / "long.csv", np.column_stack([energy, counts]), delimiter=",", fmt="%.6f")
+    tracemalloc.start()
+    try:
+        (pred,) = predict(tmp_path / "long.csv", _SaysBa(), threshold=0.5, device="cpu")
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert pred.spectrum.n_channels == 200_000 and peak < 1e9

@@ -88,11 +88,11 @@ def test_hspy_keV_axis_and_decreasing_scale(tmp_path):
     from rsciio.hspy import file_writer
 
     data = np.arange(50, dtype=np.float32)
-    file_writer(str(tmp_path / "k.hspy"), _signal(data, [_axis("E", 50, -0.01, 1.0, "keV")]),
+    file_writer(str(tmp_path / "k.hspy"), _signal(data, [_axis("E", 50, -0.002, 1.0, "keV")]),
                 show_progressbar=False)
     s = read_spectrum(tmp_path / "k.hspy")
     assert np.all(np.diff(s.energy_eV) > 0)
-    np.testing.assert_allclose(s.energy_eV, 1000.0 - 10.0 * np.arange(50)[::-1], atol=1e-6)
+    np.testing.assert_allclose(s.energy_eV, 1000.0 - 2.0 * np.arange(50)[::-1], atol=1e-6)
     np.testing.assert_array_equal(s.data, data[::-1])
 
 
@@ -270,3 +270,129 @@ def test_free_header_text_does_not_invent_units(tmp_path):
     assert s.metadata["energy_units_assumed"] is True and s.energy_eV[0] == 500
     (tmp_path / "b.txt").write_text("# FeO\n# energy loss in keV\n" + "".join(f"{0.5 + i / 1000} 1\n" for i in range(8)))
     assert read_spectrum(tmp_path / "b.txt").energy_eV[0] == pytest.approx(500.0)
+
+
+# ----------------------------------------------------------------------------- inputs that must not pass silently
+
+
+def _emsa(path, n=200, values=None, **keywords):
+    """An EMSA DATATYPE Y file by hand: ``n`` counts (or ``values``, the data lines), 0.5 eV per channel
+    from 400 eV unless ``keywords`` say otherwise (a keyword set to None is left out)."""
+    header = {"FORMAT": "EMSA/MAS Spectral Data File", "VERSION": "1.0", "TITLE": "t", "NPOINTS": f"{n}.00",
+              "NCOLUMNS": "1.00000", "XUNITS": "eV", "YUNITS": "Counts", "DATATYPE": "Y", "XPERCHAN": "0.500000",
+              "OFFSET": "400.000", "SIGNALTYPE": "ELS"}
+    header.update(keywords)
+    lines = [f"#{k:<12}: {v}" for k, v in header.items() if v is not None] + ["#SPECTRUM    : "]
+    lines += values if values is not None else [f"{1e4 * (400 + 0.5 * i) ** -1:.4f}" for i in range(n)]
+    path.write_text("\n".join(lines + ["#ENDOFDATA   : "]) + "\n")
+    return path
+
+
+@pytest.mark.parametrize("key, value", [("XPERCHAN", "abc"), ("OFFSET", "3.6e2.0"), ("BEAMKV", "high")])
+def test_a_malformed_emsa_number_is_one_error_naming_file_and_keyword(tmp_path, capsys, key, value):
+    """Not rosettasciio's traceback on stdout (it corrupts `predict --json`), not a bare float() message."""
+    path = _emsa(tmp_path / "bad.msa", **{key: value})
+    with pytest.raises(SpectrumFileError, match=rf"bad\.msa: EMSA keyword {key} '{value}' is not a number"):
+        read_spectrum(path)
+    captured = capsys.readouterr()
+    assert captured.out == "" and "Traceback" not in captured.err
+
+
+def test_a_bad_npoints_is_a_warning_and_rosettasciio_logs_stay_off_stdout(tmp_path, capsys, caplog, monkeypatch):
+    import logging
+
+    import rsciio.msa  # noqa: F401  (importing it installs its handler)
+
+    printed = []                     # rosettasciio's own handler (it prints on stdout) must receive nothing
+    spy = logging.Handler()
+    spy.emit = printed.append
+    monkeypatch.setattr(logging.getLogger("rsciio"), "handlers", [spy])
+    path = _emsa(tmp_path / "n.msa", NPOINTS="lots", LIVETIME="soon")
+    with caplog.at_level("WARNING", logger="eels_helpers.inference.spectrum_files"):
+        s = read_spectrum(path)
+    assert s.n_channels == 200 and s.energy_eV[1] == pytest.approx(400.5)
+    text = caplog.text
+    assert "n.msa: EMSA keyword NPOINTS 'lots' is not a number" in text
+    assert "EMSA keyword LIVETIME 'soon' is not a number" in text            # rosettasciio's record, one line
+    assert "Traceback" not in text and capsys.readouterr().out == ""
+    assert printed == [] and logging.getLogger("rsciio").handlers == [spy]   # restored afterwards
+
+
+@pytest.mark.parametrize("missing", [("XPERCHAN",), ("OFFSET",), ("XPERCHAN", "OFFSET")])
+def test_emsa_y_data_without_xperchan_or_offset_is_refused(tmp_path, missing):
+    """Not 1 eV per channel from 0 eV assumed in silence: the standard requires both."""
+    path = _emsa(tmp_path / "m.msa", **{k: None for k in missing})
+    with pytest.raises(SpectrumFileError, match=rf"m\.msa: the EMSA header has no {' or '.join(missing)}"):
+        read_spectrum(path)
+
+
+def test_npoints_disagreeing_with_the_data(tmp_path, caplog):
+    with caplog.at_level("WARNING", logger="eels_helpers.inference.spectrum_files"):
+        assert read_spectrum(_emsa(tmp_path / "big.msa", NPOINTS="300")).n_channels == 200
+        assert read_spectrum(_emsa(tmp_path / "small.msa", NPOINTS="100")).n_channels == 200
+    assert "big.msa: the EMSA header says NPOINTS 300 but the file holds 200 values" in caplog.text
+    assert "small.msa: the EMSA header says NPOINTS 100 but the file holds 200 values" in caplog.text
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        read_spectrum(_emsa(tmp_path / "ok.msa"))
+    assert caplog.text == ""
+    with pytest.raises(SpectrumFileError, match=r"cut\.msa: the EMSA header says NPOINTS 2048 but the file holds 200"):
+        read_spectrum(_emsa(tmp_path / "cut.msa", NPOINTS="2048"))
+
+
+@pytest.mark.parametrize("step", ["0", "-0.5", "0.0000"])
+def test_a_non_positive_xperchan_is_an_error_naming_file_and_keyword(tmp_path, step):
+    with pytest.raises(SpectrumFileError, match=rf"x\.msa: EMSA keyword XPERCHAN '{step}' must be positive \(eV"):
+        read_spectrum(_emsa(tmp_path / "x.msa", XPERCHAN=step))
+
+
+def test_errors_while_reading_name_the_file(tmp_path, monkeypatch):
+    from rsciio.hspy import file_writer
+
+    from eels_helpers.inference import spectrum_files
+
+    file_writer(str(tmp_path / "flat.hspy"), _signal(np.ones(100, np.float32), [_axis("Energy loss", 100, 0.0, 500, "eV")]),
+                show_progressbar=False)
+    with pytest.raises(SpectrumFileError, match=r"flat\.hspy: the energy axis Energy loss is not strictly monotonic"):
+        read_spectrum(tmp_path / "flat.hspy")
+    (tmp_path / "a.csv").write_text("".join(f"{500 + i},1\n" for i in range(10)))
+
+    def fails(path, column):   # a check of Spectrum's (a ValueError) reached through the reader
+        raise ValueError("energy_eV must be 1-D, got shape (2, 5)")
+
+    monkeypatch.setattr(spectrum_files, "_read_columns", fails)
+    with pytest.raises(SpectrumFileError, match=r"a\.csv: energy_eV must be 1-D"):
+        read_spectrum(tmp_path / "a.csv")
+
+
+def test_counts_beyond_float32_are_named_not_reported_as_nan(tmp_path):
+    import warnings
+
+    (tmp_path / "huge.csv").write_text("".join(f"{500 + i},{1e300 if i % 2 else 1.0}\n" for i in range(10)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")          # no numpy overflow RuntimeWarning
+        with pytest.raises(SpectrumFileError, match=r"huge\.csv: 5 of 10 count value\(s\) exceed float32's range"):
+            read_spectrum(tmp_path / "huge.csv")
+    (tmp_path / "ok.csv").write_text("".join(f"{500 + i},{3e38}\n" for i in range(10)))
+    assert np.isfinite(read_spectrum(tmp_path / "ok.csv").data).all()
+
+
+def test_coarse_axes_and_nearly_empty_windows_are_refused(tmp_path):
+    from eels_helpers.inference.spectrum_files import MAX_CHANNEL_WIDTH_EV, MIN_WINDOW_CHANNELS
+
+    rng = np.random.default_rng(0)
+    for name, energy in (("four.csv", 100.0 + 500 * np.arange(4)), ("twenty.csv", 100.0 + 100 * np.arange(20)),
+                         ("six.csv", 400.0 + 6 * np.arange(200))):
+        (tmp_path / name).write_text("".join(f"{e},{c}\n" for e, c in zip(energy, rng.random(energy.size))))
+        with pytest.raises(SpectrumFileError, match=rf"{name}: channels [\d.]+ eV wide \(median\); at most 5 eV"):
+            read_spectrum(tmp_path / name)
+    energy = 400.0 + MAX_CHANNEL_WIDTH_EV * np.arange(200)         # as coarse as is read
+    (tmp_path / "five.csv").write_text("".join(f"{e},1\n" for e in energy))
+    assert read_spectrum(tmp_path / "five.csv").dispersion_eV == pytest.approx(MAX_CHANNEL_WIDTH_EV)
+    energy = 3069.0 + 0.5 * np.arange(MIN_WINDOW_CHANNELS + 10)      # 3069-3071 eV: 5 channels in the window
+    (tmp_path / "edge.csv").write_text("".join(f"{e},1\n" for e in energy))
+    assert read_spectrum(tmp_path / "edge.csv").n_channels == MIN_WINDOW_CHANNELS + 10
+    (tmp_path / "edge3.csv").write_text("".join(f"{e + 1},1\n" for e in energy))
+    with pytest.raises(SpectrumFileError, match=r"edge3\.csv: 3 channel\(s\) in the 75-3071 eV window"):
+        read_spectrum(tmp_path / "edge3.csv")
+    assert read_spectrum(tmp_path / "edge3.csv", check_window=False).n_channels == MIN_WINDOW_CHANNELS + 10
