@@ -10,10 +10,18 @@ unreadable, a chapter or a training run failed, an output that cannot be written
 line is wrong (argparse's usage errors, a value out of its range, an unknown model, profile or
 element); 130 interrupted (Ctrl-C); 141 the reader of the output went away (``eels-id models |
 head -1``), silently. An expected error prints one line ``eels-id COMMAND: error: ...`` on
-stderr; ``eels-id --traceback COMMAND`` shows the full traceback instead.
+stderr; ``eels-id --traceback COMMAND`` (or ``--traceback`` after the command) shows the full
+traceback instead. ``eels-id`` without a command is a usage error (2). A command that does part of
+its work (``predict`` or ``models --dir`` with one bad file among several) reports the good ones,
+one error line per bad one, and ends with 1.
 
 ``eels-id --quiet COMMAND`` (or ``--quiet`` after the command) turns off progress bars and
 informational log lines: only warnings, errors and the command's results are printed.
+
+A Python warning raised while a command runs is one line on stderr, ``eels-id COMMAND: warning:
+MESSAGE`` (no file, line or source); warnings are not informational, so ``--quiet`` keeps them.
+With ``--traceback`` they keep Python's own form (file and line, for debugging). :func:`main`
+restores Python's warning display when it returns: the library's warnings are untouched.
 
 This stage is the top of the package: it may import every stage below it (physics through book)
 and the foundations; nothing imports it.
@@ -26,6 +34,7 @@ import importlib
 import logging
 import os
 import sys
+import warnings
 
 #: sub-command -> (module, one-line help)
 COMMANDS = {
@@ -51,13 +60,24 @@ EXPECTED_ERRORS = (ValueError, OSError, RuntimeError, ImportError, MemoryError)
 
 
 def add_quiet_option(parser: argparse.ArgumentParser, *, no_progress: bool = False) -> None:
-    """``--quiet`` (and, for commands that had it, its older alias ``--no-progress``)."""
+    """``--quiet`` (and, for commands that had it, its older alias ``--no-progress``), and
+    ``--traceback`` (:func:`add_traceback_option`): the global options, after the command too."""
+    add_traceback_option(parser)
     parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bars and no informational messages (batch jobs); the "
                              "same as `eels-id --quiet COMMAND`")
     if no_progress:
         parser.add_argument("--no-progress", action="store_true", dest="quiet",
                             default=argparse.SUPPRESS, help="the same as --quiet")
+
+
+def add_traceback_option(parser: argparse.ArgumentParser) -> None:
+    """``--traceback`` after the command (the same as ``eels-id --traceback COMMAND``), unless the
+    parser has it already."""
+    if not any("--traceback" in a.option_strings for a in parser._actions):
+        parser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                            help="show the full traceback of an error instead of one line; the same as "
+                                 "`eels-id --traceback COMMAND`")
 
 
 def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
@@ -137,6 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         module.configure_parser(command)
         if not any("--quiet" in a.option_strings for a in command._actions):
             add_quiet_option(command)
+        add_traceback_option(command)
     return parser
 
 
@@ -145,6 +166,19 @@ def _one_line(err: BaseException) -> str:
     if isinstance(err, ImportError) and getattr(err, "name", None):
         text = f"{text} (an optional package is missing: pip install {err.name.split('.')[0]})"
     return " ".join(text.split()) if "\n" not in text else text.splitlines()[0]
+
+
+def _warning_line(prog: str):
+    """A ``warnings.showwarning`` that writes ``PROG: warning: MESSAGE`` as one line on stderr,
+    without file, line or source (above a progress bar, not glued to it)."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = f"{prog}: warning: {' '.join(str(message).split())}"
+        tqdm = sys.modules.get("tqdm")
+        if tqdm is not None and file is None:
+            tqdm.tqdm.write(text, file=sys.stderr)
+        else:
+            print(text, file=sys.stderr if file is None else file)
+    return show
 
 
 def _quiet_broken_pipe() -> int:
@@ -161,13 +195,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
-        parser.print_help()
-        return EXIT_OK
+        parser.error("a command is required (e.g. eels-id predict FILE)")   # exits with 2
     from eels_helpers import show_logs
 
     # the library's progress lines and notices, on stderr (--quiet: warnings and errors only)
     show_logs(logging.WARNING if args.quiet else logging.INFO)
     prog = f"eels-id {args.command}"
+    shown = warnings.showwarning   # restored on the way out (tests call main again and again)
+    if not args.traceback:
+        warnings.showwarning = _warning_line(prog)
+    try:
+        return _run(args, prog)
+    finally:
+        warnings.showwarning = shown
+
+
+def _run(args: argparse.Namespace, prog: str) -> int:
+    """The command's status; an expected error as one line (module docstring)."""
     try:
         module = importlib.import_module(COMMANDS[args.command][0])
         status = int(module.main(args) or 0)

@@ -1,5 +1,11 @@
 """``eels-id models``: list the shipped models with their measured scores
-(:func:`eels_helpers.training.release.models_table`), or print their model card."""
+(:func:`eels_helpers.training.release.models_table`), or print their model card.
+
+A ``.pt`` file in the folder that cannot be read (or refers to a network file that is missing)
+does not stop the listing: the others are listed, one line ``eels-id models: skipped FILE: why``
+per bad file follows on stderr, and the status is 1 (as ``eels-id predict`` with a bad file
+among several).
+"""
 
 from __future__ import annotations
 
@@ -21,16 +27,43 @@ def main(args: argparse.Namespace) -> int:
     if directory is not None and not directory.is_dir():
         print(f"eels-id models: error: --dir {directory} is not a folder", file=sys.stderr)
         return 2
-    if args.card:
-        from eels_helpers.models.model_files import MODELS_DIR
+    from eels_helpers.models.model_files import MODELS_DIR
 
-        print(model_card(shipped_cards(directory if directory is not None else MODELS_DIR)))
-    else:
-        print(models_table(directory))
-        if directory is None:
-            print(verification_defaults())
-            print(twin_resolvers())
-    return 0
+    folder = directory if directory is not None else MODELS_DIR
+    bad = unreadable_models(folder)
+    skip = [path for path, _ in bad]
+    print(model_card(shipped_cards(folder, skip)) if args.card else models_table(directory, skip))
+    if not args.card and directory is None:
+        print(verification_defaults())
+        print(twin_resolvers())
+    sys.stdout.flush()
+    for path, why in bad:
+        print(f"eels-id models: skipped {path}: {why}", file=sys.stderr)
+    return 1 if bad else 0
+
+
+def unreadable_models(folder: Path) -> list[tuple[Path, str]]:
+    """``(file, why)`` for every ``*.pt`` in ``folder`` that cannot be listed: not a readable
+    model file, or one that refers to a network file that is missing."""
+    from eels_helpers.cli import _one_line
+    from eels_helpers.models.model_files import model_files, read_info
+
+    bad = []
+    for path in sorted(folder.glob("*.pt")):
+        try:
+            read_info(path)
+            missing = [f for f in model_files(path) if not f.is_file()]
+            if missing:
+                raise FileNotFoundError(f"the network file it refers to, {missing[0]}, does not exist")
+        except KeyError as err:
+            bad.append((path, f"no {err} entry in the checkpoint"))
+        except (ValueError, OSError, TypeError) as err:
+            why = _one_line(err)
+            if why.startswith(str(path)):     # the library's messages name the file: once is enough
+                why = why[len(str(path)):].lstrip(":").strip()
+                why = f"it {why}" if why.startswith("is ") else why
+            bad.append((path, why))
+    return bad
 
 
 def verification_defaults() -> str:

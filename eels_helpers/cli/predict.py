@@ -13,8 +13,10 @@
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
 probabilities keyed by symbol (nested lists over pixels for a spectrum image, plus
-``"pixel_fraction"``). ``--plot`` saves each spectrum as the network saw it with the edge
-onsets of the detected elements marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
+``"pixel_fraction"``), one result per input file in their order: a file that failed is
+``{"file": FILE, "error": "the one-line message"}`` (its error line is on stderr too; status 1).
+``--plot`` saves each spectrum as the network saw it with the edge onsets of the detected elements
+marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
 ``--verify`` fits the measured window with background + every candidate's edges
 (:mod:`eels_helpers.inference.verification`): the text output gives each candidate's evidence and
 decision, ``--json`` adds ``"verification"`` to each result, and ``--plot`` draws the fitted model,
@@ -100,7 +102,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import gain_steps_repaired, show_progress
+    from eels_helpers.cli import _one_line, gain_steps_repaired, show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import predict
@@ -127,6 +129,7 @@ def main(args: argparse.Namespace) -> int:
         print(f"eels-id predict: error: {err}", file=sys.stderr)
         return 2
     results, status = [], 0
+    failed = {}   # {place among the inputs: {"file", "error"}} for --json
     files, emit = args.files, print
     if len(files) > 1 and show_progress(args):
         from tqdm.auto import tqdm
@@ -147,6 +150,7 @@ def main(args: argparse.Namespace) -> int:
                               allow_radioactive=args.allow_radioactive)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
             emit(f"eels-id predict: error: {err}", file=sys.stderr)
+            failed[len(results) + len(failed)] = {"file": str(path), "error": _one_line(err)}
             status = 1
             continue
         check = None
@@ -185,6 +189,8 @@ def main(args: argparse.Namespace) -> int:
             if notes:
                 d["input_notes"] = notes
             out.append(d)
+        for place in sorted(failed):   # in the inputs' order
+            out.insert(place, failed[place])
         verification = {"on": vconfig is not None, "by_default": by_default}
         if by_default:
             verification["why"] = why

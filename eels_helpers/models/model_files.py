@@ -272,6 +272,10 @@ def resolve_model_path(name_or_path: str | Path) -> Path:
     if candidate.suffix == ".pt" or candidate.exists() or len(candidate.parts) > 1:
         if candidate.is_file():
             return candidate
+        if candidate.is_dir():
+            inside = candidate / "model.pt"
+            hint = f"; a training run's model is {inside}" if inside.is_file() else ""
+            raise ModelNotFoundError(f"{candidate} is a directory, not a model file{hint}")
         raise ModelNotFoundError(f"model file {candidate} does not exist")
     shipped = MODELS_DIR / f"{name_or_path}.pt"
     if shipped.is_file():
@@ -334,6 +338,32 @@ def _from_models_save(blob: dict) -> dict:
             "threshold": _check_threshold(metadata.get("threshold")), "metadata": metadata}
 
 
+#: how the files ``torch.load`` reads begin: a zip archive (``torch.save``'s format since PyTorch 1.6) or a
+#: pickle of protocol 2 or later (the older format)
+_CHECKPOINT_MAGIC = (b"PK\x03\x04", b"PK\x05\x06", b"\x80")
+
+
+def _unreadable(path: Path, err: BaseException) -> str:
+    """Why ``torch.load`` could not read ``path`` (one line naming it): empty, not a checkpoint
+    at all (neither zip nor pickle), Python objects besides tensors, or torch's own reason."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(4)
+    except OSError:
+        head = None
+    if head == b"":
+        return f"{path} is empty (0 bytes), not a model file"
+    if head is not None and not head.startswith(_CHECKPOINT_MAGIC):
+        return f"{path} is not a PyTorch checkpoint (not a zip/pickle file)"
+    reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "Weights only load failed" in reason:
+        reason = "it holds Python objects besides tensors, which are not loaded (they could run code)"
+    sibling = path.with_name("model.pt")
+    hint = (f"; a training run's {path.name} holds its training state, use {sibling} instead"
+            if path.name != sibling.name and sibling.is_file() else "")
+    return f"{path}: not a readable eels_helpers model file: {reason}{hint}"
+
+
 def _read_payload(path: Path, *, mmap: bool = False) -> dict:
     """A checkpoint file's dictionary, checked (format, version, output elements)."""
     import torch
@@ -341,13 +371,7 @@ def _read_payload(path: Path, *, mmap: bool = False) -> dict:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except Exception as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
-        if "Weights only load failed" in reason:
-            reason = "it holds Python objects besides tensors, which are not loaded (they could run code)"
-        sibling = path.with_name("model.pt")
-        hint = (f"; a training run's {path.name} holds its training state, use {sibling} instead"
-                if path.name != sibling.name and sibling.is_file() else "")
-        raise ValueError(f"{path}: not a readable eels_helpers model file: {reason}{hint}") from err
+        raise ValueError(_unreadable(path, err)) from err
     if isinstance(payload, dict) and "format" not in payload and isinstance(payload.get("model"), str):
         payload = _from_models_save(payload)  # a plain-layout file
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:

@@ -373,18 +373,21 @@ def prune_networks(directory: str | Path) -> list[Path]:
     return unused
 
 
-def _model_paths(directory: str | Path) -> list[Path]:
-    """The model files in ``directory``: ``default``, ``ensemble``, then by name."""
-    return sorted(Path(directory).glob("*.pt"), key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
+def _model_paths(directory: str | Path, skip=()) -> list[Path]:
+    """The model files in ``directory`` but those named in ``skip``: ``default``, ``ensemble``, then by name."""
+    left_out = {Path(p).name for p in skip}
+    return sorted((p for p in Path(directory).glob("*.pt") if p.name not in left_out),
+                  key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
 
 
-def shipped_cards(directory: str | Path) -> dict[str, tuple[list[RunSummary], ModelScores]]:
+def shipped_cards(directory: str | Path, skip=()) -> dict[str, tuple[list[RunSummary], ModelScores]]:
     """{name: (runs, scores)} read from the metadata of every ``*.pt`` in ``directory`` that was
-    written by :func:`ship_models` (order: ``default``, ``ensemble``, then by name)."""
+    written by :func:`ship_models` (order: ``default``, ``ensemble``, then by name); ``skip``: model
+    files to leave out (e.g. unreadable ones, which `eels-id models` names)."""
     from eels_helpers.models.model_files import read_info
 
     cards = {}
-    for path in _model_paths(directory):
+    for path in _model_paths(directory, skip):
         meta = read_info(path)["metadata"]
         if "runs" in meta and "scores" in meta:
             scores = dict(meta["scores"])
@@ -445,17 +448,18 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
     return "\n".join(lines)
 
 
-def models_table(directory: str | Path | None = None) -> str:
-    """A plain-text table of the models in ``directory`` (default: the shipped ones): networks,
-    size on disk with the network files they use, threshold, and the scores measured at shipping."""
+def models_table(directory: str | Path | None = None, skip=()) -> str:
+    """A plain-text table of the models in ``directory`` (default: the shipped ones) but those in
+    ``skip``: networks, size on disk with the network files they use, threshold, and the scores
+    measured at shipping."""
     from eels_helpers.evaluation.paper_numbers import composition
     from eels_helpers.models.model_files import MODELS_DIR, model_files
 
     directory = Path(directory) if directory is not None else MODELS_DIR
-    paths = _model_paths(directory)
+    paths = _model_paths(directory, skip)
     if not paths:
         return f"no model files (*.pt) in {directory}"
-    cards = shipped_cards(directory)
+    cards = shipped_cards(directory, skip)
     pair = lambda d: f"{d['f1']:.2f} / {d['emr']:.2f}" if d else "-"  # noqa: E731
     rows = [("model", "networks", "size", "threshold", "simulated F1 / EMR", "real F1 / EMR")]
     for path in paths:

@@ -91,7 +91,7 @@ def test_missing_models_explain_how_to_get_one(tmp_path, monkeypatch):
     with pytest.raises(checkpoints.ModelNotFoundError, match="does not exist"):
         checkpoints.load_model(tmp_path / "absent.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="not a readable eels_helpers model file"):
+    with pytest.raises(ValueError, match="junk.pt is not a PyTorch checkpoint"):
         checkpoints.load_model(tmp_path / "junk.pt")
     torch.save({"state_dict": {}}, tmp_path / "other.pt")
     with pytest.raises(ValueError, match="not an eels_helpers checkpoint"):
@@ -470,9 +470,29 @@ def test_cli_json_stays_json_for_a_malformed_emsa_header(tiny, tmp_path, capsys)
                                                 for t in text) + "\n")
     rc = cli_main(["predict", str(tmp_path / "bad.msa"), str(tmp_path / "fe.msa"), "--model", str(path), "--json"])
     captured = capsys.readouterr()
-    assert rc == 1 and len(json.loads(captured.out)["results"]) == 1
+    bad, good = json.loads(captured.out)["results"]
+    assert rc == 1 and bad["file"] == str(tmp_path / "bad.msa") and good["file"].endswith("fe.msa")
     assert "bad.msa: EMSA keyword XPERCHAN 'abc' is not a number" in captured.err
     assert "Traceback" not in captured.err
+
+
+def test_cli_json_has_an_entry_for_each_file_in_order_failed_ones_with_their_error(tiny, tmp_path, capsys):
+    """A script reading --json can tell which input failed: {"file", "error"} in its place."""
+    _, path = tiny
+    energy = 600.0 + 0.25 * np.arange(1200)
+    write_msa(tmp_path / "good.msa", energy, _fe_spectrum(energy) * 1e4)
+    (tmp_path / "bad.msa").write_text("not a spectrum\n")
+    files = [tmp_path / "good.msa", tmp_path / "bad.msa", tmp_path / "absent.msa", tmp_path / "good.msa"]
+    rc = cli_main(["predict", *map(str, files), "--model", str(path), "--json", "--quiet"])
+    captured = capsys.readouterr()
+    results = json.loads(captured.out)["results"]
+    assert rc == 1 and len(results) == 4
+    good, bad, absent, again = results
+    assert good == again and good["file"].endswith("good.msa") and "error" not in good
+    assert set(good) >= {"file", "detected", "probabilities", "threshold"}
+    assert bad == {"file": str(tmp_path / "bad.msa"), "error": bad["error"]} and "bad.msa:" in bad["error"]
+    assert absent == {"file": str(tmp_path / "absent.msa"), "error": f"{tmp_path / 'absent.msa'}: no such file"}
+    assert f"eels-id predict: error: {bad['error']}" in captured.err
 
 
 def test_predict_reads_a_200000_channel_csv_in_modest_memory(tmp_path):

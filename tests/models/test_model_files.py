@@ -121,8 +121,36 @@ def test_read_info_describes_a_file_without_building_it(tmp_path, monkeypatch):
     assert checkpoints.read_info(path) == {"architecture": "mlp", "options": loaded.options, "threshold": 0.4,
                                            "metadata": {"seed": 3}, "weights": "float32"}
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(ValueError, match="junk.pt: not a readable eels_helpers model file"):
+    with pytest.raises(ValueError, match=r"junk.pt is not a PyTorch checkpoint \(not a zip/pickle file\)"):
         checkpoints.read_info(tmp_path / "junk.pt")
+
+
+def test_a_path_that_is_not_a_model_file_is_named_with_why(tmp_path):
+    """A directory, an empty file, a text file named .pt, a broken checkpoint: each one line naming
+    the path and the problem (a directory: ModelNotFoundError, like a missing file; the rest ValueError)."""
+    (tmp_path / "adir").mkdir()
+    with pytest.raises(checkpoints.ModelNotFoundError, match=r"adir is a directory, not a model file$"):
+        checkpoints.load_model(tmp_path / "adir")
+    run = tmp_path / "run"
+    checkpoints.save_model(run / "model.pt", _net(), architecture="mlp", options={"hidden": [64], "dropout": 0.0})
+    with pytest.raises(checkpoints.ModelNotFoundError, match=r"run is a directory, not a model file; a training "
+                                                             r"run's model is .*run/model.pt"):
+        checkpoints.load_model(run)
+    (tmp_path / "empty.pt").write_bytes(b"")
+    with pytest.raises(ValueError, match=r"empty.pt is empty \(0 bytes\), not a model file"):
+        checkpoints.load_model(tmp_path / "empty.pt")
+    (tmp_path / "spectrum.pt").write_text("energy,counts\n400,1\n")
+    for read in (checkpoints.load_model, checkpoints.read_info):
+        with pytest.raises(ValueError, match=r"spectrum.pt is not a PyTorch checkpoint \(not a zip/pickle file\)"):
+            read(tmp_path / "spectrum.pt")
+    (tmp_path / "cut.pt").write_bytes((run / "model.pt").read_bytes()[:1000])   # a zip cut short: torch's reason
+    with pytest.raises(ValueError, match="cut.pt: not a readable eels_helpers model file: .*zip"):
+        checkpoints.load_model(tmp_path / "cut.pt")
+    from fractions import Fraction
+
+    torch.save({"ratio": Fraction(1, 3)}, tmp_path / "objects.pt")            # not a weights-only file
+    with pytest.raises(ValueError, match="objects.pt: not a readable eels_helpers model file: it holds Python objects"):
+        checkpoints.load_model(tmp_path / "objects.pt")
 
 
 def test_an_identical_network_file_is_kept_not_rewritten(tmp_path):
