@@ -305,45 +305,36 @@ def _check_image(spectrum, path) -> None:
 
 
 def _microscope(spectrum, args) -> dict:
-    """E0, alpha, beta of the quantification: the option's, else the file's, else the default
-    that ``predict``'s verification takes (:data:`~eels_helpers.inference.verification.DEFAULT_MICROSCOPE`);
-    a file value counts when it is a positive finite number, as in verification. ``"source"``: where
-    each came from. A note names the defaulted ones, all at once. Validated by
-    :class:`~eels_helpers.inference.quantify.QuantificationConfig` (ValueError naming the file's value)."""
-    import math
-
+    """E0, alpha, beta of the quantification as ``predict``'s verification takes them
+    (:func:`~eels_helpers.inference.verification.microscope_values`: the option's, else the file's,
+    else the default), checked by :class:`~eels_helpers.inference.quantify.QuantificationConfig`
+    (ValueError naming a file value that cannot be used); a note names the defaulted ones, all at once."""
     from eels_helpers.inference.quantify import QuantificationConfig
-    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
+    from eels_helpers.inference.verification import (
+        DEFAULT_MICROSCOPE,
+        MICROSCOPE_METADATA_KEYS,
+        microscope_values,
+    )
 
-    meta = spectrum.metadata or {}
-    out, source, missing = {}, {}, []
-    for name, key, flag, unit in (("E0_keV", "beam_energy_keV", "--E0", "keV"),
-                                  ("alpha_mrad", "convergence_angle_mrad", "--alpha", "mrad"),
-                                  ("beta_mrad", "collection_angle_mrad", "--beta", "mrad")):
-        given, v = getattr(args, flag[2:]), meta.get(key)
-        try:
-            v = float(v) if v is not None else None
-        except (TypeError, ValueError):
-            v = None
-        if given is not None:
-            out[name], source[name] = float(given), "given"
-        elif v is not None and math.isfinite(v) and v > 0:
-            out[name], source[name] = v, "metadata"
+    flags = {"E0_keV": ("--E0", "keV"), "alpha_mrad": ("--alpha", "mrad"), "beta_mrad": ("--beta", "mrad")}
+    values = microscope_values(spectrum, {name: getattr(args, flag[2:]) for name, (flag, _) in flags.items()})
+    source = values.pop("source")
+    for name, (flag, unit) in flags.items():
+        if source[name] == "metadata":
             try:
-                QuantificationConfig(**{**DEFAULT_MICROSCOPE, name: v})
+                QuantificationConfig(**{**DEFAULT_MICROSCOPE, name: values[name]})
             except ValueError as err:
-                raise ValueError(f"{args.file}: the file's {key} {v:g} {unit} cannot be used ({err}); "
-                                 f"pass {flag}") from None
-        else:
-            out[name], source[name] = DEFAULT_MICROSCOPE[name], "default"
-            missing.append((key, flag, f"{flag[2:]} {DEFAULT_MICROSCOPE[name]:g} {unit}"))
-    QuantificationConfig(**out, gos=args.gos)
+                raise ValueError(f"{args.file}: the file's {MICROSCOPE_METADATA_KEYS[name]} {values[name]:g} {unit} "
+                                 f"cannot be used ({err}); pass {flag}") from None
+    QuantificationConfig(**values, gos=args.gos)
+    missing = [name for name in flags if source[name] == "default"]
     if missing:
-        keys, flags, values = (", ".join(m[i] for m in missing) for i in range(3))
-        print(f"eels-id map: note: {args.file} has no {keys}; the quantification takes {values}, the "
-              f"default{'s' if len(missing) > 1 else ''} of predict (pass {flags} with the microscope's "
-              "values, or --no-quantify)", file=sys.stderr)
-    return {**out, "source": source}
+        keys = ", ".join(MICROSCOPE_METADATA_KEYS[n] for n in missing)
+        given = ", ".join(f"{flags[n][0][2:]} {values[n]:g} {flags[n][1]}" for n in missing)
+        print(f"eels-id map: note: {args.file} has no {keys}; the quantification takes {given}, the "
+              f"default{'s' if len(missing) > 1 else ''} of predict (pass {', '.join(flags[n][0] for n in missing)} "
+              "with the microscope's values, or --no-quantify)", file=sys.stderr)
+    return {**values, "source": source}
 
 
 def _print_cautions(spectrum, mapping, elements, offset_eV):

@@ -61,11 +61,13 @@ import numpy as np
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.verification_result import Evidence, VerificationResult
 
-__all__ = ["DEFAULT_MICROSCOPE", "VerifyConfig", "Evidence", "VerificationResult", "verify"]
+__all__ = ["DEFAULT_MICROSCOPE", "MICROSCOPE_METADATA_KEYS", "microscope_values", "VerifyConfig", "Evidence",
+           "VerificationResult", "verify"]
 
 #: beam energy (keV), convergence and collection semi-angles (mrad) when the file has none
 DEFAULT_MICROSCOPE = {"E0_keV": 200.0, "alpha_mrad": 10.0, "beta_mrad": 30.0}
-_META_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad",
+#: the Spectrum metadata keys that hold them
+MICROSCOPE_METADATA_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad",
               "beta_mrad": "collection_angle_mrad"}
 #: the fit sums channels until at most this many bins remain
 MAX_BINS = 1024
@@ -152,8 +154,8 @@ class VerifyConfig:
                 if not isinstance(v, (int, float, np.integer, np.floating)) or not math.isfinite(v):
                     raise ValueError(f"VerifyConfig.{name} must be a finite number; got {v!r}")
                 object.__setattr__(self, name, float(v))
-        validate_microscope(self.E0_keV or 200.0, 10.0 if self.alpha_mrad is None else self.alpha_mrad,
-                            self.beta_mrad or 30.0)
+        validate_microscope(*(DEFAULT_MICROSCOPE[n] if getattr(self, n) is None else getattr(self, n)
+                              for n in ("E0_keV", "alpha_mrad", "beta_mrad")))
         if self.fit_range_eV is not None:
             fr = tuple(float(v) for v in self.fit_range_eV)
             if len(fr) != 2 or not all(map(math.isfinite, fr)) or not 0 < fr[0] < fr[1]:
@@ -218,15 +220,22 @@ def _family_sigma(families, E0_keV, alpha_mrad, beta_mrad, gos, white_lines=Fals
 
 
 # ----------------------------------------------------------------------------- the fit
-def _microscope(spectrum, config) -> dict[str, Any]:
+def microscope_values(spectrum, given: Mapping[str, Any]) -> dict[str, Any]:
+    """E0_keV, alpha_mrad, beta_mrad: ``given``'s (keys as :data:`DEFAULT_MICROSCOPE`'s; None: not
+    given), else the spectrum's metadata where a positive finite number, else
+    :data:`DEFAULT_MICROSCOPE`; ``"source"``: {name: "given" | "metadata" | "default"} (the one rule of
+    ``predict --verify`` and ``map``'s quantification)."""
     meta = getattr(spectrum, "metadata", None) or {}
     out, source = {}, {}
-    for name, key in _META_KEYS.items():
-        given = getattr(config, name)
-        if given is not None:
-            out[name], source[name] = float(given), "given"
-        elif meta.get(key) is not None and math.isfinite(float(meta[key])) and float(meta[key]) > 0:
-            out[name], source[name] = float(meta[key]), "metadata"
+    for name, key in MICROSCOPE_METADATA_KEYS.items():
+        try:
+            found = float(meta[key]) if meta.get(key) is not None else math.nan
+        except (TypeError, ValueError):
+            found = math.nan
+        if given.get(name) is not None:
+            out[name], source[name] = float(given[name]), "given"
+        elif math.isfinite(found) and found > 0:
+            out[name], source[name] = found, "metadata"
         else:
             out[name], source[name] = DEFAULT_MICROSCOPE[name], "default"
     out["source"] = source
@@ -375,7 +384,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
         raise ValueError(f"{spectrum.name}: the energy axis must be strictly increasing (eV)")
     y_all = repair_counts(y_all, remove_spikes=config.remove_spikes, fill_dead_channels=config.fill_dead_channels,
                           repair_gain_steps=config.repair_gain_steps, energy_eV=E)[0]
-    micro = _microscope(spectrum, config)
+    micro = microscope_values(spectrum, {name: getattr(config, name) for name in MICROSCOPE_METADATA_KEYS})
     lo, hi = config.fit_range_eV or (max(float(E[0]), 75.0), float(E[-1]))
     lo, hi = max(lo, float(E[0])), min(hi, float(E[-1]))
     if config.fit_range_eV is None:        # spliced or saturated: the part above the join / flat top

@@ -143,6 +143,9 @@ def test_bad_inputs_named():
         verify(nan, ["O"])
     with pytest.raises(ValueError, match="beta"):
         VerifyConfig(beta_mrad=-1.0)
+    for name in ("E0_keV", "beta_mrad"):              # 0 is a value out of range, not "absent" (U38)
+        with pytest.raises(ValueError, match=name):
+            VerifyConfig(**{name: 0.0})
     with pytest.raises(ValueError, match="shifts_eV"):
         VerifyConfig(shifts_eV=(50.0,))
     with pytest.raises(ValueError, match="near_onset_eV"):
