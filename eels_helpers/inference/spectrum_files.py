@@ -445,10 +445,18 @@ def _unit_from_label(label: str, bracketed: bool = True) -> str | None:
     return m.group(1) if m else None
 
 
+def _text_encoding(path: Path) -> str:
+    """The encoding its byte-order mark gives a text file (UTF-16 as some Windows programs write,
+    UTF-8 with a BOM), else UTF-8."""
+    with open(path, "rb") as fh:
+        head = fh.read(3)
+    return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig" if head == b"\xef\xbb\xbf" else "utf-8"
+
+
 def _read_columns(path: Path, column: int | None) -> Spectrum:
     header: list[str] = []
     rows: list[list[float]] = []
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, encoding=_text_encoding(path), errors="replace") as fh:
         for lineno, line in enumerate(fh, 1):
             text = line.strip()
             if not text:
@@ -498,6 +506,9 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
         energy_col = named[0] if named else 0
     if column is None:
         column = 1 if energy_col == 0 else 0
+        if n_col > 2:
+            log.info("%s: %d columns; energy from column %d, counts from column %d (read_spectrum(column=) "
+                     "takes another)", path, n_col, energy_col, column)
     if not 0 <= column < n_col or column == energy_col:
         raise SpectrumFileError(f"{path}: column={column} is not a valid intensity column (file has {n_col} "
                                 f"columns, energy in column {energy_col})")

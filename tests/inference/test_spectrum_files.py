@@ -159,6 +159,24 @@ def test_csv_with_header_and_units(tmp_path):
     assert s.metadata["energy_units_assumed"] is False and s.metadata["intensity_column"] == 1
 
 
+def test_utf16_and_bom_text_files_read_as_utf8_and_a_third_column_is_named(tmp_path, caplog):
+    """U38: a UTF-16 CSV (as some Windows programs save one) said "no numeric data"; a file with
+    more than two columns says which one holds the counts."""
+    import logging
+
+    e = np.linspace(400.0, 700.0, 301)
+    text = "Energy loss (eV),Counts,Background\n" + "".join(f"{x:.3f},{np.exp(-x / 300):.6e},0.0\n" for x in e)
+    (tmp_path / "utf8.csv").write_text(text, encoding="utf-8")
+    for name, encoding in (("utf16.csv", "utf-16"), ("utf16be.csv", "utf-16-be"), ("bom.csv", "utf-8-sig")):
+        raw = text.encode(encoding)
+        (tmp_path / name).write_bytes(b"\xfe\xff" + raw if encoding == "utf-16-be" else raw)
+        with caplog.at_level(logging.INFO, logger="eels_helpers.inference.spectrum_files"):
+            s = read_spectrum(tmp_path / name)
+        np.testing.assert_array_equal(s.data, read_spectrum(tmp_path / "utf8.csv").data)
+        np.testing.assert_allclose(s.energy_eV, e, atol=1e-3)
+    assert "3 columns; energy from column 0, counts from column 1" in caplog.text
+
+
 def test_text_choice_of_column_and_energy_column_by_name(tmp_path):
     e = np.arange(600, 620)
     (tmp_path / "s.txt").write_text("counts\tbackground\tenergy [keV]\n" + "".join(f"{i}\t{2 * i}\t{x / 1000}\n" for i, x in enumerate(e)))
