@@ -61,23 +61,16 @@ EXPECTED_ERRORS = (ValueError, OSError, RuntimeError, ImportError, MemoryError)
 
 def add_quiet_option(parser: argparse.ArgumentParser, *, no_progress: bool = False) -> None:
     """``--quiet`` (and, for commands that had it, its older alias ``--no-progress``), and
-    ``--traceback`` (:func:`add_traceback_option`): the global options, after the command too."""
-    add_traceback_option(parser)
+    ``--traceback``: the global options, after the command too (the same as before it)."""
+    parser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                        help="show the full traceback of an error instead of one line; the same as "
+                             "`eels-id --traceback COMMAND`")
     parser.add_argument("-q", "--quiet", action="store_true", default=argparse.SUPPRESS,
                         help="no progress bars and no informational messages (batch jobs); the "
                              "same as `eels-id --quiet COMMAND`")
     if no_progress:
         parser.add_argument("--no-progress", action="store_true", dest="quiet",
                             default=argparse.SUPPRESS, help="the same as --quiet")
-
-
-def add_traceback_option(parser: argparse.ArgumentParser) -> None:
-    """``--traceback`` after the command (the same as ``eels-id --traceback COMMAND``), unless the
-    parser has it already."""
-    if not any("--traceback" in a.option_strings for a in parser._actions):
-        parser.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
-                            help="show the full traceback of an error instead of one line; the same as "
-                                 "`eels-id --traceback COMMAND`")
 
 
 def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "") -> None:
@@ -157,7 +150,6 @@ def build_parser() -> argparse.ArgumentParser:
         module.configure_parser(command)
         if not any("--quiet" in a.option_strings for a in command._actions):
             add_quiet_option(command)
-        add_traceback_option(command)
     return parser
 
 

@@ -37,21 +37,6 @@ __all__ = ["COHERENCE_MIN", "CHANCE_DRAWS", "CHANCE_PERCENTILE", "neighbour_shar
 COHERENCE_MIN = 0.5
 
 
-def _neighbour_shares(masks: np.ndarray) -> np.ndarray:
-    """Share of True pixels with a True neighbour for each mask of ``masks`` (batch, *navigation);
-    NaN where a mask has fewer than 2 pixels in all or no True pixel."""
-    nav = masks.shape[1:]
-    padded = np.pad(masks, [(0, 0)] + [(1, 1)] * len(nav))
-    neighbour = np.zeros_like(masks)
-    for step in itertools.product((-1, 0, 1), repeat=len(nav)):
-        if any(step):
-            neighbour |= padded[(slice(None),) + tuple(slice(1 + s, 1 + s + n) for s, n in zip(step, nav))]
-    n_true = masks.reshape(len(masks), -1).sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = (neighbour & masks).reshape(len(masks), -1).sum(axis=1) / n_true
-    return np.where((n_true > 0) & (int(np.prod(nav)) >= 2), share, np.nan)
-
-
 def neighbour_share(mask: np.ndarray) -> float:
     """The share of the True pixels of ``mask`` (the navigation shape, 1 or 2 axes or more) that
     have a True neighbour (every pixel differing by at most one step along each axis); NaN when
@@ -59,7 +44,12 @@ def neighbour_share(mask: np.ndarray) -> float:
     mask = np.asarray(mask, dtype=bool)
     if mask.size < 2 or not mask.any():
         return float("nan")
-    return float(_neighbour_shares(mask[None])[0])
+    padded = np.pad(mask, 1)
+    neighbour = np.zeros_like(mask)
+    for step in itertools.product((-1, 0, 1), repeat=mask.ndim):
+        if any(step):
+            neighbour |= padded[tuple(slice(1 + s, 1 + s + n) for s, n in zip(step, mask.shape))]
+    return float((neighbour & mask).sum() / mask.sum())
 
 
 #: random placements and the percentile of their statistic that a clustered element must exceed (Z37,
