@@ -51,6 +51,7 @@ import numpy as np
 
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap, nan_report
+from eels_helpers.inference.spline import spline_operator, spline_rows
 from eels_helpers.spectrum import Spectrum
 
 logger = logging.getLogger(__name__)
@@ -59,10 +60,10 @@ logger = logging.getLogger(__name__)
 N_CHANNELS = 3072
 #: channels below this energy (eV) are zeroed
 MIN_ENERGY_EV = 75.0
-#: spectra per matrix product (bounds memory for large spectrum images)
+#: spectra per block of steps 1-3: a spectrum image's float64 copies and repair masks exist for
+#: this many spectra at a time (M39: a 256 x 256 x 2048 image peaked at 3.5 GiB when every step
+#: ran on all its spectra at once)
 CHUNK = 4096
-#: above this many (rebinned) channels the spline is fitted per batch instead of as a matrix
-OPERATOR_MAX_POINTS = 4096
 
 
 def energy_grid() -> np.ndarray:
@@ -158,31 +159,46 @@ def resample_to_grid(
     ``return_repairs`` last the :class:`RepairedChannels` of steps 1b-1d (the same pass).
     """
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
-    sat = _saturated_below(data, energy) if cut_saturated or return_saturation else None
     batch_shape = data.shape[:-1]
-    flat, spikes, dead, steps = repair_counts(data.reshape(-1, data.shape[-1]), remove_spikes=remove_spikes,
-                                              fill_dead_channels=fill_dead_channels,
-                                              repair_gain_steps=repair_gain_steps, energy_eV=energy)
+    flat = data.reshape(-1, data.shape[-1])
+    n = flat.shape[0]
+    want_sat = cut_saturated or return_saturation
     debug = logger.isEnabledFor(logging.DEBUG)
     # the report only where asked for or logged (a spectrum image's hot path otherwise)
-    repaired = (_as_repaired(spikes.reshape(data.shape), dead.reshape(data.shape), steps.reshape(data.shape),
-                             energy) if return_repairs or debug else None)
+    tally = _RepairTally(n, energy) if return_repairs or debug else None
+    values = sat = grid = operator = None
+    for start in range(0, max(n, 1), CHUNK):   # a spectrum image in blocks: float64 copies of CHUNK rows
+        rows = flat[start : start + CHUNK]
+        part_sat = _saturated_below(rows, energy) if want_sat else None
+        counts, spikes, dead, steps = repair_counts(rows, remove_spikes=remove_spikes,
+                                                    fill_dead_channels=fill_dead_channels,
+                                                    repair_gain_steps=repair_gain_steps, energy_eV=energy)
+        if tally is not None:
+            tally.add(start, spikes, dead, steps)
+        counts, binned_energy = rebin_to_1eV(counts, energy)
+        if grid is None:
+            lo = max(math.ceil(binned_energy[0] - 1e-9), 0)
+            hi = min(math.floor(binned_energy[-1] + 1e-9), N_CHANNELS - 1)
+            grid = np.arange(lo, hi + 1, dtype=np.int64)
+            values = np.zeros((n, grid.size), dtype=np.float32)
+            at = grid.astype(np.float64)
+            operator = spline_operator(binned_energy, at, n) if grid.size else None
+            sat = np.full(n, np.nan) if want_sat else None
+        if grid.size and rows.shape[0]:
+            values[start : start + rows.shape[0]] = spline_rows(binned_energy, counts, at, operator)
+        if want_sat:
+            sat[start : start + rows.shape[0]] = part_sat
+    repaired = tally.result(batch_shape) if tally is not None else None
     if debug:     # the callers tell the user
         for line in repair_summaries(repaired, where):
             logger.debug(line)
-    flat, energy = rebin_to_1eV(flat, energy)
-
-    lo = max(math.ceil(energy[0] - 1e-9), 0)
-    hi = min(math.floor(energy[-1] + 1e-9), N_CHANNELS - 1)
-    grid = np.arange(lo, hi + 1, dtype=np.int64)
-    values = (_spline(energy, flat, grid.astype(np.float64)) if grid.size
-              else np.zeros((flat.shape[0], 0), dtype=np.float32))
     if cut_saturated and np.isfinite(sat).any():
-        values[grid[None, :] <= sat.reshape(-1)[:, None]] = 0.0       # NaN compares False
-        if logger.isEnabledFor(logging.DEBUG):
+        values[grid[None, :] <= sat[:, None]] = 0.0       # NaN compares False
+        if debug:
             from eels_helpers.inference.saturation import saturation_summary
-            logger.debug(saturation_summary(sat, where))
+            logger.debug(saturation_summary(sat.reshape(batch_shape), where))
     values = values.reshape(batch_shape + (grid.size,))
+    sat = sat.reshape(batch_shape) if want_sat else None
     return (grid, values) + ((sat,) if return_saturation else ()) + ((repaired,) if return_repairs else ())
 
 
@@ -259,6 +275,26 @@ def _as_repaired(spikes: np.ndarray, dead: np.ndarray, steps: np.ndarray, energy
                             steps.sum(axis=-1), energy[steps.reshape(-1, n).any(axis=0)])
 
 
+class _RepairTally:
+    """What steps 1b-1d changed, gathered block by block over ``n`` spectra on the axis ``energy``
+    (:func:`resample_to_grid`): per spectrum the counts, over all spectra the energies."""
+
+    def __init__(self, n: int, energy: np.ndarray):
+        self.energy = energy
+        self.counts = np.zeros((3, n), dtype=np.int64)
+        self.seen = np.zeros((3, energy.size), dtype=bool)
+
+    def add(self, start: int, *masks: np.ndarray) -> None:
+        for k, mask in enumerate(masks):           # spikes, dead channels, gain steps: (rows, channels)
+            self.counts[k, start : start + mask.shape[0]] = mask.sum(axis=-1)
+            self.seen[k] |= mask.any(axis=0)
+
+    def result(self, batch_shape: tuple[int, ...]) -> RepairedChannels:
+        spikes, dead, steps = (c.reshape(batch_shape) for c in self.counts)
+        return RepairedChannels(spikes, self.energy[self.seen[0]], dead, self.energy[self.seen[1]],
+                                steps, self.energy[self.seen[2]])
+
+
 def repair_summaries(repaired: RepairedChannels, where: str) -> list[str]:
     """One line per kind of change steps 1b-1d made to the counts of ``where`` (a file, a
     spectrum image), for the user; [] when they changed nothing."""
@@ -326,9 +362,12 @@ def pad_and_normalise(
 
 def window_channels(spectrum: Spectrum, offset_eV: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
     """The native channels of ``spectrum`` inside the network's window (``MIN_ENERGY_EV`` to 3071 eV
-    after the ``offset_eV`` correction): ``(energy_eV (C,) on the true axis, data (..., C))``."""
+    after the ``offset_eV`` correction): ``(energy_eV (C,) on the true axis, data (..., C))``; ``data``
+    is a view of the spectrum's array where those channels are contiguous (read it, do not write)."""
     energy = np.asarray(spectrum.energy_eV, dtype=np.float64) - float(offset_eV)
-    inside = (energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1)
+    inside = np.flatnonzero((energy >= MIN_ENERGY_EV) & (energy <= N_CHANNELS - 1))
+    if inside.size and inside[-1] - inside[0] + 1 == inside.size:     # a monotonic axis: a view, no copy
+        inside = slice(int(inside[0]), int(inside[-1]) + 1)
     return energy[inside], np.asarray(spectrum.data)[..., inside]
 
 
@@ -415,91 +454,6 @@ def left_out_below_cuts(splice_cut_eV, saturation_cut_eV) -> float:
     higher of them, 0.0 when neither."""
     cuts = (float(np.asarray(c, dtype=np.float64)) for c in (splice_cut_eV, saturation_cut_eV))
     return max((c for c in cuts if np.isfinite(c)), default=0.0)
-
-
-def not_a_knot_spline(x: np.ndarray, y: np.ndarray, at: np.ndarray) -> np.ndarray:
-    """Cubic interpolating spline with not-a-knot ends through ``(x, y[:, j])``, evaluated at ``at``.
-
-    The spline of ``scipy.interpolate.make_interp_spline(x, y, k=3)`` (and of ``splrep(s=0)``),
-    computed in NumPy so that reading one spectrum does not import SciPy's interpolation
-    package (a large share of ``eels-id predict``'s start-up). The slopes s_i at the knots solve
-    the tridiagonal system of C2 continuity with the not-a-knot conditions at both ends (de Boor,
-    *A Practical Guide to Splines*, ch. IV, the formulation of ``scipy.interpolate.CubicSpline``),
-    by the Thomas algorithm, which needs no pivoting here: the interior rows are diagonally
-    dominant and the end rows are eliminated into their neighbours first. Each interval is then
-    the cubic Hermite polynomial of its end values and slopes.
-
-    Parameters
-    ----------
-    x : numpy.ndarray
-        Knots, shape ``(n,)``, strictly increasing, ``n >= 4`` (eV).
-    y : numpy.ndarray
-        Values at the knots, shape ``(n, k)``: one spline per column.
-    at : numpy.ndarray
-        Where to evaluate, shape ``(m,)``, inside ``[x[0], x[-1]]`` (eV).
-
-    Returns
-    -------
-    numpy.ndarray
-        float64 values, shape ``(m, k)``.
-    """
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    n = x.size
-    if n < 4 or y.shape[0] != n or y.ndim != 2:
-        raise ValueError(f"a not-a-knot cubic spline needs >= 4 knots and values (n, k); got "
-                         f"{n} knots and values of shape {y.shape}")
-    dx = np.diff(x)
-    slope = np.diff(y, axis=0) / dx[:, None]                       # (n-1, k)
-    lower = np.zeros(n)
-    diag = np.empty(n)
-    upper = np.zeros(n)
-    rhs = np.empty_like(y)
-    lower[1:-1], diag[1:-1], upper[1:-1] = dx[1:], 2.0 * (dx[:-1] + dx[1:]), dx[:-1]
-    rhs[1:-1] = 3.0 * (dx[1:, None] * slope[:-1] + dx[:-1, None] * slope[1:])
-    d = x[2] - x[0]                                                # not-a-knot at x[1]
-    diag[0], upper[0] = dx[1], d
-    rhs[0] = ((dx[0] + 2.0 * d) * dx[1] * slope[0] + dx[0] ** 2 * slope[1]) / d
-    d = x[-1] - x[-3]                                              # not-a-knot at x[-2]
-    lower[-1], diag[-1] = d, dx[-2]
-    rhs[-1] = (dx[-1] ** 2 * slope[-2] + (2.0 * d + dx[-1]) * dx[-2] * slope[-1]) / d
-    # Thomas algorithm: the factors are scalars (the same matrix for every column)
-    c = np.empty(n)
-    c[0] = upper[0] / diag[0]
-    rhs[0] /= diag[0]
-    for i in range(1, n):
-        denom = diag[i] - lower[i] * c[i - 1]
-        c[i] = upper[i] / denom
-        rhs[i] -= lower[i] * rhs[i - 1]
-        rhs[i] /= denom
-    for i in range(n - 2, -1, -1):
-        rhs[i] -= c[i] * rhs[i + 1]
-    s = rhs                                                        # slopes at the knots (n, k)
-    at = np.asarray(at, dtype=np.float64)
-    i = np.clip(np.searchsorted(x, at, side="right") - 1, 0, n - 2)
-    t = (at - x[i])[:, None]
-    h = dx[i][:, None]
-    s0, s1, m = s[i], s[i + 1], slope[i]
-    c2 = (3.0 * m - 2.0 * s0 - s1) / h
-    c3 = (s0 + s1 - 2.0 * m) / h**2
-    return y[i] + t * (s0 + t * (c2 + t * c3))
-
-
-def _spline(x: np.ndarray, y: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Not-a-knot cubic interpolating spline through (x, y[b]) for every row b, at grid.
-
-    The interpolating spline is linear in the data, so for a batch it is applied as one
-    matrix: M = spline(identity) evaluated at grid (m x n), result = y @ M.T (exact, and
-    ~10x faster than fitting every row for spectrum images).
-    """
-    n = x.size
-    if y.shape[0] < 8 or n > OPERATOR_MAX_POINTS:
-        return not_a_knot_spline(x, np.ascontiguousarray(y.T), grid).T.astype(np.float32)
-    operator = not_a_knot_spline(x, np.eye(n), grid)  # (m, n)
-    result = np.empty((y.shape[0], grid.size), dtype=np.float32)
-    for start in range(0, y.shape[0], CHUNK):
-        result[start : start + CHUNK] = y[start : start + CHUNK] @ operator.T
-    return result
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ RISE_EV = 10
 MAX_CUTS = 3
 
 
-def splice_ratio(inputs: np.ndarray, chunk: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+def splice_ratio(inputs: np.ndarray, chunk: int = 512) -> tuple[np.ndarray, np.ndarray]:
     """The largest step ratio R (module docstring) of each spectrum and the channel where the cut
     would go. inputs: (n, 3072) on the network's 1-eV grid, zero outside the window (any scale).
     Returns ``(ratio (n,) float64, cut (n,) int64)``; ratio 0 where no block qualifies. Spectra
@@ -90,7 +90,7 @@ def cut_splices(inputs: np.ndarray, ratio: float = SPLICE_RATIO) -> tuple[np.nda
     out = flat
     rows = np.arange(len(flat))
     for _ in range(MAX_CUTS):
-        r, at = splice_ratio(out[rows])
+        r, at = splice_ratio(out if rows.size == len(out) else out[rows])   # all rows: no copy
         hit = r > ratio
         if not hit.any():
             break

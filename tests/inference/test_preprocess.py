@@ -238,18 +238,31 @@ def test_every_experimental_file_preprocesses():
         np.testing.assert_allclose(out.reshape(-1, N_CHANNELS).max(axis=1), 1.0, err_msg=rec.file)
 
 
-def test_not_a_knot_spline_equals_scipys_interpolating_spline():
-    """The NumPy spline (no SciPy import at start-up) is scipy's make_interp_spline(k=3)."""
-    from scipy.interpolate import make_interp_spline
+def test_a_spectrum_image_in_blocks_equals_one_pass(monkeypatch):
+    """Steps 1-3 run on blocks of ``CHUNK`` spectra (bounded memory for large images, M39): the
+    inputs, splice cuts, saturation ends and repairs equal one pass over all spectra."""
+    from eels_helpers.inference import preprocess as pre
 
-    from eels_helpers.inference.preprocess import not_a_knot_spline
-
-    rng = np.random.default_rng(3)
-    for n in (4, 5, 9, 300):
-        x = np.cumsum(rng.uniform(0.2, 2.0, n)) + 100.0          # uneven knots (eV)
-        y = rng.normal(size=(n, 3)) * 1e3
-        at = np.linspace(x[0], x[-1], 517)
-        expected = make_interp_spline(x, y, k=3)(at)
-        assert np.allclose(not_a_knot_spline(x, y, at), expected, rtol=0, atol=1e-9 * np.abs(y).max())
-    with pytest.raises(ValueError, match=">= 4 knots"):
-        not_a_knot_spline(np.arange(3.0), np.ones((3, 1)), np.arange(3.0))
+    energy = np.arange(100.0, 900.0, 0.5)
+    rng = np.random.default_rng(8)
+    mean = 2e5 * (energy / 100.0) ** -3.0 + 4e3 * (energy > 532) * (532 / np.maximum(energy, 532)) ** 2
+    cube = rng.poisson(mean, size=(3, 5, energy.size)).astype(np.float64)
+    cube[0, 1, 700] *= 30.0                       # a spike
+    cube[1, 3, 900:906] = 0.0                     # dead channels
+    cube[2, 4] = np.minimum(cube[2, 4], 1e5)      # a saturated top
+    cube[2, 0, :] = 0.0                           # an empty pixel
+    kwargs = dict(return_cuts=True, return_saturation=True, return_repairs=True)
+    with pytest.warns(UserWarning, match="no positive intensity"):
+        whole = preprocess(Spectrum(cube, energy), **kwargs)
+    monkeypatch.setattr(pre, "CHUNK", 4)          # 15 spectra: blocks of 4, 4, 4 and 3
+    with pytest.warns(UserWarning, match="no positive intensity"):
+        blocks = preprocess(Spectrum(cube, energy), **kwargs)
+    out, cuts, sat, repaired = blocks
+    np.testing.assert_array_equal(out, whole[0])
+    np.testing.assert_array_equal(cuts, whole[1])
+    np.testing.assert_array_equal(sat, whole[2])
+    assert np.isfinite(sat[2, 4]) and np.isnan(sat[0, 0])
+    for field in ("spike_count", "spikes_eV", "dead_count", "dead_eV", "step_count", "steps_eV"):
+        np.testing.assert_array_equal(getattr(repaired, field), getattr(whole[3], field), err_msg=field)
+    assert repaired.spike_count[0, 1] >= 1 and repaired.dead_count[1, 3] >= 1
+    assert repaired.spike_count.shape == (3, 5)
