@@ -43,16 +43,34 @@ class _StderrHandler(logging.StreamHandler):
         pass
 
 
-def show_logs(level: int | str = logging.INFO) -> None:
-    """Show the package's log messages at ``level`` and above on stderr, message only.
+class _MessageFormatter(logging.Formatter):
+    """The message alone; a warning or error starts ``PREFIX: warning:`` (``PREFIX: error:``), as
+    the command line's own warnings and errors do (without a prefix: ``warning: ...``)."""
+
+    prefix = ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        if record.levelno < logging.WARNING:
+            return text
+        kind = "warning" if record.levelno == logging.WARNING else "error"
+        return f"{self.prefix}: {kind}: {text}" if self.prefix else f"{kind}: {text}"
+
+
+def show_logs(level: int | str = logging.INFO, prefix: str = "") -> None:
+    """Show the package's log messages at ``level`` and above on stderr, message only; warnings
+    and errors start ``PREFIX: warning:`` / ``PREFIX: error:`` (``eels-id`` passes ``eels-id
+    COMMAND``; without ``prefix``: ``warning:``).
 
     ``eels-id`` calls it for every command; call it in a notebook or a script to see training
     progress (one line per pseudo-epoch) and the book runner's notices. Calling it again only
-    changes the level.
+    changes the level and the prefix.
     """
     logger = logging.getLogger("eels_helpers")
     logger.setLevel(level)
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+    handler = next((h for h in logger.handlers if isinstance(h, _StderrHandler)), None)
+    if handler is None:
         handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_MessageFormatter("%(message)s"))
         logger.addHandler(handler)
+    handler.formatter.prefix = prefix

@@ -18,3 +18,18 @@ def test_show_logs_prints_library_messages_once_on_the_current_stderr(capsys):
     err = capsys.readouterr().err
     assert "hidden" not in err and "shown" in err
     show_logs()
+
+
+def test_warnings_start_as_the_command_lines_own_do(capsys):
+    """A logged warning reads ``PREFIX: warning: ...`` (eels-id passes ``eels-id COMMAND``), an
+    error ``PREFIX: error: ...``, information the message alone."""
+    logger = logging.getLogger("eels_helpers.inference.predict")
+    show_logs(prefix="eels-id predict")
+    logger.info("progress")
+    logger.warning("int8: nothing to quantise")
+    logger.error("broken")
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == ["progress", "eels-id predict: warning: int8: nothing to quantise", "eels-id predict: error: broken"]
+    show_logs()                       # no prefix: the kind alone
+    logger.warning("shown")
+    assert capsys.readouterr().err.splitlines() == ["warning: shown"]

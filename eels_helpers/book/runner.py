@@ -431,7 +431,7 @@ def execute_chapter(
                         f"{CELL_TIMEOUT_MIN_S} s), {attempt} attempts; a loaded machine may need more "
                         f"time, or the kernel stopped answering ({err})"
                     ) from err
-                logger.warning("warning: notebook %s: a cell gave no answer within %.0f s; executing the "
+                logger.warning("notebook %s: a cell gave no answer within %.0f s; executing the "
                                "notebook again in a fresh kernel", chapter.name, timeout_s)
     except PapermillExecutionError as err:
         if running.exists():

@@ -191,8 +191,8 @@ def main(argv: list[str] | None = None) -> int:
     from eels_helpers import show_logs
 
     # the library's progress lines and notices, on stderr (--quiet: warnings and errors only)
-    show_logs(logging.WARNING if args.quiet else logging.INFO)
     prog = f"eels-id {args.command}"
+    show_logs(logging.WARNING if args.quiet else logging.INFO, prefix=prog)
     shown = warnings.showwarning   # restored on the way out (tests call main again and again)
     if not args.traceback:
         warnings.showwarning = _warning_line(prog)

@@ -32,6 +32,8 @@ import json
 import sys
 from pathlib import Path
 
+from eels_helpers.cli.arguments import probability
+
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     from eels_helpers.cli import add_radioactive_option
@@ -42,7 +44,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="folder of real spectra with a manifest.csv (columns file, elements, optional "
                              "energy_offset_eV, notes) [$EELS_ID_EXPERIMENTAL_DIR, else the spectra shipped with "
                              "installed packages]")
-    parser.add_argument("--threshold", type=float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's own]")
     parser.add_argument("--keep-twins", action="store_true",
                         help="keep both twins of a resolved pair (`eels-id models` lists them) where both reach "
@@ -88,9 +90,6 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.evaluation.real_spectra import ManifestError
     from eels_helpers.models.model_files import ModelNotFoundError
 
-    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
-        print(f"eels-id failures: error: --threshold must be in (0, 1), got {args.threshold}", file=sys.stderr)
-        return 2
     if args.out is not None and args.out.exists() and not args.out.is_dir():
         print(f"eels-id failures: error: --out {args.out} exists and is not a folder", file=sys.stderr)
         return 2

@@ -57,7 +57,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eels_helpers.cli.arguments import finite_float
+from eels_helpers.cli.arguments import finite_float, positive_int, probability
 from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION
 from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
 
@@ -82,14 +82,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "checkpoint [ensemble]")
-    parser.add_argument("--threshold", type=finite_float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
                              f"{MAPPING_THRESHOLD}]")
     parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
                         help="energy calibration error, file minus true (eV) [0]")
     parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",
                         help="keep elements detected in more than this pixel fraction [0.01]")
-    parser.add_argument("--batch-size", type=int, default=256, metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
     parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
     parser.add_argument("--int8", action="store_true",
                         help="CPU: int8 dynamic quantisation of the transformer Linear layers "
@@ -255,19 +255,15 @@ def _check_options(args) -> None:
     ``predict`` enforces for --E0/--alpha/--beta (:func:`~eels_helpers.physics.cross_section.validate_microscope`,
     which its :class:`~eels_helpers.inference.verification.VerifyConfig` calls),
     the GOS source (opened as the quantification and verification would), --verify-blocks,
-    --twin-neighbourhood, --threshold, --batch-size."""
+    --twin-neighbourhood (--threshold and --batch-size: their argparse types)."""
     from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
     from eels_helpers.physics.cross_section import validate_microscope
     from eels_helpers.physics.gos_tables import get_source, resolve_gos
 
     check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")
-    if args.threshold is not None and not 0.0 < args.threshold < 1.0:
-        raise ValueError(f"--threshold must be a probability in (0, 1), got {args.threshold:g}")
     if not 0.0 <= args.presence < 1.0:
         raise ValueError(f"--presence must be a pixel fraction in [0, 1), got {args.presence:g}")
-    if args.batch_size < 1:
-        raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
     for flag, name in (("--E0", "E0_keV"), ("--alpha", "alpha_mrad"), ("--beta", "beta_mrad")):
         value = getattr(args, flag[2:])
         if value is not None:

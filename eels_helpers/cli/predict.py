@@ -55,7 +55,7 @@ import json
 import sys
 from pathlib import Path
 
-from eels_helpers.cli.arguments import finite_float
+from eels_helpers.cli.arguments import finite_float, positive_int, probability
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -67,7 +67,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "file from `eels-id train` [default]")
-    parser.add_argument("--threshold", type=finite_float, default=None, metavar="T",
+    parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's, else 0.5]")
     parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
                         help="energy calibration error of the files, file minus true, in eV: "
@@ -77,7 +77,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--plot", metavar="OUT.png", default=None,
                         help="save the spectra with the detected elements' edge onsets marked (any suffix "
                              "matplotlib writes: .png, .pdf, .svg, ...; none: .png)")
-    parser.add_argument("--batch-size", type=int, default=256, metavar="N",
+    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
     parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
                         help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
@@ -112,10 +112,6 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
     try:   # the command line: usage errors (2)
-        if args.threshold is not None and not 0.0 < args.threshold < 1.0:
-            raise ValueError(f"--threshold must be in (0, 1), got {args.threshold}")
-        if args.batch_size < 1:
-            raise ValueError(f"--batch-size must be >= 1 spectra, got {args.batch_size}")
         plot = _plot_path(args.plot) if args.plot else None
         verify, by_default = args.verify, args.verify is None
         if by_default:

@@ -222,7 +222,8 @@ def run_model(
         if str(device).startswith("cuda"):
             raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
         model = int8_linear_copy(model)
-    elif not bfloat16 and str(device) == "cpu" and flat.shape[0] >= FROZEN_MIN_SPECTRA:
+    # not a quantised copy (int8 leaves a network without transformer layers as it is: float32)
+    if model is loaded.model and not bfloat16 and str(device) == "cpu" and flat.shape[0] >= FROZEN_MIN_SPECTRA:
         model = frozen_copy(model, flat.shape[1])
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     starts = range(0, flat.shape[0], batch_size)
@@ -273,8 +274,9 @@ def int8_linear_copy(model):
     weights quantised once, activations per batch. The patch embedding, the token reduction,
     the classification heads and every convolution stay float32: quantising those too moved
     probabilities of the shipped ViT by up to 0.6 (0.07 with this rule, on 64 simulated
-    spectra). (PyTorch marks this eager API as deprecated in favour of torchao, which this
-    project does not install.)
+    spectra). A network without such layers (U-Net, CNN, MLP) is returned as it is, with a logged
+    warning. (PyTorch marks this eager API as deprecated in favour of torchao, which this project
+    does not install.)
     """
     import warnings
 
@@ -283,6 +285,8 @@ def int8_linear_copy(model):
     spec = {name: torch.ao.quantization.default_dynamic_qconfig for name, module in model.named_modules()
             if isinstance(module, torch.nn.Linear) and "transformer" in name.split(".")}
     if not spec:
+        log.warning("int8: %s has no transformer Linear layers to quantise (only the ViT and CCT, alone or in "
+                    "an ensemble, have them); it runs in float32", type(model).__name__)
         return model
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -65,8 +65,10 @@ def test_table_json_and_figures(folder, tmp_path, capsys):
 
 
 def test_errors_name_the_problem(folder, tmp_path, capsys):
-    assert main(["failures", "--experimental-dir", str(folder), "--threshold", "1.5"]) == 2
-    assert "--threshold must be in (0, 1), got 1.5" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as usage:          # argparse's usage error
+        main(["failures", "--experimental-dir", str(folder), "--threshold", "1.5"])
+    assert usage.value.code == 2
+    assert "argument --threshold: must be a probability in (0, 1), got '1.5'" in capsys.readouterr().err
     assert main(["failures", "--experimental-dir", str(tmp_path)]) == 2
     assert f"--experimental-dir {tmp_path}: no manifest.csv there" in capsys.readouterr().err
     (tmp_path / "afile").write_text("x")

@@ -93,9 +93,9 @@ def test_three_navigation_axes_are_refused_before_the_network(tmp_path, monkeypa
     (["--verify-blocks", "0"], "--verify-blocks must be 1..32 blocks per image axis, got 0"),
     (["--gos", "bogus"], "--gos bogus: GOS file bogus does not exist"),
     (["--gos", "EMPTY"], "cannot be read as HDF5"),
-    (["--threshold", "1.5"], "--threshold must be a probability in (0, 1), got 1.5"),
+    (["--threshold", "1.5"], "argument --threshold: must be a probability in (0, 1), got '1.5'"),
     (["--presence", "1"], "--presence must be a pixel fraction in [0, 1), got 1"),
-    (["--batch-size", "0"], "--batch-size must be >= 1 spectra, got 0"),
+    (["--batch-size", "0"], "argument --batch-size: must be an integer >= 1, got '0'"),
     (["--out", "FILE"], "is a file; give a folder"),
 ])
 def test_options_are_checked_before_the_file_is_read(tmp_path, no_work, capsys, options, message):

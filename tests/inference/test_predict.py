@@ -335,6 +335,28 @@ def test_shipped_models_predict_out_of_the_box(capsys):
     assert all(0.0 <= p <= 1.0 for p in probabilities.values())
 
 
+def test_int8_without_transformer_layers_warns_and_runs_the_float32_path(monkeypatch, caplog):
+    """A U-Net has nothing for int8 to quantise: one warning says so, and the spectrum image still
+    runs the frozen float32 copy (it had silently lost it)."""
+    from eels_helpers.inference import predict as pr
+    from eels_helpers.models import create_model
+    from eels_helpers.models.model_files import LoadedModel
+
+    torch.manual_seed(0)
+    loaded = LoadedModel(model=create_model("mlp", hidden=[16]).eval(), architecture="mlp")
+    frozen = []
+    monkeypatch.setattr(pr, "FROZEN_MIN_SPECTRA", 8)
+    monkeypatch.setattr(pr, "frozen_copy", lambda m, n: frozen.append(n) or m)
+    x = np.random.default_rng(4).random((12, 3072), dtype=np.float32)
+    with caplog.at_level("WARNING", logger="eels_helpers.inference.predict"):
+        got = pr.run_model(loaded, x, int8=True)
+    assert frozen == [3072]
+    assert [r.getMessage() for r in caplog.records if "int8" in r.getMessage()] == [
+        "int8: MLP has no transformer Linear layers to quantise (only the ViT and CCT, alone or in an ensemble, "
+        "have them); it runs in float32"]
+    np.testing.assert_array_equal(got, pr.run_model(loaded, x))
+
+
 def test_predict_int8_quantises_once_for_all_files(tiny, monkeypatch):
     import eels_helpers.inference.predict as pr
 
