@@ -42,6 +42,17 @@ class _StderrHandler(logging.StreamHandler):
     def stream(self, value):
         pass
 
+    def emit(self, record: logging.LogRecord) -> None:
+        """Above a running progress bar (tqdm), not glued to its line."""
+        tqdm = sys.modules.get("tqdm")
+        if tqdm is None or not getattr(tqdm.tqdm, "_instances", None):
+            super().emit(record)
+            return
+        try:
+            tqdm.tqdm.write(self.format(record), file=sys.stderr)
+        except Exception:  # noqa: BLE001 - logging's own contract: report, never raise
+            self.handleError(record)
+
 
 class _MessageFormatter(logging.Formatter):
     """The message alone; a warning or error starts ``PREFIX: warning:`` (``PREFIX: error:``), as

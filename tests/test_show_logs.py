@@ -33,3 +33,20 @@ def test_warnings_start_as_the_command_lines_own_do(capsys):
     show_logs()                       # no prefix: the kind alone
     logger.warning("shown")
     assert capsys.readouterr().err.splitlines() == ["warning: shown"]
+
+
+def test_a_message_during_a_progress_bar_gets_its_own_line(capsys):
+    """A log line written while a tqdm bar runs (predict's, map's) is not glued to the bar's line."""
+    import re
+    import sys
+
+    from tqdm.auto import tqdm
+
+    show_logs()
+    logger = logging.getLogger("eels_helpers.inference.predict")
+    with tqdm(total=3, desc="predict", file=sys.stderr) as bar:
+        bar.update(1)
+        logger.info("a notice")
+        bar.update(2)
+    segments = re.split(r"[\r\n]", capsys.readouterr().err)
+    assert "a notice" in segments, segments
