@@ -262,17 +262,12 @@ def repaired_channels(spectrum_or_array, energy_eV=None, offset_eV: float = 0.0,
                       repair_gain_steps: bool = REPAIR_GAIN_STEPS) -> RepairedChannels:
     """Where steps 1b-1d change the counts (:class:`RepairedChannels`). Arguments as :func:`preprocess`."""
     data, energy, _ = _checked_input(spectrum_or_array, energy_eV, offset_eV)
-    _, spikes, dead, steps = repair_counts(data, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
-                                           repair_gain_steps=repair_gain_steps, energy_eV=energy)
-    return _as_repaired(spikes, dead, steps, energy)
-
-
-def _as_repaired(spikes: np.ndarray, dead: np.ndarray, steps: np.ndarray, energy: np.ndarray) -> RepairedChannels:
-    """RepairedChannels from the three masks (..., n) of :func:`repair_counts` on the axis ``energy`` (n,)."""
-    n = energy.size
-    return RepairedChannels(spikes.sum(axis=-1), energy[spikes.reshape(-1, n).any(axis=0)],
-                            dead.sum(axis=-1), energy[dead.reshape(-1, n).any(axis=0)],
-                            steps.sum(axis=-1), energy[steps.reshape(-1, n).any(axis=0)])
+    flat = data.reshape(-1, data.shape[-1])
+    _, *masks = repair_counts(flat, remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
+                              repair_gain_steps=repair_gain_steps, energy_eV=energy)
+    tally = _RepairTally(flat.shape[0], energy)
+    tally.add(0, *masks)
+    return tally.result(data.shape[:-1])
 
 
 class _RepairTally:
