@@ -269,8 +269,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         (:func:`~eels_helpers.inference.map_confirmation.confirm_on_image_sum`; the others are listed
         in ``MappingResult.by_chance``).
     progress : bool, default False
-        A progress bar on stderr over the network's batches (``eels-id map`` shows it unless
-        ``--quiet``).
+        Progress bars on stderr over the pre-processing's blocks and the network's batches
+        (``eels-id map`` shows them unless ``--quiet``).
 
     Returns
     -------
@@ -327,7 +327,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     x, cuts, saturated, fixed = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
                                            fill_dead_channels=fill_dead_channels,
                                            repair_gain_steps=repair_gain_steps, return_cuts=True,
-                                           return_saturation=True, return_repairs=True)
+                                           return_saturation=True, return_repairs=True, progress=progress)
     for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
                               *repair_summaries(fixed, spectrum.name))):
         logging.getLogger(__name__).info(note)

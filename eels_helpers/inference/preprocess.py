@@ -146,6 +146,7 @@ def resample_to_grid(
     fill_dead_channels: bool = True,
     repair_gain_steps: bool = REPAIR_GAIN_STEPS,
     return_repairs: bool = False,
+    progress: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Steps 1-3 of the module docstring: offset correction, spike removal, dead channels
     filled and gain steps evened out (steps 1b-1d, :func:`repair_counts`), rebinning to about 1 eV and the cubic spline
@@ -157,6 +158,7 @@ def resample_to_grid(
     ``return_saturation`` also ``(...,)`` the energies up to which a saturated top is (or, without
     ``cut_saturated``, would be) left out, NaN where there is none (:func:`saturated_below_eV`); with
     ``return_repairs`` last the :class:`RepairedChannels` of steps 1b-1d (the same pass).
+    ``progress``: a progress bar on stderr over the blocks of ``CHUNK`` spectra (from two blocks on).
     """
     data, energy, where = _checked_input(spectrum_or_array, energy_eV, offset_eV)
     batch_shape = data.shape[:-1]
@@ -167,7 +169,12 @@ def resample_to_grid(
     # the report only where asked for or logged (a spectrum image's hot path otherwise)
     tally = _RepairTally(n, energy) if return_repairs or debug else None
     values = sat = grid = operator = None
-    for start in range(0, max(n, 1), CHUNK):   # a spectrum image in blocks: float64 copies of CHUNK rows
+    starts = range(0, max(n, 1), CHUNK)      # a spectrum image in blocks: float64 copies of CHUNK rows
+    if progress and len(starts) > 1:
+        from tqdm.auto import tqdm
+
+        starts = tqdm(starts, desc="pre-processing", unit="block", leave=False)
+    for start in starts:
         rows = flat[start : start + CHUNK]
         part_sat = _saturated_below(rows, energy) if want_sat else None
         counts, spikes, dead, steps = repair_counts(rows, remove_spikes=remove_spikes,
@@ -396,6 +403,7 @@ def preprocess(
     return_cuts: bool = False,
     return_saturation: bool = False,
     return_repairs: bool = False,
+    progress: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, ...]:
     """Pre-process spectra for the networks (paper Fig. 3; steps in the module docstring).
 
@@ -417,12 +425,14 @@ def preprocess(
     ``return_saturation`` last the energies (...,) up to which a saturated top was left out (NaN:
     none; :func:`saturated_below_eV`), from the same pass over the counts; with ``return_repairs``
     last the :class:`RepairedChannels` of steps 1b-1d (what :func:`repaired_channels` says).
+    progress: a progress bar on stderr over steps 1-3 of a large spectrum image.
     """
     where = spectrum_or_array.name if isinstance(spectrum_or_array, Spectrum) else "spectrum array"
     grid, values, *extra = resample_to_grid(spectrum_or_array, energy_eV, offset_eV, cut_saturated=cut_saturated,
                                             return_saturation=return_saturation, remove_spikes=remove_spikes,
                                             fill_dead_channels=fill_dead_channels,
-                                            repair_gain_steps=repair_gain_steps, return_repairs=return_repairs)
+                                            repair_gain_steps=repair_gain_steps, return_repairs=return_repairs,
+                                            progress=progress)
     out = pad_and_normalise(grid, values, clip_negative=clip_negative, where=where,
                             cut_splices=cut_splices, return_cuts=return_cuts)
     if not extra:

@@ -266,3 +266,17 @@ def test_a_spectrum_image_in_blocks_equals_one_pass(monkeypatch):
         np.testing.assert_array_equal(getattr(repaired, field), getattr(whole[3], field), err_msg=field)
     assert repaired.spike_count[0, 1] >= 1 and repaired.dead_count[1, 3] >= 1
     assert repaired.spike_count.shape == (3, 5)
+
+
+def test_a_progress_bar_over_the_blocks_of_a_large_image(monkeypatch, capsys):
+    """progress=True shows a bar over the blocks of steps 1-3 (from two blocks on), none for one."""
+    from eels_helpers.inference import preprocess as pre
+
+    energy = 300.0 + np.arange(200.0)
+    cube = np.random.default_rng(2).poisson(1e3 * (energy / 300.0) ** -3, size=(6, energy.size)).astype(np.float32)
+    monkeypatch.setattr(pre, "CHUNK", 4)
+    with_bar = preprocess(cube, energy, progress=True)
+    assert "pre-processing" in capsys.readouterr().err
+    np.testing.assert_array_equal(with_bar, preprocess(cube, energy))
+    preprocess(cube[:3], energy, progress=True)
+    assert "pre-processing" not in capsys.readouterr().err
