@@ -396,8 +396,8 @@ def predict(
         CPU inference with dynamically quantised int8 Linear layers in the transformer
         blocks (:func:`run_model`).
     progress : bool, default False
-        A progress bar on stderr over the network's batches of a large spectrum image
-        (``eels-id predict`` shows it unless ``--quiet``).
+        Progress bars on stderr over the pre-processing's blocks and the network's batches of a
+        large spectrum image (``eels-id predict`` shows them unless ``--quiet``).
     keep_twins : bool, default False
         Keep both onset twins (N, Sc) where the threshold reports both; by default the twin resolver
         (:mod:`eels_helpers.inference.twin_resolution`) drops one (``Prediction.twins``).
@@ -477,7 +477,7 @@ def predict(
         x, cuts, saturated, repaired = preprocess(
             spectrum, offset_eV=float(offset), clip_negative=clip_negative, remove_spikes=remove_spikes,
             fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps, return_cuts=True,
-            return_saturation=True, return_repairs=True)
+            return_saturation=True, return_repairs=True, progress=progress)
         probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                           progress=progress)
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element

@@ -531,3 +531,14 @@ def test_predict_reads_a_200000_channel_csv_in_modest_memory(tmp_path):
     finally:
         tracemalloc.stop()
     assert pred.spectrum.n_channels == 200_000 and peak < 1e9
+
+
+def test_predict_shows_the_preprocessing_progress_of_a_large_image(tiny, monkeypatch, capsys):
+    """A spectrum image of more than one pre-processing block gets a bar over those blocks too."""
+    from eels_helpers.inference import preprocess as pre
+
+    monkeypatch.setattr(pre, "CHUNK", 8)
+    energy = 300.0 + np.arange(400.0)
+    counts = np.random.default_rng(1).poisson(1e3 * (energy / 300.0) ** -3, size=(4, 5, energy.size))
+    predict(counts.astype(np.float32), tiny[1], energy_eV=energy, progress=True, device="cpu")
+    assert "pre-processing" in capsys.readouterr().err
