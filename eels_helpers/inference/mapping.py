@@ -301,6 +301,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     )
     from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION, confirm_on_image_sum
     from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
+    from eels_helpers.inference.memory import check_memory
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.preprocess import preprocess, repair_summaries
     from eels_helpers.inference.saturation import saturation_summary
@@ -316,6 +317,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
     check_neighbourhood(twin_neighbourhood, "twin_neighbourhood")
     spectrum = as_spectrum(data, energy_eV)
+    check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)
     if threshold is None:

@@ -447,6 +447,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
+    from eels_helpers.inference.memory import check_memory
     from eels_helpers.inference.preprocess import preprocess
 
     items = list(inputs) if isinstance(inputs, (list, tuple)) else [inputs]
@@ -473,6 +474,7 @@ def predict(
     results = []
     for index, (item, offset) in enumerate(zip(items, offsets)):
         spectrum = _as_spectrum(item, energy_eV, index)
+        check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         x, cuts, saturated, repaired = preprocess(
             spectrum, offset_eV=float(offset), clip_negative=clip_negative, remove_spikes=remove_spikes,
