@@ -162,14 +162,14 @@ def _one_line(err: BaseException) -> str:
 
 def _warning_line(prog: str):
     """A ``warnings.showwarning`` that writes ``PROG: warning: MESSAGE`` as one line on stderr,
-    without file, line or source (above a progress bar, not glued to it)."""
+    without file, line or source: a record of the package's logger, whose handler writes above a
+    running progress bar and whose formatter adds the prefix (:func:`eels_helpers.show_logs`)."""
     def show(message, category, filename, lineno, file=None, line=None):
-        text = f"{prog}: warning: {' '.join(str(message).split())}"
-        tqdm = sys.modules.get("tqdm")
-        if tqdm is not None and file is None:
-            tqdm.tqdm.write(text, file=sys.stderr)
+        text = " ".join(str(message).split())
+        if file is None:
+            logging.getLogger("eels_helpers").warning(text)
         else:
-            print(text, file=sys.stderr if file is None else file)
+            print(f"{prog}: warning: {text}", file=file)
     return show
 
 

@@ -68,7 +68,7 @@ __all__ = ["DEFAULT_MICROSCOPE", "MICROSCOPE_METADATA_KEYS", "microscope_values"
 DEFAULT_MICROSCOPE = {"E0_keV": 200.0, "alpha_mrad": 10.0, "beta_mrad": 30.0}
 #: the Spectrum metadata keys that hold them
 MICROSCOPE_METADATA_KEYS = {"E0_keV": "beam_energy_keV", "alpha_mrad": "convergence_angle_mrad",
-              "beta_mrad": "collection_angle_mrad"}
+                            "beta_mrad": "collection_angle_mrad"}
 #: the fit sums channels until at most this many bins remain
 MAX_BINS = 1024
 _GRID_STEP_EV = 0.25
