@@ -25,6 +25,20 @@ def write_msa(path, energy, counts):
                             "original_metadata": {}})
 
 
+def artefact_image():
+    """(counts (3, 5, 1600) float64, energy (1600,) eV): an O K image with Poisson noise and one of each
+    artefact the pre-processing repairs or cuts: a spike at (0, 1), dead channels at (1, 3), a
+    saturated top at (2, 4)."""
+    energy = np.arange(100.0, 900.0, 0.5)
+    rng = np.random.default_rng(8)
+    mean = 2e5 * (energy / 100.0) ** -3.0 + 4e3 * (energy > 532) * (532 / np.maximum(energy, 532)) ** 2
+    cube = rng.poisson(mean, size=(3, 5, energy.size)).astype(np.float64)
+    cube[0, 1, 700] *= 30.0
+    cube[1, 3, 900:906] = 0.0
+    cube[2, 4] = np.minimum(cube[2, 4], 1e5)
+    return cube, energy
+
+
 class FeMarker(torch.nn.Module):
     """A fake network: Fe logit 40 (x[700] - x[650] - 0.25), positive where the pre-processed
     spectrum has a spike at 700 eV; every other element -10."""

@@ -25,6 +25,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -189,7 +190,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
 
     Every pixel is pre-processed as in the paper and classified; an element is kept when its
     probability is at or above ``threshold`` in more than ``presence`` of the pixels (the
-    paper's 1 % criterion, "Elemental mapping", Fig. 7).
+    paper's 1 % criterion, "Elemental mapping", Fig. 7). The pixels are pre-processed and
+    classified block by block, so memory beyond the image grows by ~1.3 kB per pixel, not by the
+    12 KiB of its network input (:mod:`eels_helpers.inference.image_blocks`).
 
     Parameters
     ----------
@@ -269,8 +272,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         (:func:`~eels_helpers.inference.map_confirmation.confirm_on_image_sum`; the others are listed
         in ``MappingResult.by_chance``).
     progress : bool, default False
-        Progress bars on stderr over the pre-processing's blocks and the network's batches
-        (``eels-id map`` shows them unless ``--quiet``).
+        A progress bar on stderr over the pixels, identified block by block
+        (:mod:`eels_helpers.inference.image_blocks`; ``eels-id map`` shows it unless ``--quiet``).
 
     Returns
     -------
@@ -293,6 +296,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
+    from eels_helpers.inference.image_blocks import inputs_of_pixels, probabilities_in_blocks
     from eels_helpers.inference.map_coherence import (
         COHERENCE_MIN,
         chance_component_size,
@@ -302,8 +306,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION, confirm_on_image_sum
     from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
     from eels_helpers.inference.memory import check_memory
-    from eels_helpers.inference.predict import _as_loaded, run_model
-    from eels_helpers.inference.preprocess import preprocess, repair_summaries
+    from eels_helpers.inference.predict import _as_loaded
+    from eels_helpers.inference.preprocess import repair_summaries
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
     from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
@@ -317,7 +321,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
     check_neighbourhood(twin_neighbourhood, "twin_neighbourhood")
     spectrum = as_spectrum(data, energy_eV)
-    check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
+    check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name, keeps_inputs=False)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)
     if threshold is None:
@@ -326,24 +330,25 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
-    x, cuts, saturated, fixed = preprocess(spectrum, offset_eV=float(offset_eV), remove_spikes=remove_spikes,
-                                           fill_dead_channels=fill_dead_channels,
-                                           repair_gain_steps=repair_gain_steps, return_cuts=True,
-                                           return_saturation=True, return_repairs=True, progress=progress)
-    for note in filter(None, (splice_summary(cuts, spectrum.name), saturation_summary(saturated, spectrum.name),
-                              *repair_summaries(fixed, spectrum.name))):
+    repairs = dict(remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
+                   repair_gain_steps=repair_gain_steps)
+    # block by block: the network inputs (12 KiB per pixel) are not kept (M40)
+    blocks = probabilities_in_blocks(spectrum, loaded, offset_eV=float(offset_eV), batch_size=batch_size,
+                                     bfloat16=bfloat16, device=device, int8=int8, progress=progress, **repairs)
+    for note in filter(None, (splice_summary(blocks.splice_cut_eV, spectrum.name),
+                              saturation_summary(blocks.saturated_below_eV, spectrum.name),
+                              *repair_summaries(blocks.repairs, spectrum.name))):
         logging.getLogger(__name__).info(note)
-    probs = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device, int8=int8,
-                      progress=progress)
+    probs = blocks.probabilities
     probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0   # empty pixels, pixels without structure beyond noise
     if not families:
         probs[...] = 0.0           # a window with no edge family: nothing can be identified
     twin_pixels = 0
     network_above = (probs >= threshold).reshape(-1, len(ELEMENTS))   # each pixel from its own counts
     if not keep_twins:             # onset twins both reported in a pixel: the resolver drops one
-        flat, found = resolve_probability_maps(x.reshape(-1, x.shape[-1]), probs.reshape(-1, len(ELEMENTS)),
-                                               float(threshold), navigation_shape=probs.shape[:-1],
-                                               neighbourhood=twin_neighbourhood)
+        inputs = partial(inputs_of_pixels, spectrum, offset_eV=float(offset_eV), **repairs)   # the pixels read
+        flat, found = resolve_probability_maps(inputs, probs.reshape(-1, len(ELEMENTS)), float(threshold),
+                                               navigation_shape=probs.shape[:-1], neighbourhood=twin_neighbourhood)
         probs, twin_pixels = flat.reshape(probs.shape), len(found)
     above = (probs >= threshold).reshape(-1, len(ELEMENTS))
     frac = above.mean(axis=0)

@@ -191,11 +191,15 @@ def run_model(
     device: str = "cpu",
     int8: bool = False,
     progress: bool = False,
+    network: Any = None,
 ) -> np.ndarray:
     """Probabilities (..., 80) for pre-processed inputs (..., 3072), in batches.
 
     progress: a progress bar (tqdm, stderr) over the batches when there are more than
     :data:`PROGRESS_MIN_BATCHES` of them (a spectrum image; a single spectrum shows none).
+
+    network: the module to run, from :func:`prepared_network` (a spectrum image run block by block
+    prepares it once); by default prepared here for these inputs (``int8``, frozen copy).
 
     On the CPU in float32, from :data:`FROZEN_MIN_SPECTRA` spectra on, a traced and frozen copy
     of the network runs (:func:`frozen_copy`).
@@ -216,15 +220,9 @@ def run_model(
         check_bfloat16(device)
     flat = np.ascontiguousarray(inputs, dtype=np.float32).reshape(-1, inputs.shape[-1])
     out = np.empty((flat.shape[0], 80), dtype=np.float32)
-    model = loaded.model
-    model.eval()
-    if int8:
-        if str(device).startswith("cuda"):
-            raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
-        model = int8_linear_copy(model)
-    # not a quantised copy (int8 leaves a network without transformer layers as it is: float32)
-    if model is loaded.model and not bfloat16 and str(device) == "cpu" and flat.shape[0] >= FROZEN_MIN_SPECTRA:
-        model = frozen_copy(model, flat.shape[1])
+    if network is None:
+        network = prepared_network(loaded, flat.shape[0], bfloat16=bfloat16, device=device, int8=int8,
+                                   n_channels=flat.shape[1])
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     starts = range(0, flat.shape[0], batch_size)
     if progress and len(starts) > PROGRESS_MIN_BATCHES:
@@ -234,11 +232,28 @@ def run_model(
     with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
         for start in starts:
             x = torch.from_numpy(flat[start : start + batch_size]).to(device)
-            y = model(x).float()
+            y = network(x).float()
             if loaded.outputs == "logits":
                 y = torch.sigmoid(y)
             out[start : start + batch_size] = y.cpu().numpy()
     return out.reshape(inputs.shape[:-1] + (80,))
+
+
+def prepared_network(loaded: Any, n_spectra: int, *, bfloat16: bool = False, device: str = "cpu",
+                     int8: bool = False, n_channels: int = 3072):
+    """The module :func:`run_model` runs on ``n_spectra`` spectra: ``loaded``'s network in eval mode,
+    its int8 copy (``int8``, :func:`int8_linear_copy`), or on the CPU in float32 from
+    :data:`FROZEN_MIN_SPECTRA` spectra on its frozen copy (:func:`frozen_copy`)."""
+    model = loaded.model
+    model.eval()
+    if int8:
+        if str(device).startswith("cuda"):
+            raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
+        model = int8_linear_copy(model)
+    # not a quantised copy (int8 leaves a network without transformer layers as it is: float32)
+    if model is loaded.model and not bfloat16 and str(device) == "cpu" and n_spectra >= FROZEN_MIN_SPECTRA:
+        model = frozen_copy(model, n_channels)
+    return model
 
 
 #: from this many spectra on, :func:`run_model` runs a TorchScript copy of the network on the CPU

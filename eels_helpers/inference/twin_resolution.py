@@ -259,54 +259,73 @@ def check_neighbourhood(size, name: str = "the neighbourhood") -> None:
         raise ValueError(f"{name} must be an odd number of pixels >= 1; got {size!r}")
 
 
-def neighbourhood_mean(inputs: np.ndarray, navigation_shape: tuple[int, ...], rows: np.ndarray,
+#: decided pixels per pass of :func:`resolve_probability_maps` (their neighbourhood means are float64)
+ROWS_PER_PASS = 4096
+
+
+def _inputs_at(inputs, rows: np.ndarray) -> np.ndarray:
+    """The network inputs (m, 3072) of the flat pixel indices ``rows``: ``inputs`` holds every pixel's
+    (n, 3072), or is a function that makes them for the given indices (a spectrum image mapped in
+    blocks keeps none)."""
+    if callable(inputs):
+        return np.asarray(inputs(rows))
+    return np.asarray(inputs).reshape(-1, np.shape(inputs)[-1])[rows]
+
+
+def neighbourhood_mean(inputs, navigation_shape: tuple[int, ...], rows: np.ndarray,
                        size: int = 3) -> np.ndarray:
     """The mean network input over each pixel's ``size`` x ``size`` (a line scan: ``size``)
     neighbourhood in the navigation grid, clipped at the borders: ``inputs`` (n, 3072) the pixels
-    in C order of ``navigation_shape``, ``rows`` (m,) flat pixel indices; returns (m, 3072).
+    in C order of ``navigation_shape`` (or a function making the inputs of given flat pixel
+    indices, called once), ``rows`` (m,) flat pixel indices; returns (m, 3072).
     Averaging k pixels of one material divides the Poisson noise of the window by sqrt(k)."""
-    x = np.asarray(inputs).reshape(-1, np.shape(inputs)[-1])
     nav = tuple(int(n) for n in navigation_shape)
-    if int(np.prod(nav)) != len(x):
-        raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs {len(x)}")
+    if not callable(inputs) and int(np.prod(nav)) != len(_inputs_at(inputs, slice(None))):
+        raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs "
+                         f"{len(_inputs_at(inputs, slice(None)))}")
     check_neighbourhood(size)
     rows = np.asarray(rows, dtype=np.int64)
     coords = np.stack(np.unravel_index(rows, nav), axis=1)                  # (m, d)
     half = size // 2
-    total, count = np.zeros((rows.size, x.shape[1]), np.float64), np.zeros(rows.size)
     offsets = np.stack(np.meshgrid(*[np.arange(-half, half + 1)] * len(nav), indexing="ij"), -1).reshape(-1, len(nav))
-    for offset in offsets:                                                   # size^d shifts, not channels
-        c = coords + offset
-        ok = np.all((c >= 0) & (c < np.array(nav)), axis=1)
-        total[ok] += x[np.ravel_multi_index(tuple(c[ok].T), nav)]
-        count += ok
+    shifted = coords[None] + offsets[:, None]                               # (size^d, m, d)
+    inside = np.all((shifted >= 0) & (shifted < np.array(nav)), axis=-1)    # (size^d, m)
+    flat = np.ravel_multi_index(tuple(np.moveaxis(shifted, -1, 0)), nav, mode="clip")
+    needed = np.unique(flat[inside])                                        # every pixel read, once
+    x = _inputs_at(inputs, needed)
+    total, count = np.zeros((rows.size, x.shape[1]), np.float64), inside.sum(axis=0)
+    for at, ok in zip(flat, inside):                                         # size^d shifts, not channels
+        total[ok] += x[np.searchsorted(needed, at[ok])]
     return (total / count[:, None]).astype(x.dtype, copy=False)
 
 
-def resolve_probability_maps(inputs: np.ndarray, probabilities: np.ndarray, threshold: float,
+def resolve_probability_maps(inputs, probabilities: np.ndarray, threshold: float,
                              resolvers: dict | None = None, navigation_shape: tuple[int, ...] | None = None,
                              neighbourhood: int = 1):
     """Per spectrum (a spectrum image's pixels), the probabilities with the dropped twin's set to 0
     wherever both twins reach ``threshold``, and the two twins' probabilities exchanged where a swap
     pair's resolver reports the twin below the threshold (:func:`resolve_reported`): ``(probabilities
     (n, 80) copy, [(row, TwinDecision)])``. With ``navigation_shape`` and ``neighbourhood`` > 1 the
-    resolvers read each such pixel's :func:`neighbourhood_mean` instead of the pixel alone."""
+    resolvers read each such pixel's :func:`neighbourhood_mean` instead of the pixel alone.
+    ``inputs``: the network inputs (n, 3072), or a function making those of given flat pixel
+    indices (:func:`eels_helpers.inference.mapping.map_elements` keeps none): only the pixels a
+    resolver decides (and their neighbourhoods) are read, :data:`ROWS_PER_PASS` at a time."""
     from eels_helpers.physics.elements import ELEMENTS
 
     P = np.asarray(probabilities)
     above = P >= threshold
     resolvers = load_twin_resolvers() if resolvers is None else resolvers
-    if navigation_shape is None or neighbourhood == 1 or len(P) < 2:
-        reported, found = resolve_reported(inputs, above, resolvers, P)
-    else:
-        decided = [np.logical_or(*_pair_rows(above, P, net, ELEMENTS.index(a), ELEMENTS.index(b)))
-                   for (a, b), (net, _) in resolvers.items()]
-        rows = np.flatnonzero(np.any(decided, axis=0)) if decided else np.zeros(0, np.int64)
-        reported = above.copy()
-        sub, found = resolve_reported(neighbourhood_mean(inputs, navigation_shape, rows, neighbourhood),
-                                      above[rows], resolvers, P[rows])
-        reported[rows] = sub
-        found = [(int(rows[r]), d) for r, d in found]
+    decided = [np.logical_or(*_pair_rows(above, P, net, ELEMENTS.index(a), ELEMENTS.index(b)))
+               for (a, b), (net, _) in resolvers.items()]
+    rows = np.flatnonzero(np.any(decided, axis=0)) if decided else np.zeros(0, np.int64)
+    in_neighbourhoods = navigation_shape is not None and neighbourhood > 1 and len(P) > 1
+    reported, found = above.copy(), []
+    for start in range(0, rows.size, ROWS_PER_PASS):
+        part = rows[start : start + ROWS_PER_PASS]
+        x = (neighbourhood_mean(inputs, navigation_shape, part, neighbourhood) if in_neighbourhoods
+             else _inputs_at(inputs, part))
+        reported[part], decisions = resolve_reported(x, above[part], resolvers, P[part])
+        found += [(int(part[r]), d) for r, d in decisions]
     out = P.copy()
     out[above & ~reported] = 0.0
     for row, d in found:

@@ -19,6 +19,16 @@ def test_the_estimate_holds_the_network_input_of_every_spectrum():
     assert needed_memory_bytes(10, 2048) < needed_memory_bytes(10, 4096) < 2**22
 
 
+def test_map_keeps_no_network_input():
+    """map (keeps_inputs=False) holds 1,280 bytes per pixel, one block's inputs and the twin pass (M40):
+    under a third of predict's need at 512 x 512, and growing by BYTES_PER_PIXEL per pixel."""
+    from eels_helpers.inference.memory import BYTES_PER_PIXEL
+
+    small, large = (needed_memory_bytes(s * s, 2048, keeps_inputs=False) for s in (256, 512))
+    assert large < needed_memory_bytes(512 * 512, 2048) / 3 and large < 1.2 * 2**30
+    assert large - small == (512 * 512 - 256 * 256) * BYTES_PER_PIXEL
+
+
 def test_available_memory_is_a_positive_figure_or_unknown():
     available = memory.available_memory_bytes()
     assert available is None or available > 0
@@ -42,7 +52,7 @@ def test_map_and_predict_refuse_before_the_network(monkeypatch):
     monkeypatch.setattr(memory, "available_memory_bytes", lambda: 1024)
     energy = 300.0 + np.arange(400.0)
     image = np.ones((4, 5, energy.size), np.float32)
-    with pytest.raises(MemoryError, match="20 spectra need about"):
+    with pytest.raises(MemoryError, match="20 spectra need about .* one block at a time"):
         map_elements(image, "no-such-model", energy_eV=energy)
     with pytest.raises(MemoryError, match="20 spectra need about"):
         predict(image, "default", energy_eV=energy)

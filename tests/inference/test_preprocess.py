@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.interpolate import splev, splrep
+from support import artefact_image
 
 from eels_helpers.inference.preprocess import (
     N_CHANNELS,
@@ -243,13 +244,7 @@ def test_a_spectrum_image_in_blocks_equals_one_pass(monkeypatch):
     inputs, splice cuts, saturation ends and repairs equal one pass over all spectra."""
     from eels_helpers.inference import preprocess as pre
 
-    energy = np.arange(100.0, 900.0, 0.5)
-    rng = np.random.default_rng(8)
-    mean = 2e5 * (energy / 100.0) ** -3.0 + 4e3 * (energy > 532) * (532 / np.maximum(energy, 532)) ** 2
-    cube = rng.poisson(mean, size=(3, 5, energy.size)).astype(np.float64)
-    cube[0, 1, 700] *= 30.0                       # a spike
-    cube[1, 3, 900:906] = 0.0                     # dead channels
-    cube[2, 4] = np.minimum(cube[2, 4], 1e5)      # a saturated top
+    cube, energy = artefact_image()               # a spike, dead channels, a saturated top
     cube[2, 0, :] = 0.0                           # an empty pixel
     kwargs = dict(return_cuts=True, return_saturation=True, return_repairs=True)
     with pytest.warns(UserWarning, match="no positive intensity"):

@@ -225,6 +225,39 @@ def test_maps_resolve_twins_on_the_neighbourhood_mean():
         map_elements(np.zeros((2, 2, 3072), np.float32), "default", twin_neighbourhood=2)
 
 
+def test_inputs_made_on_demand_equal_the_whole_array(monkeypatch):
+    """map_elements keeps no network inputs (M40): a function making the inputs of given pixels gives
+    the decisions of the whole array, in passes of ROWS_PER_PASS decided pixels, each pass asking once
+    for every pixel it reads (sorted, no repeats) and never for a pixel outside the neighbourhoods."""
+    from eels_helpers.datasets.streaming import simulated_arrays
+    from eels_helpers.inference import twin_resolution
+    from eels_helpers.inference.twin_resolution import neighbourhood_mean
+    from eels_helpers.physics.elements import ELEMENTS
+
+    X, _ = simulated_arrays(16, 7, 16, "open-world-sharp", ["N", "Sc"])
+    P = np.full((16, 80), 0.1)
+    P[[0, 5, 6, 15], ELEMENTS.index("N")] = 0.9
+    P[[0, 5, 6, 15], ELEMENTS.index("Sc")] = 0.9
+    asked = []
+
+    def make(rows):
+        asked.append(np.asarray(rows).tolist())
+        return X[rows]
+
+    np.testing.assert_array_equal(neighbourhood_mean(make, (4, 4), [5, 0]), neighbourhood_mean(X, (4, 4), [5, 0]))
+    assert asked == [[0, 1, 2, 4, 5, 6, 8, 9, 10]]
+    resolvers = load_twin_resolvers()
+    for kwargs in ({}, dict(navigation_shape=(4, 4), neighbourhood=3)):
+        expected, found = resolve_probability_maps(X, P, 0.5, resolvers, **kwargs)
+        monkeypatch.setattr(twin_resolution, "ROWS_PER_PASS", 3)
+        asked.clear()
+        got, again = resolve_probability_maps(make, P, 0.5, resolvers, **kwargs)
+        monkeypatch.setattr(twin_resolution, "ROWS_PER_PASS", 4096)
+        assert np.array_equal(got, expected) and [(r, d.dropped) for r, d in found] == [(r, d.dropped) for r, d in again]
+        assert len(asked) == 2 and all(a == sorted(set(a)) for a in asked)
+        assert (asked == [[0, 5, 6], [15]]) if not kwargs else (15 not in asked[0] and 0 not in asked[1])
+
+
 def test_swap_pairs_decide_where_only_one_twin_is_reported():
     """Experiment T28 (session 28): the pairs whose simulated gate passed (N/Sc, Tb/Dy) also decide
     where only one twin reaches the threshold and the other is a candidate (>= SWAP_CANDIDATE): on
