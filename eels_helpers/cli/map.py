@@ -10,9 +10,11 @@
                 [--confirm-on-sums]
 
 FILE is a spectrum image (.dm3/.dm4/.hspy/.emd ... read by :mod:`eels_helpers.inference.spectrum_files`), a file
-written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (the
-synthetic default). DIR receives ``mapping.h5`` (probabilities, thresholded maps, kept
-elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
+written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``superlattice`` (chapter
+06's synthetic LaMnO3/BaTiO3/SrTiO3 superlattice, with the shipped networks' training physics; a synthetic
+superlattice is quantified with its own GOS and white lines,
+:func:`eels_helpers.inference.mapping.quantification_options`). DIR receives ``mapping.h5``
+(probabilities, thresholded maps, kept elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
 ``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
 temporary directory first and moved into DIR only when complete; an error or Ctrl-C leaves nothing
 new behind (not DIR either, when the run created it). Files of an earlier map in DIR that this run
@@ -71,7 +73,7 @@ EPILOG = ("E0, alpha and beta of the quantification are the options', else the f
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", metavar="FILE",
                         help="spectrum image (.dm3 .dm4 .hspy .emd ...), a superlattice .h5, or "
-                             "'superlattice' for the synthetic default")
+                             "'superlattice' for chapter 06's synthetic one")
     parser.epilog = EPILOG
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (created; an earlier map's files in it are replaced or removed, "
@@ -100,8 +102,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_microscope_options(parser)
     parser.add_argument("--lowloss", default=None, metavar="FILE",
                         help="low-loss spectrum (or SI, summed) for the convolution")
-    parser.add_argument("--gos", default="auto", help="GOS source: auto, builtin, hydrogenic or a "
-                                                      "GOSH path [auto]")
+    parser.add_argument("--gos", default=None, help="GOS source: auto, builtin, hydrogenic or a GOSH path [auto; "
+                                                    "a synthetic superlattice's quantification: its own]")
     parser.add_argument("--verify", action="store_true",
                         help="confirm or reject the candidates by a model fit of the summed spectrum "
                              "and of summed blocks; quantify the verified elements")
@@ -129,6 +131,7 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.cli import gain_steps_repaired, show_progress
     from eels_helpers.inference.mapping import (
         map_elements,
+        quantification_options,
         quantify_map,
         read_map_input,
         score_identification,
@@ -213,8 +216,11 @@ def main(args: argparse.Namespace) -> int:
     _print_cautions(spectrum, mapping, to_quantify, args.offset)
     if microscope is not None and to_quantify:
         try:
+            # a synthetic superlattice is fitted with what it holds (its GOS, its white lines), as chapter 06 does
+            options = quantification_options(si) if si is not None else {}
+            options["gos"] = args.gos or options.get("gos", "auto")
             quant = quantify_map(spectrum, to_quantify, microscope["E0_keV"], microscope["alpha_mrad"],
-                                 microscope["beta_mrad"], lowloss=lowloss, offset_eV=args.offset, gos=args.gos)
+                                 microscope["beta_mrad"], lowloss=lowloss, offset_eV=args.offset, **options)
             print(f"quantified {', '.join(quant.elements)} in {quant.seconds:.1f} s")
             by_reason: dict[str, list[str]] = {}
             for el, why in quant.result.skipped.items():
@@ -276,9 +282,14 @@ def _check_options(args) -> None:
                          f"{args.verify_blocks}")
     if not args.no_quantify or args.verify:
         try:
-            get_source(resolve_gos(args.gos))
+            get_source(resolve_gos(_gos(args)))
         except (OSError, ValueError, TypeError) as err:
             raise ValueError(f"--gos {args.gos}: {err}") from None
+
+
+def _gos(args) -> str:
+    """--gos, "auto" where not given."""
+    return args.gos or "auto"
 
 
 def _check_out(out) -> None:
@@ -322,7 +333,7 @@ def _microscope(spectrum, args) -> dict:
             except ValueError as err:
                 raise ValueError(f"{args.file}: the file's {MICROSCOPE_METADATA_KEYS[name]} {values[name]:g} {unit} "
                                  f"cannot be used ({err}); pass {flag}") from None
-    QuantificationConfig(**values, gos=args.gos)
+    QuantificationConfig(**values, gos=_gos(args))
     missing = [name for name in flags if source[name] == "default"]
     if missing:
         keys = ", ".join(MICROSCOPE_METADATA_KEYS[n] for n in missing)
@@ -353,7 +364,7 @@ def _verify(spectrum, mapping, args):
 
     try:
         config = VerifyConfig(**fit_settings(str(args.model)), E0_keV=args.E0, alpha_mrad=args.alpha,
-                              beta_mrad=args.beta, offset_eV=args.offset, gos=args.gos,
+                              beta_mrad=args.beta, offset_eV=args.offset, gos=_gos(args),
                               remove_spikes=not args.keep_spikes,
                               fill_dead_channels=not args.keep_dead_channels,
                               repair_gain_steps=gain_steps_repaired(args))

@@ -17,12 +17,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+from eels_helpers.simulation.superlattice import TRAINING_PHYSICS
+
 __all__ = ["TRAINING_PHYSICS", "FIRST_SEED", "SuperlatticeMap", "SuperlatticeReport", "superlattice_report"]
 
-#: the superlattice physics of the shipped networks' training spectra: Ba M4,5's threshold resonance
-#: shared by the 3d9 4f1 multiplet, the "autoionisation" white-line table (crystal-field Ti L2,3,
-#: multiplet La M5:M4); chapters 06 and 09 use the same (their notebook parameters)
-TRAINING_PHYSICS = {"gos": "builtin+4f-multiplet", "white_lines": "autoionisation"}
 #: the seed of chapter 06's superlattice; the report's seeds are FIRST_SEED, FIRST_SEED + 1, ...
 FIRST_SEED = 2023
 

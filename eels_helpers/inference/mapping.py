@@ -35,7 +35,7 @@ from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
 __all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "AGAINST_CHANCE",
            "MappingResult", "QuantMap", "map_elements", "quantify_map", "score_identification",
-           "score_quantification", "as_spectrum", "read_map_input"]
+           "score_quantification", "as_spectrum", "read_map_input", "quantification_options"]
 
 #: the paper's threshold for the ensemble in the SI demo (reference implementation)
 MAPPING_THRESHOLD = 0.75
@@ -157,13 +157,15 @@ def as_spectrum(data: Any, energy_eV=None):
 
 
 def read_map_input(path):
-    """(Spectrum, low-loss Spectrum or None, SyntheticSI or None) for a file or 'superlattice'."""
+    """(Spectrum, low-loss Spectrum or None, SyntheticSI or None) for a file or 'superlattice' (chapter
+    06's superlattice: 60 x 130 pixels, seed 2023, the shipped networks' training physics,
+    :data:`eels_helpers.simulation.superlattice.TRAINING_PHYSICS`)."""
     from eels_helpers.inference.spectrum_files import read_spectrum
 
     p = Path(path)
     if str(path) == "superlattice" and not p.exists():
-        from eels_helpers.simulation.superlattice import superlattice_si
-        si = superlattice_si()
+        from eels_helpers.simulation.superlattice import TRAINING_PHYSICS, SuperlatticeConfig, superlattice_si
+        si = superlattice_si(SuperlatticeConfig(**TRAINING_PHYSICS))
         return si.spectrum, si.lowloss, si
     if p.suffix.lower() in (".h5", ".hdf5") and p.is_file():
         import h5py
@@ -174,6 +176,25 @@ def read_map_input(path):
             si = load_si(p)
             return si.spectrum, si.lowloss, si
     return read_spectrum(p), None, None
+
+
+#: free fine-structure columns (eV above each onset) of a quantification of data with white lines: chapter
+#: 06's setting (``quant_fine_structure_eV``; README, "each atomic fraction within 10 %")
+WHITE_LINE_FINE_STRUCTURE_EV = 30.0
+
+
+def quantification_options(si) -> dict:
+    """``quantify_map``'s options that model what a synthetic superlattice ``si`` holds, as chapter 06
+    fits it: its GOS and, where it has white lines, the same lines in each edge (``white_lines="edge"``,
+    its table) and :data:`WHITE_LINE_FINE_STRUCTURE_EV` eV of free fine structure."""
+    from eels_helpers.inference.quantify import QuantificationConfig
+
+    config = si.config
+    options = {"gos": config.gos}
+    if config.white_lines:
+        table = config.white_lines if isinstance(config.white_lines, str) else QuantificationConfig.line_table
+        options.update(white_lines="edge", line_table=table, fine_structure_eV=WHITE_LINE_FINE_STRUCTURE_EV)
+    return options
 
 
 # --------------------------------------------------------------------------- network maps
@@ -201,7 +222,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         energy axis, a :class:`eels_helpers.simulation.superlattice.SyntheticSI`, a HyperSpy
         ``Signal1D`` / exspy ``EELSSpectrum`` (lazy or not;
         :func:`eels_helpers.inference.hyperspy_signals.signal_to_spectrum`), a file path
-        (or the word ``"superlattice"`` for the synthetic default), or an array
+        (or the word ``"superlattice"`` for chapter 06's synthetic one), or an array
         ``(*nav, C)`` with ``energy_eV``. Hand the kept elements back to a signal with
         :meth:`MappingResult.to_signal_elements`, the maps with
         :func:`eels_helpers.inference.hyperspy_signals.probability_maps`.

@@ -61,7 +61,7 @@ import numpy as np
 from eels_helpers.physics.gos_tables import resolve_gos
 from eels_helpers.physics.white_lines import TABLE_PATHS
 
-__all__ = ["MATERIALS", "SuperlatticeConfig", "SyntheticSI", "superlattice_si", "save_si",
+__all__ = ["MATERIALS", "TRAINING_PHYSICS", "SuperlatticeConfig", "SyntheticSI", "superlattice_si", "save_si",
            "load_si", "layer_occupancy"]
 
 #: cations of each material (ABO3); order: A site, B site
@@ -70,6 +70,12 @@ MATERIALS = {"SrTiO3": ("Sr", "Ti"), "BaTiO3": ("Ba", "Ti"), "LaMnO3": ("La", "M
 BACKGROUND = {"SrTiO3": (1.0, 3.0), "BaTiO3": (1.15, 2.8), "LaMnO3": (1.3, 3.3)}
 FORMAT = "eels_helpers.superlattice"
 FORMAT_VERSION = 1
+#: the superlattice physics of the shipped networks' training spectra (``SuperlatticeConfig``'s gos and
+#: white_lines): Ba M4,5's threshold resonance shared by the 3d9 4f1 multiplet, the "autoionisation"
+#: white-line table (crystal-field Ti L2,3, multiplet La M5:M4). Chapters 06 and 09 (their notebook
+#: parameters), ``eels-id evaluate --superlattices`` and ``eels-id map superlattice`` use it; the
+#: default configuration keeps the paper simulator's atomic edges
+TRAINING_PHYSICS = {"gos": "builtin+4f-multiplet", "white_lines": "autoionisation"}
 OCCUPANCY_FLOOR = 1e-4
 
 

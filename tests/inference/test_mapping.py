@@ -226,6 +226,47 @@ def test_cli_superlattice_file(tmp_path, tiny_ckpt):
         assert "identification" in f.attrs["scores"]
 
 
+def test_the_word_superlattice_is_chapter_06s_and_is_fitted_with_its_own_physics(tmp_path, tiny_ckpt, monkeypatch):
+    """`eels-id map superlattice` builds the superlattice with the training physics (as chapter 06), and a
+    synthetic superlattice's quantification models what it holds (its GOS, its white lines in the edges,
+    30 eV of free fine structure); --gos still wins; the paper's atomic edges get no white-line model."""
+    from types import SimpleNamespace
+
+    from eels_helpers.cli import main
+    from eels_helpers.simulation import superlattice
+    from eels_helpers.simulation.superlattice import TRAINING_PHYSICS, SuperlatticeConfig
+
+    made = []
+    monkeypatch.setattr(superlattice, "superlattice_si", lambda config: made.append(config) or
+                        SimpleNamespace(spectrum="s", lowloss="ll", config=config))
+    spectrum, lowloss, si = mapping.read_map_input("superlattice")
+    assert made == [SuperlatticeConfig(**TRAINING_PHYSICS)] and (spectrum, lowloss) == ("s", "ll")
+    assert made[0].shape == (60, 130) and made[0].seed == 2023           # chapter 06 at the cpu profile
+    assert mapping.quantification_options(si) == {"gos": "builtin+4f-multiplet", "white_lines": "edge",
+                                                  "line_table": "autoionisation", "fine_structure_eV": 30.0}
+    plain = SimpleNamespace(config=SuperlatticeConfig())
+    assert mapping.quantification_options(plain) == {"gos": "auto"}
+    single = SimpleNamespace(config=SuperlatticeConfig(white_lines=True))
+    assert mapping.quantification_options(single)["line_table"] == "single-particle"
+
+    class Asked(Exception):
+        pass
+
+    def quantify(*args, **options):
+        raise Asked(options)
+
+    sl, _ = _oxide_si(3, 4)
+    monkeypatch.setattr(mapping, "read_map_input", lambda path: (sl, None, SimpleNamespace(config=made[0])))
+    monkeypatch.setattr(mapping, "quantify_map", quantify)
+    t = _threshold_keeping_three(sl, tiny_ckpt)
+    for extra, gos in (([], "builtin+4f-multiplet"), (["--gos", "hydrogenic"], "hydrogenic")):
+        with pytest.raises(Asked) as asked:
+            main(["map", "superlattice", "--out", str(tmp_path / gos), "--model", str(tiny_ckpt), "--threshold",
+                  str(t), "--keep-scattered", *extra])
+        options = asked.value.args[0]
+        assert options["gos"] == gos and options["white_lines"] == "edge" and options["fine_structure_eV"] == 30.0
+
+
 def test_quantify_map_on_the_superlattice():
     """The model-based maps of the (small, noisy, with fine structure) superlattice follow the
     layers: cation maps correlate with the truth. (O is not asserted: its relative fraction
