@@ -9,7 +9,7 @@ are reported and their neighbours: :func:`inputs_of_pixels` makes it for those p
 Session 40 (M40): before, ``map_elements`` kept every pixel's network input; a 512 x 512 x 2,048
 float32 image (2 GiB) peaked at 5.8 GiB (``benchmarks/bench_map_memory.py``). The probabilities are
 the same: the blocks hold whole batches of the network (a multiple of ``batch_size``) and, with the
-default batch size, coincide with the pre-processing's own blocks of ``preprocess.CHUNK`` spectra.
+default batch size, whole pre-processing blocks of ``preprocess.CHUNK`` spectra.
 """
 
 from __future__ import annotations
@@ -24,20 +24,25 @@ from eels_helpers.spectrum import Spectrum
 
 __all__ = ["BLOCK", "ImageProbabilities", "block_size", "inputs_of_pixels", "probabilities_in_blocks"]
 
-#: pixels per block: the pre-processing's block (float64 copies of this many spectra at a time)
-BLOCK = CHUNK
+#: pixels per block: four of the pre-processing's own blocks of ``preprocess.CHUNK`` spectra (its float64
+#: copies exist for one of those at a time). Each switch from pre-processing to the network costs the
+#: network ~0.7 s on this 2-core machine (M40: 512 x 512 pixels in blocks of 4,096 ran the network 365 s
+#: against 319 s in one pass), so blocks are large; the network input of one block is 192 MiB
+BLOCK = 4 * CHUNK
 
 
 @dataclass(frozen=True)
 class ImageProbabilities:
     """Per pixel of a spectrum image: the network's ``probabilities`` (*nav, 80) float32, the
     energies below which a splice cut the counts (``splice_cut_eV``, NaN: none) and up to which a
-    saturated top was left out (``saturated_below_eV``), and the ``repairs`` of steps 1b-1d."""
+    saturated top was left out (``saturated_below_eV``), and the ``repairs`` of steps 1b-1d; the
+    network ``inputs`` (n, 3072) where the image was one block (small: kept), else None."""
 
     probabilities: np.ndarray
     splice_cut_eV: np.ndarray
     saturated_below_eV: np.ndarray
     repairs: RepairedChannels
+    inputs: np.ndarray | None = None
 
 
 def block_size(batch_size: int) -> int:
@@ -96,7 +101,7 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
             bar.close()
     nav = spectrum.navigation_shape
     return ImageProbabilities(probs.reshape(nav + (80,)), cuts.reshape(nav), saturated.reshape(nav),
-                              _joined(repairs, nav))
+                              _joined(repairs, nav), None if len(starts) > 1 else x)
 
 
 def _joined(parts: list[RepairedChannels], shape: tuple[int, ...]) -> RepairedChannels:

@@ -367,7 +367,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     twin_pixels = 0
     network_above = (probs >= threshold).reshape(-1, len(ELEMENTS))   # each pixel from its own counts
     if not keep_twins:             # onset twins both reported in a pixel: the resolver drops one
-        inputs = partial(inputs_of_pixels, spectrum, offset_eV=float(offset_eV), **repairs)   # the pixels read
+        inputs = blocks.inputs if blocks.inputs is not None else \
+            partial(inputs_of_pixels, spectrum, offset_eV=float(offset_eV), **repairs)   # made again where read
         flat, found = resolve_probability_maps(inputs, probs.reshape(-1, len(ELEMENTS)), float(threshold),
                                                navigation_shape=probs.shape[:-1], neighbourhood=twin_neighbourhood)
         probs, twin_pixels = flat.reshape(probs.shape), len(found)

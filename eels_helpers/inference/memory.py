@@ -56,13 +56,15 @@ def needed_memory_bytes(n_spectra: int, n_channels: int, *, keeps_inputs: bool =
     (``keeps_inputs``: ``predict``) or ``BYTES_PER_PIXEL`` (``map``, which then holds one block's
     network input and the twin resolvers' pass: their float64 sums and the inputs they read), plus
     ``BLOCK_COPIES`` float64 copies of one pre-processing block of ``n_channels``."""
+    from eels_helpers.inference.image_blocks import BLOCK
     from eels_helpers.inference.preprocess import CHUNK
     from eels_helpers.inference.twin_resolution import ROWS_PER_PASS
 
-    n, block = int(n_spectra), min(int(n_spectra), CHUNK)
-    needed = n * (BYTES_PER_SPECTRUM if keeps_inputs else BYTES_PER_PIXEL) + block * int(n_channels) * 8 * BLOCK_COPIES
+    n = int(n_spectra)
+    needed = n * (BYTES_PER_SPECTRUM if keeps_inputs else BYTES_PER_PIXEL)
+    needed += min(n, CHUNK) * int(n_channels) * 8 * BLOCK_COPIES
     if not keeps_inputs:
-        needed += block * 3072 * 4 + min(n, ROWS_PER_PASS) * 3072 * (8 + 2 * 4)
+        needed += min(n, BLOCK) * 3072 * 4 + min(n, ROWS_PER_PASS) * 3072 * (8 + 2 * 4)
     return needed
 
 

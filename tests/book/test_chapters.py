@@ -106,3 +106,15 @@ def test_notebook_defaults_equal_the_cpu_profile(repo_root, name):
     expected = chapter.parameters("cpu", declared=set(declared))
     defaults = {k: ast.literal_eval(v["default"]) for k, v in declared.items() if k in expected}
     assert defaults == expected, f"notebooks/{chapter.notebook}.ipynb defaults differ from the cpu profile"
+
+
+@pytest.mark.parametrize("notebook, gos", [("06_spectrum_image_mapping", "gos"), ("09_hyperspy_workflow", "si_gos")])
+def test_the_superlattice_chapters_use_the_training_physics(repo_root, notebook, gos):
+    """Chapters 06 and 09 build the superlattice that `eels-id map superlattice` and `eels-id evaluate
+    --superlattices` build: their parameters' defaults are TRAINING_PHYSICS (one definition, D40)."""
+    from eels_helpers.simulation.superlattice import TRAINING_PHYSICS
+
+    declared = notebook_parameters(repo_root / "notebooks" / f"{notebook}.ipynb")
+    physics = {"gos": ast.literal_eval(declared[gos]["default"]),
+               "white_lines": ast.literal_eval(declared["white_lines"]["default"])}
+    assert physics == TRAINING_PHYSICS

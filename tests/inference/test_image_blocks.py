@@ -48,7 +48,7 @@ def test_blocks_equal_the_whole_image_at_once(monkeypatch):
     monkeypatch.setattr(image_blocks, "BLOCK", 4)
     blocks = probabilities_in_blocks(si, loaded, batch_size=2)
     assert prepared == [15]                       # once, for all pixels
-    assert blocks.probabilities.shape == (3, 5, 80)
+    assert blocks.probabilities.shape == (3, 5, 80) and blocks.inputs is None   # several blocks: none kept
     np.testing.assert_allclose(blocks.probabilities, whole, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(blocks.splice_cut_eV, cuts)
     np.testing.assert_array_equal(blocks.saturated_below_eV, sat)
@@ -103,3 +103,11 @@ def test_line_scans_and_single_rows(shape):
     line = Spectrum(si.data.reshape(shape + (-1,)), si.energy_eV)
     out = probabilities_in_blocks(line, _as_loaded(_Linear(), "cpu"))
     assert out.probabilities.shape == shape + (80,) and out.splice_cut_eV.shape == shape
+
+
+def test_one_block_keeps_its_inputs():
+    """An image of one block keeps its network inputs (the twin resolvers read them; nothing to make
+    again); several blocks keep none (test_blocks_equal_the_whole_image_at_once)."""
+    si = _cube()
+    one = probabilities_in_blocks(si, _as_loaded(_Linear(), "cpu"))
+    np.testing.assert_array_equal(one.inputs, preprocess(si).reshape(15, -1))
