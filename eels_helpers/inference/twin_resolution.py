@@ -280,9 +280,9 @@ def neighbourhood_mean(inputs, navigation_shape: tuple[int, ...], rows: np.ndarr
     indices, called once), ``rows`` (m,) flat pixel indices; returns (m, 3072).
     Averaging k pixels of one material divides the Poisson noise of the window by sqrt(k)."""
     nav = tuple(int(n) for n in navigation_shape)
-    if not callable(inputs) and int(np.prod(nav)) != len(_inputs_at(inputs, slice(None))):
-        raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs "
-                         f"{len(_inputs_at(inputs, slice(None)))}")
+    held = None if callable(inputs) else len(_inputs_at(inputs, slice(None)))
+    if held is not None and int(np.prod(nav)) != held:
+        raise ValueError(f"navigation_shape {nav} holds {int(np.prod(nav))} pixels, inputs {held}")
     check_neighbourhood(size)
     rows = np.asarray(rows, dtype=np.int64)
     coords = np.stack(np.unravel_index(rows, nav), axis=1)                  # (m, d)
