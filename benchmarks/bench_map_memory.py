@@ -9,9 +9,10 @@ mapping's seconds. ``--compare-path DIR`` adds the package found in DIR (e.g. a 
 of an earlier commit) to the same run, measured the same way on the same image, so the two
 rows can be read against each other; each row says which checkout it is.
 
-The network input alone is 12 KiB per pixel (3,072 float32 channels), kept for the twin
-resolvers; everything else is temporary. Session 39 (M39): before the pre-processing ran in
-blocks of spectra, a 256 x 256 x 2,048 image (0.5 GiB) peaked at 3.5 GiB.
+Session 39 (M39): before the pre-processing ran in blocks of spectra, a 256 x 256 x 2,048 image
+(0.5 GiB) peaked at 3.5 GiB. Session 40 (M40): before ``map`` ran block by block, it kept the
+network input of every pixel (12 KiB: 3,072 float32 channels) for the twin resolvers, and a 512 x
+512 x 2,048 image (2 GiB) peaked at 5.8 GiB; now 3.0 GiB (README, "Memory").
 
 Usage: ``nice python benchmarks/bench_map_memory.py [--size 256] [--channels 2048]
 [--model default] [--compare-path /tmp/worktree]``
