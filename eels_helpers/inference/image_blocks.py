@@ -58,8 +58,10 @@ def inputs_of_pixels(spectrum: Spectrum, rows: np.ndarray, offset_eV: float = 0.
     """The network inputs (m, 3072) float32 of a spectrum image's pixels at the flat (C-order) indices
     ``rows`` (m,), pre-processed as :func:`~eels_helpers.inference.preprocess.preprocess` does
     (``preprocessing``: its keyword arguments)."""
-    pixels = replace(spectrum, data=_flat_pixels(spectrum)[np.asarray(rows, dtype=np.int64)])
-    return preprocess(pixels, offset_eV=offset_eV, **preprocessing)
+    rows, nav = np.asarray(rows, dtype=np.int64), spectrum.navigation_shape
+    # by their coordinates: flattening an image whose array is not contiguous would copy all of it per call
+    data = spectrum.data[np.unravel_index(rows, nav)] if nav else spectrum.data[None][rows]
+    return preprocess(replace(spectrum, data=data), offset_eV=offset_eV, **preprocessing)
 
 
 def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float = 0.0, batch_size: int = 256,

@@ -63,6 +63,9 @@ def test_inputs_of_some_pixels_are_theirs_in_the_whole_image():
     whole = preprocess(si).reshape(15, -1)
     rows = np.array([1, 8, 14, 2])
     np.testing.assert_allclose(inputs_of_pixels(si, rows), whole[rows], rtol=1e-6, atol=1e-7)
+    turned = Spectrum(np.swapaxes(np.swapaxes(si.data, 0, 1).copy(), 0, 1), si.energy_eV)   # not contiguous
+    assert not turned.data.flags["C_CONTIGUOUS"]
+    np.testing.assert_array_equal(inputs_of_pixels(turned, rows), inputs_of_pixels(si, rows))
     kept = preprocess(si, remove_spikes=False).reshape(15, -1)
     np.testing.assert_allclose(inputs_of_pixels(si, [1], remove_spikes=False)[0], kept[1], rtol=1e-6, atol=1e-7)
     assert not np.allclose(kept[1], whole[1])     # the keyword reached the pre-processing
@@ -103,6 +106,13 @@ def test_line_scans_and_single_rows(shape):
     line = Spectrum(si.data.reshape(shape + (-1,)), si.energy_eV)
     out = probabilities_in_blocks(line, _as_loaded(_Linear(), "cpu"))
     assert out.probabilities.shape == shape + (80,) and out.splice_cut_eV.shape == shape
+    np.testing.assert_array_equal(inputs_of_pixels(line, [3, 7]), out.inputs[[3, 7]])
+
+
+def test_inputs_of_a_single_spectrum():
+    si = _cube()
+    one = Spectrum(si.data[1, 2], si.energy_eV)
+    np.testing.assert_array_equal(inputs_of_pixels(one, [0]), preprocess(one)[None])
 
 
 def test_one_block_keeps_its_inputs():
