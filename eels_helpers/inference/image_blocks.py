@@ -5,11 +5,14 @@ them, so the network input (3,072 float32 channels, 12 KiB per pixel) exists for
 what stays per pixel are its 80 probabilities and what the pre-processing did (splice and saturation
 cuts, repairs). The twin resolvers read the network input again at the few pixels where both twins
 are reported and their neighbours: :func:`inputs_of_pixels` makes it for those pixels alone.
+``map_elements`` and ``predict`` (for a spectrum image) both run it; ``predict``'s figure plots the
+network input averaged over the pixels, summed block by block (``ImageProbabilities.mean_input``).
 
 Session 40 (M40): before, ``map_elements`` kept every pixel's network input; a 512 x 512 x 2,048
 float32 image (2 GiB) peaked at 5.8 GiB (``benchmarks/bench_map_memory.py``). The probabilities are
 the same: the blocks hold whole batches of the network (a multiple of ``batch_size``) and, with the
-default batch size, whole pre-processing blocks of ``preprocess.CHUNK`` spectra.
+default batch size, whole pre-processing blocks of ``preprocess.CHUNK`` spectra. Session 41 (M41):
+``predict`` kept every pixel's input too; it runs blocks since.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from eels_helpers.inference.preprocess import CHUNK, RepairedChannels, preprocess
+from eels_helpers.inference.preprocess import CHUNK, N_CHANNELS, RepairedChannels, preprocess
 from eels_helpers.spectrum import Spectrum
 
 __all__ = ["BLOCK", "ImageProbabilities", "block_size", "inputs_of_pixels", "probabilities_in_blocks"]
@@ -36,13 +39,15 @@ class ImageProbabilities:
     """Per pixel of a spectrum image: the network's ``probabilities`` (*nav, 80) float32, the
     energies below which a splice cut the counts (``splice_cut_eV``, NaN: none) and up to which a
     saturated top was left out (``saturated_below_eV``), and the ``repairs`` of steps 1b-1d; the
-    network ``inputs`` (n, 3072) where the image was one block (small: kept), else None."""
+    network ``inputs`` (n, 3072) where the image was one block (small: kept), else None; the network
+    input averaged over the pixels, ``mean_input`` (3072,) float32 (summed in float64 block by block)."""
 
     probabilities: np.ndarray
     splice_cut_eV: np.ndarray
     saturated_below_eV: np.ndarray
     repairs: RepairedChannels
     inputs: np.ndarray | None = None
+    mean_input: np.ndarray | None = None
 
 
 def block_size(batch_size: int) -> int:
@@ -72,8 +77,8 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
 
     ``preprocessing``: keyword arguments of :func:`~eels_helpers.inference.preprocess.preprocess`
     (``remove_spikes``, ``fill_dead_channels``, ``repair_gain_steps``). ``progress``: a bar over
-    the pixels (from two blocks on; within one block, :func:`~eels_helpers.inference.predict.run_model`'s
-    bar over the batches)."""
+    the pixels (from two blocks on; within one block, the pre-processing's bar over its own blocks and
+    :func:`~eels_helpers.inference.predict.run_model`'s over the batches)."""
     from eels_helpers.inference.predict import prepared_network, run_model
 
     flat = _flat_pixels(spectrum)
@@ -81,6 +86,7 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
     network = prepared_network(loaded, n, bfloat16=bfloat16, device=device, int8=int8)
     probs = np.empty((n, 80), dtype=np.float32)
     cuts, saturated, repairs = np.full(n, np.nan), np.full(n, np.nan), []
+    input_sum = np.zeros(N_CHANNELS)
     starts = range(0, max(n, 1), size)
     bar = None
     if progress and len(starts) > 1:
@@ -92,8 +98,9 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
             rows = slice(start, start + size)
             x, cuts[rows], saturated[rows], fixed = preprocess(
                 replace(spectrum, data=flat[rows]), offset_eV=offset_eV, return_cuts=True, return_saturation=True,
-                return_repairs=True, **preprocessing)
+                return_repairs=True, progress=progress and bar is None, **preprocessing)
             repairs.append(fixed)
+            input_sum += x.sum(axis=0, dtype=np.float64)
             probs[rows] = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device,
                                     progress=progress and bar is None, network=network)
             if bar is not None:
@@ -103,7 +110,8 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
             bar.close()
     nav = spectrum.navigation_shape
     return ImageProbabilities(probs.reshape(nav + (80,)), cuts.reshape(nav), saturated.reshape(nav),
-                              _joined(repairs, nav), None if len(starts) > 1 else x)
+                              _joined(repairs, nav), None if len(starts) > 1 else x,
+                              (input_sum / max(n, 1)).astype(np.float32))
 
 
 def _joined(parts: list[RepairedChannels], shape: tuple[int, ...]) -> RepairedChannels:

@@ -342,7 +342,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         raise ValueError(f"batch_size must be >= 1 spectra; got {batch_size}")
     check_neighbourhood(twin_neighbourhood, "twin_neighbourhood")
     spectrum = as_spectrum(data, energy_eV)
-    check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name, keeps_inputs=False)
+    check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
     device = resolve_device(device)
     loaded = _as_loaded(model, device)
     if threshold is None:

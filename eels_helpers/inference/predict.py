@@ -50,7 +50,10 @@ class Prediction:
     pixel_fraction: for a spectrum image, fraction of pixels where each element is
         above threshold (all 80 symbols); empty for a single spectrum.
     spectrum: what was read (:class:`~eels_helpers.spectrum.Spectrum`) and ``inputs`` what the network saw
-        (float32 (*navigation_shape, 3072)).
+        (float32 (*navigation_shape, 3072)); for a spectrum image of more than one block of pixels
+        (:data:`eels_helpers.inference.image_blocks.BLOCK`) None: it is identified block by block.
+    mean_input: the network input averaged over a spectrum image's pixels, float32 (3072,) (the
+        input itself for a single spectrum): what the figure plots.
     note: why nothing is reported although the network answered, e.g. a window that holds no
         onset of the 107 edge families; empty otherwise.
     splice_cut_eV: float64 (*navigation_shape): where the spectrum is spliced (two acquisitions
@@ -81,6 +84,7 @@ class Prediction:
     pixel_fraction: dict[str, float] = field(default_factory=dict)
     spectrum: Any = None
     inputs: np.ndarray | None = None
+    mean_input: np.ndarray | None = None
     note: str = ""
     splice_cut_eV: np.ndarray | None = None
     saturation_cut_eV: np.ndarray | None = None
@@ -462,6 +466,7 @@ def predict(
     >>> result.detected  # doctest: +SKIP
     ('O', 'Fe')
     """
+    from eels_helpers.inference.image_blocks import probabilities_in_blocks
     from eels_helpers.inference.memory import check_memory
     from eels_helpers.inference.preprocess import preprocess
 
@@ -491,12 +496,22 @@ def predict(
         spectrum = _as_spectrum(item, energy_eV, index)
         check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
-        x, cuts, saturated, repaired = preprocess(
-            spectrum, offset_eV=float(offset), clip_negative=clip_negative, remove_spikes=remove_spikes,
-            fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps, return_cuts=True,
-            return_saturation=True, return_repairs=True, progress=progress)
-        probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
-                          progress=progress)
+        preprocessing = dict(clip_negative=clip_negative, remove_spikes=remove_spikes,
+                             fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps)
+        if spectrum.is_spectrum_image:     # block by block: one block's network inputs at a time
+            blocks = probabilities_in_blocks(spectrum, loaded, offset_eV=float(offset), batch_size=batch_size,
+                                             bfloat16=use_bf16, device=device, progress=progress, **preprocessing)
+            probs, cuts, saturated, repaired = (blocks.probabilities, blocks.splice_cut_eV,
+                                                blocks.saturated_below_eV, blocks.repairs)
+            x = None if blocks.inputs is None else blocks.inputs.reshape(spectrum.navigation_shape + (-1,))
+            mean_input = blocks.mean_input
+        else:
+            x, cuts, saturated, repaired = preprocess(spectrum, offset_eV=float(offset), return_cuts=True,
+                                                      return_saturation=True, return_repairs=True,
+                                                      progress=progress, **preprocessing)
+            probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
+                              progress=progress)
+            mean_input = x
         # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
         probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0
         detected, fractions = _detect(probs, threshold, presence_fraction)
@@ -529,6 +544,7 @@ def predict(
                 pixel_fraction=fractions,
                 spectrum=spectrum,
                 inputs=x,
+                mean_input=mean_input,
                 note=note,
                 splice_cut_eV=cuts,
                 saturation_cut_eV=saturated,

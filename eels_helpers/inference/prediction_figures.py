@@ -29,8 +29,9 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
 
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
                "tab:pink", "tab:olive", "tab:cyan"]
-    x = pred.inputs.reshape(-1, pred.inputs.shape[-1])
-    spectrum = x.mean(axis=0) if x.shape[0] > 1 else x[0]
+    spectrum = pred.mean_input
+    if spectrum is None:     # a Prediction made without it
+        spectrum = pred.inputs.reshape(-1, pred.inputs.shape[-1]).mean(axis=0)
     spectrum = spectrum / max(float(spectrum.max()), 1e-12)
     nz = np.flatnonzero(spectrum)
     lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)

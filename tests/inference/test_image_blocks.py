@@ -56,6 +56,32 @@ def test_blocks_equal_the_whole_image_at_once(monkeypatch):
     for field in ("spike_count", "spikes_eV", "dead_count", "dead_eV", "step_count", "steps_eV"):
         np.testing.assert_array_equal(getattr(blocks.repairs, field), getattr(repaired, field), err_msg=field)
     assert blocks.repairs.spike_count[0, 1] >= 1 and blocks.repairs.dead_count[1, 3] >= 1
+    np.testing.assert_allclose(blocks.mean_input, x.reshape(15, -1).mean(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def test_predict_identifies_a_spectrum_image_block_by_block(monkeypatch):
+    """``predict`` on a spectrum image runs blocks (M41): the same probabilities, records and decision as
+    the network over every pixel's input at once, the mean input for its figure, no input kept."""
+    si, loaded = _cube(), _as_loaded(_Linear(), "cpu")
+    x, cuts, sat, repaired = preprocess(si, return_cuts=True, return_saturation=True, return_repairs=True)
+    whole = run_model(loaded, x, batch_size=2)
+    monkeypatch.setattr(image_blocks, "BLOCK", 4)
+    [one] = predict.predict(si, loaded, batch_size=2, threshold=0.5)
+    assert one.inputs is None and one.mean_input.shape == (3072,)
+    np.testing.assert_allclose(one.mean_input, x.reshape(15, -1).mean(axis=0), rtol=1e-5, atol=1e-7)
+    has_signal = one.probabilities.reshape(15, 80).any(axis=1)     # pixels the structure test keeps
+    assert has_signal.any()
+    np.testing.assert_allclose(one.probabilities.reshape(15, 80)[has_signal], whole.reshape(15, 80)[has_signal],
+                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_array_equal(one.splice_cut_eV, cuts)
+    np.testing.assert_array_equal(one.saturation_cut_eV, sat)
+    np.testing.assert_array_equal(one.spike_count, repaired.spike_count)
+    assert one.spikes_eV == tuple(float(e) for e in repaired.spikes_eV)
+    monkeypatch.setattr(image_blocks, "BLOCK", 10**6)          # one block: its inputs are kept
+    [kept] = predict.predict(si, loaded, batch_size=2, threshold=0.5)
+    np.testing.assert_array_equal(kept.probabilities, one.probabilities)
+    assert kept.inputs.shape == (3, 5, 3072)
+    np.testing.assert_array_equal(kept.inputs, x)
 
 
 def test_inputs_of_some_pixels_are_theirs_in_the_whole_image():
