@@ -177,8 +177,9 @@ def check_bfloat16(device: "str | torch.device") -> None:
 def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     """True where bfloat16 autocast is faster than float32 and computes right: a CUDA device of
     compute capability >= 8.0, or a CPU with native bfloat16 (:func:`cpu_has_native_bf16`); False
-    (logged once, at INFO: the results are right in float32) where :func:`bfloat16_fault` finds its
-    convolutions wrong."""
+    (logged once, at DEBUG: nobody asked for bfloat16 and the results are right in float32, so
+    ``eels-id predict`` does not print it; asking for bfloat16 there is refused with the reason)
+    where :func:`bfloat16_fault` finds its convolutions wrong."""
     import torch
 
     kind = torch.device(device).type
@@ -189,7 +190,7 @@ def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     if fast and (fault := bfloat16_fault(kind)) is not None:
         if kind not in _LOGGED:
             _LOGGED.add(kind)
-            log.info("%s: float32 instead", fault)
+            log.debug("%s: float32 instead", fault)
         return False
     return fast
 

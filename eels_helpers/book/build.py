@@ -38,6 +38,11 @@ class BookError(RuntimeError):
     """A user-facing failure of the book runner (bad parameter, failing notebook, build error)."""
 
 
+class BookUsageError(BookError):
+    """A wrong request to the book runner, found before anything runs: an unknown profile, chapter or
+    parameter, a malformed ``--param`` (``eels-id book`` exits 2 for it, 1 for other failures)."""
+
+
 # ----------------------------------------------------------------------------- toc
 def _walk_toc(node: Any) -> Iterable[dict]:
     if isinstance(node, dict):

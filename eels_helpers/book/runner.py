@@ -40,7 +40,15 @@ from typing import Any, Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.book import chapters as _chapters
-from eels_helpers.book.build import EXECUTED_DIR, BookError, build_book, filtered_toc, project_root, toc_chapters
+from eels_helpers.book.build import (
+    EXECUTED_DIR,
+    BookError,
+    BookUsageError,
+    build_book,
+    filtered_toc,
+    project_root,
+    toc_chapters,
+)
 
 __all__ = [
     "ParamOverride",
@@ -94,12 +102,12 @@ def parse_param(text: str) -> ParamOverride:
     """Parse ``[NOTEBOOK.]KEY=VALUE``; VALUE is a Python literal (``3``, ``1e-3``,
     ``[1, 2]``, ``True``, ``None``, ``'x'``) or else taken as a plain string."""
     if "=" not in text:
-        raise BookError(f"--param {text!r}: expected KEY=VALUE (e.g. --param n_spectra=64)")
+        raise BookUsageError(f"--param {text!r}: expected KEY=VALUE (e.g. --param n_spectra=64)")
     target, raw = text.split("=", 1)
     target = target.strip()
     notebook, _, key = target.rpartition(".")
     if not key.isidentifier():
-        raise BookError(f"--param {text!r}: {key!r} is not a valid parameter name")
+        raise BookUsageError(f"--param {text!r}: {key!r} is not a valid parameter name")
     try:
         value = ast.literal_eval(raw.strip())
     except (ValueError, SyntaxError, MemoryError, RecursionError):
@@ -109,7 +117,7 @@ def parse_param(text: str) -> ParamOverride:
     try:  # the value must survive the notebook's JSON metadata
         _chapters._check_value("--param", "command line", key, value)
     except (TypeError, ValueError):
-        raise BookError(
+        raise BookUsageError(
             f"--param {text!r}: the value must be a finite int or float, a str, bool, None, "
             "or a list/dict of those"
         ) from None
@@ -162,7 +170,7 @@ def resolve_parameters(
         if ov.key not in declared:
             if ov.notebook is None:
                 continue  # a global --param applies where declared; checked in run_book
-            raise BookError(
+            raise BookUsageError(
                 f"notebook {chapter.name} has no parameter {ov.key!r} "
                 f"(--param {ov.notebook}.{ov.key}=...); valid parameters: {valid}"
             )
@@ -498,9 +506,9 @@ def run_book(
     try:
         _profiles.validate_profile(profile)
     except ValueError as err:
-        raise BookError(str(err)) from None
+        raise BookUsageError(str(err)) from None
     if rehearse and profile != _chapters.REHEARSED_PROFILE:
-        raise BookError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile on the CPU; "
+        raise BookUsageError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile on the CPU; "
                         f"profile {profile!r} runs as it is (drop --rehearse)")
     root = Path(root).resolve() if root is not None else project_root()
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
@@ -527,13 +535,13 @@ def run_book(
     # --only NAME: a page, or a notebook with instances (all its pages)
     unknown = [n for n in only if n not in registry and n not in sources]
     if unknown:
-        raise BookError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(in_toc)}"
+        raise BookUsageError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(in_toc)}"
                         + "".join(f"; {s} (all its pages)" for s in sorted(sources - set(registry))))
     selected = [n for n in in_toc if not only or n in only or registry[n].notebook in only]
     selected_names = set(selected) | {registry[n].notebook for n in selected}
     for ov in overrides:
         if ov.notebook is not None and ov.notebook not in selected_names:
-            raise BookError(
+            raise BookUsageError(
                 f"--param {ov.notebook}.{ov.key}: chapter {ov.notebook!r} is not selected "
                 f"(selected: {', '.join(selected)})"
             )
@@ -549,7 +557,7 @@ def run_book(
     for ov in overrides:
         if ov.notebook is None and not any(ov.key in declared[n] for n in selected):
             valid = "; ".join(f"{n}: {', '.join(sorted(declared[n])) or '(none)'}" for n in selected)
-            raise BookError(
+            raise BookUsageError(
                 f"--param {ov.key}: no selected notebook declares a parameter {ov.key!r}. "
                 f"Valid parameters per notebook -- {valid}"
             )

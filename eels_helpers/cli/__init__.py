@@ -86,6 +86,22 @@ def add_microscope_options(parser: argparse.ArgumentParser, *, prefix: str = "")
                             help=f"{prefix}{what} [the file's, else {DEFAULT_MICROSCOPE[key]:g}]")
 
 
+def check_microscope_options(args: argparse.Namespace) -> None:
+    """ValueError naming the option where ``--E0``, ``--alpha`` or ``--beta`` (:func:`add_microscope_options`)
+    is out of the range the cross sections take (:func:`~eels_helpers.physics.cross_section.validate_microscope`),
+    checked before any file is read whether or not the command ends up using it."""
+    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
+    from eels_helpers.physics.cross_section import validate_microscope
+
+    for flag, name in (("--E0", "E0_keV"), ("--alpha", "alpha_mrad"), ("--beta", "beta_mrad")):
+        value = getattr(args, flag[2:])
+        if value is not None:
+            try:
+                validate_microscope(**{**DEFAULT_MICROSCOPE, name: value})
+            except ValueError as err:
+                raise ValueError(f"{flag} {value:g}: {err}") from None
+
+
 def add_channel_options(parser: argparse.ArgumentParser, *, what: str = "the counts") -> None:
     """``--keep-spikes`` and ``--keep-dead-channels``: leave the detector channels that pre-processing
     steps 1b and 1c repair (:func:`eels_helpers.inference.preprocess.repair_counts`) as recorded in
@@ -123,6 +139,20 @@ def add_radioactive_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-radioactive", action="store_true",
                         help="report Tc and Pm where the threshold reports them (they have no stable isotope, "
                              "so by default they are withheld and a line names their neighbours' probabilities)")
+
+
+def report_error(prog: str, err: BaseException, args: argparse.Namespace, message: str | None = None,
+                 write=None) -> None:
+    """An error a command handles itself (its own exit status, or it goes on with the next file):
+    one line ``PROG: error: MESSAGE`` (``message``, else the error's text) on stderr, after Python's
+    traceback of ``err`` with ``--traceback`` (module docstring). ``write(text, file=)``: instead of
+    ``print`` (e.g. ``tqdm.write`` above a progress bar)."""
+    text = f"{prog}: error: {err if message is None else message}"
+    if getattr(args, "traceback", False):
+        import traceback
+
+        text = "".join(traceback.format_exception(err)).rstrip("\n") + "\n" + text
+    (write or print)(text, file=sys.stderr)
 
 
 def show_progress(args: argparse.Namespace) -> bool:

@@ -9,10 +9,9 @@ level, so that ``eels-id --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.book import chapters as _chapters
@@ -57,11 +56,18 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
 
 
 def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None,
-                  rehearse: bool = False) -> str:
-    """One line per registered chapter: name, budget and parameters at ``profile`` (``rehearse``:
-    in the rehearsal of the paper profile on the CPU)."""
+                  rehearse: bool = False, only: Sequence[str] = ()) -> str:
+    """One line per registered chapter (``only``: those pages, or every page of those notebooks):
+    name, budget and parameters at ``profile`` (``rehearse``: in the rehearsal of the paper profile
+    on the CPU). ValueError for an unknown profile or chapter."""
     _profiles.validate_profile(profile)
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
+    notebooks = {ch.notebook for ch in registry.values()}
+    unknown = [n for n in only if n not in registry and n not in notebooks]
+    if unknown:
+        raise ValueError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(registry)}")
+    if only:
+        registry = {n: ch for n, ch in registry.items() if n in only or ch.notebook in only}
     shared = _profiles.shared_parameters(profile)
     if rehearse:
         if profile != _chapters.REHEARSED_PROFILE:
@@ -80,26 +86,28 @@ def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.book.build import BookError
+    from eels_helpers.book.build import BookError, BookUsageError
     from eels_helpers.book.runner import run_book
-    from eels_helpers.cli import show_progress
+    from eels_helpers.cli import report_error, show_progress
 
     t0 = time.perf_counter()
-    if getattr(args, "list", False):
+    if getattr(args, "list", False):     # a wrong profile, chapter or option: a usage error (2)
         try:
-            print(list_chapters(args.profile, rehearse=args.rehearse))
+            if args.param:
+                raise ValueError("--list shows each chapter's parameters at --profile; --param is for a run")
+            print(list_chapters(args.profile, rehearse=args.rehearse, only=args.only))
         except ValueError as err:
-            print(f"eels-id book: error: {err}", file=sys.stderr)
-            return 1
+            report_error("eels-id book", err, args)
+            return 2
         return 0
     try:
         result = run_book(
             args.profile, only=args.only, params=args.param, build=not args.no_build,
             output=args.output, root=args.root, progress=show_progress(args), rehearse=args.rehearse,
         )
-    except BookError as err:
-        print(f"eels-id book: error: {err}", file=sys.stderr)
-        return 1
+    except BookError as err:      # BookUsageError: unknown profile, chapter or parameter (2)
+        report_error("eels-id book", err, args)
+        return 2 if isinstance(err, BookUsageError) else 1
     total = time.perf_counter() - t0
     summary = (f"executed {len(result.chapters)} notebook(s) with profile {result.profile}"
                + (" (rehearsal on the CPU)" if result.rehearsal else ""))

@@ -4,7 +4,6 @@ empties it (:mod:`eels_helpers.simulation.table_cache`)."""
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -21,6 +20,7 @@ def main(args: argparse.Namespace) -> int:
     import os
     import time
 
+    from eels_helpers.cli import report_error
     from eels_helpers.simulation.table_cache import (
         CACHE_ENV,
         DEFAULT_MAX_GB,
@@ -38,7 +38,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         cap = max_cache_bytes()
     except ValueError as err:
-        print(f"eels-id cache: error: {err}", file=sys.stderr)
+        report_error("eels-id cache", err, args)
         return 2
     if args.clear:
         removed, freed = clear(folder)

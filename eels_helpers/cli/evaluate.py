@@ -63,6 +63,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
+    from eels_helpers.cli import report_error
     from eels_helpers.device import resolve_device
     from eels_helpers.evaluation.cross_validation import grouped_cross_validation, model_report
     from eels_helpers.evaluation.film_images import carbon_film_images, film_image_report
@@ -130,7 +131,7 @@ def main(args: argparse.Namespace) -> int:
                 if args.superlattices:
                     print("  " + lattices.summary())
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
-        print(f"eels-id evaluate: error: {err}", file=sys.stderr)
+        report_error("eels-id evaluate", err, args)
         return 2
     if args.json:
         print(json.dumps({"spectra": description, "models": out}))

@@ -17,7 +17,7 @@ are withheld (``--allow-radioactive``: reported). The table lists each cause
 (rules in :mod:`eels_helpers.evaluation.failure_analysis`, applied in order, first match wins)
 with its false positives, false negatives and files; ``--json`` prints the groups and every
 mistake as JSON; ``--out DIR`` writes one figure per non-empty group (the network input over
-simulated spectra of the same composition and window) and ``mistakes.csv``.
+simulated spectra of the same composition and window) and ``MODEL_mistakes.csv``.
 
 ``--compare B``: B is analysed the same way (at its own file's threshold) and compared with the
 model on the same spectra (:mod:`eels_helpers.evaluation.paired_comparison`): F1 and exact match
@@ -56,7 +56,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "over resampled compound groups, the files only one gets right")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR",
                         help="write one PNG per group (the network input over simulated spectra of the same "
-                             "composition and window) and mistakes.csv into DIR")
+                             "composition and window) and MODEL_mistakes.csv into DIR")
     parser.add_argument("--json", action="store_true", help="print the groups and every mistake as JSON")
     parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
 
@@ -85,6 +85,7 @@ def format_table(analysis) -> str:
 
 
 def main(args: argparse.Namespace) -> int:
+    from eels_helpers.cli import report_error, show_progress
     from eels_helpers.device import resolve_device
     from eels_helpers.evaluation.failure_analysis import analyse_failures
     from eels_helpers.evaluation.real_spectra import ManifestError
@@ -110,8 +111,10 @@ def main(args: argparse.Namespace) -> int:
                                      keep_twins=args.keep_twins, allow_radioactive=args.allow_radioactive)
             comparison = compare_analyses(analysis, other)
     except (ModelNotFoundError, ManifestError, ValueError, OSError) as err:
-        print(f"eels-id failures: error: {err}", file=sys.stderr)
+        report_error("eels-id failures", err, args)
         return 2
+    if show_progress(args):    # which spectra (a folder's, or those that ship with the package)
+        print(f"eels-id failures: real spectra: {analysis.description}", file=sys.stderr)
     if args.json:
         out = analysis.to_dict()
         if comparison is not None:

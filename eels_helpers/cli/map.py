@@ -128,7 +128,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import gain_steps_repaired, show_progress
+    from eels_helpers.cli import gain_steps_repaired, report_error, show_progress
     from eels_helpers.inference.mapping import (
         map_elements,
         quantification_options,
@@ -146,15 +146,15 @@ def main(args: argparse.Namespace) -> int:
     try:   # the command line, before any file is read: usage errors (2)
         _check_options(args)
     except ValueError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        report_error(prog, err, args)
         return 2
     try:   # the output folder, before any work: a file given as --out is a usage error, no room a failure
         _check_out(args.out)
     except ValueError as err:
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        report_error(prog, err, args)
         return 2
     except OSError as err:
-        print(f"{prog}: error: cannot write to --out {args.out}: {err}", file=sys.stderr)
+        report_error(prog, err, args, f"cannot write to --out {args.out}: {err}")
         return 1
     microscope = None
     try:
@@ -174,13 +174,13 @@ def main(args: argparse.Namespace) -> int:
                                allow_radioactive=args.allow_radioactive, confirm_on_sums=args.confirm_on_sums,
                                spatial_coherence=not args.keep_scattered)
     except ModelNotFoundError as err:                # --model names nothing: a usage error
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        report_error(prog, err, args)
         return 2
     except (SpectrumFileError, OSError) as err:      # a file missing or unreadable: failed
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        report_error(prog, err, args)
         return 1
     except ValueError as err:                        # a value out of its range: a usage error
-        print(f"{prog}: error: {err}", file=sys.stderr)
+        report_error(prog, err, args)
         return 2
     n = int(np.prod(mapping.navigation_shape))
     print(f"{n} spectra mapped in {mapping.seconds:.1f} s with {mapping.model_name}; kept "
@@ -235,6 +235,7 @@ def main(args: argparse.Namespace) -> int:
         scores = {"identification": score_identification(mapping, si.labels)}
         if quant is not None:
             scores["quantification"] = score_quantification(quant, si.fractions)
+        print(_score_text(scores))
     created = [p for p in (Path(args.out), *Path(args.out).parents) if not p.exists()]
     try:
         written = write_results(args.out, spectrum, mapping, quant,
@@ -250,33 +251,48 @@ def main(args: argparse.Namespace) -> int:
                 break
         if not isinstance(err, OSError):
             raise
-        print(f"{prog}: error: cannot write to {args.out}: {err}", file=sys.stderr)
+        report_error(prog, err, args, f"cannot write to {args.out}: {err}")
         return 1
     print("wrote " + ", ".join(str(p) for p in written))
     return status
 
 
+def _score_text(scores: dict) -> str:
+    """A synthetic SI's scores against its truth (:func:`~eels_helpers.inference.mapping.score_identification`,
+    :func:`~eels_helpers.inference.mapping.score_quantification`), as lines for the terminal."""
+    def num(value: float, digits: int) -> str:     # nan: an element not in the truth (no recall, no r)
+        return "-" if value != value else f"{value:.{digits}f}"
+
+    ident = scores["identification"]
+    kept, true = ident["kept"], ident["true"]
+    extra, missed = [e for e in kept if e not in true], [e for e in true if e not in kept]
+    lines = [f"against the truth: true elements {', '.join(true)}; kept "
+             + ("exactly these" if ident["kept_equals_truth"] else
+                f"extra {', '.join(extra) or 'none'}, missed {', '.join(missed) or 'none'}"),
+             "  pixels, recall / precision: " + ", ".join(
+                 f"{el} {num(v['recall'], 2)} / {num(v['precision'], 2)}" for el, v in ident["elements"].items())]
+    if "quantification" in scores:
+        lines.append("  atomic fraction, mean absolute error / Pearson r: " + ", ".join(
+            f"{el} {num(v['mae'], 3)} / {num(v['pearson_r'], 2)}" for el, v in scores["quantification"].items()))
+    return "\n".join(lines)
+
+
 def _check_options(args) -> None:
-    """The options' values, before any file is read (ValueError naming the option): the ranges
-    ``predict`` enforces for --E0/--alpha/--beta (:func:`~eels_helpers.physics.cross_section.validate_microscope`,
-    which its :class:`~eels_helpers.inference.verification.VerifyConfig` calls),
-    the GOS source (opened as the quantification and verification would), --verify-blocks,
-    --twin-neighbourhood (--threshold and --batch-size: their argparse types)."""
+    """The options' values, before any file is read (ValueError naming the option): --E0/--alpha/--beta
+    as ``predict`` checks them (:func:`eels_helpers.cli.check_microscope_options`), the GOS source (opened as the quantification and verification would), --verify-blocks,
+    --twin-neighbourhood, --bf16 where bfloat16 is wrong (--threshold and --batch-size: their argparse types)."""
+    from eels_helpers.cli import check_microscope_options
     from eels_helpers.inference.twin_resolution import check_neighbourhood
-    from eels_helpers.inference.verification import DEFAULT_MICROSCOPE
-    from eels_helpers.physics.cross_section import validate_microscope
     from eels_helpers.physics.gos_tables import get_source, resolve_gos
 
     check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")
+    if args.bf16:      # refused where bfloat16 computes wrong numbers (eels_helpers.device.check_bfloat16)
+        from eels_helpers.device import check_bfloat16, resolve_device
+
+        check_bfloat16(resolve_device(args.device))
     if not 0.0 <= args.presence < 1.0:
         raise ValueError(f"--presence must be a pixel fraction in [0, 1), got {args.presence:g}")
-    for flag, name in (("--E0", "E0_keV"), ("--alpha", "alpha_mrad"), ("--beta", "beta_mrad")):
-        value = getattr(args, flag[2:])
-        if value is not None:
-            try:
-                validate_microscope(**{**DEFAULT_MICROSCOPE, name: value})
-            except ValueError as err:
-                raise ValueError(f"{flag} {value:g}: {err}") from None
+    check_microscope_options(args)
     if not 1 <= args.verify_blocks <= MAX_VERIFY_BLOCKS:
         raise ValueError(f"--verify-blocks must be 1..{MAX_VERIFY_BLOCKS} blocks per image axis, got "
                          f"{args.verify_blocks}")

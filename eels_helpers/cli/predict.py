@@ -102,8 +102,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import _one_line, gain_steps_repaired, show_progress
-    from eels_helpers.device import resolve_device
+    from eels_helpers.cli import _one_line, check_microscope_options, gain_steps_repaired, report_error, show_progress
+    from eels_helpers.device import check_bfloat16, resolve_device
     from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import predict
     from eels_helpers.inference.prediction_figures import plot_predictions
@@ -111,8 +111,11 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.inference.spectrum_files import SpectrumFileError
     from eels_helpers.models.model_files import ModelNotFoundError, load_model
 
-    try:   # the command line: usage errors (2)
+    try:   # the command line: usage errors (2), every option checked whether or not it is used
         plot = _plot_path(args.plot) if args.plot else None
+        check_microscope_options(args)
+        if not 0.0 <= args.candidate_threshold < 1.0:
+            raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
         verify, by_default = args.verify, args.verify is None
         if by_default:
             from eels_helpers.inference.verification_model import verification_helps
@@ -120,9 +123,11 @@ def main(args: argparse.Namespace) -> int:
             verify, why = verification_helps(args.model)
         vconfig = _verify_config(args, args.model) if verify else None
         device = resolve_device(args.device)
+        if args.precision == "bf16":      # refused where bfloat16 computes wrong numbers: before any file
+            check_bfloat16(device)
         loaded = load_model(args.model, device=device)
     except (ModelNotFoundError, ValueError) as err:
-        print(f"eels-id predict: error: {err}", file=sys.stderr)
+        report_error("eels-id predict", err, args)
         return 2
     results, status = [], 0
     failed = {}   # {place among the inputs: {"file", "error"}} for --json
@@ -145,7 +150,7 @@ def main(args: argparse.Namespace) -> int:
                               repair_gain_steps=gain_steps_repaired(args),
                               allow_radioactive=args.allow_radioactive)
         except (SpectrumFileError, ValueError, OSError) as err:   # this file failed (1); go on
-            emit(f"eels-id predict: error: {err}", file=sys.stderr)
+            report_error("eels-id predict", err, args, write=emit)
             failed[len(results) + len(failed)] = {"file": str(path), "error": _one_line(err)}
             status = 1
             continue
@@ -239,8 +244,6 @@ def _verify_config(args, model):
     from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.inference.verification_model import fit_settings
 
-    if not 0.0 <= args.candidate_threshold < 1.0:
-        raise ValueError(f"--candidate-threshold must be a probability in [0, 1), got {args.candidate_threshold}")
     return VerifyConfig(**fit_settings(str(model)), E0_keV=args.E0, alpha_mrad=args.alpha, beta_mrad=args.beta,
                         offset_eV=args.offset, remove_spikes=not args.keep_spikes,
                         fill_dead_channels=not args.keep_dead_channels,

@@ -14,7 +14,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from eels_helpers.cli import add_quiet_option, show_progress
+from eels_helpers.cli import add_quiet_option, report_error, show_progress
 from eels_helpers.cli.arguments import finite_float, finite_float_list, non_negative_int
 from eels_helpers.datasets.config import SPLITS
 from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
@@ -71,10 +71,10 @@ def main(args: argparse.Namespace) -> int:
     try:
         return _preview(args) if args.simulate_mode == "preview" else _dataset(args)
     except (ValueError, RuntimeError) as err:   # a bad value, or an --out that holds other work
-        print(f"{PROG} {args.simulate_mode}: error: {err}", file=sys.stderr)
+        report_error(f"{PROG} {args.simulate_mode}", err, args)
         return 2
     except (InsufficientDiskSpace, OSError) as err:   # the work failed (disk full, unwritable)
-        print(f"{PROG} {args.simulate_mode}: error: {err}", file=sys.stderr)
+        report_error(f"{PROG} {args.simulate_mode}", err, args)
         return 1
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -116,6 +115,7 @@ def open_training_data(args: argparse.Namespace, config: TrainConfig):
 
 
 def main(args: argparse.Namespace) -> int:
+    from eels_helpers.cli import report_error
     from eels_helpers.datasets.hdf5_reader import open_training_split
     from eels_helpers.training.data import dist_env
     from eels_helpers.training.loop import train
@@ -125,7 +125,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         config = config_from_args(args)
     except (ValueError, TypeError) as err:   # a bad --option or value: a usage error
-        print(f"eels-id train: error: {err}", file=sys.stderr)
+        report_error("eels-id train", err, args)
         return 2
     history = train(config, open_training_data(args, config), args.out,
                     val_data=open_training_split(args.val, "validation") if args.val else None, resume=args.resume)

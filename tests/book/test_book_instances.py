@@ -165,7 +165,7 @@ def test_cli_selects_instances(multi_root, capsys):
     args = ["book", "--root", str(multi_root), "--no-progress", "--no-build", "--profile", "smoke"]
     assert main([*args, "--only", "01_multi_x", "--param", "01_multi_x.n=3"]) == 0
     assert "arch=x n=3 profile=smoke" in output_of(multi_root, "01_multi_x")
-    assert main([*args, "--only", "01_multi_x", "--param", "01_multi_x.bogus=3"]) == 1
+    assert main([*args, "--only", "01_multi_x", "--param", "01_multi_x.bogus=3"]) == 2     # a usage error
     assert "bogus" in capsys.readouterr().err
     text = list_chapters("cpu", registry=REGISTRY)
     assert "01_multi_x  [1.0 min]  arch='x', n=2" in text and "01_multi_y  [4.0 min]" in text

@@ -74,10 +74,10 @@ def test_cuda_check_follows_the_device_of_each_page(no_cuda):
 
 def test_rehearse_is_for_the_paper_profile_only(repo_root, tmp_path, capsys):
     root = _copy_root(repo_root, tmp_path / "root")
-    assert main(["book", "--profile", "cpu", "--rehearse", "--root", str(root), "--no-build"]) == 1
+    assert main(["book", "--profile", "cpu", "--rehearse", "--root", str(root), "--no-build"]) == 2
     assert "--rehearse rehearses the 'paper' profile" in capsys.readouterr().err
     assert _written(root) == []
-    assert main(["book", "--list", "--profile", "cpu", "--rehearse"]) == 1
+    assert main(["book", "--list", "--profile", "cpu", "--rehearse"]) == 2
     assert main(["book", "--list", "--profile", "paper", "--rehearse"]) == 0
     listing = capsys.readouterr().out
     assert "rehearsal on the CPU" in listing and "device='cpu'" in listing and "batch_size=4" in listing

@@ -189,11 +189,15 @@ def test_cli_errors(tiny_root, capsys):
     from eels_helpers.cli import main
 
     root = ["--root", str(tiny_root), "--no-progress", "--no-build"]
-    assert main(["book", "--profile", "gpu", *root]) == 1
+    assert main(["book", "--profile", "gpu", *root]) == 2           # a wrong command line: 2 (README)
     err = capsys.readouterr().err
     assert "unknown profile 'gpu'; valid profiles: smoke, cpu, paper" in err
-    assert main(["book", "--profile", "smoke", "--only", "01_tiny", "--param", "bogus=1", *root]) == 1
+    assert main(["book", "--profile", "smoke", "--only", "01_tiny", "--param", "bogus=1", *root]) == 2
     assert "bogus" in capsys.readouterr().err
+    assert main(["book", "--profile", "smoke", "--only", "99_nope", *root]) == 2
+    assert "--only ['99_nope']: unknown chapter" in capsys.readouterr().err
+    assert main(["book", "--profile", "smoke", "--param", "n", *root]) == 2
+    assert "expected KEY=VALUE" in capsys.readouterr().err
     assert main(["book", "--profile", "smoke", "--only", "02_fail", *root]) == 1
     assert "notebook 02_fail failed at cell 4" in capsys.readouterr().err
     assert main(["book", "--profile", "smoke", "--only", "01_tiny", *root]) == 0

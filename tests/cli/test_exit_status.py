@@ -91,8 +91,18 @@ def test_train(tmp_path, capsys):
 
 
 def test_book(tmp_path, capsys):
-    assert _status(["book", "--profile", "gpu", "--list"]) == 1
+    """A wrong profile, chapter or option is a usage error (2); a project that cannot run, a failure (1);
+    --list lists the chapters --only names (a page, or every page of a notebook)."""
+    assert _status(["book", "--profile", "gpu", "--list"]) == 2
     _one_error_line(capsys.readouterr().err, "book")
+    assert _status(["book", "--list", "--only", "99_nope"]) == 2
+    _one_error_line(capsys.readouterr().err, "book")
+    assert _status(["book", "--list", "--param", "n_spectra=3"]) == 2
+    assert "--param is for a run" in capsys.readouterr().err
+    assert _status(["book", "--list", "--only", "01_introduction", "04_train_architecture"]) == 0
+    listed = [ln.split()[0] for ln in capsys.readouterr().out.splitlines() if ln.startswith("  ")]
+    assert listed[0] == "01_introduction" and len(listed) > 2
+    assert all(n == "01_introduction" or n.startswith("04_train_architecture") for n in listed)
     assert _status(["book", "--profile", "smoke", "--root", str(tmp_path), "--no-build"]) == 1
     _one_error_line(capsys.readouterr().err, "book")
 
@@ -126,3 +136,47 @@ def test_a_closed_pipe_ends_quietly():
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == EXIT_BROKEN_PIPE
     assert "Traceback" not in err and "BrokenPipe" not in err, err
+
+
+def test_errors_a_command_handles_itself_show_their_traceback_with_traceback(tmp_path, capsys):
+    """predict (a missing file among others), map (a missing file) and simulate (a bad element) report
+    their errors themselves; --traceback (before or after the command) puts Python's traceback above
+    the same one line, and the exit status stays the command's."""
+    cases = [(["predict", str(tmp_path / "absent.msa")], "predict", 1),
+             (["map", str(tmp_path / "missing.dm4"), "--out", str(tmp_path / "out")], "map", 1),
+             (["simulate", "preview", "--elements", "Xx"], "simulate preview", 2)]
+    for argv, command, status in cases:
+        assert _status(argv) == status, argv
+        _one_error_line(capsys.readouterr().err, command)
+        for traced in (["--traceback", *argv], [*argv, "--traceback"]):
+            assert _status(traced) == status, traced
+            err = capsys.readouterr().err
+            assert err.startswith("Traceback (most recent call last):"), err
+            assert err.splitlines()[-1].startswith(f"eels-id {command}: error: "), err
+
+
+def test_bfloat16_where_it_computes_wrong_numbers_is_a_usage_error(tmp_path, monkeypatch, capsys):
+    """predict --precision bf16 and map --bf16 on a device whose bfloat16 convolutions are wrong: one
+    line and 2 before any file is read (predict used to fail each file with 1)."""
+    import eels_helpers.device as device
+
+    monkeypatch.setattr(device, "bfloat16_fault", lambda kind: f"bfloat16 convolutions give wrong numbers on this {kind}")
+    files = [str(tmp_path / "a.msa"), str(tmp_path / "b.msa")]         # never read
+    assert _status(["predict", *files, "--precision", "bf16", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    _one_error_line(err, "predict")
+    assert len(err.splitlines()) == 1 and "wrong numbers on this cpu" in err
+    assert _status(["map", files[0], "--bf16", "--device", "cpu", "--out", str(tmp_path / "out")]) == 2
+    _one_error_line(capsys.readouterr().err, "map")
+
+
+def test_predict_checks_the_verification_options_without_verify(tmp_path, capsys):
+    """--E0 / --alpha / --beta and --candidate-threshold out of range are usage errors (2) whether or not
+    --verify is given, before any file is read (they were accepted silently without --verify)."""
+    absent = str(tmp_path / "absent.msa")
+    for option in (["--E0", "-5"], ["--beta", "0"], ["--candidate-threshold", "2"]):
+        for verify in ("--verify", "--no-verify"):
+            assert _status(["predict", absent, verify, *option]) == 2, (option, verify)
+            err = capsys.readouterr().err
+            _one_error_line(err, "predict")
+            assert option[0] in err and "absent.msa" not in err

@@ -41,8 +41,10 @@ def test_help_lists_the_flags(capsys):
 
 def test_table_json_and_figures(folder, tmp_path, capsys):
     assert main(["failures", "--experimental-dir", str(folder), "--threshold", "0.5"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert out.startswith("model default, threshold 0.50, 3 spectra:")
+    assert f"eels-id failures: real spectra: 3 real spectra from {folder}" in captured.err   # which spectra
     assert "edge outside the 107 families" in out and "no edge in the window" in out
     assert "al.msa: FN Al" in out and "noedge.msa: FN O" in out
     assert "exact match on all of them" in out and "alone" in out

@@ -205,8 +205,10 @@ def test_cli_errors_write_nothing(tmp_path, capsys):
     assert "error" in capsys.readouterr().err
 
 
-def test_cli_superlattice_file(tmp_path, tiny_ckpt):
-    """End to end on a (small) synthetic superlattice file: needs a GOS with M edges."""
+def test_cli_superlattice_file(tmp_path, tiny_ckpt, capsys):
+    """End to end on a (small) synthetic superlattice file: needs a GOS with M edges. The scores against
+    its truth are printed (the true elements, what was kept beyond or missed, per-element recall) and
+    stored in mapping.h5."""
     from eels_helpers.cli import main
     from eels_helpers.physics.gos_tables import builtin_available
     from eels_helpers.simulation.superlattice import SuperlatticeConfig, superlattice_si
@@ -224,6 +226,13 @@ def test_cli_superlattice_file(tmp_path, tiny_ckpt):
     with h5py.File(out / "mapping.h5") as f:
         assert f["probabilities"].shape == (3, 43, 80)
         assert "identification" in f.attrs["scores"]
+        scores = json.loads(f.attrs["scores"])
+    printed = capsys.readouterr().out
+    ident = scores["identification"]
+    assert f"against the truth: true elements {', '.join(ident['true'])}; kept " in printed
+    for el, v in ident["elements"].items():
+        recall = "-" if v["recall"] != v["recall"] else f"{v['recall']:.2f}"
+        assert f"{el} {recall} / " in printed, el
 
 
 def test_the_word_superlattice_is_chapter_06s_and_is_fitted_with_its_own_physics(tmp_path, tiny_ckpt, monkeypatch):
