@@ -60,7 +60,7 @@ from pathlib import Path
 import numpy as np
 
 from eels_helpers.cli.arguments import finite_float, positive_int, probability
-from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION
+from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION, TWIN_NEIGHBOURHOOD
 from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
 
 EPILOG = ("E0, alpha and beta of the quantification are the options', else the file's, else 200 keV, "
@@ -110,9 +110,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--keep-twins", action="store_true",
                         help="keep both twins of a resolved pair (`eels-id models`) in pixels where both reach "
                              "the threshold [the twin resolver keeps one, as in predict]")
-    parser.add_argument("--twin-neighbourhood", type=int, default=3, metavar="N",
+    parser.add_argument("--twin-neighbourhood", type=int, default=TWIN_NEIGHBOURHOOD, metavar="N",
                         help="the twin resolver reads the mean of the pixel's N x N neighbourhood (odd; 1: the "
-                             "pixel alone) [3]")
+                             f"pixel alone) [{TWIN_NEIGHBOURHOOD}]")
     add_channel_options(parser, what="the pixels' counts")
     add_radioactive_option(parser)
     parser.add_argument("--keep-scattered", action="store_true",
@@ -279,8 +279,9 @@ def _score_text(scores: dict) -> str:
 
 def _check_options(args) -> None:
     """The options' values, before any file is read (ValueError naming the option): --E0/--alpha/--beta
-    as ``predict`` checks them (:func:`eels_helpers.cli.check_microscope_options`), the GOS source (opened as the quantification and verification would), --verify-blocks,
-    --twin-neighbourhood, --bf16 where bfloat16 is wrong (--threshold and --batch-size: their argparse types)."""
+    as ``predict`` checks them (:func:`eels_helpers.cli.check_microscope_options`), the GOS source (opened
+    as the quantification and verification would), --verify-blocks, --twin-neighbourhood, --bf16 where
+    bfloat16 is wrong (--threshold and --batch-size: their argparse types)."""
     from eels_helpers.cli import check_microscope_options
     from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.physics.gos_tables import get_source, resolve_gos

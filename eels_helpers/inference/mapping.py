@@ -25,7 +25,6 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from functools import partial
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -34,6 +33,7 @@ import numpy as np
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
 __all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "AGAINST_CHANCE",
+           "TWIN_NEIGHBOURHOOD",
            "MappingResult", "QuantMap", "map_elements", "quantify_map", "score_identification",
            "score_quantification", "as_spectrum", "read_map_input", "quantification_options"]
 
@@ -48,6 +48,8 @@ SPATIAL_COHERENCE = True
 #: elements whose pixels are no more clustered than chance placements are decided on the sum of all
 #: pixels (:func:`~eels_helpers.inference.map_coherence.chance_component_size`, experiments Z37, Z38)
 AGAINST_CHANCE = True
+#: the twin resolver reads the mean network input of each pixel's N x N neighbourhood (M27)
+TWIN_NEIGHBOURHOOD = 3
 
 
 # --------------------------------------------------------------------------- results
@@ -202,7 +204,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
                  offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
-                 keep_twins: bool = False, twin_neighbourhood: int = 3,
+                 keep_twins: bool = False, twin_neighbourhood: int = TWIN_NEIGHBOURHOOD,
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
                  repair_gain_steps: bool = REPAIR_GAIN_STEPS,
                  allow_radioactive: bool = False, confirm_on_sums: bool = CONFIRM_ON_SUMS,
@@ -317,24 +319,15 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
     from eels_helpers.device import resolve_device
-    from eels_helpers.inference.image_blocks import inputs_of_pixels, probabilities_in_blocks
-    from eels_helpers.inference.map_coherence import (
-        COHERENCE_MIN,
-        chance_component_size,
-        mean_component_size,
-        neighbour_share,
-    )
-    from eels_helpers.inference.map_confirmation import CONFIRM_MAX_FRACTION, confirm_on_image_sum
-    from eels_helpers.inference.map_confirmation import confirm_on_sums as confirm_kept
+    from eels_helpers.inference.image_blocks import probabilities_in_blocks
+    from eels_helpers.inference.image_decision import decide_image
     from eels_helpers.inference.memory import check_memory
     from eels_helpers.inference.predict import _as_loaded
     from eels_helpers.inference.preprocess import repair_summaries
     from eels_helpers.inference.saturation import saturation_summary
     from eels_helpers.inference.splices import splice_summary
-    from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
-    from eels_helpers.inference.twin_resolution import check_neighbourhood, resolve_probability_maps
-    from eels_helpers.inference.unstable_elements import split_withheld, withheld_line
-    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.inference.structure import identifiable
+    from eels_helpers.inference.twin_resolution import check_neighbourhood
 
     if not 0.0 <= presence < 1.0:
         raise ValueError(f"presence must be a pixel fraction in [0, 1); got {presence}")
@@ -360,59 +353,14 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
                               saturation_summary(blocks.saturated_below_eV, spectrum.name),
                               *repair_summaries(blocks.repairs, spectrum.name))):
         logging.getLogger(__name__).info(note)
-    probs = blocks.probabilities
-    probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0   # empty pixels, pixels without structure beyond noise
-    if not families:
-        probs[...] = 0.0           # a window with no edge family: nothing can be identified
-    twin_pixels = 0
-    network_above = (probs >= threshold).reshape(-1, len(ELEMENTS))   # each pixel from its own counts
-    if not keep_twins:             # onset twins both reported in a pixel: the resolver drops one
-        inputs = blocks.inputs if blocks.inputs is not None else \
-            partial(inputs_of_pixels, spectrum, offset_eV=float(offset_eV), **repairs)   # made again where read
-        flat, found = resolve_probability_maps(inputs, probs.reshape(-1, len(ELEMENTS)), float(threshold),
-                                               navigation_shape=probs.shape[:-1], neighbourhood=twin_neighbourhood)
-        probs, twin_pixels = flat.reshape(probs.shape), len(found)
-    above = (probs >= threshold).reshape(-1, len(ELEMENTS))
-    frac = above.mean(axis=0)
-    order = np.argsort(-frac, kind="stable")
-    detected, withheld, unconfirmed = tuple(ELEMENTS[i] for i in order if frac[i] > presence), {}, {}
-    if not allow_radioactive:      # no stable isotope: never in a specimen (unstable_elements)
-        detected, withheld = split_withheld(detected, frac)
-        mean = probs.reshape(-1, len(ELEMENTS)).mean(axis=0)
-        for symbol, fraction in withheld.items():
-            logging.getLogger(__name__).info(withheld_line(symbol, fraction, mean, what="pixels"))
-    on_sums = dict(offset_eV=float(offset_eV), device=device, bfloat16=bfloat16, int8=int8, keep_twins=keep_twins,
-                   remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,
-                   repair_gain_steps=repair_gain_steps, allow_radioactive=allow_radioactive)
-    if confirm_on_sums:            # elements kept in few pixels identified on the sum of those pixels (M35b)
-        rare = [e for e in detected if frac[ELEMENTS.index(e)] <= CONFIRM_MAX_FRACTION]
-        _, unconfirmed = confirm_kept(spectrum, above, rare, loaded, float(threshold), **on_sums)
-        detected = tuple(e for e in detected if e not in unconfirmed)
-    incoherent, by_chance = {}, {}
-    if spatial_coherence:          # scattered above-threshold pixels are noise, a phase is contiguous (S35)
-        nav = probs.shape[:-1]
-        shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
-        incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
-        for symbol, share in incoherent.items():
-            logging.getLogger(__name__).info(
-                "%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a neighbour "
-                "(< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)", symbol,
-                100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
-        detected = tuple(e for e in detected if e not in incoherent)
-        if against_chance:         # placed as chance places noise: decided on the sum of all pixels (Z37)
-            # the network's own pixels (each from its own counts; the resolvers' 3 x 3 reading makes the
-            # pixels where they keep a twin cluster), with those a twin was swapped into (Z37b)
-            masks = {e: (network_above[:, ELEMENTS.index(e)] | above[:, ELEMENTS.index(e)]).reshape(nav)
-                     for e in detected}
-            sizes = {e: mean_component_size(m) for e, m in masks.items()}     # two noise pairs: 2 (Z38)
-            placed = [e for e in detected if np.isfinite(sizes[e]) and not sizes[e] > chance_component_size(masks[e])]
-            _, by_chance = confirm_on_image_sum(spectrum, placed, loaded, float(threshold), **on_sums)
-            detected = tuple(e for e in detected if e not in by_chance)
-    seconds = time.perf_counter() - t0
-    name = getattr(loaded, "name", "") or str(model)
-    return MappingResult(probs.astype(np.float32, copy=False), float(threshold), float(presence),
-                         detected, frac.astype(np.float64), name, float(offset_eV), seconds, twin_pixels, withheld,
-                         unconfirmed, incoherent, by_chance)
+    result = decide_image(spectrum, loaded, blocks, has_signal, z, families, float(threshold), presence,
+                          offset_eV=float(offset_eV), device=device, bfloat16=bfloat16, int8=int8,
+                          keep_twins=keep_twins, twin_neighbourhood=twin_neighbourhood, preprocessing=repairs,
+                          allow_radioactive=allow_radioactive, confirm_on_sums=confirm_on_sums,
+                          spatial_coherence=spatial_coherence, against_chance=against_chance,
+                          model_name=getattr(loaded, "name", "") or str(model))
+    result.seconds = time.perf_counter() - t0
+    return result
 
 
 # --------------------------------------------------------------------------- quantification

@@ -26,7 +26,15 @@ import numpy as np
 
 from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
-from eels_helpers.inference.mapping import PRESENCE_FRACTION  # the paper's 1 % pixel criterion, one definition
+
+# the paper's 1 % pixel criterion and map's decision options: one definition
+from eels_helpers.inference.mapping import (
+    AGAINST_CHANCE,
+    CONFIRM_ON_SUMS,
+    PRESENCE_FRACTION,
+    SPATIAL_COHERENCE,
+    TWIN_NEIGHBOURHOOD,
+)
 from eels_helpers.inference.prediction_text import format_prediction  # noqa: F401  (re-exported)
 from eels_helpers.inference.structure import STRUCTURE_Z_MIN, identifiable
 from eels_helpers.inference.twin_resolution import resolve_twins
@@ -71,6 +79,10 @@ class Prediction:
         (:mod:`eels_helpers.inference.gain_steps`; the energy of the first channel above each).
     twins: reported onset twins the twin resolver separated (:class:`~eels_helpers.inference.
         twin_resolution.TwinDecision`; the dropped one is not in ``detected``); single spectra only.
+    image: for a spectrum image, the decision ``map`` makes (:class:`~eels_helpers.inference.mapping.
+        MappingResult` from :func:`~eels_helpers.inference.image_decision.decide_image`: twins resolved
+        pixel by pixel, ``twin_pixels``, elements not kept as scattered or placed by chance); None for a
+        single spectrum. ``probabilities``, ``detected``, ``pixel_fraction`` and ``withheld`` are its.
     withheld: elements without a stable isotope (Tc, Pm) the threshold reports but the decision
         does not (:mod:`eels_helpers.inference.unstable_elements`), with their probability (pixel
         fraction for a spectrum image); empty with ``allow_radioactive``.
@@ -96,6 +108,7 @@ class Prediction:
     gain_steps_eV: tuple[float, ...] = ()
     twins: tuple = ()
     withheld: dict[str, float] = field(default_factory=dict)
+    image: Any = None
 
     @property
     def spliced_below_eV(self) -> list[float]:
@@ -143,6 +156,10 @@ class Prediction:
             out["note"] = self.note
         if self.twins:
             out["twins"] = [d.to_dict() for d in self.twins]
+        if self.image is not None:   # a spectrum image: map's decision beyond the presence criterion
+            out["twin_pixels"] = int(self.image.twin_pixels)
+            out["not_kept"] = {"scattered": {s: round(float(v), 5) for s, v in self.image.incoherent.items()},
+                               "by_chance": {s: round(float(v), 5) for s, v in self.image.by_chance.items()}}
         if self.withheld:
             out["withheld"] = {s: round(v, 5) for s, v in self.withheld.items()}
         if self.splice_cut_eV is not None:
@@ -312,15 +329,11 @@ def int8_linear_copy(model):
         return torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8).eval()
 
 
-def _detect(probabilities: np.ndarray, threshold: float, presence_fraction: float):
-    above = probabilities >= threshold
-    if probabilities.ndim == 1:
-        order = np.argsort(-probabilities, kind="stable")
-        return tuple(ELEMENTS[i] for i in order if above[i]), {}
-    frac = above.reshape(-1, 80).mean(axis=0)
-    order = np.argsort(-frac, kind="stable")
-    detected = tuple(ELEMENTS[i] for i in order if frac[i] > presence_fraction)
-    return detected, {s: float(frac[i]) for i, s in enumerate(ELEMENTS)}
+def _detect(probabilities: np.ndarray, threshold: float) -> tuple[str, ...]:
+    """One spectrum's elements at or above ``threshold``, by decreasing probability (a spectrum image:
+    :func:`eels_helpers.inference.image_decision.decide_image`)."""
+    order = np.argsort(-probabilities, kind="stable")
+    return tuple(ELEMENTS[i] for i in order if probabilities[i] >= threshold)
 
 
 def _as_spectrum(item: Any, energy_eV: np.ndarray | None, index: int):
@@ -408,7 +421,9 @@ def predict(
         ``"cuda:N"``.
     presence_fraction : float, default 0.01
         For a spectrum image, an element is reported when it is detected in more than this
-        fraction of the pixels (the paper's 1 %). Must be in [0, 1).
+        fraction of the pixels (the paper's 1 %). Must be in [0, 1). A spectrum image is decided as
+        :func:`eels_helpers.inference.mapping.map_elements` decides it (``Prediction.image``: onset
+        twins resolved pixel by pixel, scattered or chance-placed elements not kept).
     clip_negative : bool, default False
         Set negative counts to zero before pre-processing.
     int8 : bool, default False
@@ -419,7 +434,8 @@ def predict(
         large spectrum image (``eels-id predict`` shows them unless ``--quiet``).
     keep_twins : bool, default False
         Keep both onset twins (N, Sc) where the threshold reports both; by default the twin resolver
-        (:mod:`eels_helpers.inference.twin_resolution`) drops one (``Prediction.twins``).
+        (:mod:`eels_helpers.inference.twin_resolution`) drops one (``Prediction.twins``; in a spectrum
+        image pixel by pixel, ``Prediction.image.twin_pixels``).
     remove_spikes : bool, default True
         Replace single-channel spikes (cosmic rays, X-ray hits) by their neighbours' mean before
         the network reads the spectrum (:mod:`eels_helpers.inference.spikes`;
@@ -467,6 +483,7 @@ def predict(
     ('O', 'Fe')
     """
     from eels_helpers.inference.image_blocks import probabilities_in_blocks
+    from eels_helpers.inference.image_decision import decide_image
     from eels_helpers.inference.memory import check_memory
     from eels_helpers.inference.preprocess import preprocess
 
@@ -498,13 +515,21 @@ def predict(
         has_signal, z, families, (lo, hi) = identifiable(spectrum, float(offset), index)
         preprocessing = dict(clip_negative=clip_negative, remove_spikes=remove_spikes,
                              fill_dead_channels=fill_dead_channels, repair_gain_steps=repair_gain_steps)
-        if spectrum.is_spectrum_image:     # block by block: one block's network inputs at a time
+        image = None
+        if spectrum.is_spectrum_image:     # block by block (one block's network inputs at a time), decided as map does
             blocks = probabilities_in_blocks(spectrum, loaded, offset_eV=float(offset), batch_size=batch_size,
                                              bfloat16=use_bf16, device=device, progress=progress, **preprocessing)
-            probs, cuts, saturated, repaired = (blocks.probabilities, blocks.splice_cut_eV,
-                                                blocks.saturated_below_eV, blocks.repairs)
+            cuts, saturated, repaired = blocks.splice_cut_eV, blocks.saturated_below_eV, blocks.repairs
             x = None if blocks.inputs is None else blocks.inputs.reshape(spectrum.navigation_shape + (-1,))
             mean_input = blocks.mean_input
+            image = decide_image(spectrum, loaded, blocks, has_signal, z, families, threshold, presence_fraction,
+                                 offset_eV=float(offset), device=device, bfloat16=use_bf16, int8=False,
+                                 keep_twins=keep_twins, twin_neighbourhood=TWIN_NEIGHBOURHOOD,
+                                 preprocessing=preprocessing, allow_radioactive=allow_radioactive,
+                                 confirm_on_sums=CONFIRM_ON_SUMS, spatial_coherence=SPATIAL_COHERENCE,
+                                 against_chance=AGAINST_CHANCE, model_name=getattr(loaded, "name", "") or str(model))
+            probs, detected, withheld = image.probabilities, image.detected, image.withheld
+            fractions = {s: float(f) for s, f in zip(ELEMENTS, image.pixel_fraction)}
         else:
             x, cuts, saturated, repaired = preprocess(spectrum, offset_eV=float(offset), return_cuts=True,
                                                       return_saturation=True, return_repairs=True,
@@ -512,13 +537,11 @@ def predict(
             probs = run_model(loaded, x, batch_size=batch_size, bfloat16=use_bf16, device=device,
                               progress=progress)
             mean_input = x
-        # empty pixels (all zero or constant) and spectra without structure beyond their noise name no element
-        probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0
-        detected, fractions = _detect(probs, threshold, presence_fraction)
-        withheld = {}
-        if not allow_radioactive:     # no stable isotope: never in a specimen (unstable_elements)
-            scores = [fractions[s] for s in ELEMENTS] if fractions else probs
-            detected, withheld = split_withheld(detected, scores)
+            # a spectrum without structure beyond its noise names no element
+            probs[~has_signal | (z < STRUCTURE_Z_MIN)] = 0.0
+            detected, fractions, withheld = _detect(probs, threshold), {}, {}
+            if not allow_radioactive:     # no stable isotope: never in a specimen (unstable_elements)
+                detected, withheld = split_withheld(detected, probs)
         note = ""
         if not families:
             detected, fractions, withheld = (), {s: 0.0 for s in fractions}, {}
@@ -556,6 +579,7 @@ def predict(
                 gain_steps_eV=tuple(float(e) for e in repaired.steps_eV),
                 twins=twins,
                 withheld=withheld,
+                image=image,
             )
         )
     return results

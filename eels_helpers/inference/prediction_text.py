@@ -31,7 +31,7 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
     if pred.note:
         return f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
-    return (_format_detected(pred, name, top) + twins + _withheld_lines(pred) + _splice_line(pred)
+    return (_format_detected(pred, name, top) + twins + _image_lines(pred) + _withheld_lines(pred) + _splice_line(pred)
             + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred) + _step_line(pred))
 
 
@@ -50,6 +50,25 @@ def input_notes(pred: Prediction) -> list[str]:
     return [f"{100 * negative:.0f} % of the counts between {energy[0]:.0f} and {energy[-1]:.0f} eV are negative: a "
             "background- or mean-subtracted spectrum? The networks read raw counts (a positive background), so the "
             "elements named may be wrong"]
+
+
+def _image_lines(pred: Prediction) -> str:
+    """A spectrum image's decision beyond the presence criterion (``map``'s: twins resolved pixel by pixel,
+    elements not kept because their pixels are scattered or placed as by chance)."""
+    image = pred.image
+    if image is None:
+        return ""
+    lines = []
+    if image.twin_pixels:
+        lines.append(f"onset twins both above the threshold in {image.twin_pixels} pixels: the twin resolver kept "
+                     "one in each (--keep-twins keeps both)")
+    if image.incoherent:
+        lines.append("not kept (scattered pixels): " + ", ".join(
+            f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in image.incoherent))
+    if image.by_chance:
+        lines.append("not kept (pixels no more clustered than chance, not reported on the sum of all pixels): "
+                     + ", ".join(f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in image.by_chance))
+    return "".join(f"\n  {line}" for line in lines)
 
 
 def _withheld_lines(pred: Prediction) -> str:

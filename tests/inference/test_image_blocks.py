@@ -66,7 +66,8 @@ def test_predict_identifies_a_spectrum_image_block_by_block(monkeypatch):
     x, cuts, sat, repaired = preprocess(si, return_cuts=True, return_saturation=True, return_repairs=True)
     whole = run_model(loaded, x, batch_size=2)
     monkeypatch.setattr(image_blocks, "BLOCK", 4)
-    [one] = predict.predict(si, loaded, batch_size=2, threshold=0.5)
+    # keep_twins: the network's own probabilities (the twin resolvers would set a dropped twin's to 0, P41)
+    [one] = predict.predict(si, loaded, batch_size=2, threshold=0.5, keep_twins=True)
     assert one.inputs is None and one.mean_input.shape == (3072,)
     np.testing.assert_allclose(one.mean_input, x.reshape(15, -1).mean(axis=0), rtol=1e-5, atol=1e-7)
     has_signal = one.probabilities.reshape(15, 80).any(axis=1)     # pixels the structure test keeps
@@ -78,7 +79,7 @@ def test_predict_identifies_a_spectrum_image_block_by_block(monkeypatch):
     np.testing.assert_array_equal(one.spike_count, repaired.spike_count)
     assert one.spikes_eV == tuple(float(e) for e in repaired.spikes_eV)
     monkeypatch.setattr(image_blocks, "BLOCK", 10**6)          # one block: its inputs are kept
-    [kept] = predict.predict(si, loaded, batch_size=2, threshold=0.5)
+    [kept] = predict.predict(si, loaded, batch_size=2, threshold=0.5, keep_twins=True)
     np.testing.assert_array_equal(kept.probabilities, one.probabilities)
     assert kept.inputs.shape == (3, 5, 3072)
     np.testing.assert_array_equal(kept.inputs, x)
