@@ -13,7 +13,9 @@
 ``--json`` prints ``{"model": ..., "threshold": ..., "results": [{"file": ...,
 "detected": [...], "probabilities": {"Be": p, ..., "Bi": p}, ...}]}`` with all 80
 probabilities keyed by symbol (nested lists over pixels for a spectrum image, plus
-``"pixel_fraction"``), one result per input file in their order: a file that failed is
+``"pixel_fraction"``, ``"twin_pixels"`` and ``"not_kept"``: a spectrum image is decided as ``eels-id
+map`` decides it, :mod:`eels_helpers.inference.image_decision`), one result per input file in their
+order: a file that failed is
 ``{"file": FILE, "error": "the one-line message"}`` (its error line is on stderr too; status 1).
 ``--plot`` saves each spectrum as the network saw it with the edge onsets of the detected elements
 marked (``eels_helpers.physics.elements.EDGE_FAMILIES``).
