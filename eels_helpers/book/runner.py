@@ -55,6 +55,7 @@ __all__ = [
     "ExecutedChapter",
     "BookResult",
     "parse_param",
+    "select_chapters",
     "notebook_parameters",
     "resolve_parameters",
     "check_cuda",
@@ -481,6 +482,18 @@ def execute_chapter(
     return ExecutedChapter(chapter.name, final, params, duration)
 
 
+def select_chapters(names: Sequence[str], registry: Mapping[str, _chapters.Chapter],
+                    only: Sequence[str] = ()) -> list[str]:
+    """The pages among ``names`` that ``--only`` selects: a page, or every page of a notebook run several
+    times (all of them when ``only`` is empty); BookUsageError naming the unknown ones."""
+    sources = {ch.notebook for ch in registry.values()}
+    unknown = [n for n in only if n not in registry and n not in sources]
+    if unknown:
+        raise BookUsageError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(names)}"
+                             + "".join(f"; {s} (all its pages)" for s in sorted(sources - set(registry))))
+    return [n for n in names if not only or n in only or registry[n].notebook in only]
+
+
 def run_book(
     profile: str = _profiles.DEFAULT_PROFILE,
     *,
@@ -509,7 +522,7 @@ def run_book(
         raise BookUsageError(str(err)) from None
     if rehearse and profile != _chapters.REHEARSED_PROFILE:
         raise BookUsageError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile on the CPU; "
-                        f"profile {profile!r} runs as it is (drop --rehearse)")
+                             f"profile {profile!r} runs as it is (drop --rehearse)")
     root = Path(root).resolve() if root is not None else project_root()
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
     overrides = [p if isinstance(p, ParamOverride) else parse_param(p) for p in params]
@@ -532,12 +545,7 @@ def run_book(
     if strays and progress:
         logger.info("note: not in the book yet (no registry entry and _toc.yml line, see "
                     "CONTRIBUTING.md): %s", ", ".join(strays))
-    # --only NAME: a page, or a notebook with instances (all its pages)
-    unknown = [n for n in only if n not in registry and n not in sources]
-    if unknown:
-        raise BookUsageError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(in_toc)}"
-                        + "".join(f"; {s} (all its pages)" for s in sorted(sources - set(registry))))
-    selected = [n for n in in_toc if not only or n in only or registry[n].notebook in only]
+    selected = select_chapters(in_toc, registry, only)
     selected_names = set(selected) | {registry[n].notebook for n in selected}
     for ov in overrides:
         if ov.notebook is not None and ov.notebook not in selected_names:

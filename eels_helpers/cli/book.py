@@ -59,15 +59,12 @@ def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None
                   rehearse: bool = False, only: Sequence[str] = ()) -> str:
     """One line per registered chapter (``only``: those pages, or every page of those notebooks):
     name, budget and parameters at ``profile`` (``rehearse``: in the rehearsal of the paper profile
-    on the CPU). ValueError for an unknown profile or chapter."""
+    on the CPU). ValueError for an unknown profile, BookUsageError for an unknown chapter."""
+    from eels_helpers.book.runner import select_chapters
+
     _profiles.validate_profile(profile)
     registry = _chapters.expand_chapters(_chapters.REGISTRY if registry is None else registry)
-    notebooks = {ch.notebook for ch in registry.values()}
-    unknown = [n for n in only if n not in registry and n not in notebooks]
-    if unknown:
-        raise ValueError(f"--only {unknown}: unknown chapter(s); registered: {', '.join(registry)}")
-    if only:
-        registry = {n: ch for n, ch in registry.items() if n in only or ch.notebook in only}
+    registry = {n: registry[n] for n in select_chapters(list(registry), registry, only)}
     shared = _profiles.shared_parameters(profile)
     if rehearse:
         if profile != _chapters.REHEARSED_PROFILE:
@@ -96,7 +93,7 @@ def main(args: argparse.Namespace) -> int:
             if args.param:
                 raise ValueError("--list shows each chapter's parameters at --profile; --param is for a run")
             print(list_chapters(args.profile, rehearse=args.rehearse, only=args.only))
-        except ValueError as err:
+        except (ValueError, BookUsageError) as err:
             report_error("eels-id book", err, args)
             return 2
         return 0
