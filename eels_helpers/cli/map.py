@@ -138,9 +138,9 @@ def main(args: argparse.Namespace) -> int:
         score_quantification,
     )
     from eels_helpers.inference.mapping_output import write_results
+    from eels_helpers.inference.prediction_text import image_decision_lines
     from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
     from eels_helpers.models.model_files import ModelNotFoundError
-    from eels_helpers.physics.elements import ELEMENTS
 
     prog = "eels-id map"
     try:   # the command line, before any file is read: usage errors (2)
@@ -189,22 +189,8 @@ def main(args: argparse.Namespace) -> int:
     if mapping.withheld:
         print("withheld (no stable isotope; --allow-radioactive keeps them): "
               + ", ".join(f"{s} ({100 * f:.1f} % of pixels)" for s, f in mapping.withheld.items()))
-    if mapping.unconfirmed:
-        print("not kept (not reported on the summed spectrum of their pixels): " + ", ".join(
-            f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, p {p:.2f} on the sum)"
-            for s, p in mapping.unconfirmed.items()))
-    if mapping.incoherent:
-        print("not kept (scattered pixels; --keep-scattered keeps them): " + ", ".join(
-            f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, {100 * v:.0f} % of them "
-            "with a neighbour above the threshold)" for s, v in mapping.incoherent.items()))
-    if mapping.by_chance:
-        print("not kept (pixels no more clustered than chance, and the sum of all pixels does not report it; "
-              "--keep-scattered keeps them): " + ", ".join(
-                  f"{s} ({100 * mapping.pixel_fraction[ELEMENTS.index(s)]:.1f} % of pixels, p {p:.2f} on the sum)"
-                  for s, p in mapping.by_chance.items()))
-    if mapping.twin_pixels:
-        print(f"twins with a resolver both above the threshold in {mapping.twin_pixels} pixels: the twin resolver kept "
-              "one in each (--keep-twins keeps both)")
+    for line in image_decision_lines(mapping, "--keep-scattered"):
+        print(line)
     quant, status, checked = None, 0, None
     to_quantify = mapping.detected
     if args.verify:

@@ -3,7 +3,8 @@
 The detected elements with their probabilities (or pixel fractions for a spectrum image), the next
 most probable ones, and one note per thing the pipeline did to the spectrum on the way: twins
 resolved, radioactive elements withheld, a splice or a saturated top left out, spikes, dead channels
-and gain steps repaired; :func:`input_notes`: notes on the input itself (mostly negative counts).
+and gain steps repaired; :func:`input_notes`: notes on the input itself (mostly negative counts);
+:func:`image_decision_lines`: what a spectrum image's decision left out (``predict`` and ``map`` print them).
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from eels_helpers.inference.mapping import PRESENCE_FRACTION
 from eels_helpers.physics.elements import ELEMENTS
 
 if TYPE_CHECKING:
+    from eels_helpers.inference.mapping import MappingResult
     from eels_helpers.inference.predict import Prediction
 
-__all__ = ["format_prediction", "input_notes", "NEGATIVE_FRACTION_NOTE"]
+__all__ = ["format_prediction", "image_decision_lines", "input_notes", "NEGATIVE_FRACTION_NOTE"]
 
 #: a note says the spectrum looks background or mean subtracted above this fraction of negative counts
 NEGATIVE_FRACTION_NOTE = 0.5
@@ -52,23 +54,37 @@ def input_notes(pred: Prediction) -> list[str]:
             "elements named may be wrong"]
 
 
-def _image_lines(pred: Prediction) -> str:
-    """A spectrum image's decision beyond the presence criterion (``map``'s: twins resolved pixel by pixel,
-    elements not kept because their pixels are scattered or placed as by chance)."""
-    image = pred.image
-    if image is None:
-        return ""
+def image_decision_lines(image: MappingResult, keep_scattered_option: str = "") -> list[str]:
+    """What a spectrum image's decision (:func:`eels_helpers.inference.image_decision.decide_image`) did
+    beyond the presence criterion, one line each: elements not kept because the sum of their pixels does not
+    report them, because their pixels are scattered or placed as by chance, and the pixels where the twin
+    resolver kept one of two onset twins. ``keep_scattered_option``: the option that keeps scattered
+    elements, named in those lines (``eels-id map``'s ``--keep-scattered``; none for ``predict``)."""
+    def share(symbol: str) -> str:
+        return f"{100 * image.pixel_fraction[ELEMENTS.index(symbol)]:.1f} % of pixels"
+
+    keeps = f"; {keep_scattered_option} keeps them" if keep_scattered_option else ""
     lines = []
-    if image.twin_pixels:
-        lines.append(f"onset twins both above the threshold in {image.twin_pixels} pixels: the twin resolver kept "
-                     "one in each (--keep-twins keeps both)")
+    if image.unconfirmed:
+        lines.append("not kept (not reported on the summed spectrum of their pixels): " + ", ".join(
+            f"{s} ({share(s)}, p {p:.2f} on the sum)" for s, p in image.unconfirmed.items()))
     if image.incoherent:
-        lines.append("not kept (scattered pixels): " + ", ".join(
-            f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in image.incoherent))
+        lines.append(f"not kept (scattered pixels{keeps}): " + ", ".join(
+            f"{s} ({share(s)}, {100 * v:.0f} % of them with a neighbour above the threshold)"
+            for s, v in image.incoherent.items()))
     if image.by_chance:
-        lines.append("not kept (pixels no more clustered than chance, not reported on the sum of all pixels): "
-                     + ", ".join(f"{s} ({100 * pred.pixel_fraction[s]:.1f} % of pixels)" for s in image.by_chance))
-    return "".join(f"\n  {line}" for line in lines)
+        lines.append(f"not kept (pixels no more clustered than chance, and the sum of all pixels does not report "
+                     f"it{keeps}): " + ", ".join(f"{s} ({share(s)}, p {p:.2f} on the sum)"
+                                                 for s, p in image.by_chance.items()))
+    if image.twin_pixels:
+        lines.append(f"twins with a resolver both above the threshold in {image.twin_pixels} pixels: the twin "
+                     "resolver kept one in each (--keep-twins keeps both)")
+    return lines
+
+
+def _image_lines(pred: Prediction) -> str:
+    """A spectrum image's decision beyond the presence criterion (:func:`image_decision_lines`)."""
+    return "".join(f"\n  {line}" for line in image_decision_lines(pred.image)) if pred.image is not None else ""
 
 
 def _withheld_lines(pred: Prediction) -> str:

@@ -39,7 +39,7 @@ def test_predict_on_a_spectrum_image_decides_as_map_does(bn_image):
     assert list(pred.pixel_fraction.values()) == [float(f) for f in mapped.pixel_fraction]
     assert pred.image.twin_pixels == mapped.twin_pixels
     text = format_prediction(pred)
-    assert f"onset twins both above the threshold in {mapped.twin_pixels} pixels" in text
+    assert f"twins with a resolver both above the threshold in {mapped.twin_pixels} pixels" in text
     assert json.loads(json.dumps(pred.to_dict()))["twin_pixels"] == mapped.twin_pixels
     [kept] = predict(bn_image, "default", keep_twins=True)
     both = map_elements(bn_image, "default", keep_twins=True)
