@@ -18,7 +18,11 @@ the full width at half maximum and the "tail" (the signal 40 eV above the maximu
 ``--fano-grid`` scores the Fano profiles of the autoionising lines (:mod:`eels_helpers.physics.fano_lines`)
 on F36's grid of asymmetry q and extra width against the same Henke measures (research log F36).
 
+``--write-shapes CSV`` writes the measured shapes that the "autoionisation-henke" model ships
+(:mod:`eels_helpers.physics.photoabsorption_shapes`; research log H42).
+
 Usage: python scripts/compare_n45_henke.py --periodictable /tmp/ptlib [--out DIR] [--white-lines MODEL] [--fano-grid]
+       [--write-shapes eels_helpers/data/n45_photoabsorption_shapes.csv]
 """
 
 from __future__ import annotations
@@ -80,6 +84,71 @@ def shape_metrics(E, y, lo_eV=80.0, hi_eV=250.0) -> dict:
     return {"max_eV": float(E[i]), "fwhm_eV": float(right - left), "tail": float(np.interp(E[i] + 40.0, E, y))}
 
 
+#: the elements whose measured shape the "autoionisation-henke" model uses (trivalent metals; not Eu:
+#: eels_helpers.physics.photoabsorption_shapes)
+MEASURED_SHAPE_ELEMENTS = ("La", "Ce", "Pr", "Nd", "Sm", "Gd", "Tb", "Dy", "Ho", "Er", "Tm")
+#: the shape starts at the last point below this share of the maximum, at most START_SEARCH_EV before it
+START_SHARE, START_SEARCH_EV = 0.05, 30.0
+#: offsets (eV, from the family's first onset) of the written shapes
+SHAPE_OFFSETS_EV = np.arange(-40.0, 150.25, 0.25)
+
+
+def measured_shape(element, gos="builtin+4f-multiplet", E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0):
+    """(offset_eV from the N family's first onset, unit-area density 1/eV) of the autoionising lines of
+    ``element`` under the "autoionisation-henke" model (eels_helpers.physics.photoabsorption_shapes): the
+    Henke photoabsorption (background subtracted, from the last point below START_SHARE of the maximum
+    within START_SEARCH_EV before it) is the shape of the whole edge, so it is scaled to the area of ours
+    (continuum + every line, df/dE-like units of :func:`our_shape`) over its support, our continuum and
+    narrow lines below the threshold are subtracted, negatives clipped, the Fano lines' cos^2 taper applied
+    above the first onset."""
+    from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
+    from eels_helpers.physics.elements import family
+    from eels_helpers.physics.fano_lines import TAPER_END_EV, TAPER_START_EV, is_autoionising
+    from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles, table_path
+
+    eh, sh = henke_sigma_barn(element)
+    y = without_background(eh, sh)
+    inside = (eh >= 80.0) & (eh <= 250.0)
+    i = int(np.argmax(np.where(inside, y, -np.inf)))
+    j = i
+    while j > 0 and y[j - 1] > START_SHARE * y[i] and eh[i] - eh[j - 1] <= START_SEARCH_EV:
+        j -= 1
+    start = j - 1
+    fam = family(f"{element} N")
+    x = SHAPE_OFFSETS_EV
+    E = fam.first_onset_eV + x
+    henke = np.interp(E, eh[start:], np.clip(y[start:], 0.0, None) * (np.arange(start, eh.size) > start))
+    henke[E < eh[start]] = 0.0
+    continuum, _, _ = edge_cross_sections([fam], E, E0_keV, alpha_mrad, beta_mrad, gos=gos, white_lines=False)
+    lines, _, prof = line_profiles([fam], E, E0_keV, alpha_mrad, beta_mrad, path=table_path("autoionisation"))
+    auto = np.array([is_autoionising(ln) for ln in lines], dtype=bool)
+    gamma, T, _ = kinematics(E0_keV)
+    to_df = E / np.log1p(effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad) ** 2
+                         / (E / (2 * gamma * T) * 1e3) ** 2)
+    others = (continuum[0] + prof[~auto].sum(axis=0)) * to_df
+    total = others + prof[auto].sum(axis=0) * to_df
+    support = E >= eh[start]
+    henke *= np.trapezoid(total[support], x[support]) / np.trapezoid(henke[support], x[support])
+    d = np.clip(henke - others, 0.0, None)
+    d *= np.cos(0.5 * np.pi * np.clip((x - TAPER_START_EV) / (TAPER_END_EV - TAPER_START_EV), 0.0, 1.0)) ** 2
+    return x, d / np.trapezoid(d, x)
+
+
+def write_shapes(path) -> int:
+    """Write the measured shapes of MEASURED_SHAPE_ELEMENTS as eels_helpers' shipped CSV."""
+    rows = [f"{el} N,{x:.2f},{v:.6e}" for el in MEASURED_SHAPE_ELEMENTS for x, v in zip(*measured_shape(el))]
+    header = ["# Lanthanide N4,5 giant-resonance shapes: unit-area densities (1/eV) against the offset (eV)",
+              "# from the family's first onset, from the Henke / CXRO photoabsorption (Henke, Gullikson & Davis,",
+              "# At. Data Nucl. Data Tables 54, 181 (1993); the xsf tables of periodictable 1.7.1, public domain).",
+              "# Written by scripts/compare_n45_henke.py --write-shapes; eels_helpers.physics.photoabsorption_shapes.",
+              "family,offset_eV,density"]
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text("\n".join(header + rows) + "\n")
+    tmp.replace(path)
+    print(f"wrote {len(MEASURED_SHAPE_ELEMENTS)} shapes to {path}")
+    return 0
+
+
 #: F36's grid (research log): Fano asymmetry q and the width added to the lines' FWHM (eV)
 FANO_GRID_Q = (1.5, 2.0, 3.0, 4.0, 6.0)
 FANO_GRID_EXTRA_EV = (0.0, 3.0, 6.0, 10.0)
@@ -116,6 +185,9 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=None, help="folder for one overlay PNG per element")
     p.add_argument("--fano-grid", action="store_true",
                    help="score Fano profiles of the autoionising lines on a grid of q and extra width (F36)")
+    p.add_argument("--write-shapes", default=None, metavar="CSV",
+                   help="write the measured shapes of the autoionisation-henke model to CSV "
+                        "(eels_helpers/data/n45_photoabsorption_shapes.csv)")
     args = p.parse_args(argv)
     if args.periodictable:
         sys.path.insert(0, args.periodictable)
@@ -125,6 +197,8 @@ def main(argv=None) -> int:
         p.error("periodictable is not importable: install it beside the project (see the module docstring) "
                 "and pass --periodictable DIR")
     E = np.arange(60.0, 300.5, 0.5)
+    if args.write_shapes:
+        return write_shapes(args.write_shapes)
     if args.fano_grid:
         return fano_grid(E, args.gos)
     print("element  onset | max Henke / ours | FWHM Henke / ours | tail Henke / ours")

@@ -63,6 +63,19 @@ class FanoProfile:
         if not (np.isfinite(self.extra_fwhm_eV) and self.extra_fwhm_eV >= 0.0):
             raise ValueError(f"FanoProfile.extra_fwhm_eV must be >= 0 eV, got {self.extra_fwhm_eV!r}")
 
+    def source_bytes(self) -> bytes:
+        """What the simulator's shape-table cache key must hold of this profile: its parameters and code."""
+        from pathlib import Path
+
+        return repr(self).encode() + Path(__file__).read_bytes()
+
+    def bin_share(self, lines, centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
+        """Share per eV (n_lines, n_E) of autoionising ``lines`` (unit strength, at ``E_line``, tabulated
+        FWHM ``fwhm_eV``) in bins of width ``bin_eV`` around ``centre_eV``: :func:`fano_bin_share` with
+        this profile's q and FWHM + ``extra_fwhm_eV``."""
+        return fano_bin_share(centre_eV, E_line, np.asarray(fwhm_eV, dtype=np.float64) + self.extra_fwhm_eV,
+                              bin_eV, self.q)
+
 
 def is_autoionising(line) -> bool:
     """Whether a :class:`~eels_helpers.physics.white_lines.WhiteLine` is an autoionising N4,5 line:

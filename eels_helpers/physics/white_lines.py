@@ -13,7 +13,9 @@ them without GPAW and gives their cross sections on any axis:
   4 pi a0^2 (R^2/(E T)) int f_j(Q) dln Q over the same kinematic limits and effective collection
   angle as the continuum (:mod:`eels_helpers.physics.cross_section`; Egerton 2011, sec. 3.6).
   The model "autoionisation-fano" (:data:`LINE_PROFILES`) is the "autoionisation" table whose
-  autoionising lanthanide N4,5 lines have a Fano profile instead (:mod:`eels_helpers.physics.fano_lines`).
+  autoionising lanthanide N4,5 lines have a Fano profile instead (:mod:`eels_helpers.physics.fano_lines`);
+  "autoionisation-henke" shapes them as the measured 4d photoabsorption
+  (:mod:`eels_helpers.physics.photoabsorption_shapes`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,8 @@ import numpy as np
 from eels_helpers import DATA_DIR
 from eels_helpers.physics.atomic_gos import BOHR_ANGSTROM
 from eels_helpers.physics.cross_section import FOUR_PI_A0SQ_BARN, R_EV, kinematics, ln_q_limits
-from eels_helpers.physics.fano_lines import FanoProfile, fano_bin_share, is_autoionising
+from eels_helpers.physics.fano_lines import FanoProfile, is_autoionising
+from eels_helpers.physics.photoabsorption_shapes import MeasuredProfile
 
 __all__ = ["WHITE_LINES_PATH", "TABLE_PATHS", "Q_GRID_INV_ANGSTROM", "MEASURED_RATIOS", "WhiteLine", "table_path",
            "white_lines", "branching_ratios",
@@ -55,7 +58,13 @@ TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "whi
 #: white-line models whose lines are not all Lorentzians: model name -> (its table in TABLE_PATHS, the
 #: autoionising lines' profile); "autoionisation-fano": the "autoionisation" table with Fano-profiled
 #: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`)
-LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile())}
+#: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`); "autoionisation-henke": the same,
+#: except that La..Tm (not Eu) share their measured photoabsorption's shape
+#: (:mod:`eels_helpers.physics.photoabsorption_shapes`)
+LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile()),
+                 "autoionisation-henke": ("autoionisation", MeasuredProfile())}
+#: a profile of the autoionising lines (what :data:`LINE_PROFILES` maps to)
+LineProfile = FanoProfile | MeasuredProfile
 #: every white-line model name (``SimulationConfig.white_line_model``): the tables, then the profiled ones
 WHITE_LINE_MODELS = (*TABLE_PATHS, *LINE_PROFILES)
 
@@ -135,7 +144,7 @@ def table_path(white_lines):
     return TABLE_PATHS[white_lines]
 
 
-def line_profile(white_lines) -> FanoProfile | None:
+def line_profile(white_lines) -> LineProfile | None:
     """The Fano profile of the autoionising lines of a ``white_lines`` setting (True, False or a
     model name of :data:`WHITE_LINE_MODELS`), or None where every line is a Lorentzian."""
     return LINE_PROFILES[white_lines][1] if isinstance(white_lines, str) and white_lines in LINE_PROFILES else None
@@ -210,25 +219,27 @@ def lorentzian_bin_share(centre_eV, E_line, fwhm_eV, bin_eV) -> np.ndarray:
     return (np.arctan((d + half) / g) - np.arctan((d - half) / g)) / (np.pi * bin_eV)
 
 
-def line_shares(lines, centre_eV, E_line, bin_eV, profile: FanoProfile | None = None) -> np.ndarray:
+def line_shares(lines, centre_eV, E_line, bin_eV, profile: LineProfile | None = None) -> np.ndarray:
     """Share per eV (n_lines, n_E) of each of ``lines`` (unit strength, at ``E_line``) in bins of
     width ``bin_eV`` around ``centre_eV`` (n_lines, n_E): Lorentzians of the lines' FWHM
     (:func:`lorentzian_bin_share`), except, with ``profile``, the autoionising lines
-    (:func:`eels_helpers.physics.fano_lines.is_autoionising`): Fano profiles of asymmetry
-    ``profile.q`` and FWHM + ``profile.extra_fwhm_eV`` (:func:`eels_helpers.physics.fano_lines.fano_bin_share`)."""
+    (:func:`eels_helpers.physics.fano_lines.is_autoionising`): the profile's ``bin_share`` (Fano
+    profiles, :class:`~eels_helpers.physics.fano_lines.FanoProfile`, or the measured photoabsorption,
+    :class:`~eels_helpers.physics.photoabsorption_shapes.MeasuredProfile`)."""
     fwhm = np.array([ln.fwhm_eV for ln in lines], dtype=np.float64)
     E_line = np.asarray(E_line, dtype=np.float64)
     share = lorentzian_bin_share(centre_eV, E_line, fwhm, bin_eV)
     if profile is not None:
-        fano = np.array([is_autoionising(ln) for ln in lines], dtype=bool)
-        if fano.any():
-            share[fano] = fano_bin_share(np.broadcast_to(centre_eV, share.shape)[fano], E_line[fano],
-                                         fwhm[fano] + profile.extra_fwhm_eV, bin_eV, profile.q)
+        auto = np.array([is_autoionising(ln) for ln in lines], dtype=bool)
+        if auto.any():
+            share[auto] = profile.bin_share([ln for ln, a in zip(lines, auto) if a],
+                                            np.broadcast_to(centre_eV, share.shape)[auto], E_line[auto],
+                                            fwhm[auto], bin_eV)
     return share
 
 
 def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV, beta_eff_mrad,
-                      path=WHITE_LINES_PATH, profile: FanoProfile | None = None) -> np.ndarray:
+                      path=WHITE_LINES_PATH, profile: LineProfile | None = None) -> np.ndarray:
     """dsigma/dE (barn/eV per atom) of the white lines of families ``names`` on 1 eV bins.
 
     Bin b of family i covers [c - 1/2, c + 1/2] eV, c = ``onset_channel[i]`` + ``offsets_eV[b]``;
@@ -259,7 +270,7 @@ def white_line_shapes(names, first_onsets_eV, onset_channel, offsets_eV, E0_keV,
 
 
 def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=None,
-                  path=WHITE_LINES_PATH, profile: FanoProfile | None = None):
+                  path=WHITE_LINES_PATH, profile: LineProfile | None = None):
     """dsigma/dE (barn/eV per atom) of every white line of edge ``families`` on an energy axis.
 
     Each line l of family i: sigma_l(beta*_i) (:func:`line_cross_sections`, barn) times the
@@ -282,8 +293,8 @@ def line_profiles(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, *, bin_eV=
         Bin width (eV); default the axis' median spacing.
     path : path, optional
         White-line table (default the shipped ``data/white_lines.csv``).
-    profile : FanoProfile, optional
-        The autoionising lines' Fano profile (:func:`line_shares`); None: Lorentzians only.
+    profile : FanoProfile or MeasuredProfile, optional
+        The autoionising lines' profile (:func:`line_shares`); None: Lorentzians only.
 
     Returns
     -------
@@ -334,7 +345,8 @@ def edge_cross_sections(families, energy_eV, E0_keV, alpha_mrad, beta_mrad, gos=
         GOS source of the continuum (:func:`eels_helpers.physics.gos_tables.get_source`).
     white_lines : bool or str
         False: the lines are zeros; True: the shipped table; or a model name of
-        :data:`WHITE_LINE_MODELS` (with :data:`LINE_PROFILES`' Fano lines for "autoionisation-fano").
+        :data:`WHITE_LINE_MODELS` (with :data:`LINE_PROFILES`' profiled lines for "autoionisation-fano"
+        and "autoionisation-henke").
 
     Returns
     -------

@@ -171,9 +171,8 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
         from eels_helpers.physics import white_lines as wl
         h.update(b"|white_lines|" + Path(wl.__file__).read_bytes() + wl.table_path(white_lines).read_bytes())
         profile = wl.line_profile(white_lines)
-        if profile is not None:                   # a Fano model: its parameters and the profile's code
-            from eels_helpers.physics import fano_lines
-            h.update(repr(profile).encode() + Path(fano_lines.__file__).read_bytes())
+        if profile is not None:                   # a profiled model: its parameters, code and data
+            h.update(profile.source_bytes())
     return h.hexdigest()[:20]
 
 
