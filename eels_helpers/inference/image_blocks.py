@@ -55,8 +55,16 @@ def block_size(batch_size: int) -> int:
     return max(1, BLOCK // batch_size) * batch_size
 
 
-def _flat_pixels(spectrum: Spectrum) -> np.ndarray:
-    return spectrum.data.reshape(-1, spectrum.n_channels)
+def _pixel_block(spectrum: Spectrum, start: int, stop: int) -> np.ndarray:
+    """The spectra of flat (C-order) pixels ``start``..``stop`` (stop - start, n_channels): a view of a
+    contiguous image, else a copy of those pixels alone (flattening a transposed or strided image would
+    copy all of it: with a 2 GiB image, 2 GiB more at once)."""
+    nav = spectrum.navigation_shape
+    if not nav:
+        return spectrum.data[None][start:stop]
+    if spectrum.data.flags.c_contiguous:
+        return spectrum.data.reshape(-1, spectrum.n_channels)[start:stop]
+    return spectrum.data[np.unravel_index(np.arange(start, min(stop, int(np.prod(nav)))), nav)]
 
 
 def inputs_of_pixels(spectrum: Spectrum, rows: np.ndarray, offset_eV: float = 0.0, **preprocessing: Any) -> np.ndarray:
@@ -81,8 +89,7 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
     :func:`~eels_helpers.inference.predict.run_model`'s over the batches)."""
     from eels_helpers.inference.predict import prepared_network, run_model
 
-    flat = _flat_pixels(spectrum)
-    n, size = flat.shape[0], block_size(batch_size)
+    n, size = int(np.prod(spectrum.navigation_shape)), block_size(batch_size)
     network = prepared_network(loaded, n, bfloat16=bfloat16, device=device, int8=int8)
     probs = np.empty((n, 80), dtype=np.float32)
     cuts, saturated, repairs = np.full(n, np.nan), np.full(n, np.nan), []
@@ -96,9 +103,10 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
     try:
         for start in starts:
             rows = slice(start, start + size)
+            block = replace(spectrum, data=_pixel_block(spectrum, start, start + size))
             x, cuts[rows], saturated[rows], fixed = preprocess(
-                replace(spectrum, data=flat[rows]), offset_eV=offset_eV, return_cuts=True, return_saturation=True,
-                return_repairs=True, progress=progress and bar is None, **preprocessing)
+                block, offset_eV=offset_eV, return_cuts=True, return_saturation=True, return_repairs=True,
+                progress=progress and bar is None, **preprocessing)
             repairs.append(fixed)
             input_sum += x.sum(axis=0, dtype=np.float64)
             probs[rows] = run_model(loaded, x, batch_size=batch_size, bfloat16=bfloat16, device=device,

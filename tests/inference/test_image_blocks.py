@@ -85,6 +85,25 @@ def test_predict_identifies_a_spectrum_image_block_by_block(monkeypatch):
     np.testing.assert_array_equal(kept.inputs, x)
 
 
+def test_a_strided_image_is_read_block_by_block_without_a_whole_copy(monkeypatch):
+    """An image whose array is not contiguous (a transposed signal) gives bit for bit the probabilities,
+    records and mean input of its contiguous copy, and no block's spectra hold more than the block."""
+    si, loaded = _cube(), _as_loaded(_Linear(), "cpu")
+    turned = Spectrum(np.swapaxes(np.swapaxes(si.data, 0, 1).copy(), 0, 1), si.energy_eV)   # not contiguous
+    assert not turned.data.flags["C_CONTIGUOUS"]
+    monkeypatch.setattr(image_blocks, "BLOCK", 4)
+    seen = []
+    original = image_blocks.preprocess
+    monkeypatch.setattr(image_blocks, "preprocess", lambda s, *a, **k: seen.append(s.data.shape) or original(s, *a, **k))
+    a = probabilities_in_blocks(si, loaded, batch_size=2)
+    b = probabilities_in_blocks(turned, loaded, batch_size=2)
+    assert seen[4:] == [(4, si.n_channels)] * 3 + [(3, si.n_channels)]
+    np.testing.assert_array_equal(b.probabilities, a.probabilities)
+    np.testing.assert_array_equal(b.mean_input, a.mean_input)
+    np.testing.assert_array_equal(b.saturated_below_eV, a.saturated_below_eV)
+    np.testing.assert_array_equal(b.repairs.spike_count, a.repairs.spike_count)
+
+
 def test_inputs_of_some_pixels_are_theirs_in_the_whole_image():
     si = _cube()
     whole = preprocess(si).reshape(15, -1)
