@@ -44,7 +44,9 @@ def decide_image(spectrum: Spectrum, loaded: Any, blocks: ImageProbabilities, ha
     twin a resolver drops, set to 0); ``has_signal``, ``z``, ``families``: the structure test's;
     ``preprocessing``: the keyword arguments of :func:`~eels_helpers.inference.preprocess.preprocess`
     the blocks were made with (the twin resolvers make the inputs of the pixels they read again with
-    them); the other options as :func:`eels_helpers.inference.mapping.map_elements` takes them."""
+    them); the other options as :func:`eels_helpers.inference.mapping.map_elements` takes them. What was
+    withheld or not kept is in the result (``withheld``, ``incoherent``, ...), which ``map`` and ``predict``
+    print; the same lines are logged at DEBUG only (at INFO the commands showed each twice)."""
     from eels_helpers.inference.map_coherence import (
         COHERENCE_MIN,
         chance_component_size,
@@ -78,7 +80,7 @@ def decide_image(spectrum: Spectrum, loaded: Any, blocks: ImageProbabilities, ha
         detected, withheld = split_withheld(detected, frac)
         mean = probs.reshape(-1, len(ELEMENTS)).mean(axis=0)
         for symbol, fraction in withheld.items():
-            log.info(withheld_line(symbol, fraction, mean, what="pixels"))
+            log.debug(withheld_line(symbol, fraction, mean, what="pixels"))
     on_sums = dict(offset_eV=float(offset_eV), device=device, bfloat16=bfloat16, int8=int8, keep_twins=keep_twins,
                    remove_spikes=preprocessing["remove_spikes"], fill_dead_channels=preprocessing["fill_dead_channels"],
                    repair_gain_steps=preprocessing["repair_gain_steps"], allow_radioactive=allow_radioactive)
@@ -92,7 +94,7 @@ def decide_image(spectrum: Spectrum, loaded: Any, blocks: ImageProbabilities, ha
         shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
         incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
         for symbol, share in incoherent.items():
-            log.info("%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a neighbour "
+            log.debug("%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a neighbour "
                      "(< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)", symbol,
                      100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
         detected = tuple(e for e in detected if e not in incoherent)

@@ -53,8 +53,10 @@ def test_cli_map_leaves_out_scattered_pixels_unless_asked_and_writes_them(tmp_pa
     image = carbon_film_images()[14]
     monkeypatch.setattr(mapping, "read_map_input", lambda path: (image, None, None))
     assert main(["map", "film.dm4", "--out", str(tmp_path / "plain"), "--model", "default", "--no-quantify"]) == 0
-    out = capsys.readouterr().out
+    captured = capsys.readouterr()
+    out = captured.out
     assert "): C\n" in out and "not kept (scattered pixels; --keep-scattered keeps them): B (2.0 % of pixels, 0 %" in out
+    assert "scattered pixels" not in captured.err          # said once, on stdout (not logged again at INFO)
     with h5py.File(tmp_path / "plain" / "mapping.h5") as f:
         assert json.loads(f.attrs["kept"]) == ["C"] and json.loads(f.attrs["incoherent"]) == {"B": 0.0}
     assert main(["map", "film.dm4", "--out", str(tmp_path / "kept"), "--model", "default", "--no-quantify",

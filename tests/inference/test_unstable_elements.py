@@ -106,7 +106,7 @@ def test_predict_and_map_withhold_pm_in_spectrum_images(caplog):
     [pred] = predict(image, _SaysPmAndO(), threshold=0.5, device="cpu")
     assert pred.detected == ("O",) and pred.withheld == {"Pm": 1.0}
     assert "Pm (100% of the pixels) not reported" in format_prediction(pred)
-    with caplog.at_level("INFO", logger="eels_helpers.inference.image_decision"):     # map's decision (P41)
+    with caplog.at_level("DEBUG", logger="eels_helpers.inference.image_decision"):    # map's decision (P41)
         result = map_elements(image, _SaysPmAndO(), threshold=0.5, device="cpu")
     assert result.detected == ("O",) and result.withheld == {"Pm": 1.0}
     assert np.all(result.thresholded_map("Pm"))                 # the map itself is left as it is
