@@ -57,7 +57,6 @@ TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "whi
                "autoionisation": DATA_DIR / "white_lines_autoionisation.csv"}
 #: white-line models whose lines are not all Lorentzians: model name -> (its table in TABLE_PATHS, the
 #: autoionising lines' profile); "autoionisation-fano": the "autoionisation" table with Fano-profiled
-#: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`)
 #: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`); "autoionisation-henke": the same,
 #: except that La..Tm (not Eu) share their measured photoabsorption's shape
 #: (:mod:`eels_helpers.physics.photoabsorption_shapes`)
@@ -145,8 +144,8 @@ def table_path(white_lines):
 
 
 def line_profile(white_lines) -> LineProfile | None:
-    """The Fano profile of the autoionising lines of a ``white_lines`` setting (True, False or a
-    model name of :data:`WHITE_LINE_MODELS`), or None where every line is a Lorentzian."""
+    """The profile of the autoionising lines (Fano or measured) of a ``white_lines`` setting (True, False
+    or a model name of :data:`WHITE_LINE_MODELS`), or None where every line is a Lorentzian."""
     return LINE_PROFILES[white_lines][1] if isinstance(white_lines, str) and white_lines in LINE_PROFILES else None
 
 
