@@ -94,9 +94,9 @@ def decide_image(spectrum: Spectrum, loaded: Any, blocks: ImageProbabilities, ha
         shares = {e: neighbour_share(above[:, ELEMENTS.index(e)].reshape(nav)) for e in detected}
         incoherent = {e: v for e, v in shares.items() if v < COHERENCE_MIN}     # NaN (one pixel) passes
         for symbol, share in incoherent.items():
-            log.debug("%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a neighbour "
-                     "(< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)", symbol,
-                     100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
+            log.debug("%s: above the threshold in %.1f %% of the pixels, but only %.0f %% of them have such a "
+                      "neighbour (< %.0f %%): scattered pixels, not kept (eels_helpers.inference.map_coherence)",
+                      symbol, 100 * frac[ELEMENTS.index(symbol)], 100 * share, 100 * COHERENCE_MIN)
         detected = tuple(e for e in detected if e not in incoherent)
         if against_chance:         # placed as chance places noise: decided on the sum of all pixels (Z37)
             # the network's own pixels (each from its own counts; the resolvers' 3 x 3 reading makes the
