@@ -4,7 +4,9 @@
         [--model NAME RUN_DIR [RUN_DIR ...]] ... [--experimental DIR] \
         [--n-validation 1024] [--n-test 2048] [--out eels_helpers/data/models]
 
-RUN_DIR: a directory written by `eels-id train` (model.pt, log.json). One run ships a single
+RUN_DIR: a directory written by `eels-id train` (model.pt, log.json), or shipped:MODEL:INDEX, the
+INDEX-th member (from 0) of a model already in --out (its network and its recorded run: a run whose
+directory is gone, e.g. trained on a GPU node; e.g. --ensemble runs/new_run shipped:ensemble:1). One run ships a single
 network, several an ensemble (mean member probability). Writes NAME.pt (float16 weights) and
 rewrites MODELS.md with the measured scores of every model in --out (eels_helpers.training.release).
 """

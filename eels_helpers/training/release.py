@@ -212,6 +212,7 @@ class Scorer:
             manifest, description = evaluation_set(experimental_dir)
             self.experimental = (manifest, manifest_inputs(manifest), description)
         self._networks: dict[str, tuple] = {}     # run directory -> (network, p_val, p_test)
+        self.shipped: dict[str, Path] = {}         # run directory -> a shipped network file (already recalibrated)
 
     def calibration_spectra(self, simulation: str, paper_fraction: float = 0.0) -> np.ndarray:
         """The BatchNorm recalibration spectra of a simulator configuration (cached); with
@@ -235,9 +236,12 @@ class Scorer:
 
         key = str(Path(run.run_dir).resolve())
         if key not in self._networks:
-            loaded = load_model(Path(run.run_dir) / "model.pt")
-            recalibrate_batchnorm(loaded.model, self.calibration_spectra(run.simulation, run.paper_fraction))
-            _float16_rounded(loaded)
+            if run.run_dir in self.shipped:        # recalibrated and float16-rounded when it shipped
+                loaded = load_model(self.shipped[run.run_dir])
+            else:
+                loaded = load_model(Path(run.run_dir) / "model.pt")
+                recalibrate_batchnorm(loaded.model, self.calibration_spectra(run.simulation, run.paper_fraction))
+                _float16_rounded(loaded)
             self._networks[key] = (loaded, predict_proba(loaded.model, self.x_val),
                                    predict_proba(loaded.model, self.x_test))
         return self._networks[key]
@@ -320,10 +324,12 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
             raise ValueError(f"model name {name!r}: use lower-case letters, digits, '-' and '_' (it becomes {name}.pt)")
         if isinstance(run_dirs, (str, Path)) or not run_dirs:
             raise ValueError(f"model {name!r} needs a list of one or more training run directories")
-    runs = {name: [RunSummary.read(r) for r in run_dirs] for name, run_dirs in models.items()}
-    scorer = Scorer(n_validation, n_test, experimental_dir)
-
     out_dir = Path(out_dir)
+    shipped: dict[str, Path] = {}
+    runs = {name: [_member(r, out_dir, shipped) for r in run_dirs] for name, run_dirs in models.items()}
+    scorer = Scorer(n_validation, n_test, experimental_dir)
+    scorer.shipped = shipped
+
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
     items = list(runs.items())
@@ -355,6 +361,37 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     final["card"] = out_dir / "MODELS.md"
     final["card"].write_text(model_card(shipped_cards(out_dir)))
     return final
+
+
+#: a member given as ``shipped:MODEL:INDEX``: the INDEX-th member (from 0) of the model MODEL already in
+#: the output folder, its network file and the training run its metadata records (a run whose directory is
+#: gone, e.g. one trained on a GPU node)
+SHIPPED_MEMBER = "shipped:"
+
+
+def _member(spec: str | Path, out_dir: Path, shipped: dict[str, Path]) -> RunSummary:
+    """The :class:`RunSummary` of a member: a training run directory, or ``shipped:MODEL:INDEX``
+    (:data:`SHIPPED_MEMBER`; its network file is put into ``shipped``, keyed by the recorded run directory)."""
+    from eels_helpers.models.model_files import model_files, read_info
+
+    if not str(spec).startswith(SHIPPED_MEMBER):
+        return RunSummary.read(spec)
+    try:
+        name, index = str(spec)[len(SHIPPED_MEMBER):].rsplit(":", 1)
+        index = int(index)
+    except ValueError:
+        raise ValueError(f"{spec!r}: a shipped member is {SHIPPED_MEMBER}MODEL:INDEX, e.g. "
+                         "shipped:ensemble:1") from None
+    path = out_dir / f"{name}.pt"
+    if not path.is_file():
+        raise FileNotFoundError(f"{spec!r}: no model {name!r} in {out_dir}")
+    recorded = read_info(path)["metadata"].get("runs") or []
+    networks = model_files(path)[1:]
+    if not 0 <= index < min(len(recorded), len(networks)):
+        raise ValueError(f"{spec!r}: {path} records {len(recorded)} runs and {len(networks)} network files")
+    run = RunSummary(**recorded[index])
+    shipped[run.run_dir] = networks[index]
+    return run
 
 
 def prune_networks(directory: str | Path) -> list[Path]:

@@ -201,6 +201,35 @@ def test_networks_no_ensemble_uses_are_removed(runs, tmp_path, fake_arrays, monk
     assert shipping.prune_networks(tmp_path) == [] and (tmp_path / "networks" / "spare.pt").is_file()
 
 
+def test_a_shipped_member_is_kept_without_its_run_directory(runs, tmp_path, fake_arrays, monkeypatch):
+    """``shipped:MODEL:INDEX`` (a member whose run directory is gone, e.g. trained on a GPU node): its
+    shipped network bit for bit, not recalibrated again, with the run its metadata records."""
+    import shutil
+
+    import torch
+
+    import eels_helpers.models as models
+
+    work = tmp_path / "runs"
+    shutil.copytree(runs[0].parent, work)
+    shipping.ship_models({"ensemble": [work / "run0", work / "run1"]}, tmp_path / "out", n_validation=8, n_test=8)
+    kept = load_model(tmp_path / "out" / "networks" / "mlp-seed1-16.pt").model.state_dict()
+    shutil.rmtree(work / "run1")                                        # the second member's run is gone
+    calibrated, original = [], models.recalibrate_batchnorm
+    monkeypatch.setattr(models, "recalibrate_batchnorm", lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
+    shipping.ship_models({"ensemble": [work / "run0", "shipped:ensemble:1"]}, tmp_path / "out", n_validation=8,
+                         n_test=8)
+    assert len(calibrated) == 1                                          # run0 only
+    again = load_model(tmp_path / "out" / "ensemble.pt")
+    assert [r["run_dir"] for r in again.metadata["runs"]] == [str(work / "run0"), str(work / "run1")]
+    for name, tensor in load_model(tmp_path / "out" / "networks" / "mlp-seed1-16.pt").model.state_dict().items():
+        assert torch.equal(tensor, kept[name]), name
+    for bad, match in (("shipped:ensemble", "MODEL:INDEX"), ("shipped:ensemble:5", "records 2 runs"),
+                       ("shipped:nothing:0", "no model 'nothing'")):
+        with pytest.raises((ValueError, FileNotFoundError), match=match):
+            shipping.ship_models({"ensemble": [work / "run0", bad]}, tmp_path / "out", n_validation=8, n_test=8)
+
+
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
     import importlib.util
 
