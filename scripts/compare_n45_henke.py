@@ -56,7 +56,7 @@ def without_background(E, sigma, lo_eV=60.0, hi_eV=90.0):
 def our_shape(element, E, gos, white_lines, E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0, profile="model"):
     """df/dE-like shape of the element's N family (continuum + lines) on ``E`` (eV); ``profile``: the
     autoionising lines' Fano profile (a FanoProfile or None), by default the white-line model's."""
-    from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
+    from eels_helpers.physics.cross_section import dipole_df_factor
     from eels_helpers.physics.elements import families_of
     from eels_helpers.physics.white_lines import edge_cross_sections, line_profile, line_profiles, table_path
 
@@ -65,10 +65,7 @@ def our_shape(element, E, gos, white_lines, E0_keV=200.0, alpha_mrad=1.0, beta_m
     _, _, prof = line_profiles([family], E, E0_keV, alpha_mrad, beta_mrad, path=table_path(white_lines),
                                profile=line_profile(white_lines) if profile == "model" else profile)
     lines = prof.sum(axis=0, keepdims=True)
-    gamma, T, _ = kinematics(E0_keV)
-    theta_E_mrad = E / (2 * gamma * T) * 1e3
-    beta_eff = effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad)
-    return E * (continuum[0] + lines[0]) / np.log1p(beta_eff ** 2 / theta_E_mrad ** 2), family.onset_eV
+    return dipole_df_factor(E, E0_keV, alpha_mrad, beta_mrad) * (continuum[0] + lines[0]), family.onset_eV
 
 
 def shape_metrics(E, y, lo_eV=80.0, hi_eV=250.0) -> dict:
@@ -90,18 +87,21 @@ MEASURED_SHAPE_ELEMENTS = ("La", "Ce", "Pr", "Nd", "Sm", "Gd", "Tb", "Dy", "Ho",
 #: the shape starts at the last point below this share of the maximum, at most START_SEARCH_EV before it
 START_SHARE, START_SEARCH_EV = 0.05, 30.0
 #: offsets (eV, from the family's first onset) of the written shapes
-SHAPE_OFFSETS_EV = np.arange(-40.0, 150.25, 0.25)
+OFFSETS_EV = np.arange(-40.0, 150.25, 0.25)
 
 
 def measured_shape(element, gos="builtin+4f-multiplet", E0_keV=200.0, alpha_mrad=1.0, beta_mrad=10.0):
-    """(offset_eV from the N family's first onset, unit-area density 1/eV) of the autoionising lines of
-    ``element`` under the "autoionisation-henke" model (eels_helpers.physics.photoabsorption_shapes): the
-    Henke photoabsorption (background subtracted, from the last point below START_SHARE of the maximum
-    within START_SEARCH_EV before it) is the shape of the whole edge, so it is scaled to the area of ours
-    (continuum + every line, df/dE-like units of :func:`our_shape`) over its support, our continuum and
-    narrow lines below the threshold are subtracted, negatives clipped, the Fano lines' cos^2 taper applied
-    above the first onset."""
-    from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
+    """(offset_eV from the N family's first onset, unit-area dsigma/dE shape 1/eV) of the autoionising
+    lines of ``element`` under the "autoionisation-henke" model (eels_helpers.physics.photoabsorption_shapes).
+
+    The Henke photoabsorption (background subtracted, from the last point below START_SHARE of its
+    maximum, searched at most START_SEARCH_EV below it) is the df/dE shape of the whole edge: it is scaled to
+    the area of ours (continuum + every line, in df/dE-like units, :func:`our_shape`) over its support, our
+    continuum and narrow lines below the threshold are subtracted and negatives clipped, which leaves the
+    autoionising lines' df/dE; divided by the dipole factor (dsigma/dE = df/dE / factor,
+    :func:`eels_helpers.physics.cross_section.dipole_df_factor`) it is their dsigma/dE shape at ``E0_keV``,
+    ``alpha_mrad``, ``beta_mrad``, tapered (cos^2, the Fano lines' taper) above the first onset, unit area."""
+    from eels_helpers.physics.cross_section import dipole_df_factor
     from eels_helpers.physics.elements import family
     from eels_helpers.physics.fano_lines import TAPER_END_EV, TAPER_START_EV, is_autoionising
     from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles, table_path
@@ -110,36 +110,35 @@ def measured_shape(element, gos="builtin+4f-multiplet", E0_keV=200.0, alpha_mrad
     y = without_background(eh, sh)
     inside = (eh >= 80.0) & (eh <= 250.0)
     i = int(np.argmax(np.where(inside, y, -np.inf)))
-    j = i
-    while j > 0 and y[j - 1] > START_SHARE * y[i] and eh[i] - eh[j - 1] <= START_SEARCH_EV:
-        j -= 1
-    start = j - 1
+    start = i
+    while start > 0 and y[start] > START_SHARE * y[i] and eh[i] - eh[start - 1] <= START_SEARCH_EV:
+        start -= 1                              # the last grid point below START_SHARE of the maximum
     fam = family(f"{element} N")
-    x = SHAPE_OFFSETS_EV
+    x = OFFSETS_EV
     E = fam.first_onset_eV + x
-    henke = np.interp(E, eh[start:], np.clip(y[start:], 0.0, None) * (np.arange(start, eh.size) > start))
+    henke = np.interp(E, eh[start:], np.where(np.arange(start, eh.size) > start, np.clip(y[start:], 0.0, None), 0.0))
     henke[E < eh[start]] = 0.0
     continuum, _, _ = edge_cross_sections([fam], E, E0_keV, alpha_mrad, beta_mrad, gos=gos, white_lines=False)
     lines, _, prof = line_profiles([fam], E, E0_keV, alpha_mrad, beta_mrad, path=table_path("autoionisation"))
     auto = np.array([is_autoionising(ln) for ln in lines], dtype=bool)
-    gamma, T, _ = kinematics(E0_keV)
-    to_df = E / np.log1p(effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad) ** 2
-                         / (E / (2 * gamma * T) * 1e3) ** 2)
-    others = (continuum[0] + prof[~auto].sum(axis=0)) * to_df
-    total = others + prof[auto].sum(axis=0) * to_df
+    factor = dipole_df_factor(E, E0_keV, alpha_mrad, beta_mrad)
+    others = (continuum[0] + prof[~auto].sum(axis=0)) * factor
+    total = others + prof[auto].sum(axis=0) * factor
     support = E >= eh[start]
     henke *= np.trapezoid(total[support], x[support]) / np.trapezoid(henke[support], x[support])
-    d = np.clip(henke - others, 0.0, None)
+    d = np.clip(henke - others, 0.0, None) / factor
     d *= np.cos(0.5 * np.pi * np.clip((x - TAPER_START_EV) / (TAPER_END_EV - TAPER_START_EV), 0.0, 1.0)) ** 2
     return x, d / np.trapezoid(d, x)
 
 
-def write_shapes(path) -> int:
-    """Write the measured shapes of MEASURED_SHAPE_ELEMENTS as eels_helpers' shipped CSV."""
-    rows = [f"{el} N,{x:.2f},{v:.6e}" for el in MEASURED_SHAPE_ELEMENTS for x, v in zip(*measured_shape(el))]
-    header = ["# Lanthanide N4,5 giant-resonance shapes: unit-area densities (1/eV) against the offset (eV)",
-              "# from the family's first onset, from the Henke / CXRO photoabsorption (Henke, Gullikson & Davis,",
-              "# At. Data Nucl. Data Tables 54, 181 (1993); the xsf tables of periodictable 1.7.1, public domain).",
+def write_shapes(path, gos="builtin+4f-multiplet") -> int:
+    """Write the measured shapes of MEASURED_SHAPE_ELEMENTS (``gos``: the continuum taken out of them) as
+    eels_helpers' shipped CSV."""
+    rows = [f"{el} N,{x:.2f},{v:.6e}" for el in MEASURED_SHAPE_ELEMENTS for x, v in zip(*measured_shape(el, gos))]
+    header = ["# Lanthanide N4,5 giant-resonance shapes of the autoionising lines: unit-area dsigma/dE shapes (1/eV,",
+              "# at 200 keV, 1 / 10 mrad) against the offset (eV) from the family's first onset, from the Henke / CXRO",
+              "# photoabsorption (Henke, Gullikson & Davis, At. Data Nucl. Data Tables 54, 181 (1993); the xsf tables",
+              f"# of periodictable 1.7.1, public domain) less the {gos} continuum and the lines below the threshold.",
               "# Written by scripts/compare_n45_henke.py --write-shapes; eels_helpers.physics.photoabsorption_shapes.",
               "family,offset_eV,density"]
     tmp = Path(str(path) + ".tmp")
@@ -147,6 +146,7 @@ def write_shapes(path) -> int:
     tmp.replace(path)
     print(f"wrote {len(MEASURED_SHAPE_ELEMENTS)} shapes to {path}")
     return 0
+
 
 
 #: F36's grid (research log): Fano asymmetry q and the width added to the lines' FWHM (eV)
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
                 "and pass --periodictable DIR")
     E = np.arange(60.0, 300.5, 0.5)
     if args.write_shapes:
-        return write_shapes(args.write_shapes)
+        return write_shapes(args.write_shapes, args.gos)
     if args.fano_grid:
         return fano_grid(E, args.gos)
     print("element  onset | max Henke / ours | FWHM Henke / ours | tail Henke / ours")

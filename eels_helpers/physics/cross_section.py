@@ -38,7 +38,7 @@ import numpy as np
 from eels_helpers.physics.gos_tables import BOUND_SIGMA_EV, canonical_subshell, get_source
 
 __all__ = ["R_EV", "A0_M", "FOUR_PI_A0SQ_BARN", "MC2_EV", "E0_RANGE_KEV", "ALPHA_RANGE_MRAD",
-           "BETA_RANGE_MRAD", "kinematics", "ln_q_limits", "effective_collection_angle",
+           "BETA_RANGE_MRAD", "kinematics", "ln_q_limits", "effective_collection_angle", "dipole_df_factor",
            "validate_microscope", "EdgeSpec", "resolve_edge", "CrossSectionCalculator",
            "dsigma_dE"]
 
@@ -104,6 +104,18 @@ def effective_collection_angle(E_eV, E0_keV, alpha_mrad, beta_mrad):
     f2 = np.where(alpha / beta > 1.0, f1 * a2 / b2, f1)
     bstar = theta_e * np.sqrt(np.expm1(f2 * np.log1p(b2 / t2)))
     return np.where(alpha <= 0, beta * np.ones_like(bstar), bstar)
+
+
+def dipole_df_factor(E_eV, E0_keV, alpha_mrad, beta_mrad):
+    """E ln(1 + beta*^2 / theta_E^2)^-1 (eV): in the dipole (Bethe) approximation dsigma/dE ~ (1/E) df/dE
+    ln(1 + beta*^2 / theta_E^2) (Egerton 2011, eq. 3.146), so df/dE is proportional to this factor times
+    dsigma/dE (up to a constant); theta_E = E / (2 gamma T), beta* Egerton's effective angle at E
+    (:func:`effective_collection_angle`). Turns a cross section into the shape that photoabsorption
+    measures (sigma_a ~ df/dE). Broadcasts."""
+    E = np.asarray(E_eV, dtype=np.float64)
+    gamma, T, _ = kinematics(E0_keV)
+    theta_E_mrad = E / (2 * gamma * T) * 1e3
+    return E / np.log1p(effective_collection_angle(E, E0_keV, alpha_mrad, beta_mrad) ** 2 / theta_E_mrad ** 2)
 
 
 def validate_microscope(E0_keV, alpha_mrad, beta_mrad):

@@ -17,14 +17,18 @@ Elements without a measured shape keep the Fano profile of ``fallback``.
 
 Reference: the photoabsorption of the Henke / CXRO tables (Henke, Gullikson & Davis, At. Data Nucl.
 Data Tables 54, 181 (1993); the ``xsf`` files of the ``periodictable`` package): sigma_a = 2 r_e lambda
-f2, a power law fitted at 60-90 eV subtracted, from the last point below 5 % of the maximum before it
-(at most 30 eV before it) upwards, negative values clipped, tapered (cos^2) from 60 to 150 eV above the
-first onset as the Fano lines are, unit area. Written by ``scripts/compare_n45_henke.py
---write-shapes``. Which elements: those whose metals are trivalent like their oxides (La, Ce, Pr, Nd,
-Sm, Gd, Tb, Dy, Ho, Er, Tm); Eu and Yb metals are divalent (4f^7, 4f^14: another multiplet than in
-Eu2O3, Yb2O3), Lu has no 4f hole, Pm no measurement. Caveats (research log, D35h): the tables' grid is
-~1.6 % (2.4 eV at 150 eV); metals, not the oxides' ions; the tail includes the 4d -> eps f continuum,
-which the in-house continuum adds again (small beside the lines: research log, H42).
+f2, a power law fitted at 60-90 eV subtracted, from the last point below 5 % of its maximum (searched at
+most 30 eV below it). That is the df/dE shape of the whole edge; it is scaled to the area of the
+in-house edge (continuum + every line) over its support, the in-house continuum and the narrow lines
+below the threshold are subtracted (they are simulated anyway), negatives clipped, and the rest, divided
+by the dipole factor (:func:`eels_helpers.physics.cross_section.dipole_df_factor`, at 200 keV, 1 / 10
+mrad), is the autoionising lines' dsigma/dE shape, tapered (cos^2) from 60 to 150 eV above the first
+onset as the Fano lines are, unit area. Written by ``scripts/compare_n45_henke.py --write-shapes``.
+Which elements: those whose metals are trivalent like their oxides (La, Ce, Pr, Nd, Sm, Gd, Tb, Dy, Ho,
+Er, Tm); Eu and Yb metals are divalent (4f^7, 4f^14: another multiplet than in Eu2O3, Yb2O3), Lu has
+no 4f hole, Pm no measurement of its own: those keep the Fano lines. Caveats (research log, D35h, H42):
+the tables' grid is ~1.6 % (2.4 eV at 150 eV); metals, not the oxides' ions; the dipole factor of one
+microscope setting (it changes the shape by a few per cent over the edge between settings).
 """
 
 from __future__ import annotations
@@ -56,9 +60,13 @@ def measured_shapes(path=SHAPES_PATH) -> dict[str, tuple[np.ndarray, np.ndarray]
     shapes = {}
     for family, pts in rows.items():
         x, y = np.array(pts).T
-        if np.any(np.diff(x) <= 0) or np.any(y < 0):
-            raise ValueError(f"{path}: family {family!r}: offsets must increase and densities be >= 0")
+        if x.size < 2 or not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))) or np.any(np.diff(x) <= 0) \
+                or np.any(y < 0):
+            raise ValueError(f"{path}: family {family!r}: needs >= 2 rows, increasing finite offsets (eV) and "
+                             "finite densities >= 0 (1/eV)")
         cdf = np.concatenate([[0.0], np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(x))])
+        if not cdf[-1] > 0:
+            raise ValueError(f"{path}: family {family!r}: the density is zero everywhere")
         shapes[family] = (x, cdf / cdf[-1])
     return shapes
 
@@ -79,7 +87,8 @@ class MeasuredProfile:
         """Share per eV (n_lines, n_E) of each autoionising line of ``lines`` (unit strength, at
         ``E_line``) in bins of width ``bin_eV`` around ``centre_eV`` (n_lines, n_E): the measured
         shape's mean over the bin, at the offset from the line's family's first onset (E_line minus
-        the line's offset), (CDF(c + b/2) - CDF(c - b/2)) / b; without a measured shape the fallback's."""
+        the line's offset), (CDF(c + b/2) - CDF(c - b/2)) / b: the lines of a family share its shape,
+        whatever their own energy and ``fwhm_eV`` (which only the fallback's Fano lines use)."""
         shapes = measured_shapes(self.path)
         E_line = np.asarray(E_line, dtype=np.float64)
         first = E_line - np.array([ln.offset_eV for ln in lines])

@@ -58,7 +58,7 @@ TABLE_PATHS = {"single-particle": WHITE_LINES_PATH, "multiplet": DATA_DIR / "whi
 #: white-line models whose lines are not all Lorentzians: model name -> (its table in TABLE_PATHS, the
 #: autoionising lines' profile); "autoionisation-fano": the "autoionisation" table with Fano-profiled
 #: autoionising N4,5 lines (:mod:`eels_helpers.physics.fano_lines`); "autoionisation-henke": the same,
-#: except that La..Tm (not Eu) share their measured photoabsorption's shape
+#: except that those of La..Tm (not Eu, Pm) share their measured photoabsorption's shape
 #: (:mod:`eels_helpers.physics.photoabsorption_shapes`)
 LINE_PROFILES = {"autoionisation-fano": ("autoionisation", FanoProfile()),
                  "autoionisation-henke": ("autoionisation", MeasuredProfile())}

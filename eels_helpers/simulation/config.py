@@ -248,7 +248,7 @@ class SimulationConfig:
         'multiplet) or "crystal-field" (the multiplet\'s, with the d0 ions\' L3 and L2 each split into '
         "t2g and e_g lines by an octahedral field) or \"autoionisation\" (the crystal-field table with narrow "
         'lanthanide N4,5 lines below the 4d threshold) or "autoionisation-fano" (that table with Fano-profiled '
-        'autoionising N4,5 lines) or "autoionisation-henke" (those of La..Tm but Eu shaped as the measured 4d '
+        'autoionising N4,5 lines) or "autoionisation-henke" (those of La..Tm but Eu, Pm shaped as the measured 4d '
         "photoabsorption, Henke et al. 1993); eels_helpers.physics.white_lines.WHITE_LINE_MODELS"))
     lowloss_model: str = field(default="paper", metadata=_row(
         "Low-loss model", "", "lowloss_model", (0, 0),
@@ -450,7 +450,7 @@ NAMED_CONFIGS["open-world-sigma"] = {**NAMED_CONFIGS["open-world-autoionisation"
 #: the measured 4d photoabsorption (Henke et al. 1993) that Lorentzians lack
 NAMED_CONFIGS["open-world-fano"] = {**NAMED_CONFIGS["open-world-autoionisation"],
                                     "white_line_model": "autoionisation-fano"}
-#: ``open-world-henke``: ``open-world-fano`` whose autoionising N4,5 lines of La..Tm (not Eu) share the shape of the
+#: ``open-world-henke``: ``open-world-fano`` whose autoionising N4,5 lines of La..Tm (not Eu, Pm) share the shape of the
 #: element's measured 4d photoabsorption (white-line model "autoionisation-henke",
 #: :mod:`eels_helpers.physics.photoabsorption_shapes`): its sharp early maximum, 3-15 eV below the multiplet's
 NAMED_CONFIGS["open-world-henke"] = {**NAMED_CONFIGS["open-world-fano"], "white_line_model": "autoionisation-henke"}
@@ -494,7 +494,7 @@ NAMED_CONFIG_NOTES = {
     "open-world-fano": "open-world-autoionisation with Fano profiles on the autoionising lanthanide N4,5 lines "
                        "(the measured high-energy tail)",
     "open-world-henke": "open-world-fano with the lanthanide N4,5 giant resonance shaped as the measured 4d "
-                        "photoabsorption (La..Tm but Eu)",
+                        "photoabsorption (La..Tm but Eu, Pm)",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",

@@ -94,10 +94,20 @@ def test_a_strided_image_is_read_block_by_block_without_a_whole_copy(monkeypatch
     monkeypatch.setattr(image_blocks, "BLOCK", 4)
     seen = []
     original = image_blocks.preprocess
-    monkeypatch.setattr(image_blocks, "preprocess", lambda s, *a, **k: seen.append(s.data.shape) or original(s, *a, **k))
+
+    def recording(s, *a, **k):      # the block's spectra and the largest array they are a view of
+        base = s.data if s.data.base is None else s.data.base
+        seen.append((s.data.shape, base.size))
+        return original(s, *a, **k)
+
+    monkeypatch.setattr(image_blocks, "preprocess", recording)
     a = probabilities_in_blocks(si, loaded, batch_size=2)
+    seen_contiguous, seen[:] = list(seen), []
     b = probabilities_in_blocks(turned, loaded, batch_size=2)
-    assert seen[4:] == [(4, si.n_channels)] * 3 + [(3, si.n_channels)]
+    c = si.n_channels
+    assert [shape for shape, _ in seen] == [(4, c)] * 3 + [(3, c)]
+    assert [size for _, size in seen] == [4 * c] * 3 + [3 * c]        # no whole-image copy behind a block
+    assert [size for _, size in seen_contiguous] == [15 * c] * 4       # a contiguous image: views of it
     np.testing.assert_array_equal(b.probabilities, a.probabilities)
     np.testing.assert_array_equal(b.mean_input, a.mean_input)
     np.testing.assert_array_equal(b.saturated_below_eV, a.saturated_below_eV)

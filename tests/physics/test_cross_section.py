@@ -136,3 +136,16 @@ def test_chapter_renders_in_the_smoke_book(smoke_book):
     html = page.read_text()
     assert "Core-loss cross sections" in html and "Kissel" in html
     assert html.count("<img") >= 4
+
+
+def test_dipole_df_factor_is_egertons_bethe_factor():
+    """E / ln(1 + beta^2 / theta_E^2) with a parallel beam (beta* = beta), theta_E = E / (gamma m0 v^2)
+    (Egerton 2011, eqs. 3.146 and 3.28), the electron's speed from E0 directly (m0 c^2 = 510.999 keV)."""
+    from eels_helpers.physics.cross_section import dipole_df_factor
+
+    E = np.array([100.0, 160.0, 500.0])
+    gamma = 1.0 + 200.0 / 510.999
+    m0v2_eV = 510.999e3 * (1.0 - 1.0 / gamma ** 2)
+    theta_E_rad = E / (gamma * m0v2_eV)
+    expected = E / np.log1p((10e-3) ** 2 / theta_E_rad ** 2)
+    np.testing.assert_allclose(dipole_df_factor(E, 200.0, 0.0, 10.0), expected, rtol=2e-4)

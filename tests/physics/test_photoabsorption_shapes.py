@@ -36,12 +36,11 @@ def test_the_edges_maximum_is_the_measured_one(element):
     """The whole N4,5 edge's maximum (continuum + lines, df/dE-like: E dsigma/dE / ln(1 + beta*^2 /
     theta_E^2), 200 keV, 1 / 10 mrad) lies within 1.5 eV of the measured photoabsorption's; with the
     Fano lines it lies 3-15 eV above it for most of them (research log D35h, F36)."""
-    from eels_helpers.physics.cross_section import effective_collection_angle, kinematics
+    from eels_helpers.physics.cross_section import dipole_df_factor
 
     fam = elements.family(f"{element} N")
     E = np.arange(80.0, 260.0, 0.5)
-    gamma, T, _ = kinematics(200.0)
-    to_df = E / np.log1p(effective_collection_angle(E, 200.0, 1.0, 10.0) ** 2 / (E / (2 * gamma * T) * 1e3) ** 2)
+    to_df = dipole_df_factor(E, 200.0, 1.0, 10.0)
     continuum, lines, _ = wl.edge_cross_sections([fam], E, 200.0, 1.0, 10.0, gos="builtin+4f-multiplet",
                                                  white_lines="autoionisation-henke")
     if not continuum.any():
@@ -85,15 +84,26 @@ def test_the_shape_moves_with_the_familys_onset():
     np.testing.assert_allclose(before, np.broadcast_to(before[0], before.shape))   # one shape for all lines
 
 
-def test_a_bad_shape_file_names_the_family(tmp_path):
+@pytest.mark.parametrize("rows, why", [("Ho N,0.0,0.0\nHo N,1.0,-0.5\nHo N,2.0,0.1\n", ">= 0"),
+                                       ("Ho N,0.0,0.0\nHo N,1.0,nan\n", "finite"),
+                                       ("Ho N,0.0,0.1\n", ">= 2 rows"),
+                                       ("Ho N,1.0,0.1\nHo N,0.0,0.1\n", "increasing"),
+                                       ("Ho N,0.0,0.0\nHo N,1.0,0.0\n", "zero everywhere")])
+def test_a_bad_shape_file_names_the_family_and_the_problem(tmp_path, rows, why):
     bad = tmp_path / "shapes.csv"
-    bad.write_text("# header\nfamily,offset_eV,density\nHo N,0.0,0.0\nHo N,1.0,-0.5\nHo N,2.0,0.1\n")
-    with pytest.raises(ValueError, match="Ho N"):
+    bad.write_text("# header\nfamily,offset_eV,density\n" + rows)
+    with pytest.raises(ValueError, match=f"Ho N.*{why}"):
         ps.measured_shapes(bad)
 
 
-def test_henke_model_has_its_own_cache_key():
+def test_henke_model_has_its_own_cache_key_which_follows_the_shapes_file(tmp_path, monkeypatch):
     from eels_helpers.simulation import shape_tables as sim
 
     key = sim._table_key(200.0, "builtin", 4, "autoionisation-henke")
     assert key not in {sim._table_key(200.0, "builtin", 4, m) for m in ("autoionisation", "autoionisation-fano")}
+    copy = tmp_path / "shapes.csv"
+    copy.write_bytes(ps.SHAPES_PATH.read_bytes())
+    monkeypatch.setitem(wl.LINE_PROFILES, "autoionisation-henke", ("autoionisation", ps.MeasuredProfile(path=copy)))
+    assert sim._table_key(200.0, "builtin", 4, "autoionisation-henke") == key       # the same contents
+    copy.write_text(copy.read_text().replace("Ho N,0.00,", "Ho N,0.00,1"))     # one density changed
+    assert sim._table_key(200.0, "builtin", 4, "autoionisation-henke") != key       # edited: rebuilt
