@@ -6,7 +6,7 @@ high-energy tail in measured photoabsorption; the frozen-spectator multiplet of
 eV above the measured one while the strength-weighted centroids agree within 0-4 eV (research log,
 D35h and D36b); one Fano resonance cannot place both (F36c). In the dipole (optical) limit the
 photoabsorption cross section is proportional to the oscillator-strength density,
-sigma_a(E) = (2 pi^2 e^2 hbar / (m c)) df/dE (Egerton 2011, eq. 3.158; Fano & Cooper, Rev. Mod. Phys.
+sigma_a(E) = (2 pi^2 e^2 hbar / (m c)) df/dE in Gaussian units (Fano & Cooper, Rev. Mod. Phys.
 40, 441 (1968)), so the measured shape of sigma_a is the shape of df/dE.
 
 Here the autoionising N4,5 lines (:func:`eels_helpers.physics.fano_lines.is_autoionising`) of the
