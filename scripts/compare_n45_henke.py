@@ -103,7 +103,7 @@ def measured_shape(element, gos="builtin+4f-multiplet", E0_keV=200.0, alpha_mrad
     ``alpha_mrad``, ``beta_mrad``, tapered (cos^2, the Fano lines' taper) above the first onset, unit area."""
     from eels_helpers.physics.cross_section import dipole_df_factor
     from eels_helpers.physics.elements import family
-    from eels_helpers.physics.fano_lines import TAPER_END_EV, TAPER_START_EV, is_autoionising
+    from eels_helpers.physics.fano_lines import is_autoionising, taper
     from eels_helpers.physics.white_lines import edge_cross_sections, line_profiles, table_path
 
     eh, sh = henke_sigma_barn(element)
@@ -127,7 +127,7 @@ def measured_shape(element, gos="builtin+4f-multiplet", E0_keV=200.0, alpha_mrad
     support = E >= eh[start]
     henke *= np.trapezoid(total[support], x[support]) / np.trapezoid(henke[support], x[support])
     d = np.clip(henke - others, 0.0, None) / factor
-    d *= np.cos(0.5 * np.pi * np.clip((x - TAPER_START_EV) / (TAPER_END_EV - TAPER_START_EV), 0.0, 1.0)) ** 2
+    d *= taper(x)
     return x, d / np.trapezoid(d, x)
 
 
@@ -146,7 +146,6 @@ def write_shapes(path, gos="builtin+4f-multiplet") -> int:
     tmp.replace(path)
     print(f"wrote {len(MEASURED_SHAPE_ELEMENTS)} shapes to {path}")
     return 0
-
 
 
 #: F36's grid (research log): Fano asymmetry q and the width added to the lines' FWHM (eV)

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["FANO_Q", "FANO_EXTRA_FWHM_EV", "TAPER_START_EV", "TAPER_END_EV", "FanoProfile", "fano_density",
+__all__ = ["FANO_Q", "FANO_EXTRA_FWHM_EV", "TAPER_START_EV", "TAPER_END_EV", "FanoProfile", "taper", "fano_density",
            "fano_bin_share", "is_autoionising"]
 
 #: Fano asymmetry of the autoionising N4,5 lines (chosen against Henke: research log F36)
@@ -85,6 +85,14 @@ def is_autoionising(line) -> bool:
     return line.component.startswith("N45_") and line.offset_eV >= 0.0
 
 
+def taper(above_eV) -> np.ndarray:
+    """The cos^2 taper: 1 up to ``TAPER_START_EV`` above the line (or the family's first onset, for the
+    measured shapes of :mod:`eels_helpers.physics.photoabsorption_shapes`), 0 from ``TAPER_END_EV`` on;
+    ``above_eV`` any shape (eV)."""
+    return np.cos(0.5 * np.pi * np.clip((np.asarray(above_eV) - TAPER_START_EV) / (TAPER_END_EV - TAPER_START_EV),
+                                        0.0, 1.0)) ** 2
+
+
 def fano_density(energy_eV, E_line, fwhm_eV, q: float) -> np.ndarray:
     """Unnormalised profile (q^2 - 1 + 2 q eps) / (1 + eps^2) for eps >= eps0, zero below, times the
     cos^2 taper (see the module docstring). ``energy_eV`` (n_lines, n_E) or broadcastable,
@@ -94,8 +102,7 @@ def fano_density(energy_eV, E_line, fwhm_eV, q: float) -> np.ndarray:
     d = np.asarray(energy_eV, dtype=np.float64) - E_line
     eps = d / half
     value = (q * q - 1.0 + 2.0 * q * eps) / (1.0 + eps * eps)
-    taper = np.cos(0.5 * np.pi * np.clip((d - TAPER_START_EV) / (TAPER_END_EV - TAPER_START_EV), 0.0, 1.0)) ** 2
-    return np.where(eps >= -(q * q - 1.0) / (2.0 * q), value, 0.0) * taper
+    return np.where(eps >= -(q * q - 1.0) / (2.0 * q), value, 0.0) * taper(d)
 
 
 def fano_bin_share(centre_eV, E_line, fwhm_eV, bin_eV, q: float) -> np.ndarray:

@@ -93,13 +93,14 @@ class MeasuredProfile:
         E_line = np.asarray(E_line, dtype=np.float64)
         first = E_line - np.array([ln.offset_eV for ln in lines])
         measured = np.array([ln.family in shapes for ln in lines], dtype=bool)
-        share = np.empty(np.broadcast_shapes(np.shape(centre_eV), (len(lines), 1)))
+        centre = np.broadcast_to(centre_eV, np.broadcast_shapes(np.shape(centre_eV), (len(lines), 1)))
+        share = np.empty(centre.shape)
         if (~measured).any():
             share[~measured] = self.fallback.bin_share([ln for ln, m in zip(lines, measured) if not m],
-                                                       np.broadcast_to(centre_eV, share.shape)[~measured],
-                                                       E_line[~measured], np.asarray(fwhm_eV)[~measured], bin_eV)
+                                                       centre[~measured], E_line[~measured],
+                                                       np.asarray(fwhm_eV)[~measured], bin_eV)
         for i in np.flatnonzero(measured):
             x, cdf = shapes[lines[i].family]
-            c = np.broadcast_to(centre_eV, share.shape)[i] - first[i]
+            c = centre[i] - first[i]
             share[i] = (np.interp(c + 0.5 * bin_eV, x, cdf) - np.interp(c - 0.5 * bin_eV, x, cdf)) / bin_eV
         return share
