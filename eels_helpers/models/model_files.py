@@ -249,15 +249,24 @@ def read_info(name_or_path: str | Path) -> dict:
             "weights": payload.get("weights", "float32")}
 
 
-def model_files(name_or_path: str | Path) -> list[Path]:
-    """The files a model needs: its own file, then the network files it refers to (copy them
-    all, keeping their relative places, to move a model elsewhere)."""
+def member_files(name_or_path: str | Path) -> list[Path | None]:
+    """The network file of each of a model's members, in the members' order (one entry for a
+    single network): the file it refers to, or None where the weights are inside the model's
+    own file. Members that share a network list the same file each."""
     path = resolve_model_path(name_or_path)
     payload = _read_payload(path, mmap=True)
+    return [path.parent / entry["file"] if "file" in entry else None
+            for entry in payload.get("members") or [payload]]
+
+
+def model_files(name_or_path: str | Path) -> list[Path]:
+    """The files a model needs: its own file, then the network files it refers to, each once
+    (copy them all, keeping their relative places, to move a model elsewhere)."""
+    path = resolve_model_path(name_or_path)
     files = [path]
-    for entry in payload.get("members") or [payload]:
-        if "file" in entry and (path.parent / entry["file"]) not in files:
-            files.append(path.parent / entry["file"])
+    for member in member_files(path):
+        if member is not None and member not in files:
+            files.append(member)
     return files
 
 

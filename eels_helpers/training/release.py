@@ -372,7 +372,7 @@ SHIPPED_MEMBER = "shipped:"
 def _member(spec: str | Path, out_dir: Path, shipped: dict[str, Path]) -> RunSummary:
     """The :class:`RunSummary` of a member: a training run directory, or ``shipped:MODEL:INDEX``
     (:data:`SHIPPED_MEMBER`; its network file is put into ``shipped``, keyed by the recorded run directory)."""
-    from eels_helpers.models.model_files import model_files, read_info
+    from eels_helpers.models.model_files import member_files, read_info
 
     if not str(spec).startswith(SHIPPED_MEMBER):
         return RunSummary.read(spec)
@@ -386,9 +386,12 @@ def _member(spec: str | Path, out_dir: Path, shipped: dict[str, Path]) -> RunSum
     if not path.is_file():
         raise FileNotFoundError(f"{spec!r}: no model {name!r} in {out_dir}")
     recorded = read_info(path)["metadata"].get("runs") or []
-    networks = model_files(path)[1:]
+    networks = member_files(path)
     if not 0 <= index < min(len(recorded), len(networks)):
-        raise ValueError(f"{spec!r}: {path} records {len(recorded)} runs and {len(networks)} network files")
+        raise ValueError(f"{spec!r}: {path} records {len(recorded)} runs and has {len(networks)} members")
+    if networks[index] is None:
+        raise ValueError(f"{spec!r}: member {index} of {path} is stored inside it, not as a network file "
+                         "that can be shipped again; ship it from its training run directory")
     run = RunSummary(**recorded[index])
     shipped[run.run_dir] = networks[index]
     return run

@@ -43,6 +43,10 @@ def test_ensemble_members_in_their_own_files(tmp_path):
     loaded = checkpoints.load_model(ens)
     x = np.random.default_rng(2).random((8, 3072), dtype=np.float32)
     np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(inline.model, x), atol=1e-6)
+    # each member's file in the members' order (a shared file listed per member), the model's files once each
+    assert checkpoints.member_files(ens) == [tmp_path / "nets" / "a.pt"] * 2
+    assert checkpoints.model_files(ens) == [ens, tmp_path / "nets" / "a.pt"]
+    assert checkpoints.member_files(tmp_path / "inline.pt") == [None, None] and checkpoints.member_files(a) == [None]
     (tmp_path / "nets" / "a.pt").unlink()
     with pytest.raises(checkpoints.ModelNotFoundError, match="network file it refers to, .*a.pt, does not exist"):
         checkpoints.load_model(ens)

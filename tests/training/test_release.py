@@ -228,6 +228,10 @@ def test_a_shipped_member_is_kept_without_its_run_directory(runs, tmp_path, fake
                        ("shipped:nothing:0", "no model 'nothing'")):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             shipping.ship_models({"ensemble": [work / "run0", bad]}, tmp_path / "out", n_validation=8, n_test=8)
+    # members sharing one network file map by the members' order, not by a list of distinct files
+    shipping.ship_models({"twice": [work / "run0", work / "run0"]}, tmp_path / "out", n_validation=8, n_test=8)
+    shipping.ship_models({"again": ["shipped:twice:1"]}, tmp_path / "out", n_validation=8, n_test=8)
+    assert load_model(tmp_path / "out" / "again.pt").metadata["runs"][0]["run_dir"] == str(work / "run0")
 
 
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
