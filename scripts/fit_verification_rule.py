@@ -40,6 +40,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 log = logging.getLogger("fit_verification_rule")
 
 
+def _without_cache(argv: list[str]) -> list[str]:
+    """The command's arguments less ``--rows FILE``: a cache of the simulated candidates (the same
+    rows the other arguments simulate), not part of what the rule is fitted from."""
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+        elif a == "--rows":
+            skip = True
+        elif not a.startswith("--rows="):
+            out.append(a)
+    return out
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="default", help="shipped model name or model file path")
@@ -50,7 +64,9 @@ def main(argv=None) -> int:
     p.add_argument("--held-out", type=float, default=0.25, help="fraction of simulated spectra held out")
     p.add_argument("--experimental-dir", default=None,
                    help="real spectra (manifest.csv) whose validation halves choose the threshold")
-    p.add_argument("--rows", default=None, help="pickle of the simulated candidates: read if present, else written")
+    p.add_argument("--rows", default=None,
+                   help="pickle of the simulated candidates: read if present, else written (a cache for the "
+                        "same other arguments; left out of the command the rule records)")
     p.add_argument("--white-lines", nargs="?", const=True, default=False, metavar="TABLE",
                    help="fit with the computed white lines in each element's edge (VerifyConfig.white_lines): "
                         "the shipped table, or TABLE (single-particle, multiplet, crystal-field)")
@@ -77,6 +93,7 @@ def main(argv=None) -> int:
         LogisticRule,
         calibration,
         fit_logistic,
+        network_fingerprint,
         rule_key,
         save_rule,
     )
@@ -121,7 +138,8 @@ def main(argv=None) -> int:
     provenance = {
         "fitted": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         "command": " ".join(["python", "scripts/fit_verification_rule.py",
-                             *(sys.argv[1:] if argv is None else argv)]),
+                             *_without_cache(sys.argv[1:] if argv is None else argv)]),
+        "networks": network_fingerprint(args.model),
         "simulated_spectra": int(spectra.size), "configs": list(args.configs), "seed": args.seed,
         "candidates": int(len(rows)), "white_lines": args.white_lines, "line_fwhm_eV": fit.line_fwhm_eV,
         "plural_eV": list(fit.plural_eV),

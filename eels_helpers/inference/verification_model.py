@@ -26,6 +26,8 @@ normalised to a maximum of 1), while significance and fit improvement are divide
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import json
 import logging
 import math
@@ -38,7 +40,8 @@ from typing import Any
 import numpy as np
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
-           "load_rule", "save_rule", "calibration", "verification_helps", "rule_key"]
+           "load_rule", "save_rule", "calibration", "verification_helps", "rule_key", "network_fingerprint",
+           "stale_rule"]
 
 log = logging.getLogger(__name__)
 
@@ -246,15 +249,66 @@ def _stored_rule(model, path: str | Path | None) -> tuple[str, Path, dict | None
     return key, path, _read(path).get("rules", {}).get(key)
 
 
+@functools.lru_cache(maxsize=32)
+def _file_digest(path: str, mtime_ns: int, size: int) -> str:
+    """The first 12 hex digits of a file's SHA-256 (cached per path, modification time and size)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:12]
+
+
+def network_fingerprint(model) -> list[str] | None:
+    """The networks that ``model`` (a shipped name or a model file) holds, one ``NAME:DIGEST`` per
+    member in the members' order: its network file's name and the first 12 hex digits of that file's
+    SHA-256 (a member stored inside the model file: that file's). A rule records it when fitted, so a
+    rule left over from networks that were replaced is recognised. None where ``model`` is no file."""
+    from eels_helpers.models.model_files import ModelNotFoundError, member_files, resolve_model_path
+
+    try:
+        path = resolve_model_path(model)
+        members = member_files(path)
+    except (ModelNotFoundError, OSError, ValueError):
+        return None
+    out = []
+    for f in members:
+        f = path if f is None else f
+        try:
+            st = f.stat()
+        except OSError:
+            return None
+        out.append(f"{f.name}:{_file_digest(str(f.resolve()), st.st_mtime_ns, st.st_size)}")
+    return out
+
+
+def stale_rule(model, entry: dict) -> str:
+    """Why the stored rule ``entry`` does not belong to the networks ``model`` holds now ('' when
+    it does, or when the rule records no networks: rules fitted before session 43)."""
+    fitted = entry.get("provenance", {}).get("networks")
+    if not fitted:
+        return ""
+    now = network_fingerprint(model)
+    if now is None or now == list(fitted):
+        return ""
+    return (f"the verification rule of {rule_key(model)!r} was fitted for the networks {', '.join(fitted)}, "
+            f"and the model now holds {', '.join(now)}: refit it (python scripts/fit_verification_rule.py "
+            f"--model {model}, the command in its provenance)")
+
+
 def load_rule(model: str, path: str | Path | None = None) -> LogisticRule | None:
     """The fitted rule of network ``model`` (its name, or a model file's stem), or None (logged)
-    when :data:`RULES_FILE` (or ``path``) holds none for it."""
+    when :data:`RULES_FILE` (or ``path``) holds none for it. A rule fitted for other networks than
+    ``model`` holds now (:func:`stale_rule`) is used with a warning."""
     key, path, entry = _stored_rule(model, path)
     if entry is None:
         log.warning("no verification rule fitted for model %r in %s: the hand-set DecisionRule "
                     "coefficients are used (fit one: python scripts/fit_verification_rule.py --model %s)",
                     key, path, model)
         return None
+    stale = stale_rule(model, entry)
+    if stale:
+        log.warning("%s", stale)
     return LogisticRule.from_dict(entry)
 
 
@@ -307,11 +361,15 @@ def verification_helps(model: str, path: str | Path | None = None) -> tuple[bool
     records a compound-grouped cross-validation on real spectra (``provenance["real_grouped_cv"]``,
     written by ``scripts/fit_verification_rule.py --experimental-dir``) in which the verified decision's
     mean F1 and exact match are both at least the network's alone. Returns ``(helps, why)``, ``why`` a
-    sentence for the user; False (with the reason) when no rule or no such record exists.
+    sentence for the user; False (with the reason) when no rule or no such record exists, or when the
+    rule was fitted for other networks than ``model`` holds now (:func:`stale_rule`).
     """
     key, _, entry = _stored_rule(model, path)
     if entry is None:
         return False, f"no verification rule fitted for {key!r}"
+    stale = stale_rule(model, entry)
+    if stale:
+        return False, stale
     cv = entry.get("provenance", {}).get("real_grouped_cv")
     if not cv:
         return False, f"the rule of {key!r} records no cross-validation on real spectra"

@@ -449,6 +449,7 @@ __all__ = [
     "LoadedModel",
     "ModelNotFoundError",
     "atomic_save",
+    "member_files",
     "model_files",
     "read_info",
     "MODELS_DIR",

@@ -388,7 +388,7 @@ def _member(spec: str | Path, out_dir: Path, shipped: dict[str, Path]) -> RunSum
     recorded = read_info(path)["metadata"].get("runs") or []
     networks = member_files(path)
     if not 0 <= index < min(len(recorded), len(networks)):
-        raise ValueError(f"{spec!r}: {path} records {len(recorded)} runs and has {len(networks)} members")
+        raise ValueError(f"{spec!r}: {path} records {len(recorded)} run(s) and has {len(networks)} member(s)")
     if networks[index] is None:
         raise ValueError(f"{spec!r}: member {index} of {path} is stored inside it, not as a network file "
                          "that can be shipped again; ship it from its training run directory")

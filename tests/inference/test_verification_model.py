@@ -192,6 +192,43 @@ def test_verification_helps_only_when_grouped_cv_shows_it(tmp_path):
     assert verification_helps("nothing", path) == (False, "no verification rule fitted for 'nothing'")
 
 
+def test_a_rule_fitted_for_other_networks_is_named_and_not_the_default(tmp_path, caplog):
+    """A rule records the networks it was fitted for (file name and SHA-256 prefix per member); when the
+    model's networks are replaced later, loading it warns and `predict` no longer verifies by default."""
+    import torch
+
+    from eels_helpers.inference.verification_model import network_fingerprint
+    from eels_helpers.models import create_model
+    from eels_helpers.models.model_files import save_ensemble, save_model
+
+    def net(seed):
+        torch.manual_seed(seed)
+        return create_model("mlp", hidden=[8], dropout=0.0)
+
+    options = {"hidden": [8], "dropout": 0.0}
+    single = save_model(tmp_path / "m.pt", net(0), architecture="mlp", options=options)
+    pair = save_ensemble(tmp_path / "pair.pt", [single, single], member_files=["networks/a.pt", "networks/b.pt"])
+    fingerprint = network_fingerprint(pair)
+    assert [f.split(":")[0] for f in fingerprint] == ["a.pt", "b.pt"] and fingerprint[0] != ""
+    assert network_fingerprint(single) == [f"m.pt:{network_fingerprint(single)[0].split(':')[1]}"]
+    assert network_fingerprint(tmp_path / "missing.pt") is None
+    rules = tmp_path / "rules.json"
+    X, y, _ = _synthetic_rule(np.random.default_rng(3), 300)
+    base = fit_logistic(X, y, model="pair")
+    cv = {"spectra": 94, "splits": 5, "network": {"threshold": 0.6, "f1": 0.80, "exact_match": 0.50},
+          "verified": {"threshold": 0.3, "f1": 0.81, "exact_match": 0.55}}
+    save_rule(LogisticRule("pair", base.coefficients, base.intercept, base.mean, base.scale, 0.3,
+                           {"real_grouped_cv": cv, "networks": fingerprint}), rules)
+    assert verification_helps(pair, rules)[0]
+    save_ensemble(pair, [save_model(tmp_path / "n.pt", net(1), architecture="mlp", options=options), single],
+                  member_files=["networks/a.pt", "networks/b.pt"])      # member a replaced by other weights
+    helps, why = verification_helps(pair, rules)
+    assert not helps and "fitted for the networks" in why and "refit it" in why
+    with caplog.at_level(logging.WARNING):
+        assert load_rule(str(pair), rules) is not None
+    assert "fitted for the networks" in caplog.text
+
+
 def test_brief_text_counts_the_low_probability_neighbours_in_one_line():
     """With ``min_probability`` the rejected candidates below it are named in one closing line,
     not listed one by one; every candidate is still named exactly once."""

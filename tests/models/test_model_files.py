@@ -62,6 +62,7 @@ def test_a_single_network_can_refer_to_its_weights_file(tmp_path):
     assert ref.stat().st_size < 0.1 * inline.stat().st_size and (tmp_path / "networks" / "mlp.pt").is_file()
     loaded = checkpoints.load_model(ref)
     assert (loaded.architecture, loaded.threshold, loaded.metadata) == ("mlp", 0.3, {"card": 1})
+    assert checkpoints.member_files(ref) == [tmp_path / "networks" / "mlp.pt"]
     x = np.random.default_rng(3).random((8, 3072), dtype=np.float32)
     np.testing.assert_allclose(predict_proba(loaded.model, x), predict_proba(net, x), atol=1e-6)
     # an ensemble can share the same file

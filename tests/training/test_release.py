@@ -224,14 +224,27 @@ def test_a_shipped_member_is_kept_without_its_run_directory(runs, tmp_path, fake
     assert [r["run_dir"] for r in again.metadata["runs"]] == [str(work / "run0"), str(work / "run1")]
     for name, tensor in load_model(tmp_path / "out" / "networks" / "mlp-seed1-16.pt").model.state_dict().items():
         assert torch.equal(tensor, kept[name]), name
-    for bad, match in (("shipped:ensemble", "MODEL:INDEX"), ("shipped:ensemble:5", "records 2 runs"),
+    for bad, match in (("shipped:ensemble", "MODEL:INDEX"), ("shipped:ensemble:5", r"records 2 run\(s\)"),
                        ("shipped:nothing:0", "no model 'nothing'")):
         with pytest.raises((ValueError, FileNotFoundError), match=match):
             shipping.ship_models({"ensemble": [work / "run0", bad]}, tmp_path / "out", n_validation=8, n_test=8)
-    # members sharing one network file map by the members' order, not by a list of distinct files
-    shipping.ship_models({"twice": [work / "run0", work / "run0"]}, tmp_path / "out", n_validation=8, n_test=8)
-    shipping.ship_models({"again": ["shipped:twice:1"]}, tmp_path / "out", n_validation=8, n_test=8)
-    assert load_model(tmp_path / "out" / "again.pt").metadata["runs"][0]["run_dir"] == str(work / "run0")
+    # members sharing one network file map by the members' order, not by a list of distinct files: member 2
+    # of [run0, run0, run1] is run1's network (the deduplicated list put it at 1, under run0's record)
+    from eels_helpers.models.model_files import member_files, save_model
+
+    shutil.copytree(runs[1], work / "run1")
+    shipping.ship_models({"mixed": [work / "run0", work / "run0", work / "run1"]}, tmp_path / "out",
+                         n_validation=8, n_test=8)
+    shipping.ship_models({"again": ["shipped:mixed:1", "shipped:mixed:2"]}, tmp_path / "out", n_validation=8, n_test=8)
+    again = load_model(tmp_path / "out" / "again.pt")
+    assert [r["run_dir"] for r in again.metadata["runs"]] == [str(work / "run0"), str(work / "run1")]
+    assert [f.name for f in member_files(tmp_path / "out" / "again.pt")] == ["mlp-seed0-16.pt", "mlp-seed1-16.pt"]
+    # a member stored inside its model file cannot be shipped again by itself: said, not guessed
+    inline = load_model(tmp_path / "out" / "networks" / "mlp-seed0-16.pt")
+    save_model(tmp_path / "out" / "inline.pt", inline.model, architecture=inline.architecture,
+               options=inline.options, metadata={"runs": again.metadata["runs"][:1]})
+    with pytest.raises(ValueError, match="stored inside it"):
+        shipping.ship_models({"x": ["shipped:inline:0"]}, tmp_path / "out", n_validation=8, n_test=8)
 
 
 def test_the_script_maps_its_options_to_models(runs, tmp_path, fake_arrays):
