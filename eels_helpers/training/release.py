@@ -197,9 +197,11 @@ class Scorer:
     network is BatchNorm-recalibrated (on spectra of the simulator configuration it trained on),
     rounded through float16 and predicted once (cached), on simulated validation/test spectra of
     the paper's configuration (the paper's task) and, with ``experimental_dir``, on real spectra
-    (read once)."""
+    (read once). ``shipped``: run directory -> a shipped network file, used as it is (it was
+    recalibrated and float16-rounded when it shipped), for runs whose directory is gone."""
 
-    def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None):
+    def __init__(self, n_validation: int = 1024, n_test: int = 2048, experimental_dir: str | Path | None = None,
+                 shipped: Mapping[str, Path] | None = None):
         from eels_helpers.datasets.streaming import simulated_arrays
         from eels_helpers.evaluation.real_spectra import evaluation_set, manifest_inputs
 
@@ -212,7 +214,7 @@ class Scorer:
             manifest, description = evaluation_set(experimental_dir)
             self.experimental = (manifest, manifest_inputs(manifest), description)
         self._networks: dict[str, tuple] = {}     # run directory -> (network, p_val, p_test)
-        self.shipped: dict[str, Path] = {}         # run directory -> a shipped network file (already recalibrated)
+        self.shipped: dict[str, Path] = dict(shipped or {})
 
     def calibration_spectra(self, simulation: str, paper_fraction: float = 0.0) -> np.ndarray:
         """The BatchNorm recalibration spectra of a simulator configuration (cached); with
@@ -327,8 +329,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     out_dir = Path(out_dir)
     shipped: dict[str, Path] = {}
     runs = {name: [_member(r, out_dir, shipped) for r in run_dirs] for name, run_dirs in models.items()}
-    scorer = Scorer(n_validation, n_test, experimental_dir)
-    scorer.shipped = shipped
+    scorer = Scorer(n_validation, n_test, experimental_dir, shipped)
 
     out_dir.mkdir(parents=True, exist_ok=True)
     written: dict[str, Path] = {}
