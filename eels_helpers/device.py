@@ -88,7 +88,8 @@ def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -
         return torch.device("cpu")
     if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
         if not torch.cuda.is_available():
-            raise ValueError(f"device={name!r} was requested but torch.cuda.is_available() is False")
+            raise ValueError(f"device {name!r} was requested but CUDA cannot be used here: "
+                             f"{cuda_unavailable_reason()}; use the device 'cpu' (or 'auto')")
         return torch.device("cuda", local_rank) if name == "cuda" else torch.device(name)
     raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {device!r}")
 

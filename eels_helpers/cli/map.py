@@ -3,7 +3,7 @@
 ::
 
     eels-id map FILE --out DIR [--model NAME|PATH] [--threshold T] [--offset EV]
-                [--presence F] [--batch-size N] [--bf16] [--no-quantify]
+                [--presence F] [--batch-size N] [--precision auto|fp32|bf16|int8] [--no-quantify]
                 [--E0 KEV --alpha MRAD --beta MRAD] [--lowloss FILE] [--gos SRC]
                 [--verify [--verify-blocks N]] [--keep-twins] [--twin-neighbourhood N] [--keep-spikes]
                 [--keep-dead-channels] [--repair-gain-steps | --keep-gain-steps] [--keep-scattered]
@@ -79,7 +79,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="output folder (created; an earlier map's files in it are replaced or removed, "
                              "other files left alone)")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_channel_options, add_microscope_options, add_radioactive_option
+    from eels_helpers.cli import (
+        add_channel_options,
+        add_microscope_options,
+        add_precision_option,
+        add_radioactive_option,
+    )
 
     parser.add_argument("--model", default="ensemble",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -92,10 +97,11 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",
                         help="keep elements detected in more than this pixel fraction [0.01]")
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
-    parser.add_argument("--bf16", action="store_true", help="bfloat16 autocast")
-    parser.add_argument("--int8", action="store_true",
-                        help="CPU: int8 dynamic quantisation of the transformer Linear layers "
-                             "(ViT/CCT members; benchmarks/bench_mapping.py shows speed and scores)")
+    add_precision_option(parser)
+    parser.add_argument("--bf16", action="store_const", const="bf16", dest="precision",
+                        help="the same as --precision bf16")
+    parser.add_argument("--int8", action="store_const", const="int8", dest="precision",
+                        help="the same as --precision int8")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification (E0, alpha, beta then unused)")
@@ -128,7 +134,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import gain_steps_repaired, report_error, show_progress
+    from eels_helpers.cli import gain_steps_repaired, precision_bfloat16, report_error, show_progress
     from eels_helpers.inference.mapping import (
         map_elements,
         quantification_options,
@@ -165,8 +171,8 @@ def main(args: argparse.Namespace) -> int:
         if not args.no_quantify:     # E0, alpha, beta: known before the network pass
             microscope = _microscope(spectrum, args)
         mapping = map_elements(spectrum, args.model, args.threshold, args.presence,
-                               args.batch_size, args.offset, bfloat16=args.bf16,
-                               device=args.device, int8=args.int8, progress=show_progress(args),
+                               args.batch_size, args.offset, bfloat16=precision_bfloat16(args.precision),
+                               device=args.device, int8=args.precision == "int8", progress=show_progress(args),
                                keep_twins=args.keep_twins, twin_neighbourhood=args.twin_neighbourhood,
                                remove_spikes=not args.keep_spikes,
                                fill_dead_channels=not args.keep_dead_channels,
@@ -266,14 +272,14 @@ def _score_text(scores: dict) -> str:
 def _check_options(args) -> None:
     """The options' values, before any file is read (ValueError naming the option): --E0/--alpha/--beta
     as ``predict`` checks them (:func:`eels_helpers.cli.check_microscope_options`), the GOS source (opened
-    as the quantification and verification would), --verify-blocks, --twin-neighbourhood, --bf16 where
+    as the quantification and verification would), --verify-blocks, --twin-neighbourhood, --precision bf16 where
     bfloat16 is wrong (--threshold and --batch-size: their argparse types)."""
     from eels_helpers.cli import check_microscope_options
     from eels_helpers.inference.twin_resolution import check_neighbourhood
     from eels_helpers.physics.gos_tables import get_source, resolve_gos
 
     check_neighbourhood(args.twin_neighbourhood, "--twin-neighbourhood")
-    if args.bf16:      # refused where bfloat16 computes wrong numbers (eels_helpers.device.check_bfloat16)
+    if args.precision == "bf16":      # refused where bfloat16 is wrong (eels_helpers.device.check_bfloat16)
         from eels_helpers.device import check_bfloat16, resolve_device
 
         check_bfloat16(resolve_device(args.device))

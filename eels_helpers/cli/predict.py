@@ -64,7 +64,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
     from eels_helpers import shipped_model_names
-    from eels_helpers.cli import add_channel_options, add_microscope_options, add_radioactive_option
+    from eels_helpers.cli import (
+        add_channel_options,
+        add_microscope_options,
+        add_precision_option,
+        add_radioactive_option,
+    )
 
     parser.add_argument("--model", default="default",
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
@@ -81,10 +86,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "matplotlib writes: .png, .pdf, .svg, ...; none: .png)")
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
-    parser.add_argument("--precision", choices=("auto", "fp32", "bf16", "int8"), default="auto",
-                        help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and "
-                             "slower elsewhere; auto picks it only there; int8: CPU, dynamically "
-                             "quantised transformer Linear layers (ViT/CCT; see benchmarks/bench_mapping.py) [auto]")
+    add_precision_option(parser)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="confirm or reject each candidate by a model fit of the measured window "
@@ -99,12 +101,20 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     add_radioactive_option(parser)
     parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
-                             "neighbours) are tested [0.05]")
+                             "neighbours) are tested; rejected neighbours below P are counted in one "
+                             "line (--json lists each) [0.05]")
     add_microscope_options(parser, prefix="verification: ")
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.cli import _one_line, check_microscope_options, gain_steps_repaired, report_error, show_progress
+    from eels_helpers.cli import (
+        _one_line,
+        check_microscope_options,
+        gain_steps_repaired,
+        precision_bfloat16,
+        report_error,
+        show_progress,
+    )
     from eels_helpers.device import check_bfloat16, resolve_device
     from eels_helpers.inference.cautions import format_cautions
     from eels_helpers.inference.predict import predict
@@ -144,7 +154,7 @@ def main(args: argparse.Namespace) -> int:
     for path in files:
         try:
             (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
-                              bfloat16={"auto": "auto", "fp32": False, "bf16": True, "int8": False}[args.precision],
+                              bfloat16=precision_bfloat16(args.precision),
                               int8=args.precision == "int8",
                               device=device, progress=show_progress(args), keep_twins=args.keep_twins,
                               remove_spikes=not args.keep_spikes,
@@ -175,8 +185,7 @@ def main(args: argparse.Namespace) -> int:
                 from eels_helpers.inference.verification_rules import format_verification
 
                 emit(f"  verified: {', '.join(check.verified) or 'none'}")
-                emit(format_verification(check, indent="    ",
-                                         min_probability=args.candidate_threshold if by_default else None))
+                emit(format_verification(check, indent="    ", min_probability=args.candidate_threshold))
             text = format_cautions(_cautions(pred, check))
             if text:
                 emit(text)
@@ -209,7 +218,8 @@ def main(args: argparse.Namespace) -> int:
             out = plot_verifications(checks, plot, [Path(p.source).name for p, c in results if c is not None])
         else:
             out = plot_predictions([p for p, _ in results], plot)
-        print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
+        if not getattr(args, "quiet", False):
+            print(f"plot saved to {out}", file=sys.stderr if args.json else sys.stdout)
     return status
 
 

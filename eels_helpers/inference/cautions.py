@@ -76,7 +76,8 @@ class Caution:
             return f"edges only one of them has, in the measured window: {named(inside)}"
         lo, hi = self.window_eV
         return (f"no edge that only one of them has lies in the measured {lo:.0f}-{hi:.0f} eV: only the shapes "
-                f"at these onsets tell them apart; a window reaching {named(self.telling)} would")
+                f"at these onsets tell them apart here (edges only one of them has, outside this window: "
+                f"{named(self.telling)})")
 
     def to_dict(self) -> dict:
         d = asdict(self)

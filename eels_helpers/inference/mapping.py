@@ -202,7 +202,7 @@ def quantification_options(si) -> dict:
 # --------------------------------------------------------------------------- network maps
 def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = None,
                  presence: float = PRESENCE_FRACTION, batch_size: int = 256,
-                 offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool = False,
+                 offset_eV: float = 0.0, *, energy_eV=None, bfloat16: bool | str = False,
                  device: str = "cpu", int8: bool = False, progress: bool = False,
                  keep_twins: bool = False, twin_neighbourhood: int = TWIN_NEIGHBOURHOOD,
                  remove_spikes: bool = True, fill_dead_channels: bool = True,
@@ -245,8 +245,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     energy_eV : numpy.ndarray, optional
         Energy axis in eV, shape ``(C,)``, of an array ``data``; may be omitted when the
         array already has 3072 channels at 0..3071 eV.
-    bfloat16 : bool, default False
-        Run the network under bfloat16 autocast.
+    bfloat16 : bool or "auto", default False
+        Run the network under bfloat16 autocast; ``"auto"`` only where it is faster and computes
+        right (:func:`eels_helpers.device.fast_bfloat16`), as ``predict``.
     device : str, default "cpu"
         ``"auto"``, ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     int8 : bool, default False
@@ -337,6 +338,10 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     spectrum = as_spectrum(data, energy_eV)
     check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
     device = resolve_device(device)
+    if bfloat16 == "auto":        # as predict: only where it is faster and computes right
+        from eels_helpers.device import fast_bfloat16
+
+        bfloat16 = fast_bfloat16(device)
     loaded = _as_loaded(model, device)
     if threshold is None:
         threshold = loaded.threshold if loaded.threshold is not None else MAPPING_THRESHOLD

@@ -11,7 +11,7 @@ import numpy as np
 if TYPE_CHECKING:
     from eels_helpers.inference.predict import Prediction
 
-__all__ = ["draw_prediction", "plot_predictions", "save_figure"]
+__all__ = ["draw_prediction", "edge_labels", "plot_predictions", "save_figure"]
 
 
 def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str] | None = None,
@@ -37,17 +37,19 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
     lo, hi = (int(nz[0]), int(nz[-1])) if nz.size else (75, 3071)
     pad = max(5, (hi - lo) // 20)
     energy = np.arange(spectrum.size)
-    ax.plot(energy, spectrum, lw=0.8, color="k")
+    measured = np.where((energy >= lo) & (energy <= hi), spectrum, np.nan)   # no line through the zero padding
+    ax.plot(energy, measured, lw=0.8, color="k")
     ax.set_xlim(max(lo - pad, 0), min(hi + pad, 3071))
     for k, symbol in enumerate(pred.detected):
         colour = colours[k % len(colours)]
         for fam in families_of(symbol):
-            for sub in fam.major:  # the edges' main onsets (e.g. L3, L2; M5, M4)
-                onset = fam.onset_of(sub)
+            onsets = [(fam.onset_of(sub), sub) for sub in fam.major]   # main onsets (e.g. L3, L2; M5, M4)
+            for onset, label in edge_labels(symbol, onsets, min_gap_eV=(hi - lo + 2 * pad) / 120):
                 if lo - pad <= onset <= hi + pad:
                     ax.axvline(onset, color=colour, lw=0.9, ls="--")
-                    ax.text(onset, 1.02, f"{symbol} {sub}", rotation=90, color=colour,
-                            fontsize=7, ha="right", va="bottom", transform=ax.get_xaxis_transform())
+                    if label:
+                        ax.text(onset, 1.02, label, rotation=90, color=colour, fontsize=7, ha="right",
+                                va="bottom", transform=ax.get_xaxis_transform())
     if title is None:
         title = Path(pred.source).name if pred.source else "spectrum"
         if pred.is_spectrum_image:
@@ -75,9 +77,32 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
         return "tab:orange" if symbol in truth else "tab:gray"
 
     bar.barh([ELEMENTS[i] for i in order], score[order], color=[colour_of(ELEMENTS[i]) for i in order])
+    set_aside = {d.dropped: "twin dropped" for d in pred.twins} | {s: "withheld" for s in pred.withheld}
+    for row, i in enumerate(order):     # above the threshold but not reported: say why on the bar
+        if ELEMENTS[i] in set_aside:
+            bar.text(0.02, row, set_aside[ELEMENTS[i]], fontsize=6, va="center", ha="left", color="white")
     bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
     bar.set_xlim(0, 1)
     bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")
+
+
+def edge_labels(symbol: str, onsets: Sequence[tuple[float, str]], min_gap_eV: float) -> list[tuple[float, str]]:
+    """(onset eV, label) for marking an element's edges: ``onsets`` (eV, subshell name), K1 named
+    K, and the subshells of a run of onsets each within ``min_gap_eV`` of the previous one labelled
+    once, at the lowest onset (Ce N5 and N4 -> "Ce N4,5"; the others get an empty label: a line
+    without text)."""
+    out, run = [], []
+    for onset, sub in sorted(onsets) + [(np.inf, "")]:
+        if run and onset - run[-1][0] >= min_gap_eV:
+            names = list(dict.fromkeys("K" if s == "K1" else s for _, s in run))    # in onset order
+            same_shell = len({n[0] for n in names}) == 1
+            joined = (names[0][0] + ",".join(sorted((n[1:] for n in names), key=lambda d: (len(d), d)))
+                      if same_shell else ", ".join(names))
+            joined = names[0] if len(names) == 1 else joined
+            out += [(run[0][0], f"{symbol} {joined}")] + [(o, "") for o, _ in run[1:]]
+            run = []
+        run.append((onset, sub))
+    return out
 
 
 def plot_predictions(preds: Sequence[Prediction], path: str | Path, top: int = 8) -> Path:

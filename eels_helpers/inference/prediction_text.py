@@ -30,8 +30,9 @@ NEGATIVE_FRACTION_NOTE = 0.5
 def format_prediction(pred: Prediction, top: int = 5) -> str:
     """Human-readable lines for one prediction."""
     name = Path(pred.source).name if pred.source else "spectrum"
-    if pred.note:
-        return f"{name}: no element: {pred.note}"
+    if pred.note:      # "no identifiable edge: ..." says it already; a window without edges gets "no element"
+        return f"{name}: {pred.note}" if pred.note.startswith("no identifiable edge") else \
+            f"{name}: no element: {pred.note}"
     twins = "".join(f"\n  {d.describe()}" for d in pred.twins)
     return (_format_detected(pred, name, top) + twins + _image_lines(pred) + _withheld_lines(pred) + _splice_line(pred)
             + _saturation_line(pred) + _spike_line(pred) + _dead_line(pred) + _step_line(pred))
@@ -40,18 +41,36 @@ def format_prediction(pred: Prediction, top: int = 5) -> str:
 def input_notes(pred: Prediction) -> list[str]:
     """Notes on the input itself: more than :data:`NEGATIVE_FRACTION_NOTE` of the counts in the
     network's window negative (a background- or mean-subtracted spectrum, not the raw counts the
-    networks were trained on)."""
+    networks were trained on); a measured window narrower than the narrowest the simulator makes
+    (:func:`training_window_margins_eV`)."""
     from eels_helpers.inference.preprocess import window_channels
 
     if pred.spectrum is None:
         return []
     energy, data = window_channels(pred.spectrum, pred.offset_eV)
+    notes = []
+    width, (before, after) = (float(energy[-1] - energy[0]) if data.size else 0.0), training_window_margins_eV()
+    if data.size and width < before + after:
+        notes.append(f"the spectrum covers only {width:.0f} eV of the networks' window ({energy[0]:.0f}-"
+                     f"{energy[-1]:.0f} eV), narrower than any training spectrum ({before + after:.0f} eV: an edge "
+                     f"at least {before:.0f} eV after the start and {after:.0f} eV before the end): the elements "
+                     "named are a guess")
     negative = float(np.mean(data < 0)) if data.size else 0.0
-    if negative <= NEGATIVE_FRACTION_NOTE:
-        return []
-    return [f"{100 * negative:.0f} % of the counts between {energy[0]:.0f} and {energy[-1]:.0f} eV are negative: a "
-            "background- or mean-subtracted spectrum? The networks read raw counts (a positive background), so the "
-            "elements named may be wrong"]
+    if negative > NEGATIVE_FRACTION_NOTE:
+        notes.append(f"{100 * negative:.0f} % of the counts between {energy[0]:.0f} and {energy[-1]:.0f} eV are "
+                     "negative: a background- or mean-subtracted spectrum? The networks read raw counts (a positive "
+                     "background), so the elements named may be wrong")
+    return notes
+
+
+def training_window_margins_eV() -> tuple[float, float]:
+    """(before, after) eV: a simulated training spectrum's edges lie at least ``before`` after its
+    start and ``after`` before its end (``SimulationConfig.margin_before_eV``, ``margin_after_eV``:
+    10 and 25 eV in every named configuration), so no training window is narrower than their sum."""
+    from eels_helpers.simulation.config import SimulationConfig
+
+    config = SimulationConfig()
+    return float(config.margin_before_eV), float(config.margin_after_eV)
 
 
 def image_decision_lines(image: MappingResult, keep_scattered_option: str = "") -> list[str]:
@@ -168,7 +187,11 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
     probs = pred.probabilities
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
-    others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" for i in order if ELEMENTS[i] not in pred.detected)
+    set_aside = {d.dropped: "dropped by the twin resolver" for d in pred.twins}
+    set_aside |= {s: "withheld: no stable isotope" for s in pred.withheld}
+    others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" + (f" ({set_aside[ELEMENTS[i]]})" if ELEMENTS[i] in set_aside
+                                                          else "")
+                       for i in order if ELEMENTS[i] not in pred.detected)
     nothing = ("no element reported (only elements without a stable isotope reached the threshold)" if pred.withheld
                else f"no identifiable edge (no element above the threshold {pred.threshold:.2f})")
     line = f"{name}: {found or nothing}"

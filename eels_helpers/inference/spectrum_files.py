@@ -142,9 +142,13 @@ def check_overlap(energy_eV: np.ndarray, where: Any = "spectrum", offset_eV: flo
     lo, hi = float(np.min(e)), float(np.max(e))
     if hi < WINDOW_EV[0] or lo > WINDOW_EV[1]:
         shift = f" after the {offset_eV:+g} eV offset correction" if offset_eV else ""
+        hint = ""
+        if 0 <= lo and hi < WINDOW_EV[0] and WINDOW_EV[0] <= 1000 * hi and 1000 * lo <= WINDOW_EV[1]:
+            hint = (f"; if the energies are in keV ({1000 * lo:.0f}-{1000 * hi:.0f} eV), give them in eV "
+                    "or name the axis's units keV")
         raise SpectrumFileError(
-            f"{where}: energy range {lo:.1f}-{hi:.1f} eV{shift} has no overlap with the "
-            f"{WINDOW_EV[0]:.0f}-{WINDOW_EV[1]:.0f} eV window the networks see"
+            f"{where}: energy range {lo:.1f} to {hi:.1f} eV{shift} has no overlap with the "
+            f"{WINDOW_EV[0]:.0f}-{WINDOW_EV[1]:.0f} eV window the networks see{hint}"
         )
 
 
@@ -261,7 +265,10 @@ def _read_rsciio(path: Path, fmt: str, signal_index: int | None) -> Spectrum:
         with rsciio_logs(path):
             signals = reader(str(path))
     except Exception as err:  # rosettasciio raises many types for corrupt files
-        raise SpectrumFileError(f"{path}: rosettasciio could not read it as {fmt}: {err}") from err
+        size = path.stat().st_size
+        what = ("the file is empty (0 bytes)" if size == 0 else
+                f"not a valid {fmt} file, or truncated ({size:,} bytes)")
+        raise SpectrumFileError(f"{path}: {what}; rosettasciio could not read it as {fmt}: {err}") from err
     if isinstance(signals, dict):
         signals = [signals]
     if not signals:

@@ -10,6 +10,8 @@ from typing import Sequence
 
 import numpy as np
 
+from eels_helpers.inference.prediction_figures import edge_labels
+
 __all__ = ["draw_verification", "plot_verifications"]
 
 _COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
@@ -35,11 +37,14 @@ def draw_verification(ax, side, result, title: str = "") -> None:
             ev = result.evidence[el]
             ax.fill_between(E, result.background, result.background + result.contributions[el],
                             color=colour, alpha=0.35, lw=0, label=f"{el} ({ev.significance:.0f} sigma)")
-            for edge in ev.edges_in_window:          # "Fe L3 708 eV"
-                onset = float(edge.split()[-2]) + (ev.shift_eV if np.isfinite(ev.shift_eV) else 0.0)
+            shift = ev.shift_eV if np.isfinite(ev.shift_eV) else 0.0
+            # each edge as "Fe L3 708 eV"
+            onsets = [(float(edge.split()[-2]) + shift, edge.split()[1]) for edge in ev.edges_in_window]
+            for onset, label in edge_labels(el, onsets, min_gap_eV=(E[-1] - E[0]) / 120):
                 ax.axvline(onset, color=colour, lw=0.8, ls=":")
-                ax.text(onset, 1.01, " ".join(edge.split()[:2]), rotation=90, color=colour, fontsize=7,
-                        ha="right", va="bottom", transform=ax.get_xaxis_transform())
+                if label:
+                    ax.text(onset, 1.01, label, rotation=90, color=colour, fontsize=7,
+                            ha="right", va="bottom", transform=ax.get_xaxis_transform())
         ax.set_xlim(E[0], E[-1])
         ax.set_ylim(min(0.0, float(np.min(y))), float(np.max(y)) * 1.05)
         ax.legend(fontsize=7, loc="upper right")

@@ -202,7 +202,7 @@ def decide(result, rule: DecisionRule | None = None, threshold: float = 0.5):
         if ev.status != "fitted":
             net = p is not None and p >= threshold
             ev.verified = net
-            ev.reason = (f"{ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): cannot be "
+            ev.reason = (f"{_status_text(ev, result)}: cannot be "
                          f"tested; the network's call ({'kept' if net else 'not detected'}) stands")
             continue
         z = rule.score(p, ev.significance, ev.fit_improvement)
@@ -265,7 +265,7 @@ def _decide_logistic(result, logistic, threshold: float, min_significance: float
         net = p is not None and p >= threshold
         head = f"combined probability {qi:.2f} {'>=' if ev.verified else '<'} {t:.2f}"
         if ev.status != "fitted":
-            ev.reason = (f"{head}; {ev.status} ({', '.join(ev.edges_outside) or 'no edge family'}): "
+            ev.reason = (f"{head}; {_status_text(ev, result)}: "
                          "cannot be tested, from the network's probability alone")
             continue
         numbers = evidence_numbers(ev, result)
@@ -305,6 +305,16 @@ def _decide_fitted(ev, result, rule, numbers: str) -> None:
                                          f"{100 * ev.edge_fraction:.0f} % of its signal); {numbers}")
     else:
         ev.verified, ev.reason = True, (rescued + numbers if rescued else f"confirmed by the fit; {numbers}")
+
+
+def _status_text(ev, result) -> str:
+    """Why a candidate was not fitted, in words: its status, the fitted window for "no edge in
+    window" (a file's window less the low-loss and margins, which the user may not expect), and the
+    edges it has outside."""
+    status = ev.status
+    if status == "no edge in window" and result.window_eV is not None:
+        status = f"no edge in the fitted window {result.window_eV[0]:.0f}-{result.window_eV[1]:.0f} eV"
+    return f"{status} ({', '.join(ev.edges_outside) or 'no edge family'})"
 
 
 def format_verification(result, indent: str = "  ", min_probability: float | None = None) -> str:

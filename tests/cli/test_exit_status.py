@@ -166,8 +166,27 @@ def test_bfloat16_where_it_computes_wrong_numbers_is_a_usage_error(tmp_path, mon
     err = capsys.readouterr().err
     _one_error_line(err, "predict")
     assert len(err.splitlines()) == 1 and "wrong numbers on this cpu" in err
-    assert _status(["map", files[0], "--bf16", "--device", "cpu", "--out", str(tmp_path / "out")]) == 2
-    _one_error_line(capsys.readouterr().err, "map")
+    for precision in (["--precision", "bf16"], ["--bf16"]):     # map takes predict's option; --bf16 its alias
+        assert _status(["map", files[0], *precision, "--device", "cpu", "--out", str(tmp_path / "out")]) == 2
+        _one_error_line(capsys.readouterr().err, "map")
+
+
+def test_map_and_predict_share_the_precision_option():
+    import argparse
+
+    from eels_helpers.cli import map as map_cli
+    from eels_helpers.cli import predict as predict_cli
+
+    for module in (map_cli, predict_cli):
+        parser = argparse.ArgumentParser()
+        module.configure_parser(parser)
+        needed = ["x.dm4", "--out", "d"] if module is map_cli else ["x.dm4"]
+        assert parser.parse_args(needed).precision == "auto"
+        assert parser.parse_args(needed + ["--precision", "int8"]).precision == "int8"
+    parser = argparse.ArgumentParser()
+    map_cli.configure_parser(parser)
+    assert parser.parse_args(["x", "--out", "d", "--int8"]).precision == "int8"
+    assert parser.parse_args(["x", "--out", "d", "--bf16"]).precision == "bf16"
 
 
 def test_predict_checks_the_verification_options_without_verify(tmp_path, capsys):

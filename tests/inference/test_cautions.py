@@ -62,6 +62,7 @@ def test_a_caution_names_the_edges_that_would_tell_the_two_apart():
     (short,) = neighbour_cautions(["Ba", "Co"], {"Ba": 0.9, "Co": 0.95}, window_eV=(400.0, 1000.0))
     assert ("Ba M3", ba_m3, False) in short.telling and not any(inside for *_, inside in short.telling)
     assert "measured 400-1000 eV" in short.message() and f"Ba M3 {ba_m3:.0f} eV" in short.message()
+    assert short.message().endswith(")") and "outside this window: Co M2,3 60 eV, Ba M3" in short.message()
     (long,) = neighbour_cautions(["Ba", "Co"], {"Ba": 0.9, "Co": 0.95}, window_eV=(400.0, 1200.0))
     assert ("Ba M3", ba_m3, True) in long.telling and all(inside for *_, inside in long.telling)
     assert "in the measured window: Ba M3" in long.message()

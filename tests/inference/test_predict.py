@@ -179,6 +179,21 @@ def test_format_prediction():
     assert empty.startswith("c.msa: no identifiable edge (no element above the threshold 0.30)")
 
 
+def test_the_next_most_probable_say_why_an_element_above_the_threshold_was_set_aside():
+    """An element above the threshold that the twin resolver dropped, or that was withheld (Tc, Pm),
+    appears among the next most probable ones with a note, not as a bare higher probability."""
+    from eels_helpers.inference.twin_resolution import TwinDecision
+
+    probs = np.zeros(80, np.float32)
+    for s, v in (("N", 0.83), ("Sc", 0.98), ("Pm", 0.9), ("B", 0.2)):
+        probs[ELEMENTS.index(s)] = v
+    pred = Prediction("a/bn.msa", probs, 0.7, ("N",), twins=(TwinDecision(("N", "Sc"), "N", "Sc", 0.8),),
+                      withheld={"Pm": 0.9})
+    head = format_prediction(pred).split("\n")[0]
+    assert head.startswith("bn.msa: N (0.83)   [next: Sc 0.98 (dropped by the twin resolver), "
+                           "Pm 0.90 (withheld: no stable isotope), B 0.20")
+
+
 # ----------------------------------------------------------------------------- CLI
 
 
@@ -430,6 +445,26 @@ def test_a_window_without_edge_family_says_so_instead_of_naming_an_element(capsy
     assert predict(wide, _SaysBa(), threshold=0.5, device="cpu")[0].detected == ("Ba",)
 
 
+def test_a_window_narrower_than_any_training_spectrum_gets_a_note(tiny, tmp_path, capsys):
+    from eels_helpers.inference.prediction_text import training_window_margins_eV
+    from eels_helpers.simulation.config import NAMED_CONFIGS, named_config
+
+    before, after = training_window_margins_eV()
+    assert all(named_config(n).margin_before_eV + named_config(n).margin_after_eV == before + after
+               for n in NAMED_CONFIGS)
+    _, path = tiny
+    energy = 395.0 + 3.0 * np.arange(5)                       # 12 eV
+    write_msa(tmp_path / "five.msa", energy, np.array([1000.0, 990, 2500, 2400, 2300]))
+    assert cli_main(["predict", str(tmp_path / "five.msa"), "--model", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"covers only 12 eV of the networks' window (395-407 eV), narrower than any training spectrum " \
+           f"({before + after:.0f} eV" in out
+    wide = 395.0 + np.arange(200.0)
+    write_msa(tmp_path / "wide.msa", wide, 1e4 * (wide / 395.0) ** -3)
+    assert cli_main(["predict", str(tmp_path / "wide.msa"), "--model", str(path)]) == 0
+    assert "covers only" not in capsys.readouterr().out
+
+
 def test_the_cli_fails_on_an_empty_file_with_one_line(tmp_path, capsys):
     energy = np.arange(300.0, 800.0, 1.0)
     write_msa(tmp_path / "empty.msa", energy, np.zeros(energy.size))
@@ -462,6 +497,10 @@ def test_cli_plot_path_is_checked_before_the_prediction_and_the_written_path_pri
     write_msa(tmp_path / "fe.msa", energy, _fe_spectrum(energy) * 1e4)
     assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--plot", str(tmp_path / "noext")]) == 0
     assert f"plot saved to {tmp_path / 'noext.png'}" in capsys.readouterr().out
+    assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--plot", str(tmp_path / "q.png"),
+                     "-q"]) == 0      # --quiet: the prediction, not the informational line
+    out = capsys.readouterr().out
+    assert "fe.msa:" in out and "plot saved" not in out and (tmp_path / "q.png").is_file()
     assert (tmp_path / "noext.png").stat().st_size > 10_000 and not (tmp_path / "noext").exists()
 
 

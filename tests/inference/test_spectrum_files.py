@@ -206,10 +206,26 @@ def test_text_errors(tmp_path):
     (tmp_path / "far.csv").write_text("".join(f"{4000 + i},1\n" for i in range(10)))
     with pytest.raises(SpectrumFileError, match="no overlap with the 75-3071 eV"):
         read_spectrum(tmp_path / "far.csv")
+    (tmp_path / "kev.csv").write_text("".join(f"{0.3 + 0.001 * i:.3f},1\n" for i in range(500)))
+    with pytest.raises(SpectrumFileError, match=r"0\.3 to 0\.8 eV .*in keV \(300-799 eV\)"):
+        read_spectrum(tmp_path / "kev.csv")
+    (tmp_path / "neg.csv").write_text("".join(f"{-500 + i},1\n" for i in range(50)))
+    with pytest.raises(SpectrumFileError, match=r"range -500\.0 to -451\.0 eV has no overlap") as err:
+        read_spectrum(tmp_path / "neg.csv")
+    assert "keV" not in str(err.value)
     (tmp_path / "low.csv").write_text("".join(f"{i},1\n" for i in range(50)))
-    with pytest.raises(SpectrumFileError, match="0.0-49.0 eV"):
+    with pytest.raises(SpectrumFileError, match="0.0 to 49.0 eV"):
         read_spectrum(tmp_path / "low.csv")
     assert read_spectrum(tmp_path / "low.csv", check_window=False).n_channels == 50
+
+
+def test_empty_or_truncated_gatan_file_is_named_so(tmp_path):
+    (tmp_path / "empty.dm3").write_bytes(b"")
+    with pytest.raises(SpectrumFileError, match=r"empty\.dm3: the file is empty \(0 bytes\)"):
+        read_spectrum(tmp_path / "empty.dm3")
+    (tmp_path / "text.dm4").write_text("400 1\n401 2\n" * 50)
+    with pytest.raises(SpectrumFileError, match=r"text\.dm4: not a valid digitalmicrograph file, or truncated"):
+        read_spectrum(tmp_path / "text.dm4")
 
 
 def test_missing_file_and_unsupported_extension(tmp_path):
