@@ -175,6 +175,13 @@ def check_bfloat16(device: "str | torch.device") -> None:
         raise ValueError(f"{fault}: use float32 (--precision fp32 for predict and train; map without --bf16)")
 
 
+def use_bfloat16(choice: "bool | str", device: "str | torch.device" = "cpu") -> bool:
+    """Whether to run under bfloat16 autocast: ``choice`` True / False as given, ``"auto"`` where it is
+    faster and computes right (:func:`fast_bfloat16`); the one reading of ``bfloat16="auto"`` of
+    ``predict``, ``map_elements`` and the real-spectrum evaluation."""
+    return fast_bfloat16(device) if choice == "auto" else bool(choice)
+
+
 def fast_bfloat16(device: "str | torch.device" = "cpu") -> bool:
     """True where bfloat16 autocast is faster than float32 and computes right: a CUDA device of
     compute capability >= 8.0, or a CPU with native bfloat16 (:func:`cpu_has_native_bf16`); False

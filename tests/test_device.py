@@ -104,9 +104,16 @@ def test_resolve_precision(monkeypatch):
     assert dev.resolve_precision("auto", "cuda") == "fp16"      # emulated bf16 does not count as fast
 
 
+def test_use_bfloat16_reads_auto_as_fast_bfloat16(monkeypatch):
+    for fast in (True, False):
+        monkeypatch.setattr(dev, "fast_bfloat16", lambda device="cpu", fast=fast: fast)
+        assert dev.use_bfloat16("auto", "cpu") is fast
+        assert dev.use_bfloat16(True, "cpu") is True and dev.use_bfloat16(False, "cpu") is False
+
+
 def test_training_and_inference_use_this_module():
     import eels_helpers.inference.predict as predict
     import eels_helpers.training.loop as loop
 
-    assert predict.resolve_device is dev.resolve_device and predict.fast_bfloat16 is dev.fast_bfloat16
+    assert predict.resolve_device is dev.resolve_device and predict.use_bfloat16 is dev.use_bfloat16
     assert loop.resolve_device is dev.resolve_device and loop.resolve_precision is dev.resolve_precision

@@ -63,8 +63,9 @@ EXPECTED_ERRORS = (ValueError, OSError, RuntimeError, ImportError, MemoryError)
 PRECISION_CHOICES = ("auto", "fp32", "bf16", "int8")
 
 
-def add_precision_option(parser: argparse.ArgumentParser) -> None:
-    """``--precision auto|fp32|bf16|int8`` (default auto), shared by ``predict`` and ``map``."""
+def add_precision_option(parser) -> None:
+    """``--precision auto|fp32|bf16|int8`` (default auto), shared by ``predict`` and ``map`` (``parser``:
+    an argparse parser or argument group)."""
     parser.add_argument("--precision", choices=PRECISION_CHOICES, default="auto",
                         help="bf16 autocast is 5-7x faster on GPUs and CPUs with AMX/AVX512-BF16 and slower "
                              "elsewhere; auto picks it only there, and only where it computes right; int8: CPU, "

@@ -97,11 +97,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",
                         help="keep elements detected in more than this pixel fraction [0.01]")
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
-    add_precision_option(parser)
-    parser.add_argument("--bf16", action="store_const", const="bf16", dest="precision",
-                        help="the same as --precision bf16")
-    parser.add_argument("--int8", action="store_const", const="int8", dest="precision",
-                        help="the same as --precision int8")
+    precision = parser.add_mutually_exclusive_group()      # one choice: no silent "last one wins"
+    add_precision_option(precision)
+    precision.add_argument("--bf16", action="store_const", const="bf16", dest="precision",
+                           help="the same as --precision bf16")
+    precision.add_argument("--int8", action="store_const", const="int8", dest="precision",
+                           help="the same as --precision int8")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification (E0, alpha, beta then unused)")
@@ -369,7 +370,12 @@ def _verify(spectrum, mapping, args):
     from eels_helpers.cli import gain_steps_repaired
     from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.inference.verification_model import fit_settings
-    from eels_helpers.inference.verification_rules import DecisionRule, format_verification, verify_regions
+    from eels_helpers.inference.verification_rules import (
+        CANDIDATE_THRESHOLD,
+        DecisionRule,
+        format_verification,
+        verify_regions,
+    )
 
     try:
         config = VerifyConfig(**fit_settings(str(args.model)), E0_keV=args.E0, alpha_mrad=args.alpha,
@@ -385,7 +391,7 @@ def _verify(spectrum, mapping, args):
     n_ok = sum(not isinstance(r, str) for _, r in checked["regions"])
     print(f"verified (summed spectrum and {n_ok} of {len(checked['regions'])} blocks): "
           f"{', '.join(checked['verified']) or 'none'}")
-    print(format_verification(checked["summed"]))
+    print(format_verification(checked["summed"], min_probability=CANDIDATE_THRESHOLD))
     return checked
 
 

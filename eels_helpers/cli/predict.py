@@ -99,10 +99,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(default: the twin resolver keeps the one the spectrum's near-edge shape favours)")
     add_channel_options(parser)
     add_radioactive_option(parser)
-    parser.add_argument("--candidate-threshold", type=float, default=0.05, metavar="P",
+    from eels_helpers.inference.verification_rules import CANDIDATE_THRESHOLD
+
+    parser.add_argument("--candidate-threshold", type=float, default=CANDIDATE_THRESHOLD, metavar="P",
                         help="verification: probabilities >= P (and their commonly confused "
                              "neighbours) are tested; rejected neighbours below P are counted in one "
-                             "line (--json lists each) [0.05]")
+                             f"line (--json lists each) [{CANDIDATE_THRESHOLD:g}]")
     add_microscope_options(parser, prefix="verification: ")
 
 

@@ -343,7 +343,7 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
     again when several models are evaluated); ``use_offsets`` is then already applied.
     progress: a progress bar (stderr) over the files read.
     """
-    from eels_helpers.device import fast_bfloat16, resolve_device
+    from eels_helpers.device import resolve_device, use_bfloat16
     from eels_helpers.inference.predict import _as_loaded, predict, run_model
     from eels_helpers.inference.spectrum_files import read_spectrum
 
@@ -358,7 +358,7 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
         bf16 = predict_options.get("bfloat16", False)
         return run_model(_as_loaded(model, device), inputs, device=device,
                          batch_size=predict_options.get("batch_size", 256),
-                         bfloat16=fast_bfloat16(device) if bf16 == "auto" else bool(bf16))
+                         bfloat16=use_bfloat16(bf16, device))
     paths = list(manifest["path"])
     if progress:
         from tqdm.auto import tqdm

@@ -319,7 +319,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     quantify_map : model-based quantification of the kept elements.
     eels_helpers.inference.predict.predict : element identification of single spectra.
     """
-    from eels_helpers.device import resolve_device
+    from eels_helpers.device import resolve_device, use_bfloat16
     from eels_helpers.inference.image_blocks import probabilities_in_blocks
     from eels_helpers.inference.image_decision import decide_image
     from eels_helpers.inference.memory import check_memory
@@ -338,10 +338,7 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     spectrum = as_spectrum(data, energy_eV)
     check_memory(int(np.prod(spectrum.navigation_shape)), spectrum.data.shape[-1], spectrum.name)
     device = resolve_device(device)
-    if bfloat16 == "auto":        # as predict: only where it is faster and computes right
-        from eels_helpers.device import fast_bfloat16
-
-        bfloat16 = fast_bfloat16(device)
+    bfloat16 = use_bfloat16(bfloat16, device)      # "auto": as predict, only where faster and right
     loaded = _as_loaded(model, device)
     if threshold is None:
         threshold = loaded.threshold if loaded.threshold is not None else MAPPING_THRESHOLD

@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from eels_helpers.device import check_bfloat16, fast_bfloat16, resolve_device
+from eels_helpers.device import check_bfloat16, resolve_device, use_bfloat16
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
 # the paper's 1 % pixel criterion and map's decision options: one definition
@@ -496,7 +496,7 @@ def predict(
     if int8 and str(device).startswith("cuda"):      # refused before asking for the GPU
         raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
     device = resolve_device(device)
-    use_bf16 = fast_bfloat16(device) if bfloat16 == "auto" else bool(bfloat16)
+    use_bf16 = use_bfloat16(bfloat16, device)
     if int8 and device.type == "cuda":
         raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
     loaded = _as_loaded(model, device)

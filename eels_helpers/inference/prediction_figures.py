@@ -25,6 +25,7 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
     without truth, green (detected) or grey.
     title: replaces the default title (file name and detected elements).
     """
+    from eels_helpers.inference.prediction_text import set_aside_reasons
     from eels_helpers.physics.elements import ELEMENTS, families_of
 
     colours = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown",
@@ -43,13 +44,13 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
     for k, symbol in enumerate(pred.detected):
         colour = colours[k % len(colours)]
         for fam in families_of(symbol):
-            onsets = [(fam.onset_of(sub), sub) for sub in fam.major]   # main onsets (e.g. L3, L2; M5, M4)
+            onsets = [(fam.onset_of(sub), sub) for sub in fam.major     # main onsets (e.g. L3, L2; M5, M4)
+                      if lo - pad <= fam.onset_of(sub) <= hi + pad]        # shown: each run keeps a label
             for onset, label in edge_labels(symbol, onsets, min_gap_eV=(hi - lo + 2 * pad) / 120):
-                if lo - pad <= onset <= hi + pad:
-                    ax.axvline(onset, color=colour, lw=0.9, ls="--")
-                    if label:
-                        ax.text(onset, 1.02, label, rotation=90, color=colour, fontsize=7, ha="right",
-                                va="bottom", transform=ax.get_xaxis_transform())
+                ax.axvline(onset, color=colour, lw=0.9, ls="--")
+                if label:
+                    ax.text(onset, 1.02, label, rotation=90, color=colour, fontsize=7, ha="right",
+                            va="bottom", transform=ax.get_xaxis_transform())
     if title is None:
         title = Path(pred.source).name if pred.source else "spectrum"
         if pred.is_spectrum_image:
@@ -77,10 +78,10 @@ def draw_prediction(ax, bar, pred: Prediction, top: int = 8, truth: Sequence[str
         return "tab:orange" if symbol in truth else "tab:gray"
 
     bar.barh([ELEMENTS[i] for i in order], score[order], color=[colour_of(ELEMENTS[i]) for i in order])
-    set_aside = {d.dropped: "twin dropped" for d in pred.twins} | {s: "withheld" for s in pred.withheld}
+    set_aside = set_aside_reasons(pred)
     for row, i in enumerate(order):     # above the threshold but not reported: say why on the bar
         if ELEMENTS[i] in set_aside:
-            bar.text(0.02, row, set_aside[ELEMENTS[i]], fontsize=6, va="center", ha="left", color="white")
+            bar.text(0.02, row, set_aside[ELEMENTS[i]], fontsize=5, va="center", ha="left", color="black")
     bar.axvline(pred.threshold, color="tab:red", lw=0.8, ls=":")
     bar.set_xlim(0, 1)
     bar.set_xlabel("mean probability" if pred.is_spectrum_image else "probability")

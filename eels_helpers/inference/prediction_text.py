@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from eels_helpers.inference.mapping import MappingResult
     from eels_helpers.inference.predict import Prediction
 
-__all__ = ["format_prediction", "image_decision_lines", "input_notes", "NEGATIVE_FRACTION_NOTE"]
+__all__ = ["format_prediction", "image_decision_lines", "input_notes", "set_aside_reasons", "NEGATIVE_FRACTION_NOTE"]
 
 #: a note says the spectrum looks background or mean subtracted above this fraction of negative counts
 NEGATIVE_FRACTION_NOTE = 0.5
@@ -177,6 +177,13 @@ def _repair_line(pred: Prediction, count, at_eV: Sequence[float], what: str, why
     return f"\n   note: {which} at {where} eV ({why}"
 
 
+def set_aside_reasons(pred: Prediction) -> dict[str, str]:
+    """{element: why} of the elements that reached the threshold but are not reported: the twin the
+    resolver dropped (single spectra), those without a stable isotope (withheld)."""
+    reasons = {d.dropped: "dropped by the twin resolver" for d in pred.twins}
+    return reasons | {s: "withheld: no stable isotope" for s in pred.withheld}
+
+
 def _format_detected(pred: Prediction, name: str, top: int) -> str:
     if pred.is_spectrum_image:
         shape = " x ".join(str(n) for n in pred.navigation_shape)
@@ -187,8 +194,7 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
     probs = pred.probabilities
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
-    set_aside = {d.dropped: "dropped by the twin resolver" for d in pred.twins}
-    set_aside |= {s: "withheld: no stable isotope" for s in pred.withheld}
+    set_aside = set_aside_reasons(pred)
     others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" + (f" ({set_aside[ELEMENTS[i]]})" if ELEMENTS[i] in set_aside
                                                           else "")
                        for i in order if ELEMENTS[i] not in pred.detected)

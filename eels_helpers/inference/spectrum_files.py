@@ -143,7 +143,8 @@ def check_overlap(energy_eV: np.ndarray, where: Any = "spectrum", offset_eV: flo
     if hi < WINDOW_EV[0] or lo > WINDOW_EV[1]:
         shift = f" after the {offset_eV:+g} eV offset correction" if offset_eV else ""
         hint = ""
-        if 0 <= lo and hi < WINDOW_EV[0] and WINDOW_EV[0] <= 1000 * hi and 1000 * lo <= WINDOW_EV[1]:
+        # keV-looking: the whole range below ~5 (a 0-50 eV low-loss file is not) and x1000 meets the window
+        if 0 <= lo and hi <= 1.5 * WINDOW_EV[1] / 1000 and WINDOW_EV[0] <= 1000 * hi:
             hint = (f"; if the energies are in keV ({1000 * lo:.0f}-{1000 * hi:.0f} eV), give them in eV "
                     "or name the axis's units keV")
         raise SpectrumFileError(

@@ -419,6 +419,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
         res = _unfitted(cand, status_reason, micro, window,
                         f"no candidate has an edge in the window {lo:g}-{hi - config.margin_after_eV:g} eV",
                         t0)
+        res.onset_window_eV = (lo, hi - config.margin_after_eV)
         for el, ev in res.evidence.items():
             ev.edges_outside = outside_txt[el]
         return decide(res, rule, threshold)
@@ -584,5 +585,6 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
     _, A, coef, idx, chi2_red, bg = solve(0, n, fitted, [], fixed=shift_of)
     contributions = {el: A[:, idx[el]] @ coef[idx[el]] for el in fitted}
     res = VerificationResult(evidence, Eb, yb, A @ coef, bg @ coef[A.shape[1] - K_bg:], contributions,
-                             chi2_red, micro, window, float(f * d), 0.0)
+                             chi2_red, micro, window, float(f * d), 0.0,
+                             onset_window_eV=(lo, hi - config.margin_after_eV))
     return decide(res, rule, threshold)

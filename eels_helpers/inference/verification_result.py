@@ -63,7 +63,8 @@ class VerificationResult:
     background (n,): fit bins (eV, counts); contributions: {element: (n,) counts} of the fitted
     candidates; chi2_reduced; microscope: E0_keV/alpha_mrad/beta_mrad used and ``source``
     ("metadata", "given" or "default" per value); window_eV: (lo, hi); bin_eV: bin width;
-    seconds: wall time of the fit; message: why nothing was fitted, if so.
+    seconds: wall time of the fit; message: why nothing was fitted, if so; onset_window_eV: (lo, hi),
+    where a family's first onset must lie for it to be fitted (the window less a margin at its end).
     """
 
     evidence: dict[str, Evidence]
@@ -79,6 +80,7 @@ class VerificationResult:
     seconds: float = 0.0
     message: str = ""
     rule: Any = None
+    onset_window_eV: tuple[float, float] | None = None
 
     @property
     def verified(self) -> tuple[str, ...]:

@@ -308,12 +308,12 @@ def _decide_fitted(ev, result, rule, numbers: str) -> None:
 
 
 def _status_text(ev, result) -> str:
-    """Why a candidate was not fitted, in words: its status, the fitted window for "no edge in
-    window" (a file's window less the low-loss and margins, which the user may not expect), and the
-    edges it has outside."""
-    status = ev.status
-    if status == "no edge in window" and result.window_eV is not None:
-        status = f"no edge in the fitted window {result.window_eV[0]:.0f}-{result.window_eV[1]:.0f} eV"
+    """Why a candidate was not fitted, in words: its status, for "no edge in window" the range where
+    a fitted edge's onset must lie (the fitted window, which starts above a file's low-loss, less a
+    margin at its end), and the edges it has outside."""
+    status, onsets = ev.status, getattr(result, "onset_window_eV", None)
+    if status == "no edge in window" and onsets is not None:
+        status = f"no edge onset in {onsets[0]:.0f}-{onsets[1]:.0f} eV, where the fit tests them"
     return f"{status} ({', '.join(ev.edges_outside) or 'no edge family'})"
 
 
@@ -346,12 +346,15 @@ def format_verification(result, indent: str = "  ", min_probability: float | Non
     return "\n".join(lines)
 
 
+#: network probability from which a candidate is verified (beside its commonly confused neighbours)
+CANDIDATE_THRESHOLD = 0.05
+
 #: :func:`verify_regions`: at most this many blocks per navigation axis
 MAX_BLOCKS = 32
 
 
 def verify_regions(spectrum, probabilities, threshold: float, config: Any = None, *, blocks: int = 4,
-                   candidate_threshold: float = 0.05, rule: DecisionRule | None = None) -> dict:
+                   candidate_threshold: float = CANDIDATE_THRESHOLD, rule: DecisionRule | None = None) -> dict:
     """Verify a spectrum image on its summed spectrum and on a coarse grid of summed blocks (not
     every pixel): each block's candidates come from its mean network probabilities.
 

@@ -187,6 +187,9 @@ def test_map_and_predict_share_the_precision_option():
     map_cli.configure_parser(parser)
     assert parser.parse_args(["x", "--out", "d", "--int8"]).precision == "int8"
     assert parser.parse_args(["x", "--out", "d", "--bf16"]).precision == "bf16"
+    for both in (["--bf16", "--int8"], ["--precision", "fp32", "--bf16"]):     # one choice, not the last one
+        with pytest.raises(SystemExit):
+            parser.parse_args(["x", "--out", "d", *both])
 
 
 def test_predict_checks_the_verification_options_without_verify(tmp_path, capsys):

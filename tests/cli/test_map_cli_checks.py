@@ -5,6 +5,7 @@ a failed or interrupted run). Tiny 2 x 3 images; a fake network (``support.FeMar
 from __future__ import annotations
 
 import json
+import re
 
 import h5py
 import numpy as np
@@ -184,6 +185,8 @@ def test_a_rerun_removes_the_earlier_runs_outputs_it_does_not_rewrite_and_nothin
                  "--beta", "30", "--verify", "--verify-blocks", "1", "--model", "default"]) == 0
     assert {"quantification.png", "verification.json", "verification.png"} <= {p.name for p in out.iterdir()}
     assert not [p for p in out.iterdir() if p.name.startswith(".")]          # no temporary folder left
+    text = capsys.readouterr().out      # as predict: rejected neighbours below the candidate threshold not listed
+    assert "verified (summed spectrum" in text and not re.search(r"rejected \S+ +p=0\.0[0-4]", text)
     (out / "mine.png").write_text("the user's")
     assert main(["map", "img.hspy", "--out", str(out), "--no-quantify"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["fig7.png", "mapping.h5", "mine.png", "probabilities.png",

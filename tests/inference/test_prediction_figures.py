@@ -24,15 +24,15 @@ def test_the_figure_draws_only_the_measured_range_and_says_why_a_bar_above_the_t
     spectrum = np.zeros(3072, np.float32)
     spectrum[300:700] = np.linspace(1.0, 0.2, 400)
     probs = np.zeros(80, np.float32)
-    for s, v in (("N", 0.83), ("Sc", 0.98), ("O", 0.9)):
+    for s, v in (("N", 0.83), ("Sc", 0.98), ("O", 0.9), ("Pm", 0.75)):
         probs[ELEMENTS.index(s)] = v
     pred = Prediction("bn.msa", probs, 0.7, ("O", "N"), mean_input=spectrum,
-                      twins=(TwinDecision(("N", "Sc"), "N", "Sc", 0.8),))
+                      twins=(TwinDecision(("N", "Sc"), "N", "Sc", 0.8),), withheld={"Pm": 0.75})
     fig, (ax, bar) = plt.subplots(1, 2)
     draw_prediction(ax, bar, pred)
     line = ax.get_lines()[0].get_ydata()
     assert np.isnan(line[:300]).all() and np.isnan(line[700:]).all() and np.isfinite(line[300:700]).all()
     labels = {t.get_text() for t in ax.texts}
     assert "O K" in labels and "N K" in labels and not any(t.endswith("K1") for t in labels)
-    assert [t.get_text() for t in bar.texts] == ["twin dropped"]
+    assert sorted(t.get_text() for t in bar.texts) == ["dropped by the twin resolver", "withheld: no stable isotope"]
     plt.close(fig)

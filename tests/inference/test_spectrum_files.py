@@ -214,8 +214,9 @@ def test_text_errors(tmp_path):
         read_spectrum(tmp_path / "neg.csv")
     assert "keV" not in str(err.value)
     (tmp_path / "low.csv").write_text("".join(f"{i},1\n" for i in range(50)))
-    with pytest.raises(SpectrumFileError, match="0.0 to 49.0 eV"):
+    with pytest.raises(SpectrumFileError, match="0.0 to 49.0 eV") as err:
         read_spectrum(tmp_path / "low.csv")
+    assert "keV" not in str(err.value)            # a low-loss spectrum, not keV
     assert read_spectrum(tmp_path / "low.csv", check_window=False).n_channels == 50
 
 
