@@ -66,11 +66,12 @@ def input_notes(pred: Prediction) -> list[str]:
 def training_window_margins_eV() -> tuple[float, float]:
     """(before, after) eV: a simulated training spectrum's edges lie at least ``before`` after its
     start and ``after`` before its end (``SimulationConfig.margin_before_eV``, ``margin_after_eV``:
-    10 and 25 eV in every named configuration), so no training window is narrower than their sum."""
+    10 and 25 eV in every named configuration), so no training window is narrower than their sum. The
+    dataclass's defaults, read without building a configuration (whose validation loads SciPy and
+    tables: ~0.7 s on a predict's first file)."""
     from eels_helpers.simulation.config import SimulationConfig
 
-    config = SimulationConfig()
-    return float(config.margin_before_eV), float(config.margin_after_eV)
+    return float(SimulationConfig.margin_before_eV), float(SimulationConfig.margin_after_eV)
 
 
 def image_decision_lines(image: MappingResult, keep_scattered_option: str = "") -> list[str]:

@@ -311,7 +311,7 @@ def _status_text(ev, result) -> str:
     """Why a candidate was not fitted, in words: its status, for "no edge in window" the range where
     a fitted edge's onset must lie (the fitted window, which starts above a file's low-loss, less a
     margin at its end), and the edges it has outside."""
-    status, onsets = ev.status, getattr(result, "onset_window_eV", None)
+    status, onsets = ev.status, result.onset_window_eV
     if status == "no edge in window" and onsets is not None:
         status = f"no edge onset in {onsets[0]:.0f}-{onsets[1]:.0f} eV, where the fit tests them"
     return f"{status} ({', '.join(ev.edges_outside) or 'no edge family'})"
