@@ -5,8 +5,8 @@ materials characterisation in core-loss electron energy loss spectroscopy",
 Sci. Rep. 13:13724 (2023), and a command-line tool (``eels-id``) for microscopists.
 
 The package is split into stages (``physics`` -> ``simulation`` -> ``datasets`` -> ``models``
--> ``inference`` -> ``evaluation`` -> ``training`` -> ``book`` -> ``cli``) on three foundation
-modules (``profiles``, ``device``, ``spectrum``); docs/ARCHITECTURE.md describes them. Library
+-> ``inference`` -> ``evaluation`` -> ``training`` -> ``book`` -> ``cli``) on four foundation
+modules (``profiles``, ``device``, ``spectrum``, ``files``); docs/ARCHITECTURE.md describes them. Library
 code reports through :mod:`logging` (logger ``eels_helpers``); :func:`show_logs` shows those
 messages, as ``eels-id`` does.
 """

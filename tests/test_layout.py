@@ -23,7 +23,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eels_helpers"
 #: The stages, lowest first: a stage may import only the stages to its left.
 STAGES = ("physics", "simulation", "datasets", "models", "inference", "evaluation", "training", "book", "cli")
 #: Foundation modules (eels_helpers/<name>.py): any stage may import them; they import no stage.
-FOUNDATIONS = ("profiles", "device", "spectrum")
+FOUNDATIONS = ("profiles", "device", "spectrum", "files")
 #: The most lines a module may have.
 MAX_LINES = 600
 #: Modules allowed past MAX_LINES, with the reason ({path relative to eels_helpers/: reason}).

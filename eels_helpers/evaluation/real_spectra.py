@@ -57,6 +57,7 @@ from typing import Any
 import numpy as np
 
 from eels_helpers import DATA_DIR
+from eels_helpers.files import file_digest
 
 REQUIRED_COLUMNS = ("file", "elements")
 OPTIONAL_COLUMNS = ("energy_offset_eV", "compound_group", "spectrum_image")
@@ -169,12 +170,6 @@ def experimental_directory(directory: str | Path | None = None) -> Path | None:
     return None
 
 
-def _digest(path: str | Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def combine_manifests(first, second):
     """(``first`` followed by the rows of ``second`` that ``first`` does not already hold,
     number of rows of ``second`` left out). A row is already there when a row of ``first``
@@ -183,8 +178,8 @@ def combine_manifests(first, second):
     import pandas as pd
 
     names = set(first["file"])
-    digests = {_digest(p) for p in first["path"]}
-    keep = [not (name in names or _digest(path) in digests) for name, path in zip(second["file"], second["path"])]
+    digests = {file_digest(p) for p in first["path"]}
+    keep = [not (name in names or file_digest(path) in digests) for name, path in zip(second["file"], second["path"])]
     extra = second[keep]
     combined = pd.concat([first, extra], ignore_index=True)
     text_columns = [c for c in combined.columns if c not in ("labels", "ignored_elements", "energy_offset_eV",

@@ -26,8 +26,6 @@ normalised to a maximum of 1), while significance and fit improvement are divide
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import json
 import logging
 import math
@@ -38,6 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from eels_helpers.files import file_digest
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
            "load_rule", "save_rule", "calibration", "verification_helps", "rule_key", "network_fingerprint",
@@ -249,16 +249,6 @@ def _stored_rule(model, path: str | Path | None) -> tuple[str, Path, dict | None
     return key, path, _read(path).get("rules", {}).get(key)
 
 
-@functools.lru_cache(maxsize=32)
-def _file_digest(path: str, mtime_ns: int, size: int) -> str:
-    """The first 12 hex digits of a file's SHA-256 (cached per path, modification time and size)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:12]
-
-
 def network_fingerprint(model) -> list[str] | None:
     """The networks that ``model`` (a shipped name or a model file) holds, one ``NAME:DIGEST`` per
     member in the members' order: its network file's name and the first 12 hex digits of that file's
@@ -275,10 +265,9 @@ def network_fingerprint(model) -> list[str] | None:
     for f in members:
         f = path if f is None else f
         try:
-            st = f.stat()
+            out.append(f"{f.name}:{file_digest(f)[:12]}")
         except OSError:
             return None
-        out.append(f"{f.name}:{_file_digest(str(f.resolve()), st.st_mtime_ns, st.st_size)}")
     return out
 
 

@@ -20,6 +20,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from eels_helpers.files import file_digest
 from eels_helpers.physics.elements import element_index
 from eels_helpers.physics.gos_tables import resolve_gos
 from eels_helpers.simulation.config import SimulationConfig
@@ -130,20 +131,6 @@ _TABLE_MODULES = ("physics.cross_section", "physics.edge_shapes", "physics.gos_t
                   "physics.hydrogenic", "physics.elements", "simulation.shape_tables")
 
 
-@lru_cache(maxsize=8)
-def _file_digest(path: str, size: int, mtime_ns: int) -> str:
-    """SHA-1 of a file's contents (read once per process and file version: ``size`` and ``mtime_ns``
-    tell versions apart), so that copies of the same GOS file (a fresh clone, another environment)
-    share their cached tables."""
-    import hashlib
-
-    h = hashlib.sha1()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return f"{size}|{h.hexdigest()}"
-
-
 def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = False, other: bool = False) -> str:
     """Hash of everything a shape table depends on: beam energy, grid, the GOS file's contents,
     the source code of the modules that compute it and, with ``white_lines``,
@@ -161,8 +148,8 @@ def _table_key(E0_keV: float, gos: str, n_beta: int, white_lines: bool | str = F
     extra = {SOURCE_WRAPPERS[s][0] for s in suffixes}
     gos_file = BUILTIN_GOS_PATH if base == "builtin" else Path(base)
     if gos_file.is_file():
-        st = gos_file.stat()
-        h.update(_file_digest(str(gos_file.resolve()), st.st_size, st.st_mtime_ns).encode())
+        # the file's size and SHA-1 (copies of the same GOS file share their cached tables)
+        h.update(f"{gos_file.stat().st_size}|{file_digest(gos_file, 'sha1')}".encode())
     for name in _TABLE_MODULES + tuple(sorted(extra)):
         h.update(Path(importlib.import_module(f"eels_helpers.{name}").__file__).read_bytes())
     if RYDBERG_SUFFIX in suffixes:

@@ -1,0 +1,40 @@
+"""File contents as fingerprints: one SHA digest of a file, read once per file version.
+
+A foundation module (standard library only): any stage may import it. It tells a verification
+rule's networks apart (:func:`eels_helpers.inference.verification_model.network_fingerprint`),
+keys the cached edge-shape tables by their GOS file
+(:mod:`eels_helpers.simulation.shape_tables`) and recognises a real spectrum already in a
+manifest (:func:`eels_helpers.evaluation.real_spectra.combine_manifests`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from functools import lru_cache
+from pathlib import Path
+
+__all__ = ["file_digest"]
+
+
+def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    """The hex digest of the contents of the file at ``path`` (``algorithm``: a :mod:`hashlib`
+    name, e.g. ``"sha256"`` or ``"sha1"``). Read in 1 MiB blocks, once per process and file
+    version (its resolved path, size and modification time): a file rewritten in place is read
+    again. Raises ``FileNotFoundError`` naming the file when there is none, ``ValueError`` for
+    an unknown algorithm."""
+    if algorithm not in hashlib.algorithms_available:
+        raise ValueError(f"file_digest: unknown hash algorithm {algorithm!r} "
+                         f"(hashlib offers e.g. sha256, sha1, md5)")
+    resolved = Path(path).resolve()
+    st = resolved.stat()       # FileNotFoundError names the file
+    return _digest(str(resolved), st.st_size, st.st_mtime_ns, algorithm)
+
+
+@lru_cache(maxsize=64)
+def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
+    h = hashlib.new(algorithm)
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
