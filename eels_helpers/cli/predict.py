@@ -79,6 +79,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
                         help="energy calibration error of the files, file minus true, in eV: "
                              "the axis used is E - EV [0]")
+    parser.add_argument("--column", default=None, metavar="COL",
+                        help="text/CSV files: the column holding the counts, by its name in the header line "
+                             "or its number counted from 0 [the column after the energy column]")
     parser.add_argument("--json", action="store_true",
                         help="print JSON with all 80 element probabilities keyed by symbol")
     parser.add_argument("--plot", metavar="OUT.png", default=None,
@@ -106,6 +109,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "neighbours) are tested; rejected neighbours below P are counted in one "
                              f"line (--json lists each) [{CANDIDATE_THRESHOLD:g}]")
     add_microscope_options(parser, prefix="verification: ")
+
+
+def _read(path: str, column: str | None):
+    """The file itself (``predict`` reads it), or with ``--column`` the spectrum read from that column of a
+    text file (SpectrumFileError naming the file where it is none)."""
+    if column is None:
+        return path
+    from eels_helpers.inference.spectrum_files import TEXT_EXTENSIONS, SpectrumFileError, read_spectrum
+
+    suffix = Path(path).suffix.lower()
+    if suffix not in TEXT_EXTENSIONS:
+        raise SpectrumFileError(f"{path}: --column chooses a column of a text file "
+                                f"({', '.join(sorted(TEXT_EXTENSIONS))}); this {suffix or 'extension-less'} file "
+                                "is read as it is (drop --column for it)")
+    return read_spectrum(path, column=column)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -155,7 +173,7 @@ def main(args: argparse.Namespace) -> int:
             tqdm.write(str(text), file=sys.stdout if file is None else file)
     for path in files:
         try:
-            (pred,) = predict(path, loaded, args.threshold, args.offset, batch_size=args.batch_size,
+            (pred,) = predict(_read(path, args.column), loaded, args.threshold, args.offset, batch_size=args.batch_size,
                               bfloat16=precision_bfloat16(args.precision),
                               int8=args.precision == "int8",
                               device=device, progress=show_progress(args), keep_twins=args.keep_twins,

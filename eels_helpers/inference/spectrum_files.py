@@ -13,7 +13,7 @@ file's own calibration. Formats:
   header): columns of numbers separated by commas, tabs, semicolons or spaces, optionally
   preceded by header or ``#`` comment lines. The energy column is the one whose header
   names an energy ("energy", "loss", "eV"), otherwise the first column; the intensity is
-  the next column (or ``column=`` to choose). Units are read from the header ("Energy
+  the next column (or ``column=`` to choose, by number or header name). Units are read from the header ("Energy
   (keV)", "# eV, counts", EMSA "#XUNITS"); when the header names none, eV is assumed and
   ``metadata["energy_units_assumed"]`` is True. Text files that are EMSA files under
   another extension are read as EMSA.
@@ -71,14 +71,15 @@ class SpectrumFileError(ValueError):
 # --------------------------------------------------------------------------- public API
 
 
-def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: int | None = None,
+def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: int | str | None = None,
                   check_window: bool = True) -> Spectrum:
     """Read one spectrum or spectrum image; see the module docstring for formats and rules.
 
     signal_index: which signal of a multi-signal file (.emd, .dm*) to take; by default the
         first one with an energy axis (EELS signal type preferred).
-    column: for text files, the 0-based column holding the intensity (default: the column
-        after the energy column).
+    column: for text files, the column holding the intensity: its 0-based number, or its name in
+        the header line (case and surrounding spaces ignored; ``"2"`` is the number 2); default: the
+        column after the energy column (``eels-id predict --column``).
     check_window: raise if the energy range has no overlap with 75-3071 eV (turn off to
         read low-loss spectra); also raise if fewer than ``MIN_WINDOW_CHANNELS`` channels lie in
         it or the median channel width exceeds ``MAX_CHANNEL_WIDTH_EV`` (:func:`check_channels`).
@@ -107,7 +108,7 @@ def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: 
     return spectrum
 
 
-def _read(path: Path, ext: str, signal_index: int | None, column: int | None) -> Spectrum:
+def _read(path: Path, ext: str, signal_index: int | None, column: int | str | None) -> Spectrum:
     from eels_helpers.inference.emsa_header import check_emsa_header, has_emsa_header
 
     fmt = RSCIIO_FORMATS.get(ext)
@@ -461,7 +462,24 @@ def _text_encoding(path: Path) -> str:
     return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig" if head == b"\xef\xbb\xbf" else "utf-8"
 
 
-def _read_columns(path: Path, column: int | None) -> Spectrum:
+def _column_number(column: int | str, names: list[str], n_col: int, path: Path) -> int:
+    """The 0-based number of the intensity column ``column`` (a number, or a header name)."""
+    if isinstance(column, str) and column.strip().lstrip("-").isdigit():
+        column = int(column)
+    if isinstance(column, str):
+        wanted = column.strip().casefold()
+        found = [i for i, n in enumerate(names) if n.casefold() == wanted]
+        if not found:
+            have = (f"its columns are {', '.join(repr(n) for n in names)}" if names
+                    else f"it has no header line naming its {n_col} columns: give a number from 0 to {n_col - 1}")
+            raise SpectrumFileError(f"{path}: no column named {column!r}; {have}")
+        return found[0]
+    if isinstance(column, bool) or not isinstance(column, (int, np.integer)):
+        raise SpectrumFileError(f"{path}: column={column!r} must be a column number or a header name")
+    return int(column)
+
+
+def _read_columns(path: Path, column: int | str | None) -> Spectrum:
     header: list[str] = []
     rows: list[list[float]] = []
     with open(path, encoding=_text_encoding(path), errors="replace") as fh:
@@ -515,11 +533,13 @@ def _read_columns(path: Path, column: int | None) -> Spectrum:
     if column is None:
         column = 1 if energy_col == 0 else 0
         if n_col > 2:
-            log.info("%s: %d columns; energy from column %d, counts from column %d (read_spectrum(column=) "
-                     "takes another)", path, n_col, energy_col, column)
+            log.info("%s: %d columns%s; energy from column %d, counts from column %d (counted from 0; "
+                     "--column / read_spectrum(column=) takes another, by number or name)", path, n_col,
+                     f" ({', '.join(names)})" if names else "", energy_col, column)
+    column = _column_number(column, names, n_col, path)
     if not 0 <= column < n_col or column == energy_col:
         raise SpectrumFileError(f"{path}: column={column} is not a valid intensity column (file has {n_col} "
-                                f"columns, energy in column {energy_col})")
+                                f"columns, counted from 0, energy in column {energy_col})")
     units = xunits or (_unit_from_label(names[energy_col]) if names else None)
     if units is None and header:
         units = _unit_from_label(" ".join(header), bracketed=False)

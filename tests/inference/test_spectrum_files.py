@@ -174,7 +174,8 @@ def test_utf16_and_bom_text_files_read_as_utf8_and_a_third_column_is_named(tmp_p
             s = read_spectrum(tmp_path / name)
         np.testing.assert_array_equal(s.data, read_spectrum(tmp_path / "utf8.csv").data)
         np.testing.assert_allclose(s.energy_eV, e, atol=1e-3)
-    assert "3 columns; energy from column 0, counts from column 1" in caplog.text
+    assert ("3 columns (Energy loss (eV), Counts, Background); energy from column 0, counts from column 1 "
+            "(counted from 0") in caplog.text
 
 
 def test_text_choice_of_column_and_energy_column_by_name(tmp_path):
@@ -183,6 +184,27 @@ def test_text_choice_of_column_and_energy_column_by_name(tmp_path):
     s = read_spectrum(tmp_path / "s.txt", column=1)
     np.testing.assert_allclose(s.energy_eV, e, atol=1e-9)
     np.testing.assert_allclose(s.data, 2 * np.arange(20))
+
+
+def test_text_column_by_header_name_and_errors_that_name_the_columns(tmp_path):
+    e = np.arange(600, 620)
+    (tmp_path / "s.csv").write_text("Energy (eV), Background ,Signal\n"
+                                    + "".join(f"{x},{i},{3 * i}\n" for i, x in enumerate(e)))
+    for column in ("Signal", " signal ", "2", 2):
+        np.testing.assert_allclose(read_spectrum(tmp_path / "s.csv", column=column).data, 3 * np.arange(20))
+    np.testing.assert_allclose(read_spectrum(tmp_path / "s.csv", column="background").data, np.arange(20))
+    with pytest.raises(SpectrumFileError, match=r"s.csv: no column named 'Counts'; its columns are "
+                                                r"'Energy \(eV\)', 'Background', 'Signal'"):
+        read_spectrum(tmp_path / "s.csv", column="Counts")
+    with pytest.raises(SpectrumFileError, match=r"column=0 is not a valid intensity column .*counted from 0, "
+                                                r"energy in column 0"):
+        read_spectrum(tmp_path / "s.csv", column="Energy (eV)")
+    (tmp_path / "bare.txt").write_text("".join(f"{x} {i} {3 * i}\n" for i, x in enumerate(e)))
+    with pytest.raises(SpectrumFileError, match=r"bare.txt: no column named 'Signal'; it has no header line "
+                                                r"naming its 3 columns: give a number from 0 to 2"):
+        read_spectrum(tmp_path / "bare.txt", column="Signal")
+    with pytest.raises(SpectrumFileError, match=r"column=1.5 must be a column number or a header name"):
+        read_spectrum(tmp_path / "bare.txt", column=1.5)
 
 
 def test_text_comment_units_and_descending_axis(tmp_path):
