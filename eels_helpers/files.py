@@ -23,15 +23,16 @@ def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
     version (its resolved path, size and modification time): a file rewritten in place is read
     again. Raises ``FileNotFoundError`` naming the file when there is none, ``ValueError`` for
     an unknown algorithm."""
-    if algorithm not in hashlib.algorithms_available:
+    algorithm = algorithm.lower()
+    if algorithm not in hashlib.algorithms_available or algorithm.startswith("shake_"):
         raise ValueError(f"file_digest: unknown hash algorithm {algorithm!r} "
-                         f"(hashlib offers e.g. sha256, sha1, md5)")
+                         f"(hashlib's fixed-length digests, e.g. sha256, sha1, md5)")
     resolved = Path(path).resolve()
     st = resolved.stat()       # FileNotFoundError names the file
     return _digest(str(resolved), st.st_size, st.st_mtime_ns, algorithm)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=256)
 def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
     h = hashlib.new(algorithm)
     with open(path, "rb") as fh:

@@ -19,6 +19,7 @@ def test_digest_of_a_known_vector(tmp_path):
     f.write_bytes(b"abc")
     assert file_digest(f) == ABC_SHA256
     assert file_digest(str(f), "sha1") == ABC_SHA1
+    assert file_digest(f, "SHA256") == ABC_SHA256
 
 
 def test_a_file_rewritten_in_place_is_read_again(tmp_path):
@@ -46,3 +47,5 @@ def test_bad_input_names_the_problem(tmp_path):
     (tmp_path / "a").write_bytes(b"a")
     with pytest.raises(ValueError, match="unknown hash algorithm 'sha-nope'"):
         file_digest(tmp_path / "a", "sha-nope")
+    with pytest.raises(ValueError, match="unknown hash algorithm 'shake_128'"):   # no fixed length
+        file_digest(tmp_path / "a", "shake_128")

@@ -81,7 +81,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "the axis used is E - EV [0]")
     parser.add_argument("--column", default=None, metavar="COL",
                         help="text/CSV files: the column holding the counts, by its name in the header line "
-                             "or its number counted from 0 [the column after the energy column]")
+                             "or its number counted from 0 [the first column named like counts, else the first "
+                             "other column that is not a channel index]")
     parser.add_argument("--json", action="store_true",
                         help="print JSON with all 80 element probabilities keyed by symbol")
     parser.add_argument("--plot", metavar="OUT.png", default=None,
@@ -112,17 +113,12 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def _read(path: str, column: str | None):
-    """The file itself (``predict`` reads it), or with ``--column`` the spectrum read from that column of a
-    text file (SpectrumFileError naming the file where it is none)."""
+    """The file itself (``predict`` reads it), or with ``--column`` the spectrum read with that counts
+    column (a file read by its own format, .dm3 or EMSA, ignores it with a warning)."""
     if column is None:
         return path
-    from eels_helpers.inference.spectrum_files import TEXT_EXTENSIONS, SpectrumFileError, read_spectrum
+    from eels_helpers.inference.spectrum_files import read_spectrum
 
-    suffix = Path(path).suffix.lower()
-    if suffix not in TEXT_EXTENSIONS:
-        raise SpectrumFileError(f"{path}: --column chooses a column of a text file "
-                                f"({', '.join(sorted(TEXT_EXTENSIONS))}); this {suffix or 'extension-less'} file "
-                                "is read as it is (drop --column for it)")
     return read_spectrum(path, column=column)
 
 

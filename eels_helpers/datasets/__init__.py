@@ -13,6 +13,7 @@
   matrix, a split, as a table or a plot.
 
 This stage may import :mod:`eels_helpers.physics`, :mod:`eels_helpers.simulation` and the
-foundations (:mod:`eels_helpers.profiles`) only. Nothing is imported here: import the modules
+foundations (:mod:`eels_helpers.profiles`, :mod:`eels_helpers.device`,
+:mod:`eels_helpers.spectrum`, :mod:`eels_helpers.files`) only. Nothing is imported here: import the modules
 (``from eels_helpers.datasets.hdf5_reader import open_dataset``); only ``streaming`` imports torch.
 """

@@ -17,6 +17,7 @@
 - ``paper_numbers``: the paper's Tables 2 and 3, and ours beside them.
 
 Stage rule: evaluation may import physics, simulation, datasets, models, inference and the
-foundation modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``);
+foundation modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``,
+``eels_helpers.files``);
 never training, book or cli (training uses evaluation, not the reverse).
 """

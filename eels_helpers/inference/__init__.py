@@ -14,6 +14,6 @@
   spectrum confirms or rejects the network's candidate elements and says why (``--verify``).
 
 Stage rule: inference may import physics, simulation, datasets, models and the foundation
-modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``); never
+modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``, ``eels_helpers.files``); never
 evaluation, training, book or cli. The command lines live in :mod:`eels_helpers.cli`.
 """

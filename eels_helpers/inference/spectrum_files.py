@@ -13,10 +13,12 @@ file's own calibration. Formats:
   header): columns of numbers separated by commas, tabs, semicolons or spaces, optionally
   preceded by header or ``#`` comment lines. The energy column is the one whose header
   names an energy ("energy", "loss", "eV"), otherwise the first column; the intensity is
-  the next column (or ``column=`` to choose, by number or header name). Units are read from the header ("Energy
-  (keV)", "# eV, counts", EMSA "#XUNITS"); when the header names none, eV is assumed and
-  ``metadata["energy_units_assumed"]`` is True. Text files that are EMSA files under
-  another extension are read as EMSA.
+  the first column named like counts ("counts", "intensity", "signal"), else the first other
+  column that is not a channel index (or ``column=`` to choose, by number or header name).
+  Units are read from the header ("Energy (keV)", "# eV, counts", EMSA "#XUNITS"); when the
+  header names none, eV is assumed and ``metadata["energy_units_assumed"]`` is True
+  (:mod:`eels_helpers.inference.text_columns`). Text files that are EMSA files under another
+  extension are read as EMSA.
 
 EMSA headers are checked first (:mod:`eels_helpers.inference.emsa_header`: keywords that are not
 numbers, DATATYPE Y without XPERCHAN / OFFSET, XPERCHAN <= 0, NPOINTS); rosettasciio's log records
@@ -79,7 +81,8 @@ def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: 
         first one with an energy axis (EELS signal type preferred).
     column: for text files, the column holding the intensity: its 0-based number, or its name in
         the header line (case and surrounding spaces ignored; ``"2"`` is the number 2); default: the
-        column after the energy column (``eels-id predict --column``).
+        first column named like counts, else the first other column that is not a channel index
+        (``eels-id predict --column``). Ignored, with a warning, for a file read by its own format.
     check_window: raise if the energy range has no overlap with 75-3071 eV (turn off to
         read low-loss spectra); also raise if fewer than ``MIN_WINDOW_CHANNELS`` channels lie in
         it or the median channel width exceeds ``MAX_CHANNEL_WIDTH_EV`` (:func:`check_channels`).
@@ -110,9 +113,11 @@ def read_spectrum(path: str | Path, *, signal_index: int | None = None, column: 
 
 def _read(path: Path, ext: str, signal_index: int | None, column: int | str | None) -> Spectrum:
     from eels_helpers.inference.emsa_header import check_emsa_header, has_emsa_header
+    from eels_helpers.inference.text_columns import read_columns as _read_columns
 
     fmt = RSCIIO_FORMATS.get(ext)
     if fmt not in (None, "msa"):
+        _column_ignored(path, column)
         return _read_rsciio(path, fmt, signal_index)
     if not has_emsa_header(path):  # text, or .msa without an EMSA header
         return _read_columns(path, column)
@@ -127,6 +132,8 @@ def _read(path: Path, ext: str, signal_index: int | None, column: int | str | No
     read = spectrum.metadata["energy_axis"] if spectrum is not None else None
     if read is None or not np.allclose((read["offset"], read["scale"]), axis, rtol=1e-9, atol=0):
         spectrum = _read_columns(path, column)
+    else:
+        _column_ignored(path, column)
     if npoints is not None and round(npoints) != spectrum.n_channels:
         n = spectrum.n_channels
         if n < npoints / 2:
@@ -428,142 +435,7 @@ def _find_tag(tree: Any, tag: str) -> float | None:
     return None
 
 
-_NUMBER_LINE = re.compile(r"^\s*[-+]?(\d|\.\d)")
-_SPLIT = re.compile(r"[,;\t ]+")
-
-
-def _split_fields(text: str) -> list[str]:
-    """Fields of a data line. ';' or tab separated lines whose fields use ',' and no '.'
-    are read with a decimal comma (``"400,5;1234,5"``); otherwise ',', ';', tab and spaces
-    all separate fields."""
-    for sep in (";", "\t"):
-        if sep in text:
-            parts = [p.strip() for p in text.split(sep) if p.strip()]
-            if any("," in p for p in parts) and not any("." in p for p in parts):
-                return [p.replace(",", ".") for p in parts]
-    return [f for f in _SPLIT.split(text) if f]
-
-
-def _unit_from_label(label: str, bracketed: bool = True) -> str | None:
-    """Units named in a column label: "Energy (keV)", "E [eV]", "# eV, counts". With
-    ``bracketed=False`` (free header text) only the words eV / keV count."""
-    m = re.search(r"[(\[]\s*([^)\]]+?)\s*[)\]]", label) if bracketed else None
-    if m and re.fullmatch(r"[^\s,;]{1,6}", m.group(1)):  # unit-like: "eV", "keV", "nm", "a.u."
-        return m.group(1)
-    m = re.search(r"(?:^|[\s/#,;(\[])(k?eV)\b", label.strip(), re.IGNORECASE)
-    return m.group(1) if m else None
-
-
-def _text_encoding(path: Path) -> str:
-    """The encoding its byte-order mark gives a text file (UTF-16 as some Windows programs write,
-    UTF-8 with a BOM), else UTF-8."""
-    with open(path, "rb") as fh:
-        head = fh.read(3)
-    return "utf-16" if head[:2] in (b"\xff\xfe", b"\xfe\xff") else "utf-8-sig" if head == b"\xef\xbb\xbf" else "utf-8"
-
-
-def _column_number(column: int | str, names: list[str], n_col: int, path: Path) -> int:
-    """The 0-based number of the intensity column ``column`` (a number, or a header name)."""
-    if isinstance(column, str) and column.strip().lstrip("-").isdigit():
-        column = int(column)
-    if isinstance(column, str):
-        wanted = column.strip().casefold()
-        found = [i for i, n in enumerate(names) if n.casefold() == wanted]
-        if not found:
-            have = (f"its columns are {', '.join(repr(n) for n in names)}" if names
-                    else f"it has no header line naming its {n_col} columns: give a number from 0 to {n_col - 1}")
-            raise SpectrumFileError(f"{path}: no column named {column!r}; {have}")
-        return found[0]
-    if isinstance(column, bool) or not isinstance(column, (int, np.integer)):
-        raise SpectrumFileError(f"{path}: column={column!r} must be a column number or a header name")
-    return int(column)
-
-
-def _read_columns(path: Path, column: int | str | None) -> Spectrum:
-    header: list[str] = []
-    rows: list[list[float]] = []
-    with open(path, encoding=_text_encoding(path), errors="replace") as fh:
-        for lineno, line in enumerate(fh, 1):
-            text = line.strip()
-            if not text:
-                continue
-            if text.startswith(("#", "%", "//")) or not _NUMBER_LINE.match(text):
-                if rows:  # trailing text after the data
-                    if text.startswith(("#", "%", "//")):
-                        continue
-                    raise SpectrumFileError(f"{path}: line {lineno} is not numeric: {text[:60]!r}")
-                header.append(text)
-                continue
-            fields = _split_fields(text)
-            try:
-                rows.append([float(f) for f in fields])
-            except ValueError:
-                raise SpectrumFileError(f"{path}: line {lineno} is not numeric: {text[:60]!r}") from None
-    if not rows:
-        raise SpectrumFileError(f"{path}: no numeric data found")
-    widths = {len(r) for r in rows}
-    if len(widths) != 1:
-        raise SpectrumFileError(f"{path}: rows have different numbers of columns {sorted(widths)}")
-    table = np.asarray(rows, dtype=np.float64)
-    n_col = table.shape[1]
-    emsa = {m.group(1).upper(): m.group(2).strip()
-            for h in header if (m := re.match(r"#\s*([A-Za-z-]+)\s*:\s*(.*)", h))}
-    if n_col == 1 and "XPERCHAN" in emsa and "OFFSET" in emsa:  # EMSA DATATYPE Y
-        try:
-            axis = float(emsa["OFFSET"]) + float(emsa["XPERCHAN"]) * np.arange(table.shape[0])
-        except ValueError:
-            raise SpectrumFileError(f"{path}: unreadable EMSA OFFSET/XPERCHAN") from None
-        table = np.column_stack([axis, table[:, 0]])
-        n_col = 2
-    if n_col < 2:
-        raise SpectrumFileError(f"{path}: no energy axis (a single column of numbers; expected energy and intensity "
-                                "columns, or an EMSA header with OFFSET and XPERCHAN)")
-    # column names from the last header line with n_col fields, units from EMSA #XUNITS
-    names: list[str] = []
-    for line in reversed(header):
-        parts = [p.strip() for p in re.split(r"[,;\t]+|\s{2,}", line.lstrip("#%/ ").strip()) if p.strip()]
-        if len(parts) == n_col:
-            names = parts
-            break
-    xunits = emsa.get("XUNITS") or None
-    energy_col = 0
-    if names:
-        named = [i for i, n in enumerate(names) if _ENERGY_NAME.search(n)]
-        energy_col = named[0] if named else 0
-    if column is None:
-        column = 1 if energy_col == 0 else 0
-        if n_col > 2:
-            log.info("%s: %d columns%s; energy from column %d, counts from column %d (counted from 0; "
-                     "--column / read_spectrum(column=) takes another, by number or name)", path, n_col,
-                     f" ({', '.join(names)})" if names else "", energy_col, column)
-    column = _column_number(column, names, n_col, path)
-    if not 0 <= column < n_col or column == energy_col:
-        raise SpectrumFileError(f"{path}: column={column} is not a valid intensity column (file has {n_col} "
-                                f"columns, counted from 0, energy in column {energy_col})")
-    units = xunits or (_unit_from_label(names[energy_col]) if names else None)
-    if units is None and header:
-        units = _unit_from_label(" ".join(header), bracketed=False)
-    assumed = units is None
-    factor = 1.0 if assumed else _unit_factor(units)
-    if factor is None:
-        raise SpectrumFileError(f"{path}: the energy column is in {units!r}; only eV and keV are supported")
-    energy = table[:, energy_col] * factor
-    data = table[:, column]
-    if not np.all(np.isfinite(energy)):
-        raise SpectrumFileError(f"{path}: the energy column holds NaN/inf values")
-    step = np.diff(energy)
-    if np.all(step < 0):
-        energy, data = energy[::-1], data[::-1]
-    elif not np.all(step > 0):
-        raise SpectrumFileError(f"{path}: the energy column (column {energy_col}) is not strictly monotonic")
-    metadata = {
-        "reader": "columns",
-        "title": path.stem,
-        "columns": names or None,
-        "energy_column": energy_col,
-        "intensity_column": column,
-        "energy_axis": {"name": names[energy_col] if names else "", "units": units or "eV"},
-        "energy_units_assumed": assumed,
-        "navigation_axes": [],
-    }
-    return Spectrum(_as_float32(data, path), energy, metadata, str(path))
+def _column_ignored(path: Path, column: int | str | None) -> None:
+    if column is not None:
+        log.warning("%s: column=%r ignored: the file is read by its own format (an EMSA or binary file with one "
+                    "signal), not as text columns", path, column)

@@ -24,6 +24,6 @@ gos_checks
     Validation aids: GOS surface, Bethe sum rule, optical limit against Kissel (xraylib).
 
 Physics is the lowest stage: its modules may import the foundations only (``eels_helpers.profiles``,
-``eels_helpers.device``, ``eels_helpers.spectrum``), besides each other. Physics functions state
+``eels_helpers.device``, ``eels_helpers.spectrum``, ``eels_helpers.files``), besides each other. Physics functions state
 their equation, its source and their units in their docstrings.
 """

@@ -26,6 +26,6 @@ figures, interactive, preview
     Fig. 2 panels and galleries; the ipywidgets simulator; a quick look at a few spectra.
 
 Its modules may import physics (the stage below) and the foundations (``eels_helpers.profiles``,
-``eels_helpers.device``, ``eels_helpers.spectrum``) only, besides each other; nothing from
+``eels_helpers.device``, ``eels_helpers.spectrum``, ``eels_helpers.files``) only, besides each other; nothing from
 datasets, models or later stages.
 """

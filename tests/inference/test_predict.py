@@ -220,8 +220,9 @@ def test_cli_json_plot_and_errors(tiny, tmp_path, capsys):
 
 
 def test_cli_column_chooses_the_counts_of_a_text_file(tiny, tmp_path, capsys):
-    """``--column``: by header name or number; the default column (all zero here) is refused as
-    carrying no signal; a wrong name lists the columns; a non-text file is refused by name."""
+    """``--column``: by header name or number; without it the column named "Counts", not the one after
+    the energy; column 1 (all zero) is refused as carrying no signal; a wrong name lists the columns;
+    a file read by its own format ignores it with a warning."""
     _, path = tiny
     energy = 600.0 + 0.25 * np.arange(1200)
     counts = _fe_spectrum(energy) * 1e4
@@ -230,17 +231,16 @@ def test_cli_column_chooses_the_counts_of_a_text_file(tiny, tmp_path, capsys):
     write_msa(tmp_path / "fe.msa", energy, counts)
     assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--json"]) == 0
     expected = json.loads(capsys.readouterr().out)["results"][0]["probabilities"]
-    for column in ("counts", "2"):
-        assert cli_main(["predict", str(tmp_path / "fe.csv"), "--model", str(path), "--json",
-                         "--column", column]) == 0
+    for column in ((), ("--column", "counts"), ("--column", "2")):
+        assert cli_main(["predict", str(tmp_path / "fe.csv"), "--model", str(path), "--json", *column]) == 0
         got = json.loads(capsys.readouterr().out)["results"][0]["probabilities"]
         assert got == pytest.approx(expected, abs=1e-6)
-    assert cli_main(["predict", str(tmp_path / "fe.csv"), "--model", str(path)]) == 1      # column 1: zeros
+    assert cli_main(["predict", str(tmp_path / "fe.csv"), "--model", str(path), "--column", "Empty"]) == 1
     assert "fe.csv" in capsys.readouterr().err
     assert cli_main(["predict", str(tmp_path / "fe.csv"), "--model", str(path), "--column", "Signal"]) == 1
     assert "no column named 'Signal'; its columns are 'Energy (eV)', 'Empty', 'Counts'" in capsys.readouterr().err
-    assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--column", "1"]) == 1
-    assert "fe.msa: --column chooses a column of a text file" in capsys.readouterr().err
+    assert cli_main(["predict", str(tmp_path / "fe.msa"), "--model", str(path), "--column", "1"]) == 0
+    assert "fe.msa: column='1' ignored: the file is read by its own format" in capsys.readouterr().err
 
 
 def test_cli_result_lines_are_not_glued_to_the_progress_bar(tiny, tmp_path, capsys, monkeypatch):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import write_msa
 
 from eels_helpers.inference.spectrum_files import SpectrumFileError, read_spectrum
 
@@ -170,7 +171,7 @@ def test_utf16_and_bom_text_files_read_as_utf8_and_a_third_column_is_named(tmp_p
     for name, encoding in (("utf16.csv", "utf-16"), ("utf16be.csv", "utf-16-be"), ("bom.csv", "utf-8-sig")):
         raw = text.encode(encoding)
         (tmp_path / name).write_bytes(b"\xfe\xff" + raw if encoding == "utf-16-be" else raw)
-        with caplog.at_level(logging.INFO, logger="eels_helpers.inference.spectrum_files"):
+        with caplog.at_level(logging.INFO, logger="eels_helpers.inference.text_columns"):
             s = read_spectrum(tmp_path / name)
         np.testing.assert_array_equal(s.data, read_spectrum(tmp_path / "utf8.csv").data)
         np.testing.assert_allclose(s.energy_eV, e, atol=1e-3)
@@ -186,25 +187,15 @@ def test_text_choice_of_column_and_energy_column_by_name(tmp_path):
     np.testing.assert_allclose(s.data, 2 * np.arange(20))
 
 
-def test_text_column_by_header_name_and_errors_that_name_the_columns(tmp_path):
-    e = np.arange(600, 620)
-    (tmp_path / "s.csv").write_text("Energy (eV), Background ,Signal\n"
-                                    + "".join(f"{x},{i},{3 * i}\n" for i, x in enumerate(e)))
-    for column in ("Signal", " signal ", "2", 2):
-        np.testing.assert_allclose(read_spectrum(tmp_path / "s.csv", column=column).data, 3 * np.arange(20))
-    np.testing.assert_allclose(read_spectrum(tmp_path / "s.csv", column="background").data, np.arange(20))
-    with pytest.raises(SpectrumFileError, match=r"s.csv: no column named 'Counts'; its columns are "
-                                                r"'Energy \(eV\)', 'Background', 'Signal'"):
-        read_spectrum(tmp_path / "s.csv", column="Counts")
-    with pytest.raises(SpectrumFileError, match=r"column=0 is not a valid intensity column .*counted from 0, "
-                                                r"energy in column 0"):
-        read_spectrum(tmp_path / "s.csv", column="Energy (eV)")
-    (tmp_path / "bare.txt").write_text("".join(f"{x} {i} {3 * i}\n" for i, x in enumerate(e)))
-    with pytest.raises(SpectrumFileError, match=r"bare.txt: no column named 'Signal'; it has no header line "
-                                                r"naming its 3 columns: give a number from 0 to 2"):
-        read_spectrum(tmp_path / "bare.txt", column="Signal")
-    with pytest.raises(SpectrumFileError, match=r"column=1.5 must be a column number or a header name"):
-        read_spectrum(tmp_path / "bare.txt", column=1.5)
+def test_column_is_ignored_with_a_warning_for_a_file_read_by_its_format(tmp_path, caplog):
+    import logging
+
+    e = np.arange(600.0, 700.0)
+    write_msa(tmp_path / "s.msa", e, np.exp(-e / 300))
+    with caplog.at_level(logging.WARNING, logger="eels_helpers.inference.spectrum_files"):
+        s = read_spectrum(tmp_path / "s.msa", column="Counts")
+    np.testing.assert_allclose(s.data, np.exp(-e / 300), rtol=1e-5)
+    assert "s.msa: column='Counts' ignored: the file is read by its own format" in caplog.text
 
 
 def test_text_comment_units_and_descending_axis(tmp_path):
@@ -406,7 +397,7 @@ def test_a_non_positive_xperchan_is_an_error_naming_file_and_keyword(tmp_path, s
 def test_errors_while_reading_name_the_file(tmp_path, monkeypatch):
     from rsciio.hspy import file_writer
 
-    from eels_helpers.inference import spectrum_files
+    from eels_helpers.inference import text_columns
 
     file_writer(str(tmp_path / "flat.hspy"), _signal(np.ones(100, np.float32), [_axis("Energy loss", 100, 0.0, 500, "eV")]),
                 show_progressbar=False)
@@ -417,7 +408,7 @@ def test_errors_while_reading_name_the_file(tmp_path, monkeypatch):
     def fails(path, column):   # a check of Spectrum's (a ValueError) reached through the reader
         raise ValueError("energy_eV must be 1-D, got shape (2, 5)")
 
-    monkeypatch.setattr(spectrum_files, "_read_columns", fails)
+    monkeypatch.setattr(text_columns, "read_columns", fails)
     with pytest.raises(SpectrumFileError, match=r"a\.csv: energy_eV must be 1-D"):
         read_spectrum(tmp_path / "a.csv")
 
