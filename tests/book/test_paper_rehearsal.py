@@ -2,18 +2,20 @@
 the ``paper`` profile on the CPU (the paper's network sizes, tiny steps and sample sizes), and a
 real ``paper`` run without CUDA stops before any work, naming the rehearsal.
 
-The rehearsal itself (``rehearsal`` fixture) runs once per session on a temporary copy of the
-notebooks: about 3-4 minutes on the 2-core machine (README, "On a GPU node"), hence ``slow``.
+The rehearsal itself (the ``rehearsal`` fixture of ``tests/book/conftest.py``) runs once per
+session on a temporary copy of the notebooks, in a background process started when collection
+ends, beside the other tests: about 3-4 minutes on the 2-core machine (README, "On a GPU node"),
+hence ``slow``.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
 import pytest
+from rehearsal_process import copy_root
 
 from eels_helpers.book import chapters as ch
 from eels_helpers.book import runner
@@ -23,14 +25,6 @@ from eels_helpers.models import PAPER_PARAMETERS_M
 from eels_helpers.profiles import PROFILES
 
 REHEARSAL_DIR = "_build/rehearsal/train"     # chapter 04's rehearse out_dir, relative to the root
-
-
-def _copy_root(repo_root: Path, dest: Path) -> Path:
-    dest.mkdir(parents=True, exist_ok=True)
-    shutil.copy2(repo_root / "_toc.yml", dest / "_toc.yml")
-    shutil.copytree(repo_root / "notebooks", dest / "notebooks",
-                    ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    return dest
 
 
 def _written(root: Path) -> list[Path]:
@@ -48,7 +42,7 @@ def no_cuda(monkeypatch):
 
 
 def test_paper_without_cuda_stops_before_any_work(repo_root, tmp_path, no_cuda, monkeypatch, capsys):
-    root = _copy_root(repo_root, tmp_path / "root")
+    root = copy_root(repo_root, tmp_path / "root")
 
     def never(*args, **kwargs):
         raise AssertionError("nothing may be executed")
@@ -73,7 +67,7 @@ def test_cuda_check_follows_the_device_of_each_page(no_cuda):
 
 
 def test_rehearse_is_for_the_paper_profile_only(repo_root, tmp_path, capsys):
-    root = _copy_root(repo_root, tmp_path / "root")
+    root = copy_root(repo_root, tmp_path / "root")
     assert main(["book", "--profile", "cpu", "--rehearse", "--root", str(root), "--no-build"]) == 2
     assert "--rehearse rehearses the 'paper' profile" in capsys.readouterr().err
     assert _written(root) == []
@@ -120,17 +114,6 @@ def test_rehearse_values_are_validated():
 
 
 # --------------------------------------------------------------------------- the rehearsal
-@pytest.fixture(scope="module")
-def rehearsal(repo_root, tmp_path_factory):
-    """``eels-id book --profile paper --rehearse --no-build`` on a copy of the notebooks; the
-    paper-size checkpoints (about 2.6 GB) are removed afterwards."""
-    root = _copy_root(repo_root, tmp_path_factory.mktemp("rehearsal"))
-    code = main(["book", "--profile", "paper", "--rehearse", "--root", str(root), "--no-build",
-                 "--no-progress"])
-    yield root, code
-    shutil.rmtree(root / "_build", ignore_errors=True)
-
-
 @pytest.mark.slow
 def test_rehearsal_executes_every_page_on_the_cpu(rehearsal, repo_root):
     root, code = rehearsal
