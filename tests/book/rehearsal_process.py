@@ -9,7 +9,9 @@ other tests, and the ``rehearsal`` fixture waits for it.
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -51,14 +53,21 @@ class BackgroundRehearsal:
     def stop(self) -> None:
         """End the process if it still runs (an interrupted session) and remove its files (the
         paper-size checkpoints are about 2.6 GB)."""
-        if self.process.poll() is None:
-            self.process.terminate()
+        if self.process.poll() is None:      # its notebook kernels too: the whole process group
+            _signal_group(self.process, signal.SIGTERM)
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.process.kill()
+                _signal_group(self.process, signal.SIGKILL)
                 self.process.wait()
         shutil.rmtree(self.base, ignore_errors=True)
+
+
+def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    try:
+        os.killpg(process.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def start_rehearsal(repo_root: Path, base: Path) -> BackgroundRehearsal:
@@ -69,5 +78,5 @@ def start_rehearsal(repo_root: Path, base: Path) -> BackgroundRehearsal:
         process = subprocess.Popen([sys.executable, "-m", "eels_helpers.cli", *REHEARSAL_ARGS,
                                     "--root", str(base / "root")],
                                    stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=repo_root)
+                                   cwd=repo_root, start_new_session=True)   # its own process group
     return BackgroundRehearsal(base, process)
