@@ -269,11 +269,11 @@ def _trim(yb: np.ndarray) -> tuple[int, int]:
     return a, b
 
 
-def _unfitted(candidates, status_reason, microscope, window, message, t0) -> VerificationResult:
+def _unfitted(candidates, status_reason, microscope, window, onset_window, message, t0) -> VerificationResult:
     ev = {el: Evidence(el, status_reason.get(el, "not fitted"), p, nb) for el, (p, nb) in candidates.items()}
     z = np.zeros(0)
     return VerificationResult(ev, z, z, z, z, {}, float("nan"), microscope, window, float("nan"),
-                              time.perf_counter() - t0, message)
+                              time.perf_counter() - t0, message, onset_window_eV=onset_window)
 
 
 def verify(spectrum, candidates, config: VerifyConfig | None = None, *,
@@ -400,6 +400,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
                          "to fit the background and an edge")
     lo, hi = float(E[sel[0]]), float(E[sel[-1]])
     window = (lo, hi)
+    onset_window = (lo, hi - config.margin_after_eV)       # where a fitted family's first onset lies
 
     # families per candidate: inside the window (fitted), outside (reported)
     fams, owner, status_reason = [], [], {}
@@ -408,7 +409,7 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
         ins, outs = [], []
         for fam in edges_of(el) if config.other_edges else families_of(el):
             major = [f"{el} {s} {fam.onset_of(s):.0f} eV" for s in fam.major]
-            if lo <= fam.first_onset_eV <= hi - config.margin_after_eV:
+            if onset_window[0] <= fam.first_onset_eV <= onset_window[1]:
                 fams.append(fam), owner.append(el), ins.extend(major)
             else:
                 outs.extend(major)
@@ -416,10 +417,8 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
         if not ins:
             status_reason[el] = "no edge in window"
     if not fams:
-        res = _unfitted(cand, status_reason, micro, window,
-                        f"no candidate has an edge in the window {lo:g}-{hi - config.margin_after_eV:g} eV",
-                        t0)
-        res.onset_window_eV = (lo, hi - config.margin_after_eV)
+        res = _unfitted(cand, status_reason, micro, window, onset_window,
+                        f"no candidate has an edge in the window {onset_window[0]:g}-{onset_window[1]:g} eV", t0)
         for el, ev in res.evidence.items():
             ev.edges_outside = outside_txt[el]
         return decide(res, rule, threshold)
@@ -585,6 +584,5 @@ def _verify(spectrum, candidates, config, rule, threshold, t0, cut_eV=None) -> V
     _, A, coef, idx, chi2_red, bg = solve(0, n, fitted, [], fixed=shift_of)
     contributions = {el: A[:, idx[el]] @ coef[idx[el]] for el in fitted}
     res = VerificationResult(evidence, Eb, yb, A @ coef, bg @ coef[A.shape[1] - K_bg:], contributions,
-                             chi2_red, micro, window, float(f * d), 0.0,
-                             onset_window_eV=(lo, hi - config.margin_after_eV))
+                             chi2_red, micro, window, float(f * d), 0.0, onset_window_eV=onset_window)
     return decide(res, rule, threshold)
