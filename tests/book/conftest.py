@@ -19,11 +19,11 @@ import pytest
 from rehearsal_process import BackgroundRehearsal, start_rehearsal
 
 _KEY = pytest.StashKey[BackgroundRehearsal]()
-_REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def _start(config) -> BackgroundRehearsal:
-    config.stash[_KEY] = start_rehearsal(_REPO_ROOT, Path(tempfile.mkdtemp(prefix="eels-rehearsal-")))
+    """Start the rehearsal of the project at pytest's rootdir (the folder of pyproject.toml)."""
+    config.stash[_KEY] = start_rehearsal(config.rootpath, Path(tempfile.mkdtemp(prefix="eels-rehearsal-")))
     return config.stash[_KEY]
 
 
