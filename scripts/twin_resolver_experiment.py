@@ -13,7 +13,11 @@ that pass the gate (>= --gate right on >= --min-gate spectra) go on. With --bala
 R25: F/Xe, Be/Si) each pair trains on as many spectra drawn for each twin, both classes weighted
 equally, and its gate must be passed in EACH class (>= --gate right on >= --min-gate spectra of
 each twin). With --presence (experiment K26: C,K) the resolver says whether the second twin is
-there, from spectra with either or both labelled; its gate is passed in each class as well.
+there, from spectra with either or both labelled; its gate is passed in each class as well. A pair
+of one element (--pairs Be,Be --presence --shared --queries Si Al ...; experiment B46) is a lone
+presence resolver: it learns from every shared spectrum whether the element is labelled and decides
+wherever the element is reported; --queries adds the elements whose edges it must tell apart, and
+--balanced (with --shared, for lone pairs only) weighs its two classes equally (B46b).
 With --swap-gate MODEL ... (experiment T28's gate, session 35's R35) a pair that passed also meets
 the gate for deciding below the threshold, for every model named (its own threshold; --swap-n
 spectra of --swap-seed): resolver right >= 0.85 and >= the network's choice + 0.05 on >= 30 spectra
@@ -111,6 +115,11 @@ def main(argv=None) -> int:
     p.add_argument("--gate-n", type=int, default=8192, help="gate spectra per pair (--balanced: per twin) [8192]")
     p.add_argument("--shared-n", type=int, default=32768, help="spectra of the shared training set [32768]")
     p.add_argument("--shared-gate-n", type=int, default=16384, help="spectra of the shared gate set [16384]")
+    p.add_argument("--queries", nargs="+", default=(), metavar="EL",
+                   help="with --shared: more query elements of the shared sets beside the pairs' own (B46: "
+                        "the elements whose edges a lone resolver must tell from its element's)")
+    p.add_argument("--epochs", type=int, default=15, help="training passes over the spectra [15]")
+    p.add_argument("--gate-seed", type=int, default=13, help="seed of the gate spectra [13]")
     p.add_argument("--keep-shipped", action="store_true", help="add the shipped resolvers (measurement, --save)")
     p.add_argument("--model", default="default")
     p.add_argument("--config", default="open-world-sharp")
@@ -154,14 +163,18 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(1)
     pairs = rule_pairs() if args.lanthanide_pairs else args.pairs
-    if args.shared and args.balanced:
-        p.error("--shared and --balanced exclude each other")
+    lone = all(a == b for a, b in (pair.split(",") for pair in pairs))
+    if args.shared and args.balanced and not lone:
+        p.error("--shared and --balanced exclude each other (but for lone pairs: classes weighted equally)")
+    if args.queries and not args.shared:
+        p.error("--queries needs --shared")
     cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced,
+                             epochs=args.epochs, gate_seed=args.gate_seed,
                              presence=args.presence, late_start_share=args.late_start_share)
     threshold = load_model(args.model).threshold or 0.5
     train_set = gate_set = gate_probs = None
     if args.shared:
-        elements = sorted({el for pair in pairs for el in pair.split(",")})
+        elements = sorted({el for pair in pairs for el in pair.split(",")} | set(args.queries))
         log.info("shared sets for %d pairs, query elements %s", len(pairs), " ".join(elements))
         train_set = simulated_set(elements, args.shared_n, cfg.seed, cfg.config)
         gate_set = simulated_set(elements, args.shared_gate_n, cfg.gate_seed, cfg.config)
@@ -229,7 +242,7 @@ def main(argv=None) -> int:
                       "command": " ".join(["python", "scripts/twin_resolver_experiment.py",
                                            *(sys.argv[1:] if argv is None else argv)]),
                       "config": cfg.config, "seed": cfg.seed, "n": args.shared_n if args.shared else cfg.n,
-                      "shared": bool(args.shared), "balanced": bool(args.balanced),
+                      "shared": bool(args.shared), "queries": list(args.queries), "balanced": bool(args.balanced),
                       "presence": bool(args.presence), "epochs": cfg.epochs,
                       "late_start_share": cfg.late_start_share, "late_only": bool(args.late_only),
                       "gate_seed": cfg.gate_seed,

@@ -90,10 +90,12 @@ def twin_resolvers() -> str:
     lines = ["", "`eels-id predict`, `evaluate`, `failures` and `map` resolve reported twins "
              "(--keep-twins keeps both):"]
     for r in rows:
+        a, b = r["pair"]
         gate = ("" if r["gate_right"] is None else
                 f"; right on {r['gate_right']:.2f} of {r['gate_spectra']} simulated spectra where the network "
-                "reports both")
-        notes = [f"presence: {r['pair'][1]} dropped where absent, {r['pair'][0]} kept"] if r.get("presence") else []
+                f"reports {'it' if a == b else 'both'}")
+        notes = ([f"lone presence: {b} dropped wherever it is reported and its edge is absent"] if a == b else
+                 [f"presence: {b} dropped where absent, {a} kept"] if r.get("presence") else [])
         if r.get("swap"):
             notes.append(f"also where only one reaches the threshold and the other has p >= {SWAP_CANDIDATE:g}")
         if r.get("late_start"):
@@ -103,5 +105,6 @@ def twin_resolvers() -> str:
         if r.get("early_end"):
             notes.append(f"windows ending up to {EARLY_END_MAX} eV early read")
         kind = f" ({'; '.join(notes)})" if notes else ""
-        lines.append(f"  {'/'.join(r['pair'])}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
+        name = a if a == b else f"{a}/{b}"
+        lines.append(f"  {name}{kind}: trained on {r['training_spectra']} `{r['config']}` spectra{gate}")
     return "\n".join(lines)

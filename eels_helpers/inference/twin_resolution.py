@@ -23,6 +23,10 @@ Shipped pairs (``data/twin_resolvers.pt``, its provenance inside):
   spectra); real grouped CV as predict decides: `default` unchanged, `ensemble` 0.911 / 0.644 ->
   0.912 / 0.656 (EELSDB BN 192 loses its false Cl).
 
+A pair of one element, ``(el, el)``, is a **lone presence resolver** (session 46, experiment B46;
+:mod:`eels_helpers.training.twin_resolver`): it reads its element's window wherever that element is
+reported, beside anything else, and drops it where it says it is absent.
+
 Real twins in one specimen (ScN, a Ho-Er alloy) would lose one of them: the output says which was
 dropped and why.
 
@@ -87,7 +91,8 @@ class TwinDecision:
     """Both twins ``pair`` were reported; ``kept`` stays, ``dropped`` goes; ``probability`` is the
     resolver's for ``kept`` (0.5..1); ``presence``: a presence resolver decided, and ``probability``
     is that ``dropped`` is absent; ``swapped``: only ``dropped`` had reached the threshold, and
-    ``kept`` (below it, >= :data:`SWAP_CANDIDATE`) is reported instead."""
+    ``kept`` (below it, >= :data:`SWAP_CANDIDATE`) is reported instead. A lone presence resolver's
+    decision has ``pair`` (el, el) and ``kept`` = ``dropped`` = el: el was reported and is dropped."""
 
     pair: tuple[str, str]
     kept: str
@@ -101,6 +106,9 @@ class TwinDecision:
                 "probability": round(self.probability, 4), "presence": self.presence, "swapped": self.swapped}
 
     def describe(self) -> str:
+        if self.pair[0] == self.pair[1]:                  # a lone presence resolver (B46)
+            return (f"{self.dropped} dropped: its edge check found no {self.dropped} edge (absent "
+                    f"{self.probability:.2f}; eels_helpers.inference.twin_resolution)")
         said = (f"{self.dropped} absent {self.probability:.2f}" if self.presence
                 else f"{self.kept} {self.probability:.2f}")
         what = (f"only {self.dropped} reached the threshold: {self.kept} reported instead" if self.swapped
@@ -223,7 +231,8 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
             if swapped and reported[row, ELEMENTS.index(kept)]:   # the resolver agrees with the threshold
                 continue
             out[row, ELEMENTS.index(dropped)] = False
-            out[row, ELEMENTS.index(kept)] = True
+            if kept != dropped:                           # a lone presence resolver keeps nothing else
+                out[row, ELEMENTS.index(kept)] = True
             found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence), swapped)))
     found.sort(key=lambda rd: rd[0])
     return out, found

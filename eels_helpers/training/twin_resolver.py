@@ -19,6 +19,12 @@ K often; R25's exclusive C/K resolver dropped KBr's true K); its gate: among spe
 twin labelled that the network reports both of, the share where its presence call for the second
 twin is right, per class (second twin labelled or not).
 
+A **lone** presence resolver is the pair of one element with itself (``a == b``; session 46,
+experiment B46: Be, whose K edge at 111 eV the networks report for Si L2,3 at 99 eV, Al L2,3 at 73 eV
+and Kr M4,5 at 94 eV): it learns from every spectrum whose window is measured whether the element is
+labelled, and decides wherever the element is reported, beside any other element; its gate's
+classes are "no Be" and "Be" (:func:`class_names`).
+
 :func:`swap_gate` is experiment T28's gate for deciding below the threshold (a pair saved with
 ``swap``): where the network reports one twin and gives the other p >= 0.05, is the resolver's
 choice right more often than the network's? (Session 35: Ba/Co failed it, research log R35/R35b.)
@@ -39,7 +45,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "cut_at_window",
+__all__ = ["TwinResolverConfig", "window_start", "simulated_set", "balanced_set", "cut_at_window", "class_names",
            "train_twin_resolver", "cut_gate", "cut_gate_passed",
            "gate_accuracy", "gate_by_class", "swap_gate", "save_twin_resolvers"]
 
@@ -49,7 +55,8 @@ class TwinResolverConfig:
     """How one resolver is trained: ``config`` (a named simulator configuration), ``n`` simulated
     spectra (>= 64) of ``seed``, ``epochs`` (>= 1); the gate on ``gate_n`` spectra of ``gate_seed``;
     ``balanced``: ``n`` (and ``gate_n``) spectra per twin and both classes weighted equally
-    (:func:`balanced_set`); ``presence``: a presence resolver (module docstring); ``late_start_share``
+    (:func:`balanced_set`; with a shared set, e.g. a lone presence resolver's, only the class weighting);
+    ``presence``: a presence resolver (module docstring); ``late_start_share``
     (0..1): that share of the training spectra start late (:func:`cut_at_window`), and the resolver
     reads late windows as :func:`~eels_helpers.models.twin_resolver.twin_windows` does with
     ``late_start`` (experiment L36)."""
@@ -138,16 +145,26 @@ def cut_at_window(X, start_channel: int, seed: int, share: float = 1.0,
 
 def _pair_set(a, b, n, seed, config, data=None, balanced=False, presence=False):
     """(X, Y, index of a, index of b, the rows a resolver learns from: exactly one twin labelled, or
-    with ``presence`` either or both)."""
+    with ``presence`` either or both; a lone presence resolver (``a == b``): every row)."""
     from eels_helpers.physics.elements import ELEMENTS
 
+    if a == b and not presence:
+        raise ValueError(f"{a}/{b}: a pair of one element is a lone presence resolver; it needs presence=True")
     if data is None:
         X, Y = balanced_set(a, b, n, seed, config) if balanced else simulated_set([a, b], n, seed, config)
     else:
         X, Y = data
     ia, ib = ELEMENTS.index(a), ELEMENTS.index(b)
     has_a, has_b = Y[:, ia] > 0.5, Y[:, ib] > 0.5
+    if a == b:
+        return X, Y, ia, ib, np.ones(len(Y), dtype=bool)
     return X, Y, ia, ib, (has_a | has_b) if presence else has_a ^ has_b
+
+
+def class_names(a: str, b: str) -> tuple[str, str]:
+    """The two classes of a pair's gate: the twin that is labelled (``a``, ``b``); for a presence
+    resolver ``a`` stands for "``b`` not labelled"; for a lone one (``a == b``) it reads "no ``b``"."""
+    return (f"no {b}", b) if a == b else (a, b)
 
 
 def train_twin_resolver(a: str, b: str, cfg: TwinResolverConfig = TwinResolverConfig(), data=None):
@@ -231,8 +248,9 @@ def gate_by_class(net, a: str, b: str, model, threshold: float, cfg: TwinResolve
     (the class is the twin that is labelled; for a presence resolver, ``a``: b not labelled, ``b``: b
     labelled; nan where no gate spectrum holds it)."""
     right, truth = _gate_decisions(net, a, b, model, threshold, cfg, data, probabilities)
+    absent, present = class_names(a, b)
     return {el: ((float(right[mask].mean()) if mask.any() else float("nan")), int(mask.sum()))
-            for el, mask in ((a, ~truth), (b, truth))}
+            for el, mask in ((absent, ~truth), (present, truth))}
 
 
 def swap_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConfig = TwinResolverConfig(),
@@ -275,12 +293,13 @@ def cut_gate(net, a: str, b: str, model, threshold: float, cfg: TwinResolverConf
     wc, ok = twin_windows(Xc, start, late_start=not end, early_end=end)
     sel = one & whole & ok & (P[:, ia] >= threshold) & (P[:, ib] >= threshold)
     truth = Y[sel][:, ib] > 0.5
+    absent, present = class_names(a, b)
     if not sel.any():
-        return {el: {"cut": float("nan"), "uncut": float("nan"), "spectra": 0} for el in (a, b)}
+        return {el: {"cut": float("nan"), "uncut": float("nan"), "spectra": 0} for el in (absent, present)}
     cut, uncut = _says_second(net, wc, sel) == truth, _says_second(net, w, sel) == truth
     return {el: {"cut": float(cut[m].mean()) if m.any() else float("nan"),
                  "uncut": float(uncut[m].mean()) if m.any() else float("nan"), "spectra": int(m.sum())}
-            for el, m in ((a, ~truth), (b, truth))}
+            for el, m in ((absent, ~truth), (present, truth))}
 
 
 #: W28's bar: a cut window may be read at most this much less often right than the same window whole

@@ -130,6 +130,58 @@ def test_presence_resolver_learns_from_both_twins_and_keeps_the_first(tmp_path):
         assert [d.dropped for _, d in found] == ([] if k_kept else ["K", "K"])
 
 
+def test_lone_presence_resolver_learns_from_every_spectrum_and_decides_wherever_its_element_is_reported(
+        tmp_path, monkeypatch):
+    """B46 (Be): the pair of one element is a lone presence resolver. It learns from every spectrum
+    of its set (not only those holding the element), its gate's classes are "no Be" and "Be", it
+    needs presence=True, and in inference it drops the element wherever it is reported and says
+    absent, beside whatever else is reported; its decision names the check, not a twin."""
+    import numpy as np
+
+    from eels_helpers.inference.twin_resolution import resolve_reported
+    from eels_helpers.physics.elements import ELEMENTS
+    from eels_helpers.training.twin_resolver import class_names
+
+    assert class_names("Be", "Be") == ("no Be", "Be") and class_names("B", "Cl") == ("B", "Cl")
+    assert window_start("Be", "Be") == 85               # Be K 111 eV - 26
+    with pytest.raises(ValueError, match="lone presence resolver"):
+        train_twin_resolver("Be", "Be", TwinResolverConfig(epochs=1), data=simulated_set(["Be"], 64, 3, "open-world"))
+    data = simulated_set(["Be", "Si", "Al"], 512, 3, "open-world")
+    ibe = ELEMENTS.index("Be")
+    has_be = data[1][:, ibe] > 0.5
+    assert has_be.any() and (~has_be).any()
+    net, n = train_twin_resolver("Be", "Be", TwinResolverConfig(epochs=1, presence=True), data=data)
+    measured = (data[0][:, 85:85 + 95] != 0).all(axis=1)
+    assert n == int(measured.sum()) > int((measured & has_be).sum())   # rows without Be learn too
+    per_class = gate_by_class(net, "Be", "Be", "default", 0.0, TwinResolverConfig(presence=True, config="open-world"),
+                              data=data, probabilities=np.ones((len(data[0]), 80)))
+    assert set(per_class) == {"no Be", "Be"}
+    assert [k for _, k in per_class.values()] == [int((measured & ~has_be).sum()), int((measured & has_be).sum())]
+    path = save_twin_resolvers(tmp_path / "twins.pt", {("Be", "Be"): net}, {"note": "test"})
+    (again, start), = load_twin_resolvers(path).values()
+    assert again.presence and start == 85
+    from eels_helpers.cli.models import twin_resolvers
+    from eels_helpers.inference import twin_resolution
+
+    monkeypatch.setattr(twin_resolution, "RESOLVERS_PATH", path)     # `eels-id models` names it as one element
+    assert "\n  Be (lone presence: Be dropped wherever it is reported and its edge is absent): " in twin_resolvers()
+    X = np.ones((3, 3072), np.float32) + np.arange(3072, dtype=np.float32)[None] * 1e-3
+    reported = np.zeros((3, 80), bool)
+    reported[:2, ibe] = True                            # Be alone, Be beside Si; row 2 reports Si only
+    reported[1:, ELEMENTS.index("Si")] = True
+    for logit, be_kept in ((-5.0, False), (5.0, True)):
+        lone = TwinResolver(presence=True)
+        with torch.no_grad():
+            for p in lone.parameters():
+                p.zero_()
+            lone.layers[-1].bias.fill_(logit)
+        out, found = resolve_reported(X, reported, {("Be", "Be"): (lone.eval(), start)})
+        assert (out[:2, ibe] == be_kept).all() and not out[2, ibe] and out[1:, ELEMENTS.index("Si")].all()
+        assert [r for r, _ in found] == ([] if be_kept else [0, 1])
+        assert all(d.dropped == "Be" and "no Be edge" in d.describe() and "twins" not in d.describe()
+                   for _, d in found)
+
+
 def test_swap_gate_scores_the_network_and_the_resolver_where_only_one_twin_is_reported():
     """T28's gate: spectra with exactly one twin labelled, one twin reported and the other a
     candidate (p >= 0.05); the network is right where it reported the labelled twin, the resolver
