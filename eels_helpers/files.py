@@ -1,20 +1,24 @@
-"""File contents as fingerprints: one SHA digest of a file, read once per file version.
+"""File contents as fingerprints (one SHA digest of a file, read once per file version), and text
+files written whole or not at all.
 
 A foundation module (standard library only): any stage may import it. It tells a verification
 rule's networks apart (:func:`eels_helpers.inference.verification_model.network_fingerprint`),
 keys the cached edge-shape tables by their GOS file
 (:mod:`eels_helpers.simulation.shape_tables`) and recognises a real spectrum already in a
-manifest (:func:`eels_helpers.evaluation.real_spectra.combine_manifests`).
+manifest (:func:`eels_helpers.evaluation.real_spectra.combine_manifests`). :func:`atomic_write_text`
+writes the package's JSON tables (verification rules, report reliability) so that an interrupted
+write leaves the old file, never half a new one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["file_digest"]
+__all__ = ["atomic_write_text", "file_digest"]
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -39,3 +43,19 @@ def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` (its folder created) through a temporary file in the same folder
+    renamed over it, so the file holds either its old or its whole new contents; returns the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path

@@ -1,5 +1,5 @@
 """``eels_helpers.files.file_digest`` against known digests (FIPS 180 test vector "abc") and
-against re-reading a file that was rewritten in place."""
+against re-reading a file that was rewritten in place; ``atomic_write_text`` whole or not at all."""
 
 from __future__ import annotations
 
@@ -49,3 +49,20 @@ def test_bad_input_names_the_problem(tmp_path):
         file_digest(tmp_path / "a", "sha-nope")
     with pytest.raises(ValueError, match="unknown hash algorithm 'shake_128'"):   # no fixed length
         file_digest(tmp_path / "a", "shake_128")
+
+
+def test_atomic_write_text_replaces_whole_and_leaves_the_old_file_on_failure(tmp_path, monkeypatch):
+    from eels_helpers.files import atomic_write_text
+
+    f = tmp_path / "sub" / "table.json"
+    assert atomic_write_text(f, "old\n") == f and f.read_text() == "old\n"     # the folder is created
+    atomic_write_text(f, "new\n")
+    assert f.read_text() == "new\n"
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_text(f, "half\n")
+    assert f.read_text() == "new\n" and sorted(p.name for p in f.parent.iterdir()) == ["table.json"]

@@ -26,6 +26,9 @@ each kept element's contribution with its edges, and the rejected candidates wit
 Where two reported elements are ones the network commonly confuses (onset twins such as N/Sc,
 neighbouring lanthanides, W/Re/Ta...), a ``caution:`` line names their closest edges and how often
 they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has them as ``"cautions"``.
+Where a reported element was right in fewer than half of the model's reports of it on simulated
+spectra of the same window class (e.g. Be in spectra starting below 110 eV), a ``caution:`` line
+says how often (:mod:`eels_helpers.inference.report_reliability`; ``"reliability"`` in ``--json``).
 Where both twins of a pair with a shipped resolver (``eels-id models`` lists them: N/Sc and
 neighbouring lanthanides) reach the threshold, the twin resolver (a small network trained on
 simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
@@ -205,6 +208,8 @@ def main(args: argparse.Namespace) -> int:
             text = format_cautions(_cautions(pred, check))
             if text:
                 emit(text)
+            for note in _reliability(pred, check, args.model):
+                emit(f"  caution: {note.message()}")
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []
@@ -213,6 +218,7 @@ def main(args: argparse.Namespace) -> int:
             if vconfig is not None:
                 d["verification"] = None if check is None else check.to_dict()
             d["cautions"] = [c.to_dict() for c in _cautions(pred, check)]
+            d["reliability"] = [n.to_dict() for n in _reliability(pred, check, args.model)]
             notes = input_notes(pred)
             if notes:
                 d["input_notes"] = notes
@@ -265,6 +271,16 @@ def _cautions(pred, check):
     if pred.note:
         return []
     return prediction_cautions(pred, check.verified if check is not None else None)
+
+
+def _reliability(pred, check, model):
+    """Reliability notes (:mod:`eels_helpers.inference.report_reliability`) for the elements
+    reported in the end, as :func:`_cautions` takes them."""
+    from eels_helpers.inference.report_reliability import reliability_notes
+
+    if pred.note:
+        return []
+    return reliability_notes(pred, model, check.verified if check is not None else None)
 
 
 def _verify_config(args, model):

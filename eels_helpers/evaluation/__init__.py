@@ -14,6 +14,8 @@
 - ``failure_analysis``, ``failure_artefacts``, ``failure_figures``: every mistake on real spectra
   grouped by cause, the artefacts of real spectra, and the figures over simulated spectra;
 - ``ensemble_members``: an ensemble and its members side by side;
+- ``report_precision``: how often each reported element is right on simulated spectra, per window
+  class (the table behind ``predict``'s reliability notes);
 - ``paper_numbers``: the paper's Tables 2 and 3, and ours beside them.
 
 Stage rule: evaluation may import physics, simulation, datasets, models, inference and the

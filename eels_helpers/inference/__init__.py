@@ -11,7 +11,9 @@
 - ``hyperspy_signals``: HyperSpy / exspy signals in (``predict``, ``map_elements``) and the
   detected elements out (``metadata.Sample.elements``, probability maps, an offline exspy model).
 - ``verification`` (+ ``verification_rules``, ``verification_figures``): a model fit of each
-  spectrum confirms or rejects the network's candidate elements and says why (``--verify``).
+  spectrum confirms or rejects the network's candidate elements and says why (``--verify``);
+- ``cautions``, ``report_reliability``: lines for reported elements to check by eye (commonly
+  confused neighbours; elements a model rarely reports rightly in such windows, in simulation).
 
 Stage rule: inference may import physics, simulation, datasets, models and the foundation
 modules (``eels_helpers.profiles``, ``eels_helpers.device``, ``eels_helpers.spectrum``, ``eels_helpers.files``); never

@@ -29,15 +29,13 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from eels_helpers.files import file_digest
+from eels_helpers.files import atomic_write_text, file_digest
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
            "load_rule", "save_rule", "calibration", "verification_helps", "rule_key", "network_fingerprint",
@@ -332,17 +330,7 @@ def save_rule(rule: LogisticRule, path: str | Path | None = None) -> Path:
                              "spectra by scripts/fit_verification_rule.py; threshold chosen on the real "
                              "validation halves (eels_helpers.inference.verification_model)")
     data.setdefault("rules", {})[rule.model] = rule.to_dict()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=1, sort_keys=False)
-            fh.write("\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return atomic_write_text(path, json.dumps(data, indent=1, sort_keys=False) + "\n")
 
 
 def verification_helps(model: str, path: str | Path | None = None) -> tuple[bool, str]:

@@ -1,0 +1,166 @@
+"""How often a reported element was right on simulated spectra like the user's: a note where rarely.
+
+A network reports some elements far more often than they are there, in some kinds of spectra: on
+8,192 simulated ``open-world-henke`` spectra whose window starts below 110 eV, the `ensemble` reported
+Be 150 times and was right 33 times (docs/research-log.md, session 46, D46), because Be K (111 eV)
+lies among edges outside the 107 families (Si L2,3 99 eV, Al L2,3 73 eV and L1 118 eV, Kr M4,5 94 eV)
+and on the low-loss tail. A user sees "Be (0.85)" with no hint of that.
+
+The table (``data/report_reliability.json``, made by ``scripts/measure_report_reliability.py`` with
+:func:`eels_helpers.evaluation.report_precision.simulated_report_counts`) holds, per shipped model
+and window class (:data:`WINDOW_CLASSES`: the network input's first measured channel below
+:data:`~eels_helpers.simulation.open_world.LOW_START_EV` or not), how often each element was
+reported as ``predict`` decides (threshold, twins resolved, Tc and Pm withheld) and how often it was
+labelled in those spectra. :func:`reliability_notes` turns a prediction's reported elements into a
+note where that class has at least :data:`MIN_REPORTS` reports of the element and it was right in
+fewer than :data:`NOTE_BELOW` of them. The note changes no decision; it says which names to check by
+eye. Both constants were fixed before the table was measured (plan46) and are not tuned on real
+spectra. A table measured for other networks than the model holds now (a network file replaced:
+:func:`~eels_helpers.inference.verification_model.network_fingerprint`) gives no note, with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+__all__ = ["RELIABILITY_FILE", "MIN_REPORTS", "NOTE_BELOW", "WINDOW_CLASSES", "ReliabilityNote", "window_class",
+           "load_reliability", "save_reliability", "reliability_notes"]
+
+
+def _default_file() -> Path:
+    from eels_helpers import DATA_DIR
+
+    return DATA_DIR / "report_reliability.json"
+
+
+#: the shipped table (scripts/measure_report_reliability.py)
+RELIABILITY_FILE = _default_file()
+#: a note needs at least this many simulated reports of the element in the spectrum's window class ...
+MIN_REPORTS = 20
+#: ... right in fewer than this share of them
+NOTE_BELOW = 0.5
+#: (key, words) of the window classes, by the network input's first measured channel (eV)
+WINDOW_CLASSES = (("low_start", "whose window starts below 110 eV"),
+                  ("other", "whose window starts at 110 eV or above"))
+
+
+def window_class(inputs) -> np.ndarray:
+    """(n,) the :data:`WINDOW_CLASSES` key of each network input (n, 3072) (1 eV channels from 0 eV):
+    ``low_start`` where its first measured (non-zero) channel lies below
+    :data:`~eels_helpers.simulation.open_world.LOW_START_EV`, ``other`` elsewhere (and for an
+    all-zero input)."""
+    from eels_helpers.simulation.open_world import LOW_START_EV
+
+    x = np.asarray(inputs)
+    x = x.reshape(-1, x.shape[-1])
+    measured = x != 0
+    first = np.where(measured.any(axis=1), np.argmax(measured, axis=1), x.shape[1])
+    return np.where(first < LOW_START_EV, WINDOW_CLASSES[0][0], WINDOW_CLASSES[1][0])
+
+
+@dataclass(frozen=True)
+class ReliabilityNote:
+    """A reported ``element`` of ``model``: in ``simulated`` spectra of the spectrum's window class
+    (``window``, in words), ``reported`` times reported, ``right`` of them labelled."""
+
+    element: str
+    model: str
+    window: str
+    reported: int
+    right: int
+    simulated: int
+    config: str
+
+    @property
+    def precision(self) -> float:
+        return self.right / self.reported
+
+    def message(self) -> str:
+        return (f"{self.element} is often a false name here: on {self.simulated:,} simulated `{self.config}` "
+                f"spectra {self.window}, `{self.model}` reported {self.element} {self.reported} times and was "
+                f"right {self.right} times ({100 * self.precision:.0f} %); check its edges by eye")
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "precision": round(self.precision, 4)}
+
+
+def _read(path: Path) -> dict:
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a valid report-reliability table ({err})") from None
+
+
+@lru_cache(maxsize=8)
+def _entry(key: str, path: str, stamp: tuple[int, int]) -> dict | None:
+    return _read(Path(path)).get("models", {}).get(key)
+
+
+def load_reliability(model, path: str | Path | None = None) -> dict | None:
+    """The table's entry for ``model`` (a shipped name or a model file; keyed as the verification
+    rules are, :func:`~eels_helpers.inference.verification_model.rule_key`), or None where the table
+    holds none or it was measured for other networks than ``model`` holds now (logged)."""
+    from eels_helpers.inference.verification_model import network_fingerprint, rule_key
+
+    path = RELIABILITY_FILE if path is None else Path(path)
+    if not path.is_file():
+        return None
+    st = path.stat()
+    entry = _entry(rule_key(model), str(path.resolve()), (st.st_size, st.st_mtime_ns))
+    if entry is None:
+        return None
+    measured_for, now = entry.get("networks"), network_fingerprint(model)
+    if measured_for and now is not None and list(measured_for) != now:
+        log.warning("the report-reliability table of %r was measured for the networks %s, and the model now holds "
+                    "%s: no reliability notes (remeasure: python scripts/measure_report_reliability.py --model %s)",
+                    rule_key(model), ", ".join(measured_for), ", ".join(now), model)
+        return None
+    return entry
+
+
+def save_reliability(model, entry: dict, path: str | Path | None = None) -> Path:
+    """Write (or replace) ``model``'s ``entry`` in the table, atomically."""
+    from eels_helpers.files import atomic_write_text
+    from eels_helpers.inference.verification_model import rule_key
+
+    path = RELIABILITY_FILE if path is None else Path(path)
+    data = _read(path)
+    data.setdefault("about", "How often each element was right where predict reported it, per model and window "
+                             "class, on simulated spectra (scripts/measure_report_reliability.py; "
+                             "eels_helpers.inference.report_reliability)")
+    data.setdefault("models", {})[rule_key(model)] = entry
+    return atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+
+
+def reliability_notes(pred, model, elements=None, path: str | Path | None = None) -> list[ReliabilityNote]:
+    """The notes for a single spectrum's reported elements (``elements``, e.g. the verified ones;
+    default ``pred.detected``) under ``model``'s table: one per element whose window class holds at
+    least :data:`MIN_REPORTS` simulated reports, right in fewer than :data:`NOTE_BELOW`. None for a
+    spectrum image (its pixels are decided together, :mod:`eels_helpers.inference.image_decision`),
+    a prediction without network input, or a model without a (current) table."""
+    if pred.is_spectrum_image or pred.mean_input is None:
+        return []
+    entry = load_reliability(model, path)
+    if entry is None:
+        return []
+    key = str(window_class(pred.mean_input)[0])
+    counts = entry.get("classes", {}).get(key, {})
+    words = dict(WINDOW_CLASSES)[key]
+    notes = []
+    for el in (pred.detected if elements is None else elements):
+        reported, right = counts.get(el, (0, 0))
+        if reported >= MIN_REPORTS and right < NOTE_BELOW * reported:
+            notes.append(ReliabilityNote(el, entry.get("model", str(model)), words, int(reported), int(right),
+                                         int(entry.get("simulated_per_class", {}).get(key, 0)),
+                                         str(entry.get("config", "?"))))
+    return notes
