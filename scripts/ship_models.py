@@ -9,6 +9,9 @@ INDEX-th member (from 0) of a model already in --out (its network and its record
 directory is gone, e.g. trained on a GPU node; e.g. --ensemble runs/new_run shipped:ensemble:1). One run ships a single
 network, several an ensemble (mean member probability). Writes NAME.pt (float16 weights) and
 rewrites MODELS.md with the measured scores of every model in --out (eels_helpers.training.release).
+After shipping, remeasure what is fitted per network: the verification rule
+(scripts/fit_verification_rule.py) and the reliability notes' table (scripts/measure_report_reliability.py
+--model NAME); until then predict warns that they were made for the networks shipped before.
 """
 
 import argparse
