@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -139,7 +140,8 @@ def save_reliability(model, entry: dict, path: str | Path | None = None) -> Path
                              "class, on simulated spectra (scripts/measure_report_reliability.py; "
                              "eels_helpers.inference.report_reliability)")
     data.setdefault("models", {})[rule_key(model)] = entry
-    return atomic_write_text(path, json.dumps(data, indent=1) + "\n")
+    text = re.sub(r"\[\s+(\d+),\s+(\d+)\s+\]", r"[\1, \2]", json.dumps(data, indent=1))   # [reported, right]
+    return atomic_write_text(path, text + "\n")
 
 
 def reliability_notes(pred, model, elements=None, path: str | Path | None = None) -> list[ReliabilityNote]:
