@@ -30,6 +30,8 @@ from pathlib import Path
 
 import numpy as np
 
+from eels_helpers.simulation.open_world import LOW_START_EV
+
 log = logging.getLogger(__name__)
 
 __all__ = ["RELIABILITY_FILE", "MIN_REPORTS", "NOTE_BELOW", "WINDOW_CLASSES", "ReliabilityNote", "window_class",
@@ -49,8 +51,8 @@ MIN_REPORTS = 20
 #: ... right in fewer than this share of them
 NOTE_BELOW = 0.5
 #: (key, words) of the window classes, by the network input's first measured channel (eV)
-WINDOW_CLASSES = (("low_start", "whose window starts below 110 eV"),
-                  ("other", "whose window starts at 110 eV or above"))
+WINDOW_CLASSES = (("low_start", f"whose window starts below {LOW_START_EV:g} eV"),
+                  ("other", f"whose window starts at {LOW_START_EV:g} eV or above"))
 
 
 def window_class(inputs) -> np.ndarray:
@@ -58,8 +60,6 @@ def window_class(inputs) -> np.ndarray:
     ``low_start`` where its first measured (non-zero) channel lies below
     :data:`~eels_helpers.simulation.open_world.LOW_START_EV`, ``other`` elsewhere (and for an
     all-zero input)."""
-    from eels_helpers.simulation.open_world import LOW_START_EV
-
     x = np.asarray(inputs)
     x = x.reshape(-1, x.shape[-1])
     measured = x != 0
