@@ -7,18 +7,19 @@ keys the cached edge-shape tables by their GOS file
 (:mod:`eels_helpers.simulation.shape_tables`) and recognises a real spectrum already in a
 manifest (:func:`eels_helpers.evaluation.real_spectra.combine_manifests`). :func:`atomic_write_text`
 writes the package's JSON tables (verification rules, report reliability) so that an interrupted
-write leaves the old file, never half a new one.
+write leaves the old file, never half a new one; :func:`read_json_table` reads them back.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import tempfile
 from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "file_digest"]
+__all__ = ["atomic_write_text", "file_digest", "read_json_table"]
 
 
 def file_digest(path: str | os.PathLike, algorithm: str = "sha256") -> str:
@@ -59,3 +60,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def read_json_table(path: str | os.PathLike, what: str) -> dict:
+    """The JSON object in the file at ``path``, or {} where there is no such file; ValueError
+    naming the file and ``what`` it should be (e.g. "rules file") where it is not valid JSON."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as err:
+        raise ValueError(f"{path}: not a valid {what} ({err})") from None

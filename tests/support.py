@@ -68,3 +68,15 @@ def find_chromium(test: str) -> str:
             return path
     pytest.skip("Chromium is not installed (Debian: `apt-get install chromium`; .ci/run installs "
                 f"it): {test} needs a headless browser")
+
+
+def constant_presence_resolver(logit: float):
+    """A presence twin resolver whose logit is ``logit`` whatever it reads ("absent" below 0)."""
+    from eels_helpers.models.twin_resolver import TwinResolver
+
+    net = TwinResolver(presence=True)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.layers[-1].bias.fill_(logit)
+    return net.eval()

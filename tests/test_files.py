@@ -1,5 +1,5 @@
 """``eels_helpers.files.file_digest`` against known digests (FIPS 180 test vector "abc") and
-against re-reading a file that was rewritten in place; ``atomic_write_text`` whole or not at all."""
+against re-reading a file that was rewritten in place; ``atomic_write_text`` whole or not at all, and ``read_json_table`` back."""
 
 from __future__ import annotations
 
@@ -66,3 +66,15 @@ def test_atomic_write_text_replaces_whole_and_leaves_the_old_file_on_failure(tmp
     with pytest.raises(OSError, match="disk full"):
         atomic_write_text(f, "half\n")
     assert f.read_text() == "new\n" and sorted(p.name for p in f.parent.iterdir()) == ["table.json"]
+
+
+def test_read_json_table_reads_back_what_was_written_and_names_a_broken_file(tmp_path):
+    from eels_helpers.files import atomic_write_text, read_json_table
+
+    f = tmp_path / "t.json"
+    assert read_json_table(f, "rules file") == {}                       # no file yet
+    atomic_write_text(f, '{"rules": {"default": [1, 2]}}\n')
+    assert read_json_table(f, "rules file") == {"rules": {"default": [1, 2]}}
+    f.write_text("{half")
+    with pytest.raises(ValueError, match=r"t\.json: not a valid rules file \("):
+        read_json_table(f, "rules file")

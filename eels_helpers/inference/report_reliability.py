@@ -30,6 +30,7 @@ from pathlib import Path
 
 import numpy as np
 
+from eels_helpers.files import read_json_table
 from eels_helpers.simulation.open_world import LOW_START_EV
 
 log = logging.getLogger(__name__)
@@ -94,12 +95,7 @@ class ReliabilityNote:
 
 
 def _read(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a valid report-reliability table ({err})") from None
+    return read_json_table(path, "report-reliability table")
 
 
 @lru_cache(maxsize=8)

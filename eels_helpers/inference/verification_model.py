@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from eels_helpers.files import atomic_write_text, file_digest
+from eels_helpers.files import atomic_write_text, file_digest, read_json_table
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
            "load_rule", "save_rule", "calibration", "verification_helps", "rule_key", "network_fingerprint",
@@ -227,12 +227,7 @@ def calibration(q, y, bins: int = 10):
 
 
 def _read(path: Path) -> dict:
-    if not path.is_file():
-        return {}
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as err:
-        raise ValueError(f"{path}: not a valid rules file ({err})") from None
+    return read_json_table(path, "rules file")
 
 
 def rule_key(model) -> str:

@@ -352,28 +352,20 @@ def test_a_pairs_late_network_reads_only_the_windows_that_start_late(tmp_path):
     """L36b: a pair with ``late_net`` decides whole windows with its own network and windows that
     start late (zeros before a cut 1..LATE_START_MAX channels into the window) with ``late_net``;
     the file keeps the second network (``late_state``) and the summary says so."""
-    import torch
+    from support import constant_presence_resolver
 
     from eels_helpers.inference.twin_resolution import resolve_reported, resolver_summary
     from eels_helpers.models.twin_resolver import TwinResolver
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.training.twin_resolver import save_twin_resolvers, window_start
 
-    def constant(logit):
-        net = TwinResolver(presence=True)
-        with torch.no_grad():
-            for p in net.parameters():
-                p.zero_()
-            net.layers[-1].bias.fill_(logit)
-        return net.eval()
-
     start = window_start("C", "K")
     X = np.ones((2, 3072), np.float32) + np.arange(3072, dtype=np.float32)[None] * 1e-3
     X[1, :start + 10] = 0.0                                   # the second spectrum starts 10 eV into the window
     reported = np.zeros((2, 80), bool)
     reported[:, [ELEMENTS.index("C"), ELEMENTS.index("K")]] = True
-    net = constant(-5.0)                                      # whole windows: K absent
-    net.late_net = constant(5.0)                              # late windows: K present
+    net = constant_presence_resolver(-5.0)                                      # whole windows: K absent
+    net.late_net = constant_presence_resolver(5.0)                              # late windows: K present
     read = {"whole": [], "late": []}
     hooks = [reader.register_forward_hook(lambda m, i, o, key=key: read[key].append(len(i[0])))
              for reader, key in ((net, "whole"), (net.late_net, "late"))]
@@ -383,7 +375,7 @@ def test_a_pairs_late_network_reads_only_the_windows_that_start_late(tmp_path):
     assert read == {"whole": [1], "late": [1]}               # each network reads only its own windows
     assert not out[0, ELEMENTS.index("K")] and out[1, ELEMENTS.index("K")]
     assert [row for row, _ in found] == [0]
-    alone = constant(-5.0)                                    # without a late network the late window is not read
+    alone = constant_presence_resolver(-5.0)                                    # without a late network the late window is not read
     assert [row for row, _ in resolve_reported(X, reported, {("C", "K"): (alone, start)})[1]] == [0]
     path = save_twin_resolvers(tmp_path / "twins.pt", {("C", "K"): net}, {"note": "test"})
     (again, _), = load_twin_resolvers(path).values()

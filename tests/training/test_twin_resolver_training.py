@@ -3,6 +3,7 @@ scripts/twin_resolver_experiment.py)."""
 
 import pytest
 import torch
+from support import constant_presence_resolver
 
 from eels_helpers.inference.twin_resolution import load_twin_resolvers
 from eels_helpers.models.twin_resolver import TwinResolver
@@ -120,12 +121,7 @@ def test_presence_resolver_learns_from_both_twins_and_keeps_the_first(tmp_path):
     reported = np.zeros((2, 80), bool)
     reported[:, [ic, ik]] = True
     for logit, k_kept in ((-5.0, False), (5.0, True)):
-        net = TwinResolver(presence=True)
-        with torch.no_grad():
-            for p in net.parameters():
-                p.zero_()
-            net.layers[-1].bias.fill_(logit)
-        out, found = resolve_reported(X, reported, {("C", "K"): (net.eval(), start)})
+        out, found = resolve_reported(X, reported, {("C", "K"): (constant_presence_resolver(logit), start)})
         assert out[:, ic].all() and (out[:, ik] == k_kept).all()       # C is never dropped
         assert [d.dropped for _, d in found] == ([] if k_kept else ["K", "K"])
 
@@ -170,12 +166,7 @@ def test_lone_presence_resolver_learns_from_every_spectrum_and_decides_wherever_
     reported[:2, ibe] = True                            # Be alone, Be beside Si; row 2 reports Si only
     reported[1:, ELEMENTS.index("Si")] = True
     for logit, be_kept in ((-5.0, False), (5.0, True)):
-        lone = TwinResolver(presence=True)
-        with torch.no_grad():
-            for p in lone.parameters():
-                p.zero_()
-            lone.layers[-1].bias.fill_(logit)
-        out, found = resolve_reported(X, reported, {("Be", "Be"): (lone.eval(), start)})
+        out, found = resolve_reported(X, reported, {("Be", "Be"): (constant_presence_resolver(logit), start)})
         assert (out[:2, ibe] == be_kept).all() and not out[2, ibe] and out[1:, ELEMENTS.index("Si")].all()
         assert [r for r, _ in found] == ([] if be_kept else [0, 1])
         assert all(d.dropped == "Be" and "no Be edge" in d.describe() and "twins" not in d.describe()
