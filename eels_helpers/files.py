@@ -48,13 +48,22 @@ def _digest(path: str, size: int, mtime_ns: int, algorithm: str) -> str:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` (its folder created) through a temporary file in the same folder
-    renamed over it, so the file holds either its old or its whole new contents; returns the path."""
+    renamed over it, so the file holds either its old or its whole new contents; returns the path.
+    The file keeps its permissions (a new one gets the umask's, as ``open`` would give it; not
+    ``mkstemp``'s owner-only 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        mode = path.stat().st_mode & 0o7777
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
     try:
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
+        os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,10 +9,11 @@ Usage::
 For each model: ``--n`` fresh spectra of the named simulator configuration ``--config`` and
 ``--seed``, decided as ``predict`` decides single spectra
 (:func:`eels_helpers.evaluation.report_precision.simulated_report_counts`), counted per window class
-and element; the entry records the networks' fingerprint (a replaced network file makes it stale:
-no notes, a warning), the command and the date, and is written, keyed by the model's name (a
+and element; the entry records the networks' fingerprint and that of the twin resolvers' file (a
+replaced network or resolver file makes it stale: no notes, a warning), the threshold (a prediction
+at another gets no notes), the command and the date, and is written, keyed by the model's name (a
 path: its file stem), to ``eels_helpers/data/report_reliability.json`` (atomic replace; other
-models' entries kept). Rerun it whenever a shipped network changes.
+models' entries kept). Rerun it whenever a shipped network, threshold or twin resolver changes.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from eels_helpers.evaluation.report_precision import simulated_report_counts
-    from eels_helpers.inference.report_reliability import save_reliability
+    from eels_helpers.inference.report_reliability import _resolvers_digest, save_reliability
     from eels_helpers.inference.verification_model import network_fingerprint, rule_key
     from eels_helpers.simulation.config import NAMED_CONFIGS
 
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
         p.error(f"--config must be a named simulator configuration ({', '.join(NAMED_CONFIGS)}), got {args.config!r}")
     for model in args.model:
         entry = simulated_report_counts(model, args.n, args.seed, args.config)
-        entry.update(model=rule_key(model), networks=network_fingerprint(model),
+        entry.update(model=rule_key(model), networks=network_fingerprint(model), resolvers=_resolvers_digest(),
                      measured=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
                      command=" ".join(["python", "scripts/measure_report_reliability.py",
                                        *(sys.argv[1:] if argv is None else argv)]))

@@ -29,7 +29,8 @@ channels into the pair's window (channels before zero) and the resolver reads su
 the shipped network of the pair for whole windows and adds the trained one for late windows only.
 
 Usage: python scripts/twin_resolver_experiment.py [--pairs N,Sc O,Sb B,Cl | --lanthanide-pairs]
-[--shared | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
+[--shared [--queries EL ...] | --balanced] [--presence] [--keep-shipped] [--model default] [--config open-world-sharp]
+[--epochs 15] [--gate-seed 13]
 [--late-start-share F] [--late-start-gate SEED] [--late-only] [--real ../shared/experimental] [--save PATH]
 """
 
@@ -168,6 +169,8 @@ def main(argv=None) -> int:
         p.error("--shared and --balanced exclude each other (but for lone pairs: classes weighted equally)")
     if args.queries and not args.shared:
         p.error("--queries needs --shared")
+    if lone and not (args.presence and args.shared):
+        p.error("a pair of one element (a lone presence resolver) needs --presence and --shared")
     cfg = TwinResolverConfig(config=args.config, n=args.n, gate_n=args.gate_n, balanced=args.balanced,
                              epochs=args.epochs, gate_seed=args.gate_seed,
                              presence=args.presence, late_start_share=args.late_start_share)
@@ -200,8 +203,8 @@ def main(argv=None) -> int:
             right, n_gate = gate_accuracy(net, a, b, args.model, threshold, cfg, data=gate_set,
                                           probabilities=gate_probs)
             ok = n_gate >= args.min_gate and right >= args.gate
-        log.info("%s/%s gate: %d simulated spectra with both reported and one true; resolver right %.3f: %s",
-                 a, b, n_gate, right, "passed" if ok else "failed")
+        log.info("%s/%s gate: %d simulated spectra with %s; resolver right %.3f: %s", a, b, n_gate,
+                 f"{a} reported" if a == b else "both reported and one true", right, "passed" if ok else "failed")
         gates[pair] = {"training_spectra": n_train, "gate_spectra": n_gate,
                        "gate_right": None if n_gate == 0 else round(right, 4), "passed": bool(ok)}
         if per_class is not None:

@@ -56,8 +56,12 @@ def test_atomic_write_text_replaces_whole_and_leaves_the_old_file_on_failure(tmp
 
     f = tmp_path / "sub" / "table.json"
     assert atomic_write_text(f, "old\n") == f and f.read_text() == "old\n"     # the folder is created
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert f.stat().st_mode & 0o777 == 0o666 & ~umask                       # as open() makes it, not 0600
+    f.chmod(0o640)
     atomic_write_text(f, "new\n")
-    assert f.read_text() == "new\n"
+    assert f.read_text() == "new\n" and f.stat().st_mode & 0o777 == 0o640   # its permissions kept
 
     def broken_replace(src, dst):
         raise OSError("disk full")

@@ -26,9 +26,10 @@ each kept element's contribution with its edges, and the rejected candidates wit
 Where two reported elements are ones the network commonly confuses (onset twins such as N/Sc,
 neighbouring lanthanides, W/Re/Ta...), a ``caution:`` line names their closest edges and how often
 they share a compound (:mod:`eels_helpers.inference.cautions`); ``--json`` has them as ``"cautions"``.
-Where a reported element was right in fewer than half of the model's reports of it on simulated
-spectra of the same window class (e.g. Be in spectra starting below 110 eV), a ``caution:`` line
-says how often (:mod:`eels_helpers.inference.report_reliability`; ``"reliability"`` in ``--json``).
+Where a reported element was right in fewer than half of the model's (at least 20) reports of it on
+simulated spectra of the same window class (e.g. Be in spectra starting below 110 eV), a ``caution:``
+line says how often (:mod:`eels_helpers.inference.report_reliability`; ``"reliability"`` in ``--json``;
+not with ``--verify``, whose fit is that check, nor at another ``--threshold`` than the model's).
 Where both twins of a pair with a shipped resolver (``eels-id models`` lists them: N/Sc and
 neighbouring lanthanides) reach the threshold, the twin resolver (a small network trained on
 simulated spectra, :mod:`eels_helpers.inference.twin_resolution`) keeps one and says so (``"twins"``
@@ -208,8 +209,9 @@ def main(args: argparse.Namespace) -> int:
             text = format_cautions(_cautions(pred, check))
             if text:
                 emit(text)
-            for note in _reliability(pred, check, args.model):
-                emit(f"  caution: {note.message()}")
+            text = format_cautions(_reliability(pred, check, args.model))
+            if text:
+                emit(text)
     if args.json:
         threshold = results[0][0].threshold if results else args.threshold
         out = []
@@ -274,13 +276,19 @@ def _cautions(pred, check):
 
 
 def _reliability(pred, check, model):
-    """Reliability notes (:mod:`eels_helpers.inference.report_reliability`) for the elements
-    reported in the end, as :func:`_cautions` takes them."""
+    """Reliability notes (:mod:`eels_helpers.inference.report_reliability`) for the network's
+    reported elements; none where it answered with a note or where verification ran (the fit is the
+    check the note asks for, and the table counts the network's reports, not verified ones). A
+    table that cannot be read gives a warning and no notes: the notes only advise."""
     from eels_helpers.inference.report_reliability import reliability_notes
 
-    if pred.note:
+    if pred.note or check is not None:
         return []
-    return reliability_notes(pred, model, check.verified if check is not None else None)
+    try:
+        return reliability_notes(pred, model)
+    except (OSError, ValueError) as err:
+        print(f"eels-id predict: warning: no reliability notes: {err}", file=sys.stderr)
+        return []
 
 
 def _verify_config(args, model):

@@ -5,7 +5,12 @@ the table behind ``predict``'s reliability notes (:mod:`eels_helpers.inference.r
 class (:func:`~eels_helpers.inference.report_reliability.window_class`) and element, how often it was
 reported and how often it was labelled there. :func:`simulated_report_counts` runs a model on fresh
 simulated spectra and decides as ``predict`` does for single spectra (its threshold; reported twins
-resolved, :func:`~eels_helpers.inference.twin_resolution.resolve_reported`; Tc and Pm withheld).
+resolved, :func:`~eels_helpers.inference.twin_resolution.resolve_reported`; Tc and Pm withheld), as
+:mod:`eels_helpers.evaluation.twin_resolved` does for real spectra. What ``predict`` does besides on a
+file is left out: reading and repairing it (spikes, dead channels, gain steps, splices), the
+structure test ("no identifiable edge" where the counts are a smooth background within their noise)
+and the note for a window without a family onset; on simulated spectra with their labelled edges
+these rarely act.
 """
 
 from __future__ import annotations

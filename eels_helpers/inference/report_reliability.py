@@ -1,8 +1,9 @@
 """How often a reported element was right on simulated spectra like the user's: a note where rarely.
 
 A network reports some elements far more often than they are there, in some kinds of spectra: on
-8,192 simulated ``open-world-henke`` spectra whose window starts below 110 eV, the `ensemble` reported
-Be 150 times and was right 33 times (docs/research-log.md, session 46, D46), because Be K (111 eV)
+8,192 simulated ``open-world-henke`` spectra (2,141 starting below 110 eV) the `ensemble` network at
+0.65 reported Be 150 times and was right 33 times, all 117 false Be in the spectra starting below
+110 eV (docs/research-log.md, session 46, D46), because Be K (111 eV)
 lies among edges outside the 107 families (Si L2,3 99 eV, Al L2,3 73 eV and L1 118 eV, Kr M4,5 94 eV)
 and on the low-loss tail. A user sees "Be (0.85)" with no hint of that.
 
@@ -70,8 +71,9 @@ def window_class(inputs) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ReliabilityNote:
-    """A reported ``element`` of ``model``: in ``simulated`` spectra of the spectrum's window class
-    (``window``, in words), ``reported`` times reported, ``right`` of them labelled."""
+    """A reported ``element`` of ``model``: in ``simulated`` spectra (simulator configuration
+    ``config``) of the spectrum's window class (``window``, in words), ``reported`` times reported,
+    ``right`` of them labelled."""
 
     element: str
     model: str
@@ -86,43 +88,70 @@ class ReliabilityNote:
         return self.right / self.reported
 
     def message(self) -> str:
-        return (f"{self.element} is often a false name here: on {self.simulated:,} simulated `{self.config}` "
-                f"spectra {self.window}, `{self.model}` reported {self.element} {self.reported} times and was "
-                f"right {self.right} times ({100 * self.precision:.0f} %); check its edges by eye")
+        return (f"{self.element} is often reported where it is absent in spectra like this one: on "
+                f"{self.simulated:,} simulated spectra {self.window}, `{self.model}` reported {self.element} "
+                f"{self.reported} times and was right {self.right} times ({100 * self.precision:.0f} %); "
+                "check its edges by eye")
 
     def to_dict(self) -> dict:
-        return {**asdict(self), "precision": round(self.precision, 4)}
+        return {**asdict(self), "precision": round(self.precision, 4), "message": self.message()}
 
 
 def _read(path: Path) -> dict:
     return read_json_table(path, "report-reliability table")
 
 
+def _resolvers_digest() -> str | None:
+    """The first 12 hex digits of the shipped twin resolvers' file (what the table's decisions
+    resolved reported twins with), None without one."""
+    from eels_helpers.files import file_digest
+    from eels_helpers.inference.twin_resolution import RESOLVERS_PATH
+
+    return file_digest(RESOLVERS_PATH)[:12] if Path(RESOLVERS_PATH).is_file() else None
+
+
 @lru_cache(maxsize=8)
-def _entry(key: str, path: str, stamp: tuple[int, int]) -> dict | None:
-    return _read(Path(path)).get("models", {}).get(key)
+def _checked_entry(model: str, path: str, stamp: tuple, resolvers: str | None) -> dict | None:
+    """``model``'s entry of the table at ``path`` (``stamp``: its inode, size and mtime, so a
+    rewritten table is read again), or None where it has none or is stale (warned once)."""
+    from eels_helpers.inference.verification_model import networks_changed, rule_key
+
+    entry = _read(Path(path)).get("models", {}).get(rule_key(model))
+    if entry is None:
+        return None
+    why = ""
+    if not entry.get("networks"):
+        why = "records no networks"
+    else:
+        now = networks_changed(model, entry["networks"])
+        if now is not None:
+            why = (f"was measured for the networks {', '.join(entry['networks'])}, and the model now holds "
+                   f"{', '.join(now)}")
+        elif entry.get("resolvers") and resolvers and entry["resolvers"] != resolvers:
+            why = (f"was measured with the twin resolvers {entry['resolvers']}, and data/twin_resolvers.pt is now "
+                   f"{resolvers}")
+    if why:
+        log.warning("the report-reliability table of %r %s: no reliability notes (remeasure: python "
+                    "scripts/measure_report_reliability.py --model %s)", rule_key(model), why, model)
+        return None
+    return entry
 
 
 def load_reliability(model, path: str | Path | None = None) -> dict | None:
     """The table's entry for ``model`` (a shipped name or a model file; keyed as the verification
     rules are, :func:`~eels_helpers.inference.verification_model.rule_key`), or None where the table
-    holds none or it was measured for other networks than ``model`` holds now (logged)."""
-    from eels_helpers.inference.verification_model import network_fingerprint, rule_key
+    holds none, or it is stale (logged once): measured for other networks than ``model`` holds now,
+    with other twin resolvers than the shipped ones, or recording no networks. A copy: the caller
+    may change it."""
+    import copy
 
     path = RELIABILITY_FILE if path is None else Path(path)
     if not path.is_file():
         return None
     st = path.stat()
-    entry = _entry(rule_key(model), str(path.resolve()), (st.st_size, st.st_mtime_ns))
-    if entry is None:
-        return None
-    measured_for, now = entry.get("networks"), network_fingerprint(model)
-    if measured_for and now is not None and list(measured_for) != now:
-        log.warning("the report-reliability table of %r was measured for the networks %s, and the model now holds "
-                    "%s: no reliability notes (remeasure: python scripts/measure_report_reliability.py --model %s)",
-                    rule_key(model), ", ".join(measured_for), ", ".join(now), model)
-        return None
-    return entry
+    entry = _checked_entry(str(model), str(path.resolve()), (st.st_ino, st.st_size, st.st_mtime_ns),
+                           _resolvers_digest())
+    return copy.deepcopy(entry)
 
 
 def save_reliability(model, entry: dict, path: str | Path | None = None) -> Path:
@@ -141,15 +170,20 @@ def save_reliability(model, entry: dict, path: str | Path | None = None) -> Path
 
 
 def reliability_notes(pred, model, elements=None, path: str | Path | None = None) -> list[ReliabilityNote]:
-    """The notes for a single spectrum's reported elements (``elements``, e.g. the verified ones;
-    default ``pred.detected``) under ``model``'s table: one per element whose window class holds at
-    least :data:`MIN_REPORTS` simulated reports, right in fewer than :data:`NOTE_BELOW`. None for a
-    spectrum image (its pixels are decided together, :mod:`eels_helpers.inference.image_decision`),
-    a prediction without network input, or a model without a (current) table."""
+    """The notes for a single spectrum's reported elements (``elements``; default ``pred.detected``)
+    under ``model``'s table: one per element whose window class holds at least :data:`MIN_REPORTS`
+    simulated reports, right in fewer than :data:`NOTE_BELOW`. None for a spectrum image (its pixels
+    are decided together, :mod:`eels_helpers.inference.image_decision`), a prediction without network
+    input, a model without a (current) table, or a prediction at another threshold than the table's
+    (``--threshold``: the counts would not be its)."""
     if pred.is_spectrum_image or pred.mean_input is None:
         return []
     entry = load_reliability(model, path)
     if entry is None:
+        return []
+    if entry.get("threshold") is not None and abs(float(entry["threshold"]) - float(pred.threshold)) > 1e-9:
+        log.info("no reliability notes: the table of %r was measured at threshold %s, this prediction used %s",
+                 entry.get("model", model), entry["threshold"], pred.threshold)
         return []
     key = str(window_class(pred.mean_input)[0])
     counts = entry.get("classes", {}).get(key, {})

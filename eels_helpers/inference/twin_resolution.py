@@ -102,8 +102,10 @@ class TwinDecision:
     swapped: bool = False
 
     def to_dict(self) -> dict:
-        return {"pair": list(self.pair), "kept": self.kept, "dropped": self.dropped,
-                "probability": round(self.probability, 4), "presence": self.presence, "swapped": self.swapped}
+        lone = self.pair[0] == self.pair[1]                # a lone presence resolver keeps nothing
+        return {"pair": list(self.pair), "kept": None if lone else self.kept, "dropped": self.dropped,
+                "probability": round(self.probability, 4), "presence": self.presence, "swapped": self.swapped,
+                "lone": lone}
 
     def describe(self) -> str:
         if self.pair[0] == self.pair[1]:                  # a lone presence resolver (B46)
@@ -231,8 +233,8 @@ def resolve_reported(inputs: np.ndarray, reported: np.ndarray, resolvers: dict |
             if swapped and reported[row, ELEMENTS.index(kept)]:   # the resolver agrees with the threshold
                 continue
             out[row, ELEMENTS.index(dropped)] = False
-            if kept != dropped:                           # a lone presence resolver keeps nothing else
-                out[row, ELEMENTS.index(kept)] = True
+            if swapped:                                   # else kept is reported already (and may have been
+                out[row, ELEMENTS.index(kept)] = True     # dropped by another pair's resolver: it stays so)
             found.append((row, TwinDecision((a, b), kept, dropped, max(qb, 1.0 - qb), bool(net.presence), swapped)))
     found.sort(key=lambda rd: rd[0])
     return out, found

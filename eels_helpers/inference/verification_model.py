@@ -39,7 +39,7 @@ from eels_helpers.files import atomic_write_text, file_digest, read_json_table
 
 __all__ = ["FEATURES", "RULES_FILE", "LogisticRule", "candidate_features", "fit_logistic",
            "load_rule", "save_rule", "calibration", "verification_helps", "rule_key", "network_fingerprint",
-           "stale_rule"]
+           "networks_changed", "stale_rule"]
 
 log = logging.getLogger(__name__)
 
@@ -264,14 +264,21 @@ def network_fingerprint(model) -> list[str] | None:
     return out
 
 
+def networks_changed(model, recorded) -> list[str] | None:
+    """``model``'s :func:`network_fingerprint` now where it differs from the ``recorded`` one (what
+    a rule or table was made for), else None (the same, or ``model`` is no file to fingerprint)."""
+    now = network_fingerprint(model)
+    return None if now is None or now == list(recorded) else now
+
+
 def stale_rule(model, entry: dict) -> str:
     """Why the stored rule ``entry`` does not belong to the networks ``model`` holds now ('' when
     it does, or when the rule records no networks: rules fitted before session 43)."""
     fitted = entry.get("provenance", {}).get("networks")
     if not fitted:
         return ""
-    now = network_fingerprint(model)
-    if now is None or now == list(fitted):
+    now = networks_changed(model, fitted)
+    if now is None:
         return ""
     return (f"the verification rule of {rule_key(model)!r} was fitted for the networks {', '.join(fitted)}, "
             f"and the model now holds {', '.join(now)}: refit it (python scripts/fit_verification_rule.py "

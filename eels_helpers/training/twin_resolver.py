@@ -23,7 +23,8 @@ A **lone** presence resolver is the pair of one element with itself (``a == b``;
 experiment B46: Be, whose K edge at 111 eV the networks report for Si L2,3 at 99 eV, Al L2,3 at 73 eV
 and Kr M4,5 at 94 eV): it learns from every spectrum whose window is measured whether the element is
 labelled, and decides wherever the element is reported, beside any other element; its gate's
-classes are "no Be" and "Be" (:func:`class_names`).
+classes are "no Be" and "Be" (:func:`class_names`). Its window is :func:`window_start` of the pair, so
+it reads the element's LOWEST family (a lone Si resolver would read Si L2,3, never Si K).
 
 :func:`swap_gate` is experiment T28's gate for deciding below the threshold (a pair saved with
 ``swap``): where the network reports one twin and gives the other p >= 0.05, is the resolver's

@@ -53,28 +53,45 @@ def test_a_note_needs_enough_reports_right_in_fewer_than_half(tmp_path):
     assert [n.element for n in notes] == ["Be", "Si"]           # O: too few reports; C: exactly half; N: none
     be = notes[0]
     assert (be.reported, be.right, be.simulated) == (150, 33, 4000) and be.precision == pytest.approx(0.22)
-    assert be.message() == ("Be is often a false name here: on 4,000 simulated `open-world-henke` spectra whose "
-                            "window starts below 110 eV, `default` reported Be 150 times and was right 33 times "
-                            "(22 %); check its edges by eye")
-    assert be.to_dict()["precision"] == 0.22
+    assert be.message() == ("Be is often reported where it is absent in spectra like this one: on 4,000 simulated "
+                            "spectra whose window starts below 110 eV, `default` reported Be 150 times and was right "
+                            "33 times (22 %); check its edges by eye")
+    assert be.to_dict()["precision"] == 0.22 and be.to_dict()["message"] == be.message()
+    assert be.to_dict()["config"] == "open-world-henke"
     # the same element in a window that starts higher: that class's counts (right 40 of 50): no note
     assert reliability_notes(_prediction(["Be"], first_eV=300), "default", path=table) == []
     # the elements finally reported (e.g. the verified ones) instead of the network's
     assert [n.element for n in reliability_notes(_prediction(["Be", "Si"]), "default", ["Si"], table)] == ["Si"]
 
 
-def test_no_note_without_a_table_for_a_spectrum_image_or_for_replaced_networks(tmp_path, caplog):
+def test_no_note_without_a_current_table_at_another_threshold_or_for_a_spectrum_image(tmp_path, caplog):
     table = tmp_path / "rel.json"
     assert reliability_notes(_prediction(["Be"]), "default", path=table) == []          # no table
     save_reliability("default", _entry(["unet-old.pt:0123456789ab"], {"Be": [150, 33]}), table)
-    save_reliability("ensemble", _entry(None, {"Be": [100, 10]}), table)                # older entry: no record
+    save_reliability("ensemble", _entry(None, {"Be": [100, 10]}), table)                # records no networks
     with caplog.at_level(logging.WARNING, logger="eels_helpers.inference.report_reliability"):
         assert load_reliability("default", table) is None
         assert reliability_notes(_prediction(["Be"]), "default", path=table) == []
+        assert reliability_notes(_prediction(["Be"]), "ensemble", path=table) == []
     assert "measured for the networks unet-old.pt:0123456789ab" in caplog.text
     assert "python scripts/measure_report_reliability.py --model default" in caplog.text
+    assert "'ensemble' records no networks" in caplog.text
+    assert caplog.text.count("measured for the networks") == 1                          # warned once
     data = json.loads(table.read_text())
     assert set(data["models"]) == {"default", "ensemble"}                  # saving one keeps the others
+    current = _entry(network_fingerprint("ensemble"), {"Be": [100, 10]})
+    save_reliability("ensemble", current, table)
+    assert [n.element for n in reliability_notes(_prediction(["Be"]), "ensemble", path=table)] == ["Be"]
+    # measured with other twin resolvers than the shipped ones: stale; at another threshold: no notes
+    save_reliability("ensemble", {**current, "resolvers": "000000000000"}, table)
+    with caplog.at_level(logging.WARNING, logger="eels_helpers.inference.report_reliability"):
+        assert reliability_notes(_prediction(["Be"]), "ensemble", path=table) == []
+    assert "measured with the twin resolvers 000000000000" in caplog.text
+    save_reliability("ensemble", {**current, "threshold": 0.65}, table)
+    assert reliability_notes(_prediction(["Be"]), "ensemble", path=table) == []         # the prediction used 0.5
+    save_reliability("ensemble", {**current, "threshold": 0.5}, table)
+    assert [n.element for n in reliability_notes(_prediction(["Be"]), "ensemble", path=table)] == ["Be"]
+    load_reliability("ensemble", table)["classes"]["low_start"]["Be"] = [100, 100]      # a copy: the cache keeps its own
     assert [n.element for n in reliability_notes(_prediction(["Be"]), "ensemble", path=table)] == ["Be"]
     image = Prediction(source="si.dm4", probabilities=np.zeros((2, 2, 80), np.float32), threshold=0.5,
                        detected=("Be",), mean_input=_input(80))
@@ -112,8 +129,8 @@ def test_cli_predict_prints_and_writes_the_reliability_notes(tmp_path, capsys, m
     args = ["predict", str(tmp_path / "bn.msa"), "--model", str(model), "--no-verify"]
     assert cli_main(args) == 0
     out = capsys.readouterr().out
-    assert ("caution: N is often a false name here: on 12,000 simulated `open-world-henke` spectra whose window "
-            "starts at 110 eV or above, `only_n` reported N 100 times and was right 10 times (10 %)") in out
+    assert ("caution: N is often reported where it is absent in spectra like this one: on 12,000 simulated spectra "
+            "whose window starts at 110 eV or above, `only_n` reported N 100 times and was right 10 times (10 %)") in out
     assert cli_main(args + ["--json"]) == 0
     (result,) = json.loads(capsys.readouterr().out)["results"]
     (note,) = result["reliability"]
@@ -122,3 +139,21 @@ def test_cli_predict_prints_and_writes_the_reliability_notes(tmp_path, capsys, m
                                   "model": "only_n"}, table)
     assert cli_main(args + ["--json"]) == 0
     assert json.loads(capsys.readouterr().out)["results"][0]["reliability"] == []
+    # a broken table: predict goes on, with a warning and no notes
+    table.write_text("{half")
+    assert cli_main(args) == 0
+    captured = capsys.readouterr()
+    assert "N (" in captured.out and "caution: N" not in captured.out
+    assert "eels-id predict: warning: no reliability notes: " in captured.err and "rel.json" in captured.err
+
+
+def test_no_reliability_notes_where_verification_ran():
+    """`--verify`'s fit is the check the note asks for, and the table counts the network's reports."""
+    from types import SimpleNamespace
+
+    from eels_helpers.cli.predict import _reliability
+
+    pred = Prediction(source="s.msa", probabilities=np.zeros(80, np.float32), threshold=0.65, detected=("Be",),
+                      mean_input=_input(80))                  # the shipped ensemble's threshold and table
+    assert [n.element for n in _reliability(pred, None, "ensemble")] == ["Be"]
+    assert _reliability(pred, SimpleNamespace(verified=("Be",)), "ensemble") == []

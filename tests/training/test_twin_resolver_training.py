@@ -171,6 +171,16 @@ def test_lone_presence_resolver_learns_from_every_spectrum_and_decides_wherever_
         assert [r for r, _ in found] == ([] if be_kept else [0, 1])
         assert all(d.dropped == "Be" and "no Be edge" in d.describe() and "twins" not in d.describe()
                    for _, d in found)
+    # beside a pair that shares the element (B/Cl, presence: Cl absent), whichever runs first, an element the
+    # lone resolver dropped is not put back by the other pair's "kept"
+    ib, icl = ELEMENTS.index("B"), ELEMENTS.index("Cl")
+    both = np.zeros((1, 80), bool)
+    both[0, [ib, icl]] = True
+    lone_b, pair_bcl = ((("B", "B"), (constant_presence_resolver(-5.0), 162)),
+                        (("B", "Cl"), (constant_presence_resolver(-5.0), 162)))
+    for order in ((lone_b, pair_bcl), (pair_bcl, lone_b)):
+        out, found = resolve_reported(X[:1], both, dict(order))
+        assert not out[0, ib] and not out[0, icl] and sorted(d.dropped for _, d in found) == ["B", "Cl"]
 
 
 def test_swap_gate_scores_the_network_and_the_resolver_where_only_one_twin_is_reported():
