@@ -96,11 +96,13 @@ def _default_column(names: list[str], n_col: int, energy_col: int) -> int:
     """The counts column when none is given: the first column named like counts (counts, intensity,
     signal, cts), else the first column that is neither the energy nor a channel index."""
     others = [i for i in range(n_col) if i != energy_col]
-    if names:
-        named = next(([i for i in others if p.search(names[i])] for p in _COUNTS_NAMES
-                      if any(p.search(names[i]) for i in others)), [])
-        others = named or [i for i in others if not _INDEX_NAME.match(names[i])] or others
-    return others[0]
+    if not names:
+        return others[0]
+    for pattern in _COUNTS_NAMES:
+        named = [i for i in others if pattern.search(names[i])]
+        if named:
+            return named[0]
+    return next((i for i in others if not _INDEX_NAME.match(names[i])), others[0])
 
 
 def read_columns(path: Path, column: int | str | None = None) -> Spectrum:
