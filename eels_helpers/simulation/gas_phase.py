@@ -62,7 +62,7 @@ def gas_phase_spectra(p, config: SimulationConfig, ow: np.random.Generator) -> n
 
 
 def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen: np.ndarray, n_fft: int,
-                    sigma: float | None, dark=None):
+                    rule, dark=None):
     """The gas's edges of the ``chosen`` (B,) spectra on the true axis (module docstring, step 2). Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
@@ -108,5 +108,5 @@ def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen
     np.maximum.at(factor, row, np.where(is_lead, jump[s] * bg_at / np.maximum(peak, 1e-30), 0.0))
     rows *= factor[row].astype(np.float32)[:, None]
     out += place_edges(rows, s, first, B, n_fft)
-    _label_other_edges(labelled, rows, edge, s, onset[edge], start_true[row], any_tab.first_offset, p, sigma, dark)
+    _label_other_edges(labelled, rows, edge, s, onset[edge], start_true[row], any_tab.first_offset, p, rule, dark)
     return out, labelled

@@ -24,10 +24,12 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    chosen): windows starting at 75-85 eV, and narrow windows tight around the query edge;
 3. :func:`edge_free`: spectra whose edges are removed (label: no element), all but a carbon
    film's (:func:`removed_pairs`: those are carbon-film-only spectra, labelled C);
-4. :func:`detectable_pairs`: with ``labels="detectable"``, an edge is labelled only when its counts
-   over the first 50 eV above its onset (inside the window), S, exceed k sqrt(S + B), B the
-   background counts there, k = ``detectability_sigma`` (Poisson: Currie, Anal. Chem. 40, 586
-   (1968), the detection limit as a multiple of the counting noise);
+4. :func:`eels_helpers.simulation.detectability.detectable_pairs`: with ``labels="detectable"``, an
+   edge is labelled only when its counts over the first 50 eV above its onset (inside the window),
+   S, exceed k sqrt(S + B), B the background counts there, k = ``detectability_sigma`` (Poisson:
+   Currie, Anal. Chem. 40, 586 (1968), the detection limit as a multiple of the counting noise), and,
+   with ``detectability_min_jump`` m > 0, S >= m x what lies under it
+   (:mod:`eels_helpers.simulation.detectability`);
 5. :func:`distractor_edges`: Al or Mg L2,3 (onsets 72.55 and 49.5 eV, outside the 107 families)
    in spectra that start below 110 eV, from Egerton's hydrogenic L-shell GOS at those onsets
    (:class:`eels_helpers.physics.hydrogenic.HydrogenicSource`; it lacks the real edges' delayed
@@ -85,10 +87,12 @@ import numpy as np
 from eels_helpers.physics.elements import ELEMENTS
 from eels_helpers.simulation import background as _background
 from eels_helpers.simulation.config import SimulationConfig
+from eels_helpers.simulation.detectability import DETECTION_WIDTH_EV, DetectionRule, detectable
+from eels_helpers.simulation.detectability import window_true_eV as _window_true_eV
 
-__all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES", "generator", "add_carbon",
+__all__ = ["DISTRACTORS", "LOW_START_EV", "IMPLANTED_GASES", "generator", "add_carbon",
            "add_implanted_gas",
-           "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark", "detectable_pairs",
+           "redraw_windows", "edge_free", "removed_pairs", "dark_level", "add_dark",
            "distractor_edges", "other_edges", "other_edge_context", "choose_eligible", "lone_edges",
            "fine_structure_depth", "lowloss_tail", "subtract_background", "add_artefacts", "normalise", "relabel"]
 
@@ -96,8 +100,6 @@ __all__ = ["DISTRACTORS", "LOW_START_EV", "DETECTION_WIDTH_EV", "IMPLANTED_GASES
 DISTRACTORS = (("Al", 72.55, 117.8), ("Mg", 49.5, 88.7))
 #: distractor edges and the plasmon tail go under spectra whose window starts below this (eV)
 LOW_START_EV = 110
-#: the detectability of an edge is judged on its first this-many eV above the onset
-DETECTION_WIDTH_EV = 50
 #: edges outside the families are added from this far below the window start (eV) up: the
 #: power-law background stands for the tails of everything below
 OTHER_EDGE_LOOKBACK_EV = 20
@@ -191,28 +193,6 @@ def removed_pairs(no_edges: np.ndarray, p) -> np.ndarray:
     return no_edges[p.pair_spectrum] & ~carbon
 
 
-def _background_counts(onset_eV, width, p, spectrum):
-    """Background counts sum_{k < width} A ((E_onset + k)/E_start)^-r of (pairs of) spectra."""
-    k = np.arange(DETECTION_WIDTH_EV)
-    E = np.asarray(onset_eV, np.float64)[:, None] + k[None, :]
-    r = p.bg_exponent[spectrum][:, None]
-    bg = p.bg_amplitude[spectrum][:, None] * (np.maximum(E, 1.0) / p.start_eV[spectrum][:, None]) ** -r
-    return np.where(k[None, :] < np.asarray(width)[:, None], bg, 0.0).sum(axis=1)
-
-
-def _window_true_eV(p, spectrum):
-    """(start, end) of the spectra's windows on the true energy axis (eV): the drawn window less
-    the instrumental shift, the end capped at the last channel (3071 eV)."""
-    shift = p.instrumental_shift_eV[spectrum]
-    return p.start_eV[spectrum] - shift, np.minimum(p.end_eV[spectrum], 3071) - shift
-
-
-def _visible_width(onset_true_eV, p, spectrum):
-    """Channels from an onset (true axis) to the window's end, at most DETECTION_WIDTH_EV."""
-    end_true = _window_true_eV(p, spectrum)[1]
-    return np.clip(end_true - np.rint(onset_true_eV).astype(np.int64), 1, DETECTION_WIDTH_EV)
-
-
 def dark_level(p, config: SimulationConfig, ow: np.random.Generator):
     """(level (B,) counts per channel, subtracted (B,) bool): a flat dark/read-out pedestal
     D = A x 10^U(-3, 0) under a fraction ``dark_fraction`` of spectra (0 for the others), and
@@ -229,31 +209,6 @@ def add_dark(counts, level, p, sign: float = 1.0) -> np.ndarray:
     ch = np.arange(counts.shape[1])
     window = (ch[None, :] >= p.start_eV[:, None]) & (ch[None, :] <= p.end_eV[:, None])
     return (counts + np.where(window, sign * level[:, None], 0.0)).astype(np.float32)
-
-
-def _detectable(rows, first_col, onset_eV, p, spectrum, sigma: float, dark=None, dtype=None) -> np.ndarray:
-    """Currie's test of step 4 for edge ``rows`` (counts per channel) whose onset is column
-    ``first_col`` of each row and energy ``onset_eV`` (true axis) of spectra ``spectrum``: the
-    counts S of the first 50 eV inside the window exceed ``sigma`` sqrt(S + B), B the background
-    counts there plus a flat ``dark`` level (B,); ``dtype``: the precision of the sum of S."""
-    width = _visible_width(onset_eV, p, spectrum)
-    k = np.arange(DETECTION_WIDTH_EV)
-    cols = np.minimum(np.asarray(first_col)[:, None] + k[None, :], rows.shape[1] - 1)
-    seg = np.take_along_axis(rows, cols, axis=1)
-    seg = seg if dtype is None else seg.astype(dtype)
-    signal = np.where(k[None, :] < width[:, None], seg, 0.0).sum(axis=1)
-    bg = _background_counts(onset_eV, width, p, spectrum)
-    if dark is not None:
-        bg = bg + width * dark[spectrum]
-    return signal > sigma * np.sqrt(np.maximum(signal + bg, 0.0))
-
-
-def detectable_pairs(edges, p, sigma: float, dark=None) -> np.ndarray:
-    """(M,) bool: the included edges whose counts S over the first 50 eV above the onset (inside
-    the window; fine structure included) exceed ``sigma`` sqrt(S + B), B the background counts
-    there, a flat ``dark`` level (B,) included (module docstring, step 4)."""
-    return _detectable(edges.rows, edges.fs_start, edges.onset_eV, p, p.pair_spectrum, sigma, dark,
-                       dtype=np.float64)
 
 
 def fine_structure_depth(n_rows: int, config: SimulationConfig, ow: np.random.Generator) -> np.ndarray | None:
@@ -277,12 +232,12 @@ def _distractor_calculator():
 
 
 def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
-                     sigma: float | None, dark=None):
+                     rule: DetectionRule | None, dark=None):
     """Al or Mg L2,3 edges (module docstring, step 5) on the true axis.
 
     Returns ``(edges (B, n_fft) float32 counts per channel, element (B,) int index in ELEMENTS
     of the added distractor or -1, labelled (B,) bool)``: labelled when the onset lies inside the
-    window and, with ``sigma`` a number, the edge is detectable (``sigma`` None: the window rule
+    window and, with a ``rule``, the edge passes it (``rule`` None: the window rule
     alone)."""
     B = len(p)
     eligible = p.start_eV < LOW_START_EV
@@ -307,9 +262,9 @@ def distractor_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft
     rows *= scale.astype(np.float32)[:, None]
     out[idx] = rows
     label = onset >= start_true
-    if sigma is not None and label.any():
+    if rule is not None and label.any():
         first = np.rint(onset).astype(np.int64)       # the rows' own axis; labelled: in the window
-        label &= _detectable(rows, first, first, p, idx, sigma, dark)
+        label &= detectable(rows, first, first, p, idx, rule, dark)
     symbols = np.array([ELEMENTS.index(d[0]) for d in DISTRACTORS])
     element[idx] = symbols[which[idx]]
     labelled[idx] = label
@@ -347,18 +302,18 @@ def _first_family_onset_eV() -> np.ndarray:
     return first
 
 
-def _label_other_edges(labelled, rows, edge, spec, onset_eV, start_true, first_offset, p, sigma, dark) -> None:
+def _label_other_edges(labelled, rows, edge, spec, onset_eV, start_true, first_offset, p, rule, dark) -> None:
     """Set ``labelled[spectrum, element]`` for out-of-family edges ``rows`` (rows of
     :func:`_other_edges_by_element`'s tables, onset at column ``-first_offset``) by the rule every
-    edge follows: the onset (true axis) inside the window and, with ``sigma`` a number, detectable."""
+    edge follows: the onset (true axis) inside the window and, with a ``rule``, detectable by it."""
     label = onset_eV >= start_true
-    if sigma is not None and label.any():
-        label &= _detectable(rows, np.full(spec.size, -first_offset), onset_eV, p, spec, sigma, dark)
+    if rule is not None and label.any():
+        label &= detectable(rows, np.full(spec.size, -first_offset), onset_eV, p, spec, rule, dark)
     labelled[spec[label], _other_edges_by_element()[0][edge[label]]] = True
 
 
 def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
-                no_edges: np.ndarray, sigma: float | None, dark=None):
+                no_edges: np.ndarray, rule: DetectionRule | None, dark=None):
     """The specimen elements' edges outside the 107 families (module docstring, step 5b) on the
     true axis, for a fraction ``config.other_edges_fraction`` of the spectra that have edges.
 
@@ -370,7 +325,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     onset + the chemical shift of the element's first family, for the edges whose onset lies in
     the window or less than ``OTHER_EDGE_LOOKBACK_EV`` below it. No fine structure. Returns
     ``(counts (B, n_fft) float32, labelled (B, 80) bool)``: an element is labelled when such an
-    edge's onset lies inside the window and, with ``sigma`` a number, it is detectable."""
+    edge's onset lies inside the window and, with a ``rule``, it is detectable by it."""
     from eels_helpers.simulation.shape_tables import other_edge_tables
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
@@ -407,7 +362,7 @@ def other_edges(p, edges, config: SimulationConfig, ow: np.random.Generator, n_f
     rows = core_loss_edges(tables, edge, p.E0_keV[spec], p.alpha_mrad[spec], p.beta_mrad[spec])
     rows *= (frac * scale[spec]).astype(np.float32)[:, None]
     out += place_edges(rows, spec, onset + any_tab.first_offset, B, n_fft)
-    _label_other_edges(labelled, rows, edge, spec, onset, start_true, any_tab.first_offset, p, sigma, dark)
+    _label_other_edges(labelled, rows, edge, spec, onset, start_true, any_tab.first_offset, p, rule, dark)
     return out, labelled
 
 
@@ -431,7 +386,7 @@ def choose_eligible(eligible: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.argmax(np.cumsum(eligible, axis=1) > k[:, None], axis=1)
 
 
-def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int, sigma: float | None,
+def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int, rule: DetectionRule | None,
                dark=None):
     """One lone edge outside the families under a fraction ``config.lone_edge_fraction`` of the
     spectra starting below 110 eV (module docstring, step 5c), on the true axis. Returns
@@ -467,7 +422,7 @@ def lone_edges(p, config: SimulationConfig, ow: np.random.Generator, n_fft: int,
                                   p.bg_exponent[spec], p.start_eV[spec])[:, 0]
     rows *= (jump[spec] * bg_at / np.maximum(seg.max(axis=1), 1e-30)).astype(np.float32)[:, None]
     out += place_edges(rows, spec, first, B, n_fft)
-    _label_other_edges(labelled, rows, edge, spec, onset[edge], start_true, any_tab.first_offset, p, sigma, dark)
+    _label_other_edges(labelled, rows, edge, spec, onset[edge], start_true, any_tab.first_offset, p, rule, dark)
     return out, labelled
 
 

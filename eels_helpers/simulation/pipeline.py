@@ -58,6 +58,7 @@ from typing import Sequence
 import numpy as np
 
 from eels_helpers.simulation import bonding_lines as _bonding
+from eels_helpers.simulation import detectability as _detect
 from eels_helpers.simulation import gas_phase as _gas
 from eels_helpers.simulation import lowloss as _lowloss
 from eels_helpers.simulation import open_world as _open
@@ -295,24 +296,24 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     # last recorded channel plus the kernel's support, zero beyond
     summed = _steps.sum_edges(edges, p, n_ch + s_max + _lowloss.SUPPORT_EV)
     if ow is not None:
-        sigma = config.detectability_sigma if config.labels == "detectable" else None
+        rule = _detect.detection_rule(config, summed)
         keep = ~removed
         dark, dark_subtracted = _open.dark_level(p, config, ow)
-        if sigma is not None:
-            keep &= _open.detectable_pairs(edges, p, sigma, dark)
-        extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], sigma, dark)
+        if rule is not None:
+            keep &= _detect.detectable_pairs(edges, p, rule, dark)
+        extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], rule, dark)
         if config.other_edges_fraction > 0:
-            own, other_labelled = _open.other_edges(p, edges, config, ow, summed.shape[1], no_edges, sigma, dark)
+            own, other_labelled = _open.other_edges(p, edges, config, ow, summed.shape[1], no_edges, rule, dark)
             extra += own
         else:
             other_labelled = None
         if config.lone_edge_fraction > 0:
-            lone, lone_labelled = _open.lone_edges(p, config, ow, summed.shape[1], sigma, dark)
+            lone, lone_labelled = _open.lone_edges(p, config, ow, summed.shape[1], rule, dark)
             lone[gas_phase], lone_labelled[gas_phase] = 0.0, False       # a gas-phase spectrum holds the gas alone
             extra += lone
             other_labelled = lone_labelled if other_labelled is None else other_labelled | lone_labelled
         if config.gas_phase_fraction > 0:
-            gas, gas_labelled = _gas.gas_phase_edges(p, config, ow, gas_phase, summed.shape[1], sigma, dark)
+            gas, gas_labelled = _gas.gas_phase_edges(p, config, ow, gas_phase, summed.shape[1], rule, dark)
             extra += gas
             other_labelled = gas_labelled if other_labelled is None else other_labelled | gas_labelled
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0

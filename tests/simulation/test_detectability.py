@@ -1,0 +1,81 @@
+"""Labels by detectability (eels_helpers.simulation.detectability, issue 15): Currie's Poisson test and
+the minimum relative jump, against hand-computed counts; the open-world-visible configuration."""
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from eels_helpers.simulation.config import ConfigError, SimulationConfig, named_config
+from eels_helpers.simulation.detectability import DetectionRule, detectable
+from eels_helpers.simulation.pipeline import simulate_batch
+
+
+def _spectrum(A=1e6, r=3.0, start=100, end=1000):
+    """One spectrum's parameters: power law A (E/start)^-r over [start, end] eV, no shift."""
+    return SimpleNamespace(start_eV=np.array([start]), end_eV=np.array([end]),
+                           instrumental_shift_eV=np.array([0]), bg_amplitude=np.array([A]),
+                           bg_exponent=np.array([r]))
+
+
+def _step(height, onset=400, n=200):
+    """An edge row: ``height`` counts per channel from column ``onset`` (its own axis) on."""
+    row = np.zeros((1, n + onset))
+    row[0, onset:] = height
+    return row
+
+
+def test_min_jump_compares_the_mean_step_with_the_power_law_under_it():
+    p = _spectrum()
+    # the background counts over 400..449 eV, summed by hand
+    B = sum(1e6 * ((400 + k) / 100) ** -3 for k in range(50))
+    empty = np.zeros((1, 3072))
+    for ratio, kept in ((0.04, False), (0.06, True)):
+        row = _step(ratio * B / 50)
+        args = (row, np.array([400]), np.array([400.0]), p, np.array([0]))
+        assert detectable(*args, DetectionRule(3.0))                         # Poisson alone: labelled
+        assert detectable(*args, DetectionRule(3.0, 0.05, empty)) == kept
+
+
+def test_min_jump_counts_the_other_edges_under_it_but_not_the_edge_itself():
+    p = _spectrum()
+    B = sum(1e6 * ((400 + k) / 100) ** -3 for k in range(50))
+    row = _step(0.06 * B / 50)
+    args = (row, np.array([400]), np.array([400.0]), p, np.array([0]))
+    lower_edge = np.zeros((1, 3072))
+    lower_edge[0, 300:] = B / 50                         # an edge below doubling what lies under it
+    assert not detectable(*args, DetectionRule(3.0, 0.05, lower_edge))
+    with_itself = lower_edge * 0.0
+    with_itself[0, 400:] = row[0, 400:450].mean()        # the family edges hold the edge itself alone
+    assert detectable(*args, DetectionRule(3.0, 0.05, with_itself), own_in_family_edges=True)
+    assert not detectable(*args, DetectionRule(3.0, 0.05, with_itself + lower_edge), own_in_family_edges=True)
+
+
+def test_poisson_test_alone_follows_currie():
+    p = _spectrum(A=1e2)
+    B = sum(1e2 * ((400 + k) / 100) ** -3 for k in range(50))
+    for S, kept in ((2.5 * np.sqrt(B), False), (4.0 * np.sqrt(B + 4.0 * np.sqrt(B)), True)):
+        row = _step(S / 50)
+        assert detectable(row, np.array([400]), np.array([400.0]), p, np.array([0]), DetectionRule(3.0)) == kept
+
+
+def test_rule_needs_the_family_edges_and_min_jump_needs_detectable_labels():
+    with pytest.raises(ValueError, match="family_edges"):
+        DetectionRule(3.0, 0.05)
+    with pytest.raises(ConfigError, match="detectability_min_jump"):
+        SimulationConfig(detectability_min_jump=0.05)
+    assert SimulationConfig(labels="detectable", detectability_min_jump=0.05).open_world
+
+
+def test_open_world_visible_changes_only_the_labels():
+    from eels_helpers.simulation import specimens as sp
+
+    rng = np.random.default_rng(47)
+    specimens = []
+    for q in rng.integers(0, 80, 64):
+        specimens += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    henke = simulate_batch(specimens, named_config("open-world-henke"), 47)
+    visible = simulate_batch(specimens, named_config("open-world-visible"), 47)
+    assert np.array_equal(henke.spectra, visible.spectra)
+    lab_h, lab_v = henke.labels_identification, visible.labels_identification
+    assert (lab_v <= lab_h).all() and lab_v.sum() < lab_h.sum()
