@@ -225,9 +225,8 @@ class SimulationConfig:
         'with labels="detectable"'))
     detectability_min_jump: float = field(default=0.0, metadata=_row(
         "Minimum relative jump", "", "fixed", (0.0, 100.0),
-        'with labels="detectable", an edge is labelled only when its counts over the first 50 eV are also at '
-        "least this times what lies under them (background, dark level, the other edges); 0: the "
-        "Poisson test alone (eels_helpers.simulation.detectability)"))
+        'with labels="detectable", an edge\'s counts over its first 50 eV must also reach this times what lies under '
+        "them (background, dark level, other edges); 0: the Poisson test alone (simulation.detectability)"))
     # --- not in Table 1 -------------------------------------------------------------------------
     noise: bool = field(default=True, metadata=_row("Poisson noise", "", "bool", (0, 1)))
     gos: str = field(default="auto", metadata=_row(
@@ -463,9 +462,8 @@ NAMED_CONFIGS["open-world-fano"] = {**NAMED_CONFIGS["open-world-autoionisation"]
 #: element's measured 4d photoabsorption (white-line model "autoionisation-henke",
 #: :mod:`eels_helpers.physics.photoabsorption_shapes`): its sharp early maximum, 3-15 eV below the multiplet's
 NAMED_CONFIGS["open-world-henke"] = {**NAMED_CONFIGS["open-world-fano"], "white_line_model": "autoionisation-henke"}
-#: ``open-world-visible``: ``open-world-henke`` labelled by what is visible: an edge must also rise at least 5 % above
-#: what lies under it (mean over its first 50 eV; :mod:`eels_helpers.simulation.detectability`), not only pass the
-#: Poisson test, which labels steps of a few per cent in spectra of 1e6-1e7 counts per channel
+#: ``open-world-visible``: ``open-world-henke`` whose edges must also rise 5 % above what lies under them (mean over
+#: the first 50 eV; :mod:`eels_helpers.simulation.detectability`), not only pass the Poisson test
 NAMED_CONFIGS["open-world-visible"] = {**NAMED_CONFIGS["open-world-henke"], "detectability_min_jump": 0.05}
 #: ``open-world-gas-sigma``: ``open-world-gas`` with ``open-world-sigma``'s resonances
 NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
@@ -508,8 +506,7 @@ NAMED_CONFIG_NOTES = {
                        "(the measured high-energy tail)",
     "open-world-henke": "open-world-fano with the lanthanide N4,5 giant resonance shaped as the measured 4d "
                         "photoabsorption (La..Tm but Eu, Pm)",
-    "open-world-visible": "open-world-henke labelled by what is visible: an edge also needs a mean jump of 5 % over "
-                          "what lies under it",
+    "open-world-visible": "open-world-henke whose edges also need a mean jump of 0.05 over what lies under them",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",
