@@ -41,7 +41,7 @@ def main(argv=None) -> int:
     from eels_helpers.evaluation.report_precision import simulated_report_counts
     from eels_helpers.inference.report_reliability import _resolvers_digest, save_reliability
     from eels_helpers.inference.verification_model import network_fingerprint, rule_key
-    from eels_helpers.simulation.config import NAMED_CONFIGS
+    from eels_helpers.simulation.named_configs import NAMED_CONFIGS
 
     if args.n < 1:
         p.error(f"--n must be >= 1, got {args.n}")

@@ -17,7 +17,7 @@ from pathlib import Path
 from eels_helpers.cli import add_quiet_option, report_error, show_progress
 from eels_helpers.cli.arguments import finite_float, finite_float_list, non_negative_int
 from eels_helpers.datasets.config import SPLITS
-from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
+from eels_helpers.simulation.named_configs import NAMED_CONFIGS, named_config_help
 
 PROG = "eels-id simulate"
 
@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> int:
 
 def _preview(args: argparse.Namespace) -> int:
     from eels_helpers.physics.elements import ELEMENTS
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
     from eels_helpers.simulation.preview import plot_quick_look, quick_look
 
     elements = [e.strip() for e in args.elements.split(",") if e.strip()]
@@ -104,7 +104,7 @@ def _preview(args: argparse.Namespace) -> int:
 def _dataset(args: argparse.Namespace) -> int:
     from eels_helpers.datasets.config import DatasetConfig, parse_shard, plan_units, simulatable_elements
     from eels_helpers.datasets.hdf5_writer import write_dataset
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
 
     if args.out.is_dir():
         raise ValueError(f"--out {args.out} is a directory; give a .h5 file path")

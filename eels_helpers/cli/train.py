@@ -14,7 +14,7 @@ from typing import Any
 
 from eels_helpers import profiles as _profiles
 from eels_helpers.device import DEVICES, PRECISIONS
-from eels_helpers.simulation.config import NAMED_CONFIGS, named_config_help
+from eels_helpers.simulation.named_configs import NAMED_CONFIGS, named_config_help
 from eels_helpers.training.config import TrainConfig
 
 

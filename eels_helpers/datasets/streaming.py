@@ -208,10 +208,10 @@ def stream_occurrence(n_spectra: int, seed: int = 0, batch_size: int = 64, confi
 def named_stream(simulation="paper", seed: int = 0, batch_size: int = 64, n_batches: int | None = None,
                  elements: Sequence[str] | None = None) -> StreamingSpectra:
     """:class:`StreamingSpectra` of the simulator configuration ``simulation`` (a name of
-    :data:`eels_helpers.simulation.config.NAMED_CONFIGS` or a SimulationConfig), query elements
+    :data:`eels_helpers.simulation.named_configs.NAMED_CONFIGS` or a SimulationConfig), query elements
     uniform over ``elements``, by default over those it can draw
     (:func:`~eels_helpers.datasets.config.simulatable_elements`), as a training run draws them."""
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
 
     config = named_config(simulation) if isinstance(simulation, str) else simulation
     if elements is None:

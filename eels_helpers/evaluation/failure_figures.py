@@ -61,7 +61,7 @@ def training_white_lines(analysis: Any) -> bool:
     """Whether the analysed model was trained on spectra with white lines: any run in its file's
     ``runs`` metadata whose simulator configuration (``NAMED_CONFIGS``) has them; False for a bare
     network or a file without runs."""
-    from eels_helpers.simulation.config import NAMED_CONFIGS
+    from eels_helpers.simulation.named_configs import NAMED_CONFIGS
 
     return any(NAMED_CONFIGS.get(str(r.get("simulation", "paper")), {}).get("white_lines", False)
                for r in getattr(analysis, "runs", ()) if isinstance(r, dict))

@@ -109,7 +109,7 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
     seed : int
         Seed of the draw (each configuration and batch its own ``SeedSequence(seed, spawn_key=...)``).
     configs : sequence of str or SimulationConfig
-        Simulator configurations (names of :func:`eels_helpers.simulation.config.named_config`).
+        Simulator configurations (names of :func:`eels_helpers.simulation.named_configs.named_config`).
     batch_size : int
         Spectra per simulated batch; each batch draws random query elements and one Materials
         Project specimen for each, as :class:`eels_helpers.datasets.streaming.StreamingSpectra`.
@@ -138,7 +138,8 @@ def simulated_candidates(model: Any, n: int, seed: int, configs: Sequence = ("pa
     from eels_helpers.inference.verification import VerifyConfig
     from eels_helpers.physics.elements import ELEMENTS
     from eels_helpers.simulation import specimens as sp
-    from eels_helpers.simulation.config import SimulationConfig, named_config
+    from eels_helpers.simulation.config import SimulationConfig
+    from eels_helpers.simulation.named_configs import named_config
     from eels_helpers.simulation.pipeline import simulate_batch
     from eels_helpers.spectrum import Spectrum
 

@@ -4,6 +4,8 @@ Modules
 -------
 config
     ``SimulationConfig``: every parameter of Table 1, validated at construction.
+named_configs
+    The named configurations (``paper``, ``open-world``, ...) and their one-line notes.
 specimens
     ``Specimen`` and the Materials Project compositions specimens are drawn from.
 shape_tables

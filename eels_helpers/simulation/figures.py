@@ -124,7 +124,8 @@ def plot_edge_shapes(elements=("N", "Sc"), configs=("open-world", "open-world-el
     and noise, each scaled to its maximum in ``window_eV``. Returns the figure."""
     import matplotlib.pyplot as plt
 
-    from eels_helpers.simulation.config import SimulationConfig, named_config
+    from eels_helpers.simulation.config import SimulationConfig
+    from eels_helpers.simulation.named_configs import named_config
     from eels_helpers.simulation.pipeline import simulate_batch
     from eels_helpers.simulation.specimens import Specimen
 

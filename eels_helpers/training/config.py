@@ -33,7 +33,7 @@ class TrainConfig:
     monitor_threshold: float = 0.8       # threshold of the monitored training F1
     min_lr: float = 5e-6                 # stop when the learning rate falls below this
     seed: int = 0
-    #: simulator configuration of the streaming data (eels_helpers.simulation.config.NAMED_CONFIGS)
+    #: simulator configuration of the streaming data (eels_helpers.simulation.named_configs.NAMED_CONFIGS)
     simulation: str = "paper"
     #: share of the streaming batches simulated with the paper's configuration (Table 1) instead of
     #: ``simulation``: a mixture that keeps the paper's task in view while training open-world; 0: off
@@ -76,7 +76,7 @@ class TrainConfig:
             raise ValueError(f"monitor_threshold must be a probability in (0, 1), got {self.monitor_threshold!r}")
         if not 0 <= self.min_lr < self.learning_rate:
             raise ValueError(f"min_lr must be in [0, learning_rate={self.learning_rate}), got {self.min_lr!r}")
-        from eels_helpers.simulation.config import NAMED_CONFIGS
+        from eels_helpers.simulation.named_configs import NAMED_CONFIGS
 
         if self.simulation not in NAMED_CONFIGS:
             raise ValueError(f"simulation must be one of {', '.join(NAMED_CONFIGS)}, got {self.simulation!r}")

@@ -176,7 +176,7 @@ def streaming_dataset(config: TrainConfig):
     with ``config.query_weights`` when given."""
     from eels_helpers.datasets.config import simulatable_elements
     from eels_helpers.datasets.streaming import StreamingSpectra
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
 
     rank, world, _ = dist_env()
     simulation = named_config(config.simulation)

@@ -61,7 +61,7 @@ class RunSummary:
     last_lr: float | None = None   # learning rate of the last pseudo-epoch
     lr_history: str = ""   # the learning rate and the pseudo-epoch from which it held, e.g. "0.001; 0.0005 from 9"
     stopped: str = ""      # why the run stopped (train.stop_reason), "not yet" if it can resume, "?" if unknown
-    simulation: str = "paper"      # the simulator configuration it trained on (simulation.config.NAMED_CONFIGS)
+    simulation: str = "paper"      # the simulator configuration it trained on (simulation.named_configs.NAMED_CONFIGS)
     init_from: str | None = None   # the model whose weights it started from (fine-tuning), None: random
     paper_fraction: float = 0.0    # share of its batches simulated in the paper's configuration instead
     query_weights: dict = field(default_factory=dict)   # relative query-element weights ({}: uniform)
@@ -464,7 +464,7 @@ def model_card(cards: dict[str, tuple[list[RunSummary], ModelScores]]) -> str:
              "pseudo-epoch given; stopped: why the run ended (the paper's rule stops it when the",
              "learning rate falls below min_lr), \"not yet\" for a snapshot of a run that can resume;",
              "training data: the simulator configuration (`paper`: the paper's Table 1; the others, e.g.",
-             "`open-world-other`: `eels_helpers.simulation.config.NAMED_CONFIGS`, README \"Open world\") and,",
+             "`open-world-other`: `eels_helpers.simulation.named_configs.NAMED_CONFIGS`, README \"Open world\") and,",
              "for a fine-tuned network, the model whose weights it started from (its own training is listed",
              "where that model is shipped).", ""]
     for name, (runs, s) in cards.items():

@@ -73,7 +73,7 @@ class TwinResolverConfig:
     late_start_share: float = 0.0
 
     def __post_init__(self):
-        from eels_helpers.simulation.config import NAMED_CONFIGS
+        from eels_helpers.simulation.named_configs import NAMED_CONFIGS
 
         if self.config not in NAMED_CONFIGS:
             raise ValueError(f"TwinResolverConfig.config must be a named simulator configuration, got {self.config!r}")

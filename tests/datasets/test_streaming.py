@@ -158,7 +158,7 @@ def test_simulated_arrays_are_the_first_whole_batches_of_the_named_stream():
         np.testing.assert_array_equal(x[4 * b:4 * b + 4], batch["spectra"].numpy())
         np.testing.assert_array_equal(y[4 * b:4 * b + 4], batch["labels_identification"].numpy())
     assert stream.n_batches is None and set(stream.elements) <= set(ELEMENTS)     # endless, network elements
-    from eels_helpers.simulation.config import named_config  # a configuration object and chosen elements
+    from eels_helpers.simulation.named_configs import named_config  # a configuration object and chosen elements
 
     chosen = named_stream(named_config("open-world-sharp"), seed=11, batch_size=4, elements=("N", "Sc"))
     assert chosen.elements == ("N", "Sc") and set(chosen.batch(0)["query"].tolist()) <= {ELEMENTS.index("N"),

@@ -471,7 +471,7 @@ def test_a_window_without_edge_family_says_so_instead_of_naming_an_element(capsy
 
 def test_a_window_narrower_than_any_training_spectrum_gets_a_note(tiny, tmp_path, capsys):
     from eels_helpers.inference.prediction_text import training_window_margins_eV
-    from eels_helpers.simulation.config import NAMED_CONFIGS, named_config
+    from eels_helpers.simulation.named_configs import NAMED_CONFIGS, named_config
 
     before, after = training_window_margins_eV()
     assert all(named_config(n).margin_before_eV + named_config(n).margin_after_eV == before + after

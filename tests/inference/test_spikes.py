@@ -69,7 +69,7 @@ def test_simulated_spectra_without_artefacts_are_almost_never_touched():
     import dataclasses
 
     from eels_helpers.physics.elements import ELEMENTS
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
     from eels_helpers.simulation.pipeline import simulate_batch
     from eels_helpers.simulation.specimens import sample_specimens
 

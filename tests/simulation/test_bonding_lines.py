@@ -6,7 +6,8 @@ import dataclasses
 import numpy as np
 
 from eels_helpers.simulation import bonding_lines
-from eels_helpers.simulation.config import SimulationConfig, named_config
+from eels_helpers.simulation.config import SimulationConfig
+from eels_helpers.simulation.named_configs import named_config
 
 
 def _only(**options):

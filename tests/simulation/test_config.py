@@ -98,7 +98,7 @@ def test_angle_limits_match_the_cross_section_shape_tables():
 
 
 def test_every_named_configuration_is_described_and_validates():
-    from eels_helpers.simulation.config import NAMED_CONFIG_NOTES, NAMED_CONFIGS, named_config, named_config_help
+    from eels_helpers.simulation.named_configs import NAMED_CONFIG_NOTES, NAMED_CONFIGS, named_config, named_config_help
 
     assert set(NAMED_CONFIG_NOTES) == set(NAMED_CONFIGS)
     for name in NAMED_CONFIGS:

@@ -6,8 +6,9 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from eels_helpers.simulation.config import ConfigError, SimulationConfig, named_config
+from eels_helpers.simulation.config import ConfigError, SimulationConfig
 from eels_helpers.simulation.detectability import DetectionRule, detectable
+from eels_helpers.simulation.named_configs import named_config
 from eels_helpers.simulation.pipeline import simulate_batch
 
 

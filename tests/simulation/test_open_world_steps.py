@@ -10,7 +10,8 @@ import pytest
 
 from eels_helpers.physics.elements import ELEMENTS
 from eels_helpers.simulation import specimens as sp
-from eels_helpers.simulation.config import NAMED_CONFIGS, OPEN_WORLD_FIELDS, ConfigError, SimulationConfig, named_config
+from eels_helpers.simulation.config import OPEN_WORLD_FIELDS, ConfigError, SimulationConfig
+from eels_helpers.simulation.named_configs import NAMED_CONFIGS, named_config
 from eels_helpers.simulation.pipeline import simulate_batch
 
 AL, MG, C = ELEMENTS.index("Al"), ELEMENTS.index("Mg"), ELEMENTS.index("C")

@@ -132,7 +132,7 @@ def test_fine_tuning_starts_from_the_weights_of_a_model_file(tmp_path):
 
 
 def test_streaming_data_follow_the_named_simulator_configuration():
-    from eels_helpers.simulation.config import named_config
+    from eels_helpers.simulation.named_configs import named_config
     from eels_helpers.training.data import streaming_dataset
 
     stream = streaming_dataset(TrainConfig(**{**TINY, "simulation": "open-world"}))
