@@ -226,6 +226,10 @@ class SimulationConfig:
         "Minimum relative jump", "", "fixed", (0.0, 100.0),
         'with labels="detectable", an edge\'s counts over its first 50 eV must also reach this times what lies under '
         "them (background, dark level, other edges); 0: the Poisson test alone (simulation.detectability)"))
+    detectability_all_edges: bool = field(default=False, metadata=_row(
+        "Extra edges under the edges", "", "bool", (0, 1),
+        "with detectability_min_jump: a family edge's minimum jump also counts the edges outside the families "
+        "(Al/Mg L2,3, other, lone and gas-phase edges) as lying under it"))
     # --- not in Table 1 -------------------------------------------------------------------------
     noise: bool = field(default=True, metadata=_row("Poisson noise", "", "bool", (0, 1)))
     gos: str = field(default="auto", metadata=_row(
@@ -300,6 +304,9 @@ class SimulationConfig:
         if self.detectability_min_jump > 0 and self.labels != "detectable":
             raise ConfigError("SimulationConfig.detectability_min_jump (Minimum relative jump): applies only with "
                               f'labels="detectable"; got {self.detectability_min_jump} with labels={self.labels!r}')
+        if self.detectability_all_edges and not self.detectability_min_jump > 0:
+            raise ConfigError("SimulationConfig.detectability_all_edges (Extra edges under the edges): applies "
+                              f"only with detectability_min_jump > 0; got {self.detectability_min_jump}")
         if not self.start_min_eV < self.n_channels:
             raise ConfigError(f"SimulationConfig.start_min_eV (Spectrum start, eV): must be below "
                               f"n_channels = {self.n_channels}; got {self.start_min_eV}")
@@ -351,7 +358,7 @@ class SimulationConfig:
         default = SimulationConfig.__dataclass_fields__
         return any(getattr(self, name) != default[name].default for name in OPEN_WORLD_FIELDS
                    if name not in ("carbon_atomic_fraction", "implanted_gas_atomic_fraction", "detectability_sigma",
-                                    "detectability_min_jump"))
+                                    "detectability_min_jump", "detectability_all_edges"))
 
     def open_world_table(self):
         """The open-world options (not in the paper's Table 1) as a pandas DataFrame with
@@ -363,7 +370,7 @@ class SimulationConfig:
                 value = getattr(self, f.name)
                 text = (", ".join(value) or "none" if f.metadata["kind"] == "elements"
                         else f"[{_fmt(value[0])}, {_fmt(value[1])}]" if isinstance(value, tuple)
-                        else str(value) if isinstance(value, str) else _fmt(value))
+                        else str(value) if isinstance(value, (str, bool)) else _fmt(value))
                 rows.append({"parameter": f.metadata["label"], "value": text,
                              "meaning": f.metadata["note"], "field": f.name})
         return pd.DataFrame(rows, columns=["parameter", "value", "meaning", "field"])
@@ -384,7 +391,7 @@ OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fra
                      "narrow_window_fraction", "background_subtracted_fraction",
                      "artefact_fraction", "dark_fraction", "pi_star_fraction", "sigma_star_fraction", "fs_depth",
                      "labels",
-                     "detectability_sigma", "detectability_min_jump")
+                     "detectability_sigma", "detectability_min_jump", "detectability_all_edges")
 
 def _fmt(v) -> str:
     v = float(v)

@@ -9,7 +9,9 @@ structure included) pass a :class:`DetectionRule`:
   background counts there plus a flat dark level, k = ``detectability_sigma``;
 - with ``detectability_min_jump`` m > 0, also a minimum relative jump S >= m U, U what lies under the
   edge there: B plus the other 107-family edges' counts (before the low-loss convolution; the
-  low-energy plasmon tail of spectra starting below 110 eV is not counted). The Poisson test alone
+  low-energy plasmon tail of spectra starting below 110 eV is not counted) and, with
+  ``detectability_all_edges``, the edges outside the families (Al/Mg L2,3, the specimen's other edges,
+  lone and gas-phase edges; those edges' own labels count the family edges alone). The Poisson test alone
   labels steps of a few per cent in spectra of 1e6-1e7 counts per channel, which neither a
   microscopist nor the networks name: the structure of the background itself (the EXELFS of the
   edges below, a few to ~20 %: Egerton 2011, secs. 3.8, 4.6) is as large.

@@ -90,6 +90,10 @@ NAMED_CONFIGS["open-world-henke"] = {**NAMED_CONFIGS["open-world-fano"], "white_
 #: ``open-world-visible``: ``open-world-henke`` whose edges must also rise 5 % above what lies under them (mean over
 #: the first 50 eV; :mod:`eels_helpers.simulation.detectability`), not only pass the Poisson test
 NAMED_CONFIGS["open-world-visible"] = {**NAMED_CONFIGS["open-world-henke"], "detectability_min_jump": 0.05}
+#: ``open-world-visible-all``: ``open-world-visible`` whose minimum jump also counts the edges outside the families
+#: (Al/Mg L2,3, lone, other and gas-phase edges) under a family edge: in spectra starting below 110 eV they are
+#: most of what lies under the low edges (D47c)
+NAMED_CONFIGS["open-world-visible-all"] = {**NAMED_CONFIGS["open-world-visible"], "detectability_all_edges": True}
 #: ``open-world-gas-sigma``: ``open-world-gas`` with ``open-world-sigma``'s resonances
 NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
 #: ``open-world-gas-rich``: ``open-world-gas`` whose noble gas reaches 95 % of the atoms (gas-phase spectra from
@@ -132,6 +136,8 @@ NAMED_CONFIG_NOTES = {
     "open-world-henke": "open-world-fano with the lanthanide N4,5 giant resonance shaped as the measured 4d "
                         "photoabsorption (La..Tm but Eu, Pm)",
     "open-world-visible": "open-world-henke whose edges also need a mean jump of 0.05 over what lies under them",
+    "open-world-visible-all": "open-world-visible whose minimum jump also counts the edges outside the families "
+                              "under an edge",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",

@@ -299,7 +299,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         rule = _detect.detection_rule(config, summed)
         keep = ~removed
         dark, dark_subtracted = _open.dark_level(p, config, ow)
-        if rule is not None:
+        if rule is not None and not config.detectability_all_edges:
             keep &= _detect.detectable_pairs(edges, p, rule, dark)
         extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], rule, dark)
         if config.other_edges_fraction > 0:
@@ -318,6 +318,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
             other_labelled = gas_labelled if other_labelled is None else other_labelled | gas_labelled
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
+        if rule is not None and config.detectability_all_edges:   # the extra edges under the family edges too
+            keep &= _detect.detectable_pairs(edges, p, _detect.DetectionRule(rule.sigma, rule.min_jump, summed), dark)
     if return_steps:
         steps["edges_fs"] = summed[:, :n_ch].copy()
     clock("fine_structure")

@@ -80,3 +80,26 @@ def test_open_world_visible_changes_only_the_labels():
     assert np.array_equal(henke.spectra, visible.spectra)
     lab_h, lab_v = henke.labels_identification, visible.labels_identification
     assert (lab_v <= lab_h).all() and lab_v.sum() < lab_h.sum()
+
+
+def test_counting_the_extra_edges_drops_family_labels_only_where_extra_edges_lie():
+    from eels_helpers.simulation import specimens as sp
+
+    rng = np.random.default_rng(48)
+    specimens = []
+    for q in rng.integers(0, 80, 96):
+        specimens += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    visible = simulate_batch(specimens, named_config("open-world-visible"), 48)
+    extra = simulate_batch(specimens, named_config("open-world-visible-all"), 48)
+    assert np.array_equal(visible.spectra, extra.spectra)
+    lab_v, lab_a = visible.labels_identification, extra.labels_identification
+    assert (lab_a <= lab_v).all() and lab_a.sum() < lab_v.sum()
+    # the spectra that lost a label hold extra edges: their specimen's other edges or a distractor
+    lost = lab_a.sum(axis=1) < lab_v.sum(axis=1)
+    plain = simulate_batch(specimens, named_config("open-world-visible-all", distractor_fraction=0.0,
+                                                   other_edges_fraction=0.0, lone_edge_fraction=0.0), 48)
+    same = named_config("open-world-visible", distractor_fraction=0.0, other_edges_fraction=0.0, lone_edge_fraction=0.0)
+    assert lost.any() and np.array_equal(plain.labels_identification,
+                                         simulate_batch(specimens, same, 48).labels_identification)
+    with pytest.raises(ConfigError, match="detectability_all_edges"):
+        SimulationConfig(labels="detectable", detectability_all_edges=True)
