@@ -22,6 +22,8 @@ lowloss, fine_structure, background, noise
     background, Poisson noise).
 pipeline
     ``simulate_batch`` = draw + steps; ``SimulatedBatch``, ``PARAM_DOC``, ``profile_steps``.
+open_world, gas_phase, bonding_lines, detectability
+    The open-world steps of issue 15 (each off by default); labels by detectability.
 superlattice
     A synthetic LaMnO3/BaTiO3/SrTiO3 spectrum image with ground truth (the mapping chapter).
 figures, interactive, preview

@@ -393,6 +393,7 @@ OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fra
                      "labels",
                      "detectability_sigma", "detectability_min_jump", "detectability_all_edges")
 
+
 def _fmt(v) -> str:
     v = float(v)
     if v != 0 and (abs(v) >= 1e3 or abs(v) < 1e-2):

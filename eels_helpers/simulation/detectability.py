@@ -11,7 +11,8 @@ structure included) pass a :class:`DetectionRule`:
   edge there: B plus the other 107-family edges' counts (before the low-loss convolution; the
   low-energy plasmon tail of spectra starting below 110 eV is not counted) and, with
   ``detectability_all_edges``, the edges outside the families (Al/Mg L2,3, the specimen's other edges,
-  lone and gas-phase edges; those edges' own labels count the family edges alone). The Poisson test alone
+  lone and gas-phase edges; those edges' own labels count the family edges alone). U includes the
+  dark level also where a dark reference subtracts it after the noise (its noise stays). The Poisson test alone
   labels steps of a few per cent in spectra of 1e6-1e7 counts per channel, which neither a
   microscopist nor the networks name: the structure of the background itself (the EXELFS of the
   edges below, a few to ~20 %: Egerton 2011, secs. 3.8, 4.6) is as large.
@@ -19,7 +20,7 @@ structure included) pass a :class:`DetectionRule`:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -33,24 +34,29 @@ DETECTION_WIDTH_EV = 50
 @dataclass(frozen=True, eq=False)
 class DetectionRule:
     """The label test of one batch: ``sigma`` (Currie's k), ``min_jump`` (m; 0: none) and
-    ``family_edges`` (B, N) the batch's summed 107-family edges on the true axis (counts per eV
-    channel; needed only when ``min_jump`` > 0)."""
+    ``edges_under`` (B, N) the summed edges that count as lying under an edge, on the true axis
+    (counts per eV channel; needed only when ``min_jump`` > 0): the 107-family edges, and with
+    ``detectability_all_edges`` also the edges outside the families (:meth:`with_edges_under`)."""
     sigma: float
     min_jump: float = 0.0
-    family_edges: np.ndarray | None = None
+    edges_under: np.ndarray | None = None
 
     def __post_init__(self):
-        if self.min_jump > 0 and self.family_edges is None:
-            raise ValueError("DetectionRule: min_jump > 0 needs the batch's family_edges")
+        if self.min_jump > 0 and self.edges_under is None:
+            raise ValueError("DetectionRule: min_jump > 0 needs the batch's edges_under")
+
+    def with_edges_under(self, edges_under: np.ndarray) -> "DetectionRule":
+        """The same test with other edges counted under an edge (a copy of ``edges_under`` is held)."""
+        return replace(self, edges_under=edges_under.copy() if self.min_jump > 0 else None)
 
 
-def detection_rule(config, family_edges: np.ndarray) -> DetectionRule | None:
+def detection_rule(config, edges_under: np.ndarray) -> DetectionRule | None:
     """The rule of ``config`` (a SimulationConfig) for a batch whose summed family edges are
-    ``family_edges``; None with the paper's window labels."""
+    ``edges_under``; None with the paper's window labels."""
     if config.labels != "detectable":
         return None
     m = config.detectability_min_jump
-    return DetectionRule(config.detectability_sigma, m, family_edges if m > 0 else None)
+    return DetectionRule(config.detectability_sigma, m, edges_under.copy() if m > 0 else None)
 
 
 def window_true_eV(p, spectrum):
@@ -75,20 +81,20 @@ def _background_counts(onset_eV, width, p, spectrum):
     return np.where(k[None, :] < np.asarray(width)[:, None], bg, 0.0).sum(axis=1)
 
 
-def _family_edge_counts(family_edges, onset_eV, width, spectrum):
-    """The summed family edges' counts over channels round(onset) .. round(onset) + width - 1."""
+def _counts_under(edges_under, onset_eV, width, spectrum):
+    """The counts of the edges under (summed, true axis) over channels round(onset) .. round(onset) + width - 1."""
     k = np.arange(DETECTION_WIDTH_EV)
-    cols = np.clip(np.rint(onset_eV).astype(np.int64)[:, None] + k[None, :], 0, family_edges.shape[1] - 1)
-    seg = family_edges[np.asarray(spectrum)[:, None], cols].astype(np.float64)
+    cols = np.clip(np.rint(onset_eV).astype(np.int64)[:, None] + k[None, :], 0, edges_under.shape[1] - 1)
+    seg = edges_under[np.asarray(spectrum)[:, None], cols].astype(np.float64)
     return np.where(k[None, :] < np.asarray(width)[:, None], seg, 0.0).sum(axis=1)
 
 
 def detectable(rows, first_col, onset_eV, p, spectrum, rule: DetectionRule, dark=None, dtype=None,
-               own_in_family_edges: bool = False) -> np.ndarray:
+               own_in_edges_under: bool = False) -> np.ndarray:
     """The rule's test (module docstring) for edge ``rows`` (counts per channel) whose onset is column
     ``first_col`` of each row and energy ``onset_eV`` (true axis) of spectra ``spectrum``; ``dark``: a
     flat level (B,) under the window; ``dtype``: the precision of the sum of S;
-    ``own_in_family_edges``: the rows are among ``rule.family_edges`` (their own counts are taken out
+    ``own_in_edges_under``: the rows are among ``rule.edges_under`` (their own counts are taken out
     of U)."""
     width = _visible_width(onset_eV, p, spectrum)
     k = np.arange(DETECTION_WIDTH_EV)
@@ -101,8 +107,8 @@ def detectable(rows, first_col, onset_eV, p, spectrum, rule: DetectionRule, dark
         bg = bg + width * dark[spectrum]
     ok = signal > rule.sigma * np.sqrt(np.maximum(signal + bg, 0.0))
     if rule.min_jump > 0:
-        others = _family_edge_counts(rule.family_edges, onset_eV, width, spectrum)
-        if own_in_family_edges:
+        others = _counts_under(rule.edges_under, onset_eV, width, spectrum)
+        if own_in_edges_under:
             others = np.maximum(others - signal, 0.0)
         ok &= signal >= rule.min_jump * (bg + others)
     return ok
@@ -112,4 +118,4 @@ def detectable_pairs(edges, p, rule: DetectionRule, dark=None) -> np.ndarray:
     """(M,) bool: the included 107-family edges (``edges``: the pipeline's EdgeRows) that pass
     ``rule`` (module docstring)."""
     return detectable(edges.rows, edges.fs_start, edges.onset_eV, p, p.pair_spectrum, rule, dark,
-                      dtype=np.float64, own_in_family_edges=True)
+                      dtype=np.float64, own_in_edges_under=True)

@@ -33,6 +33,7 @@ import numpy as np
 from eels_helpers.physics.elements import ELEMENTS
 from eels_helpers.simulation import background as _background
 from eels_helpers.simulation.config import SimulationConfig
+from eels_helpers.simulation.detectability import DetectionRule
 from eels_helpers.simulation.open_world import (
     LONE_EDGE_REACH_EV,
     LOW_START_EV,
@@ -62,9 +63,10 @@ def gas_phase_spectra(p, config: SimulationConfig, ow: np.random.Generator) -> n
 
 
 def gas_phase_edges(p, config: SimulationConfig, ow: np.random.Generator, chosen: np.ndarray, n_fft: int,
-                    rule, dark=None):
+                    rule: DetectionRule | None, dark=None):
     """The gas's edges of the ``chosen`` (B,) spectra on the true axis (module docstring, step 2). Returns
-    ``(counts (B, n_fft) float32, labelled (B, 80) bool)``."""
+    ``(counts (B, n_fft) float32, labelled (B, 80) bool)``: labelled by the rule every edge follows (the
+    onset inside the window and, with a ``rule``, detectable by it)."""
     from eels_helpers.simulation.steps import core_loss_edges, place_edges
 
     B = len(p)

@@ -29,7 +29,8 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    S, exceed k sqrt(S + B), B the background counts there, k = ``detectability_sigma`` (Poisson:
    Currie, Anal. Chem. 40, 586 (1968), the detection limit as a multiple of the counting noise), and,
    with ``detectability_min_jump`` m > 0, S >= m x what lies under it
-   (:mod:`eels_helpers.simulation.detectability`);
+   (:mod:`eels_helpers.simulation.detectability`; with ``detectability_all_edges`` the family edges
+   are tested after steps 5-5c, whose edges then count as lying under them);
 5. :func:`distractor_edges`: Al or Mg L2,3 (onsets 72.55 and 49.5 eV, outside the 107 families)
    in spectra that start below 110 eV, from Egerton's hydrogenic L-shell GOS at those onsets
    (:class:`eels_helpers.physics.hydrogenic.HydrogenicSource`; it lacks the real edges' delayed

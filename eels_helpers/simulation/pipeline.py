@@ -319,7 +319,7 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
         if rule is not None and config.detectability_all_edges:   # the extra edges under the family edges too
-            keep &= _detect.detectable_pairs(edges, p, _detect.DetectionRule(rule.sigma, rule.min_jump, summed), dark)
+            keep &= _detect.detectable_pairs(edges, p, rule.with_edges_under(summed), dark)
     if return_steps:
         steps["edges_fs"] = summed[:, :n_ch].copy()
     clock("fine_structure")

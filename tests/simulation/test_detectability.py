@@ -48,8 +48,8 @@ def test_min_jump_counts_the_other_edges_under_it_but_not_the_edge_itself():
     assert not detectable(*args, DetectionRule(3.0, 0.05, lower_edge))
     with_itself = lower_edge * 0.0
     with_itself[0, 400:] = row[0, 400:450].mean()        # the family edges hold the edge itself alone
-    assert detectable(*args, DetectionRule(3.0, 0.05, with_itself), own_in_family_edges=True)
-    assert not detectable(*args, DetectionRule(3.0, 0.05, with_itself + lower_edge), own_in_family_edges=True)
+    assert detectable(*args, DetectionRule(3.0, 0.05, with_itself), own_in_edges_under=True)
+    assert not detectable(*args, DetectionRule(3.0, 0.05, with_itself + lower_edge), own_in_edges_under=True)
 
 
 def test_poisson_test_alone_follows_currie():
@@ -60,12 +60,11 @@ def test_poisson_test_alone_follows_currie():
         assert detectable(row, np.array([400]), np.array([400.0]), p, np.array([0]), DetectionRule(3.0)) == kept
 
 
-def test_rule_needs_the_family_edges_and_min_jump_needs_detectable_labels():
-    with pytest.raises(ValueError, match="family_edges"):
+def test_rule_needs_the_edges_under_and_min_jump_needs_detectable_labels():
+    with pytest.raises(ValueError, match="edges_under"):
         DetectionRule(3.0, 0.05)
     with pytest.raises(ConfigError, match="detectability_min_jump"):
         SimulationConfig(detectability_min_jump=0.05)
-    assert SimulationConfig(labels="detectable", detectability_min_jump=0.05).open_world
 
 
 def test_open_world_visible_changes_only_the_labels():
@@ -94,7 +93,7 @@ def test_counting_the_extra_edges_drops_family_labels_only_where_extra_edges_lie
     assert np.array_equal(visible.spectra, extra.spectra)
     lab_v, lab_a = visible.labels_identification, extra.labels_identification
     assert (lab_a <= lab_v).all() and lab_a.sum() < lab_v.sum()
-    # the spectra that lost a label hold extra edges: their specimen's other edges or a distractor
+    # without the extra edges (distractors, other and lone edges) the two rules agree
     lost = lab_a.sum(axis=1) < lab_v.sum(axis=1)
     plain = simulate_batch(specimens, named_config("open-world-visible-all", distractor_fraction=0.0,
                                                    other_edges_fraction=0.0, lone_edge_fraction=0.0), 48)
@@ -103,3 +102,34 @@ def test_counting_the_extra_edges_drops_family_labels_only_where_extra_edges_lie
                                          simulate_batch(specimens, same, 48).labels_identification)
     with pytest.raises(ConfigError, match="detectability_all_edges"):
         SimulationConfig(labels="detectable", detectability_all_edges=True)
+
+
+def test_an_edge_alone_has_nothing_but_the_background_under_it():
+    """On a real batch, the summed family edges at an edge's onset channels hold that edge's own counts:
+    for spectra with one family edge, U less the edge itself is zero (the rows and the summed axis align)."""
+    from eels_helpers.simulation import detectability as D
+    from eels_helpers.simulation.specimens import Specimen
+
+    seen = []
+    original = D.detectable
+
+    def spy(rows, first_col, onset_eV, p, spectrum, rule, dark=None, dtype=None, own_in_edges_under=False):
+        if own_in_edges_under:
+            width = D._visible_width(onset_eV, p, spectrum)
+            k = np.arange(D.DETECTION_WIDTH_EV)
+            cols = np.minimum(np.asarray(first_col)[:, None] + k[None, :], rows.shape[1] - 1)
+            own = np.where(k[None, :] < width[:, None], np.take_along_axis(rows, cols, axis=1), 0.0).sum(axis=1)
+            under = D._counts_under(rule.edges_under, onset_eV, width, spectrum)
+            seen.append((np.asarray(spectrum), own, under))
+        return original(rows, first_col, onset_eV, p, spectrum, rule, dark, dtype, own_in_edges_under)
+
+    specimens = [Specimen.pure("C"), Specimen.pure("Fe"), Specimen.pure("Ce")] * 4
+    D.detectable = spy
+    try:
+        simulate_batch(specimens, named_config("open-world-visible", carbon_fraction=0.0), 5)
+    finally:
+        D.detectable = original
+    spectrum, own, under = seen[0]
+    single = (np.bincount(spectrum, minlength=len(specimens))[spectrum] == 1) & (own > 0)   # edge-free: own 0
+    assert single.sum() >= 4
+    np.testing.assert_allclose(under[single], own[single], rtol=1e-4)
