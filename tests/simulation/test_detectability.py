@@ -67,13 +67,19 @@ def test_rule_needs_the_edges_under_and_min_jump_needs_detectable_labels():
         SimulationConfig(detectability_min_jump=0.05)
 
 
-def test_open_world_visible_changes_only_the_labels():
+def _specimens(seed: int, n: int) -> list:
+    """``n`` Materials Project specimens of random query elements."""
     from eels_helpers.simulation import specimens as sp
 
-    rng = np.random.default_rng(47)
-    specimens = []
-    for q in rng.integers(0, 80, 64):
-        specimens += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    rng = np.random.default_rng(seed)
+    out = []
+    for q in rng.integers(0, 80, n):
+        out += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    return out
+
+
+def test_open_world_visible_changes_only_the_labels():
+    specimens = _specimens(47, 64)
     henke = simulate_batch(specimens, named_config("open-world-henke"), 47)
     visible = simulate_batch(specimens, named_config("open-world-visible"), 47)
     assert np.array_equal(henke.spectra, visible.spectra)
@@ -82,12 +88,7 @@ def test_open_world_visible_changes_only_the_labels():
 
 
 def test_counting_the_extra_edges_drops_family_labels_only_where_extra_edges_lie():
-    from eels_helpers.simulation import specimens as sp
-
-    rng = np.random.default_rng(48)
-    specimens = []
-    for q in rng.integers(0, 80, 96):
-        specimens += sp.specimens_from_indices(int(q), sp.sample_indices(int(q), 1, rng))
+    specimens = _specimens(48, 96)
     visible = simulate_batch(specimens, named_config("open-world-visible"), 48)
     extra = simulate_batch(specimens, named_config("open-world-visible-all"), 48)
     assert np.array_equal(visible.spectra, extra.spectra)
