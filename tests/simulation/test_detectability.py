@@ -78,22 +78,22 @@ def _specimens(seed: int, n: int) -> list:
     return out
 
 
+def _stricter_labels_only(looser: str, stricter: str, specimens, seed: int):
+    """The two named configurations' batches: the same spectra, the stricter's labels a proper subset."""
+    a, b = (simulate_batch(specimens, named_config(name), seed) for name in (looser, stricter))
+    assert np.array_equal(a.spectra, b.spectra)
+    lab_a, lab_b = a.labels_identification, b.labels_identification
+    assert (lab_b <= lab_a).all() and lab_b.sum() < lab_a.sum()
+    return lab_a, lab_b
+
+
 def test_open_world_visible_changes_only_the_labels():
-    specimens = _specimens(47, 64)
-    henke = simulate_batch(specimens, named_config("open-world-henke"), 47)
-    visible = simulate_batch(specimens, named_config("open-world-visible"), 47)
-    assert np.array_equal(henke.spectra, visible.spectra)
-    lab_h, lab_v = henke.labels_identification, visible.labels_identification
-    assert (lab_v <= lab_h).all() and lab_v.sum() < lab_h.sum()
+    _stricter_labels_only("open-world-henke", "open-world-visible", _specimens(47, 64), 47)
 
 
 def test_counting_the_extra_edges_drops_family_labels_only_where_extra_edges_lie():
     specimens = _specimens(48, 96)
-    visible = simulate_batch(specimens, named_config("open-world-visible"), 48)
-    extra = simulate_batch(specimens, named_config("open-world-visible-all"), 48)
-    assert np.array_equal(visible.spectra, extra.spectra)
-    lab_v, lab_a = visible.labels_identification, extra.labels_identification
-    assert (lab_a <= lab_v).all() and lab_a.sum() < lab_v.sum()
+    lab_v, lab_a = _stricter_labels_only("open-world-visible", "open-world-visible-all", specimens, 48)
     # without the extra edges (distractors, other and lone edges) the two rules agree
     lost = lab_a.sum(axis=1) < lab_v.sum(axis=1)
     plain = simulate_batch(specimens, named_config("open-world-visible-all", distractor_fraction=0.0,
