@@ -146,6 +146,18 @@ def config_json(obj) -> str:
     return json.dumps(obj, sort_keys=True, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
 
 
+def same_config(stored: str, obj) -> bool:
+    """Whether ``stored`` (:func:`config_json` of a configuration written earlier) describes the
+    dataclass ``obj``: equal field by field, where a field added since (absent from ``stored``)
+    must hold its default in ``obj``. Options are added off by default and leave earlier output
+    unchanged (tests/simulation/test_reference.py), so a file written before them can be resumed."""
+    now, then = json.loads(config_json(obj)), json.loads(stored)
+    if not (dataclasses.is_dataclass(obj) and isinstance(now, dict) and isinstance(then, dict)):
+        return stored == config_json(obj)
+    defaults = json.loads(config_json(type(obj)()))
+    return set(then) <= set(now) and all(then.get(k, defaults.get(k)) == v for k, v in now.items())
+
+
 # --------------------------------------------------------------------------------------------
 # work units
 

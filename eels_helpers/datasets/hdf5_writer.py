@@ -62,6 +62,7 @@ from eels_helpers.datasets.config import (
     default_simulate,
     parse_shard,
     plan_units,
+    same_config,
     simulatable_elements,
     simulate_unit,
 )
@@ -375,7 +376,7 @@ def _check_matches(path: Path, config: DatasetConfig, seed: int, shard: tuple[in
             mismatch.append(f"seed {int(a['seed'])} != {seed}")
         if a["dataset_config"] != config.to_json():
             mismatch.append("dataset configuration (profile, dtype, splits or elements)")
-        if a["simulation_config"] != config_json(config.simulation_config()):
+        if not same_config(a["simulation_config"], config.simulation_config()):
             mismatch.append("simulation configuration")
         if (int(a["shard_index"]), int(a["shard_count"])) != tuple(shard):
             mismatch.append(f"shard {int(a['shard_index'])}/{int(a['shard_count'])} != {shard[0]}/{shard[1]}")

@@ -167,6 +167,28 @@ def test_resume_after_killed_run_no_loss_no_duplicates(reference, tmp_path, work
     assert again["units_computed"] == 0
 
 
+def test_a_file_written_before_an_option_existed_resumes_while_the_option_is_off(tmp_path):
+    import json
+
+    import h5py
+
+    from eels_helpers.simulation.config import SimulationConfig
+
+    out = tmp_path / "old.h5"
+    write_dataset(out, DatasetConfig(**SMALL), seed=3, simulate_fn=fake_simulate, progress=False)
+    with h5py.File(out, "r+") as f:            # as written before detectability_min_jump existed
+        stored = json.loads(f.attrs["simulation_config"])
+        del stored["detectability_min_jump"]
+        f.attrs["simulation_config"] = json.dumps(stored, sort_keys=True)
+    again = write_dataset(out, DatasetConfig(**SMALL), seed=3, simulate_fn=fake_simulate, progress=False)
+    assert again["units_computed"] == 0
+    stricter = SimulationConfig(labels="detectable", detectability_min_jump=0.05)
+    for other in (stricter, SimulationConfig(labels="detectable")):
+        with pytest.raises(RuntimeError, match="simulation configuration"):
+            write_dataset(out, DatasetConfig(**SMALL, simulation=other), seed=3, simulate_fn=fake_simulate,
+                          progress=False)
+
+
 def test_disk_space_check(tmp_path, monkeypatch):
     real = hdf5_writer.shutil.disk_usage
 
