@@ -55,6 +55,8 @@ _UI_BOUNDS = {
     "end_max_eV": (100, 4000), "fs_max_scale": (0.0, 50.0), "detectability_sigma": (0.0, 10.0),
     "detectability_min_jump": (0.0, 0.5),
 }
+#: the single-number fields edited with a slider, and its step
+_FLOAT_STEPS = {"fs_max_scale": 0.5, "detectability_sigma": 0.5, "detectability_min_jump": 0.01}
 _CHOICES = {"E0_keV": (60.0, 100.0, 200.0, 300.0),   # each new E0 tabulates its cross sections
             "bg_amplitude": (1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)}
 
@@ -96,11 +98,8 @@ def _make_control(f, value):
     if kind == "int":
         return W.IntSlider(value=value, min=lo, max=hi, description=desc, style=style,
                            layout=layout, continuous_update=False)
-    if f.name == "detectability_min_jump":
-        return W.FloatSlider(value=value, min=lo, max=hi, step=0.01, description=desc,
-                             style=style, layout=layout, continuous_update=False)
-    if f.name in ("fs_max_scale", "detectability_sigma"):
-        return W.FloatSlider(value=value, min=lo, max=hi, step=0.5, description=desc,
+    if f.name in _FLOAT_STEPS:
+        return W.FloatSlider(value=value, min=lo, max=hi, step=_FLOAT_STEPS[f.name], description=desc,
                              style=style, layout=layout, continuous_update=False)
     return None  # dispersion_eV, n_channels: fixed by the network input, not editable
 
