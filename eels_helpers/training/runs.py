@@ -17,12 +17,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eels_helpers.evaluation.metrics import Scores
+from eels_helpers.files import atomic_write_text
 
 __all__ = ["CHECKPOINT", "MODEL_FILE", "LOG_CSV", "LOG_JSON", "RESULTS_JSON", "TrainResults", "run_directory",
            "save_results", "load_results", "find_run", "find_results", "ModelEntry", "collect_models"]
@@ -105,12 +105,7 @@ def run_directory(out_dir: str | Path, architecture: str, profile: str, seed: in
 
 def save_results(results: TrainResults, run_dir: str | Path) -> Path:
     """Write ``results`` to ``<run_dir>/results.json`` (atomically) and return the path."""
-    path = Path(run_dir) / RESULTS_JSON
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(results.as_dict(), indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(Path(run_dir) / RESULTS_JSON, json.dumps(results.as_dict(), indent=1))
 
 
 def load_results(path: str | Path) -> TrainResults:
