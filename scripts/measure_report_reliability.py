@@ -39,7 +39,12 @@ def main(argv=None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from eels_helpers.evaluation.report_precision import simulated_report_counts
-    from eels_helpers.inference.report_reliability import _resolvers_digest, save_reliability
+    from eels_helpers.inference.report_reliability import (
+        MIN_REPORTS,
+        WINDOW_CLASSES,
+        _resolvers_digest,
+        save_reliability,
+    )
     from eels_helpers.inference.verification_model import network_fingerprint, rule_key
     from eels_helpers.simulation.named_configs import NAMED_CONFIGS
 
@@ -54,9 +59,10 @@ def main(argv=None) -> int:
                      command=" ".join(["python", "scripts/measure_report_reliability.py",
                                        *(sys.argv[1:] if argv is None else argv)]))
         path = save_reliability(model, entry, args.out)
-        low = entry["classes"].get("low_start", {})
-        worst = sorted(((right / rep, el, rep, right) for el, (rep, right) in low.items() if rep >= 20))[:5]
-        log.info("%s -> %s; window from below 110 eV, least often right: %s", model, path,
+        key, words = WINDOW_CLASSES[0]
+        low = entry["classes"].get(key, {})
+        worst = sorted(((right / rep, el, rep, right) for el, (rep, right) in low.items() if rep >= MIN_REPORTS))[:5]
+        log.info("%s -> %s; in spectra %s, least often right: %s", model, path, words,
                  ", ".join(f"{el} {right}/{rep}" for _, el, rep, right in worst))
     return 0
 
