@@ -127,8 +127,13 @@ def main(args: argparse.Namespace) -> int:
     except (ValueError, TypeError) as err:   # a bad --option or value: a usage error
         report_error("eels-id train", err, args)
         return 2
-    history = train(config, open_training_data(args, config), args.out,
-                    val_data=open_training_split(args.val, "validation") if args.val else None, resume=args.resume)
+    try:
+        history = train(config, open_training_data(args, config), args.out,
+                        val_data=open_training_split(args.val, "validation") if args.val else None,
+                        resume=args.resume)
+    except FileExistsError as err:           # --out holds a run and --resume was not given
+        report_error("eels-id train", err, args)
+        return 2
     if dist_env()[0] == 0 and history:
         last = history[-1]
         reason = stop_reason(args.out)

@@ -84,9 +84,15 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
     ------
     ValueError
         when resuming from a checkpoint written with a different configuration.
+    FileExistsError
+        when ``out_dir`` holds a checkpoint and ``resume`` is False: starting over would overwrite
+        that run (nothing is written).
     """
     out = Path(out_dir)
     checkpoint = out / CHECKPOINT
+    if checkpoint.exists() and not resume:
+        raise FileExistsError(f"{checkpoint} holds an earlier training run: continue it with --resume "
+                              f"(resume=True), or give another output directory to start a new run")
     resuming = resume and checkpoint.exists()
     run = _set_up(config, out, initial_weights=not resuming)   # device, precision, model, optimiser, schedule
     if resuming:

@@ -16,11 +16,19 @@ def test_cli_trains_from_a_plain_hdf5_file(tmp_path, capsys):
     with h5py.File(tmp_path / "d.h5", "w") as f:
         f["spectra"] = np.stack([data[i][0] for i in range(24)])
         f["labels_identification"] = np.stack([data[i][1] for i in range(24)])
-    code = main(["train", "--model", "mlp", "--profile", "smoke", "--data", str(tmp_path / "d.h5"),
-                 "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
-                 "--threads", "1", "--steps-per-epoch", "5", "--max-epochs", "2"])
-    assert code == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
+    command = ["train", "--model", "mlp", "--profile", "smoke", "--data", str(tmp_path / "d.h5"),
+               "--out", str(tmp_path / "run"), "--option", "width=0.02", "--batch-size", "4", "--no-progress",
+               "--threads", "1", "--steps-per-epoch", "5", "--max-epochs", "2"]
+    assert main(command) == 0 and len(json.loads((tmp_path / "run/log.json").read_text())) == 2
     assert "stopped: max_epochs 2 reached" in capsys.readouterr().out
+    # the same --out again without --resume: refused (exit 2), the earlier run left as it was
+    written = {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()}
+    assert main(command + ["--max-epochs", "3"]) == 2
+    error = capsys.readouterr().err
+    assert "checkpoint.pt holds an earlier training run" in error and "--resume" in error
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run").iterdir()} == written
+    assert main(command + ["--max-epochs", "3", "--resume"]) == 0      # --resume continues it
+    assert len(json.loads((tmp_path / "run/log.json").read_text())) == 3
 
 
 def test_config_from_args_reads_the_profile_and_the_overrides():
