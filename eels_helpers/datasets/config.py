@@ -132,6 +132,12 @@ class DatasetConfig:
 
         return SimulationConfig()
 
+    @property
+    def labels_dtype(self):
+        """The stored identification labels' dtype: uint8 (0/1), float32 with soft labels
+        (``detectability_soft_factor`` > 1)."""
+        return np.float32 if getattr(self.simulation_config(), "detectability_soft_factor", 1.0) > 1 else np.uint8
+
     def to_json(self) -> str:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "simulation"}
         return json.dumps(d, sort_keys=True)
@@ -241,7 +247,7 @@ def simulate_unit(unit: Unit, config: DatasetConfig, seed: int,
     n = unit.n_rows
     out = {
         "spectra": np.asarray(batch.spectra, dtype=config.dtype),
-        "labels_identification": np.asarray(batch.labels_identification, np.uint8),
+        "labels_identification": np.asarray(batch.labels_identification, config.labels_dtype),
         "labels_quantification": np.asarray(batch.labels_quantification, np.float32),
         "query": np.full(n, unit.element, np.int16),
         "sample": np.repeat(np.arange(unit.sample_start, unit.sample_start + unit.n_samples,

@@ -12,6 +12,7 @@ Root attributes: ``format``, ``version``, ``seed``, ``dataset_config`` and ``sim
 ``spectra``                (N, 3072)     float32 (default) or float16; channel i = i eV,
                                          normalised to maximum 1, zero outside the detector window
 ``labels_identification``  (N, 80)       uint8, 1 where an edge of the element is in the window
+                                         (float32 in [0, 1] with soft labels)
 ``labels_quantification``  (N, 80)       float32, atomic fractions over the labelled elements
 ``query``                  (N,)          int16, query element (0..79)
 ``sample``                 (N,)          int32, sample number within (split, element)
@@ -135,7 +136,7 @@ def _probe(config: DatasetConfig, seed: int, simulate_fn) -> dict[str, np.ndarra
     batch = (simulate_fn or default_simulate())(sp.pure_specimens(config.elements[0], 2),
                                                  config.simulation_config(), rng)
     out = {"spectra": np.asarray(batch.spectra, config.dtype),
-           "labels_identification": np.asarray(batch.labels_identification, np.uint8),
+           "labels_identification": np.asarray(batch.labels_identification, config.labels_dtype),
            "labels_quantification": np.asarray(batch.labels_quantification, np.float32),
            "query": np.zeros(2, np.int16), "sample": np.zeros(2, np.int32),
            "mp_row": np.zeros(2, np.int32)}

@@ -230,6 +230,10 @@ class SimulationConfig:
         "Extra edges under the edges", "", "bool", (0, 1),
         "with detectability_min_jump: a family edge's minimum jump also counts the edges outside the families "
         "(Al/Mg L2,3, other, lone and gas-phase edges) as lying under it"))
+    detectability_soft_factor: float = field(default=1.0, metadata=_row(
+        "Soft-label factor", "", "fixed", (1.0, 100.0),
+        'with labels="detectable": 1 labels each family edge 0 or 1 by the test; f > 1 gives it a label from 0 '
+        "to 1, rising over a factor f in its visibility around the test's threshold (simulation.detectability)"))
     # --- not in Table 1 -------------------------------------------------------------------------
     noise: bool = field(default=True, metadata=_row("Poisson noise", "", "bool", (0, 1)))
     gos: str = field(default="auto", metadata=_row(
@@ -304,6 +308,9 @@ class SimulationConfig:
         if self.detectability_min_jump > 0 and self.labels != "detectable":
             raise ConfigError("SimulationConfig.detectability_min_jump (Minimum relative jump): applies only with "
                               f'labels="detectable"; got {self.detectability_min_jump} with labels={self.labels!r}')
+        if self.detectability_soft_factor > 1 and self.labels != "detectable":
+            raise ConfigError("SimulationConfig.detectability_soft_factor (Soft-label factor): applies only with "
+                              f'labels="detectable"; got {self.detectability_soft_factor} with labels={self.labels!r}')
         if self.detectability_all_edges and not self.detectability_min_jump > 0:
             raise ConfigError("SimulationConfig.detectability_all_edges (Extra edges under the edges): applies "
                               f"only with detectability_min_jump > 0; got {self.detectability_min_jump}")
@@ -358,7 +365,8 @@ class SimulationConfig:
         default = SimulationConfig.__dataclass_fields__
         return any(getattr(self, name) != default[name].default for name in OPEN_WORLD_FIELDS
                    if name not in ("carbon_atomic_fraction", "implanted_gas_atomic_fraction", "detectability_sigma",
-                                    "detectability_min_jump", "detectability_all_edges"))
+                                    "detectability_min_jump", "detectability_all_edges",
+                                    "detectability_soft_factor"))
 
     def open_world_table(self):
         """The open-world options (not in the paper's Table 1) as a pandas DataFrame with
@@ -391,7 +399,8 @@ OPEN_WORLD_FIELDS = ("edge_free_fraction", "carbon_fraction", "carbon_atomic_fra
                      "narrow_window_fraction", "background_subtracted_fraction",
                      "artefact_fraction", "dark_fraction", "pi_star_fraction", "sigma_star_fraction", "fs_depth",
                      "labels",
-                     "detectability_sigma", "detectability_min_jump", "detectability_all_edges")
+                     "detectability_sigma", "detectability_min_jump", "detectability_all_edges",
+                     "detectability_soft_factor")
 
 
 def _fmt(v) -> str:

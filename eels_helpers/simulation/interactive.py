@@ -53,10 +53,11 @@ _UI_BOUNDS = {
     "chemical_shift_eV": (-20, 20), "instrumental_shift_eV": (-20, 20),
     "start_min_eV": (0, 3000), "margin_before_eV": (0, 100), "margin_after_eV": (1, 200),
     "end_max_eV": (100, 4000), "fs_max_scale": (0.0, 50.0), "detectability_sigma": (0.0, 10.0),
-    "detectability_min_jump": (0.0, 0.5),
+    "detectability_min_jump": (0.0, 0.5), "detectability_soft_factor": (1.0, 8.0),
 }
 #: the single-number fields edited with a slider, and its step
-_FLOAT_STEPS = {"fs_max_scale": 0.5, "detectability_sigma": 0.5, "detectability_min_jump": 0.01}
+_FLOAT_STEPS = {"fs_max_scale": 0.5, "detectability_sigma": 0.5, "detectability_min_jump": 0.01,
+                "detectability_soft_factor": 0.25}
 _CHOICES = {"E0_keV": (60.0, 100.0, 200.0, 300.0),   # each new E0 tabulates its cross sections
             "bg_amplitude": (1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8)}
 

@@ -94,6 +94,9 @@ NAMED_CONFIGS["open-world-visible"] = {**NAMED_CONFIGS["open-world-henke"], "det
 #: (Al/Mg L2,3, lone, other and gas-phase edges) under a family edge: in spectra starting below 110 eV they are
 #: most of what lies under the low edges (D47c)
 NAMED_CONFIGS["open-world-visible-all"] = {**NAMED_CONFIGS["open-world-visible"], "detectability_all_edges": True}
+#: ``open-world-soft``: ``open-world-visible-all`` with soft labels: a family edge's label rises from 0 to 1 over a
+#: factor 2 in its visibility around the test's threshold (0.5 at a jump of 0.05 or at 3 sigma), the same spectra
+NAMED_CONFIGS["open-world-soft"] = {**NAMED_CONFIGS["open-world-visible-all"], "detectability_soft_factor": 2.0}
 #: ``open-world-gas-sigma``: ``open-world-gas`` with ``open-world-sigma``'s resonances
 NAMED_CONFIGS["open-world-gas-sigma"] = {**NAMED_CONFIGS["open-world-gas"], "sigma_star_fraction": 0.5}
 #: ``open-world-gas-rich``: ``open-world-gas`` whose noble gas reaches 95 % of the atoms (gas-phase spectra from
@@ -138,6 +141,8 @@ NAMED_CONFIG_NOTES = {
     "open-world-visible": "open-world-henke whose edges also need a mean jump of 0.05 over what lies under them",
     "open-world-visible-all": "open-world-visible whose minimum jump also counts the edges outside the families "
                               "under an edge",
+    "open-world-soft": "open-world-visible-all with soft labels (0 to 1 over a factor 2 in visibility "
+                       "around the threshold)",
     "open-world-gas-sigma": "open-world-gas with the sigma* resonances of open-world-sigma",
     "open-world-gas-rich": "open-world-gas with the noble gas at atomic fraction 0.02-0.95 (gas phase, dense bubbles)",
     "open-world-gas-rydberg": "open-world-gas-rich with the Kr 3d -> np Rydberg lines at 91-94 eV below Kr M4,5",

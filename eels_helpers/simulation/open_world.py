@@ -502,18 +502,24 @@ def normalise(counts) -> np.ndarray:
 
 
 def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = len(ELEMENTS),
-            other: np.ndarray | None = None):
+            other: np.ndarray | None = None, pair_label: np.ndarray | None = None):
     """(identification (B, 80) uint8, quantification (B, 80) float32) from the included pairs
     with ``keep_pair`` (M,) True, the distractor elements (B,) (-1: none) and the elements
     labelled by their edges outside the families, ``other`` (B, 80) bool (their specimen atomic
-    fraction in the quantification); a spectrum with nothing labelled gets all-zero rows (no NaN)."""
+    fraction in the quantification); a spectrum with nothing labelled gets all-zero rows (no NaN).
+    ``pair_label`` (M,) float32: soft labels of the pairs; the identification is then float32,
+    each element's the largest of its kept pairs' (1 for the distractor and ``other`` elements)."""
     from eels_helpers.simulation.shape_tables import family_arrays
 
     B = len(p)
     bm = p.pair_spectrum[keep_pair]
     el = family_arrays().element[p.pair_family[keep_pair]]
-    ident = np.zeros((B, n_elements), np.uint8)
-    ident[bm, el] = 1
+    if pair_label is None:
+        ident = np.zeros((B, n_elements), np.uint8)
+        ident[bm, el] = 1
+    else:
+        ident = np.zeros((B, n_elements), np.float32)
+        np.maximum.at(ident, (bm, el), pair_label[keep_pair])
     quant = np.zeros((B, n_elements), np.float32)
     quant[bm, el] = p.pair_fraction[keep_pair]
     has = distractor >= 0
@@ -524,7 +530,7 @@ def relabel(p, keep_pair: np.ndarray, distractor: np.ndarray, n_elements: int = 
         fraction = np.zeros((B, n_elements))
         fraction[b, slot_element[b, k]] = p.fraction[b, k]
         new = other & (ident == 0)
-        ident[new] = 1
+        ident[other] = 1
         quant[new] = fraction[new]
     total = quant.sum(axis=1, keepdims=True)
     quant = np.divide(quant, total, out=np.zeros_like(quant), where=total > 0)

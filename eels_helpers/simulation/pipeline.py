@@ -299,8 +299,10 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         rule = _detect.detection_rule(config, summed)
         keep = ~removed
         dark, dark_subtracted = _open.dark_level(p, config, ow)
+        soft = None                                            # soft labels of the family edges
         if rule is not None and not config.detectability_all_edges:
-            keep &= _detect.detectable_pairs(edges, p, rule, dark)
+            labelled, soft = _detect.label_pairs(edges, p, rule, dark)
+            keep &= labelled
         extra, distractor, distractor_labelled = _open.distractor_edges(p, config, ow, summed.shape[1], rule, dark)
         if config.other_edges_fraction > 0:
             own, other_labelled = _open.other_edges(p, edges, config, ow, summed.shape[1], no_edges, rule, dark)
@@ -319,7 +321,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
         extra[:, n_ch + s_max + _lowloss.SUPPORT_EV:] = 0.0
         summed += extra
         if rule is not None and config.detectability_all_edges:   # the extra edges under the family edges too
-            keep &= _detect.detectable_pairs(edges, p, rule.with_edges_under(summed), dark)
+            labelled, soft = _detect.label_pairs(edges, p, rule.with_edges_under(summed), dark)
+            keep &= labelled
     if return_steps:
         steps["edges_fs"] = summed[:, :n_ch].copy()
     clock("fine_structure")
@@ -361,7 +364,8 @@ def simulate_batch(specimens: Sequence[Specimen], config: SimulationConfig | Non
     if ow is None:
         ident, quant = _steps.labels(p)
     else:
-        ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1), other=other_labelled)
+        ident, quant = _open.relabel(p, keep, np.where(distractor_labelled, distractor, -1), other=other_labelled,
+                                     pair_label=soft)
     params = _stored_parameters(p, edges, fs_ratio, config)
     if ow is not None:
         params["edge_free"] = no_edges & ~gas_phase

@@ -189,6 +189,21 @@ def test_a_file_written_before_an_option_existed_resumes_while_the_option_is_off
                           progress=False)
 
 
+def test_soft_labels_are_stored_as_float32(tmp_path):
+    from eels_helpers.simulation.named_configs import named_config
+
+    def soft_simulate(specimens, config, rng):          # the fake's 0/1 labels, each 1 softened to 0.25
+        batch = fake_simulate(specimens, config, rng)
+        batch.labels_identification = batch.labels_identification * np.float32(0.25)
+        return batch
+
+    soft = DatasetConfig(**SMALL, simulation=named_config("open-world-soft"))
+    assert soft.labels_dtype == np.float32 and DatasetConfig(**SMALL).labels_dtype == np.uint8
+    write_dataset(tmp_path / "soft.h5", soft, seed=3, simulate_fn=soft_simulate, progress=False)
+    labels = open_dataset(tmp_path / "soft.h5")["train"].read("labels_identification")
+    assert labels.dtype == np.float32 and set(np.unique(labels)) == {0.0, 0.25}
+
+
 def test_disk_space_check(tmp_path, monkeypatch):
     real = hdf5_writer.shutil.disk_usage
 

@@ -1,5 +1,5 @@
 """Labels by detectability (eels_helpers.simulation.detectability, issue 15): Currie's Poisson test and
-the minimum relative jump, against hand-computed counts; the open-world-visible configuration."""
+the minimum relative jump, against hand-computed counts; the open-world-visible configuration; soft labels."""
 
 from types import SimpleNamespace
 
@@ -134,3 +134,39 @@ def test_an_edge_alone_has_nothing_but_the_background_under_it():
     single = (np.bincount(spectrum, minlength=len(specimens))[spectrum] == 1) & (own > 0)   # edge-free: own 0
     assert single.sum() >= 4
     np.testing.assert_allclose(under[single], own[single], rtol=1e-4)
+
+
+def test_visibility_and_soft_labels_by_hand():
+    """q = S / (m U) where the jump decides; the soft label 0.5 + ln q / ln 2 is 0.5 at the threshold."""
+    from eels_helpers.simulation.detectability import soft_label, visibility
+
+    p = _spectrum()
+    B = sum(1e6 * ((400 + k) / 100) ** -3 for k in range(50))
+    rule = DetectionRule(3.0, 0.05, np.zeros((1, 3072)), soft_factor=2.0)
+    for ratio, q, label in ((0.05, 1.0, 0.5), (0.05 * np.sqrt(2), np.sqrt(2), 1.0), (0.05 / np.sqrt(2), 1 / np.sqrt(2), 0.0),
+                            (0.06, 1.2, 0.5 + np.log(1.2) / np.log(2)), (0.02, 0.4, 0.0)):
+        got = visibility(_step(ratio * B / 50), np.array([400]), np.array([400.0]), p, np.array([0]), rule)
+        assert got == pytest.approx([q], rel=1e-9)
+        assert soft_label(got, 2.0) == pytest.approx([label], abs=1e-6)
+    # where the Poisson test decides: q = S / (3 sqrt(S + B))
+    low = _spectrum(A=1e2)
+    B = sum(1e2 * ((400 + k) / 100) ** -3 for k in range(50))
+    S = 4.0 * np.sqrt(B)
+    got = visibility(_step(S / 50), np.array([400]), np.array([400.0]), low, np.array([0]), DetectionRule(3.0))
+    assert got == pytest.approx([S / (3.0 * np.sqrt(S + B))], rel=1e-9)
+    assert soft_label(np.array([0.0]), 2.0) == 0.0                     # no counts: no label
+
+
+def test_soft_labels_keep_the_spectra_and_cross_one_half_where_the_test_does():
+    specimens = _specimens(49, 64)
+    hard = simulate_batch(specimens, named_config("open-world-visible-all"), 49)
+    soft = simulate_batch(specimens, named_config("open-world-soft"), 49)
+    assert np.array_equal(hard.spectra, soft.spectra)
+    lab_h, lab_s = hard.labels_identification, soft.labels_identification
+    assert lab_s.dtype == np.float32 and lab_s.min() >= 0 and lab_s.max() <= 1
+    assert np.array_equal(lab_h > 0, lab_s >= 0.5)                     # the 0/1 test is the soft label's 0.5
+    assert ((lab_s > 0) & (lab_s < 0.5)).any() and ((lab_s >= 0.5) & (lab_s < 1)).any()
+    with pytest.raises(ConfigError, match="detectability_soft_factor"):
+        SimulationConfig(detectability_soft_factor=2.0)
+    with pytest.raises(ConfigError, match="detectability_soft_factor"):
+        SimulationConfig(labels="detectable", detectability_soft_factor=0.5)
