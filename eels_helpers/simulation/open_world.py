@@ -24,13 +24,14 @@ In :func:`eels_helpers.simulation.pipeline.simulate_batch`, in this order:
    chosen): windows starting at 75-85 eV, and narrow windows tight around the query edge;
 3. :func:`edge_free`: spectra whose edges are removed (label: no element), all but a carbon
    film's (:func:`removed_pairs`: those are carbon-film-only spectra, labelled C);
-4. :func:`eels_helpers.simulation.detectability.detectable_pairs`: with ``labels="detectable"``, an
+4. :func:`eels_helpers.simulation.detectability.label_pairs`: with ``labels="detectable"``, an
    edge is labelled only when its counts over the first 50 eV above its onset (inside the window),
    S, exceed k sqrt(S + B), B the background counts there, k = ``detectability_sigma`` (Poisson:
    Currie, Anal. Chem. 40, 586 (1968), the detection limit as a multiple of the counting noise), and,
    with ``detectability_min_jump`` m > 0, S >= m x what lies under it
    (:mod:`eels_helpers.simulation.detectability`; with ``detectability_all_edges`` the family edges
-   are tested after steps 5-5c, whose edges then count as lying under them);
+   are tested after steps 5-5c, whose edges then count as lying under them; with
+   ``detectability_soft_factor`` > 1 the family edges' labels are soft, from 0 to 1);
 5. :func:`distractor_edges`: Al or Mg L2,3 (onsets 72.55 and 49.5 eV, outside the 107 families)
    in spectra that start below 110 eV, from Egerton's hydrogenic L-shell GOS at those onsets
    (:class:`eels_helpers.physics.hydrogenic.HydrogenicSource`; it lacks the real edges' delayed
