@@ -293,19 +293,28 @@ def test_swap_pairs_decide_where_only_one_twin_is_reported():
     assert resolve_reported(X[rows], Q >= 0.5, resolvers, Q)[1] == []
 
 
-def test_predict_with_the_ensemble_swaps_sc_for_n_on_real_bn():
-    """The shipped real BN spectrum: `ensemble` gives Sc 1.00 and N 0.62, below its threshold 0.65;
-    the N/Sc resolver reports N instead, and says why."""
+def test_predict_with_the_ensemble_resolves_sc_to_n_on_real_bn():
+    """The shipped real BN spectrum: `ensemble` gives Sc 1.00 and N 0.62. At its own threshold (0.60
+    since session 48) both are reported and the N/Sc resolver drops Sc; at a threshold above N's
+    probability only Sc reaches it and the resolver reports N instead. Each says why."""
     from eels_helpers.inference.predict import format_prediction, predict
+    from eels_helpers.physics.elements import ELEMENTS
 
     path = DATA_DIR / "real_spectra" / "eelsdb_BN_N_K_Odile_Stephan_Raul_Arenal_de_la_Concha_193.msa"
     (pred,) = predict([str(path)], "ensemble")
+    n, sc = (float(pred.probabilities[ELEMENTS.index(e)]) for e in ("N", "Sc"))
+    assert pred.threshold <= n < sc
     assert pred.detected == ("N",)
     (d,) = pred.twins
-    assert d.swapped and (d.kept, d.dropped) == ("N", "Sc")
-    assert "only Sc reached the threshold: N reported instead" in format_prediction(pred)
+    assert not d.swapped and (d.kept, d.dropped) == ("N", "Sc")
+    assert "both reported: Sc dropped, N kept" in format_prediction(pred)
     (kept,) = predict([str(path)], "ensemble", keep_twins=True)
-    assert kept.detected == ("Sc",) and kept.twins == ()
+    assert set(kept.detected) == {"N", "Sc"} and kept.twins == ()
+    (above,) = predict([str(path)], "ensemble", threshold=(n + sc) / 2)    # only Sc reaches it
+    assert above.detected == ("N",)
+    (d,) = above.twins
+    assert d.swapped and (d.kept, d.dropped) == ("N", "Sc")
+    assert "only Sc reached the threshold: N reported instead" in format_prediction(above)
 
 
 def test_windows_that_start_late_are_read_flat_extended_by_the_pairs_that_passed_w28():
