@@ -153,7 +153,8 @@ def test_no_reliability_notes_where_verification_ran():
 
     from eels_helpers.cli.predict import _reliability
 
-    pred = Prediction(source="s.msa", probabilities=np.zeros(80, np.float32), threshold=0.65, detected=("Be",),
-                      mean_input=_input(80))                  # the shipped ensemble's threshold and table
+    threshold = load_reliability("ensemble")["threshold"]      # the shipped ensemble's threshold and table
+    pred = Prediction(source="s.msa", probabilities=np.zeros(80, np.float32), threshold=threshold, detected=("Be",),
+                      mean_input=_input(80))
     assert [n.element for n in _reliability(pred, None, "ensemble")] == ["Be"]
     assert _reliability(pred, SimpleNamespace(verified=("Be",)), "ensemble") == []
