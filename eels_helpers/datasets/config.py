@@ -136,7 +136,7 @@ class DatasetConfig:
     def labels_dtype(self):
         """The stored identification labels' dtype: uint8 (0/1), float32 with soft labels
         (``detectability_soft_factor`` > 1)."""
-        return np.float32 if getattr(self.simulation_config(), "detectability_soft_factor", 1.0) > 1 else np.uint8
+        return np.float32 if self.simulation_config().soft_labels else np.uint8
 
     def to_json(self) -> str:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "simulation"}

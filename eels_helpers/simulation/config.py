@@ -308,7 +308,7 @@ class SimulationConfig:
         if self.detectability_min_jump > 0 and self.labels != "detectable":
             raise ConfigError("SimulationConfig.detectability_min_jump (Minimum relative jump): applies only with "
                               f'labels="detectable"; got {self.detectability_min_jump} with labels={self.labels!r}')
-        if self.detectability_soft_factor > 1 and self.labels != "detectable":
+        if self.soft_labels and self.labels != "detectable":
             raise ConfigError("SimulationConfig.detectability_soft_factor (Soft-label factor): applies only with "
                               f'labels="detectable"; got {self.detectability_soft_factor} with labels={self.labels!r}')
         if self.detectability_all_edges and not self.detectability_min_jump > 0:
@@ -358,6 +358,11 @@ class SimulationConfig:
             rows.append({"parameter": meta["label"], "value": text, "unit": meta["unit"],
                          "field": f.name})
         return pd.DataFrame(rows, columns=["parameter", "value", "unit", "field"])
+
+    @property
+    def soft_labels(self) -> bool:
+        """Whether the family edges get soft labels in [0, 1] (``detectability_soft_factor`` > 1)."""
+        return self.detectability_soft_factor > 1
 
     @property
     def open_world(self) -> bool:
