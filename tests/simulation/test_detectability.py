@@ -170,3 +170,17 @@ def test_soft_labels_keep_the_spectra_and_cross_one_half_where_the_test_does():
         SimulationConfig(detectability_soft_factor=2.0)
     with pytest.raises(ConfigError, match="detectability_soft_factor"):
         SimulationConfig(labels="detectable", detectability_soft_factor=0.5)
+
+
+def test_softer_labels_lie_between_one_half_and_the_factor_two_labels():
+    specimens = _specimens(50, 64)
+    soft2 = simulate_batch(specimens, named_config("open-world-soft"), 50)
+    soft4 = simulate_batch(specimens, named_config("open-world-soft4"), 50)
+    assert np.array_equal(soft2.spectra, soft4.spectra)
+    l2, l4 = soft2.labels_identification, soft4.labels_identification
+    assert np.array_equal(l2 >= 0.5, l4 >= 0.5)                        # one test, one crossing
+    assert np.all(np.abs(l4 - 0.5) <= np.abs(l2 - 0.5) + 1e-6)          # 0.5 + ln q / ln 4 vs / ln 2
+    # where f = 2 saturates (q >= sqrt 2) f = 4 can still be below 1: q in [sqrt 2, 2) gives 0.75..1
+    inside = (l2 > 0) & (l2 < 1)
+    assert np.allclose(l4[inside], 0.5 + (l2[inside] - 0.5) / 2, atol=1e-6)
+    assert ((l4 > 0) & (l4 < 1)).sum() > inside.sum()
