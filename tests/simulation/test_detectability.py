@@ -78,11 +78,17 @@ def _specimens(seed: int, n: int) -> list:
     return out
 
 
+def _labels_of_the_same_spectra(config_a: str, config_b: str, specimens, seed: int):
+    """Identification labels of ``specimens`` simulated with ``seed`` under two named configurations,
+    after checking that the spectra themselves are identical (only the labelling rules differ)."""
+    a, b = (simulate_batch(specimens, named_config(name), seed) for name in (config_a, config_b))
+    assert np.array_equal(a.spectra, b.spectra)
+    return a.labels_identification, b.labels_identification
+
+
 def _stricter_labels_only(looser: str, stricter: str, specimens, seed: int):
     """The two named configurations' batches: the same spectra, the stricter's labels a proper subset."""
-    a, b = (simulate_batch(specimens, named_config(name), seed) for name in (looser, stricter))
-    assert np.array_equal(a.spectra, b.spectra)
-    lab_a, lab_b = a.labels_identification, b.labels_identification
+    lab_a, lab_b = _labels_of_the_same_spectra(looser, stricter, specimens, seed)
     assert (lab_b <= lab_a).all() and lab_b.sum() < lab_a.sum()
     return lab_a, lab_b
 
@@ -157,18 +163,8 @@ def test_visibility_and_soft_labels_by_hand():
     assert soft_label(np.array([0.0]), 2.0) == 0.0                     # no counts: no label
 
 
-def _labels_of_the_same_spectra(config_a: str, config_b: str, seed: int):
-    """Identification labels of 64 spectra simulated from the same specimens and seed under two named
-    configurations, after checking that the spectra themselves are identical."""
-    specimens = _specimens(seed, 64)
-    a = simulate_batch(specimens, named_config(config_a), seed)
-    b = simulate_batch(specimens, named_config(config_b), seed)
-    assert np.array_equal(a.spectra, b.spectra)
-    return a.labels_identification, b.labels_identification
-
-
 def test_soft_labels_keep_the_spectra_and_cross_one_half_where_the_test_does():
-    lab_h, lab_s = _labels_of_the_same_spectra("open-world-visible-all", "open-world-soft", 49)
+    lab_h, lab_s = _labels_of_the_same_spectra("open-world-visible-all", "open-world-soft", _specimens(49, 64), 49)
     assert lab_s.dtype == np.float32 and lab_s.min() >= 0 and lab_s.max() <= 1
     assert np.array_equal(lab_h > 0, lab_s >= 0.5)                     # the 0/1 test is the soft label's 0.5
     assert ((lab_s > 0) & (lab_s < 0.5)).any() and ((lab_s >= 0.5) & (lab_s < 1)).any()
@@ -179,7 +175,7 @@ def test_soft_labels_keep_the_spectra_and_cross_one_half_where_the_test_does():
 
 
 def test_softer_labels_lie_between_one_half_and_the_factor_two_labels():
-    l2, l4 = _labels_of_the_same_spectra("open-world-soft", "open-world-soft4", 50)
+    l2, l4 = _labels_of_the_same_spectra("open-world-soft", "open-world-soft4", _specimens(50, 64), 50)
     assert np.array_equal(l2 >= 0.5, l4 >= 0.5)                        # one test, one crossing
     assert np.all(np.abs(l4 - 0.5) <= np.abs(l2 - 0.5) + 1e-6)          # 0.5 + ln q / ln 4 vs / ln 2
     # where f = 2 saturates (q >= sqrt 2) f = 4 can still be below 1: q in [sqrt 2, 2) gives 0.75..1
