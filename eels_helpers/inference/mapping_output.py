@@ -41,23 +41,39 @@ def _as_image(a: np.ndarray) -> np.ndarray:
     return a[None, :] if a.ndim == 1 else a.reshape(a.shape[0], -1) if a.ndim > 2 else a
 
 
+def _aspect(image: np.ndarray) -> str:
+    """Square pixels for an image (so that a map lies over a survey image of the same scan); a line
+    scan, drawn as one row, is stretched to a readable band."""
+    return "equal" if image.shape[0] > 1 else "auto"
+
+
 def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="viridis",
-                      axes=None):
-    """One image per element: ``maps`` {symbol: (ny, nx) array}. Returns the figure."""
+                      axes=None, binary: bool = False):
+    """One image per element: ``maps`` {symbol: (ny, nx) array}, square pixels. ``binary``: the maps
+    hold 0/1 (a thresholded decision), drawn with a two-step colour bar "no"/"yes". Returns the figure."""
     plt = _plt()
     n = max(len(maps), 1)
     if axes is None:
-        fig, axes = plt.subplots(1, n, figsize=(2.6 * n, 2.4), squeeze=False)
+        first = _as_image(next(iter(maps.values()))) if maps else np.zeros((1, 1))
+        rows, cols = first.shape
+        panel_h = 2.2 * min(max(rows / cols, 0.25), 2.0) if rows > 1 else 1.0
+        fig, axes = plt.subplots(1, n, figsize=(2.4 * n + 0.8, panel_h + 0.7), squeeze=False,
+                                 layout="constrained")
         axes = axes[0]
     else:
         fig = axes[0].figure
+    if binary:
+        cmap = plt.get_cmap(cmap, 2)
     for ax, (el, m) in zip(axes, maps.items()):
-        im = ax.imshow(_as_image(m).astype(float), vmin=vmin, vmax=vmax, cmap=cmap,
-                       interpolation="nearest", aspect="auto")
+        image = _as_image(m).astype(float)
+        im = ax.imshow(image, vmin=vmin, vmax=vmax, cmap=cmap, interpolation="nearest",
+                       aspect=_aspect(image))
         ax.set_title(el, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
     if maps:
-        fig.colorbar(im, ax=list(axes), shrink=0.8)
+        bar = fig.colorbar(im, ax=list(axes), shrink=0.8)
+        if binary:
+            bar.set_ticks([0.25 * (vmax or 1.0), 0.75 * (vmax or 1.0)], labels=["no", "yes"])
     if title:
         fig.suptitle(title, fontsize=10)
     return fig
@@ -101,7 +117,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
     fig = plt.figure(figsize=(3.0 * len(cols) + 6.5, 1.9 * n_rows + 2.5))
     gs = fig.add_gridspec(n_rows + 1, len(cols) + 2, height_ratios=[1.6] + [1] * n_rows)
     ax_a = fig.add_subplot(gs[0, :2])
-    ax_a.imshow(_as_image(img), cmap="gray", aspect="auto", interpolation="nearest")
+    ax_a.imshow(_as_image(img), cmap="gray", aspect=_aspect(_as_image(img)), interpolation="nearest")
     for name, (r, c) in probes.items():
         ax_a.plot(c, r, "o", ms=6, mfc="none", mec="tab:red")
         ax_a.text(c + 1, r - 1, name.split()[0], color="tab:red", fontsize=8)
@@ -146,7 +162,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
         for j, pan in enumerate(panels):
             ax = fig.add_subplot(gs[i + 1, j])
             vmax = 1.0 if j < n_net else vmax_q
-            im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect="auto",
+            im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect=_aspect(_as_image(pan)),
                            interpolation="nearest", cmap="viridis" if j < n_net else "magma")
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
@@ -246,7 +262,7 @@ def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingRes
                     {e: mapping.probability_map(e) for e in kept}, "network probability"),
                 "thresholded.png": plot_element_maps(
                     {e: mapping.thresholded_map(e) for e in kept},
-                    f"probability >= {mapping.threshold:g}")}
+                    f"probability >= {mapping.threshold:g}", binary=True)}
         if quant is not None:
             figs["quantification.png"] = plot_element_maps(
                 {e: quant.fraction_map(e) for e in quant.elements[:MAX_PLOTTED]},

@@ -144,6 +144,31 @@ def test_quantify_map_scores_against_truth():
     assert quantify_map(si, res, gos="hydrogenic").elements == ["Ti", "O"]
 
 
+def test_maps_have_square_pixels_and_a_decision_map_a_yes_no_colour_bar():
+    """A 17 x 19 image was drawn taller than wide (aspect "auto"); a line scan stays a readable band."""
+    import matplotlib.pyplot as plt
+
+    from eels_helpers.inference.mapping_output import plot_element_maps
+
+    image = np.random.default_rng(0).random((17, 19))
+    fig = plot_element_maps({"O": image, "Fe": image}, "network probability")
+    assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.get_title() in ("O", "Fe"))
+    plt.close(fig)
+    fig = plot_element_maps({"O": (image > 0.5).astype(float)}, "p >= 0.5", binary=True)
+    bar = fig.axes[-1]
+    assert [t.get_text() for t in bar.get_yticklabels()] == ["no", "yes"]
+    plt.close(fig)
+    fig = plot_element_maps({"O": image[0]})          # a line scan: one row
+    assert fig.axes[0].get_aspect() == "auto"
+    plt.close(fig)
+    si, _ = _oxide_si(4, 12)
+    res = MappingResult(np.random.default_rng(1).random((4, 12, 80)).astype(np.float32), 0.5,
+                        0.01, ("Ti", "Mn"), np.zeros(80), "test")
+    fig = plot_fig7(si, res)
+    assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.images and ax.get_ylabel() in ("Ti", "Mn"))
+    plt.close(fig)
+
+
 def test_plot_fig7_and_atomic_write(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
