@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import math
 
-__all__ = ["finite_float", "finite_float_list", "non_negative_int", "positive_int", "probability"]
+__all__ = ["energy_offset", "finite_float", "finite_float_list", "non_negative_int", "positive_int", "probability"]
 
 
 def finite_float(text: str) -> float:
@@ -19,6 +19,16 @@ def finite_float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"must be a number, got {text!r}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def energy_offset(text: str) -> float:
+    """An energy-calibration offset in eV: finite and within +-``MAX_OFFSET_EV`` (500 eV)."""
+    from eels_helpers.inference.preprocess import MAX_OFFSET_EV
+
+    value = finite_float(text)
+    if abs(value) > MAX_OFFSET_EV:
+        raise argparse.ArgumentTypeError(f"must be a calibration error within +-{MAX_OFFSET_EV:g} eV, got {text!r}")
     return value
 
 

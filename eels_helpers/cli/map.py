@@ -59,7 +59,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eels_helpers.cli.arguments import finite_float, positive_int, probability
+from eels_helpers.cli.arguments import energy_offset, finite_float, positive_int, probability
 from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION, TWIN_NEIGHBOURHOOD
 from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
 
@@ -92,23 +92,26 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
                              f"{MAPPING_THRESHOLD}]")
-    parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
-                        help="energy calibration error, file minus true (eV) [0]")
+    parser.add_argument("--offset", type=energy_offset, default=0.0, metavar="EV",
+                        help="energy calibration error, file minus true, in eV, within +-500 eV [0]")
     parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",
                         help="keep elements detected in more than this pixel fraction [0.01]")
-    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N")
+    parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
+                        help="pixels per network call; lower it if memory runs short [256]")
     precision = parser.add_mutually_exclusive_group()      # one choice: no silent "last one wins"
     add_precision_option(precision)
     precision.add_argument("--bf16", action="store_const", const="bf16", dest="precision",
                            help="the same as --precision bf16")
     precision.add_argument("--int8", action="store_const", const="int8", dest="precision",
                            help="the same as --precision int8")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto [cpu]")
+    parser.add_argument("--device", default="auto", help="auto (cuda where available), cpu or cuda [auto]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification (E0, alpha, beta then unused)")
     add_microscope_options(parser)
     parser.add_argument("--lowloss", default=None, metavar="FILE",
-                        help="low-loss spectrum (or SI, summed) for the convolution")
+                        help="low-loss spectrum of the same area (a spectrum file, or a spectrum image, summed), "
+                             "zero-loss peak included, for the plural-scattering convolution of the quantification "
+                             "[none: single scattering]")
     parser.add_argument("--gos", default=None, help="GOS source: auto, builtin, hydrogenic or a GOSH path [auto; "
                                                     "a synthetic superlattice's quantification: its own]")
     parser.add_argument("--verify", action="store_true",

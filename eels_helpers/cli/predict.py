@@ -61,7 +61,7 @@ import json
 import sys
 from pathlib import Path
 
-from eels_helpers.cli.arguments import finite_float, positive_int, probability
+from eels_helpers.cli.arguments import energy_offset, positive_int, probability
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -80,9 +80,9 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "file from `eels-id train` [default]")
     parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help="probability threshold in (0, 1) [the model file's, else 0.5]")
-    parser.add_argument("--offset", type=finite_float, default=0.0, metavar="EV",
+    parser.add_argument("--offset", type=energy_offset, default=0.0, metavar="EV",
                         help="energy calibration error of the files, file minus true, in eV: "
-                             "the axis used is E - EV [0]")
+                             "the axis used is E - EV, within +-500 eV [0]")
     parser.add_argument("--column", default=None, metavar="COL",
                         help="text/CSV files: the column holding the counts, by its name in the header line "
                              "or its number counted from 0 [the first column named like counts, else the first "
@@ -161,10 +161,12 @@ def main(args: argparse.Namespace) -> int:
     except (ModelNotFoundError, ValueError) as err:
         report_error("eels-id predict", err, args)
         return 2
+    _warn_unused_verification_options(args, vconfig)
     results, status = [], 0
     failed = {}   # {place among the inputs: {"file", "error"}} for --json
     files, emit = args.files, print
-    if len(files) > 1 and show_progress(args):
+    bars = show_progress(args) and sys.stderr.isatty()    # no bar text in a log file
+    if len(files) > 1 and bars:
         from tqdm.auto import tqdm
 
         files = tqdm(files, desc="predict", unit="file", leave=False)
@@ -176,7 +178,7 @@ def main(args: argparse.Namespace) -> int:
             (pred,) = predict(_read(path, args.column), loaded, args.threshold, args.offset, batch_size=args.batch_size,
                               bfloat16=precision_bfloat16(args.precision),
                               int8=args.precision == "int8",
-                              device=device, progress=show_progress(args), keep_twins=args.keep_twins,
+                              device=device, progress=bars, keep_twins=args.keep_twins,
                               remove_spikes=not args.keep_spikes,
                               fill_dead_channels=not args.keep_dead_channels,
                               repair_gain_steps=gain_steps_repaired(args),
@@ -198,6 +200,8 @@ def main(args: argparse.Namespace) -> int:
                     status = 1
         results.append((pred, check))
         if not args.json:
+            if len(results) == 1 and not getattr(args, "quiet", False):
+                emit(f"model {loaded.name}, threshold {pred.threshold:.2f}")
             emit(format_prediction(pred))
             for note in input_notes(pred):
                 emit(f"   note: {note}")
@@ -247,10 +251,25 @@ def main(args: argparse.Namespace) -> int:
     return status
 
 
+def _warn_unused_verification_options(args, vconfig) -> None:
+    """A warning naming the verification-only options given when nothing is verified."""
+    from eels_helpers.inference.verification_rules import CANDIDATE_THRESHOLD
+
+    given = [flag for flag, value in (("--E0", args.E0), ("--alpha", args.alpha), ("--beta", args.beta))
+             if value is not None]
+    if args.candidate_threshold != CANDIDATE_THRESHOLD:
+        given.append("--candidate-threshold")
+    if given and vconfig is None:
+        print(f"eels-id predict: warning: {', '.join(given)} only set the verification, which is off "
+              "(--verify turns it on); ignored", file=sys.stderr)
+
+
 def _plot_path(plot: str) -> Path:
     """The file ``--plot`` writes: ``plot``, or ``plot.png`` without a suffix. ValueError (a usage
-    error) for a directory or a suffix matplotlib cannot write."""
+    error) for a directory, a suffix matplotlib cannot write, or a folder where it cannot be written."""
     from matplotlib.figure import Figure
+
+    from eels_helpers.inference.mapping_output import check_output_dir
 
     path = Path(plot)
     formats = Figure().canvas.get_supported_filetypes()
@@ -258,11 +277,13 @@ def _plot_path(plot: str) -> Path:
     if path.is_dir():
         raise ValueError(f"--plot {plot} is a directory; give a file name, e.g. {path / 'predictions.png'} "
                          f"({suffixes})")
-    if not path.suffix:
-        return Path(f"{path}.png")
-    if path.suffix[1:].lower() not in formats:
+    if path.suffix and path.suffix[1:].lower() not in formats:
         raise ValueError(f"--plot {plot}: cannot write {path.suffix!r} figures; {suffixes}")
-    return path
+    try:   # its folder exists or can be made, and accepts a file: found before the networks run
+        check_output_dir(path.parent)
+    except OSError as err:
+        raise ValueError(f"--plot {plot}: {err}") from None
+    return path if path.suffix else Path(f"{path}.png")
 
 
 def _cautions(pred, check):

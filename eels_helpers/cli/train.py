@@ -53,13 +53,21 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="dataset whose 'validation' split is evaluated after each pseudo-epoch")
     parser.add_argument("--out", type=Path, required=True, help="output directory (checkpoint, model.pt, log)")
     parser.add_argument("--resume", action="store_true", help="continue from OUT/checkpoint.pt if present")
-    parser.add_argument("--steps-per-epoch", type=int)
-    parser.add_argument("--max-epochs", type=int)
-    parser.add_argument("--batch-size", type=int)
-    parser.add_argument("--lr", type=float, dest="learning_rate")
-    parser.add_argument("--seed", type=int)
-    parser.add_argument("--device", choices=DEVICES)
-    parser.add_argument("--precision", choices=PRECISIONS)
+    parser.add_argument("--steps-per-epoch", type=int, metavar="N",
+                        help="optimiser steps per pseudo-epoch of --stream (a validation and a checkpoint after "
+                             "each) [the --profile's]")
+    parser.add_argument("--max-epochs", type=int, metavar="N",
+                        help="stop after N (pseudo-)epochs, unless the plateau rule stops earlier [the --profile's]")
+    parser.add_argument("--batch-size", type=int, metavar="N", help="spectra per optimiser step [the --profile's]")
+    parser.add_argument("--lr", type=float, dest="learning_rate", metavar="LR",
+                        help="initial learning rate of Adam, halved by the plateau rule [the --profile's]")
+    parser.add_argument("--seed", type=int, help="random seed: initial weights, data order and the streamed "
+                                                 "spectra [the --profile's]")
+    parser.add_argument("--device", choices=DEVICES, help="where to train [the --profile's: auto, cuda where "
+                                                          "available]")
+    parser.add_argument("--precision", choices=PRECISIONS,
+                        help="arithmetic of the forward pass (bf16: autocast, for GPUs and CPUs with AMX) "
+                             "[the --profile's]")
     parser.add_argument("--threads", type=int, dest="num_threads", help="CPU threads per process")
     parser.add_argument("--workers", type=int, dest="num_workers", help="DataLoader worker processes")
     from eels_helpers.cli import add_quiet_option

@@ -56,13 +56,24 @@ class Caution:
     window_eV: tuple[float, float] | None = None
 
     def message(self) -> str:
+        """One sentence. Onset twins (closest edges within ``ONSET_NEIGHBOUR_EV``): which edge the
+        spectrum shows, and the edges that would tell them apart; a group pair whose edges lie further
+        apart (Cr/Mn/Fe, W/Re/Ta...): edges of the same kind at different onsets, each to be checked."""
+        from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
+
         a, b = self.elements
         share = 100 * self.co_occurrence
         rarer = _rarer(a, b)
+        prior = (f"{share:.1f} % of the Materials Project compositions with {rarer} also hold "
+                 f"{b if rarer == a else a}")
+        scores = f"({self.score_name} {a} {self.scores[0]:.2f}, {b} {self.scores[1]:.2f})"
+        if self.gap_eV > ONSET_NEIGHBOUR_EV:
+            return (f"{a} and {b} are commonly confused (edges of the same kind, {self.edges[0]} and "
+                    f"{self.edges[1]}, {self.gap_eV:.0f} eV apart); {prior}: check that the spectrum shows "
+                    f"an edge at each of these onsets {scores}")
         return (f"{a} and {b} are commonly confused ({self.edges[0]} and {self.edges[1]}, "
-                f"{self.gap_eV:.0f} eV apart); {share:.1f} % of the Materials Project compositions with "
-                f"{rarer} also hold {b if rarer == a else a}: check which edge the spectrum shows "
-                f"({self.score_name} {a} {self.scores[0]:.2f}, {b} {self.scores[1]:.2f}); {self.telling_text()}")
+                f"{self.gap_eV:.0f} eV apart); {prior}: check which edge the spectrum shows "
+                f"{scores}; {self.telling_text()}")
 
     def telling_text(self) -> str:
         """Which edges would tell the two apart, in words."""
@@ -140,8 +151,15 @@ def _major_edges(element: str, window_eV: tuple[float, float] | None) -> list[tu
 
 
 def _closest_edges(a: str, b: str, window_eV) -> tuple[tuple[str, str], float]:
+    """The closest pair of the two elements' major edges; where none lie within
+    ``ONSET_NEIGHBOUR_EV``, the closest pair of the same subshell (Cr L3 / Fe L3) where there is one."""
+    from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
+
     ea, eb = _major_edges(a, window_eV), _major_edges(b, window_eV)
     gaps = np.abs(np.array([x[1] for x in ea])[:, None] - np.array([y[1] for y in eb])[None, :])
+    same = np.array([[x[0].split()[-1] == y[0].split()[-1] for y in eb] for x in ea])
+    if gaps.min() > ONSET_NEIGHBOUR_EV and same.any():
+        gaps = np.where(same, gaps, np.inf)
     i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
     return (f"{ea[i][0]} {ea[i][1]:.0f} eV", f"{eb[j][0]} {eb[j][1]:.0f} eV"), float(gaps[i, j])
 

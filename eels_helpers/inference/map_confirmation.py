@@ -92,8 +92,8 @@ def confirm_on_image_sum(spectrum: Any, elements: Sequence[str], model: Any, thr
     p = np.asarray(pred.probabilities).reshape(-1)
     confirmed = tuple(e for e in elements if e in pred.detected)
     unconfirmed = {e: float(p[ELEMENTS.index(e)]) for e in elements if e not in confirmed}
-    for e, pe in unconfirmed.items():
-        log.info("%s: its above-threshold pixels are placed as chance places noise, and the sum of all %d pixels "
+    for e, pe in unconfirmed.items():   # debug: predict's and map's results say it (their "not kept" lines)
+        log.debug("%s: its above-threshold pixels are placed as chance places noise, and the sum of all %d pixels "
                  "does not report it (p = %.2f): not kept (eels_helpers.inference.map_confirmation)", e,
                  n_pixels, pe)
     return confirmed, unconfirmed

@@ -185,6 +185,16 @@ def set_aside_reasons(pred: Prediction) -> dict[str, str]:
     return reasons | {s: "withheld: no stable isotope" for s in pred.withheld}
 
 
+def _probability(p: float, threshold: float | None) -> str:
+    """``p`` with two decimals, or more where fewer would put it on the other side of ``threshold``
+    (0.699 below 0.70 is not written 0.70)."""
+    for digits in range(2, 7):
+        text = f"{p:.{digits}f}"
+        if threshold is None or (float(text) >= threshold) == (p >= threshold):
+            break
+    return text
+
+
 def _format_detected(pred: Prediction, name: str, top: int) -> str:
     if pred.is_spectrum_image:
         shape = " x ".join(str(n) for n in pred.navigation_shape)
@@ -196,8 +206,8 @@ def _format_detected(pred: Prediction, name: str, top: int) -> str:
     order = np.argsort(-probs, kind="stable")[:top]
     found = ", ".join(f"{s} ({probs[ELEMENTS.index(s)]:.2f})" for s in pred.detected)
     set_aside = set_aside_reasons(pred)
-    others = ", ".join(f"{ELEMENTS[i]} {probs[i]:.2f}" + (f" ({set_aside[ELEMENTS[i]]})" if ELEMENTS[i] in set_aside
-                                                          else "")
+    others = ", ".join(f"{ELEMENTS[i]} {_probability(probs[i], pred.threshold)}"
+                       + (f" ({set_aside[ELEMENTS[i]]})" if ELEMENTS[i] in set_aside else "")
                        for i in order if ELEMENTS[i] not in pred.detected)
     nothing = ("no element reported (only elements without a stable isotope reached the threshold)" if pred.withheld
                else f"no identifiable edge (no element above the threshold {pred.threshold:.2f})")

@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 N_CHANNELS = 3072
 #: channels below this energy (eV) are zeroed
 MIN_ENERGY_EV = 75.0
+#: the largest energy-calibration offset (eV) accepted: a calibration error, not a different edge
+MAX_OFFSET_EV = 500.0
 #: spectra per block of steps 1-3: a spectrum image's float64 copies and repair masks exist for
 #: this many spectra at a time (M39: a 256 x 256 x 2048 image peaked at 3.5 GiB when every step
 #: ran on all its spectra at once)
@@ -112,8 +114,8 @@ def _checked_input(spectrum_or_array, energy_eV, offset_eV: float):
             energy = energy_grid()
         else:
             energy = np.asarray(energy_eV, dtype=np.float64)
-    if not math.isfinite(offset_eV) or abs(offset_eV) > 500:
-        raise ValueError(f"offset_eV must be a finite energy within +-500 eV, got {offset_eV!r} eV")
+    if not math.isfinite(offset_eV) or abs(offset_eV) > MAX_OFFSET_EV:
+        raise ValueError(f"offset_eV must be a finite energy within +-{MAX_OFFSET_EV:g} eV, got {offset_eV!r} eV")
     if energy.ndim != 1 or data.ndim < 1 or data.shape[-1] != energy.size:
         raise ValueError(
             f"{where}: energy_eV shape {energy.shape} does not match the last axis of data {data.shape}"

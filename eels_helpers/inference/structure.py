@@ -158,10 +158,11 @@ def identifiable(spectrum, offset_eV: float, index: int = 0) -> tuple[np.ndarray
     input's position, named in the error. Raises SpectrumFileError naming the input when none of
     its spectra carries a signal (all zero, negative or constant) or its axis cannot be tested."""
     from eels_helpers.inference.preprocess import signal_in_window
-    from eels_helpers.inference.spectrum_files import SpectrumFileError
+    from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap
     from eels_helpers.physics.elements import families_in_window
 
     name = spectrum.source or spectrum.metadata.get("title", f"array {index}")
+    check_overlap(spectrum.energy_eV, name, offset_eV)   # an offset that moves the axis out of the window
     mask, (lo, hi) = signal_in_window(spectrum, offset_eV)
     if not mask.any():
         what = "every spectrum of the image" if spectrum.is_spectrum_image else "the spectrum"

@@ -33,8 +33,10 @@ def test_models_dir_lists_the_good_files_and_skips_the_bad_ones(tmp_path, tiny_n
     (tmp_path / "text.pt").write_text("energy,counts\n1,2\n")
     assert main(["models", "--dir", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
-    names = [line.split()[0] for line in out.splitlines()[1:] if line.strip() and not line.startswith("in ")]
+    table = out.split("\n\n")[0].splitlines()          # the rows end at the first blank line (notes follow)
+    names = [line.split()[0] for line in table[1:]]
     assert names == ["good", "shared"], out
+    assert "EMR: exact-match ratio" in out
     assert f"in {tmp_path};" in out and "eels-id-models-" not in out
     assert err.splitlines() == [
         f"eels-id models: skipped {tmp_path / 'empty.pt'}: it is empty (0 bytes), not a model file",

@@ -67,11 +67,17 @@ def spectrum_file(tmp_path_factory) -> Path:
     return path
 
 
-def test_quiet_predict_prints_results_and_nothing_on_stderr(spectrum_file, capsys):
-    # two files: without --quiet a progress bar over the files goes to stderr
+def test_quiet_predict_prints_results_and_nothing_on_stderr(spectrum_file, capsys, monkeypatch):
+    # two files: without --quiet a progress bar over the files goes to stderr, where it is a terminal
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
     assert main(["predict", str(spectrum_file), str(spectrum_file)]) == 0
     loud = capsys.readouterr()
     assert loud.out.count("small.msa:") == 2 and "file" in loud.err
+    assert loud.out.startswith("model ") and loud.out.count("threshold") == 1     # one header line
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)     # a log file: the results, no bar text
+    assert main(["predict", str(spectrum_file), str(spectrum_file)]) == 0
+    logged = capsys.readouterr()
+    assert logged.out.count("small.msa:") == 2 and logged.err == ""
     for argv in (["--quiet", "predict"], ["predict", "--quiet"], ["-q", "predict"]):
         assert main([*argv, str(spectrum_file), str(spectrum_file)]) == 0
         quiet = capsys.readouterr()

@@ -163,3 +163,16 @@ def test_cli_map_prints_the_cautions_with_pixel_fractions(n_and_sc, tmp_path, ca
     out = capsys.readouterr().out
     assert "twins with a resolver both above the threshold in 12 pixels" in out and "caution" not in out
     assert "kept (> 1 % of pixels at p >= 0.5): N\n" in out
+
+
+def test_a_group_pair_whose_edges_lie_apart_names_edges_of_the_same_kind():
+    """Cr/Fe (a NEIGHBOUR_GROUPS pair, not onset twins): the caution named Cr L2 584 eV beside Fe L3 708 eV
+    as the confusable pair and then Cr L2 again as an edge only Cr has. Now: the L3 edges of both, and
+    a check of each onset, without the telling-edges clause."""
+    cr_l3 = next(f for f in families_of("Cr") if f.shell == "L").onset_of("L3")
+    fe_l3 = next(f for f in families_of("Fe") if f.shell == "L").onset_of("L3")
+    (c,) = neighbour_cautions(["Cr", "Fe"], {"Cr": 1.0, "Fe": 0.84}, window_eV=(440.0, 940.0))
+    assert c.edges == (f"Cr L3 {cr_l3:.0f} eV", f"Fe L3 {fe_l3:.0f} eV") and c.gap_eV == pytest.approx(fe_l3 - cr_l3)
+    text = c.message()
+    assert "edges of the same kind" in text and "check that the spectrum shows an edge at each of these onsets" in text
+    assert "only one of them has" not in text and text.count("Cr L2") == 0

@@ -179,6 +179,16 @@ def test_format_prediction():
     assert empty.startswith("c.msa: no identifiable edge (no element above the threshold 0.30)")
 
 
+def test_a_probability_just_below_the_threshold_is_not_rounded_onto_it():
+    """Co3O4 with --offset 6.5 printed "[next: Ba 0.70 ...]" at the threshold 0.70, for p = 0.699."""
+    probs = np.zeros(80, np.float32)
+    probs[FE], probs[ELEMENTS.index("Ba")], probs[ELEMENTS.index("O")] = 0.99, 0.699, 0.6995
+    text = format_prediction(Prediction("a/b.msa", probs, 0.7, ("Fe",)))
+    assert "Ba 0.699" in text and "O 0.6995" in text
+    probs[ELEMENTS.index("Ba")] = 0.65
+    assert "Ba 0.65," in format_prediction(Prediction("a/b.msa", probs, 0.7, ("Fe",)))
+
+
 def test_the_next_most_probable_say_why_an_element_above_the_threshold_was_set_aside():
     """An element above the threshold that the twin resolver dropped, or that was withheld (Tc, Pm),
     appears among the next most probable ones with a note, not as a bare higher probability."""
@@ -254,6 +264,7 @@ def test_cli_result_lines_are_not_glued_to_the_progress_bar(tiny, tmp_path, caps
     for name in ("a.msa", "b.msa", "c.msa"):
         write_msa(tmp_path / name, energy, _fe_spectrum(energy) * 1e4)
     monkeypatch.setattr(sys, "stderr", sys.stdout)
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)       # a terminal: the bar is drawn
     rc = cli_main(["predict", *(str(tmp_path / n) for n in ("a.msa", "b.msa", "c.msa")), "--model", str(path)])
     text = capsys.readouterr().out
     assert rc == 0 and "predict:" in text                          # the bar was drawn
