@@ -124,16 +124,16 @@ def _read(path: Path, ext: str, signal_index: int | None, column: int | str | No
     # EMSA via rosettasciio, its header checked first; files it cannot parse (unusual keyword layout,
     # XY data without XPERCHAN / OFFSET) or whose axis it misreads go to the column reader, which
     # also understands the EMSA keywords.
+    # An EMSA file holds one spectrum, so ``column`` never applies, whichever reader takes it.
     npoints, axis = check_emsa_header(path)
+    _column_ignored(path, column)
     try:
         spectrum = _read_rsciio(path, "msa", signal_index) if axis else None
     except SpectrumFileError:
         spectrum = None
     read = spectrum.metadata["energy_axis"] if spectrum is not None else None
     if read is None or not np.allclose((read["offset"], read["scale"]), axis, rtol=1e-9, atol=0):
-        spectrum = _read_columns(path, column)
-    else:
-        _column_ignored(path, column)
+        spectrum = _read_columns(path, None)
     if npoints is not None and round(npoints) != spectrum.n_channels:
         n = spectrum.n_channels
         if n < npoints / 2:

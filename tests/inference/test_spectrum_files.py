@@ -444,3 +444,24 @@ def test_coarse_axes_and_nearly_empty_windows_are_refused(tmp_path):
     with pytest.raises(SpectrumFileError, match=r"edge3\.csv: 3 channel\(s\) in the 75-3071 eV window"):
         read_spectrum(tmp_path / "edge3.csv")
     assert read_spectrum(tmp_path / "edge3.csv", check_window=False).n_channels == MIN_WINDOW_CHANNELS + 10
+
+
+def test_column_is_ignored_for_an_emsa_file_that_only_the_column_reader_parses(tmp_path, caplog):
+    """DATATYPE Y, one value per line with a trailing comma: rosettasciio reads 0 points, the column
+    reader reads it from #OFFSET/#XPERCHAN. --column used to be applied there ("no column named 'Counts';
+    its columns are 'SPECTRUM', ':'", "column='0' is the energy column") to a file with no columns."""
+    import logging
+
+    values = 1e5 * (1.0 + np.arange(200.0)) ** -0.5
+    header = ["#FORMAT      : EMSA/MAS Spectral Data File", "#VERSION     : 1.0", "#TITLE       : y",
+              f"#NPOINTS     : {values.size}", "#NCOLUMNS    : 1", "#XUNITS      : eV", "#YUNITS      : Counts",
+              "#DATATYPE    : Y", "#XPERCHAN    : 0.5", "#OFFSET      : 300", "#SPECTRUM    :"]
+    path = tmp_path / "y.msa"
+    path.write_text("\n".join(header + [f"{v:.1f}," for v in values] + ["#ENDOFDATA   : "]) + "\n")
+    for column in ("Counts", 0):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="eels_helpers.inference.spectrum_files"):
+            s = read_spectrum(path, column=column)
+        np.testing.assert_allclose(s.energy_eV, 300.0 + 0.5 * np.arange(values.size))
+        np.testing.assert_allclose(s.data, np.round(values, 1), rtol=1e-6)
+        assert f"y.msa: column={column!r} ignored" in caplog.text
