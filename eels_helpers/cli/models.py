@@ -4,7 +4,7 @@
 A ``.pt`` file in the folder that cannot be read (or refers to a network file that is missing)
 does not stop the listing: the others are listed, one line ``eels-id models: skipped FILE: why``
 per bad file follows on stderr, and the status is 1 (as ``eels-id predict`` with a bad file
-among several).
+among several). A folder without any ``.pt`` file is an error (status 1).
 """
 
 from __future__ import annotations
@@ -30,6 +30,9 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.models.model_files import MODELS_DIR
 
     folder = directory if directory is not None else MODELS_DIR
+    if not any(folder.glob("*.pt")):     # nothing to list: the work failed (1), as predict with no model
+        print(f"eels-id models: error: no model files (*.pt) in {folder}", file=sys.stderr)
+        return 1
     bad = unreadable_models(folder)
     skip = [path for path, _ in bad]
     print(model_card(shipped_cards(folder, skip)) if args.card else models_table(directory, skip))

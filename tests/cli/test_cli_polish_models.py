@@ -70,3 +70,10 @@ def test_predict_names_what_is_wrong_with_the_model_path(tmp_path, tiny_net, cap
         assert main(["predict", str(spectrum), "--model", str(tmp_path / model), "--no-verify"]) == 2, model
         err = capsys.readouterr().err
         assert err == f"eels-id predict: error: {tmp_path / model} {why}\n", err
+
+
+def test_a_folder_without_model_files_is_an_error(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("no models here")
+    assert main(["models", "--dir", str(tmp_path)]) == 1
+    captured = capsys.readouterr()
+    assert captured.err.strip() == f"eels-id models: error: no model files (*.pt) in {tmp_path}" and captured.out == ""
