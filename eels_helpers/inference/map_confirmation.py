@@ -94,6 +94,6 @@ def confirm_on_image_sum(spectrum: Any, elements: Sequence[str], model: Any, thr
     unconfirmed = {e: float(p[ELEMENTS.index(e)]) for e in elements if e not in confirmed}
     for e, pe in unconfirmed.items():   # debug: predict's and map's results say it (their "not kept" lines)
         log.debug("%s: its above-threshold pixels are placed as chance places noise, and the sum of all %d pixels "
-                 "does not report it (p = %.2f): not kept (eels_helpers.inference.map_confirmation)", e,
-                 n_pixels, pe)
+                  "does not report it (p = %.2f): not kept (eels_helpers.inference.map_confirmation)", e,
+                  n_pixels, pe)
     return confirmed, unconfirmed
