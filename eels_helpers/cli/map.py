@@ -14,7 +14,8 @@ written by :func:`eels_helpers.simulation.superlattice.save_si`, or the word ``s
 06's synthetic LaMnO3/BaTiO3/SrTiO3 superlattice, with the shipped networks' training physics; a synthetic
 superlattice is quantified with its own GOS and white lines,
 :func:`eels_helpers.inference.mapping.quantification_options`). DIR receives ``mapping.h5``
-(probabilities, thresholded maps, kept elements and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
+(probabilities, thresholded maps, kept elements, the scan's navigation axes with their pixel size as the file
+gave them and, when quantified, amounts/fractions/chi2) and PNGs (``fig7.png``,
 ``probabilities.png``, ``thresholded.png``, ``quantification.png``). Everything is written to a
 temporary directory first and moved into DIR only when complete; an error or Ctrl-C leaves nothing
 new behind (not DIR either, when the run created it). Files of an earlier map in DIR that this run

@@ -290,6 +290,10 @@ def write_results(out_dir: str | os.PathLike, spectrum: Any, mapping: MappingRes
             f.attrs["incoherent"] = json.dumps(mapping.incoherent)
             f.attrs["by_chance"] = json.dumps(mapping.by_chance)
             f.attrs["source"] = str(getattr(spectrum, "source", "") or "")
+            # the scan's calibration (name, size, scale, offset, units per navigation axis) as the file gave it,
+            # so that the maps can be laid over a survey image; [] where the input had none
+            f.attrs["navigation_axes"] = json.dumps(list(getattr(spectrum, "metadata", {}).get("navigation_axes", [])),
+                                                    default=float)
             f.create_dataset("probabilities", data=mapping.probabilities, compression="gzip",
                              compression_opts=1)
             f.create_dataset("thresholded", data=mapping.thresholded, compression="gzip",

@@ -186,6 +186,13 @@ def test_plot_fig7_and_atomic_write(tmp_path, monkeypatch):
     with h5py.File(tmp_path / "out" / "mapping.h5") as f:
         assert f["probabilities"].shape == (4, 12, 80)
         assert f["quantification/fractions"].shape == (4, 12, 2)
+        assert json.loads(f.attrs["navigation_axes"]) == []        # the input had no scan calibration
+    axes = [{"name": "y", "size": 4, "scale": 0.0021, "offset": 0.0, "units": "µm"},
+            {"name": "x", "size": 12, "scale": 0.0021, "offset": 0.0, "units": "µm"}]
+    calibrated = Spectrum(si.data, si.energy_eV, {**si.metadata, "navigation_axes": axes})
+    write_results(tmp_path / "calibrated", calibrated, res)
+    with h5py.File(tmp_path / "calibrated" / "mapping.h5") as f:     # the pixel size, to overlay a survey image
+        assert json.loads(f.attrs["navigation_axes"]) == axes
     assert sorted(os.listdir(tmp_path / "out")) == names     # no temporary directory left
 
     def boom(*a, **k):
