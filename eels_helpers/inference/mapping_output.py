@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 
 #: at most this many elements per PNG of maps (the HDF5 file holds all 80)
 MAX_PLOTTED = 16
+#: maps per row of a PNG of maps
+MAPS_PER_ROW = 4
 
 
 # --------------------------------------------------------------------------- plots
@@ -57,9 +59,13 @@ def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="
         first = _as_image(next(iter(maps.values()))) if maps else np.zeros((1, 1))
         rows, cols = first.shape
         panel_h = 2.2 * min(max(rows / cols, 0.25), 2.0) if rows > 1 else 1.0
-        fig, axes = plt.subplots(1, n, figsize=(2.4 * n + 0.8, panel_h + 0.7), squeeze=False,
-                                 layout="constrained")
-        axes = axes[0]
+        per_row = min(n, MAPS_PER_ROW)
+        n_rows = -(-n // per_row)
+        fig, grid = plt.subplots(n_rows, per_row, figsize=(2.6 * per_row + 0.8, n_rows * (panel_h + 0.4) + 0.4),
+                                 squeeze=False, layout="constrained")
+        for ax in grid.flat[n:]:        # the last row's empty places
+            ax.set_axis_off()
+        axes = list(grid.flat[:n])
     else:
         fig = axes[0].figure
     if binary:

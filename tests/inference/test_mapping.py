@@ -154,6 +154,10 @@ def test_maps_have_square_pixels_and_a_decision_map_a_yes_no_colour_bar():
     fig = plot_element_maps({"O": image, "Fe": image}, "network probability")
     assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.get_title() in ("O", "Fe"))
     plt.close(fig)
+    fig = plot_element_maps({e: image for e in ("O", "Ti", "La", "Co", "Mn")})    # rows of at most four
+    assert len([ax for ax in fig.axes if ax.images]) == 5 and len({ax.get_position().y0 for ax in fig.axes
+                                                                   if ax.images}) == 2
+    plt.close(fig)
     fig = plot_element_maps({"O": (image > 0.5).astype(float)}, "p >= 0.5", binary=True)
     bar = fig.axes[-1]
     assert [t.get_text() for t in bar.get_yticklabels()] == ["no", "yes"]
