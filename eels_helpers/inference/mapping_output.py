@@ -165,6 +165,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
                           else np.full(nav, np.nan))
         vmax_q = max([float(np.nanmax(p)) for p in panels[n_net:] if np.isfinite(p).any()]
                      or [1.0])
+        vmax_q = vmax_q if vmax_q > 0 else 1.0      # an element absent everywhere: 0 drawn as 0, not mid-scale
         for j, pan in enumerate(panels):
             ax = fig.add_subplot(gs[i + 1, j])
             vmax = 1.0 if j < n_net else vmax_q

@@ -173,6 +173,28 @@ def test_maps_have_square_pixels_and_a_decision_map_a_yes_no_colour_bar():
     plt.close(fig)
 
 
+def test_an_element_absent_from_quantification_and_truth_is_drawn_as_zero():
+    """Cr kept by the network but 0 in the fit and in the truth: its colour scale was (0, 0), which
+    matplotlib widens to (-0.1, 0.1), so the zeros were drawn mid-scale."""
+    import types
+
+    import matplotlib.pyplot as plt
+
+    si, _ = _oxide_si(4, 12)
+    res = MappingResult(np.random.default_rng(1).random((4, 12, 80)).astype(np.float32), 0.5,
+                        0.01, ("Ti", "Cr"), np.zeros(80), "test")
+    fractions = np.zeros((4, 12, 2))
+    fractions[..., 0] = 1.0
+    quant = types.SimpleNamespace(elements=["Ti", "Cr"], offset_eV=0.0, result=types.SimpleNamespace(fractions=fractions),
+                                  fraction_map=lambda el: fractions[..., ["Ti", "Cr"].index(el)])
+    truth = np.zeros((4, 12, 80))
+    truth[..., element_index("Ti")] = 1.0
+    fig = plot_fig7(si, res, quant, truth_fractions=truth)
+    cr_row = [ax for ax in fig.axes if ax.images][-4:]          # probability, thresholded, model-based, truth
+    assert [ax.images[0].get_clim() for ax in cr_row[2:]] == [(0.0, 1.0), (0.0, 1.0)]
+    plt.close(fig)
+
+
 def test_plot_fig7_and_atomic_write(tmp_path, monkeypatch):
     import matplotlib.pyplot as plt
 
