@@ -152,7 +152,8 @@ def test_maps_have_square_pixels_and_a_decision_map_a_yes_no_colour_bar():
 
     image = np.random.default_rng(0).random((17, 19))
     fig = plot_element_maps({"O": image, "Fe": image}, "network probability")
-    assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.get_title() in ("O", "Fe"))
+    panels = [ax for ax in fig.axes if ax.get_title() in ("O", "Fe")]
+    assert len(panels) == 2 and all(ax.get_aspect() == 1.0 for ax in panels)
     plt.close(fig)
     fig = plot_element_maps({e: image for e in ("O", "Ti", "La", "Co", "Mn")})    # rows of at most four
     assert len([ax for ax in fig.axes if ax.images]) == 5 and len({ax.get_position().y0 for ax in fig.axes
@@ -169,7 +170,8 @@ def test_maps_have_square_pixels_and_a_decision_map_a_yes_no_colour_bar():
     res = MappingResult(np.random.default_rng(1).random((4, 12, 80)).astype(np.float32), 0.5,
                         0.01, ("Ti", "Mn"), np.zeros(80), "test")
     fig = plot_fig7(si, res)
-    assert all(ax.get_aspect() == 1.0 for ax in fig.axes if ax.images and ax.get_ylabel() in ("Ti", "Mn"))
+    maps = [ax for ax in fig.axes if ax.images][1:]          # after (a), the summed intensity
+    assert len(maps) == 4 and all(ax.get_aspect() == 1.0 for ax in maps)
     plt.close(fig)
 
 
