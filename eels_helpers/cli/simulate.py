@@ -42,7 +42,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=finite_float, help="override the profile's dataset scale (1 = paper)")
     g.add_argument("--query-elements", help="comma-separated query elements (default: all 80), or "
                    "'simulatable': those the configured GOS source can draw")
-    g.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
+    g.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS), metavar="NAME",
                    help=f"simulator configuration: {named_config_help()}")
     add_quiet_option(g, no_progress=True)
     q = modes.add_parser("preview", help="a quick look: a few spectra of one specimen, printed and plotted",
@@ -54,7 +54,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     q.add_argument("--n", type=int, default=5, help="number of spectra (default 5)")
     q.add_argument("--plot", type=Path, help="PNG file for the quick look (its folder is created)")
     q.add_argument("--seed", type=non_negative_int, default=0, help="random seed, >= 0 (default 0)")
-    q.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS),
+    q.add_argument("--simulation", default="paper", choices=sorted(NAMED_CONFIGS), metavar="NAME",
                    help=f"simulator configuration: {named_config_help()}")
     add_quiet_option(q)
 

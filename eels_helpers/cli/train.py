@@ -39,7 +39,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--stream", action="store_true", help="train on the streaming simulator")
     source.add_argument("--synthetic", type=int, metavar="N",
                         help="toy Gaussian-peak dataset of N spectra (smoke tests)")
-    parser.add_argument("--simulation", choices=sorted(NAMED_CONFIGS),
+    parser.add_argument("--simulation", choices=sorted(NAMED_CONFIGS), metavar="NAME",
                         help=f"simulator configuration of --stream: {named_config_help()}")
     parser.add_argument("--paper-fraction", type=float, dest="paper_fraction", metavar="F",
                         help="share of the --stream batches simulated with the paper's configuration instead of "
