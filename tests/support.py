@@ -1,5 +1,5 @@
-"""Test support shared by several test modules: spectrum files as microscopes write them, and
-fake networks with a known answer.
+"""Test support shared by several test modules: spectrum files as microscopes write them, fake
+networks with a known answer, a tiny model file, and the exit status of a command.
 
 Importable from every test module: pytest puts this folder (that of the root conftest.py) on
 sys.path.
@@ -68,6 +68,26 @@ def find_chromium(test: str) -> str:
             return path
     pytest.skip("Chromium is not installed (Debian: `apt-get install chromium`; .ci/run installs "
                 f"it): {test} needs a headless browser")
+
+
+def tiny_mlp_file(path, threshold: float = 0.5):
+    """A model file at ``path``: an untrained MLP (hidden [16], seed 0) with ``threshold``."""
+    from eels_helpers.models import create_model
+    from eels_helpers.models.model_files import save_model
+
+    torch.manual_seed(0)
+    return save_model(path, create_model("mlp", hidden=[16]).eval(), architecture="mlp",
+                      options={"hidden": [16]}, threshold=threshold)
+
+
+def cli_status(argv) -> int:
+    """``eels-id``'s ``main(argv)`` return value, or argparse's exit code for a usage error."""
+    from eels_helpers.cli import main
+
+    try:
+        return main(argv)
+    except SystemExit as err:
+        return err.code
 
 
 def constant_presence_resolver(logit: float):

@@ -6,21 +6,14 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from support import tiny_mlp_file
 
 from eels_helpers.cli import main
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    import torch
-
-    from eels_helpers.models import create_model
-    from eels_helpers.models.model_files import save_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("model") / "tiny.pt"
-    return save_model(path, create_model("mlp", hidden=[16]).eval(), architecture="mlp",
-                      options={"hidden": [16]}, threshold=0.5)
+    return tiny_mlp_file(tmp_path_factory.mktemp("model") / "tiny.pt", threshold=0.5)
 
 
 def _delta_csv(path):

@@ -7,16 +7,9 @@ import subprocess
 import sys
 
 import pytest
+from support import cli_status as _status
 
 from eels_helpers.cli import EXIT_BROKEN_PIPE, main
-
-
-def _status(argv) -> int:
-    """main's return value, or argparse's exit code for a usage error."""
-    try:
-        return main(argv)
-    except SystemExit as err:
-        return err.code
 
 
 def _one_error_line(err: str, command: str) -> None:

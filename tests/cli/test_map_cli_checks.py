@@ -11,6 +11,7 @@ import h5py
 import numpy as np
 import pytest
 from support import FeMarker
+from support import cli_status as _status
 
 from eels_helpers.cli import main
 from eels_helpers.inference import mapping, mapping_output
@@ -23,14 +24,6 @@ def _image(nav=(2, 3), metadata=None) -> Spectrum:
     data = np.full(nav + (ENERGY.size,), 1e3, np.float32)
     data[..., 100] += 1e3                      # a spike at 700 eV: FeMarker reports Fe in every pixel
     return Spectrum(data, ENERGY, dict(metadata or {}), "img.hspy")
-
-
-def _status(argv) -> int:
-    """main's return value, or argparse's exit code for a usage error."""
-    try:
-        return main(argv)
-    except SystemExit as err:
-        return err.code
 
 
 def _error_line(err: str) -> str:

@@ -6,22 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
-from support import write_msa
+from support import cli_status as _status
+from support import tiny_mlp_file, write_msa
 
 from eels_helpers.cli import main
-from eels_helpers.models import model_files
 
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    from eels_helpers.models import create_model
-
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("models") / "tiny.pt"
-    model_files.save_model(path, create_model("mlp", hidden=[16]).eval(), architecture="mlp",
-                           options={"hidden": [16]}, threshold=0.3, metadata={"trained_on": "nothing (test)"})
-    return path
+    return tiny_mlp_file(tmp_path_factory.mktemp("models") / "tiny.pt", threshold=0.3)
 
 
 @pytest.fixture
@@ -30,13 +23,6 @@ def spectrum_300_800(tmp_path):
     path = tmp_path / "s.msa"
     write_msa(path, energy, 1e5 * (energy / 300.0) ** -3)
     return path
-
-
-def _status(argv) -> int:
-    try:
-        return main(argv)
-    except SystemExit as err:
-        return err.code
 
 
 @pytest.mark.parametrize("offset", ["1000", "-5000", "500.5"])
