@@ -43,10 +43,12 @@ def _as_image(a: np.ndarray) -> np.ndarray:
     return a[None, :] if a.ndim == 1 else a.reshape(a.shape[0], -1) if a.ndim > 2 else a
 
 
-def _aspect(image: np.ndarray) -> str:
-    """Square pixels for an image (so that a map lies over a survey image of the same scan); a line
-    scan, drawn as one row, is stretched to a readable band."""
-    return "equal" if image.shape[0] > 1 else "auto"
+def _show_map(ax, a: np.ndarray, **imshow_options):
+    """Draw a map (a line scan or an image) on ``ax``: square pixels for an image, so that it lies over a
+    survey image of the same scan; a line scan, drawn as one row, stretched to a readable band."""
+    image = _as_image(a).astype(float)
+    return ax.imshow(image, aspect="equal" if image.shape[0] > 1 else "auto", interpolation="nearest",
+                     **imshow_options)
 
 
 def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="viridis",
@@ -71,9 +73,7 @@ def plot_element_maps(maps: dict, title: str = "", *, vmin=0.0, vmax=1.0, cmap="
     if binary:
         cmap = plt.get_cmap(cmap, 2)
     for ax, (el, m) in zip(axes, maps.items()):
-        image = _as_image(m).astype(float)
-        im = ax.imshow(image, vmin=vmin, vmax=vmax, cmap=cmap, interpolation="nearest",
-                       aspect=_aspect(image))
+        im = _show_map(ax, m, vmin=vmin, vmax=vmax, cmap=cmap)
         ax.set_title(el, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
     if maps:
@@ -123,7 +123,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
     fig = plt.figure(figsize=(3.0 * len(cols) + 6.5, 1.9 * n_rows + 2.5))
     gs = fig.add_gridspec(n_rows + 1, len(cols) + 2, height_ratios=[1.6] + [1] * n_rows)
     ax_a = fig.add_subplot(gs[0, :2])
-    ax_a.imshow(_as_image(img), cmap="gray", aspect=_aspect(_as_image(img)), interpolation="nearest")
+    _show_map(ax_a, img, cmap="gray")
     for name, (r, c) in probes.items():
         ax_a.plot(c, r, "o", ms=6, mfc="none", mec="tab:red")
         ax_a.text(c + 1, r - 1, name.split()[0], color="tab:red", fontsize=8)
@@ -169,8 +169,7 @@ def plot_fig7(data: Any, mapping: MappingResult | None, quant: QuantMap | None =
         for j, pan in enumerate(panels):
             ax = fig.add_subplot(gs[i + 1, j])
             vmax = 1.0 if j < n_net else vmax_q
-            im = ax.imshow(_as_image(pan).astype(float), vmin=0, vmax=vmax, aspect=_aspect(_as_image(pan)),
-                           interpolation="nearest", cmap="viridis" if j < n_net else "magma")
+            im = _show_map(ax, pan, vmin=0, vmax=vmax, cmap="viridis" if j < n_net else "magma")
             ax.set_xticks([]), ax.set_yticks([])
             if i == 0:
                 ax.set_title(cols[j], fontsize=9)
