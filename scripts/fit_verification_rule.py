@@ -2,12 +2,15 @@
 
 Usage::
 
-    python scripts/fit_verification_rule.py --model default --n 2000 --seed 0 \
-        [--configs paper open-world] [--experimental-dir ../shared/experimental] [--rows rows.pkl] \
-        [--white-lines] [--plural-eV E ...] [--other-edges] [--conditional-uncertainty] [--out FILE]
+    python scripts/fit_verification_rule.py --model default --experimental-dir ../shared/experimental \
+        [--n 2000] [--seed 0] [--configs paper open-world-sharp] [--rows rows.pkl] \
+        [--white-lines] [--plural-eV E ...] [--other-edges] [--no-conditional-uncertainty] [--out FILE]
+
+The defaults are the settings of the shipped rules (their ``provenance["command"]``), so the
+command above refits a shipped rule the same way.
 
 1. ``--n`` spectra per simulator configuration (the paper's ``SimulationConfig()`` and
-   ``named_config("open-world")``) are simulated, classified by ``--model`` and verified
+   ``named_config("open-world-sharp")``) are simulated, classified by ``--model`` and verified
    (:func:`eels_helpers.evaluation.verified.simulated_candidates`); each candidate is labelled
    true or false by the simulation.
 2. A logistic model (:func:`eels_helpers.inference.verification_model.fit_logistic`) is fitted on
@@ -54,12 +57,14 @@ def _without_cache(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv=None) -> int:
+def build_parser() -> argparse.ArgumentParser:
+    """The command's options; their defaults are the shipped rules' settings (module docstring)."""
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--model", default="default", help="shipped model name or model file path")
-    p.add_argument("--n", type=int, default=2000, help="simulated spectra per configuration")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--configs", nargs="+", default=["paper", "open-world"])
+    p.add_argument("--n", type=int, default=2000, help="simulated spectra per configuration [2000]")
+    p.add_argument("--seed", type=int, default=0, help="simulation and held-out split seed [0]")
+    p.add_argument("--configs", nargs="+", default=["paper", "open-world-sharp"],
+                   help="named simulator configurations [paper open-world-sharp]")
     p.add_argument("--l2", type=float, default=1.0, help="ridge penalty of the logistic fit")
     p.add_argument("--held-out", type=float, default=0.25, help="fraction of simulated spectra held out")
     p.add_argument("--experimental-dir", default=None,
@@ -74,10 +79,15 @@ def main(argv=None) -> int:
                    help="plasmon energies (eV) of plural-scattering replicas (VerifyConfig.plural_eV)")
     p.add_argument("--other-edges", action="store_true",
                    help="also fit each candidate's edges outside the 107 families (VerifyConfig.other_edges)")
-    p.add_argument("--conditional-uncertainty", action="store_true",
+    p.add_argument("--conditional-uncertainty", action=argparse.BooleanOptionalAction, default=True,
                    help="each candidate's uncertainty with its neighbours held at their fitted amplitudes "
-                        "(VerifyConfig.conditional_uncertainty)")
+                        "(VerifyConfig.conditional_uncertainty) [on]")
     p.add_argument("--out", default=None, help="rules file (default eels_helpers/data/verification_rules.json)")
+    return p
+
+
+def main(argv=None) -> int:
+    p = build_parser()
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     os.environ.setdefault("OMP_NUM_THREADS", "1")

@@ -4,10 +4,12 @@ file (per model, atomic, fall-back with a message) and the decision it makes."""
 import json
 import logging
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from eels_helpers import DATA_DIR
 from eels_helpers.inference.verification import verify
 from eels_helpers.inference.verification_model import (
     FEATURES,
@@ -242,3 +244,23 @@ def test_brief_text_counts_the_low_probability_neighbours_in_one_line():
     for el in res.evidence:
         listed = f" {el:<2} p=" in brief
         assert listed != (el in low) and f" {el:<2} p=" in full
+
+
+def test_the_refit_script_defaults_are_the_shipped_rules_settings():
+    """`scripts/fit_verification_rule.py --model NAME` alone refits a shipped rule as it was fitted:
+    its recorded command and its defaults parse to the same settings."""
+    import importlib.util
+    import shlex
+
+    script_path = Path(__file__).parents[2] / "scripts" / "fit_verification_rule.py"
+    spec = importlib.util.spec_from_file_location("fit_rule_script", script_path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    parser = script.build_parser()
+    rules = json.loads((DATA_DIR / "verification_rules.json").read_text())["rules"]
+    assert rules
+    for name, rule in rules.items():
+        recorded = vars(parser.parse_args(shlex.split(rule["provenance"]["command"])[2:]))
+        defaults = vars(parser.parse_args(["--model", name, "--experimental-dir", recorded["experimental_dir"]]))
+        assert recorded == defaults, name
+        assert rule["provenance"]["conditional_uncertainty"] == defaults["conditional_uncertainty"]
