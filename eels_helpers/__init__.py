@@ -20,6 +20,11 @@ __version__ = "0.1.0"
 #: the package's data: edge onsets, the GOS table, compositions, shipped models and real spectra
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
+#: the decision threshold of a model that stores none (a file written by ``eels-id train``, a bare
+#: network): the sigmoid's midpoint; shipped files store the one chosen on validation spectra
+#: (:func:`eels_helpers.models.model_files.decision_threshold` applies it, for every command)
+FALLBACK_THRESHOLD = 0.5
+
 
 def shipped_model_names(folder: "str | Path | None" = None) -> list[str]:
     """Names of the shipped models (``*.pt`` in ``data/models``, or in ``folder``), sorted.
@@ -85,3 +90,15 @@ def show_logs(level: int | str = logging.INFO, prefix: str = "") -> None:
         handler.setFormatter(_MessageFormatter("%(message)s"))
         logger.addHandler(handler)
     handler.formatter.prefix = prefix
+
+
+def progress_bar(iterable=None, *, enabled: bool = True, **kwargs):
+    """A tqdm progress bar (``tqdm.auto``: a widget in a notebook) under one rule for every stage
+    and command: drawn on a terminal and in a notebook, left out where stderr is a file or a pipe
+    (``eels-id train ... > run.log 2>&1``, a batch job), where each redraw would otherwise land in
+    the log, and left out everywhere when ``enabled`` is False (``--quiet``, ``progress=False``).
+    The rule is tqdm's own ``disable=None`` (off when the stream is not a terminal; a notebook's
+    widget ignores it). ``kwargs``: tqdm's (``total``, ``desc``, ``unit``, ``leave``, ...)."""
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, disable=None if enabled else True, **kwargs)

@@ -100,3 +100,11 @@ def constant_presence_resolver(logit: float):
             p.zero_()
         net.layers[-1].bias.fill_(logit)
     return net.eval()
+
+
+def terminal_stderr(monkeypatch) -> None:
+    """Make the (captured) stderr a terminal, where progress bars are drawn
+    (``eels_helpers.progress_bar``); call it in the test's body, after capsys has replaced stderr."""
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)

@@ -50,3 +50,23 @@ def test_a_message_during_a_progress_bar_gets_its_own_line(capsys):
         bar.update(2)
     segments = re.split(r"[\r\n]", capsys.readouterr().err)
     assert "a notice" in segments, segments
+
+
+def test_progress_bars_are_drawn_on_a_terminal_only(capsys, monkeypatch):
+    """One rule for every bar (training, simulation, predict, map, book): on a terminal it is drawn;
+    where stderr is a log file (``eels-id train ... > run.log 2>&1``) no redraw lands in it; with
+    ``enabled=False`` (``--quiet``) nowhere."""
+    import sys
+
+    from eels_helpers import progress_bar
+
+    def draw(**kwargs):
+        for _ in progress_bar(range(3), desc="steps", **kwargs):
+            pass
+        return capsys.readouterr().err
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert draw() == ""
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert "steps" in draw() and "3/3" in draw()
+    assert draw(enabled=False) == ""

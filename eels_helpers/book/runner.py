@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from eels_helpers import profiles as _profiles
+from eels_helpers import progress_bar
 from eels_helpers.book import chapters as _chapters
 from eels_helpers.book.build import (
     EXECUTED_DIR,
@@ -514,8 +515,6 @@ def run_book(
     ``'cpu'`` and each chapter's ``rehearse`` values replace its ``paper`` ones (tiny steps and
     sample sizes; the networks keep the paper's sizes; training runs go to their own folder).
     """
-    from tqdm.auto import tqdm
-
     try:
         _profiles.validate_profile(profile)
     except ValueError as err:
@@ -575,7 +574,7 @@ def run_book(
 
     result = BookResult(profile=profile, rehearsal=rehearse)
     label = f"{profile} rehearsal" if rehearse else profile
-    bar = tqdm(selected, desc=f"book [{label}]", unit="notebook", disable=not progress)
+    bar = progress_bar(selected, desc=f"book [{label}]", unit="notebook", enabled=progress)
     for name in bar:
         bar.set_postfix_str(name)
         chapter = registry[name]

@@ -61,7 +61,7 @@ from pathlib import Path
 import numpy as np
 
 from eels_helpers.cli.arguments import energy_offset, finite_float, positive_int, probability
-from eels_helpers.inference.mapping import MAPPING_THRESHOLD, PRESENCE_FRACTION, TWIN_NEIGHBOURHOOD
+from eels_helpers.inference.mapping import PRESENCE_FRACTION, TWIN_NEIGHBOURHOOD
 from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
 
 EPILOG = ("E0, alpha and beta of the quantification are the options', else the file's, else 200 keV, "
@@ -79,7 +79,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="output folder (created; an earlier map's files in it are replaced or removed, "
                              "other files left alone)")
-    from eels_helpers import shipped_model_names
+    from eels_helpers import FALLBACK_THRESHOLD, shipped_model_names
     from eels_helpers.cli import (
         add_channel_options,
         add_microscope_options,
@@ -92,7 +92,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "checkpoint [ensemble]")
     parser.add_argument("--threshold", type=probability, default=None, metavar="T",
                         help=f"probability threshold in (0, 1) [the model file's, else "
-                             f"{MAPPING_THRESHOLD}]")
+                             f"{FALLBACK_THRESHOLD}]")
     parser.add_argument("--offset", type=energy_offset, default=0.0, metavar="EV",
                         help="energy calibration error, file minus true, in eV, within +-500 eV [0]")
     parser.add_argument("--presence", type=finite_float, default=PRESENCE_FRACTION, metavar="F",

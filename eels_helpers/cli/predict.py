@@ -61,13 +61,14 @@ import json
 import sys
 from pathlib import Path
 
+from eels_helpers import progress_bar
 from eels_helpers.cli.arguments import energy_offset, positive_int, probability
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("files", nargs="+", metavar="FILE",
                         help="spectrum files: .dm3 .dm4 .msa .hspy .emd, or text/CSV columns (energy, counts)")
-    from eels_helpers import shipped_model_names
+    from eels_helpers import FALLBACK_THRESHOLD, shipped_model_names
     from eels_helpers.cli import (
         add_channel_options,
         add_microscope_options,
@@ -79,7 +80,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help=f"shipped model name ({', '.join(shipped_model_names()) or 'none installed'}) or a .pt "
                              "file from `eels-id train` [default]")
     parser.add_argument("--threshold", type=probability, default=None, metavar="T",
-                        help="probability threshold in (0, 1) [the model file's, else 0.5]")
+                        help=f"probability threshold in (0, 1) [the model file's, else {FALLBACK_THRESHOLD}]")
     parser.add_argument("--offset", type=energy_offset, default=0.0, metavar="EV",
                         help="energy calibration error of the files, file minus true, in eV: "
                              "the axis used is E - EV, within +-500 eV [0]")
@@ -165,14 +166,12 @@ def main(args: argparse.Namespace) -> int:
     results, status = [], 0
     failed = {}   # {place among the inputs: {"file", "error"}} for --json
     files, emit = args.files, print
-    bars = show_progress(args) and sys.stderr.isatty()    # no bar text in a log file
+    bars = show_progress(args)     # drawn on a terminal only (eels_helpers.progress_bar)
     if len(files) > 1 and bars:
-        from tqdm.auto import tqdm
-
-        files = tqdm(files, desc="predict", unit="file", leave=False)
+        files = bar = progress_bar(files, desc="predict", unit="file", leave=False)
 
         def emit(text="", file=None):    # clear the bar, print, redraw it: no result line glued to the bar
-            tqdm.write(str(text), file=sys.stdout if file is None else file)
+            bar.write(str(text), file=sys.stdout if file is None else file)
     for path in files:
         try:
             (pred,) = predict(_read(path, args.column), loaded, args.threshold, args.offset, batch_size=args.batch_size,

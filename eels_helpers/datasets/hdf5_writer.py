@@ -52,6 +52,7 @@ from typing import Callable
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.datasets.config import (
     FORMAT,
     SPLITS,
@@ -309,8 +310,6 @@ def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, work
     import contextlib
     import multiprocessing as mp
 
-    from tqdm.auto import tqdm
-
     with h5py.File(partial, "r") as f:
         starts = f["units/row_start"][:]
     writer = _DirectWriter(partial, file_layout(partial, config.splits))
@@ -322,9 +321,9 @@ def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, work
             method = start_method or ("fork" if sys.platform.startswith("linux") else "spawn")
             pool = stack.enter_context(mp.get_context(method).Pool(
                 processes=min(workers, len(todo)), initializer=_init_worker, initargs=(writer, True)))
-        bar = stack.enter_context(tqdm(
+        bar = stack.enter_context(progress_bar(
             total=summary["spectra"], initial=sum(units[i].n_rows for i in np.flatnonzero(done)),
-            unit="spectra", unit_scale=True, disable=not progress, desc=out.name, smoothing=0.1))
+            unit="spectra", unit_scale=True, enabled=progress, desc=out.name, smoothing=0.1))
         f = stack.enter_context(h5py.File(partial, "r+"))
         done_ds = f["units/done"]
         pending: list[int] = []

@@ -248,7 +248,7 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     from eels_helpers.inference.spectrum_files import read_spectrum
     from eels_helpers.inference.twin_resolution import resolve_probability_maps
     from eels_helpers.inference.unstable_elements import withhold_unstable
-    from eels_helpers.models.model_files import LoadedModel, load_model
+    from eels_helpers.models.model_files import LoadedModel, decision_threshold, load_model
 
     if manifest is None:
         manifest, description = evaluation_set(directory)
@@ -260,9 +260,7 @@ def analyse_failures(model: Any = "default", directory: str | Path | None = None
     if threshold is not None and not 0.0 < float(threshold) < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
     loaded = load_model(model, device=device) if isinstance(model, (str, Path)) else model
-    if threshold is None:
-        stored = getattr(loaded, "threshold", None) if isinstance(loaded, LoadedModel) else None
-        threshold = stored if stored is not None else 0.5
+    threshold = decision_threshold(loaded, threshold)
     spectra = [read_spectrum(path).summed() for path in manifest["path"]]
     inputs = manifest_inputs(manifest)
     probs = predict_manifest(loaded, manifest, inputs=inputs, device=device)

@@ -56,7 +56,7 @@ from typing import Any
 
 import numpy as np
 
-from eels_helpers import DATA_DIR
+from eels_helpers import DATA_DIR, progress_bar
 from eels_helpers.files import file_digest
 
 REQUIRED_COLUMNS = ("file", "elements")
@@ -356,9 +356,7 @@ def predict_manifest(model: Any, manifest, *, use_offsets: bool = True, inputs: 
                          bfloat16=use_bfloat16(bf16, device))
     paths = list(manifest["path"])
     if progress:
-        from tqdm.auto import tqdm
-
-        paths = tqdm(paths, desc="reading real spectra", unit="file", leave=False)
+        paths = progress_bar(paths, desc="reading real spectra", unit="file", leave=False)
     spectra = [read_spectrum(p).summed() for p in paths]
     offsets = [float(o) for o in manifest["energy_offset_eV"]] if use_offsets else [0.0] * len(spectra)
     preds = predict(spectra, model, 0.5, offsets, **predict_options)
@@ -391,7 +389,7 @@ def evaluate_model(
     from eels_helpers.evaluation.intervals import bootstrap_intervals, threshold_range
     from eels_helpers.evaluation.metrics import evaluate as score
     from eels_helpers.evaluation.metrics import select_threshold
-    from eels_helpers.models.model_files import LoadedModel, load_model
+    from eels_helpers.models.model_files import LoadedModel, decision_threshold, load_model
     from eels_helpers.physics.elements import ELEMENTS
 
     if manifest is None:
@@ -417,10 +415,7 @@ def evaluate_model(
         validation_metrics = score(labels[is_val], probs[is_val], threshold, exclude_carbon=True).as_dict()
         chosen_range = threshold_range(labels[is_val], probs[is_val], seed=seed)
         is_test = ~is_val
-    elif threshold is None:
-        stored = getattr(loaded, "threshold", None)
-        threshold = stored if stored is not None else 0.5
-    threshold = float(threshold)
+    threshold = decision_threshold(loaded, threshold)
     metrics = score(labels[is_test], probs[is_test], threshold, exclude_carbon=True).as_dict()
     intervals = bootstrap_intervals(labels[is_test], probs[is_test], threshold, seed=seed)
 
@@ -508,9 +503,7 @@ def evaluate_models(entries, manifest, *, inputs: np.ndarray | None = None, seed
         inputs = manifest_inputs(manifest)
     entries = [e for e in entries if e.model is not None]
     if progress:
-        from tqdm.auto import tqdm
-
-        entries = tqdm(entries, desc="evaluating models", unit="model", leave=False)
+        entries = progress_bar(entries, desc="evaluating models", unit="model", leave=False)
     return {e.label: evaluate_model(e.model, manifest=manifest, inputs=inputs, threshold="validation", seed=seed,
                                     validation_fraction=validation_fraction, device=device)
             for e in entries}

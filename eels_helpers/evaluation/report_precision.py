@@ -55,9 +55,10 @@ def simulated_report_counts(model, n_spectra: int, seed: int, config: str, devic
     from eels_helpers.inference.predict import _as_loaded, run_model
     from eels_helpers.inference.twin_resolution import resolve_reported
     from eels_helpers.inference.unstable_elements import withhold_unstable
+    from eels_helpers.models.model_files import decision_threshold
 
     loaded = _as_loaded(model, device)
-    threshold = float(loaded.threshold if loaded.threshold is not None else 0.5)
+    threshold = decision_threshold(loaded)
     X, Y = simulated_arrays(n_spectra, seed, simulation=config)
     P = run_model(loaded, X, device=device)
     reported, _ = resolve_reported(X, P >= threshold, probabilities=P)

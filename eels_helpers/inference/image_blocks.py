@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.inference.preprocess import CHUNK, N_CHANNELS, RepairedChannels, preprocess
 from eels_helpers.spectrum import Spectrum
 
@@ -97,9 +98,7 @@ def probabilities_in_blocks(spectrum: Spectrum, loaded: Any, *, offset_eV: float
     starts = range(0, max(n, 1), size)
     bar = None
     if progress and len(starts) > 1:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n, desc="identifying", unit="spectrum", leave=False)
+        bar = progress_bar(total=n, desc="identifying", unit="spectrum", leave=False)
     try:
         for start in starts:
             rows = slice(start, start + size)

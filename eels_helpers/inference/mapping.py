@@ -32,13 +32,11 @@ import numpy as np
 
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
-__all__ = ["MAPPING_THRESHOLD", "PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "AGAINST_CHANCE",
+__all__ = ["PRESENCE_FRACTION", "CONFIRM_ON_SUMS", "SPATIAL_COHERENCE", "AGAINST_CHANCE",
            "TWIN_NEIGHBOURHOOD",
            "MappingResult", "QuantMap", "map_elements", "quantify_map", "score_identification",
            "score_quantification", "as_spectrum", "read_map_input", "quantification_options"]
 
-#: the paper's threshold for the ensemble in the SI demo (reference implementation)
-MAPPING_THRESHOLD = 0.75
 #: keep an element only if it is detected in more than this fraction of the pixels (paper: 1 %)
 PRESENCE_FRACTION = 0.01
 #: confirm each kept element on the summed spectrum of its pixels (:mod:`~eels_helpers.inference.map_confirmation`)
@@ -232,8 +230,8 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
         A shipped model name, a model-file path, a loaded model file, or a torch module
         mapping ``(batch, 3072)`` float32 to ``(batch, 80)`` logits.
     threshold : float, optional
-        Probability threshold in (0, 1). Default: the model file's threshold, else 0.75 (the
-        paper's spectrum-image demonstration, :data:`MAPPING_THRESHOLD`).
+        Probability threshold in (0, 1). Default: the model file's threshold, else
+        :data:`eels_helpers.FALLBACK_THRESHOLD` (as ``predict``).
     presence : float, default 0.01
         Keep an element when it is above threshold in more than this fraction of the
         pixels; in [0, 1).
@@ -340,10 +338,9 @@ def map_elements(data: Any, model: Any = "ensemble", threshold: float | None = N
     device = resolve_device(device)
     bfloat16 = use_bfloat16(bfloat16, device)      # "auto": as predict, only where faster and right
     loaded = _as_loaded(model, device)
-    if threshold is None:
-        threshold = loaded.threshold if loaded.threshold is not None else MAPPING_THRESHOLD
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"threshold must be a probability in (0, 1); got {threshold}")
+    from eels_helpers.models.model_files import decision_threshold
+
+    threshold = decision_threshold(loaded, threshold)
     t0 = time.perf_counter()
     has_signal, z, families, _ = identifiable(spectrum, float(offset_eV))
     repairs = dict(remove_spikes=remove_spikes, fill_dead_channels=fill_dead_channels,

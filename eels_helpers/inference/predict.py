@@ -24,6 +24,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.device import check_bfloat16, resolve_device, use_bfloat16
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 
@@ -45,7 +46,6 @@ log = logging.getLogger(__name__)
 
 #: run_model shows a progress bar (when asked) above this many batches
 PROGRESS_MIN_BATCHES = 4
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(eq=False)
@@ -247,9 +247,7 @@ def run_model(
     device_type = "cuda" if str(device).startswith("cuda") else "cpu"
     starts = range(0, flat.shape[0], batch_size)
     if progress and len(starts) > PROGRESS_MIN_BATCHES:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="network", unit="batch", leave=False)
+        starts = progress_bar(starts, desc="network", unit="batch", leave=False)
     with torch.inference_mode(), torch.autocast(device_type, dtype=torch.bfloat16, enabled=bfloat16):
         for start in starts:
             x = torch.from_numpy(flat[start : start + batch_size]).to(device)
@@ -500,11 +498,9 @@ def predict(
     if int8 and device.type == "cuda":
         raise ValueError("int8 inference is for the CPU; on CUDA use bfloat16")
     loaded = _as_loaded(model, device)
-    if threshold is None:
-        threshold = loaded.threshold if loaded.threshold is not None else DEFAULT_THRESHOLD
-    if not 0.0 < float(threshold) < 1.0:
-        raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
-    threshold = float(threshold)
+    from eels_helpers.models.model_files import decision_threshold
+
+    threshold = decision_threshold(loaded, threshold)
     if int8:        # quantise once for all inputs, not once per file
         loaded = replace(loaded, model=int8_linear_copy(loaded.model))
 

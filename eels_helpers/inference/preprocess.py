@@ -49,6 +49,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.inference.gain_steps import BY_DEFAULT as REPAIR_GAIN_STEPS
 from eels_helpers.inference.spectrum_files import SpectrumFileError, check_overlap, nan_report
 from eels_helpers.inference.spline import spline_operator, spline_rows
@@ -173,9 +174,7 @@ def resample_to_grid(
     values = sat = grid = operator = None
     starts = range(0, max(n, 1), CHUNK)      # a spectrum image in blocks: float64 copies of CHUNK rows
     if progress and len(starts) > 1:
-        from tqdm.auto import tqdm
-
-        starts = tqdm(starts, desc="pre-processing", unit="block", leave=False)
+        starts = progress_bar(starts, desc="pre-processing", unit="block", leave=False)
     for start in starts:
         rows = flat[start : start + CHUNK]
         part_sat = _saturated_below(rows, energy) if want_sat else None

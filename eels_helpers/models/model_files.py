@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from eels_helpers import DATA_DIR, shipped_model_names
+from eels_helpers import DATA_DIR, FALLBACK_THRESHOLD, shipped_model_names
 
 FORMAT = "eels_helpers.checkpoint"
 FORMAT_VERSION = 1
@@ -87,6 +87,15 @@ def _check_threshold(threshold: float | None) -> float | None:
     if not 0.0 < threshold < 1.0:
         raise ValueError(f"threshold must be a probability in (0, 1), got {threshold}")
     return threshold
+
+
+def decision_threshold(model: Any, threshold: float | None = None) -> float:
+    """The threshold every command decides with: ``threshold`` when given, else the one stored
+    with ``model`` (a :class:`LoadedModel`; anything without one counts as storing none), else
+    :data:`FALLBACK_THRESHOLD`. Raises ValueError outside (0, 1)."""
+    if threshold is None:
+        threshold = getattr(model, "threshold", None)
+    return _check_threshold(FALLBACK_THRESHOLD if threshold is None else threshold)
 
 
 #: storage types of the floating-point weights
@@ -445,6 +454,8 @@ def recalibrate_model_file(path: str | Path, spectra, *, batch_size: int = 64) -
 
 
 __all__ = [
+    "FALLBACK_THRESHOLD",
+    "decision_threshold",
     "FORMAT",
     "LoadedModel",
     "ModelNotFoundError",

@@ -39,6 +39,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.device import resolve_device, resolve_precision
 from eels_helpers.models.model_files import atomic_save
 from eels_helpers.training.config import TrainConfig
@@ -236,9 +237,7 @@ def _one_epoch(run: _Run, batches: Iterator, recent: collections.deque, val_data
     counts = torch.zeros(4, 80, dtype=torch.float64, device=device)     # tp, fp, fn, (loss sum, n) in row 3
     bar = None
     if config.progress and run.rank == 0:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=config.steps_per_epoch, desc=f"{config.model} epoch {run.epoch + 1}", leave=False)
+        bar = progress_bar(total=config.steps_per_epoch, desc=f"{config.model} epoch {run.epoch + 1}", leave=False)
     lr, t0 = run.scheduler.lr, time.perf_counter()
     for _ in range(config.steps_per_epoch):
         x, y = next(batches)

@@ -38,6 +38,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from eels_helpers import progress_bar
 from eels_helpers.evaluation.held_out import RECALIBRATION_SEED, TEST_SEED, VALIDATION_SEED
 
 #: simulated spectra (and their seed) on which each network's BatchNorm statistics are
@@ -335,9 +336,7 @@ def ship_models(models: Mapping[str, Sequence[str | Path]], out_dir: str | Path,
     written: dict[str, Path] = {}
     items = list(runs.items())
     if progress:
-        from tqdm.auto import tqdm
-
-        items = tqdm(items, desc="shipping models", unit="model")
+        items = progress_bar(items, desc="shipping models", unit="model")
     try:
         for name, members in items:
             model, scores = scorer.score(members)

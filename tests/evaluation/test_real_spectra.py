@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import terminal_stderr
 
 from eels_helpers.datasets.occurrence import element_occurrence
 from eels_helpers.evaluation import real_spectra as ex
@@ -215,7 +216,7 @@ def test_evaluate_on_the_shipped_spectra_with_a_saved_model(tmp_path, monkeypatc
 # ----------------------------------------------------------------------------- the book chapter
 
 
-def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path, capsys):
+def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path, capsys, monkeypatch):
     _fe_csv(tmp_path / "fe.csv")
     _fe_csv(tmp_path / "fe_shift.csv", shift=20.0)
     (tmp_path / "manifest.csv").write_text("file,elements,energy_offset_eV\nfe.csv,Fe,0\nfe_shift.csv,Fe,20\n")
@@ -223,6 +224,7 @@ def test_manifest_inputs_give_the_same_predictions_as_reading_the_files(tmp_path
     inputs = ex.manifest_inputs(df)
     assert inputs.shape == (2, 3072) and inputs.dtype == np.float32
     np.testing.assert_allclose(inputs.max(axis=1), 1.0)
+    terminal_stderr(monkeypatch)
     direct = ex.predict_manifest(_step_detector(), df, device="cpu", progress=True)
     assert "reading real spectra" in capsys.readouterr().err   # the progress bar, on stderr
     cached = ex.predict_manifest(_step_detector(), df, inputs=inputs, device="cpu")
@@ -263,7 +265,7 @@ def test_plot_occurrence_marks_carbon_and_checks_shapes():
         ex.plot_occurrence(occ, 10, simulated=np.ones(80), n_simulated=0)
 
 
-def test_evaluate_models_and_the_two_tables(tmp_path, capsys):
+def test_evaluate_models_and_the_two_tables(tmp_path, capsys, monkeypatch):
     from eels_helpers.evaluation.paper_numbers import MISSING, table2_columns, table3_columns, table3_models
     from eels_helpers.models.model_files import LoadedModel
     from eels_helpers.training.runs import ModelEntry  # what the chapter passes (collect_models)
@@ -277,6 +279,7 @@ def test_evaluate_models_and_the_two_tables(tmp_path, capsys):
     entries = [ModelEntry("missing", "unknown", None, "not shipped"),
                ModelEntry("ours", "vit", detector, "step detector"),
                ModelEntry("both", "ensemble", detector, "step detector", ("vit", "unet"))]
+    terminal_stderr(monkeypatch)
     evaluations = ex.evaluate_models(entries, df, seed=1, progress=True)
     assert "evaluating models" in capsys.readouterr().err
     assert list(evaluations) == ["ours", "both"]

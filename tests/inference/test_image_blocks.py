@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from support import artefact_image
+from support import artefact_image, terminal_stderr
 
 from eels_helpers.inference import image_blocks, predict
 from eels_helpers.inference.image_blocks import block_size, inputs_of_pixels, probabilities_in_blocks
@@ -148,6 +148,7 @@ def test_no_block_holds_more_pixels_than_a_block(monkeypatch):
 
 def test_a_progress_bar_over_the_pixels_from_two_blocks_on(monkeypatch, capsys):
     si, loaded = _cube(), _as_loaded(_Linear(), "cpu")
+    terminal_stderr(monkeypatch)
     monkeypatch.setattr(image_blocks, "BLOCK", 8)
     probabilities_in_blocks(si, loaded, batch_size=2, progress=True)
     assert "identifying" in capsys.readouterr().err

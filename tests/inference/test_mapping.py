@@ -11,6 +11,7 @@ import pytest
 import torch
 from support import FeMarker
 
+from eels_helpers import FALLBACK_THRESHOLD
 from eels_helpers.inference import mapping, mapping_output
 from eels_helpers.inference.mapping import (
     MappingResult,
@@ -66,13 +67,27 @@ def test_tiny_checkpoint_maps_through_the_real_loading_path(tiny_ckpt):
     assert res2.threshold == 0.9
 
 
+
+def test_a_file_without_threshold_decides_at_the_same_threshold_in_predict_and_map(tmp_path):
+    """A model written by ``eels-id train`` stores no threshold: predict and map fall back alike."""
+    from eels_helpers.inference.predict import predict
+
+    torch.manual_seed(0)
+    path = save_model(tmp_path / "trained.pt", create_model("mlp", hidden=(16,), dropout=0.0),
+                      architecture="mlp", options={"hidden": [16], "dropout": 0.0})
+    si, _ = marked_si(2)
+    mapped = map_elements(si, path)
+    [predicted] = predict([si.summed()], model=path)
+    assert mapped.threshold == predicted.threshold == FALLBACK_THRESHOLD
+
+
 @pytest.mark.parametrize("n_marked, kept", [(1, False), (2, True)])
 def test_presence_criterion_is_strictly_more_than_one_percent(n_marked, kept):
     si, truth = marked_si(n_marked)
     # the criterion alone: 2 adjacent pixels of 100 are adjacent by chance in 8 % of random placements,
     # so the chance test (Z37, tests/inference/test_map_coherence.py) hands them to the sum of all pixels
     res = map_elements(si, FeMarker(), against_chance=False)
-    assert res.threshold == mapping.MAPPING_THRESHOLD        # a bare module has no threshold
+    assert res.threshold == FALLBACK_THRESHOLD        # a bare module has no threshold: as predict
     assert res.pixel_fraction[FE] == pytest.approx(n_marked / 100)
     assert ("Fe" in res.detected) is kept
     assert res.thresholded_map("Fe").sum() == n_marked

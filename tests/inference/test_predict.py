@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from support import write_msa
+from support import terminal_stderr, write_msa
 
 from eels_helpers.cli import main as cli_main
 from eels_helpers.inference.predict import Prediction, format_prediction, predict
@@ -612,6 +612,7 @@ def test_predict_shows_the_preprocessing_progress_of_a_large_image(tiny, monkeyp
     from eels_helpers.inference import preprocess as pre
 
     monkeypatch.setattr(pre, "CHUNK", 8)
+    terminal_stderr(monkeypatch)
     energy = 300.0 + np.arange(400.0)
     counts = np.random.default_rng(1).poisson(1e3 * (energy / 300.0) ** -3, size=(4, 5, energy.size))
     predict(counts.astype(np.float32), tiny[1], energy_eV=energy, progress=True, device="cpu")

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy.interpolate import splev, splrep
-from support import artefact_image
+from support import artefact_image, terminal_stderr
 
 from eels_helpers.inference.preprocess import (
     N_CHANNELS,
@@ -270,6 +270,7 @@ def test_a_progress_bar_over_the_blocks_of_a_large_image(monkeypatch, capsys):
     energy = 300.0 + np.arange(200.0)
     cube = np.random.default_rng(2).poisson(1e3 * (energy / 300.0) ** -3, size=(6, energy.size)).astype(np.float32)
     monkeypatch.setattr(pre, "CHUNK", 4)
+    terminal_stderr(monkeypatch)
     with_bar = preprocess(cube, energy, progress=True)
     assert "pre-processing" in capsys.readouterr().err
     np.testing.assert_array_equal(with_bar, preprocess(cube, energy))

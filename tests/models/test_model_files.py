@@ -171,3 +171,18 @@ def test_an_identical_network_file_is_kept_not_rewritten(tmp_path):
     x = np.random.default_rng(4).random((4, 3072), dtype=np.float32)
     np.testing.assert_allclose(predict_proba(checkpoints.load_model(tmp_path / "c.pt").model, x),
                                predict_proba(net, x), atol=1e-6)
+
+
+def test_decision_threshold_is_the_given_then_the_stored_then_the_fallback(tmp_path):
+    from eels_helpers import FALLBACK_THRESHOLD
+
+    bare = checkpoints.save_model(tmp_path / "bare.pt", _net(), architecture="mlp",
+                                  options={"hidden": [64], "dropout": 0.0})
+    stored = checkpoints.save_model(tmp_path / "stored.pt", _net(), architecture="mlp",
+                                    options={"hidden": [64], "dropout": 0.0}, threshold=0.65)
+    assert checkpoints.decision_threshold(checkpoints.load_model(bare)) == FALLBACK_THRESHOLD
+    assert checkpoints.decision_threshold(checkpoints.load_model(stored)) == 0.65
+    assert checkpoints.decision_threshold(checkpoints.load_model(stored), 0.3) == 0.3
+    assert checkpoints.decision_threshold(_net()) == FALLBACK_THRESHOLD     # a bare network stores none
+    with pytest.raises(ValueError, match=r"probability in \(0, 1\), got 1.5"):
+        checkpoints.decision_threshold(_net(), 1.5)

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from support import terminal_stderr
 
 from eels_helpers.evaluation.metrics import evaluate, evaluate_at_validation_threshold, select_threshold
 from eels_helpers.models.model_files import load_model, model_files
@@ -115,6 +116,7 @@ def test_ship_models_writes_float16_files_and_a_card(runs, tmp_path, fake_arrays
     calibrated, original = [], models.recalibrate_batchnorm
     monkeypatch.setattr(models, "recalibrate_batchnorm",
                         lambda m, x, **kw: calibrated.append(m) or original(m, x, **kw))
+    terminal_stderr(monkeypatch)
     paths = shipping.ship_models({"default": [runs[0]], "ensemble": list(runs)}, tmp_path,
                                  n_validation=32, n_test=32, command="test", progress=True)
     assert "shipping models" in capsys.readouterr().err   # the progress bar, on stderr
