@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from eels_helpers import profiles as _profiles
+from eels_helpers.cli.arguments import non_negative_int
 from eels_helpers.device import DEVICES, PRECISIONS
 from eels_helpers.simulation.named_configs import NAMED_CONFIGS, named_config_help
 from eels_helpers.training.config import TrainConfig
@@ -61,13 +62,14 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, metavar="N", help="spectra per optimiser step [the --profile's]")
     parser.add_argument("--lr", type=float, dest="learning_rate", metavar="LR",
                         help="initial learning rate of Adam, halved by the plateau rule [the --profile's]")
-    parser.add_argument("--seed", type=int, help="random seed: initial weights, data order and the streamed "
-                                                 "spectra [the --profile's]")
+    parser.add_argument("--seed", type=non_negative_int,
+                        help="random seed: initial weights, data order and the streamed spectra [the --profile's]")
     parser.add_argument("--device", choices=DEVICES, help="where to train [the --profile's: auto, cuda where "
                                                           "available]")
     parser.add_argument("--precision", choices=PRECISIONS,
-                        help="arithmetic of the forward pass (bf16: autocast, for GPUs and CPUs with AMX) "
-                             "[the --profile's]")
+                        help="arithmetic of the forward pass (bf16: autocast, for GPUs of compute capability "
+                             ">= 8.0; on a CPU slow without native bfloat16 and refused where it computes "
+                             "wrong, eels_helpers.device) [the --profile's]")
     parser.add_argument("--threads", type=int, dest="num_threads", help="CPU threads per process")
     parser.add_argument("--workers", type=int, dest="num_workers", help="DataLoader worker processes")
     from eels_helpers.cli import add_quiet_option
@@ -92,12 +94,25 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
         overrides["model_config"] = args.model_config
     if getattr(args, "query_weights", None) is not None:
         overrides["query_weights"] = read_query_weights(args.query_weights)
-    if args.init_from and not options:     # fine-tuning: the network of the model file
+    if args.init_from:     # fine-tuning: one network of the same architecture as the model file
         from eels_helpers.models.model_files import read_info
 
-        options = read_info(args.init_from)["options"]      # its description, not its weights
-    return TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
-                                    progress=show_progress(args), **overrides)
+        info = read_info(args.init_from)      # its description, not its weights
+        if info["architecture"] != args.model:
+            raise ValueError(f"--init {args.init_from} holds a {info['architecture']}, not a {args.model}: "
+                             f"fine-tuning starts from one network of the same architecture"
+                             + (f" (--model {info['architecture']})" if info["architecture"] != "ensemble" else ""))
+        options = options or info["options"]
+    config = TrainConfig.from_profile(args.profile, model=args.model, model_options=options,
+                                      progress=show_progress(args), **overrides)
+    if args.option:        # the values too, before anything is written (an unknown key: its list)
+        from eels_helpers.models import create_model
+
+        try:
+            create_model(config.model, config.model_config, **config.model_options)
+        except (ValueError, TypeError) as err:
+            raise ValueError(f"--option: {err}") from None
+    return config
 
 
 def read_query_weights(path: Path) -> dict:
@@ -125,21 +140,22 @@ def open_training_data(args: argparse.Namespace, config: TrainConfig):
 def main(args: argparse.Namespace) -> int:
     from eels_helpers.cli import report_error
     from eels_helpers.datasets.hdf5_reader import open_training_split
+    from eels_helpers.models.model_files import ModelNotFoundError
     from eels_helpers.training.data import dist_env
-    from eels_helpers.training.loop import train
+    from eels_helpers.training.loop import RunMismatchError, train
     from eels_helpers.training.runs import MODEL_FILE
     from eels_helpers.training.schedule import stop_reason
 
     try:
         config = config_from_args(args)
-    except (ValueError, TypeError) as err:   # a bad --option or value: a usage error
+    except (ValueError, TypeError, ModelNotFoundError) as err:   # a bad --option, value or --init: a usage error
         report_error("eels-id train", err, args)
         return 2
     try:
         history = train(config, open_training_data(args, config), args.out,
                         val_data=open_training_split(args.val, "validation") if args.val else None,
                         resume=args.resume)
-    except FileExistsError as err:           # --out holds a run and --resume was not given
+    except (FileExistsError, RunMismatchError) as err:   # --out holds a run (no --resume), or another run's
         report_error("eels-id train", err, args)
         return 2
     if dist_env()[0] == 0 and history:

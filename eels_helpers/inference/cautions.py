@@ -44,6 +44,8 @@ class Caution:
         fraction that also hold the other (:func:`co_occurrence`).
     telling: :func:`telling_edges` ((name, onset eV, inside the window), ...) for ``window_eV``
         (the measured range; None: not known).
+    outside_window: those of ``edges`` that lie outside ``window_eV``, where the close pair that makes
+        the two neighbours is not all in the window (and no close pair, nor one of the same subshell, is).
     """
 
     elements: tuple[str, str]
@@ -54,6 +56,7 @@ class Caution:
     co_occurrence: float
     telling: tuple[tuple[str, float, bool], ...] = ()
     window_eV: tuple[float, float] | None = None
+    outside_window: tuple[str, ...] = ()
 
     def message(self) -> str:
         """One sentence. Onset twins (closest edges within ``ONSET_NEIGHBOUR_EV``): which edge the
@@ -67,12 +70,18 @@ class Caution:
         prior = (f"{share:.1f} % of the Materials Project compositions with {rarer} also hold "
                  f"{b if rarer == a else a}")
         scores = f"({self.score_name} {a} {self.scores[0]:.2f}, {b} {self.scores[1]:.2f})"
+        pair = f"{self.edges[0]} and {self.edges[1]}, {self.gap_eV:.0f} eV apart"
         if self.gap_eV > ONSET_NEIGHBOUR_EV:
-            return (f"{a} and {b} are commonly confused (edges of the same kind, {self.edges[0]} and "
-                    f"{self.edges[1]}, {self.gap_eV:.0f} eV apart); {prior}: check that the spectrum shows "
+            kind = "edges of the same kind" if _subshell(self.edges[0]) == _subshell(self.edges[1]) else \
+                "their closest edges"
+            return (f"{a} and {b} are commonly confused ({kind}, {pair}); {prior}: check that the spectrum shows "
                     f"an edge at each of these onsets {scores}")
-        return (f"{a} and {b} are commonly confused ({self.edges[0]} and {self.edges[1]}, "
-                f"{self.gap_eV:.0f} eV apart); {prior}: check which edge the spectrum shows "
+        if self.outside_window:
+            lo, hi = self.window_eV
+            where = " and ".join(e.rsplit(" ", 2)[0] for e in self.outside_window)
+            return (f"{a} and {b} are commonly confused ({pair}; {where} outside the measured {lo:.0f}-{hi:.0f} "
+                    f"eV); {prior}: check each one's edges in the window {scores}; {self.telling_text()}")
+        return (f"{a} and {b} are commonly confused ({pair}); {prior}: check which edge the spectrum shows "
                 f"{scores}; {self.telling_text()}")
 
     def telling_text(self) -> str:
@@ -93,6 +102,7 @@ class Caution:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["elements"], d["scores"], d["edges"] = list(self.elements), list(self.scores), list(self.edges)
+        d["outside_window"] = list(self.outside_window)
         d["telling"] = [{"edge": name, "onset_eV": round(on, 1), "in_window": inside}
                         for name, on, inside in self.telling]
         d["window_eV"] = None if self.window_eV is None else [round(v, 1) for v in self.window_eV]
@@ -150,18 +160,40 @@ def _major_edges(element: str, window_eV: tuple[float, float] | None) -> list[tu
     return edges
 
 
-def _closest_edges(a: str, b: str, window_eV) -> tuple[tuple[str, str], float]:
-    """The closest pair of the two elements' major edges; where none lie within
-    ``ONSET_NEIGHBOUR_EV``, the closest pair of the same subshell (Cr L3 / Fe L3) where there is one."""
+def _subshell(edge: str) -> str:
+    """"L3" of an edge as :func:`_closest_edges` names it ("Cr L3 575 eV", or "Cr L3" before the onset)."""
+    return edge.split()[1]
+
+
+def _closest_edges(a: str, b: str, window_eV) -> tuple[tuple[str, str], float, tuple[str, ...]]:
+    """The pair of the two elements' major edges that makes them neighbours, its onsets' distance (eV)
+    and those of the pair that lie outside ``window_eV``. In order: the closest pair of their edges in the window
+    (those of each where it holds any) if within ``ONSET_NEIGHBOUR_EV``; else the closest pair there of
+    the same subshell (Cr L3 / Fe L3); else the closest pair of all their edges if within
+    ``ONSET_NEIGHBOUR_EV`` (onset twins outside the window: Be K / La N5 in a window from 341 eV);
+    else the closest pair in the window."""
     from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
 
+    def closest(ea, eb, same_kind=False):
+        gaps = np.abs(np.array([x[1] for x in ea])[:, None] - np.array([y[1] for y in eb])[None, :])
+        if same_kind:
+            gaps = np.where([[_subshell(x[0]) == _subshell(y[0]) for y in eb] for x in ea], gaps, np.inf)
+        i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
+        return (f"{ea[i][0]} {ea[i][1]:.0f} eV", f"{eb[j][0]} {eb[j][1]:.0f} eV"), float(gaps[i, j])
+
     ea, eb = _major_edges(a, window_eV), _major_edges(b, window_eV)
-    gaps = np.abs(np.array([x[1] for x in ea])[:, None] - np.array([y[1] for y in eb])[None, :])
-    same = np.array([[x[0].split()[-1] == y[0].split()[-1] for y in eb] for x in ea])
-    if gaps.min() > ONSET_NEIGHBOUR_EV and same.any():
-        gaps = np.where(same, gaps, np.inf)
-    i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
-    return (f"{ea[i][0]} {ea[i][1]:.0f} eV", f"{eb[j][0]} {eb[j][1]:.0f} eV"), float(gaps[i, j])
+    edges, gap = closest(ea, eb)
+    if gap <= ONSET_NEIGHBOUR_EV:
+        return edges, gap, ()
+    same_edges, same_gap = closest(ea, eb, same_kind=True)
+    if np.isfinite(same_gap):
+        return same_edges, same_gap, ()
+    if window_eV is not None:
+        twin_edges, twin_gap = closest(_major_edges(a, None), _major_edges(b, None))
+        if twin_gap <= ONSET_NEIGHBOUR_EV:
+            lo, hi = window_eV
+            return twin_edges, twin_gap, tuple(e for e in twin_edges if not lo <= float(e.split()[-2]) <= hi)
+    return edges, gap, ()
 
 
 def _all_edges(element: str, strong: bool) -> list[tuple[str, float]]:
@@ -213,9 +245,9 @@ def neighbour_cautions(elements: Sequence[str], scores: Mapping[str, float], sco
     for i, a in enumerate(els):
         for b in els[i + 1:]:
             if b in neighbours_of(a):
-                edges, gap = _closest_edges(a, b, window_eV)
+                edges, gap, outside = _closest_edges(a, b, window_eV)
                 out.append(Caution((a, b), (float(scores[a]), float(scores[b])), score_name, edges, gap,
-                                   co_occurrence(a, b), telling_edges(a, b, window), window))
+                                   co_occurrence(a, b), telling_edges(a, b, window), window, outside))
     return out
 
 

@@ -105,9 +105,8 @@ def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
     Raises
     ------
     ValueError
-        If ``name`` or ``config`` is unknown.
-    TypeError
-        If an option is not a keyword of the architecture's constructor.
+        If ``name`` or ``config`` is unknown, an option is not a keyword of the architecture's
+        constructor (the message lists them) or its value is out of range.
 
     Examples
     --------
@@ -116,8 +115,22 @@ def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
     >>> count_parameters(model) < 2_000_000
     True
     """
+    unknown = sorted(set(options) - set(model_keywords(name)))
+    if unknown:
+        raise ValueError(f"{name} has no option {', '.join(map(repr, unknown))}; its options: "
+                         f"{', '.join(model_keywords(name))}")
     options = model_options(name, config, **options)
     return MODELS[name](**options)
+
+
+def model_keywords(name: str) -> tuple[str, ...]:
+    """The constructor keywords of architecture ``name`` (what ``create_model``'s options may set)."""
+    import inspect
+
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODEL_NAMES)}")
+    return tuple(k for k, p in inspect.signature(MODELS[name]).parameters.items()
+                 if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -165,4 +178,4 @@ def predict_proba(model: nn.Module, spectra, batch_size: int = 256,
 
 __all__ = ["CPU_CONFIGS", "MODEL_NAMES", "MODELS", "PAPER_PARAMETERS_M", "CCT", "CNN", "Ensemble", "MLP", "ResNet",
            "UNet", "ViT", "count_parameters", "create_model", "list_models", "model_options",
-           "predict_proba", "recalibrate_batchnorm"]
+           "model_keywords", "predict_proba", "recalibrate_batchnorm"]

@@ -101,8 +101,8 @@ def dense_bn_relu(in_features: int, out_features: int, dropout: float = 0.0) -> 
 
 
 def check_positive(name: str, value: float, unit: str = "") -> None:
-    """Raise a ValueError naming the option if ``value`` is not positive."""
-    if not value > 0:
+    """Raise a ValueError naming the option if ``value`` is not a positive number."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
         raise ValueError(f"{name} must be > 0{(' ' + unit) if unit else ''}, got {value!r}")
 
 

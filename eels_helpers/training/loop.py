@@ -48,9 +48,13 @@ from eels_helpers.training.loss import bce_soft_f1_loss
 from eels_helpers.training.runs import CHECKPOINT, LOG_CSV, LOG_JSON, MODEL_FILE
 from eels_helpers.training.schedule import PlateauHalving, stop_rule
 
-__all__ = ["train", "seed_everything"]
+__all__ = ["train", "seed_everything", "RunMismatchError"]
 
 logger = logging.getLogger(__name__)
+
+
+class RunMismatchError(ValueError):
+    """``--resume`` of a checkpoint written with other settings (the message names each one)."""
 
 
 def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, resume: bool = False) -> list[dict]:
@@ -83,17 +87,23 @@ def train(config: TrainConfig, train_data, out_dir: str | Path, val_data=None, r
 
     Raises
     ------
-    ValueError
-        when resuming from a checkpoint written with a different configuration.
+    RunMismatchError
+        when resuming from a checkpoint written with a different configuration (a ValueError).
     FileExistsError
-        when ``out_dir`` holds a checkpoint and ``resume`` is False: starting over would overwrite
-        that run (nothing is written).
+        when ``out_dir`` holds a checkpoint and ``resume`` is False, or a model file without a
+        checkpoint (a finished run whose checkpoint was removed), or is a file: starting over would
+        overwrite that run (nothing is written).
     """
     out = Path(out_dir)
     checkpoint = out / CHECKPOINT
+    if out.exists() and not out.is_dir():
+        raise FileExistsError(f"{out} is a file: give a folder for the run's model, checkpoint and log")
     if checkpoint.exists() and not resume:
         raise FileExistsError(f"{checkpoint} holds an earlier training run: continue it with --resume "
                               f"(resume=True), or give another output directory to start a new run")
+    if (out / MODEL_FILE).exists() and not checkpoint.exists():
+        raise FileExistsError(f"{out / MODEL_FILE} holds a trained network and {out} no checkpoint to continue "
+                              f"from: give another output directory (or move the model file) to start a new run")
     resuming = resume and checkpoint.exists()
     run = _set_up(config, out, initial_weights=not resuming)   # device, precision, model, optimiser, schedule
     if resuming:
@@ -158,14 +168,13 @@ def _set_up(config: TrainConfig, out: Path, initial_weights: bool = True) -> _Ru
         per_process = max(1, _cpu_count() // int(os.environ.get("LOCAL_WORLD_SIZE", world)))
         torch.set_num_threads(config.num_threads or per_process)
     precision = resolve_precision(config.precision, device)
-    if rank == 0:
-        out.mkdir(parents=True, exist_ok=True)
-
     options = model_options(config.model, config.model_config, **config.model_options)
     seed_everything(config.seed)                     # same initial weights on every process
     model = create_model(config.model, **options)
     if config.init_from and initial_weights:
         _initial_weights(model, config)
+    if rank == 0:                                    # only once the network is built: no empty run folder
+        out.mkdir(parents=True, exist_ok=True)
     model = model.to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, eps=1e-7)   # Keras epsilon
     scheduler = PlateauHalving(optimizer, config.lr_factor, config.patience, config.min_delta)
@@ -202,8 +211,11 @@ def _resume(run: _Run, checkpoint: Path) -> None:
     saved = TrainConfig(**blob["config"])
     free = dict(num_threads=None, num_workers=0, device="auto", progress=True, max_epochs=1,
                 recalibration_batches=0)  # may change
-    if replace(saved, **free) != replace(config, **free):
-        raise ValueError(f"{checkpoint} was written with a different configuration: {saved} (now {config})")
+    then, now = asdict(replace(saved, **free)), asdict(replace(config, **free))
+    changed = [f"{k} {then[k]!r} then, {now[k]!r} now" for k in then if then[k] != now.get(k)]
+    if changed:
+        raise RunMismatchError(f"{checkpoint} was written with other settings: {'; '.join(changed)} (resume with "
+                               "the run's own settings: the same --profile, --model, --simulation and options)")
     run.model.load_state_dict(blob["model_state"])
     run.optimizer.load_state_dict(blob["optimizer_state"])
     run.scheduler.load_state_dict(blob["scheduler_state"])

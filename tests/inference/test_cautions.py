@@ -176,3 +176,22 @@ def test_a_group_pair_whose_edges_lie_apart_names_edges_of_the_same_kind():
     text = c.message()
     assert "edges of the same kind" in text and "check that the spectrum shows an edge at each of these onsets" in text
     assert "only one of them has" not in text and text.count("Cr L2") == 0
+
+
+def test_the_close_edges_are_named_even_outside_the_window_and_only_like_edges_are_same_kind():
+    """A user's walk-through (session 52): in a 341-1364 eV window Be and La (neighbours through Be K
+    111 eV / La N5 99 eV) were said to have "edges of the same kind, Be K 111 eV and La M5 832 eV"."""
+    def message(elements, window):
+        (caution,) = neighbour_cautions(elements, {elements[0]: 0.9, elements[1]: 0.8}, "p", window)
+        return caution
+
+    far = message(("Be", "La"), (341, 1364))
+    assert far.edges == ("Be K 111 eV", "La N5 99 eV") and far.outside_window == ("Be K 111 eV", "La N5 99 eV")
+    assert "Be K and La N5 outside the measured 341-1364 eV" in far.message() and "same kind" not in far.message()
+    assert far.to_dict()["outside_window"] == ["Be K 111 eV", "La N5 99 eV"]
+    half = message(("Be", "La"), (105, 1000))
+    assert half.outside_window == ("La N5 99 eV",) and "; La N5 outside the measured 105-1000 eV" in half.message()
+    inside = message(("Be", "La"), (80, 1000))
+    assert inside.outside_window == () and "check which edge the spectrum shows" in inside.message()
+    group = message(("Cr", "Fe"), (400, 900))             # a group pair: edges of the same kind, in the window
+    assert "edges of the same kind, Cr L3 575 eV and Fe L3 708 eV" in group.message()
