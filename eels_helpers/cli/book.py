@@ -52,7 +52,38 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     add_quiet_option(parser, no_progress=True)
     parser.add_argument("--list", action="store_true",
                         help="list the chapters with their parameters at --profile, run nothing")
+    parser.add_argument("--papermill-params", metavar="PAGE", default=None,
+                        help="print, as a YAML file for `papermill NOTEBOOK OUT -f FILE`, the parameters this "
+                             "command would inject into PAGE at --profile (with --param and --rehearse); run "
+                             "nothing. Plain papermill injects only what it is given: `-p profile paper` alone "
+                             "leaves every other parameter at the notebook's (cpu) default")
     return parser
+
+
+def papermill_parameters(page: str, profile: str, params: Sequence[str] = (), rehearse: bool = False,
+                         root: Path | None = None) -> tuple[Path, dict]:
+    """(notebook, parameters) of book page ``page`` at ``profile``: exactly what ``eels-id book``
+    injects there (:func:`eels_helpers.book.runner.resolve_parameters`, ``params`` as ``--param``), for a
+    run with plain papermill. BookUsageError for an unknown page or parameter, ValueError for an
+    unknown profile."""
+    from eels_helpers.book.build import BookUsageError, project_root
+    from eels_helpers.book.runner import NOTEBOOK_DIR, notebook_parameters, parse_param, resolve_parameters
+
+    _profiles.validate_profile(profile)
+    if rehearse and profile != _chapters.REHEARSED_PROFILE:
+        raise ValueError(f"--rehearse rehearses the {_chapters.REHEARSED_PROFILE!r} profile, not {profile!r}")
+    registry = _chapters.expand_chapters(_chapters.REGISTRY)
+    if page not in registry:
+        raise BookUsageError(f"--papermill-params {page}: no such page; pages: {', '.join(registry)}")
+    chapter = registry[page]
+    notebook = (Path(root) if root is not None else project_root()) / NOTEBOOK_DIR / f"{chapter.notebook}.ipynb"
+    overrides = [parse_param(p) for p in params]
+    declared = notebook_parameters(notebook)
+    for ov in overrides:
+        if ov.key not in declared and ov.notebook in (None, chapter.name, chapter.notebook):
+            raise BookUsageError(f"--param {ov.key}: {page} declares no such parameter; its parameters: "
+                                 f"{', '.join(sorted(declared))}")
+    return notebook, resolve_parameters(chapter, profile, declared, overrides, rehearse=rehearse)[0]
 
 
 def list_chapters(profile: str, registry: Mapping[str, _chapters.Chapter] | None = None,
@@ -96,6 +127,19 @@ def main(args: argparse.Namespace) -> int:
         except (ValueError, BookUsageError) as err:
             report_error("eels-id book", err, args)
             return 2
+        return 0
+    if args.papermill_params:
+        import yaml
+
+        try:
+            notebook, values = papermill_parameters(args.papermill_params, args.profile, args.param,
+                                                    rehearse=args.rehearse, root=args.root)
+        except (ValueError, BookUsageError) as err:
+            report_error("eels-id book", err, args)
+            return 2
+        print(f"# {args.papermill_params} at profile {args.profile}, as `eels-id book` runs it:\n"
+              f"# papermill {notebook} OUT.ipynb -f THIS_FILE --cwd {notebook.parent}")
+        print(yaml.safe_dump(values, sort_keys=False, default_flow_style=False).rstrip())
         return 0
     try:
         result = run_book(

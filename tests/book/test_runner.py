@@ -287,6 +287,31 @@ def test_list_chapters(capsys):
     assert "01_introduction" in capsys.readouterr().out
 
 
+
+def test_papermill_params_are_what_the_book_injects(capsys):
+    """A user's walk-through (session 52): plain `papermill NB OUT -p profile smoke` ran chapter 02 at
+    the cpu scale. `eels-id book --papermill-params PAGE` prints, as a papermill -f file, exactly the
+    parameters `eels-id book` injects there (registry, shared, --param), or a usage error."""
+    import yaml
+
+    from eels_helpers.book.runner import NOTEBOOK_DIR, notebook_parameters, resolve_parameters
+    from eels_helpers.cli import main
+
+    root = Path(__file__).resolve().parents[2]
+    assert main(["book", "--profile", "smoke", "--papermill-params", "04_train_architecture_cnn",
+                 "--param", "batch_size=8"]) == 0
+    out = capsys.readouterr().out
+    assert "papermill " in out and "04_train_architecture.ipynb OUT.ipynb -f THIS_FILE --cwd" in out
+    chapter = chapters.expand_chapters(chapters.REGISTRY)["04_train_architecture_cnn"]
+    declared = notebook_parameters(root / NOTEBOOK_DIR / "04_train_architecture.ipynb")
+    expected = {**resolve_parameters(chapter, "smoke", declared)[0], "batch_size": 8}
+    assert yaml.safe_load(out) == expected and expected["architecture"] == "cnn" and expected["profile"] == "smoke"
+    for argv, message in ((["--papermill-params", "99_none"], "no such page"),
+                          (["--papermill-params", "02_cross_sections", "--param", "foo=1"], "declares no such"),
+                          (["--profile", "smok", "--papermill-params", "02_cross_sections"], "unknown profile")):
+        assert main(["book", *argv]) == 2
+        assert message in capsys.readouterr().err
+
 def _slow_root(make_book_root, marker: Path, always: bool) -> tuple[Path, dict]:
     root = make_book_root("slow")
     stall = "True" if always else f"not Path({str(marker)!r}).exists()"
