@@ -4,7 +4,8 @@
 A ``.pt`` file in the folder that cannot be read (or refers to a network file that is missing)
 does not stop the listing: the others are listed, one line ``eels-id models: skipped FILE: why``
 per bad file follows on stderr, and the status is 1 (as ``eels-id predict`` with a bad file
-among several). A folder without any ``.pt`` file is an error (status 1).
+among several). A training run's ``checkpoint.pt`` (its state, for ``eels-id train --resume``) is not a
+model file and is left out. A folder without any other ``.pt`` file is an error (status 1).
 """
 
 from __future__ import annotations
@@ -28,10 +29,13 @@ def main(args: argparse.Namespace) -> int:
         print(f"eels-id models: error: --dir {directory} is not a folder", file=sys.stderr)
         return 2
     from eels_helpers.models.model_files import MODELS_DIR
+    from eels_helpers.training.runs import CHECKPOINT
 
     folder = directory if directory is not None else MODELS_DIR
-    if not any(folder.glob("*.pt")):     # nothing to list: the work failed (1), as predict with no model
-        print(f"eels-id models: error: no model files (*.pt) in {folder}", file=sys.stderr)
+    if not any(p.name != CHECKPOINT for p in folder.glob("*.pt")):   # nothing to list: the work failed (1)
+        print(f"eels-id models: error: no model files (*.pt) in {folder}"
+              + (f" ({CHECKPOINT} is a training run's state, for eels-id train --resume)"
+                 if (folder / CHECKPOINT).is_file() else ""), file=sys.stderr)
         return 1
     bad = unreadable_models(folder)
     skip = [path for path, _ in bad]
@@ -50,9 +54,10 @@ def unreadable_models(folder: Path) -> list[tuple[Path, str]]:
     model file, or one that refers to a network file that is missing."""
     from eels_helpers.cli import _one_line
     from eels_helpers.models.model_files import model_files, read_info
+    from eels_helpers.training.runs import CHECKPOINT
 
     bad = []
-    for path in sorted(folder.glob("*.pt")):
+    for path in sorted(p for p in folder.glob("*.pt") if p.name != CHECKPOINT):   # a run's state: not a model
         try:
             read_info(path)
             missing = [f for f in model_files(path) if not f.is_file()]

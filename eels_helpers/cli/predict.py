@@ -200,7 +200,8 @@ def main(args: argparse.Namespace) -> int:
         results.append((pred, check))
         if not args.json:
             if len(results) == 1 and not getattr(args, "quiet", False):
-                emit(f"model {loaded.name}, threshold {pred.threshold:.2f}")
+                shown = args.model if loaded.name == "model" else loaded.name   # a run's model.pt: its path
+                emit(f"model {shown}, threshold {pred.threshold:.2f}")
             emit(format_prediction(pred))
             for note in input_notes(pred):
                 emit(f"   note: {note}")

@@ -129,6 +129,8 @@ def _dataset(args: argparse.Namespace) -> int:
               f"shard {shard[0]}/{shard[1]}: {n:,} spectra -> {args.out}", file=sys.stderr)
     summary = write_dataset(args.out, config, seed=args.seed, workers=args.workers, shard=shard,
                             progress=show_progress(args))
+    if not show_progress(args):      # --quiet: the file is the result
+        return 0
     if summary["units_computed"] == 0:
         print(f"{args.out} is already complete", file=sys.stderr)
     else:

@@ -43,6 +43,7 @@ What the units hold: :mod:`eels_helpers.datasets.config`; reading the files:
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import sys
@@ -367,7 +368,11 @@ def write_dataset(out: str | Path, config: DatasetConfig, *, seed: int = 0, work
 def _check_matches(path: Path, config: DatasetConfig, seed: int, shard: tuple[int, int]) -> None:
     import h5py
 
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError as err:
+        raise RuntimeError(f"{path} is not an HDF5 file ({err}); remove it or choose another --out") from None
+    with f:
         a = f.attrs
         if a.get("format") != FORMAT:
             raise RuntimeError(f"{path} is not an eels_helpers dataset file; remove it or choose another --out")
@@ -375,7 +380,9 @@ def _check_matches(path: Path, config: DatasetConfig, seed: int, shard: tuple[in
         if int(a["seed"]) != seed:
             mismatch.append(f"seed {int(a['seed'])} != {seed}")
         if a["dataset_config"] != config.to_json():
-            mismatch.append("dataset configuration (profile, dtype, splits or elements)")
+            then, now = json.loads(a["dataset_config"]), json.loads(config.to_json())
+            mismatch += [f"{k} {then.get(k)!r} != {now.get(k)!r}" for k in sorted(set(then) | set(now))
+                         if then.get(k) != now.get(k)] or ["dataset configuration"]
         if not same_config(a["simulation_config"], config.simulation_config()):
             mismatch.append("simulation configuration")
         if (int(a["shard_index"]), int(a["shard_count"])) != tuple(shard):

@@ -105,16 +105,29 @@ def _make_control(f, value):
     return None  # dispersion_eV, n_channels: fixed by the network input, not editable
 
 
-def interactive_simulator(config: SimulationConfig | None = None, formula: str = "CeO2",
+def interactive_simulator(config: SimulationConfig | str | None = None, formula: str = "CeO2",
                           seed: int = 0, *, show_steps: bool = False):
     """An ipywidgets panel: one control per Table 1 parameter (range sliders; pin a range to a
     value to fix it), the specimen formula, the query element and the seed; the spectrum (or,
-    with "steps", Fig. 2) is redrawn whenever a control changes. Returns the widget."""
+    with "steps", Fig. 2) is redrawn whenever a control changes. Returns the widget.
+
+    ``config``: a SimulationConfig or a configuration's name (``"open-world"``, as the command line's
+    ``--simulation``); None: the paper's. A bad ``config``, ``formula`` or ``seed`` raises here (a
+    ValueError or TypeError naming it); a control set to a bad value later says why under the controls."""
     import ipywidgets as W
     import matplotlib.pyplot as plt
     from IPython.display import display
 
+    if isinstance(config, str):
+        from eels_helpers.simulation.named_configs import named_config
+
+        config = named_config(config)
+    elif config is not None and not isinstance(config, SimulationConfig):
+        raise TypeError(f"config must be a SimulationConfig or a configuration's name, got {type(config).__name__}")
     config = config or SimulationConfig()
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be an integer >= 0, got {seed!r}")
+    specimen_from_formula(formula)        # a formula that cannot be read: its error, here
     controls = {}
     for f in fields(SimulationConfig):
         c = _make_control(f, getattr(config, f.name))

@@ -414,8 +414,11 @@ def prune_networks(directory: str | Path) -> list[Path]:
 
 
 def _model_paths(directory: str | Path, skip=()) -> list[Path]:
-    """The model files in ``directory`` but those named in ``skip``: ``default``, ``ensemble``, then by name."""
-    left_out = {Path(p).name for p in skip}
+    """The model files in ``directory`` but those named in ``skip`` and a training run's checkpoint
+    (:data:`~eels_helpers.training.runs.CHECKPOINT`): ``default``, ``ensemble``, then by name."""
+    from eels_helpers.training.runs import CHECKPOINT
+
+    left_out = {Path(p).name for p in skip} | {CHECKPOINT}
     return sorted((p for p in Path(directory).glob("*.pt") if p.name not in left_out),
                   key=lambda p: ({"default": 0, "ensemble": 1}.get(p.stem, 2), p.stem))
 
@@ -492,8 +495,9 @@ def models_table(directory: str | Path | None = None, skip=()) -> str:
     """A plain-text table of the models in ``directory`` (default: the shipped ones) but those in
     ``skip``: networks, size on disk with the network files they use, threshold, and the scores
     measured at shipping."""
+    from eels_helpers import FALLBACK_THRESHOLD
     from eels_helpers.evaluation.paper_numbers import composition
-    from eels_helpers.models.model_files import MODELS_DIR, model_files
+    from eels_helpers.models.model_files import MODELS_DIR, model_files, read_info
 
     directory = Path(directory) if directory is not None else MODELS_DIR
     paths = _model_paths(directory, skip)
@@ -508,8 +512,10 @@ def models_table(directory: str | Path | None = None, skip=()) -> str:
             runs, sc = cards[path.stem]
             rows.append((path.stem, composition([r.architecture for r in runs]), size, f"{sc.threshold:.2f}",
                          pair(sc.simulated_test), pair(sc.experimental_test)))
-        else:
-            rows.append((path.stem, "(not written by ship_models)", size, "-", "-", "-"))
+        else:      # e.g. a run of eels-id train: its architecture, no scores measured at shipping
+            info = read_info(path)
+            threshold = "-" if info["threshold"] is None else f"{info['threshold']:.2f}"
+            rows.append((path.stem, f"{info['architecture']} (not shipped)", size, threshold, "-", "-"))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
     notes = ["EMR: exact-match ratio, the fraction of spectra whose reported elements are exactly the true ones",
@@ -517,7 +523,10 @@ def models_table(directory: str | Path | None = None, skip=()) -> str:
              "   simulated validation spectra (it may differ from the threshold shown, chosen on real spectra)",
              "** the test half of one compound-grouped split of the real spectra, carbon out, network alone (no twin",
              "   resolvers); `eels-id evaluate` gives the mean of five splits and the scores as `predict` decides"]
-    return "\n".join(lines + ["", *notes, "", f"in {directory}; details: MODELS.md there, or `eels-id models --card`"])
+    where = ("details: MODELS.md there, or `eels-id models --card`" if (directory / "MODELS.md").is_file() else
+             f"`eels-id evaluate FILE` measures a model that was not shipped; threshold -: it stores none "
+             f"({FALLBACK_THRESHOLD} is used)")
+    return "\n".join(lines + ["", *notes, "", f"in {directory}; {where}"])
 
 
 __all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs",

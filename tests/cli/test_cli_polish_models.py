@@ -77,3 +77,20 @@ def test_a_folder_without_model_files_is_an_error(tmp_path, capsys):
     assert main(["models", "--dir", str(tmp_path)]) == 1
     captured = capsys.readouterr()
     assert captured.err.strip() == f"eels-id models: error: no model files (*.pt) in {tmp_path}" and captured.out == ""
+
+
+def test_a_training_run_folder_lists_its_model_and_leaves_the_checkpoint_out(tmp_path, tiny_net, capsys):
+    """A user's walk-through (session 52): `models --dir RUN` named the run's checkpoint.pt as a bad
+    file (status 1), called the model '(not written by ship_models)' and pointed at a MODELS.md
+    that is not there."""
+    from eels_helpers.models.model_files import save_model
+
+    save_model(tmp_path / "model.pt", tiny_net, architecture="mlp", options={"hidden": [16]})   # no threshold
+    (tmp_path / "checkpoint.pt").write_bytes(b"a training state, not a model")
+    assert main(["models", "--dir", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert err == "" and out.splitlines()[1].split()[:4] == ["model", "mlp", "(not", "shipped)"]
+    assert "MODELS.md" not in out and "`eels-id evaluate FILE` measures a model that was not shipped" in out
+    (tmp_path / "model.pt").unlink()
+    assert main(["models", "--dir", str(tmp_path)]) == 1
+    assert "checkpoint.pt is a training run's state, for eels-id train --resume" in capsys.readouterr().err

@@ -71,3 +71,8 @@ def test_the_text_output_names_the_model_and_its_threshold_once(spectrum_300_800
     assert lines[0] == "model tiny, threshold 0.30" and sum("threshold 0.30" in ln for ln in lines) == 1
     assert main(["-q", "predict", str(spectrum_300_800), "--model", str(tiny_model)]) == 0
     assert capsys.readouterr().out.startswith("s.msa:")
+    run = tiny_model.parent / "run"                  # a training run's model.pt is named by its path
+    run.mkdir()
+    (run / "model.pt").write_bytes(tiny_model.read_bytes())
+    assert main(["predict", str(spectrum_300_800), "--model", str(run / "model.pt"), "--no-verify"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == f"model {run / 'model.pt'}, threshold 0.30"

@@ -80,7 +80,7 @@ def test_dataset_writes_and_resumes_nothing_twice(tmp_path, capsys):
 
     out = tmp_path / "cli.h5"
     args = ["simulate", "dataset", "--profile", "smoke", "--out", str(out), "--query-elements", "C,Fe",
-            "--splits", "test,single", "--seed", "2", "--no-progress"]
+            "--splits", "test,single", "--seed", "2"]
     assert main(args) == 0
     assert "wrote" in capsys.readouterr().err
     d = open_dataset(out)
@@ -88,8 +88,15 @@ def test_dataset_writes_and_resumes_nothing_twice(tmp_path, capsys):
     assert len(d["test"]) == 2 * DatasetConfig.from_profile("smoke").samples_per_element("test") * 5
     assert main(args) == 0
     assert "already complete" in capsys.readouterr().err
-    assert main(args[:-3] + ["--seed", "3", "--no-progress"]) == 2   # same file, other seed
-    assert "different settings" in capsys.readouterr().err
+    assert main(args + ["-q"]) == 0 and capsys.readouterr().err == ""     # --quiet: no message
+    assert main(args[:-2] + ["--seed", "3"]) == 2   # same file, other seed
+    assert "different settings (seed 2 != 3)" in capsys.readouterr().err
+    assert main(args + ["--scale", "0.0002"]) == 2     # other settings are named one by one
+    assert "different settings (scale " in capsys.readouterr().err
+    (tmp_path / "notes.txt").write_text("not a dataset")
+    assert main([*args[:5], str(tmp_path / "notes.txt"), *args[6:]]) == 2
+    err = capsys.readouterr().err
+    assert "notes.txt is not an HDF5 file" in err and (tmp_path / "notes.txt").read_text() == "not a dataset"
 
 
 def test_preview_and_dataset_take_the_open_world_configuration(tmp_path, capsys):

@@ -51,3 +51,20 @@ def test_interactive_simulator():
     jump.value = (1.0, 1.0)
     assert status.value == ""
     plt.close("all")
+
+
+def test_bad_arguments_raise_where_they_are_given():
+    """A user's walk-through (session 52): from a script, a bad formula or seed only reached a hidden
+    status widget, and a configuration's name failed with an AttributeError."""
+    from eels_helpers.simulation.config import ConfigError
+
+    with pytest.raises(ValueError, match="xyz"):
+        interactive_simulator(formula="xyz")
+    with pytest.raises(ValueError, match="seed must be an integer >= 0, got -1"):
+        interactive_simulator(seed=-1)
+    with pytest.raises(ConfigError, match="unknown simulator configuration 'open-wrld'"):
+        interactive_simulator(config="open-wrld")
+    with pytest.raises(TypeError, match="config must be a SimulationConfig"):
+        interactive_simulator(config=3)
+    panel = interactive_simulator(config="open-world", formula="TiO2")   # a name, as --simulation takes
+    assert panel.children
