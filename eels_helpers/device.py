@@ -60,6 +60,12 @@ log = logging.getLogger(__name__)
 _LOGGED: set[str] = set()          # device types whose bfloat16 fault was logged
 
 
+def is_device_name(name: str) -> bool:
+    """Whether ``name`` is a device name :func:`resolve_device` knows: 'auto', 'cpu', 'cuda' or 'cuda:N'
+    (not whether that device is available here)."""
+    return name in DEVICES or re.fullmatch(r"cuda:\d+", name) is not None
+
+
 def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -> "torch.device":
     """The torch device for a device name.
 
@@ -86,7 +92,7 @@ def resolve_device(device: "str | torch.device" = "auto", local_rank: int = 0) -
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cpu":
         return torch.device("cpu")
-    if name == "cuda" or re.fullmatch(r"cuda:\d+", name):
+    if is_device_name(name):       # cuda or cuda:N
         if not torch.cuda.is_available():
             raise ValueError(f"device {name!r} was requested but CUDA cannot be used here: "
                              f"{cuda_unavailable_reason()}; use the device 'cpu' (or 'auto')")

@@ -47,6 +47,16 @@ def finite_float_list(text: str) -> list[float]:
     return values
 
 
+def device_name(text: str) -> str:
+    """A device name: auto, cpu, cuda or cuda:N (eels_helpers.device.resolve_device); whether it is
+    available is checked when the work starts."""
+    from eels_helpers.device import is_device_name
+
+    if not is_device_name(text):
+        raise argparse.ArgumentTypeError(f"must be auto, cpu, cuda or cuda:N, got {text!r}")
+    return text
+
+
 def non_negative_int(text: str) -> int:
     """An integer >= 0 (a random seed, a count)."""
     return _integer_at_least(text, 0)

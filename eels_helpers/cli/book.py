@@ -43,7 +43,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> argparse.ArgumentParser
     parser.add_argument("--no-build", action="store_true", help="execute the notebooks only")
     parser.add_argument(
         "--output", type=Path, default=None, metavar="DIR",
-        help="build folder root: HTML goes to DIR/_build/html (default: the project root)",
+        help="build folder root: HTML goes to DIR/_build/html (default: the project root); the executed "
+        "notebooks are written to the project's book/executed either way (unused with --no-build)",
     )
     parser.add_argument("--root", type=Path, default=None, metavar="DIR",
                         help="project folder with _toc.yml and notebooks/ (default: found)")

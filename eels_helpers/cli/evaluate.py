@@ -33,6 +33,7 @@ from pathlib import Path
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
     from eels_helpers.cli import add_radioactive_option
+    from eels_helpers.cli.arguments import device_name
     from eels_helpers.evaluation.film_images import N_IMAGES, SEED
 
     parser.add_argument("models", nargs="*", default=["default"], metavar="MODEL",
@@ -59,7 +60,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                              "(the pairs `eels-id models` lists)")
     add_radioactive_option(parser)
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
+    parser.add_argument("--device", type=device_name, default="cpu", help="auto, cpu or cuda [cpu]")
 
 
 def main(args: argparse.Namespace) -> int:

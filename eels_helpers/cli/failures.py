@@ -32,7 +32,7 @@ import json
 import sys
 from pathlib import Path
 
-from eels_helpers.cli.arguments import probability
+from eels_helpers.cli.arguments import device_name, probability
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -58,7 +58,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                         help="write one PNG per group (the network input over simulated spectra of the same "
                              "composition and window) and MODEL_mistakes.csv into DIR")
     parser.add_argument("--json", action="store_true", help="print the groups and every mistake as JSON")
-    parser.add_argument("--device", default="cpu", help="auto, cpu or cuda [cpu]")
+    parser.add_argument("--device", type=device_name, default="cpu", help="auto, cpu or cuda [cpu]")
 
 
 def format_table(analysis) -> str:

@@ -60,7 +60,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eels_helpers.cli.arguments import energy_offset, finite_float, positive_int, probability
+from eels_helpers.cli.arguments import device_name, energy_offset, finite_float, positive_int, probability
 from eels_helpers.inference.mapping import PRESENCE_FRACTION, TWIN_NEIGHBOURHOOD
 from eels_helpers.inference.verification_rules import MAX_BLOCKS as MAX_VERIFY_BLOCKS
 
@@ -105,7 +105,8 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
                            help="the same as --precision bf16")
     precision.add_argument("--int8", action="store_const", const="int8", dest="precision",
                            help="the same as --precision int8")
-    parser.add_argument("--device", default="auto", help="auto (cuda where available), cpu or cuda [auto]")
+    parser.add_argument("--device", type=device_name, default="auto",
+                        help="auto (cuda where available), cpu or cuda [auto]")
     parser.add_argument("--no-quantify", action="store_true",
                         help="skip the model-based quantification (E0, alpha, beta then unused)")
     add_microscope_options(parser)

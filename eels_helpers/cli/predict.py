@@ -62,7 +62,7 @@ import sys
 from pathlib import Path
 
 from eels_helpers import progress_bar
-from eels_helpers.cli.arguments import energy_offset, positive_int, probability
+from eels_helpers.cli.arguments import device_name, energy_offset, positive_int, probability
 
 
 def configure_parser(parser: argparse.ArgumentParser) -> None:
@@ -96,7 +96,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=positive_int, default=256, metavar="N",
                         help="spectra per network call (spectrum images) [256]")
     add_precision_option(parser)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda [auto]")
+    parser.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda [auto]")
     parser.add_argument("--verify", action=argparse.BooleanOptionalAction, default=None,
                         help="confirm or reject each candidate by a model fit of the measured window "
                              "(background + edges) and print the evidence per element; --no-verify: the "

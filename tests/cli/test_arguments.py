@@ -44,3 +44,16 @@ def test_commands_share_the_types(argv, option, capsys):
         main(argv)
     assert usage.value.code == 2
     assert f"argument {option}: must be " in capsys.readouterr().err
+
+
+def test_device_names_are_checked_when_parsed(capsys):
+    """A user's walk-through (session 52): `evaluate --device gpu` failed after loading (status 1);
+    every command's --device is now checked as it is parsed (status 2), availability at the start."""
+    from support import cli_status
+
+    from eels_helpers.cli.arguments import device_name
+
+    assert [device_name(d) for d in ("auto", "cpu", "cuda", "cuda:1")] == ["auto", "cpu", "cuda", "cuda:1"]
+    for argv in (["evaluate", "default"], ["failures"], ["predict", "x.msa"], ["map", "x.dm4"]):
+        assert cli_status([*argv, "--device", "gpu"]) == 2, argv
+        assert "argument --device: must be auto, cpu, cuda or cuda:N, got 'gpu'" in capsys.readouterr().err
