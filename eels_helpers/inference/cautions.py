@@ -161,7 +161,7 @@ def _major_edges(element: str, window_eV: tuple[float, float] | None) -> list[tu
 
 
 def _subshell(edge: str) -> str:
-    """"L3" of an edge as :func:`_closest_edges` names it ("Cr L3 575 eV", or "Cr L3" before the onset)."""
+    """The subshell of an edge as :func:`_closest_edges` names it: "L3" of "Cr L3 575 eV" (or "Cr L3")."""
     return edge.split()[1]
 
 
@@ -174,26 +174,29 @@ def _closest_edges(a: str, b: str, window_eV) -> tuple[tuple[str, str], float, t
     else the closest pair in the window."""
     from eels_helpers.inference.verification_rules import ONSET_NEIGHBOUR_EV
 
-    def closest(ea, eb, same_kind=False):
+    def closest(ea, eb, same_kind=False):      # ((name, onset), (name, onset)), their distance
         gaps = np.abs(np.array([x[1] for x in ea])[:, None] - np.array([y[1] for y in eb])[None, :])
         if same_kind:
             gaps = np.where([[_subshell(x[0]) == _subshell(y[0]) for y in eb] for x in ea], gaps, np.inf)
         i, j = np.unravel_index(np.argmin(gaps), gaps.shape)
-        return (f"{ea[i][0]} {ea[i][1]:.0f} eV", f"{eb[j][0]} {eb[j][1]:.0f} eV"), float(gaps[i, j])
+        return (ea[i], eb[j]), float(gaps[i, j])
+
+    def named(pair):
+        return tuple(f"{name} {onset:.0f} eV" for name, onset in pair)
 
     ea, eb = _major_edges(a, window_eV), _major_edges(b, window_eV)
-    edges, gap = closest(ea, eb)
+    pair, gap = closest(ea, eb)
     if gap <= ONSET_NEIGHBOUR_EV:
-        return edges, gap, ()
-    same_edges, same_gap = closest(ea, eb, same_kind=True)
+        return named(pair), gap, ()
+    same, same_gap = closest(ea, eb, same_kind=True)
     if np.isfinite(same_gap):
-        return same_edges, same_gap, ()
+        return named(same), same_gap, ()
     if window_eV is not None:
-        twin_edges, twin_gap = closest(_major_edges(a, None), _major_edges(b, None))
+        twins, twin_gap = closest(_major_edges(a, None), _major_edges(b, None))
         if twin_gap <= ONSET_NEIGHBOUR_EV:
             lo, hi = window_eV
-            return twin_edges, twin_gap, tuple(e for e in twin_edges if not lo <= float(e.split()[-2]) <= hi)
-    return edges, gap, ()
+            return named(twins), twin_gap, named(e for e in twins if not lo <= e[1] <= hi)
+    return named(pair), gap, ()
 
 
 def _all_edges(element: str, strong: bool) -> list[tuple[str, float]]:
