@@ -32,11 +32,15 @@ def quick_look(elements: Sequence[str], n: int = 5, *, seed: int = 0, fractions=
     with the most entries (polymorphs), else equal.
     """
     elements = tuple(elements)
+    if not elements:
+        raise ValueError("--elements is empty: give element symbols, e.g. --elements Fe,O")
     bad = [e for e in elements if e not in ELEMENTS]
     if bad:
-        raise ValueError(f"unknown element(s) {', '.join(bad)}: choose among the 80 network elements "
+        meant = [e.capitalize() for e in bad if e.capitalize() in ELEMENTS]
+        hint = f" (did you mean {', '.join(meant)}? symbols are case-sensitive)" if meant else ""
+        raise ValueError(f"unknown element(s) {', '.join(bad)}{hint}: choose among the 80 network elements "
                          f"{ELEMENTS[0]}..{ELEMENTS[-1]} (H, He, Li and elements beyond Bi have no edge/label)")
-    if len(set(elements)) != len(elements) or not elements:
+    if len(set(elements)) != len(elements):
         raise ValueError(f"--elements must list distinct elements, got {','.join(elements)}")
     if n < 1:
         raise ValueError(f"--n (number of spectra) must be >= 1, got {n}")

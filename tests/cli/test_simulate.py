@@ -50,6 +50,10 @@ def test_argparse_enforces_each_modes_flags(capsys):
 def test_errors_of_the_library_are_reported(capsys):
     assert main(["simulate", "preview", "--elements", "Ce,Xy", "--n", "2"]) == 2
     assert "eels-id simulate preview: error: unknown element(s) Xy" in capsys.readouterr().err
+    assert main(["simulate", "preview", "--elements", "ce,o", "--n", "2"]) == 2      # session 52's walk-through
+    assert "unknown element(s) ce, o (did you mean Ce, O? symbols are case-sensitive)" in capsys.readouterr().err
+    assert main(["simulate", "preview", "--elements", "", "--n", "2"]) == 2
+    assert "--elements is empty" in capsys.readouterr().err
     assert main(["simulate", "dataset", "--profile", "huge", "--out", "x.h5"]) == 2
     assert "unknown profile 'huge'" in capsys.readouterr().err
     assert main(["simulate", "dataset", "--profile", "smoke", "--out", "x.h5", "--shard", "4/4"]) == 2
