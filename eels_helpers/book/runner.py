@@ -425,7 +425,7 @@ def execute_chapter(
                     kernel_name=KERNEL_NAME,
                     language="python",
                     cwd=str(source.parent),
-                    progress_bar={"desc": f"  {chapter.name}", "leave": False} if progress else False,
+                    progress_bar={"desc": f"  {chapter.name}", "leave": False, "disable": None} if progress else False,
                     log_output=False,
                     execution_timeout=timeout_s,
                     # the kernel's own log (e.g. ipykernel's TCP notice) only down to errors
