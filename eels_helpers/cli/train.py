@@ -99,7 +99,8 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
 
         info = read_info(args.init_from)      # its description, not its weights
         if info["architecture"] != args.model:
-            raise ValueError(f"--init {args.init_from} holds a {info['architecture']}, not a {args.model}: "
+            held = "an ensemble" if info["architecture"] == "ensemble" else f"a {info['architecture']}"
+            raise ValueError(f"--init {args.init_from} holds {held}, not a {args.model}: "
                              f"fine-tuning starts from one network of the same architecture"
                              + (f" (--model {info['architecture']})" if info["architecture"] != "ensemble" else ""))
         options = options or info["options"]
