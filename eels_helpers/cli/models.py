@@ -22,7 +22,7 @@ def configure_parser(parser: argparse.ArgumentParser) -> None:
 
 
 def main(args: argparse.Namespace) -> int:
-    from eels_helpers.training.release import model_card, models_table, shipped_cards
+    from eels_helpers.training.release import model_card, model_paths, models_table, shipped_cards
 
     directory = args.dir
     if directory is not None and not directory.is_dir():
@@ -32,7 +32,7 @@ def main(args: argparse.Namespace) -> int:
     from eels_helpers.training.runs import CHECKPOINT
 
     folder = directory if directory is not None else MODELS_DIR
-    if not any(p.name != CHECKPOINT for p in folder.glob("*.pt")):   # nothing to list: the work failed (1)
+    if not model_paths(folder):     # nothing to list (a run's checkpoint is not a model): the work failed (1)
         print(f"eels-id models: error: no model files (*.pt) in {folder}"
               + (f" ({CHECKPOINT} is a training run's state, for eels-id train --resume)"
                  if (folder / CHECKPOINT).is_file() else ""), file=sys.stderr)
@@ -54,10 +54,10 @@ def unreadable_models(folder: Path) -> list[tuple[Path, str]]:
     model file, or one that refers to a network file that is missing."""
     from eels_helpers.cli import _one_line
     from eels_helpers.models.model_files import model_files, read_info
-    from eels_helpers.training.runs import CHECKPOINT
+    from eels_helpers.training.release import model_paths
 
     bad = []
-    for path in sorted(p for p in folder.glob("*.pt") if p.name != CHECKPOINT):   # a run's state: not a model
+    for path in sorted(model_paths(folder)):     # a run's checkpoint.pt is left out: not a model
         try:
             read_info(path)
             missing = [f for f in model_files(path) if not f.is_file()]

@@ -413,7 +413,7 @@ def prune_networks(directory: str | Path) -> list[Path]:
     return unused
 
 
-def _model_paths(directory: str | Path, skip=()) -> list[Path]:
+def model_paths(directory: str | Path, skip=()) -> list[Path]:
     """The model files in ``directory`` but those named in ``skip`` and a training run's checkpoint
     (:data:`~eels_helpers.training.runs.CHECKPOINT`): ``default``, ``ensemble``, then by name."""
     from eels_helpers.training.runs import CHECKPOINT
@@ -430,7 +430,7 @@ def shipped_cards(directory: str | Path, skip=()) -> dict[str, tuple[list[RunSum
     from eels_helpers.models.model_files import read_info
 
     cards = {}
-    for path in _model_paths(directory, skip):
+    for path in model_paths(directory, skip):
         meta = read_info(path)["metadata"]
         if "runs" in meta and "scores" in meta:
             scores = dict(meta["scores"])
@@ -500,7 +500,7 @@ def models_table(directory: str | Path | None = None, skip=()) -> str:
     from eels_helpers.models.model_files import MODELS_DIR, model_files, read_info
 
     directory = Path(directory) if directory is not None else MODELS_DIR
-    paths = _model_paths(directory, skip)
+    paths = model_paths(directory, skip)
     if not paths:
         return f"no model files (*.pt) in {directory}"
     cards = shipped_cards(directory, skip)
@@ -529,5 +529,5 @@ def models_table(directory: str | Path | None = None, skip=()) -> str:
     return "\n".join(lines + ["", *notes, "", f"in {directory}; {where}"])
 
 
-__all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "models_table", "runs_table", "score_runs",
-           "ship_models", "shipped_cards"]
+__all__ = ["ModelScores", "RunSummary", "Scorer", "model_card", "model_paths", "models_table", "runs_table",
+           "score_runs", "ship_models", "shipped_cards"]
