@@ -115,10 +115,10 @@ def create_model(name: str, config: str = "paper", **options: Any) -> nn.Module:
     >>> count_parameters(model) < 2_000_000
     True
     """
-    unknown = sorted(set(options) - set(model_keywords(name)))
+    keywords = model_keywords(name)
+    unknown = sorted(set(options) - set(keywords))
     if unknown:
-        raise ValueError(f"{name} has no option {', '.join(map(repr, unknown))}; its options: "
-                         f"{', '.join(model_keywords(name))}")
+        raise ValueError(f"{name} has no option {', '.join(map(repr, unknown))}; its options: {', '.join(keywords)}")
     options = model_options(name, config, **options)
     return MODELS[name](**options)
 
